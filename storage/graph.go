@@ -1,0 +1,416 @@
+package storage
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Graph is the property graph over a KV. It is safe for concurrent use.
+// Exported methods own their transaction; unexported helpers take it.
+type Graph struct {
+	kv  KV
+	now func() time.Time
+}
+
+// Open checks the store's format version (writing it into an empty store) and
+// returns the graph on it. It fails if the store was written by another format.
+func Open(kv KV) (*Graph, error) {
+	g := &Graph{kv: kv, now: func() time.Time { return time.Now().UTC() }}
+	err := kv.Update(func(tx Txn) error {
+		v, err := tx.Get(metaFormatKey)
+		if errors.Is(err, ErrKeyMissing) {
+			empty := true
+			if err := tx.Scan(nil, true, func(k, _ []byte) error { empty = false; return errStop }); err != nil {
+				return err
+			}
+			if !empty {
+				return fmt.Errorf("store has data but no format version key")
+			}
+			return tx.Set(metaFormatKey, binary.BigEndian.AppendUint32(nil, FormatVersion))
+		}
+		if err != nil {
+			return err
+		}
+		if len(v) != 4 || binary.BigEndian.Uint32(v) != FormatVersion {
+			return fmt.Errorf("store format version %x, this build reads %d: migrate or restore from an export", v, FormatVersion)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open graph: %w", err)
+	}
+	return g, nil
+}
+
+// KV returns the store under the graph.
+func (g *Graph) KV() KV { return g.kv }
+
+// Version grows with every committed write; caches key on it.
+func (g *Graph) Version() uint64 { return g.kv.Version() }
+
+// Close closes the store.
+func (g *Graph) Close() error { return g.kv.Close() }
+
+// SetClock replaces the clock used for timestamps (tests).
+func (g *Graph) SetClock(now func() time.Time) { g.now = now }
+
+// ---- reading ----
+
+func getJSON[T any](tx Txn, key []byte) (*T, error) {
+	b, err := tx.Get(key)
+	if err != nil {
+		return nil, err
+	}
+	v := new(T)
+	if err := json.Unmarshal(b, v); err != nil {
+		return nil, fmt.Errorf("decode %x: %w", key[:1], err)
+	}
+	return v, nil
+}
+
+func getNode(tx Txn, id uuid.UUID) (*Node, error) {
+	n, err := getJSON[Node](tx, nodeKey(id))
+	if errors.Is(err, ErrKeyMissing) {
+		return nil, &Error{Code: CodeNotFound, Field: "id", Message: fmt.Sprintf("no entity with id %s", id)}
+	}
+	return n, err
+}
+
+func getFact(tx Txn, id uuid.UUID) (*Fact, error) {
+	f, err := getJSON[Fact](tx, factKey(id))
+	if errors.Is(err, ErrKeyMissing) {
+		return nil, &Error{Code: CodeNotFound, Field: "id", Message: fmt.Sprintf("no fact with id %s", id)}
+	}
+	return f, err
+}
+
+// Node returns the node with the ID, or an *Error NOT_FOUND.
+func (g *Graph) Node(id uuid.UUID) (n *Node, err error) {
+	err = g.kv.View(func(tx Txn) error { n, err = getNode(tx, id); return err })
+	return n, err
+}
+
+// Nodes returns the nodes with the IDs, in order, nil where an ID names none.
+func (g *Graph) Nodes(ids []uuid.UUID) ([]*Node, error) {
+	out := make([]*Node, len(ids))
+	err := g.kv.View(func(tx Txn) error {
+		for i, id := range ids {
+			n, err := getNode(tx, id)
+			if ErrorCode(err) == CodeNotFound {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			out[i] = n
+		}
+		return nil
+	})
+	return out, err
+}
+
+// NodeBySlug returns the node with the slug, or an *Error NOT_FOUND.
+func (g *Graph) NodeBySlug(slug string) (n *Node, err error) {
+	err = g.kv.View(func(tx Txn) error {
+		id, err := slugID(tx, slug)
+		if err != nil {
+			return err
+		}
+		n, err = getNode(tx, id)
+		return err
+	})
+	return n, err
+}
+
+func slugID(tx Txn, slug string) (uuid.UUID, error) {
+	b, err := tx.Get(slugKey(slug))
+	if errors.Is(err, ErrKeyMissing) {
+		return uuid.Nil, &Error{Code: CodeNotFound, Field: "slug", Message: fmt.Sprintf("no entity with slug %q", slug)}
+	}
+	if err != nil {
+		return uuid.Nil, err
+	}
+	return uuid.FromBytes(b)
+}
+
+// Fact returns the fact with the ID, or an *Error NOT_FOUND.
+func (g *Graph) Fact(id uuid.UUID) (f *Fact, err error) {
+	err = g.kv.View(func(tx Txn) error { f, err = getFact(tx, id); return err })
+	return f, err
+}
+
+// Facts returns the facts with the IDs, in order, nil where an ID names none.
+func (g *Graph) Facts(ids []uuid.UUID) ([]*Fact, error) {
+	out := make([]*Fact, len(ids))
+	err := g.kv.View(func(tx Txn) error {
+		for i, id := range ids {
+			f, err := getFact(tx, id)
+			if ErrorCode(err) == CodeNotFound {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			out[i] = f
+		}
+		return nil
+	})
+	return out, err
+}
+
+// SourceText returns the full text of a source node.
+func (g *Graph) SourceText(id uuid.UUID) (text string, err error) {
+	err = g.kv.View(func(tx Txn) error {
+		b, err := tx.Get(textKey(id))
+		if errors.Is(err, ErrKeyMissing) {
+			return nil
+		}
+		text = string(b)
+		return err
+	})
+	return text, err
+}
+
+// Direction picks which adjacency to walk: facts whose subject is the node (Out)
+// or whose object is the node (In).
+type Direction bool
+
+// The directions.
+const (
+	Out Direction = true
+	In  Direction = false
+)
+
+// AdjQuery asks for the facts next to one node.
+type AdjQuery struct {
+	Node      uuid.UUID
+	Dir       Direction
+	Predicate Predicate // empty: every predicate
+	// Negated includes negated facts; Retracted includes retracted ones.
+	Negated, Retracted bool
+}
+
+// Adjacent answers each query with its facts, in one snapshot: the batch behind
+// every traversal. Facts come in predicate, then fact ID order.
+func (g *Graph) Adjacent(qs []AdjQuery) ([][]*Fact, error) {
+	out := make([][]*Fact, len(qs))
+	err := g.kv.View(func(tx Txn) error {
+		for i, q := range qs {
+			ids, err := adjacentIDs(tx, q)
+			if err != nil {
+				return err
+			}
+			facts := make([]*Fact, 0, len(ids))
+			for _, id := range ids {
+				f, err := getFact(tx, id)
+				if err != nil {
+					return err
+				}
+				facts = append(facts, f)
+			}
+			out[i] = facts
+		}
+		return nil
+	})
+	return out, err
+}
+
+func adjacentIDs(tx Txn, q AdjQuery) ([]uuid.UUID, error) {
+	prefix := prefixIn
+	if q.Dir == Out {
+		prefix = prefixOut
+	}
+	var ids []uuid.UUID
+	err := tx.Scan(adjPrefix(prefix, q.Node, q.Predicate), false, func(k, v []byte) error {
+		if len(v) == 0 {
+			return fmt.Errorf("empty adjacency value at %x", k)
+		}
+		switch v[0] {
+		case flagNegated:
+			if !q.Negated {
+				return nil
+			}
+		case flagRetracted:
+			if !q.Retracted {
+				return nil
+			}
+		}
+		ids = append(ids, lastID(k))
+		return nil
+	})
+	return ids, err
+}
+
+// NodeIDsByKind lists the IDs of the nodes of a kind, ordered by folded name.
+func (g *Graph) NodeIDsByKind(kind Kind) (ids []uuid.UUID, err error) {
+	err = g.kv.View(func(tx Txn) error {
+		return tx.Scan(strKey(prefixKind, string(kind)), true, func(k, _ []byte) error {
+			ids = append(ids, lastID(k))
+			return nil
+		})
+	})
+	return ids, err
+}
+
+// NodeIDsByYear lists the nodes of a kind whose year is within [from, to], by year.
+func (g *Graph) NodeIDsByYear(kind Kind, from, to int) (ids []uuid.UUID, err error) {
+	prefix := strKey(prefixNodeYear, string(kind))
+	start := append(bytes.Clone(prefix), yearBytes(max(from, 0))...)
+	err = g.kv.View(func(tx Txn) error {
+		return tx.ScanFrom(prefix, start, true, func(k, _ []byte) error {
+			if yearAt(k, len(prefix)) > to {
+				return errStop
+			}
+			ids = append(ids, lastID(k))
+			return nil
+		})
+	})
+	return ids, err
+}
+
+// FactIDsByPredicate lists the active facts with the predicate (by ID), or, when
+// from or to is set, those whose year is within [from, to] (by year).
+func (g *Graph) FactIDsByPredicate(pred Predicate, from, to *int) (ids []uuid.UUID, err error) {
+	err = g.kv.View(func(tx Txn) error {
+		if from == nil && to == nil {
+			return tx.Scan(strKey(prefixPred, string(pred)), true, func(k, _ []byte) error {
+				ids = append(ids, lastID(k))
+				return nil
+			})
+		}
+		lo, hi := 0, 1<<16-1
+		if from != nil {
+			lo = max(*from, 0)
+		}
+		if to != nil {
+			hi = *to
+		}
+		prefix := strKey(prefixYear, string(pred))
+		return tx.ScanFrom(prefix, append(bytes.Clone(prefix), yearBytes(lo)...), true, func(k, _ []byte) error {
+			if yearAt(k, len(prefix)) > hi {
+				return errStop
+			}
+			ids = append(ids, lastID(k))
+			return nil
+		})
+	})
+	return ids, err
+}
+
+// SubjectsByValue lists the subjects of active literal facts pred = value
+// (for example COUNTRY = "US"), without duplicates.
+func (g *Graph) SubjectsByValue(pred Predicate, value string) (ids []uuid.UUID, err error) {
+	seen := map[uuid.UUID]bool{}
+	err = g.kv.View(func(tx Txn) error {
+		return tx.Scan(strKey(prefixValue, string(pred), value), false, func(k, v []byte) error {
+			id, err := uuid.FromBytes(v)
+			if err != nil {
+				return err
+			}
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+			return nil
+		})
+	})
+	return ids, err
+}
+
+// SearchHit is one entity found by Search, with how well it matched.
+type SearchHit struct {
+	ID uuid.UUID
+	// Score is 3 for an exact name, 2 for a name prefix, 1 for a word prefix.
+	Score int
+}
+
+// Search finds entities whose name, label or alias starts with text, or has a
+// word that does, ignoring case and diacritics. Best matches come first, then by ID.
+func (g *Graph) Search(text string, limit int) ([]SearchHit, error) {
+	q := Fold(text)
+	if q == "" {
+		return nil, nil
+	}
+	best := map[uuid.UUID]int{}
+	err := g.kv.View(func(tx Txn) error {
+		return tx.Scan(append([]byte{prefixName}, q...), true, func(k, _ []byte) error {
+			// A word of some name starts with the query.
+			id, score := lastID(k), 1
+			if score > best[id] {
+				best[id] = score
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Exact and whole-name prefix matches, from the anchored terms.
+	err = g.kv.View(func(tx Txn) error {
+		return tx.Scan(append([]byte{prefixName, '^'}, q...), true, func(k, _ []byte) error {
+			term := string(k[2 : len(k)-17])
+			id := lastID(k)
+			score := 2
+			if term == q {
+				score = 3
+			}
+			if score > best[id] {
+				best[id] = score
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	hits := make([]SearchHit, 0, len(best))
+	for id, s := range best {
+		hits = append(hits, SearchHit{ID: id, Score: s})
+	}
+	sort.Slice(hits, func(i, j int) bool {
+		if hits[i].Score != hits[j].Score {
+			return hits[i].Score > hits[j].Score
+		}
+		return bytes.Compare(hits[i].ID[:], hits[j].ID[:]) < 0
+	})
+	if limit > 0 && len(hits) > limit {
+		hits = hits[:limit]
+	}
+	return hits, nil
+}
+
+// Stats counts what the graph holds.
+type Stats struct {
+	Nodes       int
+	Facts       int
+	ActiveFacts int
+	ByKind      map[Kind]int
+}
+
+// Stats counts nodes by kind and facts, by scanning keys only.
+func (g *Graph) Stats() (s Stats, err error) {
+	s.ByKind = map[Kind]int{}
+	err = g.kv.View(func(tx Txn) error {
+		for _, k := range Kinds {
+			if err := tx.Scan(strKey(prefixKind, string(k)), true, func(_, _ []byte) error {
+				s.ByKind[k]++
+				s.Nodes++
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		if err := tx.Scan([]byte{prefixFact}, true, func(_, _ []byte) error { s.Facts++; return nil }); err != nil {
+			return err
+		}
+		return tx.Scan([]byte{prefixPred}, true, func(_, _ []byte) error { s.ActiveFacts++; return nil })
+	})
+	return s, err
+}

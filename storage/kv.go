@@ -1,0 +1,182 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// KV is the seam between the graph and its store: an ordered, transactional
+// key-value store. Badger is the embedded default; any store with serializable
+// transactions and ordered prefix scans (a distributed one included) can take its place.
+type KV interface {
+	// View runs fn in a read-only snapshot.
+	View(fn func(Txn) error) error
+	// Update runs fn in a read-write transaction and commits it. On a conflict with a
+	// concurrent transaction it runs fn again, a bounded number of times, then returns
+	// an *Error with code CONFLICT.
+	Update(fn func(Txn) error) error
+	// Version is a number that grows with every committed write; it survives restarts.
+	Version() uint64
+	Close() error
+}
+
+// Txn is one transaction of a KV. Values passed to fns are valid only during the call.
+type Txn interface {
+	// Get returns a copy of the value at key, or ErrKeyMissing.
+	Get(key []byte) ([]byte, error)
+	Set(key, value []byte) error
+	Delete(key []byte) error
+	// Scan calls fn for each key with the prefix, in key order, until fn returns
+	// errStop (then Scan returns nil) or another error. With keysOnly, val is nil.
+	Scan(prefix []byte, keysOnly bool, fn func(key, val []byte) error) error
+	// ScanFrom is Scan starting at the first key >= start (start must have the prefix).
+	ScanFrom(prefix, start []byte, keysOnly bool, fn func(key, val []byte) error) error
+}
+
+// ErrKeyMissing is returned by Txn.Get for an absent key.
+var ErrKeyMissing = errors.New("key missing")
+
+// errStop ends a Scan early without error.
+var errStop = errors.New("stop scan")
+
+// BadgerOptions configures OpenBadger.
+type BadgerOptions struct {
+	// Dir is the data directory; empty with InMemory.
+	Dir      string
+	InMemory bool
+	// SyncWrites makes every commit wait for fsync: an acknowledged write survives
+	// a crash of the machine, not only of the process.
+	SyncWrites bool
+	Logger     *slog.Logger
+}
+
+// Badger is the KV on an embedded Badger database.
+type Badger struct {
+	DB      *badger.DB
+	version atomic.Uint64
+}
+
+// OpenBadger opens (creating if needed) a Badger database.
+func OpenBadger(o BadgerOptions) (*Badger, error) {
+	opts := badger.DefaultOptions(o.Dir).
+		WithInMemory(o.InMemory).
+		WithSyncWrites(o.SyncWrites).
+		WithLogger(badgerLogger{o.Logger}).
+		WithNumVersionsToKeep(1).
+		WithCompactL0OnClose(true)
+	db, err := badger.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("open badger at %q: %w", o.Dir, err)
+	}
+	b := &Badger{DB: db}
+	b.version.Store(db.MaxVersion())
+	return b, nil
+}
+
+// maxConflictRetries bounds how often Update re-runs a transaction that conflicted.
+const maxConflictRetries = 16
+
+// View implements KV.
+func (b *Badger) View(fn func(Txn) error) error {
+	return b.DB.View(func(t *badger.Txn) error { return fn(badgerTxn{t}) })
+}
+
+// Update implements KV.
+func (b *Badger) Update(fn func(Txn) error) error {
+	backoff := 100 * time.Microsecond
+	for attempt := 0; ; attempt++ {
+		err := b.DB.Update(func(t *badger.Txn) error { return fn(badgerTxn{t}) })
+		if err == nil {
+			b.version.Add(1)
+			return nil
+		}
+		if !errors.Is(err, badger.ErrConflict) {
+			return err
+		}
+		if attempt == maxConflictRetries {
+			return Errorf(CodeConflict, "", "the write conflicted with concurrent writes %d times; try again", attempt+1)
+		}
+		time.Sleep(backoff)
+		backoff = min(backoff*2, 20*time.Millisecond)
+	}
+}
+
+// Version implements KV.
+func (b *Badger) Version() uint64 { return b.version.Load() }
+
+// Close implements KV.
+func (b *Badger) Close() error { return b.DB.Close() }
+
+type badgerTxn struct{ t *badger.Txn }
+
+func (t badgerTxn) Get(key []byte) ([]byte, error) {
+	item, err := t.t.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, ErrKeyMissing
+	}
+	if err != nil {
+		return nil, err
+	}
+	return item.ValueCopy(nil)
+}
+
+func (t badgerTxn) Set(key, value []byte) error { return t.t.Set(key, value) }
+func (t badgerTxn) Delete(key []byte) error     { return t.t.Delete(key) }
+
+func (t badgerTxn) Scan(prefix []byte, keysOnly bool, fn func(key, val []byte) error) error {
+	return t.ScanFrom(prefix, prefix, keysOnly, fn)
+}
+
+func (t badgerTxn) ScanFrom(prefix, start []byte, keysOnly bool, fn func(key, val []byte) error) error {
+	opts := badger.DefaultIteratorOptions
+	opts.Prefix = prefix
+	opts.PrefetchValues = !keysOnly
+	if keysOnly {
+		opts.PrefetchSize = 0
+	}
+	it := t.t.NewIterator(opts)
+	defer it.Close()
+	for it.Seek(start); it.ValidForPrefix(prefix); it.Next() {
+		item := it.Item()
+		var val []byte
+		if !keysOnly {
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			val = v
+		}
+		if err := fn(item.Key(), val); err != nil {
+			if errors.Is(err, errStop) {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) log(level slog.Level, f string, args ...any) {
+	if b.l != nil {
+		b.l.Log(context.Background(), level, "badger: "+trimNL(fmt.Sprintf(f, args...)))
+	}
+}
+func (b badgerLogger) Errorf(f string, a ...any)   { b.log(slog.LevelError, f, a...) }
+func (b badgerLogger) Warningf(f string, a ...any) { b.log(slog.LevelWarn, f, a...) }
+func (b badgerLogger) Infof(f string, a ...any)    { b.log(slog.LevelDebug, f, a...) }
+func (b badgerLogger) Debugf(f string, a ...any)   {}
+
+func trimNL(s string) string {
+	for len(s) > 0 && s[len(s)-1] == '\n' {
+		s = s[:len(s)-1]
+	}
+	return s
+}

@@ -1,0 +1,673 @@
+package storage
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"golang.org/x/text/language"
+)
+
+// Namespace is the UUID namespace of name-based (v5) IDs: seeded entities and
+// facts get the same ID every time they are loaded, so re-seeding is idempotent.
+var Namespace = uuid.MustParse("6f1f4c1e-9a57-4f43-9d0e-3c1b2b7f5a10")
+
+// SlugID is the name-based ID of the entity with the slug.
+func SlugID(slug string) uuid.UUID { return uuid.NewSHA1(Namespace, []byte("entity:"+slug)) }
+
+// Limits on the size of text fields.
+const (
+	MaxNameLen  = 300
+	MaxTextLen  = 4000
+	MaxAliases  = 50
+	MaxEvidence = 20
+	maxSlugLen  = 120
+)
+
+// ---- nodes ----
+
+// CreateNode writes a new node. A zero ID gets a random UUID; an empty slug is
+// made from the name (with a numeric suffix where taken). For a SOURCE, text is
+// its full text, against which evidence quotes are checked.
+// Returns an *Error: INVALID_ARGUMENT for a bad kind, empty or oversize name, bad
+// country code; ALREADY_EXISTS for a taken ID or slug.
+func (g *Graph) CreateNode(n *Node, text string) (*Node, error) {
+	n = cloneNode(n)
+	if n.ID == uuid.Nil {
+		n.ID = uuid.New()
+	}
+	err := g.kv.Update(func(tx Txn) error {
+		if _, err := tx.Get(nodeKey(n.ID)); err == nil {
+			return Errorf(CodeAlreadyExists, "id", "an entity with id %s exists", n.ID)
+		} else if !errors.Is(err, ErrKeyMissing) {
+			return err
+		}
+		if n.Slug == "" {
+			s, err := freeSlug(tx, n.Name)
+			if err != nil {
+				return err
+			}
+			n.Slug = s
+		}
+		n.CreatedAt, n.UpdatedAt = g.now(), g.now()
+		return putNode(tx, nil, n, text)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// PutNode writes n as given: it creates the node, or replaces the one with its ID
+// (keeping its creation time). It is the seed's idempotent write.
+func (g *Graph) PutNode(n *Node, text string) (*Node, error) {
+	n = cloneNode(n)
+	err := g.kv.Update(func(tx Txn) error { _, err := g.putNodeTx(tx, n, text); return err })
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+func (g *Graph) putNodeTx(tx Txn, n *Node, text string) (changed bool, err error) {
+	old, err := getNode(tx, n.ID)
+	if err != nil && ErrorCode(err) != CodeNotFound {
+		return false, err
+	}
+	n.UpdatedAt = g.now()
+	n.CreatedAt = n.UpdatedAt
+	if old != nil {
+		n.CreatedAt = old.CreatedAt
+		if sameNode(old, n) {
+			if text != "" {
+				cur, err := tx.Get(textKey(n.ID))
+				if err == nil && string(cur) == text {
+					*n = *old
+					return false, nil
+				}
+			} else {
+				*n = *old
+				return false, nil
+			}
+		}
+	}
+	return true, putNode(tx, old, n, text)
+}
+
+func sameNode(a, b *Node) bool {
+	x, y := *a, *b
+	x.CreatedAt, x.UpdatedAt = y.CreatedAt, y.UpdatedAt
+	ja, _ := json.Marshal(x)
+	jb, _ := json.Marshal(y)
+	return bytes.Equal(ja, jb)
+}
+
+// NodePatch changes some of a node's fields; nil fields stay as they are.
+type NodePatch struct {
+	Name        *string
+	Labels      []Label // replaces all labels when not nil
+	Aliases     []string
+	Description *string
+	Year        *int
+	OrgType     *string
+	PlaceType   *string
+	Code        *string
+	ProductType *string
+	Status      *string
+	Programme   *string
+}
+
+// UpdateNode applies p to the node with the ID, re-indexing its names.
+// Returns an *Error: NOT_FOUND, INVALID_ARGUMENT.
+func (g *Graph) UpdateNode(id uuid.UUID, p NodePatch) (n *Node, err error) {
+	err = g.kv.Update(func(tx Txn) error {
+		old, err := getNode(tx, id)
+		if err != nil {
+			return err
+		}
+		n = cloneNode(old)
+		set := func(dst *string, src *string) {
+			if src != nil {
+				*dst = *src
+			}
+		}
+		set(&n.Name, p.Name)
+		set(&n.Description, p.Description)
+		set(&n.OrgType, p.OrgType)
+		set(&n.PlaceType, p.PlaceType)
+		set(&n.Code, p.Code)
+		set(&n.ProductType, p.ProductType)
+		set(&n.Status, p.Status)
+		set(&n.Programme, p.Programme)
+		if p.Year != nil {
+			n.Year = *p.Year
+		}
+		if p.Labels != nil {
+			n.Labels = p.Labels
+		}
+		if p.Aliases != nil {
+			n.Aliases = p.Aliases
+		}
+		n.UpdatedAt = g.now()
+		return putNode(tx, old, n, "")
+	})
+	return n, err
+}
+
+func cloneNode(n *Node) *Node {
+	c := *n
+	c.Labels = append([]Label(nil), n.Labels...)
+	c.Aliases = append([]string(nil), n.Aliases...)
+	return &c
+}
+
+// CheckText rejects text that is not valid UTF-8, has NUL bytes or is longer than max.
+func CheckText(field, s string, max int) error {
+	if !utf8.ValidString(s) {
+		return Errorf(CodeInvalidArgument, field, "%s is not valid UTF-8", field)
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return Errorf(CodeInvalidArgument, field, "%s contains a NUL character", field)
+	}
+	if len(s) > max {
+		return Errorf(CodeInvalidArgument, field, "%s is longer than %d bytes", field, max)
+	}
+	return nil
+}
+
+func validateNode(n *Node) error {
+	if !n.Kind.Valid() {
+		return Errorf(CodeInvalidArgument, "kind", "unknown entity kind %q", n.Kind)
+	}
+	if strings.TrimSpace(n.Name) == "" {
+		return Errorf(CodeInvalidArgument, "name", "name must not be empty")
+	}
+	if Fold(n.Name) == "" {
+		return Errorf(CodeInvalidArgument, "name", "name %q has no letters or digits", n.Name)
+	}
+	if err := CheckText("name", n.Name, MaxNameLen); err != nil {
+		return err
+	}
+	if err := CheckText("description", n.Description, MaxTextLen); err != nil {
+		return err
+	}
+	if len(n.Aliases) > MaxAliases {
+		return Errorf(CodeInvalidArgument, "aliases", "at most %d aliases", MaxAliases)
+	}
+	for _, a := range n.Aliases {
+		if err := CheckText("aliases", a, MaxNameLen); err != nil {
+			return err
+		}
+	}
+	for _, l := range n.Labels {
+		if err := CheckText("labels", l.Text, MaxNameLen); err != nil {
+			return err
+		}
+		if _, err := language.Parse(l.Lang); err != nil || l.Lang == "" {
+			return Errorf(CodeInvalidArgument, "labels", "label language %q is not a BCP 47 tag", l.Lang)
+		}
+	}
+	if len(n.Slug) > maxSlugLen || n.Slug != Slugify(n.Slug) {
+		return Errorf(CodeInvalidArgument, "slug", "slug %q must be lowercase letters, digits and single hyphens, at most %d long", n.Slug, maxSlugLen)
+	}
+	if n.Code != "" {
+		if err := CheckCountry("code", n.Code); err != nil {
+			return err
+		}
+	}
+	if n.Year < 0 || n.Year > 9999 {
+		return Errorf(CodeInvalidDate, "year", "year %d out of range", n.Year)
+	}
+	return nil
+}
+
+// CheckCountry accepts an ISO 3166-1 alpha-2 country code ("US", "CN").
+func CheckCountry(field, code string) error {
+	r, err := language.ParseRegion(code)
+	if err != nil || len(code) != 2 || strings.ToUpper(code) != code || !r.IsCountry() {
+		return Errorf(CodeInvalidCountry, field, "%q is not an ISO 3166-1 alpha-2 country code", code)
+	}
+	return nil
+}
+
+// Slugify makes a slug from a name: folded, words joined by hyphens.
+func Slugify(name string) string { return strings.ReplaceAll(Fold(name), " ", "-") }
+
+func freeSlug(tx Txn, name string) (string, error) {
+	base := Slugify(name)
+	if len(base) > maxSlugLen-8 {
+		base = strings.Trim(base[:maxSlugLen-8], "-")
+	}
+	for i := 1; i < 1000; i++ {
+		s := base
+		if i > 1 {
+			s = fmt.Sprintf("%s-%d", base, i)
+		}
+		if _, err := tx.Get(slugKey(s)); errors.Is(err, ErrKeyMissing) {
+			return s, nil
+		} else if err != nil {
+			return "", err
+		}
+	}
+	return "", Errorf(CodeAlreadyExists, "slug", "no free slug for %q", name)
+}
+
+// putNode writes n and its index entries, removing old's (nil for a new node).
+func putNode(tx Txn, old, n *Node, text string) error {
+	if err := validateNode(n); err != nil {
+		return err
+	}
+	if n.Kind == KindSource {
+		if err := CheckText("text", text, 16<<20); err != nil {
+			return err
+		}
+	}
+	if owner, err := tx.Get(slugKey(n.Slug)); err == nil {
+		if !bytes.Equal(owner, n.ID[:]) {
+			return Errorf(CodeAlreadyExists, "slug", "slug %q is taken", n.Slug)
+		}
+	} else if !errors.Is(err, ErrKeyMissing) {
+		return err
+	}
+	if old != nil {
+		if old.Kind != n.Kind {
+			return Errorf(CodeInvalidArgument, "kind", "an entity's kind cannot change (%s to %s)", old.Kind, n.Kind)
+		}
+		for _, k := range nodeIndexKeys(old) {
+			if err := tx.Delete(k); err != nil {
+				return err
+			}
+		}
+	}
+	b, err := json.Marshal(n)
+	if err != nil {
+		return err
+	}
+	if err := tx.Set(nodeKey(n.ID), b); err != nil {
+		return err
+	}
+	if err := tx.Set(slugKey(n.Slug), n.ID[:]); err != nil {
+		return err
+	}
+	for _, k := range nodeIndexKeys(n) {
+		if err := tx.Set(k, nil); err != nil {
+			return err
+		}
+	}
+	if text != "" {
+		return tx.Set(textKey(n.ID), []byte(text))
+	}
+	return nil
+}
+
+// nodeIndexKeys lists the value-less index keys of a node (not its slug).
+func nodeIndexKeys(n *Node) [][]byte {
+	keys := [][]byte{append(strKey(prefixKind, string(n.Kind), Fold(n.Name)), n.ID[:]...)}
+	if n.Year != 0 {
+		keys = append(keys, nodeYearKey(n.Kind, n.Year, n.ID))
+	}
+	seen := map[string]bool{}
+	for _, name := range n.Names() {
+		for i, t := range searchTerms(name) {
+			if i == 0 {
+				t = "^" + t
+			}
+			if !seen[t] {
+				seen[t] = true
+				keys = append(keys, nameKey(t, n.ID))
+			}
+		}
+	}
+	return keys
+}
+
+// ---- facts ----
+
+// FactKey is the natural key of a seeded fact, from which its v5 ID is made.
+func FactKey(f *Fact) string {
+	parts := []string{f.Subject.String(), string(f.Predicate), f.Object.String(), f.Value, f.Measure, string(f.Tier), f.Role}
+	if f.Negated {
+		parts = append(parts, "negated")
+	}
+	if q := f.Quantity; q != nil {
+		parts = append(parts, fmt.Sprintf("%v %s %s", q.Amount, q.Bound, q.Unit))
+	}
+	for _, d := range []*Date{f.Date, f.Start, f.End} {
+		if d != nil {
+			parts = append(parts, d.String())
+		}
+	}
+	return strings.Join(parts, "|")
+}
+
+// AddFact validates and writes a new fact with its adjacency and indexes, in one
+// transaction. A zero ID gets a random UUID. Returns an *Error: NOT_FOUND for an
+// unknown subject, object or source; INVALID_ARGUMENT for a fact that does not
+// fit its predicate; INVALID_COUNTRY; INVALID_DATE; QUOTE_NOT_IN_SOURCE;
+// ALREADY_EXISTS for a taken ID.
+func (g *Graph) AddFact(f *Fact) (*Fact, error) {
+	f = cloneFact(f)
+	if f.ID == uuid.Nil {
+		f.ID = uuid.New()
+	}
+	f.CreatedAt = g.now()
+	err := g.kv.Update(func(tx Txn) error {
+		if _, err := tx.Get(factKey(f.ID)); err == nil {
+			return Errorf(CodeAlreadyExists, "id", "a fact with id %s exists", f.ID)
+		} else if !errors.Is(err, ErrKeyMissing) {
+			return err
+		}
+		return putFact(tx, f)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// PutFact writes f, replacing a fact with the same ID; unchanged facts are left
+// alone. It is the seed's idempotent write.
+func (g *Graph) PutFact(f *Fact) (*Fact, error) {
+	f = cloneFact(f)
+	err := g.kv.Update(func(tx Txn) error { _, err := g.putFactTx(tx, f); return err })
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (g *Graph) putFactTx(tx Txn, f *Fact) (changed bool, err error) {
+	old, err := getFact(tx, f.ID)
+	if err != nil && ErrorCode(err) != CodeNotFound {
+		return false, err
+	}
+	f.CreatedAt = g.now()
+	if old != nil {
+		f.CreatedAt = old.CreatedAt
+		f.CreatedBy = old.CreatedBy
+		f.Retraction = old.Retraction
+		if err := validateFact(tx, f); err != nil {
+			return false, err
+		}
+		a, _ := json.Marshal(old)
+		b, _ := json.Marshal(f)
+		if bytes.Equal(a, b) {
+			return false, nil
+		}
+		for _, k := range factIndexKeys(old) {
+			if err := tx.Delete(k.key); err != nil {
+				return false, err
+			}
+		}
+	}
+	return true, putFact(tx, f)
+}
+
+func cloneFact(f *Fact) *Fact {
+	c := *f
+	c.Evidence = append([]Evidence(nil), f.Evidence...)
+	return &c
+}
+
+func validateFact(tx Txn, f *Fact) error {
+	spec := f.Predicate.Spec()
+	if spec == nil {
+		return Errorf(CodeInvalidArgument, "predicate", "unknown predicate %q", f.Predicate)
+	}
+	subj, err := getNode(tx, f.Subject)
+	if err != nil {
+		if e, ok := err.(*Error); ok {
+			e.Field, e.Message = "subject", "subject: "+e.Message
+		}
+		return err
+	}
+	if !kindIn(subj.Kind, spec.Subjects) {
+		return Errorf(CodeInvalidArgument, "subject", "%s takes a subject of kind %v, not %s", f.Predicate, spec.Subjects, subj.Kind)
+	}
+	var obj *Node
+	switch {
+	case f.Object != uuid.Nil && !spec.ObjectRequired:
+		return Errorf(CodeInvalidArgument, "object", "%s takes no object", f.Predicate)
+	case f.Object == uuid.Nil && spec.ObjectRequired:
+		return Errorf(CodeInvalidArgument, "object", "%s needs an object", f.Predicate)
+	case f.Object != uuid.Nil:
+		if obj, err = getNode(tx, f.Object); err != nil {
+			if e, ok := err.(*Error); ok {
+				e.Field, e.Message = "object", "object: "+e.Message
+			}
+			return err
+		}
+		if !kindIn(obj.Kind, spec.Objects) {
+			return Errorf(CodeInvalidArgument, "object", "%s takes an object of kind %v, not %s", f.Predicate, spec.Objects, obj.Kind)
+		}
+		if f.Object == f.Subject {
+			return Errorf(CodeInvalidArgument, "object", "a fact cannot link an entity to itself")
+		}
+	}
+	if spec.Value {
+		if err := CheckCountry("value", f.Value); err != nil {
+			return err
+		}
+	} else if f.Value != "" {
+		return Errorf(CodeInvalidArgument, "value", "%s takes no value", f.Predicate)
+	}
+	if spec.Quantity {
+		if f.Quantity == nil || f.Measure == "" {
+			return Errorf(CodeInvalidArgument, "quantity", "%s needs a measure and a quantity", f.Predicate)
+		}
+		if err := CheckText("measure", f.Measure, MaxNameLen); err != nil {
+			return err
+		}
+		q := f.Quantity
+		if q.Bound == "" {
+			q.Bound = BoundExact
+		}
+		if !q.Bound.Valid() {
+			return Errorf(CodeInvalidArgument, "quantity.bound", "unknown bound %q", q.Bound)
+		}
+		if (q.Bound == BoundRange) != (q.Upper != nil) {
+			return Errorf(CodeInvalidArgument, "quantity.upper", "a RANGE quantity, and only one, has an upper amount")
+		}
+		if q.Upper != nil && *q.Upper < q.Amount {
+			return Errorf(CodeInvalidArgument, "quantity.upper", "upper amount %v is below amount %v", *q.Upper, q.Amount)
+		}
+	} else if f.Quantity != nil || f.Measure != "" {
+		return Errorf(CodeInvalidArgument, "quantity", "%s takes no quantity", f.Predicate)
+	}
+	if spec.Tier {
+		if f.Tier == "" {
+			f.Tier = TierSponsor
+		}
+		if !f.Tier.Valid() {
+			return Errorf(CodeInvalidArgument, "tier", "unknown tier %q", f.Tier)
+		}
+	} else if f.Tier != "" {
+		return Errorf(CodeInvalidArgument, "tier", "%s takes no tier", f.Predicate)
+	}
+	if !spec.Role && (f.Role != "" || f.Former) {
+		return Errorf(CodeInvalidArgument, "role", "%s takes no role", f.Predicate)
+	}
+	if err := CheckText("role", f.Role, MaxNameLen); err != nil {
+		return err
+	}
+	if f.Start != nil && f.End != nil && f.End.Before(*f.Start) {
+		return Errorf(CodeInvalidDate, "end", "end %s is before start %s", f.End, f.Start)
+	}
+	if f.Date != nil && (f.Start != nil || f.End != nil) {
+		return Errorf(CodeInvalidDate, "date", "give a date or a start/end span, not both")
+	}
+	if len(f.Evidence) == 0 {
+		return Errorf(CodeInvalidArgument, "evidence", "a fact needs evidence: a source and a verbatim quote")
+	}
+	if len(f.Evidence) > MaxEvidence {
+		return Errorf(CodeInvalidArgument, "evidence", "at most %d pieces of evidence", MaxEvidence)
+	}
+	texts := map[uuid.UUID]string{}
+	for i := range f.Evidence {
+		e := &f.Evidence[i]
+		field := fmt.Sprintf("evidence[%d]", i)
+		for _, s := range []struct{ name, v string }{{"quote", e.Quote}, {"gloss", e.Gloss}, {"note", e.Note}} {
+			if err := CheckText(field+"."+s.name, s.v, MaxTextLen); err != nil {
+				return err
+			}
+		}
+		if strings.TrimSpace(e.Quote) == "" {
+			return Errorf(CodeInvalidArgument, field+".quote", "the quote must not be empty")
+		}
+		text, ok := texts[e.Source]
+		if !ok {
+			src, err := getNode(tx, e.Source)
+			if err != nil {
+				return Errorf(CodeNotFound, field+".source", "no source with id %s", e.Source)
+			}
+			if src.Kind != KindSource {
+				return Errorf(CodeInvalidArgument, field+".source", "%s is a %s, not a SOURCE", src.Name, src.Kind)
+			}
+			b, err := tx.Get(textKey(e.Source))
+			if err != nil && !errors.Is(err, ErrKeyMissing) {
+				return err
+			}
+			text = string(b)
+			texts[e.Source] = text
+		}
+		if !strings.Contains(text, e.Quote) {
+			return Errorf(CodeQuoteNotInSource, field+".quote", "the quote is not verbatim in the source (check spacing, non-breaking spaces and quotation marks): %q", clip(e.Quote, 80))
+		}
+	}
+	f.Year = factYear(f, subj, obj)
+	return nil
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+func factYear(f *Fact, subj, obj *Node) int {
+	switch {
+	case f.Date != nil:
+		return f.Date.Year
+	case f.Start != nil:
+		return f.Start.Year
+	case obj != nil && obj.Kind == KindEvent && obj.Year != 0:
+		return obj.Year
+	case subj.Kind == KindEvent && subj.Year != 0:
+		return subj.Year
+	}
+	return 0
+}
+
+type kv struct{ key, val []byte }
+
+// factIndexKeys lists every key a fact owns besides its record.
+func factIndexKeys(f *Fact) []kv {
+	flag := flagActive
+	switch {
+	case f.Retraction != nil:
+		flag = flagRetracted
+	case f.Negated:
+		flag = flagNegated
+	}
+	out := []kv{{adjKey(prefixOut, f.Subject, f.Predicate, f.ID), append([]byte{flag}, f.Object[:]...)}}
+	if f.Object != uuid.Nil {
+		out = append(out, kv{adjKey(prefixIn, f.Object, f.Predicate, f.ID), append([]byte{flag}, f.Subject[:]...)})
+	}
+	if flag != flagActive {
+		return out
+	}
+	out = append(out, kv{predKey(f.Predicate, f.ID), nil})
+	if f.Value != "" {
+		out = append(out, kv{valueKey(f.Predicate, f.Value, f.ID), f.Subject[:]})
+	}
+	if f.Year != 0 {
+		out = append(out, kv{yearKey(f.Predicate, f.Year, f.ID), nil})
+	}
+	return out
+}
+
+func putFact(tx Txn, f *Fact) error {
+	if err := validateFact(tx, f); err != nil {
+		return err
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	if err := tx.Set(factKey(f.ID), b); err != nil {
+		return err
+	}
+	for _, e := range factIndexKeys(f) {
+		if err := tx.Set(e.key, e.val); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RetractFact marks a fact withdrawn, keeping it with who, when and why, and takes
+// it out of the active indexes. Returns an *Error: NOT_FOUND, ALREADY_RETRACTED,
+// INVALID_ARGUMENT for an empty reason.
+func (g *Graph) RetractFact(id uuid.UUID, by, reason string) (f *Fact, err error) {
+	if strings.TrimSpace(reason) == "" {
+		return nil, Errorf(CodeInvalidArgument, "reason", "say why the fact is retracted")
+	}
+	if err := CheckText("reason", reason, MaxTextLen); err != nil {
+		return nil, err
+	}
+	err = g.kv.Update(func(tx Txn) error {
+		if f, err = getFact(tx, id); err != nil {
+			return err
+		}
+		if f.Retraction != nil {
+			return Errorf(CodeAlreadyRetracted, "id", "fact %s was retracted at %s", id, f.Retraction.At.Format("2006-01-02T15:04:05Z"))
+		}
+		for _, k := range factIndexKeys(f) {
+			if err := tx.Delete(k.key); err != nil {
+				return err
+			}
+		}
+		f.Retraction = &Retraction{By: by, At: g.now(), Reason: reason}
+		b, err := json.Marshal(f)
+		if err != nil {
+			return err
+		}
+		if err := tx.Set(factKey(f.ID), b); err != nil {
+			return err
+		}
+		for _, e := range factIndexKeys(f) {
+			if err := tx.Set(e.key, e.val); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return f, err
+}
+
+// Batch runs fn with a writer whose writes form one transaction: all or nothing.
+func (g *Graph) Batch(fn func(w *Writer) error) error {
+	return g.kv.Update(func(tx Txn) error { return fn(&Writer{g: g, tx: tx}) })
+}
+
+// Writer writes into one transaction; see Graph.Batch.
+type Writer struct {
+	g  *Graph
+	tx Txn
+}
+
+// PutNode is Graph.PutNode inside the batch; it reports whether anything changed.
+func (w *Writer) PutNode(n *Node, text string) (bool, error) {
+	return w.g.putNodeTx(w.tx, cloneNode(n), text)
+}
+
+// PutFact is Graph.PutFact inside the batch; it reports whether anything changed.
+func (w *Writer) PutFact(f *Fact) (bool, error) { return w.g.putFactTx(w.tx, cloneFact(f)) }
