@@ -250,12 +250,7 @@ func adjacentIDs(tx Txn, q AdjQuery) ([]uuid.UUID, error) {
 
 // NodeIDsByKind lists the IDs of the nodes of a kind, ordered by folded name.
 func (g *Graph) NodeIDsByKind(kind Kind) (ids []uuid.UUID, err error) {
-	err = g.kv.View(func(tx Txn) error {
-		return tx.Scan(strKey(prefixKind, string(kind)), true, func(k, _ []byte) error {
-			ids = append(ids, lastID(k))
-			return nil
-		})
-	})
+	err = g.kv.View(func(tx Txn) error { ids, err = kindScan(tx, kind); return err })
 	return ids, err
 }
 
@@ -278,49 +273,14 @@ func (g *Graph) NodeIDsByYear(kind Kind, from, to int) (ids []uuid.UUID, err err
 // FactIDsByPredicate lists the active facts with the predicate (by ID), or, when
 // from or to is set, those whose year is within [from, to] (by year).
 func (g *Graph) FactIDsByPredicate(pred Predicate, from, to *int) (ids []uuid.UUID, err error) {
-	err = g.kv.View(func(tx Txn) error {
-		if from == nil && to == nil {
-			return tx.Scan(strKey(prefixPred, string(pred)), true, func(k, _ []byte) error {
-				ids = append(ids, lastID(k))
-				return nil
-			})
-		}
-		lo, hi := 0, 1<<16-1
-		if from != nil {
-			lo = max(*from, 0)
-		}
-		if to != nil {
-			hi = *to
-		}
-		prefix := strKey(prefixYear, string(pred))
-		return tx.ScanFrom(prefix, append(bytes.Clone(prefix), yearBytes(lo)...), true, func(k, _ []byte) error {
-			if yearAt(k, len(prefix)) > hi {
-				return errStop
-			}
-			ids = append(ids, lastID(k))
-			return nil
-		})
-	})
+	err = g.kv.View(func(tx Txn) error { ids, err = factIDsByPredicate(tx, pred, from, to); return err })
 	return ids, err
 }
 
 // SubjectsByValue lists the subjects of active literal facts pred = value
 // (for example COUNTRY = "US"), without duplicates.
 func (g *Graph) SubjectsByValue(pred Predicate, value string) (ids []uuid.UUID, err error) {
-	seen := map[uuid.UUID]bool{}
-	err = g.kv.View(func(tx Txn) error {
-		return tx.Scan(strKey(prefixValue, string(pred), value), false, func(k, v []byte) error {
-			id, err := uuid.FromBytes(v)
-			if err != nil {
-				return err
-			}
-			if !seen[id] {
-				seen[id] = true
-				ids = append(ids, id)
-			}
-			return nil
-		})
-	})
+	err = g.kv.View(func(tx Txn) error { ids, err = subjectsByValue(tx, pred, value); return err })
 	return ids, err
 }
 

@@ -82,6 +82,9 @@ type Node struct {
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 	CreatedBy string    `json:"createdBy,omitempty"`
+	// Retraction is set when the entity was withdrawn; it stays readable by ID and
+	// slug but leaves the kind, name and year indexes.
+	Retraction *Retraction `json:"retraction,omitempty"`
 }
 
 // GlobalID is the node's ID (Relay's Node.id).

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -306,6 +307,9 @@ func putNode(tx Txn, old, n *Node, text string) error {
 
 // nodeIndexKeys lists the value-less index keys of a node (not its slug).
 func nodeIndexKeys(n *Node) [][]byte {
+	if n.Retraction != nil {
+		return nil
+	}
 	keys := [][]byte{append(strKey(prefixKind, string(n.Kind), Fold(n.Name)), n.ID[:]...)}
 	if n.Year != 0 {
 		keys = append(keys, nodeYearKey(n.Kind, n.Year, n.ID))
@@ -425,6 +429,9 @@ func validateFact(tx Txn, f *Fact) error {
 		}
 		return err
 	}
+	if subj.Retraction != nil {
+		return Errorf(CodeInvalidArgument, "subject", "subject %s was retracted", subj.Slug)
+	}
 	if !kindIn(subj.Kind, spec.Subjects) {
 		return Errorf(CodeInvalidArgument, "subject", "%s takes a subject of kind %v, not %s", f.Predicate, spec.Subjects, subj.Kind)
 	}
@@ -440,6 +447,9 @@ func validateFact(tx Txn, f *Fact) error {
 				e.Field, e.Message = "object", "object: "+e.Message
 			}
 			return err
+		}
+		if obj.Retraction != nil {
+			return Errorf(CodeInvalidArgument, "object", "object %s was retracted", obj.Slug)
 		}
 		if !kindIn(obj.Kind, spec.Objects) {
 			return Errorf(CodeInvalidArgument, "object", "%s takes an object of kind %v, not %s", f.Predicate, spec.Objects, obj.Kind)
@@ -628,29 +638,76 @@ func (g *Graph) RetractFact(id uuid.UUID, by, reason string) (f *Fact, err error
 			return err
 		}
 		if f.Retraction != nil {
-			return Errorf(CodeAlreadyRetracted, "id", "fact %s was retracted at %s", id, f.Retraction.At.Format("2006-01-02T15:04:05Z"))
-		}
-		for _, k := range factIndexKeys(f) {
-			if err := tx.Delete(k.key); err != nil {
-				return err
-			}
+			return Errorf(CodeAlreadyRetracted, "id", "fact %s was retracted at %s", id, f.Retraction.At.Format(time.RFC3339))
 		}
 		f.Retraction = &Retraction{By: by, At: g.now(), Reason: reason}
-		b, err := json.Marshal(f)
+		return retractFactTx(tx, id, f.Retraction)
+	})
+	return f, err
+}
+
+// RetractNode withdraws an entity and every active or negated fact about it (as
+// subject or object), keeping them all with who, when and why, in one transaction.
+// Returns an *Error: NOT_FOUND, ALREADY_RETRACTED, INVALID_ARGUMENT for an empty reason.
+func (g *Graph) RetractNode(id uuid.UUID, by, reason string) (n *Node, err error) {
+	if strings.TrimSpace(reason) == "" {
+		return nil, Errorf(CodeInvalidArgument, "reason", "say why the entity is retracted")
+	}
+	if err := CheckText("reason", reason, MaxTextLen); err != nil {
+		return nil, err
+	}
+	err = g.kv.Update(func(tx Txn) error {
+		old, err := getNode(tx, id)
 		if err != nil {
 			return err
 		}
-		if err := tx.Set(factKey(f.ID), b); err != nil {
-			return err
+		if old.Retraction != nil {
+			return Errorf(CodeAlreadyRetracted, "id", "entity %s was retracted at %s", id, old.Retraction.At.Format(time.RFC3339))
 		}
-		for _, e := range factIndexKeys(f) {
-			if err := tx.Set(e.key, e.val); err != nil {
+		r := &Retraction{By: by, At: g.now(), Reason: reason}
+		for _, dir := range []Direction{Out, In} {
+			ids, err := adjacentIDs(tx, AdjQuery{Node: id, Dir: dir, Negated: true})
+			if err != nil {
 				return err
 			}
+			for _, fid := range ids {
+				if err := retractFactTx(tx, fid, r); err != nil {
+					return err
+				}
+			}
 		}
-		return nil
+		n = cloneNode(old)
+		n.Retraction = r
+		n.UpdatedAt = r.At
+		return putNode(tx, old, n, "")
 	})
-	return f, err
+	return n, err
+}
+
+func retractFactTx(tx Txn, id uuid.UUID, r *Retraction) error {
+	f, err := getFact(tx, id)
+	if err != nil {
+		return err
+	}
+	for _, k := range factIndexKeys(f) {
+		if err := tx.Delete(k.key); err != nil {
+			return err
+		}
+	}
+	f.Retraction = r
+	b, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	if err := tx.Set(factKey(f.ID), b); err != nil {
+		return err
+	}
+	for _, e := range factIndexKeys(f) {
+		if err := tx.Set(e.key, e.val); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Batch runs fn with a writer whose writes form one transaction: all or nothing.

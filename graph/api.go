@@ -1,0 +1,279 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/google/uuid"
+
+	"policygraph/graph/model"
+	"policygraph/storage"
+)
+
+// This file holds the resolvers' shared steps: decoding arguments into storage
+// queries and storage results into API shapes. The logic of the questions lives
+// in storage.
+
+func (r *Resolver) identified(ctx context.Context, id uuid.UUID) (storage.Identified, error) {
+	n, err := r.node(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if n != nil {
+		return storage.View(n), nil
+	}
+	f, err := r.Graph.Fact(id)
+	if storage.ErrorCode(err) == storage.CodeNotFound {
+		return nil, nil
+	}
+	return f, err
+}
+
+func str(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func (r *Resolver) country(field string, s *string) (string, error) {
+	if s == nil || *s == "" {
+		return "", nil
+	}
+	return *s, storage.CheckCountry(field, *s)
+}
+
+// authority resolves sanctionedBy / controlledBy: "*" means any authority.
+func (r *Resolver) authority(field string, s *string) (uuid.UUID, error) {
+	if s != nil && *s == "*" {
+		return storage.AnyAuthority, nil
+	}
+	return r.ref(field, s)
+}
+
+func (r *Resolver) entityList(ctx context.Context, f *model.EntityFilter, orderBy *model.EntityOrder, order *model.SortOrder, first *int, after *string) (*model.EntityConnection, error) {
+	q := storage.EntityQuery{ByYear: orderBy != nil && *orderBy == model.EntityOrderYear}
+	if f != nil {
+		var err error
+		q.Kinds, q.OrgType, q.Status, q.YearFrom, q.YearTo = f.Kinds, str(f.OrgType), str(f.Status), f.YearFrom, f.YearTo
+		if f.Tier != nil {
+			q.Tier = *f.Tier
+		}
+		if q.Country, err = r.country("filter.country", f.Country); err != nil {
+			return nil, err
+		}
+		for _, x := range []struct {
+			field string
+			in    *string
+			out   *uuid.UUID
+		}{{"filter.series", f.Series, &q.Series}, {"filter.sponsoredSeries", f.SponsoredSeries, &q.SponsoredSeries},
+			{"filter.sponsoredEvent", f.SponsoredEvent, &q.SponsoredEvent}, {"filter.product", f.Product, &q.Product}} {
+			if *x.out, err = r.ref(x.field, x.in); err != nil {
+				return nil, err
+			}
+		}
+		if q.SanctionedBy, err = r.authority("filter.sanctionedBy", f.SanctionedBy); err != nil {
+			return nil, err
+		}
+		if q.ControlledBy, err = r.authority("filter.controlledBy", f.ControlledBy); err != nil {
+			return nil, err
+		}
+	}
+	ids, err := r.Graph.Entities(q)
+	if err != nil {
+		return nil, err
+	}
+	if order != nil && *order == model.SortOrderDesc {
+		reverse(ids)
+	}
+	pg, info, err := page(ids, first, after, 20)
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := r.nodes(ctx, pg)
+	if err != nil {
+		return nil, err
+	}
+	c := &model.EntityConnection{TotalCount: len(ids), PageInfo: info, Edges: []*model.EntityEdge{}, Nodes: []storage.Entity{}}
+	for _, n := range nodes {
+		e := storage.View(n)
+		c.Edges = append(c.Edges, &model.EntityEdge{Cursor: cursorOf(n.ID), Node: e})
+		c.Nodes = append(c.Nodes, e)
+	}
+	return c, nil
+}
+
+func (r *Resolver) factList(f *model.FactFilter, order *model.SortOrder, first *int, after *string) (*model.FactConnection, error) {
+	var q storage.FactQuery
+	if f != nil {
+		var err error
+		q.Predicates, q.YearFrom, q.YearTo, q.Negated = f.Predicates, f.YearFrom, f.YearTo, f.Negated
+		q.IncludeRetracted = f.IncludeRetracted != nil && *f.IncludeRetracted
+		if f.Tier != nil {
+			q.Tier = *f.Tier
+		}
+		if q.SubjectCountry, err = r.country("filter.subjectCountry", f.SubjectCountry); err != nil {
+			return nil, err
+		}
+		if q.Subject, err = r.ref("filter.subject", f.Subject); err != nil {
+			return nil, err
+		}
+		if q.Object, err = r.ref("filter.object", f.Object); err != nil {
+			return nil, err
+		}
+		if q.Series, err = r.ref("filter.series", f.Series); err != nil {
+			return nil, err
+		}
+	}
+	facts, err := r.Graph.FindFacts(q)
+	if err != nil {
+		return nil, err
+	}
+	if order != nil && *order == model.SortOrderDesc {
+		reverse(facts)
+	}
+	return factConnection(facts, first, after, 50)
+}
+
+func (r *Resolver) sponsorshipQuery(series, event, sponsorCountry *string, tier *storage.Tier, yearFrom, yearTo *int) (storage.SponsorshipQuery, error) {
+	q := storage.SponsorshipQuery{YearFrom: yearFrom, YearTo: yearTo}
+	var err error
+	if q.Series, err = r.ref("series", series); err != nil {
+		return q, err
+	}
+	if q.Event, err = r.ref("event", event); err != nil {
+		return q, err
+	}
+	if q.SponsorCountry, err = r.country("sponsorCountry", sponsorCountry); err != nil {
+		return q, err
+	}
+	if tier != nil {
+		q.Tier = *tier
+	}
+	return q, nil
+}
+
+func (r *Resolver) sponsorshipsByYear(ctx context.Context, series, event, sponsorCountry *string, tier *storage.Tier, yearFrom, yearTo *int, order *model.SortOrder) ([]*model.SponsorshipYear, error) {
+	q, err := r.sponsorshipQuery(series, event, sponsorCountry, tier, yearFrom, yearTo)
+	if err != nil {
+		return nil, err
+	}
+	facts, err := r.Graph.Sponsorships(q)
+	if err != nil {
+		return nil, err
+	}
+	out := []*model.SponsorshipYear{}
+	var cur *model.SponsorshipYear
+	seen := map[uuid.UUID]bool{}
+	for _, f := range facts {
+		if cur == nil || cur.Year != f.Year {
+			cur = &model.SponsorshipYear{Year: f.Year, Events: []*storage.Event{}}
+			out = append(out, cur)
+		}
+		cur.Sponsorships = append(cur.Sponsorships, f)
+		if !seen[f.Object] {
+			seen[f.Object] = true
+			n, err := r.node(ctx, f.Object)
+			if err != nil {
+				return nil, err
+			}
+			if n != nil {
+				cur.Events = append(cur.Events, &storage.Event{Node: n})
+			}
+		}
+	}
+	if order != nil && *order == model.SortOrderDesc {
+		reverse(out)
+	}
+	return out, nil
+}
+
+// MaxSearchText bounds the length of a search string.
+const MaxSearchText = 200
+
+func (r *Resolver) search(ctx context.Context, text string, kinds []storage.Kind, first *int) ([]*model.SearchHit, error) {
+	if err := storage.CheckText("text", text, MaxSearchText); err != nil {
+		return nil, err
+	}
+	limit := 10
+	if first != nil {
+		limit = *first
+	}
+	if limit < 0 || limit > MaxPageSize {
+		return nil, &storage.Error{Code: storage.CodeInvalidArgument, Field: "first", Message: fmt.Sprintf("first must be between 0 and %d", MaxPageSize)}
+	}
+	hits, err := r.Graph.Search(text, 0)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]uuid.UUID, len(hits))
+	for i, h := range hits {
+		ids[i] = h.ID
+	}
+	nodes, err := r.loaders(ctx).nodes.LoadAll(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := []*model.SearchHit{}
+	for i, n := range nodes {
+		if n == nil || n.Retraction != nil || (len(kinds) > 0 && !kindIn(n.Kind, kinds)) {
+			continue
+		}
+		out = append(out, &model.SearchHit{Entity: storage.View(n), Score: hits[i].Score})
+	}
+	// Same score: shorter, then alphabetical names first.
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Score != out[j].Score {
+			return out[i].Score > out[j].Score
+		}
+		a, b := out[i].Entity.Base().Name, out[j].Entity.Base().Name
+		if len(a) != len(b) {
+			return len(a) < len(b)
+		}
+		return a < b
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+func kindIn(k storage.Kind, ks []storage.Kind) bool {
+	for _, x := range ks {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+func predicateInfos() []*model.PredicateInfo {
+	out := make([]*model.PredicateInfo, 0, len(storage.Predicates))
+	for _, p := range storage.Predicates {
+		subj, obj := p.Subjects, p.Objects
+		if len(subj) == 0 {
+			subj = storage.Kinds
+		}
+		if len(obj) == 0 && p.ObjectRequired {
+			obj = storage.Kinds
+		}
+		out = append(out, &model.PredicateInfo{Predicate: p.Predicate, Description: p.Description,
+			SubjectKinds: subj, ObjectKinds: append([]storage.Kind{}, obj...), HasObject: p.ObjectRequired})
+	}
+	return out
+}
+
+func (r *Resolver) stats() (*model.GraphStats, error) {
+	s, err := r.Graph.Stats()
+	if err != nil {
+		return nil, err
+	}
+	out := &model.GraphStats{Entities: s.Nodes, Facts: s.Facts, ActiveFacts: s.ActiveFacts,
+		Version: strconv.FormatUint(r.Graph.Version(), 10), ByKind: []*model.KindCount{}}
+	for _, k := range storage.Kinds {
+		out.ByKind = append(out.ByKind, &model.KindCount{Kind: k, Count: s.ByKind[k]})
+	}
+	return out, nil
+}

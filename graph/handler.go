@@ -1,0 +1,132 @@
+package graph
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"policygraph/storage"
+)
+
+// Error codes the API adds to storage's (extensions.code).
+const (
+	CodeUnauthenticated = "UNAUTHENTICATED"
+	CodeWritesDisabled  = "WRITES_DISABLED"
+	CodeInternal        = "INTERNAL"
+)
+
+// Options configure the GraphQL handler.
+type Options struct {
+	// Token is the bearer token that writes need; empty refuses every write.
+	Token string
+	// Introspection allows schema introspection (the IDE needs it).
+	Introspection bool
+	Logger        *slog.Logger
+}
+
+type actorKey struct{}
+
+// actor is who the request authenticated as; "" for anonymous readers.
+func actor(ctx context.Context) string {
+	s, _ := ctx.Value(actorKey{}).(string)
+	return s
+}
+
+// Authenticate records the request's actor when it carries the bearer token.
+// The comparison takes constant time.
+func Authenticate(token string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if token != "" {
+				got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+				if ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1 {
+					r = r.WithContext(context.WithValue(r.Context(), actorKey{}, "curator"))
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// NewHandler builds the /graphql handler: GET and POST transports, a parsed-query
+// cache, automatic persisted queries, the error presenter and the write guard.
+// Wrap it in Authenticate and LoaderMiddleware (see server.go).
+func NewHandler(g *storage.Graph, o Options) http.Handler {
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Graph: g}}))
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	if o.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		op := graphql.GetOperationContext(ctx)
+		if op.Operation != nil && op.Operation.Operation == ast.Mutation && actor(ctx) == "" {
+			err := &gqlerror.Error{Message: "writes need the header Authorization: Bearer <token>",
+				Extensions: map[string]any{"code": CodeUnauthenticated}}
+			if o.Token == "" {
+				err = &gqlerror.Error{Message: "writes are disabled: the server was started without a write token",
+					Extensions: map[string]any{"code": CodeWritesDisabled}}
+			}
+			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{err}})
+		}
+		return next(ctx)
+	})
+	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
+		return presentError(ctx, log, err)
+	})
+	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "panic in resolver", "panic", p, "path", graphql.GetPath(ctx).String())
+		return &gqlerror.Error{Message: "internal error", Extensions: map[string]any{"code": CodeInternal}}
+	})
+	return srv
+}
+
+// presentError maps an error to what the client sees: storage's own errors keep
+// their code and message; GraphQL errors pass through; anything else is logged in
+// full and answered "internal error".
+func presentError(ctx context.Context, log *slog.Logger, err error) *gqlerror.Error {
+	var se *storage.Error
+	if errors.As(err, &se) {
+		gerr := graphql.DefaultErrorPresenter(ctx, err)
+		gerr.Message = se.Message
+		gerr.Extensions = map[string]any{"code": string(se.Code)}
+		if se.Field != "" {
+			gerr.Extensions["field"] = se.Field
+		}
+		return gerr
+	}
+	var gerr *gqlerror.Error
+	if errors.As(err, &gerr) {
+		if gerr.Err == nil || errors.As(gerr.Err, new(*gqlerror.Error)) {
+			return gerr
+		}
+		if errors.As(gerr.Err, &se) {
+			return presentError(ctx, log, gerr.Err)
+		}
+		if gerr.Extensions != nil && gerr.Extensions["code"] != nil {
+			return gerr
+		}
+	}
+	log.ErrorContext(ctx, "internal error", "err", err, "path", graphql.GetPath(ctx).String())
+	out := graphql.DefaultErrorPresenter(ctx, errors.New("internal error"))
+	out.Extensions = map[string]any{"code": CodeInternal}
+	return out
+}

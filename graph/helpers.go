@@ -1,0 +1,296 @@
+package graph
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"policygraph/graph/model"
+	"policygraph/storage"
+)
+
+// node loads one node through the request's loader; nil if the ID names none.
+func (r *Resolver) node(ctx context.Context, id uuid.UUID) (*storage.Node, error) {
+	if id == uuid.Nil {
+		return nil, nil
+	}
+	return r.loaders(ctx).nodes.Load(ctx, id)
+}
+
+// nodes loads many nodes, dropping IDs that name none.
+func (r *Resolver) nodes(ctx context.Context, ids []uuid.UUID) ([]*storage.Node, error) {
+	got, err := r.loaders(ctx).nodes.LoadAll(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := got[:0]
+	for _, n := range got {
+		if n != nil {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// adjacent loads the facts next to a node through the request's loader.
+func (r *Resolver) adjacent(ctx context.Context, q storage.AdjQuery) ([]*storage.Fact, error) {
+	return r.loaders(ctx).adj.Load(ctx, q)
+}
+
+// active returns the node's active facts with the predicate in the direction.
+func (r *Resolver) active(ctx context.Context, n *storage.Node, dir storage.Direction, pred storage.Predicate) ([]*storage.Fact, error) {
+	return r.adjacent(ctx, storage.AdjQuery{Node: n.ID, Dir: dir, Predicate: pred})
+}
+
+// negatedOnly returns the node's negated (not retracted) facts with the predicate.
+func (r *Resolver) negatedOnly(ctx context.Context, n *storage.Node, dir storage.Direction, pred storage.Predicate) ([]*storage.Fact, error) {
+	all, err := r.adjacent(ctx, storage.AdjQuery{Node: n.ID, Dir: dir, Predicate: pred, Negated: true})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*storage.Fact, 0, len(all))
+	for _, f := range all {
+		if f.Negated {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// related returns the distinct entities at the other end of n's active facts.
+func (r *Resolver) related(ctx context.Context, n *storage.Node, dir storage.Direction, pred storage.Predicate) ([]*storage.Node, error) {
+	facts, err := r.active(ctx, n, dir, pred)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]uuid.UUID, 0, len(facts))
+	seen := map[uuid.UUID]bool{}
+	for _, f := range facts {
+		id := f.Object
+		if dir == storage.In {
+			id = f.Subject
+		}
+		if id != uuid.Nil && !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	return r.nodes(ctx, ids)
+}
+
+// relatedAs is related, keeping the nodes of kind k wrapped in their typed view.
+func relatedAs[T any](ctx context.Context, r *Resolver, n *storage.Node, dir storage.Direction, pred storage.Predicate, k storage.Kind) ([]*T, error) {
+	nodes, err := r.related(ctx, n, dir, pred)
+	if err != nil {
+		return nil, err
+	}
+	return viewsOf[T](nodes, k), nil
+}
+
+// viewsOf wraps the nodes of kind k in their typed view T.
+func viewsOf[T any](nodes []*storage.Node, k storage.Kind) []*T {
+	out := make([]*T, 0, len(nodes))
+	for _, n := range nodes {
+		if n != nil && n.Kind == k {
+			if v, ok := any(storage.View(n)).(*T); ok {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+// firstAs returns the first related entity of kind k, or nil.
+func firstAs[T any](ctx context.Context, r *Resolver, n *storage.Node, dir storage.Direction, pred storage.Predicate, k storage.Kind) (*T, error) {
+	all, err := relatedAs[T](ctx, r, n, dir, pred, k)
+	if err != nil || len(all) == 0 {
+		return nil, err
+	}
+	return all[0], nil
+}
+
+// entities wraps nodes in their typed views.
+func entities(nodes []*storage.Node) []storage.Entity {
+	out := make([]storage.Entity, 0, len(nodes))
+	for _, n := range nodes {
+		if e := storage.View(n); e != nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// entityFacts is the facts field every entity kind shares.
+func (r *Resolver) entityFacts(ctx context.Context, n *storage.Node, preds []storage.Predicate, dir *model.Direction, negated *bool, includeRetracted *bool) ([]*storage.Fact, error) {
+	d := model.DirectionBoth
+	if dir != nil {
+		d = *dir
+	}
+	retracted := includeRetracted != nil && *includeRetracted
+	if len(preds) == 0 {
+		preds = []storage.Predicate{""}
+	}
+	var out []*storage.Fact
+	for _, dd := range []storage.Direction{storage.Out, storage.In} {
+		if (dd == storage.Out && d == model.DirectionIn) || (dd == storage.In && d == model.DirectionOut) {
+			continue
+		}
+		for _, p := range preds {
+			facts, err := r.adjacent(ctx, storage.AdjQuery{Node: n.ID, Dir: dd, Predicate: p, Negated: negated == nil || *negated, Retracted: retracted})
+			if err != nil {
+				return nil, err
+			}
+			for _, f := range facts {
+				if negated == nil || f.Negated == *negated {
+					out = append(out, f)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// dateOf is the date of the node's first active fact with pred (as subject or object).
+func (r *Resolver) dateOf(ctx context.Context, n *storage.Node, dir storage.Direction, pred storage.Predicate) (*storage.Date, error) {
+	facts, err := r.active(ctx, n, dir, pred)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range facts {
+		if f.Date != nil {
+			return f.Date, nil
+		}
+		if f.Start != nil {
+			return f.Start, nil
+		}
+	}
+	return nil, nil
+}
+
+// lookup resolves an (id, slug) pair of arguments to a node of kind k; nil when
+// it names none. kind "" accepts any kind.
+func (r *Resolver) lookup(ctx context.Context, id *uuid.UUID, slug *string, k storage.Kind) (*storage.Node, error) {
+	var n *storage.Node
+	var err error
+	switch {
+	case id != nil:
+		n, err = r.node(ctx, *id)
+	case slug != nil:
+		n, err = r.Graph.NodeBySlug(*slug)
+		if storage.ErrorCode(err) == storage.CodeNotFound {
+			return nil, nil
+		}
+	default:
+		return nil, &storage.Error{Code: storage.CodeInvalidArgument, Field: "id", Message: "give an id or a slug"}
+	}
+	if err != nil || n == nil {
+		return nil, err
+	}
+	if k != "" && n.Kind != k {
+		return nil, nil
+	}
+	return n, nil
+}
+
+// lookupAs is lookup returning the typed view T of kind k.
+func lookupAs[T any](ctx context.Context, r *Resolver, id *uuid.UUID, slug *string, k storage.Kind) (*T, error) {
+	n, err := r.lookup(ctx, id, slug, k)
+	if err != nil || n == nil {
+		return nil, err
+	}
+	v, _ := any(storage.View(n)).(*T)
+	return v, nil
+}
+
+// ref resolves an optional slug-or-ID argument; uuid.Nil when absent.
+func (r *Resolver) ref(field string, s *string) (uuid.UUID, error) {
+	if s == nil || *s == "" {
+		return uuid.Nil, nil
+	}
+	id, err := r.Graph.Ref(*s)
+	if err != nil {
+		if e, ok := err.(*storage.Error); ok {
+			e.Field = field
+			e.Message = fmt.Sprintf("%s: %s", field, e.Message)
+		}
+		return uuid.Nil, err
+	}
+	return id, nil
+}
+
+// MaxPageSize bounds first on every connection.
+const MaxPageSize = 200
+
+func cursorOf(id uuid.UUID) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
+
+// page cuts ids to the page after the cursor, returning the page and PageInfo.
+func page(ids []uuid.UUID, first *int, after *string, def int) ([]uuid.UUID, *model.PageInfo, error) {
+	n := def
+	if first != nil {
+		n = *first
+	}
+	if n < 0 || n > MaxPageSize {
+		return nil, nil, &storage.Error{Code: storage.CodeInvalidArgument, Field: "first", Message: fmt.Sprintf("first must be between 0 and %d", MaxPageSize)}
+	}
+	start := 0
+	if after != nil && *after != "" {
+		b, err := base64.RawURLEncoding.DecodeString(*after)
+		if err != nil || len(b) != 16 {
+			return nil, nil, &storage.Error{Code: storage.CodeInvalidArgument, Field: "after", Message: "after is not a cursor this API gave"}
+		}
+		id, _ := uuid.FromBytes(b)
+		start = -1
+		for i, x := range ids {
+			if x == id {
+				start = i + 1
+				break
+			}
+		}
+		if start < 0 {
+			return nil, nil, &storage.Error{Code: storage.CodeInvalidArgument, Field: "after", Message: "the cursor's item is no longer in this list"}
+		}
+	}
+	end := min(start+n, len(ids))
+	pg := ids[start:end]
+	info := &model.PageInfo{HasNextPage: end < len(ids), HasPreviousPage: start > 0}
+	if len(pg) > 0 {
+		s, e := cursorOf(pg[0]), cursorOf(pg[len(pg)-1])
+		info.StartCursor, info.EndCursor = &s, &e
+	}
+	return pg, info, nil
+}
+
+func factIDs(facts []*storage.Fact) []uuid.UUID {
+	ids := make([]uuid.UUID, len(facts))
+	for i, f := range facts {
+		ids[i] = f.ID
+	}
+	return ids
+}
+
+// factConnection pages a computed list of facts.
+func factConnection(facts []*storage.Fact, first *int, after *string, def int) (*model.FactConnection, error) {
+	ids := factIDs(facts)
+	pg, info, err := page(ids, first, after, def)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[uuid.UUID]*storage.Fact, len(facts))
+	for _, f := range facts {
+		byID[f.ID] = f
+	}
+	c := &model.FactConnection{TotalCount: len(ids), PageInfo: info, Edges: []*model.FactEdge{}, Nodes: []*storage.Fact{}}
+	for _, id := range pg {
+		c.Edges = append(c.Edges, &model.FactEdge{Cursor: cursorOf(id), Node: byID[id]})
+		c.Nodes = append(c.Nodes, byID[id])
+	}
+	return c, nil
+}
+
+func reverse[T any](s []T) {
+	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
+		s[i], s[j] = s[j], s[i]
+	}
+}

@@ -1,0 +1,205 @@
+package ide_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+
+	"policygraph/graph/ide"
+)
+
+func get(t *testing.T, h http.Handler, path string, header ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	rr := httptest.NewRecorder()
+	h.ServeHTTP(rr, req)
+	return rr
+}
+
+// assetRefs returns the src and href values of index.html.
+func assetRefs(html string) []string {
+	var refs []string
+	for _, m := range regexp.MustCompile(`(?:src|href)="([^"]*)"`).FindAllStringSubmatch(html, -1) {
+		refs = append(refs, m[1])
+	}
+	return refs
+}
+
+func TestIndex(t *testing.T) {
+	h := ide.Handler("/graphql")
+	rr := get(t, h, "/")
+	if rr.Code != http.StatusOK {
+		t.Fatalf("GET / = %d", rr.Code)
+	}
+	if ct := rr.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+		t.Errorf("Content-Type = %q, want text/html", ct)
+	}
+	if cc := rr.Header().Get("Cache-Control"); cc != "no-cache" {
+		t.Errorf("Cache-Control = %q, want no-cache", cc)
+	}
+	csp := rr.Header().Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'none'", "script-src 'self'", "connect-src 'self'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("Content-Security-Policy %q lacks %q", csp, want)
+		}
+	}
+	body := rr.Body.String()
+	for _, bad := range []string{"http://", "https://", "//cdn", "unpkg", "jsdelivr"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("index.html contains %q", bad)
+		}
+	}
+	for _, ref := range assetRefs(body) {
+		if strings.Contains(ref, "//") {
+			t.Errorf("index.html references %q, not a local path", ref)
+		}
+	}
+	for _, want := range []string{
+		"<title>policygraph", `>policygraph<`, `href="/explore"`, ">Explorer<",
+		`"endpoint":"/graphql"`,
+		`sponsorshipsByYear(series: \"waic\", sponsorCountry: \"US\")`,
+		`# Which US firms sponsored WAIC, by year?`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("index.html lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "/healthz") {
+		t.Error("index.html links /healthz")
+	}
+}
+
+func TestIndexEscapesEndpoint(t *testing.T) {
+	body := get(t, ide.Handler(`/q"</script><b>`), "/").Body.String()
+	if strings.Contains(body, `"</script><b>`) || strings.Contains(body, "<b>") {
+		t.Errorf("endpoint not escaped:\n%s", body)
+	}
+}
+
+func TestAbsoluteEndpointAllowedByCSP(t *testing.T) {
+	csp := get(t, ide.Handler("http://127.0.0.1:9999/graphql"), "/").Header().Get("Content-Security-Policy")
+	if !strings.Contains(csp, "connect-src 'self' http://127.0.0.1:9999") {
+		t.Errorf("Content-Security-Policy = %q", csp)
+	}
+}
+
+func TestAssetsReferencedByIndex(t *testing.T) {
+	h := ide.Handler("/graphql")
+	refs := assetRefs(get(t, h, "/").Body.String())
+	var n int
+	for _, ref := range refs {
+		if strings.HasPrefix(ref, "data:") || !strings.HasPrefix(ref, ide.AssetPrefix) {
+			if ref != "/explore" && !strings.HasPrefix(ref, "data:") {
+				t.Errorf("unexpected reference %q", ref)
+			}
+			continue
+		}
+		n++
+		rr := get(t, h, ref)
+		if rr.Code != http.StatusOK {
+			t.Errorf("GET %s = %d", ref, rr.Code)
+			continue
+		}
+		ct := rr.Header().Get("Content-Type")
+		switch {
+		case strings.HasSuffix(ref, ".js"):
+			if ct != "text/javascript; charset=utf-8" {
+				t.Errorf("%s: Content-Type = %q", ref, ct)
+			}
+		case strings.HasSuffix(ref, ".css"):
+			if ct != "text/css; charset=utf-8" {
+				t.Errorf("%s: Content-Type = %q", ref, ct)
+			}
+			if regexp.MustCompile(`url\(\s*['"]?(https?:)?//`).Match(rr.Body.Bytes()) || bytes.Contains(rr.Body.Bytes(), []byte("@import")) {
+				t.Errorf("%s loads something from elsewhere", ref)
+			}
+		default:
+			t.Errorf("%s: unexpected kind of asset", ref)
+		}
+		if rr.Body.Len() == 0 {
+			t.Errorf("%s: empty body", ref)
+		}
+		if rr.Header().Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: no X-Content-Type-Options: nosniff", ref)
+		}
+		cc := rr.Header().Get("Cache-Control")
+		if regexp.MustCompile(`-\d+\.\d+\.\d+\.`).MatchString(ref) {
+			if !strings.Contains(cc, "immutable") || !strings.Contains(cc, "max-age=31536000") {
+				t.Errorf("%s (versioned): Cache-Control = %q", ref, cc)
+			}
+		} else if cc != "no-cache" || rr.Header().Get("ETag") == "" {
+			t.Errorf("%s (unversioned): Cache-Control = %q, ETag = %q", ref, cc, rr.Header().Get("ETag"))
+		}
+	}
+	if n != 6 { // GraphiQL JS+CSS, React, ReactDOM, ide.js, ide.css
+		t.Errorf("index.html references %d assets (%q), want 6", n, refs)
+	}
+}
+
+func TestUnknownPaths404(t *testing.T) {
+	h := ide.Handler("/graphql")
+	for _, p := range []string{
+		"/ide/", "/ide/nope.js", "/ide/graphiql-0.0.1.min.js", "/ide/../index.html",
+		"/ide/LICENSES", "/index.html", "/graphiql", "/favicon.ico",
+	} {
+		if rr := get(t, h, p); rr.Code != http.StatusNotFound {
+			t.Errorf("GET %s = %d, want 404", p, rr.Code)
+		}
+	}
+}
+
+func TestMethodNotAllowed(t *testing.T) {
+	rr := httptest.NewRecorder()
+	ide.Handler("/graphql").ServeHTTP(rr, httptest.NewRequest(http.MethodPost, "/", strings.NewReader("{}")))
+	if rr.Code != http.StatusMethodNotAllowed || rr.Header().Get("Allow") != "GET, HEAD" {
+		t.Errorf("POST / = %d, Allow %q", rr.Code, rr.Header().Get("Allow"))
+	}
+}
+
+func TestLicencesServed(t *testing.T) {
+	h := ide.Handler("/graphql")
+	for _, p := range []string{"/ide/LICENSES/graphiql.txt", "/ide/LICENSES/react.txt", "/ide/LICENSES/INDEX.md"} {
+		rr := get(t, h, p)
+		if rr.Code != http.StatusOK || !strings.HasPrefix(rr.Header().Get("Content-Type"), "text/") {
+			t.Errorf("GET %s = %d %q", p, rr.Code, rr.Header().Get("Content-Type"))
+		}
+	}
+}
+
+func TestGzipAndConditional(t *testing.T) {
+	h := ide.Handler("/graphql")
+	p := ide.AssetPrefix + "graphiql-" + ide.GraphiQLVersion + ".min.js"
+	plain := get(t, h, p)
+	zipped := get(t, h, p, "Accept-Encoding", "gzip, br")
+	if zipped.Header().Get("Content-Encoding") != "gzip" || !strings.Contains(zipped.Header().Get("Vary"), "Accept-Encoding") {
+		t.Fatalf("gzip not used: %v", zipped.Header())
+	}
+	if zipped.Body.Len() >= plain.Body.Len()/2 {
+		t.Errorf("gzip body %d bytes, plain %d", zipped.Body.Len(), plain.Body.Len())
+	}
+	zr, err := gzip.NewReader(zipped.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unzipped, err := io.ReadAll(zr)
+	if err != nil || !bytes.Equal(unzipped, plain.Body.Bytes()) {
+		t.Errorf("gunzipped body differs from the plain one (err %v)", err)
+	}
+	if get(t, h, p, "Accept-Encoding", "gzip;q=0").Header().Get("Content-Encoding") != "" {
+		t.Error("gzip used despite q=0")
+	}
+	if zipped.Header().Get("ETag") == plain.Header().Get("ETag") {
+		t.Error("gzip and plain forms share an ETag")
+	}
+	if rr := get(t, h, p, "If-None-Match", plain.Header().Get("ETag")); rr.Code != http.StatusNotModified {
+		t.Errorf("conditional GET = %d, want 304", rr.Code)
+	}
+}

@@ -1,0 +1,198 @@
+// Command policygraph serves a knowledge graph of tech-policy events over GraphQL.
+// It opens (or creates) an embedded Badger database, seeds it from the WAIC 2023
+// article when empty, and serves the API, the GraphQL IDE and a health check.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"policygraph/graph"
+	"policygraph/graph/ide"
+	"policygraph/seed"
+	"policygraph/storage"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "policygraph: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// config is the service's configuration: flags, with environment fallbacks.
+type config struct {
+	addr          string
+	data          string
+	token         string
+	syncWrites    bool
+	introspection bool
+	ide           bool
+	seed          bool
+}
+
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	envBool := func(name string, def bool) bool {
+		b, err := strconv.ParseBool(getenv(name))
+		if err != nil {
+			return def
+		}
+		return b
+	}
+	var c config
+	fs := flag.NewFlagSet("policygraph", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.addr, "addr", env("POLICYGRAPH_ADDR", ":8080"), "listen address (env POLICYGRAPH_ADDR)")
+	fs.StringVar(&c.data, "data", env("POLICYGRAPH_DATA", "./data"), "data directory of the embedded database (env POLICYGRAPH_DATA)")
+	fs.StringVar(&c.token, "token", env("POLICYGRAPH_TOKEN", ""), "bearer token that writes need; empty refuses writes (env POLICYGRAPH_TOKEN)")
+	fs.BoolVar(&c.syncWrites, "sync", envBool("POLICYGRAPH_SYNC", true), "fsync every commit before acknowledging it (env POLICYGRAPH_SYNC)")
+	fs.BoolVar(&c.introspection, "introspection", envBool("POLICYGRAPH_INTROSPECTION", true), "allow schema introspection (env POLICYGRAPH_INTROSPECTION)")
+	fs.BoolVar(&c.ide, "ide", envBool("POLICYGRAPH_IDE", true), "serve the GraphQL IDE at / (env POLICYGRAPH_IDE)")
+	fs.BoolVar(&c.seed, "seed", envBool("POLICYGRAPH_SEED", true), "seed an empty database from the article (env POLICYGRAPH_SEED)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return c, nil
+}
+
+// run starts the service and blocks until ctx is done, then shuts down cleanly.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stdout, nil))
+
+	g, err := openGraph(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := g.Close(); err != nil {
+			log.Error("close store", "err", err)
+		}
+	}()
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           newHandler(g, cfg, log),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "data", cfg.data, "writes", cfg.token != "", "sync", cfg.syncWrites)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// openGraph opens the store and seeds it when it holds no entity.
+func openGraph(cfg config, log *slog.Logger) (*storage.Graph, error) {
+	kv, err := storage.OpenBadger(storage.BadgerOptions{Dir: cfg.data, SyncWrites: cfg.syncWrites, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	g, err := storage.Open(kv)
+	if err != nil {
+		kv.Close()
+		return nil, err
+	}
+	if !cfg.seed {
+		return g, nil
+	}
+	stats, err := g.Stats()
+	if err != nil {
+		g.Close()
+		return nil, err
+	}
+	if stats.Nodes > 0 {
+		log.Info("store opened", "entities", stats.Nodes, "facts", stats.Facts)
+		return g, nil
+	}
+	start := time.Now()
+	rep, err := seed.Load(g)
+	if err != nil {
+		g.Close()
+		return nil, fmt.Errorf("seed: %w", err)
+	}
+	log.Info("seeded from the article", "entities", rep.Entities, "facts", rep.Facts, "written", rep.Changed, "took", time.Since(start).String())
+	return g, nil
+}
+
+// newHandler is the whole route table.
+func newHandler(g *storage.Graph, cfg config, log *slog.Logger) http.Handler {
+	api := graph.NewHandler(g, graph.Options{Token: cfg.token, Introspection: cfg.introspection, Logger: log})
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", graph.Authenticate(cfg.token)(graph.LoaderMiddleware(g)(api)))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"status":"ok","version":%d}`+"\n", g.Version())
+	})
+	if cfg.ide {
+		mux.Handle("/", ide.Handler("/graphql"))
+	}
+	return logRequests(log, mux)
+}
+
+// logRequests logs one structured line per request.
+func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "took", time.Since(start).String())
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -1,0 +1,398 @@
+package storage_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"policygraph/storage"
+)
+
+func TestCreateNodeAndRead(t *testing.T) {
+	g := newGraph(t)
+	in := &storage.Node{Kind: storage.KindPlace, Name: "Shanghai", PlaceType: "CITY",
+		Labels: []storage.Label{{Lang: "vi", Text: "Thượng Hải"}}, Aliases: []string{"Shanghai city"}}
+	n := mustCreate(t, g, in, "")
+	if n.ID == uuid.Nil {
+		t.Fatal("CreateNode left the ID zero")
+	}
+	if in.ID != uuid.Nil || in.Slug != "" {
+		t.Errorf("CreateNode changed its input: %+v", in)
+	}
+	if n.Slug != "shanghai" {
+		t.Errorf("slug = %q, want shanghai", n.Slug)
+	}
+	if n.CreatedAt.IsZero() || n.UpdatedAt.IsZero() {
+		t.Errorf("timestamps not set: %v %v", n.CreatedAt, n.UpdatedAt)
+	}
+
+	byID, err := g.Node(n.ID)
+	if err != nil {
+		t.Fatalf("Node: %v", err)
+	}
+	bySlug, err := g.NodeBySlug("shanghai")
+	if err != nil {
+		t.Fatalf("NodeBySlug: %v", err)
+	}
+	for _, got := range []*storage.Node{byID, bySlug} {
+		if got.ID != n.ID || got.Name != "Shanghai" || got.Kind != storage.KindPlace || got.PlaceType != "CITY" ||
+			got.Label("vi") != "Thượng Hải" || len(got.Aliases) != 1 || !got.CreatedAt.Equal(n.CreatedAt) {
+			t.Errorf("read back %+v, want %+v", got, n)
+		}
+	}
+
+	missing := uuid.New()
+	got, err := g.Nodes([]uuid.UUID{n.ID, missing, n.ID})
+	if err != nil {
+		t.Fatalf("Nodes: %v", err)
+	}
+	if len(got) != 3 || got[0] == nil || got[0].ID != n.ID || got[1] != nil || got[2] == nil || got[2].ID != n.ID {
+		t.Errorf("Nodes = %v, want [node nil node]", got)
+	}
+}
+
+func TestNodeNotFound(t *testing.T) {
+	g := newGraph(t)
+	name := "x"
+	tests := []struct {
+		name string
+		call func() error
+	}{
+		{"Node", func() error { _, err := g.Node(uuid.New()); return err }},
+		{"NodeBySlug", func() error { _, err := g.NodeBySlug("no-such-slug"); return err }},
+		{"UpdateNode", func() error { _, err := g.UpdateNode(uuid.New(), storage.NodePatch{Name: &name}); return err }},
+		{"Fact", func() error { _, err := g.Fact(uuid.New()); return err }},
+		{"RetractFact", func() error { _, err := g.RetractFact(uuid.New(), "t", "wrong"); return err }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantCode(t, tt.call(), storage.CodeNotFound, "")
+		})
+	}
+}
+
+func TestCreateNodeSlugs(t *testing.T) {
+	g := newGraph(t)
+	tests := []struct {
+		name     string
+		node     storage.Node
+		wantSlug string
+	}{
+		{"folded", storage.Node{Kind: storage.KindPlace, Name: "Thượng Hải"}, "thuong-hai"},
+		{"second takes -2", storage.Node{Kind: storage.KindPlace, Name: "thuong  hai!"}, "thuong-hai-2"},
+		{"third takes -3", storage.Node{Kind: storage.KindOrganization, Name: "THƯỢNG HẢI"}, "thuong-hai-3"},
+		{"d with stroke", storage.Node{Kind: storage.KindPlace, Name: "Đà Nẵng"}, "da-nang"},
+		{"punctuation", storage.Node{Kind: storage.KindOrganization, Name: "AT&T  Inc."}, "at-t-inc"},
+		{"explicit", storage.Node{Kind: storage.KindOrganization, Name: "Anything", Slug: "my-slug"}, "my-slug"},
+		{"explicit slug of a suffix", storage.Node{Kind: storage.KindOrganization, Name: "Other", Slug: "thuong-hai-4"}, "thuong-hai-4"},
+		{"skips a taken suffix", storage.Node{Kind: storage.KindPlace, Name: "Thuong Hai"}, "thuong-hai-5"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := mustCreate(t, g, &tt.node, "")
+			if n.Slug != tt.wantSlug {
+				t.Errorf("slug = %q, want %q", n.Slug, tt.wantSlug)
+			}
+			got, err := g.NodeBySlug(tt.wantSlug)
+			if err != nil || got.ID != n.ID {
+				t.Errorf("NodeBySlug(%q) = %v, %v; want node %s", tt.wantSlug, got, err, n.ID)
+			}
+		})
+	}
+}
+
+func TestCreateNodeAlreadyExists(t *testing.T) {
+	g := newGraph(t)
+	a := mustCreate(t, g, &storage.Node{Kind: storage.KindOrganization, Name: "Acme", Slug: "acme"}, "")
+	tests := []struct {
+		name  string
+		node  storage.Node
+		field string
+	}{
+		{"taken id", storage.Node{ID: a.ID, Kind: storage.KindOrganization, Name: "Acme again"}, "id"},
+		{"taken slug", storage.Node{Kind: storage.KindOrganization, Name: "Not Acme", Slug: "acme"}, "slug"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := takeSnapshot(t, g)
+			_, err := g.CreateNode(&tt.node, "")
+			wantCode(t, err, storage.CodeAlreadyExists, tt.field)
+			assertUnchanged(t, g, before)
+		})
+	}
+}
+
+func TestCreateNodeValidation(t *testing.T) {
+	g := newGraph(t)
+	org := func(name string) storage.Node { return storage.Node{Kind: storage.KindOrganization, Name: name} }
+	with := func(n storage.Node, f func(*storage.Node)) storage.Node { f(&n); return n }
+	tests := []struct {
+		name  string
+		node  storage.Node
+		code  storage.Code
+		field string
+	}{
+		{"empty name", org(""), storage.CodeInvalidArgument, "name"},
+		{"blank name", org(" \t "), storage.CodeInvalidArgument, "name"},
+		{"name without letters", org("!!! ---"), storage.CodeInvalidArgument, "name"},
+		{"bad kind", storage.Node{Kind: "COMPANY", Name: "Acme"}, storage.CodeInvalidArgument, "kind"},
+		{"lower-case kind", storage.Node{Kind: "organization", Name: "Acme"}, storage.CodeInvalidArgument, "kind"},
+		{"empty kind", storage.Node{Name: "Acme"}, storage.CodeInvalidArgument, "kind"},
+		{"country code USA", with(org("X"), func(n *storage.Node) { n.Kind, n.Code = storage.KindPlace, "USA" }), storage.CodeInvalidCountry, "code"},
+		{"country code us", with(org("X"), func(n *storage.Node) { n.Kind, n.Code = storage.KindPlace, "us" }), storage.CodeInvalidCountry, "code"},
+		{"country code ZZ", with(org("X"), func(n *storage.Node) { n.Kind, n.Code = storage.KindPlace, "ZZ" }), storage.CodeInvalidCountry, "code"},
+		{"country code 840", with(org("X"), func(n *storage.Node) { n.Kind, n.Code = storage.KindPlace, "840" }), storage.CodeInvalidCountry, "code"},
+		{"invalid UTF-8 name", org("Acme\xff"), storage.CodeInvalidArgument, "name"},
+		{"NUL in name", org("Ac\x00me"), storage.CodeInvalidArgument, "name"},
+		{"oversize name", org(strings.Repeat("a", storage.MaxNameLen+1)), storage.CodeInvalidArgument, "name"},
+		{"oversize description", with(org("X"), func(n *storage.Node) { n.Description = strings.Repeat("d", storage.MaxTextLen+1) }), storage.CodeInvalidArgument, "description"},
+		{"NUL in description", with(org("X"), func(n *storage.Node) { n.Description = "a\x00" }), storage.CodeInvalidArgument, "description"},
+		{"invalid UTF-8 alias", with(org("X"), func(n *storage.Node) { n.Aliases = []string{"ok", "\xc3\x28"} }), storage.CodeInvalidArgument, "aliases"},
+		{"too many aliases", with(org("X"), func(n *storage.Node) { n.Aliases = make([]string, storage.MaxAliases+1) }), storage.CodeInvalidArgument, "aliases"},
+		{"label without language", with(org("X"), func(n *storage.Node) { n.Labels = []storage.Label{{Text: "X"}} }), storage.CodeInvalidArgument, "labels"},
+		{"label with bad language", with(org("X"), func(n *storage.Node) { n.Labels = []storage.Label{{Lang: "not a tag", Text: "X"}} }), storage.CodeInvalidArgument, "labels"},
+		{"slug with capitals", with(org("X"), func(n *storage.Node) { n.Slug = "Acme" }), storage.CodeInvalidArgument, "slug"},
+		{"slug with double hyphen", with(org("X"), func(n *storage.Node) { n.Slug = "ac--me" }), storage.CodeInvalidArgument, "slug"},
+		{"slug too long", with(org("X"), func(n *storage.Node) { n.Slug = strings.Repeat("a", 121) }), storage.CodeInvalidArgument, "slug"},
+		{"negative year", with(org("X"), func(n *storage.Node) { n.Kind, n.Year = storage.KindEvent, -1 }), storage.CodeInvalidDate, "year"},
+		{"year 10000", with(org("X"), func(n *storage.Node) { n.Kind, n.Year = storage.KindEvent, 10000 }), storage.CodeInvalidDate, "year"},
+		{"source text not UTF-8", with(org("X"), func(n *storage.Node) { n.Kind = storage.KindSource }), storage.CodeInvalidArgument, "text"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := takeSnapshot(t, g)
+			text := ""
+			if tt.node.Kind == storage.KindSource {
+				text = "bad \xff text"
+			}
+			_, err := g.CreateNode(&tt.node, text)
+			wantCode(t, err, tt.code, tt.field)
+			assertUnchanged(t, g, before)
+		})
+	}
+}
+
+func TestCreateNodeLimitsAccepted(t *testing.T) {
+	g := newGraph(t)
+	tests := []storage.Node{
+		{Kind: storage.KindOrganization, Name: strings.Repeat("a", storage.MaxNameLen)},
+		{Kind: storage.KindPlace, Name: "China", Code: "CN"},
+		{Kind: storage.KindPlace, Name: "Hong Kong", Code: "HK"},
+		{Kind: storage.KindOrganization, Name: "X", Aliases: make([]string, 0, storage.MaxAliases), Labels: []storage.Label{{Lang: "zh-Hans", Text: "某"}}},
+		{Kind: storage.KindEvent, Name: "Year 9999", Year: 9999},
+	}
+	for _, n := range tests {
+		t.Run(n.Name[:min(len(n.Name), 20)], func(t *testing.T) {
+			mustCreate(t, g, &n, "")
+		})
+	}
+}
+
+func TestPutNode(t *testing.T) {
+	g := newGraph(t)
+	id := storage.SlugID("acme")
+	n := &storage.Node{ID: id, Kind: storage.KindOrganization, Slug: "acme", Name: "Acme"}
+	first, err := g.PutNode(n, "")
+	if err != nil {
+		t.Fatalf("PutNode: %v", err)
+	}
+	before := dump(t, g)
+
+	t.Run("unchanged is a no-op", func(t *testing.T) {
+		again, err := g.PutNode(n, "")
+		if err != nil {
+			t.Fatalf("PutNode: %v", err)
+		}
+		if !again.UpdatedAt.Equal(first.UpdatedAt) {
+			t.Errorf("UpdatedAt moved on an unchanged put: %v -> %v", first.UpdatedAt, again.UpdatedAt)
+		}
+		if got := dump(t, g); got != before {
+			t.Errorf("store changed by an unchanged PutNode:\n%s\n%s", before, got)
+		}
+	})
+	t.Run("replace keeps creation time", func(t *testing.T) {
+		m := *n
+		m.Name, m.Description = "Acme Corporation", "renamed"
+		got, err := g.PutNode(&m, "")
+		if err != nil {
+			t.Fatalf("PutNode: %v", err)
+		}
+		if !got.CreatedAt.Equal(first.CreatedAt) || !got.UpdatedAt.After(first.UpdatedAt) {
+			t.Errorf("times: created %v (want %v), updated %v (want after %v)", got.CreatedAt, first.CreatedAt, got.UpdatedAt, first.UpdatedAt)
+		}
+		read, _ := g.Node(id)
+		if read.Name != "Acme Corporation" || read.Description != "renamed" {
+			t.Errorf("read back %+v", read)
+		}
+	})
+	t.Run("kind cannot change", func(t *testing.T) {
+		snap := takeSnapshot(t, g)
+		m := *n
+		m.Kind = storage.KindPerson
+		_, err := g.PutNode(&m, "")
+		wantCode(t, err, storage.CodeInvalidArgument, "kind")
+		assertUnchanged(t, g, snap)
+	})
+	t.Run("slug of another node", func(t *testing.T) {
+		mustCreate(t, g, &storage.Node{Kind: storage.KindOrganization, Name: "Other", Slug: "other"}, "")
+		snap := takeSnapshot(t, g)
+		m := *n
+		m.Slug = "other"
+		_, err := g.PutNode(&m, "")
+		wantCode(t, err, storage.CodeAlreadyExists, "slug")
+		assertUnchanged(t, g, snap)
+	})
+	t.Run("source text", func(t *testing.T) {
+		src := &storage.Node{ID: storage.SlugID("src"), Kind: storage.KindSource, Slug: "src", Name: "Src"}
+		if _, err := g.PutNode(src, "first text"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := g.PutNode(src, "second text"); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := g.SourceText(src.ID); got != "second text" {
+			t.Errorf("SourceText = %q, want the replaced text", got)
+		}
+		if _, err := g.PutNode(src, ""); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := g.SourceText(src.ID); got != "second text" {
+			t.Errorf("SourceText = %q after a put without text, want it kept", got)
+		}
+		if got, _ := g.SourceText(uuid.New()); got != "" {
+			t.Errorf("SourceText of nothing = %q", got)
+		}
+	})
+}
+
+// PutNode that changes a node's slug leaves the old slug pointing at the node:
+// putNode (write.go) deletes nodeIndexKeys(old), which exclude the slug, and
+// never deletes slugKey(old.Slug).
+func TestPutNodeSlugChangeFreesOldSlug(t *testing.T) {
+	knownBug(t, "storage/write.go putNode does not delete the old slug key when PutNode changes a node's slug; the old slug still resolves and stays taken")
+	g := newGraph(t)
+	n := &storage.Node{ID: storage.SlugID("old"), Kind: storage.KindOrganization, Slug: "old", Name: "Acme"}
+	if _, err := g.PutNode(n, ""); err != nil {
+		t.Fatal(err)
+	}
+	n.Slug = "new"
+	if _, err := g.PutNode(n, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := g.NodeBySlug("old"); storage.ErrorCode(err) != storage.CodeNotFound {
+		t.Errorf("NodeBySlug(old) = %+v, %v; want NOT_FOUND", got, err)
+	}
+	if _, err := g.CreateNode(&storage.Node{Kind: storage.KindOrganization, Name: "Other", Slug: "old"}, ""); err != nil {
+		t.Errorf("the freed slug cannot be reused: %v", err)
+	}
+}
+
+func TestUpdateNode(t *testing.T) {
+	x := newFixture(t)
+	g := x.g
+	name, desc, code := "Qualcomm Incorporated", "Chip designer", "US"
+	n, err := g.UpdateNode(x.qualcomm.ID, storage.NodePatch{Name: &name, Description: &desc, Aliases: []string{"QCOM"}})
+	if err != nil {
+		t.Fatalf("UpdateNode: %v", err)
+	}
+	if n.Name != name || n.Description != desc || n.Slug != x.qualcomm.Slug || n.Kind != storage.KindOrganization {
+		t.Errorf("UpdateNode = %+v", n)
+	}
+	if !n.CreatedAt.Equal(x.qualcomm.CreatedAt) || !n.UpdatedAt.After(x.qualcomm.UpdatedAt) {
+		t.Errorf("times: created %v updated %v, before %v %v", n.CreatedAt, n.UpdatedAt, x.qualcomm.CreatedAt, x.qualcomm.UpdatedAt)
+	}
+	read, _ := g.Node(x.qualcomm.ID)
+	if read.Name != name || len(read.Aliases) != 1 || read.Aliases[0] != "QCOM" {
+		t.Errorf("read back %+v", read)
+	}
+
+	t.Run("patch of a country code", func(t *testing.T) {
+		if _, err := g.UpdateNode(x.us.ID, storage.NodePatch{Code: &code}); err != nil {
+			t.Fatalf("UpdateNode: %v", err)
+		}
+	})
+
+	bad := []struct {
+		name  string
+		patch storage.NodePatch
+		code  storage.Code
+		field string
+	}{
+		{"empty name", storage.NodePatch{Name: ptr("")}, storage.CodeInvalidArgument, "name"},
+		{"NUL name", storage.NodePatch{Name: ptr("a\x00b")}, storage.CodeInvalidArgument, "name"},
+		{"bad code", storage.NodePatch{Code: ptr("us")}, storage.CodeInvalidCountry, "code"},
+		{"bad year", storage.NodePatch{Year: ptr(-5)}, storage.CodeInvalidDate, "year"},
+		{"bad label", storage.NodePatch{Labels: []storage.Label{{Lang: "", Text: "x"}}}, storage.CodeInvalidArgument, "labels"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			before := takeSnapshot(t, g)
+			_, err := g.UpdateNode(x.us.ID, tt.patch)
+			wantCode(t, err, tt.code, tt.field)
+			assertUnchanged(t, g, before)
+		})
+	}
+}
+
+func TestUpdateNodeReindexes(t *testing.T) {
+	g := newGraph(t)
+	a := mustCreate(t, g, &storage.Node{Kind: storage.KindOrganization, Name: "Acme Robotics"}, "")
+	b := mustCreate(t, g, &storage.Node{Kind: storage.KindOrganization, Name: "Beta"}, "")
+	ev := mustCreate(t, g, &storage.Node{Kind: storage.KindEvent, Name: "Expo", Year: 2019}, "")
+
+	if _, err := g.UpdateNode(a.ID, storage.NodePatch{Name: ptr("Zenith Labs")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.UpdateNode(ev.ID, storage.NodePatch{Year: ptr(2021)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"acme", "robotics", "Acme Robotics"} {
+		hits, err := g.Search(q, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hits) != 0 {
+			t.Errorf("Search(%q) after the rename = %v, want nothing", q, hits)
+		}
+	}
+	for _, q := range []string{"zenith", "labs", "Zenith Labs"} {
+		hits, _ := g.Search(q, 0)
+		if len(hits) != 1 || hits[0].ID != a.ID {
+			t.Errorf("Search(%q) = %v, want the renamed node", q, hits)
+		}
+	}
+	got, _ := g.NodeIDsByKind(storage.KindOrganization)
+	if want := ids(b, a); !equalIDs(got, want) {
+		t.Errorf("NodeIDsByKind after rename = %v, want %v (beta before zenith)", got, want)
+	}
+	if got, _ := g.NodeIDsByYear(storage.KindEvent, 2019, 2019); len(got) != 0 {
+		t.Errorf("NodeIDsByYear(2019) after the year changed = %v, want nothing", got)
+	}
+	if got, _ := g.NodeIDsByYear(storage.KindEvent, 2021, 2021); !equalIDs(got, ids(ev)) {
+		t.Errorf("NodeIDsByYear(2021) = %v, want the event", got)
+	}
+	if s, _ := g.Stats(); s.Nodes != 3 || s.ByKind[storage.KindOrganization] != 2 {
+		t.Errorf("Stats after renames = %+v, want 3 nodes, 2 organizations", s)
+	}
+}
+
+func TestNodeViewAndNames(t *testing.T) {
+	for _, k := range storage.Kinds {
+		n := &storage.Node{Kind: k}
+		v := storage.View(n)
+		if v == nil || v.Base() != n || v.GlobalID() != n.ID {
+			t.Errorf("View(%s) = %v", k, v)
+		}
+	}
+	if storage.View(nil) != nil || storage.View(&storage.Node{Kind: "NOPE"}) != nil {
+		t.Error("View of nil or an unknown kind is not nil")
+	}
+	n := &storage.Node{Name: "Shanghai", Labels: []storage.Label{{Lang: "vi", Text: "Thượng Hải"}}, Aliases: []string{"SH"}}
+	if got := strings.Join(n.Names(), "|"); got != "Shanghai|Thượng Hải|SH" {
+		t.Errorf("Names = %q", got)
+	}
+	if n.Label("vi") != "Thượng Hải" || n.Label("fr") != "Shanghai" {
+		t.Errorf("Label fallbacks wrong: %q %q", n.Label("vi"), n.Label("fr"))
+	}
+}

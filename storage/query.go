@@ -1,0 +1,655 @@
+package storage
+
+import (
+	"bytes"
+	"sort"
+
+	"github.com/google/uuid"
+)
+
+// This file answers the list questions of the API from the indexes: each starts
+// from the most selective index it has, so its cost follows the size of the
+// answer, not of the graph.
+
+// Ref resolves a reference that is either an ID or a slug to an ID.
+// Returns an *Error NOT_FOUND when a slug names nothing.
+func (g *Graph) Ref(ref string) (id uuid.UUID, err error) {
+	if id, err := uuid.Parse(ref); err == nil {
+		return id, nil
+	}
+	err = g.kv.View(func(tx Txn) error { id, err = slugID(tx, ref); return err })
+	return id, err
+}
+
+// SponsorshipQuery selects SPONSORED facts (never negated or retracted ones).
+type SponsorshipQuery struct {
+	Series, Event  uuid.UUID // zero: any
+	SponsorCountry string    // ISO code; empty: any
+	Tier           Tier      // empty: any
+	YearFrom       *int
+	YearTo         *int
+}
+
+// Sponsorships answers q ordered by year, then sponsor name, then fact ID.
+func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
+	var facts []*Fact
+	err := g.kv.View(func(tx Txn) error {
+		var ids []uuid.UUID
+		collectIn := func(event uuid.UUID) error {
+			more, err := adjacentIDs(tx, AdjQuery{Node: event, Dir: In, Predicate: PredSponsored})
+			ids = append(ids, more...)
+			return err
+		}
+		switch {
+		case q.Event != uuid.Nil:
+			if err := collectIn(q.Event); err != nil {
+				return err
+			}
+		case q.Series != uuid.Nil:
+			editions, err := adjacentIDs(tx, AdjQuery{Node: q.Series, Dir: In, Predicate: PredEditionOf})
+			if err != nil {
+				return err
+			}
+			for _, fid := range editions {
+				f, err := getFact(tx, fid)
+				if err != nil {
+					return err
+				}
+				if err := collectIn(f.Subject); err != nil {
+					return err
+				}
+			}
+		case q.SponsorCountry != "":
+			subjects, err := subjectsByValue(tx, PredCountry, q.SponsorCountry)
+			if err != nil {
+				return err
+			}
+			for _, s := range subjects {
+				more, err := adjacentIDs(tx, AdjQuery{Node: s, Dir: Out, Predicate: PredSponsored})
+				if err != nil {
+					return err
+				}
+				ids = append(ids, more...)
+			}
+		default:
+			var err error
+			if ids, err = factIDsByPredicate(tx, PredSponsored, q.YearFrom, q.YearTo); err != nil {
+				return err
+			}
+		}
+		countries := map[uuid.UUID]bool{}
+		for _, id := range ids {
+			f, err := getFact(tx, id)
+			if err != nil {
+				return err
+			}
+			if !f.Active() || (q.Tier != "" && f.Tier != q.Tier) ||
+				(q.YearFrom != nil && f.Year < *q.YearFrom) || (q.YearTo != nil && f.Year > *q.YearTo) {
+				continue
+			}
+			if q.SponsorCountry != "" {
+				ok, seen := countries[f.Subject]
+				if !seen {
+					if ok, err = hasValue(tx, f.Subject, PredCountry, q.SponsorCountry); err != nil {
+						return err
+					}
+					countries[f.Subject] = ok
+				}
+				if !ok {
+					continue
+				}
+			}
+			facts = append(facts, f)
+		}
+		return sortFactsBySubjectName(tx, facts)
+	})
+	return facts, err
+}
+
+// sortFactsBySubjectName orders facts by year, then subject name, then ID.
+func sortFactsBySubjectName(tx Txn, facts []*Fact) error {
+	names := map[uuid.UUID]string{}
+	for _, f := range facts {
+		if _, ok := names[f.Subject]; !ok {
+			n, err := getNode(tx, f.Subject)
+			if err != nil {
+				return err
+			}
+			names[f.Subject] = Fold(n.Name)
+		}
+	}
+	sort.SliceStable(facts, func(i, j int) bool {
+		a, b := facts[i], facts[j]
+		if a.Year != b.Year {
+			return a.Year < b.Year
+		}
+		if names[a.Subject] != names[b.Subject] {
+			return names[a.Subject] < names[b.Subject]
+		}
+		return bytes.Compare(a.ID[:], b.ID[:]) < 0
+	})
+	return nil
+}
+
+func hasValue(tx Txn, subject uuid.UUID, pred Predicate, value string) (bool, error) {
+	found := false
+	err := tx.Scan(adjPrefix(prefixOut, subject, pred), false, func(k, v []byte) error {
+		if v[0] != flagActive {
+			return nil
+		}
+		f, err := getFact(tx, lastID(k))
+		if err != nil {
+			return err
+		}
+		if f.Value == value {
+			found = true
+			return errStop
+		}
+		return nil
+	})
+	return found, err
+}
+
+func subjectsByValue(tx Txn, pred Predicate, value string) ([]uuid.UUID, error) {
+	var ids []uuid.UUID
+	seen := map[uuid.UUID]bool{}
+	err := tx.Scan(strKey(prefixValue, string(pred), value), false, func(k, v []byte) error {
+		id, err := uuid.FromBytes(v)
+		if err != nil {
+			return err
+		}
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	return ids, err
+}
+
+func factIDsByPredicate(tx Txn, pred Predicate, from, to *int) (ids []uuid.UUID, err error) {
+	if from == nil && to == nil {
+		err = tx.Scan(strKey(prefixPred, string(pred)), true, func(k, _ []byte) error {
+			ids = append(ids, lastID(k))
+			return nil
+		})
+		return ids, err
+	}
+	lo, hi := 0, 1<<16-1
+	if from != nil {
+		lo = max(*from, 0)
+	}
+	if to != nil {
+		hi = *to
+	}
+	prefix := strKey(prefixYear, string(pred))
+	err = tx.ScanFrom(prefix, append(bytes.Clone(prefix), yearBytes(lo)...), true, func(k, _ []byte) error {
+		if yearAt(k, len(prefix)) > hi {
+			return errStop
+		}
+		ids = append(ids, lastID(k))
+		return nil
+	})
+	return ids, err
+}
+
+// EntityQuery selects entities. Zero fields do not filter.
+type EntityQuery struct {
+	Kinds           []Kind
+	Country         string
+	OrgType         string
+	Series          uuid.UUID
+	YearFrom        *int
+	YearTo          *int
+	SponsoredSeries uuid.UUID
+	SponsoredEvent  uuid.UUID
+	Tier            Tier
+	// SanctionedBy and ControlledBy name an imposing authority; AnyAuthority matches any.
+	SanctionedBy uuid.UUID
+	ControlledBy uuid.UUID
+	Status       string
+	Product      uuid.UUID
+	// ByYear orders by year then name; otherwise by name.
+	ByYear bool
+}
+
+// AnyAuthority in EntityQuery.SanctionedBy or ControlledBy matches any authority.
+var AnyAuthority = uuid.Max
+
+// Entities answers q: the IDs of the matching entities, ordered by folded name
+// (or year), without retracted ones.
+func (g *Graph) Entities(q EntityQuery) ([]uuid.UUID, error) {
+	var out []*Node
+	err := g.kv.View(func(tx Txn) error {
+		cands, err := g.entityCandidates(tx, q)
+		if err != nil {
+			return err
+		}
+		for _, id := range cands {
+			n, err := getNode(tx, id)
+			if ErrorCode(err) == CodeNotFound {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			ok, err := matches(tx, n, q)
+			if err != nil {
+				return err
+			}
+			if ok {
+				out = append(out, n)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	keys := make(map[uuid.UUID]string, len(out))
+	for _, n := range out {
+		keys[n.ID] = Fold(n.Name)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if q.ByYear && a.Year != b.Year {
+			return a.Year < b.Year
+		}
+		if keys[a.ID] != keys[b.ID] {
+			return keys[a.ID] < keys[b.ID]
+		}
+		return bytes.Compare(a.ID[:], b.ID[:]) < 0
+	})
+	ids := make([]uuid.UUID, len(out))
+	for i, n := range out {
+		ids[i] = n.ID
+	}
+	return ids, nil
+}
+
+// entityCandidates picks the smallest index-backed superset of q's answer.
+func (g *Graph) entityCandidates(tx Txn, q EntityQuery) ([]uuid.UUID, error) {
+	otherEnds := func(node uuid.UUID, dir Direction, pred Predicate) ([]uuid.UUID, error) {
+		return otherEndsTx(tx, node, dir, pred)
+	}
+	switch {
+	case q.SponsoredEvent != uuid.Nil:
+		return otherEnds(q.SponsoredEvent, In, PredSponsored)
+	case q.Series != uuid.Nil || q.SponsoredSeries != uuid.Nil:
+		series := q.Series
+		if series == uuid.Nil {
+			series = q.SponsoredSeries
+		}
+		editions, err := otherEnds(series, In, PredEditionOf)
+		if err != nil || q.SponsoredSeries == uuid.Nil {
+			return editions, err
+		}
+		var out []uuid.UUID
+		for _, e := range editions {
+			s, err := otherEnds(e, In, PredSponsored)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, s...)
+		}
+		return dedup(out), nil
+	case q.Product != uuid.Nil:
+		return otherEnds(q.Product, In, PredCoversProduct)
+	case q.Country != "":
+		ids, err := subjectsByValue(tx, PredCountry, q.Country)
+		if err != nil {
+			return nil, err
+		}
+		// Countries themselves are places with that code.
+		places, err := kindScan(tx, KindPlace)
+		if err != nil {
+			return nil, err
+		}
+		return append(ids, places...), nil
+	case q.SanctionedBy != uuid.Nil || q.ControlledBy != uuid.Nil:
+		var measures []uuid.UUID
+		var err error
+		auth, kind := q.SanctionedBy, KindSanction
+		if auth == uuid.Nil {
+			auth, kind = q.ControlledBy, KindExportControl
+		}
+		if auth == AnyAuthority {
+			measures, err = kindScan(tx, kind)
+		} else {
+			measures, err = otherEnds(auth, In, PredImposedBy)
+		}
+		if err != nil {
+			return nil, err
+		}
+		var out []uuid.UUID
+		for _, m := range measures {
+			for _, p := range []Predicate{PredTargets, PredCoversProduct, PredTargetCountry} {
+				t, err := otherEnds(m, Out, p)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, t...)
+			}
+		}
+		return dedup(out), nil
+	case len(q.Kinds) == 1 && q.Kinds[0] == KindEvent && (q.YearFrom != nil || q.YearTo != nil):
+		lo, hi := 0, 9999
+		if q.YearFrom != nil {
+			lo = *q.YearFrom
+		}
+		if q.YearTo != nil {
+			hi = *q.YearTo
+		}
+		var ids []uuid.UUID
+		prefix := strKey(prefixNodeYear, string(KindEvent))
+		err := tx.ScanFrom(prefix, append(bytes.Clone(prefix), yearBytes(max(lo, 0))...), true, func(k, _ []byte) error {
+			if yearAt(k, len(prefix)) > hi {
+				return errStop
+			}
+			ids = append(ids, lastID(k))
+			return nil
+		})
+		return ids, err
+	}
+	kinds := q.Kinds
+	if len(kinds) == 0 {
+		kinds = Kinds
+	}
+	var out []uuid.UUID
+	for _, k := range kinds {
+		ids, err := kindScan(tx, k)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ids...)
+	}
+	return out, nil
+}
+
+func kindScan(tx Txn, kind Kind) (ids []uuid.UUID, err error) {
+	err = tx.Scan(strKey(prefixKind, string(kind)), true, func(k, _ []byte) error {
+		ids = append(ids, lastID(k))
+		return nil
+	})
+	return ids, err
+}
+
+// otherEndsTx lists the distinct entities at the other end of node's active facts.
+func otherEndsTx(tx Txn, node uuid.UUID, dir Direction, pred Predicate) ([]uuid.UUID, error) {
+	prefix := prefixIn
+	if dir == Out {
+		prefix = prefixOut
+	}
+	var out []uuid.UUID
+	err := tx.Scan(adjPrefix(prefix, node, pred), false, func(k, v []byte) error {
+		if v[0] != flagActive || len(v) < 17 {
+			return nil
+		}
+		id, _ := uuid.FromBytes(v[1:17])
+		if id != uuid.Nil {
+			out = append(out, id)
+		}
+		return nil
+	})
+	return dedup(out), err
+}
+
+func dedup(ids []uuid.UUID) []uuid.UUID {
+	seen := make(map[uuid.UUID]bool, len(ids))
+	out := ids[:0]
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func matches(tx Txn, n *Node, q EntityQuery) (bool, error) {
+	if n.Retraction != nil {
+		return false, nil
+	}
+	if len(q.Kinds) > 0 && !kindIn(n.Kind, q.Kinds) {
+		return false, nil
+	}
+	if q.OrgType != "" && n.OrgType != q.OrgType {
+		return false, nil
+	}
+	if q.Status != "" && n.Status != q.Status {
+		return false, nil
+	}
+	if (q.YearFrom != nil || q.YearTo != nil) && n.Kind == KindEvent {
+		if (q.YearFrom != nil && n.Year < *q.YearFrom) || (q.YearTo != nil && n.Year > *q.YearTo) {
+			return false, nil
+		}
+	}
+	if q.Country != "" {
+		if n.Kind == KindPlace {
+			if n.Code != q.Country {
+				return false, nil
+			}
+		} else if ok, err := hasValue(tx, n.ID, PredCountry, q.Country); err != nil || !ok {
+			return false, err
+		}
+	}
+	if q.Series != uuid.Nil {
+		ends, err := otherEndsTx(tx, n.ID, Out, PredEditionOf)
+		if err != nil || !contains(ends, q.Series) {
+			return false, err
+		}
+	}
+	if q.SponsoredSeries != uuid.Nil || q.SponsoredEvent != uuid.Nil {
+		ok, err := sponsoredMatch(tx, n.ID, q)
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	if q.SanctionedBy != uuid.Nil {
+		ok, err := targetedBy(tx, n.ID, KindSanction, q.SanctionedBy)
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	if q.ControlledBy != uuid.Nil {
+		ok, err := targetedBy(tx, n.ID, KindExportControl, q.ControlledBy)
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	if q.Product != uuid.Nil && n.Kind != KindExportControl {
+		return false, nil
+	}
+	return true, nil
+}
+
+func contains(ids []uuid.UUID, id uuid.UUID) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+func sponsoredMatch(tx Txn, org uuid.UUID, q EntityQuery) (bool, error) {
+	ids, err := adjacentIDs(tx, AdjQuery{Node: org, Dir: Out, Predicate: PredSponsored})
+	if err != nil {
+		return false, err
+	}
+	for _, fid := range ids {
+		f, err := getFact(tx, fid)
+		if err != nil {
+			return false, err
+		}
+		if q.Tier != "" && f.Tier != q.Tier {
+			continue
+		}
+		if q.SponsoredEvent != uuid.Nil && f.Object == q.SponsoredEvent {
+			return true, nil
+		}
+		if q.SponsoredSeries != uuid.Nil {
+			series, err := otherEndsTx(tx, f.Object, Out, PredEditionOf)
+			if err != nil {
+				return false, err
+			}
+			if contains(series, q.SponsoredSeries) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// targetedBy reports whether a measure of the kind (imposed by auth, or any when
+// auth is AnyAuthority) targets, covers or restricts the entity.
+func targetedBy(tx Txn, id uuid.UUID, kind Kind, auth uuid.UUID) (bool, error) {
+	for _, p := range []Predicate{PredTargets, PredCoversProduct, PredTargetCountry} {
+		measures, err := otherEndsTx(tx, id, In, p)
+		if err != nil {
+			return false, err
+		}
+		for _, m := range measures {
+			mn, err := getNode(tx, m)
+			if err != nil {
+				return false, err
+			}
+			if mn.Kind != kind || mn.Retraction != nil {
+				continue
+			}
+			if auth == AnyAuthority {
+				return true, nil
+			}
+			imposers, err := otherEndsTx(tx, m, Out, PredImposedBy)
+			if err != nil {
+				return false, err
+			}
+			if contains(imposers, auth) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// FactQuery selects facts. Zero fields do not filter.
+type FactQuery struct {
+	Predicates       []Predicate
+	Subject, Object  uuid.UUID
+	YearFrom, YearTo *int
+	Tier             Tier
+	Negated          *bool
+	IncludeRetracted bool
+	SubjectCountry   string
+	Series           uuid.UUID
+}
+
+// FindFacts answers q ordered by year, then subject name, then ID.
+func (g *Graph) FindFacts(q FactQuery) ([]*Fact, error) {
+	var facts []*Fact
+	err := g.kv.View(func(tx Txn) error {
+		var ids []uuid.UUID
+		adj := func(node uuid.UUID, dir Direction) error {
+			preds := q.Predicates
+			if len(preds) == 0 {
+				preds = []Predicate{""}
+			}
+			for _, p := range preds {
+				more, err := adjacentIDs(tx, AdjQuery{Node: node, Dir: dir, Predicate: p, Negated: true, Retracted: q.IncludeRetracted})
+				if err != nil {
+					return err
+				}
+				ids = append(ids, more...)
+			}
+			return nil
+		}
+		switch {
+		case q.Subject != uuid.Nil:
+			if err := adj(q.Subject, Out); err != nil {
+				return err
+			}
+		case q.Object != uuid.Nil:
+			if err := adj(q.Object, In); err != nil {
+				return err
+			}
+		case q.Series != uuid.Nil:
+			editions, err := otherEndsTx(tx, q.Series, In, PredEditionOf)
+			if err != nil {
+				return err
+			}
+			for _, e := range editions {
+				if err := adj(e, In); err != nil {
+					return err
+				}
+				if err := adj(e, Out); err != nil {
+					return err
+				}
+			}
+		case q.SubjectCountry != "":
+			subjects, err := subjectsByValue(tx, PredCountry, q.SubjectCountry)
+			if err != nil {
+				return err
+			}
+			for _, s := range subjects {
+				if err := adj(s, Out); err != nil {
+					return err
+				}
+			}
+		case len(q.Predicates) > 0 && !q.IncludeRetracted && (q.Negated == nil || !*q.Negated):
+			for _, p := range q.Predicates {
+				more, err := factIDsByPredicate(tx, p, q.YearFrom, q.YearTo)
+				if err != nil {
+					return err
+				}
+				ids = append(ids, more...)
+			}
+		default:
+			if err := tx.Scan([]byte{prefixFact}, true, func(k, _ []byte) error {
+				ids = append(ids, lastID(k))
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		ids = dedup(ids)
+		countries := map[uuid.UUID]bool{}
+		for _, id := range ids {
+			f, err := getFact(tx, id)
+			if err != nil {
+				return err
+			}
+			if len(q.Predicates) > 0 && !predIn(f.Predicate, q.Predicates) ||
+				q.Object != uuid.Nil && f.Object != q.Object ||
+				q.Tier != "" && f.Tier != q.Tier ||
+				q.Negated != nil && f.Negated != *q.Negated ||
+				!q.IncludeRetracted && f.Retraction != nil ||
+				q.YearFrom != nil && f.Year < *q.YearFrom || q.YearTo != nil && f.Year > *q.YearTo {
+				continue
+			}
+			if q.SubjectCountry != "" {
+				ok, seen := countries[f.Subject]
+				if !seen {
+					if ok, err = hasValue(tx, f.Subject, PredCountry, q.SubjectCountry); err != nil {
+						return err
+					}
+					countries[f.Subject] = ok
+				}
+				if !ok {
+					continue
+				}
+			}
+			facts = append(facts, f)
+		}
+		return sortFactsBySubjectName(tx, facts)
+	})
+	return facts, err
+}
+
+func predIn(p Predicate, ps []Predicate) bool {
+	for _, x := range ps {
+		if x == p {
+			return true
+		}
+	}
+	return false
+}
