@@ -2,7 +2,6 @@ package seed_test
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -427,7 +426,6 @@ func TestLoadFileRejectsDuplicates(t *testing.T) {
 // LoadFile indexes x.Evidence[0] for QUOTED_IN facts without checking that
 // there is any evidence (seed.go, facts()).
 func TestLoadFileQuotedInWithoutEvidence(t *testing.T) {
-	knownBug(t, "seed/seed.go facts() reads x.Evidence[0] of a QUOTED_IN fact without a length check, so a QUOTED_IN fact without evidence panics (index out of range) instead of returning an error")
 	g := newGraph(t)
 	f := parse(t)
 	f.Facts = append(f.Facts, seed.Fact{Subject: "li-zheng", Predicate: string(storage.PredQuotedIn), Object: f.Source.Slug})
@@ -447,14 +445,5 @@ func TestLoadFileQuotedInWithoutEvidence(t *testing.T) {
 	}
 	if dump(t, g) != before {
 		t.Error("a failed LoadFile wrote to the store")
-	}
-}
-
-// knownBug skips a test that shows a known bug, unless POLICYGRAPH_SHOW_BUGS=1
-// (run them that way to check a fix).
-func knownBug(t testing.TB, what string) {
-	t.Helper()
-	if os.Getenv("POLICYGRAPH_SHOW_BUGS") != "1" {
-		t.Skip("BUG: " + what)
 	}
 }
