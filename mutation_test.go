@@ -37,7 +37,9 @@ func TestWritesNeedTheToken(t *testing.T) {
 }
 
 func TestWritesDisabledWithoutAToken(t *testing.T) {
-	srv, g := newTestServerWith(t, config{introspection: true})
+	cfg := testConfig()
+	cfg.token = ""
+	srv, g := newTestServerWith(t, cfg)
 	v := g.Version()
 	for _, token := range []string{"", testToken} {
 		r := post(t, srv, token, `mutation { createEntity(input: { kind: ORGANIZATION, name: "Intel" }) { id } }`, nil)

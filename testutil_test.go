@@ -21,17 +21,27 @@ const testToken = "test-token"
 // newTestServer serves the real handler over a seeded in-memory store.
 func newTestServer(t testing.TB) (*httptest.Server, *storage.Graph) {
 	t.Helper()
-	return newTestServerWith(t, config{token: testToken, introspection: true, ide: true})
+	return newTestServerWith(t, testConfig())
+}
+
+// testConfig is the configuration tests serve with: the defaults, a write token.
+func testConfig() config {
+	c, err := parseConfig(nil, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		panic(err)
+	}
+	c.token = testToken
+	return c
 }
 
 // newTestServerWith is newTestServer with the given configuration.
 func newTestServerWith(t testing.TB, cfg config) (*httptest.Server, *storage.Graph) {
 	t.Helper()
-	kv, err := storage.OpenBadger(storage.BadgerOptions{InMemory: true})
+	bkv, err := storage.OpenBadger(storage.BadgerOptions{InMemory: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := storage.Open(kv)
+	g, err := storage.Open(&storage.CountingKV{KV: bkv})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,7 @@ type ResolverRoot interface {
 	Product() ProductResolver
 	Query() QueryResolver
 	Sanction() SanctionResolver
+	SavedQuery() SavedQueryResolver
 	Source() SourceResolver
 	Topic() TopicResolver
 }
@@ -193,12 +194,14 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AddFact       func(childComplexity int, input model.AddFactInput) int
-		AddSource     func(childComplexity int, input model.AddSourceInput) int
-		CreateEntity  func(childComplexity int, input model.CreateEntityInput) int
-		RetractEntity func(childComplexity int, input model.RetractInput) int
-		RetractFact   func(childComplexity int, input model.RetractInput) int
-		UpdateEntity  func(childComplexity int, input model.UpdateEntityInput) int
+		AddFact          func(childComplexity int, input model.AddFactInput) int
+		AddSource        func(childComplexity int, input model.AddSourceInput) int
+		CreateEntity     func(childComplexity int, input model.CreateEntityInput) int
+		DeleteSavedQuery func(childComplexity int, name string) int
+		RetractEntity    func(childComplexity int, input model.RetractInput) int
+		RetractFact      func(childComplexity int, input model.RetractInput) int
+		SaveQuery        func(childComplexity int, input model.SaveQueryInput) int
+		UpdateEntity     func(childComplexity int, input model.UpdateEntityInput) int
 	}
 
 	Organization struct {
@@ -337,6 +340,8 @@ type ComplexityRoot struct {
 		Predicates         func(childComplexity int) int
 		Product            func(childComplexity int, id *uuid.UUID, slug *string) int
 		Sanction           func(childComplexity int, id *uuid.UUID, slug *string) int
+		SavedQueries       func(childComplexity int) int
+		SavedQuery         func(childComplexity int, name string) int
 		Search             func(childComplexity int, text string, kinds []storage.Kind, first *int) int
 		Source             func(childComplexity int, id *uuid.UUID, slug *string) int
 		Sponsorships       func(childComplexity int, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder, first *int, after *string) int
@@ -363,6 +368,25 @@ type ComplexityRoot struct {
 		Retraction     func(childComplexity int) int
 		Slug           func(childComplexity int) int
 		Targets        func(childComplexity int) int
+	}
+
+	SavedQuery struct {
+		CreatedAt      func(childComplexity int) int
+		CreatedBy      func(childComplexity int) int
+		DescriptionOpt func(childComplexity int) int
+		Name           func(childComplexity int) int
+		Problems       func(childComplexity int) int
+		Query          func(childComplexity int) int
+		URL            func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
+		Valid          func(childComplexity int) int
+		Variables      func(childComplexity int) int
+	}
+
+	SavedQueryVariable struct {
+		DefaultValue func(childComplexity int) int
+		Name         func(childComplexity int) int
+		Type         func(childComplexity int) int
 	}
 
 	SearchHit struct {
@@ -1157,6 +1181,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateEntity(childComplexity, args["input"].(model.CreateEntityInput)), true
+	case "Mutation.deleteSavedQuery":
+		if e.ComplexityRoot.Mutation.DeleteSavedQuery == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteSavedQuery_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteSavedQuery(childComplexity, args["name"].(string)), true
 	case "Mutation.retractEntity":
 		if e.ComplexityRoot.Mutation.RetractEntity == nil {
 			break
@@ -1179,6 +1214,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RetractFact(childComplexity, args["input"].(model.RetractInput)), true
+	case "Mutation.saveQuery":
+		if e.ComplexityRoot.Mutation.SaveQuery == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_saveQuery_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SaveQuery(childComplexity, args["input"].(model.SaveQueryInput)), true
 	case "Mutation.updateEntity":
 		if e.ComplexityRoot.Mutation.UpdateEntity == nil {
 			break
@@ -1984,6 +2030,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Sanction(childComplexity, args["id"].(*uuid.UUID), args["slug"].(*string)), true
+	case "Query.savedQueries":
+		if e.ComplexityRoot.Query.SavedQueries == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.SavedQueries(childComplexity), true
+	case "Query.savedQuery":
+		if e.ComplexityRoot.Query.SavedQuery == nil {
+			break
+		}
+
+		args, err := ec.field_Query_savedQuery_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SavedQuery(childComplexity, args["name"].(string)), true
 	case "Query.search":
 		if e.ComplexityRoot.Query.Search == nil {
 			break
@@ -2136,6 +2199,86 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Sanction.Targets(childComplexity), true
+
+	case "SavedQuery.createdAt":
+		if e.ComplexityRoot.SavedQuery.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedQuery.CreatedAt(childComplexity), true
+	case "SavedQuery.createdBy":
+		if e.ComplexityRoot.SavedQuery.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedQuery.CreatedBy(childComplexity), true
+	case "SavedQuery.description":
+		if e.ComplexityRoot.SavedQuery.DescriptionOpt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedQuery.DescriptionOpt(childComplexity), true
+	case "SavedQuery.name":
+		if e.ComplexityRoot.SavedQuery.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedQuery.Name(childComplexity), true
+	case "SavedQuery.problems":
+		if e.ComplexityRoot.SavedQuery.Problems == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedQuery.Problems(childComplexity), true
+	case "SavedQuery.query":
+		if e.ComplexityRoot.SavedQuery.Query == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedQuery.Query(childComplexity), true
+	case "SavedQuery.url":
+		if e.ComplexityRoot.SavedQuery.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedQuery.URL(childComplexity), true
+	case "SavedQuery.updatedAt":
+		if e.ComplexityRoot.SavedQuery.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedQuery.UpdatedAt(childComplexity), true
+	case "SavedQuery.valid":
+		if e.ComplexityRoot.SavedQuery.Valid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedQuery.Valid(childComplexity), true
+	case "SavedQuery.variables":
+		if e.ComplexityRoot.SavedQuery.Variables == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedQuery.Variables(childComplexity), true
+
+	case "SavedQueryVariable.defaultValue":
+		if e.ComplexityRoot.SavedQueryVariable.DefaultValue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedQueryVariable.DefaultValue(childComplexity), true
+	case "SavedQueryVariable.name":
+		if e.ComplexityRoot.SavedQueryVariable.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedQueryVariable.Name(childComplexity), true
+	case "SavedQueryVariable.type":
+		if e.ComplexityRoot.SavedQueryVariable.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedQueryVariable.Type(childComplexity), true
 
 	case "SearchHit.entity":
 		if e.ComplexityRoot.SearchHit.Entity == nil {
@@ -2377,6 +2520,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("LabelInput", ec.unmarshalInputLabelInput),
 			graphql.NewInputUnmarshaler("QuantityInput", ec.unmarshalInputQuantityInput),
 			graphql.NewInputUnmarshaler("RetractInput", ec.unmarshalInputRetractInput),
+			graphql.NewInputUnmarshaler("SaveQueryInput", ec.unmarshalInputSaveQueryInput),
 			graphql.NewInputUnmarshaler("UpdateEntityInput", ec.unmarshalInputUpdateEntityInput),
 		)
 	}
@@ -2453,7 +2597,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "mutation.graphqls" "query.graphqls" "schema.graphqls"
+//go:embed "mutation.graphqls" "query.graphqls" "saved.graphqls" "schema.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -2467,6 +2611,7 @@ func sourceData(filename string) string {
 var sources = []*ast.Source{
 	{Name: "mutation.graphqls", Input: sourceData("mutation.graphqls"), BuiltIn: false},
 	{Name: "query.graphqls", Input: sourceData("query.graphqls"), BuiltIn: false},
+	{Name: "saved.graphqls", Input: sourceData("saved.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -3015,6 +3160,44 @@ func (ec *executionContext) childFields_Sanction(ctx context.Context, field grap
 		return ec.fieldContext_Sanction_targets(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Sanction", field.Name)
+}
+
+func (ec *executionContext) childFields_SavedQuery(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_SavedQuery_name(ctx, field)
+	case "description":
+		return ec.fieldContext_SavedQuery_description(ctx, field)
+	case "query":
+		return ec.fieldContext_SavedQuery_query(ctx, field)
+	case "variables":
+		return ec.fieldContext_SavedQuery_variables(ctx, field)
+	case "url":
+		return ec.fieldContext_SavedQuery_url(ctx, field)
+	case "valid":
+		return ec.fieldContext_SavedQuery_valid(ctx, field)
+	case "problems":
+		return ec.fieldContext_SavedQuery_problems(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_SavedQuery_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_SavedQuery_updatedAt(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_SavedQuery_createdBy(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SavedQuery", field.Name)
+}
+
+func (ec *executionContext) childFields_SavedQueryVariable(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_SavedQueryVariable_name(ctx, field)
+	case "type":
+		return ec.fieldContext_SavedQueryVariable_type(ctx, field)
+	case "defaultValue":
+		return ec.fieldContext_SavedQueryVariable_defaultValue(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SavedQueryVariable", field.Name)
 }
 
 func (ec *executionContext) childFields_SearchHit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -24,6 +24,7 @@ import (
 //	value     'v' | pred 0x00 | value 0x00 | fact(16) -> subject(16)  (active facts only)
 //	year      'y' | pred 0x00 | year(2) | fact(16)   -> ""            (active facts only)
 //	nodeyear  'a' | kind 0x00 | year(2) | id(16)     -> ""
+//	saved     'Q' | name                             -> SavedQuery (JSON)
 //
 // The flag byte of adjacency values is flagActive, flagNegated or flagRetracted,
 // so a scan can skip inactive facts without loading them.

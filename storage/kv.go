@@ -199,3 +199,28 @@ func trimNL(s string) string {
 	}
 	return s
 }
+
+// CountingKV counts the transactions run on a KV: how many reads and writes a
+// request cost, for metrics and for tests that prove a cached answer cost none.
+type CountingKV struct {
+	KV
+	views, updates atomic.Uint64
+}
+
+// View implements KV.
+func (c *CountingKV) View(fn func(Txn) error) error {
+	c.views.Add(1)
+	return c.KV.View(fn)
+}
+
+// Update implements KV.
+func (c *CountingKV) Update(fn func(Txn) error) error {
+	c.updates.Add(1)
+	return c.KV.Update(fn)
+}
+
+// Views is how many read transactions have run.
+func (c *CountingKV) Views() uint64 { return c.views.Load() }
+
+// Updates is how many write transactions have run.
+func (c *CountingKV) Updates() uint64 { return c.updates.Load() }

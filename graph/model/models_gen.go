@@ -205,6 +205,21 @@ type RetractInput struct {
 	Reason string    `json:"reason"`
 }
 
+type SaveQueryInput struct {
+	// 1 to 64 lowercase letters, digits and hyphens: the URL is /q/<name>.
+	Name string `json:"name"`
+	// One query operation (no mutations), its parameters declared as variables.
+	Query       string  `json:"query"`
+	Description *string `json:"description,omitempty"`
+}
+
+type SavedQueryVariable struct {
+	Name string `json:"name"`
+	// The GraphQL type, for example String! or Int.
+	Type         string  `json:"type"`
+	DefaultValue *string `json:"defaultValue,omitempty"`
+}
+
 // One hit of a name search.
 type SearchHit struct {
 	Entity storage.Entity `json:"entity"`
