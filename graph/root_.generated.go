@@ -161,6 +161,20 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	FactGroup struct {
+		Count             func(childComplexity int) int
+		MeasureOpt        func(childComplexity int) int
+		ObjectCountryOpt  func(childComplexity int) int
+		ObjectKindOpt     func(childComplexity int) int
+		PredicateOpt      func(childComplexity int) int
+		SubjectCountryOpt func(childComplexity int) int
+		SubjectKindOpt    func(childComplexity int) int
+		SubjectOrgTypeOpt func(childComplexity int) int
+		Subjects          func(childComplexity int) int
+		TierOpt           func(childComplexity int) int
+		YearOpt           func(childComplexity int) int
+	}
+
 	GraphStats struct {
 		ActiveFacts func(childComplexity int) int
 		ByKind      func(childComplexity int) int
@@ -293,6 +307,12 @@ type ComplexityRoot struct {
 		Targets        func(childComplexity int) int
 	}
 
+	Point struct {
+		Count    func(childComplexity int) int
+		Subjects func(childComplexity int) int
+		Year     func(childComplexity int) int
+	}
+
 	PredicateInfo struct {
 		Description  func(childComplexity int) int
 		HasObject    func(childComplexity int) int
@@ -330,6 +350,7 @@ type ComplexityRoot struct {
 		EventSeries        func(childComplexity int, id *uuid.UUID, slug *string) int
 		ExportControl      func(childComplexity int, id *uuid.UUID, slug *string) int
 		Fact               func(childComplexity int, id uuid.UUID) int
+		FactCounts         func(childComplexity int, filter *model.FactFilter, groupBy []storage.Dimension) int
 		Facts              func(childComplexity int, filter *model.FactFilter, order *model.SortOrder, first *int, after *string) int
 		Node               func(childComplexity int, id uuid.UUID) int
 		Nodes              func(childComplexity int, ids []uuid.UUID) int
@@ -347,6 +368,7 @@ type ComplexityRoot struct {
 		Sponsorships       func(childComplexity int, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder, first *int, after *string) int
 		SponsorshipsByYear func(childComplexity int, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder) int
 		Stats              func(childComplexity int) int
+		TimeSeries         func(childComplexity int, filter *model.FactFilter, seriesBy []storage.Dimension) int
 	}
 
 	Retraction struct {
@@ -392,6 +414,12 @@ type ComplexityRoot struct {
 	SearchHit struct {
 		Entity func(childComplexity int) int
 		Score  func(childComplexity int) int
+	}
+
+	Series struct {
+		Key    func(childComplexity int) int
+		Points func(childComplexity int) int
+		Total  func(childComplexity int) int
 	}
 
 	Source struct {
@@ -1013,6 +1041,73 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FactEdge.Node(childComplexity), true
+
+	case "FactGroup.count":
+		if e.ComplexityRoot.FactGroup.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactGroup.Count(childComplexity), true
+	case "FactGroup.measure":
+		if e.ComplexityRoot.FactGroup.MeasureOpt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactGroup.MeasureOpt(childComplexity), true
+	case "FactGroup.objectCountry":
+		if e.ComplexityRoot.FactGroup.ObjectCountryOpt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactGroup.ObjectCountryOpt(childComplexity), true
+	case "FactGroup.objectKind":
+		if e.ComplexityRoot.FactGroup.ObjectKindOpt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactGroup.ObjectKindOpt(childComplexity), true
+	case "FactGroup.predicate":
+		if e.ComplexityRoot.FactGroup.PredicateOpt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactGroup.PredicateOpt(childComplexity), true
+	case "FactGroup.subjectCountry":
+		if e.ComplexityRoot.FactGroup.SubjectCountryOpt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactGroup.SubjectCountryOpt(childComplexity), true
+	case "FactGroup.subjectKind":
+		if e.ComplexityRoot.FactGroup.SubjectKindOpt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactGroup.SubjectKindOpt(childComplexity), true
+	case "FactGroup.subjectOrgType":
+		if e.ComplexityRoot.FactGroup.SubjectOrgTypeOpt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactGroup.SubjectOrgTypeOpt(childComplexity), true
+	case "FactGroup.subjects":
+		if e.ComplexityRoot.FactGroup.Subjects == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactGroup.Subjects(childComplexity), true
+	case "FactGroup.tier":
+		if e.ComplexityRoot.FactGroup.TierOpt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactGroup.TierOpt(childComplexity), true
+	case "FactGroup.year":
+		if e.ComplexityRoot.FactGroup.YearOpt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactGroup.YearOpt(childComplexity), true
 
 	case "GraphStats.activeFacts":
 		if e.ComplexityRoot.GraphStats.ActiveFacts == nil {
@@ -1719,6 +1814,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Plan.Targets(childComplexity), true
 
+	case "Point.count":
+		if e.ComplexityRoot.Point.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Point.Count(childComplexity), true
+	case "Point.subjects":
+		if e.ComplexityRoot.Point.Subjects == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Point.Subjects(childComplexity), true
+	case "Point.year":
+		if e.ComplexityRoot.Point.Year == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Point.Year(childComplexity), true
+
 	case "PredicateInfo.description":
 		if e.ComplexityRoot.PredicateInfo.Description == nil {
 			break
@@ -1924,6 +2038,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Fact(childComplexity, args["id"].(uuid.UUID)), true
+	case "Query.factCounts":
+		if e.ComplexityRoot.Query.FactCounts == nil {
+			break
+		}
+
+		args, err := ec.field_Query_factCounts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.FactCounts(childComplexity, args["filter"].(*model.FactFilter), args["groupBy"].([]storage.Dimension)), true
 	case "Query.facts":
 		if e.ComplexityRoot.Query.Facts == nil {
 			break
@@ -2097,6 +2222,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Stats(childComplexity), true
+	case "Query.timeSeries":
+		if e.ComplexityRoot.Query.TimeSeries == nil {
+			break
+		}
+
+		args, err := ec.field_Query_timeSeries_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.TimeSeries(childComplexity, args["filter"].(*model.FactFilter), args["seriesBy"].([]storage.Dimension)), true
 
 	case "Retraction.at":
 		if e.ComplexityRoot.Retraction.At == nil {
@@ -2292,6 +2428,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SearchHit.Score(childComplexity), true
+
+	case "Series.key":
+		if e.ComplexityRoot.Series.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Series.Key(childComplexity), true
+	case "Series.points":
+		if e.ComplexityRoot.Series.Points == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Series.Points(childComplexity), true
+	case "Series.total":
+		if e.ComplexityRoot.Series.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Series.Total(childComplexity), true
 
 	case "Source.aliases":
 		if e.ComplexityRoot.Source.Aliases == nil {
@@ -2597,7 +2752,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "mutation.graphqls" "query.graphqls" "saved.graphqls" "schema.graphqls"
+//go:embed "aggregate.graphqls" "mutation.graphqls" "query.graphqls" "saved.graphqls" "schema.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -2609,6 +2764,7 @@ func sourceData(filename string) string {
 }
 
 var sources = []*ast.Source{
+	{Name: "aggregate.graphqls", Input: sourceData("aggregate.graphqls"), BuiltIn: false},
 	{Name: "mutation.graphqls", Input: sourceData("mutation.graphqls"), BuiltIn: false},
 	{Name: "query.graphqls", Input: sourceData("query.graphqls"), BuiltIn: false},
 	{Name: "saved.graphqls", Input: sourceData("saved.graphqls"), BuiltIn: false},
@@ -2846,6 +3002,34 @@ func (ec *executionContext) childFields_FactEdge(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type FactEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_FactGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "year":
+		return ec.fieldContext_FactGroup_year(ctx, field)
+	case "subjectCountry":
+		return ec.fieldContext_FactGroup_subjectCountry(ctx, field)
+	case "objectCountry":
+		return ec.fieldContext_FactGroup_objectCountry(ctx, field)
+	case "tier":
+		return ec.fieldContext_FactGroup_tier(ctx, field)
+	case "subjectOrgType":
+		return ec.fieldContext_FactGroup_subjectOrgType(ctx, field)
+	case "subjectKind":
+		return ec.fieldContext_FactGroup_subjectKind(ctx, field)
+	case "objectKind":
+		return ec.fieldContext_FactGroup_objectKind(ctx, field)
+	case "predicate":
+		return ec.fieldContext_FactGroup_predicate(ctx, field)
+	case "measure":
+		return ec.fieldContext_FactGroup_measure(ctx, field)
+	case "count":
+		return ec.fieldContext_FactGroup_count(ctx, field)
+	case "subjects":
+		return ec.fieldContext_FactGroup_subjects(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FactGroup", field.Name)
+}
+
 func (ec *executionContext) childFields_GraphStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "entities":
@@ -3060,6 +3244,18 @@ func (ec *executionContext) childFields_Plan(ctx context.Context, field graphql.
 	return nil, fmt.Errorf("no field named %q was found under type Plan", field.Name)
 }
 
+func (ec *executionContext) childFields_Point(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "year":
+		return ec.fieldContext_Point_year(ctx, field)
+	case "count":
+		return ec.fieldContext_Point_count(ctx, field)
+	case "subjects":
+		return ec.fieldContext_Point_subjects(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Point", field.Name)
+}
+
 func (ec *executionContext) childFields_PredicateInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "predicate":
@@ -3208,6 +3404,18 @@ func (ec *executionContext) childFields_SearchHit(ctx context.Context, field gra
 		return ec.fieldContext_SearchHit_score(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SearchHit", field.Name)
+}
+
+func (ec *executionContext) childFields_Series(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_Series_key(ctx, field)
+	case "points":
+		return ec.fieldContext_Series_points(ctx, field)
+	case "total":
+		return ec.fieldContext_Series_total(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Series", field.Name)
 }
 
 func (ec *executionContext) childFields_Source(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

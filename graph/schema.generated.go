@@ -9386,6 +9386,25 @@ func (ec *executionContext) marshalOEntityKind2ᚕpolicygraphᚋstorageᚐKind�
 	return ret
 }
 
+func (ec *executionContext) unmarshalOEntityKind2ᚖpolicygraphᚋstorageᚐKind(ctx context.Context, v any) (*storage.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := storage.Kind(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOEntityKind2ᚖpolicygraphᚋstorageᚐKind(ctx context.Context, sel ast.SelectionSet, v *storage.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
 func (ec *executionContext) marshalOEvent2ᚖpolicygraphᚋstorageᚐEvent(ctx context.Context, sel ast.SelectionSet, v *storage.Event) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -9490,6 +9509,25 @@ func (ec *executionContext) marshalOPredicate2ᚕpolicygraphᚋstorageᚐPredica
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalOPredicate2ᚖpolicygraphᚋstorageᚐPredicate(ctx context.Context, v any) (*storage.Predicate, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := storage.Predicate(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPredicate2ᚖpolicygraphᚋstorageᚐPredicate(ctx context.Context, sel ast.SelectionSet, v *storage.Predicate) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
 }
 
 func (ec *executionContext) marshalOProduct2ᚖpolicygraphᚋstorageᚐProduct(ctx context.Context, sel ast.SelectionSet, v *storage.Product) graphql.Marshaler {

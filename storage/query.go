@@ -542,12 +542,29 @@ type FactQuery struct {
 	IncludeRetracted bool
 	SubjectCountry   string
 	Series           uuid.UUID
+	// SubjectKinds and ObjectKinds keep the facts whose subject (object) has one of
+	// the kinds; a literal fact has no object, so ObjectKinds drops it.
+	SubjectKinds, ObjectKinds []Kind
 }
 
 // FindFacts answers q ordered by year, then subject name, then ID.
 func (g *Graph) FindFacts(q FactQuery) ([]*Fact, error) {
 	var facts []*Fact
 	err := g.kv.View(func(tx Txn) error {
+		var err error
+		if facts, err = selectFacts(tx, q); err != nil {
+			return err
+		}
+		return sortFactsBySubjectName(tx, facts)
+	})
+	return facts, err
+}
+
+// selectFacts answers q in no particular order, starting from the most selective
+// index q names.
+func selectFacts(tx Txn, q FactQuery) ([]*Fact, error) {
+	var facts []*Fact
+	err := func() error {
 		var ids []uuid.UUID
 		adj := func(node uuid.UUID, dir Direction) error {
 			preds := q.Predicates
@@ -603,6 +620,22 @@ func (g *Graph) FindFacts(q FactQuery) ([]*Fact, error) {
 				}
 				ids = append(ids, more...)
 			}
+		case len(q.ObjectKinds) > 0 || len(q.SubjectKinds) > 0:
+			kinds, dir := q.ObjectKinds, In
+			if len(kinds) == 0 {
+				kinds, dir = q.SubjectKinds, Out
+			}
+			for _, k := range kinds {
+				nodes, err := kindScan(tx, k)
+				if err != nil {
+					return err
+				}
+				for _, n := range nodes {
+					if err := adj(n, dir); err != nil {
+						return err
+					}
+				}
+			}
 		default:
 			if err := tx.Scan([]byte{prefixFact}, true, func(k, _ []byte) error {
 				ids = append(ids, lastID(k))
@@ -613,6 +646,7 @@ func (g *Graph) FindFacts(q FactQuery) ([]*Fact, error) {
 		}
 		ids = dedup(ids)
 		countries := map[uuid.UUID]bool{}
+		kinds := map[uuid.UUID]Kind{}
 		for _, id := range ids {
 			f, err := getFact(tx, id)
 			if err != nil {
@@ -638,11 +672,52 @@ func (g *Graph) FindFacts(q FactQuery) ([]*Fact, error) {
 					continue
 				}
 			}
+			if len(q.SubjectKinds) > 0 || len(q.ObjectKinds) > 0 {
+				ok, err := kindsMatch(tx, kinds, f, q)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					continue
+				}
+			}
 			facts = append(facts, f)
 		}
-		return sortFactsBySubjectName(tx, facts)
-	})
+		return nil
+	}()
 	return facts, err
+}
+
+// kindsMatch reports whether f's subject and object have the kinds q asks for;
+// kinds caches the kind of each node seen.
+func kindsMatch(tx Txn, kinds map[uuid.UUID]Kind, f *Fact, q FactQuery) (bool, error) {
+	kindOf := func(id uuid.UUID) (Kind, error) {
+		if k, ok := kinds[id]; ok {
+			return k, nil
+		}
+		n, err := getNode(tx, id)
+		if err != nil {
+			return "", err
+		}
+		kinds[id] = n.Kind
+		return n.Kind, nil
+	}
+	if len(q.SubjectKinds) > 0 {
+		k, err := kindOf(f.Subject)
+		if err != nil || !kindIn(k, q.SubjectKinds) {
+			return false, err
+		}
+	}
+	if len(q.ObjectKinds) > 0 {
+		if f.Object == uuid.Nil {
+			return false, nil
+		}
+		k, err := kindOf(f.Object)
+		if err != nil || !kindIn(k, q.ObjectKinds) {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 func predIn(p Predicate, ps []Predicate) bool {

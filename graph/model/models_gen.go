@@ -146,6 +146,10 @@ type FactFilter struct {
 	SubjectCountry *string `json:"subjectCountry,omitempty"`
 	// Facts linking an edition of this series (as subject or object).
 	Series *string `json:"series,omitempty"`
+	// Facts whose subject has one of these kinds.
+	SubjectKinds []storage.Kind `json:"subjectKinds,omitempty"`
+	// Facts whose object has one of these kinds (literal facts have none).
+	ObjectKinds []storage.Kind `json:"objectKinds,omitempty"`
 }
 
 // What the graph holds.
