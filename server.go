@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"policygraph/explore"
 	"policygraph/graph"
 	"policygraph/graph/ide"
 	"policygraph/seed"
@@ -206,6 +207,8 @@ func newHandler(g *storage.Graph, cfg config, log *slog.Logger) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"status":"ok","version":%d}`+"\n", g.Version())
 	})
+	mux.Handle("/explore", explore.Handler())
+	mux.Handle("/explore/", explore.Handler())
 	if cfg.ide {
 		mux.Handle("/", ide.Handler("/graphql"))
 	}
