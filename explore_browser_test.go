@@ -276,3 +276,34 @@ func TestExplorerInBrowser(t *testing.T) {
 		t.Logf("copied %d screenshots to %s", len(shots), dir)
 	}
 }
+
+// TestExplorerRoutes checks the route table serves the explorer beside the
+// API and the IDE, and that the two pages link to each other.
+func TestExplorerRoutes(t *testing.T) {
+	srv := explorerServer(t)
+	for path, want := range map[string]string{
+		"/explore":                     `href="/"`,
+		"/explore/assets/explorer.js":  "sponsorshipsByYear",
+		"/explore/assets/api.js":       `sponsorshipsByYear(series: "waic", sponsorCountry: "US")`,
+		"/":                            `href="/explore"`,
+		"/explore/assets/explorer.css": "@media (max-width: 700px)",
+	} {
+		res, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			t.Errorf("GET %s = %d, body contains %q: %v", path, res.StatusCode, want, strings.Contains(string(body), want))
+		}
+	}
+	res, err := http.Get(srv.URL + "/explore/nope")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /explore/nope = %d, want 404 (not the IDE)", res.StatusCode)
+	}
+}
