@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -28,38 +26,15 @@ const envUpdateScreenshots = "POLICYGRAPH_UPDATE_SCREENSHOTS"
 const waicUSQuery = `{ sponsorshipsByYear(series: "waic", sponsorCountry: "US") {
   year events { id name } sponsorships { id tier tierSize { amount } subject { id name } } } }`
 
-// explorerServer serves the real route table over a freshly seeded store.
-func explorerServer(t *testing.T) *httptest.Server {
+// decodeQuery asks the API a question, as any client would, and decodes the
+// data into out.
+func decodeQuery(t *testing.T, srv *httptest.Server, q string, out any) {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cfg := config{data: t.TempDir(), seed: true, ide: true, introspection: true}
-	g, err := openGraph(cfg, log)
+	raw, err := json.Marshal(query(t, srv, q, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { g.Close() })
-	srv := httptest.NewServer(newHandler(g, cfg, log))
-	t.Cleanup(srv.Close)
-	return srv
-}
-
-// postQuery asks the API a question, as any client would.
-func postQuery(t *testing.T, srv *httptest.Server, query string, out any) {
-	t.Helper()
-	body, _ := json.Marshal(map[string]string{"query": query})
-	res, err := http.Post(srv.URL+"/graphql", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var resp struct {
-		Data   json.RawMessage `json:"data"`
-		Errors []struct{ Message string }
-	}
-	if err := json.NewDecoder(res.Body).Decode(&resp); err != nil || len(resp.Errors) > 0 {
-		t.Fatalf("query failed: %v %v", err, resp.Errors)
-	}
-	if err := json.Unmarshal(resp.Data, out); err != nil {
+	if err := json.Unmarshal(raw, out); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -72,7 +47,7 @@ func postQuery(t *testing.T, srv *httptest.Server, query string, out any) {
 // machine. Screenshots: explore-*.png (see internal/browsertest for where);
 // with POLICYGRAPH_UPDATE_SCREENSHOTS=1 also docs/screenshots/.
 func TestExplorerInBrowser(t *testing.T) {
-	srv := explorerServer(t)
+	srv, _ := newTestServer(t)
 	ctx := browsertest.New(t)
 	step, cancel := context.WithTimeout(ctx, 120*time.Second)
 	defer cancel()
@@ -124,7 +99,7 @@ func TestExplorerInBrowser(t *testing.T) {
 			}
 		}
 	}
-	postQuery(t, srv, waicUSQuery, &answer)
+	decodeQuery(t, srv, waicUSQuery, &answer)
 	var want []string
 	var sponsorships int
 	for _, y := range answer.SponsorshipsByYear {
@@ -280,7 +255,7 @@ func TestExplorerInBrowser(t *testing.T) {
 // TestExplorerRoutes checks the route table serves the explorer beside the
 // API and the IDE, and that the two pages link to each other.
 func TestExplorerRoutes(t *testing.T) {
-	srv := explorerServer(t)
+	srv, _ := newTestServer(t)
 	for path, want := range map[string]string{
 		"/explore":                     `href="/"`,
 		"/explore/assets/explorer.js":  "sponsorshipsByYear",
