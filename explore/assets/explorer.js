@@ -187,7 +187,7 @@ function setView(v) {
   if (v.positions) {
     cy.nodes().forEach((n) => { const p = v.positions.get(n.id()); if (p) n.position(p); });
     cy.fit(cy.elements(":visible"), 60);
-    if (cy.zoom() > 1.4) { cy.zoom(1.4); cy.center(cy.elements(":visible")); }
+    if (cy.zoom() > 1.8) { cy.zoom(1.8); cy.center(cy.elements(":visible")); }
   } else {
     layout();
   }
