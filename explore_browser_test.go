@@ -215,6 +215,40 @@ func TestExplorerInBrowser(t *testing.T) {
 		t.Errorf("Shanghai is %.1f,%.1f px off the centre of the graph", off.DX, off.DY)
 	}
 
+	// The relation filter leaves only facts of that relation in view.
+	if err := chromedp.Do(step, chromedp.Click(chromedp.ID("view-all"))); err != nil {
+		t.Fatal(err)
+	}
+	var filtered struct {
+		Visible    int
+		Predicates []string
+	}
+	eval(`(() => {
+		const s = document.getElementById("filter-relation");
+		s.value = "SPONSORED";
+		s.dispatchEvent(new Event("change"));
+		const edges = window.__explorer.cy.edges().filter(e => e.style("display") !== "none");
+		return {visible: edges.length, predicates: [...new Set(edges.map(e => e.data("predicate")))]};
+	})()`, &filtered)
+	if filtered.Visible == 0 || !slices.Equal(filtered.Predicates, []string{"SPONSORED"}) {
+		t.Errorf("with the relation filter SPONSORED the graph shows %d edges of %q", filtered.Visible, filtered.Predicates)
+	}
+	eval(`(() => { const s = document.getElementById("filter-relation"); s.value = ""; s.dispatchEvent(new Event("change")); return true; })()`, new(bool))
+
+	// Dates show at the precision the API gives.
+	dates, err := chromedp.Run(step, chromedp.Evaluate[[]string](`import("/explore/assets/format.js").then(f => [
+		f.formatPartialDate({value: "2022-10", precision: "MONTH"}),
+		f.formatPartialDate({value: "2022", precision: "YEAR"}),
+		f.formatPartialDate({value: "2023-07-06", precision: "DAY"}),
+		f.formatTimestamp("2023-07-03T22:51:00+07:00"),
+	])`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"Oct 2022", "2022", "6 Jul 2023", "3 Jul 2023"}; !slices.Equal(dates, want) {
+		t.Errorf("formatted dates = %q, want %q", dates, want)
+	}
+
 	// Phone width: the panels stack.
 	if err := chromedp.Do(step, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)); err != nil {
 		t.Fatal(err)

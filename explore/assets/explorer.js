@@ -186,11 +186,17 @@ function setView(v) {
   applyFilters();
   if (v.positions) {
     cy.nodes().forEach((n) => { const p = v.positions.get(n.id()); if (p) n.position(p); });
-    cy.fit(cy.elements(":visible"), 60);
-    if (cy.zoom() > 1.8) { cy.zoom(1.8); cy.center(cy.elements(":visible")); }
+    cy.fit(shown(), 60);
+    if (cy.zoom() > 1.8) { cy.zoom(1.8); cy.center(shown()); }
   } else {
     layout();
   }
+}
+
+// shown: the elements the filters leave in view. (Cytoscape's ":visible"
+// and visible() are cached and can lag behind a class change.)
+function shown() {
+  return cy.elements().not(".filtered");
 }
 
 function layout() {
@@ -198,7 +204,7 @@ function layout() {
     name: "cose", animate: false, randomize: true, nodeRepulsion: () => 9000, idealEdgeLength: () => 90,
     nodeOverlap: 20, numIter: 1200, padding: 30,
   }).run();
-  cy.fit(cy.elements(":visible"), 30);
+  cy.fit(shown(), 30);
 }
 
 function viewFacts() {
@@ -302,7 +308,7 @@ function fillFilterOptions() {
   fill($("filter-country"), [...countries].sort(), (c) => c);
   fill($("filter-relation"), [...relations].sort(), predicateLabel);
   for (const [key, id] of [["year", "filter-year"], ["country", "filter-country"], ["relation", "filter-relation"]]) {
-    $(id).addEventListener("change", (ev) => { filters[key] = ev.target.value; applyFilters(); });
+    $(id).addEventListener("change", (ev) => { filters[key] = ev.target.value; applyFilters(); cy.fit(shown(), 30); });
   }
 }
 
@@ -541,7 +547,7 @@ async function main() {
   $("preset-waic-us").addEventListener("click", guard(showWaicUSSponsors));
   $("view-overview").addEventListener("click", () => showOverview());
   $("view-all").addEventListener("click", () => showAll());
-  $("view-fit").addEventListener("click", () => cy.fit(cy.elements(":visible"), 30));
+  $("view-fit").addEventListener("click", () => cy.fit(shown(), 30));
 
   await load();
   fillFilterOptions();
