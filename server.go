@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/cors"
 
+	"policygraph/explore"
 	"policygraph/graph"
 	"policygraph/graph/ide"
 	"policygraph/seed"
@@ -250,6 +251,9 @@ func newHandler(g *storage.Graph, cfg config, log *slog.Logger) http.Handler {
 		}
 		fmt.Fprintf(w, `{"status":"ready","version":%d}`+"\n", g.Version())
 	})
+	explorer := explore.Handler()
+	mux.Handle("/explore", explorer)
+	mux.Handle("/explore/", explorer)
 	if cfg.ide {
 		mux.Handle("/", ide.Handler("/graphql"))
 	}
