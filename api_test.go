@@ -227,3 +227,17 @@ func eqSet(t *testing.T, got, want []string) {
 		t.Errorf("got %v, want %v", g, w)
 	}
 }
+
+// TestFactsFilterNegatedNull: a null negated filter means both kinds of fact.
+func TestFactsFilterNegatedNull(t *testing.T) {
+	srv, _ := newTestServer(t)
+	d := query(t, srv, `{
+		all: facts(filter: { predicates: [SPONSORED] }) { totalCount }
+		pos: facts(filter: { predicates: [SPONSORED], negated: false }) { totalCount }
+		neg: facts(filter: { predicates: [SPONSORED], negated: true }) { totalCount }
+	}`, nil)
+	all, pos, neg := at(d, "all.totalCount").(float64), at(d, "pos.totalCount").(float64), at(d, "neg.totalCount").(float64)
+	if all != pos+neg || neg == 0 {
+		t.Fatalf("all %v, positive %v, negated %v", all, pos, neg)
+	}
+}

@@ -612,7 +612,9 @@ func selectFacts(tx Txn, q FactQuery) ([]*Fact, error) {
 					return err
 				}
 			}
-		case len(q.Predicates) > 0 && !q.IncludeRetracted && (q.Negated == nil || !*q.Negated):
+		case len(q.Predicates) > 0 && !q.IncludeRetracted && q.Negated != nil && !*q.Negated:
+			// The predicate index holds active facts only: it can answer only when
+			// neither negated nor retracted facts are asked for.
 			for _, p := range q.Predicates {
 				more, err := factIDsByPredicate(tx, p, q.YearFrom, q.YearTo)
 				if err != nil {
