@@ -3,7 +3,6 @@ package storage
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -63,32 +62,34 @@ func (g *Graph) SetClock(now func() time.Time) { g.now = now }
 
 // ---- reading ----
 
-func getJSON[T any](tx Txn, key []byte) (*T, error) {
-	b, err := tx.Get(key)
-	if err != nil {
-		return nil, err
-	}
-	v := new(T)
-	if err := json.Unmarshal(b, v); err != nil {
-		return nil, fmt.Errorf("decode %x: %w", key[:1], err)
-	}
-	return v, nil
-}
-
 func getNode(tx Txn, id uuid.UUID) (*Node, error) {
-	n, err := getJSON[Node](tx, nodeKey(id))
+	b, err := tx.Get(nodeKey(id))
 	if errors.Is(err, ErrKeyMissing) {
 		return nil, &Error{Code: CodeNotFound, Field: "id", Message: fmt.Sprintf("no entity with id %s", id)}
 	}
-	return n, err
+	if err != nil {
+		return nil, err
+	}
+	n, err := decodeNode(b)
+	if err != nil {
+		return nil, fmt.Errorf("decode node %s: %w", id, err)
+	}
+	return n, nil
 }
 
 func getFact(tx Txn, id uuid.UUID) (*Fact, error) {
-	f, err := getJSON[Fact](tx, factKey(id))
+	b, err := tx.Get(factKey(id))
 	if errors.Is(err, ErrKeyMissing) {
 		return nil, &Error{Code: CodeNotFound, Field: "id", Message: fmt.Sprintf("no fact with id %s", id)}
 	}
-	return f, err
+	if err != nil {
+		return nil, err
+	}
+	f, err := decodeFact(b)
+	if err != nil {
+		return nil, fmt.Errorf("decode fact %s: %w", id, err)
+	}
+	return f, nil
 }
 
 // Node returns the node with the ID, or an *Error NOT_FOUND.
