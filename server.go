@@ -89,8 +89,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args, getenv, stdout, stderr)
 	case "seed":
 		return seedCommand(args, getenv, stdout, stderr)
+	case "export":
+		return exportCommand(args, getenv, stdout, stderr)
+	case "import":
+		return importCommand(os.Stdin, args, getenv, stdout, stderr)
+	case "bench":
+		return benchCommand(ctx, args, stdout, stderr)
 	}
-	return fmt.Errorf("unknown command %q (commands: serve, seed)", cmd)
+	return fmt.Errorf("unknown command %q (commands: serve, seed, export, import, bench)", cmd)
 }
 
 // seedCommand loads the article's facts into the data directory, idempotently,
