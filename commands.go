@@ -96,4 +96,3 @@ func openStore(dir string, syncWrites bool, stderr io.Writer) (*storage.Graph, e
 	}
 	return g, nil
 }
-

@@ -278,4 +278,3 @@ func machine(out io.Writer) {
 	fmt.Fprintf(out, "- machine: nproc %d, GOMAXPROCS %d, %s, %s/%s, %s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), model, runtime.GOOS, runtime.GOARCH, runtime.Version())
 	fmt.Fprintf(out, "- date: %s\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 }
-

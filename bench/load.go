@@ -182,11 +182,12 @@ func (r Result) finish() Result {
 	if r.Requests == 0 {
 		return r
 	}
-	q := func(p float64) time.Duration { return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))] }
+	q := func(p float64) time.Duration {
+		return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))]
+	}
 	r.P50, r.P95, r.P99, r.Max = q(0.50), q(0.95), q(0.99), r.latencies[len(r.latencies)-1]
 	r.RPS = float64(r.Requests) / r.Elapsed.Seconds()
 	return r
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }
-

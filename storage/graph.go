@@ -37,6 +37,9 @@ func Open(kv KV) (*Graph, error) {
 		if err != nil {
 			return err
 		}
+		if len(v) == 4 && binary.BigEndian.Uint32(v) == 1 {
+			return tx.Set(metaFormatKey, binary.BigEndian.AppendUint32(nil, FormatVersion))
+		}
 		if len(v) != 4 || binary.BigEndian.Uint32(v) != FormatVersion {
 			return fmt.Errorf("store format version %x, this build reads %d: migrate or restore from an export", v, FormatVersion)
 		}
@@ -224,11 +227,28 @@ func (g *Graph) Adjacent(qs []AdjQuery) ([][]*Fact, error) {
 }
 
 func adjacentIDs(tx Txn, q AdjQuery) ([]uuid.UUID, error) {
+	entries, err := adjacentEntries(tx, q)
+	ids := make([]uuid.UUID, len(entries))
+	for i, e := range entries {
+		ids[i] = e.Fact
+	}
+	return ids, err
+}
+
+// adjEntry is one adjacency entry: a fact and the entity at its other end
+// (uuid.Nil for a literal fact).
+type adjEntry struct {
+	Fact, Other uuid.UUID
+}
+
+// adjacentEntries reads q's adjacency from the index keys alone, without
+// loading any fact.
+func adjacentEntries(tx Txn, q AdjQuery) ([]adjEntry, error) {
 	prefix := prefixIn
 	if q.Dir == Out {
 		prefix = prefixOut
 	}
-	var ids []uuid.UUID
+	var out []adjEntry
 	err := tx.Scan(adjPrefix(prefix, q.Node, q.Predicate), false, func(k, v []byte) error {
 		if len(v) == 0 {
 			return fmt.Errorf("empty adjacency value at %x", k)
@@ -243,10 +263,14 @@ func adjacentIDs(tx Txn, q AdjQuery) ([]uuid.UUID, error) {
 				return nil
 			}
 		}
-		ids = append(ids, lastID(k))
+		e := adjEntry{Fact: lastID(k)}
+		if len(v) >= 17 {
+			copy(e.Other[:], v[1:17])
+		}
+		out = append(out, e)
 		return nil
 	})
-	return ids, err
+	return out, err
 }
 
 // NodeIDsByKind lists the IDs of the nodes of a kind, ordered by folded name.
