@@ -42,6 +42,7 @@ type Options struct {
 	Duration   time.Duration
 	Warmup     time.Duration
 	Conc       int
+	Rounds     int
 	Sync       bool
 	CPUProfile string
 	Writes     bool
@@ -61,6 +62,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, srv Serve
 	fs.DurationVar(&o.Duration, "d", 8*time.Second, "measured duration of each scenario")
 	fs.DurationVar(&o.Warmup, "warmup", 2*time.Second, "unmeasured warm-up before each scenario")
 	fs.IntVar(&o.Conc, "c", 8, "concurrent clients (closed loop)")
+	fs.IntVar(&o.Rounds, "rounds", 4, "split each scenario's duration into this many turns, interleaved with the others")
 	fs.BoolVar(&o.Sync, "sync", true, "SyncWrites: fsync every commit (the server's default)")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the headline scenario (server and clients) to this file")
 	fs.BoolVar(&o.Scale, "scale", false, "run the scaling benchmark on synthetic graphs instead")
@@ -192,7 +194,7 @@ func runLoad(ctx context.Context, o Options, out io.Writer, srv Server) error {
 	fmt.Fprintf(out, "- command: `go run . bench %s`\n", strings.Join(os.Args[2:], " "))
 	machine(out)
 	fmt.Fprintf(out, "- target: %s\n", where)
-	fmt.Fprintf(out, "- clients: closed loop, %d concurrent, keep-alive, in this process (they share the CPUs with the server); warm-up %s, measured %s per scenario\n", o.Conc, o.Warmup, o.Duration)
+	fmt.Fprintf(out, "- clients: closed loop, %d concurrent, keep-alive, in this process (they share the CPUs with the server); warm-up %s, measured %s per scenario in %d interleaved rounds\n", o.Conc, o.Warmup, o.Duration, o.Rounds)
 	fmt.Fprintf(out, "- writes: SyncWrites=%v (-sync)\n", o.Sync)
 	fmt.Fprintf(out, "- headline response: %d bytes; the floor's response to the same query is %s\n\n", len(body), same)
 
@@ -204,23 +206,35 @@ func runLoad(ctx context.Context, o Options, out io.Writer, srv Server) error {
 		twoHop(url, "waic-2023"),
 		{Name: "search(text:\"thuong\")", URL: url, Body: gql(searchQuery, map[string]any{"text": "thuong"})},
 	}
-	var results []Result
-	for _, s := range scenarios {
-		var prof *os.File
-		if s.Name == head.Name && o.CPUProfile != "" {
-			if prof, err = os.Create(o.CPUProfile); err != nil {
-				return err
+	// Scenarios take turns in rounds, so that noise from other work on a shared
+	// machine spreads over all of them instead of skewing one ratio.
+	results := make([]Result, len(scenarios))
+	var prof *os.File
+	if o.CPUProfile != "" {
+		if prof, err = os.Create(o.CPUProfile); err != nil {
+			return err
+		}
+		defer prof.Close()
+	}
+	for round := range o.Rounds {
+		for i, s := range scenarios {
+			profile := prof != nil && s.Name == head.Name
+			if profile {
+				pprof.StartCPUProfile(prof)
 			}
-			pprof.StartCPUProfile(prof)
-		}
-		r := ClosedLoop(ctx, client, s, o.Conc, o.Warmup, o.Duration)
-		if prof != nil {
-			pprof.StopCPUProfile()
-			prof.Close()
-		}
-		results = append(results, r)
-		if ctx.Err() != nil {
-			return ctx.Err()
+			warm := o.Warmup / time.Duration(o.Rounds)
+			if round == 0 {
+				warm = o.Warmup
+			}
+			r := ClosedLoop(ctx, client, s, o.Conc, warm, o.Duration/time.Duration(o.Rounds))
+			if profile {
+				pprof.StopCPUProfile()
+				prof = nil
+			}
+			results[i] = results[i].merge(r)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 		}
 	}
 	ceil, flr, hl := results[0], results[1], results[2]

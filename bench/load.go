@@ -22,19 +22,18 @@ type Scenario struct {
 
 // Result is what one run of a scenario measured.
 type Result struct {
-	Scenario    string
-	Mode        string // "closed, c=8" or "open, 120/s"
-	Requests    int    // measured (after the warm-up)
-	Errors      int    // non-200 answers or GraphQL errors
-	Late        int    // open loop: requests that could not be sent on time
-	Elapsed     time.Duration
-	RPS         float64
-	P50         time.Duration
-	P95         time.Duration
-	P99         time.Duration
-	Max         time.Duration
-	latencies   []time.Duration
-	requestsAll int
+	Scenario  string
+	Mode      string // "closed, c=8" or "open, 120/s"
+	Requests  int    // measured (after the warm-up)
+	Errors    int    // non-200 answers or GraphQL errors
+	Late      int    // open loop: requests that could not be sent on time
+	Elapsed   time.Duration
+	RPS       float64
+	P50       time.Duration
+	P95       time.Duration
+	P99       time.Duration
+	Max       time.Duration
+	latencies []time.Duration
 }
 
 func newClient(conns int) *http.Client {
@@ -174,6 +173,18 @@ func OpenLoop(ctx context.Context, c *http.Client, s Scenario, rate float64, war
 	wg.Wait()
 	res.Elapsed = time.Since(measureFrom)
 	return res.finish()
+}
+
+// merge adds the measurements of a later run of the same scenario.
+func (r Result) merge(o Result) Result {
+	if r.Scenario == "" {
+		return o
+	}
+	r.latencies = append(r.latencies, o.latencies...)
+	r.Errors += o.Errors
+	r.Late += o.Late
+	r.Elapsed += o.Elapsed
+	return r.finish()
 }
 
 func (r Result) finish() Result {
