@@ -184,13 +184,13 @@ func openGraph(cfg config, log *slog.Logger) (*storage.Graph, error) {
 	if !cfg.seed {
 		return g, nil
 	}
-	stats, err := g.Stats()
+	empty, err := g.Empty()
 	if err != nil {
 		g.Close()
 		return nil, err
 	}
-	if stats.Nodes > 0 {
-		log.Info("store opened", "entities", stats.Nodes, "facts", stats.Facts)
+	if !empty {
+		log.Info("store opened", "version", g.Version())
 		return g, nil
 	}
 	start := time.Now()

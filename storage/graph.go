@@ -371,6 +371,16 @@ func (g *Graph) Search(text string, limit int) ([]SearchHit, error) {
 	return hits, nil
 }
 
+// Empty reports whether the graph holds no entity. It reads one key, so opening
+// a large store stays fast (Stats scans every key).
+func (g *Graph) Empty() (empty bool, err error) {
+	empty = true
+	err = g.kv.View(func(tx Txn) error {
+		return tx.Scan([]byte{prefixNode}, true, func(_, _ []byte) error { empty = false; return errStop })
+	})
+	return empty, err
+}
+
 // Stats counts what the graph holds.
 type Stats struct {
 	Nodes       int
