@@ -69,7 +69,7 @@ type ComplexityRoot struct {
 		Kind           func(childComplexity int) int
 		Labels         func(childComplexity int) int
 		Measures       func(childComplexity int) int
-		Name           func(childComplexity int, lang *string) int
+		NameIn         func(childComplexity int, lang *string) int
 		OpenedBy       func(childComplexity int) int
 		Organizers     func(childComplexity int) int
 		Participants   func(childComplexity int) int
@@ -92,7 +92,7 @@ type ComplexityRoot struct {
 		ID             func(childComplexity int) int
 		Kind           func(childComplexity int) int
 		Labels         func(childComplexity int) int
-		Name           func(childComplexity int, lang *string) int
+		NameIn         func(childComplexity int, lang *string) int
 		Places         func(childComplexity int) int
 		Retraction     func(childComplexity int) int
 		Slug           func(childComplexity int) int
@@ -115,7 +115,7 @@ type ComplexityRoot struct {
 		IssuedBy        func(childComplexity int) int
 		Kind            func(childComplexity int) int
 		Labels          func(childComplexity int) int
-		Name            func(childComplexity int, lang *string) int
+		NameIn          func(childComplexity int, lang *string) int
 		Products        func(childComplexity int) int
 		Retraction      func(childComplexity int) int
 		Slug            func(childComplexity int) int
@@ -186,7 +186,7 @@ type ComplexityRoot struct {
 		ID             func(childComplexity int) int
 		Kind           func(childComplexity int) int
 		Labels         func(childComplexity int) int
-		Name           func(childComplexity int, lang *string) int
+		NameIn         func(childComplexity int, lang *string) int
 		Plaintiffs     func(childComplexity int) int
 		Retraction     func(childComplexity int) int
 		Slug           func(childComplexity int) int
@@ -213,7 +213,7 @@ type ComplexityRoot struct {
 		Kind           func(childComplexity int) int
 		Labels         func(childComplexity int) int
 		ListedIn       func(childComplexity int) int
-		Name           func(childComplexity int, lang *string) int
+		NameIn         func(childComplexity int, lang *string) int
 		OrgTypeOpt     func(childComplexity int) int
 		Parent         func(childComplexity int) int
 		Participations func(childComplexity int, negated *bool) int
@@ -248,7 +248,7 @@ type ComplexityRoot struct {
 		ID             func(childComplexity int) int
 		Kind           func(childComplexity int) int
 		Labels         func(childComplexity int) int
-		Name           func(childComplexity int, lang *string) int
+		NameIn         func(childComplexity int, lang *string) int
 		Opened         func(childComplexity int) int
 		Positions      func(childComplexity int) int
 		Quotes         func(childComplexity int) int
@@ -267,7 +267,7 @@ type ComplexityRoot struct {
 		Kind           func(childComplexity int) int
 		Labels         func(childComplexity int) int
 		LocatedIn      func(childComplexity int) int
-		Name           func(childComplexity int, lang *string) int
+		NameIn         func(childComplexity int, lang *string) int
 		PlaceTypeOpt   func(childComplexity int) int
 		Retraction     func(childComplexity int) int
 		Slug           func(childComplexity int) int
@@ -284,7 +284,7 @@ type ComplexityRoot struct {
 		IssuedBy       func(childComplexity int) int
 		Kind           func(childComplexity int) int
 		Labels         func(childComplexity int) int
-		Name           func(childComplexity int, lang *string) int
+		NameIn         func(childComplexity int, lang *string) int
 		Retraction     func(childComplexity int) int
 		Slug           func(childComplexity int) int
 		Targets        func(childComplexity int) int
@@ -307,7 +307,7 @@ type ComplexityRoot struct {
 		Kind           func(childComplexity int) int
 		Labels         func(childComplexity int) int
 		Makers         func(childComplexity int) int
-		Name           func(childComplexity int, lang *string) int
+		NameIn         func(childComplexity int, lang *string) int
 		ProductTypeOpt func(childComplexity int) int
 		Retraction     func(childComplexity int) int
 		Slug           func(childComplexity int) int
@@ -358,7 +358,7 @@ type ComplexityRoot struct {
 		ImposedBy      func(childComplexity int) int
 		Kind           func(childComplexity int) int
 		Labels         func(childComplexity int) int
-		Name           func(childComplexity int, lang *string) int
+		NameIn         func(childComplexity int, lang *string) int
 		ProgrammeOpt   func(childComplexity int) int
 		Retraction     func(childComplexity int) int
 		Slug           func(childComplexity int) int
@@ -379,7 +379,7 @@ type ComplexityRoot struct {
 		Kind             func(childComplexity int) int
 		Labels           func(childComplexity int) int
 		LanguageOpt      func(childComplexity int) int
-		Name             func(childComplexity int, lang *string) int
+		NameIn           func(childComplexity int, lang *string) int
 		PublishedAt      func(childComplexity int) int
 		PublisherNoteOpt func(childComplexity int) int
 		PublisherOpt     func(childComplexity int) int
@@ -405,7 +405,7 @@ type ComplexityRoot struct {
 		ID             func(childComplexity int) int
 		Kind           func(childComplexity int) int
 		Labels         func(childComplexity int) int
-		Name           func(childComplexity int, lang *string) int
+		NameIn         func(childComplexity int, lang *string) int
 		Retraction     func(childComplexity int) int
 		Slug           func(childComplexity int) int
 	}
@@ -523,7 +523,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Event.Measures(childComplexity), true
 	case "Event.name":
-		if e.ComplexityRoot.Event.Name == nil {
+		if e.ComplexityRoot.Event.NameIn == nil {
 			break
 		}
 
@@ -532,7 +532,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Event.Name(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Event.NameIn(childComplexity, args["lang"].(*string)), true
 	case "Event.openedBy":
 		if e.ComplexityRoot.Event.OpenedBy == nil {
 			break
@@ -664,7 +664,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EventSeries.Labels(childComplexity), true
 	case "EventSeries.name":
-		if e.ComplexityRoot.EventSeries.Name == nil {
+		if e.ComplexityRoot.EventSeries.NameIn == nil {
 			break
 		}
 
@@ -673,7 +673,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.EventSeries.Name(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.EventSeries.NameIn(childComplexity, args["lang"].(*string)), true
 	case "EventSeries.places":
 		if e.ComplexityRoot.EventSeries.Places == nil {
 			break
@@ -778,7 +778,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ExportControl.Labels(childComplexity), true
 	case "ExportControl.name":
-		if e.ComplexityRoot.ExportControl.Name == nil {
+		if e.ComplexityRoot.ExportControl.NameIn == nil {
 			break
 		}
 
@@ -787,7 +787,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.ExportControl.Name(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.ExportControl.NameIn(childComplexity, args["lang"].(*string)), true
 	case "ExportControl.products":
 		if e.ComplexityRoot.ExportControl.Products == nil {
 			break
@@ -1095,7 +1095,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Lawsuit.Labels(childComplexity), true
 	case "Lawsuit.name":
-		if e.ComplexityRoot.Lawsuit.Name == nil {
+		if e.ComplexityRoot.Lawsuit.NameIn == nil {
 			break
 		}
 
@@ -1104,7 +1104,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Lawsuit.Name(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Lawsuit.NameIn(childComplexity, args["lang"].(*string)), true
 	case "Lawsuit.plaintiffs":
 		if e.ComplexityRoot.Lawsuit.Plaintiffs == nil {
 			break
@@ -1263,7 +1263,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Organization.ListedIn(childComplexity), true
 	case "Organization.name":
-		if e.ComplexityRoot.Organization.Name == nil {
+		if e.ComplexityRoot.Organization.NameIn == nil {
 			break
 		}
 
@@ -1272,7 +1272,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Organization.Name(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Organization.NameIn(childComplexity, args["lang"].(*string)), true
 	case "Organization.orgType":
 		if e.ComplexityRoot.Organization.OrgTypeOpt == nil {
 			break
@@ -1442,7 +1442,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Person.Labels(childComplexity), true
 	case "Person.name":
-		if e.ComplexityRoot.Person.Name == nil {
+		if e.ComplexityRoot.Person.NameIn == nil {
 			break
 		}
 
@@ -1451,7 +1451,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Person.Name(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Person.NameIn(childComplexity, args["lang"].(*string)), true
 	case "Person.opened":
 		if e.ComplexityRoot.Person.Opened == nil {
 			break
@@ -1549,7 +1549,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Place.LocatedIn(childComplexity), true
 	case "Place.name":
-		if e.ComplexityRoot.Place.Name == nil {
+		if e.ComplexityRoot.Place.NameIn == nil {
 			break
 		}
 
@@ -1558,7 +1558,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Place.Name(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Place.NameIn(childComplexity, args["lang"].(*string)), true
 	case "Place.placeType":
 		if e.ComplexityRoot.Place.PlaceTypeOpt == nil {
 			break
@@ -1644,7 +1644,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Plan.Labels(childComplexity), true
 	case "Plan.name":
-		if e.ComplexityRoot.Plan.Name == nil {
+		if e.ComplexityRoot.Plan.NameIn == nil {
 			break
 		}
 
@@ -1653,7 +1653,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Plan.Name(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Plan.NameIn(childComplexity, args["lang"].(*string)), true
 	case "Plan.retraction":
 		if e.ComplexityRoot.Plan.Retraction == nil {
 			break
@@ -1758,7 +1758,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Product.Makers(childComplexity), true
 	case "Product.name":
-		if e.ComplexityRoot.Product.Name == nil {
+		if e.ComplexityRoot.Product.NameIn == nil {
 			break
 		}
 
@@ -1767,7 +1767,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Product.Name(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Product.NameIn(childComplexity, args["lang"].(*string)), true
 	case "Product.productType":
 		if e.ComplexityRoot.Product.ProductTypeOpt == nil {
 			break
@@ -2102,7 +2102,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Sanction.Labels(childComplexity), true
 	case "Sanction.name":
-		if e.ComplexityRoot.Sanction.Name == nil {
+		if e.ComplexityRoot.Sanction.NameIn == nil {
 			break
 		}
 
@@ -2111,7 +2111,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Sanction.Name(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Sanction.NameIn(childComplexity, args["lang"].(*string)), true
 	case "Sanction.programme":
 		if e.ComplexityRoot.Sanction.ProgrammeOpt == nil {
 			break
@@ -2204,7 +2204,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Source.LanguageOpt(childComplexity), true
 	case "Source.name":
-		if e.ComplexityRoot.Source.Name == nil {
+		if e.ComplexityRoot.Source.NameIn == nil {
 			break
 		}
 
@@ -2213,7 +2213,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Source.Name(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Source.NameIn(childComplexity, args["lang"].(*string)), true
 	case "Source.publishedAt":
 		if e.ComplexityRoot.Source.PublishedAt == nil {
 			break
@@ -2336,7 +2336,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Topic.Labels(childComplexity), true
 	case "Topic.name":
-		if e.ComplexityRoot.Topic.Name == nil {
+		if e.ComplexityRoot.Topic.NameIn == nil {
 			break
 		}
 
@@ -2345,7 +2345,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Topic.Name(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Topic.NameIn(childComplexity, args["lang"].(*string)), true
 	case "Topic.retraction":
 		if e.ComplexityRoot.Topic.Retraction == nil {
 			break

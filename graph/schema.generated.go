@@ -920,7 +920,8 @@ func (ec *executionContext) _Event_name(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_Event_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.NameIn(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -934,7 +935,7 @@ func (ec *executionContext) fieldContext_Event_name(ctx context.Context, field g
 	fc = &graphql.FieldContext{
 		Object:     "Event",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
@@ -1605,7 +1606,8 @@ func (ec *executionContext) _EventSeries_name(ctx context.Context, field graphql
 			return ec.fieldContext_EventSeries_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.NameIn(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -1619,7 +1621,7 @@ func (ec *executionContext) fieldContext_EventSeries_name(ctx context.Context, f
 	fc = &graphql.FieldContext{
 		Object:     "EventSeries",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
@@ -2048,7 +2050,8 @@ func (ec *executionContext) _ExportControl_name(ctx context.Context, field graph
 			return ec.fieldContext_ExportControl_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.NameIn(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -2062,7 +2065,7 @@ func (ec *executionContext) fieldContext_ExportControl_name(ctx context.Context,
 	fc = &graphql.FieldContext{
 		Object:     "ExportControl",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
@@ -3148,7 +3151,8 @@ func (ec *executionContext) _Lawsuit_name(ctx context.Context, field graphql.Col
 			return ec.fieldContext_Lawsuit_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.NameIn(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -3162,7 +3166,7 @@ func (ec *executionContext) fieldContext_Lawsuit_name(ctx context.Context, field
 	fc = &graphql.FieldContext{
 		Object:     "Lawsuit",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
@@ -3478,7 +3482,8 @@ func (ec *executionContext) _Organization_name(ctx context.Context, field graphq
 			return ec.fieldContext_Organization_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.NameIn(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -3492,7 +3497,7 @@ func (ec *executionContext) fieldContext_Organization_name(ctx context.Context, 
 	fc = &graphql.FieldContext{
 		Object:     "Organization",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
@@ -4281,7 +4286,8 @@ func (ec *executionContext) _Person_name(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_Person_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.NameIn(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -4295,7 +4301,7 @@ func (ec *executionContext) fieldContext_Person_name(ctx context.Context, field 
 	fc = &graphql.FieldContext{
 		Object:     "Person",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
@@ -4675,7 +4681,8 @@ func (ec *executionContext) _Place_name(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_Place_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.NameIn(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -4689,7 +4696,7 @@ func (ec *executionContext) fieldContext_Place_name(ctx context.Context, field g
 	fc = &graphql.FieldContext{
 		Object:     "Place",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
@@ -5051,7 +5058,8 @@ func (ec *executionContext) _Plan_name(ctx context.Context, field graphql.Collec
 			return ec.fieldContext_Plan_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.NameIn(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -5065,7 +5073,7 @@ func (ec *executionContext) fieldContext_Plan_name(ctx context.Context, field gr
 	fc = &graphql.FieldContext{
 		Object:     "Plan",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
@@ -5477,7 +5485,8 @@ func (ec *executionContext) _Product_name(ctx context.Context, field graphql.Col
 			return ec.fieldContext_Product_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.NameIn(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -5491,7 +5500,7 @@ func (ec *executionContext) fieldContext_Product_name(ctx context.Context, field
 	fc = &graphql.FieldContext{
 		Object:     "Product",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
@@ -5991,7 +6000,8 @@ func (ec *executionContext) _Sanction_name(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Sanction_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.NameIn(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -6005,7 +6015,7 @@ func (ec *executionContext) fieldContext_Sanction_name(ctx context.Context, fiel
 	fc = &graphql.FieldContext{
 		Object:     "Sanction",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
@@ -6344,7 +6354,8 @@ func (ec *executionContext) _Source_name(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_Source_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.NameIn(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -6358,7 +6369,7 @@ func (ec *executionContext) fieldContext_Source_name(ctx context.Context, field 
 	fc = &graphql.FieldContext{
 		Object:     "Source",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
@@ -6817,7 +6828,8 @@ func (ec *executionContext) _Topic_name(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_Topic_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.NameIn(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -6831,7 +6843,7 @@ func (ec *executionContext) fieldContext_Topic_name(ctx context.Context, field g
 	fc = &graphql.FieldContext{
 		Object:     "Topic",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")

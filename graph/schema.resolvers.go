@@ -87,7 +87,11 @@ func (r *eventResolver) Absentees(ctx context.Context, obj *storage.Event) ([]*s
 		return nil, err
 	}
 	avoided, err := r.negatedOnly(ctx, obj.Node, storage.In, storage.PredSponsored)
-	return append(absent, avoided...), err
+	if err != nil {
+		return nil, err
+	}
+	sponsors, err := r.active(ctx, obj.Node, storage.In, storage.PredSponsored)
+	return append(absent, withoutSubjects(avoided, sponsors)...), err
 }
 
 // Speakers is the resolver for the speakers field.

@@ -39,7 +39,7 @@ func ParseDate(s string) (Date, error) {
 		return bad("wrong form")
 	}
 	num := func(p string, width int) (int, bool) {
-		if len(p) != width {
+		if len(p) != width || strings.Trim(p, "0123456789") != "" {
 			return 0, false
 		}
 		n, err := strconv.Atoi(p)

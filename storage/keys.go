@@ -17,7 +17,7 @@ import (
 //	fact      'f' | id(16)                          -> Fact (codec.go)
 //	out       'o' | subject(16) | pred 0x00 | fact(16) -> flag(1) | object(16)?
 //	in        'i' | object(16)  | pred 0x00 | fact(16) -> flag(1) | subject(16)
-//	kind      'k' | kind 0x00 | id(16)               -> ""
+//	kind      'k' | kind 0x00 | folded name 0x00 | id(16) -> ""  (ordered by name)
 //	slug      's' | slug                             -> id(16)
 //	name      'w' | folded term 0x00 | id(16)        -> ""
 //	pred      'p' | pred 0x00 | fact(16)             -> ""            (active facts only)

@@ -44,7 +44,13 @@ const DefaultQuery = `# Which US firms sponsored WAIC, by year?
 {
   sponsorshipsByYear(series: "waic", sponsorCountry: "US") {
     year
-    sponsorships { tier sponsor { name } evidence { quote gloss } }
+    events { name }
+    sponsorships {
+      tier
+      tierSize { amount }
+      subject { name ... on Organization { country } }
+      evidence { quote gloss source { title } }
+    }
   }
 }
 `
