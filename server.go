@@ -116,8 +116,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args, getenv, stdout, stderr)
 	case "seed":
 		return seedCommand(args, getenv, stdout, stderr)
+	case "export":
+		return exportCommand(args, getenv, stdout, stderr)
+	case "import":
+		return importCommand(os.Stdin, args, getenv, stdout, stderr)
+	case "bench":
+		return benchCommand(ctx, args, stdout, stderr)
 	}
-	return fmt.Errorf("unknown command %q (commands: serve, seed)", cmd)
+	return fmt.Errorf("unknown command %q (commands: serve, seed, export, import, bench)", cmd)
 }
 
 // seedCommand loads the article's facts into the data directory, idempotently,
@@ -206,13 +212,13 @@ func openGraph(cfg config, log *slog.Logger) (*storage.Graph, error) {
 	if !cfg.seed {
 		return g, nil
 	}
-	stats, err := g.Stats()
+	empty, err := g.Empty()
 	if err != nil {
 		g.Close()
 		return nil, err
 	}
-	if stats.Nodes > 0 {
-		log.Info("store opened", "entities", stats.Nodes, "facts", stats.Facts)
+	if !empty {
+		log.Info("store opened", "version", g.Version())
 		return g, nil
 	}
 	start := time.Now()

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"errors"
 	"sort"
 
 	"github.com/google/uuid"
@@ -31,13 +32,16 @@ type SponsorshipQuery struct {
 }
 
 // Sponsorships answers q ordered by year, then sponsor name, then fact ID.
+// Candidates are filtered on what the index keys hold (the sponsor, from the
+// adjacency value; its country, from the value index) before any fact record is
+// read, so only the facts of the answer are decoded.
 func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
 	var facts []*Fact
 	err := g.kv.View(func(tx Txn) error {
-		var ids []uuid.UUID
+		var cands []adjEntry
 		collectIn := func(event uuid.UUID) error {
-			more, err := adjacentIDs(tx, AdjQuery{Node: event, Dir: In, Predicate: PredSponsored})
-			ids = append(ids, more...)
+			more, err := adjacentEntries(tx, AdjQuery{Node: event, Dir: In, Predicate: PredSponsored})
+			cands = append(cands, more...)
 			return err
 		}
 		switch {
@@ -46,16 +50,12 @@ func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
 				return err
 			}
 		case q.Series != uuid.Nil:
-			editions, err := adjacentIDs(tx, AdjQuery{Node: q.Series, Dir: In, Predicate: PredEditionOf})
+			editions, err := adjacentEntries(tx, AdjQuery{Node: q.Series, Dir: In, Predicate: PredEditionOf})
 			if err != nil {
 				return err
 			}
-			for _, fid := range editions {
-				f, err := getFact(tx, fid)
-				if err != nil {
-					return err
-				}
-				if err := collectIn(f.Subject); err != nil {
+			for _, e := range editions {
+				if err := collectIn(e.Other); err != nil {
 					return err
 				}
 			}
@@ -65,21 +65,40 @@ func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
 				return err
 			}
 			for _, s := range subjects {
-				more, err := adjacentIDs(tx, AdjQuery{Node: s, Dir: Out, Predicate: PredSponsored})
+				more, err := adjacentEntries(tx, AdjQuery{Node: s, Dir: Out, Predicate: PredSponsored})
 				if err != nil {
 					return err
 				}
-				ids = append(ids, more...)
+				for i := range more {
+					more[i].Other = s // the sponsor, for the country filter below
+				}
+				cands = append(cands, more...)
 			}
 		default:
-			var err error
-			if ids, err = factIDsByPredicate(tx, PredSponsored, q.YearFrom, q.YearTo); err != nil {
+			ids, err := factIDsByPredicate(tx, PredSponsored, q.YearFrom, q.YearTo)
+			if err != nil {
 				return err
+			}
+			for _, id := range ids {
+				cands = append(cands, adjEntry{Fact: id})
 			}
 		}
 		countries := map[uuid.UUID]bool{}
-		for _, id := range ids {
-			f, err := getFact(tx, id)
+		for _, c := range cands {
+			if q.SponsorCountry != "" && c.Other != uuid.Nil {
+				ok, seen := countries[c.Other]
+				if !seen {
+					var err error
+					if ok, err = hasValue(tx, c.Other, PredCountry, q.SponsorCountry); err != nil {
+						return err
+					}
+					countries[c.Other] = ok
+				}
+				if !ok {
+					continue
+				}
+			}
+			f, err := getFact(tx, c.Fact)
 			if err != nil {
 				return err
 			}
@@ -87,7 +106,7 @@ func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
 				(q.YearFrom != nil && f.Year < *q.YearFrom) || (q.YearTo != nil && f.Year > *q.YearTo) {
 				continue
 			}
-			if q.SponsorCountry != "" {
+			if q.SponsorCountry != "" && c.Other == uuid.Nil {
 				ok, seen := countries[f.Subject]
 				if !seen {
 					if ok, err = hasValue(tx, f.Subject, PredCountry, q.SponsorCountry); err != nil {
@@ -131,21 +150,24 @@ func sortFactsBySubjectName(tx Txn, facts []*Fact) error {
 	return nil
 }
 
+// hasValue reports whether subject has an active literal fact pred = value. It
+// reads index keys only: the subject's adjacency for pred, then the value index
+// entry of each active fact.
 func hasValue(tx Txn, subject uuid.UUID, pred Predicate, value string) (bool, error) {
 	found := false
 	err := tx.Scan(adjPrefix(prefixOut, subject, pred), false, func(k, v []byte) error {
 		if v[0] != flagActive {
 			return nil
 		}
-		f, err := getFact(tx, lastID(k))
+		_, err := tx.Get(valueKey(pred, value, lastID(k)))
+		if errors.Is(err, ErrKeyMissing) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
-		if f.Value == value {
-			found = true
-			return errStop
-		}
-		return nil
+		found = true
+		return errStop
 	})
 	return found, err
 }

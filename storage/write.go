@@ -296,7 +296,7 @@ func putNode(tx Txn, old, n *Node, text string) error {
 			}
 		}
 	}
-	b, err := json.Marshal(n)
+	b, err := encodeNode(n)
 	if err != nil {
 		return err
 	}
@@ -636,7 +636,7 @@ func putFact(tx Txn, f *Fact) error {
 	if err := validateFact(tx, f); err != nil {
 		return err
 	}
-	b, err := json.Marshal(f)
+	b, err := encodeFact(f)
 	if err != nil {
 		return err
 	}
@@ -723,7 +723,7 @@ func retractFactTx(tx Txn, id uuid.UUID, r *Retraction) error {
 		}
 	}
 	f.Retraction = r
-	b, err := json.Marshal(f)
+	b, err := encodeFact(f)
 	if err != nil {
 		return err
 	}
