@@ -3,6 +3,7 @@ package storage
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -32,6 +33,18 @@ var savedNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
 // MaxSavedQueryLen bounds the text of a saved query.
 const MaxSavedQueryLen = 20000
 
+func getSaved(tx Txn, name string) (*SavedQuery, error) {
+	b, err := tx.Get(savedKey(name))
+	if err != nil {
+		return nil, err
+	}
+	var q SavedQuery
+	if err := json.Unmarshal(b, &q); err != nil {
+		return nil, fmt.Errorf("decode saved query %q: %w", name, err)
+	}
+	return &q, nil
+}
+
 // PutSavedQuery creates or replaces the saved query with q.Name, keeping the
 // creation time of one it replaces. Returns an *Error INVALID_ARGUMENT for a bad
 // name or an empty or oversize query.
@@ -51,7 +64,7 @@ func (g *Graph) PutSavedQuery(q SavedQuery) (*SavedQuery, error) {
 	err := g.kv.Update(func(tx Txn) error {
 		q.UpdatedAt = g.now()
 		q.CreatedAt = q.UpdatedAt
-		if old, err := getJSON[SavedQuery](tx, savedKey(q.Name)); err == nil {
+		if old, err := getSaved(tx, q.Name); err == nil {
 			q.CreatedAt = old.CreatedAt
 		} else if !errors.Is(err, ErrKeyMissing) {
 			return err
@@ -71,7 +84,7 @@ func (g *Graph) PutSavedQuery(q SavedQuery) (*SavedQuery, error) {
 // SavedQuery returns the saved query with the name, or an *Error NOT_FOUND.
 func (g *Graph) SavedQuery(name string) (q *SavedQuery, err error) {
 	err = g.kv.View(func(tx Txn) error {
-		q, err = getJSON[SavedQuery](tx, savedKey(name))
+		q, err = getSaved(tx, name)
 		if errors.Is(err, ErrKeyMissing) {
 			return Errorf(CodeNotFound, "name", "no saved query named %q", name)
 		}
