@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"policygraph/bench"
+	"policygraph/graph"
 	"policygraph/storage"
 )
 
@@ -70,8 +71,9 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		Open: func(dir string, syncWrites bool) (*storage.Graph, error) {
 			return openGraph(config{data: dir, syncWrites: syncWrites, seed: true}, log)
 		},
-		Handler: func(g *storage.Graph, token string) http.Handler {
-			return newHandler(g, config{token: token, introspection: true, ide: true}, log)
+		Handler: func(g *storage.Graph, token string, cacheSize int) http.Handler {
+			return newHandler(g, config{token: token, introspection: true, ide: true, cacheSize: cacheSize,
+				cacheControl: "public, max-age=0, must-revalidate", maxBody: graph.DefaultMaxBodyBytes}, log)
 		},
 	})
 }
