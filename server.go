@@ -238,7 +238,7 @@ func newHandler(g *storage.Graph, cfg config, log *slog.Logger) http.Handler {
 	registerGraphMetrics(reg, g)
 	api := graph.NewHandler(g, graph.Options{Token: cfg.token, Introspection: cfg.introspection, Logger: log,
 		MaxBodyBytes: cfg.maxBody, CacheSize: cfg.cacheSize, CacheControl: cfg.cacheControl, Metrics: metrics})
-	gql := graph.Authenticate(cfg.token)(graph.LoaderMiddleware(g)(api))
+	gql := graph.Authenticate(cfg.token)(api)
 	crossOrigin := allowOrigins(cfg.corsOrigins)
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", crossOrigin(gql))
@@ -340,7 +340,10 @@ func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		log.Info("request", "id", r.Header.Get("X-Request-Id"), "method", r.Method, "path", r.URL.Path, "status", rec.status, "took", time.Since(start).String())
+		// LogAttrs: typed attributes, no boxing of each value into an any.
+		log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("id", r.Header.Get("X-Request-Id")),
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
+			slog.String("took", time.Since(start).String()))
 	})
 }
 

@@ -71,8 +71,8 @@ func Authenticate(token string) func(http.Handler) http.Handler {
 }
 
 // NewHandler builds the /graphql handler: GET and POST transports, a parsed-query
-// cache, automatic persisted queries, the error presenter and the write guard.
-// Wrap it in Authenticate and LoaderMiddleware (see server.go).
+// cache, automatic persisted queries, the error presenter, the write guard and
+// per-operation loaders. Wrap it in Authenticate (see server.go).
 func NewHandler(g *storage.Graph, o Options) http.Handler {
 	log := o.Logger
 	if log == nil {
@@ -107,7 +107,9 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 			}
 			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{err}})
 		}
-		return next(ctx)
+		// Loaders for this operation only, made here rather than per HTTP
+		// request so that answers from the response cache make none.
+		return next(WithLoaders(ctx, g))
 	})
 	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
 		return presentError(ctx, log, err)

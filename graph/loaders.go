@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"github.com/google/uuid"
@@ -44,15 +43,6 @@ func NewLoaders(g *storage.Graph) *Loaders {
 // WithLoaders returns ctx carrying fresh loaders.
 func WithLoaders(ctx context.Context, g *storage.Graph) context.Context {
 	return context.WithValue(ctx, loadersKey{}, NewLoaders(g))
-}
-
-// LoaderMiddleware gives each request its own loaders.
-func LoaderMiddleware(g *storage.Graph) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			next.ServeHTTP(w, r.WithContext(WithLoaders(r.Context(), g)))
-		})
-	}
 }
 
 func (r *Resolver) loaders(ctx context.Context) *Loaders {

@@ -74,24 +74,35 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 		return
 	}
 	w.Header().Set("Vary", "Accept")
-	raw, rerr := t.params(w, r)
+	req, rerr := t.read(w, r)
+	if rerr != nil {
+		t.fail(w, media, rerr, "", start)
+		return
+	}
+	// The version is read before the cache and before the query runs: a result
+	// cached under it was computed from a snapshot at least that new, and a
+	// write commits a new version, so a cached result is never older than the
+	// last write before the request.
+	version := t.Version()
+	key := ""
+	if t.Cache != nil {
+		// Keyed on the request's bytes, so a repeated request is answered
+		// without decoding it; requests that differ only in spelling (spaces,
+		// key order) are cached apart, which costs space, never correctness.
+		key = cacheKey(media, r.Method, req)
+		if e, ok := t.Cache.Get(key, version); ok {
+			t.Metrics.cache("hit")
+			t.respond(w, r, media, e.status, e.body, e.etag, e.operation, start)
+			return
+		}
+	}
+	raw, rerr := t.params(r, req)
 	if rerr != nil {
 		t.fail(w, media, rerr, "", start)
 		return
 	}
 	raw.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
 	raw.Headers = r.Header
-
-	key := ""
-	if t.Cache != nil {
-		key = cacheKey(media, raw)
-		if e, ok := t.Cache.Get(key, t.Version()); ok {
-			t.Metrics.cache("hit")
-			t.respond(w, r, media, e.status, e.body, e.etag, e.operation, start)
-			return
-		}
-	}
-	version := t.Version()
 
 	opCtx, errs := exec.CreateOperationContext(r.Context(), raw)
 	if errs != nil {
@@ -234,9 +245,44 @@ func negotiate(accept string) (string, bool) {
 	return best, best != "" && bestQ > 0
 }
 
-// params reads the request's GraphQL parameters from the URL (GET) or the JSON
-// body (POST), checking each one's type.
-func (t *Transport) params(w http.ResponseWriter, r *http.Request) (*graphql.RawParams, *requestError) {
+// read returns the request's GraphQL parameters undecoded: the URL's query
+// string (GET) or the JSON body (POST), after checking the body's media type
+// and size.
+func (t *Transport) read(w http.ResponseWriter, r *http.Request) ([]byte, *requestError) {
+	if r.Method == http.MethodGet {
+		return []byte(r.URL.RawQuery), nil
+	}
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return nil, &requestError{status: http.StatusUnsupportedMediaType, errs: gqlerror.List{codeErr("UNSUPPORTED_MEDIA_TYPE", "send POST bodies as Content-Type: application/json")}}
+	}
+	if ct != mediaJSON && !strings.EqualFold(ct, "application/json; charset=utf-8") {
+		mt, params, err := mime.ParseMediaType(ct)
+		if err != nil || mt != mediaJSON || (params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8")) {
+			return nil, &requestError{status: http.StatusUnsupportedMediaType, errs: gqlerror.List{codeErr("UNSUPPORTED_MEDIA_TYPE", "send POST bodies as Content-Type: application/json (utf-8)")}}
+		}
+	}
+	body := r.Body
+	if t.MaxBodyBytes > 0 {
+		body = http.MaxBytesReader(w, r.Body, t.MaxBodyBytes)
+	}
+	b, err := io.ReadAll(body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, &requestError{status: http.StatusRequestEntityTooLarge, errs: gqlerror.List{codeErr("REQUEST_TOO_LARGE", "the request body is larger than "+strconv.FormatInt(tooBig.Limit, 10)+" bytes")}}
+		}
+		return nil, badRequest("BAD_REQUEST", "could not read the request body")
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, badRequest("BAD_REQUEST", "the request body is empty; send {\"query\": \"...\"}")
+	}
+	return b, nil
+}
+
+// params decodes the request's GraphQL parameters from what read returned,
+// checking each one's type.
+func (t *Transport) params(r *http.Request, req []byte) (*graphql.RawParams, *requestError) {
 	fields := map[string]json.RawMessage{}
 	if r.Method == http.MethodGet {
 		q := r.URL.Query()
@@ -254,33 +300,8 @@ func (t *Transport) params(w http.ResponseWriter, r *http.Request) (*graphql.Raw
 				fields[name] = json.RawMessage(v)
 			}
 		}
-	} else {
-		ct := r.Header.Get("Content-Type")
-		if ct == "" {
-			return nil, &requestError{status: http.StatusUnsupportedMediaType, errs: gqlerror.List{codeErr("UNSUPPORTED_MEDIA_TYPE", "send POST bodies as Content-Type: application/json")}}
-		}
-		mt, params, err := mime.ParseMediaType(ct)
-		if err != nil || mt != mediaJSON || (params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8")) {
-			return nil, &requestError{status: http.StatusUnsupportedMediaType, errs: gqlerror.List{codeErr("UNSUPPORTED_MEDIA_TYPE", "send POST bodies as Content-Type: application/json (utf-8)")}}
-		}
-		body := r.Body
-		if t.MaxBodyBytes > 0 {
-			body = http.MaxBytesReader(w, r.Body, t.MaxBodyBytes)
-		}
-		b, err := io.ReadAll(body)
-		if err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				return nil, &requestError{status: http.StatusRequestEntityTooLarge, errs: gqlerror.List{codeErr("REQUEST_TOO_LARGE", "the request body is larger than "+strconv.FormatInt(tooBig.Limit, 10)+" bytes")}}
-			}
-			return nil, badRequest("BAD_REQUEST", "could not read the request body")
-		}
-		if len(bytes.TrimSpace(b)) == 0 {
-			return nil, badRequest("BAD_REQUEST", "the request body is empty; send {\"query\": \"...\"}")
-		}
-		if err := json.Unmarshal(b, &fields); err != nil {
-			return nil, badRequest("BAD_REQUEST", "the request body is not a JSON object: %v", err)
-		}
+	} else if err := json.Unmarshal(req, &fields); err != nil {
+		return nil, badRequest("BAD_REQUEST", "the request body is not a JSON object: %v", err)
 	}
 	raw := &graphql.RawParams{}
 	isNull := func(m json.RawMessage) bool { return len(m) == 0 || string(m) == "null" }
@@ -377,14 +398,15 @@ func etagMatch(header, etag string) bool {
 	return false
 }
 
-// cacheKey identifies a request's result apart from the graph version.
-func cacheKey(media string, raw *graphql.RawParams) string {
+// cacheKey identifies a request's result apart from the graph version: the
+// response media type, the method and the request's undecoded parameters.
+func cacheKey(media, method string, req []byte) string {
 	h := sha256.New()
-	vars, _ := json.Marshal(raw.Variables) // map keys are sorted
-	ext, _ := json.Marshal(raw.Extensions["persistedQuery"])
-	for _, s := range []string{media, raw.Query, raw.OperationName, string(vars), string(ext)} {
+	for _, s := range []string{media, method} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
-	return string(h.Sum(nil))
+	h.Write(req)
+	var sum [sha256.Size]byte
+	return string(h.Sum(sum[:0]))
 }
