@@ -315,9 +315,9 @@ func requestID(next http.Handler) http.Handler {
 		id := r.Header.Get("X-Request-Id")
 		if !validRequestID(id) {
 			id = uuid.NewString()
-			r.Header.Set("X-Request-Id", id)
+			r.Header["X-Request-Id"] = []string{id} // the canonical key: no Set needed
 		}
-		w.Header().Set("X-Request-Id", id)
+		w.Header()["X-Request-Id"] = []string{id}
 		next.ServeHTTP(w, r)
 	})
 }

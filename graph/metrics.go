@@ -19,6 +19,22 @@ type Metrics struct {
 
 	mu  sync.Mutex
 	ops map[string]bool // operation names seen, to bound label cardinality
+
+	// The label lookups of every request, resolved once: the children of
+	// requests and duration by operation name and status, and cacheUse's.
+	childMu  sync.RWMutex
+	children map[opStatus]opMetrics
+	cacheBy  map[string]prometheus.Counter
+}
+
+type opStatus struct {
+	op     string
+	status int
+}
+
+type opMetrics struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
 }
 
 // maxOperationLabels bounds how many distinct operation names become labels;
@@ -37,7 +53,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "GraphQL errors by extensions.code."}, []string{"code"}),
 		cacheUse: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "policygraph_response_cache_total",
 			Help: "Response cache lookups: hit, miss (computed and stored), not_modified (answered 304)."}, []string{"result"}),
-		ops: map[string]bool{},
+		ops:      map[string]bool{},
+		children: map[opStatus]opMetrics{},
+		cacheBy:  map[string]prometheus.Counter{},
+	}
+	for _, r := range []string{"hit", "miss", "not_modified"} {
+		m.cacheBy[r] = m.cacheUse.WithLabelValues(r)
 	}
 	reg.MustRegister(m.requests, m.duration, m.errs, m.cacheUse)
 	return m
@@ -67,9 +88,23 @@ func (m *Metrics) request(op string, status int, d time.Duration) {
 	if m == nil {
 		return
 	}
-	l := m.opLabel(op)
-	m.requests.WithLabelValues(l, strconv.Itoa(status)).Inc()
-	m.duration.WithLabelValues(l).Observe(d.Seconds())
+	key := opStatus{op, status}
+	m.childMu.RLock()
+	c, ok := m.children[key]
+	m.childMu.RUnlock()
+	if !ok {
+		l := m.opLabel(op)
+		c = opMetrics{m.requests.WithLabelValues(l, strconv.Itoa(status)), m.duration.WithLabelValues(l)}
+		m.childMu.Lock()
+		// Bounded like the labels: names past the bound share "other"'s
+		// children, looked up each time.
+		if len(m.children) < 4*maxOperationLabels {
+			m.children[key] = c
+		}
+		m.childMu.Unlock()
+	}
+	c.requests.Inc()
+	c.duration.Observe(d.Seconds())
 }
 
 func (m *Metrics) errors(errs gqlerror.List) {
@@ -87,6 +122,10 @@ func (m *Metrics) errors(errs gqlerror.List) {
 
 func (m *Metrics) cache(result string) {
 	if m == nil {
+		return
+	}
+	if c, ok := m.cacheBy[result]; ok {
+		c.Inc()
 		return
 	}
 	m.cacheUse.WithLabelValues(result).Inc()
