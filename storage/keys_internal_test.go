@@ -147,7 +147,7 @@ func (r *raceKV) Update(fn func(Txn) error) error {
 	if c := r.compete; c != nil {
 		r.compete = nil
 		txn := r.DB.NewTransaction(true)
-		err := fn(badgerTxn{t: txn})
+		err := fn(&badgerTxn{t: txn})
 		txn.Discard()
 		if err != nil {
 			return err

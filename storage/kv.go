@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -84,7 +85,11 @@ const maxConflictRetries = 16
 
 // View implements KV.
 func (b *Badger) View(fn func(Txn) error) error {
-	return b.DB.View(func(t *badger.Txn) error { return fn(badgerTxn{t: t}) })
+	return b.DB.View(func(t *badger.Txn) error {
+		tx := &badgerTxn{t: t, reuse: true}
+		defer tx.closeIterators() // Badger panics on a discarded txn with open iterators
+		return fn(tx)
+	})
 }
 
 // Update implements KV.
@@ -92,7 +97,7 @@ func (b *Badger) Update(fn func(Txn) error) error {
 	backoff := 100 * time.Microsecond
 	for attempt := 0; ; attempt++ {
 		wrote := false
-		err := b.DB.Update(func(t *badger.Txn) error { return fn(badgerTxn{t: t, wrote: &wrote}) })
+		err := b.DB.Update(func(t *badger.Txn) error { return fn(&badgerTxn{t: t, wrote: &wrote}) })
 		if err == nil {
 			// Badger's commit timestamp, from which Version restarts on open, moves
 			// only for commits that wrote; so does Version.
@@ -121,9 +126,63 @@ func (b *Badger) Close() error { return b.DB.Close() }
 type badgerTxn struct {
 	t     *badger.Txn
 	wrote *bool // set by Set and Delete; nil in read-only transactions
+
+	// reuse keeps the iterators of finished scans for the next ones (read-only
+	// transactions only: an iterator of a read-write one would not see the
+	// writes made after it was created). Creating a Badger iterator (a merge
+	// iterator over every memtable and level) cost more than the seek and the
+	// reads of a typical adjacency scan; a request makes dozens of scans.
+	reuse bool
+	mu    sync.Mutex
+	free  []*badger.Iterator // idle, for the next scan
+	all   []*badger.Iterator // every one made, closed by closeIterators
 }
 
-func (t badgerTxn) Get(key []byte) ([]byte, error) {
+// iterator returns an iterator for a scan of prefix and a func that gives it
+// back. A scan inside another's callback gets an iterator of its own.
+func (t *badgerTxn) iterator(prefix []byte, keysOnly bool) (*badger.Iterator, func()) {
+	if !t.reuse {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = prefix
+		opts.PrefetchValues = !keysOnly
+		if keysOnly {
+			opts.PrefetchSize = 0
+		}
+		it := t.t.NewIterator(opts)
+		return it, it.Close
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var it *badger.Iterator
+	if n := len(t.free); n > 0 {
+		it, t.free = t.free[n-1], t.free[:n-1]
+	} else {
+		// No Prefix (it serves every prefix: each scan seeks and stops at the
+		// end of its own) and no value prefetching: values live in the LSM
+		// tree when below Badger's value threshold (1 MiB), so ValueCopy of the
+		// current item costs no more than a prefetch would, and a prefetch
+		// would read ahead past the prefix.
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		it = t.t.NewIterator(opts)
+		t.all = append(t.all, it)
+	}
+	return it, func() {
+		t.mu.Lock()
+		t.free = append(t.free, it)
+		t.mu.Unlock()
+	}
+}
+
+// closeIterators closes every iterator the transaction made.
+func (t *badgerTxn) closeIterators() {
+	for _, it := range t.all {
+		it.Close()
+	}
+	t.all, t.free = nil, nil
+}
+
+func (t *badgerTxn) Get(key []byte) ([]byte, error) {
 	item, err := t.t.Get(key)
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, ErrKeyMissing
@@ -134,33 +193,27 @@ func (t badgerTxn) Get(key []byte) ([]byte, error) {
 	return item.ValueCopy(nil)
 }
 
-func (t badgerTxn) Set(key, value []byte) error {
+func (t *badgerTxn) Set(key, value []byte) error {
 	if t.wrote != nil {
 		*t.wrote = true
 	}
 	return t.t.Set(key, value)
 }
 
-func (t badgerTxn) Delete(key []byte) error {
+func (t *badgerTxn) Delete(key []byte) error {
 	if t.wrote != nil {
 		*t.wrote = true
 	}
 	return t.t.Delete(key)
 }
 
-func (t badgerTxn) Scan(prefix []byte, keysOnly bool, fn func(key, val []byte) error) error {
+func (t *badgerTxn) Scan(prefix []byte, keysOnly bool, fn func(key, val []byte) error) error {
 	return t.ScanFrom(prefix, prefix, keysOnly, fn)
 }
 
-func (t badgerTxn) ScanFrom(prefix, start []byte, keysOnly bool, fn func(key, val []byte) error) error {
-	opts := badger.DefaultIteratorOptions
-	opts.Prefix = prefix
-	opts.PrefetchValues = !keysOnly
-	if keysOnly {
-		opts.PrefetchSize = 0
-	}
-	it := t.t.NewIterator(opts)
-	defer it.Close()
+func (t *badgerTxn) ScanFrom(prefix, start []byte, keysOnly bool, fn func(key, val []byte) error) error {
+	it, done := t.iterator(prefix, keysOnly)
+	defer done()
 	for it.Seek(start); it.ValidForPrefix(prefix); it.Next() {
 		item := it.Item()
 		var val []byte

@@ -102,6 +102,31 @@ func TestTxnScan(t *testing.T) {
 			t.Errorf("ScanFrom(%q, %q, %v) = %q, want %q", tt.prefix, tt.start, tt.keysOnly, got, tt.want)
 		}
 	}
+	// One read transaction reuses its iterators across scans: many scans in a
+	// row, one stopped early, and a scan inside another's callback must each
+	// see exactly their own prefix.
+	var got []string
+	if err := kv.View(func(tx storage.Txn) error {
+		for range 3 {
+			if err := tx.Scan([]byte("t/"), true, func(k, _ []byte) error { return storage.ErrStopForTest }); err != nil {
+				return err
+			}
+			if err := tx.Scan([]byte("t/"), false, func(k, v []byte) error {
+				return tx.Scan([]byte("u"), false, func(k2, v2 []byte) error {
+					got = append(got, string(k)+"="+string(v)+"/"+string(k2)+"="+string(v2))
+					return nil
+				})
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if s, want := strings.Join(got, " "), strings.Repeat("t/a=vt/a/u/a=vu/a t/b=vt/b/u/a=vu/a ", 3); s+" " != want {
+		t.Errorf("nested scans in one transaction = %q, want %q", s, want)
+	}
 	err := kv.View(func(tx storage.Txn) error {
 		_, err := tx.Get([]byte("t/c"))
 		return err

@@ -1,0 +1,4 @@
+package storage
+
+// ErrStopForTest is errStop, for the external tests: it ends a Scan early.
+var ErrStopForTest = errStop
