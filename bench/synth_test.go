@@ -43,3 +43,35 @@ func TestGenerateImports(t *testing.T) {
 		t.Errorf("Generate is not deterministic")
 	}
 }
+
+// BenchmarkImport is Graph.Import of a 20k-node synthetic graph into a fresh
+// on-disk store; it reports edges/s (go run . bench -scale measures larger sizes).
+func BenchmarkImport(b *testing.B) {
+	var export bytes.Buffer
+	if _, _, err := Generate(&export, 20000); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	edges := 0
+	for b.Loop() {
+		b.StopTimer()
+		kv, err := storage.OpenBadger(storage.BadgerOptions{Dir: b.TempDir()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		g, err := storage.Open(kv)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		rep, err := g.Import(bytes.NewReader(export.Bytes()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		edges += rep.Edges
+		g.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(edges)/b.Elapsed().Seconds(), "edges/s")
+}

@@ -537,6 +537,7 @@ func (im *importer) fact(f *Fact) error {
 	return nil
 }
 
-// NewBulkWriter implements BulkLoader with Badger's WriteBatch, which has the
-// methods of BulkWriter.
-func (b *Badger) NewBulkWriter() BulkWriter { return b.DB.NewWriteBatch() }
+// NewBulkWriter implements BulkLoader with Badger's StreamWriter (see
+// streamBulkWriter) for imports whose pairs fit in BulkMemory, and a
+// WriteBatch past it. Import loads only into a store that holds no graph.
+func (b *Badger) NewBulkWriter() BulkWriter { return &streamBulkWriter{b: b, limit: b.bulkMemory} }

@@ -27,13 +27,34 @@ func seededGraph(t testing.TB) *storage.Graph {
 	return g
 }
 
+// TestExportImportRoundTrip imports an export through both of Badger's bulk
+// paths: sorted into SSTables (StreamWriter), and through a WriteBatch once
+// the import outgrows BulkMemory.
 func TestExportImportRoundTrip(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		bulkMemory int
+	}{{"stream writer", 0}, {"write batch past the memory bound", 4096}} {
+		t.Run(tt.name, func(t *testing.T) { testRoundTrip(t, tt.bulkMemory) })
+	}
+}
+
+func testRoundTrip(t *testing.T, bulkMemory int) {
 	g := seededGraph(t)
 	var first bytes.Buffer
 	if err := g.ExportJSONL(&first); err != nil {
 		t.Fatalf("ExportJSONL: %v", err)
 	}
-	fresh := newGraph(t)
+	kv, err := storage.OpenBadger(storage.BadgerOptions{InMemory: true, BulkMemory: bulkMemory})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := storage.Open(kv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fresh.Close() })
+	before := fresh.Version()
 	rep, err := fresh.Import(bytes.NewReader(first.Bytes()))
 	if err != nil {
 		t.Fatalf("Import: %v", err)
@@ -41,6 +62,9 @@ func TestExportImportRoundTrip(t *testing.T) {
 	stats, _ := g.Stats()
 	if rep.Nodes != stats.Nodes || rep.Facts != stats.Facts || rep.Texts != 1 {
 		t.Errorf("Import = %+v, want %d nodes, %d facts, 1 text", rep, stats.Nodes, stats.Facts)
+	}
+	if fresh.Version() <= before {
+		t.Errorf("Version after import = %d, want > %d", fresh.Version(), before)
 	}
 	var second bytes.Buffer
 	if err := fresh.ExportJSONL(&second); err != nil {

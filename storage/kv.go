@@ -55,12 +55,20 @@ type BadgerOptions struct {
 	// a crash of the machine, not only of the process.
 	SyncWrites bool
 	Logger     *slog.Logger
+	// BulkMemory bounds the bytes of keys and values an import sorts in memory
+	// to write SSTables directly (Badger's StreamWriter); a larger import goes
+	// through a WriteBatch, slower. 0 means DefaultBulkMemory.
+	BulkMemory int
 }
+
+// DefaultBulkMemory is BadgerOptions.BulkMemory's default.
+const DefaultBulkMemory = 2 << 30
 
 // Badger is the KV on an embedded Badger database.
 type Badger struct {
-	DB      *badger.DB
-	version atomic.Uint64
+	DB         *badger.DB
+	version    atomic.Uint64
+	bulkMemory int
 }
 
 // OpenBadger opens (creating if needed) a Badger database.
@@ -75,7 +83,10 @@ func OpenBadger(o BadgerOptions) (*Badger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open badger at %q: %w", o.Dir, err)
 	}
-	b := &Badger{DB: db}
+	b := &Badger{DB: db, bulkMemory: o.BulkMemory}
+	if b.bulkMemory == 0 {
+		b.bulkMemory = DefaultBulkMemory
+	}
 	b.version.Store(db.MaxVersion())
 	return b, nil
 }
