@@ -40,7 +40,7 @@ func runScale(ctx context.Context, o Options, out, stderr io.Writer) error {
 	fmt.Fprintf(out, "# policygraph bench -scale\n\n")
 	fmt.Fprintf(out, "- command: `go run . bench %s`\n", strings.Join(os.Args[2:], " "))
 	machine(out)
-	fmt.Fprintf(out, "- per size: Generate -> file -> Graph.Import (Badger StreamWriter; WriteBatch past -bulk-memory) -> seed.Load (transactions) -> close; then `serve -cache-size 0` in a child process\n")
+	fmt.Fprintf(out, "- per size: Generate -> file -> Graph.Import (Badger StreamWriter; WriteBatch past storage.DefaultBulkMemory) -> seed.Load (transactions) -> close; then `serve -cache-size 0` in a child process\n")
 	fmt.Fprintf(out, "- latency: one client (closed loop, c=1), %s per query after a 1s warm-up; RSS: the server's VmRSS after %s of c=8 headline load\n\n", o.ScaleDur, o.ScaleDur)
 	fmt.Fprintf(out, "| nodes | facts | edges | import s | edges/s | store MiB | cold start ms | seed headline p50/p99 ms | seed two-hop p50/p99 ms | synth headline p50/p99 ms | synth two-hop p50/p99 ms | server RSS MiB |\n")
 	fmt.Fprintf(out, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
