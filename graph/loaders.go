@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/vikstrous/dataloadgen"
@@ -21,7 +20,13 @@ type loadersKey struct{}
 
 // NewLoaders makes the loaders of one request.
 func NewLoaders(g *storage.Graph) *Loaders {
-	wait := dataloadgen.WithWait(200 * time.Microsecond)
+	// No timed wait: a batch is fetched as soon as the goroutine that fetches
+	// it is scheduled, which is after the resolvers already runnable (gqlgen
+	// runs a list's fields concurrently) have added their keys. A 200µs wait
+	// cost ~4 ms a request: one timer per loader round, and on a busy machine
+	// timers fire late (BenchmarkHeadlineHTTP 5.0 -> 1.2 ms/op, allocations
+	// +2%: the batches stayed about as large).
+	wait := dataloadgen.WithWait(0)
 	return &Loaders{
 		nodes: dataloadgen.NewLoader(func(_ context.Context, ids []uuid.UUID) ([]*storage.Node, []error) {
 			nodes, err := g.Nodes(ids)
