@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"policygraph/seed"
+	"policygraph/storage"
 )
 
 // TestQuestions asks the API questions the article answers, through the real
@@ -240,4 +241,32 @@ func TestFactsFilterNegatedNull(t *testing.T) {
 	if all != pos+neg || neg == 0 {
 		t.Fatalf("all %v, positive %v, negated %v", all, pos, neg)
 	}
+}
+
+// TestTraversalIsBatched: a traversal reads the store once per level of the
+// query, not once per entity (no N+1): the per-request loaders batch each level,
+// so 19 sponsors cost a few reads more than one does, not 19 times as many.
+func TestTraversalIsBatched(t *testing.T) {
+	cfg := testConfig()
+	cfg.cacheSize = 0 // measure the resolvers, not the response cache
+	srv, g := newTestServerWith(t, cfg)
+	store := g.KV().(*storage.CountingKV)
+	reads := func(tier string) (int, uint64) {
+		q := `{ event(slug: "waic-2023") { sponsorships` + tier + ` { subject { name ... on Organization { country sanctions { name imposedBy { name } } parent { name } } } } } }`
+		before := store.Views()
+		d := query(t, srv, q, nil)
+		return len(at(d, "event.sponsorships").([]any)), store.Views() - before
+	}
+	one, oneReads := reads("(tier: ELITE_PARTNER)")
+	all, allReads := reads("")
+	if one != 1 || all < 19 {
+		t.Fatalf("sponsorships: %d elite, %d in all", one, all)
+	}
+	// Unbatched, each sponsor would cost at least three reads (its node, its
+	// COUNTRY, sanctions and parent adjacency). Batched, a level costs one read,
+	// or two when the loaders' wait window splits it.
+	if allReads >= uint64(all) {
+		t.Errorf("%d sponsors cost %d store reads, 1 sponsor %d: reads grow with the sponsors (N+1)", all, allReads, oneReads)
+	}
+	t.Logf("1 sponsor: %d store reads; %d sponsors: %d", oneReads, all, allReads)
 }

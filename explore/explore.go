@@ -11,17 +11,13 @@ package explore
 
 import (
 	"bytes"
-	"compress/gzip"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"html/template"
-	"io/fs"
 	"net/http"
 	"path"
 	"strings"
-	"sync"
-	"time"
+
+	"policygraph/internal/static"
 )
 
 // CytoscapeVersion is the vendored version of the npm package cytoscape. It is
@@ -39,13 +35,6 @@ const (
 // Endpoint is the GraphQL endpoint the page queries.
 const Endpoint = "/graphql"
 
-// Cache-Control values: the versioned vendor file never changes; everything
-// else is revalidated (cheaply, via its ETag) on every use.
-const (
-	cacheImmutable  = "public, max-age=31536000, immutable"
-	cacheRevalidate = "no-cache"
-)
-
 // contentSecurityPolicy lets the page load scripts, styles and data only from
 // its own origin. Cytoscape.js draws on a canvas and sets element styles via
 // the CSSOM, which the policy allows without 'unsafe-inline'.
@@ -56,14 +45,6 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 var files embed.FS
 
 var indexTemplate = template.Must(template.ParseFS(files, "index.html"))
-
-var contentTypes = map[string]string{
-	".css":  "text/css; charset=utf-8",
-	".html": "text/html; charset=utf-8",
-	".js":   "text/javascript; charset=utf-8",
-	".md":   "text/markdown; charset=utf-8",
-	".txt":  "text/plain; charset=utf-8",
-}
 
 // pageData fills index.html.
 type pageData struct {
@@ -84,7 +65,7 @@ type pageConfig struct {
 // than GET and HEAD with 405. Text assets are gzip-compressed for clients that
 // accept it.
 func Handler() http.Handler {
-	h := &handler{assets: make(map[string]*asset)}
+	h := &handler{}
 	var page bytes.Buffer
 	err := indexTemplate.Execute(&page, pageData{
 		Prefix:      AssetPrefix,
@@ -95,26 +76,14 @@ func Handler() http.Handler {
 		// The template and its data are fixed at compile time.
 		panic("explore: rendering index.html: " + err.Error())
 	}
-	h.index = newAsset("index.html", page.Bytes(), cacheRevalidate)
+	h.index = static.NewAsset("index.html", page.Bytes(), static.CacheRevalidate)
 
-	sub, err := fs.Sub(files, "assets")
-	if err != nil {
-		panic("explore: " + err.Error())
-	}
-	err = fs.WalkDir(sub, ".", func(name string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := fs.ReadFile(sub, name)
-		if err != nil {
-			return err
-		}
-		cache := cacheRevalidate
+	// Only the vendored file's name carries a version.
+	h.assets, err = static.Dir(files, "assets", func(name string) string {
 		if strings.Contains(path.Base(name), "-"+CytoscapeVersion+".") {
-			cache = cacheImmutable
+			return static.CacheImmutable
 		}
-		h.assets[name] = newAsset(name, data, cache)
-		return nil
+		return static.CacheRevalidate
 	})
 	if err != nil {
 		panic("explore: reading embedded assets: " + err.Error())
@@ -123,12 +92,12 @@ func Handler() http.Handler {
 }
 
 type handler struct {
-	index  *asset
-	assets map[string]*asset // by path relative to assets/
+	index  *static.Asset
+	assets map[string]*static.Asset // by path relative to assets/
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var a *asset
+	var a *static.Asset
 	switch p := r.URL.Path; {
 	case p == PagePath:
 		a = h.index
@@ -144,82 +113,5 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
-		return
-	}
-	a.serve(w, r)
-}
-
-// asset is one file served by the handler, with its lazily built gzip form.
-type asset struct {
-	name, contentType, cacheControl, etag string
-	data                                  []byte
-
-	gzipOnce sync.Once
-	gzipData []byte // nil when compression does not pay
-}
-
-func newAsset(name string, data []byte, cacheControl string) *asset {
-	ct, ok := contentTypes[path.Ext(name)]
-	if !ok {
-		ct = "application/octet-stream"
-	}
-	sum := sha256.Sum256(data)
-	return &asset{
-		name:         name,
-		contentType:  ct,
-		cacheControl: cacheControl,
-		etag:         `"` + hex.EncodeToString(sum[:12]) + `"`,
-		data:         data,
-	}
-}
-
-func (a *asset) gzipped() []byte {
-	a.gzipOnce.Do(func() {
-		if len(a.data) < 1024 || a.contentType == "application/octet-stream" {
-			return
-		}
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		zw.Write(a.data) // writes to a bytes.Buffer do not fail
-		zw.Close()
-		if buf.Len() < len(a.data)*9/10 {
-			a.gzipData = buf.Bytes()
-		}
-	})
-	return a.gzipData
-}
-
-func (a *asset) serve(w http.ResponseWriter, r *http.Request) {
-	hdr := w.Header()
-	hdr.Set("Content-Type", a.contentType)
-	hdr.Set("Cache-Control", a.cacheControl)
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	body, etag := a.data, a.etag
-	if gz := a.gzipped(); gz != nil {
-		hdr.Add("Vary", "Accept-Encoding")
-		if acceptsGzip(r) {
-			hdr.Set("Content-Encoding", "gzip")
-			body, etag = gz, strings.TrimSuffix(a.etag, `"`)+`-gz"`
-		}
-	}
-	hdr.Set("ETag", etag)
-	http.ServeContent(w, r, a.name, time.Time{}, bytes.NewReader(body))
-}
-
-// acceptsGzip reports whether the request's Accept-Encoding allows gzip.
-func acceptsGzip(r *http.Request) bool {
-	for _, v := range r.Header.Values("Accept-Encoding") {
-		for part := range strings.SplitSeq(v, ",") {
-			coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-			if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
-				continue
-			}
-			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
-			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
-		}
-	}
-	return false
+	a.ServeHTTP(w, r)
 }

@@ -96,6 +96,7 @@ type ComplexityRoot struct {
 		NameIn         func(childComplexity int, lang *string) int
 		Places         func(childComplexity int) int
 		Retraction     func(childComplexity int) int
+		Since          func(childComplexity int) int
 		Slug           func(childComplexity int) int
 	}
 
@@ -738,6 +739,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EventSeries.Retraction(childComplexity), true
+	case "EventSeries.since":
+		if e.ComplexityRoot.EventSeries.Since == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventSeries.Since(childComplexity), true
 	case "EventSeries.slug":
 		if e.ComplexityRoot.EventSeries.Slug == nil {
 			break
@@ -2874,6 +2881,8 @@ func (ec *executionContext) childFields_EventSeries(ctx context.Context, field g
 		return ec.fieldContext_EventSeries_editions(ctx, field)
 	case "places":
 		return ec.fieldContext_EventSeries_places(ctx, field)
+	case "since":
+		return ec.fieldContext_EventSeries_since(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EventSeries", field.Name)
 }

@@ -41,6 +41,7 @@ type EventSeriesResolver interface {
 
 	Editions(ctx context.Context, obj *storage.EventSeries, yearFrom *int, yearTo *int, order *model.SortOrder) ([]*storage.Event, error)
 	Places(ctx context.Context, obj *storage.EventSeries) ([]*storage.Place, error)
+	Since(ctx context.Context, obj *storage.EventSeries) (*storage.Date, error)
 }
 type EvidenceResolver interface {
 	Source(ctx context.Context, obj *storage.Evidence) (*storage.Source, error)
@@ -1866,6 +1867,38 @@ func (ec *executionContext) fieldContext_EventSeries_places(_ context.Context, f
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Place(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EventSeries_since(ctx context.Context, field graphql.CollectedField, obj *storage.EventSeries) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventSeries_since(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.EventSeries().Since(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *storage.Date) graphql.Marshaler {
+			return ec.marshalOPartialDate2ᚖpolicygraphᚋstorageᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EventSeries_since(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EventSeries",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PartialDate(ctx, field)
 		},
 	}
 	return fc, nil
@@ -7484,6 +7517,12 @@ func (ec *executionContext) _EventSeries(ctx context.Context, sel ast.SelectionS
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._EventSeries_places(ctx, field, obj)
+				})
+		case "since":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EventSeries_since(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

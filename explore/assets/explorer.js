@@ -34,7 +34,8 @@ const known = {
   facts: new Map(), // id -> fact (core fields; subjectId, objectId)
 };
 // view: the nodes drawn, and (for presets) the only facts drawn among them.
-let view = { name: "", nodes: new Set(), facts: null };
+// quiet: edge labels only when zoomed in (for the large, laid-out views).
+let view = { name: "", nodes: new Set(), facts: null, quiet: false };
 const filters = { year: "", country: "", relation: "" };
 
 let cy;
@@ -68,7 +69,7 @@ function edgeElement(f) {
   return {
     group: "edges",
     data: { id: f.id, source: f.subjectId, target: f.objectId, label: edgeLabel(f), predicate: f.predicate },
-    classes: f.negated ? "negated" : "",
+    classes: [f.negated ? "negated" : "", view.quiet ? "quiet" : ""].join(" "),
   };
 }
 
@@ -77,11 +78,18 @@ function cyStyle() {
     { selector: "node", style: {
       "background-color": "data(colour)", shape: "data(shape)", width: 26, height: 26,
       "border-width": 1.5, "border-color": "#374151",
-      label: "data(display)", "font-size": 11, "font-family": "system-ui, sans-serif", color: "#1b1b1b",
+      label: "data(display)", "font-size": 12, "font-family": "system-ui, sans-serif", color: "#1b1b1b",
       "text-valign": "bottom", "text-halign": "center", "text-margin-y": 4,
-      "text-wrap": "wrap", "text-max-width": 140,
+      "text-wrap": "wrap", "text-max-width": 130,
       "text-background-color": "#ffffff", "text-background-opacity": 0.9, "text-background-padding": 2,
+      "text-background-shape": "round-rectangle",
+      // Labels too small to read are left out until the graph is zoomed in.
+      "min-zoomed-font-size": 5,
     } },
+    // Hubs (events, the US government, export controls) get bigger labels,
+    // which stay readable when the whole graph is zoomed out.
+    { selector: "node[hub >= 4]", style: { "font-size": 14, "font-weight": "bold", width: 32, height: 32 } },
+    { selector: "node[hub >= 10]", style: { "font-size": 17, width: 40, height: 40 } },
     { selector: "node.has-country", style: { "border-width": 4, "border-color": "data(ring)" } },
     { selector: "node.marked", style: {
       "outline-width": 4, "outline-color": MARK_COLOUR, "outline-offset": 2,
@@ -95,6 +103,11 @@ function cyStyle() {
       "text-background-padding": 1, "min-zoomed-font-size": 7,
     } },
     { selector: "edge[predicate = 'SPONSORED']", style: { width: 3, "line-color": "#1d4ed8", "target-arrow-color": "#1d4ed8", color: "#1e3a8a", "font-size": 10, "font-weight": "bold" } },
+    // In the overview and the whole graph, edge labels show only when zoomed
+    // in, or on the edges of the selected node: dozens of them around a hub
+    // would cover each other and the nodes.
+    { selector: "edge.quiet", style: { "min-zoomed-font-size": 11 } },
+    { selector: "edge.lit", style: { "min-zoomed-font-size": 0, "font-size": 11, "z-index": 10, "text-background-opacity": 1 } },
     { selector: "edge.negated", style: { "line-style": "dashed", "line-color": "#9ca3af", "target-arrow-color": "#9ca3af" } },
     { selector: "edge:selected", style: { width: 4, "line-color": "#111827", "target-arrow-color": "#111827" } },
     { selector: ".filtered", style: { display: "none" } },
@@ -163,7 +176,7 @@ async function showWaicUSSponsors() {
     y.sponsorships.forEach((s, i) => {
       nodes.add(s.subject.id);
       facts.add(s.id);
-      if (!positions.has(s.subject.id)) positions.set(s.subject.id, { x: x + (i % 2 ? 70 : -70), y: 150 + i * 90 });
+      if (!positions.has(s.subject.id)) positions.set(s.subject.id, { x: x + (i % 2 ? 70 : -70), y: 240 + i * 90 }); // edges long enough for their tier labels
       const known_ = known.facts.get(s.id);
       if (known_) Object.assign(known_, { tier: s.tier, tierSize: s.tierSize });
     });
@@ -176,7 +189,7 @@ async function showWaicUSSponsors() {
 
 // setView replaces what the graph draws and lays it out.
 function setView(v) {
-  view = { name: v.name, nodes: v.nodes, facts: v.facts };
+  view = { name: v.name, nodes: v.nodes, facts: v.facts, quiet: !v.positions };
   $("graph-caption").textContent = v.name;
   cy.batch(() => {
     cy.elements().remove();
@@ -199,12 +212,132 @@ function shown() {
   return cy.elements().not(".filtered");
 }
 
+// Rings of the seed layout, from the centre out: events, then the measures
+// and plans, then organizations and people, then products, places, topics
+// and the rest.
+const KIND_RING = {
+  EVENT_SERIES: 0, EVENT: 0,
+  SANCTION: 1, EXPORT_CONTROL: 1, PLAN: 1, LAWSUIT: 1,
+  ORGANIZATION: 2, PERSON: 2,
+};
+const OUTER_RING = 3;
+const SEED_RING_GAP = 60, SEED_SPACING = 40;
+
+// seedPositions places the nodes on concentric rings by kind, each ring
+// ordered so that a node sits near the neighbours already placed (the mean
+// of their angles), hubs first. It is deterministic, so the force layout that
+// refines it draws the same picture every time.
+function seedPositions(nodes) {
+  const rings = [];
+  nodes.forEach((n) => {
+    const r = KIND_RING[n.data("kind")] ?? OUTER_RING;
+    (rings[r] ||= []).push(n);
+  });
+  const angle = new Map();
+  const positions = new Map();
+  let radius = 0;
+  for (const ring of rings.filter(Boolean)) {
+    const keyed = ring.map((n) => {
+      let x = 0, y = 0;
+      n.neighborhood("node").forEach((m) => {
+        const a = angle.get(m.id());
+        if (a !== undefined) { x += Math.cos(a); y += Math.sin(a); }
+      });
+      const a = x || y ? Math.atan2(y, x) : 10; // unplaced neighbours: last
+      return { n, a, degree: n.degree(false), label: n.data("label") };
+    });
+    keyed.sort((p, q) => p.a - q.a || q.degree - p.degree || p.label.localeCompare(q.label));
+    // A compact start: the force layout spreads the nodes out.
+    radius = Math.max(radius + SEED_RING_GAP, (ring.length * SEED_SPACING) / (2 * Math.PI));
+    if (rings.indexOf(ring) === 0 && ring.length === 1) radius = 0;
+    keyed.forEach(({ n }, i) => {
+      const a = (2 * Math.PI * i) / ring.length - Math.PI / 2;
+      angle.set(n.id(), a);
+      positions.set(n.id(), { x: radius * Math.cos(a), y: radius * Math.sin(a) });
+    });
+  }
+  return positions;
+}
+
+// layout draws the view with the force-directed cose layout, from the seed
+// positions (so without randomness); leaves of a hub get edges of three
+// lengths, so they pack as a disc around it rather than one wide ring. Then
+// separateLabels moves apart the nodes whose labels would still collide.
 function layout() {
-  cy.layout({
-    name: "cose", animate: false, randomize: true, nodeRepulsion: () => 9000, idealEdgeLength: () => 90,
-    nodeOverlap: 20, numIter: 1200, padding: 30,
+  const nodes = shown().nodes();
+  nodes.forEach((n) => n.data("hub", n.degree(false)));
+  const seed = seedPositions(nodes);
+  nodes.forEach((n) => n.position(seed.get(n.id())));
+  const leafIndex = new Map();
+  nodes.forEach((n) => {
+    if (n.degree(false) <= 1) return;
+    n.neighborhood("node").filter((m) => m.degree(false) === 1).forEach((m, i) => leafIndex.set(m.id(), i));
+  });
+  shown().layout({
+    name: "cose", animate: false, randomize: false, fit: false,
+    nodeRepulsion: () => 9000,
+    idealEdgeLength: (e) => {
+      const leaf = leafIndex.get(e.source().id()) ?? leafIndex.get(e.target().id());
+      return leaf === undefined ? 90 : 50 + 40 * (leaf % 3);
+    },
+    nodeOverlap: 20, gravity: 1, componentSpacing: 60, numIter: 2500,
   }).run();
-  cy.fit(shown(), 30);
+  stretchToCanvas(nodes);
+  separateLabels(nodes);
+  fitView();
+}
+
+// stretchToCanvas stretches the layout along the longer side of the canvas
+// (force layouts come out round; canvases are wide on a laptop and tall on
+// a phone), so that fitting it leaves less of the canvas empty.
+function stretchToCanvas(nodes) {
+  const bb = nodes.boundingBox({ includeLabels: false });
+  if (bb.w < 1 || bb.h < 1) return;
+  const want = cy.width() / cy.height(), have = bb.w / bb.h;
+  const cx = (bb.x1 + bb.x2) / 2, cyy = (bb.y1 + bb.y2) / 2;
+  const sx = want > have ? Math.min(want / have, 2.5) : 1;
+  const sy = want < have ? Math.min(have / want, 2.5) : 1;
+  cy.batch(() => nodes.forEach((n) => {
+    const p = n.position();
+    n.position({ x: cx + (p.x - cx) * sx, y: cyy + (p.y - cyy) * sy });
+  }));
+}
+
+// separateLabels pushes apart, along the axis of least overlap, every two
+// nodes whose boxes (label included) overlap, until none do. Deterministic.
+function separateLabels(nodes, gap = 6) {
+  const items = nodes.map((n) => {
+    const p = n.position(), b = n.boundingBox({ includeLabels: true, includeOverlays: false });
+    return { n, x: p.x, y: p.y, l: p.x - b.x1, r: b.x2 - p.x, t: p.y - b.y1, b: b.y2 - p.y };
+  });
+  for (let pass = 0; pass < 300; pass++) {
+    let moved = false;
+    for (let i = 0; i < items.length; i++) {
+      for (let j = i + 1; j < items.length; j++) {
+        const a = items[i], c = items[j];
+        const ox = Math.min(a.x + a.r, c.x + c.r) - Math.max(a.x - a.l, c.x - c.l) + gap;
+        const oy = Math.min(a.y + a.b, c.y + c.b) - Math.max(a.y - a.t, c.y - c.t) + gap;
+        if (ox <= 0 || oy <= 0) continue;
+        moved = true;
+        if (ox < oy) {
+          const s = a.x < c.x || (a.x === c.x && i < j) ? -1 : 1;
+          a.x += (s * ox) / 2; c.x -= (s * ox) / 2;
+        } else {
+          const s = a.y < c.y || (a.y === c.y && i < j) ? -1 : 1;
+          a.y += (s * oy) / 2; c.y -= (s * oy) / 2;
+        }
+      }
+    }
+    if (!moved) break;
+  }
+  cy.batch(() => items.forEach((it) => it.n.position({ x: it.x, y: it.y })));
+}
+
+// fitView fits what is shown, with room around it, but does not blow a small
+// view up past a comfortable zoom.
+function fitView() {
+  cy.fit(shown(), cy.width() < 500 ? 12 : 24);
+  if (cy.zoom() > 1.6) { cy.zoom(1.6); cy.center(shown()); }
 }
 
 function viewFacts() {
@@ -308,7 +441,7 @@ function fillFilterOptions() {
   fill($("filter-country"), [...countries].sort(), (c) => c);
   fill($("filter-relation"), [...relations].sort(), predicateLabel);
   for (const [key, id] of [["year", "filter-year"], ["country", "filter-country"], ["relation", "filter-relation"]]) {
-    $(id).addEventListener("change", (ev) => { filters[key] = ev.target.value; applyFilters(); cy.fit(shown(), 30); });
+    $(id).addEventListener("change", (ev) => { filters[key] = ev.target.value; applyFilters(); fitView(); });
   }
 }
 
@@ -541,13 +674,15 @@ async function main() {
   });
   window.__explorer = { cy, known, ready: false, foldText };
   cy.on("tap", "node", guard((ev) => { cy.elements().unselect(); ev.target.select(); return showEntity(ev.target.id()); }));
+  cy.on("select", "node", (ev) => ev.target.connectedEdges().addClass("lit"));
+  cy.on("unselect", "node", (ev) => ev.target.connectedEdges().removeClass("lit"));
   cy.on("tap", "edge", guard((ev) => { cy.elements().unselect(); ev.target.select(); return showFact(ev.target.id()); }));
 
   $("toolbar").addEventListener("submit", guard((ev) => { ev.preventDefault(); return search($("search-input").value); }));
   $("preset-waic-us").addEventListener("click", guard(showWaicUSSponsors));
   $("view-overview").addEventListener("click", () => showOverview());
   $("view-all").addEventListener("click", () => showAll());
-  $("view-fit").addEventListener("click", () => cy.fit(shown(), 30));
+  $("view-fit").addEventListener("click", () => fitView());
 
   await load();
   fillFilterOptions();
