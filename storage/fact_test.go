@@ -171,7 +171,6 @@ func TestAddFactValidation(t *testing.T) {
 	}
 }
 
-
 func TestAddFactAccepted(t *testing.T) {
 	x := newFixture(t)
 	tests := []struct {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	badger "github.com/dgraph-io/badger/v4"
 	"github.com/google/uuid"
 )
 
@@ -121,7 +122,7 @@ func TestUpdateGivesUpWithConflict(t *testing.T) {
 		if _, err := tx.Get(key); err != nil && !errors.Is(err, ErrKeyMissing) {
 			return err
 		}
-		if err := kv.DB.Update(func(other *badgerTxn0) error { return other.Set(key, []byte{byte(attempts)}) }); err != nil {
+		if err := kv.DB.Update(func(other *badger.Txn) error { return other.Set(key, []byte{byte(attempts)}) }); err != nil {
 			return err
 		}
 		return tx.Set(key, []byte("mine"))
