@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -33,6 +35,8 @@ type Options struct {
 	// Introspection allows schema introspection (the IDE needs it).
 	Introspection bool
 	Logger        *slog.Logger
+	// Limits bound what one request may cost; nil means DefaultLimits.
+	Limits *Limits
 }
 
 type actorKey struct{}
@@ -67,7 +71,12 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 	if log == nil {
 		log = slog.Default()
 	}
-	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Graph: g}}))
+	limits := DefaultLimits()
+	if o.Limits != nil {
+		limits = *o.Limits
+	}
+	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Graph: g}, Complexity: fieldCosts()}))
+	limits.apply(srv)
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -93,10 +102,10 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 		return presentError(ctx, log, err)
 	})
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
-		log.ErrorContext(ctx, "panic in resolver", "panic", p, "path", graphql.GetPath(ctx).String())
+		log.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(p), "path", graphql.GetPath(ctx).String(), "stack", string(debug.Stack()))
 		return &gqlerror.Error{Message: "internal error", Extensions: map[string]any{"code": CodeInternal}}
 	})
-	return srv
+	return limits.Guard(srv, log)
 }
 
 // presentError maps an error to what the client sees: storage's own errors keep

@@ -24,15 +24,15 @@ type loadersKey struct{}
 func NewLoaders(g *storage.Graph) *Loaders {
 	wait := dataloadgen.WithWait(200 * time.Microsecond)
 	return &Loaders{
-		nodes: dataloadgen.NewLoader(func(_ context.Context, ids []uuid.UUID) ([]*storage.Node, []error) {
-			nodes, err := g.Nodes(ids)
+		nodes: dataloadgen.NewLoader(func(ctx context.Context, ids []uuid.UUID) ([]*storage.Node, []error) {
+			nodes, err := g.WithContext(ctx).Nodes(ids)
 			if err != nil {
 				return nil, []error{err}
 			}
 			return nodes, nil
 		}, wait),
-		adj: dataloadgen.NewLoader(func(_ context.Context, qs []storage.AdjQuery) ([][]*storage.Fact, []error) {
-			facts, err := g.Adjacent(qs)
+		adj: dataloadgen.NewLoader(func(ctx context.Context, qs []storage.AdjQuery) ([][]*storage.Fact, []error) {
+			facts, err := g.WithContext(ctx).Adjacent(qs)
 			if err != nil {
 				return nil, []error{err}
 			}
