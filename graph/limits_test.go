@@ -46,10 +46,10 @@ var wellBehaved = map[string]string{
 	"event": `{ event(slug: "waic-2023") { name year start { value } end { value } places { name } series { name editions { year } }
 		sponsorships { tier subject { name } } participants { subject { name } } absentees { subject { name } }
 		speakers { name } organizers { name } topics { name } measures { measure quantity { amount bound } } } }`,
-	"two hops": `{ organization(slug: "qualcomm") { name sponsorships { object { ... on Event { name sponsorships { subject { name } } } } } } }`,
+	"two hops":     `{ organization(slug: "qualcomm") { name sponsorships { object { ... on Event { name sponsorships { subject { name } } } } } } }`,
 	"some aliases": `{ a: event(slug: "waic-2023") { name } b: event(slug: "waic-2019") { name } c: event(slug: "waic-2018") { name } }`,
-	"search": `{ search(text: "shang", first: 20) { score entity { slug name kind } } }`,
-	"stats":  `{ stats { entities facts activeFacts version byKind { kind count } } predicates { predicate subjectKinds } }`,
+	"search":       `{ search(text: "shang", first: 20) { score entity { slug name kind } } }`,
+	"stats":        `{ stats { entities facts activeFacts version byKind { kind count } } predicates { predicate subjectKinds } }`,
 }
 
 func TestWellBehavedQueriesPass(t *testing.T) {
