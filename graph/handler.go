@@ -133,6 +133,9 @@ func presentError(ctx context.Context, log *slog.Logger, err error) *gqlerror.Er
 		if gerr.Extensions != nil && gerr.Extensions["code"] != nil {
 			return gerr
 		}
+		if aerr := argumentError(ctx, gerr); aerr != nil {
+			return aerr
+		}
 	}
 	log.ErrorContext(ctx, "internal error", "err", err, "path", graphql.GetPath(ctx).String())
 	out := graphql.DefaultErrorPresenter(ctx, errors.New("internal error"))

@@ -451,3 +451,18 @@ func (b *bufferedResponse) timedOut(st *requestState) bool {
 // graph is the store as seen by one request: its reads stop when the request's
 // time is up (see storage.Graph.WithContext).
 func (r *Resolver) graph(ctx context.Context) *storage.Graph { return r.Graph.WithContext(ctx) }
+
+// argumentError recognises an argument that could not be decoded (an ID that is
+// not a UUID, say): gqlgen reports it at the argument's path, not the field's.
+// It is the client's mistake, so it gets INVALID_ARGUMENT, not INTERNAL.
+func argumentError(ctx context.Context, gerr *gqlerror.Error) *gqlerror.Error {
+	if gerr.Err == nil || len(gerr.Path) == 0 || gerr.Path.String() == graphql.GetPath(ctx).String() {
+		return nil
+	}
+	if _, isField := gerr.Path[0].(ast.PathName); !isField {
+		return nil
+	}
+	out := graphql.DefaultErrorPresenter(ctx, fmt.Errorf("argument %s: %v", gerr.Path, gerr.Err))
+	out.Extensions = map[string]any{"code": string(storage.CodeInvalidArgument), "field": gerr.Path.String()}
+	return out
+}

@@ -42,8 +42,13 @@ func ParseDate(s string) (Date, error) {
 		if len(p) != width {
 			return 0, false
 		}
+		for _, c := range []byte(p) {
+			if c < '0' || c > '9' { // Atoi would take "+023" or "-1"
+				return 0, false
+			}
+		}
 		n, err := strconv.Atoi(p)
-		return n, err == nil && n >= 0
+		return n, err == nil
 	}
 	d := Date{Precision: PrecisionYear}
 	var ok bool
