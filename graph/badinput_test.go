@@ -127,7 +127,7 @@ func TestPanicsAreContained(t *testing.T) {
 	a := newAPI(t, g, nil)
 	f.panicView.Store(true)
 	for _, q := range []string{
-		`{ search(text: "waic") { score } }`,        // a resolver reading the store itself
+		`{ search(text: "waic") { score } }`,             // a resolver reading the store itself
 		`{ entity(slug: "waic") { name facts { id } } }`, // through NodeBySlug
 		`{ stats { entities } }`,
 	} {
