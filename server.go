@@ -43,6 +43,8 @@ type config struct {
 	introspection bool
 	ide           bool
 	seed          bool
+	limits        graph.Limits
+	server        serverLimits
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -69,6 +71,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.BoolVar(&c.introspection, "introspection", envBool("POLICYGRAPH_INTROSPECTION", true), "allow schema introspection (env POLICYGRAPH_INTROSPECTION)")
 	fs.BoolVar(&c.ide, "ide", envBool("POLICYGRAPH_IDE", true), "serve the GraphQL IDE at / (env POLICYGRAPH_IDE)")
 	fs.BoolVar(&c.seed, "seed", envBool("POLICYGRAPH_SEED", true), "seed an empty database from the article (env POLICYGRAPH_SEED)")
+	limitFlags(fs, getenv, &c.limits, &c.server)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -89,8 +92,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args, getenv, stdout, stderr)
 	case "seed":
 		return seedCommand(args, getenv, stdout, stderr)
+	case "backup":
+		return backupCommand(ctx, args, getenv, stdout, stderr)
+	case "restore":
+		return restoreCommand(args, getenv, stdout, stderr)
+	case "check":
+		return checkCommand(args, getenv, stdout, stderr)
 	}
-	return fmt.Errorf("unknown command %q (commands: serve, seed)", cmd)
+	return fmt.Errorf("unknown command %q (commands: serve, seed, backup, restore, check)", cmd)
 }
 
 // seedCommand loads the article's facts into the data directory, idempotently,
@@ -138,10 +147,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	srv := &http.Server{
 		Handler:           newHandler(g, cfg, log),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: cfg.server.readHeaderTimeout,
+		ReadTimeout:       cfg.server.readTimeout,
+		WriteTimeout:      cfg.server.writeTimeout,
+		IdleTimeout:       cfg.server.idleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "data", cfg.data, "writes", cfg.token != "", "sync", cfg.syncWrites)
@@ -153,7 +162,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.server.shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
@@ -199,9 +208,10 @@ func openGraph(cfg config, log *slog.Logger) (*storage.Graph, error) {
 
 // newHandler is the whole route table.
 func newHandler(g *storage.Graph, cfg config, log *slog.Logger) http.Handler {
-	api := graph.NewHandler(g, graph.Options{Token: cfg.token, Introspection: cfg.introspection, Logger: log})
+	api := graph.NewHandler(g, graph.Options{Token: cfg.token, Introspection: cfg.introspection, Logger: log, Limits: &cfg.limits})
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.Authenticate(cfg.token)(graph.LoaderMiddleware(g)(api)))
+	mux.Handle("GET /admin/backup", backupHandler(g, cfg.token, log))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"status":"ok","version":%d}`+"\n", g.Version())

@@ -34,7 +34,9 @@ const (
 	CodeTokenLimit      = "TOKEN_LIMIT_EXCEEDED"
 	CodeRequestTooLarge = "REQUEST_TOO_LARGE"
 	CodeBadRequest      = "BAD_REQUEST"
-	CodeTimeout         = string(storage.CodeTimeout)
+	// CodeIntrospectionDisabled answers __schema and __type when introspection is off.
+	CodeIntrospectionDisabled = "INTROSPECTION_DISABLED"
+	CodeTimeout               = string(storage.CodeTimeout)
 )
 
 func init() {
@@ -452,10 +454,16 @@ func (b *bufferedResponse) timedOut(st *requestState) bool {
 // time is up (see storage.Graph.WithContext).
 func (r *Resolver) graph(ctx context.Context) *storage.Graph { return r.Graph.WithContext(ctx) }
 
-// argumentError recognises an argument that could not be decoded (an ID that is
+// argumentError recognises errors gqlgen makes without a code that are the
+// client's doing. One is an argument that could not be decoded (an ID that is
 // not a UUID, say): gqlgen reports it at the argument's path, not the field's.
 // It is the client's mistake, so it gets INVALID_ARGUMENT, not INTERNAL.
 func argumentError(ctx context.Context, gerr *gqlerror.Error) *gqlerror.Error {
+	if gerr.Err != nil && gerr.Err.Error() == "introspection disabled" { // gqlgen's words, when Introspection is off
+		out := graphql.DefaultErrorPresenter(ctx, errors.New("introspection is disabled on this server"))
+		out.Extensions = map[string]any{"code": CodeIntrospectionDisabled}
+		return out
+	}
 	if gerr.Err == nil || len(gerr.Path) == 0 || gerr.Path.String() == graphql.GetPath(ctx).String() {
 		return nil
 	}
