@@ -138,7 +138,9 @@ func post(ctx context.Context, c *http.Client, url, query string, vars map[strin
 }
 
 // acked reports whether the server acknowledged the write: 200, data, no errors.
-func (r *gqlResult) acked() bool { return r.Status == http.StatusOK && len(r.Errors) == 0 && r.Data != nil }
+func (r *gqlResult) acked() bool {
+	return r.Status == http.StatusOK && len(r.Errors) == 0 && r.Data != nil
+}
 
 // mustPost is post that fails the test unless the answer is acknowledged.
 func mustPost(t testing.TB, url, query string, vars map[string]any, token string) *gqlResult {
@@ -167,9 +169,14 @@ type writer struct {
 	entities map[string]string // id -> name
 	facts    []string
 	errors   int
+	// verified counts the entities and facts verify has already found.
+	verifiedEntities map[string]bool
+	verifiedFacts    int
 }
 
-func newWriter() *writer { return &writer{entities: map[string]string{}} }
+func newWriter() *writer {
+	return &writer{entities: map[string]string{}, verifiedEntities: map[string]bool{}}
+}
 
 // stream writes (an organization, then a fact about it) until ctx is done or the
 // server stops answering.
@@ -209,14 +216,27 @@ func (w *writer) stream(ctx context.Context, url, client string) {
 }
 
 // verify checks that every acknowledged write is on the server.
-func (w *writer) verify(t testing.TB, url string) {
+func (w *writer) verify(t testing.TB, url string) { w.check(t, url, true) }
+
+// verifyNew checks the acknowledged writes verify has not found before.
+func (w *writer) verifyNew(t testing.TB, url string) { w.check(t, url, false) }
+
+func (w *writer) check(t testing.TB, url string, all bool) {
 	t.Helper()
 	w.mu.Lock()
 	ids := make([]string, 0, len(w.entities)+len(w.facts))
 	for id := range w.entities {
-		ids = append(ids, id)
+		if all || !w.verifiedEntities[id] {
+			ids = append(ids, id)
+			w.verifiedEntities[id] = true
+		}
 	}
-	ids = append(ids, w.facts...)
+	if all {
+		ids = append(ids, w.facts...)
+	} else {
+		ids = append(ids, w.facts[w.verifiedFacts:]...)
+	}
+	w.verifiedFacts = len(w.facts)
 	w.mu.Unlock()
 	for len(ids) > 0 {
 		n := min(len(ids), 100)
