@@ -174,4 +174,3 @@ func BenchmarkMutationThroughput(b *testing.B) {
 		})
 	}
 }
-
