@@ -15,7 +15,7 @@ type serverLimits struct {
 
 // limitFlags defines the flags of the request limits and server timeouts, each
 // with an environment fallback; DefaultLimits gives the defaults. Zero turns a
-// request limit off.
+// request limit off. (The body limit, -max-body, is parseConfig's.)
 func limitFlags(fs *flag.FlagSet, getenv func(string) string, l *graph.Limits, s *serverLimits) {
 	envInt := func(name string, def int) int {
 		if n, err := strconv.Atoi(getenv(name)); err == nil {
@@ -34,7 +34,6 @@ func limitFlags(fs *flag.FlagSet, getenv func(string) string, l *graph.Limits, s
 	fs.IntVar(&l.MaxComplexity, "max-complexity", envInt("POLICYGRAPH_MAX_COMPLEXITY", d.MaxComplexity), "highest query complexity (lists and traversals cost more, first multiplies); 0: no limit (env POLICYGRAPH_MAX_COMPLEXITY)")
 	fs.IntVar(&l.MaxAliases, "max-aliases", envInt("POLICYGRAPH_MAX_ALIASES", d.MaxAliases), "most aliased or repeated fields in a query; 0: no limit (env POLICYGRAPH_MAX_ALIASES)")
 	fs.IntVar(&l.MaxTokens, "max-tokens", envInt("POLICYGRAPH_MAX_TOKENS", d.MaxTokens), "most lexical tokens in a query; 0: no limit (env POLICYGRAPH_MAX_TOKENS)")
-	fs.Int64Var(&l.MaxBodyBytes, "max-body", int64(envInt("POLICYGRAPH_MAX_BODY", int(d.MaxBodyBytes))), "largest request body in bytes; 0: no limit (env POLICYGRAPH_MAX_BODY)")
 	fs.DurationVar(&l.Timeout, "timeout", envDur("POLICYGRAPH_TIMEOUT", d.Timeout), "longest a GraphQL request may run; 0: no limit (env POLICYGRAPH_TIMEOUT)")
 	fs.DurationVar(&s.readHeaderTimeout, "read-header-timeout", envDur("POLICYGRAPH_READ_HEADER_TIMEOUT", 5*time.Second), "time a client has to send the request headers (env POLICYGRAPH_READ_HEADER_TIMEOUT)")
 	fs.DurationVar(&s.readTimeout, "read-timeout", envDur("POLICYGRAPH_READ_TIMEOUT", 15*time.Second), "time a client has to send the whole request (env POLICYGRAPH_READ_TIMEOUT)")

@@ -24,7 +24,7 @@ func TestLimitFlagsAndEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.limits.MaxDepth != 7 || cfg.limits.MaxComplexity != 99 || cfg.limits.MaxBodyBytes != 1000 ||
+	if cfg.limits.MaxDepth != 7 || cfg.limits.MaxComplexity != 99 || cfg.maxBody != 1000 ||
 		cfg.limits.Timeout != 3*time.Second || cfg.server.readHeaderTimeout != time.Second || cfg.limits.MaxAliases != 30 {
 		t.Errorf("limits %+v, server %+v", cfg.limits, cfg.server)
 	}
@@ -151,7 +151,7 @@ func TestBackupRestoreCheck(t *testing.T) {
 	w.stream(ctx, s.url, "a")
 	cancel()
 	var f struct{ ID string }
-	json.Unmarshal(mustPost(t, s.url, addFactMutation, map[string]any{"in": map[string]any{"subject": "qualcomm", "predicate": "PARTICIPATED_IN",
+	json.Unmarshal(mustPost(t, s.url, addSponsorshipMutation, map[string]any{"in": map[string]any{"subject": "qualcomm", "predicate": "PARTICIPATED_IN",
 		"object": "waic-2019", "evidence": []any{map[string]any{"source": "waic-2023-article", "quote": articleQuote}}}}, testToken).Data["addFact"], &f)
 	mustPost(t, s.url, `mutation($id: ID!) { retractFact(input: {id: $id, reason: "test"}) { id } }`, map[string]any{"id": f.ID}, testToken)
 

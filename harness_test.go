@@ -14,8 +14,6 @@ import (
 	"time"
 )
 
-const testToken = "test-token"
-
 // articleQuote is verbatim in the seed article, for writes that need evidence.
 const articleQuote = "Tại WAIC năm 2019, IBM, Microsoft và Amazon Web Services đều là đối tác chiến lược"
 
@@ -110,8 +108,8 @@ type gqlResult struct {
 	} `json:"errors"`
 }
 
-// post sends a GraphQL request; it returns an error only when no answer came.
-func post(ctx context.Context, c *http.Client, url, query string, vars map[string]any, token string) (*gqlResult, error) {
+// postGQL sends a GraphQL request; it returns an error only when no answer came.
+func postGQL(ctx context.Context, c *http.Client, url, query string, vars map[string]any, token string) (*gqlResult, error) {
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/graphql", bytes.NewReader(body))
 	if err != nil {
@@ -142,10 +140,10 @@ func (r *gqlResult) acked() bool {
 	return r.Status == http.StatusOK && len(r.Errors) == 0 && r.Data != nil
 }
 
-// mustPost is post that fails the test unless the answer is acknowledged.
+// mustPost is postGQL that fails the test unless the answer is acknowledged.
 func mustPost(t testing.TB, url, query string, vars map[string]any, token string) *gqlResult {
 	t.Helper()
-	r, err := post(context.Background(), http.DefaultClient, url, query, vars, token)
+	r, err := postGQL(context.Background(), http.DefaultClient, url, query, vars, token)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +159,7 @@ func firstLine(s string) string {
 }
 
 const createEntityMutation = `mutation($in: CreateEntityInput!) { createEntity(input: $in) { id slug } }`
-const addFactMutation = `mutation($in: AddFactInput!) { addFact(input: $in) { id } }`
+const addSponsorshipMutation = `mutation($in: AddFactInput!) { addFact(input: $in) { id } }`
 
 // writer streams writes to a server and records the ones it acknowledged.
 type writer struct {
@@ -184,7 +182,7 @@ func (w *writer) stream(ctx context.Context, url, client string) {
 	c := &http.Client{Timeout: 10 * time.Second}
 	for i := 0; ctx.Err() == nil; i++ {
 		name := fmt.Sprintf("Org %s %d %d", client, i, time.Now().UnixNano())
-		r, err := post(ctx, c, url, createEntityMutation, map[string]any{"in": map[string]any{"kind": "ORGANIZATION", "name": name}}, testToken)
+		r, err := postGQL(ctx, c, url, createEntityMutation, map[string]any{"in": map[string]any{"kind": "ORGANIZATION", "name": name}}, testToken)
 		if err != nil {
 			return
 		}
@@ -199,7 +197,7 @@ func (w *writer) stream(ctx context.Context, url, client string) {
 		w.mu.Lock()
 		w.entities[e.ID] = name
 		w.mu.Unlock()
-		r, err = post(ctx, c, url, addFactMutation, map[string]any{"in": map[string]any{
+		r, err = postGQL(ctx, c, url, addSponsorshipMutation, map[string]any{"in": map[string]any{
 			"subject": e.ID, "predicate": "SPONSORED", "object": "waic-2019", "tier": "SPONSOR",
 			"evidence": []any{map[string]any{"source": "waic-2023-article", "quote": articleQuote}}}}, testToken)
 		if err != nil {

@@ -19,6 +19,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/cors"
+
+	"policygraph/explore"
 	"policygraph/graph"
 	"policygraph/graph/ide"
 	"policygraph/seed"
@@ -43,6 +50,10 @@ type config struct {
 	introspection bool
 	ide           bool
 	seed          bool
+	corsOrigins   []string
+	cacheSize     int
+	cacheControl  string
+	maxBody       int64
 	limits        graph.Limits
 	server        serverLimits
 }
@@ -53,6 +64,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 			return v
 		}
 		return def
+	}
+	envInt := func(name string, def int) int {
+		n, err := strconv.Atoi(getenv(name))
+		if err != nil {
+			return def
+		}
+		return n
 	}
 	envBool := func(name string, def bool) bool {
 		b, err := strconv.ParseBool(getenv(name))
@@ -71,12 +89,21 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.BoolVar(&c.introspection, "introspection", envBool("POLICYGRAPH_INTROSPECTION", true), "allow schema introspection (env POLICYGRAPH_INTROSPECTION)")
 	fs.BoolVar(&c.ide, "ide", envBool("POLICYGRAPH_IDE", true), "serve the GraphQL IDE at / (env POLICYGRAPH_IDE)")
 	fs.BoolVar(&c.seed, "seed", envBool("POLICYGRAPH_SEED", true), "seed an empty database from the article (env POLICYGRAPH_SEED)")
+	cors := fs.String("cors-origins", env("POLICYGRAPH_CORS_ORIGINS", ""), "comma-separated origins that browsers may call the API from, or *; none by default (env POLICYGRAPH_CORS_ORIGINS)")
+	fs.IntVar(&c.cacheSize, "cache-size", envInt("POLICYGRAPH_CACHE_SIZE", 1000), "query results the response cache holds; 0 disables it (env POLICYGRAPH_CACHE_SIZE)")
+	fs.StringVar(&c.cacheControl, "cache-control", env("POLICYGRAPH_CACHE_CONTROL", "public, max-age=0, must-revalidate"), "Cache-Control of GET query responses (env POLICYGRAPH_CACHE_CONTROL)")
+	fs.Int64Var(&c.maxBody, "max-body", int64(envInt("POLICYGRAPH_MAX_BODY", 1<<20)), "largest POST body in bytes (env POLICYGRAPH_MAX_BODY)")
 	limitFlags(fs, getenv, &c.limits, &c.server)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	for _, o := range strings.Split(*cors, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.corsOrigins = append(c.corsOrigins, o)
+		}
 	}
 	return c, nil
 }
@@ -92,6 +119,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args, getenv, stdout, stderr)
 	case "seed":
 		return seedCommand(args, getenv, stdout, stderr)
+	case "export":
+		return exportCommand(args, getenv, stdout, stderr)
+	case "import":
+		return importCommand(os.Stdin, args, getenv, stdout, stderr)
+	case "bench":
+		return benchCommand(ctx, args, stdout, stderr)
 	case "backup":
 		return backupCommand(ctx, args, getenv, stdout, stderr)
 	case "restore":
@@ -99,7 +132,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "check":
 		return checkCommand(args, getenv, stdout, stderr)
 	}
-	return fmt.Errorf("unknown command %q (commands: serve, seed, backup, restore, check)", cmd)
+	return fmt.Errorf("unknown command %q (commands: serve, seed, export, import, bench, backup, restore, check)", cmd)
 }
 
 // seedCommand loads the article's facts into the data directory, idempotently,
@@ -175,10 +208,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 // openGraph opens the store and seeds it when it holds no entity.
 func openGraph(cfg config, log *slog.Logger) (*storage.Graph, error) {
-	kv, err := storage.OpenBadger(storage.BadgerOptions{Dir: cfg.data, SyncWrites: cfg.syncWrites, Logger: log})
+	bkv, err := storage.OpenBadger(storage.BadgerOptions{Dir: cfg.data, SyncWrites: cfg.syncWrites, Logger: log})
 	if err != nil {
 		return nil, err
 	}
+	kv := &storage.CountingKV{KV: bkv}
 	g, err := storage.Open(kv)
 	if err != nil {
 		kv.Close()
@@ -187,13 +221,13 @@ func openGraph(cfg config, log *slog.Logger) (*storage.Graph, error) {
 	if !cfg.seed {
 		return g, nil
 	}
-	stats, err := g.Stats()
+	empty, err := g.Empty()
 	if err != nil {
 		g.Close()
 		return nil, err
 	}
-	if stats.Nodes > 0 {
-		log.Info("store opened", "entities", stats.Nodes, "facts", stats.Facts)
+	if !empty {
+		log.Info("store opened", "version", g.Version())
 		return g, nil
 	}
 	start := time.Now()
@@ -208,18 +242,106 @@ func openGraph(cfg config, log *slog.Logger) (*storage.Graph, error) {
 
 // newHandler is the whole route table.
 func newHandler(g *storage.Graph, cfg config, log *slog.Logger) http.Handler {
-	api := graph.NewHandler(g, graph.Options{Token: cfg.token, Introspection: cfg.introspection, Logger: log, Limits: &cfg.limits})
+	reg := prometheus.NewRegistry()
+	metrics := graph.NewMetrics(reg)
+	registerGraphMetrics(reg, g)
+	api := graph.NewHandler(g, graph.Options{Token: cfg.token, Introspection: cfg.introspection, Logger: log,
+		MaxBodyBytes: cfg.maxBody, CacheSize: cfg.cacheSize, CacheControl: cfg.cacheControl, Metrics: metrics, Limits: &cfg.limits})
+	gql := graph.Authenticate(cfg.token)(graph.LoaderMiddleware(g)(api))
+	crossOrigin := allowOrigins(cfg.corsOrigins)
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", graph.Authenticate(cfg.token)(graph.LoaderMiddleware(g)(api)))
+	mux.Handle("/graphql", crossOrigin(gql))
+	mux.Handle("/q/", crossOrigin(graph.SavedQueryHandler(g, graph.Schema(), gql)))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /admin/backup", backupHandler(g, cfg.token, log))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"status":"ok","version":%d}`+"\n", g.Version())
 	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if _, err := g.Stats(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, `{"status":"unavailable"}`+"\n")
+			return
+		}
+		fmt.Fprintf(w, `{"status":"ready","version":%d}`+"\n", g.Version())
+	})
+	explorer := explore.Handler()
+	mux.Handle("/explore", explorer)
+	mux.Handle("/explore/", explorer)
 	if cfg.ide {
 		mux.Handle("/", ide.Handler("/graphql"))
 	}
-	return logRequests(log, mux)
+	return requestID(logRequests(log, mux))
+}
+
+// allowOrigins lets browsers on the given origins ("*" for any) call the API;
+// with none, only same-origin pages can.
+func allowOrigins(origins []string) func(http.Handler) http.Handler {
+	if len(origins) == 0 {
+		return func(h http.Handler) http.Handler { return h }
+	}
+	return cors.New(cors.Options{
+		AllowedOrigins: origins,
+		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodHead},
+		AllowedHeaders: []string{"Content-Type", "Authorization", "Accept", "If-None-Match", "X-Request-Id"},
+		ExposedHeaders: []string{"ETag", "X-Request-Id"},
+		MaxAge:         600,
+	}).Handler
+}
+
+// registerGraphMetrics exports the graph's size and version, and the store
+// transactions run (when the store counts them).
+func registerGraphMetrics(reg prometheus.Registerer, g *storage.Graph) {
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "policygraph_graph_version", Help: "Grows with every committed write."},
+		func() float64 { return float64(g.Version()) }))
+	stat := func(f func(storage.Stats) int) func() float64 {
+		return func() float64 {
+			s, err := g.Stats()
+			if err != nil {
+				return -1
+			}
+			return float64(f(s))
+		}
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "policygraph_graph_entities", Help: "Entities in the graph."},
+		stat(func(s storage.Stats) int { return s.Nodes })))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "policygraph_graph_facts", Help: "Facts in the graph, retracted ones included."},
+		stat(func(s storage.Stats) int { return s.Facts })))
+	if c, ok := g.KV().(*storage.CountingKV); ok {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "policygraph_store_reads_total", Help: "Read transactions run on the store."},
+			func() float64 { return float64(c.Views()) }))
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "policygraph_store_writes_total", Help: "Write transactions run on the store."},
+			func() float64 { return float64(c.Updates()) }))
+	}
+}
+
+// requestID gives every request an ID (the client's X-Request-Id when it is
+// sane, else a new one), in the response header and the request's log line.
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !validRequestID(id) {
+			id = uuid.NewString()
+			r.Header.Set("X-Request-Id", id)
+		}
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, c := range id {
+		if !(c == '-' || c == '_' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // logRequests logs one structured line per request.
@@ -228,7 +350,7 @@ func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "took", time.Since(start).String())
+		log.Info("request", "id", r.Header.Get("X-Request-Id"), "method", r.Method, "path", r.URL.Path, "status", rec.status, "took", time.Since(start).String())
 	})
 }
 

@@ -105,27 +105,38 @@ func (r *Resolver) entityList(ctx context.Context, f *model.EntityFilter, orderB
 	return c, nil
 }
 
-func (r *Resolver) factList(ctx context.Context, f *model.FactFilter, order *model.SortOrder, first *int, after *string) (*model.FactConnection, error) {
+// factQuery decodes a FactFilter; a nil filter selects every fact.
+func (r *Resolver) factQuery(f *model.FactFilter) (storage.FactQuery, error) {
 	var q storage.FactQuery
-	if f != nil {
-		var err error
-		q.Predicates, q.YearFrom, q.YearTo, q.Negated = f.Predicates, f.YearFrom, f.YearTo, f.Negated
-		q.IncludeRetracted = f.IncludeRetracted != nil && *f.IncludeRetracted
-		if f.Tier != nil {
-			q.Tier = *f.Tier
-		}
-		if q.SubjectCountry, err = r.country("filter.subjectCountry", f.SubjectCountry); err != nil {
-			return nil, err
-		}
-		if q.Subject, err = r.ref("filter.subject", f.Subject); err != nil {
-			return nil, err
-		}
-		if q.Object, err = r.ref("filter.object", f.Object); err != nil {
-			return nil, err
-		}
-		if q.Series, err = r.ref("filter.series", f.Series); err != nil {
-			return nil, err
-		}
+	if f == nil {
+		return q, nil
+	}
+	var err error
+	q.Predicates, q.YearFrom, q.YearTo, q.Negated = f.Predicates, f.YearFrom, f.YearTo, f.Negated
+	q.SubjectKinds, q.ObjectKinds = f.SubjectKinds, f.ObjectKinds
+	q.IncludeRetracted = f.IncludeRetracted != nil && *f.IncludeRetracted
+	if f.Tier != nil {
+		q.Tier = *f.Tier
+	}
+	if q.SubjectCountry, err = r.country("filter.subjectCountry", f.SubjectCountry); err != nil {
+		return q, err
+	}
+	if q.Subject, err = r.ref("filter.subject", f.Subject); err != nil {
+		return q, err
+	}
+	if q.Object, err = r.ref("filter.object", f.Object); err != nil {
+		return q, err
+	}
+	if q.Series, err = r.ref("filter.series", f.Series); err != nil {
+		return q, err
+	}
+	return q, nil
+}
+
+func (r *Resolver) factList(ctx context.Context, f *model.FactFilter, order *model.SortOrder, first *int, after *string) (*model.FactConnection, error) {
+	q, err := r.factQuery(f)
+	if err != nil {
+		return nil, err
 	}
 	facts, err := r.graph(ctx).FindFacts(q)
 	if err != nil {

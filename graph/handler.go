@@ -35,9 +35,20 @@ type Options struct {
 	// Introspection allows schema introspection (the IDE needs it).
 	Introspection bool
 	Logger        *slog.Logger
+	// MaxBodyBytes bounds a POST body; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// CacheSize is how many query results the response cache holds; 0 disables it.
+	CacheSize int
+	// CacheControl is sent with successful GET query responses (with their ETag).
+	CacheControl string
+	// Metrics, when not nil, records requests, errors and cache use.
+	Metrics *Metrics
 	// Limits bound what one request may cost; nil means DefaultLimits.
 	Limits *Limits
 }
+
+// DefaultMaxBodyBytes is the default bound on a POST body.
+const DefaultMaxBodyBytes = 1 << 20
 
 type actorKey struct{}
 
@@ -75,11 +86,20 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 	if o.Limits != nil {
 		limits = *o.Limits
 	}
-	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Graph: g}, Complexity: fieldCosts()}))
+	res := &Resolver{Graph: g}
+	es := NewExecutableSchema(Config{Resolvers: res, Complexity: fieldCosts()})
+	res.Schema = es.Schema()
+	srv := handler.New(es)
 	limits.apply(srv)
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	t := &Transport{MaxBodyBytes: o.MaxBodyBytes, Version: g.Version, CacheControl: o.CacheControl, Metrics: o.Metrics}
+	if t.MaxBodyBytes == 0 {
+		t.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.CacheSize > 0 {
+		t.Cache = NewResponseCache(o.CacheSize)
+	}
+	srv.AddTransport(t)
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if o.Introspection {
 		srv.Use(extension.Introspection{})
@@ -142,3 +162,6 @@ func presentError(ctx context.Context, log *slog.Logger, err error) *gqlerror.Er
 	out.Extensions = map[string]any{"code": CodeInternal}
 	return out
 }
+
+// Schema is the API's schema (it is static: parsed from the embedded *.graphqls).
+func Schema() *ast.Schema { return NewExecutableSchema(Config{Resolvers: &Resolver{}}).Schema() }

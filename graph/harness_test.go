@@ -68,9 +68,15 @@ func (s *syncBuffer) String() string {
 
 func newAPI(t testing.TB, g *storage.Graph, limits *graph.Limits) *api {
 	t.Helper()
+	return newAPIWith(t, g, graph.Options{Limits: limits})
+}
+
+// newAPIWith is newAPI with more options; the token, introspection and logger are set here.
+func newAPIWith(t testing.TB, g *storage.Graph, o graph.Options) *api {
+	t.Helper()
 	logs := &syncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, nil))
-	h := graph.NewHandler(g, graph.Options{Token: testToken, Introspection: true, Logger: log, Limits: limits})
+	o.Token, o.Introspection, o.Logger = testToken, true, slog.New(slog.NewJSONHandler(logs, nil))
+	h := graph.NewHandler(g, o)
 	return &api{t: t, g: g, h: graph.Authenticate(testToken)(graph.LoaderMiddleware(g)(h)), log: logs}
 }
 
@@ -103,6 +109,9 @@ func (a *api) raw(method, contentType string, body []byte, auth bool) *response 
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	// The GraphQL-over-HTTP media type whose status codes tell refusals apart
+	// (under application/json a refused request is 200, as the specification says).
+	req.Header.Set("Accept", "application/graphql-response+json")
 	if auth {
 		req.Header.Set("Authorization", "Bearer "+testToken)
 	}

@@ -152,18 +152,36 @@ func (r *Resolver) entityFacts(ctx context.Context, n *storage.Node, preds []sto
 	return out, nil
 }
 
-// dateOf is the date of the node's first active fact with pred (as subject or object).
-func (r *Resolver) dateOf(ctx context.Context, n *storage.Node, dir storage.Direction, pred storage.Predicate) (*storage.Date, error) {
+// startOf is the start (or point in time: a fact has one or the other) of the
+// node's first active fact with pred that is dated.
+func (r *Resolver) startOf(ctx context.Context, n *storage.Node, dir storage.Direction, pred storage.Predicate) (*storage.Date, error) {
 	facts, err := r.active(ctx, n, dir, pred)
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range facts {
+		if f.Start != nil {
+			return f.Start, nil
+		}
 		if f.Date != nil {
 			return f.Date, nil
 		}
-		if f.Start != nil {
-			return f.Start, nil
+	}
+	return nil, nil
+}
+
+// endOf is the end (or point in time) of the node's first active fact with pred that is dated.
+func (r *Resolver) endOf(ctx context.Context, n *storage.Node, dir storage.Direction, pred storage.Predicate) (*storage.Date, error) {
+	facts, err := r.active(ctx, n, dir, pred)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range facts {
+		if f.End != nil {
+			return f.End, nil
+		}
+		if f.Date != nil {
+			return f.Date, nil
 		}
 	}
 	return nil, nil
@@ -293,4 +311,19 @@ func reverse[T any](s []T) {
 	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
 		s[i], s[j] = s[j], s[i]
 	}
+}
+
+// withoutSubjects drops the facts whose subject is the subject of one of others.
+func withoutSubjects(facts, others []*storage.Fact) []*storage.Fact {
+	skip := make(map[uuid.UUID]bool, len(others))
+	for _, f := range others {
+		skip[f.Subject] = true
+	}
+	out := make([]*storage.Fact, 0, len(facts))
+	for _, f := range facts {
+		if !skip[f.Subject] {
+			out = append(out, f)
+		}
+	}
+	return out
 }

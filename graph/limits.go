@@ -6,14 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"runtime/debug"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -47,7 +44,8 @@ func init() {
 	}
 }
 
-// Limits bound what one request to /graphql may cost. A zero field means no limit.
+// Limits bound what one request to /graphql may cost. A zero field means no
+// limit. (The body size is Options.MaxBodyBytes, which the transport enforces.)
 type Limits struct {
 	// MaxDepth bounds how deeply fields nest (introspection aside).
 	MaxDepth int
@@ -59,8 +57,6 @@ type Limits struct {
 	MaxAliases int
 	// MaxTokens bounds the lexical tokens of the query text.
 	MaxTokens int
-	// MaxBodyBytes bounds the request body.
-	MaxBodyBytes int64
 	// Timeout bounds the time one request may run; reads stop when it passes.
 	Timeout time.Duration
 }
@@ -72,7 +68,6 @@ func DefaultLimits() Limits {
 		MaxComplexity: 20000,
 		MaxAliases:    30,
 		MaxTokens:     5000,
-		MaxBodyBytes:  1 << 20,
 		Timeout:       5 * time.Second,
 	}
 }
@@ -257,19 +252,10 @@ func stateOf(ctx context.Context) *requestState {
 	return s
 }
 
-// writeError answers a request with a GraphQL error body and an HTTP status.
-func writeError(w http.ResponseWriter, status int, code, format string, args ...any) {
-	body, _ := json.Marshal(graphql.Response{Errors: gqlerror.List{limitError(code, format, args...)}})
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
-	w.WriteHeader(status)
-	w.Write(body)
-}
-
-// Guard wraps the /graphql handler with the limits that act on the HTTP request:
-// the body size (413 REQUEST_TOO_LARGE), a body or URL that is not valid UTF-8 or
-// not a GraphQL request in JSON (400 BAD_REQUEST), the time limit (503 TIMEOUT)
-// and a last-resort recovery from panics (500 INTERNAL, details only in the log).
+// Guard wraps the /graphql handler with the limits that act on the whole HTTP
+// exchange: the time limit (503 TIMEOUT: the request's context ends, its reads
+// stop, and its partial answer is replaced) and a last-resort recovery from
+// panics outside the resolvers (500 INTERNAL, the details only in the log).
 func (l Limits) Guard(next http.Handler, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.Default()
@@ -281,12 +267,9 @@ func (l Limits) Guard(next http.Handler, log *slog.Logger) http.Handler {
 					panic(p)
 				}
 				log.ErrorContext(r.Context(), "panic serving request", "panic", fmt.Sprint(p), "path", r.URL.Path, "stack", string(debug.Stack()))
-				writeError(w, http.StatusInternalServerError, CodeInternal, "internal error")
+				writeError(w, mediaJSON, http.StatusInternalServerError, CodeInternal, "internal error")
 			}
 		}()
-		if !l.checkRequest(w, r) {
-			return
-		}
 		if l.Timeout <= 0 {
 			next.ServeHTTP(w, r)
 			return
@@ -298,98 +281,16 @@ func (l Limits) Guard(next http.Handler, log *slog.Logger) http.Handler {
 		next.ServeHTTP(buf, r.WithContext(ctx))
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) && buf.timedOut(st) {
 			log.WarnContext(r.Context(), "request timed out", "timeout", l.Timeout.String(), "mutation", st.mutation)
-			writeError(w, http.StatusServiceUnavailable, CodeTimeout,
-				"the request took longer than %s and was stopped; ask for less (fewer or narrower fields, a smaller first)", l.Timeout)
+			media := mediaJSON
+			if strings.HasPrefix(buf.header.Get("Content-Type"), mediaGraphQLResponse) {
+				media = mediaGraphQLResponse
+			}
+			writeError(w, media, http.StatusServiceUnavailable, CodeTimeout,
+				fmt.Sprintf("the request took longer than %s and was stopped; ask for less (fewer or narrower fields, a smaller first)", l.Timeout))
 			return
 		}
 		buf.copyTo(w)
 	})
-}
-
-// checkRequest reads and checks the body (and URL); false means it answered.
-func (l Limits) checkRequest(w http.ResponseWriter, r *http.Request) bool {
-	if !utf8.ValidString(r.URL.RawQuery) {
-		writeError(w, http.StatusBadRequest, CodeBadRequest, "the URL is not valid UTF-8")
-		return false
-	}
-	if r.Method == http.MethodGet {
-		q := r.URL.Query()
-		for name, vals := range q {
-			for _, v := range vals {
-				if !utf8.ValidString(v) {
-					writeError(w, http.StatusBadRequest, CodeBadRequest, "URL parameter %q is not valid UTF-8", name)
-					return false
-				}
-			}
-		}
-		for _, name := range []string{"variables", "extensions"} {
-			if v := q.Get(name); v != "" {
-				var m map[string]any
-				if err := json.Unmarshal([]byte(v), &m); err != nil {
-					writeError(w, http.StatusBadRequest, CodeBadRequest, "URL parameter %s is not a JSON object: %v", name, err)
-					return false
-				}
-			}
-		}
-		return true
-	}
-	if r.Body == nil || r.Method != http.MethodPost {
-		return true
-	}
-	if l.MaxBodyBytes > 0 && r.ContentLength > l.MaxBodyBytes {
-		writeError(w, http.StatusRequestEntityTooLarge, CodeRequestTooLarge, "the request body is %d bytes; the limit is %d", r.ContentLength, l.MaxBodyBytes)
-		return false
-	}
-	body := r.Body
-	if l.MaxBodyBytes > 0 {
-		body = http.MaxBytesReader(w, r.Body, l.MaxBodyBytes)
-	}
-	b, err := io.ReadAll(body)
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			writeError(w, http.StatusRequestEntityTooLarge, CodeRequestTooLarge, "the request body is larger than the limit of %d bytes", l.MaxBodyBytes)
-		} else {
-			writeError(w, http.StatusBadRequest, CodeBadRequest, "could not read the request body")
-		}
-		return false
-	}
-	r.Body = io.NopCloser(bytes.NewReader(b))
-	r.ContentLength = int64(len(b))
-	if !utf8.Valid(b) {
-		writeError(w, http.StatusBadRequest, CodeBadRequest, "the request body is not valid UTF-8")
-		return false
-	}
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/json" {
-		var req struct {
-			Query         string         `json:"query"`
-			OperationName string         `json:"operationName"`
-			Variables     map[string]any `json:"variables"`
-			Extensions    map[string]any `json:"extensions"`
-		}
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.UseNumber()
-		if err := dec.Decode(&req); err != nil {
-			writeError(w, http.StatusBadRequest, CodeBadRequest, "the body is not a GraphQL request in JSON: %s", clipMessage(err.Error()))
-			return false
-		}
-		if dec.More() {
-			writeError(w, http.StatusBadRequest, CodeBadRequest, "the body holds more than one JSON value")
-			return false
-		}
-	}
-	return true
-}
-
-func clipMessage(s string) string {
-	if len(s) > 200 {
-		s = s[:200]
-		for len(s) > 0 && !utf8.ValidString(s) {
-			s = s[:len(s)-1]
-		}
-		return s + "…"
-	}
-	return s
 }
 
 // bufferedResponse holds a response until the guard knows whether the request

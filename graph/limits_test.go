@@ -108,7 +108,7 @@ func TestQueryLimits(t *testing.T) {
 				r.ok(t)
 				return
 			}
-			r.wantError(t, http.StatusUnprocessableEntity, tt.code)
+			r.wantError(t, http.StatusBadRequest, tt.code)
 			if r.Data != nil && string(r.Data["stats"]) != "" {
 				t.Errorf("a refused query ran: %s", clip(r.Raw))
 			}
@@ -119,16 +119,16 @@ func TestQueryLimits(t *testing.T) {
 	}
 }
 
-// The limits refuse, with the graphql-response+json media type, with 400.
-func TestQueryLimitStatusForGraphQLResponseJSON(t *testing.T) {
+// Under application/json, the legacy media type, a refused request is answered
+// 200 with its error, as the GraphQL-over-HTTP specification says.
+func TestQueryLimitUnderApplicationJSON(t *testing.T) {
 	a := newAPI(t, seeded(t), nil)
 	body, _ := json.Marshal(map[string]any{"query": nest(20)})
 	req, _ := http.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/graphql-response+json")
 	rec := newRecorder()
 	a.h.ServeHTTP(rec, req)
-	decode(t, rec.Result()).wantError(t, http.StatusBadRequest, graph.CodeDepthLimit)
+	decode(t, rec.Result()).wantError(t, http.StatusOK, graph.CodeDepthLimit)
 }
 
 func TestPageSizeLimit(t *testing.T) {
@@ -148,26 +148,25 @@ func TestComplexityCounts(t *testing.T) {
 	a := newAPI(t, seeded(t), &lim)
 	// first multiplies: 10 items of cost 2 (id, name) fit, 100 do not.
 	a.do(`{ entities(first: 10) { nodes { id name } } }`, nil, false).ok(t)
-	a.do(`{ entities(first: 100) { nodes { id name } } }`, nil, false).wantError(t, http.StatusUnprocessableEntity, graph.CodeComplexityLimit)
-	// The same through a variable.
+	a.do(`{ entities(first: 100) { nodes { id name } } }`, nil, false).wantError(t, http.StatusBadRequest, graph.CodeComplexityLimit)
+	// The same through a variable (an Int variable in a POST body works at all).
+	a.do(`query($n: Int) { entities(first: $n) { nodes { id name } } }`, map[string]any{"n": 10}, false).ok(t)
 	a.do(`query($n: Int) { entities(first: $n) { nodes { id name } } }`, map[string]any{"n": 100}, false).
-		wantError(t, http.StatusUnprocessableEntity, graph.CodeComplexityLimit)
+		wantError(t, http.StatusBadRequest, graph.CodeComplexityLimit)
 	// A traversal costs more than a field: facts { subject { facts } } is 5 + 10 * (2 + 5 + 10).
 	a.do(`{ entity(slug: "waic") { facts { subject { facts { id } } } } }`, nil, false).
-		wantError(t, http.StatusUnprocessableEntity, graph.CodeComplexityLimit)
+		wantError(t, http.StatusBadRequest, graph.CodeComplexityLimit)
 	// nodes(ids) costs per ID.
 	ids := make([]string, 60)
 	for i := range ids {
 		ids[i] = "00000000-0000-0000-0000-000000000000"
 	}
 	a.do(`query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Fact { predicate } } }`, map[string]any{"ids": ids}, false).
-		wantError(t, http.StatusUnprocessableEntity, graph.CodeComplexityLimit)
+		wantError(t, http.StatusBadRequest, graph.CodeComplexityLimit)
 }
 
 func TestRequestTooLarge(t *testing.T) {
-	lim := graph.DefaultLimits()
-	lim.MaxBodyBytes = 4096
-	a := newAPI(t, seeded(t), &lim)
+	a := newAPIWith(t, seeded(t), graph.Options{MaxBodyBytes: 4096})
 	big, _ := json.Marshal(map[string]any{"query": "{ stats { entities } }", "variables": map[string]any{"pad": strings.Repeat("x", 5000)}})
 	r := a.raw(http.MethodPost, "application/json", big, false)
 	r.wantError(t, http.StatusRequestEntityTooLarge, graph.CodeRequestTooLarge)
@@ -228,14 +227,16 @@ func TestGETRequests(t *testing.T) {
 	a := newAPI(t, seeded(t), nil)
 	get := func(q url.Values) *response {
 		req, _ := http.NewRequest(http.MethodGet, "/graphql?"+q.Encode(), nil)
+		req.Header.Set("Accept", "application/graphql-response+json")
 		rec := newRecorder()
 		a.h.ServeHTTP(rec, req)
 		return decode(t, rec.Result())
 	}
 	get(url.Values{"query": {"{ stats { entities } }"}}).ok(t)
-	get(url.Values{"query": {nest(20)}}).wantError(t, http.StatusUnprocessableEntity, graph.CodeDepthLimit)
+	get(url.Values{"query": {nest(20)}}).wantError(t, http.StatusBadRequest, graph.CodeDepthLimit)
 	get(url.Values{"query": {"{ stats { entities } }"}, "variables": {"{not json"}}).wantError(t, http.StatusBadRequest, graph.CodeBadRequest)
 	req, _ := http.NewRequest(http.MethodGet, "/graphql?query=%7B%20stats%20%7B%20entities%20%7D%20%7D&x=%ff", nil)
+	req.Header.Set("Accept", "application/graphql-response+json")
 	rec := newRecorder()
 	a.h.ServeHTTP(rec, req)
 	decode(t, rec.Result()).wantError(t, http.StatusBadRequest, graph.CodeBadRequest)

@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-
 	"policygraph/graph/model"
 	"policygraph/storage"
 )

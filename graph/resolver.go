@@ -6,10 +6,14 @@ package graph
 //go:generate go tool gqlgen generate
 
 import (
+	"github.com/vektah/gqlparser/v2/ast"
+
 	"policygraph/storage"
 )
 
-// Resolver holds the dependencies of every resolver; server.go builds it once.
+// Resolver holds the dependencies of every resolver; NewHandler builds it once.
 type Resolver struct {
 	Graph *storage.Graph
+	// Schema is the executable schema, against which saved queries are validated.
+	Schema *ast.Schema
 }

@@ -39,6 +39,7 @@ type ResolverRoot interface {
 	Product() ProductResolver
 	Query() QueryResolver
 	Sanction() SanctionResolver
+	SavedQuery() SavedQueryResolver
 	Source() SourceResolver
 	Topic() TopicResolver
 }
@@ -69,7 +70,7 @@ type ComplexityRoot struct {
 		Kind           func(childComplexity int) int
 		Labels         func(childComplexity int) int
 		Measures       func(childComplexity int) int
-		Name           func(childComplexity int, lang *string) int
+		NameIn         func(childComplexity int, lang *string) int
 		OpenedBy       func(childComplexity int) int
 		Organizers     func(childComplexity int) int
 		Participants   func(childComplexity int) int
@@ -92,9 +93,10 @@ type ComplexityRoot struct {
 		ID             func(childComplexity int) int
 		Kind           func(childComplexity int) int
 		Labels         func(childComplexity int) int
-		Name           func(childComplexity int, lang *string) int
+		NameIn         func(childComplexity int, lang *string) int
 		Places         func(childComplexity int) int
 		Retraction     func(childComplexity int) int
+		Since          func(childComplexity int) int
 		Slug           func(childComplexity int) int
 	}
 
@@ -115,7 +117,7 @@ type ComplexityRoot struct {
 		IssuedBy        func(childComplexity int) int
 		Kind            func(childComplexity int) int
 		Labels          func(childComplexity int) int
-		Name            func(childComplexity int, lang *string) int
+		NameIn          func(childComplexity int, lang *string) int
 		Products        func(childComplexity int) int
 		Retraction      func(childComplexity int) int
 		Slug            func(childComplexity int) int
@@ -160,6 +162,20 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	FactGroup struct {
+		Count             func(childComplexity int) int
+		MeasureOpt        func(childComplexity int) int
+		ObjectCountryOpt  func(childComplexity int) int
+		ObjectKindOpt     func(childComplexity int) int
+		PredicateOpt      func(childComplexity int) int
+		SubjectCountryOpt func(childComplexity int) int
+		SubjectKindOpt    func(childComplexity int) int
+		SubjectOrgTypeOpt func(childComplexity int) int
+		Subjects          func(childComplexity int) int
+		TierOpt           func(childComplexity int) int
+		YearOpt           func(childComplexity int) int
+	}
+
 	GraphStats struct {
 		ActiveFacts func(childComplexity int) int
 		ByKind      func(childComplexity int) int
@@ -186,19 +202,21 @@ type ComplexityRoot struct {
 		ID             func(childComplexity int) int
 		Kind           func(childComplexity int) int
 		Labels         func(childComplexity int) int
-		Name           func(childComplexity int, lang *string) int
+		NameIn         func(childComplexity int, lang *string) int
 		Plaintiffs     func(childComplexity int) int
 		Retraction     func(childComplexity int) int
 		Slug           func(childComplexity int) int
 	}
 
 	Mutation struct {
-		AddFact       func(childComplexity int, input model.AddFactInput) int
-		AddSource     func(childComplexity int, input model.AddSourceInput) int
-		CreateEntity  func(childComplexity int, input model.CreateEntityInput) int
-		RetractEntity func(childComplexity int, input model.RetractInput) int
-		RetractFact   func(childComplexity int, input model.RetractInput) int
-		UpdateEntity  func(childComplexity int, input model.UpdateEntityInput) int
+		AddFact          func(childComplexity int, input model.AddFactInput) int
+		AddSource        func(childComplexity int, input model.AddSourceInput) int
+		CreateEntity     func(childComplexity int, input model.CreateEntityInput) int
+		DeleteSavedQuery func(childComplexity int, name string) int
+		RetractEntity    func(childComplexity int, input model.RetractInput) int
+		RetractFact      func(childComplexity int, input model.RetractInput) int
+		SaveQuery        func(childComplexity int, input model.SaveQueryInput) int
+		UpdateEntity     func(childComplexity int, input model.UpdateEntityInput) int
 	}
 
 	Organization struct {
@@ -213,7 +231,7 @@ type ComplexityRoot struct {
 		Kind           func(childComplexity int) int
 		Labels         func(childComplexity int) int
 		ListedIn       func(childComplexity int) int
-		Name           func(childComplexity int, lang *string) int
+		NameIn         func(childComplexity int, lang *string) int
 		OrgTypeOpt     func(childComplexity int) int
 		Parent         func(childComplexity int) int
 		Participations func(childComplexity int, negated *bool) int
@@ -248,7 +266,7 @@ type ComplexityRoot struct {
 		ID             func(childComplexity int) int
 		Kind           func(childComplexity int) int
 		Labels         func(childComplexity int) int
-		Name           func(childComplexity int, lang *string) int
+		NameIn         func(childComplexity int, lang *string) int
 		Opened         func(childComplexity int) int
 		Positions      func(childComplexity int) int
 		Quotes         func(childComplexity int) int
@@ -267,7 +285,7 @@ type ComplexityRoot struct {
 		Kind           func(childComplexity int) int
 		Labels         func(childComplexity int) int
 		LocatedIn      func(childComplexity int) int
-		Name           func(childComplexity int, lang *string) int
+		NameIn         func(childComplexity int, lang *string) int
 		PlaceTypeOpt   func(childComplexity int) int
 		Retraction     func(childComplexity int) int
 		Slug           func(childComplexity int) int
@@ -284,10 +302,16 @@ type ComplexityRoot struct {
 		IssuedBy       func(childComplexity int) int
 		Kind           func(childComplexity int) int
 		Labels         func(childComplexity int) int
-		Name           func(childComplexity int, lang *string) int
+		NameIn         func(childComplexity int, lang *string) int
 		Retraction     func(childComplexity int) int
 		Slug           func(childComplexity int) int
 		Targets        func(childComplexity int) int
+	}
+
+	Point struct {
+		Count    func(childComplexity int) int
+		Subjects func(childComplexity int) int
+		Year     func(childComplexity int) int
 	}
 
 	PredicateInfo struct {
@@ -307,7 +331,7 @@ type ComplexityRoot struct {
 		Kind           func(childComplexity int) int
 		Labels         func(childComplexity int) int
 		Makers         func(childComplexity int) int
-		Name           func(childComplexity int, lang *string) int
+		NameIn         func(childComplexity int, lang *string) int
 		ProductTypeOpt func(childComplexity int) int
 		Retraction     func(childComplexity int) int
 		Slug           func(childComplexity int) int
@@ -327,6 +351,7 @@ type ComplexityRoot struct {
 		EventSeries        func(childComplexity int, id *uuid.UUID, slug *string) int
 		ExportControl      func(childComplexity int, id *uuid.UUID, slug *string) int
 		Fact               func(childComplexity int, id uuid.UUID) int
+		FactCounts         func(childComplexity int, filter *model.FactFilter, groupBy []storage.Dimension) int
 		Facts              func(childComplexity int, filter *model.FactFilter, order *model.SortOrder, first *int, after *string) int
 		Node               func(childComplexity int, id uuid.UUID) int
 		Nodes              func(childComplexity int, ids []uuid.UUID) int
@@ -337,11 +362,14 @@ type ComplexityRoot struct {
 		Predicates         func(childComplexity int) int
 		Product            func(childComplexity int, id *uuid.UUID, slug *string) int
 		Sanction           func(childComplexity int, id *uuid.UUID, slug *string) int
+		SavedQueries       func(childComplexity int) int
+		SavedQuery         func(childComplexity int, name string) int
 		Search             func(childComplexity int, text string, kinds []storage.Kind, first *int) int
 		Source             func(childComplexity int, id *uuid.UUID, slug *string) int
 		Sponsorships       func(childComplexity int, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder, first *int, after *string) int
 		SponsorshipsByYear func(childComplexity int, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder) int
 		Stats              func(childComplexity int) int
+		TimeSeries         func(childComplexity int, filter *model.FactFilter, seriesBy []storage.Dimension) int
 	}
 
 	Retraction struct {
@@ -358,16 +386,41 @@ type ComplexityRoot struct {
 		ImposedBy      func(childComplexity int) int
 		Kind           func(childComplexity int) int
 		Labels         func(childComplexity int) int
-		Name           func(childComplexity int, lang *string) int
+		NameIn         func(childComplexity int, lang *string) int
 		ProgrammeOpt   func(childComplexity int) int
 		Retraction     func(childComplexity int) int
 		Slug           func(childComplexity int) int
 		Targets        func(childComplexity int) int
 	}
 
+	SavedQuery struct {
+		CreatedAt      func(childComplexity int) int
+		CreatedBy      func(childComplexity int) int
+		DescriptionOpt func(childComplexity int) int
+		Name           func(childComplexity int) int
+		Problems       func(childComplexity int) int
+		Query          func(childComplexity int) int
+		URL            func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
+		Valid          func(childComplexity int) int
+		Variables      func(childComplexity int) int
+	}
+
+	SavedQueryVariable struct {
+		DefaultValue func(childComplexity int) int
+		Name         func(childComplexity int) int
+		Type         func(childComplexity int) int
+	}
+
 	SearchHit struct {
 		Entity func(childComplexity int) int
 		Score  func(childComplexity int) int
+	}
+
+	Series struct {
+		Key    func(childComplexity int) int
+		Points func(childComplexity int) int
+		Total  func(childComplexity int) int
 	}
 
 	Source struct {
@@ -379,7 +432,7 @@ type ComplexityRoot struct {
 		Kind             func(childComplexity int) int
 		Labels           func(childComplexity int) int
 		LanguageOpt      func(childComplexity int) int
-		Name             func(childComplexity int, lang *string) int
+		NameIn           func(childComplexity int, lang *string) int
 		PublishedAt      func(childComplexity int) int
 		PublisherNoteOpt func(childComplexity int) int
 		PublisherOpt     func(childComplexity int) int
@@ -405,7 +458,7 @@ type ComplexityRoot struct {
 		ID             func(childComplexity int) int
 		Kind           func(childComplexity int) int
 		Labels         func(childComplexity int) int
-		Name           func(childComplexity int, lang *string) int
+		NameIn         func(childComplexity int, lang *string) int
 		Retraction     func(childComplexity int) int
 		Slug           func(childComplexity int) int
 	}
@@ -523,7 +576,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Event.Measures(childComplexity), true
 	case "Event.name":
-		if e.ComplexityRoot.Event.Name == nil {
+		if e.ComplexityRoot.Event.NameIn == nil {
 			break
 		}
 
@@ -532,7 +585,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Event.Name(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Event.NameIn(childComplexity, args["lang"].(*string)), true
 	case "Event.openedBy":
 		if e.ComplexityRoot.Event.OpenedBy == nil {
 			break
@@ -664,7 +717,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EventSeries.Labels(childComplexity), true
 	case "EventSeries.name":
-		if e.ComplexityRoot.EventSeries.Name == nil {
+		if e.ComplexityRoot.EventSeries.NameIn == nil {
 			break
 		}
 
@@ -673,7 +726,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.EventSeries.Name(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.EventSeries.NameIn(childComplexity, args["lang"].(*string)), true
 	case "EventSeries.places":
 		if e.ComplexityRoot.EventSeries.Places == nil {
 			break
@@ -686,6 +739,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EventSeries.Retraction(childComplexity), true
+	case "EventSeries.since":
+		if e.ComplexityRoot.EventSeries.Since == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventSeries.Since(childComplexity), true
 	case "EventSeries.slug":
 		if e.ComplexityRoot.EventSeries.Slug == nil {
 			break
@@ -778,7 +837,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ExportControl.Labels(childComplexity), true
 	case "ExportControl.name":
-		if e.ComplexityRoot.ExportControl.Name == nil {
+		if e.ComplexityRoot.ExportControl.NameIn == nil {
 			break
 		}
 
@@ -787,7 +846,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.ExportControl.Name(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.ExportControl.NameIn(childComplexity, args["lang"].(*string)), true
 	case "ExportControl.products":
 		if e.ComplexityRoot.ExportControl.Products == nil {
 			break
@@ -990,6 +1049,73 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FactEdge.Node(childComplexity), true
 
+	case "FactGroup.count":
+		if e.ComplexityRoot.FactGroup.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactGroup.Count(childComplexity), true
+	case "FactGroup.measure":
+		if e.ComplexityRoot.FactGroup.MeasureOpt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactGroup.MeasureOpt(childComplexity), true
+	case "FactGroup.objectCountry":
+		if e.ComplexityRoot.FactGroup.ObjectCountryOpt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactGroup.ObjectCountryOpt(childComplexity), true
+	case "FactGroup.objectKind":
+		if e.ComplexityRoot.FactGroup.ObjectKindOpt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactGroup.ObjectKindOpt(childComplexity), true
+	case "FactGroup.predicate":
+		if e.ComplexityRoot.FactGroup.PredicateOpt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactGroup.PredicateOpt(childComplexity), true
+	case "FactGroup.subjectCountry":
+		if e.ComplexityRoot.FactGroup.SubjectCountryOpt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactGroup.SubjectCountryOpt(childComplexity), true
+	case "FactGroup.subjectKind":
+		if e.ComplexityRoot.FactGroup.SubjectKindOpt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactGroup.SubjectKindOpt(childComplexity), true
+	case "FactGroup.subjectOrgType":
+		if e.ComplexityRoot.FactGroup.SubjectOrgTypeOpt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactGroup.SubjectOrgTypeOpt(childComplexity), true
+	case "FactGroup.subjects":
+		if e.ComplexityRoot.FactGroup.Subjects == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactGroup.Subjects(childComplexity), true
+	case "FactGroup.tier":
+		if e.ComplexityRoot.FactGroup.TierOpt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactGroup.TierOpt(childComplexity), true
+	case "FactGroup.year":
+		if e.ComplexityRoot.FactGroup.YearOpt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactGroup.YearOpt(childComplexity), true
+
 	case "GraphStats.activeFacts":
 		if e.ComplexityRoot.GraphStats.ActiveFacts == nil {
 			break
@@ -1095,7 +1221,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Lawsuit.Labels(childComplexity), true
 	case "Lawsuit.name":
-		if e.ComplexityRoot.Lawsuit.Name == nil {
+		if e.ComplexityRoot.Lawsuit.NameIn == nil {
 			break
 		}
 
@@ -1104,7 +1230,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Lawsuit.Name(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Lawsuit.NameIn(childComplexity, args["lang"].(*string)), true
 	case "Lawsuit.plaintiffs":
 		if e.ComplexityRoot.Lawsuit.Plaintiffs == nil {
 			break
@@ -1157,6 +1283,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateEntity(childComplexity, args["input"].(model.CreateEntityInput)), true
+	case "Mutation.deleteSavedQuery":
+		if e.ComplexityRoot.Mutation.DeleteSavedQuery == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteSavedQuery_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteSavedQuery(childComplexity, args["name"].(string)), true
 	case "Mutation.retractEntity":
 		if e.ComplexityRoot.Mutation.RetractEntity == nil {
 			break
@@ -1179,6 +1316,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RetractFact(childComplexity, args["input"].(model.RetractInput)), true
+	case "Mutation.saveQuery":
+		if e.ComplexityRoot.Mutation.SaveQuery == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_saveQuery_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SaveQuery(childComplexity, args["input"].(model.SaveQueryInput)), true
 	case "Mutation.updateEntity":
 		if e.ComplexityRoot.Mutation.UpdateEntity == nil {
 			break
@@ -1263,7 +1411,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Organization.ListedIn(childComplexity), true
 	case "Organization.name":
-		if e.ComplexityRoot.Organization.Name == nil {
+		if e.ComplexityRoot.Organization.NameIn == nil {
 			break
 		}
 
@@ -1272,7 +1420,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Organization.Name(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Organization.NameIn(childComplexity, args["lang"].(*string)), true
 	case "Organization.orgType":
 		if e.ComplexityRoot.Organization.OrgTypeOpt == nil {
 			break
@@ -1442,7 +1590,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Person.Labels(childComplexity), true
 	case "Person.name":
-		if e.ComplexityRoot.Person.Name == nil {
+		if e.ComplexityRoot.Person.NameIn == nil {
 			break
 		}
 
@@ -1451,7 +1599,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Person.Name(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Person.NameIn(childComplexity, args["lang"].(*string)), true
 	case "Person.opened":
 		if e.ComplexityRoot.Person.Opened == nil {
 			break
@@ -1549,7 +1697,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Place.LocatedIn(childComplexity), true
 	case "Place.name":
-		if e.ComplexityRoot.Place.Name == nil {
+		if e.ComplexityRoot.Place.NameIn == nil {
 			break
 		}
 
@@ -1558,7 +1706,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Place.Name(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Place.NameIn(childComplexity, args["lang"].(*string)), true
 	case "Place.placeType":
 		if e.ComplexityRoot.Place.PlaceTypeOpt == nil {
 			break
@@ -1644,7 +1792,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Plan.Labels(childComplexity), true
 	case "Plan.name":
-		if e.ComplexityRoot.Plan.Name == nil {
+		if e.ComplexityRoot.Plan.NameIn == nil {
 			break
 		}
 
@@ -1653,7 +1801,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Plan.Name(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Plan.NameIn(childComplexity, args["lang"].(*string)), true
 	case "Plan.retraction":
 		if e.ComplexityRoot.Plan.Retraction == nil {
 			break
@@ -1672,6 +1820,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Plan.Targets(childComplexity), true
+
+	case "Point.count":
+		if e.ComplexityRoot.Point.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Point.Count(childComplexity), true
+	case "Point.subjects":
+		if e.ComplexityRoot.Point.Subjects == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Point.Subjects(childComplexity), true
+	case "Point.year":
+		if e.ComplexityRoot.Point.Year == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Point.Year(childComplexity), true
 
 	case "PredicateInfo.description":
 		if e.ComplexityRoot.PredicateInfo.Description == nil {
@@ -1758,7 +1925,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Product.Makers(childComplexity), true
 	case "Product.name":
-		if e.ComplexityRoot.Product.Name == nil {
+		if e.ComplexityRoot.Product.NameIn == nil {
 			break
 		}
 
@@ -1767,7 +1934,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Product.Name(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Product.NameIn(childComplexity, args["lang"].(*string)), true
 	case "Product.productType":
 		if e.ComplexityRoot.Product.ProductTypeOpt == nil {
 			break
@@ -1878,6 +2045,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Fact(childComplexity, args["id"].(uuid.UUID)), true
+	case "Query.factCounts":
+		if e.ComplexityRoot.Query.FactCounts == nil {
+			break
+		}
+
+		args, err := ec.field_Query_factCounts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.FactCounts(childComplexity, args["filter"].(*model.FactFilter), args["groupBy"].([]storage.Dimension)), true
 	case "Query.facts":
 		if e.ComplexityRoot.Query.Facts == nil {
 			break
@@ -1984,6 +2162,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Sanction(childComplexity, args["id"].(*uuid.UUID), args["slug"].(*string)), true
+	case "Query.savedQueries":
+		if e.ComplexityRoot.Query.SavedQueries == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.SavedQueries(childComplexity), true
+	case "Query.savedQuery":
+		if e.ComplexityRoot.Query.SavedQuery == nil {
+			break
+		}
+
+		args, err := ec.field_Query_savedQuery_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SavedQuery(childComplexity, args["name"].(string)), true
 	case "Query.search":
 		if e.ComplexityRoot.Query.Search == nil {
 			break
@@ -2034,6 +2229,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Stats(childComplexity), true
+	case "Query.timeSeries":
+		if e.ComplexityRoot.Query.TimeSeries == nil {
+			break
+		}
+
+		args, err := ec.field_Query_timeSeries_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.TimeSeries(childComplexity, args["filter"].(*model.FactFilter), args["seriesBy"].([]storage.Dimension)), true
 
 	case "Retraction.at":
 		if e.ComplexityRoot.Retraction.At == nil {
@@ -2102,7 +2308,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Sanction.Labels(childComplexity), true
 	case "Sanction.name":
-		if e.ComplexityRoot.Sanction.Name == nil {
+		if e.ComplexityRoot.Sanction.NameIn == nil {
 			break
 		}
 
@@ -2111,7 +2317,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Sanction.Name(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Sanction.NameIn(childComplexity, args["lang"].(*string)), true
 	case "Sanction.programme":
 		if e.ComplexityRoot.Sanction.ProgrammeOpt == nil {
 			break
@@ -2137,6 +2343,86 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Sanction.Targets(childComplexity), true
 
+	case "SavedQuery.createdAt":
+		if e.ComplexityRoot.SavedQuery.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedQuery.CreatedAt(childComplexity), true
+	case "SavedQuery.createdBy":
+		if e.ComplexityRoot.SavedQuery.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedQuery.CreatedBy(childComplexity), true
+	case "SavedQuery.description":
+		if e.ComplexityRoot.SavedQuery.DescriptionOpt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedQuery.DescriptionOpt(childComplexity), true
+	case "SavedQuery.name":
+		if e.ComplexityRoot.SavedQuery.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedQuery.Name(childComplexity), true
+	case "SavedQuery.problems":
+		if e.ComplexityRoot.SavedQuery.Problems == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedQuery.Problems(childComplexity), true
+	case "SavedQuery.query":
+		if e.ComplexityRoot.SavedQuery.Query == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedQuery.Query(childComplexity), true
+	case "SavedQuery.url":
+		if e.ComplexityRoot.SavedQuery.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedQuery.URL(childComplexity), true
+	case "SavedQuery.updatedAt":
+		if e.ComplexityRoot.SavedQuery.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedQuery.UpdatedAt(childComplexity), true
+	case "SavedQuery.valid":
+		if e.ComplexityRoot.SavedQuery.Valid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedQuery.Valid(childComplexity), true
+	case "SavedQuery.variables":
+		if e.ComplexityRoot.SavedQuery.Variables == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedQuery.Variables(childComplexity), true
+
+	case "SavedQueryVariable.defaultValue":
+		if e.ComplexityRoot.SavedQueryVariable.DefaultValue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedQueryVariable.DefaultValue(childComplexity), true
+	case "SavedQueryVariable.name":
+		if e.ComplexityRoot.SavedQueryVariable.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedQueryVariable.Name(childComplexity), true
+	case "SavedQueryVariable.type":
+		if e.ComplexityRoot.SavedQueryVariable.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavedQueryVariable.Type(childComplexity), true
+
 	case "SearchHit.entity":
 		if e.ComplexityRoot.SearchHit.Entity == nil {
 			break
@@ -2149,6 +2435,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SearchHit.Score(childComplexity), true
+
+	case "Series.key":
+		if e.ComplexityRoot.Series.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Series.Key(childComplexity), true
+	case "Series.points":
+		if e.ComplexityRoot.Series.Points == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Series.Points(childComplexity), true
+	case "Series.total":
+		if e.ComplexityRoot.Series.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Series.Total(childComplexity), true
 
 	case "Source.aliases":
 		if e.ComplexityRoot.Source.Aliases == nil {
@@ -2204,7 +2509,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Source.LanguageOpt(childComplexity), true
 	case "Source.name":
-		if e.ComplexityRoot.Source.Name == nil {
+		if e.ComplexityRoot.Source.NameIn == nil {
 			break
 		}
 
@@ -2213,7 +2518,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Source.Name(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Source.NameIn(childComplexity, args["lang"].(*string)), true
 	case "Source.publishedAt":
 		if e.ComplexityRoot.Source.PublishedAt == nil {
 			break
@@ -2336,7 +2641,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Topic.Labels(childComplexity), true
 	case "Topic.name":
-		if e.ComplexityRoot.Topic.Name == nil {
+		if e.ComplexityRoot.Topic.NameIn == nil {
 			break
 		}
 
@@ -2345,7 +2650,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Topic.Name(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Topic.NameIn(childComplexity, args["lang"].(*string)), true
 	case "Topic.retraction":
 		if e.ComplexityRoot.Topic.Retraction == nil {
 			break
@@ -2377,6 +2682,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("LabelInput", ec.unmarshalInputLabelInput),
 			graphql.NewInputUnmarshaler("QuantityInput", ec.unmarshalInputQuantityInput),
 			graphql.NewInputUnmarshaler("RetractInput", ec.unmarshalInputRetractInput),
+			graphql.NewInputUnmarshaler("SaveQueryInput", ec.unmarshalInputSaveQueryInput),
 			graphql.NewInputUnmarshaler("UpdateEntityInput", ec.unmarshalInputUpdateEntityInput),
 		)
 	}
@@ -2453,7 +2759,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "mutation.graphqls" "query.graphqls" "schema.graphqls"
+//go:embed "aggregate.graphqls" "mutation.graphqls" "query.graphqls" "saved.graphqls" "schema.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -2465,8 +2771,10 @@ func sourceData(filename string) string {
 }
 
 var sources = []*ast.Source{
+	{Name: "aggregate.graphqls", Input: sourceData("aggregate.graphqls"), BuiltIn: false},
 	{Name: "mutation.graphqls", Input: sourceData("mutation.graphqls"), BuiltIn: false},
 	{Name: "query.graphqls", Input: sourceData("query.graphqls"), BuiltIn: false},
+	{Name: "saved.graphqls", Input: sourceData("saved.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -2573,6 +2881,8 @@ func (ec *executionContext) childFields_EventSeries(ctx context.Context, field g
 		return ec.fieldContext_EventSeries_editions(ctx, field)
 	case "places":
 		return ec.fieldContext_EventSeries_places(ctx, field)
+	case "since":
+		return ec.fieldContext_EventSeries_since(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EventSeries", field.Name)
 }
@@ -2699,6 +3009,34 @@ func (ec *executionContext) childFields_FactEdge(ctx context.Context, field grap
 		return ec.fieldContext_FactEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FactEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_FactGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "year":
+		return ec.fieldContext_FactGroup_year(ctx, field)
+	case "subjectCountry":
+		return ec.fieldContext_FactGroup_subjectCountry(ctx, field)
+	case "objectCountry":
+		return ec.fieldContext_FactGroup_objectCountry(ctx, field)
+	case "tier":
+		return ec.fieldContext_FactGroup_tier(ctx, field)
+	case "subjectOrgType":
+		return ec.fieldContext_FactGroup_subjectOrgType(ctx, field)
+	case "subjectKind":
+		return ec.fieldContext_FactGroup_subjectKind(ctx, field)
+	case "objectKind":
+		return ec.fieldContext_FactGroup_objectKind(ctx, field)
+	case "predicate":
+		return ec.fieldContext_FactGroup_predicate(ctx, field)
+	case "measure":
+		return ec.fieldContext_FactGroup_measure(ctx, field)
+	case "count":
+		return ec.fieldContext_FactGroup_count(ctx, field)
+	case "subjects":
+		return ec.fieldContext_FactGroup_subjects(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FactGroup", field.Name)
 }
 
 func (ec *executionContext) childFields_GraphStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2915,6 +3253,18 @@ func (ec *executionContext) childFields_Plan(ctx context.Context, field graphql.
 	return nil, fmt.Errorf("no field named %q was found under type Plan", field.Name)
 }
 
+func (ec *executionContext) childFields_Point(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "year":
+		return ec.fieldContext_Point_year(ctx, field)
+	case "count":
+		return ec.fieldContext_Point_count(ctx, field)
+	case "subjects":
+		return ec.fieldContext_Point_subjects(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Point", field.Name)
+}
+
 func (ec *executionContext) childFields_PredicateInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "predicate":
@@ -3017,6 +3367,44 @@ func (ec *executionContext) childFields_Sanction(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type Sanction", field.Name)
 }
 
+func (ec *executionContext) childFields_SavedQuery(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_SavedQuery_name(ctx, field)
+	case "description":
+		return ec.fieldContext_SavedQuery_description(ctx, field)
+	case "query":
+		return ec.fieldContext_SavedQuery_query(ctx, field)
+	case "variables":
+		return ec.fieldContext_SavedQuery_variables(ctx, field)
+	case "url":
+		return ec.fieldContext_SavedQuery_url(ctx, field)
+	case "valid":
+		return ec.fieldContext_SavedQuery_valid(ctx, field)
+	case "problems":
+		return ec.fieldContext_SavedQuery_problems(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_SavedQuery_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_SavedQuery_updatedAt(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_SavedQuery_createdBy(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SavedQuery", field.Name)
+}
+
+func (ec *executionContext) childFields_SavedQueryVariable(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_SavedQueryVariable_name(ctx, field)
+	case "type":
+		return ec.fieldContext_SavedQueryVariable_type(ctx, field)
+	case "defaultValue":
+		return ec.fieldContext_SavedQueryVariable_defaultValue(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SavedQueryVariable", field.Name)
+}
+
 func (ec *executionContext) childFields_SearchHit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "entity":
@@ -3025,6 +3413,18 @@ func (ec *executionContext) childFields_SearchHit(ctx context.Context, field gra
 		return ec.fieldContext_SearchHit_score(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SearchHit", field.Name)
+}
+
+func (ec *executionContext) childFields_Series(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_Series_key(ctx, field)
+	case "points":
+		return ec.fieldContext_Series_points(ctx, field)
+	case "total":
+		return ec.fieldContext_Series_total(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Series", field.Name)
 }
 
 func (ec *executionContext) childFields_Source(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -41,6 +41,7 @@ type EventSeriesResolver interface {
 
 	Editions(ctx context.Context, obj *storage.EventSeries, yearFrom *int, yearTo *int, order *model.SortOrder) ([]*storage.Event, error)
 	Places(ctx context.Context, obj *storage.EventSeries) ([]*storage.Place, error)
+	Since(ctx context.Context, obj *storage.EventSeries) (*storage.Date, error)
 }
 type EvidenceResolver interface {
 	Source(ctx context.Context, obj *storage.Evidence) (*storage.Source, error)
@@ -920,7 +921,8 @@ func (ec *executionContext) _Event_name(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_Event_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.NameIn(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -934,7 +936,7 @@ func (ec *executionContext) fieldContext_Event_name(ctx context.Context, field g
 	fc = &graphql.FieldContext{
 		Object:     "Event",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
@@ -1605,7 +1607,8 @@ func (ec *executionContext) _EventSeries_name(ctx context.Context, field graphql
 			return ec.fieldContext_EventSeries_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.NameIn(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -1619,7 +1622,7 @@ func (ec *executionContext) fieldContext_EventSeries_name(ctx context.Context, f
 	fc = &graphql.FieldContext{
 		Object:     "EventSeries",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
@@ -1869,6 +1872,38 @@ func (ec *executionContext) fieldContext_EventSeries_places(_ context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _EventSeries_since(ctx context.Context, field graphql.CollectedField, obj *storage.EventSeries) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventSeries_since(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.EventSeries().Since(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *storage.Date) graphql.Marshaler {
+			return ec.marshalOPartialDate2ᚖpolicygraphᚋstorageᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EventSeries_since(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EventSeries",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PartialDate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Evidence_source(ctx context.Context, field graphql.CollectedField, obj *storage.Evidence) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2048,7 +2083,8 @@ func (ec *executionContext) _ExportControl_name(ctx context.Context, field graph
 			return ec.fieldContext_ExportControl_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.NameIn(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -2062,7 +2098,7 @@ func (ec *executionContext) fieldContext_ExportControl_name(ctx context.Context,
 	fc = &graphql.FieldContext{
 		Object:     "ExportControl",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
@@ -3148,7 +3184,8 @@ func (ec *executionContext) _Lawsuit_name(ctx context.Context, field graphql.Col
 			return ec.fieldContext_Lawsuit_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.NameIn(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -3162,7 +3199,7 @@ func (ec *executionContext) fieldContext_Lawsuit_name(ctx context.Context, field
 	fc = &graphql.FieldContext{
 		Object:     "Lawsuit",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
@@ -3478,7 +3515,8 @@ func (ec *executionContext) _Organization_name(ctx context.Context, field graphq
 			return ec.fieldContext_Organization_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.NameIn(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -3492,7 +3530,7 @@ func (ec *executionContext) fieldContext_Organization_name(ctx context.Context, 
 	fc = &graphql.FieldContext{
 		Object:     "Organization",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
@@ -4281,7 +4319,8 @@ func (ec *executionContext) _Person_name(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_Person_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.NameIn(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -4295,7 +4334,7 @@ func (ec *executionContext) fieldContext_Person_name(ctx context.Context, field 
 	fc = &graphql.FieldContext{
 		Object:     "Person",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
@@ -4675,7 +4714,8 @@ func (ec *executionContext) _Place_name(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_Place_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.NameIn(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -4689,7 +4729,7 @@ func (ec *executionContext) fieldContext_Place_name(ctx context.Context, field g
 	fc = &graphql.FieldContext{
 		Object:     "Place",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
@@ -5051,7 +5091,8 @@ func (ec *executionContext) _Plan_name(ctx context.Context, field graphql.Collec
 			return ec.fieldContext_Plan_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.NameIn(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -5065,7 +5106,7 @@ func (ec *executionContext) fieldContext_Plan_name(ctx context.Context, field gr
 	fc = &graphql.FieldContext{
 		Object:     "Plan",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
@@ -5477,7 +5518,8 @@ func (ec *executionContext) _Product_name(ctx context.Context, field graphql.Col
 			return ec.fieldContext_Product_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.NameIn(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -5491,7 +5533,7 @@ func (ec *executionContext) fieldContext_Product_name(ctx context.Context, field
 	fc = &graphql.FieldContext{
 		Object:     "Product",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
@@ -5991,7 +6033,8 @@ func (ec *executionContext) _Sanction_name(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Sanction_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.NameIn(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -6005,7 +6048,7 @@ func (ec *executionContext) fieldContext_Sanction_name(ctx context.Context, fiel
 	fc = &graphql.FieldContext{
 		Object:     "Sanction",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
@@ -6344,7 +6387,8 @@ func (ec *executionContext) _Source_name(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_Source_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.NameIn(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -6358,7 +6402,7 @@ func (ec *executionContext) fieldContext_Source_name(ctx context.Context, field 
 	fc = &graphql.FieldContext{
 		Object:     "Source",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
@@ -6817,7 +6861,8 @@ func (ec *executionContext) _Topic_name(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_Topic_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
+			fc := graphql.GetFieldContext(ctx)
+			return obj.NameIn(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -6831,7 +6876,7 @@ func (ec *executionContext) fieldContext_Topic_name(ctx context.Context, field g
 	fc = &graphql.FieldContext{
 		Object:     "Topic",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
@@ -7472,6 +7517,12 @@ func (ec *executionContext) _EventSeries(ctx context.Context, sel ast.SelectionS
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._EventSeries_places(ctx, field, obj)
+				})
+		case "since":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EventSeries_since(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -9374,6 +9425,25 @@ func (ec *executionContext) marshalOEntityKind2ᚕpolicygraphᚋstorageᚐKind�
 	return ret
 }
 
+func (ec *executionContext) unmarshalOEntityKind2ᚖpolicygraphᚋstorageᚐKind(ctx context.Context, v any) (*storage.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := storage.Kind(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOEntityKind2ᚖpolicygraphᚋstorageᚐKind(ctx context.Context, sel ast.SelectionSet, v *storage.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
 func (ec *executionContext) marshalOEvent2ᚖpolicygraphᚋstorageᚐEvent(ctx context.Context, sel ast.SelectionSet, v *storage.Event) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -9478,6 +9548,25 @@ func (ec *executionContext) marshalOPredicate2ᚕpolicygraphᚋstorageᚐPredica
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalOPredicate2ᚖpolicygraphᚋstorageᚐPredicate(ctx context.Context, v any) (*storage.Predicate, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := storage.Predicate(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPredicate2ᚖpolicygraphᚋstorageᚐPredicate(ctx context.Context, sel ast.SelectionSet, v *storage.Predicate) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
 }
 
 func (ec *executionContext) marshalOProduct2ᚖpolicygraphᚋstorageᚐProduct(ctx context.Context, sel ast.SelectionSet, v *storage.Product) graphql.Marshaler {

@@ -25,36 +25,12 @@ func (r *eventResolver) Series(ctx context.Context, obj *storage.Event) (*storag
 
 // Start is the resolver for the start field.
 func (r *eventResolver) Start(ctx context.Context, obj *storage.Event) (*storage.Date, error) {
-	facts, err := r.active(ctx, obj.Node, storage.Out, storage.PredHeldOn)
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range facts {
-		if f.Start != nil {
-			return f.Start, nil
-		}
-		if f.Date != nil {
-			return f.Date, nil
-		}
-	}
-	return nil, nil
+	return r.startOf(ctx, obj.Node, storage.Out, storage.PredHeldOn)
 }
 
 // End is the resolver for the end field.
 func (r *eventResolver) End(ctx context.Context, obj *storage.Event) (*storage.Date, error) {
-	facts, err := r.active(ctx, obj.Node, storage.Out, storage.PredHeldOn)
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range facts {
-		if f.End != nil {
-			return f.End, nil
-		}
-		if f.Date != nil {
-			return f.Date, nil
-		}
-	}
-	return nil, nil
+	return r.endOf(ctx, obj.Node, storage.Out, storage.PredHeldOn)
 }
 
 // Places is the resolver for the places field.
@@ -87,7 +63,11 @@ func (r *eventResolver) Absentees(ctx context.Context, obj *storage.Event) ([]*s
 		return nil, err
 	}
 	avoided, err := r.negatedOnly(ctx, obj.Node, storage.In, storage.PredSponsored)
-	return append(absent, avoided...), err
+	if err != nil {
+		return nil, err
+	}
+	sponsors, err := r.active(ctx, obj.Node, storage.In, storage.PredSponsored)
+	return append(absent, withoutSubjects(avoided, sponsors)...), err
 }
 
 // Speakers is the resolver for the speakers field.
@@ -142,6 +122,11 @@ func (r *eventSeriesResolver) Places(ctx context.Context, obj *storage.EventSeri
 	return relatedAs[storage.Place](ctx, r.Resolver, obj.Node, storage.Out, storage.PredHeldIn, storage.KindPlace)
 }
 
+// Since is the resolver for the since field.
+func (r *eventSeriesResolver) Since(ctx context.Context, obj *storage.EventSeries) (*storage.Date, error) {
+	return r.startOf(ctx, obj.Node, storage.Out, storage.PredHeldIn)
+}
+
 // Source is the resolver for the source field.
 func (r *evidenceResolver) Source(ctx context.Context, obj *storage.Evidence) (*storage.Source, error) {
 	n, err := r.node(ctx, obj.Source)
@@ -158,7 +143,7 @@ func (r *exportControlResolver) Facts(ctx context.Context, obj *storage.ExportCo
 
 // Date is the resolver for the date field.
 func (r *exportControlResolver) Date(ctx context.Context, obj *storage.ExportControl) (*storage.Date, error) {
-	return r.dateOf(ctx, obj.Node, storage.In, storage.PredIssued)
+	return r.startOf(ctx, obj.Node, storage.In, storage.PredIssued)
 }
 
 // IssuedBy is the resolver for the issuedBy field.
@@ -379,7 +364,7 @@ func (r *planResolver) Facts(ctx context.Context, obj *storage.Plan, predicates 
 
 // Date is the resolver for the date field.
 func (r *planResolver) Date(ctx context.Context, obj *storage.Plan) (*storage.Date, error) {
-	return r.dateOf(ctx, obj.Node, storage.In, storage.PredIssued)
+	return r.startOf(ctx, obj.Node, storage.In, storage.PredIssued)
 }
 
 // IssuedBy is the resolver for the issuedBy field.

@@ -218,7 +218,7 @@ func (f *File) facts() ([]*storage.Fact, error) {
 			fact.Evidence = append(fact.Evidence, storage.Evidence{Source: f.SourceID(), Quote: e.Quote, Gloss: e.Gloss, Note: e.Note})
 		}
 		key := storage.FactKey(fact)
-		if x.Predicate == string(storage.PredQuotedIn) {
+		if x.Predicate == string(storage.PredQuotedIn) && len(x.Evidence) > 0 {
 			// Several statements share subject and predicate; the quote tells them apart.
 			key += "|" + x.Evidence[0].Quote
 		}

@@ -24,9 +24,15 @@ func (b *Badger) Backup(w io.Writer) error {
 // Backup writes a consistent copy of the whole store to w while the graph keeps
 // serving. It fails if the KV cannot back itself up.
 func (g *Graph) Backup(w io.Writer) error {
-	b, ok := g.kv.(Backuper)
-	if !ok {
-		return fmt.Errorf("backup: the %T store cannot back itself up", g.kv)
+	kv := g.kv
+	b, ok := kv.(Backuper)
+	for !ok {
+		u, wraps := kv.(interface{ Unwrap() KV })
+		if !wraps {
+			return fmt.Errorf("backup: the %T store cannot back itself up", g.kv)
+		}
+		kv = u.Unwrap()
+		b, ok = kv.(Backuper)
 	}
 	if err := b.Backup(w); err != nil {
 		return fmt.Errorf("backup: %w", err)
@@ -68,3 +74,9 @@ func Restore(dir string, r io.Reader, log *slog.Logger) error {
 	}
 	return g.Close()
 }
+
+// Unwrap returns the KV that c counts, so that Backup can reach the store.
+func (c *CountingKV) Unwrap() KV { return c.KV }
+
+// Unwrap returns the KV under the context check.
+func (c ctxKV) Unwrap() KV { return c.KV }

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -82,15 +81,16 @@ func checkTx(tx Txn, rep *CheckReport) error {
 
 	err := tx.Scan([]byte{prefixNode}, false, func(k, v []byte) error {
 		rep.Nodes++
-		var n Node
 		if len(k) != 17 {
 			problem(k, "node key is %d bytes, want 17", len(k))
 			return nil
 		}
-		if err := json.Unmarshal(v, &n); err != nil {
+		np, err := decodeNode(v)
+		if err != nil {
 			problem(k, "node record does not decode: %v", err)
 			return nil
 		}
+		n := *np
 		if !bytes.Equal(n.ID[:], k[1:]) {
 			problem(k, "node record has id %s", n.ID)
 		}
@@ -131,15 +131,16 @@ func checkTx(tx Txn, rep *CheckReport) error {
 
 	err = tx.Scan([]byte{prefixFact}, false, func(k, v []byte) error {
 		rep.Facts++
-		var f Fact
 		if len(k) != 17 {
 			problem(k, "fact key is %d bytes, want 17", len(k))
 			return nil
 		}
-		if err := json.Unmarshal(v, &f); err != nil {
+		fp, err := decodeFact(v)
+		if err != nil {
 			problem(k, "fact record does not decode: %v", err)
 			return nil
 		}
+		f := *fp
 		if !bytes.Equal(f.ID[:], k[1:]) {
 			problem(k, "fact record has id %s", f.ID)
 		}
@@ -212,7 +213,8 @@ func checkTx(tx Txn, rep *CheckReport) error {
 	}
 	// Nothing else lives in the store.
 	known := map[byte]bool{prefixMeta: true, prefixNode: true, prefixText: true, prefixFact: true, prefixOut: true, prefixIn: true,
-		prefixKind: true, prefixSlug: true, prefixName: true, prefixPred: true, prefixValue: true, prefixYear: true, prefixNodeYear: true}
+		prefixKind: true, prefixSlug: true, prefixName: true, prefixPred: true, prefixValue: true, prefixYear: true, prefixNodeYear: true,
+		prefixSaved: true}
 	return tx.Scan(nil, true, func(k, _ []byte) error {
 		if len(k) == 0 || !known[k[0]] {
 			problem(k, "key of no known kind")

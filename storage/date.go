@@ -39,16 +39,11 @@ func ParseDate(s string) (Date, error) {
 		return bad("wrong form")
 	}
 	num := func(p string, width int) (int, bool) {
-		if len(p) != width {
+		if len(p) != width || strings.Trim(p, "0123456789") != "" {
 			return 0, false
 		}
-		for _, c := range []byte(p) {
-			if c < '0' || c > '9' { // Atoi would take "+023" or "-1"
-				return 0, false
-			}
-		}
 		n, err := strconv.Atoi(p)
-		return n, err == nil
+		return n, err == nil && n >= 0
 	}
 	d := Date{Precision: PrecisionYear}
 	var ok bool

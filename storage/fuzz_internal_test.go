@@ -46,10 +46,10 @@ func FuzzIndexKeys(f *testing.F) {
 	})
 }
 
-// FuzzFold checks the search form of names: folding is idempotent (slugs rely
+// FuzzSlugAndSearchTerms checks the search form of names: folding is idempotent (slugs rely
 // on it: a slug must equal Slugify of itself), its output is valid UTF-8 with
 // single inner spaces only, and each search term is a word-start suffix.
-func FuzzFold(f *testing.F) {
+func FuzzSlugAndSearchTerms(f *testing.F) {
 	for _, s := range []string{"Thượng Hải", "thuong  hai", "Đà Nẵng", "İstanbul", "ǅemal", "WAIC 2023", "  --  ", "ﬁne", "ß", "Ⅻ", "\xff"} {
 		f.Add(s)
 	}
@@ -75,9 +75,9 @@ func FuzzFold(f *testing.F) {
 	})
 }
 
-// FuzzParseDate checks that ParseDate accepts only what String writes back
+// FuzzParseDateExact checks that ParseDate accepts only what String writes back
 // byte for byte, and that the JSON form round-trips.
-func FuzzParseDate(f *testing.F) {
+func FuzzParseDateExact(f *testing.F) {
 	for _, s := range []string{"2023", "2023-07", "2023-07-06", "2024-02-29", "2023-02-29", "+023", "2023-7-6", "0000", "9999-12-31", "2023-00", ""} {
 		f.Add(s)
 	}

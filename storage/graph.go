@@ -3,7 +3,6 @@ package storage
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -38,6 +37,9 @@ func Open(kv KV) (*Graph, error) {
 		if err != nil {
 			return err
 		}
+		if len(v) == 4 && binary.BigEndian.Uint32(v) == 1 {
+			return tx.Set(metaFormatKey, binary.BigEndian.AppendUint32(nil, FormatVersion))
+		}
 		if len(v) != 4 || binary.BigEndian.Uint32(v) != FormatVersion {
 			return fmt.Errorf("store format version %x, this build reads %d: migrate or restore from an export", v, FormatVersion)
 		}
@@ -63,32 +65,34 @@ func (g *Graph) SetClock(now func() time.Time) { g.now = now }
 
 // ---- reading ----
 
-func getJSON[T any](tx Txn, key []byte) (*T, error) {
-	b, err := tx.Get(key)
-	if err != nil {
-		return nil, err
-	}
-	v := new(T)
-	if err := json.Unmarshal(b, v); err != nil {
-		return nil, fmt.Errorf("decode %x: %w", key[:1], err)
-	}
-	return v, nil
-}
-
 func getNode(tx Txn, id uuid.UUID) (*Node, error) {
-	n, err := getJSON[Node](tx, nodeKey(id))
+	b, err := tx.Get(nodeKey(id))
 	if errors.Is(err, ErrKeyMissing) {
 		return nil, &Error{Code: CodeNotFound, Field: "id", Message: fmt.Sprintf("no entity with id %s", id)}
 	}
-	return n, err
+	if err != nil {
+		return nil, err
+	}
+	n, err := decodeNode(b)
+	if err != nil {
+		return nil, fmt.Errorf("decode node %s: %w", id, err)
+	}
+	return n, nil
 }
 
 func getFact(tx Txn, id uuid.UUID) (*Fact, error) {
-	f, err := getJSON[Fact](tx, factKey(id))
+	b, err := tx.Get(factKey(id))
 	if errors.Is(err, ErrKeyMissing) {
 		return nil, &Error{Code: CodeNotFound, Field: "id", Message: fmt.Sprintf("no fact with id %s", id)}
 	}
-	return f, err
+	if err != nil {
+		return nil, err
+	}
+	f, err := decodeFact(b)
+	if err != nil {
+		return nil, fmt.Errorf("decode fact %s: %w", id, err)
+	}
+	return f, nil
 }
 
 // Node returns the node with the ID, or an *Error NOT_FOUND.
@@ -223,11 +227,28 @@ func (g *Graph) Adjacent(qs []AdjQuery) ([][]*Fact, error) {
 }
 
 func adjacentIDs(tx Txn, q AdjQuery) ([]uuid.UUID, error) {
+	entries, err := adjacentEntries(tx, q)
+	ids := make([]uuid.UUID, len(entries))
+	for i, e := range entries {
+		ids[i] = e.Fact
+	}
+	return ids, err
+}
+
+// adjEntry is one adjacency entry: a fact and the entity at its other end
+// (uuid.Nil for a literal fact).
+type adjEntry struct {
+	Fact, Other uuid.UUID
+}
+
+// adjacentEntries reads q's adjacency from the index keys alone, without
+// loading any fact.
+func adjacentEntries(tx Txn, q AdjQuery) ([]adjEntry, error) {
 	prefix := prefixIn
 	if q.Dir == Out {
 		prefix = prefixOut
 	}
-	var ids []uuid.UUID
+	var out []adjEntry
 	err := tx.Scan(adjPrefix(prefix, q.Node, q.Predicate), false, func(k, v []byte) error {
 		if len(v) == 0 {
 			return fmt.Errorf("empty adjacency value at %x", k)
@@ -242,10 +263,14 @@ func adjacentIDs(tx Txn, q AdjQuery) ([]uuid.UUID, error) {
 				return nil
 			}
 		}
-		ids = append(ids, lastID(k))
+		e := adjEntry{Fact: lastID(k)}
+		if len(v) >= 17 {
+			copy(e.Other[:], v[1:17])
+		}
+		out = append(out, e)
 		return nil
 	})
-	return ids, err
+	return out, err
 }
 
 // NodeIDsByKind lists the IDs of the nodes of a kind, ordered by folded name.
@@ -344,6 +369,16 @@ func (g *Graph) Search(text string, limit int) ([]SearchHit, error) {
 		hits = hits[:limit]
 	}
 	return hits, nil
+}
+
+// Empty reports whether the graph holds no entity. It reads one key, so opening
+// a large store stays fast (Stats scans every key).
+func (g *Graph) Empty() (empty bool, err error) {
+	empty = true
+	err = g.kv.View(func(tx Txn) error {
+		return tx.Scan([]byte{prefixNode}, true, func(_, _ []byte) error { empty = false; return errStop })
+	})
+	return empty, err
 }
 
 // Stats counts what the graph holds.

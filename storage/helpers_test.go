@@ -3,7 +3,6 @@ package storage_test
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -241,13 +240,4 @@ func sameSet(a, b []uuid.UUID) bool {
 		}
 	}
 	return true
-}
-
-// knownBug skips a test that shows a known bug, unless POLICYGRAPH_SHOW_BUGS=1
-// (run them that way to check a fix).
-func knownBug(t testing.TB, what string) {
-	t.Helper()
-	if os.Getenv("POLICYGRAPH_SHOW_BUGS") != "1" {
-		t.Skip("BUG: " + what)
-	}
 }

@@ -12,18 +12,19 @@ import (
 // years are 2 bytes big-endian so that byte order is numeric order.
 //
 //	meta      'M' "format"                          -> uint32 format version
-//	node      'n' | id(16)                          -> Node (JSON)
+//	node      'n' | id(16)                          -> Node (codec.go)
 //	text      'x' | id(16)                          -> a source's full text
-//	fact      'f' | id(16)                          -> Fact (JSON)
+//	fact      'f' | id(16)                          -> Fact (codec.go)
 //	out       'o' | subject(16) | pred 0x00 | fact(16) -> flag(1) | object(16)?
 //	in        'i' | object(16)  | pred 0x00 | fact(16) -> flag(1) | subject(16)
-//	kind      'k' | kind 0x00 | id(16)               -> ""
+//	kind      'k' | kind 0x00 | folded name 0x00 | id(16) -> ""  (ordered by name)
 //	slug      's' | slug                             -> id(16)
 //	name      'w' | folded term 0x00 | id(16)        -> ""
 //	pred      'p' | pred 0x00 | fact(16)             -> ""            (active facts only)
 //	value     'v' | pred 0x00 | value 0x00 | fact(16) -> subject(16)  (active facts only)
 //	year      'y' | pred 0x00 | year(2) | fact(16)   -> ""            (active facts only)
 //	nodeyear  'a' | kind 0x00 | year(2) | id(16)     -> ""
+//	saved     'Q' | name                             -> SavedQuery (JSON)
 //
 // The flag byte of adjacency values is flagActive, flagNegated or flagRetracted,
 // so a scan can skip inactive facts without loading them.
@@ -43,8 +44,10 @@ const (
 	prefixNodeYear byte = 'a'
 )
 
-// FormatVersion is the on-disk layout version, checked on open.
-const FormatVersion uint32 = 1
+// FormatVersion is the on-disk layout version, checked on open. Version 2 stores
+// records in the compact codec (codec.go); version 1 stored JSON, which version 2
+// still reads, so Open upgrades a version-1 store by rewriting this number.
+const FormatVersion uint32 = 2
 
 const (
 	flagActive    byte = 'A'

@@ -134,3 +134,56 @@ func TestUpdateGivesUpWithConflict(t *testing.T) {
 		t.Errorf("fn ran %d times, want %d", attempts, maxConflictRetries+1)
 	}
 }
+
+// raceKV is a Badger whose next Update behaves as if it lost a race: it runs fn
+// once and throws the result away, lets a competing write commit, then runs fn
+// again, which is exactly what Badger.Update does after badger.ErrConflict.
+type raceKV struct {
+	*Badger
+	compete func()
+}
+
+func (r *raceKV) Update(fn func(Txn) error) error {
+	if c := r.compete; c != nil {
+		r.compete = nil
+		txn := r.DB.NewTransaction(true)
+		err := fn(badgerTxn{t: txn})
+		txn.Discard()
+		if err != nil {
+			return err
+		}
+		c()
+	}
+	return r.Badger.Update(fn)
+}
+
+// TestCreateNodeRetryAfterSlugRace shows two CreateNode calls for the same name
+// racing: the loser's retry must pick the next free slug.
+func TestCreateNodeRetryAfterSlugRace(t *testing.T) {
+	b, err := OpenBadger(BadgerOptions{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	kv := &raceKV{Badger: b}
+	g, err := Open(kv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := Open(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv.compete = func() {
+		if _, err := other.CreateNode(&Node{Kind: KindOrganization, Name: "Acme"}, ""); err != nil {
+			t.Errorf("competing CreateNode: %v", err)
+		}
+	}
+	n, err := g.CreateNode(&Node{Kind: KindOrganization, Name: "Acme"}, "")
+	if err != nil {
+		t.Fatalf("CreateNode after losing the race: %v", err)
+	}
+	if n.Slug != "acme-2" {
+		t.Errorf("slug = %q, want acme-2", n.Slug)
+	}
+}

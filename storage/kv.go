@@ -84,16 +84,21 @@ const maxConflictRetries = 16
 
 // View implements KV.
 func (b *Badger) View(fn func(Txn) error) error {
-	return b.DB.View(func(t *badger.Txn) error { return fn(badgerTxn{t}) })
+	return b.DB.View(func(t *badger.Txn) error { return fn(badgerTxn{t: t}) })
 }
 
 // Update implements KV.
 func (b *Badger) Update(fn func(Txn) error) error {
 	backoff := 100 * time.Microsecond
 	for attempt := 0; ; attempt++ {
-		err := b.DB.Update(func(t *badger.Txn) error { return fn(badgerTxn{t}) })
+		wrote := false
+		err := b.DB.Update(func(t *badger.Txn) error { return fn(badgerTxn{t: t, wrote: &wrote}) })
 		if err == nil {
-			b.version.Add(1)
+			// Badger's commit timestamp, from which Version restarts on open, moves
+			// only for commits that wrote; so does Version.
+			if wrote {
+				b.version.Add(1)
+			}
 			return nil
 		}
 		if !errors.Is(err, badger.ErrConflict) {
@@ -113,7 +118,10 @@ func (b *Badger) Version() uint64 { return b.version.Load() }
 // Close implements KV.
 func (b *Badger) Close() error { return b.DB.Close() }
 
-type badgerTxn struct{ t *badger.Txn }
+type badgerTxn struct {
+	t     *badger.Txn
+	wrote *bool // set by Set and Delete; nil in read-only transactions
+}
 
 func (t badgerTxn) Get(key []byte) ([]byte, error) {
 	item, err := t.t.Get(key)
@@ -126,8 +134,19 @@ func (t badgerTxn) Get(key []byte) ([]byte, error) {
 	return item.ValueCopy(nil)
 }
 
-func (t badgerTxn) Set(key, value []byte) error { return t.t.Set(key, value) }
-func (t badgerTxn) Delete(key []byte) error     { return t.t.Delete(key) }
+func (t badgerTxn) Set(key, value []byte) error {
+	if t.wrote != nil {
+		*t.wrote = true
+	}
+	return t.t.Set(key, value)
+}
+
+func (t badgerTxn) Delete(key []byte) error {
+	if t.wrote != nil {
+		*t.wrote = true
+	}
+	return t.t.Delete(key)
+}
 
 func (t badgerTxn) Scan(prefix []byte, keysOnly bool, fn func(key, val []byte) error) error {
 	return t.ScanFrom(prefix, prefix, keysOnly, fn)
@@ -180,3 +199,28 @@ func trimNL(s string) string {
 	}
 	return s
 }
+
+// CountingKV counts the transactions run on a KV: how many reads and writes a
+// request cost, for metrics and for tests that prove a cached answer cost none.
+type CountingKV struct {
+	KV
+	views, updates atomic.Uint64
+}
+
+// View implements KV.
+func (c *CountingKV) View(fn func(Txn) error) error {
+	c.views.Add(1)
+	return c.KV.View(fn)
+}
+
+// Update implements KV.
+func (c *CountingKV) Update(fn func(Txn) error) error {
+	c.updates.Add(1)
+	return c.KV.Update(fn)
+}
+
+// Views is how many read transactions have run.
+func (c *CountingKV) Views() uint64 { return c.views.Load() }
+
+// Updates is how many write transactions have run.
+func (c *CountingKV) Updates() uint64 { return c.updates.Load() }

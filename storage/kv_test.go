@@ -197,7 +197,6 @@ func TestPersistence(t *testing.T) {
 // Badger.Update counts every successful Update, writes or not, but OpenBadger
 // restarts the count from Badger's MaxVersion, which only commits with writes raise.
 func TestVersionNeverGoesBackAcrossReopen(t *testing.T) {
-	knownBug(t, "storage/kv.go: Version() counts Updates that write nothing (Open's format check, unchanged PutNode/PutFact, an idempotent seed.Load) but OpenBadger restarts it from db.MaxVersion(), so it can be lower after a restart than before")
 	dir := t.TempDir()
 	g := openDir(t, dir)
 	n := &storage.Node{ID: storage.SlugID("acme"), Kind: storage.KindOrganization, Slug: "acme", Name: "Acme"}

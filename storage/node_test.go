@@ -270,7 +270,6 @@ func TestPutNode(t *testing.T) {
 // putNode (write.go) deletes nodeIndexKeys(old), which exclude the slug, and
 // never deletes slugKey(old.Slug).
 func TestPutNodeSlugChangeFreesOldSlug(t *testing.T) {
-	knownBug(t, "storage/write.go putNode does not delete the old slug key when PutNode changes a node's slug; the old slug still resolves and stays taken")
 	g := newGraph(t)
 	n := &storage.Node{ID: storage.SlugID("old"), Kind: storage.KindOrganization, Slug: "old", Name: "Acme"}
 	if _, err := g.PutNode(n, ""); err != nil {
@@ -394,5 +393,31 @@ func TestNodeViewAndNames(t *testing.T) {
 	}
 	if n.Label("vi") != "Thượng Hải" || n.Label("fr") != "Shanghai" {
 		t.Errorf("Label fallbacks wrong: %q %q", n.Label("vi"), n.Label("fr"))
+	}
+}
+
+// freeSlug (write.go) cuts a long slug at byte maxSlugLen-8, which can split a
+// multi-byte letter; the slug is then invalid UTF-8 and validateNode rejects it.
+func TestCreateNodeLongNonASCIIName(t *testing.T) {
+	g := newGraph(t)
+	for _, name := range []string{strings.Repeat("北", 40), strings.Repeat("Ж", 60) + "ж"} {
+		n, err := g.CreateNode(&storage.Node{Kind: storage.KindOrganization, Name: name}, "")
+		if err != nil {
+			t.Errorf("CreateNode(%d-byte name): %v", len(name), err)
+			continue
+		}
+		if !strings.HasPrefix(storage.Slugify(name), n.Slug) {
+			t.Errorf("slug %q is not a prefix of the name's slug", n.Slug)
+		}
+	}
+}
+
+func TestCreateNodeLongNameSlug(t *testing.T) {
+	g := newGraph(t)
+	name := strings.Repeat("word ", 59) + "end" // 298 bytes
+	a := mustCreate(t, g, &storage.Node{Kind: storage.KindOrganization, Name: name}, "")
+	b := mustCreate(t, g, &storage.Node{Kind: storage.KindOrganization, Name: name}, "")
+	if len(a.Slug) > 112 || strings.HasSuffix(a.Slug, "-") || b.Slug != a.Slug+"-2" {
+		t.Errorf("slugs of a long name = %q, %q; want at most 112 bytes without a trailing hyphen, then -2", a.Slug, b.Slug)
 	}
 }

@@ -113,3 +113,38 @@ func (n *Node) NameIn(lang *string) string {
 	}
 	return n.Label(*lang)
 }
+
+func opt[T comparable](v T) *T {
+	var zero T
+	if v == zero {
+		return nil
+	}
+	return &v
+}
+
+// YearOpt is Year, nil when not grouped by or unknown.
+func (g Group) YearOpt() *int { return opt(g.Year) }
+
+// SubjectCountryOpt is SubjectCountry, nil when not grouped by or unknown.
+func (g Group) SubjectCountryOpt() *string { return opt(g.SubjectCountry) }
+
+// ObjectCountryOpt is ObjectCountry, nil when not grouped by or unknown.
+func (g Group) ObjectCountryOpt() *string { return opt(g.ObjectCountry) }
+
+// TierOpt is Tier, nil when not grouped by or the facts have none.
+func (g Group) TierOpt() *Tier { return opt(g.Tier) }
+
+// SubjectOrgTypeOpt is SubjectOrgType, nil when not grouped by or unknown.
+func (g Group) SubjectOrgTypeOpt() *string { return opt(g.SubjectOrgType) }
+
+// SubjectKindOpt is SubjectKind, nil when not grouped by.
+func (g Group) SubjectKindOpt() *Kind { return opt(g.SubjectKind) }
+
+// ObjectKindOpt is ObjectKind, nil when not grouped by or the facts have no object.
+func (g Group) ObjectKindOpt() *Kind { return opt(g.ObjectKind) }
+
+// PredicateOpt is Predicate, nil when not grouped by.
+func (g Group) PredicateOpt() *Predicate { return opt(g.Predicate) }
+
+// MeasureOpt is Measure, nil when not grouped by or the facts have none.
+func (g Group) MeasureOpt() *string { return opt(g.Measure) }

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"errors"
 	"sort"
 
 	"github.com/google/uuid"
@@ -31,13 +32,16 @@ type SponsorshipQuery struct {
 }
 
 // Sponsorships answers q ordered by year, then sponsor name, then fact ID.
+// Candidates are filtered on what the index keys hold (the sponsor, from the
+// adjacency value; its country, from the value index) before any fact record is
+// read, so only the facts of the answer are decoded.
 func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
 	var facts []*Fact
 	err := g.kv.View(func(tx Txn) error {
-		var ids []uuid.UUID
+		var cands []adjEntry
 		collectIn := func(event uuid.UUID) error {
-			more, err := adjacentIDs(tx, AdjQuery{Node: event, Dir: In, Predicate: PredSponsored})
-			ids = append(ids, more...)
+			more, err := adjacentEntries(tx, AdjQuery{Node: event, Dir: In, Predicate: PredSponsored})
+			cands = append(cands, more...)
 			return err
 		}
 		switch {
@@ -46,16 +50,12 @@ func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
 				return err
 			}
 		case q.Series != uuid.Nil:
-			editions, err := adjacentIDs(tx, AdjQuery{Node: q.Series, Dir: In, Predicate: PredEditionOf})
+			editions, err := adjacentEntries(tx, AdjQuery{Node: q.Series, Dir: In, Predicate: PredEditionOf})
 			if err != nil {
 				return err
 			}
-			for _, fid := range editions {
-				f, err := getFact(tx, fid)
-				if err != nil {
-					return err
-				}
-				if err := collectIn(f.Subject); err != nil {
+			for _, e := range editions {
+				if err := collectIn(e.Other); err != nil {
 					return err
 				}
 			}
@@ -65,21 +65,40 @@ func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
 				return err
 			}
 			for _, s := range subjects {
-				more, err := adjacentIDs(tx, AdjQuery{Node: s, Dir: Out, Predicate: PredSponsored})
+				more, err := adjacentEntries(tx, AdjQuery{Node: s, Dir: Out, Predicate: PredSponsored})
 				if err != nil {
 					return err
 				}
-				ids = append(ids, more...)
+				for i := range more {
+					more[i].Other = s // the sponsor, for the country filter below
+				}
+				cands = append(cands, more...)
 			}
 		default:
-			var err error
-			if ids, err = factIDsByPredicate(tx, PredSponsored, q.YearFrom, q.YearTo); err != nil {
+			ids, err := factIDsByPredicate(tx, PredSponsored, q.YearFrom, q.YearTo)
+			if err != nil {
 				return err
+			}
+			for _, id := range ids {
+				cands = append(cands, adjEntry{Fact: id})
 			}
 		}
 		countries := map[uuid.UUID]bool{}
-		for _, id := range ids {
-			f, err := getFact(tx, id)
+		for _, c := range cands {
+			if q.SponsorCountry != "" && c.Other != uuid.Nil {
+				ok, seen := countries[c.Other]
+				if !seen {
+					var err error
+					if ok, err = hasValue(tx, c.Other, PredCountry, q.SponsorCountry); err != nil {
+						return err
+					}
+					countries[c.Other] = ok
+				}
+				if !ok {
+					continue
+				}
+			}
+			f, err := getFact(tx, c.Fact)
 			if err != nil {
 				return err
 			}
@@ -87,7 +106,7 @@ func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
 				(q.YearFrom != nil && f.Year < *q.YearFrom) || (q.YearTo != nil && f.Year > *q.YearTo) {
 				continue
 			}
-			if q.SponsorCountry != "" {
+			if q.SponsorCountry != "" && c.Other == uuid.Nil {
 				ok, seen := countries[f.Subject]
 				if !seen {
 					if ok, err = hasValue(tx, f.Subject, PredCountry, q.SponsorCountry); err != nil {
@@ -131,21 +150,24 @@ func sortFactsBySubjectName(tx Txn, facts []*Fact) error {
 	return nil
 }
 
+// hasValue reports whether subject has an active literal fact pred = value. It
+// reads index keys only: the subject's adjacency for pred, then the value index
+// entry of each active fact.
 func hasValue(tx Txn, subject uuid.UUID, pred Predicate, value string) (bool, error) {
 	found := false
 	err := tx.Scan(adjPrefix(prefixOut, subject, pred), false, func(k, v []byte) error {
 		if v[0] != flagActive {
 			return nil
 		}
-		f, err := getFact(tx, lastID(k))
+		_, err := tx.Get(valueKey(pred, value, lastID(k)))
+		if errors.Is(err, ErrKeyMissing) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
-		if f.Value == value {
-			found = true
-			return errStop
-		}
-		return nil
+		found = true
+		return errStop
 	})
 	return found, err
 }
@@ -542,12 +564,29 @@ type FactQuery struct {
 	IncludeRetracted bool
 	SubjectCountry   string
 	Series           uuid.UUID
+	// SubjectKinds and ObjectKinds keep the facts whose subject (object) has one of
+	// the kinds; a literal fact has no object, so ObjectKinds drops it.
+	SubjectKinds, ObjectKinds []Kind
 }
 
 // FindFacts answers q ordered by year, then subject name, then ID.
 func (g *Graph) FindFacts(q FactQuery) ([]*Fact, error) {
 	var facts []*Fact
 	err := g.kv.View(func(tx Txn) error {
+		var err error
+		if facts, err = selectFacts(tx, q); err != nil {
+			return err
+		}
+		return sortFactsBySubjectName(tx, facts)
+	})
+	return facts, err
+}
+
+// selectFacts answers q in no particular order, starting from the most selective
+// index q names.
+func selectFacts(tx Txn, q FactQuery) ([]*Fact, error) {
+	var facts []*Fact
+	err := func() error {
 		var ids []uuid.UUID
 		adj := func(node uuid.UUID, dir Direction) error {
 			preds := q.Predicates
@@ -595,13 +634,31 @@ func (g *Graph) FindFacts(q FactQuery) ([]*Fact, error) {
 					return err
 				}
 			}
-		case len(q.Predicates) > 0 && !q.IncludeRetracted && (q.Negated == nil || !*q.Negated):
+		case len(q.Predicates) > 0 && !q.IncludeRetracted && q.Negated != nil && !*q.Negated:
+			// The predicate index holds active facts only: it can answer only when
+			// neither negated nor retracted facts are asked for.
 			for _, p := range q.Predicates {
 				more, err := factIDsByPredicate(tx, p, q.YearFrom, q.YearTo)
 				if err != nil {
 					return err
 				}
 				ids = append(ids, more...)
+			}
+		case len(q.ObjectKinds) > 0 || len(q.SubjectKinds) > 0:
+			kinds, dir := q.ObjectKinds, In
+			if len(kinds) == 0 {
+				kinds, dir = q.SubjectKinds, Out
+			}
+			for _, k := range kinds {
+				nodes, err := kindScan(tx, k)
+				if err != nil {
+					return err
+				}
+				for _, n := range nodes {
+					if err := adj(n, dir); err != nil {
+						return err
+					}
+				}
 			}
 		default:
 			if err := tx.Scan([]byte{prefixFact}, true, func(k, _ []byte) error {
@@ -613,6 +670,7 @@ func (g *Graph) FindFacts(q FactQuery) ([]*Fact, error) {
 		}
 		ids = dedup(ids)
 		countries := map[uuid.UUID]bool{}
+		kinds := map[uuid.UUID]Kind{}
 		for _, id := range ids {
 			f, err := getFact(tx, id)
 			if err != nil {
@@ -638,11 +696,52 @@ func (g *Graph) FindFacts(q FactQuery) ([]*Fact, error) {
 					continue
 				}
 			}
+			if len(q.SubjectKinds) > 0 || len(q.ObjectKinds) > 0 {
+				ok, err := kindsMatch(tx, kinds, f, q)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					continue
+				}
+			}
 			facts = append(facts, f)
 		}
-		return sortFactsBySubjectName(tx, facts)
-	})
+		return nil
+	}()
 	return facts, err
+}
+
+// kindsMatch reports whether f's subject and object have the kinds q asks for;
+// kinds caches the kind of each node seen.
+func kindsMatch(tx Txn, kinds map[uuid.UUID]Kind, f *Fact, q FactQuery) (bool, error) {
+	kindOf := func(id uuid.UUID) (Kind, error) {
+		if k, ok := kinds[id]; ok {
+			return k, nil
+		}
+		n, err := getNode(tx, id)
+		if err != nil {
+			return "", err
+		}
+		kinds[id] = n.Kind
+		return n.Kind, nil
+	}
+	if len(q.SubjectKinds) > 0 {
+		k, err := kindOf(f.Subject)
+		if err != nil || !kindIn(k, q.SubjectKinds) {
+			return false, err
+		}
+	}
+	if len(q.ObjectKinds) > 0 {
+		if f.Object == uuid.Nil {
+			return false, nil
+		}
+		k, err := kindOf(f.Object)
+		if err != nil || !kindIn(k, q.ObjectKinds) {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 func predIn(p Predicate, ps []Predicate) bool {

@@ -34,19 +34,22 @@ const (
 // CreateNode writes a new node. A zero ID gets a random UUID; an empty slug is
 // made from the name (with a numeric suffix where taken). For a SOURCE, text is
 // its full text, against which evidence quotes are checked.
-// Returns an *Error: INVALID_ARGUMENT for a bad kind, empty or oversize name, bad
-// country code; ALREADY_EXISTS for a taken ID or slug.
+// Returns an *Error: INVALID_ARGUMENT for a bad kind, empty or oversize name;
+// INVALID_COUNTRY for a bad country code; ALREADY_EXISTS for a taken ID or slug.
 func (g *Graph) CreateNode(n *Node, text string) (*Node, error) {
 	n = cloneNode(n)
 	if n.ID == uuid.Nil {
 		n.ID = uuid.New()
 	}
+	wantSlug := n.Slug
 	err := g.kv.Update(func(tx Txn) error {
 		if _, err := tx.Get(nodeKey(n.ID)); err == nil {
 			return Errorf(CodeAlreadyExists, "id", "an entity with id %s exists", n.ID)
 		} else if !errors.Is(err, ErrKeyMissing) {
 			return err
 		}
+		// A retried transaction picks the slug again: another writer may have taken it.
+		n.Slug = wantSlug
 		if n.Slug == "" {
 			s, err := freeSlug(tx, n.Name)
 			if err != nil {
@@ -241,7 +244,11 @@ func Slugify(name string) string { return strings.ReplaceAll(Fold(name), " ", "-
 func freeSlug(tx Txn, name string) (string, error) {
 	base := Slugify(name)
 	if len(base) > maxSlugLen-8 {
-		base = strings.Trim(base[:maxSlugLen-8], "-")
+		cut := maxSlugLen - 8
+		for cut > 0 && !utf8.RuneStart(base[cut]) {
+			cut--
+		}
+		base = strings.Trim(base[:cut], "-")
 	}
 	for i := 1; i < 1000; i++ {
 		s := base
@@ -283,8 +290,13 @@ func putNode(tx Txn, old, n *Node, text string) error {
 				return err
 			}
 		}
+		if old.Slug != n.Slug {
+			if err := tx.Delete(slugKey(old.Slug)); err != nil {
+				return err
+			}
+		}
 	}
-	b, err := json.Marshal(n)
+	b, err := encodeNode(n)
 	if err != nil {
 		return err
 	}
@@ -411,9 +423,25 @@ func (g *Graph) putFactTx(tx Txn, f *Fact) (changed bool, err error) {
 	return true, putFact(tx, f)
 }
 
+// cloneFact copies f deeply enough that validation, which fills in defaults,
+// never changes the caller's fact.
 func cloneFact(f *Fact) *Fact {
 	c := *f
 	c.Evidence = append([]Evidence(nil), f.Evidence...)
+	if f.Quantity != nil {
+		q := *f.Quantity
+		if q.Upper != nil {
+			u := *q.Upper
+			q.Upper = &u
+		}
+		c.Quantity = &q
+	}
+	for _, d := range []**Date{&c.Date, &c.Start, &c.End} {
+		if *d != nil {
+			v := **d
+			*d = &v
+		}
+	}
 	return &c
 }
 
@@ -608,7 +636,7 @@ func putFact(tx Txn, f *Fact) error {
 	if err := validateFact(tx, f); err != nil {
 		return err
 	}
-	b, err := json.Marshal(f)
+	b, err := encodeFact(f)
 	if err != nil {
 		return err
 	}
@@ -695,7 +723,7 @@ func retractFactTx(tx Txn, id uuid.UUID, r *Retraction) error {
 		}
 	}
 	f.Retraction = r
-	b, err := json.Marshal(f)
+	b, err := encodeFact(f)
 	if err != nil {
 		return err
 	}

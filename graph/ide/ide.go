@@ -11,19 +11,15 @@ package ide
 
 import (
 	"bytes"
-	"compress/gzip"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"html/template"
-	"io/fs"
 	"net/http"
 	"net/url"
 	"path"
 	"regexp"
 	"strings"
-	"sync"
-	"time"
+
+	"policygraph/internal/static"
 )
 
 // Versions of the vendored npm packages in assets/. They are part of the asset
@@ -44,17 +40,16 @@ const DefaultQuery = `# Which US firms sponsored WAIC, by year?
 {
   sponsorshipsByYear(series: "waic", sponsorCountry: "US") {
     year
-    sponsorships { tier sponsor { name } evidence { quote gloss } }
+    events { name }
+    sponsorships {
+      tier
+      tierSize { amount }
+      subject { name ... on Organization { country } }
+      evidence { quote gloss source { title } }
+    }
   }
 }
 `
-
-// Cache-Control values: files whose names carry a version never change;
-// everything else is revalidated (cheaply, via its ETag) on every use.
-const (
-	cacheImmutable  = "public, max-age=31536000, immutable"
-	cacheRevalidate = "no-cache"
-)
 
 //go:embed index.html assets
 var files embed.FS
@@ -64,15 +59,6 @@ var indexTemplate = template.Must(template.ParseFS(files, "index.html"))
 // versioned matches asset names that contain a semantic version, such as
 // graphiql-3.8.3.min.js.
 var versioned = regexp.MustCompile(`-\d+\.\d+\.\d+[.-]`)
-
-var contentTypes = map[string]string{
-	".css":  "text/css; charset=utf-8",
-	".html": "text/html; charset=utf-8",
-	".js":   "text/javascript; charset=utf-8",
-	".json": "application/json",
-	".md":   "text/markdown; charset=utf-8",
-	".txt":  "text/plain; charset=utf-8",
-}
 
 // Handler serves the GraphiQL IDE page at "/" and its assets under "/ide/"
 // (AssetPrefix). The page sends its GraphQL requests to endpoint, typically a
@@ -84,7 +70,7 @@ var contentTypes = map[string]string{
 // accept it. Any other path, including unknown assets, is answered with 404;
 // methods other than GET and HEAD with 405.
 func Handler(endpoint string) http.Handler {
-	h := &handler{assets: make(map[string]*asset)}
+	h := &handler{csp: contentSecurityPolicy(endpoint)}
 
 	var page bytes.Buffer
 	err := indexTemplate.Execute(&page, pageData{
@@ -99,27 +85,13 @@ func Handler(endpoint string) http.Handler {
 		// The template and its data are fixed at compile time.
 		panic("ide: rendering index.html: " + err.Error())
 	}
-	h.index = newAsset("index.html", page.Bytes(), cacheRevalidate)
-	h.csp = contentSecurityPolicy(endpoint)
+	h.index = static.NewAsset("index.html", page.Bytes(), static.CacheRevalidate)
 
-	sub, err := fs.Sub(files, "assets")
-	if err != nil {
-		panic("ide: " + err.Error())
-	}
-	err = fs.WalkDir(sub, ".", func(name string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := fs.ReadFile(sub, name)
-		if err != nil {
-			return err
-		}
-		cache := cacheRevalidate
+	h.assets, err = static.Dir(files, "assets", func(name string) string {
 		if versioned.MatchString(path.Base(name)) {
-			cache = cacheImmutable
+			return static.CacheImmutable
 		}
-		h.assets[name] = newAsset(name, data, cache)
-		return nil
+		return static.CacheRevalidate
 	})
 	if err != nil {
 		panic("ide: reading embedded assets: " + err.Error())
@@ -164,13 +136,13 @@ func contentSecurityPolicy(endpoint string) string {
 }
 
 type handler struct {
-	index  *asset
-	assets map[string]*asset // by path relative to assets/
+	index  *static.Asset
+	assets map[string]*static.Asset // by path relative to assets/
 	csp    string
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var a *asset
+	var a *static.Asset
 	switch p := r.URL.Path; {
 	case p == "/":
 		a = h.index
@@ -183,85 +155,5 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
-		return
-	}
-	a.serve(w, r)
-}
-
-// asset is one file served by the handler, with its lazily built gzip form.
-type asset struct {
-	name, contentType, cacheControl, etag string
-	data                                  []byte
-
-	gzipOnce sync.Once
-	gzipData []byte // nil when compression does not pay
-}
-
-func newAsset(name string, data []byte, cacheControl string) *asset {
-	ct, ok := contentTypes[path.Ext(name)]
-	if !ok {
-		ct = "application/octet-stream"
-	}
-	sum := sha256.Sum256(data)
-	return &asset{
-		name:         name,
-		contentType:  ct,
-		cacheControl: cacheControl,
-		etag:         `"` + hex.EncodeToString(sum[:12]) + `"`,
-		data:         data,
-	}
-}
-
-func (a *asset) compressible() bool {
-	return len(a.data) >= 1024 && a.contentType != "application/octet-stream"
-}
-
-func (a *asset) gzipped() []byte {
-	a.gzipOnce.Do(func() {
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		zw.Write(a.data) // writes to a bytes.Buffer do not fail
-		zw.Close()
-		if buf.Len() < len(a.data)*9/10 {
-			a.gzipData = buf.Bytes()
-		}
-	})
-	return a.gzipData
-}
-
-func (a *asset) serve(w http.ResponseWriter, r *http.Request) {
-	hdr := w.Header()
-	hdr.Set("Content-Type", a.contentType)
-	hdr.Set("Cache-Control", a.cacheControl)
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	body, etag := a.data, a.etag
-	if a.compressible() {
-		hdr.Add("Vary", "Accept-Encoding")
-		if acceptsGzip(r) {
-			if gz := a.gzipped(); gz != nil {
-				hdr.Set("Content-Encoding", "gzip")
-				body, etag = gz, strings.TrimSuffix(a.etag, `"`)+`-gz"`
-			}
-		}
-	}
-	hdr.Set("ETag", etag)
-	http.ServeContent(w, r, a.name, time.Time{}, bytes.NewReader(body))
-}
-
-// acceptsGzip reports whether the request's Accept-Encoding allows gzip.
-func acceptsGzip(r *http.Request) bool {
-	for _, v := range r.Header.Values("Accept-Encoding") {
-		for _, part := range strings.Split(v, ",") {
-			coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-			if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
-				continue
-			}
-			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
-			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
-		}
-	}
-	return false
+	a.ServeHTTP(w, r)
 }

@@ -146,6 +146,10 @@ type FactFilter struct {
 	SubjectCountry *string `json:"subjectCountry,omitempty"`
 	// Facts linking an edition of this series (as subject or object).
 	Series *string `json:"series,omitempty"`
+	// Facts whose subject has one of these kinds.
+	SubjectKinds []storage.Kind `json:"subjectKinds,omitempty"`
+	// Facts whose object has one of these kinds (literal facts have none).
+	ObjectKinds []storage.Kind `json:"objectKinds,omitempty"`
 }
 
 // What the graph holds.
@@ -203,6 +207,21 @@ type Query struct {
 type RetractInput struct {
 	ID     uuid.UUID `json:"id"`
 	Reason string    `json:"reason"`
+}
+
+type SaveQueryInput struct {
+	// 1 to 64 lowercase letters, digits and hyphens: the URL is /q/<name>.
+	Name string `json:"name"`
+	// One query operation (no mutations), its parameters declared as variables.
+	Query       string  `json:"query"`
+	Description *string `json:"description,omitempty"`
+}
+
+type SavedQueryVariable struct {
+	Name string `json:"name"`
+	// The GraphQL type, for example String! or Int.
+	Type         string  `json:"type"`
+	DefaultValue *string `json:"defaultValue,omitempty"`
 }
 
 // One hit of a name search.

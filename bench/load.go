@@ -1,0 +1,204 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Scenario is one kind of request the load generator repeats.
+type Scenario struct {
+	Name string
+	URL  string
+	// Body is the JSON request body (a GraphQL POST).
+	Body []byte
+	// Token, when set, is sent as a bearer token.
+	Token string
+}
+
+// Result is what one run of a scenario measured.
+type Result struct {
+	Scenario  string
+	Mode      string // "closed, c=8" or "open, 120/s"
+	Requests  int    // measured (after the warm-up)
+	Errors    int    // non-200 answers or GraphQL errors
+	Late      int    // open loop: requests that could not be sent on time
+	Elapsed   time.Duration
+	RPS       float64
+	P50       time.Duration
+	P95       time.Duration
+	P99       time.Duration
+	Max       time.Duration
+	latencies []time.Duration
+}
+
+func newClient(conns int) *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{
+			MaxIdleConns:        conns,
+			MaxIdleConnsPerHost: conns,
+			MaxConnsPerHost:     conns,
+			DisableCompression:  true,
+			IdleConnTimeout:     90 * time.Second,
+		},
+		Timeout: 30 * time.Second,
+	}
+}
+
+// do sends one request and reads the whole answer; it reports whether the
+// answer was a 200 without GraphQL errors.
+func do(ctx context.Context, c *http.Client, s Scenario, buf *bytes.Buffer) (bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL, bytes.NewReader(s.Body))
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if s.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.Token)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	buf.Reset()
+	if _, err := buf.ReadFrom(resp.Body); err != nil {
+		return false, err
+	}
+	return resp.StatusCode == http.StatusOK && !bytes.Contains(buf.Bytes(), []byte(`"errors":`)), nil
+}
+
+// fetch sends one request and returns the body, failing on errors.
+func fetch(ctx context.Context, c *http.Client, s Scenario) ([]byte, error) {
+	var buf bytes.Buffer
+	ok, err := do(ctx, c, s, &buf)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Name, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("%s: bad answer: %.300s", s.Name, buf.String())
+	}
+	return buf.Bytes(), nil
+}
+
+// ClosedLoop runs conc clients that each send the next request as soon as the
+// previous answer arrives, for warmup (not measured) and then dur.
+func ClosedLoop(ctx context.Context, c *http.Client, s Scenario, conc int, warmup, dur time.Duration) Result {
+	start := time.Now()
+	measureFrom, stop := start.Add(warmup), start.Add(warmup+dur)
+	var mu sync.Mutex
+	res := Result{Scenario: s.Name, Mode: fmt.Sprintf("closed, c=%d", conc)}
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Go(func() {
+			var buf bytes.Buffer
+			lat := make([]time.Duration, 0, 4096)
+			errs := 0
+			for {
+				t0 := time.Now()
+				if t0.After(stop) || ctx.Err() != nil {
+					break
+				}
+				ok, err := do(ctx, c, s, &buf)
+				if t0.Before(measureFrom) {
+					continue
+				}
+				lat = append(lat, time.Since(t0))
+				if err != nil || !ok {
+					errs++
+				}
+			}
+			mu.Lock()
+			res.latencies = append(res.latencies, lat...)
+			res.Errors += errs
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(measureFrom)
+	return res.finish()
+}
+
+// OpenLoop sends requests at a fixed rate, whether or not earlier ones were
+// answered, and measures each latency from the moment it was due, so a stall
+// counts against every request it delays (no coordinated omission).
+func OpenLoop(ctx context.Context, c *http.Client, s Scenario, rate float64, warmup, dur time.Duration) Result {
+	const maxInFlight = 512
+	res := Result{Scenario: s.Name, Mode: fmt.Sprintf("open, %.0f/s", rate)}
+	interval := time.Duration(float64(time.Second) / rate)
+	start := time.Now()
+	measureFrom := start.Add(warmup)
+	total := int((warmup + dur).Seconds() * rate)
+	sem := make(chan struct{}, maxInFlight)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	bufs := sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	for i := range total {
+		due := start.Add(time.Duration(i) * interval)
+		if d := time.Until(due); d > 0 {
+			time.Sleep(d)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		select {
+		case sem <- struct{}{}:
+		default:
+			mu.Lock()
+			res.Late++
+			mu.Unlock()
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			buf := bufs.Get().(*bytes.Buffer)
+			ok, err := do(ctx, c, s, buf)
+			bufs.Put(buf)
+			lat := time.Since(due)
+			if due.Before(measureFrom) {
+				return
+			}
+			mu.Lock()
+			res.latencies = append(res.latencies, lat)
+			if err != nil || !ok {
+				res.Errors++
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(measureFrom)
+	return res.finish()
+}
+
+// merge adds the measurements of a later run of the same scenario.
+func (r Result) merge(o Result) Result {
+	if r.Scenario == "" {
+		return o
+	}
+	r.latencies = append(r.latencies, o.latencies...)
+	r.Errors += o.Errors
+	r.Late += o.Late
+	r.Elapsed += o.Elapsed
+	return r.finish()
+}
+
+func (r Result) finish() Result {
+	slices.Sort(r.latencies)
+	r.Requests = len(r.latencies)
+	if r.Requests == 0 {
+		return r
+	}
+	q := func(p float64) time.Duration {
+		return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))]
+	}
+	r.P50, r.P95, r.P99, r.Max = q(0.50), q(0.95), q(0.99), r.latencies[len(r.latencies)-1]
+	r.RPS = float64(r.Requests) / r.Elapsed.Seconds()
+	return r
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }

@@ -1,0 +1,396 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"policygraph/graph/model"
+	"policygraph/storage"
+)
+
+// checkSavedQuery validates a saved query's text against the schema: it must
+// hold exactly one operation, a query. It returns that operation, or the problems.
+func checkSavedQuery(schema *ast.Schema, text string) (*ast.OperationDefinition, []string) {
+	doc, errs := gqlparser.LoadQuery(schema, text)
+	if len(errs) > 0 {
+		problems := make([]string, len(errs))
+		for i, e := range errs {
+			problems[i] = e.Message
+		}
+		return nil, problems
+	}
+	if len(doc.Operations) != 1 {
+		return nil, []string{fmt.Sprintf("a saved query holds exactly one operation, not %d", len(doc.Operations))}
+	}
+	op := doc.Operations[0]
+	if op.Operation != ast.Query {
+		return nil, []string{"a saved query must be a query, not a " + string(op.Operation)}
+	}
+	return op, nil
+}
+
+func (r *Resolver) saveQuery(ctx context.Context, in model.SaveQueryInput) (*storage.SavedQuery, error) {
+	if _, problems := checkSavedQuery(r.Schema, in.Query); problems != nil {
+		return nil, &storage.Error{Code: storage.CodeInvalidArgument, Field: "query", Message: "the query does not validate: " + strings.Join(problems, "; ")}
+	}
+	return r.Graph.PutSavedQuery(storage.SavedQuery{Name: in.Name, Query: in.Query, Description: str(in.Description), CreatedBy: actor(ctx)})
+}
+
+func (r *Resolver) savedQueryVariables(q *storage.SavedQuery) []*model.SavedQueryVariable {
+	op, _ := checkSavedQuery(r.Schema, q.Query)
+	out := []*model.SavedQueryVariable{}
+	if op == nil {
+		return out
+	}
+	for _, v := range op.VariableDefinitions {
+		sv := &model.SavedQueryVariable{Name: v.Variable, Type: v.Type.String()}
+		if v.DefaultValue != nil {
+			s := v.DefaultValue.String()
+			sv.DefaultValue = &s
+		}
+		out = append(out, sv)
+	}
+	return out
+}
+
+// SavedQueryHandler serves GET /q/<name>: it runs the saved query through api
+// (so it is cached, ETagged and negotiated like any GET /graphql), taking its
+// variables from the URL parameters, and answers JSON, or CSV with
+// Accept: text/csv or ?format=csv. A saved query that no longer validates is
+// answered 409 with its problems, never run.
+func SavedQueryHandler(g *storage.Graph, schema *ast.Schema, api http.Handler) http.Handler {
+	checked := &checkedQueries{g: g, schema: schema, byName: map[string]*checkedQuery{}}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, mediaJSON, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "saved queries are read with GET")
+			return
+		}
+		name := strings.TrimPrefix(r.URL.Path, "/q/")
+		q, op, problems, err := checked.get(name)
+		if storage.ErrorCode(err) == storage.CodeNotFound {
+			writeError(w, mediaJSON, http.StatusNotFound, "NOT_FOUND", "no saved query named "+strconv.Quote(name))
+			return
+		}
+		if err != nil {
+			writeError(w, mediaJSON, http.StatusInternalServerError, CodeInternal, "internal error")
+			return
+		}
+		if problems != nil {
+			body, _ := json.Marshal(map[string]any{"errors": []any{map[string]any{
+				"message":    "saved query " + strconv.Quote(name) + " no longer validates against the schema; a curator must update it",
+				"extensions": map[string]any{"code": "SAVED_QUERY_INVALID", "problems": problems},
+			}}})
+			w.Header().Set("Content-Type", mediaJSON+"; charset=utf-8")
+			w.WriteHeader(http.StatusConflict)
+			w.Write(body)
+			return
+		}
+		params := r.URL.Query()
+		asCSV := params.Get("format") == "csv" || strings.Contains(r.Header.Get("Accept"), "text/csv")
+		params.Del("format")
+		vars, err := variablesFromURL(op, params)
+		if err != nil {
+			writeError(w, mediaJSON, http.StatusBadRequest, "BAD_REQUEST", err.Error())
+			return
+		}
+		varJSON, _ := json.Marshal(vars)
+		inner := r.Clone(r.Context())
+		inner.URL = &url.URL{Path: "/graphql", RawQuery: url.Values{"query": {q.Query}, "variables": {string(varJSON)}}.Encode()}
+		inner.RequestURI = inner.URL.RequestURI()
+		if !asCSV {
+			api.ServeHTTP(w, inner)
+			return
+		}
+		inner.Header.Set("Accept", mediaJSON)
+		rec := httptest.NewRecorder()
+		api.ServeHTTP(rec, inner)
+		for _, h := range []string{"ETag", "Cache-Control", "X-Request-Id"} {
+			if v := rec.Header().Get(h); v != "" {
+				w.Header().Set(h, v)
+			}
+		}
+		w.Header().Add("Vary", "Accept")
+		if rec.Code == http.StatusNotModified {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		var resp struct {
+			Data   any             `json:"data"`
+			Errors json.RawMessage `json:"errors"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || rec.Code != http.StatusOK || len(resp.Errors) > 0 {
+			w.Header().Set("Content-Type", mediaJSON+"; charset=utf-8")
+			w.WriteHeader(max(rec.Code, http.StatusBadRequest))
+			w.Write(rec.Body.Bytes())
+			return
+		}
+		var buf bytes.Buffer
+		if err := writeCSV(&buf, resp.Data); err != nil {
+			writeError(w, mediaJSON, http.StatusInternalServerError, CodeInternal, "internal error")
+			return
+		}
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `inline; filename="`+name+`.csv"`)
+		w.Write(buf.Bytes())
+	})
+}
+
+// checkedQueries remembers saved queries and their validation until the graph
+// changes, so that polling one costs no store read.
+type checkedQueries struct {
+	g      *storage.Graph
+	schema *ast.Schema
+	mu     sync.Mutex
+	byName map[string]*checkedQuery
+}
+
+type checkedQuery struct {
+	version  uint64
+	q        *storage.SavedQuery
+	op       *ast.OperationDefinition
+	problems []string
+}
+
+// maxCheckedQueries bounds the memo; past it, it starts afresh.
+const maxCheckedQueries = 1000
+
+func (c *checkedQueries) get(name string) (*storage.SavedQuery, *ast.OperationDefinition, []string, error) {
+	v := c.g.Version()
+	c.mu.Lock()
+	e, ok := c.byName[name]
+	c.mu.Unlock()
+	if ok && e.version == v {
+		return e.q, e.op, e.problems, nil
+	}
+	q, err := c.g.SavedQuery(name)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	op, problems := checkSavedQuery(c.schema, q.Query)
+	c.mu.Lock()
+	if len(c.byName) >= maxCheckedQueries {
+		c.byName = map[string]*checkedQuery{}
+	}
+	c.byName[name] = &checkedQuery{version: v, q: q, op: op, problems: problems}
+	c.mu.Unlock()
+	return q, op, problems, nil
+}
+
+// variablesFromURL reads each variable of op from the URL parameter of its name,
+// converting it to the variable's type (lists: repeat the parameter or separate
+// values with commas). Unknown parameters and missing required ones are errors.
+func variablesFromURL(op *ast.OperationDefinition, params url.Values) (map[string]any, error) {
+	vars := map[string]any{}
+	known := map[string]bool{}
+	for _, def := range op.VariableDefinitions {
+		known[def.Variable] = true
+		vals, ok := params[def.Variable]
+		if !ok {
+			if def.Type.NonNull && def.DefaultValue == nil {
+				return nil, fmt.Errorf("parameter %s (%s) is required", def.Variable, def.Type)
+			}
+			continue
+		}
+		t := def.Type
+		if t.Elem != nil {
+			var list []any
+			for _, v := range vals {
+				for _, part := range strings.Split(v, ",") {
+					x, err := scalarFromURL(def.Variable, t.Elem.Name(), part)
+					if err != nil {
+						return nil, err
+					}
+					list = append(list, x)
+				}
+			}
+			vars[def.Variable] = list
+			continue
+		}
+		x, err := scalarFromURL(def.Variable, t.Name(), vals[len(vals)-1])
+		if err != nil {
+			return nil, err
+		}
+		vars[def.Variable] = x
+	}
+	var unknown []string
+	for p := range params {
+		if !known[p] {
+			unknown = append(unknown, p)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return nil, fmt.Errorf("unknown parameter(s) %s; this query takes %s", strings.Join(unknown, ", "), strings.Join(keys(known), ", "))
+	}
+	return vars, nil
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	if len(out) == 0 {
+		return []string{"no parameters"}
+	}
+	return out
+}
+
+func scalarFromURL(name, typ, v string) (any, error) {
+	switch typ {
+	case "Int":
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, fmt.Errorf("parameter %s must be an integer, not %q", name, v)
+		}
+		return n, nil
+	case "Float":
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return nil, fmt.Errorf("parameter %s must be a number, not %q", name, v)
+		}
+		return f, nil
+	case "Boolean":
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("parameter %s must be true or false, not %q", name, v)
+		}
+		return b, nil
+	}
+	return v, nil // String, ID, enums and custom scalars travel as strings
+}
+
+// writeCSV flattens a GraphQL result into a table: nested objects become dotted
+// columns, lists of objects become rows (a row per innermost element, repeating
+// the fields of its parents), lists of scalars are joined with "; ".
+func writeCSV(buf *bytes.Buffer, data any) error {
+	rows := flatten(data, "")
+	var cols []string
+	seen := map[string]bool{}
+	for _, r := range rows {
+		for _, c := range r.cols {
+			if !seen[c] {
+				seen[c] = true
+				cols = append(cols, c)
+			}
+		}
+	}
+	w := csv.NewWriter(buf)
+	if err := w.Write(cols); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		rec := make([]string, len(cols))
+		for i, c := range cols {
+			rec[i] = r.vals[c]
+		}
+		if err := w.Write(rec); err != nil {
+			return err
+		}
+	}
+	w.Flush()
+	return w.Error()
+}
+
+type row struct {
+	cols []string
+	vals map[string]string
+}
+
+func (r row) with(o row) row {
+	out := row{cols: append(append([]string(nil), r.cols...), o.cols...), vals: map[string]string{}}
+	for k, v := range r.vals {
+		out.vals[k] = v
+	}
+	for k, v := range o.vals {
+		out.vals[k] = v
+	}
+	return out
+}
+
+func join(prefix, key string) string {
+	if prefix == "" {
+		return key
+	}
+	return prefix + "." + key
+}
+
+// flatten turns v into rows; see writeCSV.
+func flatten(v any, prefix string) []row {
+	switch x := v.(type) {
+	case map[string]any:
+		names := make([]string, 0, len(x))
+		for k := range x {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		rows := []row{{vals: map[string]string{}}}
+		for _, k := range names {
+			sub := flatten(x[k], join(prefix, k))
+			if len(sub) == 0 {
+				continue
+			}
+			var next []row
+			for _, a := range rows {
+				for _, b := range sub {
+					next = append(next, a.with(b))
+				}
+			}
+			rows = next
+		}
+		return rows
+	case []any:
+		if !listOfObjects(x) {
+			parts := make([]string, len(x))
+			for i, e := range x {
+				parts[i] = scalar(e)
+			}
+			return []row{{cols: []string{prefix}, vals: map[string]string{prefix: strings.Join(parts, "; ")}}}
+		}
+		var rows []row
+		for _, e := range x {
+			rows = append(rows, flatten(e, prefix)...)
+		}
+		return rows
+	}
+	return []row{{cols: []string{prefix}, vals: map[string]string{prefix: scalar(v)}}}
+}
+
+func listOfObjects(x []any) bool {
+	for _, e := range x {
+		if _, ok := e.(map[string]any); !ok {
+			return false
+		}
+	}
+	return len(x) > 0
+}
+
+func scalar(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}

@@ -1,0 +1,407 @@
+package graph
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// The two response media types of the GraphQL-over-HTTP specification.
+const (
+	mediaGraphQLResponse = "application/graphql-response+json"
+	mediaJSON            = "application/json"
+)
+
+// Transport serves GraphQL over HTTP as the GraphQL-over-HTTP specification
+// says: GET (queries only; a mutation is 405) and POST with application/json;
+// responses in application/graphql-response+json or application/json as the
+// Accept header asks (406 when it asks for neither), with the status codes the
+// specification gives for each. Query results are cached per graph version and
+// GET responses carry an ETag, answered 304 on If-None-Match, and Cache-Control.
+type Transport struct {
+	// MaxBodyBytes bounds a POST body (413 past it).
+	MaxBodyBytes int64
+	// Cache, when not nil, holds query results until the graph changes.
+	Cache *ResponseCache
+	// Version is the graph's version; cached results and ETags are keyed on it.
+	Version func() uint64
+	// CacheControl is sent with successful GET query responses.
+	CacheControl string
+	// Metrics, when not nil, records requests, errors and cache use.
+	Metrics *Metrics
+}
+
+var _ graphql.Transport = (*Transport)(nil)
+
+// Supports implements graphql.Transport.
+func (t *Transport) Supports(r *http.Request) bool {
+	return r.Method == http.MethodGet || r.Method == http.MethodPost
+}
+
+// requestError is a failure before execution: the request is not a well-formed
+// GraphQL-over-HTTP request, or its document does not parse or validate.
+type requestError struct {
+	status int // under application/graphql-response+json
+	errs   gqlerror.List
+}
+
+func badRequest(code, format string, args ...any) *requestError {
+	e := gqlerror.Errorf(format, args...)
+	e.Extensions = map[string]any{"code": code}
+	return &requestError{status: http.StatusBadRequest, errs: gqlerror.List{e}}
+}
+
+// Do implements graphql.Transport.
+func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	start := time.Now()
+	media, ok := negotiate(r.Header.Get("Accept"))
+	if !ok {
+		t.record("", http.StatusNotAcceptable, start, nil)
+		writeError(w, mediaJSON, http.StatusNotAcceptable, "NOT_ACCEPTABLE",
+			"this server answers "+mediaGraphQLResponse+" or "+mediaJSON)
+		return
+	}
+	w.Header().Set("Vary", "Accept")
+	raw, rerr := t.params(w, r)
+	if rerr != nil {
+		t.fail(w, media, rerr, "", start)
+		return
+	}
+	raw.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+	raw.Headers = r.Header
+
+	key := ""
+	if t.Cache != nil {
+		key = cacheKey(media, raw)
+		if e, ok := t.Cache.Get(key, t.Version()); ok {
+			t.Metrics.cache("hit")
+			t.respond(w, r, media, e.status, e.body, e.etag, e.operation, start)
+			return
+		}
+	}
+	version := t.Version()
+
+	opCtx, errs := exec.CreateOperationContext(r.Context(), raw)
+	if errs != nil {
+		status := statusOf(errs)
+		resp := exec.DispatchError(graphql.WithOperationContext(r.Context(), opCtx), errs)
+		t.fail(w, media, &requestError{status: status, errs: resp.Errors}, operationName(opCtx), start)
+		return
+	}
+	op := opCtx.Operation
+	if r.Method == http.MethodGet && op != nil && op.Operation != ast.Query {
+		w.Header().Set("Allow", "POST")
+		t.record(operationName(opCtx), http.StatusMethodNotAllowed, start, nil)
+		writeError(w, media, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "GET requests may only run queries; send "+string(op.Operation)+"s with POST")
+		return
+	}
+	responses, ctx := exec.DispatchOperation(r.Context(), opCtx)
+	resp := responses(ctx)
+	var body []byte
+	var err error
+	if resp.Data == nil && len(resp.Errors) > 0 {
+		// Refused before it ran: a request error, which has no data entry.
+		body, err = json.Marshal(struct {
+			Errors     gqlerror.List  `json:"errors"`
+			Extensions map[string]any `json:"extensions,omitempty"`
+		}{resp.Errors, resp.Extensions})
+	} else {
+		body, err = json.Marshal(resp)
+	}
+	if err != nil {
+		writeError(w, media, http.StatusInternalServerError, CodeInternal, "internal error")
+		return
+	}
+	status := http.StatusOK
+	if media == mediaGraphQLResponse && resp.Data == nil && len(resp.Errors) > 0 {
+		// No data: the operation was refused before it ran (a write without the
+		// token, say): a 4xx or 5xx under application/graphql-response+json.
+		status = statusOf(resp.Errors)
+	}
+	t.Metrics.errors(resp.Errors)
+	etag := ""
+	if op != nil && op.Operation == ast.Query && len(resp.Errors) == 0 {
+		sum := sha256.Sum256(body)
+		etag = `"` + hex.EncodeToString(sum[:12]) + `"`
+		if t.Cache != nil {
+			t.Cache.Add(key, version, &cachedResponse{status: status, body: body, etag: etag, operation: operationName(opCtx)})
+			t.Metrics.cache("miss")
+		}
+	}
+	t.respond(w, r, media, status, body, etag, operationName(opCtx), start)
+}
+
+// respond writes a response, with ETag, Cache-Control and 304 for GET queries.
+func (t *Transport) respond(w http.ResponseWriter, r *http.Request, media string, status int, body []byte, etag, op string, start time.Time) {
+	if etag != "" && r.Method == http.MethodGet {
+		w.Header().Set("ETag", etag)
+		if t.CacheControl != "" {
+			w.Header().Set("Cache-Control", t.CacheControl)
+		}
+		if etagMatch(r.Header.Get("If-None-Match"), etag) {
+			t.Metrics.cache("not_modified")
+			t.record(op, http.StatusNotModified, start, nil)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+	} else {
+		w.Header().Set("Cache-Control", "no-store")
+	}
+	t.record(op, status, start, nil)
+	w.Header().Set("Content-Type", media+"; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// fail answers a request error: 200 with the errors under application/json, its
+// 4xx under application/graphql-response+json (never with a data entry).
+func (t *Transport) fail(w http.ResponseWriter, media string, e *requestError, op string, start time.Time) {
+	status := http.StatusOK
+	if media == mediaGraphQLResponse || e.status == http.StatusRequestEntityTooLarge || e.status == http.StatusUnsupportedMediaType {
+		status = e.status
+	}
+	t.record(op, status, start, e.errs)
+	body, _ := json.Marshal(struct {
+		Errors gqlerror.List `json:"errors"`
+	}{e.errs})
+	w.Header().Set("Content-Type", media+"; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+func (t *Transport) record(op string, status int, start time.Time, errs gqlerror.List) {
+	t.Metrics.request(op, status, time.Since(start))
+	t.Metrics.errors(errs)
+}
+
+func writeError(w http.ResponseWriter, media string, status int, code, msg string) {
+	body, _ := json.Marshal(map[string]any{"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": code}}}})
+	w.Header().Set("Content-Type", media+"; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// negotiate picks the response media type from an Accept header: the acceptable
+// type with the highest q, application/graphql-response+json on a tie; */* and
+// application/* mean application/json, as does a missing header.
+func negotiate(accept string) (string, bool) {
+	if strings.TrimSpace(accept) == "" {
+		return mediaJSON, true
+	}
+	best, bestQ := "", 0.0
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		q := 1.0
+		if s, ok := params["q"]; ok {
+			if v, err := strconv.ParseFloat(s, 64); err == nil {
+				q = v
+			}
+		}
+		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+			continue
+		}
+		var m string
+		switch mt {
+		case mediaGraphQLResponse:
+			m = mediaGraphQLResponse
+		case mediaJSON, "*/*", "application/*":
+			m = mediaJSON
+		default:
+			continue
+		}
+		if q > bestQ || (q == bestQ && m == mediaGraphQLResponse && q > 0) {
+			best, bestQ = m, q
+		}
+	}
+	return best, best != "" && bestQ > 0
+}
+
+// params reads the request's GraphQL parameters from the URL (GET) or the JSON
+// body (POST), checking each one's type.
+func (t *Transport) params(w http.ResponseWriter, r *http.Request) (*graphql.RawParams, *requestError) {
+	fields := map[string]json.RawMessage{}
+	if r.Method == http.MethodGet {
+		q := r.URL.Query()
+		for name, vals := range q {
+			for _, v := range vals {
+				if !utf8.ValidString(v) {
+					return nil, badRequest("BAD_REQUEST", "URL parameter %q is not valid UTF-8", name)
+				}
+			}
+		}
+		if v := q.Get("query"); q.Has("query") {
+			fields["query"], _ = json.Marshal(v)
+		}
+		if v := q.Get("operationName"); v != "" {
+			fields["operationName"], _ = json.Marshal(v)
+		}
+		for _, name := range []string{"variables", "extensions"} {
+			if v := q.Get(name); v != "" {
+				if !json.Valid([]byte(v)) {
+					return nil, badRequest("BAD_REQUEST", "%s is not valid JSON", name)
+				}
+				fields[name] = json.RawMessage(v)
+			}
+		}
+	} else {
+		ct := r.Header.Get("Content-Type")
+		if ct == "" {
+			return nil, &requestError{status: http.StatusUnsupportedMediaType, errs: gqlerror.List{codeErr("UNSUPPORTED_MEDIA_TYPE", "send POST bodies as Content-Type: application/json")}}
+		}
+		mt, params, err := mime.ParseMediaType(ct)
+		if err != nil || mt != mediaJSON || (params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8")) {
+			return nil, &requestError{status: http.StatusUnsupportedMediaType, errs: gqlerror.List{codeErr("UNSUPPORTED_MEDIA_TYPE", "send POST bodies as Content-Type: application/json (utf-8)")}}
+		}
+		body := r.Body
+		if t.MaxBodyBytes > 0 {
+			body = http.MaxBytesReader(w, r.Body, t.MaxBodyBytes)
+		}
+		b, err := io.ReadAll(body)
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				return nil, &requestError{status: http.StatusRequestEntityTooLarge, errs: gqlerror.List{codeErr("REQUEST_TOO_LARGE", "the request body is larger than "+strconv.FormatInt(tooBig.Limit, 10)+" bytes")}}
+			}
+			return nil, badRequest("BAD_REQUEST", "could not read the request body")
+		}
+		if !utf8.Valid(b) {
+			return nil, badRequest("BAD_REQUEST", "the request body is not valid UTF-8")
+		}
+		if len(bytes.TrimSpace(b)) == 0 {
+			return nil, badRequest("BAD_REQUEST", "the request body is empty; send {\"query\": \"...\"}")
+		}
+		if err := json.Unmarshal(b, &fields); err != nil {
+			return nil, badRequest("BAD_REQUEST", "the request body is not a JSON object: %v", err)
+		}
+	}
+	raw := &graphql.RawParams{}
+	isNull := func(m json.RawMessage) bool { return len(m) == 0 || string(m) == "null" }
+	if v, ok := fields["query"]; ok && !isNull(v) {
+		if err := json.Unmarshal(v, &raw.Query); err != nil {
+			return nil, badRequest("BAD_REQUEST", "query must be a string")
+		}
+	}
+	if v, ok := fields["operationName"]; ok && !isNull(v) {
+		if err := json.Unmarshal(v, &raw.OperationName); err != nil {
+			return nil, badRequest("BAD_REQUEST", "operationName must be a string")
+		}
+	}
+	for name, dst := range map[string]*map[string]any{"variables": &raw.Variables, "extensions": &raw.Extensions} {
+		if v, ok := fields[name]; ok && !isNull(v) {
+			// Numbers decode as float64, not json.Number: gqlparser would take a
+			// json.Number for a String variable, which the specification refuses.
+			if err := json.Unmarshal(v, dst); err != nil {
+				return nil, badRequest("BAD_REQUEST", "%s must be a JSON object", name)
+			}
+		}
+	}
+	intVariables(raw.Variables)
+	if raw.Query == "" && raw.Extensions["persistedQuery"] == nil {
+		return nil, badRequest("BAD_REQUEST", "the request has no query")
+	}
+	return raw, nil
+}
+
+func codeErr(code, msg string) *gqlerror.Error {
+	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": code}}
+}
+
+// statusByCode maps the extensions.code of a refused request to its HTTP status
+// under application/graphql-response+json.
+var statusByCode = map[string]int{
+	"GRAPHQL_PARSE_FAILED":             http.StatusBadRequest,
+	"GRAPHQL_VALIDATION_FAILED":        http.StatusBadRequest,
+	"BAD_REQUEST":                      http.StatusBadRequest,
+	"PERSISTED_QUERY_NOT_FOUND":        http.StatusOK,
+	"PERSISTED_QUERY_NOT_SUPPORTED":    http.StatusBadRequest,
+	CodeUnauthenticated:                http.StatusUnauthorized,
+	CodeWritesDisabled:                 http.StatusForbidden,
+	CodeInternal:                       http.StatusInternalServerError,
+	"REQUEST_TOO_LARGE":                http.StatusRequestEntityTooLarge,
+	"OPERATION_NOT_FOUND":              http.StatusBadRequest,
+	"GRAPHQL_OPERATION_NOT_FOUND":      http.StatusBadRequest,
+	"INVALID_ARGUMENT":                 http.StatusBadRequest,
+	"PERSISTED_QUERY_HASH_MISMATCH":    http.StatusBadRequest,
+	"GRAPHQL_VARIABLE_COERCION_FAILED": http.StatusBadRequest,
+	CodeDepthLimit:                     http.StatusBadRequest,
+	CodeComplexityLimit:                http.StatusBadRequest,
+	CodeTooManyAliases:                 http.StatusBadRequest,
+	CodeTokenLimit:                     http.StatusBadRequest,
+	CodeTimeout:                        http.StatusServiceUnavailable,
+}
+
+// statusOf is the status of a refused request: the first error's code's status,
+// 4xx before 5xx; 400 for an error with no known code.
+func statusOf(errs gqlerror.List) int {
+	status := 0
+	for _, e := range errs {
+		s := http.StatusBadRequest
+		if code, ok := e.Extensions["code"].(string); ok {
+			if v, ok := statusByCode[code]; ok {
+				s = v
+			}
+		}
+		if status == 0 || (s < 500 && status >= 500) {
+			status = s
+		}
+	}
+	if status == 0 {
+		status = http.StatusBadRequest
+	}
+	return status
+}
+
+func operationName(opCtx *graphql.OperationContext) string {
+	if opCtx == nil {
+		return ""
+	}
+	if opCtx.OperationName != "" {
+		return opCtx.OperationName
+	}
+	if opCtx.Operation != nil && opCtx.Operation.Name != "" {
+		return opCtx.Operation.Name
+	}
+	return ""
+}
+
+// etagMatch reports whether an If-None-Match header names etag (or is *).
+func etagMatch(header, etag string) bool {
+	for _, v := range strings.Split(header, ",") {
+		v = strings.TrimPrefix(strings.TrimSpace(v), "W/")
+		if v == etag || v == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// cacheKey identifies a request's result apart from the graph version.
+func cacheKey(media string, raw *graphql.RawParams) string {
+	h := sha256.New()
+	vars, _ := json.Marshal(raw.Variables) // map keys are sorted
+	ext, _ := json.Marshal(raw.Extensions["persistedQuery"])
+	for _, s := range []string{media, raw.Query, raw.OperationName, string(vars), string(ext)} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return string(h.Sum(nil))
+}

@@ -1,0 +1,542 @@
+package storage
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// This file moves whole graphs in and out: a streaming export as JSON lines (the
+// format Import reads back) or as RDF N-Quads (for other graph stores), and a bulk
+// import that bypasses transactions through the KV's batch writer.
+
+// Record is one line of a JSON-lines export: exactly one of its fields is set.
+// An export lists every node, then every source text, then every fact, each in
+// ID order, so that exporting the same graph twice gives the same bytes.
+type Record struct {
+	Node *Node       `json:"node,omitempty"`
+	Text *SourceText `json:"text,omitempty"`
+	Fact *Fact       `json:"fact,omitempty"`
+}
+
+// SourceText is the full text of a SOURCE node, kept apart from the node.
+type SourceText struct {
+	ID   uuid.UUID `json:"id"`
+	Text string    `json:"text"`
+}
+
+// ExportJSONL writes the whole graph to w as JSON lines (see Record) from one
+// snapshot, streaming: memory does not grow with the graph.
+func (g *Graph) ExportJSONL(w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	err := g.kv.View(func(tx Txn) error {
+		return exportScan(tx, func(r Record) error { return enc.Encode(r) })
+	})
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	return bw.Flush()
+}
+
+// exportScan calls fn for every record of the graph in export order.
+func exportScan(tx Txn, fn func(Record) error) error {
+	err := tx.Scan([]byte{prefixNode}, false, func(k, v []byte) error {
+		n, err := decodeNode(v)
+		if err != nil {
+			return fmt.Errorf("node %x: %w", k[1:], err)
+		}
+		return fn(Record{Node: n})
+	})
+	if err != nil {
+		return err
+	}
+	err = tx.Scan([]byte{prefixText}, false, func(k, v []byte) error {
+		return fn(Record{Text: &SourceText{ID: lastID(k), Text: string(v)}})
+	})
+	if err != nil {
+		return err
+	}
+	return tx.Scan([]byte{prefixFact}, false, func(k, v []byte) error {
+		f, err := decodeFact(v)
+		if err != nil {
+			return fmt.Errorf("fact %x: %w", k[1:], err)
+		}
+		return fn(Record{Fact: f})
+	})
+}
+
+// Vocab is the IRI namespace of policygraph's RDF vocabulary: classes (Vocab +
+// "Organization"), properties (Vocab + "slug") and predicates (Vocab + "SPONSORED").
+const Vocab = "https://policygraph.example.org/vocab#"
+
+const (
+	rdfType      = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+	rdfsLabel    = "http://www.w3.org/2000/01/rdf-schema#label"
+	xsdInteger   = "http://www.w3.org/2001/XMLSchema#integer"
+	xsdDecimal   = "http://www.w3.org/2001/XMLSchema#double"
+	xsdBoolean   = "http://www.w3.org/2001/XMLSchema#boolean"
+	xsdDateTime  = "http://www.w3.org/2001/XMLSchema#dateTime"
+	kindClassFix = "EVENT_SERIES:EventSeries EVENT:Event ORGANIZATION:Organization PERSON:Person PLACE:Place PRODUCT:Product SANCTION:Sanction EXPORT_CONTROL:ExportControl PLAN:Plan TOPIC:Topic LAWSUIT:Lawsuit SOURCE:Source"
+)
+
+var kindClass = func() map[Kind]string {
+	m := map[Kind]string{}
+	for _, kv := range strings.Fields(kindClassFix) {
+		k, c, _ := strings.Cut(kv, ":")
+		m[Kind(k)] = c
+	}
+	return m
+}()
+
+// ExportNQuads writes the whole graph to w as RDF 1.1 N-Quads, in the same order
+// as ExportJSONL. The mapping (BENCHMARKS.md documents it with an example):
+//
+//   - every node and fact is the IRI urn:uuid:<id>;
+//   - a node has rdf:type Vocab+Class (Organization, Event...), its properties
+//     as literals under Vocab (slug, name, year, orgType, code...), its labels as
+//     rdfs:label language-tagged literals, and a SOURCE its full text as Vocab+"text";
+//   - a fact is described in the default graph as a reified statement: rdf:type
+//     Vocab+"Fact", Vocab+"subject", Vocab+"predicate" (the IRI Vocab+"SPONSORED"),
+//     Vocab+"object" or Vocab+"value", its qualifiers (tier, role, measure,
+//     quantity, dates, year, negated, retraction) and one blank node per piece of
+//     evidence (Vocab+"source", Vocab+"quote", Vocab+"gloss", Vocab+"note");
+//   - an active fact (neither negated nor retracted) is also asserted as the plain
+//     triple subject Vocab+PREDICATE object-or-value, in the named graph
+//     urn:uuid:<fact id>, so a store that ignores reification still sees the
+//     graph's current edges, and each edge's graph name leads to its evidence.
+func (g *Graph) ExportNQuads(w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	q := &quadWriter{w: bw}
+	err := g.kv.View(func(tx Txn) error {
+		return exportScan(tx, func(r Record) error {
+			switch {
+			case r.Node != nil:
+				q.node(r.Node)
+			case r.Text != nil:
+				q.quad(iri(r.Text.ID), Vocab+"text", lit(r.Text.Text), "")
+			case r.Fact != nil:
+				q.fact(r.Fact)
+			}
+			return q.err
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("export n-quads: %w", err)
+	}
+	return bw.Flush()
+}
+
+type quadWriter struct {
+	w   *bufio.Writer
+	err error
+}
+
+func iri(id uuid.UUID) string { return "<urn:uuid:" + id.String() + ">" }
+
+// lit renders a plain string literal, escaped as N-Quads requires.
+func lit(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('"')
+	for _, r := range s {
+		switch r {
+		case '"':
+			b.WriteString(`\"`)
+		case '\\':
+			b.WriteString(`\\`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func typed(v any, dt string) string { return fmt.Sprintf(`"%v"^^<%s>`, v, dt) }
+
+// quad writes one statement; s and o are already rendered, p is a bare IRI, and
+// graph is a rendered IRI or "" for the default graph.
+func (q *quadWriter) quad(s, p, o, graph string) {
+	if q.err != nil {
+		return
+	}
+	q.w.WriteString(s)
+	q.w.WriteString(" <")
+	q.w.WriteString(p)
+	q.w.WriteString("> ")
+	q.w.WriteString(o)
+	if graph != "" {
+		q.w.WriteByte(' ')
+		q.w.WriteString(graph)
+	}
+	_, q.err = q.w.WriteString(" .\n")
+}
+
+func (q *quadWriter) str(s, p, v string) {
+	if v != "" {
+		q.quad(s, Vocab+p, lit(v), "")
+	}
+}
+
+func (q *quadWriter) node(n *Node) {
+	s := iri(n.ID)
+	q.quad(s, rdfType, "<"+Vocab+kindClass[n.Kind]+">", "")
+	q.str(s, "slug", n.Slug)
+	q.str(s, "name", n.Name)
+	for _, l := range n.Labels {
+		q.quad(s, rdfsLabel, lit(l.Text)+"@"+l.Lang, "")
+	}
+	for _, a := range n.Aliases {
+		q.str(s, "alias", a)
+	}
+	q.str(s, "description", n.Description)
+	if n.Year != 0 {
+		q.quad(s, Vocab+"year", typed(n.Year, xsdInteger), "")
+	}
+	for _, f := range []struct{ p, v string }{{"orgType", n.OrgType}, {"placeType", n.PlaceType}, {"code", n.Code},
+		{"productType", n.ProductType}, {"status", n.Status}, {"programme", n.Programme}, {"title", n.Title},
+		{"titleEn", n.TitleEn}, {"author", n.Author}, {"publisher", n.Publisher}, {"publisherNote", n.PublisherNote},
+		{"language", n.Language}, {"url", n.URL}, {"createdBy", n.CreatedBy}} {
+		q.str(s, f.p, f.v)
+	}
+	if n.PublishedAt != nil {
+		q.quad(s, Vocab+"publishedAt", typed(n.PublishedAt.Format("2006-01-02T15:04:05.999999999Z07:00"), xsdDateTime), "")
+	}
+	q.quad(s, Vocab+"createdAt", typed(n.CreatedAt.Format("2006-01-02T15:04:05.999999999Z07:00"), xsdDateTime), "")
+	q.quad(s, Vocab+"updatedAt", typed(n.UpdatedAt.Format("2006-01-02T15:04:05.999999999Z07:00"), xsdDateTime), "")
+	q.retraction(s, n.ID, n.Retraction)
+}
+
+func (q *quadWriter) retraction(s string, id uuid.UUID, r *Retraction) {
+	if r == nil {
+		return
+	}
+	b := fmt.Sprintf("_:r%x", id[:])
+	q.quad(s, Vocab+"retraction", b, "")
+	q.str(b, "by", r.By)
+	q.quad(b, Vocab+"at", typed(r.At.Format("2006-01-02T15:04:05.999999999Z07:00"), xsdDateTime), "")
+	q.str(b, "reason", r.Reason)
+}
+
+func (q *quadWriter) fact(f *Fact) {
+	s := iri(f.ID)
+	q.quad(s, rdfType, "<"+Vocab+"Fact>", "")
+	q.quad(s, Vocab+"subject", iri(f.Subject), "")
+	q.quad(s, Vocab+"predicate", "<"+Vocab+string(f.Predicate)+">", "")
+	object := ""
+	if f.Object != uuid.Nil {
+		object = iri(f.Object)
+		q.quad(s, Vocab+"object", object, "")
+	}
+	if f.Value != "" {
+		object = lit(f.Value)
+		q.quad(s, Vocab+"value", object, "")
+	}
+	q.str(s, "measure", f.Measure)
+	if qt := f.Quantity; qt != nil {
+		q.quad(s, Vocab+"amount", typed(qt.Amount, xsdDecimal), "")
+		q.str(s, "bound", string(qt.Bound))
+		if qt.Upper != nil {
+			q.quad(s, Vocab+"upper", typed(*qt.Upper, xsdDecimal), "")
+		}
+		q.str(s, "unit", qt.Unit)
+	}
+	q.str(s, "tier", string(f.Tier))
+	q.str(s, "role", f.Role)
+	if f.Former {
+		q.quad(s, Vocab+"former", typed(true, xsdBoolean), "")
+	}
+	q.quad(s, Vocab+"negated", typed(f.Negated, xsdBoolean), "")
+	for _, d := range []struct {
+		p string
+		d *Date
+	}{{"date", f.Date}, {"start", f.Start}, {"end", f.End}} {
+		if d.d != nil {
+			q.str(s, d.p, d.d.String())
+		}
+	}
+	if f.Year != 0 {
+		q.quad(s, Vocab+"year", typed(f.Year, xsdInteger), "")
+	}
+	for i, e := range f.Evidence {
+		b := fmt.Sprintf("_:e%x_%d", f.ID[:], i)
+		q.quad(s, Vocab+"evidence", b, "")
+		q.quad(b, Vocab+"source", iri(e.Source), "")
+		q.str(b, "quote", e.Quote)
+		q.str(b, "gloss", e.Gloss)
+		q.str(b, "note", e.Note)
+	}
+	q.quad(s, Vocab+"createdAt", typed(f.CreatedAt.Format("2006-01-02T15:04:05.999999999Z07:00"), xsdDateTime), "")
+	q.str(s, "createdBy", f.CreatedBy)
+	q.retraction(s, f.ID, f.Retraction)
+	if f.Active() && object != "" {
+		q.quad(iri(f.Subject), Vocab+string(f.Predicate), object, s)
+	}
+}
+
+// BulkWriter takes writes outside transactions, batching them for speed; nothing
+// is guaranteed visible or durable until Flush returns.
+type BulkWriter interface {
+	Set(key, value []byte) error
+	// Flush writes what is pending and waits for it.
+	Flush() error
+	// Cancel drops the writer; what was flushed stays.
+	Cancel()
+}
+
+// BulkLoader is a KV that can load data outside transactions (Badger's
+// WriteBatch). Import uses it when the KV has it and transactions otherwise, so
+// the KV seam stays narrow.
+type BulkLoader interface {
+	NewBulkWriter() BulkWriter
+}
+
+// txnBulkWriter is the BulkWriter of a KV without a batch writer: it buffers
+// pairs and commits them in transactions of a bounded size.
+type txnBulkWriter struct {
+	kv    KV
+	pairs []kv
+	size  int
+}
+
+func (w *txnBulkWriter) Set(key, value []byte) error {
+	w.pairs = append(w.pairs, kv{bytes.Clone(key), bytes.Clone(value)})
+	w.size += len(key) + len(value)
+	if len(w.pairs) >= 5000 || w.size >= 4<<20 {
+		return w.Flush()
+	}
+	return nil
+}
+
+func (w *txnBulkWriter) Flush() error {
+	if len(w.pairs) == 0 {
+		return nil
+	}
+	err := w.kv.Update(func(tx Txn) error {
+		for _, p := range w.pairs {
+			if err := tx.Set(p.key, p.val); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	w.pairs, w.size = w.pairs[:0], 0
+	return err
+}
+
+func (w *txnBulkWriter) Cancel() { w.pairs = nil }
+
+// ImportReport says what Import loaded.
+type ImportReport struct {
+	Nodes, Texts, Facts int
+	// Edges counts adjacency entries written: two per fact that links two
+	// entities, one per literal fact.
+	Edges int
+}
+
+// Import loads a JSON-lines export (see ExportJSONL) into an empty graph with the
+// KV's batch writer. Records must come in export order (nodes, texts, facts).
+// Each node is validated as a write would; each fact's predicate, subject and
+// object kinds and evidence quotes are checked against the records before it.
+// It is not one transaction: on an error the store holds part of the data, so
+// import into a fresh directory. Returns an error naming the offending line.
+func (g *Graph) Import(r io.Reader) (rep ImportReport, err error) {
+	empty := true
+	if err := g.kv.View(func(tx Txn) error {
+		for _, p := range []byte{prefixNode, prefixFact} {
+			if err := tx.Scan([]byte{p}, true, func(_, _ []byte) error { empty = false; return errStop }); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return rep, err
+	}
+	if !empty {
+		return rep, errors.New("import: the store is not empty; import into a new data directory")
+	}
+	var w BulkWriter = &txnBulkWriter{kv: g.kv}
+	if bl, ok := g.kv.(BulkLoader); ok {
+		w = bl.NewBulkWriter()
+	}
+	defer func() {
+		if err != nil {
+			w.Cancel()
+		}
+	}()
+	im := &importer{w: w, kinds: map[uuid.UUID]Kind{}, texts: map[uuid.UUID]string{}, slugs: map[string]bool{}}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		b := sc.Bytes()
+		if len(bytes.TrimSpace(b)) == 0 {
+			continue
+		}
+		if err := im.record(b); err != nil {
+			return im.rep, fmt.Errorf("import line %d: %w", line, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return im.rep, fmt.Errorf("import line %d: %w", line+1, err)
+	}
+	if err := w.Flush(); err != nil {
+		return im.rep, fmt.Errorf("import: flush: %w", err)
+	}
+	if b, ok := g.kv.(*Badger); ok {
+		b.version.Add(1)
+	}
+	return im.rep, nil
+}
+
+type importer struct {
+	w     BulkWriter
+	rep   ImportReport
+	stage int // 0 nodes, 1 texts, 2 facts
+	kinds map[uuid.UUID]Kind
+	texts map[uuid.UUID]string
+	slugs map[string]bool
+}
+
+func (im *importer) set(k, v []byte) error { return im.w.Set(k, v) }
+
+func (im *importer) advance(stage int, what string) error {
+	if stage < im.stage {
+		return fmt.Errorf("a %s record after later records: an export lists nodes, then texts, then facts", what)
+	}
+	im.stage = stage
+	return nil
+}
+
+func (im *importer) record(line []byte) error {
+	var r Record
+	if err := json.Unmarshal(line, &r); err != nil {
+		return err
+	}
+	switch {
+	case r.Node != nil:
+		if err := im.advance(0, "node"); err != nil {
+			return err
+		}
+		return im.node(r.Node)
+	case r.Text != nil:
+		if err := im.advance(1, "text"); err != nil {
+			return err
+		}
+		if im.kinds[r.Text.ID] != KindSource {
+			return fmt.Errorf("text for %s, which is no SOURCE node above", r.Text.ID)
+		}
+		if err := CheckText("text", r.Text.Text, 16<<20); err != nil {
+			return err
+		}
+		im.texts[r.Text.ID] = r.Text.Text
+		im.rep.Texts++
+		return im.set(textKey(r.Text.ID), []byte(r.Text.Text))
+	case r.Fact != nil:
+		if err := im.advance(2, "fact"); err != nil {
+			return err
+		}
+		return im.fact(r.Fact)
+	}
+	return errors.New("a record with no node, text or fact")
+}
+
+func (im *importer) node(n *Node) error {
+	if err := validateNode(n); err != nil {
+		return err
+	}
+	if _, dup := im.kinds[n.ID]; dup {
+		return fmt.Errorf("node %s appears twice", n.ID)
+	}
+	if im.slugs[n.Slug] {
+		return fmt.Errorf("slug %q appears twice", n.Slug)
+	}
+	im.kinds[n.ID], im.slugs[n.Slug] = n.Kind, true
+	b, err := encodeNode(n)
+	if err != nil {
+		return err
+	}
+	if err := im.set(nodeKey(n.ID), b); err != nil {
+		return err
+	}
+	if err := im.set(slugKey(n.Slug), n.ID[:]); err != nil {
+		return err
+	}
+	for _, k := range nodeIndexKeys(n) {
+		if err := im.set(k, nil); err != nil {
+			return err
+		}
+	}
+	im.rep.Nodes++
+	return nil
+}
+
+func (im *importer) fact(f *Fact) error {
+	spec := f.Predicate.Spec()
+	if spec == nil {
+		return fmt.Errorf("fact %s: unknown predicate %q", f.ID, f.Predicate)
+	}
+	sk, ok := im.kinds[f.Subject]
+	if !ok || !kindIn(sk, spec.Subjects) {
+		return fmt.Errorf("fact %s: subject %s is no node above of a kind %s takes", f.ID, f.Subject, f.Predicate)
+	}
+	if f.Object != uuid.Nil {
+		ok := false
+		if spec.ObjectRequired {
+			k, exists := im.kinds[f.Object]
+			ok = exists && kindIn(k, spec.Objects)
+		}
+		if !ok {
+			return fmt.Errorf("fact %s: object %s is no node above of a kind %s takes", f.ID, f.Object, f.Predicate)
+		}
+	} else if spec.ObjectRequired {
+		return fmt.Errorf("fact %s: %s needs an object", f.ID, f.Predicate)
+	}
+	if len(f.Evidence) == 0 {
+		return fmt.Errorf("fact %s has no evidence", f.ID)
+	}
+	for i, e := range f.Evidence {
+		text, ok := im.texts[e.Source]
+		if !ok {
+			return fmt.Errorf("fact %s evidence[%d]: no source text for %s above", f.ID, i, e.Source)
+		}
+		if !strings.Contains(text, e.Quote) {
+			return fmt.Errorf("fact %s evidence[%d]: the quote is not verbatim in the source: %q", f.ID, i, clip(e.Quote, 80))
+		}
+	}
+	b, err := encodeFact(f)
+	if err != nil {
+		return err
+	}
+	if err := im.set(factKey(f.ID), b); err != nil {
+		return err
+	}
+	for _, e := range factIndexKeys(f) {
+		if err := im.set(e.key, e.val); err != nil {
+			return err
+		}
+	}
+	im.rep.Facts++
+	im.rep.Edges++
+	if f.Object != uuid.Nil {
+		im.rep.Edges++
+	}
+	return nil
+}
+
+// NewBulkWriter implements BulkLoader with Badger's WriteBatch, which has the
+// methods of BulkWriter.
+func (b *Badger) NewBulkWriter() BulkWriter { return b.DB.NewWriteBatch() }

@@ -1,0 +1,120 @@
+package storage_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"policygraph/seed"
+	"policygraph/storage"
+)
+
+// seededGraph is a test graph holding the seed, with one fact and one entity
+// retracted so that exports cover retractions too.
+func seededGraph(t testing.TB) *storage.Graph {
+	t.Helper()
+	g := newGraph(t)
+	if _, err := seed.Load(g); err != nil {
+		t.Fatalf("seed: %v", err)
+	}
+	facts, err := g.FindFacts(storage.FactQuery{Predicates: []storage.Predicate{storage.PredSponsored}})
+	if err != nil || len(facts) == 0 {
+		t.Fatalf("FindFacts = %d facts, %v", len(facts), err)
+	}
+	if _, err := g.RetractFact(facts[0].ID, "test", "a retracted fact for the export"); err != nil {
+		t.Fatalf("RetractFact: %v", err)
+	}
+	return g
+}
+
+func TestExportImportRoundTrip(t *testing.T) {
+	g := seededGraph(t)
+	var first bytes.Buffer
+	if err := g.ExportJSONL(&first); err != nil {
+		t.Fatalf("ExportJSONL: %v", err)
+	}
+	fresh := newGraph(t)
+	rep, err := fresh.Import(bytes.NewReader(first.Bytes()))
+	if err != nil {
+		t.Fatalf("Import: %v", err)
+	}
+	stats, _ := g.Stats()
+	if rep.Nodes != stats.Nodes || rep.Facts != stats.Facts || rep.Texts != 1 {
+		t.Errorf("Import = %+v, want %d nodes, %d facts, 1 text", rep, stats.Nodes, stats.Facts)
+	}
+	var second bytes.Buffer
+	if err := fresh.ExportJSONL(&second); err != nil {
+		t.Fatalf("ExportJSONL after import: %v", err)
+	}
+	if !bytes.Equal(first.Bytes(), second.Bytes()) {
+		t.Errorf("export, import, export differ:\nfirst  %.300s\nsecond %.300s", first.String(), second.String())
+	}
+	// The imported store answers queries from the same indexes.
+	if a, b := dump(t, g), dump(t, fresh); a != b {
+		t.Errorf("the imported store's keys and values differ from the original's")
+	}
+	var q1, q2 bytes.Buffer
+	if err := g.ExportNQuads(&q1); err != nil {
+		t.Fatalf("ExportNQuads: %v", err)
+	}
+	if err := fresh.ExportNQuads(&q2); err != nil {
+		t.Fatalf("ExportNQuads after import: %v", err)
+	}
+	if !bytes.Equal(q1.Bytes(), q2.Bytes()) {
+		t.Errorf("N-Quads of the original and the imported graph differ")
+	}
+}
+
+func TestExportNQuadsShape(t *testing.T) {
+	g := seededGraph(t)
+	var b bytes.Buffer
+	if err := g.ExportNQuads(&b); err != nil {
+		t.Fatalf("ExportNQuads: %v", err)
+	}
+	waic := "<urn:uuid:" + storage.SlugID("waic-2023").String() + ">"
+	want := waic + " <" + storage.Vocab + "slug> \"waic-2023\" ."
+	sponsored := "<" + storage.Vocab + "SPONSORED> " + waic + " <urn:uuid:"
+	var haveSlug, haveEdge bool
+	for i, line := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
+		if !strings.HasSuffix(line, " .") || !(strings.HasPrefix(line, "<urn:uuid:") || strings.HasPrefix(line, "_:")) {
+			t.Fatalf("line %d is no N-Quad: %.200s", i+1, line)
+		}
+		haveSlug = haveSlug || line == want
+		haveEdge = haveEdge || strings.Contains(line, sponsored)
+	}
+	if !haveSlug {
+		t.Errorf("no quad %s", want)
+	}
+	if !haveEdge {
+		t.Errorf("no SPONSORED edge to waic-2023 asserted in a fact's named graph")
+	}
+}
+
+func TestImportRejects(t *testing.T) {
+	g := seededGraph(t)
+	var b bytes.Buffer
+	if err := g.ExportJSONL(&b); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(b.String(), "\n")
+	tests := []struct {
+		name, input, want string
+	}{
+		{"not empty", b.String(), "not empty"},
+		{"fact before its nodes", lines[len(lines)-2], "subject"},
+		{"garbage", "{nope\n", "line 1"},
+		{"altered quote", strings.Replace(b.String(), `"quote":"`, `"quote":"NOT IN THE SOURCE `, 1), "verbatim"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			target := newGraph(t)
+			if tt.name == "not empty" {
+				target = g
+			}
+			_, err := target.Import(strings.NewReader(tt.input))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Import = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
