@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"policygraph/bench"
-	"policygraph/graph"
 	"policygraph/storage"
 )
 
@@ -72,8 +71,14 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return openGraph(config{data: dir, syncWrites: syncWrites, seed: true}, log)
 		},
 		Handler: func(g *storage.Graph, token string, cacheSize int) http.Handler {
-			return newHandler(g, config{token: token, introspection: true, ide: true, cacheSize: cacheSize,
-				cacheControl: "public, max-age=0, must-revalidate", maxBody: graph.DefaultMaxBodyBytes}, log)
+			// The serve defaults (limits, timeouts, body size), with the bench's
+			// token and cache size.
+			cfg, err := parseConfig(nil, func(string) string { return "" }, io.Discard)
+			if err != nil {
+				panic(err) // the defaults parse, or every serve would fail
+			}
+			cfg.token, cfg.cacheSize, cfg.introspection, cfg.ide = token, cacheSize, true, true
+			return newHandler(g, cfg, log)
 		},
 	})
 }

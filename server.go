@@ -54,6 +54,8 @@ type config struct {
 	cacheSize     int
 	cacheControl  string
 	maxBody       int64
+	limits        graph.Limits
+	server        serverLimits
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -91,6 +93,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.cacheSize, "cache-size", envInt("POLICYGRAPH_CACHE_SIZE", 1000), "query results the response cache holds; 0 disables it (env POLICYGRAPH_CACHE_SIZE)")
 	fs.StringVar(&c.cacheControl, "cache-control", env("POLICYGRAPH_CACHE_CONTROL", "public, max-age=0, must-revalidate"), "Cache-Control of GET query responses (env POLICYGRAPH_CACHE_CONTROL)")
 	fs.Int64Var(&c.maxBody, "max-body", int64(envInt("POLICYGRAPH_MAX_BODY", 1<<20)), "largest POST body in bytes (env POLICYGRAPH_MAX_BODY)")
+	limitFlags(fs, getenv, &c.limits, &c.server)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -122,8 +125,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return importCommand(os.Stdin, args, getenv, stdout, stderr)
 	case "bench":
 		return benchCommand(ctx, args, stdout, stderr)
+	case "backup":
+		return backupCommand(ctx, args, getenv, stdout, stderr)
+	case "restore":
+		return restoreCommand(args, getenv, stdout, stderr)
+	case "check":
+		return checkCommand(args, getenv, stdout, stderr)
 	}
-	return fmt.Errorf("unknown command %q (commands: serve, seed, export, import, bench)", cmd)
+	return fmt.Errorf("unknown command %q (commands: serve, seed, export, import, bench, backup, restore, check)", cmd)
 }
 
 // seedCommand loads the article's facts into the data directory, idempotently,
@@ -171,10 +180,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	srv := &http.Server{
 		Handler:           newHandler(g, cfg, log),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: cfg.server.readHeaderTimeout,
+		ReadTimeout:       cfg.server.readTimeout,
+		WriteTimeout:      cfg.server.writeTimeout,
+		IdleTimeout:       cfg.server.idleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "data", cfg.data, "writes", cfg.token != "", "sync", cfg.syncWrites)
@@ -186,7 +195,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.server.shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
@@ -237,13 +246,14 @@ func newHandler(g *storage.Graph, cfg config, log *slog.Logger) http.Handler {
 	metrics := graph.NewMetrics(reg)
 	registerGraphMetrics(reg, g)
 	api := graph.NewHandler(g, graph.Options{Token: cfg.token, Introspection: cfg.introspection, Logger: log,
-		MaxBodyBytes: cfg.maxBody, CacheSize: cfg.cacheSize, CacheControl: cfg.cacheControl, Metrics: metrics})
+		MaxBodyBytes: cfg.maxBody, CacheSize: cfg.cacheSize, CacheControl: cfg.cacheControl, Metrics: metrics, Limits: &cfg.limits})
 	gql := graph.Authenticate(cfg.token)(api)
 	crossOrigin := allowOrigins(cfg.corsOrigins)
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", crossOrigin(gql))
 	mux.Handle("/q/", crossOrigin(graph.SavedQueryHandler(g, graph.Schema(), gql)))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /admin/backup", backupHandler(g, cfg.token, log))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"status":"ok","version":%d}`+"\n", g.Version())

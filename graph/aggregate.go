@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"context"
+
 	"policygraph/graph/model"
 	"policygraph/storage"
 )
@@ -8,24 +10,24 @@ import (
 // This file maps factCounts and timeSeries onto storage.CountFacts and
 // storage.TimeSeries.
 
-func (r *Resolver) factCounts(f *model.FactFilter, groupBy []storage.Dimension) ([]*storage.Group, error) {
+func (r *Resolver) factCounts(ctx context.Context, f *model.FactFilter, groupBy []storage.Dimension) ([]*storage.Group, error) {
 	q, err := r.factQuery(f)
 	if err != nil {
 		return nil, err
 	}
-	groups, err := r.Graph.CountFacts(q, groupBy)
+	groups, err := r.graph(ctx).CountFacts(q, groupBy)
 	if err != nil {
 		return nil, err
 	}
 	return pointers(groups), nil
 }
 
-func (r *Resolver) timeSeries(f *model.FactFilter, seriesBy []storage.Dimension) ([]*storage.Series, error) {
+func (r *Resolver) timeSeries(ctx context.Context, f *model.FactFilter, seriesBy []storage.Dimension) ([]*storage.Series, error) {
 	q, err := r.factQuery(f)
 	if err != nil {
 		return nil, err
 	}
-	series, err := r.Graph.TimeSeries(q, seriesBy)
+	series, err := r.graph(ctx).TimeSeries(q, seriesBy)
 	if err != nil {
 		if e, ok := err.(*storage.Error); ok && (e.Field == "yearFrom" || e.Field == "yearTo") {
 			e.Field = "filter." + e.Field

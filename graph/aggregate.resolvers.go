@@ -13,10 +13,10 @@ import (
 
 // FactCounts is the resolver for the factCounts field.
 func (r *queryResolver) FactCounts(ctx context.Context, filter *model.FactFilter, groupBy []storage.Dimension) ([]*storage.Group, error) {
-	return r.factCounts(filter, groupBy)
+	return r.factCounts(ctx, filter, groupBy)
 }
 
 // TimeSeries is the resolver for the timeSeries field.
 func (r *queryResolver) TimeSeries(ctx context.Context, filter *model.FactFilter, seriesBy []storage.Dimension) ([]*storage.Series, error) {
-	return r.timeSeries(filter, seriesBy)
+	return r.timeSeries(ctx, filter, seriesBy)
 }

@@ -24,7 +24,7 @@ func (r *Resolver) identified(ctx context.Context, id uuid.UUID) (storage.Identi
 	if n != nil {
 		return storage.View(n), nil
 	}
-	f, err := r.Graph.Fact(id)
+	f, err := r.graph(ctx).Fact(id)
 	if storage.ErrorCode(err) == storage.CodeNotFound {
 		return nil, nil
 	}
@@ -81,7 +81,7 @@ func (r *Resolver) entityList(ctx context.Context, f *model.EntityFilter, orderB
 			return nil, err
 		}
 	}
-	ids, err := r.Graph.Entities(q)
+	ids, err := r.graph(ctx).Entities(q)
 	if err != nil {
 		return nil, err
 	}
@@ -133,12 +133,12 @@ func (r *Resolver) factQuery(f *model.FactFilter) (storage.FactQuery, error) {
 	return q, nil
 }
 
-func (r *Resolver) factList(f *model.FactFilter, order *model.SortOrder, first *int, after *string) (*model.FactConnection, error) {
+func (r *Resolver) factList(ctx context.Context, f *model.FactFilter, order *model.SortOrder, first *int, after *string) (*model.FactConnection, error) {
 	q, err := r.factQuery(f)
 	if err != nil {
 		return nil, err
 	}
-	facts, err := r.Graph.FindFacts(q)
+	facts, err := r.graph(ctx).FindFacts(q)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +171,7 @@ func (r *Resolver) sponsorshipsByYear(ctx context.Context, series, event, sponso
 	if err != nil {
 		return nil, err
 	}
-	facts, err := r.Graph.Sponsorships(q)
+	facts, err := r.graph(ctx).Sponsorships(q)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +215,7 @@ func (r *Resolver) search(ctx context.Context, text string, kinds []storage.Kind
 	if limit < 0 || limit > MaxPageSize {
 		return nil, &storage.Error{Code: storage.CodeInvalidArgument, Field: "first", Message: fmt.Sprintf("first must be between 0 and %d", MaxPageSize)}
 	}
-	hits, err := r.Graph.Search(text, 0)
+	hits, err := r.graph(ctx).Search(text, 0)
 	if err != nil {
 		return nil, err
 	}

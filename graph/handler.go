@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -41,6 +43,8 @@ type Options struct {
 	CacheControl string
 	// Metrics, when not nil, records requests, errors and cache use.
 	Metrics *Metrics
+	// Limits bound what one request may cost; nil means DefaultLimits.
+	Limits *Limits
 }
 
 // DefaultMaxBodyBytes is the default bound on a POST body.
@@ -78,10 +82,15 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 	if log == nil {
 		log = slog.Default()
 	}
+	limits := DefaultLimits()
+	if o.Limits != nil {
+		limits = *o.Limits
+	}
 	res := &Resolver{Graph: g}
-	es := NewExecutableSchema(Config{Resolvers: res})
+	es := NewExecutableSchema(Config{Resolvers: res, Complexity: fieldCosts()})
 	res.Schema = es.Schema()
 	srv := handler.New(es)
+	limits.apply(srv)
 	srv.AddTransport(transport.Options{})
 	t := &Transport{MaxBodyBytes: o.MaxBodyBytes, Version: g.Version, CacheControl: o.CacheControl, Metrics: o.Metrics}
 	if t.MaxBodyBytes == 0 {
@@ -115,10 +124,10 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 		return presentError(ctx, log, err)
 	})
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
-		log.ErrorContext(ctx, "panic in resolver", "panic", p, "path", graphql.GetPath(ctx).String())
+		log.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(p), "path", graphql.GetPath(ctx).String(), "stack", string(debug.Stack()))
 		return &gqlerror.Error{Message: "internal error", Extensions: map[string]any{"code": CodeInternal}}
 	})
-	return srv
+	return limits.Guard(srv, log)
 }
 
 // presentError maps an error to what the client sees: storage's own errors keep
@@ -145,6 +154,9 @@ func presentError(ctx context.Context, log *slog.Logger, err error) *gqlerror.Er
 		}
 		if gerr.Extensions != nil && gerr.Extensions["code"] != nil {
 			return gerr
+		}
+		if aerr := argumentError(ctx, gerr); aerr != nil {
+			return aerr
 		}
 	}
 	log.ErrorContext(ctx, "internal error", "err", err, "path", graphql.GetPath(ctx).String())

@@ -24,8 +24,12 @@ type loadersKey struct{}
 // NewLoaders makes the loaders of one operation.
 func NewLoaders(g *storage.Graph) *Loaders {
 	return &Loaders{
-		nodes: newBatcher(g.Nodes),
-		adj:   newBatcher(g.Adjacent),
+		nodes: newBatcher(func(ctx context.Context, ids []uuid.UUID) ([]*storage.Node, error) {
+			return g.WithContext(ctx).Nodes(ids)
+		}),
+		adj: newBatcher(func(ctx context.Context, qs []storage.AdjQuery) ([][]*storage.Fact, error) {
+			return g.WithContext(ctx).Adjacent(qs)
+		}),
 	}
 }
 
@@ -50,7 +54,7 @@ func (r *Resolver) loaders(ctx context.Context) *Loaders {
 // round, because a timer under 1 ms sleeps the idle runtime in epoll_wait
 // for a whole millisecond, and the headline query has four rounds.
 type batcher[K comparable, V any] struct {
-	fetch func([]K) ([]V, error)
+	fetch func(context.Context, []K) ([]V, error)
 
 	mu    sync.Mutex
 	open  *batch[K, V]
@@ -58,6 +62,7 @@ type batcher[K comparable, V any] struct {
 }
 
 type batch[K comparable, V any] struct {
+	ctx  context.Context // the first loader's: the store reads run under it
 	keys []K
 	pos  map[K]int
 	done chan struct{}
@@ -73,18 +78,18 @@ type result[V any] struct {
 // maxYields bounds how long a batch waits for more keys.
 const maxYields = 8
 
-func newBatcher[K comparable, V any](fetch func([]K) ([]V, error)) *batcher[K, V] {
+func newBatcher[K comparable, V any](fetch func(context.Context, []K) ([]V, error)) *batcher[K, V] {
 	return &batcher[K, V]{fetch: fetch, known: map[K]result[V]{}}
 }
 
 // add puts k in the open batch (opening one if needed) and returns the batch
 // and k's position in it, or the known result.
-func (b *batcher[K, V]) add(k K) (*batch[K, V], int, result[V], bool) {
+func (b *batcher[K, V]) add(ctx context.Context, k K) (*batch[K, V], int, result[V], bool) {
 	if r, ok := b.known[k]; ok {
 		return nil, 0, r, true
 	}
 	if b.open == nil {
-		b.open = &batch[K, V]{pos: map[K]int{}, done: make(chan struct{})}
+		b.open = &batch[K, V]{ctx: ctx, pos: map[K]int{}, done: make(chan struct{})}
 		go b.run(b.open)
 	}
 	bt := b.open
@@ -110,7 +115,7 @@ func (b *batcher[K, V]) run(bt *batch[K, V]) {
 		n = len(bt.keys)
 		b.mu.Unlock()
 	}
-	bt.vals, bt.err = b.fetch(bt.keys)
+	bt.vals, bt.err = b.fetch(bt.ctx, bt.keys)
 	if bt.err == nil && len(bt.vals) != len(bt.keys) {
 		bt.err = errBatchSize
 	}
@@ -129,7 +134,7 @@ func (b *batcher[K, V]) run(bt *batch[K, V]) {
 // Load returns k's value, fetched in a batch with the keys loaded alongside.
 func (b *batcher[K, V]) Load(ctx context.Context, k K) (V, error) {
 	b.mu.Lock()
-	bt, i, r, ok := b.add(k)
+	bt, i, r, ok := b.add(ctx, k)
 	b.mu.Unlock()
 	if ok {
 		return r.val, r.err
@@ -157,7 +162,7 @@ func (b *batcher[K, V]) LoadAll(ctx context.Context, ks []K) ([]V, error) {
 	ps := make([]pending, len(ks))
 	b.mu.Lock()
 	for j, k := range ks {
-		bt, i, r, _ := b.add(k)
+		bt, i, r, _ := b.add(ctx, k)
 		ps[j] = pending{bt, i, r}
 	}
 	b.mu.Unlock()

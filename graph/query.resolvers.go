@@ -110,7 +110,7 @@ func (r *queryResolver) Entities(ctx context.Context, filter *model.EntityFilter
 
 // Facts is the resolver for the facts field.
 func (r *queryResolver) Facts(ctx context.Context, filter *model.FactFilter, order *model.SortOrder, first *int, after *string) (*model.FactConnection, error) {
-	return r.factList(filter, order, first, after)
+	return r.factList(ctx, filter, order, first, after)
 }
 
 // Sponsorships is the resolver for the sponsorships field.
@@ -119,7 +119,7 @@ func (r *queryResolver) Sponsorships(ctx context.Context, series *string, event 
 	if err != nil {
 		return nil, err
 	}
-	facts, err := r.Graph.Sponsorships(q)
+	facts, err := r.graph(ctx).Sponsorships(q)
 	if err != nil {
 		return nil, err
 	}

@@ -48,7 +48,7 @@ func (r *eventResolver) Sponsorships(ctx context.Context, obj *storage.Event, ti
 	if tier != nil {
 		t = *tier
 	}
-	return r.Graph.Sponsorships(storage.SponsorshipQuery{Event: obj.ID, SponsorCountry: country, Tier: t})
+	return r.graph(ctx).Sponsorships(storage.SponsorshipQuery{Event: obj.ID, SponsorCountry: country, Tier: t})
 }
 
 // Participants is the resolver for the participants field.
@@ -102,7 +102,7 @@ func (r *eventSeriesResolver) Facts(ctx context.Context, obj *storage.EventSerie
 
 // Editions is the resolver for the editions field.
 func (r *eventSeriesResolver) Editions(ctx context.Context, obj *storage.EventSeries, yearFrom *int, yearTo *int, order *model.SortOrder) ([]*storage.Event, error) {
-	ids, err := r.Graph.Entities(storage.EntityQuery{Kinds: []storage.Kind{storage.KindEvent}, Series: obj.ID, YearFrom: yearFrom, YearTo: yearTo, ByYear: true})
+	ids, err := r.graph(ctx).Entities(storage.EntityQuery{Kinds: []storage.Kind{storage.KindEvent}, Series: obj.ID, YearFrom: yearFrom, YearTo: yearTo, ByYear: true})
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -274,6 +275,9 @@ func (t *Transport) read(w http.ResponseWriter, r *http.Request) ([]byte, *reque
 		}
 		return nil, badRequest("BAD_REQUEST", "could not read the request body")
 	}
+	if !utf8.Valid(b) {
+		return nil, badRequest("BAD_REQUEST", "the request body is not valid UTF-8")
+	}
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, badRequest("BAD_REQUEST", "the request body is empty; send {\"query\": \"...\"}")
 	}
@@ -286,6 +290,13 @@ func (t *Transport) params(r *http.Request, req []byte) (*graphql.RawParams, *re
 	fields := map[string]json.RawMessage{}
 	if r.Method == http.MethodGet {
 		q := r.URL.Query()
+		for name, vals := range q {
+			for _, v := range vals {
+				if !utf8.ValidString(v) {
+					return nil, badRequest("BAD_REQUEST", "URL parameter %q is not valid UTF-8", name)
+				}
+			}
+		}
 		if v := q.Get("query"); q.Has("query") {
 			fields["query"], _ = json.Marshal(v)
 		}
@@ -324,6 +335,7 @@ func (t *Transport) params(r *http.Request, req []byte) (*graphql.RawParams, *re
 			}
 		}
 	}
+	intVariables(raw.Variables)
 	if raw.Query == "" && raw.Extensions["persistedQuery"] == nil {
 		return nil, badRequest("BAD_REQUEST", "the request has no query")
 	}
@@ -351,6 +363,11 @@ var statusByCode = map[string]int{
 	"INVALID_ARGUMENT":                 http.StatusBadRequest,
 	"PERSISTED_QUERY_HASH_MISMATCH":    http.StatusBadRequest,
 	"GRAPHQL_VARIABLE_COERCION_FAILED": http.StatusBadRequest,
+	CodeDepthLimit:                     http.StatusBadRequest,
+	CodeComplexityLimit:                http.StatusBadRequest,
+	CodeTooManyAliases:                 http.StatusBadRequest,
+	CodeTokenLimit:                     http.StatusBadRequest,
+	CodeTimeout:                        http.StatusServiceUnavailable,
 }
 
 // statusOf is the status of a refused request: the first error's code's status,

@@ -34,19 +34,19 @@ func (r *Resolver) createEntity(ctx context.Context, in model.CreateEntityInput)
 	if in.Year != nil {
 		n.Year = *in.Year
 	}
-	n, err := r.Graph.CreateNode(n, "")
+	n, err := r.graph(ctx).CreateNode(n, "")
 	if err != nil {
 		return nil, err
 	}
 	return storage.View(n), nil
 }
 
-func (r *Resolver) updateEntity(_ context.Context, in model.UpdateEntityInput) (storage.Entity, error) {
+func (r *Resolver) updateEntity(ctx context.Context, in model.UpdateEntityInput) (storage.Entity, error) {
 	id, err := r.ref("entity", &in.Entity)
 	if err != nil {
 		return nil, err
 	}
-	n, err := r.Graph.UpdateNode(id, storage.NodePatch{Name: in.Name, Labels: labels(in.Labels), Aliases: in.Aliases,
+	n, err := r.graph(ctx).UpdateNode(id, storage.NodePatch{Name: in.Name, Labels: labels(in.Labels), Aliases: in.Aliases,
 		Description: in.Description, Year: in.Year, OrgType: in.OrgType, PlaceType: in.PlaceType, Code: in.Code,
 		ProductType: in.ProductType, Status: in.Status, Programme: in.Programme})
 	if err != nil {
@@ -69,7 +69,7 @@ func (r *Resolver) addSource(ctx context.Context, in model.AddSourceInput) (*sto
 	if len(in.Text) == 0 {
 		return nil, &storage.Error{Code: storage.CodeInvalidArgument, Field: "text", Message: "a source needs its text"}
 	}
-	n, err := r.Graph.CreateNode(n, in.Text)
+	n, err := r.graph(ctx).CreateNode(n, in.Text)
 	if err != nil {
 		return nil, err
 	}
@@ -119,15 +119,15 @@ func (r *Resolver) addFact(ctx context.Context, in model.AddFactInput) (*storage
 		}
 		f.Evidence = append(f.Evidence, storage.Evidence{Source: src, Quote: e.Quote, Gloss: str(e.Gloss), Note: str(e.Note)})
 	}
-	return r.Graph.AddFact(f)
+	return r.graph(ctx).AddFact(f)
 }
 
 func (r *Resolver) retractFact(ctx context.Context, in model.RetractInput) (*storage.Fact, error) {
-	return r.Graph.RetractFact(in.ID, actor(ctx), in.Reason)
+	return r.graph(ctx).RetractFact(in.ID, actor(ctx), in.Reason)
 }
 
 func (r *Resolver) retractEntity(ctx context.Context, in model.RetractInput) (storage.Entity, error) {
-	n, err := r.Graph.RetractNode(uuid.UUID(in.ID), actor(ctx), in.Reason)
+	n, err := r.graph(ctx).RetractNode(uuid.UUID(in.ID), actor(ctx), in.Reason)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,168 @@
+package graph
+
+import (
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// The cost model of the complexity limit. gqlgen charges every field 1 plus what
+// it selects; these costs replace that for the fields that fan out, so that a
+// query's complexity grows with the records it can make the server read:
+//
+//   - a field with a first argument (entities, facts, sponsorships, search) costs
+//     connectionCost plus first times what each item selects;
+//   - nodes(ids) costs 1 plus len(ids) times what each node selects;
+//   - the edges and nodes lists of a connection cost 1 plus what they select
+//     (the connection already multiplied by first);
+//   - any other list of objects is a traversal of unknown width: traversalCost
+//     plus listEstimate times what each item selects, or, for lists of values kept
+//     inside a record (labels, evidence...), 1 plus inlineEstimate times that;
+//   - a field that leads to one other entity or fact (subject, series, parent...)
+//     costs hopCost plus what it selects.
+//
+// Everything else keeps gqlgen's 1 plus what it selects.
+const (
+	connectionCost = 10
+	traversalCost  = 5
+	listEstimate   = 10
+	inlineEstimate = 2
+	hopCost        = 2
+)
+
+// inlineTypes are object types stored inside their parent's record: listing them
+// reads nothing more.
+var inlineTypes = map[string]bool{"Label": true, "Evidence": true, "KindCount": true, "PredicateInfo": true}
+
+// fieldCosts is the ComplexityRoot that puts the cost model into gqlgen's
+// complexity calculation. It is built by reflection over the generated struct and
+// the schema, so new fields are priced by the same rules without code here.
+var fieldCosts = sync.OnceValue(func() ComplexityRoot {
+	var root ComplexityRoot
+	schema := parsedSchema
+	rv := reflect.ValueOf(&root).Elem()
+	for i := range rv.NumField() {
+		def := schema.Types[rv.Type().Field(i).Name]
+		if def == nil {
+			continue
+		}
+		tv := rv.Field(i)
+		for j := range tv.NumField() {
+			fd := fieldByGoName(def, tv.Type().Field(j).Name)
+			ft := tv.Field(j).Type()
+			if fd == nil || ft.Kind() != reflect.Func || ft.NumIn() != 1+len(fd.Arguments) {
+				continue
+			}
+			if cost := costOf(schema, def, fd); cost != nil {
+				names := make([]string, len(fd.Arguments))
+				for k, a := range fd.Arguments {
+					names[k] = a.Name
+				}
+				tv.Field(j).Set(reflect.MakeFunc(ft, func(in []reflect.Value) []reflect.Value {
+					args := make(map[string]reflect.Value, len(names))
+					for k, name := range names {
+						args[name] = in[1+k]
+					}
+					return []reflect.Value{reflect.ValueOf(cost(int(in[0].Int()), args))}
+				}))
+			}
+		}
+	}
+	return root
+})
+
+// fieldByGoName finds the schema field gqlgen named goName in the Go code.
+func fieldByGoName(def *ast.Definition, goName string) *ast.FieldDefinition {
+	for _, f := range def.Fields {
+		if strings.EqualFold(strings.ReplaceAll(f.Name, "_", ""), goName) {
+			return f
+		}
+	}
+	return nil
+}
+
+// costOf returns the cost function of a field, or nil to keep gqlgen's default.
+func costOf(schema *ast.Schema, parent *ast.Definition, fd *ast.FieldDefinition) func(child int, args map[string]reflect.Value) int {
+	elem := schema.Types[fd.Type.Name()]
+	if elem == nil || (elem.Kind != ast.Object && elem.Kind != ast.Interface && elem.Kind != ast.Union) {
+		return nil // scalars and enums, and lists of them
+	}
+	switch {
+	case fd.Arguments.ForName("first") != nil:
+		return func(child int, args map[string]reflect.Value) int {
+			return satAdd(connectionCost, satMul(max(intArg(args["first"], listEstimate), 0), child))
+		}
+	case fd.Arguments.ForName("ids") != nil:
+		return func(child int, args map[string]reflect.Value) int {
+			n := listEstimate
+			if v, ok := args["ids"]; ok && v.Kind() == reflect.Slice {
+				n = v.Len()
+			}
+			return satAdd(1, satMul(n, child))
+		}
+	case fd.Type.Elem != nil && strings.HasSuffix(parent.Name, "Connection"):
+		return func(child int, _ map[string]reflect.Value) int { return satAdd(1, child) }
+	case fd.Type.Elem != nil && inlineTypes[elem.Name]:
+		return func(child int, _ map[string]reflect.Value) int { return satAdd(1, satMul(inlineEstimate, child)) }
+	case fd.Type.Elem != nil:
+		return func(child int, _ map[string]reflect.Value) int {
+			return satAdd(traversalCost, satMul(listEstimate, child))
+		}
+	case isRecord(schema, elem):
+		return func(child int, _ map[string]reflect.Value) int { return satAdd(hopCost, child) }
+	}
+	return nil
+}
+
+// isRecord reports whether values of def are entities or facts: reaching one is a hop.
+func isRecord(schema *ast.Schema, def *ast.Definition) bool {
+	if def.Name == "Node" || def.Name == "Entity" {
+		return true
+	}
+	for _, iface := range def.Interfaces {
+		if iface == "Node" {
+			return true
+		}
+	}
+	return false
+}
+
+// intArg reads an optional Int argument (*int), or def when it is absent or null.
+func intArg(v reflect.Value, def int) int {
+	if !v.IsValid() {
+		return def
+	}
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return def
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Int {
+		return def
+	}
+	return int(v.Int())
+}
+
+const maxInt = int(^uint(0) >> 1)
+
+// satAdd and satMul saturate instead of overflowing, so that no query can wrap
+// its cost around to a small number.
+func satAdd(a, b int) int {
+	if a > maxInt-b {
+		return maxInt
+	}
+	return a + b
+}
+
+func satMul(a, b int) int {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	if a > maxInt/b {
+		return maxInt
+	}
+	return a * b
+}

@@ -1,0 +1,243 @@
+package graph_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"policygraph/graph"
+)
+
+// introspectionQuery is the query GraphiQL sends to learn the schema.
+const introspectionQuery = `query IntrospectionQuery {
+  __schema {
+    queryType { name } mutationType { name } subscriptionType { name }
+    types { ...FullType }
+    directives { name description locations args { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description
+  fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+  inputFields { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+fragment TypeRef on __Type {
+  kind name
+  ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } }
+}`
+
+// wellBehaved are queries a real client sends; the default limits let them all through.
+var wellBehaved = map[string]string{
+	"introspection": introspectionQuery,
+	"headline": `{ sponsorshipsByYear(series: "waic") { year events { slug name } sponsorships { tier tierSize { amount bound }
+		subject { slug name ... on Organization { country } } evidence { quote gloss source { slug } } } } }`,
+	"entities page": `{ entities(first: 200) { totalCount pageInfo { hasNextPage endCursor } nodes { id kind slug name labels { lang text } aliases } } }`,
+	"facts page": `{ facts(first: 100, filter: { predicates: [SPONSORED, PARTICIPATED_IN] }) { totalCount edges { cursor node {
+		predicate negated tier year subject { slug } object { slug } evidence { quote source { slug } } } } } }`,
+	"event": `{ event(slug: "waic-2023") { name year start { value } end { value } places { name } series { name editions { year } }
+		sponsorships { tier subject { name } } participants { subject { name } } absentees { subject { name } }
+		speakers { name } organizers { name } topics { name } measures { measure quantity { amount bound } } } }`,
+	"two hops":     `{ organization(slug: "qualcomm") { name sponsorships { object { ... on Event { name sponsorships { subject { name } } } } } } }`,
+	"some aliases": `{ a: event(slug: "waic-2023") { name } b: event(slug: "waic-2019") { name } c: event(slug: "waic-2018") { name } }`,
+	"search":       `{ search(text: "shang", first: 20) { score entity { slug name kind } } }`,
+	"stats":        `{ stats { entities facts activeFacts version byKind { kind count } } predicates { predicate subjectKinds } }`,
+}
+
+func TestWellBehavedQueriesPass(t *testing.T) {
+	a := newAPI(t, seeded(t), nil)
+	for name, q := range wellBehaved {
+		t.Run(name, func(t *testing.T) { a.do(q, nil, false).ok(t) })
+	}
+}
+
+func TestQueryLimits(t *testing.T) {
+	a := newAPI(t, seeded(t), nil)
+	def := graph.DefaultLimits()
+	aliases := func(n int) string {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := range n {
+			fmt.Fprintf(&b, " a%d: stats { entities }", i)
+		}
+		return b.String() + " }"
+	}
+	repeated := func(n int) string {
+		return "{" + strings.Repeat(" stats { entities }", n) + " }"
+	}
+	// Each fragment spreads the next twice: 2^20 fields once expanded, from a
+	// query of a few hundred bytes.
+	bomb := func(levels int) string {
+		var b strings.Builder
+		b.WriteString("{ ...F0 }\n")
+		for i := range levels {
+			fmt.Fprintf(&b, "fragment F%d on Query { ...F%d ...F%d }\n", i, i+1, i+1)
+		}
+		fmt.Fprintf(&b, "fragment F%d on Query { stats { entities } }\n", levels)
+		return b.String()
+	}
+	tests := []struct {
+		name, query string
+		code        string
+	}{
+		{"depth at the limit", nest(def.MaxDepth - 2), ""},
+		{"too deep", nest(def.MaxDepth - 1), graph.CodeDepthLimit},
+		{"aliases at the limit", aliases(def.MaxAliases), ""},
+		{"too many aliases", aliases(def.MaxAliases + 1), graph.CodeTooManyAliases},
+		{"too many repeated fields", repeated(def.MaxAliases + 2), graph.CodeTooManyAliases},
+		{"fragment bomb", bomb(20), graph.CodeTooManyAliases},
+		{"wide traversal", `{ entities(first: 200) { nodes { facts { subject { facts { object { facts { id } } } } } } } }`, graph.CodeComplexityLimit},
+		{"many large pages", `{ a: facts(first: 200) { nodes { subject { facts { object { name } } } } }
+			b: facts(first: 200) { nodes { subject { facts { object { name } } } } }
+			c: facts(first: 200) { nodes { subject { facts { object { name } } } } } }`, graph.CodeComplexityLimit},
+		{"too many tokens", "{ stats { " + strings.Repeat("entities ", def.MaxTokens) + "} }", graph.CodeTokenLimit},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			r := a.do(tt.query, nil, false)
+			if tt.code == "" {
+				r.ok(t)
+				return
+			}
+			r.wantError(t, http.StatusBadRequest, tt.code)
+			if r.Data != nil && string(r.Data["stats"]) != "" {
+				t.Errorf("a refused query ran: %s", clip(r.Raw))
+			}
+			if took := time.Since(start); took > 2*time.Second {
+				t.Errorf("refusing took %s", took)
+			}
+		})
+	}
+}
+
+// Under application/json, the legacy media type, a refused request is answered
+// 200 with its error, as the GraphQL-over-HTTP specification says.
+func TestQueryLimitUnderApplicationJSON(t *testing.T) {
+	a := newAPI(t, seeded(t), nil)
+	body, _ := json.Marshal(map[string]any{"query": nest(20)})
+	req, _ := http.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := newRecorder()
+	a.h.ServeHTTP(rec, req)
+	decode(t, rec.Result()).wantError(t, http.StatusOK, graph.CodeDepthLimit)
+}
+
+func TestPageSizeLimit(t *testing.T) {
+	a := newAPI(t, seeded(t), nil)
+	for _, q := range []string{`{ entities(first: 201) { totalCount } }`, `{ facts(first: 1000) { totalCount } }`,
+		`{ search(text: "a", first: 201) { score } }`, `{ entities(first: -1) { totalCount } }`} {
+		r := a.do(q, nil, false)
+		if r.code() != "INVALID_ARGUMENT" {
+			t.Errorf("%s: got %q, want INVALID_ARGUMENT: %s", q, r.code(), clip(r.Raw))
+		}
+	}
+}
+
+func TestComplexityCounts(t *testing.T) {
+	lim := graph.DefaultLimits()
+	lim.MaxComplexity = 100
+	a := newAPI(t, seeded(t), &lim)
+	// first multiplies: 10 items of cost 2 (id, name) fit, 100 do not.
+	a.do(`{ entities(first: 10) { nodes { id name } } }`, nil, false).ok(t)
+	a.do(`{ entities(first: 100) { nodes { id name } } }`, nil, false).wantError(t, http.StatusBadRequest, graph.CodeComplexityLimit)
+	// The same through a variable (an Int variable in a POST body works at all).
+	a.do(`query($n: Int) { entities(first: $n) { nodes { id name } } }`, map[string]any{"n": 10}, false).ok(t)
+	a.do(`query($n: Int) { entities(first: $n) { nodes { id name } } }`, map[string]any{"n": 100}, false).
+		wantError(t, http.StatusBadRequest, graph.CodeComplexityLimit)
+	// A traversal costs more than a field: facts { subject { facts } } is 5 + 10 * (2 + 5 + 10).
+	a.do(`{ entity(slug: "waic") { facts { subject { facts { id } } } } }`, nil, false).
+		wantError(t, http.StatusBadRequest, graph.CodeComplexityLimit)
+	// nodes(ids) costs per ID.
+	ids := make([]string, 60)
+	for i := range ids {
+		ids[i] = "00000000-0000-0000-0000-000000000000"
+	}
+	a.do(`query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Fact { predicate } } }`, map[string]any{"ids": ids}, false).
+		wantError(t, http.StatusBadRequest, graph.CodeComplexityLimit)
+}
+
+func TestRequestTooLarge(t *testing.T) {
+	a := newAPIWith(t, seeded(t), graph.Options{MaxBodyBytes: 4096})
+	big, _ := json.Marshal(map[string]any{"query": "{ stats { entities } }", "variables": map[string]any{"pad": strings.Repeat("x", 5000)}})
+	r := a.raw(http.MethodPost, "application/json", big, false)
+	r.wantError(t, http.StatusRequestEntityTooLarge, graph.CodeRequestTooLarge)
+
+	// Without a Content-Length (chunked), the reader stops at the limit.
+	req := httptest_NewChunked(big)
+	rec := newRecorder()
+	a.h.ServeHTTP(rec, req)
+	decode(t, rec.Result()).wantError(t, http.StatusRequestEntityTooLarge, graph.CodeRequestTooLarge)
+
+	// Just under the limit passes.
+	ok, _ := json.Marshal(map[string]any{"query": "{ stats { entities } }", "variables": map[string]any{"pad": strings.Repeat("x", 3000)}})
+	a.raw(http.MethodPost, "application/json", ok, false).ok(t)
+}
+
+func TestTimeoutStopsWork(t *testing.T) {
+	g, f := seededFaulty(t)
+	const query = `{ entities(first: 200) { nodes { facts { subject { name } object { name } } } } }`
+
+	// Unbounded, on a slow store, the query reads this much.
+	f.getDelay.Store(int64(200 * time.Microsecond))
+	none := graph.DefaultLimits()
+	none.Timeout = 0
+	start := time.Now()
+	newAPI(t, g, &none).do(query, nil, false).ok(t)
+	full, fullTook := f.gets.Swap(0), time.Since(start)
+
+	lim := graph.DefaultLimits()
+	lim.Timeout = fullTook / 10
+	a := newAPI(t, g, &lim)
+	start = time.Now()
+	r := a.do(query, nil, false)
+	took := time.Since(start)
+	r.wantError(t, http.StatusServiceUnavailable, graph.CodeTimeout)
+	time.Sleep(50 * time.Millisecond)
+	got := f.gets.Load()
+	if got > full/2 {
+		t.Errorf("after the timeout the query had read %d keys of %d: the work was not stopped", got, full)
+	}
+	if took > fullTook/2 {
+		t.Errorf("the timed-out request took %s; unbounded it takes %s", took, fullTook)
+	}
+	t.Logf("unbounded: %d reads in %s; with a %s limit: %d reads, answered in %s", full, fullTook, lim.Timeout, got, took)
+
+	// Fast queries still pass under the same limit.
+	f.getDelay.Store(0)
+	a.do(`{ stats { entities } }`, nil, false).ok(t)
+}
+
+func TestLimitsOff(t *testing.T) {
+	a := newAPI(t, seeded(t), &graph.Limits{})
+	a.do(nest(40), nil, false).ok(t)
+	a.do(`{ entities(first: 200) { nodes { facts { subject { facts { id } } } } } }`, nil, false).ok(t)
+	a.do("{"+strings.Repeat(" stats { entities }", 100)+" }", nil, false).ok(t)
+}
+
+func TestGETRequests(t *testing.T) {
+	a := newAPI(t, seeded(t), nil)
+	get := func(q url.Values) *response {
+		req, _ := http.NewRequest(http.MethodGet, "/graphql?"+q.Encode(), nil)
+		req.Header.Set("Accept", "application/graphql-response+json")
+		rec := newRecorder()
+		a.h.ServeHTTP(rec, req)
+		return decode(t, rec.Result())
+	}
+	get(url.Values{"query": {"{ stats { entities } }"}}).ok(t)
+	get(url.Values{"query": {nest(20)}}).wantError(t, http.StatusBadRequest, graph.CodeDepthLimit)
+	get(url.Values{"query": {"{ stats { entities } }"}, "variables": {"{not json"}}).wantError(t, http.StatusBadRequest, graph.CodeBadRequest)
+	req, _ := http.NewRequest(http.MethodGet, "/graphql?query=%7B%20stats%20%7B%20entities%20%7D%20%7D&x=%ff", nil)
+	req.Header.Set("Accept", "application/graphql-response+json")
+	rec := newRecorder()
+	a.h.ServeHTTP(rec, req)
+	decode(t, rec.Result()).wantError(t, http.StatusBadRequest, graph.CodeBadRequest)
+}

@@ -1,0 +1,88 @@
+package storage
+
+import (
+	"context"
+	"errors"
+)
+
+// CodeTimeout is the code of the error a graph bound to a context returns once
+// the context is done: the request ran out of time and its work was stopped.
+const CodeTimeout Code = "TIMEOUT"
+
+// scanCheckEvery is how many keys a scan reads between two looks at the context.
+const scanCheckEvery = 64
+
+// WithContext returns a view of the graph whose reads and writes stop, with an
+// *Error TIMEOUT, once ctx is done: every Get and every 64th key of a scan looks
+// at ctx. A write stopped that way is not committed. The view shares the store.
+func (g *Graph) WithContext(ctx context.Context) *Graph {
+	if ctx == nil || ctx.Done() == nil {
+		return g
+	}
+	c := *g
+	c.kv = ctxKV{KV: g.kv, ctx: ctx}
+	return &c
+}
+
+// ContextError maps a done context's error to an *Error TIMEOUT (or nil).
+func ContextError(ctx context.Context) error {
+	err := ctx.Err()
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &Error{Code: CodeTimeout, Message: "the request took too long and was stopped; ask for less (fewer or narrower fields, a smaller first)"}
+	}
+	return &Error{Code: CodeTimeout, Message: "the request was cancelled"}
+}
+
+// ctxKV is a KV whose transactions give up once ctx is done.
+type ctxKV struct {
+	KV
+	ctx context.Context
+}
+
+func (c ctxKV) View(fn func(Txn) error) error {
+	if err := ContextError(c.ctx); err != nil {
+		return err
+	}
+	return c.KV.View(func(tx Txn) error { return fn(&ctxTxn{Txn: tx, ctx: c.ctx}) })
+}
+
+func (c ctxKV) Update(fn func(Txn) error) error {
+	if err := ContextError(c.ctx); err != nil {
+		return err
+	}
+	return c.KV.Update(func(tx Txn) error { return fn(&ctxTxn{Txn: tx, ctx: c.ctx}) })
+}
+
+type ctxTxn struct {
+	Txn
+	ctx context.Context
+}
+
+func (t *ctxTxn) Get(key []byte) ([]byte, error) {
+	if err := ContextError(t.ctx); err != nil {
+		return nil, err
+	}
+	return t.Txn.Get(key)
+}
+
+func (t *ctxTxn) Scan(prefix []byte, keysOnly bool, fn func(key, val []byte) error) error {
+	return t.ScanFrom(prefix, prefix, keysOnly, fn)
+}
+
+func (t *ctxTxn) ScanFrom(prefix, start []byte, keysOnly bool, fn func(key, val []byte) error) error {
+	if err := ContextError(t.ctx); err != nil {
+		return err
+	}
+	n := 0
+	return t.Txn.ScanFrom(prefix, start, keysOnly, func(k, v []byte) error {
+		if n++; n%scanCheckEvery == 0 {
+			if err := ContextError(t.ctx); err != nil {
+				return err
+			}
+		}
+		return fn(k, v)
+	})
+}
