@@ -82,10 +82,12 @@ func BenchmarkHardening(b *testing.B) {
 	}{
 		{"unloaded", false, nil},
 		{"flood/limits=default", true, nil},
-		{"flood/limits=off", true, []string{"-max-depth=0", "-max-complexity=0", "-max-aliases=0", "-max-tokens=0", "-max-body=0", "-timeout=0"}},
+		{"flood/limits=default,refusal-delay=0", true, []string{"-refusal-delay=0"}},
+		{"flood/limits=off", true, []string{"-max-depth=0", "-max-complexity=0", "-max-aliases=0", "-max-tokens=0", "-max-body=0", "-timeout=0", "-refusal-delay=0"}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			srv := benchServer(b, "", c.args...)
+			// The response cache off: the well-behaved query must really run.
+			srv := benchServer(b, "", append([]string{"-cache-size=0"}, c.args...)...)
 			ctx, cancel := context.WithCancel(context.Background())
 			var wg sync.WaitGroup
 			var refused, served atomic.Int64
@@ -97,6 +99,9 @@ func BenchmarkHardening(b *testing.B) {
 						for j := i; ctx.Err() == nil; j++ {
 							req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/graphql", bytes.NewReader(bodies[j%len(bodies)]))
 							req.Header.Set("Content-Type", "application/json")
+							// Under this media type a refusal has a 4xx or 5xx status;
+							// under application/json it would be a 200 with errors.
+							req.Header.Set("Accept", "application/graphql-response+json")
 							res, err := client.Do(req)
 							if err != nil {
 								continue

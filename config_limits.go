@@ -35,6 +35,7 @@ func limitFlags(fs *flag.FlagSet, getenv func(string) string, l *graph.Limits, s
 	fs.IntVar(&l.MaxAliases, "max-aliases", envInt("POLICYGRAPH_MAX_ALIASES", d.MaxAliases), "most aliased or repeated fields in a query; 0: no limit (env POLICYGRAPH_MAX_ALIASES)")
 	fs.IntVar(&l.MaxTokens, "max-tokens", envInt("POLICYGRAPH_MAX_TOKENS", d.MaxTokens), "most lexical tokens in a query; 0: no limit (env POLICYGRAPH_MAX_TOKENS)")
 	fs.DurationVar(&l.Timeout, "timeout", envDur("POLICYGRAPH_TIMEOUT", d.Timeout), "longest a GraphQL request may run; 0: no limit (env POLICYGRAPH_TIMEOUT)")
+	fs.DurationVar(&l.RefusalDelay, "refusal-delay", envDur("POLICYGRAPH_REFUSAL_DELAY", d.RefusalDelay), "hold back the answer to a refused request this long, to slow abusive clients; 0: answer at once (env POLICYGRAPH_REFUSAL_DELAY)")
 	fs.DurationVar(&s.readHeaderTimeout, "read-header-timeout", envDur("POLICYGRAPH_READ_HEADER_TIMEOUT", 5*time.Second), "time a client has to send the request headers (env POLICYGRAPH_READ_HEADER_TIMEOUT)")
 	fs.DurationVar(&s.readTimeout, "read-timeout", envDur("POLICYGRAPH_READ_TIMEOUT", 15*time.Second), "time a client has to send the whole request (env POLICYGRAPH_READ_TIMEOUT)")
 	fs.DurationVar(&s.writeTimeout, "write-timeout", envDur("POLICYGRAPH_WRITE_TIMEOUT", 30*time.Second), "time to write a response, from the end of the headers (env POLICYGRAPH_WRITE_TIMEOUT)")

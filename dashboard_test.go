@@ -316,3 +316,31 @@ func TestMetricsAndHealth(t *testing.T) {
 		}
 	}
 }
+
+// TestRepeatedRefusalIsRemembered: a request refused for what it is (here too
+// deep) is refused the same way when repeated, and each refusal is counted,
+// though after the first it is answered from memory without parsing.
+func TestRepeatedRefusalIsRemembered(t *testing.T) {
+	srv, _ := newTestServer(t)
+	deep := "id"
+	for range 8 {
+		deep = "facts { subject { " + deep + " } }"
+	}
+	q := `{ entity(slug: "waic-2023") { ` + deep + ` } }`
+	before := metric(t, srv.URL, `policygraph_graphql_errors_total{code="DEPTH_LIMIT_EXCEEDED"}`)
+	var bodies []string
+	for range 3 {
+		resp, body := (specRequest{method: "POST", accept: gqlResp, contentType: appJSON, body: jsonBody(map[string]any{"query": q})}).do(t, srv.URL)
+		if resp.StatusCode != 400 {
+			t.Fatalf("status %d: %v", resp.StatusCode, body)
+		}
+		b, _ := json.Marshal(body)
+		bodies = append(bodies, string(b))
+	}
+	if bodies[0] != bodies[1] || bodies[1] != bodies[2] || !strings.Contains(bodies[0], "DEPTH_LIMIT_EXCEEDED") {
+		t.Fatalf("refusals differ: %q", bodies)
+	}
+	if got := metric(t, srv.URL, `policygraph_graphql_errors_total{code="DEPTH_LIMIT_EXCEEDED"}`) - before; got != 3 {
+		t.Errorf("DEPTH_LIMIT_EXCEEDED counted %v times, want 3", got)
+	}
+}

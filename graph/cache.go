@@ -2,6 +2,7 @@ package graph
 
 import (
 	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // ResponseCache holds the serialized results of queries, each tagged with the
@@ -17,6 +18,7 @@ type cachedResponse struct {
 	body      []byte
 	etag      string
 	operation string
+	errs      gqlerror.List // of a remembered refusal, for the metrics
 }
 
 // NewResponseCache makes a cache of at most size results (least recently used go first).

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	hlru "github.com/hashicorp/golang-lru/v2"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -92,7 +93,9 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 	srv := handler.New(es)
 	limits.apply(srv)
 	srv.AddTransport(transport.Options{})
-	t := &Transport{MaxBodyBytes: o.MaxBodyBytes, Version: g.Version, CacheControl: o.CacheControl, Metrics: o.Metrics}
+	refusals, _ := hlru.New[string, *cachedResponse](1000) // only fails for a size <= 0
+	t := &Transport{MaxBodyBytes: o.MaxBodyBytes, Version: g.Version, CacheControl: o.CacheControl, Metrics: o.Metrics,
+		Refusals: refusals, RefusalDelay: limits.RefusalDelay, tarpit: make(chan struct{}, maxTarpitted)}
 	if t.MaxBodyBytes == 0 {
 		t.MaxBodyBytes = DefaultMaxBodyBytes
 	}

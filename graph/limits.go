@@ -59,6 +59,11 @@ type Limits struct {
 	MaxTokens int
 	// Timeout bounds the time one request may run; reads stop when it passes.
 	Timeout time.Duration
+	// RefusalDelay holds back the answer to a refused request (one that is
+	// malformed, too large, or over a limit) by this long, without using CPU,
+	// so that a client flooding the server with abusive requests is slowed to
+	// that pace while well-behaved requests, never refused, are not delayed.
+	RefusalDelay time.Duration
 }
 
 // DefaultLimits are the limits the server runs with unless told otherwise.
@@ -69,6 +74,7 @@ func DefaultLimits() Limits {
 		MaxAliases:    30,
 		MaxTokens:     5000,
 		Timeout:       5 * time.Second,
+		RefusalDelay:  50 * time.Millisecond,
 	}
 }
 

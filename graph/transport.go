@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -42,6 +43,55 @@ type Transport struct {
 	CacheControl string
 	// Metrics, when not nil, records requests, errors and cache use.
 	Metrics *Metrics
+	// Refusals remembers requests refused for what they are, whatever the graph
+	// holds (a query that does not parse or validate, or exceeds a limit), so
+	// that a client repeating one costs a hash and a lookup. NewHandler sets it.
+	Refusals *lru.Cache[string, *cachedResponse]
+	// RefusalDelay holds back every refused request's answer (see Limits).
+	RefusalDelay time.Duration
+	// tarpit bounds how many refused requests wait at once; past it they are
+	// answered at once, so waiting requests cannot pile up without bound.
+	tarpit chan struct{}
+}
+
+// maxTarpitted bounds the refused requests held back at once.
+const maxTarpitted = 512
+
+// holdBack delays a refused request's answer by RefusalDelay, or less when its
+// client goes away; when too many are already waiting it does not wait.
+func (t *Transport) holdBack(r *http.Request) {
+	if t.RefusalDelay <= 0 || t.tarpit == nil {
+		return
+	}
+	select {
+	case t.tarpit <- struct{}{}:
+		defer func() { <-t.tarpit }()
+	default:
+		return
+	}
+	timer := time.NewTimer(t.RefusalDelay)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-r.Context().Done():
+	}
+}
+
+// staticRefusal lists the codes of refusals that depend only on the request,
+// the schema and the limits: the same request is always refused the same way.
+var staticRefusal = map[string]bool{
+	"GRAPHQL_PARSE_FAILED": true, "GRAPHQL_VALIDATION_FAILED": true, CodeDepthLimit: true,
+	CodeComplexityLimit: true, CodeTooManyAliases: true, CodeTokenLimit: true, CodeIntrospectionDisabled: true,
+}
+
+// isStaticRefusal reports whether every error is a static refusal.
+func isStaticRefusal(errs gqlerror.List) bool {
+	for _, e := range errs {
+		if code, _ := e.Extensions["code"].(string); !staticRefusal[code] {
+			return false
+		}
+	}
+	return len(errs) > 0
 }
 
 var _ graphql.Transport = (*Transport)(nil)
@@ -77,7 +127,7 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	w.Header().Set("Vary", "Accept")
 	req, rerr := t.read(w, r)
 	if rerr != nil {
-		t.fail(w, media, rerr, "", start)
+		t.fail(w, r, media, rerr, "", start)
 		return
 	}
 	// The version is read before the cache and before the query runs: a result
@@ -85,12 +135,22 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	// write commits a new version, so a cached result is never older than the
 	// last write before the request.
 	version := t.Version()
-	key := ""
+	// Keyed on the request's bytes, so a repeated request is answered without
+	// decoding it; requests that differ only in spelling (spaces, key order)
+	// are cached apart, which costs space, never correctness.
+	key := cacheKey(media, r.Method, req)
+	if t.Refusals != nil {
+		if e, ok := t.Refusals.Get(key); ok {
+			t.holdBack(r)
+			t.record(e.operation, e.status, start, e.errs)
+			w.Header().Set("Content-Type", media+"; charset=utf-8")
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(e.status)
+			w.Write(e.body)
+			return
+		}
+	}
 	if t.Cache != nil {
-		// Keyed on the request's bytes, so a repeated request is answered
-		// without decoding it; requests that differ only in spelling (spaces,
-		// key order) are cached apart, which costs space, never correctness.
-		key = cacheKey(media, r.Method, req)
 		if e, ok := t.Cache.Get(key, version); ok {
 			t.Metrics.cache("hit")
 			t.respond(w, r, media, e.status, e.body, e.etag, e.operation, start)
@@ -99,7 +159,7 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	}
 	raw, rerr := t.params(r, req)
 	if rerr != nil {
-		t.fail(w, media, rerr, "", start)
+		t.fail(w, r, media, rerr, "", start)
 		return
 	}
 	raw.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
@@ -109,7 +169,10 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	if errs != nil {
 		status := statusOf(errs)
 		resp := exec.DispatchError(graphql.WithOperationContext(r.Context(), opCtx), errs)
-		t.fail(w, media, &requestError{status: status, errs: resp.Errors}, operationName(opCtx), start)
+		e := t.fail(w, r, media, &requestError{status: status, errs: resp.Errors}, operationName(opCtx), start)
+		if t.Refusals != nil && isStaticRefusal(resp.Errors) {
+			t.Refusals.Add(key, e)
+		}
 		return
 	}
 	op := opCtx.Operation
@@ -180,7 +243,8 @@ func (t *Transport) respond(w http.ResponseWriter, r *http.Request, media string
 
 // fail answers a request error: 200 with the errors under application/json, its
 // 4xx under application/graphql-response+json (never with a data entry).
-func (t *Transport) fail(w http.ResponseWriter, media string, e *requestError, op string, start time.Time) {
+func (t *Transport) fail(w http.ResponseWriter, r *http.Request, media string, e *requestError, op string, start time.Time) *cachedResponse {
+	t.holdBack(r)
 	status := http.StatusOK
 	if media == mediaGraphQLResponse || e.status == http.StatusRequestEntityTooLarge || e.status == http.StatusUnsupportedMediaType {
 		status = e.status
@@ -193,6 +257,7 @@ func (t *Transport) fail(w http.ResponseWriter, media string, e *requestError, o
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	w.Write(body)
+	return &cachedResponse{status: status, body: body, operation: op, errs: e.errs}
 }
 
 func (t *Transport) record(op string, status int, start time.Time, errs gqlerror.List) {
@@ -262,6 +327,10 @@ func (t *Transport) read(w http.ResponseWriter, r *http.Request) ([]byte, *reque
 		if err != nil || mt != mediaJSON || (params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8")) {
 			return nil, &requestError{status: http.StatusUnsupportedMediaType, errs: gqlerror.List{codeErr("UNSUPPORTED_MEDIA_TYPE", "send POST bodies as Content-Type: application/json (utf-8)")}}
 		}
+	}
+	if t.MaxBodyBytes > 0 && r.ContentLength > t.MaxBodyBytes {
+		// Refused unread: an oversized body costs the server nothing.
+		return nil, &requestError{status: http.StatusRequestEntityTooLarge, errs: gqlerror.List{codeErr("REQUEST_TOO_LARGE", "the request body is larger than "+strconv.FormatInt(t.MaxBodyBytes, 10)+" bytes")}}
 	}
 	body := r.Body
 	if t.MaxBodyBytes > 0 {
