@@ -213,6 +213,7 @@ func seededFaulty(t testing.TB) (*storage.Graph, *faultKV) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { g.Close() })
+	g.SetRecordCache(false) // every read reaches the faulty store
 	if _, err := seed.Load(g); err != nil {
 		t.Fatalf("seed: %v", err)
 	}

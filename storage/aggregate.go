@@ -87,7 +87,7 @@ func (g *Graph) CountFacts(q FactQuery, by []Dimension) ([]Group, error) {
 		return nil, err
 	}
 	var out []Group
-	err = g.kv.View(func(tx Txn) error {
+	err = g.view(func(tx Txn) error {
 		facts, err := selectFacts(tx, positiveByDefault(q))
 		if err != nil {
 			return err
@@ -121,7 +121,7 @@ func (g *Graph) TimeSeries(q FactQuery, by []Dimension) ([]Series, error) {
 		return nil, Errorf(CodeInvalidArgument, "seriesBy", "seriesBy cannot hold YEAR: the years are the points")
 	}
 	var totals, cells []Group
-	err = g.kv.View(func(tx Txn) error {
+	err = g.view(func(tx Txn) error {
 		facts, err := selectFacts(tx, positiveByDefault(q))
 		if err != nil {
 			return err

@@ -37,7 +37,7 @@ func (g *Graph) ExportJSONL(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	err := g.kv.View(func(tx Txn) error {
+	err := g.view(func(tx Txn) error {
 		return exportScan(tx, func(r Record) error { return enc.Encode(r) })
 	})
 	if err != nil {
@@ -115,7 +115,7 @@ var kindClass = func() map[Kind]string {
 func (g *Graph) ExportNQuads(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	q := &quadWriter{w: bw}
-	err := g.kv.View(func(tx Txn) error {
+	err := g.view(func(tx Txn) error {
 		return exportScan(tx, func(r Record) error {
 			switch {
 			case r.Node != nil:
@@ -354,7 +354,7 @@ type ImportReport struct {
 // import into a fresh directory. Returns an error naming the offending line.
 func (g *Graph) Import(r io.Reader) (rep ImportReport, err error) {
 	empty := true
-	if err := g.kv.View(func(tx Txn) error {
+	if err := g.view(func(tx Txn) error {
 		for _, p := range []byte{prefixNode, prefixFact} {
 			if err := tx.Scan([]byte{p}, true, func(_, _ []byte) error { empty = false; return errStop }); err != nil {
 				return err

@@ -44,7 +44,7 @@ const maxProblems = 1000
 // verbatim in its source's text. It returns an error only when it cannot read.
 func (g *Graph) Check() (*CheckReport, error) {
 	rep := &CheckReport{}
-	err := g.kv.View(func(tx Txn) error {
+	err := g.view(func(tx Txn) error {
 		rep.Problems = rep.Problems[:0]
 		rep.Nodes, rep.Facts, rep.Keys = 0, 0, 0
 		return checkTx(tx, rep)

@@ -16,12 +16,13 @@ import (
 type Graph struct {
 	kv  KV
 	now func() time.Time
+	rc  *recordCache // decoded records, shared by WithContext views (recordcache.go)
 }
 
 // Open checks the store's format version (writing it into an empty store) and
 // returns the graph on it. It fails if the store was written by another format.
 func Open(kv KV) (*Graph, error) {
-	g := &Graph{kv: kv, now: func() time.Time { return time.Now().UTC() }}
+	g := &Graph{kv: kv, now: func() time.Time { return time.Now().UTC() }, rc: newRecordCache()}
 	err := kv.Update(func(tx Txn) error {
 		v, err := tx.Get(metaFormatKey)
 		if errors.Is(err, ErrKeyMissing) {
@@ -65,7 +66,15 @@ func (g *Graph) SetClock(now func() time.Time) { g.now = now }
 
 // ---- reading ----
 
+// getNode and getFact read a record; in a cachedTxn through the record cache,
+// whose records are shared: never modify what they return.
 func getNode(tx Txn, id uuid.UUID) (*Node, error) {
+	ct, cached := tx.(*cachedTxn)
+	if cached {
+		if e, ok := ct.c.nodes.Get(id); ok && e.v == ct.v {
+			return e.n, nil
+		}
+	}
 	b, err := tx.Get(nodeKey(id))
 	if errors.Is(err, ErrKeyMissing) {
 		return nil, &Error{Code: CodeNotFound, Field: "id", Message: fmt.Sprintf("no entity with id %s", id)}
@@ -77,10 +86,19 @@ func getNode(tx Txn, id uuid.UUID) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decode node %s: %w", id, err)
 	}
+	if cached {
+		ct.c.nodes.Add(id, cachedNode{v: ct.v, n: n})
+	}
 	return n, nil
 }
 
 func getFact(tx Txn, id uuid.UUID) (*Fact, error) {
+	ct, cached := tx.(*cachedTxn)
+	if cached {
+		if e, ok := ct.c.facts.Get(id); ok && e.v == ct.v {
+			return e.f, nil
+		}
+	}
 	b, err := tx.Get(factKey(id))
 	if errors.Is(err, ErrKeyMissing) {
 		return nil, &Error{Code: CodeNotFound, Field: "id", Message: fmt.Sprintf("no fact with id %s", id)}
@@ -92,19 +110,22 @@ func getFact(tx Txn, id uuid.UUID) (*Fact, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decode fact %s: %w", id, err)
 	}
+	if cached {
+		ct.c.facts.Add(id, cachedFact{v: ct.v, f: f})
+	}
 	return f, nil
 }
 
 // Node returns the node with the ID, or an *Error NOT_FOUND.
 func (g *Graph) Node(id uuid.UUID) (n *Node, err error) {
-	err = g.kv.View(func(tx Txn) error { n, err = getNode(tx, id); return err })
+	err = g.view(func(tx Txn) error { n, err = getNode(tx, id); return err })
 	return n, err
 }
 
 // Nodes returns the nodes with the IDs, in order, nil where an ID names none.
 func (g *Graph) Nodes(ids []uuid.UUID) ([]*Node, error) {
 	out := make([]*Node, len(ids))
-	err := g.kv.View(func(tx Txn) error {
+	err := g.view(func(tx Txn) error {
 		for i, id := range ids {
 			n, err := getNode(tx, id)
 			if ErrorCode(err) == CodeNotFound {
@@ -122,7 +143,7 @@ func (g *Graph) Nodes(ids []uuid.UUID) ([]*Node, error) {
 
 // NodeBySlug returns the node with the slug, or an *Error NOT_FOUND.
 func (g *Graph) NodeBySlug(slug string) (n *Node, err error) {
-	err = g.kv.View(func(tx Txn) error {
+	err = g.view(func(tx Txn) error {
 		id, err := slugID(tx, slug)
 		if err != nil {
 			return err
@@ -146,14 +167,14 @@ func slugID(tx Txn, slug string) (uuid.UUID, error) {
 
 // Fact returns the fact with the ID, or an *Error NOT_FOUND.
 func (g *Graph) Fact(id uuid.UUID) (f *Fact, err error) {
-	err = g.kv.View(func(tx Txn) error { f, err = getFact(tx, id); return err })
+	err = g.view(func(tx Txn) error { f, err = getFact(tx, id); return err })
 	return f, err
 }
 
 // Facts returns the facts with the IDs, in order, nil where an ID names none.
 func (g *Graph) Facts(ids []uuid.UUID) ([]*Fact, error) {
 	out := make([]*Fact, len(ids))
-	err := g.kv.View(func(tx Txn) error {
+	err := g.view(func(tx Txn) error {
 		for i, id := range ids {
 			f, err := getFact(tx, id)
 			if ErrorCode(err) == CodeNotFound {
@@ -171,7 +192,7 @@ func (g *Graph) Facts(ids []uuid.UUID) ([]*Fact, error) {
 
 // SourceText returns the full text of a source node.
 func (g *Graph) SourceText(id uuid.UUID) (text string, err error) {
-	err = g.kv.View(func(tx Txn) error {
+	err = g.view(func(tx Txn) error {
 		b, err := tx.Get(textKey(id))
 		if errors.Is(err, ErrKeyMissing) {
 			return nil
@@ -205,7 +226,7 @@ type AdjQuery struct {
 // every traversal. Facts come in predicate, then fact ID order.
 func (g *Graph) Adjacent(qs []AdjQuery) ([][]*Fact, error) {
 	out := make([][]*Fact, len(qs))
-	err := g.kv.View(func(tx Txn) error {
+	err := g.view(func(tx Txn) error {
 		for i, q := range qs {
 			ids, err := adjacentIDs(tx, q)
 			if err != nil {
@@ -275,7 +296,7 @@ func adjacentEntries(tx Txn, q AdjQuery) ([]adjEntry, error) {
 
 // NodeIDsByKind lists the IDs of the nodes of a kind, ordered by folded name.
 func (g *Graph) NodeIDsByKind(kind Kind) (ids []uuid.UUID, err error) {
-	err = g.kv.View(func(tx Txn) error { ids, err = kindScan(tx, kind); return err })
+	err = g.view(func(tx Txn) error { ids, err = kindScan(tx, kind); return err })
 	return ids, err
 }
 
@@ -283,7 +304,7 @@ func (g *Graph) NodeIDsByKind(kind Kind) (ids []uuid.UUID, err error) {
 func (g *Graph) NodeIDsByYear(kind Kind, from, to int) (ids []uuid.UUID, err error) {
 	prefix := strKey(prefixNodeYear, string(kind))
 	start := append(bytes.Clone(prefix), yearBytes(max(from, 0))...)
-	err = g.kv.View(func(tx Txn) error {
+	err = g.view(func(tx Txn) error {
 		return tx.ScanFrom(prefix, start, true, func(k, _ []byte) error {
 			if yearAt(k, len(prefix)) > to {
 				return errStop
@@ -298,14 +319,14 @@ func (g *Graph) NodeIDsByYear(kind Kind, from, to int) (ids []uuid.UUID, err err
 // FactIDsByPredicate lists the active facts with the predicate (by ID), or, when
 // from or to is set, those whose year is within [from, to] (by year).
 func (g *Graph) FactIDsByPredicate(pred Predicate, from, to *int) (ids []uuid.UUID, err error) {
-	err = g.kv.View(func(tx Txn) error { ids, err = factIDsByPredicate(tx, pred, from, to); return err })
+	err = g.view(func(tx Txn) error { ids, err = factIDsByPredicate(tx, pred, from, to); return err })
 	return ids, err
 }
 
 // SubjectsByValue lists the subjects of active literal facts pred = value
 // (for example COUNTRY = "US"), without duplicates.
 func (g *Graph) SubjectsByValue(pred Predicate, value string) (ids []uuid.UUID, err error) {
-	err = g.kv.View(func(tx Txn) error { ids, err = subjectsByValue(tx, pred, value); return err })
+	err = g.view(func(tx Txn) error { ids, err = subjectsByValue(tx, pred, value); return err })
 	return ids, err
 }
 
@@ -324,7 +345,7 @@ func (g *Graph) Search(text string, limit int) ([]SearchHit, error) {
 		return nil, nil
 	}
 	best := map[uuid.UUID]int{}
-	err := g.kv.View(func(tx Txn) error {
+	err := g.view(func(tx Txn) error {
 		return tx.Scan(append([]byte{prefixName}, q...), true, func(k, _ []byte) error {
 			// A word of some name starts with the query.
 			id, score := lastID(k), 1
@@ -338,7 +359,7 @@ func (g *Graph) Search(text string, limit int) ([]SearchHit, error) {
 		return nil, err
 	}
 	// Exact and whole-name prefix matches, from the anchored terms.
-	err = g.kv.View(func(tx Txn) error {
+	err = g.view(func(tx Txn) error {
 		return tx.Scan(append([]byte{prefixName, '^'}, q...), true, func(k, _ []byte) error {
 			term := string(k[2 : len(k)-17])
 			id := lastID(k)
@@ -375,7 +396,7 @@ func (g *Graph) Search(text string, limit int) ([]SearchHit, error) {
 // a large store stays fast (Stats scans every key).
 func (g *Graph) Empty() (empty bool, err error) {
 	empty = true
-	err = g.kv.View(func(tx Txn) error {
+	err = g.view(func(tx Txn) error {
 		return tx.Scan([]byte{prefixNode}, true, func(_, _ []byte) error { empty = false; return errStop })
 	})
 	return empty, err
@@ -392,7 +413,7 @@ type Stats struct {
 // Stats counts nodes by kind and facts, by scanning keys only.
 func (g *Graph) Stats() (s Stats, err error) {
 	s.ByKind = map[Kind]int{}
-	err = g.kv.View(func(tx Txn) error {
+	err = g.view(func(tx Txn) error {
 		for _, k := range Kinds {
 			if err := tx.Scan(strKey(prefixKind, string(k)), true, func(_, _ []byte) error {
 				s.ByKind[k]++

@@ -18,7 +18,7 @@ func (g *Graph) Ref(ref string) (id uuid.UUID, err error) {
 	if id, err := uuid.Parse(ref); err == nil {
 		return id, nil
 	}
-	err = g.kv.View(func(tx Txn) error { id, err = slugID(tx, ref); return err })
+	err = g.view(func(tx Txn) error { id, err = slugID(tx, ref); return err })
 	return id, err
 }
 
@@ -37,7 +37,7 @@ type SponsorshipQuery struct {
 // read, so only the facts of the answer are decoded.
 func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
 	var facts []*Fact
-	err := g.kv.View(func(tx Txn) error {
+	err := g.view(func(tx Txn) error {
 		var cands []adjEntry
 		collectIn := func(event uuid.UUID) error {
 			more, err := adjacentEntries(tx, AdjQuery{Node: event, Dir: In, Predicate: PredSponsored})
@@ -242,7 +242,7 @@ var AnyAuthority = uuid.Max
 // (or year), without retracted ones.
 func (g *Graph) Entities(q EntityQuery) ([]uuid.UUID, error) {
 	var out []*Node
-	err := g.kv.View(func(tx Txn) error {
+	err := g.view(func(tx Txn) error {
 		cands, err := g.entityCandidates(tx, q)
 		if err != nil {
 			return err
@@ -572,7 +572,7 @@ type FactQuery struct {
 // FindFacts answers q ordered by year, then subject name, then ID.
 func (g *Graph) FindFacts(q FactQuery) ([]*Fact, error) {
 	var facts []*Fact
-	err := g.kv.View(func(tx Txn) error {
+	err := g.view(func(tx Txn) error {
 		var err error
 		if facts, err = selectFacts(tx, q); err != nil {
 			return err

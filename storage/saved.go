@@ -61,7 +61,7 @@ func (g *Graph) PutSavedQuery(q SavedQuery) (*SavedQuery, error) {
 	if err := CheckText("description", q.Description, MaxTextLen); err != nil {
 		return nil, err
 	}
-	err := g.kv.Update(func(tx Txn) error {
+	err := g.update(func(tx Txn) error {
 		q.UpdatedAt = g.now()
 		q.CreatedAt = q.UpdatedAt
 		if old, err := getSaved(tx, q.Name); err == nil {
@@ -83,7 +83,7 @@ func (g *Graph) PutSavedQuery(q SavedQuery) (*SavedQuery, error) {
 
 // SavedQuery returns the saved query with the name, or an *Error NOT_FOUND.
 func (g *Graph) SavedQuery(name string) (q *SavedQuery, err error) {
-	err = g.kv.View(func(tx Txn) error {
+	err = g.view(func(tx Txn) error {
 		q, err = getSaved(tx, name)
 		if errors.Is(err, ErrKeyMissing) {
 			return Errorf(CodeNotFound, "name", "no saved query named %q", name)
@@ -95,7 +95,7 @@ func (g *Graph) SavedQuery(name string) (q *SavedQuery, err error) {
 
 // SavedQueries lists the saved queries by name.
 func (g *Graph) SavedQueries() (out []*SavedQuery, err error) {
-	err = g.kv.View(func(tx Txn) error {
+	err = g.view(func(tx Txn) error {
 		return tx.Scan([]byte{prefixSaved}, false, func(_, v []byte) error {
 			var q SavedQuery
 			if err := json.Unmarshal(v, &q); err != nil {
@@ -110,7 +110,7 @@ func (g *Graph) SavedQueries() (out []*SavedQuery, err error) {
 
 // DeleteSavedQuery removes a saved query. Returns an *Error NOT_FOUND.
 func (g *Graph) DeleteSavedQuery(name string) error {
-	return g.kv.Update(func(tx Txn) error {
+	return g.update(func(tx Txn) error {
 		if _, err := tx.Get(savedKey(name)); errors.Is(err, ErrKeyMissing) {
 			return Errorf(CodeNotFound, "name", "no saved query named %q", name)
 		} else if err != nil {

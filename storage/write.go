@@ -42,7 +42,7 @@ func (g *Graph) CreateNode(n *Node, text string) (*Node, error) {
 		n.ID = uuid.New()
 	}
 	wantSlug := n.Slug
-	err := g.kv.Update(func(tx Txn) error {
+	err := g.update(func(tx Txn) error {
 		if _, err := tx.Get(nodeKey(n.ID)); err == nil {
 			return Errorf(CodeAlreadyExists, "id", "an entity with id %s exists", n.ID)
 		} else if !errors.Is(err, ErrKeyMissing) {
@@ -70,7 +70,7 @@ func (g *Graph) CreateNode(n *Node, text string) (*Node, error) {
 // (keeping its creation time). It is the seed's idempotent write.
 func (g *Graph) PutNode(n *Node, text string) (*Node, error) {
 	n = cloneNode(n)
-	err := g.kv.Update(func(tx Txn) error { _, err := g.putNodeTx(tx, n, text); return err })
+	err := g.update(func(tx Txn) error { _, err := g.putNodeTx(tx, n, text); return err })
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +128,7 @@ type NodePatch struct {
 // UpdateNode applies p to the node with the ID, re-indexing its names.
 // Returns an *Error: NOT_FOUND, INVALID_ARGUMENT.
 func (g *Graph) UpdateNode(id uuid.UUID, p NodePatch) (n *Node, err error) {
-	err = g.kv.Update(func(tx Txn) error {
+	err = g.update(func(tx Txn) error {
 		old, err := getNode(tx, id)
 		if err != nil {
 			return err
@@ -371,7 +371,7 @@ func (g *Graph) AddFact(f *Fact) (*Fact, error) {
 		f.ID = uuid.New()
 	}
 	f.CreatedAt = g.now()
-	err := g.kv.Update(func(tx Txn) error {
+	err := g.update(func(tx Txn) error {
 		if _, err := tx.Get(factKey(f.ID)); err == nil {
 			return Errorf(CodeAlreadyExists, "id", "a fact with id %s exists", f.ID)
 		} else if !errors.Is(err, ErrKeyMissing) {
@@ -389,7 +389,7 @@ func (g *Graph) AddFact(f *Fact) (*Fact, error) {
 // alone. It is the seed's idempotent write.
 func (g *Graph) PutFact(f *Fact) (*Fact, error) {
 	f = cloneFact(f)
-	err := g.kv.Update(func(tx Txn) error { _, err := g.putFactTx(tx, f); return err })
+	err := g.update(func(tx Txn) error { _, err := g.putFactTx(tx, f); return err })
 	if err != nil {
 		return nil, err
 	}
@@ -661,7 +661,7 @@ func (g *Graph) RetractFact(id uuid.UUID, by, reason string) (f *Fact, err error
 	if err := CheckText("reason", reason, MaxTextLen); err != nil {
 		return nil, err
 	}
-	err = g.kv.Update(func(tx Txn) error {
+	err = g.update(func(tx Txn) error {
 		if f, err = getFact(tx, id); err != nil {
 			return err
 		}
@@ -684,7 +684,7 @@ func (g *Graph) RetractNode(id uuid.UUID, by, reason string) (n *Node, err error
 	if err := CheckText("reason", reason, MaxTextLen); err != nil {
 		return nil, err
 	}
-	err = g.kv.Update(func(tx Txn) error {
+	err = g.update(func(tx Txn) error {
 		old, err := getNode(tx, id)
 		if err != nil {
 			return err
@@ -740,7 +740,7 @@ func retractFactTx(tx Txn, id uuid.UUID, r *Retraction) error {
 
 // Batch runs fn with a writer whose writes form one transaction: all or nothing.
 func (g *Graph) Batch(fn func(w *Writer) error) error {
-	return g.kv.Update(func(tx Txn) error { return fn(&Writer{g: g, tx: tx}) })
+	return g.update(func(tx Txn) error { return fn(&Writer{g: g, tx: tx}) })
 }
 
 // Writer writes into one transaction; see Graph.Batch.
