@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/google/uuid"
 )
@@ -376,22 +378,10 @@ func (g *Graph) Import(r io.Reader) (rep ImportReport, err error) {
 			w.Cancel()
 		}
 	}()
-	im := &importer{w: w, kinds: map[uuid.UUID]Kind{}, texts: map[uuid.UUID]string{}, slugs: map[string]bool{}}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
-	line := 0
-	for sc.Scan() {
-		line++
-		b := sc.Bytes()
-		if len(bytes.TrimSpace(b)) == 0 {
-			continue
-		}
-		if err := im.record(b); err != nil {
-			return im.rep, fmt.Errorf("import line %d: %w", line, err)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return im.rep, fmt.Errorf("import line %d: %w", line+1, err)
+	im := &importer{w: w, kinds: map[uuid.UUID]Kind{}, texts: map[uuid.UUID]string{}, slugs: map[string]bool{},
+		quotes: map[quoteKey]bool{}}
+	if err := im.run(r); err != nil {
+		return im.rep, err
 	}
 	if err := w.Flush(); err != nil {
 		return im.rep, fmt.Errorf("import: flush: %w", err)
@@ -409,6 +399,149 @@ type importer struct {
 	kinds map[uuid.UUID]Kind
 	texts map[uuid.UUID]string
 	slugs map[string]bool
+	// quotes remembers the evidence quotes found verbatim in their source:
+	// facts quote the same sentences over and over, and each check was a
+	// search of the whole source text.
+	quotes map[quoteKey]bool
+}
+
+type quoteKey struct {
+	source uuid.UUID
+	quote  string
+}
+
+// A line of the import, decoded and checked off the import's main goroutine:
+// the JSON decoding, the checks that need no other record, the encoding of the
+// record and of its index keys. What needs the records before it (kinds,
+// duplicates, quotes) and the writes stay in line order on the main goroutine.
+type importLine struct {
+	n       int // line number
+	blank   bool
+	err     error // decoding: reported before anything else of the line
+	invalid error // validation: reported after the order check, as before
+	r       Record
+	rec     []byte // the encoded node or fact
+	nodeIdx [][]byte
+	factIdx []kv
+}
+
+// importChunk is a run of consecutive lines, decoded by one worker.
+type importChunk struct {
+	lines []importLine
+	raw   []byte // the lines' bytes, back to back
+	ends  []int
+	done  chan struct{}
+}
+
+const importChunkLines = 256
+
+func decodeImportLine(l *importLine, b []byte) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		l.blank = true
+		return
+	}
+	if l.err = json.Unmarshal(b, &l.r); l.err != nil {
+		return
+	}
+	switch {
+	case l.r.Node != nil:
+		if l.invalid = validateNode(l.r.Node); l.invalid != nil {
+			return
+		}
+		l.rec, l.invalid = encodeNode(l.r.Node)
+		l.nodeIdx = nodeIndexKeys(l.r.Node)
+	case l.r.Fact != nil:
+		l.rec, l.invalid = encodeFact(l.r.Fact)
+		l.factIdx = factIndexKeys(l.r.Fact)
+	}
+}
+
+// run reads r's lines, has GOMAXPROCS workers decode them in chunks, and takes
+// the decoded records in line order.
+func (im *importer) run(r io.Reader) error {
+	workers := max(runtime.GOMAXPROCS(0), 1)
+	work := make(chan *importChunk, workers)
+	order := make(chan *importChunk, 4*workers)
+	quit := make(chan struct{})
+	var scanErr error
+	lastLine := 0
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for c := range work {
+				start := 0
+				for i, end := range c.ends {
+					decodeImportLine(&c.lines[i], c.raw[start:end])
+					start = end
+				}
+				close(c.done)
+			}
+		})
+	}
+	go func() {
+		defer close(order)
+		defer close(work)
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
+		line := 0
+		var c *importChunk
+		send := func() bool {
+			if c == nil {
+				return true
+			}
+			select {
+			case work <- c:
+			case <-quit:
+				return false
+			}
+			select {
+			case order <- c:
+			case <-quit:
+				return false
+			}
+			c = nil
+			return true
+		}
+		for sc.Scan() {
+			line++
+			if c == nil {
+				c = &importChunk{lines: make([]importLine, 0, importChunkLines), done: make(chan struct{})}
+			}
+			c.raw = append(c.raw, sc.Bytes()...)
+			c.ends = append(c.ends, len(c.raw))
+			c.lines = append(c.lines, importLine{n: line})
+			if len(c.lines) == importChunkLines && !send() {
+				return
+			}
+		}
+		if send() {
+			scanErr, lastLine = sc.Err(), line
+		}
+	}()
+	defer func() {
+		// Stop the reader and wait for it and the workers (on an early return
+		// they stop after the chunks in flight).
+		close(quit)
+		for range order {
+		}
+		wg.Wait()
+	}()
+	for c := range order {
+		<-c.done
+		for i := range c.lines {
+			l := &c.lines[i]
+			if l.blank {
+				continue
+			}
+			if err := im.record(l); err != nil {
+				return fmt.Errorf("import line %d: %w", l.n, err)
+			}
+		}
+	}
+	if scanErr != nil {
+		return fmt.Errorf("import line %d: %w", lastLine+1, scanErr)
+	}
+	return nil
 }
 
 func (im *importer) set(k, v []byte) error { return im.w.Set(k, v) }
@@ -421,17 +554,17 @@ func (im *importer) advance(stage int, what string) error {
 	return nil
 }
 
-func (im *importer) record(line []byte) error {
-	var r Record
-	if err := json.Unmarshal(line, &r); err != nil {
-		return err
+func (im *importer) record(l *importLine) error {
+	if l.err != nil {
+		return l.err
 	}
+	r := l.r
 	switch {
 	case r.Node != nil:
 		if err := im.advance(0, "node"); err != nil {
 			return err
 		}
-		return im.node(r.Node)
+		return im.node(l)
 	case r.Text != nil:
 		if err := im.advance(1, "text"); err != nil {
 			return err
@@ -449,14 +582,15 @@ func (im *importer) record(line []byte) error {
 		if err := im.advance(2, "fact"); err != nil {
 			return err
 		}
-		return im.fact(r.Fact)
+		return im.fact(l)
 	}
 	return errors.New("a record with no node, text or fact")
 }
 
-func (im *importer) node(n *Node) error {
-	if err := validateNode(n); err != nil {
-		return err
+func (im *importer) node(l *importLine) error {
+	n := l.r.Node
+	if l.invalid != nil {
+		return l.invalid
 	}
 	if _, dup := im.kinds[n.ID]; dup {
 		return fmt.Errorf("node %s appears twice", n.ID)
@@ -465,17 +599,13 @@ func (im *importer) node(n *Node) error {
 		return fmt.Errorf("slug %q appears twice", n.Slug)
 	}
 	im.kinds[n.ID], im.slugs[n.Slug] = n.Kind, true
-	b, err := encodeNode(n)
-	if err != nil {
-		return err
-	}
-	if err := im.set(nodeKey(n.ID), b); err != nil {
+	if err := im.set(nodeKey(n.ID), l.rec); err != nil {
 		return err
 	}
 	if err := im.set(slugKey(n.Slug), n.ID[:]); err != nil {
 		return err
 	}
-	for _, k := range nodeIndexKeys(n) {
+	for _, k := range l.nodeIdx {
 		if err := im.set(k, nil); err != nil {
 			return err
 		}
@@ -484,7 +614,8 @@ func (im *importer) node(n *Node) error {
 	return nil
 }
 
-func (im *importer) fact(f *Fact) error {
+func (im *importer) fact(l *importLine) error {
+	f := l.r.Fact
 	spec := f.Predicate.Spec()
 	if spec == nil {
 		return fmt.Errorf("fact %s: unknown predicate %q", f.ID, f.Predicate)
@@ -513,18 +644,21 @@ func (im *importer) fact(f *Fact) error {
 		if !ok {
 			return fmt.Errorf("fact %s evidence[%d]: no source text for %s above", f.ID, i, e.Source)
 		}
-		if !strings.Contains(text, e.Quote) {
-			return fmt.Errorf("fact %s evidence[%d]: the quote is not verbatim in the source: %q", f.ID, i, clip(e.Quote, 80))
+		qk := quoteKey{e.Source, e.Quote}
+		if !im.quotes[qk] {
+			if !strings.Contains(text, e.Quote) {
+				return fmt.Errorf("fact %s evidence[%d]: the quote is not verbatim in the source: %q", f.ID, i, clip(e.Quote, 80))
+			}
+			im.quotes[qk] = true
 		}
 	}
-	b, err := encodeFact(f)
-	if err != nil {
+	if l.invalid != nil {
+		return l.invalid
+	}
+	if err := im.set(factKey(f.ID), l.rec); err != nil {
 		return err
 	}
-	if err := im.set(factKey(f.ID), b); err != nil {
-		return err
-	}
-	for _, e := range factIndexKeys(f) {
+	for _, e := range l.factIdx {
 		if err := im.set(e.key, e.val); err != nil {
 			return err
 		}
