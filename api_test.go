@@ -270,9 +270,9 @@ func TestTraversalIsBatched(t *testing.T) {
 		t.Fatalf("sponsorships: %d elite, %d in all", one, all)
 	}
 	// Unbatched, each sponsor would cost at least three reads (its node, its
-	// COUNTRY, sanctions and parent adjacency). Batched, a level costs one read,
-	// or two when the loaders' wait window splits it.
-	if allReads >= uint64(all) {
+	// COUNTRY, sanctions and parent adjacency): 57 and more. Batched, a level
+	// costs one read, or a few when a busy machine splits the loaders' batches.
+	if allReads >= uint64(2*all) {
 		t.Errorf("%d sponsors cost %d store reads, 1 sponsor %d: reads grow with the sponsors (N+1)", all, allReads, oneReads)
 	}
 	t.Logf("1 sponsor: %d store reads; %d sponsors: %d", oneReads, all, allReads)

@@ -182,14 +182,5 @@ func openExisting(dir string, stderr io.Writer) (*storage.Graph, error) {
 	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
 		return nil, fmt.Errorf("%s holds no store: %w", dir, err)
 	}
-	kv, err := storage.OpenBadger(storage.BadgerOptions{Dir: dir, SyncWrites: true, Logger: slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	if err != nil {
-		return nil, err
-	}
-	g, err := storage.Open(kv)
-	if err != nil {
-		kv.Close()
-		return nil, err
-	}
-	return g, nil
+	return openStore(dir, true, stderr)
 }

@@ -636,6 +636,11 @@ func putFact(tx Txn, f *Fact) error {
 	if err := validateFact(tx, f); err != nil {
 		return err
 	}
+	return writeFact(tx, f)
+}
+
+// writeFact stores f's record and every key it owns (adjacency, indexes).
+func writeFact(tx Txn, f *Fact) error {
 	b, err := encodeFact(f)
 	if err != nil {
 		return err
@@ -723,19 +728,7 @@ func retractFactTx(tx Txn, id uuid.UUID, r *Retraction) error {
 		}
 	}
 	f.Retraction = r
-	b, err := encodeFact(f)
-	if err != nil {
-		return err
-	}
-	if err := tx.Set(factKey(f.ID), b); err != nil {
-		return err
-	}
-	for _, e := range factIndexKeys(f) {
-		if err := tx.Set(e.key, e.val); err != nil {
-			return err
-		}
-	}
-	return nil
+	return writeFact(tx, f)
 }
 
 // Batch runs fn with a writer whose writes form one transaction: all or nothing.
