@@ -127,6 +127,10 @@ func TestImportRejects(t *testing.T) {
 		{"not empty", b.String(), "not empty"},
 		{"fact before its nodes", lines[len(lines)-2], "subject"},
 		{"garbage", "{nope\n", "line 1"},
+		// Lines are decoded in chunks of 256 on several goroutines: the
+		// number is still the line's, and an error stops the rest.
+		{"garbage past a chunk", strings.Repeat("\n", 600) + "{nope\n" + b.String(), "line 601"},
+		{"garbage before much more", "{nope\n" + strings.Repeat(b.String(), 20), "line 1:"},
 		{"altered quote", strings.Replace(b.String(), `"quote":"`, `"quote":"NOT IN THE SOURCE `, 1), "verbatim"},
 	}
 	for _, tt := range tests {
