@@ -77,7 +77,7 @@ func exportScan(tx Txn, fn func(Record) error) error {
 
 // Vocab is the IRI namespace of policygraph's RDF vocabulary: classes (Vocab +
 // "Organization"), properties (Vocab + "slug") and predicates (Vocab + "SPONSORED").
-const Vocab = "https://policygraph.example.org/vocab#"
+const Vocab = "urn:policygraph:vocab:"
 
 const (
 	rdfType      = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
