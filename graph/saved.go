@@ -24,7 +24,7 @@ import (
 // checkSavedQuery validates a saved query's text against the schema: it must
 // hold exactly one operation, a query. It returns that operation, or the problems.
 func checkSavedQuery(schema *ast.Schema, text string) (*ast.OperationDefinition, []string) {
-	doc, errs := gqlparser.LoadQuery(schema, text)
+	doc, errs := gqlparser.LoadQueryWithRules(schema, text, nil) // nil: the default rules
 	if len(errs) > 0 {
 		problems := make([]string, len(errs))
 		for i, e := range errs {

@@ -111,9 +111,6 @@ func strKey(prefix byte, parts ...string) []byte {
 	return k
 }
 
-func kindKey(kind Kind, id uuid.UUID) []byte {
-	return append(strKey(prefixKind, string(kind)), id[:]...)
-}
 func slugKey(slug string) []byte { return append([]byte{prefixSlug}, slug...) }
 func nameKey(term string, id uuid.UUID) []byte {
 	return append(strKey(prefixName, term), id[:]...)
