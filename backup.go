@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"policygraph/graph"
 	"policygraph/storage"
 )
 
@@ -25,8 +25,7 @@ const backupTrailer = "Policygraph-Backup"
 // /admin/backup). It needs the write token; without one the server has no admin.
 func backupHandler(g *storage.Graph, token string, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if token == "" || !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+		if !graph.HasToken(r, token) {
 			http.Error(w, "backup needs the header Authorization: Bearer <token>", http.StatusUnauthorized)
 			return
 		}

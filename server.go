@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -92,7 +93,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	cors := fs.String("cors-origins", env("POLICYGRAPH_CORS_ORIGINS", ""), "comma-separated origins that browsers may call the API from, or *; none by default (env POLICYGRAPH_CORS_ORIGINS)")
 	fs.IntVar(&c.cacheSize, "cache-size", envInt("POLICYGRAPH_CACHE_SIZE", 1000), "query results the response cache holds; 0 disables it (env POLICYGRAPH_CACHE_SIZE)")
 	fs.StringVar(&c.cacheControl, "cache-control", env("POLICYGRAPH_CACHE_CONTROL", "public, max-age=0, must-revalidate"), "Cache-Control of GET query responses (env POLICYGRAPH_CACHE_CONTROL)")
-	fs.Int64Var(&c.maxBody, "max-body", int64(envInt("POLICYGRAPH_MAX_BODY", 1<<20)), "largest POST body in bytes (env POLICYGRAPH_MAX_BODY)")
+	fs.Int64Var(&c.maxBody, "max-body", int64(envInt("POLICYGRAPH_MAX_BODY", graph.DefaultMaxBodyBytes)), "largest POST body in bytes (env POLICYGRAPH_MAX_BODY)")
 	limitFlags(fs, getenv, &c.limits, &c.server)
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -251,7 +252,7 @@ func newHandler(g *storage.Graph, cfg config, log *slog.Logger) http.Handler {
 	crossOrigin := allowOrigins(cfg.corsOrigins)
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", crossOrigin(gql))
-	mux.Handle("/q/", crossOrigin(graph.SavedQueryHandler(g, graph.Schema(), gql)))
+	mux.Handle("/q/", crossOrigin(graph.SavedQueryHandler(g, gql)))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /admin/backup", backupHandler(g, cfg.token, log))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -260,7 +261,7 @@ func newHandler(g *storage.Graph, cfg config, log *slog.Logger) http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		if _, err := g.Stats(); err != nil {
+		if _, err := g.Empty(); err != nil { // one key read: the store answers
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprintf(w, `{"status":"unavailable"}`+"\n")
 			return
@@ -297,13 +298,23 @@ func registerGraphMetrics(reg prometheus.Registerer, g *storage.Graph) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "policygraph_graph_version", Help: "Grows with every committed write."},
 		func() float64 { return float64(g.Version()) }))
+	// The size is counted by a key scan: once per graph version, not per gauge
+	// and scrape.
+	var mu sync.Mutex
+	var counted storage.Stats
+	countedAt := ^uint64(0)
 	stat := func(f func(storage.Stats) int) func() float64 {
 		return func() float64 {
-			s, err := g.Stats()
-			if err != nil {
-				return -1
+			mu.Lock()
+			defer mu.Unlock()
+			if v := g.Version(); v != countedAt {
+				s, err := g.Stats()
+				if err != nil {
+					return -1
+				}
+				counted, countedAt = s, v
 			}
-			return float64(f(s))
+			return float64(f(counted))
 		}
 	}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "policygraph_graph_entities", Help: "Entities in the graph."},

@@ -24,6 +24,15 @@ func (r *Resolver) identified(ctx context.Context, id uuid.UUID) (storage.Identi
 	if n != nil {
 		return storage.View(n), nil
 	}
+	f, err := r.fact(ctx, id)
+	if f == nil || err != nil {
+		return nil, err // an untyped nil: no Identified holding a nil *Fact
+	}
+	return f, nil
+}
+
+// fact reads a fact under the request's deadline; nil when the ID names none.
+func (r *Resolver) fact(ctx context.Context, id uuid.UUID) (*storage.Fact, error) {
 	f, err := r.graph(ctx).Fact(id)
 	if storage.ErrorCode(err) == storage.CodeNotFound {
 		return nil, nil

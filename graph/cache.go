@@ -44,6 +44,3 @@ func (c *ResponseCache) Add(key string, version uint64, e *cachedResponse) {
 	e.version = version
 	c.entries.Add(key, e)
 }
-
-// Len is the number of cached results.
-func (c *ResponseCache) Len() int { return c.entries.Len() }

@@ -96,11 +96,7 @@ func (r *queryResolver) Source(ctx context.Context, id *uuid.UUID, slug *string)
 
 // Fact is the resolver for the fact field.
 func (r *queryResolver) Fact(ctx context.Context, id uuid.UUID) (*storage.Fact, error) {
-	f, err := r.Graph.Fact(id)
-	if storage.ErrorCode(err) == storage.CodeNotFound {
-		return nil, nil
-	}
-	return f, err
+	return r.fact(ctx, id)
 }
 
 // Entities is the resolver for the entities field.

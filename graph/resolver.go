@@ -6,14 +6,10 @@ package graph
 //go:generate go tool gqlgen generate
 
 import (
-	"github.com/vektah/gqlparser/v2/ast"
-
 	"policygraph/storage"
 )
 
 // Resolver holds the dependencies of every resolver; NewHandler builds it once.
 type Resolver struct {
 	Graph *storage.Graph
-	// Schema is the executable schema, against which saved queries are validated.
-	Schema *ast.Schema
 }

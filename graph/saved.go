@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -21,10 +22,28 @@ import (
 	"policygraph/storage"
 )
 
+// checkedTexts remembers checkSavedQuery's verdict by query text: the schema is
+// fixed for the life of the process, so a text's verdict never changes.
+var checkedTexts, _ = lru.New[string, checkedText](1000) // fails only for a size <= 0
+
+type checkedText struct {
+	op       *ast.OperationDefinition
+	problems []string
+}
+
 // checkSavedQuery validates a saved query's text against the schema: it must
 // hold exactly one operation, a query. It returns that operation, or the problems.
-func checkSavedQuery(schema *ast.Schema, text string) (*ast.OperationDefinition, []string) {
-	doc, errs := gqlparser.LoadQueryWithRules(schema, text, nil) // nil: the default rules
+func checkSavedQuery(text string) (*ast.OperationDefinition, []string) {
+	if c, ok := checkedTexts.Get(text); ok {
+		return c.op, c.problems
+	}
+	op, problems := validateSavedQuery(text)
+	checkedTexts.Add(text, checkedText{op, problems})
+	return op, problems
+}
+
+func validateSavedQuery(text string) (*ast.OperationDefinition, []string) {
+	doc, errs := gqlparser.LoadQueryWithRules(parsedSchema, text, nil) // nil: the default rules
 	if len(errs) > 0 {
 		problems := make([]string, len(errs))
 		for i, e := range errs {
@@ -43,14 +62,14 @@ func checkSavedQuery(schema *ast.Schema, text string) (*ast.OperationDefinition,
 }
 
 func (r *Resolver) saveQuery(ctx context.Context, in model.SaveQueryInput) (*storage.SavedQuery, error) {
-	if _, problems := checkSavedQuery(r.Schema, in.Query); problems != nil {
+	if _, problems := checkSavedQuery(in.Query); problems != nil {
 		return nil, &storage.Error{Code: storage.CodeInvalidArgument, Field: "query", Message: "the query does not validate: " + strings.Join(problems, "; ")}
 	}
 	return r.Graph.PutSavedQuery(storage.SavedQuery{Name: in.Name, Query: in.Query, Description: str(in.Description), CreatedBy: actor(ctx)})
 }
 
 func (r *Resolver) savedQueryVariables(q *storage.SavedQuery) []*model.SavedQueryVariable {
-	op, _ := checkSavedQuery(r.Schema, q.Query)
+	op, _ := checkSavedQuery(q.Query)
 	out := []*model.SavedQueryVariable{}
 	if op == nil {
 		return out
@@ -71,8 +90,8 @@ func (r *Resolver) savedQueryVariables(q *storage.SavedQuery) []*model.SavedQuer
 // variables from the URL parameters, and answers JSON, or CSV with
 // Accept: text/csv or ?format=csv. A saved query that no longer validates is
 // answered 409 with its problems, never run.
-func SavedQueryHandler(g *storage.Graph, schema *ast.Schema, api http.Handler) http.Handler {
-	checked := &checkedQueries{g: g, schema: schema, byName: map[string]*checkedQuery{}}
+func SavedQueryHandler(g *storage.Graph, api http.Handler) http.Handler {
+	checked := &checkedQueries{g: g, byName: map[string]*checkedQuery{}}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -153,7 +172,6 @@ func SavedQueryHandler(g *storage.Graph, schema *ast.Schema, api http.Handler) h
 // changes, so that polling one costs no store read.
 type checkedQueries struct {
 	g      *storage.Graph
-	schema *ast.Schema
 	mu     sync.Mutex
 	byName map[string]*checkedQuery
 }
@@ -180,7 +198,7 @@ func (c *checkedQueries) get(name string) (*storage.SavedQuery, *ast.OperationDe
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	op, problems := checkSavedQuery(c.schema, q.Query)
+	op, problems := checkSavedQuery(q.Query)
 	c.mu.Lock()
 	if len(c.byName) >= maxCheckedQueries {
 		c.byName = map[string]*checkedQuery{}

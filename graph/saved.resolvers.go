@@ -54,13 +54,13 @@ func (r *savedQueryResolver) URL(ctx context.Context, obj *storage.SavedQuery) (
 
 // Valid is the resolver for the valid field.
 func (r *savedQueryResolver) Valid(ctx context.Context, obj *storage.SavedQuery) (bool, error) {
-	_, problems := checkSavedQuery(r.Schema, obj.Query)
+	_, problems := checkSavedQuery(obj.Query)
 	return problems == nil, nil
 }
 
 // Problems is the resolver for the problems field.
 func (r *savedQueryResolver) Problems(ctx context.Context, obj *storage.SavedQuery) ([]string, error) {
-	_, problems := checkSavedQuery(r.Schema, obj.Query)
+	_, problems := checkSavedQuery(obj.Query)
 	if problems == nil {
 		problems = []string{}
 	}

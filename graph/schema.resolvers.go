@@ -40,15 +40,12 @@ func (r *eventResolver) Places(ctx context.Context, obj *storage.Event) ([]*stor
 
 // Sponsorships is the resolver for the sponsorships field.
 func (r *eventResolver) Sponsorships(ctx context.Context, obj *storage.Event, tier *storage.Tier, sponsorCountry *string) ([]*storage.Fact, error) {
-	var country string
-	if sponsorCountry != nil {
-		country = *sponsorCountry
+	q, err := r.sponsorshipQuery(nil, nil, sponsorCountry, tier, nil, nil)
+	if err != nil {
+		return nil, err
 	}
-	var t storage.Tier
-	if tier != nil {
-		t = *tier
-	}
-	return r.graph(ctx).Sponsorships(storage.SponsorshipQuery{Event: obj.ID, SponsorCountry: country, Tier: t})
+	q.Event = obj.ID
+	return r.graph(ctx).Sponsorships(q)
 }
 
 // Participants is the resolver for the participants field.

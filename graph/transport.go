@@ -208,8 +208,10 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	t.Metrics.errors(resp.Errors)
 	etag := ""
 	if op != nil && op.Operation == ast.Query && len(resp.Errors) == 0 {
-		sum := sha256.Sum256(body)
-		etag = `"` + hex.EncodeToString(sum[:12]) + `"`
+		if r.Method == http.MethodGet { // only GET responses carry an ETag
+			sum := sha256.Sum256(body)
+			etag = `"` + hex.EncodeToString(sum[:12]) + `"`
+		}
 		if t.Cache != nil {
 			t.Cache.Add(key, version, &cachedResponse{status: status, body: body, etag: etag, operation: operationName(opCtx)})
 			t.Metrics.cache("miss")
