@@ -104,7 +104,7 @@ func (w *sponsorshipWorld) withdraw(org, edition uuid.UUID) error {
 		if f.Retraction != nil {
 			return Errorf(CodeAlreadyRetracted, "id", "already withdrawn")
 		}
-		if err := retractFactTx(tx, id, &Retraction{By: "test", At: w.g.now(), Reason: "withdrawn"}); err != nil {
+		if err := retractFactTx(tx, f, &Retraction{By: "test", At: w.g.now(), Reason: "withdrawn"}); err != nil {
 			return err
 		}
 		return w.bump(tx, edition, -1)

@@ -35,9 +35,6 @@ func Errorf(code Code, field, format string, args ...any) error {
 	return &Error{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
-// ErrNotFound is returned (wrapped in an *Error) when an ID or slug names nothing.
-var ErrNotFound = errors.New("not found")
-
 // ErrorCode returns the code of err if it is (or wraps) an *Error, else "".
 func ErrorCode(err error) Code {
 	var e *Error

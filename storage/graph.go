@@ -345,30 +345,27 @@ func (g *Graph) Search(text string, limit int) ([]SearchHit, error) {
 		return nil, nil
 	}
 	best := map[uuid.UUID]int{}
+	raise := func(id uuid.UUID, score int) {
+		if score > best[id] {
+			best[id] = score
+		}
+	}
+	// One snapshot for both scans.
 	err := g.view(func(tx Txn) error {
-		return tx.Scan(append([]byte{prefixName}, q...), true, func(k, _ []byte) error {
-			// A word of some name starts with the query.
-			id, score := lastID(k), 1
-			if score > best[id] {
-				best[id] = score
-			}
+		// A word of some name starts with the query.
+		err := tx.Scan(append([]byte{prefixName}, q...), true, func(k, _ []byte) error {
+			raise(lastID(k), 1)
 			return nil
 		})
-	})
-	if err != nil {
-		return nil, err
-	}
-	// Exact and whole-name prefix matches, from the anchored terms.
-	err = g.view(func(tx Txn) error {
+		if err != nil {
+			return err
+		}
+		// Exact and whole-name prefix matches, from the anchored terms.
 		return tx.Scan(append([]byte{prefixName, '^'}, q...), true, func(k, _ []byte) error {
-			term := string(k[2 : len(k)-17])
-			id := lastID(k)
-			score := 2
-			if term == q {
-				score = 3
-			}
-			if score > best[id] {
-				best[id] = score
+			if string(k[2:len(k)-17]) == q {
+				raise(lastID(k), 3)
+			} else {
+				raise(lastID(k), 2)
 			}
 			return nil
 		})

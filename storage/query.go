@@ -398,22 +398,17 @@ func kindScan(tx Txn, kind Kind) (ids []uuid.UUID, err error) {
 
 // otherEndsTx lists the distinct entities at the other end of node's active facts.
 func otherEndsTx(tx Txn, node uuid.UUID, dir Direction, pred Predicate) ([]uuid.UUID, error) {
-	prefix := prefixIn
-	if dir == Out {
-		prefix = prefixOut
+	entries, err := adjacentEntries(tx, AdjQuery{Node: node, Dir: dir, Predicate: pred})
+	if err != nil {
+		return nil, err
 	}
-	var out []uuid.UUID
-	err := tx.Scan(adjPrefix(prefix, node, pred), false, func(k, v []byte) error {
-		if v[0] != flagActive || len(v) < 17 {
-			return nil
+	out := make([]uuid.UUID, 0, len(entries))
+	for _, e := range entries {
+		if e.Other != uuid.Nil {
+			out = append(out, e.Other)
 		}
-		id, _ := uuid.FromBytes(v[1:17])
-		if id != uuid.Nil {
-			out = append(out, id)
-		}
-		return nil
-	})
-	return dedup(out), err
+	}
+	return dedup(out), nil
 }
 
 func dedup(ids []uuid.UUID) []uuid.UUID {

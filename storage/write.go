@@ -419,6 +419,7 @@ func (g *Graph) putFactTx(tx Txn, f *Fact) (changed bool, err error) {
 				return false, err
 			}
 		}
+		return true, writeFact(tx, f) // validated above
 	}
 	return true, putFact(tx, f)
 }
@@ -673,8 +674,7 @@ func (g *Graph) RetractFact(id uuid.UUID, by, reason string) (f *Fact, err error
 		if f.Retraction != nil {
 			return Errorf(CodeAlreadyRetracted, "id", "fact %s was retracted at %s", id, f.Retraction.At.Format(time.RFC3339))
 		}
-		f.Retraction = &Retraction{By: by, At: g.now(), Reason: reason}
-		return retractFactTx(tx, id, f.Retraction)
+		return retractFactTx(tx, f, &Retraction{By: by, At: g.now(), Reason: reason})
 	})
 	return f, err
 }
@@ -704,7 +704,11 @@ func (g *Graph) RetractNode(id uuid.UUID, by, reason string) (n *Node, err error
 				return err
 			}
 			for _, fid := range ids {
-				if err := retractFactTx(tx, fid, r); err != nil {
+				f, err := getFact(tx, fid)
+				if err != nil {
+					return err
+				}
+				if err := retractFactTx(tx, f, r); err != nil {
 					return err
 				}
 			}
@@ -717,11 +721,9 @@ func (g *Graph) RetractNode(id uuid.UUID, by, reason string) (n *Node, err error
 	return n, err
 }
 
-func retractFactTx(tx Txn, id uuid.UUID, r *Retraction) error {
-	f, err := getFact(tx, id)
-	if err != nil {
-		return err
-	}
+// retractFactTx marks f (as read in tx) retracted by r and moves its keys out
+// of the active indexes.
+func retractFactTx(tx Txn, f *Fact, r *Retraction) error {
 	for _, k := range factIndexKeys(f) {
 		if err := tx.Delete(k.key); err != nil {
 			return err
