@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -214,10 +215,10 @@ func (q *quadWriter) node(n *Node) {
 		q.str(s, f.p, f.v)
 	}
 	if n.PublishedAt != nil {
-		q.quad(s, Vocab+"publishedAt", typed(n.PublishedAt.Format("2006-01-02T15:04:05.999999999Z07:00"), xsdDateTime), "")
+		q.quad(s, Vocab+"publishedAt", typed(n.PublishedAt.Format(time.RFC3339Nano), xsdDateTime), "")
 	}
-	q.quad(s, Vocab+"createdAt", typed(n.CreatedAt.Format("2006-01-02T15:04:05.999999999Z07:00"), xsdDateTime), "")
-	q.quad(s, Vocab+"updatedAt", typed(n.UpdatedAt.Format("2006-01-02T15:04:05.999999999Z07:00"), xsdDateTime), "")
+	q.quad(s, Vocab+"createdAt", typed(n.CreatedAt.Format(time.RFC3339Nano), xsdDateTime), "")
+	q.quad(s, Vocab+"updatedAt", typed(n.UpdatedAt.Format(time.RFC3339Nano), xsdDateTime), "")
 	q.retraction(s, n.ID, n.Retraction)
 }
 
@@ -228,7 +229,7 @@ func (q *quadWriter) retraction(s string, id uuid.UUID, r *Retraction) {
 	b := fmt.Sprintf("_:r%x", id[:])
 	q.quad(s, Vocab+"retraction", b, "")
 	q.str(b, "by", r.By)
-	q.quad(b, Vocab+"at", typed(r.At.Format("2006-01-02T15:04:05.999999999Z07:00"), xsdDateTime), "")
+	q.quad(b, Vocab+"at", typed(r.At.Format(time.RFC3339Nano), xsdDateTime), "")
 	q.str(b, "reason", r.Reason)
 }
 
@@ -280,7 +281,7 @@ func (q *quadWriter) fact(f *Fact) {
 		q.str(b, "gloss", e.Gloss)
 		q.str(b, "note", e.Note)
 	}
-	q.quad(s, Vocab+"createdAt", typed(f.CreatedAt.Format("2006-01-02T15:04:05.999999999Z07:00"), xsdDateTime), "")
+	q.quad(s, Vocab+"createdAt", typed(f.CreatedAt.Format(time.RFC3339Nano), xsdDateTime), "")
 	q.str(s, "createdBy", f.CreatedBy)
 	q.retraction(s, f.ID, f.Retraction)
 	if f.Active() && object != "" {

@@ -84,6 +84,13 @@ func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
 			}
 		}
 		countries := map[uuid.UUID]bool{}
+		if q.SponsorCountry != "" && q.Event == uuid.Nil && q.Series == uuid.Nil {
+			// The candidates came from the active COUNTRY value index: every
+			// sponsor among them has the country already.
+			for _, c := range cands {
+				countries[c.Other] = true
+			}
+		}
 		for _, c := range cands {
 			if q.SponsorCountry != "" && c.Other != uuid.Nil {
 				ok, seen := countries[c.Other]
