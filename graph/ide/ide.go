@@ -1,9 +1,16 @@
 // Package ide serves the GraphiQL IDE for policygraph's GraphQL endpoint.
 //
-// Everything the page needs (GraphiQL, React, ReactDOM, GraphiQL's CSS with
-// its fonts inlined as data: URLs) is vendored under assets/ and embedded in
-// the binary, so the IDE works with no network access: nothing is loaded from
-// a CDN, and the page's Content-Security-Policy stops the browser from
+// Besides GraphiQL's editor, documentation and history, the IDE has two
+// panels for analysts who do not write GraphQL: "Examples", README's
+// questions (the list Examples), each opened in a new editor tab with one
+// click; and GraphiQL's query builder, @graphiql/plugin-explorer, which
+// writes a query as fields are ticked in a tree of the schema.
+//
+// Everything the page needs (GraphiQL, React, ReactDOM, the explorer plugin,
+// GraphiQL's CSS with its fonts inlined as data: URLs) is vendored under
+// assets/ and embedded in the binary, so the IDE works with no network
+// access: nothing is loaded from a CDN, and the page's
+// Content-Security-Policy stops the browser from
 // connecting anywhere but the serving origin (and the endpoint's origin, if
 // the endpoint is an absolute URL). See assets/README.md for where the
 // vendored files come from and how to refresh them.
@@ -29,6 +36,10 @@ const (
 	GraphiQLVersion = "3.8.3"
 	// ReactVersion is the vendored version of the npm packages react and react-dom.
 	ReactVersion = "18.3.1"
+	// ExplorerVersion is the vendored version of the npm package
+	// @graphiql/plugin-explorer, the query builder: the release made with
+	// GraphiQLVersion, whose UMD build uses the @graphiql/react inside it.
+	ExplorerVersion = "3.2.5"
 )
 
 // AssetPrefix is the URL path under which Handler serves the IDE's assets.
@@ -79,7 +90,9 @@ func Handler(endpoint string) http.Handler {
 		GraphiQLCSS: "graphiql-" + GraphiQLVersion + ".min.css",
 		ReactJS:     "react-" + ReactVersion + ".production.min.js",
 		ReactDOMJS:  "react-dom-" + ReactVersion + ".production.min.js",
-		Config:      pageConfig{Endpoint: endpoint, DefaultQuery: DefaultQuery},
+		ExplorerJS:  "graphiql-plugin-explorer-" + ExplorerVersion + ".umd.js",
+		ExplorerCSS: "graphiql-plugin-explorer-" + ExplorerVersion + ".css",
+		Config:      pageConfig{Endpoint: endpoint, DefaultQuery: DefaultQuery, Examples: pageExamples()},
 	})
 	if err != nil {
 		// The template and its data are fixed at compile time.
@@ -102,13 +115,30 @@ func Handler(endpoint string) http.Handler {
 type pageData struct {
 	Prefix                                       string
 	GraphiQLJS, GraphiQLCSS, ReactJS, ReactDOMJS string
+	ExplorerJS, ExplorerCSS                      string
 	Config                                       pageConfig
 }
 
 // pageConfig is written into index.html as JSON and read by assets/ide.js.
 type pageConfig struct {
-	Endpoint     string `json:"endpoint"`
-	DefaultQuery string `json:"defaultQuery"`
+	Endpoint     string        `json:"endpoint"`
+	DefaultQuery string        `json:"defaultQuery"`
+	Examples     []pageExample `json:"examples"`
+}
+
+// pageExample is an Example as the page's Examples panel shows it.
+type pageExample struct {
+	Question  string `json:"question"`
+	Operation string `json:"operation"`
+	Document  string `json:"document"`
+}
+
+func pageExamples() []pageExample {
+	out := make([]pageExample, len(Examples))
+	for i, e := range Examples {
+		out[i] = pageExample{Question: e.Question, Operation: e.Operation, Document: e.Document()}
+	}
+	return out
 }
 
 // contentSecurityPolicy allows scripts, styles and connections only to the

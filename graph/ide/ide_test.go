@@ -67,6 +67,9 @@ func TestIndex(t *testing.T) {
 		`"endpoint":"/graphql"`,
 		`sponsorshipsByYear(series: \"waic\", sponsorCountry: \"US\")`,
 		`# Which US firms sponsored WAIC, by year?`,
+		`/ide/graphiql-plugin-explorer-` + ide.ExplorerVersion + `.umd.js`,
+		`"operation":"USSponsorsOfWAICByYear"`,
+		`"question":"What the graph holds"`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("index.html lacks %q", want)
@@ -139,8 +142,8 @@ func TestAssetsReferencedByIndex(t *testing.T) {
 			t.Errorf("%s (unversioned): Cache-Control = %q, ETag = %q", ref, cc, rr.Header().Get("ETag"))
 		}
 	}
-	if n != 6 { // GraphiQL JS+CSS, React, ReactDOM, ide.js, ide.css
-		t.Errorf("index.html references %d assets (%q), want 6", n, refs)
+	if n != 8 { // GraphiQL JS+CSS, the explorer plugin's JS+CSS, React, ReactDOM, ide.js, ide.css
+		t.Errorf("index.html references %d assets (%q), want 8", n, refs)
 	}
 }
 
