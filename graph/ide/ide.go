@@ -1,9 +1,16 @@
 // Package ide serves the GraphiQL IDE for policygraph's GraphQL endpoint.
 //
-// Everything the page needs (GraphiQL, React, ReactDOM, GraphiQL's CSS with
-// its fonts inlined as data: URLs) is vendored under assets/ and embedded in
-// the binary, so the IDE works with no network access: nothing is loaded from
-// a CDN, and the page's Content-Security-Policy stops the browser from
+// Besides GraphiQL's editor, documentation and history, the IDE has two
+// panels for analysts who do not write GraphQL: "Examples", README's
+// questions (the list Examples), each opened in a new editor tab with one
+// click; and GraphiQL's query builder, @graphiql/plugin-explorer, which
+// writes a query as fields are ticked in a tree of the schema.
+//
+// Everything the page needs (GraphiQL, React, ReactDOM, the explorer plugin,
+// GraphiQL's CSS with its fonts inlined as data: URLs) is vendored under
+// assets/ and embedded in the binary, so the IDE works with no network
+// access: nothing is loaded from a CDN, and the page's
+// Content-Security-Policy stops the browser from
 // connecting anywhere but the serving origin (and the endpoint's origin, if
 // the endpoint is an absolute URL). See assets/README.md for where the
 // vendored files come from and how to refresh them.
@@ -29,7 +36,16 @@ const (
 	GraphiQLVersion = "3.8.3"
 	// ReactVersion is the vendored version of the npm packages react and react-dom.
 	ReactVersion = "18.3.1"
+	// ExplorerVersion is the vendored version of the npm package
+	// @graphiql/plugin-explorer, the query builder: the release made with
+	// GraphiQLVersion, whose UMD build uses the @graphiql/react inside it.
+	ExplorerVersion = "3.2.5"
 )
+
+// PlaygroundPath is where GraphQL Playground used to be served by many
+// GraphQL servers. Handler answers it with a redirect to the IDE and a note;
+// see docs/playground.md for why policygraph does not serve Playground.
+const PlaygroundPath = "/playground"
 
 // AssetPrefix is the URL path under which Handler serves the IDE's assets.
 const AssetPrefix = "/ide/"
@@ -67,10 +83,17 @@ var versioned = regexp.MustCompile(`-\d+\.\d+\.\d+[.-]`)
 // The page itself is served with "Cache-Control: no-cache"; assets whose names
 // carry a version with a year-long immutable Cache-Control, the others with
 // no-cache and an ETag. Text assets are gzip-compressed for clients that
-// accept it. Any other path, including unknown assets, is answered with 404;
-// methods other than GET and HEAD with 405.
+// accept it. PlaygroundPath redirects to "/" (302) with a note on where
+// GraphQL Playground went. Any other path, including unknown assets, is
+// answered with 404; methods other than GET and HEAD with 405.
 func Handler(endpoint string) http.Handler {
-	h := &handler{csp: contentSecurityPolicy(endpoint)}
+	h := &handler{csp: contentSecurityPolicy(endpoint), endpoint: endpoint}
+
+	var note bytes.Buffer
+	if err := playgroundNote.Execute(&note, endpoint); err != nil {
+		panic("ide: rendering the Playground note: " + err.Error())
+	}
+	h.playgroundNote = note.Bytes()
 
 	var page bytes.Buffer
 	err := indexTemplate.Execute(&page, pageData{
@@ -79,7 +102,9 @@ func Handler(endpoint string) http.Handler {
 		GraphiQLCSS: "graphiql-" + GraphiQLVersion + ".min.css",
 		ReactJS:     "react-" + ReactVersion + ".production.min.js",
 		ReactDOMJS:  "react-dom-" + ReactVersion + ".production.min.js",
-		Config:      pageConfig{Endpoint: endpoint, DefaultQuery: DefaultQuery},
+		ExplorerJS:  "graphiql-plugin-explorer-" + ExplorerVersion + ".umd.js",
+		ExplorerCSS: "graphiql-plugin-explorer-" + ExplorerVersion + ".css",
+		Config:      pageConfig{Endpoint: endpoint, DefaultQuery: DefaultQuery, Examples: pageExamples()},
 	})
 	if err != nil {
 		// The template and its data are fixed at compile time.
@@ -102,13 +127,30 @@ func Handler(endpoint string) http.Handler {
 type pageData struct {
 	Prefix                                       string
 	GraphiQLJS, GraphiQLCSS, ReactJS, ReactDOMJS string
+	ExplorerJS, ExplorerCSS                      string
 	Config                                       pageConfig
 }
 
 // pageConfig is written into index.html as JSON and read by assets/ide.js.
 type pageConfig struct {
-	Endpoint     string `json:"endpoint"`
-	DefaultQuery string `json:"defaultQuery"`
+	Endpoint     string        `json:"endpoint"`
+	DefaultQuery string        `json:"defaultQuery"`
+	Examples     []pageExample `json:"examples"`
+}
+
+// pageExample is an Example as the page's Examples panel shows it.
+type pageExample struct {
+	Question  string `json:"question"`
+	Operation string `json:"operation"`
+	Document  string `json:"document"`
+}
+
+func pageExamples() []pageExample {
+	out := make([]pageExample, len(Examples))
+	for i, e := range Examples {
+		out[i] = pageExample{Question: e.Question, Operation: e.Operation, Document: e.Document()}
+	}
+	return out
 }
 
 // contentSecurityPolicy allows scripts, styles and connections only to the
@@ -136,9 +178,11 @@ func contentSecurityPolicy(endpoint string) string {
 }
 
 type handler struct {
-	index  *static.Asset
-	assets map[string]*static.Asset // by path relative to assets/
-	csp    string
+	index          *static.Asset
+	assets         map[string]*static.Asset // by path relative to assets/
+	csp            string
+	endpoint       string
+	playgroundNote []byte
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -150,10 +194,50 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Referrer-Policy", "no-referrer")
 	case strings.HasPrefix(p, AssetPrefix):
 		a = h.assets[strings.TrimPrefix(p, AssetPrefix)]
+	case p == PlaygroundPath || p == PlaygroundPath+"/":
+		h.servePlaygroundNote(w, r)
+		return
 	}
 	if a == nil {
 		http.NotFound(w, r)
 		return
 	}
 	a.ServeHTTP(w, r)
+}
+
+// playgroundNote is the body of the answer to PlaygroundPath; browsers follow
+// the redirect at once, so it is read by curl users and the like.
+var playgroundNote = template.Must(template.New("playground").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>GraphQL Playground is now GraphiQL</title></head>
+<body>
+<p>GraphQL Playground is archived; it was merged into GraphiQL, which this server
+serves at <a href="/">/</a>, with a query builder and README's example questions.</p>
+<p>To keep using the Playground desktop app, or another GraphQL IDE (Altair,
+Insomnia, Postman), point it at this server's GraphQL endpoint, <code>{{.}}</code>.
+See docs/playground.md in policygraph's source for the steps, and for why the
+last Playground build is not served here.</p>
+</body>
+</html>
+`))
+
+// servePlaygroundNote redirects a GET or HEAD of PlaygroundPath to the IDE,
+// with the note as the body. The redirect is temporary (302), so that
+// browsers do not keep it should /playground ever serve a page again.
+func (h *handler) servePlaygroundNote(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "GraphQL Playground is not served here; send GraphQL requests to "+h.endpoint+" (see docs/playground.md)",
+			http.StatusMethodNotAllowed)
+		return
+	}
+	w.Header().Set("Location", "/")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusFound)
+	if r.Method == http.MethodGet {
+		w.Write(h.playgroundNote)
+	}
 }

@@ -67,6 +67,9 @@ func TestIndex(t *testing.T) {
 		`"endpoint":"/graphql"`,
 		`sponsorshipsByYear(series: \"waic\", sponsorCountry: \"US\")`,
 		`# Which US firms sponsored WAIC, by year?`,
+		`/ide/graphiql-plugin-explorer-` + ide.ExplorerVersion + `.umd.js`,
+		`"operation":"USSponsorsOfWAICByYear"`,
+		`"question":"What the graph holds"`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("index.html lacks %q", want)
@@ -139,8 +142,8 @@ func TestAssetsReferencedByIndex(t *testing.T) {
 			t.Errorf("%s (unversioned): Cache-Control = %q, ETag = %q", ref, cc, rr.Header().Get("ETag"))
 		}
 	}
-	if n != 6 { // GraphiQL JS+CSS, React, ReactDOM, ide.js, ide.css
-		t.Errorf("index.html references %d assets (%q), want 6", n, refs)
+	if n != 8 { // GraphiQL JS+CSS, the explorer plugin's JS+CSS, React, ReactDOM, ide.js, ide.css
+		t.Errorf("index.html references %d assets (%q), want 8", n, refs)
 	}
 }
 
@@ -201,5 +204,60 @@ func TestGzipAndConditional(t *testing.T) {
 	}
 	if rr := get(t, h, p, "If-None-Match", plain.Header().Get("ETag")); rr.Code != http.StatusNotModified {
 		t.Errorf("conditional GET = %d, want 304", rr.Code)
+	}
+}
+
+// TestPlaygroundRedirects: /playground, where many GraphQL servers served
+// GraphQL Playground, sends browsers to the IDE and tells others where
+// Playground went; it serves no Playground page.
+func TestPlaygroundRedirects(t *testing.T) {
+	h := ide.Handler("/graphql")
+	for _, p := range []string{ide.PlaygroundPath, ide.PlaygroundPath + "/"} {
+		rr := get(t, h, p)
+		if rr.Code != http.StatusFound || rr.Header().Get("Location") != "/" {
+			t.Fatalf("GET %s = %d, Location %q; want 302 to /", p, rr.Code, rr.Header().Get("Location"))
+		}
+		if ct := rr.Header().Get("Content-Type"); ct != "text/html; charset=utf-8" {
+			t.Errorf("GET %s: Content-Type %q", p, ct)
+		}
+		if csp := rr.Header().Get("Content-Security-Policy"); csp != "default-src 'none'" {
+			t.Errorf("GET %s: Content-Security-Policy %q", p, csp)
+		}
+		if cc := rr.Header().Get("Cache-Control"); cc != "no-cache" {
+			t.Errorf("GET %s: Cache-Control %q", p, cc)
+		}
+		body := rr.Body.String()
+		for _, want := range []string{"GraphQL Playground is archived", "GraphiQL", `<a href="/">`, "<code>/graphql</code>", "docs/playground.md"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("GET %s: the note lacks %q:\n%s", p, want, body)
+			}
+		}
+		if strings.Contains(body, "<script") || strings.Contains(body, "http") {
+			t.Errorf("GET %s: the note loads or links something:\n%s", p, body)
+		}
+	}
+
+	req := httptest.NewRequest(http.MethodHead, ide.PlaygroundPath, nil)
+	rr := httptest.NewRecorder()
+	h.ServeHTTP(rr, req)
+	if rr.Code != http.StatusFound || rr.Body.Len() != 0 {
+		t.Errorf("HEAD = %d with %d body bytes; want 302 and none", rr.Code, rr.Body.Len())
+	}
+	// A Playground pointed at /playground as its endpoint posts queries there.
+	req = httptest.NewRequest(http.MethodPost, ide.PlaygroundPath, strings.NewReader(`{"query":"{ stats { facts } }"}`))
+	rr = httptest.NewRecorder()
+	h.ServeHTTP(rr, req)
+	if rr.Code != http.StatusMethodNotAllowed || rr.Header().Get("Allow") != "GET, HEAD" ||
+		!strings.Contains(rr.Body.String(), "send GraphQL requests to /graphql") {
+		t.Errorf("POST = %d, Allow %q: %q", rr.Code, rr.Header().Get("Allow"), rr.Body.String())
+	}
+	// The note names the endpoint the handler serves, escaped.
+	if body := get(t, ide.Handler(`/q"<b>`), ide.PlaygroundPath).Body.String(); strings.Contains(body, "<b>") {
+		t.Errorf("endpoint not escaped in the note:\n%s", body)
+	}
+	for _, p := range []string{"/playground/index.html", "/playground/static/js/middleware.js", "/playgroundx"} {
+		if rr := get(t, h, p); rr.Code != http.StatusNotFound {
+			t.Errorf("GET %s = %d, want 404", p, rr.Code)
+		}
 	}
 }

@@ -2,16 +2,23 @@
 # Refreshes the vendored GraphiQL assets in graph/ide/assets/ from the npm
 # registry. Usage (from anywhere):
 #
-#   bash graph/ide/refresh-assets.sh [GRAPHIQL_VERSION] [REACT_VERSION] [GRAPHQL_VERSION]
+#   bash graph/ide/refresh-assets.sh [GRAPHIQL_VERSION] [REACT_VERSION] [GRAPHQL_VERSION] [EXPLORER_VERSION]
 #
 # Defaults are the versions currently vendored. After bumping a version, update
-# the constants in graph/ide/ide.go (GraphiQLVersion, ReactVersion) and
-# assets/README.md, then run: go test ./graph/ide/
+# the constants in graph/ide/ide.go (GraphiQLVersion, ReactVersion,
+# ExplorerVersion) and assets/README.md, then run: go test ./graph/ide/ .
+#
+# EXPLORER_VERSION is the version of @graphiql/plugin-explorer, the query
+# builder panel. It must be the release made with GRAPHIQL_VERSION: its
+# peerDependency on @graphiql/react has to accept the @graphiql/react that
+# graphiql.min.js bundles (the script checks it), because its UMD build uses
+# the copy of @graphiql/react that graphiql.min.js exposes as GraphiQL.React.
 set -euo pipefail
 
 GRAPHIQL_VERSION="${1:-3.8.3}"
 REACT_VERSION="${2:-18.3.1}"
 GRAPHQL_VERSION="${3:-16.9.0}"  # the graphql-js version bundled in graphiql.min.js
+EXPLORER_VERSION="${4:-3.2.5}"  # @graphiql/plugin-explorer, released with graphiql 3.8.3
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 assets="$here/assets"
@@ -20,12 +27,26 @@ trap 'rm -rf "$scratch"' EXIT
 
 cd "$scratch"
 npm init -y >/dev/null
-npm install --no-audit --no-fund --save-exact \
-  "graphiql@$GRAPHIQL_VERSION" "react@$REACT_VERSION" "react-dom@$REACT_VERSION" "graphql@$GRAPHQL_VERSION" >/dev/null
+# --legacy-peer-deps: graphiql-explorer (bundled into the plugin's UMD build)
+# still declares peers react ^15 || ^16 and graphql <= 15, which npm would
+# otherwise "override" with a warning; the plugin's own peers are checked below.
+npm install --no-audit --no-fund --save-exact --legacy-peer-deps \
+  "graphiql@$GRAPHIQL_VERSION" "react@$REACT_VERSION" "react-dom@$REACT_VERSION" "graphql@$GRAPHQL_VERSION" \
+  "@graphiql/plugin-explorer@$EXPLORER_VERSION" >/dev/null
 nm="$scratch/node_modules"
 
+# The explorer's UMD build runs against the @graphiql/react inside
+# graphiql.min.js: refuse a pair whose versions do not fit (npm ls exits
+# non-zero and prints "invalid" when a peer range is not met).
+if ! npm ls @graphiql/react >"$scratch/peers" 2>&1; then
+  cat "$scratch/peers" >&2
+  echo "@graphiql/plugin-explorer@$EXPLORER_VERSION does not fit graphiql@$GRAPHIQL_VERSION; pass the explorer released with it" >&2
+  exit 1
+fi
+
 # Drop previously vendored builds, then copy the new ones under versioned names.
-rm -f "$assets"/graphiql-*.min.js "$assets"/graphiql-*.min.css "$assets"/react-*.production.min.js
+rm -f "$assets"/graphiql-*.min.js "$assets"/graphiql-*.min.css "$assets"/react-*.production.min.js \
+  "$assets"/graphiql-plugin-explorer-*.umd.js "$assets"/graphiql-plugin-explorer-*.css
 rm -rf "$assets/LICENSES"
 mkdir -p "$assets/LICENSES"
 
@@ -36,20 +57,38 @@ strip_map "$nm/graphiql/graphiql.min.js"  "$assets/graphiql-$GRAPHIQL_VERSION.mi
 strip_map "$nm/graphiql/graphiql.min.css" "$assets/graphiql-$GRAPHIQL_VERSION.min.css"
 strip_map "$nm/react/umd/react.production.min.js"         "$assets/react-$REACT_VERSION.production.min.js"
 strip_map "$nm/react-dom/umd/react-dom.production.min.js" "$assets/react-dom-$REACT_VERSION.production.min.js"
+strip_map "$nm/@graphiql/plugin-explorer/dist/index.umd.js" "$assets/graphiql-plugin-explorer-$EXPLORER_VERSION.umd.js"
+strip_map "$nm/@graphiql/plugin-explorer/dist/style.css"    "$assets/graphiql-plugin-explorer-$EXPLORER_VERSION.css"
 
-# No run-time loads from the network: the CSS must only use data: URLs.
-if grep -Eqo 'url\((["'\'']?)(https?:)?//' "$assets/graphiql-$GRAPHIQL_VERSION.min.css" ||
-   grep -q '@import' "$assets/graphiql-$GRAPHIQL_VERSION.min.css"; then
-  echo "graphiql CSS references external URLs; refusing to vendor it" >&2
+# The page's Content-Security-Policy has no 'unsafe-eval': refuse an explorer
+# build that evaluates strings, and one that expects other globals than the
+# React and GraphiQL (GraphiQL.React, GraphiQL.GraphQL) the page loads.
+explorer_js="$assets/graphiql-plugin-explorer-$EXPLORER_VERSION.umd.js"
+if grep -Eq '(^|[^A-Za-z0-9_$.])(eval\(|new Function\b|Function\()' "$explorer_js"; then
+  echo "the explorer plugin's build uses eval or Function(); the page's CSP forbids it" >&2
+  exit 1
+fi
+if ! head -c 1000 "$explorer_js" | grep -Eq '[A-Za-z_$]+\.React,[A-Za-z_$]+\.GraphiQL\.React,[A-Za-z_$]+\.GraphiQL\.GraphQL\)'; then
+  echo "the explorer plugin's UMD wrapper expects other globals than React, GraphiQL.React, GraphiQL.GraphQL" >&2
   exit 1
 fi
 
-# Licences: the three top-level packages, plus every package webpack bundled
+# No run-time loads from the network: the CSS must only use data: URLs.
+for css in "$assets/graphiql-$GRAPHIQL_VERSION.min.css" "$assets/graphiql-plugin-explorer-$EXPLORER_VERSION.css"; do
+  if grep -Eqo 'url\((["'\'']?)(https?:)?//' "$css" || grep -q '@import' "$css"; then
+    echo "$css references external URLs; refusing to vendor it" >&2
+    exit 1
+  fi
+done
+
+# Licences: the top-level packages, plus every package webpack bundled
 # into graphiql.min.js (found from its module ids), plus graphiql's own
 # workspace packages (@graphiql/react, @graphiql/toolkit, codemirror-graphql,
-# graphql-language-service) and react-dom's scheduler.
+# graphql-language-service), react-dom's scheduler, and graphiql-explorer,
+# which the explorer plugin's UMD build bundles.
 {
-  printf '%s\n' graphiql react react-dom scheduler @graphiql/react @graphiql/toolkit codemirror-graphql graphql-language-service
+  printf '%s\n' graphiql react react-dom scheduler @graphiql/react @graphiql/toolkit codemirror-graphql graphql-language-service \
+    @graphiql/plugin-explorer graphiql-explorer
   grep -o '"\.\./\.\./\.\./node_modules/[^"]*"' "$nm/graphiql/graphiql.min.js" |
     sed -E 's#"\.\./\.\./\.\./node_modules/((@[^/]+/)?[^/]+)/.*#\1#'
 } | sort -u >"$scratch/pkgs"
@@ -76,7 +115,8 @@ index="$assets/LICENSES/INDEX.md"
   echo "# Licences of the vendored code"
   echo
   echo "graphiql-$GRAPHIQL_VERSION.min.js bundles the packages below (besides graphiql itself);"
-  echo "react-$REACT_VERSION / react-dom-$REACT_VERSION are the UMD builds of react and react-dom."
+  echo "react-$REACT_VERSION / react-dom-$REACT_VERSION are the UMD builds of react and react-dom;"
+  echo "graphiql-plugin-explorer-$EXPLORER_VERSION.umd.js is @graphiql/plugin-explorer's UMD build, which bundles graphiql-explorer."
   echo "Versions are those npm resolved when the assets were refreshed; the copies bundled inside"
   echo "graphiql.min.js may differ (its graphql-js is ${bundled_graphql:-unknown}); the licence texts are the same."
   echo
