@@ -322,6 +322,10 @@ func (b *bufferedResponse) WriteHeader(code int) {
 
 func (b *bufferedResponse) copyTo(w http.ResponseWriter) {
 	for k, v := range b.header {
+		if k == "Vary" {
+			addVary(w.Header(), v...) // add to what the middleware set (Origin), never replace it
+			continue
+		}
 		w.Header()[k] = v
 	}
 	if b.status == 0 {

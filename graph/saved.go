@@ -142,7 +142,7 @@ func SavedQueryHandler(g *storage.Graph, api http.Handler) http.Handler {
 				w.Header().Set(h, v)
 			}
 		}
-		w.Header().Add("Vary", "Accept")
+		addVary(w.Header(), "Accept")
 		if rec.Code == http.StatusNotModified {
 			w.WriteHeader(http.StatusNotModified)
 			return

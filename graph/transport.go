@@ -124,7 +124,7 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 			"this server answers "+mediaGraphQLResponse+" or "+mediaJSON)
 		return
 	}
-	w.Header().Set("Vary", "Accept")
+	addVary(w.Header(), "Accept")
 	req, rerr := t.read(w, r)
 	if rerr != nil {
 		t.fail(w, r, media, rerr, "", start)
