@@ -154,3 +154,41 @@ func TestPanicsAreContained(t *testing.T) {
 	f.panicView.Store(false)
 	a.do(`{ stats { entities } }`, nil, false).ok(t)
 }
+
+// TestLoaderPanicIsContained: a store panic inside a loader batch, which runs
+// in its own goroutine outside gqlgen's recovery, is answered INTERNAL like
+// any other panic, and the process goes on serving.
+func TestLoaderPanicIsContained(t *testing.T) {
+	g, f := seededFaulty(t)
+	a := newAPI(t, g, nil)
+	var got struct {
+		Entity struct{ ID string } `json:"entity"`
+	}
+	r := a.do(`{ entity(slug: "waic") { id } }`, nil, false).ok(t)
+	if err := json.Unmarshal([]byte(r.Raw), &struct{ Data any }{&got}); err != nil || got.Entity.ID == "" {
+		t.Fatalf("no id: %v %s", err, r.Raw)
+	}
+	f.panicView.Store(true)
+	for _, q := range []string{
+		`query($id: ID!) { node(id: $id) { id } }`,
+		`query($id: ID!) { a: node(id: $id) { id } b: node(id: $id) { id } }`, // two waiters on one batch
+	} {
+		r := a.do(q, map[string]any{"id": got.Entity.ID}, false)
+		if r.code() != graph.CodeInternal || r.Errors[0].Message != "internal error" {
+			t.Errorf("%s: got %s", q, clip(r.Raw))
+		}
+		for _, leak := range []string{"injected", "secret", "goroutine", ".go:", "panic"} {
+			if strings.Contains(r.Raw, leak) {
+				t.Errorf("%s: the response shows %q: %s", q, leak, r.Raw)
+			}
+		}
+	}
+	logs := a.log.String()
+	for _, want := range []string{"panic in loader", "injected fault", "stack"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the log lacks %q:\n%s", want, clip(logs))
+		}
+	}
+	f.panicView.Store(false)
+	a.do(`query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": got.Entity.ID}, false).ok(t)
+}

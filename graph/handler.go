@@ -124,7 +124,7 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 		}
 		// Loaders for this operation only, made here rather than per HTTP
 		// request so that answers from the response cache make none.
-		return next(WithLoaders(ctx, g))
+		return next(WithLoaders(ctx, g, log))
 	})
 	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
 		return presentError(ctx, log, err)
