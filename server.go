@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -60,42 +59,14 @@ type config struct {
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
-	envInt := func(name string, def int) int {
-		n, err := strconv.Atoi(getenv(name))
-		if err != nil {
-			return def
-		}
-		return n
-	}
-	envBool := func(name string, def bool) bool {
-		b, err := strconv.ParseBool(getenv(name))
-		if err != nil {
-			return def
-		}
-		return b
-	}
 	var c config
-	fs := flag.NewFlagSet("policygraph", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&c.addr, "addr", env("POLICYGRAPH_ADDR", ":8080"), "listen address (env POLICYGRAPH_ADDR)")
-	fs.StringVar(&c.data, "data", env("POLICYGRAPH_DATA", "./data"), "data directory of the embedded database (env POLICYGRAPH_DATA)")
-	fs.StringVar(&c.token, "token", env("POLICYGRAPH_TOKEN", ""), "bearer token that writes need; empty refuses writes (env POLICYGRAPH_TOKEN)")
-	fs.BoolVar(&c.syncWrites, "sync", envBool("POLICYGRAPH_SYNC", true), "fsync every commit before acknowledging it (env POLICYGRAPH_SYNC)")
-	fs.BoolVar(&c.introspection, "introspection", envBool("POLICYGRAPH_INTROSPECTION", true), "allow schema introspection (env POLICYGRAPH_INTROSPECTION)")
-	fs.BoolVar(&c.ide, "ide", envBool("POLICYGRAPH_IDE", true), "serve the GraphQL IDE at / (env POLICYGRAPH_IDE)")
-	fs.BoolVar(&c.seed, "seed", envBool("POLICYGRAPH_SEED", true), "seed an empty database from the article (env POLICYGRAPH_SEED)")
-	cors := fs.String("cors-origins", env("POLICYGRAPH_CORS_ORIGINS", ""), "comma-separated origins that browsers may call the API from, or *; none by default (env POLICYGRAPH_CORS_ORIGINS)")
-	fs.IntVar(&c.cacheSize, "cache-size", envInt("POLICYGRAPH_CACHE_SIZE", 1000), "query results the response cache holds; 0 disables it (env POLICYGRAPH_CACHE_SIZE)")
-	fs.StringVar(&c.cacheControl, "cache-control", env("POLICYGRAPH_CACHE_CONTROL", "public, max-age=0, must-revalidate"), "Cache-Control of GET query responses (env POLICYGRAPH_CACHE_CONTROL)")
-	fs.Int64Var(&c.maxBody, "max-body", int64(envInt("POLICYGRAPH_MAX_BODY", graph.DefaultMaxBodyBytes)), "largest POST body in bytes (env POLICYGRAPH_MAX_BODY)")
-	limitFlags(fs, getenv, &c.limits, &c.server)
+	env := &envDefaults{getenv: getenv}
+	fs, cors := configFlags(&c, env, stderr)
 	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if err := env.err(); err != nil {
+		// Even when a flag overrides it: a malformed setting is a mistake to fix.
 		return c, err
 	}
 	if fs.NArg() > 0 {
@@ -107,6 +78,27 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		}
 	}
 	return c, nil
+}
+
+// configFlags defines the service's flags on a new flag set, their defaults
+// read from the environment through env; it returns the set and the
+// -cors-origins value, split by parseConfig.
+func configFlags(c *config, env *envDefaults, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet("policygraph", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.addr, "addr", env.string("POLICYGRAPH_ADDR", ":8080"), "listen address (env POLICYGRAPH_ADDR)")
+	fs.StringVar(&c.data, "data", env.string("POLICYGRAPH_DATA", "./data"), "data directory of the embedded database (env POLICYGRAPH_DATA)")
+	fs.StringVar(&c.token, "token", env.string("POLICYGRAPH_TOKEN", ""), "bearer token that writes need; empty refuses writes (env POLICYGRAPH_TOKEN)")
+	fs.BoolVar(&c.syncWrites, "sync", env.bool("POLICYGRAPH_SYNC", true), "fsync every commit before acknowledging it (env POLICYGRAPH_SYNC)")
+	fs.BoolVar(&c.introspection, "introspection", env.bool("POLICYGRAPH_INTROSPECTION", true), "allow schema introspection (env POLICYGRAPH_INTROSPECTION)")
+	fs.BoolVar(&c.ide, "ide", env.bool("POLICYGRAPH_IDE", true), "serve the GraphQL IDE at / (env POLICYGRAPH_IDE)")
+	fs.BoolVar(&c.seed, "seed", env.bool("POLICYGRAPH_SEED", true), "seed an empty database from the article (env POLICYGRAPH_SEED)")
+	cors := fs.String("cors-origins", env.string("POLICYGRAPH_CORS_ORIGINS", ""), "comma-separated origins that browsers may call the API from, or *; none by default (env POLICYGRAPH_CORS_ORIGINS)")
+	fs.IntVar(&c.cacheSize, "cache-size", env.int("POLICYGRAPH_CACHE_SIZE", 1000), "query results the response cache holds; 0 disables it (env POLICYGRAPH_CACHE_SIZE)")
+	fs.StringVar(&c.cacheControl, "cache-control", env.string("POLICYGRAPH_CACHE_CONTROL", "public, max-age=0, must-revalidate"), "Cache-Control of GET query responses (env POLICYGRAPH_CACHE_CONTROL)")
+	fs.Int64Var(&c.maxBody, "max-body", env.int64("POLICYGRAPH_MAX_BODY", graph.DefaultMaxBodyBytes), "largest POST body in bytes (env POLICYGRAPH_MAX_BODY)")
+	limitFlags(fs, env, &c.limits, &c.server)
+	return fs, cors
 }
 
 // run dispatches to a subcommand; with none (or "serve") it serves.
