@@ -18,6 +18,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/validator/core"
+	"github.com/vektah/gqlparser/v2/validator/rules"
 
 	"policygraph/storage"
 )
@@ -109,6 +111,11 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if o.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		// Without introspection the schema is not public: a validation error
+		// must not suggest the fields, arguments, types and values it holds.
+		srv.SetDisableSuggestion(true) // fields and scalar leaves
+		srv.SetValidationRulesFn(rulesWithoutSuggestions)
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
@@ -134,6 +141,22 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 		return &gqlerror.Error{Message: "internal error", Extensions: map[string]any{"code": CodeInternal}}
 	})
 	return limits.Guard(srv, log)
+}
+
+// rulesWithoutSuggestions are the default validation rules without the "Did
+// you mean" suggestions of the rules gqlgen's SetDisableSuggestion leaves as
+// they are: argument names, type names, enum values and input fields.
+func rulesWithoutSuggestions() *rules.Rules {
+	r := rules.NewDefaultRules()
+	for name, quiet := range map[string]core.Rule{
+		rules.KnownArgumentNamesRule.Name:  rules.KnownArgumentNamesRuleWithoutSuggestions,
+		rules.KnownTypeNamesRule.Name:      rules.KnownTypeNamesRuleWithoutSuggestions,
+		rules.ValuesOfCorrectTypeRule.Name: rules.ValuesOfCorrectTypeRuleWithoutSuggestions,
+	} {
+		r.RemoveRule(name)
+		r.AddRule(quiet.Name, quiet.RuleFunc)
+	}
+	return r
 }
 
 // presentError maps an error to what the client sees: storage's own errors keep
