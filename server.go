@@ -46,6 +46,7 @@ type config struct {
 	addr          string
 	data          string
 	token         string
+	authDelay     time.Duration
 	syncWrites    bool
 	introspection bool
 	ide           bool
@@ -89,6 +90,7 @@ func configFlags(c *config, env *envDefaults, stderr io.Writer) (*flag.FlagSet, 
 	fs.StringVar(&c.addr, "addr", env.string("POLICYGRAPH_ADDR", ":8080"), "listen address (env POLICYGRAPH_ADDR)")
 	fs.StringVar(&c.data, "data", env.string("POLICYGRAPH_DATA", "./data"), "data directory of the embedded database (env POLICYGRAPH_DATA)")
 	fs.StringVar(&c.token, "token", env.string("POLICYGRAPH_TOKEN", ""), "bearer token that writes need; empty refuses writes (env POLICYGRAPH_TOKEN)")
+	fs.DurationVar(&c.authDelay, "auth-failure-delay", env.duration("POLICYGRAPH_AUTH_FAILURE_DELAY", time.Second), "hold back a request with a wrong token this long, and check one client address's attempts at most one per this long; 0: no slowing (env POLICYGRAPH_AUTH_FAILURE_DELAY)")
 	fs.BoolVar(&c.syncWrites, "sync", env.bool("POLICYGRAPH_SYNC", true), "fsync every commit before acknowledging it (env POLICYGRAPH_SYNC)")
 	fs.BoolVar(&c.introspection, "introspection", env.bool("POLICYGRAPH_INTROSPECTION", true), "allow schema introspection (env POLICYGRAPH_INTROSPECTION)")
 	fs.BoolVar(&c.ide, "ide", env.bool("POLICYGRAPH_IDE", true), "serve the GraphQL IDE at / (env POLICYGRAPH_IDE)")
@@ -156,6 +158,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stdout, nil))
+	if n := len(cfg.token); n > 0 && n < minTokenBytes {
+		log.Warn("the write token is short: a token under 16 bytes is easier to guess; use a long random one (openssl rand -hex 32)", "bytes", n)
+	}
 
 	g, err := openGraph(cfg, log)
 	if err != nil {
@@ -199,6 +204,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	return nil
 }
 
+// minTokenBytes is the shortest write token served without a warning.
+const minTokenBytes = 16
+
 // openGraph opens the store and seeds it when it holds no entity.
 func openGraph(cfg config, log *slog.Logger) (*storage.Graph, error) {
 	bkv, err := storage.OpenBadger(storage.BadgerOptions{Dir: cfg.data, SyncWrites: cfg.syncWrites, Logger: log})
@@ -240,13 +248,14 @@ func newHandler(g *storage.Graph, cfg config, log *slog.Logger) http.Handler {
 	registerGraphMetrics(reg, g)
 	api := graph.NewHandler(g, graph.Options{Token: cfg.token, Introspection: cfg.introspection, Logger: log,
 		MaxBodyBytes: cfg.maxBody, CacheSize: cfg.cacheSize, CacheControl: cfg.cacheControl, Metrics: metrics, Limits: &cfg.limits})
-	gql := graph.Authenticate(cfg.token)(api)
+	auth := graph.NewAuth(graph.AuthOptions{Token: cfg.token, FailureDelay: cfg.authDelay, Registerer: reg})
+	gql := auth.Authenticate(api)
 	crossOrigin := allowOrigins(cfg.corsOrigins)
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", crossOrigin(gql))
 	mux.Handle("/q/", crossOrigin(graph.SavedQueryHandler(g, gql)))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle("GET /admin/backup", backupHandler(g, cfg.token, log))
+	mux.Handle("GET /admin/backup", backupHandler(g, auth, log))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"status":"ok","version":%d}`+"\n", g.Version())

@@ -2,14 +2,12 @@ package graph
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	hlru "github.com/hashicorp/golang-lru/v2"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -59,26 +57,6 @@ type actorKey struct{}
 func actor(ctx context.Context) string {
 	s, _ := ctx.Value(actorKey{}).(string)
 	return s
-}
-
-// HasToken reports whether r carries Authorization: Bearer <token>, compared in
-// constant time. With no token configured nothing has it.
-func HasToken(r *http.Request, token string) bool {
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return token != "" && ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
-}
-
-// Authenticate records the request's actor when it carries the bearer token.
-// The comparison takes constant time.
-func Authenticate(token string) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if HasToken(r, token) {
-				r = r.WithContext(context.WithValue(r.Context(), actorKey{}, "curator"))
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
 }
 
 // NewHandler builds the /graphql handler: GET and POST transports, a parsed-query
