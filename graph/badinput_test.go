@@ -1,11 +1,14 @@
 package graph_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"policygraph/graph"
 	"policygraph/storage"
@@ -191,4 +194,30 @@ func TestLoaderPanicIsContained(t *testing.T) {
 	}
 	f.panicView.Store(false)
 	a.do(`query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": got.Entity.ID}, false).ok(t)
+}
+
+// TestCSVStopsAtTheDeadline: making a CSV table runs inside the request's time
+// limit. With the JSON answer in the response cache (answered even past the
+// deadline), a request whose time is up gets 503 TIMEOUT, not a table.
+func TestCSVStopsAtTheDeadline(t *testing.T) {
+	g := seeded(t)
+	if _, err := g.PutSavedQuery(storage.SavedQuery{Name: "entities", Query: `{ entities(first: 200) { nodes { slug name } } }`}); err != nil {
+		t.Fatal(err)
+	}
+	api := graph.NewHandler(g, graph.Options{CacheSize: 10})
+	h := graph.SavedQueryHandler(g, api, graph.SavedQueryOptions{Timeout: time.Minute})
+	get := func(ctx context.Context) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, "/q/entities?format=csv", nil).WithContext(ctx)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	if rec := get(context.Background()); rec.Code != http.StatusOK || strings.Count(rec.Body.String(), "\n") < 70 {
+		t.Fatalf("%d %s", rec.Code, clip(rec.Body.String()))
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	rec := get(ctx)
+	r := decode(t, rec.Result())
+	r.wantError(t, http.StatusServiceUnavailable, graph.CodeTimeout)
 }
