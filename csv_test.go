@@ -3,11 +3,14 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+
+	"policygraph/storage"
 )
 
 // saveQuery saves a query under name, failing the test on any error.
@@ -447,5 +450,26 @@ func TestCSVParametersAreNotVariables(t *testing.T) {
 		if r.code() != "INVALID_ARGUMENT" || !strings.Contains(r.Errors[0].Message, "$"+v) {
 			t.Errorf("$%s: %+v", v, r.Errors)
 		}
+	}
+}
+
+// TestCSVFragmentBomb: laying out a CSV table walks the query with fragments
+// expanded, before the API's limits see it; a saved query spreading fragments
+// into fragments (2^20 fields) is refused after a bounded walk, not expanded.
+func TestCSVFragmentBomb(t *testing.T) {
+	srv, g := newTestServer(t)
+	var b strings.Builder
+	b.WriteString("{ ...F0 }\n")
+	for i := range 20 {
+		fmt.Fprintf(&b, "fragment F%d on Query { ...F%d ...F%d }\n", i, i+1, i+1)
+	}
+	b.WriteString("fragment F20 on Query { stats { entities } }\n")
+	// Straight into the store: saveQuery refuses what does not validate, and this does.
+	if _, err := g.PutSavedQuery(storage.SavedQuery{Name: "bomb", Query: b.String()}); err != nil {
+		t.Fatal(err)
+	}
+	resp, _, body := csvGET(t, srv, "/q/bomb", nil, nil)
+	if code, _ := errorOf(t, body); resp.StatusCode != http.StatusBadRequest || code != "COMPLEXITY_LIMIT_EXCEEDED" {
+		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
 }

@@ -50,7 +50,7 @@ const (
 //   - A cell that a spreadsheet would read as a formula (it starts with =, +, -,
 //     @, a tab or a carriage return) gets a leading ' (OWASP's advice). A JSON
 //     number is left as it is: -5 is a number, not a formula; a string "-5" or
-//     a list of numbers is quoted.
+//     a list of numbers gets the ' too.
 //   - The table is written twice: once to count its rows and bytes, refusing
 //     it (CSV_TOO_LARGE) before the first byte when it passes a cap, or
 //     TIMEOUT when the request's time runs out; then streamed to the client
@@ -68,16 +68,24 @@ type csvField struct {
 	fields []*csvField // an object's selection; nil for a scalar or enum
 }
 
-// csvFields merges a selection set's fields by response key.
-func csvFields(ss ast.SelectionSet, depth int) []*csvField {
+// maxCSVFields bounds the fields a CSV layout walks, fragments expanded: a
+// saved query that spreads fragments into fragments (2^20 fields from a few
+// hundred bytes) must not cost the planner more than the API's own limits
+// would let the query cost (the default -max-complexity also bounds fields).
+const maxCSVFields = 20000
+
+// csvFields merges a selection set's fields by response key; it stops once
+// *budget selections (fields, fragments) have been walked, leaving *budget
+// negative.
+func csvFields(ss ast.SelectionSet, budget *int) []*csvField {
 	var out []*csvField
 	byKey := map[string]*csvField{}
-	var walk func(ss ast.SelectionSet, depth int)
-	walk = func(ss ast.SelectionSet, depth int) {
-		if depth > 100 { // the validator refuses cycles; this is a backstop
-			return
-		}
+	var walk func(ss ast.SelectionSet)
+	walk = func(ss ast.SelectionSet) {
 		for _, sel := range ss {
+			if *budget--; *budget < 0 {
+				return
+			}
 			switch sel := sel.(type) {
 			case *ast.Field:
 				key := sel.Alias
@@ -91,18 +99,18 @@ func csvFields(ss ast.SelectionSet, depth int) []*csvField {
 					out = append(out, f)
 				}
 				if len(sel.SelectionSet) > 0 {
-					f.fields = mergeCSVFields(f.fields, csvFields(sel.SelectionSet, depth+1))
+					f.fields = mergeCSVFields(f.fields, csvFields(sel.SelectionSet, budget))
 				}
 			case *ast.InlineFragment:
-				walk(sel.SelectionSet, depth+1)
+				walk(sel.SelectionSet)
 			case *ast.FragmentSpread:
 				if sel.Definition != nil {
-					walk(sel.Definition.SelectionSet, depth+1)
+					walk(sel.Definition.SelectionSet)
 				}
 			}
 		}
 	}
-	walk(ss, depth)
+	walk(ss)
 	return out
 }
 
@@ -184,8 +192,16 @@ type csvRequestError struct {
 // planCSV lays out the table named by table (the default when empty) of the
 // operation op.
 func planCSV(op *ast.OperationDefinition, table string) (*csvLayout, *csvRequestError) {
-	fields := csvFields(op.SelectionSet, 0)
+	budget := maxCSVFields
+	fields := csvFields(op.SelectionSet, &budget)
+	if budget < 0 {
+		return nil, &csvRequestError{http.StatusBadRequest, CodeComplexityLimit,
+			fmt.Sprintf("the query selects more than %d fields once fragments are expanded, too many for a CSV table", maxCSVFields), nil}
+	}
 	all, innermost := csvTables(fields, "")
+	if all == nil {
+		all = []string{} // listed as none, not null
+	}
 	switch {
 	case table != "":
 		found := false
@@ -490,7 +506,11 @@ func serveCSV(w http.ResponseWriter, r, inner *http.Request, api http.Handler, n
 	addVary(w.Header(), "Accept") // Accept: text/csv chose this form
 	layout, rerr := planCSV(op, opts.table)
 	if rerr != nil {
-		writeErrorExt(w, rerr.status, rerr.code, rerr.message, map[string]any{"tables": rerr.tables})
+		ext := map[string]any{}
+		if rerr.tables != nil {
+			ext["tables"] = rerr.tables
+		}
+		writeErrorExt(w, rerr.status, rerr.code, rerr.message, ext)
 		return
 	}
 	ctx := r.Context()
@@ -527,6 +547,9 @@ func serveCSV(w http.ResponseWriter, r, inner *http.Request, api http.Handler, n
 	dec := json.NewDecoder(bytes.NewReader(rec.Body.Bytes()))
 	dec.UseNumber() // numbers keep their digits, and stay numbers (csvValue)
 	if err := dec.Decode(&resp); err != nil || rec.Code != http.StatusOK || len(resp.Errors) > 0 {
+		if v := rec.Header().Get("Retry-After"); v != "" {
+			w.Header().Set("Retry-After", v)
+		}
 		w.Header().Set("Content-Type", mediaJSON+"; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(max(rec.Code, http.StatusBadRequest))

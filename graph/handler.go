@@ -61,7 +61,7 @@ func actor(ctx context.Context) string {
 
 // NewHandler builds the /graphql handler: GET and POST transports, a parsed-query
 // cache, automatic persisted queries, the error presenter, the write guard and
-// per-operation loaders. Wrap it in Authenticate (see server.go).
+// per-operation loaders. Wrap it in Auth.Authenticate (see server.go).
 func NewHandler(g *storage.Graph, o Options) http.Handler {
 	log := o.Logger
 	if log == nil {
