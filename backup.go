@@ -23,9 +23,14 @@ const backupTrailer = "Policygraph-Backup"
 
 // backupHandler streams a consistent backup of the running store (GET
 // /admin/backup). It needs the write token; without one the server has no admin.
-func backupHandler(g *storage.Graph, token string, log *slog.Logger) http.Handler {
+func backupHandler(g *storage.Graph, auth *graph.Auth, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !graph.HasToken(r, token) {
+		ok, retry := auth.Check(r)
+		if retry > 0 {
+			graph.RefuseThrottled(w, retry)
+			return
+		}
+		if !ok {
 			http.Error(w, "backup needs the header Authorization: Bearer <token>", http.StatusUnauthorized)
 			return
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"flag"
-	"strconv"
 	"time"
 
 	"policygraph/graph"
@@ -16,19 +15,8 @@ type serverLimits struct {
 // limitFlags defines the flags of the request limits and server timeouts, each
 // with an environment fallback; DefaultLimits gives the defaults. Zero turns a
 // request limit off. (The body limit, -max-body, is parseConfig's.)
-func limitFlags(fs *flag.FlagSet, getenv func(string) string, l *graph.Limits, s *serverLimits) {
-	envInt := func(name string, def int) int {
-		if n, err := strconv.Atoi(getenv(name)); err == nil {
-			return n
-		}
-		return def
-	}
-	envDur := func(name string, def time.Duration) time.Duration {
-		if d, err := time.ParseDuration(getenv(name)); err == nil {
-			return d
-		}
-		return def
-	}
+func limitFlags(fs *flag.FlagSet, env *envDefaults, l *graph.Limits, s *serverLimits) {
+	envInt, envDur := env.int, env.duration
 	d := graph.DefaultLimits()
 	fs.IntVar(&l.MaxDepth, "max-depth", envInt("POLICYGRAPH_MAX_DEPTH", d.MaxDepth), "deepest field nesting a query may have; 0: no limit (env POLICYGRAPH_MAX_DEPTH)")
 	fs.IntVar(&l.MaxComplexity, "max-complexity", envInt("POLICYGRAPH_MAX_COMPLEXITY", d.MaxComplexity), "highest query complexity (lists and traversals cost more, first multiplies); 0: no limit (env POLICYGRAPH_MAX_COMPLEXITY)")

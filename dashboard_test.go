@@ -181,6 +181,37 @@ func TestCORS(t *testing.T) {
 	}
 }
 
+// TestVaryKeepsOrigin: with CORS on, a GET answer that names one origin in
+// Access-Control-Allow-Origin must vary by Origin as well as by Accept, or a
+// shared cache serves one origin's answer to another (issue 9, item 7).
+func TestVaryKeepsOrigin(t *testing.T) {
+	cfg := testConfig()
+	cfg.corsOrigins = []string{"https://dashboard.example"}
+	srv, _ := newTestServerWith(t, cfg)
+	r := post(t, srv, testToken, `mutation($q: String!) { saveQuery(input: { name: "vary", query: $q }) { url } }`, map[string]any{"q": headlineSaved})
+	if len(r.Errors) > 0 {
+		t.Fatal(r.Errors)
+	}
+	for _, u := range []string{gqlGET(srv.URL, "{ __typename }"), srv.URL + "/q/vary", srv.URL + "/q/vary?format=csv"} {
+		resp, body := getURL(t, u, map[string]string{"Origin": "https://dashboard.example"})
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d %s", u, resp.StatusCode, body)
+		}
+		vary := map[string]int{}
+		for _, line := range resp.Header.Values("Vary") {
+			for _, v := range strings.Split(line, ",") {
+				vary[http.CanonicalHeaderKey(strings.TrimSpace(v))]++
+			}
+		}
+		if vary["Origin"] != 1 || vary["Accept"] != 1 {
+			t.Errorf("%s: Vary %q, want Origin and Accept once each", u, resp.Header.Values("Vary"))
+		}
+		if resp.Header.Get("Access-Control-Allow-Origin") != "https://dashboard.example" {
+			t.Errorf("%s: Allow-Origin %q", u, resp.Header.Get("Access-Control-Allow-Origin"))
+		}
+	}
+}
+
 const headlineSaved = `query Headline($country: String = "US", $series: String = "waic") {
   sponsorshipsByYear(series: $series, sponsorCountry: $country) {
     year
@@ -218,8 +249,9 @@ func TestSavedQueries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		eq(t, rows[0], []string{"sponsorshipsByYear.sponsorships.evidence.quote", "sponsorshipsByYear.sponsorships.subject.name", "sponsorshipsByYear.sponsorships.tier", "sponsorshipsByYear.year"})
-		if len(rows) != 5 || rows[4][1] != "Qualcomm" || rows[4][3] != "2023" {
+		// Columns in the query's selection order.
+		eq(t, rows[0], []string{"sponsorshipsByYear.year", "sponsorshipsByYear.sponsorships.tier", "sponsorshipsByYear.sponsorships.subject.name", "sponsorshipsByYear.sponsorships.evidence.quote"})
+		if len(rows) != 5 || rows[4][2] != "Qualcomm" || rows[4][0] != "2023" {
 			t.Fatalf("CSV rows: %q", rows)
 		}
 	}

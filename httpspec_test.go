@@ -119,7 +119,13 @@ func TestGraphQLOverHTTP(t *testing.T) {
 		{id: "6A70", req: get(appJSON, url.Values{"query": {typeQuery}, "variables": {`{"name":"sometype"}`}}), status: 200, errors: -1},
 		{id: "428F", req: post(gqlResp, withQ(map[string]any{"extensions": map[string]any{"some": "value"}})), status: 200},
 		{id: "1B7A", req: post(appJSON, withQ(map[string]any{"extensions": map[string]any{"some": "value"}})), status: 200, errors: -1},
-		{id: "D477", req: post(appJSON, rawBody(`{ "not a JSON`)), status: 200},
+		// BCF8 and B6DC replaced the older D477 (200 under application/json):
+		// a body that is not JSON is answered 400 whatever the Accept.
+		{id: "BCF8", req: specRequest{method: "POST", contentType: appJSON, body: rawBody(`{ "not a JSON`)}, status: 400, errors: 1, noData: true},
+		{id: "B6DC", req: specRequest{method: "POST", contentType: appJSON, body: rawBody(`NONSENSE`)}, status: 400, errors: 1},
+		{id: "BCF8 application/json", req: post(appJSON, rawBody(`{ "not a JSON`)), status: 400, errors: 1, noData: true},
+		{id: "not UTF-8, application/json", req: post(appJSON, rawBody("{\"query\": \"{ __typename \xff }\"}")), status: 400, errors: 1},
+		{id: "JSON, not an object, application/json", req: post(appJSON, rawBody(`["{ __typename }"]`)), status: 200, errors: 1},
 		{id: "F5AF", req: post(appJSON, jsonBody(map[string]any{"qeury": "{ __typename }"})), status: 200},
 		{id: "572B", req: post(appJSON, jsonBody(map[string]any{"query": "{"})), status: 200},
 		{id: "FDE2", req: post(appJSON, jsonBody(map[string]any{"query": "{ 8f31403dfe404bccbb0e835f2629c6a7 }"})), status: 200},

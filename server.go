@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -47,6 +46,7 @@ type config struct {
 	addr          string
 	data          string
 	token         string
+	authDelay     time.Duration
 	syncWrites    bool
 	introspection bool
 	ide           bool
@@ -54,48 +54,22 @@ type config struct {
 	corsOrigins   []string
 	cacheSize     int
 	cacheControl  string
+	csvMaxRows    int
+	csvMaxBytes   int64
 	maxBody       int64
 	limits        graph.Limits
 	server        serverLimits
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
-	envInt := func(name string, def int) int {
-		n, err := strconv.Atoi(getenv(name))
-		if err != nil {
-			return def
-		}
-		return n
-	}
-	envBool := func(name string, def bool) bool {
-		b, err := strconv.ParseBool(getenv(name))
-		if err != nil {
-			return def
-		}
-		return b
-	}
 	var c config
-	fs := flag.NewFlagSet("policygraph", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&c.addr, "addr", env("POLICYGRAPH_ADDR", ":8080"), "listen address (env POLICYGRAPH_ADDR)")
-	fs.StringVar(&c.data, "data", env("POLICYGRAPH_DATA", "./data"), "data directory of the embedded database (env POLICYGRAPH_DATA)")
-	fs.StringVar(&c.token, "token", env("POLICYGRAPH_TOKEN", ""), "bearer token that writes need; empty refuses writes (env POLICYGRAPH_TOKEN)")
-	fs.BoolVar(&c.syncWrites, "sync", envBool("POLICYGRAPH_SYNC", true), "fsync every commit before acknowledging it (env POLICYGRAPH_SYNC)")
-	fs.BoolVar(&c.introspection, "introspection", envBool("POLICYGRAPH_INTROSPECTION", true), "allow schema introspection (env POLICYGRAPH_INTROSPECTION)")
-	fs.BoolVar(&c.ide, "ide", envBool("POLICYGRAPH_IDE", true), "serve the GraphQL IDE at / (env POLICYGRAPH_IDE)")
-	fs.BoolVar(&c.seed, "seed", envBool("POLICYGRAPH_SEED", true), "seed an empty database from the article (env POLICYGRAPH_SEED)")
-	cors := fs.String("cors-origins", env("POLICYGRAPH_CORS_ORIGINS", ""), "comma-separated origins that browsers may call the API from, or *; none by default (env POLICYGRAPH_CORS_ORIGINS)")
-	fs.IntVar(&c.cacheSize, "cache-size", envInt("POLICYGRAPH_CACHE_SIZE", 1000), "query results the response cache holds; 0 disables it (env POLICYGRAPH_CACHE_SIZE)")
-	fs.StringVar(&c.cacheControl, "cache-control", env("POLICYGRAPH_CACHE_CONTROL", "public, max-age=0, must-revalidate"), "Cache-Control of GET query responses (env POLICYGRAPH_CACHE_CONTROL)")
-	fs.Int64Var(&c.maxBody, "max-body", int64(envInt("POLICYGRAPH_MAX_BODY", graph.DefaultMaxBodyBytes)), "largest POST body in bytes (env POLICYGRAPH_MAX_BODY)")
-	limitFlags(fs, getenv, &c.limits, &c.server)
+	env := &envDefaults{getenv: getenv}
+	fs, cors := configFlags(&c, env, stderr)
 	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if err := env.err(); err != nil {
+		// Even when a flag overrides it: a malformed setting is a mistake to fix.
 		return c, err
 	}
 	if fs.NArg() > 0 {
@@ -107,6 +81,30 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		}
 	}
 	return c, nil
+}
+
+// configFlags defines the service's flags on a new flag set, their defaults
+// read from the environment through env; it returns the set and the
+// -cors-origins value, split by parseConfig.
+func configFlags(c *config, env *envDefaults, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet("policygraph", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.addr, "addr", env.string("POLICYGRAPH_ADDR", ":8080"), "listen address (env POLICYGRAPH_ADDR)")
+	fs.StringVar(&c.data, "data", env.string("POLICYGRAPH_DATA", "./data"), "data directory of the embedded database (env POLICYGRAPH_DATA)")
+	fs.StringVar(&c.token, "token", env.string("POLICYGRAPH_TOKEN", ""), "bearer token that writes need; empty refuses writes (env POLICYGRAPH_TOKEN)")
+	fs.DurationVar(&c.authDelay, "auth-failure-delay", env.duration("POLICYGRAPH_AUTH_FAILURE_DELAY", time.Second), "hold back a request with a wrong token this long, and check one client address's attempts at most one per this long; 0: no slowing (env POLICYGRAPH_AUTH_FAILURE_DELAY)")
+	fs.BoolVar(&c.syncWrites, "sync", env.bool("POLICYGRAPH_SYNC", true), "fsync every commit before acknowledging it (env POLICYGRAPH_SYNC)")
+	fs.BoolVar(&c.introspection, "introspection", env.bool("POLICYGRAPH_INTROSPECTION", true), "allow schema introspection (env POLICYGRAPH_INTROSPECTION)")
+	fs.BoolVar(&c.ide, "ide", env.bool("POLICYGRAPH_IDE", true), "serve the GraphQL IDE at / (env POLICYGRAPH_IDE)")
+	fs.BoolVar(&c.seed, "seed", env.bool("POLICYGRAPH_SEED", true), "seed an empty database from the article (env POLICYGRAPH_SEED)")
+	cors := fs.String("cors-origins", env.string("POLICYGRAPH_CORS_ORIGINS", ""), "comma-separated origins that browsers may call the API from, or *; none by default (env POLICYGRAPH_CORS_ORIGINS)")
+	fs.IntVar(&c.cacheSize, "cache-size", env.int("POLICYGRAPH_CACHE_SIZE", 1000), "query results the response cache holds; 0 disables it (env POLICYGRAPH_CACHE_SIZE)")
+	fs.StringVar(&c.cacheControl, "cache-control", env.string("POLICYGRAPH_CACHE_CONTROL", "public, max-age=0, must-revalidate"), "Cache-Control of GET query responses (env POLICYGRAPH_CACHE_CONTROL)")
+	fs.IntVar(&c.csvMaxRows, "csv-max-rows", env.int("POLICYGRAPH_CSV_MAX_ROWS", 100000), "most rows of a CSV table from /q/ (400 CSV_TOO_LARGE past it); 0: no limit (env POLICYGRAPH_CSV_MAX_ROWS)")
+	fs.Int64Var(&c.csvMaxBytes, "csv-max-bytes", env.int64("POLICYGRAPH_CSV_MAX_BYTES", 32<<20), "most bytes of a CSV table from /q/ (400 CSV_TOO_LARGE past it); 0: no limit (env POLICYGRAPH_CSV_MAX_BYTES)")
+	fs.Int64Var(&c.maxBody, "max-body", env.int64("POLICYGRAPH_MAX_BODY", graph.DefaultMaxBodyBytes), "largest POST body in bytes (env POLICYGRAPH_MAX_BODY)")
+	limitFlags(fs, env, &c.limits, &c.server)
+	return fs, cors
 }
 
 // run dispatches to a subcommand; with none (or "serve") it serves.
@@ -164,6 +162,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stdout, nil))
+	if n := len(cfg.token); n > 0 && n < minTokenBytes {
+		log.Warn("the write token is short: a token under 16 bytes is easier to guess; use a long random one (openssl rand -hex 32)", "bytes", n)
+	}
 
 	g, err := openGraph(cfg, log)
 	if err != nil {
@@ -207,6 +208,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	return nil
 }
 
+// minTokenBytes is the shortest write token served without a warning.
+const minTokenBytes = 16
+
 // openGraph opens the store and seeds it when it holds no entity.
 func openGraph(cfg config, log *slog.Logger) (*storage.Graph, error) {
 	bkv, err := storage.OpenBadger(storage.BadgerOptions{Dir: cfg.data, SyncWrites: cfg.syncWrites, Logger: log})
@@ -248,13 +252,15 @@ func newHandler(g *storage.Graph, cfg config, log *slog.Logger) http.Handler {
 	registerGraphMetrics(reg, g)
 	api := graph.NewHandler(g, graph.Options{Token: cfg.token, Introspection: cfg.introspection, Logger: log,
 		MaxBodyBytes: cfg.maxBody, CacheSize: cfg.cacheSize, CacheControl: cfg.cacheControl, Metrics: metrics, Limits: &cfg.limits})
-	gql := graph.Authenticate(cfg.token)(api)
+	auth := graph.NewAuth(graph.AuthOptions{Token: cfg.token, FailureDelay: cfg.authDelay, Registerer: reg})
+	gql := auth.Authenticate(api)
 	crossOrigin := allowOrigins(cfg.corsOrigins)
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", crossOrigin(gql))
-	mux.Handle("/q/", crossOrigin(graph.SavedQueryHandler(g, gql)))
+	mux.Handle("/q/", crossOrigin(graph.SavedQueryHandler(g, gql, graph.SavedQueryOptions{
+		CSVMaxRows: cfg.csvMaxRows, CSVMaxBytes: cfg.csvMaxBytes, Timeout: cfg.limits.Timeout})))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle("GET /admin/backup", backupHandler(g, cfg.token, log))
+	mux.Handle("GET /admin/backup", backupHandler(g, auth, log))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"status":"ok","version":%d}`+"\n", g.Version())

@@ -1,11 +1,14 @@
 package graph_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"policygraph/graph"
 	"policygraph/storage"
@@ -153,4 +156,68 @@ func TestPanicsAreContained(t *testing.T) {
 	// The server still serves once the fault is gone.
 	f.panicView.Store(false)
 	a.do(`{ stats { entities } }`, nil, false).ok(t)
+}
+
+// TestLoaderPanicIsContained: a store panic inside a loader batch, which runs
+// in its own goroutine outside gqlgen's recovery, is answered INTERNAL like
+// any other panic, and the process goes on serving.
+func TestLoaderPanicIsContained(t *testing.T) {
+	g, f := seededFaulty(t)
+	a := newAPI(t, g, nil)
+	var got struct {
+		Entity struct{ ID string } `json:"entity"`
+	}
+	r := a.do(`{ entity(slug: "waic") { id } }`, nil, false).ok(t)
+	if err := json.Unmarshal([]byte(r.Raw), &struct{ Data any }{&got}); err != nil || got.Entity.ID == "" {
+		t.Fatalf("no id: %v %s", err, r.Raw)
+	}
+	f.panicView.Store(true)
+	for _, q := range []string{
+		`query($id: ID!) { node(id: $id) { id } }`,
+		`query($id: ID!) { a: node(id: $id) { id } b: node(id: $id) { id } }`, // two waiters on one batch
+	} {
+		r := a.do(q, map[string]any{"id": got.Entity.ID}, false)
+		if r.code() != graph.CodeInternal || r.Errors[0].Message != "internal error" {
+			t.Errorf("%s: got %s", q, clip(r.Raw))
+		}
+		for _, leak := range []string{"injected", "secret", "goroutine", ".go:", "panic"} {
+			if strings.Contains(r.Raw, leak) {
+				t.Errorf("%s: the response shows %q: %s", q, leak, r.Raw)
+			}
+		}
+	}
+	logs := a.log.String()
+	for _, want := range []string{"panic in loader", "injected fault", "stack"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the log lacks %q:\n%s", want, clip(logs))
+		}
+	}
+	f.panicView.Store(false)
+	a.do(`query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": got.Entity.ID}, false).ok(t)
+}
+
+// TestCSVStopsAtTheDeadline: making a CSV table runs inside the request's time
+// limit. With the JSON answer in the response cache (answered even past the
+// deadline), a request whose time is up gets 503 TIMEOUT, not a table.
+func TestCSVStopsAtTheDeadline(t *testing.T) {
+	g := seeded(t)
+	if _, err := g.PutSavedQuery(storage.SavedQuery{Name: "entities", Query: `{ entities(first: 200) { nodes { slug name } } }`}); err != nil {
+		t.Fatal(err)
+	}
+	api := graph.NewHandler(g, graph.Options{CacheSize: 10})
+	h := graph.SavedQueryHandler(g, api, graph.SavedQueryOptions{Timeout: time.Minute})
+	get := func(ctx context.Context) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, "/q/entities?format=csv", nil).WithContext(ctx)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	if rec := get(context.Background()); rec.Code != http.StatusOK || strings.Count(rec.Body.String(), "\n") < 70 {
+		t.Fatalf("%d %s", rec.Code, clip(rec.Body.String()))
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	rec := get(ctx)
+	r := decode(t, rec.Result())
+	r.wantError(t, http.StatusServiceUnavailable, graph.CodeTimeout)
 }

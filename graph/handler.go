@@ -2,14 +2,12 @@ package graph
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	hlru "github.com/hashicorp/golang-lru/v2"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -18,6 +16,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/validator/core"
+	"github.com/vektah/gqlparser/v2/validator/rules"
 
 	"policygraph/storage"
 )
@@ -59,29 +59,9 @@ func actor(ctx context.Context) string {
 	return s
 }
 
-// HasToken reports whether r carries Authorization: Bearer <token>, compared in
-// constant time. With no token configured nothing has it.
-func HasToken(r *http.Request, token string) bool {
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return token != "" && ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
-}
-
-// Authenticate records the request's actor when it carries the bearer token.
-// The comparison takes constant time.
-func Authenticate(token string) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if HasToken(r, token) {
-				r = r.WithContext(context.WithValue(r.Context(), actorKey{}, "curator"))
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
-}
-
 // NewHandler builds the /graphql handler: GET and POST transports, a parsed-query
 // cache, automatic persisted queries, the error presenter, the write guard and
-// per-operation loaders. Wrap it in Authenticate (see server.go).
+// per-operation loaders. Wrap it in Auth.Authenticate (see server.go).
 func NewHandler(g *storage.Graph, o Options) http.Handler {
 	log := o.Logger
 	if log == nil {
@@ -109,6 +89,11 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if o.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		// Without introspection the schema is not public: a validation error
+		// must not suggest the fields, arguments, types and values it holds.
+		srv.SetDisableSuggestion(true) // fields and scalar leaves
+		srv.SetValidationRulesFn(rulesWithoutSuggestions)
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
@@ -124,7 +109,7 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 		}
 		// Loaders for this operation only, made here rather than per HTTP
 		// request so that answers from the response cache make none.
-		return next(WithLoaders(ctx, g))
+		return next(WithLoaders(ctx, g, log))
 	})
 	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
 		return presentError(ctx, log, err)
@@ -134,6 +119,22 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 		return &gqlerror.Error{Message: "internal error", Extensions: map[string]any{"code": CodeInternal}}
 	})
 	return limits.Guard(srv, log)
+}
+
+// rulesWithoutSuggestions are the default validation rules without the "Did
+// you mean" suggestions of the rules gqlgen's SetDisableSuggestion leaves as
+// they are: argument names, type names, enum values and input fields.
+func rulesWithoutSuggestions() *rules.Rules {
+	r := rules.NewDefaultRules()
+	for name, quiet := range map[string]core.Rule{
+		rules.KnownArgumentNamesRule.Name:  rules.KnownArgumentNamesRuleWithoutSuggestions,
+		rules.KnownTypeNamesRule.Name:      rules.KnownTypeNamesRuleWithoutSuggestions,
+		rules.ValuesOfCorrectTypeRule.Name: rules.ValuesOfCorrectTypeRuleWithoutSuggestions,
+	} {
+		r.RemoveRule(name)
+		r.AddRule(quiet.Name, quiet.RuleFunc)
+	}
+	return r
 }
 
 // presentError maps an error to what the client sees: storage's own errors keep

@@ -121,10 +121,18 @@ func limitError(code, format string, args ...any) *gqlerror.Error {
 	return &gqlerror.Error{Message: fmt.Sprintf(format, args...), Extensions: map[string]any{"code": code}}
 }
 
-// MutateOperationParameters counts the query's tokens. A query has no more
-// tokens than bytes, so short queries (almost all) are not lexed twice.
+// MaxNameBytes bounds the names in a query (fields, aliases, arguments, types,
+// fragments, variables). The schema's are short; a validation error on a long
+// one costs an edit distance to every name the schema holds ("Did you mean"),
+// about a second of CPU for a 1 MB name.
+const MaxNameBytes = 1024
+
+// MutateOperationParameters counts the query's tokens and measures its names.
+// A query has no more tokens than bytes and no name longer than itself, so
+// short queries (almost all) are not lexed twice.
 func (q queryLimits) MutateOperationParameters(_ context.Context, p *graphql.RawParams) *gqlerror.Error {
-	if q.MaxTokens <= 0 || len(p.Query) <= q.MaxTokens {
+	countTokens := q.MaxTokens > 0 && len(p.Query) > q.MaxTokens
+	if !countTokens && len(p.Query) <= MaxNameBytes {
 		return nil
 	}
 	lx := lexer.New(&ast.Source{Input: p.Query})
@@ -133,7 +141,10 @@ func (q queryLimits) MutateOperationParameters(_ context.Context, p *graphql.Raw
 		if err != nil || tok.Kind == lexer.EOF {
 			return nil // the parser reports syntax errors
 		}
-		if n >= q.MaxTokens {
+		if tok.Kind == lexer.Name && len(tok.Value) > MaxNameBytes {
+			return limitError(CodeTokenLimit, "the query has a name of %d bytes; the limit is %d", len(tok.Value), MaxNameBytes)
+		}
+		if countTokens && n >= q.MaxTokens {
 			return limitError(CodeTokenLimit, "the query has more than %d tokens", q.MaxTokens)
 		}
 	}
@@ -322,6 +333,10 @@ func (b *bufferedResponse) WriteHeader(code int) {
 
 func (b *bufferedResponse) copyTo(w http.ResponseWriter) {
 	for k, v := range b.header {
+		if k == "Vary" {
+			addVary(w.Header(), v...) // add to what the middleware set (Origin), never replace it
+			continue
+		}
 		w.Header()[k] = v
 	}
 	if b.status == 0 {

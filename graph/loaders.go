@@ -3,7 +3,10 @@ package graph
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -22,28 +25,33 @@ type Loaders struct {
 
 type loadersKey struct{}
 
-// NewLoaders makes the loaders of one operation.
-func NewLoaders(g *storage.Graph) *Loaders {
+// NewLoaders makes the loaders of one operation. A fetch that panics fails
+// its batch (every waiter gets an error the presenter answers INTERNAL) and
+// is logged to log with its stack; it does not take the process down.
+func NewLoaders(g *storage.Graph, log *slog.Logger) *Loaders {
+	if log == nil {
+		log = slog.Default()
+	}
 	return &Loaders{
-		nodes: newBatcher(func(ctx context.Context, ids []uuid.UUID) ([]*storage.Node, error) {
+		nodes: newBatcher(log, func(ctx context.Context, ids []uuid.UUID) ([]*storage.Node, error) {
 			return g.WithContext(ctx).Nodes(ids)
 		}),
-		adj: newBatcher(func(ctx context.Context, qs []storage.AdjQuery) ([][]*storage.Fact, error) {
+		adj: newBatcher(log, func(ctx context.Context, qs []storage.AdjQuery) ([][]*storage.Fact, error) {
 			return g.WithContext(ctx).Adjacent(qs)
 		}),
 	}
 }
 
 // WithLoaders returns ctx carrying fresh loaders.
-func WithLoaders(ctx context.Context, g *storage.Graph) context.Context {
-	return context.WithValue(ctx, loadersKey{}, NewLoaders(g))
+func WithLoaders(ctx context.Context, g *storage.Graph, log *slog.Logger) context.Context {
+	return context.WithValue(ctx, loadersKey{}, NewLoaders(g, log))
 }
 
 func (r *Resolver) loaders(ctx context.Context) *Loaders {
 	if l, ok := ctx.Value(loadersKey{}).(*Loaders); ok {
 		return l
 	}
-	return NewLoaders(r.Graph)
+	return NewLoaders(r.Graph, nil)
 }
 
 // batcher collects the keys that concurrent resolvers load into one fetch, and
@@ -56,6 +64,7 @@ func (r *Resolver) loaders(ctx context.Context) *Loaders {
 // for a whole millisecond, and the headline query has four rounds.
 type batcher[K comparable, V any] struct {
 	fetch func(context.Context, []K) ([]V, error)
+	log   *slog.Logger
 
 	mu    sync.Mutex
 	open  *batch[K, V]
@@ -88,8 +97,8 @@ const (
 	maxWait      = time.Millisecond
 )
 
-func newBatcher[K comparable, V any](fetch func(context.Context, []K) ([]V, error)) *batcher[K, V] {
-	return &batcher[K, V]{fetch: fetch, known: map[K]result[V]{}}
+func newBatcher[K comparable, V any](log *slog.Logger, fetch func(context.Context, []K) ([]V, error)) *batcher[K, V] {
+	return &batcher[K, V]{fetch: fetch, log: log, known: map[K]result[V]{}}
 }
 
 // add puts k in the open batch (opening one if needed) and returns the batch
@@ -131,7 +140,7 @@ func (b *batcher[K, V]) run(bt *batch[K, V]) {
 		n = len(bt.keys)
 		b.mu.Unlock()
 	}
-	bt.vals, bt.err = b.fetch(bt.ctx, bt.keys)
+	bt.vals, bt.err = b.safeFetch(bt.ctx, bt.keys)
 	if bt.err == nil && len(bt.vals) != len(bt.keys) {
 		bt.err = errBatchSize
 	}
@@ -145,6 +154,23 @@ func (b *batcher[K, V]) run(bt *batch[K, V]) {
 	}
 	b.mu.Unlock()
 	close(bt.done)
+}
+
+// errLoaderPanic is what the waiters of a batch whose fetch panicked get: an
+// error with no code, which the presenter answers "internal error" (INTERNAL).
+var errLoaderPanic = errors.New("loader: the store read panicked")
+
+// safeFetch runs fetch, turning a panic into errLoaderPanic. The fetch runs in
+// the batch's own goroutine, outside gqlgen's recovery: a panic there would
+// otherwise end the process.
+func (b *batcher[K, V]) safeFetch(ctx context.Context, keys []K) (vals []V, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			b.log.ErrorContext(ctx, "panic in loader", "panic", fmt.Sprint(p), "keys", len(keys), "stack", string(debug.Stack()))
+			vals, err = nil, errLoaderPanic
+		}
+	}()
+	return b.fetch(ctx, keys)
 }
 
 // Load returns k's value, fetched in a batch with the keys loaded alongside.

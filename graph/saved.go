@@ -1,19 +1,18 @@
 package graph
 
 import (
-	"bytes"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	lru "github.com/hashicorp/golang-lru/v2"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -58,6 +57,11 @@ func validateSavedQuery(text string) (*ast.OperationDefinition, []string) {
 	if op.Operation != ast.Query {
 		return nil, []string{"a saved query must be a query, not a " + string(op.Operation)}
 	}
+	for _, v := range op.VariableDefinitions {
+		if slices.Contains(savedQueryParams, v.Variable) {
+			return nil, []string{fmt.Sprintf("variable $%s: the URL parameters %s of /q/ are not variables; rename it", v.Variable, strings.Join(savedQueryParams, ", "))}
+		}
+	}
 	return op, nil
 }
 
@@ -85,13 +89,30 @@ func (r *Resolver) savedQueryVariables(q *storage.SavedQuery) []*model.SavedQuer
 	return out
 }
 
+// SavedQueryOptions bound the CSV answers of SavedQueryHandler.
+type SavedQueryOptions struct {
+	// CSVMaxRows bounds the rows of a CSV table (the header aside); 0: no bound.
+	CSVMaxRows int
+	// CSVMaxBytes bounds the bytes of a CSV table; 0: no bound.
+	CSVMaxBytes int64
+	// Timeout bounds a CSV request, the query and the table's making; 0: no
+	// bound. (The query alone is bounded by the API's own limit.)
+	Timeout time.Duration
+}
+
+// The URL parameters of /q/ that are not variables: a saved query may not
+// declare variables of these names.
+var savedQueryParams = []string{"format", "table", "bom"}
+
 // SavedQueryHandler serves GET /q/<name>: it runs the saved query through api
 // (so it is cached, ETagged and negotiated like any GET /graphql), taking its
 // variables from the URL parameters, and answers JSON, or CSV with
-// Accept: text/csv or ?format=csv. A saved query that no longer validates is
-// answered 409 with its problems, never run.
-func SavedQueryHandler(g *storage.Graph, api http.Handler) http.Handler {
+// Accept: text/csv or ?format=csv (one table, see csv.go; table= names it,
+// bom=1 starts it with a UTF-8 byte order mark for Excel). A saved query that
+// no longer validates is answered 409 with its problems, never run.
+func SavedQueryHandler(g *storage.Graph, api http.Handler, o SavedQueryOptions) http.Handler {
 	checked := &checkedQueries{g: g, byName: map[string]*checkedQuery{}}
+	lim := csvLimits{maxRows: o.CSVMaxRows, maxBytes: o.CSVMaxBytes}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -120,7 +141,14 @@ func SavedQueryHandler(g *storage.Graph, api http.Handler) http.Handler {
 		}
 		params := r.URL.Query()
 		asCSV := params.Get("format") == "csv" || strings.Contains(r.Header.Get("Accept"), "text/csv")
-		params.Del("format")
+		opts, err := parseCSVOptions(params.Get("table"), params.Get("bom"))
+		if err != nil {
+			writeError(w, mediaJSON, http.StatusBadRequest, "BAD_REQUEST", err.Error())
+			return
+		}
+		for _, p := range savedQueryParams {
+			params.Del(p)
+		}
 		vars, err := variablesFromURL(op, params)
 		if err != nil {
 			writeError(w, mediaJSON, http.StatusBadRequest, "BAD_REQUEST", err.Error())
@@ -128,43 +156,14 @@ func SavedQueryHandler(g *storage.Graph, api http.Handler) http.Handler {
 		}
 		varJSON, _ := json.Marshal(vars)
 		inner := r.Clone(r.Context())
+		inner.Method = http.MethodGet // HEAD too: the server drops the body
 		inner.URL = &url.URL{Path: "/graphql", RawQuery: url.Values{"query": {q.Query}, "variables": {string(varJSON)}}.Encode()}
 		inner.RequestURI = inner.URL.RequestURI()
 		if !asCSV {
 			api.ServeHTTP(w, inner)
 			return
 		}
-		inner.Header.Set("Accept", mediaJSON)
-		rec := httptest.NewRecorder()
-		api.ServeHTTP(rec, inner)
-		for _, h := range []string{"ETag", "Cache-Control", "X-Request-Id"} {
-			if v := rec.Header().Get(h); v != "" {
-				w.Header().Set(h, v)
-			}
-		}
-		w.Header().Add("Vary", "Accept")
-		if rec.Code == http.StatusNotModified {
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		var resp struct {
-			Data   any             `json:"data"`
-			Errors json.RawMessage `json:"errors"`
-		}
-		if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || rec.Code != http.StatusOK || len(resp.Errors) > 0 {
-			w.Header().Set("Content-Type", mediaJSON+"; charset=utf-8")
-			w.WriteHeader(max(rec.Code, http.StatusBadRequest))
-			w.Write(rec.Body.Bytes())
-			return
-		}
-		var buf bytes.Buffer
-		if err := writeCSV(&buf, resp.Data); err != nil {
-			writeError(w, mediaJSON, http.StatusInternalServerError, CodeInternal, "internal error")
-			return
-		}
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		w.Header().Set("Content-Disposition", `inline; filename="`+name+`.csv"`)
-		w.Write(buf.Bytes())
+		serveCSV(w, r, inner, api, name, op, opts, lim, o.Timeout)
 	})
 }
 
@@ -291,124 +290,4 @@ func scalarFromURL(name, typ, v string) (any, error) {
 		return b, nil
 	}
 	return v, nil // String, ID, enums and custom scalars travel as strings
-}
-
-// writeCSV flattens a GraphQL result into a table: nested objects become dotted
-// columns, lists of objects become rows (a row per innermost element, repeating
-// the fields of its parents), lists of scalars are joined with "; ".
-func writeCSV(buf *bytes.Buffer, data any) error {
-	rows := flatten(data, "")
-	var cols []string
-	seen := map[string]bool{}
-	for _, r := range rows {
-		for _, c := range r.cols {
-			if !seen[c] {
-				seen[c] = true
-				cols = append(cols, c)
-			}
-		}
-	}
-	w := csv.NewWriter(buf)
-	if err := w.Write(cols); err != nil {
-		return err
-	}
-	for _, r := range rows {
-		rec := make([]string, len(cols))
-		for i, c := range cols {
-			rec[i] = r.vals[c]
-		}
-		if err := w.Write(rec); err != nil {
-			return err
-		}
-	}
-	w.Flush()
-	return w.Error()
-}
-
-type row struct {
-	cols []string
-	vals map[string]string
-}
-
-func (r row) with(o row) row {
-	out := row{cols: append(append([]string(nil), r.cols...), o.cols...), vals: map[string]string{}}
-	for k, v := range r.vals {
-		out.vals[k] = v
-	}
-	for k, v := range o.vals {
-		out.vals[k] = v
-	}
-	return out
-}
-
-func join(prefix, key string) string {
-	if prefix == "" {
-		return key
-	}
-	return prefix + "." + key
-}
-
-// flatten turns v into rows; see writeCSV.
-func flatten(v any, prefix string) []row {
-	switch x := v.(type) {
-	case map[string]any:
-		names := make([]string, 0, len(x))
-		for k := range x {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		rows := []row{{vals: map[string]string{}}}
-		for _, k := range names {
-			sub := flatten(x[k], join(prefix, k))
-			if len(sub) == 0 {
-				continue
-			}
-			var next []row
-			for _, a := range rows {
-				for _, b := range sub {
-					next = append(next, a.with(b))
-				}
-			}
-			rows = next
-		}
-		return rows
-	case []any:
-		if !listOfObjects(x) {
-			parts := make([]string, len(x))
-			for i, e := range x {
-				parts[i] = scalar(e)
-			}
-			return []row{{cols: []string{prefix}, vals: map[string]string{prefix: strings.Join(parts, "; ")}}}
-		}
-		var rows []row
-		for _, e := range x {
-			rows = append(rows, flatten(e, prefix)...)
-		}
-		return rows
-	}
-	return []row{{cols: []string{prefix}, vals: map[string]string{prefix: scalar(v)}}}
-}
-
-func listOfObjects(x []any) bool {
-	for _, e := range x {
-		if _, ok := e.(map[string]any); !ok {
-			return false
-		}
-	}
-	return len(x) > 0
-}
-
-func scalar(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case bool:
-		return strconv.FormatBool(x)
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
 }

@@ -106,6 +106,17 @@ func (t *Transport) Supports(r *http.Request) bool {
 type requestError struct {
 	status int // under application/graphql-response+json
 	errs   gqlerror.List
+	// anyMedia: the status holds under application/json too.
+	anyMedia bool
+}
+
+// notJSON is the specification's "JSON parsing failure": a body the server
+// cannot read as JSON gets 400 under either media type (graphql-http audit BCF8),
+// unlike a well-formed request that fails later, which application/json answers 200.
+func notJSON(format string, args ...any) *requestError {
+	e := badRequest("BAD_REQUEST", format, args...)
+	e.anyMedia = true
+	return e
 }
 
 func badRequest(code, format string, args ...any) *requestError {
@@ -124,7 +135,7 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 			"this server answers "+mediaGraphQLResponse+" or "+mediaJSON)
 		return
 	}
-	w.Header().Set("Vary", "Accept")
+	addVary(w.Header(), "Accept")
 	req, rerr := t.read(w, r)
 	if rerr != nil {
 		t.fail(w, r, media, rerr, "", start)
@@ -248,7 +259,7 @@ func (t *Transport) respond(w http.ResponseWriter, r *http.Request, media string
 func (t *Transport) fail(w http.ResponseWriter, r *http.Request, media string, e *requestError, op string, start time.Time) *cachedResponse {
 	t.holdBack(r)
 	status := http.StatusOK
-	if media == mediaGraphQLResponse || e.status == http.StatusRequestEntityTooLarge || e.status == http.StatusUnsupportedMediaType {
+	if media == mediaGraphQLResponse || e.anyMedia || e.status == http.StatusRequestEntityTooLarge || e.status == http.StatusUnsupportedMediaType {
 		status = e.status
 	}
 	t.record(op, status, start, e.errs)
@@ -347,7 +358,7 @@ func (t *Transport) read(w http.ResponseWriter, r *http.Request) ([]byte, *reque
 		return nil, badRequest("BAD_REQUEST", "could not read the request body")
 	}
 	if !utf8.Valid(b) {
-		return nil, badRequest("BAD_REQUEST", "the request body is not valid UTF-8")
+		return nil, notJSON("the request body is not valid UTF-8")
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, badRequest("BAD_REQUEST", "the request body is empty; send {\"query\": \"...\"}")
@@ -383,6 +394,9 @@ func (t *Transport) params(r *http.Request, req []byte) (*graphql.RawParams, *re
 			}
 		}
 	} else if err := json.Unmarshal(req, &fields); err != nil {
+		if !json.Valid(req) {
+			return nil, notJSON("the request body is not JSON: %v", err)
+		}
 		return nil, badRequest("BAD_REQUEST", "the request body is not a JSON object: %v", err)
 	}
 	raw := &graphql.RawParams{}
