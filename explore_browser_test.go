@@ -404,6 +404,7 @@ func TestExplorerInBrowser(t *testing.T) {
 	}
 
 	checkSentencesForEveryPredicate(t, p, srv)
+	checkStateParsing(t, p)
 	checkPermalink(t, p)
 	checkExports(t, p, downloads)
 
@@ -551,6 +552,30 @@ func checkSentencesForEveryPredicate(t *testing.T, p *explorerPage, srv *httptes
 	}
 	if len(out) != len(preds.Predicates) {
 		t.Errorf("%d sentences for %d predicates", len(out), len(preds.Predicates))
+	}
+}
+
+// checkStateParsing checks that a link's fragment survives a round trip and
+// that values a hand-edited link could smuggle into a query are dropped.
+func checkStateParsing(t *testing.T, p *explorerPage) {
+	t.Helper()
+	const id = "0a8919f1-8cb9-58a2-96e2-25c5b736344d"
+	var got struct {
+		RoundTrip string
+		Hostile   map[string]any
+	}
+	p.eval(`import("/explore/assets/state.js").then(s => ({
+		roundTrip: s.formatState(s.parseState("#view=entity&focus=`+id+`&more=2&expand=`+id+`&sel=`+id+`&q=thuong+hai&year=2023&country=CN&relation=SPONSORED")),
+		hostile: s.parseState("#view=evil&focus=x&sel=1%22%7D&q=`+strings.Repeat("a", 201)+`&year=20233&country=us&relation=A%22)%7B&more=99&expand=x,`+id+`,`+id+`"),
+	}))`, &got)
+	if want := "#view=entity&focus=" + id + "&more=2&expand=" + id + "&sel=" + id + "&q=thuong+hai&year=2023&country=CN&relation=SPONSORED"; got.RoundTrip != want {
+		t.Errorf("state round trip:\n got %s\nwant %s", got.RoundTrip, want)
+	}
+	want := map[string]any{"view": "overview", "focus": "", "more": 0.0, "expand": []any{id}, "sel": "", "q": "", "year": "", "country": "", "relation": ""}
+	for k, v := range want {
+		if fmt.Sprint(got.Hostile[k]) != fmt.Sprint(v) {
+			t.Errorf("a hostile link's %s parsed as %v, want %v", k, got.Hostile[k], v)
+		}
 	}
 }
 

@@ -18,7 +18,7 @@ import {
   edgeLabel, foldText, formatSpan, formatTimestamp, predicateLabel, sentence, sentenceParts, sortKey, tierLabel,
 } from "./format.js";
 import { drawnLabels, labelOverlaps, placeLabels } from "./labels.js";
-import { DEFAULT_STATE, formatState, parseState } from "./state.js";
+import { DEFAULT_STATE, MAX_MORE, formatState, parseState } from "./state.js";
 
 const config = JSON.parse(document.getElementById("pg-explore-config").textContent);
 const endpoint = config.endpoint;
@@ -881,7 +881,8 @@ function renderControls() {
   $("graph-count").textContent = parts.join(", ") + ".";
   const more = $("show-more");
   const moreAvailable = found > drawn || (view.name === "overview" && (view.coreNext.length > 0 || view.core.some((id) => { const a = known.adj.get(id); return a && (a.outMore || a.inMore); })));
-  more.hidden = !moreAvailable;
+  // A link replays at most MAX_MORE presses; past them, search or click.
+  more.hidden = !moreAvailable || state.more >= MAX_MORE;
   more.textContent = found > drawn ? `Show ${Math.min(SHOW_MORE, found - drawn)} more` : `Find ${SHOW_MORE} more`;
   if (stats) {
     const tooBig = stats.entities > api.WHOLE_LIMIT.entities || stats.facts > api.WHOLE_LIMIT.facts;

@@ -13,8 +13,10 @@
 // VIEWS are the views a link can name.
 export const VIEWS = ["overview", "waic-us", "all", "entity"];
 
-// MAX_EXPAND bounds the expanded nodes a link replays.
+// MAX_EXPAND bounds the expanded nodes a link replays, MAX_MORE its presses
+// of "Show more".
 export const MAX_EXPAND = 24;
+export const MAX_MORE = 20;
 
 export const DEFAULT_STATE = Object.freeze({
   view: "overview", focus: "", more: 0, expand: [], sel: "", q: "", year: "", country: "", relation: "",
@@ -30,7 +32,7 @@ const CHECKS = {
   year: (v) => /^\d{4}$/.test(v),
   country: (v) => /^[A-Z]{2}$/.test(v),
   relation: (v) => /^[A-Z][A-Z_]{1,40}$/.test(v),
-  more: (v) => /^\d{1,2}$/.test(v),
+  more: (v) => /^\d{1,2}$/.test(v) && Number(v) <= MAX_MORE,
 };
 
 // parseState reads a fragment ("#view=…" or "view=…") into a state; missing
