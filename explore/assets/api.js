@@ -120,6 +120,11 @@ query ExplorerOverviewCore($n: Int!) {
 }
 ${ENTITY}`;
 
+// The pages of an entity's facts (neighboursQuery, ENTITY_DETAIL) leave
+// negated unset, so that they hold negated facts too ("Qualcomm was not a
+// strategic partner"), as the API answers today; the browser test checks the
+// evidence panel shows that fact.
+
 // neighboursQuery asks for the facts linking each entity of reqs to others,
 // a page of each direction: reqs is [{id, outAfter, inAfter}], at most
 // NEIGHBOURS_BATCH of them. The answer has o0, i0, o1, i1… in that order.

@@ -582,7 +582,6 @@ async function showOverview() {
   view.excludeKinds.add("SOURCE");
   const data = await api.gql(endpoint, api.OVERVIEW_CORE, { n: CORE_PAGE });
   const lists = [data.events, data.controls, data.sanctions, data.plans, data.series].map((c) => c.nodes.map((e) => addEntity(e).id));
-  view.coreTotal = [data.events, data.controls, data.sanctions, data.plans, data.series].reduce((n, c) => n + c.totalCount, 0);
   // Round-robin over the kinds, latest events first.
   const order = [];
   for (let i = 0; order.length < lists.flat().length; i++) for (const l of lists) if (i < l.length) order.push(l[i]);
