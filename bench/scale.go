@@ -68,50 +68,14 @@ func scaleOne(ctx context.Context, o Options, exe string, n int, stderr io.Write
 		defer os.RemoveAll(tmp)
 		base = tmp
 	}
-	dir := filepath.Join(base, fmt.Sprintf("data-%d", n))
-	file := filepath.Join(base, fmt.Sprintf("synth-%d.jsonl", n))
-	f, err := os.Create(file)
+	st, err := BuildStore(base, n, o.Sync)
 	if err != nil {
-		return "", err
-	}
-	if _, _, err := Generate(f, n); err != nil {
-		f.Close()
-		return "", err
-	}
-	f.Close()
-
-	kv, err := storage.OpenBadger(storage.BadgerOptions{Dir: dir, SyncWrites: o.Sync})
-	if err != nil {
-		return "", err
-	}
-	g, err := storage.Open(kv)
-	if err != nil {
-		kv.Close()
-		return "", err
-	}
-	in, err := os.Open(file)
-	if err != nil {
-		g.Close()
-		return "", err
-	}
-	start := time.Now()
-	rep, err := g.Import(bufio.NewReaderSize(in, 1<<20))
-	took := time.Since(start)
-	in.Close()
-	if err != nil {
-		g.Close()
-		return "", err
-	}
-	if _, err := seed.Load(g); err != nil {
-		g.Close()
-		return "", err
-	}
-	if err := g.Close(); err != nil {
 		return "", err
 	}
 	if o.Keep == "" {
-		os.Remove(file)
+		os.Remove(st.File)
 	}
+	dir, rep, took := st.Dir, st.Report, st.Import
 	size := dirSize(dir)
 
 	// Cold start: from exec to the first answer of the headline query.
@@ -160,6 +124,73 @@ func scaleOne(ctx context.Context, o Options, exe string, n int, stderr io.Write
 	rss := procStatus(cmd.Process.Pid, "VmRSS") / 1024
 	return fmt.Sprintf("| %d | %d | %d | %.1f | %.0f | %d | %d | %s | %d |", rep.Nodes, rep.Facts, rep.Edges, took.Seconds(),
 		float64(rep.Edges)/took.Seconds(), size>>20, cold.Milliseconds(), strings.Join(cols, " | "), rss), nil
+}
+
+// Store is a synthetic graph built by BuildStore.
+type Store struct {
+	// Dir is the Badger data directory, ready for `serve -data Dir`.
+	Dir string
+	// File is the generated export (JSON lines) that was imported.
+	File string
+	// Report is what the import wrote; Import how long it took.
+	Report storage.ImportReport
+	Import time.Duration
+}
+
+// BuildStore generates a synthetic graph of n nodes (Generate) into
+// base/synth-n.jsonl, bulk-imports it into a new store at base/data-n
+// (Graph.Import), loads the seed on top through the production write path and
+// closes the store. base and its parents are created if they do not exist.
+func BuildStore(base string, n int, syncWrites bool) (Store, error) {
+	st := Store{
+		Dir:  filepath.Join(base, fmt.Sprintf("data-%d", n)),
+		File: filepath.Join(base, fmt.Sprintf("synth-%d.jsonl", n)),
+	}
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return st, fmt.Errorf("scale store: %w", err)
+	}
+	f, err := os.Create(st.File)
+	if err != nil {
+		return st, fmt.Errorf("scale store: %w", err)
+	}
+	if _, _, err := Generate(f, n); err != nil {
+		f.Close()
+		return st, fmt.Errorf("scale store: generate: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return st, fmt.Errorf("scale store: %w", err)
+	}
+
+	kv, err := storage.OpenBadger(storage.BadgerOptions{Dir: st.Dir, SyncWrites: syncWrites})
+	if err != nil {
+		return st, fmt.Errorf("scale store: %w", err)
+	}
+	g, err := storage.Open(kv)
+	if err != nil {
+		kv.Close()
+		return st, fmt.Errorf("scale store: %w", err)
+	}
+	in, err := os.Open(st.File)
+	if err != nil {
+		g.Close()
+		return st, fmt.Errorf("scale store: %w", err)
+	}
+	start := time.Now()
+	st.Report, err = g.Import(bufio.NewReaderSize(in, 1<<20))
+	st.Import = time.Since(start)
+	in.Close()
+	if err != nil {
+		g.Close()
+		return st, fmt.Errorf("scale store: import %s: %w", st.File, err)
+	}
+	if _, err := seed.Load(g); err != nil {
+		g.Close()
+		return st, fmt.Errorf("scale store: seed: %w", err)
+	}
+	if err := g.Close(); err != nil {
+		return st, fmt.Errorf("scale store: close: %w", err)
+	}
+	return st, nil
 }
 
 // procStatus reads a kB field of /proc/<pid>/status.

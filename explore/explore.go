@@ -3,10 +3,17 @@
 // events, sanctions and export controls.
 //
 // The page is a client of the public GraphQL API at /graphql and of nothing
-// else. Its scripts (plain ES modules) and the vendored Cytoscape.js build are
-// embedded in the binary; the Content-Security-Policy lets the page load and
-// connect only to its own origin, so it works with no network access. See
-// assets/vendor/README.md for where the vendored file comes from.
+// else, and asks it only for bounded pages: it starts from a view (the
+// policy overview, the headline preset, one entity and its neighbours),
+// fetches a node's neighbours when it is clicked, and draws at most a cap of
+// nodes with a "Show more" control, so its first drawing takes a handful of
+// requests on a graph of any size. The URL's fragment holds the view, so a
+// link reopens the same picture. Its scripts (plain ES modules: explorer.js,
+// api.js, format.js, labels.js, state.js, export.js) and the vendored
+// Cytoscape.js build are embedded in the binary; the Content-Security-Policy
+// lets the page load and connect only to its own origin, so it works with no
+// network access. See assets/vendor/README.md for where the vendored file
+// comes from.
 package explore
 
 import (

@@ -131,7 +131,7 @@ func TestEverythingLocal(t *testing.T) {
 			queue = append(queue, ref)
 		}
 	}
-	for _, want := range []string{"explorer.js", "api.js", "format.js", "explorer.css", "vendor/cytoscape-" + explore.CytoscapeVersion + ".min.js"} {
+	for _, want := range []string{"explorer.js", "api.js", "format.js", "labels.js", "state.js", "export.js", "explorer.css", "vendor/cytoscape-" + explore.CytoscapeVersion + ".min.js"} {
 		if !seen[explore.AssetPrefix+want] {
 			t.Errorf("%s is not reachable from the page (saw %v)", want, seen)
 		}

@@ -52,6 +52,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
@@ -305,6 +306,46 @@ func Screenshot(t testing.TB, ctx context.Context, name string) string {
 	}
 	t.Logf("browsertest: screenshot saved to %s", p)
 	return p
+}
+
+// Downloads makes the browser of ctx (a context from [New]) save the files
+// its pages download into a new directory, under the names the pages give
+// them, and returns that directory. Wait for a file with [WaitDownload].
+func Downloads(t testing.TB, ctx context.Context) string {
+	t.Helper()
+	dir := t.TempDir()
+	_, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir,
+	})
+	if err != nil {
+		t.Fatalf("browsertest: allowing downloads: %v", err)
+	}
+	return dir
+}
+
+// WaitDownload waits up to timeout for the download named name to be
+// complete in dir (a directory from [Downloads]) and returns its content.
+// Chromium writes a download as name.crdownload and renames it when done.
+func WaitDownload(t testing.TB, dir, name string, timeout time.Duration) []byte {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	deadline := time.Now().Add(timeout)
+	for {
+		if b, err := os.ReadFile(p); err == nil {
+			if _, err := os.Stat(p + ".crdownload"); os.IsNotExist(err) {
+				return b
+			}
+		}
+		if time.Now().After(deadline) {
+			entries, _ := os.ReadDir(dir)
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			t.Fatalf("browsertest: no download %s in %s after %v (it holds %q)", name, dir, timeout, names)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // findChrome returns the browser binary to use, or "" and a description of

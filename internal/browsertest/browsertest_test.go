@@ -116,3 +116,24 @@ func TestMissingBrowserSkips(t *testing.T) {
 		t.Fatal("New returned without a browser")
 	}
 }
+
+// TestDownloads checks that a file a page downloads lands, complete and
+// under its own name, in the directory Downloads returns.
+func TestDownloads(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write([]byte(`<!DOCTYPE html><link rel="icon" href="data:,"><title>download</title>
+<a id="get" download="hello.csv" href="data:text/csv,a%2Cb%0D%0A1%2C2%0D%0A">get</a>`))
+	}))
+	t.Cleanup(srv.Close)
+	ctx := browsertest.New(t)
+	dir := browsertest.Downloads(t, ctx)
+	step, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(step, chromedp.Navigate(srv.URL), chromedp.Click(chromedp.ID("get"))); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(browsertest.WaitDownload(t, dir, "hello.csv", 20*time.Second)); got != "a,b\r\n1,2\r\n" {
+		t.Errorf("downloaded %q", got)
+	}
+}
