@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,6 +58,7 @@ type config struct {
 	maxBody       int64
 	limits        graph.Limits
 	server        serverLimits
+	memory        memoryConfig
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -95,7 +97,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.cacheControl, "cache-control", env("POLICYGRAPH_CACHE_CONTROL", "public, max-age=0, must-revalidate"), "Cache-Control of GET query responses (env POLICYGRAPH_CACHE_CONTROL)")
 	fs.Int64Var(&c.maxBody, "max-body", int64(envInt("POLICYGRAPH_MAX_BODY", graph.DefaultMaxBodyBytes)), "largest POST body in bytes (env POLICYGRAPH_MAX_BODY)")
 	limitFlags(fs, getenv, &c.limits, &c.server)
+	deriveMemory := memoryFlags(fs, getenv, &c.memory, &c.limits, &c.maxBody)
 	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if err := deriveMemory(); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
@@ -179,15 +185,27 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	ln = limitConns(ln, cfg.memory.maxConns)
+	memLimit := "GOMEMLIMIT"
+	if getenv("GOMEMLIMIT") == "" {
+		// The runtime read GOMEMLIMIT at start; when it is not set, the budget
+		// is the limit: the GC works harder, rather than the heap growing
+		// past it.
+		debug.SetMemoryLimit(cfg.memory.budget)
+		memLimit = "-memory-budget"
+	}
 	srv := &http.Server{
 		Handler:           newHandler(g, cfg, log),
+		MaxHeaderBytes:    maxHeaderBytes,
 		ReadHeaderTimeout: cfg.server.readHeaderTimeout,
 		ReadTimeout:       cfg.server.readTimeout,
 		WriteTimeout:      cfg.server.writeTimeout,
 		IdleTimeout:       cfg.server.idleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "data", cfg.data, "writes", cfg.token != "", "sync", cfg.syncWrites)
+	log.Info("listening", "addr", ln.Addr().String(), "data", cfg.data, "writes", cfg.token != "", "sync", cfg.syncWrites,
+		"memory_budget", sizeString(cfg.memory.budget), "memory_limit_from", memLimit, "max_in_flight", cfg.limits.MaxInFlight,
+		"max_in_flight_per_client", cfg.limits.MaxInFlightPerClient)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -209,7 +227,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 // openGraph opens the store and seeds it when it holds no entity.
 func openGraph(cfg config, log *slog.Logger) (*storage.Graph, error) {
-	bkv, err := storage.OpenBadger(storage.BadgerOptions{Dir: cfg.data, SyncWrites: cfg.syncWrites, Logger: log})
+	bkv, err := storage.OpenBadger(storage.BadgerOptions{Dir: cfg.data, SyncWrites: cfg.syncWrites, Logger: log, BlockCacheBytes: cfg.memory.blockCache})
 	if err != nil {
 		return nil, err
 	}
@@ -218,6 +236,9 @@ func openGraph(cfg config, log *slog.Logger) (*storage.Graph, error) {
 	if err != nil {
 		kv.Close()
 		return nil, err
+	}
+	if cfg.memory.recordCache > 0 {
+		g.SetRecordCacheBytes(cfg.memory.recordCache)
 	}
 	if !cfg.seed {
 		return g, nil
@@ -247,7 +268,9 @@ func newHandler(g *storage.Graph, cfg config, log *slog.Logger) http.Handler {
 	metrics := graph.NewMetrics(reg)
 	registerGraphMetrics(reg, g)
 	api := graph.NewHandler(g, graph.Options{Token: cfg.token, Introspection: cfg.introspection, Logger: log,
-		MaxBodyBytes: cfg.maxBody, CacheSize: cfg.cacheSize, CacheControl: cfg.cacheControl, Metrics: metrics, Limits: &cfg.limits})
+		MaxBodyBytes: cfg.maxBody, CacheSize: cfg.cacheSize, CacheControl: cfg.cacheControl, Metrics: metrics, Limits: &cfg.limits,
+		CacheBytes: orNone(cfg.memory.responseCache), QueryCacheBytes: orNone(cfg.memory.queryCache), APQCacheBytes: orNone(cfg.memory.apqCache),
+		RefusalCacheBytes: orNone(cfg.memory.refusalCache)})
 	gql := graph.Authenticate(cfg.token)(api)
 	crossOrigin := allowOrigins(cfg.corsOrigins)
 	mux := http.NewServeMux()

@@ -22,7 +22,7 @@ type Graph struct {
 // Open checks the store's format version (writing it into an empty store) and
 // returns the graph on it. It fails if the store was written by another format.
 func Open(kv KV) (*Graph, error) {
-	g := &Graph{kv: kv, now: func() time.Time { return time.Now().UTC() }, rc: newRecordCache()}
+	g := &Graph{kv: kv, now: func() time.Time { return time.Now().UTC() }, rc: newRecordCache(DefaultRecordCacheBytes)}
 	err := kv.Update(func(tx Txn) error {
 		v, err := tx.Get(metaFormatKey)
 		if errors.Is(err, ErrKeyMissing) {
@@ -87,7 +87,7 @@ func getNode(tx Txn, id uuid.UUID) (*Node, error) {
 		return nil, fmt.Errorf("decode node %s: %w", id, err)
 	}
 	if cached {
-		ct.c.nodes.Add(id, cachedNode{v: ct.v, n: n})
+		ct.c.nodes.Add(id, cachedNode{v: ct.v, n: n}, nodeWeight(n))
 	}
 	return n, nil
 }
@@ -111,7 +111,7 @@ func getFact(tx Txn, id uuid.UUID) (*Fact, error) {
 		return nil, fmt.Errorf("decode fact %s: %w", id, err)
 	}
 	if cached {
-		ct.c.facts.Add(id, cachedFact{v: ct.v, f: f})
+		ct.c.facts.Add(id, cachedFact{v: ct.v, f: f}, factWeight(f))
 	}
 	return f, nil
 }

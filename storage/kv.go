@@ -59,6 +59,9 @@ type BadgerOptions struct {
 	// to write SSTables directly (Badger's StreamWriter); a larger import goes
 	// through a WriteBatch, slower. 0 means DefaultBulkMemory.
 	BulkMemory int
+	// BlockCacheBytes bounds Badger's cache of table blocks, which reads fill;
+	// 0 keeps Badger's default (256 MiB).
+	BlockCacheBytes int64
 }
 
 // DefaultBulkMemory is BadgerOptions.BulkMemory's default.
@@ -79,6 +82,9 @@ func OpenBadger(o BadgerOptions) (*Badger, error) {
 		WithLogger(badgerLogger{o.Logger}).
 		WithNumVersionsToKeep(1).
 		WithCompactL0OnClose(true)
+	if o.BlockCacheBytes > 0 {
+		opts = opts.WithBlockCacheSize(o.BlockCacheBytes)
+	}
 	db, err := badger.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("open badger at %q: %w", o.Dir, err)
