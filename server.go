@@ -17,7 +17,6 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -240,25 +239,31 @@ func openGraph(cfg config, log *slog.Logger) (*storage.Graph, error) {
 	if cfg.memory.recordCache > 0 {
 		g.SetRecordCacheBytes(cfg.memory.recordCache)
 	}
-	if !cfg.seed {
-		return g, nil
+	if cfg.seed {
+		empty, err := g.Empty()
+		if err != nil {
+			g.Close()
+			return nil, err
+		}
+		if empty {
+			start := time.Now()
+			rep, err := seed.Load(g)
+			if err != nil {
+				g.Close()
+				return nil, fmt.Errorf("seed: %w", err)
+			}
+			log.Info("seeded from the article", "entities", rep.Entities, "facts", rep.Facts, "written", rep.Changed, "took", time.Since(start).String())
+		}
 	}
-	empty, err := g.Empty()
-	if err != nil {
-		g.Close()
-		return nil, err
-	}
-	if !empty {
-		log.Info("store opened", "version", g.Version())
-		return g, nil
-	}
+	// Count the graph once, now, by a key-only scan: from here on the writes
+	// keep the counts, which stats and the cost model read (storage/counts.go).
 	start := time.Now()
-	rep, err := seed.Load(g)
+	s, err := g.Stats()
 	if err != nil {
 		g.Close()
-		return nil, fmt.Errorf("seed: %w", err)
+		return nil, fmt.Errorf("count the graph: %w", err)
 	}
-	log.Info("seeded from the article", "entities", rep.Entities, "facts", rep.Facts, "written", rep.Changed, "took", time.Since(start).String())
+	log.Info("store opened", "version", g.Version(), "entities", s.Nodes, "facts", s.Facts, "counted_in", time.Since(start).String())
 	return g, nil
 }
 
@@ -321,23 +326,14 @@ func registerGraphMetrics(reg prometheus.Registerer, g *storage.Graph) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "policygraph_graph_version", Help: "Grows with every committed write."},
 		func() float64 { return float64(g.Version()) }))
-	// The size is counted by a key scan: once per graph version, not per gauge
-	// and scrape.
-	var mu sync.Mutex
-	var counted storage.Stats
-	countedAt := ^uint64(0)
+	// The graph's counts are kept in process: reading them costs no store read.
 	stat := func(f func(storage.Stats) int) func() float64 {
 		return func() float64 {
-			mu.Lock()
-			defer mu.Unlock()
-			if v := g.Version(); v != countedAt {
-				s, err := g.Stats()
-				if err != nil {
-					return -1
-				}
-				counted, countedAt = s, v
+			s, err := g.Stats()
+			if err != nil {
+				return -1
 			}
-			return float64(f(counted))
+			return float64(f(s))
 		}
 	}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "policygraph_graph_entities", Help: "Entities in the graph."},

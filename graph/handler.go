@@ -118,7 +118,7 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 		limits = *o.Limits
 	}
 	res := &Resolver{Graph: g}
-	es := NewExecutableSchema(Config{Resolvers: res, Complexity: fieldCosts()})
+	es := NewExecutableSchema(Config{Resolvers: res, Complexity: costModel(g, limits)})
 	srv := handler.New(es)
 	limits.apply(srv)
 	srv.AddTransport(transport.Options{})

@@ -196,6 +196,9 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	}
 	responses, ctx := exec.DispatchOperation(r.Context(), opCtx)
 	resp := responses(ctx)
+	if resp == nil {
+		resp = &graphql.Response{} // gqlgen made nothing: the request's context ended
+	}
 	mutation := op != nil && op.Operation == ast.Mutation
 	if mutation && t.Cache != nil {
 		// Release the answers the write made stale now, not at the next query.

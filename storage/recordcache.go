@@ -117,8 +117,22 @@ func newRecordCache(bytes int64) *recordCache {
 // cachedTxn is a read-only transaction whose snapshot is known to be version v.
 type cachedTxn struct {
 	Txn
-	c *recordCache
-	v uint64
+	c    *recordCache
+	v    uint64
+	hits int
+}
+
+// hit counts a record served from the cache, and every scanCheckEvery hits
+// looks at the transaction's context, as a scan does: a loop over cached
+// records reads no key, yet must stop when the request's time is up.
+func (t *cachedTxn) hit() error {
+	if t.hits++; t.hits%scanCheckEvery != 0 {
+		return nil
+	}
+	if c, ok := t.Txn.(*ctxTxn); ok {
+		return c.err()
+	}
+	return nil
 }
 
 // view runs fn in a read-only snapshot, with the record cache when the
@@ -137,13 +151,32 @@ func (g *Graph) view(fn func(Txn) error) error {
 	})
 }
 
-// update runs fn in a read-write transaction, marked in progress for view.
+// update runs fn in a read-write transaction, marked in progress for view,
+// and adds what it changed to the graph's counts (counts.go) once it has
+// committed, before the store's Version moves past it.
 func (g *Graph) update(fn func(Txn) error) error {
 	if c := g.rc; c != nil {
 		c.writing.Add(1)
 		defer c.writing.Add(-1)
 	}
-	return g.kv.Update(fn)
+	g.counts.writes.RLock()
+	defer g.counts.writes.RUnlock()
+	var last *countDelta
+	hooked := false
+	err := g.kv.Update(func(tx Txn) error {
+		d := &countDelta{groups: map[string]int{}}
+		last = d
+		if err := fn(&countingTxn{Txn: tx, d: d}); err != nil {
+			return err
+		}
+		oc, ok := tx.(onCommitter)
+		hooked = ok && oc.onCommit(func() { g.counts.apply(d) })
+		return nil
+	})
+	if err == nil && !hooked {
+		g.counts.apply(last) // a store without commit hooks: just after
+	}
+	return err
 }
 
 // SetRecordCache turns the decoded-record cache on or off (on after Open);
