@@ -173,13 +173,15 @@ func nest(levels int) string {
 }
 
 // faultKV wraps a KV to inject faults: a delay on every Get, a panic in
-// View, a func run as each View starts (once its snapshot is taken).
+// View, a func run as each View starts (onView, before its snapshot is
+// taken) and one run inside each (inView, once it is).
 type faultKV struct {
 	storage.KV
 	getDelay  atomic.Int64 // nanoseconds
 	gets      atomic.Int64 // keys read: Gets and keys scanned
 	panicView atomic.Bool
 	onView    atomic.Pointer[func()]
+	inView    atomic.Pointer[func()]
 }
 
 func (f *faultKV) View(fn func(storage.Txn) error) error {
@@ -189,7 +191,12 @@ func (f *faultKV) View(fn func(storage.Txn) error) error {
 	if h := f.onView.Load(); h != nil {
 		(*h)()
 	}
-	return f.KV.View(func(tx storage.Txn) error { return fn(faultTxn{tx, f}) })
+	return f.KV.View(func(tx storage.Txn) error {
+		if h := f.inView.Load(); h != nil {
+			(*h)()
+		}
+		return fn(faultTxn{tx, f})
+	})
 }
 
 type faultTxn struct {

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -263,5 +264,56 @@ func TestStreamsBypassTheGuard(t *testing.T) {
 	}
 	if got := get("Accept", "application/json"); got != "limited=true" {
 		t.Errorf("plain request: %q", got)
+	}
+}
+
+// TestResponseCacheIsNeverOlderThanTheLastWrite: a query whose snapshot was
+// taken before a write, and which finishes after the write is acknowledged,
+// must not leave its answer where a query asked after the write finds it.
+// The transport reads the graph's version before the query runs, so that
+// answer is cached under the old version and never served at the new one;
+// reading the version after the query (the answer then cached under the new
+// version) fails here.
+func TestResponseCacheIsNeverOlderThanTheLastWrite(t *testing.T) {
+	g, f := seededFaulty(t)
+	a := newAPIWith(t, g, graph.Options{CacheSize: 1000})
+	for round := range 3 {
+		// A query not asked before: the first asking misses the cache.
+		q := fmt.Sprintf(`query Round%d { organization(slug: "transwarp") { aliases } }`, round)
+		alias := fmt.Sprint("alias-", round)
+		paused, resume := make(chan struct{}), make(chan struct{})
+		hook := func() { // once, in the first read's snapshot
+			close(paused)
+			<-resume
+		}
+		var once atomic.Bool
+		pause := func() {
+			if once.CompareAndSwap(false, true) {
+				hook()
+			}
+		}
+		f.inView.Store(&pause)
+		stale := make(chan *response, 1)
+		go func() { stale <- a.do(q, nil, false) }() // its snapshot: before the write
+		select {
+		case <-paused:
+		case r := <-stale:
+			t.Fatalf("the query read nothing: %s", r.Raw)
+		}
+		f.inView.Store(nil)
+		id := storage.SlugID("transwarp")
+		if _, err := g.UpdateNode(id, storage.NodePatch{Aliases: []string{alias}}); err != nil {
+			t.Fatal(err)
+		}
+		// The write is acknowledged; the query that began before it finishes now.
+		close(resume)
+		if r := <-stale; strings.Contains(r.Raw, alias) {
+			t.Fatalf("round %d: a snapshot taken before the write saw it: %s", round, r.Raw)
+		}
+		for range 2 {
+			if r := a.do(q, nil, false).ok(t); !strings.Contains(r.Raw, alias) {
+				t.Fatalf("round %d: asked after the write was acknowledged, answered %s", round, r.Raw)
+			}
+		}
 	}
 }
