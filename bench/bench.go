@@ -20,6 +20,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -127,8 +128,15 @@ func randomToken() string {
 	return hex.EncodeToString(b)
 }
 
+// clientConns bounds the load generator's connections. It is one client
+// address, and the server accepts a quarter of -max-conns (256 by default)
+// from one address and closes the connections past that: with 512, the open
+// loop's bursts met resets. Requests past it wait for a connection, their
+// latency counted from when they were due.
+const clientConns = 128
+
 func runLoad(ctx context.Context, o Options, out io.Writer, srv Server) error {
-	client := newClient(512)
+	client := newClient(clientConns)
 	url := o.URL
 	cachedURL := "" // the same route table with the response cache on
 	token := o.Token
@@ -284,6 +292,17 @@ func runLoad(ctx context.Context, o Options, out io.Writer, srv Server) error {
 			ms(r.P50), ms(r.P95), ms(r.P99), ms(r.Max), r.Errors+r.Late, r.RPS/flr.RPS, r.RPS/ceil.RPS)
 	}
 	fmt.Fprintln(out)
+	for _, r := range results {
+		if len(r.ErrorKinds) == 0 {
+			continue
+		}
+		kinds := make([]string, 0, len(r.ErrorKinds))
+		for k, n := range r.ErrorKinds {
+			kinds = append(kinds, fmt.Sprintf("%d × %s", n, k))
+		}
+		slices.Sort(kinds)
+		fmt.Fprintf(out, "- errors of %s (%s): %s\n", r.Scenario, r.Mode, strings.Join(kinds, "; "))
+	}
 	check := func(name string, ok bool, got string) {
 		verdict := "NOT MET"
 		if ok {

@@ -37,7 +37,7 @@ type waiter struct {
 
 // Waiters allowed per slot: enough to absorb a burst at half the server's
 // capacity without refusing anything, few enough to stay cheap.
-const waitersPerSlot = 16
+const waitersPerSlot = 64
 
 // newAdmission makes the bounds; 0 (or less) for maxTotal turns admission off,
 // and for maxPerClient means no per-client bound below maxTotal.

@@ -142,10 +142,10 @@ func TestAdmissionWaitersAreBounded(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() { request(h, "10.0.0.1") })
 	<-b.entered
-	// One slot, so 16 waiters at most: the 17th extra request is refused at once
+	// One slot, so 64 waiters at most: the 65th extra request is refused at once
 	// (it would otherwise wait an hour).
-	codes := make(chan int, 32)
-	for range 17 {
+	codes := make(chan int, 128)
+	for range 65 {
 		wg.Go(func() { codes <- request(h, "10.0.0.1").Code })
 	}
 	if code := <-codes; code != http.StatusServiceUnavailable {
@@ -160,7 +160,7 @@ func TestAdmissionWaitersAreBounded(t *testing.T) {
 			ok++
 		}
 	}
-	if ok != 16 {
-		t.Errorf("%d waiters served, want 16", ok)
+	if ok != 64 {
+		t.Errorf("%d waiters served, want 64", ok)
 	}
 }
