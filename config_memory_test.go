@@ -2,6 +2,9 @@ package main
 
 import (
 	"io"
+	"net/http"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -84,5 +87,59 @@ func TestParseSize(t *testing.T) {
 		if _, err := parseSize(in); err == nil {
 			t.Errorf("parseSize(%q) accepted", in)
 		}
+	}
+}
+
+// TestEveryFlagIsDocumented: every flag of serve names its environment
+// variable in its usage and appears in README.md, as `-name`.
+func TestEveryFlagIsDocumented(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var usage strings.Builder
+	if _, err := parseConfig([]string{"-h"}, func(string) string { return "" }, &usage); err == nil {
+		t.Fatal("-h did not stop the parse")
+	}
+	flags := regexp.MustCompile(`(?m)^  -([a-z-]+)`).FindAllStringSubmatch(usage.String(), -1)
+	if len(flags) < 20 {
+		t.Fatalf("found %d flags in the usage:\n%s", len(flags), usage.String())
+	}
+	for _, f := range flags {
+		env := "POLICYGRAPH_" + strings.ToUpper(strings.ReplaceAll(f[1], "-", "_"))
+		if !strings.Contains(string(readme), "`-"+f[1]+"`") {
+			t.Errorf("README.md does not document -%s", f[1])
+		}
+		if !strings.Contains(usage.String(), env) {
+			t.Errorf("-%s: its usage does not name its environment variable %s", f[1], env)
+		}
+	}
+}
+
+// TestHeadersAndStreamsAtTheEdge: headers past 64 KiB are refused (431)
+// before any handler runs, and a request for a stream, which no transport
+// serves yet, is refused, not run as a query.
+func TestHeadersAndStreamsAtTheEdge(t *testing.T) {
+	p := startBinary(t, t.TempDir())
+	req, _ := http.NewRequest(http.MethodGet, p.url+"/graphql?query=%7B__typename%7D", nil)
+	req.Header.Set("X-Padding", strings.Repeat("x", 70<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("70 KiB of headers: status %d, want 431", resp.StatusCode)
+	}
+	req, _ = http.NewRequest(http.MethodGet, p.url+"/graphql?query=%7B__typename%7D", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || strings.Contains(string(b), "__typename") {
+		t.Errorf("a stream request: %d %s", resp.StatusCode, b)
 	}
 }
