@@ -27,21 +27,21 @@ type Scenario struct {
 
 // Result is what one run of a scenario measured.
 type Result struct {
-	Scenario  string
-	Mode      string // "closed, c=8" or "open, 120/s"
-	Requests  int    // measured (after the warm-up)
-	Errors    int    // non-200 answers or GraphQL errors
-	Late      int    // open loop: requests that could not be sent on time
+	Scenario string
+	Mode     string // "closed, c=8" or "open, 120/s"
+	Requests int    // measured (after the warm-up)
+	Errors   int    // non-200 answers or GraphQL errors
+	Late     int    // open loop: requests that could not be sent on time
 	// ErrorKinds counts the errors and late requests by kind: a status, a
 	// GraphQL error code, a client error.
 	ErrorKinds map[string]int
-	Elapsed   time.Duration
-	RPS       float64
-	P50       time.Duration
-	P95       time.Duration
-	P99       time.Duration
-	Max       time.Duration
-	latencies []time.Duration
+	Elapsed    time.Duration
+	RPS        float64
+	P50        time.Duration
+	P95        time.Duration
+	P99        time.Duration
+	Max        time.Duration
+	latencies  []time.Duration
 }
 
 func newClient(conns int) *http.Client {
