@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/uuid"
@@ -117,5 +118,40 @@ func TestEveryReadHonoursTheContext(t *testing.T) {
 	var b bytes.Buffer
 	if err := x.g.ExportJSONL(&b); err != nil || b.Len() == 0 {
 		t.Fatalf("the graph is unusable after: %v", err)
+	}
+}
+
+// countdown is a context that ends after its Err has been asked n times: the
+// deadline passes while a read is under way.
+type countdown struct {
+	context.Context
+	left atomic.Int64
+	done chan struct{}
+}
+
+func (c *countdown) Done() <-chan struct{} { return c.done }
+func (c *countdown) Err() error {
+	if c.left.Add(-1) < 0 {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// TestReadsStopMidway: a read whose deadline passes while it runs stops with
+// TIMEOUT, also when it reads records the cache holds (no key is read then).
+func TestReadsStopMidway(t *testing.T) {
+	x := newFixture(t)
+	many := make([]uuid.UUID, 1000)
+	for i := range many {
+		many[i] = x.qualcomm.ID
+	}
+	if _, err := x.g.Nodes(many); err != nil { // now cached
+		t.Fatal(err)
+	}
+	ctx := &countdown{Context: context.Background(), done: make(chan struct{})}
+	ctx.left.Store(3) // the deadline passes after the read began
+	_, err := x.g.WithContext(ctx).Nodes(many)
+	if storage.ErrorCode(err) != storage.CodeTimeout {
+		t.Errorf("1,000 cached records read past the deadline: %v", err)
 	}
 }
