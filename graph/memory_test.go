@@ -121,21 +121,38 @@ func TestCachesAreBoundedByBytes(t *testing.T) {
 }
 
 // TestWriteReleasesStaleAnswers: a write drops the cached answers it made
-// stale at once, not only when a later query skips them.
+// stale at once, not only when a later query skips them: the cache's bytes
+// fall to nothing and the heap gives back what they held.
 func TestWriteReleasesStaleAnswers(t *testing.T) {
 	g := seeded(t)
 	reg := prometheus.NewRegistry()
-	a := newAPIWith(t, g, graph.Options{Metrics: graph.NewMetrics(reg), CacheSize: 1000})
-	for i := range 20 {
-		a.do(padded(i, 5_000), nil, false).ok(t)
+	lim := graph.DefaultLimits()
+	lim.MaxComplexity = 0 // big answers, to see them in the heap
+	a := newAPIWith(t, g, graph.Options{Limits: &lim, Metrics: graph.NewMetrics(reg), CacheSize: 1000})
+	heap := func() int64 {
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		return int64(m.HeapAlloc)
 	}
-	if held := gauge(t, reg, "policygraph_cache_bytes", "response"); held < 20*5_000 {
-		t.Fatalf("the response cache holds %.0f bytes after 20 answers of 5 kB", held)
+	before := heap()
+	for i := range 20 { // 20 answers of 1.8 MB, each spelled apart
+		a.do(`{ facts(first: 200) { nodes { evidence { source { text } } } }`+strings.Repeat(" ", i)+`}`, nil, false).ok(t)
+	}
+	filled := heap()
+	if held := gauge(t, reg, "policygraph_cache_bytes", "response"); held < 20*1_700_000 {
+		t.Fatalf("the response cache holds %.0f bytes after 20 answers of 1.8 MB", held)
 	}
 	a.do(`mutation { createEntity(input: {kind: TOPIC, name: "Cache release"}) { id } }`, nil, true).ok(t)
+	after := heap()
+	t.Logf("heap: %d MB before, %d MB with the answers cached, %d MB after the write", before>>20, filled>>20, after>>20)
 	if held := gauge(t, reg, "policygraph_cache_bytes", "response"); held != 0 {
 		t.Errorf("after a write the response cache still holds %.0f bytes of stale answers", held)
 	}
+	if after-before > (filled-before)/4 {
+		t.Errorf("after a write the heap holds %d MB more than before the answers were cached (%d MB with them)", (after-before)>>20, (filled-before)>>20)
+	}
+	runtime.KeepAlive(a) // the handler, and its cache, live on: only the answers may go
 }
 
 // slowWriter is a client that reads nothing: its first Write blocks until
