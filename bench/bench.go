@@ -276,8 +276,15 @@ func runLoad(ctx context.Context, o Options, out io.Writer, srv Server) error {
 	if cachedURL != "" {
 		cached = &results[len(results)-1]
 	}
-	// Open loop at half the measured maximum rate of the headline query.
-	open := OpenLoop(ctx, client, head, hl.RPS/2, o.Warmup, o.Duration)
+	// Open loop at half the maximum rate of the headline query. The maximum
+	// is measured again just before, and the lower of that and the rounds'
+	// is taken: on a shared machine the capacity moves, and an open loop
+	// offered more than the server can do at that moment piles requests up
+	// until the generator drops them ("late"), which is what the errors of
+	// this scenario were.
+	now := ClosedLoop(ctx, client, head, o.Conc, 0, max(o.Duration/time.Duration(2*o.Rounds), time.Second))
+	rate := min(hl.RPS, now.RPS) / 2
+	open := OpenLoop(ctx, client, head, rate, o.Warmup, o.Duration)
 	open.Scenario = head.Name + " at half max rate"
 	results = append(results, open)
 
@@ -285,11 +292,11 @@ func runLoad(ctx context.Context, o Options, out io.Writer, srv Server) error {
 		results = append(results, ClosedLoop(ctx, client, addFact(url, token), o.Conc, o.Warmup, o.Duration))
 	}
 
-	fmt.Fprintf(out, "| scenario | mode | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | × floor | × ceiling |\n")
-	fmt.Fprintf(out, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	fmt.Fprintf(out, "| scenario | mode | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | late | × floor | × ceiling |\n")
+	fmt.Fprintf(out, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, r := range results {
-		fmt.Fprintf(out, "| %s | %s | %.0f | %s | %s | %s | %s | %d | %.2f | %.2f |\n", r.Scenario, r.Mode, r.RPS,
-			ms(r.P50), ms(r.P95), ms(r.P99), ms(r.Max), r.Errors+r.Late, r.RPS/flr.RPS, r.RPS/ceil.RPS)
+		fmt.Fprintf(out, "| %s | %s | %.0f | %s | %s | %s | %s | %d | %d | %.2f | %.2f |\n", r.Scenario, r.Mode, r.RPS,
+			ms(r.P50), ms(r.P95), ms(r.P99), ms(r.Max), r.Errors, r.Late, r.RPS/flr.RPS, r.RPS/ceil.RPS)
 	}
 	fmt.Fprintln(out)
 	for _, r := range results {
@@ -301,7 +308,7 @@ func runLoad(ctx context.Context, o Options, out io.Writer, srv Server) error {
 			kinds = append(kinds, fmt.Sprintf("%d × %s", n, k))
 		}
 		slices.Sort(kinds)
-		fmt.Fprintf(out, "- errors of %s (%s): %s\n", r.Scenario, r.Mode, strings.Join(kinds, "; "))
+		fmt.Fprintf(out, "- errors and late requests of %s (%s), by kind: %s\n", r.Scenario, r.Mode, strings.Join(kinds, "; "))
 	}
 	check := func(name string, ok bool, got string) {
 		verdict := "NOT MET"
@@ -314,6 +321,8 @@ func runLoad(ctx context.Context, o Options, out io.Writer, srv Server) error {
 	if cached != nil {
 		check("headline, repeated, response cache ≥ 0.7× net/http ceiling req/s", cached.RPS >= 0.7*ceil.RPS, fmt.Sprintf("%.2f×", cached.RPS/ceil.RPS))
 	}
+	check("every request at half max rate answered", open.Errors == 0 && open.Late == 0 && open.Requests > 0,
+		fmt.Sprintf("%d errors, %d late of %d", open.Errors, open.Late, open.Requests+open.Late))
 	check("p99 at half max rate < 5 ms", open.P99 < 5*time.Millisecond && open.Requests > 0, ms(open.P99)+" ms")
 	return nil
 }
