@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -141,5 +144,35 @@ func TestHeadersAndStreamsAtTheEdge(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusBadRequest || strings.Contains(string(b), "__typename") {
 		t.Errorf("a stream request: %d %s", resp.StatusCode, b)
+	}
+}
+
+// TestMemoryLimitFollowsTheBudget: serve sets Go's memory limit to
+// -memory-budget, unless GOMEMLIMIT is set, which it then leaves alone.
+func TestMemoryLimitFollowsTheBudget(t *testing.T) {
+	orig := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(orig) })
+	serveWith := func(env map[string]string, args ...string) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		out := newLineWriter()
+		errc := make(chan error, 1)
+		args = append([]string{"serve", "-addr", "127.0.0.1:0", "-data", t.TempDir()}, args...)
+		go func() { errc <- run(ctx, args, func(k string) string { return env[k] }, out, io.Discard) }()
+		listenAddr(t, out.lines, 30*time.Second)
+		cancel()
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	debug.SetMemoryLimit(math.MaxInt64)
+	serveWith(nil, "-memory-budget", "768MiB")
+	if got := debug.SetMemoryLimit(-1); got != 768<<20 {
+		t.Errorf("memory limit %d after serve -memory-budget 768MiB, want %d", got, 768<<20)
+	}
+	debug.SetMemoryLimit(3 << 30) // as GOMEMLIMIT=3GiB would have set it at start
+	serveWith(map[string]string{"GOMEMLIMIT": "3GiB"}, "-memory-budget", "768MiB")
+	if got := debug.SetMemoryLimit(-1); got != 3<<30 {
+		t.Errorf("memory limit %d with GOMEMLIMIT set, want it left at %d", got, int64(3<<30))
 	}
 }
