@@ -14,8 +14,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -59,17 +59,21 @@ type config struct {
 	maxBody       int64
 	limits        graph.Limits
 	server        serverLimits
+	memory        memoryConfig
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	var c config
 	env := &envDefaults{getenv: getenv}
-	fs, cors := configFlags(&c, env, stderr)
+	fs, cors, deriveMemory := configFlags(&c, env, stderr)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if err := env.err(); err != nil {
 		// Even when a flag overrides it: a malformed setting is a mistake to fix.
+		return c, err
+	}
+	if err := deriveMemory(); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
@@ -86,7 +90,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 // configFlags defines the service's flags on a new flag set, their defaults
 // read from the environment through env; it returns the set and the
 // -cors-origins value, split by parseConfig.
-func configFlags(c *config, env *envDefaults, stderr io.Writer) (*flag.FlagSet, *string) {
+func configFlags(c *config, env *envDefaults, stderr io.Writer) (*flag.FlagSet, *string, func() error) {
 	fs := flag.NewFlagSet("policygraph", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", env.string("POLICYGRAPH_ADDR", ":8080"), "listen address (env POLICYGRAPH_ADDR)")
@@ -104,7 +108,8 @@ func configFlags(c *config, env *envDefaults, stderr io.Writer) (*flag.FlagSet, 
 	fs.Int64Var(&c.csvMaxBytes, "csv-max-bytes", env.int64("POLICYGRAPH_CSV_MAX_BYTES", 32<<20), "most bytes of a CSV table from /q/ (400 CSV_TOO_LARGE past it); 0: no limit (env POLICYGRAPH_CSV_MAX_BYTES)")
 	fs.Int64Var(&c.maxBody, "max-body", env.int64("POLICYGRAPH_MAX_BODY", graph.DefaultMaxBodyBytes), "largest POST body in bytes (env POLICYGRAPH_MAX_BODY)")
 	limitFlags(fs, env, &c.limits, &c.server)
-	return fs, cors
+	deriveMemory := memoryFlags(fs, env.getenv, &c.memory, &c.limits, &c.maxBody)
+	return fs, cors, deriveMemory
 }
 
 // run dispatches to a subcommand; with none (or "serve") it serves.
@@ -180,15 +185,27 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	ln = limitConns(ln, cfg.memory.maxConns)
+	memLimit := "GOMEMLIMIT"
+	if getenv("GOMEMLIMIT") == "" {
+		// The runtime read GOMEMLIMIT at start; when it is not set, the budget
+		// is the limit: the GC works harder, rather than the heap growing
+		// past it.
+		debug.SetMemoryLimit(cfg.memory.budget)
+		memLimit = "-memory-budget"
+	}
 	srv := &http.Server{
 		Handler:           newHandler(g, cfg, log),
+		MaxHeaderBytes:    maxHeaderBytes,
 		ReadHeaderTimeout: cfg.server.readHeaderTimeout,
 		ReadTimeout:       cfg.server.readTimeout,
 		WriteTimeout:      cfg.server.writeTimeout,
 		IdleTimeout:       cfg.server.idleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "data", cfg.data, "writes", cfg.token != "", "sync", cfg.syncWrites)
+	log.Info("listening", "addr", ln.Addr().String(), "data", cfg.data, "writes", cfg.token != "", "sync", cfg.syncWrites,
+		"memory_budget", sizeString(cfg.memory.budget), "memory_limit_from", memLimit, "max_in_flight", cfg.limits.MaxInFlight,
+		"max_in_flight_per_client", cfg.limits.MaxInFlightPerClient)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -213,7 +230,7 @@ const minTokenBytes = 16
 
 // openGraph opens the store and seeds it when it holds no entity.
 func openGraph(cfg config, log *slog.Logger) (*storage.Graph, error) {
-	bkv, err := storage.OpenBadger(storage.BadgerOptions{Dir: cfg.data, SyncWrites: cfg.syncWrites, Logger: log})
+	bkv, err := storage.OpenBadger(storage.BadgerOptions{Dir: cfg.data, SyncWrites: cfg.syncWrites, Logger: log, BlockCacheBytes: cfg.memory.blockCache})
 	if err != nil {
 		return nil, err
 	}
@@ -223,25 +240,34 @@ func openGraph(cfg config, log *slog.Logger) (*storage.Graph, error) {
 		kv.Close()
 		return nil, err
 	}
-	if !cfg.seed {
-		return g, nil
+	if cfg.memory.recordCache > 0 {
+		g.SetRecordCacheBytes(cfg.memory.recordCache)
 	}
-	empty, err := g.Empty()
-	if err != nil {
-		g.Close()
-		return nil, err
+	if cfg.seed {
+		empty, err := g.Empty()
+		if err != nil {
+			g.Close()
+			return nil, err
+		}
+		if empty {
+			start := time.Now()
+			rep, err := seed.Load(g)
+			if err != nil {
+				g.Close()
+				return nil, fmt.Errorf("seed: %w", err)
+			}
+			log.Info("seeded from the article", "entities", rep.Entities, "facts", rep.Facts, "written", rep.Changed, "took", time.Since(start).String())
+		}
 	}
-	if !empty {
-		log.Info("store opened", "version", g.Version())
-		return g, nil
-	}
+	// Count the graph once, now, by a key-only scan: from here on the writes
+	// keep the counts, which stats and the cost model read (storage/counts.go).
 	start := time.Now()
-	rep, err := seed.Load(g)
+	s, err := g.Stats()
 	if err != nil {
 		g.Close()
-		return nil, fmt.Errorf("seed: %w", err)
+		return nil, fmt.Errorf("count the graph: %w", err)
 	}
-	log.Info("seeded from the article", "entities", rep.Entities, "facts", rep.Facts, "written", rep.Changed, "took", time.Since(start).String())
+	log.Info("store opened", "version", g.Version(), "entities", s.Nodes, "facts", s.Facts, "counted_in", time.Since(start).String())
 	return g, nil
 }
 
@@ -251,7 +277,9 @@ func newHandler(g *storage.Graph, cfg config, log *slog.Logger) http.Handler {
 	metrics := graph.NewMetrics(reg)
 	registerGraphMetrics(reg, g)
 	api := graph.NewHandler(g, graph.Options{Token: cfg.token, Introspection: cfg.introspection, Logger: log,
-		MaxBodyBytes: cfg.maxBody, CacheSize: cfg.cacheSize, CacheControl: cfg.cacheControl, Metrics: metrics, Limits: &cfg.limits})
+		MaxBodyBytes: cfg.maxBody, CacheSize: cfg.cacheSize, CacheControl: cfg.cacheControl, Metrics: metrics, Limits: &cfg.limits,
+		CacheBytes: orNone(cfg.memory.responseCache), QueryCacheBytes: orNone(cfg.memory.queryCache), APQCacheBytes: orNone(cfg.memory.apqCache),
+		RefusalCacheBytes: orNone(cfg.memory.refusalCache)})
 	auth := graph.NewAuth(graph.AuthOptions{Token: cfg.token, FailureDelay: cfg.authDelay, Registerer: reg})
 	gql := auth.Authenticate(api)
 	crossOrigin := allowOrigins(cfg.corsOrigins)
@@ -304,23 +332,14 @@ func registerGraphMetrics(reg prometheus.Registerer, g *storage.Graph) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "policygraph_graph_version", Help: "Grows with every committed write."},
 		func() float64 { return float64(g.Version()) }))
-	// The size is counted by a key scan: once per graph version, not per gauge
-	// and scrape.
-	var mu sync.Mutex
-	var counted storage.Stats
-	countedAt := ^uint64(0)
+	// The graph's counts are kept in process: reading them costs no store read.
 	stat := func(f func(storage.Stats) int) func() float64 {
 		return func() float64 {
-			mu.Lock()
-			defer mu.Unlock()
-			if v := g.Version(); v != countedAt {
-				s, err := g.Stats()
-				if err != nil {
-					return -1
-				}
-				counted, countedAt = s, v
+			s, err := g.Stats()
+			if err != nil {
+				return -1
 			}
-			return float64(f(counted))
+			return float64(f(s))
 		}
 	}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "policygraph_graph_entities", Help: "Entities in the graph."},

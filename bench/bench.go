@@ -20,6 +20,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -127,8 +128,15 @@ func randomToken() string {
 	return hex.EncodeToString(b)
 }
 
+// clientConns bounds the load generator's connections. It is one client
+// address, and the server accepts a quarter of -max-conns (256 by default)
+// from one address and closes the connections past that: with 512, the open
+// loop's bursts met resets. Requests past it wait for a connection, their
+// latency counted from when they were due.
+const clientConns = 128
+
 func runLoad(ctx context.Context, o Options, out io.Writer, srv Server) error {
-	client := newClient(512)
+	client := newClient(clientConns)
 	url := o.URL
 	cachedURL := "" // the same route table with the response cache on
 	token := o.Token
@@ -268,8 +276,15 @@ func runLoad(ctx context.Context, o Options, out io.Writer, srv Server) error {
 	if cachedURL != "" {
 		cached = &results[len(results)-1]
 	}
-	// Open loop at half the measured maximum rate of the headline query.
-	open := OpenLoop(ctx, client, head, hl.RPS/2, o.Warmup, o.Duration)
+	// Open loop at half the maximum rate of the headline query. The maximum
+	// is measured again just before, and the lower of that and the rounds'
+	// is taken: on a shared machine the capacity moves, and an open loop
+	// offered more than the server can do at that moment piles requests up
+	// until the generator drops them ("late"), which is what the errors of
+	// this scenario were.
+	now := ClosedLoop(ctx, client, head, o.Conc, 0, max(o.Duration/time.Duration(2*o.Rounds), time.Second))
+	rate := min(hl.RPS, now.RPS) / 2
+	open := OpenLoop(ctx, client, head, rate, o.Warmup, o.Duration)
 	open.Scenario = head.Name + " at half max rate"
 	results = append(results, open)
 
@@ -277,13 +292,24 @@ func runLoad(ctx context.Context, o Options, out io.Writer, srv Server) error {
 		results = append(results, ClosedLoop(ctx, client, addFact(url, token), o.Conc, o.Warmup, o.Duration))
 	}
 
-	fmt.Fprintf(out, "| scenario | mode | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | × floor | × ceiling |\n")
-	fmt.Fprintf(out, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	fmt.Fprintf(out, "| scenario | mode | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | late | × floor | × ceiling |\n")
+	fmt.Fprintf(out, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, r := range results {
-		fmt.Fprintf(out, "| %s | %s | %.0f | %s | %s | %s | %s | %d | %.2f | %.2f |\n", r.Scenario, r.Mode, r.RPS,
-			ms(r.P50), ms(r.P95), ms(r.P99), ms(r.Max), r.Errors+r.Late, r.RPS/flr.RPS, r.RPS/ceil.RPS)
+		fmt.Fprintf(out, "| %s | %s | %.0f | %s | %s | %s | %s | %d | %d | %.2f | %.2f |\n", r.Scenario, r.Mode, r.RPS,
+			ms(r.P50), ms(r.P95), ms(r.P99), ms(r.Max), r.Errors, r.Late, r.RPS/flr.RPS, r.RPS/ceil.RPS)
 	}
 	fmt.Fprintln(out)
+	for _, r := range results {
+		if len(r.ErrorKinds) == 0 {
+			continue
+		}
+		kinds := make([]string, 0, len(r.ErrorKinds))
+		for k, n := range r.ErrorKinds {
+			kinds = append(kinds, fmt.Sprintf("%d × %s", n, k))
+		}
+		slices.Sort(kinds)
+		fmt.Fprintf(out, "- errors and late requests of %s (%s), by kind: %s\n", r.Scenario, r.Mode, strings.Join(kinds, "; "))
+	}
 	check := func(name string, ok bool, got string) {
 		verdict := "NOT MET"
 		if ok {
@@ -295,6 +321,8 @@ func runLoad(ctx context.Context, o Options, out io.Writer, srv Server) error {
 	if cached != nil {
 		check("headline, repeated, response cache ≥ 0.7× net/http ceiling req/s", cached.RPS >= 0.7*ceil.RPS, fmt.Sprintf("%.2f×", cached.RPS/ceil.RPS))
 	}
+	check("every request at half max rate answered", open.Errors == 0 && open.Late == 0 && open.Requests > 0,
+		fmt.Sprintf("%d errors, %d late of %d", open.Errors, open.Late, open.Requests+open.Late))
 	check("p99 at half max rate < 5 ms", open.P99 < 5*time.Millisecond && open.Requests > 0, ms(open.P99)+" ms")
 	return nil
 }

@@ -3,10 +3,15 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -22,18 +27,21 @@ type Scenario struct {
 
 // Result is what one run of a scenario measured.
 type Result struct {
-	Scenario  string
-	Mode      string // "closed, c=8" or "open, 120/s"
-	Requests  int    // measured (after the warm-up)
-	Errors    int    // non-200 answers or GraphQL errors
-	Late      int    // open loop: requests that could not be sent on time
-	Elapsed   time.Duration
-	RPS       float64
-	P50       time.Duration
-	P95       time.Duration
-	P99       time.Duration
-	Max       time.Duration
-	latencies []time.Duration
+	Scenario string
+	Mode     string // "closed, c=8" or "open, 120/s"
+	Requests int    // measured (after the warm-up)
+	Errors   int    // non-200 answers or GraphQL errors
+	Late     int    // open loop: requests that could not be sent on time
+	// ErrorKinds counts the errors and late requests by kind: a status, a
+	// GraphQL error code, a client error.
+	ErrorKinds map[string]int
+	Elapsed    time.Duration
+	RPS        float64
+	P50        time.Duration
+	P95        time.Duration
+	P99        time.Duration
+	Max        time.Duration
+	latencies  []time.Duration
 }
 
 func newClient(conns int) *http.Client {
@@ -49,12 +57,50 @@ func newClient(conns int) *http.Client {
 	}
 }
 
+// errorKind names what went wrong with a request, for Result.ErrorKinds:
+// the client's error, or the answer's status and first error code.
+func errorKind(err error, status int, body []byte) string {
+	if err != nil {
+		var ne net.Error
+		switch {
+		case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
+			return "client: timeout"
+		case errors.Is(err, syscall.EADDRNOTAVAIL):
+			return "client: no ephemeral port (EADDRNOTAVAIL)"
+		case errors.Is(err, syscall.ECONNRESET):
+			return "client: connection reset"
+		case errors.Is(err, syscall.ECONNREFUSED):
+			return "client: connection refused"
+		}
+		msg := err.Error()
+		if i := strings.LastIndex(msg, ": "); i >= 0 {
+			msg = msg[i+2:]
+		}
+		return "client: " + msg
+	}
+	var resp struct {
+		Errors []struct {
+			Extensions struct{ Code string } `json:"extensions"`
+		} `json:"errors"`
+	}
+	code := ""
+	if json.Unmarshal(body, &resp) == nil && len(resp.Errors) > 0 {
+		code = " " + resp.Errors[0].Extensions.Code
+	}
+	return fmt.Sprintf("status %d%s", status, code)
+}
+
 // do sends one request and reads the whole answer; it reports whether the
-// answer was a 200 without GraphQL errors.
+// answer was a 200 without GraphQL errors, and when it was not, what it was.
 func do(ctx context.Context, c *http.Client, s Scenario, buf *bytes.Buffer) (bool, error) {
+	ok, _, err := doKind(ctx, c, s, buf)
+	return ok, err
+}
+
+func doKind(ctx context.Context, c *http.Client, s Scenario, buf *bytes.Buffer) (bool, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL, bytes.NewReader(s.Body))
 	if err != nil {
-		return false, err
+		return false, errorKind(err, 0, nil), err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if s.Token != "" {
@@ -62,14 +108,25 @@ func do(ctx context.Context, c *http.Client, s Scenario, buf *bytes.Buffer) (boo
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return false, err
+		return false, errorKind(err, 0, nil), err
 	}
 	defer resp.Body.Close()
 	buf.Reset()
 	if _, err := buf.ReadFrom(resp.Body); err != nil {
-		return false, err
+		return false, errorKind(err, 0, nil), err
 	}
-	return resp.StatusCode == http.StatusOK && !bytes.Contains(buf.Bytes(), []byte(`"errors":`)), nil
+	if resp.StatusCode == http.StatusOK && !bytes.Contains(buf.Bytes(), []byte(`"errors":`)) {
+		return true, "", nil
+	}
+	return false, errorKind(nil, resp.StatusCode, buf.Bytes()), nil
+}
+
+// countError adds one error of kind to r.
+func (r *Result) countError(kind string) {
+	if r.ErrorKinds == nil {
+		r.ErrorKinds = map[string]int{}
+	}
+	r.ErrorKinds[kind]++
 }
 
 // fetch sends one request and returns the body, failing on errors.
@@ -97,24 +154,27 @@ func ClosedLoop(ctx context.Context, c *http.Client, s Scenario, conc int, warmu
 		wg.Go(func() {
 			var buf bytes.Buffer
 			lat := make([]time.Duration, 0, 4096)
-			errs := 0
+			var kinds []string
 			for {
 				t0 := time.Now()
 				if t0.After(stop) || ctx.Err() != nil {
 					break
 				}
-				ok, err := do(ctx, c, s, &buf)
+				ok, kind, _ := doKind(ctx, c, s, &buf)
 				if t0.Before(measureFrom) {
 					continue
 				}
 				lat = append(lat, time.Since(t0))
-				if err != nil || !ok {
-					errs++
+				if !ok {
+					kinds = append(kinds, kind)
 				}
 			}
 			mu.Lock()
 			res.latencies = append(res.latencies, lat...)
-			res.Errors += errs
+			res.Errors += len(kinds)
+			for _, k := range kinds {
+				res.countError(k)
+			}
 			mu.Unlock()
 		})
 	}
@@ -150,13 +210,14 @@ func OpenLoop(ctx context.Context, c *http.Client, s Scenario, rate float64, war
 		default:
 			mu.Lock()
 			res.Late++
+			res.countError(fmt.Sprintf("late: %d requests already in flight", maxInFlight))
 			mu.Unlock()
 			continue
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
 			buf := bufs.Get().(*bytes.Buffer)
-			ok, err := do(ctx, c, s, buf)
+			ok, kind, _ := doKind(ctx, c, s, buf)
 			bufs.Put(buf)
 			lat := time.Since(due)
 			if due.Before(measureFrom) {
@@ -164,8 +225,9 @@ func OpenLoop(ctx context.Context, c *http.Client, s Scenario, rate float64, war
 			}
 			mu.Lock()
 			res.latencies = append(res.latencies, lat)
-			if err != nil || !ok {
+			if !ok {
 				res.Errors++
+				res.countError(kind)
 			}
 			mu.Unlock()
 		})
@@ -183,6 +245,12 @@ func (r Result) merge(o Result) Result {
 	r.latencies = append(r.latencies, o.latencies...)
 	r.Errors += o.Errors
 	r.Late += o.Late
+	for k, n := range o.ErrorKinds {
+		if r.ErrorKinds == nil {
+			r.ErrorKinds = map[string]int{}
+		}
+		r.ErrorKinds[k] += n
+	}
 	r.Elapsed += o.Elapsed
 	return r.finish()
 }

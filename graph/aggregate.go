@@ -11,7 +11,7 @@ import (
 // storage.TimeSeries.
 
 func (r *Resolver) factCounts(ctx context.Context, f *model.FactFilter, groupBy []storage.Dimension) ([]*storage.Group, error) {
-	q, err := r.factQuery(f)
+	q, err := r.factQuery(ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -23,7 +23,7 @@ func (r *Resolver) factCounts(ctx context.Context, f *model.FactFilter, groupBy 
 }
 
 func (r *Resolver) timeSeries(ctx context.Context, f *model.FactFilter, seriesBy []storage.Dimension) ([]*storage.Series, error) {
-	q, err := r.factQuery(f)
+	q, err := r.factQuery(ctx, f)
 	if err != nil {
 		return nil, err
 	}

@@ -55,11 +55,11 @@ func (r *Resolver) country(field string, s *string) (string, error) {
 }
 
 // authority resolves sanctionedBy / controlledBy: "*" means any authority.
-func (r *Resolver) authority(field string, s *string) (uuid.UUID, error) {
+func (r *Resolver) authority(ctx context.Context, field string, s *string) (uuid.UUID, error) {
 	if s != nil && *s == "*" {
 		return storage.AnyAuthority, nil
 	}
-	return r.ref(field, s)
+	return r.ref(ctx, field, s)
 }
 
 func (r *Resolver) entityList(ctx context.Context, f *model.EntityFilter, orderBy *model.EntityOrder, order *model.SortOrder, first *int, after *string) (*model.EntityConnection, error) {
@@ -79,14 +79,14 @@ func (r *Resolver) entityList(ctx context.Context, f *model.EntityFilter, orderB
 			out   *uuid.UUID
 		}{{"filter.series", f.Series, &q.Series}, {"filter.sponsoredSeries", f.SponsoredSeries, &q.SponsoredSeries},
 			{"filter.sponsoredEvent", f.SponsoredEvent, &q.SponsoredEvent}, {"filter.product", f.Product, &q.Product}} {
-			if *x.out, err = r.ref(x.field, x.in); err != nil {
+			if *x.out, err = r.ref(ctx, x.field, x.in); err != nil {
 				return nil, err
 			}
 		}
-		if q.SanctionedBy, err = r.authority("filter.sanctionedBy", f.SanctionedBy); err != nil {
+		if q.SanctionedBy, err = r.authority(ctx, "filter.sanctionedBy", f.SanctionedBy); err != nil {
 			return nil, err
 		}
-		if q.ControlledBy, err = r.authority("filter.controlledBy", f.ControlledBy); err != nil {
+		if q.ControlledBy, err = r.authority(ctx, "filter.controlledBy", f.ControlledBy); err != nil {
 			return nil, err
 		}
 	}
@@ -115,7 +115,7 @@ func (r *Resolver) entityList(ctx context.Context, f *model.EntityFilter, orderB
 }
 
 // factQuery decodes a FactFilter; a nil filter selects every fact.
-func (r *Resolver) factQuery(f *model.FactFilter) (storage.FactQuery, error) {
+func (r *Resolver) factQuery(ctx context.Context, f *model.FactFilter) (storage.FactQuery, error) {
 	var q storage.FactQuery
 	if f == nil {
 		return q, nil
@@ -130,20 +130,20 @@ func (r *Resolver) factQuery(f *model.FactFilter) (storage.FactQuery, error) {
 	if q.SubjectCountry, err = r.country("filter.subjectCountry", f.SubjectCountry); err != nil {
 		return q, err
 	}
-	if q.Subject, err = r.ref("filter.subject", f.Subject); err != nil {
+	if q.Subject, err = r.ref(ctx, "filter.subject", f.Subject); err != nil {
 		return q, err
 	}
-	if q.Object, err = r.ref("filter.object", f.Object); err != nil {
+	if q.Object, err = r.ref(ctx, "filter.object", f.Object); err != nil {
 		return q, err
 	}
-	if q.Series, err = r.ref("filter.series", f.Series); err != nil {
+	if q.Series, err = r.ref(ctx, "filter.series", f.Series); err != nil {
 		return q, err
 	}
 	return q, nil
 }
 
 func (r *Resolver) factList(ctx context.Context, f *model.FactFilter, order *model.SortOrder, first *int, after *string) (*model.FactConnection, error) {
-	q, err := r.factQuery(f)
+	q, err := r.factQuery(ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -157,13 +157,13 @@ func (r *Resolver) factList(ctx context.Context, f *model.FactFilter, order *mod
 	return factConnection(facts, first, after, 50)
 }
 
-func (r *Resolver) sponsorshipQuery(series, event, sponsorCountry *string, tier *storage.Tier, yearFrom, yearTo *int) (storage.SponsorshipQuery, error) {
+func (r *Resolver) sponsorshipQuery(ctx context.Context, series, event, sponsorCountry *string, tier *storage.Tier, yearFrom, yearTo *int) (storage.SponsorshipQuery, error) {
 	q := storage.SponsorshipQuery{YearFrom: yearFrom, YearTo: yearTo}
 	var err error
-	if q.Series, err = r.ref("series", series); err != nil {
+	if q.Series, err = r.ref(ctx, "series", series); err != nil {
 		return q, err
 	}
-	if q.Event, err = r.ref("event", event); err != nil {
+	if q.Event, err = r.ref(ctx, "event", event); err != nil {
 		return q, err
 	}
 	if q.SponsorCountry, err = r.country("sponsorCountry", sponsorCountry); err != nil {
@@ -176,7 +176,7 @@ func (r *Resolver) sponsorshipQuery(series, event, sponsorCountry *string, tier 
 }
 
 func (r *Resolver) sponsorshipsByYear(ctx context.Context, series, event, sponsorCountry *string, tier *storage.Tier, yearFrom, yearTo *int, order *model.SortOrder) ([]*model.SponsorshipYear, error) {
-	q, err := r.sponsorshipQuery(series, event, sponsorCountry, tier, yearFrom, yearTo)
+	q, err := r.sponsorshipQuery(ctx, series, event, sponsorCountry, tier, yearFrom, yearTo)
 	if err != nil {
 		return nil, err
 	}
@@ -285,8 +285,8 @@ func predicateInfos() []*model.PredicateInfo {
 	return out
 }
 
-func (r *Resolver) stats() (*model.GraphStats, error) {
-	s, err := r.Graph.Stats()
+func (r *Resolver) stats(ctx context.Context) (*model.GraphStats, error) {
+	s, err := r.graph(ctx).Stats()
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,11 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/google/uuid"
 	"github.com/vektah/gqlparser/v2/ast"
+
+	"policygraph/graph/model"
+	"policygraph/storage"
 )
 
 // The cost model of the complexity limit. gqlgen charges every field 1 plus what
@@ -24,6 +28,14 @@ import (
 //     costs hopCost plus what it selects.
 //
 // Everything else keeps gqlgen's 1 plus what it selects.
+//
+// On top of that shape, costModel prices what some fields read whatever they
+// select: the lists that start from an index (facts, entities, sponsorships,
+// sponsorshipsByYear, factCounts, timeSeries) cost one point per record their
+// query reads, as storage estimates it from the graph's size (FactScan,
+// EntityScan, SponsorshipScan), so that a count or a scan of the whole graph
+// costs the graph's size, and Source.text costs its bytes, so that the
+// complexity limit refuses what would exceed the response size limit.
 const (
 	connectionCost = 10
 	traversalCost  = 5
@@ -72,6 +84,99 @@ var fieldCosts = sync.OnceValue(func() ComplexityRoot {
 	}
 	return root
 })
+
+// costModel is the cost model of a handler on g under l: the shape of
+// fieldCosts, plus what the fields that scan read (see above).
+func costModel(g *storage.Graph, l Limits) ComplexityRoot {
+	root := fieldCosts()
+	q := &root.Query
+
+	facts := q.Facts
+	q.Facts = func(child int, f *model.FactFilter, order *model.SortOrder, first *int, after *string) int {
+		return satAdd(facts(child, f, order, first, after), g.FactScan(factShape(f, false)))
+	}
+	counts := q.FactCounts
+	q.FactCounts = func(child int, f *model.FactFilter, by []storage.Dimension) int {
+		return satAdd(counts(child, f, by), g.FactScan(factShape(f, true)))
+	}
+	series := q.TimeSeries
+	q.TimeSeries = func(child int, f *model.FactFilter, by []storage.Dimension) int {
+		return satAdd(series(child, f, by), g.FactScan(factShape(f, true)))
+	}
+	entities := q.Entities
+	q.Entities = func(child int, f *model.EntityFilter, orderBy *model.EntityOrder, order *model.SortOrder, first *int, after *string) int {
+		return satAdd(entities(child, f, orderBy, order, first, after), g.EntityScan(entityShape(f)))
+	}
+	sponsorships := q.Sponsorships
+	q.Sponsorships = func(child int, series, event, country *string, tier *storage.Tier, from, to *int, order *model.SortOrder, first *int, after *string) int {
+		return satAdd(sponsorships(child, series, event, country, tier, from, to, order, first, after),
+			g.SponsorshipScan(sponsorshipShape(series, event, country)))
+	}
+	byYear := q.SponsorshipsByYear
+	q.SponsorshipsByYear = func(child int, series, event, country *string, tier *storage.Tier, from, to *int, order *model.SortOrder) int {
+		return satAdd(byYear(child, series, event, country, tier, from, to, order),
+			g.SponsorshipScan(sponsorshipShape(series, event, country)))
+	}
+
+	// A point of complexity buys this many bytes of answer: at the default
+	// limits, 8 MiB / 20,000 = 419 bytes.
+	bytesPerPoint := int64(DefaultMaxResponseBytes / DefaultLimits().MaxComplexity)
+	if l.MaxResponseBytes > 0 && l.MaxComplexity > 0 {
+		bytesPerPoint = max(1, l.MaxResponseBytes/int64(l.MaxComplexity))
+	}
+	root.Source.Text = func(child int) int {
+		n := int64(g.MaxSourceText())
+		return int(min(1+n/bytesPerPoint, int64(maxInt)))
+	}
+	return root
+}
+
+// The shapes of filters, for the scan estimates: which fields are set is what
+// matters; references are not resolved (any ID stands for a set one).
+var someID = uuid.Max
+
+func refShape(s *string) uuid.UUID {
+	if s == nil || *s == "" {
+		return uuid.Nil
+	}
+	return someID
+}
+
+// factShape is the storage query of a FactFilter; positive is the default of
+// factCounts and timeSeries, which count positive facts when negated is null.
+func factShape(f *model.FactFilter, positive bool) storage.FactQuery {
+	var q storage.FactQuery
+	if f != nil {
+		q = storage.FactQuery{Predicates: f.Predicates, Negated: f.Negated, SubjectKinds: f.SubjectKinds, ObjectKinds: f.ObjectKinds,
+			IncludeRetracted: f.IncludeRetracted != nil && *f.IncludeRetracted, SubjectCountry: str(f.SubjectCountry),
+			Subject: refShape(f.Subject), Object: refShape(f.Object), Series: refShape(f.Series)}
+	}
+	if positive && q.Negated == nil {
+		no := false
+		q.Negated = &no
+	}
+	return q
+}
+
+func entityShape(f *model.EntityFilter) storage.EntityQuery {
+	if f == nil {
+		return storage.EntityQuery{}
+	}
+	q := storage.EntityQuery{Kinds: f.Kinds, Country: str(f.Country), Series: refShape(f.Series),
+		SponsoredSeries: refShape(f.SponsoredSeries), SponsoredEvent: refShape(f.SponsoredEvent), Product: refShape(f.Product),
+		SanctionedBy: refShape(f.SanctionedBy), ControlledBy: refShape(f.ControlledBy)}
+	if f.SanctionedBy != nil && *f.SanctionedBy == "*" {
+		q.SanctionedBy = storage.AnyAuthority
+	}
+	if f.ControlledBy != nil && *f.ControlledBy == "*" {
+		q.ControlledBy = storage.AnyAuthority
+	}
+	return q
+}
+
+func sponsorshipShape(series, event, country *string) storage.SponsorshipQuery {
+	return storage.SponsorshipQuery{Series: refShape(series), Event: refShape(event), SponsorCountry: str(country)}
+}
 
 // fieldByGoName finds the schema field gqlgen named goName in the Go code.
 func fieldByGoName(def *ast.Definition, goName string) *ast.FieldDefinition {

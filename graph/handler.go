@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	hlru "github.com/hashicorp/golang-lru/v2"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -12,13 +11,13 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/validator/core"
 	"github.com/vektah/gqlparser/v2/validator/rules"
 
+	"policygraph/internal/bytecache"
 	"policygraph/storage"
 )
 
@@ -40,6 +39,14 @@ type Options struct {
 	MaxBodyBytes int64
 	// CacheSize is how many query results the response cache holds; 0 disables it.
 	CacheSize int
+	// CacheBytes bounds the bytes the response cache holds (0: DefaultCacheBytes;
+	// less than 0: nothing is cached); a result over CacheBytes/16 is not cached.
+	CacheBytes int64
+	// QueryCacheBytes, APQCacheBytes and RefusalCacheBytes bound the caches of
+	// parsed queries, of automatic persisted queries' texts and of refused
+	// requests (0: their defaults below; less than 0: none). An entry over
+	// 1/16 of its cache is not kept.
+	QueryCacheBytes, APQCacheBytes, RefusalCacheBytes int64
 	// CacheControl is sent with successful GET query responses (with their ETag).
 	CacheControl string
 	// Metrics, when not nil, records requests, errors and cache use.
@@ -50,6 +57,25 @@ type Options struct {
 
 // DefaultMaxBodyBytes is the default bound on a POST body.
 const DefaultMaxBodyBytes = 1 << 20
+
+// The caches' default bounds in bytes (server.go derives its own from the
+// memory budget).
+const (
+	DefaultCacheBytes        = 64 << 20
+	DefaultQueryCacheBytes   = 16 << 20
+	DefaultAPQCacheBytes     = 4 << 20
+	DefaultRefusalCacheBytes = 4 << 20
+)
+
+// entryShare is the share of a cache that one entry may take at most.
+const entryShare = 16
+
+func orDefault(n, def int64) int64 {
+	if n == 0 {
+		return def
+	}
+	return n
+}
 
 type actorKey struct{}
 
@@ -72,21 +98,26 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 		limits = *o.Limits
 	}
 	res := &Resolver{Graph: g}
-	es := NewExecutableSchema(Config{Resolvers: res, Complexity: fieldCosts()})
+	es := NewExecutableSchema(Config{Resolvers: res, Complexity: costModel(g, limits)})
 	srv := handler.New(es)
 	limits.apply(srv)
 	srv.AddTransport(transport.Options{})
-	refusals, _ := hlru.New[string, *cachedResponse](1000) // only fails for a size <= 0
+	refusalBytes := orDefault(o.RefusalCacheBytes, DefaultRefusalCacheBytes)
 	t := &Transport{MaxBodyBytes: o.MaxBodyBytes, Version: g.Version, CacheControl: o.CacheControl, Metrics: o.Metrics,
-		Refusals: refusals, RefusalDelay: limits.RefusalDelay, tarpit: make(chan struct{}, maxTarpitted)}
+		Refusals:     bytecache.New[string, *cachedResponse](refusalBytes, refusalBytes/entryShare, 0),
+		RefusalDelay: limits.RefusalDelay, MaxResponseBytes: limits.MaxResponseBytes, Timeout: limits.Timeout, Log: log,
+		tarpit: make(chan struct{}, maxTarpitted)}
 	if t.MaxBodyBytes == 0 {
 		t.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	if o.CacheSize > 0 {
-		t.Cache = NewResponseCache(o.CacheSize)
+		cacheBytes := orDefault(o.CacheBytes, DefaultCacheBytes)
+		t.Cache = NewResponseCache(cacheBytes, cacheBytes/entryShare, o.CacheSize)
 	}
 	srv.AddTransport(t)
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	queryBytes := orDefault(o.QueryCacheBytes, DefaultQueryCacheBytes)
+	queries := newQueryCache(queryBytes, queryBytes/entryShare)
+	srv.SetQueryCache(queries)
 	if o.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {
@@ -95,7 +126,14 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 		srv.SetDisableSuggestion(true) // fields and scalar leaves
 		srv.SetValidationRulesFn(rulesWithoutSuggestions)
 	}
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	apqBytes := orDefault(o.APQCacheBytes, DefaultAPQCacheBytes)
+	apq := newAPQCache(apqBytes, apqBytes/entryShare)
+	srv.Use(extension.AutomaticPersistedQuery{Cache: apq})
+	caches := map[string]sizedCache{"query": queries, "apq": apq, "refusal": t.Refusals}
+	if t.Cache != nil {
+		caches["response"] = t.Cache
+	}
+	o.Metrics.cacheBytes(caches)
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		op := graphql.GetOperationContext(ctx)
 		if op.Operation != nil && op.Operation.Operation == ast.Mutation && actor(ctx) == "" {

@@ -172,24 +172,48 @@ func nest(levels int) string {
 	return "{ organization(slug: \"qualcomm\") { " + strings.Repeat("parent { ", levels) + "id" + strings.Repeat(" }", levels) + " } }"
 }
 
-// faultKV wraps a KV to inject faults: a delay on every Get and a panic in View.
+// faultKV wraps a KV to inject faults: a delay on every Get, a panic in
+// View, a func run as each View starts (onView, before its snapshot is
+// taken) and one run inside each (inView, once it is).
 type faultKV struct {
 	storage.KV
 	getDelay  atomic.Int64 // nanoseconds
-	gets      atomic.Int64
+	gets      atomic.Int64 // keys read: Gets and keys scanned
 	panicView atomic.Bool
+	onView    atomic.Pointer[func()]
+	inView    atomic.Pointer[func()]
 }
 
 func (f *faultKV) View(fn func(storage.Txn) error) error {
 	if f.panicView.Load() {
 		panic("injected fault: /secret/path/store.go:42 disk on fire")
 	}
-	return f.KV.View(func(tx storage.Txn) error { return fn(faultTxn{tx, f}) })
+	if h := f.onView.Load(); h != nil {
+		(*h)()
+	}
+	return f.KV.View(func(tx storage.Txn) error {
+		if h := f.inView.Load(); h != nil {
+			(*h)()
+		}
+		return fn(faultTxn{tx, f})
+	})
 }
 
 type faultTxn struct {
 	storage.Txn
 	f *faultKV
+}
+
+// ScanFrom counts each key it reads as a get.
+func (t faultTxn) ScanFrom(prefix, start []byte, keysOnly bool, fn func(key, val []byte) error) error {
+	return t.Txn.ScanFrom(prefix, start, keysOnly, func(k, v []byte) error {
+		t.f.gets.Add(1)
+		return fn(k, v)
+	})
+}
+
+func (t faultTxn) Scan(prefix []byte, keysOnly bool, fn func(key, val []byte) error) error {
+	return t.ScanFrom(prefix, prefix, keysOnly, fn)
 }
 
 func (t faultTxn) Get(key []byte) ([]byte, error) {

@@ -196,7 +196,7 @@ func (r *Resolver) lookup(ctx context.Context, id *uuid.UUID, slug *string, k st
 	case id != nil:
 		n, err = r.node(ctx, *id)
 	case slug != nil:
-		n, err = r.Graph.NodeBySlug(*slug)
+		n, err = r.graph(ctx).NodeBySlug(*slug)
 		if storage.ErrorCode(err) == storage.CodeNotFound {
 			return nil, nil
 		}
@@ -223,11 +223,11 @@ func lookupAs[T any](ctx context.Context, r *Resolver, id *uuid.UUID, slug *stri
 }
 
 // ref resolves an optional slug-or-ID argument; uuid.Nil when absent.
-func (r *Resolver) ref(field string, s *string) (uuid.UUID, error) {
+func (r *Resolver) ref(ctx context.Context, field string, s *string) (uuid.UUID, error) {
 	if s == nil || *s == "" {
 		return uuid.Nil, nil
 	}
-	id, err := r.Graph.Ref(*s)
+	id, err := r.graph(ctx).Ref(*s)
 	if err != nil {
 		if e, ok := err.(*storage.Error); ok {
 			e.Field = field

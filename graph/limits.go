@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -34,6 +35,10 @@ const (
 	// CodeIntrospectionDisabled answers __schema and __type when introspection is off.
 	CodeIntrospectionDisabled = "INTROSPECTION_DISABLED"
 	CodeTimeout               = string(storage.CodeTimeout)
+	// CodeServerBusy answers a request that found no admission slot (503, with Retry-After).
+	CodeServerBusy = "SERVER_BUSY"
+	// CodeResponseTooLarge answers a query whose answer is larger than MaxResponseBytes.
+	CodeResponseTooLarge = "RESPONSE_TOO_LARGE"
 )
 
 func init() {
@@ -64,6 +69,18 @@ type Limits struct {
 	// so that a client flooding the server with abusive requests is slowed to
 	// that pace while well-behaved requests, never refused, are not delayed.
 	RefusalDelay time.Duration
+	// MaxResponseBytes bounds the answer to a query (RESPONSE_TOO_LARGE past
+	// it); the cost model charges big fields so that the complexity limit
+	// refuses most such queries before they run. Answers to mutations, which
+	// have committed, are never replaced.
+	MaxResponseBytes int64
+	// MaxInFlight bounds the requests running at once, and MaxInFlightPerClient
+	// those from one client address (an IPv4 address, an IPv6 /64), so that
+	// one client cannot take every slot. Past either a request waits up to
+	// QueueWait for a slot, then gets 503 SERVER_BUSY.
+	MaxInFlight          int
+	MaxInFlightPerClient int
+	QueueWait            time.Duration
 }
 
 // DefaultLimits are the limits the server runs with unless told otherwise.
@@ -75,8 +92,16 @@ func DefaultLimits() Limits {
 		MaxTokens:     5000,
 		Timeout:       5 * time.Second,
 		RefusalDelay:  50 * time.Millisecond,
+
+		MaxResponseBytes:     DefaultMaxResponseBytes,
+		MaxInFlight:          16,
+		MaxInFlightPerClient: 4,
+		QueueWait:            time.Second,
 	}
 }
+
+// DefaultMaxResponseBytes is the default bound on a query's answer.
+const DefaultMaxResponseBytes = 8 << 20
 
 // apply installs the query limits (depth, aliases, tokens, complexity) and the
 // per-field deadline check on srv.
@@ -89,13 +114,6 @@ func (l Limits) apply(srv *handler.Server) {
 	if l.MaxComplexity > 0 {
 		srv.Use(extension.FixedComplexityLimit(l.MaxComplexity))
 	}
-	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		if st := stateOf(ctx); st != nil {
-			op := graphql.GetOperationContext(ctx)
-			st.mutation = op.Operation != nil && op.Operation.Operation == ast.Mutation
-		}
-		return next(ctx)
-	})
 	srv.AroundFields(func(ctx context.Context, next graphql.Resolver) (any, error) {
 		if ctx.Err() != nil {
 			return nil, storage.ContextError(ctx)
@@ -257,112 +275,128 @@ func (w *shapeWalker) fragment(name string, guard int) *shape {
 	return s
 }
 
-// requestState is what the HTTP guard learns about a request as it runs.
-type requestState struct {
-	mutation bool
-}
-
-type stateKey struct{}
-
-func stateOf(ctx context.Context) *requestState {
-	s, _ := ctx.Value(stateKey{}).(*requestState)
-	return s
-}
-
 // Guard wraps the /graphql handler with the limits that act on the whole HTTP
-// exchange: the time limit (503 TIMEOUT: the request's context ends, its reads
-// stop, and its partial answer is replaced) and a last-resort recovery from
-// panics outside the resolvers (500 INTERNAL, the details only in the log).
+// exchange:
+//
+//   - admission: at most MaxInFlight requests run at once, at most
+//     MaxInFlightPerClient of them from one client address; a request past
+//     either waits up to QueueWait for a slot, then is answered 503 SERVER_BUSY
+//     with Retry-After (see admission.go);
+//   - the time limit: the request's context ends after Timeout and its reads
+//     stop; the transport, which holds the whole answer when it decides, then
+//     answers 503 TIMEOUT instead of a partial one (Transport.Do);
+//   - a last-resort recovery from panics outside the resolvers (500 INTERNAL,
+//     the details only in the log).
+//
+// The guard does not buffer responses: the transport writes each answer once,
+// a cached one from the cache's own bytes, so a slow reader pins no copy.
+//
+// Streams bypass all three. A request for a stream (IsStream: a WebSocket
+// upgrade or Accept: text/event-stream, the transports of subscriptions)
+// reaches next as it came, with the ResponseWriter unwrapped (it can Flush and
+// Hijack), no time limit and no admission slot: a streaming transport added to
+// the handler must bound its own connections and lifetime.
 func (l Limits) Guard(next http.Handler, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.Default()
 	}
+	adm := newAdmission(l.MaxInFlight, l.MaxInFlightPerClient)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if IsStream(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		gw := &guardWriter{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
 				log.ErrorContext(r.Context(), "panic serving request", "panic", fmt.Sprint(p), "path", r.URL.Path, "stack", string(debug.Stack()))
+				if gw.wrote {
+					panic(http.ErrAbortHandler) // part of an answer is out: cut the connection
+				}
 				writeError(w, mediaJSON, http.StatusInternalServerError, CodeInternal, "internal error")
 			}
 		}()
-		if l.Timeout <= 0 {
-			next.ServeHTTP(w, r)
-			return
-		}
-		st := &requestState{}
-		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), stateKey{}, st), l.Timeout)
-		defer cancel()
-		buf := &bufferedResponse{header: http.Header{}}
-		next.ServeHTTP(buf, r.WithContext(ctx))
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) && buf.timedOut(st) {
-			log.WarnContext(r.Context(), "request timed out", "timeout", l.Timeout.String(), "mutation", st.mutation)
-			media := mediaJSON
-			if strings.HasPrefix(buf.header.Get("Content-Type"), mediaGraphQLResponse) {
-				media = mediaGraphQLResponse
+		release, ok := adm.acquire(r.Context(), clientOf(r), l.QueueWait)
+		if !ok {
+			if r.Context().Err() != nil {
+				return // the client went away while it waited
 			}
-			writeError(w, media, http.StatusServiceUnavailable, CodeTimeout,
-				fmt.Sprintf("the request took longer than %s and was stopped; ask for less (fewer or narrower fields, a smaller first)", l.Timeout))
+			w.Header().Set("Retry-After", "1")
+			media, _ := negotiate(r.Header.Get("Accept"))
+			if media == "" {
+				media = mediaJSON
+			}
+			writeError(w, media, http.StatusServiceUnavailable, CodeServerBusy,
+				"the server is busy: too many requests are running, from this client or in all; try again shortly")
 			return
 		}
-		buf.copyTo(w)
+		defer release()
+		if l.Timeout <= 0 {
+			next.ServeHTTP(gw, r)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), l.Timeout)
+		defer cancel()
+		next.ServeHTTP(gw, r.WithContext(ctx))
 	})
 }
 
-// bufferedResponse holds a response until the guard knows whether the request
-// ran out of time.
-type bufferedResponse struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (b *bufferedResponse) Header() http.Header { return b.header }
-func (b *bufferedResponse) Write(p []byte) (int, error) {
-	if b.status == 0 {
-		b.status = http.StatusOK
-	}
-	return b.body.Write(p)
-}
-func (b *bufferedResponse) WriteHeader(code int) {
-	if b.status == 0 {
-		b.status = code
-	}
-}
-
-func (b *bufferedResponse) copyTo(w http.ResponseWriter) {
-	for k, v := range b.header {
-		if k == "Vary" {
-			addVary(w.Header(), v...) // add to what the middleware set (Origin), never replace it
-			continue
-		}
-		w.Header()[k] = v
-	}
-	if b.status == 0 {
-		b.status = http.StatusOK
-	}
-	w.WriteHeader(b.status)
-	w.Write(b.body.Bytes())
-}
-
-// timedOut reports whether a response made after the deadline shows it: it is
-// empty or null, or carries a TIMEOUT error. A mutation whose root field has data
-// was committed, so its response is passed on as it is.
-func (b *bufferedResponse) timedOut(st *requestState) bool {
-	body := bytes.TrimSpace(b.body.Bytes())
-	if len(body) == 0 || string(body) == "null" {
+// IsStream reports whether r asks for a stream: a WebSocket upgrade, or
+// server-sent events (Accept: text/event-stream). Guard passes streams
+// through untouched, and Transport leaves them to a streaming transport.
+func IsStream(r *http.Request) bool {
+	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 		return true
 	}
-	if !bytes.Contains(body, []byte(`"code":"`+CodeTimeout+`"`)) {
-		return false
-	}
-	if st.mutation {
-		var resp struct {
-			Data map[string]json.RawMessage `json:"data"`
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		if mt, _, err := mime.ParseMediaType(strings.TrimSpace(part)); err == nil && mt == "text/event-stream" {
+			return true
 		}
-		if json.Unmarshal(body, &resp) == nil {
-			for _, v := range resp.Data {
+	}
+	return false
+}
+
+// guardWriter notes whether any of the response has been written, so that a
+// panic is answered 500 only while nothing has.
+type guardWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (g *guardWriter) WriteHeader(code int) {
+	g.wrote = true
+	g.ResponseWriter.WriteHeader(code)
+}
+
+func (g *guardWriter) Write(p []byte) (int, error) {
+	g.wrote = true
+	return g.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (g *guardWriter) Unwrap() http.ResponseWriter { return g.ResponseWriter }
+
+// timedOut reports whether an answer made after the request's deadline shows
+// it: it carries a TIMEOUT error, or has neither data nor errors. A mutation whose root field
+// has data was committed, so its answer is passed on as it is.
+func timedOut(resp *graphql.Response, mutation bool) bool {
+	data := bytes.TrimSpace(resp.Data)
+	timeout := false
+	for _, e := range resp.Errors {
+		if code, _ := e.Extensions["code"].(string); code == CodeTimeout {
+			timeout = true
+		}
+	}
+	if !timeout {
+		return len(resp.Errors) == 0 && (len(data) == 0 || string(data) == "null")
+	}
+	if mutation {
+		var fields map[string]json.RawMessage
+		if json.Unmarshal(data, &fields) == nil {
+			for _, v := range fields {
 				if s := strings.TrimSpace(string(v)); s != "" && s != "null" {
 					return false
 				}

@@ -185,7 +185,7 @@ func (b *batcher[K, V]) Load(ctx context.Context, k K) (V, error) {
 	case <-bt.done:
 	case <-ctx.Done():
 		var zero V
-		return zero, ctx.Err()
+		return zero, storage.ContextError(ctx)
 	}
 	if bt.err != nil {
 		var zero V
@@ -220,7 +220,7 @@ func (b *batcher[K, V]) LoadAll(ctx context.Context, ks []K) ([]V, error) {
 		select {
 		case <-p.bt.done:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, storage.ContextError(ctx)
 		}
 		if p.bt.err != nil {
 			return nil, p.bt.err

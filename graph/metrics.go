@@ -16,6 +16,7 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 	errs     *prometheus.CounterVec
 	cacheUse *prometheus.CounterVec
+	reg      prometheus.Registerer
 
 	mu  sync.Mutex
 	ops map[string]bool // operation names seen, to bound label cardinality
@@ -56,6 +57,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		ops:      map[string]bool{},
 		children: map[opStatus]opMetrics{},
 		cacheBy:  map[string]prometheus.Counter{},
+		reg:      reg,
 	}
 	for _, r := range []string{"hit", "miss", "not_modified"} {
 		m.cacheBy[r] = m.cacheUse.WithLabelValues(r)
@@ -116,6 +118,40 @@ func (m *Metrics) errors(errs gqlerror.List) {
 		if code == "" {
 			code = "UNKNOWN"
 		}
+		m.errs.WithLabelValues(code).Inc()
+	}
+}
+
+// sizedCache is what the cache metrics read of a cache.
+type sizedCache interface {
+	Bytes() int64
+	MaxBytes() int64
+}
+
+// cacheBytes exports what each of the endpoint's caches holds, in bytes,
+// beside its bound: the memory budget's caches, watched.
+func (m *Metrics) cacheBytes(caches map[string]sizedCache) {
+	if m == nil {
+		return
+	}
+	for name, c := range caches {
+		labels := prometheus.Labels{"cache": name}
+		m.reg.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "policygraph_cache_bytes", ConstLabels: labels,
+				Help: "Bytes held by each cache of the GraphQL endpoint: response, query (parsed), apq, refusal."},
+				func() float64 { return float64(c.Bytes()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "policygraph_cache_max_bytes", ConstLabels: labels,
+				Help: "The bound on policygraph_cache_bytes."},
+				func() float64 { return float64(c.MaxBytes()) }))
+	}
+}
+
+// errorCodes counts errors by their codes, as errors does.
+func (m *Metrics) errorCodes(codes []string) {
+	if m == nil {
+		return
+	}
+	for _, code := range codes {
 		m.errs.WithLabelValues(code).Inc()
 	}
 }

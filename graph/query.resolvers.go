@@ -111,7 +111,7 @@ func (r *queryResolver) Facts(ctx context.Context, filter *model.FactFilter, ord
 
 // Sponsorships is the resolver for the sponsorships field.
 func (r *queryResolver) Sponsorships(ctx context.Context, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder, first *int, after *string) (*model.FactConnection, error) {
-	q, err := r.sponsorshipQuery(series, event, sponsorCountry, tier, yearFrom, yearTo)
+	q, err := r.sponsorshipQuery(ctx, series, event, sponsorCountry, tier, yearFrom, yearTo)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +142,7 @@ func (r *queryResolver) Predicates(ctx context.Context) ([]*model.PredicateInfo,
 
 // Stats is the resolver for the stats field.
 func (r *queryResolver) Stats(ctx context.Context) (*model.GraphStats, error) {
-	return r.stats()
+	return r.stats(ctx)
 }
 
 // Query returns QueryResolver implementation.

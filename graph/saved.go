@@ -69,7 +69,7 @@ func (r *Resolver) saveQuery(ctx context.Context, in model.SaveQueryInput) (*sto
 	if _, problems := checkSavedQuery(in.Query); problems != nil {
 		return nil, &storage.Error{Code: storage.CodeInvalidArgument, Field: "query", Message: "the query does not validate: " + strings.Join(problems, "; ")}
 	}
-	return r.Graph.PutSavedQuery(storage.SavedQuery{Name: in.Name, Query: in.Query, Description: str(in.Description), CreatedBy: actor(ctx)})
+	return r.graph(ctx).PutSavedQuery(storage.SavedQuery{Name: in.Name, Query: in.Query, Description: str(in.Description), CreatedBy: actor(ctx)})
 }
 
 func (r *Resolver) savedQueryVariables(q *storage.SavedQuery) []*model.SavedQueryVariable {

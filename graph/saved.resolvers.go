@@ -18,7 +18,7 @@ func (r *mutationResolver) SaveQuery(ctx context.Context, input model.SaveQueryI
 
 // DeleteSavedQuery is the resolver for the deleteSavedQuery field.
 func (r *mutationResolver) DeleteSavedQuery(ctx context.Context, name string) (bool, error) {
-	if err := r.Graph.DeleteSavedQuery(name); err != nil {
+	if err := r.graph(ctx).DeleteSavedQuery(name); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -26,7 +26,7 @@ func (r *mutationResolver) DeleteSavedQuery(ctx context.Context, name string) (b
 
 // SavedQueries is the resolver for the savedQueries field.
 func (r *queryResolver) SavedQueries(ctx context.Context) ([]*storage.SavedQuery, error) {
-	qs, err := r.Graph.SavedQueries()
+	qs, err := r.graph(ctx).SavedQueries()
 	if qs == nil {
 		qs = []*storage.SavedQuery{}
 	}
@@ -35,7 +35,7 @@ func (r *queryResolver) SavedQueries(ctx context.Context) ([]*storage.SavedQuery
 
 // SavedQuery is the resolver for the savedQuery field.
 func (r *queryResolver) SavedQuery(ctx context.Context, name string) (*storage.SavedQuery, error) {
-	q, err := r.Graph.SavedQuery(name)
+	q, err := r.graph(ctx).SavedQuery(name)
 	if storage.ErrorCode(err) == storage.CodeNotFound {
 		return nil, nil
 	}

@@ -40,7 +40,7 @@ func (r *eventResolver) Places(ctx context.Context, obj *storage.Event) ([]*stor
 
 // Sponsorships is the resolver for the sponsorships field.
 func (r *eventResolver) Sponsorships(ctx context.Context, obj *storage.Event, tier *storage.Tier, sponsorCountry *string) ([]*storage.Fact, error) {
-	q, err := r.sponsorshipQuery(nil, nil, sponsorCountry, tier, nil, nil)
+	q, err := r.sponsorshipQuery(ctx, nil, nil, sponsorCountry, tier, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -421,7 +421,7 @@ func (r *sourceResolver) Facts(ctx context.Context, obj *storage.Source, predica
 
 // Text is the resolver for the text field.
 func (r *sourceResolver) Text(ctx context.Context, obj *storage.Source) (string, error) {
-	return r.Graph.SourceText(obj.ID)
+	return r.graph(ctx).SourceText(obj.ID)
 }
 
 // Facts is the resolver for the facts field.

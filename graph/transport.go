@@ -2,11 +2,14 @@ package graph
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
@@ -15,9 +18,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"policygraph/internal/bytecache"
 )
 
 // The two response media types of the GraphQL-over-HTTP specification.
@@ -46,9 +50,15 @@ type Transport struct {
 	// Refusals remembers requests refused for what they are, whatever the graph
 	// holds (a query that does not parse or validate, or exceeds a limit), so
 	// that a client repeating one costs a hash and a lookup. NewHandler sets it.
-	Refusals *lru.Cache[string, *cachedResponse]
+	Refusals *bytecache.Cache[string, *cachedResponse]
 	// RefusalDelay holds back every refused request's answer (see Limits).
 	RefusalDelay time.Duration
+	// MaxResponseBytes bounds a query's answer (RESPONSE_TOO_LARGE past it); 0: no bound.
+	MaxResponseBytes int64
+	// Timeout is the request time limit that Guard sets, for the TIMEOUT answer's message.
+	Timeout time.Duration
+	// Log receives a line for each request answered TIMEOUT.
+	Log *slog.Logger
 	// tarpit bounds how many refused requests wait at once; past it they are
 	// answered at once, so waiting requests cannot pile up without bound.
 	tarpit chan struct{}
@@ -96,9 +106,10 @@ func isStaticRefusal(errs gqlerror.List) bool {
 
 var _ graphql.Transport = (*Transport)(nil)
 
-// Supports implements graphql.Transport.
+// Supports implements graphql.Transport. Requests for a stream (IsStream) are
+// left to a streaming transport.
 func (t *Transport) Supports(r *http.Request) bool {
-	return r.Method == http.MethodGet || r.Method == http.MethodPost
+	return (r.Method == http.MethodGet || r.Method == http.MethodPost) && !IsStream(r)
 }
 
 // requestError is a failure before execution: the request is not a well-formed
@@ -153,7 +164,8 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	if t.Refusals != nil {
 		if e, ok := t.Refusals.Get(key); ok {
 			t.holdBack(r)
-			t.record(e.operation, e.status, start, e.errs)
+			t.Metrics.request(e.operation, e.status, time.Since(start))
+			t.Metrics.errorCodes(e.codes)
 			w.Header().Set("Content-Type", media+"; charset=utf-8")
 			w.Header().Set("Cache-Control", "no-store")
 			w.WriteHeader(e.status)
@@ -182,7 +194,7 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 		resp := exec.DispatchError(graphql.WithOperationContext(r.Context(), opCtx), errs)
 		e := t.fail(w, r, media, &requestError{status: status, errs: resp.Errors}, operationName(opCtx), start)
 		if t.Refusals != nil && isStaticRefusal(resp.Errors) {
-			t.Refusals.Add(key, e)
+			t.Refusals.Add(key, e, e.weight())
 		}
 		return
 	}
@@ -195,6 +207,31 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	}
 	responses, ctx := exec.DispatchOperation(r.Context(), opCtx)
 	resp := responses(ctx)
+	if resp == nil {
+		resp = &graphql.Response{} // gqlgen made nothing: the request's context ended
+	}
+	mutation := op != nil && op.Operation == ast.Mutation
+	if mutation && t.Cache != nil {
+		// Release the answers the write made stale now, not at the next query.
+		t.Cache.Observe(t.Version())
+	}
+	// The whole answer is in memory: if the time ran out while it was made and
+	// it shows, answer TIMEOUT rather than a partial answer (see Guard).
+	if errors.Is(r.Context().Err(), context.DeadlineExceeded) && timedOut(resp, mutation) {
+		t.log().WarnContext(r.Context(), "request timed out", "timeout", t.Timeout.String(), "mutation", mutation)
+		t.record(operationName(opCtx), http.StatusServiceUnavailable, start, gqlerror.List{codeErr(CodeTimeout, "")})
+		writeError(w, media, http.StatusServiceUnavailable, CodeTimeout,
+			fmt.Sprintf("the request took longer than %s and was stopped; ask for less (fewer or narrower fields, a smaller first)", t.Timeout))
+		return
+	}
+	if !mutation && t.MaxResponseBytes > 0 && int64(len(resp.Data)) > t.MaxResponseBytes {
+		// Checked on the data before the answer is serialized, so that it is
+		// not copied. A mutation's answer is passed on whatever its size: it
+		// has committed.
+		e := codeErr(CodeResponseTooLarge, fmt.Sprintf("the answer is larger than the limit of %d bytes; ask for less (fewer or narrower fields, a smaller first)", t.MaxResponseBytes))
+		t.fail(w, r, media, &requestError{status: http.StatusBadRequest, errs: gqlerror.List{e}}, operationName(opCtx), start)
+		return
+	}
 	var body []byte
 	var err error
 	if resp.Data == nil && len(resp.Errors) > 0 {
@@ -204,7 +241,7 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 			Extensions map[string]any `json:"extensions,omitempty"`
 		}{resp.Errors, resp.Extensions})
 	} else {
-		body, err = json.Marshal(resp)
+		body, err = encodeResponse(resp)
 	}
 	if err != nil {
 		writeError(w, media, http.StatusInternalServerError, CodeInternal, "internal error")
@@ -229,6 +266,54 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 		}
 	}
 	t.respond(w, r, media, status, body, etag, operationName(opCtx), start)
+}
+
+// encodeResponse serializes resp as json.Marshal does (the same bytes: HTML
+// characters escaped), with one copy of the data where json.Marshal makes
+// three (its buffer, grown by doubling, then the copy it returns): an answer
+// near MaxResponseBytes holds twice its size in memory, not four times.
+func encodeResponse(resp *graphql.Response) ([]byte, error) {
+	if resp.Label != "" || resp.Path != nil || resp.HasNext != nil {
+		return json.Marshal(resp) // incremental delivery, which this server does not use
+	}
+	var errs, ext []byte
+	var err error
+	if len(resp.Errors) > 0 {
+		if errs, err = json.Marshal(resp.Errors); err != nil {
+			return nil, err
+		}
+	}
+	if len(resp.Extensions) > 0 {
+		if ext, err = json.Marshal(resp.Extensions); err != nil {
+			return nil, err
+		}
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, len(resp.Data)+len(errs)+len(ext)+48))
+	buf.WriteByte('{')
+	if errs != nil {
+		buf.WriteString(`"errors":`)
+		buf.Write(errs)
+		buf.WriteByte(',')
+	}
+	buf.WriteString(`"data":`)
+	if resp.Data == nil {
+		buf.WriteString("null")
+	} else {
+		json.HTMLEscape(buf, resp.Data)
+	}
+	if ext != nil {
+		buf.WriteString(`,"extensions":`)
+		buf.Write(ext)
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+func (t *Transport) log() *slog.Logger {
+	if t.Log == nil {
+		return slog.Default()
+	}
+	return t.Log
 }
 
 // respond writes a response, with ETag, Cache-Control and 304 for GET queries.
@@ -270,7 +355,19 @@ func (t *Transport) fail(w http.ResponseWriter, r *http.Request, media string, e
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	w.Write(body)
-	return &cachedResponse{status: status, body: body, operation: op, errs: e.errs}
+	return &cachedResponse{status: status, body: body, operation: op, codes: errorCodes(e.errs)}
+}
+
+// errorCodes lists the extensions.code of each error ("UNKNOWN" for none).
+func errorCodes(errs gqlerror.List) []string {
+	codes := make([]string, len(errs))
+	for i, e := range errs {
+		codes[i], _ = e.Extensions["code"].(string)
+		if codes[i] == "" {
+			codes[i] = "UNKNOWN"
+		}
+	}
+	return codes
 }
 
 func (t *Transport) record(op string, status int, start time.Time, errs gqlerror.List) {
@@ -453,6 +550,7 @@ var statusByCode = map[string]int{
 	CodeTooManyAliases:                 http.StatusBadRequest,
 	CodeTokenLimit:                     http.StatusBadRequest,
 	CodeTimeout:                        http.StatusServiceUnavailable,
+	CodeResponseTooLarge:               http.StatusBadRequest,
 }
 
 // statusOf is the status of a refused request: the first error's code's status,

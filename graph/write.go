@@ -42,7 +42,7 @@ func (r *Resolver) createEntity(ctx context.Context, in model.CreateEntityInput)
 }
 
 func (r *Resolver) updateEntity(ctx context.Context, in model.UpdateEntityInput) (storage.Entity, error) {
-	id, err := r.ref("entity", &in.Entity)
+	id, err := r.ref(ctx, "entity", &in.Entity)
 	if err != nil {
 		return nil, err
 	}
@@ -80,10 +80,10 @@ func (r *Resolver) addFact(ctx context.Context, in model.AddFactInput) (*storage
 	f := &storage.Fact{Predicate: in.Predicate, Value: str(in.Value), Measure: str(in.Measure), Role: str(in.Role),
 		Former: in.Former != nil && *in.Former, Negated: in.Negated != nil && *in.Negated, CreatedBy: actor(ctx)}
 	var err error
-	if f.Subject, err = r.ref("subject", &in.Subject); err != nil {
+	if f.Subject, err = r.ref(ctx, "subject", &in.Subject); err != nil {
 		return nil, err
 	}
-	if f.Object, err = r.ref("object", in.Object); err != nil {
+	if f.Object, err = r.ref(ctx, "object", in.Object); err != nil {
 		return nil, err
 	}
 	if in.Tier != nil {
@@ -113,7 +113,7 @@ func (r *Resolver) addFact(ctx context.Context, in model.AddFactInput) (*storage
 		*d.out = &v
 	}
 	for _, e := range in.Evidence {
-		src, err := r.ref("evidence.source", &e.Source)
+		src, err := r.ref(ctx, "evidence.source", &e.Source)
 		if err != nil {
 			return nil, err
 		}

@@ -390,6 +390,7 @@ func (g *Graph) Import(r io.Reader) (rep ImportReport, err error) {
 	if b, ok := g.kv.(*Badger); ok {
 		b.version.Add(1)
 	}
+	g.counts.reset() // written around transactions: count again on next use
 	return im.rep, nil
 }
 

@@ -21,7 +21,17 @@ func (g *Graph) WithContext(ctx context.Context) *Graph {
 	}
 	c := *g
 	c.kv = ctxKV{KV: g.kv, ctx: ctx}
+	c.ctx = ctx
 	return &c
+}
+
+// ctxErr is the error of the context g is bound to (WithContext), or nil:
+// reads that need no store transaction check it themselves.
+func (g *Graph) ctxErr() error {
+	if g.ctx == nil {
+		return nil
+	}
+	return ContextError(g.ctx)
 }
 
 // ContextError maps a done context's error to an *Error TIMEOUT (or nil).
@@ -60,6 +70,14 @@ type ctxTxn struct {
 	Txn
 	ctx context.Context
 }
+
+func (t *ctxTxn) onCommit(f func()) bool {
+	oc, ok := t.Txn.(onCommitter)
+	return ok && oc.onCommit(f)
+}
+
+// err is the context's error as an *Error TIMEOUT, or nil.
+func (t *ctxTxn) err() error { return ContextError(t.ctx) }
 
 func (t *ctxTxn) Get(key []byte) ([]byte, error) {
 	if err := ContextError(t.ctx); err != nil {

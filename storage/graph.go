@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -14,15 +15,17 @@ import (
 // Graph is the property graph over a KV. It is safe for concurrent use.
 // Exported methods own their transaction; unexported helpers take it.
 type Graph struct {
-	kv  KV
-	now func() time.Time
-	rc  *recordCache // decoded records, shared by WithContext views (recordcache.go)
+	kv     KV
+	now    func() time.Time
+	rc     *recordCache    // decoded records, shared by WithContext views (recordcache.go)
+	counts *counter        // the graph's size, shared by WithContext views (counts.go)
+	ctx    context.Context // set by WithContext
 }
 
 // Open checks the store's format version (writing it into an empty store) and
 // returns the graph on it. It fails if the store was written by another format.
 func Open(kv KV) (*Graph, error) {
-	g := &Graph{kv: kv, now: func() time.Time { return time.Now().UTC() }, rc: newRecordCache()}
+	g := &Graph{kv: kv, now: func() time.Time { return time.Now().UTC() }, rc: newRecordCache(DefaultRecordCacheBytes), counts: &counter{}}
 	err := kv.Update(func(tx Txn) error {
 		v, err := tx.Get(metaFormatKey)
 		if errors.Is(err, ErrKeyMissing) {
@@ -72,7 +75,7 @@ func getNode(tx Txn, id uuid.UUID) (*Node, error) {
 	ct, cached := tx.(*cachedTxn)
 	if cached {
 		if e, ok := ct.c.nodes.Get(id); ok && e.v == ct.v {
-			return e.n, nil
+			return e.n, ct.hit()
 		}
 	}
 	b, err := tx.Get(nodeKey(id))
@@ -87,7 +90,7 @@ func getNode(tx Txn, id uuid.UUID) (*Node, error) {
 		return nil, fmt.Errorf("decode node %s: %w", id, err)
 	}
 	if cached {
-		ct.c.nodes.Add(id, cachedNode{v: ct.v, n: n})
+		ct.c.nodes.Add(id, cachedNode{v: ct.v, n: n}, nodeWeight(n))
 	}
 	return n, nil
 }
@@ -96,7 +99,7 @@ func getFact(tx Txn, id uuid.UUID) (*Fact, error) {
 	ct, cached := tx.(*cachedTxn)
 	if cached {
 		if e, ok := ct.c.facts.Get(id); ok && e.v == ct.v {
-			return e.f, nil
+			return e.f, ct.hit()
 		}
 	}
 	b, err := tx.Get(factKey(id))
@@ -111,7 +114,7 @@ func getFact(tx Txn, id uuid.UUID) (*Fact, error) {
 		return nil, fmt.Errorf("decode fact %s: %w", id, err)
 	}
 	if cached {
-		ct.c.facts.Add(id, cachedFact{v: ct.v, f: f})
+		ct.c.facts.Add(id, cachedFact{v: ct.v, f: f}, factWeight(f))
 	}
 	return f, nil
 }
@@ -407,8 +410,25 @@ type Stats struct {
 	ByKind      map[Kind]int
 }
 
-// Stats counts nodes by kind and facts, by scanning keys only.
+// Stats counts entities by kind and facts. It reads the counts the graph
+// keeps in process (counts.go): no store read, after the first.
 func (g *Graph) Stats() (s Stats, err error) {
+	z, err := g.Sizes()
+	if err != nil {
+		return s, err
+	}
+	s = Stats{Nodes: z.Nodes, Facts: z.Facts, ActiveFacts: z.ActiveFacts, ByKind: map[Kind]int{}}
+	for k, n := range z.ByKind {
+		if n > 0 {
+			s.ByKind[k] = n
+		}
+	}
+	return s, nil
+}
+
+// ScanStats is Stats counted by a key-only scan of the store, for check and
+// for tests of the counts.
+func (g *Graph) ScanStats() (s Stats, err error) {
 	s.ByKind = map[Kind]int{}
 	err = g.view(func(tx Txn) error {
 		for _, k := range Kinds {

@@ -40,6 +40,14 @@ type Txn interface {
 	ScanFrom(prefix, start []byte, keysOnly bool, fn func(key, val []byte) error) error
 }
 
+// onCommitter is a Txn that can run funcs once it has committed, before its
+// KV's Version moves past the commit (Badger's can): state kept beside the
+// store, such as the graph's counts, is then never behind a version a reader
+// has seen. onCommit reports whether it took f.
+type onCommitter interface {
+	onCommit(f func()) bool
+}
+
 // ErrKeyMissing is returned by Txn.Get for an absent key.
 var ErrKeyMissing = errors.New("key missing")
 
@@ -59,6 +67,9 @@ type BadgerOptions struct {
 	// to write SSTables directly (Badger's StreamWriter); a larger import goes
 	// through a WriteBatch, slower. 0 means DefaultBulkMemory.
 	BulkMemory int
+	// BlockCacheBytes bounds Badger's cache of table blocks, which reads fill;
+	// 0 keeps Badger's default (256 MiB).
+	BlockCacheBytes int64
 }
 
 // DefaultBulkMemory is BadgerOptions.BulkMemory's default.
@@ -79,6 +90,9 @@ func OpenBadger(o BadgerOptions) (*Badger, error) {
 		WithLogger(badgerLogger{o.Logger}).
 		WithNumVersionsToKeep(1).
 		WithCompactL0OnClose(true)
+	if o.BlockCacheBytes > 0 {
+		opts = opts.WithBlockCacheSize(o.BlockCacheBytes)
+	}
 	db, err := badger.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("open badger at %q: %w", o.Dir, err)
@@ -108,8 +122,15 @@ func (b *Badger) Update(fn func(Txn) error) error {
 	backoff := 100 * time.Microsecond
 	for attempt := 0; ; attempt++ {
 		wrote := false
-		err := b.DB.Update(func(t *badger.Txn) error { return fn(&badgerTxn{t: t, wrote: &wrote}) })
+		var tx *badgerTxn
+		err := b.DB.Update(func(t *badger.Txn) error {
+			tx = &badgerTxn{t: t, wrote: &wrote}
+			return fn(tx)
+		})
 		if err == nil {
+			for _, f := range tx.committed {
+				f()
+			}
 			// Badger's commit timestamp, from which Version restarts on open, moves
 			// only for commits that wrote; so does Version.
 			if wrote {
@@ -135,8 +156,9 @@ func (b *Badger) Version() uint64 { return b.version.Load() }
 func (b *Badger) Close() error { return b.DB.Close() }
 
 type badgerTxn struct {
-	t     *badger.Txn
-	wrote *bool // set by Set and Delete; nil in read-only transactions
+	t         *badger.Txn
+	wrote     *bool    // set by Set and Delete; nil in read-only transactions
+	committed []func() // run by Update once the transaction has committed
 
 	// reuse keeps the iterators of finished scans for the next ones (read-only
 	// transactions only: an iterator of a read-write one would not see the
@@ -191,6 +213,14 @@ func (t *badgerTxn) closeIterators() {
 		it.Close()
 	}
 	t.all, t.free = nil, nil
+}
+
+func (t *badgerTxn) onCommit(f func()) bool {
+	if t.wrote == nil {
+		return false // read-only: nothing commits
+	}
+	t.committed = append(t.committed, f)
+	return true
 }
 
 func (t *badgerTxn) Get(key []byte) ([]byte, error) {

@@ -2,9 +2,11 @@ package storage
 
 import (
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/google/uuid"
-	lru "github.com/hashicorp/golang-lru/v2"
+
+	"policygraph/internal/bytecache"
 )
 
 // The decoded-record cache: read transactions keep the *Node and *Fact they
@@ -22,21 +24,76 @@ import (
 // flight) neither reads nor fills the cache. So the cache never serves a
 // record older than the last acknowledged write, nor mixes two snapshots.
 // Entries of an older version are simply ignored and age out of the LRU.
+// The cache is bounded by bytes (see package bytecache), each record weighed
+// by the memory it takes decoded (nodeWeight, factWeight).
 //
 // Records handed out from the cache are shared: callers must not modify a
 // *Node or *Fact they read (the write paths read inside their own read-write
 // transaction, which never uses the cache, and clone before they change).
 
-// Sizes of the decoded-record cache (entries).
-const (
-	recordCacheNodes = 20000
-	recordCacheFacts = 50000
-)
+// DefaultRecordCacheBytes bounds the decoded-record cache unless
+// SetRecordCacheBytes says otherwise: two fifths for entities, the rest for facts.
+const DefaultRecordCacheBytes = 64 << 20
 
 type recordCache struct {
 	writing atomic.Int64 // Graph writes in progress
-	nodes   *lru.Cache[uuid.UUID, cachedNode]
-	facts   *lru.Cache[uuid.UUID, cachedFact]
+	nodes   *bytecache.Cache[uuid.UUID, cachedNode]
+	facts   *bytecache.Cache[uuid.UUID, cachedFact]
+}
+
+// nodeWeight and factWeight are the memory of a decoded record, for the
+// cache's byte bound: its struct and what it points to, each string rounded up
+// as the allocator rounds it (TestRecordWeight checks them against measured
+// memory). Decoding copies every string out of the encoding.
+func nodeWeight(n *Node) int64 {
+	w := int64(unsafe.Sizeof(*n)) + strBytes(string(n.Kind), n.Slug, n.Name, n.Description, n.OrgType, n.PlaceType,
+		n.Code, n.ProductType, n.Status, n.Programme, n.Title, n.TitleEn, n.Author, n.Publisher, n.PublisherNote,
+		n.Language, n.URL, n.CreatedBy)
+	w += int64(len(n.Labels)) * int64(unsafe.Sizeof(Label{}))
+	for _, l := range n.Labels {
+		w += strBytes(l.Lang, l.Text)
+	}
+	w += int64(len(n.Aliases))*int64(unsafe.Sizeof("")) + strBytes(n.Aliases...)
+	if n.PublishedAt != nil {
+		w += int64(unsafe.Sizeof(*n.PublishedAt))
+	}
+	return w + retractionBytes(n.Retraction)
+}
+
+func factWeight(f *Fact) int64 {
+	w := int64(unsafe.Sizeof(*f)) + strBytes(string(f.Predicate), f.Value, f.Measure, string(f.Tier), f.Role, f.CreatedBy)
+	if f.Quantity != nil {
+		w += int64(unsafe.Sizeof(*f.Quantity)) + strBytes(string(f.Quantity.Bound), f.Quantity.Unit) + 8
+	}
+	for _, d := range []*Date{f.Date, f.Start, f.End} {
+		if d != nil {
+			w += int64(unsafe.Sizeof(*d)) + strBytes(string(d.Precision))
+		}
+	}
+	w += int64(len(f.Evidence)) * int64(unsafe.Sizeof(Evidence{}))
+	for _, e := range f.Evidence {
+		w += strBytes(e.Quote, e.Gloss, e.Note)
+	}
+	return w + retractionBytes(f.Retraction)
+}
+
+func retractionBytes(r *Retraction) int64 {
+	if r == nil {
+		return 0
+	}
+	return int64(unsafe.Sizeof(*r)) + strBytes(r.By, r.Reason)
+}
+
+// strBytes is what the strings' bytes take on the heap: nothing for an empty
+// one, at least 8 bytes, and up to an eighth more for the size class.
+func strBytes(ss ...string) int64 {
+	var n int64
+	for _, s := range ss {
+		if l := int64(len(s)); l > 0 {
+			n += max(8, l+l/8+8)
+		}
+	}
+	return n
 }
 
 type cachedNode struct {
@@ -49,17 +106,33 @@ type cachedFact struct {
 	f *Fact
 }
 
-func newRecordCache() *recordCache {
-	nodes, _ := lru.New[uuid.UUID, cachedNode](recordCacheNodes)
-	facts, _ := lru.New[uuid.UUID, cachedFact](recordCacheFacts)
-	return &recordCache{nodes: nodes, facts: facts}
+func newRecordCache(bytes int64) *recordCache {
+	nodes := bytes * 2 / 5
+	return &recordCache{
+		nodes: bytecache.New[uuid.UUID, cachedNode](nodes, nodes/64, 0),
+		facts: bytecache.New[uuid.UUID, cachedFact](bytes-nodes, (bytes-nodes)/64, 0),
+	}
 }
 
 // cachedTxn is a read-only transaction whose snapshot is known to be version v.
 type cachedTxn struct {
 	Txn
-	c *recordCache
-	v uint64
+	c    *recordCache
+	v    uint64
+	hits int
+}
+
+// hit counts a record served from the cache, and every scanCheckEvery hits
+// looks at the transaction's context, as a scan does: a loop over cached
+// records reads no key, yet must stop when the request's time is up.
+func (t *cachedTxn) hit() error {
+	if t.hits++; t.hits%scanCheckEvery != 0 {
+		return nil
+	}
+	if c, ok := t.Txn.(*ctxTxn); ok {
+		return c.err()
+	}
+	return nil
 }
 
 // view runs fn in a read-only snapshot, with the record cache when the
@@ -78,13 +151,32 @@ func (g *Graph) view(fn func(Txn) error) error {
 	})
 }
 
-// update runs fn in a read-write transaction, marked in progress for view.
+// update runs fn in a read-write transaction, marked in progress for view,
+// and adds what it changed to the graph's counts (counts.go) once it has
+// committed, before the store's Version moves past it.
 func (g *Graph) update(fn func(Txn) error) error {
 	if c := g.rc; c != nil {
 		c.writing.Add(1)
 		defer c.writing.Add(-1)
 	}
-	return g.kv.Update(fn)
+	g.counts.writes.RLock()
+	defer g.counts.writes.RUnlock()
+	var last *countDelta
+	hooked := false
+	err := g.kv.Update(func(tx Txn) error {
+		d := &countDelta{groups: map[string]int{}}
+		last = d
+		if err := fn(&countingTxn{Txn: tx, d: d}); err != nil {
+			return err
+		}
+		oc, ok := tx.(onCommitter)
+		hooked = ok && oc.onCommit(func() { g.counts.apply(d) })
+		return nil
+	})
+	if err == nil && !hooked {
+		g.counts.apply(last) // a store without commit hooks: just after
+	}
+	return err
 }
 
 // SetRecordCache turns the decoded-record cache on or off (on after Open);
@@ -92,8 +184,18 @@ func (g *Graph) update(fn func(Txn) error) error {
 // off. Not safe concurrently with reads; call before serving.
 func (g *Graph) SetRecordCache(on bool) {
 	if on && g.rc == nil {
-		g.rc = newRecordCache()
+		g.rc = newRecordCache(DefaultRecordCacheBytes)
 	} else if !on {
 		g.rc = nil
 	}
+}
+
+// SetRecordCacheBytes replaces the decoded-record cache with an empty one of
+// at most n bytes (0 or less: none). Like SetRecordCache, call it before serving.
+func (g *Graph) SetRecordCacheBytes(n int64) {
+	if n <= 0 {
+		g.rc = nil
+		return
+	}
+	g.rc = newRecordCache(n)
 }

@@ -1,0 +1,216 @@
+package storage
+
+import (
+	"strings"
+	"sync"
+)
+
+// The graph's size, kept in process: what Stats answers and what the cost
+// model of the GraphQL layer prices scans by. A count key in the store that
+// every write updated would make every two writers conflict; instead the keys
+// are counted once, by a key-only scan on first use (serve does it at start),
+// and from then on each write this process commits adds what it changed,
+// before the store's Version moves past it (see onCommitter). So Stats costs
+// no read, and is exact for a store that this process alone writes (Badger's
+// directory lock makes it so). An import, which writes around transactions,
+// makes the next use count again.
+//
+// What is counted is the keys of a few prefixes, grouped:
+//
+//	'f' fact records (retracted ones too),
+//	'k' kind index entries by kind (one per entity not retracted),
+//	'p' predicate index entries by predicate (one per active fact),
+//	'v' value index entries by predicate and value (active literal facts: COUNTRY = US),
+//
+// and the length of the longest source text ('x'), which the cost model
+// charges for Source.text.
+type counter struct {
+	// writes is held (shared) by every write from before its transaction to
+	// after its changes are applied, and exclusively by the count: a write is
+	// either wholly before the count's snapshot or applied after it.
+	writes  sync.RWMutex
+	mu      sync.Mutex
+	counted bool
+	groups  map[string]int
+	maxText int
+}
+
+// countGroup is the group a key is counted in, or "" for a key not counted.
+func countGroup(k []byte) string {
+	if len(k) == 0 {
+		return ""
+	}
+	switch k[0] {
+	case prefixFact:
+		return string(k[:1])
+	case prefixKind, prefixPred:
+		return string(k[:upToZero(k, 1)])
+	case prefixValue:
+		return string(k[:upToZero(k, upToZero(k, 1)+1)])
+	}
+	return ""
+}
+
+// upToZero is the index just past the first 0 byte of k at or after from (len(k) if none).
+func upToZero(k []byte, from int) int {
+	for i := from; i < len(k); i++ {
+		if k[i] == 0 {
+			return i + 1
+		}
+	}
+	return len(k)
+}
+
+// countDelta is what one write transaction changes.
+type countDelta struct {
+	groups  map[string]int
+	maxText int
+}
+
+// countingTxn records in d the counted keys a write transaction adds and
+// removes. A key set that was absent, in the store or earlier in the same
+// transaction, is one more; a key deleted that was present, one less.
+type countingTxn struct {
+	Txn
+	d *countDelta
+}
+
+func (t *countingTxn) Set(key, value []byte) error {
+	if len(key) > 0 && key[0] == prefixText {
+		t.d.maxText = max(t.d.maxText, len(value))
+	}
+	if g := countGroup(key); g != "" {
+		if _, err := t.Txn.Get(key); err == ErrKeyMissing {
+			t.d.groups[g]++
+		} else if err != nil {
+			return err
+		}
+	}
+	return t.Txn.Set(key, value)
+}
+
+func (t *countingTxn) Delete(key []byte) error {
+	if g := countGroup(key); g != "" {
+		if _, err := t.Txn.Get(key); err == nil {
+			t.d.groups[g]--
+		} else if err != ErrKeyMissing {
+			return err
+		}
+	}
+	return t.Txn.Delete(key)
+}
+
+// apply adds a committed write's changes; counts not yet made stay unmade.
+func (c *counter) apply(d *countDelta) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.counted {
+		return
+	}
+	for g, n := range d.groups {
+		c.groups[g] += n
+	}
+	c.maxText = max(c.maxText, d.maxText)
+}
+
+// reset makes the next use count again.
+func (c *counter) reset() {
+	c.mu.Lock()
+	c.counted = false
+	c.mu.Unlock()
+}
+
+// readCounts runs fn on the counts, counting the keys first if needed; the
+// count reads through g, so it stops with g's context.
+func (g *Graph) readCounts(fn func(groups map[string]int, maxText int)) error {
+	c := g.counts
+	c.mu.Lock()
+	counted := c.counted
+	c.mu.Unlock()
+	if !counted {
+		if err := g.count(); err != nil {
+			return err
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fn(c.groups, c.maxText)
+	return nil
+}
+
+// count counts the keys, with writes held off.
+func (g *Graph) count() error {
+	c := g.counts
+	c.writes.Lock()
+	defer c.writes.Unlock()
+	c.mu.Lock()
+	counted := c.counted
+	c.mu.Unlock()
+	if !counted {
+		groups, maxText := map[string]int{}, 0
+		err := g.kv.View(func(tx Txn) error {
+			for _, p := range []byte{prefixFact, prefixKind, prefixPred, prefixValue} {
+				if err := tx.Scan([]byte{p}, true, func(k, _ []byte) error {
+					groups[countGroup(k)]++
+					return nil
+				}); err != nil {
+					return err
+				}
+			}
+			return tx.Scan([]byte{prefixText}, false, func(_, v []byte) error {
+				maxText = max(maxText, len(v))
+				return nil
+			})
+		})
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		c.groups, c.maxText, c.counted = groups, maxText, true
+		c.mu.Unlock()
+	}
+	return nil
+}
+
+// Sizes is the graph's size, as the cost model reads it.
+type Sizes struct {
+	// Nodes counts the entities not retracted, Facts every fact (retracted
+	// ones too), ActiveFacts the facts neither negated nor retracted.
+	Nodes, Facts, ActiveFacts int
+	ByKind                    map[Kind]int
+	// ActiveByPredicate counts the active facts of each predicate.
+	ActiveByPredicate map[Predicate]int
+	// CountryHolders is how many active COUNTRY facts give each country code.
+	CountryHolders map[string]int
+	// MaxSourceText is the length in bytes of the longest source text.
+	MaxSourceText int
+}
+
+// Sizes returns the graph's size from the counts kept in process (counting
+// the keys on first use). Returns an *Error TIMEOUT once g's context is done.
+func (g *Graph) Sizes() (s Sizes, err error) {
+	if err := g.ctxErr(); err != nil {
+		return s, err
+	}
+	s.ByKind, s.ActiveByPredicate, s.CountryHolders = map[Kind]int{}, map[Predicate]int{}, map[string]int{}
+	err = g.readCounts(func(groups map[string]int, maxText int) {
+		s.MaxSourceText = maxText
+		for k, n := range groups {
+			switch k[0] {
+			case prefixFact:
+				s.Facts = n
+			case prefixKind:
+				s.ByKind[Kind(k[1:len(k)-1])] = n
+				s.Nodes += n
+			case prefixPred:
+				s.ActiveByPredicate[Predicate(k[1:len(k)-1])] = n
+				s.ActiveFacts += n
+			case prefixValue:
+				if pred, value, ok := strings.Cut(strings.TrimSuffix(k[1:], "\x00"), "\x00"); ok && Predicate(pred) == PredCountry {
+					s.CountryHolders[value] = n
+				}
+			}
+		}
+	})
+	return s, err
+}
