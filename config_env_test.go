@@ -26,6 +26,7 @@ func TestMalformedSettingsStopTheStart(t *testing.T) {
 		"int":      {"12x", "7", "7"},
 		"int64":    {"1e6", "7", "7"},
 		"duration": {"5", "7s", "7s"}, // a number without a unit
+		"size":     {"12 apples", "7MiB", "7MiB"},
 	}
 	checked := 0
 	fs.VisitAll(func(f *flag.Flag) {
@@ -47,6 +48,8 @@ func TestMalformedSettingsStopTheStart(t *testing.T) {
 			kind = "int64"
 		case time.Duration:
 			kind = "duration"
+		case byteSize:
+			kind = "size"
 		default:
 			t.Errorf("flag -%s: a type this test does not know: %T", f.Name, f.Value.(flag.Getter).Get())
 			return

@@ -214,6 +214,9 @@ type byteSize int64
 
 func (b *byteSize) String() string { return sizeString(int64(*b)) }
 
+// Get implements flag.Getter.
+func (b *byteSize) Get() any { return *b }
+
 func (b *byteSize) Set(s string) error {
 	n, err := parseSize(s)
 	if err != nil {

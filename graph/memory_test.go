@@ -69,9 +69,10 @@ func countingSeeded(t testing.TB) (*storage.Graph, *storage.CountingKV) {
 	return g, c
 }
 
-// padded is a valid query of about n bytes: one field under a long alias.
+// padded is a valid query of about n bytes: one aliased field after a long
+// comment (names are bounded at 1 KiB, comments only by the body limit).
 func padded(i, n int) string {
-	return fmt.Sprintf("{ a%d%s: stats { entities } }", i, strings.Repeat("x", max(n-30, 1)))
+	return fmt.Sprintf("#%s\n{ a%d: stats { entities } }", strings.Repeat("x", max(n-30, 1)), i)
 }
 
 // TestCachesAreBoundedByBytes floods every cache of the endpoint with
@@ -92,7 +93,7 @@ func TestCachesAreBoundedByBytes(t *testing.T) {
 		body, _ := json.Marshal(map[string]any{"query": q, "extensions": map[string]any{
 			"persistedQuery": map[string]any{"version": 1, "sha256Hash": sha(q)}}})
 		a.raw(http.MethodPost, "application/json", body, false).ok(t) // the APQ cache
-		a.do("{ x"+fmt.Sprint(i)+strings.Repeat("y", 2_000)+": "+nest(20)[1:], nil, false).
+		a.do("#"+strings.Repeat("y", 2_000)+"\n{ x"+fmt.Sprint(i)+": "+nest(20)[1:], nil, false).
 			wantError(t, http.StatusBadRequest, graph.CodeDepthLimit) // the refusal cache
 	}
 	for _, c := range []string{"response", "query", "apq", "refusal"} {
