@@ -654,6 +654,17 @@ func writeFact(tx Txn, f *Fact) error {
 			return err
 		}
 	}
+	if f.Retraction != nil {
+		return nil
+	}
+	// A live fact meets a concurrent RetractNode of its subject or object here.
+	for _, id := range []uuid.UUID{f.Subject, f.Object} {
+		if id != uuid.Nil {
+			if err := tx.Delete(guardKey(id)); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -696,6 +707,11 @@ func (g *Graph) RetractNode(id uuid.UUID, by, reason string) (n *Node, err error
 		}
 		if old.Retraction != nil {
 			return Errorf(CodeAlreadyRetracted, "id", "entity %s was retracted at %s", id, old.Retraction.At.Format(time.RFC3339))
+		}
+		// Read the guard: a fact write about the node that commits after this
+		// transaction began makes it conflict and run again (see guardKey).
+		if _, err := tx.Get(guardKey(id)); err != nil && !errors.Is(err, ErrKeyMissing) {
+			return err
 		}
 		r := &Retraction{By: by, At: g.now(), Reason: reason}
 		for _, dir := range []Direction{Out, In} {
