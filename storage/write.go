@@ -218,6 +218,9 @@ func validateNode(n *Node) error {
 	if len(n.Slug) > maxSlugLen || n.Slug != Slugify(n.Slug) {
 		return Errorf(CodeInvalidArgument, "slug", "slug %q must be lowercase letters, digits and single hyphens, at most %d long", n.Slug, maxSlugLen)
 	}
+	if slugIsID(n.Slug) {
+		return Errorf(CodeInvalidArgument, "slug", "slug %q reads as an ID: a reference to it would name the entity with that ID", n.Slug)
+	}
 	if n.Code != "" {
 		if err := CheckCountry("code", n.Code); err != nil {
 			return err
@@ -241,6 +244,14 @@ func CheckCountry(field, code string) error {
 // Slugify makes a slug from a name: folded, words joined by hyphens.
 func Slugify(name string) string { return strings.ReplaceAll(Fold(name), " ", "-") }
 
+// slugIsID reports whether a slug parses as a UUID. References take an ID or a
+// slug, trying the ID first (Graph.Ref), so such a slug could never be
+// resolved, and might impersonate another entity.
+func slugIsID(slug string) bool {
+	_, err := uuid.Parse(slug)
+	return err == nil
+}
+
 func freeSlug(tx Txn, name string) (string, error) {
 	base := Slugify(name)
 	if len(base) > maxSlugLen-8 {
@@ -254,6 +265,9 @@ func freeSlug(tx Txn, name string) (string, error) {
 		s := base
 		if i > 1 {
 			s = fmt.Sprintf("%s-%d", base, i)
+		}
+		if slugIsID(s) {
+			continue // a name that reads as an ID gets a suffix
 		}
 		if _, err := tx.Get(slugKey(s)); errors.Is(err, ErrKeyMissing) {
 			return s, nil
