@@ -136,8 +136,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return fmt.Errorf("unknown command %q (commands: serve, seed, export, import, bench, backup, restore, check)", cmd)
 }
 
-// seedCommand loads the article's facts into the data directory, idempotently,
-// and prints what it wrote.
+// seedCommand adds what the data directory lacks of the article's facts,
+// never overwriting curated records, and prints what it wrote and kept.
 func seedCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
@@ -153,7 +153,15 @@ func seedCommand(args []string, getenv func(string) string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "seed: %d entities and %d facts in the file; %d written (0 means the store already held them all)\n", rep.Entities, rep.Facts, rep.Changed)
+	fmt.Fprintf(stdout, "seed: %d entities and %d facts in the file; %d written (0 means the store already held them all); "+
+		"kept %d curated records that differ from the file; skipped %d that would undo curation\n",
+		rep.Entities, rep.Facts, rep.Written, len(rep.Kept), len(rep.Skipped))
+	for _, k := range rep.Kept {
+		fmt.Fprintf(stdout, "  kept %s\n", k)
+	}
+	for _, k := range rep.Skipped {
+		fmt.Fprintf(stdout, "  skipped %s\n", k)
+	}
 	return nil
 }
 
@@ -237,7 +245,7 @@ func openGraph(cfg config, log *slog.Logger) (*storage.Graph, error) {
 		g.Close()
 		return nil, fmt.Errorf("seed: %w", err)
 	}
-	log.Info("seeded from the article", "entities", rep.Entities, "facts", rep.Facts, "written", rep.Changed, "took", time.Since(start).String())
+	log.Info("seeded from the article", "entities", rep.Entities, "facts", rep.Facts, "written", rep.Written, "took", time.Since(start).String())
 	return g, nil
 }
 

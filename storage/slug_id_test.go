@@ -10,7 +10,7 @@ import (
 )
 
 // TestSlugThatReadsAsAnID: a slug that parses as a UUID is refused on create
-// and on a replacing write (a reference to it would resolve to the entity with
+// and on a seed write (a reference to it would resolve to the entity with
 // that ID instead), and a name that reads as one gets a slug with a suffix.
 func TestSlugThatReadsAsAnID(t *testing.T) {
 	x := newFixture(t)
@@ -28,11 +28,10 @@ func TestSlugThatReadsAsAnID(t *testing.T) {
 			assertUnchanged(t, g, before)
 		})
 	}
-	t.Run("replace", func(t *testing.T) {
-		n := *x.openai
-		n.Slug = victim
+	t.Run("seed write", func(t *testing.T) {
+		n := &storage.Node{ID: uuid.New(), Kind: storage.KindOrganization, Name: "Impostor", Slug: victim}
 		before := takeSnapshot(t, g)
-		_, err := g.PutNode(&n, "")
+		_, err := g.PutNode(n, "")
 		wantCode(t, err, storage.CodeInvalidArgument, "slug")
 		assertUnchanged(t, g, before)
 	})
