@@ -55,6 +55,8 @@ type config struct {
 	cacheSize     int
 	cacheControl  string
 	maxBody       int64
+	memTableSize  byteSize
+	minFreeDisk   byteSize
 	limits        graph.Limits
 	server        serverLimits
 }
@@ -95,7 +97,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.cacheControl, "cache-control", env("POLICYGRAPH_CACHE_CONTROL", "public, max-age=0, must-revalidate"), "Cache-Control of GET query responses (env POLICYGRAPH_CACHE_CONTROL)")
 	fs.Int64Var(&c.maxBody, "max-body", int64(envInt("POLICYGRAPH_MAX_BODY", graph.DefaultMaxBodyBytes)), "largest POST body in bytes (env POLICYGRAPH_MAX_BODY)")
 	limitFlags(fs, getenv, &c.limits, &c.server)
+	diskDone := diskFlags(fs, getenv, &c)
 	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if err := diskDone(); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
@@ -217,7 +223,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 // openGraph opens the store and seeds it when it holds no entity.
 func openGraph(cfg config, log *slog.Logger) (*storage.Graph, error) {
-	bkv, err := storage.OpenBadger(storage.BadgerOptions{Dir: cfg.data, SyncWrites: cfg.syncWrites, Logger: log})
+	bkv, err := storage.OpenBadger(storage.BadgerOptions{Dir: cfg.data, SyncWrites: cfg.syncWrites, Logger: log,
+		MemTableSize: int64(cfg.memTableSize), MinFreeDisk: int64(cfg.minFreeDisk)})
 	if err != nil {
 		return nil, err
 	}

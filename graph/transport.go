@@ -439,6 +439,7 @@ var statusByCode = map[string]int{
 	CodeTooManyAliases:                 http.StatusBadRequest,
 	CodeTokenLimit:                     http.StatusBadRequest,
 	CodeTimeout:                        http.StatusServiceUnavailable,
+	CodeDiskFull:                       http.StatusInsufficientStorage,
 }
 
 // statusOf is the status of a refused request: the first error's code's status,

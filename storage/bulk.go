@@ -370,6 +370,9 @@ func (g *Graph) Import(r io.Reader) (rep ImportReport, err error) {
 	if !empty {
 		return rep, errors.New("import: the store is not empty; import into a new data directory")
 	}
+	if err := g.kv.Writable(); err != nil {
+		return rep, err
+	}
 	var w BulkWriter = &txnBulkWriter{kv: g.kv}
 	if bl, ok := g.kv.(BulkLoader); ok {
 		w = bl.NewBulkWriter()

@@ -24,6 +24,9 @@ type KV interface {
 	Update(fn func(Txn) error) error
 	// Version is a number that grows with every committed write; it survives restarts.
 	Version() uint64
+	// Writable returns nil if the store takes writes now, or an *Error with
+	// code DISK_FULL (which Update returns too) while it refuses them.
+	Writable() error
 	Close() error
 }
 
@@ -59,6 +62,13 @@ type BadgerOptions struct {
 	// to write SSTables directly (Badger's StreamWriter); a larger import goes
 	// through a WriteBatch, slower. 0 means DefaultBulkMemory.
 	BulkMemory int
+	// MinFreeDisk refuses writes (DISK_FULL) while the disk holding Dir has
+	// fewer free bytes; under it at open, the store opens read-only. 0: no
+	// watermark. See DefaultMinFreeDisk and diskspace.go.
+	MinFreeDisk int64
+	// MemTableSize is Badger's memtable size (and so its log file size);
+	// 0 means DefaultMemTableSize.
+	MemTableSize int64
 }
 
 // DefaultBulkMemory is BadgerOptions.BulkMemory's default.
@@ -69,6 +79,7 @@ type Badger struct {
 	DB         *badger.DB
 	version    atomic.Uint64
 	bulkMemory int
+	disk       *diskGuard // nil: no watermark
 }
 
 // OpenBadger opens (creating if needed) a Badger database.
@@ -79,11 +90,14 @@ func OpenBadger(o BadgerOptions) (*Badger, error) {
 		WithLogger(badgerLogger{o.Logger}).
 		WithNumVersionsToKeep(1).
 		WithCompactL0OnClose(true)
-	db, err := badger.Open(opts)
+	if o.MemTableSize > 0 {
+		opts = withMemTableSize(opts, o.MemTableSize)
+	}
+	db, disk, err := openGuarded(opts, o)
 	if err != nil {
 		return nil, fmt.Errorf("open badger at %q: %w", o.Dir, err)
 	}
-	b := &Badger{DB: db, bulkMemory: o.BulkMemory}
+	b := &Badger{DB: db, bulkMemory: o.BulkMemory, disk: disk}
 	if b.bulkMemory == 0 {
 		b.bulkMemory = DefaultBulkMemory
 	}
@@ -108,7 +122,18 @@ func (b *Badger) Update(fn func(Txn) error) error {
 	backoff := 100 * time.Microsecond
 	for attempt := 0; ; attempt++ {
 		wrote := false
-		err := b.DB.Update(func(t *badger.Txn) error { return fn(&badgerTxn{t: t, wrote: &wrote}) })
+		err := b.DB.Update(func(t *badger.Txn) error {
+			if err := fn(&badgerTxn{t: t, wrote: &wrote}); err != nil {
+				return err
+			}
+			if wrote {
+				return b.disk.check(0) // before the commit: nothing is written past the watermark
+			}
+			return nil
+		})
+		if errors.Is(err, badger.ErrReadOnlyTxn) && b.disk != nil {
+			err = b.disk.check(0) // opened read-only for want of space
+		}
 		if err == nil {
 			// Badger's commit timestamp, from which Version restarts on open, moves
 			// only for commits that wrote; so does Version.
@@ -130,6 +155,9 @@ func (b *Badger) Update(fn func(Txn) error) error {
 
 // Version implements KV.
 func (b *Badger) Version() uint64 { return b.version.Load() }
+
+// Writable implements KV: DISK_FULL while the disk is under the watermark.
+func (b *Badger) Writable() error { return b.disk.check(0) }
 
 // Close implements KV.
 func (b *Badger) Close() error { return b.DB.Close() }

@@ -30,9 +30,10 @@ type streamBulkWriter struct {
 	// limit bounds the arena; past it the pairs so far go into a WriteBatch
 	// and so do all later ones (batch, then not nil): memory stays bounded
 	// for imports larger than the machine, at the WriteBatch's speed.
-	limit int
-	batch *badger.WriteBatch
-	arena []byte
+	limit   int
+	batch   *badger.WriteBatch
+	batched int // bytes set in the batch since the last look at the disk
+	arena   []byte
 	// One run per first key byte (the key kind), sorted separately and in
 	// parallel; in kind order they are one sorted run for the StreamWriter.
 	streams [256]stream
@@ -81,13 +82,13 @@ func (w *streamBulkWriter) Set(key, value []byte) error {
 		return fmt.Errorf("bulk set: empty key")
 	}
 	if w.batch != nil {
-		return w.batch.Set(key, value)
+		return w.batchSet(key, value)
 	}
 	if w.limit > 0 && len(w.arena)+len(key)+len(value) > w.limit {
 		if err := w.spill(); err != nil {
 			return err
 		}
-		return w.batch.Set(key, value)
+		return w.batchSet(key, value)
 	}
 	p := pairRef{head: keyHead(key), off: int64(len(w.arena)), klen: uint32(len(key)), vlen: uint32(len(value))}
 	w.arena = append(append(w.arena, key...), value...)
@@ -100,6 +101,22 @@ func (w *streamBulkWriter) Set(key, value []byte) error {
 	s.pairs = append(s.pairs, p)
 	return nil
 }
+
+// batchSet sets a pair in the WriteBatch, looking at the disk's free space
+// every batchCheckEvery bytes: a WriteBatch writes as it goes.
+func (w *streamBulkWriter) batchSet(key, value []byte) error {
+	if w.batched += len(key) + len(value); w.batched >= batchCheckEvery {
+		w.batched = 0
+		if err := w.b.disk.check(batchCheckEvery); err != nil {
+			return err
+		}
+	}
+	return w.batch.Set(key, value)
+}
+
+// batchCheckEvery is how many bytes a WriteBatch import writes between two
+// looks at the disk's free space.
+const batchCheckEvery = 16 << 20
 
 // spill moves the pairs so far into a WriteBatch, which takes all later ones.
 func (w *streamBulkWriter) spill() error {
@@ -147,6 +164,10 @@ func (w *streamBulkWriter) Flush() error {
 		if err := w.Set(p.key, p.val); err != nil {
 			return err
 		}
+	}
+	// The tables about to be written take about the pairs' size on disk.
+	if err := w.b.disk.check(int64(len(w.arena))); err != nil {
+		return err
 	}
 
 	// Sort the streams that did not come sorted, one goroutine per CPU.
