@@ -347,6 +347,9 @@ type ImportReport struct {
 	// Edges counts adjacency entries written: two per fact that links two
 	// entities, one per literal fact.
 	Edges int
+	// SortedRuns counts the sorted runs the import wrote to disk, and then
+	// merged, because its pairs outgrew its memory budget (0: none).
+	SortedRuns int
 }
 
 // Import loads a JSON-lines export (see ExportJSONL) into an empty graph with the
@@ -386,6 +389,9 @@ func (g *Graph) Import(r io.Reader) (rep ImportReport, err error) {
 		quotes: map[quoteKey]bool{}}
 	if err := im.run(r); err != nil {
 		return im.rep, err
+	}
+	if r, ok := w.(interface{ sortedRuns() int }); ok {
+		im.rep.SortedRuns = r.sortedRuns()
 	}
 	if err := w.Flush(); err != nil {
 		return im.rep, fmt.Errorf("import: flush: %w", err)
@@ -675,7 +681,9 @@ func (im *importer) fact(l *importLine) error {
 	return nil
 }
 
-// NewBulkWriter implements BulkLoader with Badger's StreamWriter (see
-// streamBulkWriter) for imports whose pairs fit in BulkMemory, and a
-// WriteBatch past it. Import loads only into a store that holds no graph.
-func (b *Badger) NewBulkWriter() BulkWriter { return &streamBulkWriter{b: b, limit: b.bulkMemory} }
+// NewBulkWriter implements BulkLoader with Badger's StreamWriter, within the
+// memory budget BulkMemory (see streamBulkWriter). Import loads only into a
+// store that holds no graph.
+func (b *Badger) NewBulkWriter() BulkWriter {
+	return &streamBulkWriter{b: b, budget: newBulkBudget(int64(b.bulkMemory))}
+}

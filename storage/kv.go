@@ -58,9 +58,12 @@ type BadgerOptions struct {
 	// a crash of the machine, not only of the process.
 	SyncWrites bool
 	Logger     *slog.Logger
-	// BulkMemory bounds the bytes of keys and values an import sorts in memory
-	// to write SSTables directly (Badger's StreamWriter); a larger import goes
-	// through a WriteBatch, slower. 0 means DefaultBulkMemory.
+	// BulkMemory is the memory budget of an import into the store: what it
+	// gathers and sorts in memory (past that it sorts runs on disk and merges
+	// them), the tables Badger builds at once, its caches (see bulkBudget).
+	// Set, it also tunes Badger for the import (smaller tables written at
+	// once, a smaller block cache): set it only on a store opened to import
+	// into. 0: DefaultBulkMemory for the import, Badger's defaults otherwise.
 	BulkMemory int
 	// MinFreeDisk refuses writes (DISK_FULL) while the disk holding Dir has
 	// fewer free bytes; under it at open, the store opens read-only. 0: no
@@ -72,7 +75,7 @@ type BadgerOptions struct {
 }
 
 // DefaultBulkMemory is BadgerOptions.BulkMemory's default.
-const DefaultBulkMemory = 2 << 30
+const DefaultBulkMemory = 1 << 30
 
 // Badger is the KV on an embedded Badger database.
 type Badger struct {
@@ -92,6 +95,9 @@ func OpenBadger(o BadgerOptions) (*Badger, error) {
 		WithCompactL0OnClose(true)
 	if o.MemTableSize > 0 {
 		opts = withMemTableSize(opts, o.MemTableSize)
+	}
+	if o.BulkMemory > 0 {
+		opts = bulkOptions(opts, int64(o.BulkMemory))
 	}
 	db, disk, err := openGuarded(opts, o)
 	if err != nil {
