@@ -73,8 +73,10 @@ const pairRefSize = 24 // bytes of a pairRef
 // builds are budget/128 (it finishes up to 16 at once, each in a buffer of
 // twice its size: another quarter); an eighth to Badger's memtable (which
 // an import does not fill, but allocates); and the rest to the feed buffer,
-// Badger's block cache, the records being decoded, the importer's bookkeeping
-// (about 100 bytes a node) and the garbage collector's headroom.
+// Badger's block cache, the records being decoded and the garbage
+// collector's headroom. What grows with the node count (the importer's index
+// of IDs, kinds and slugs, about 70 bytes a node, and Badger's table
+// indexes) comes on top.
 type bulkBudget struct {
 	total     int64
 	pairs     int64 // arena and pair lists
