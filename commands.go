@@ -8,7 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"time"
 
 	"policygraph/bench"
@@ -84,8 +87,28 @@ func importCommand(stdin io.Reader, args []string, getenv func(string) string, s
 	if rep.SortedRuns > 0 {
 		fmt.Fprintf(stdout, "; past the %s memory budget, %d sorted runs on disk, merged", &budget, rep.SortedRuns)
 	}
+	if peak, ok := peakRSS(); ok {
+		fmt.Fprintf(stdout, "; peak RSS %s", storage.FormatBytes(peak))
+	}
 	fmt.Fprintln(stdout)
 	return nil
+}
+
+// peakRSS is the process's peak resident set size so far (VmHWM, Linux only):
+// its own memory and the pages of the files it maps, such as the tables an
+// import writes.
+func peakRSS() (int64, bool) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err == nil
+		}
+	}
+	return 0, false
 }
 
 // benchCommand runs the load benchmark against the real route table (newHandler).
