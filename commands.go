@@ -8,6 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
 	"time"
 
 	"policygraph/bench"
@@ -43,11 +47,32 @@ func importCommand(stdin io.Reader, args []string, getenv func(string) string, s
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	data := fs.String("data", envOr(getenv, "POLICYGRAPH_DATA", "./data"), "data directory, new or empty (env POLICYGRAPH_DATA)")
+	var budget byteSize
+	budgetErr := byteSizeFlag(fs, getenv, &budget, "import-memory", "POLICYGRAPH_IMPORT_MEMORY", storage.DefaultBulkMemory,
+		"the import's memory budget: past it, it sorts runs on disk and merges them; at least 128MiB")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	g, err := openStore(*data, true, stderr)
+	if err := budgetErr(); err != nil {
+		return err
+	}
+	if budget < storage.MinBulkMemory {
+		return fmt.Errorf("import: -import-memory %s is under the %s minimum", &budget, storage.FormatBytes(storage.MinBulkMemory))
+	}
+	// The budget bounds the Go heap too, so that the decoding's garbage is
+	// collected before the heap outgrows it (unless GOMEMLIMIT says otherwise).
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(budget))
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	kv, err := storage.OpenBadger(storage.BadgerOptions{Dir: *data, SyncWrites: true, Logger: log,
+		BulkMemory: int(budget), MinFreeDisk: storage.DefaultMinFreeDisk(0)})
 	if err != nil {
+		return err
+	}
+	g, err := storage.Open(kv)
+	if err != nil {
+		kv.Close()
 		return err
 	}
 	defer g.Close()
@@ -57,9 +82,33 @@ func importCommand(stdin io.Reader, args []string, getenv func(string) string, s
 		return err
 	}
 	took := time.Since(start)
-	fmt.Fprintf(stdout, "import: %d nodes, %d texts, %d facts (%d edges) in %s: %.0f edges/s\n",
+	fmt.Fprintf(stdout, "import: %d nodes, %d texts, %d facts (%d edges) in %s: %.0f edges/s",
 		rep.Nodes, rep.Texts, rep.Facts, rep.Edges, took.Round(time.Millisecond), float64(rep.Edges)/took.Seconds())
+	if rep.SortedRuns > 0 {
+		fmt.Fprintf(stdout, "; past the %s memory budget, %d sorted runs on disk, merged", &budget, rep.SortedRuns)
+	}
+	if peak, ok := peakRSS(); ok {
+		fmt.Fprintf(stdout, "; peak RSS %s", storage.FormatBytes(peak))
+	}
+	fmt.Fprintln(stdout)
 	return nil
+}
+
+// peakRSS is the process's peak resident set size so far (VmHWM, Linux only):
+// its own memory and the pages of the files it maps, such as the tables an
+// import writes.
+func peakRSS() (int64, bool) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err == nil
+		}
+	}
+	return 0, false
 }
 
 // benchCommand runs the load benchmark against the real route table (newHandler).

@@ -17,7 +17,7 @@ import (
 // so a flag added later is covered too; each must name its variable.
 func TestMalformedSettingsStopTheStart(t *testing.T) {
 	var c config
-	fs, _, _ := configFlags(&c, &envDefaults{getenv: func(string) string { return "" }}, io.Discard)
+	fs, _, _, _ := configFlags(&c, &envDefaults{getenv: func(string) string { return "" }}, io.Discard)
 	envName := regexp.MustCompile(`\(env (POLICYGRAPH_[A-Z0-9_]+)\)`)
 	// For each kind of flag: a malformed value and a well-formed one, as the
 	// flag prints it once set.
@@ -75,7 +75,7 @@ func TestMalformedSettingsStopTheStart(t *testing.T) {
 			}
 			var c config
 			e := &envDefaults{getenv: env(tc.good)}
-			fs, _, _ := configFlags(&c, e, io.Discard)
+			fs, _, _, _ := configFlags(&c, e, io.Discard)
 			if err := e.err(); err != nil {
 				t.Fatalf("%s=%q: %v", name, tc.good, err)
 			}

@@ -3,10 +3,10 @@ package main
 import (
 	"flag"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"policygraph/graph"
+	"policygraph/storage"
 )
 
 // memoryConfig is the memory budget and what it pays for. With default flags
@@ -70,8 +70,8 @@ func budgetParts(m memoryConfig, l graph.Limits, maxBody int64) []budgetPart {
 		{"parsed-query cache (-query-cache-bytes)", m.queryCache},
 		{"persisted-query cache (-apq-cache-bytes)", m.apqCache},
 		{"refusal cache (-refusal-cache-bytes)", m.refusalCache},
-		{fmt.Sprintf("%d connections (-max-conns) x %s", m.maxConns, sizeString(connBytes)), int64(m.maxConns) * connBytes},
-		{fmt.Sprintf("%d requests in flight (-max-in-flight) x %s", l.MaxInFlight, sizeString(requestBytes(l, maxBody))), int64(l.MaxInFlight) * requestBytes(l, maxBody)},
+		{fmt.Sprintf("%d connections (-max-conns) x %s", m.maxConns, storage.FormatBytes(connBytes)), int64(m.maxConns) * connBytes},
+		{fmt.Sprintf("%d requests in flight (-max-in-flight) x %s", l.MaxInFlight, storage.FormatBytes(requestBytes(l, maxBody))), int64(l.MaxInFlight) * requestBytes(l, maxBody)},
 	}
 }
 
@@ -170,7 +170,7 @@ func (m *memoryConfig) derive(set map[string]bool, l *graph.Limits, maxBody int6
 		}
 		l.MaxInFlight = int(rest / requestBytes(*l, maxBody))
 		if l.MaxInFlight < 1 {
-			return fmt.Errorf("-memory-budget %s leaves no room for a request in flight: %s", sizeString(m.budget), describeBudget(*m, *l, maxBody))
+			return fmt.Errorf("-memory-budget %s leaves no room for a request in flight: %s", storage.FormatBytes(m.budget), describeBudget(*m, *l, maxBody))
 		}
 	}
 	if !set["max-in-flight-per-client"] {
@@ -183,7 +183,7 @@ func (m *memoryConfig) derive(set map[string]bool, l *graph.Limits, maxBody int6
 		}
 		if total > m.budget {
 			return fmt.Errorf("the bounds set need %s, more than -memory-budget %s: %s; raise the budget or lower a bound",
-				sizeString(total), sizeString(m.budget), describeBudget(*m, *l, maxBody))
+				storage.FormatBytes(total), storage.FormatBytes(m.budget), describeBudget(*m, *l, maxBody))
 		}
 	}
 	return nil
@@ -194,7 +194,7 @@ func describeBudget(m memoryConfig, l graph.Limits, maxBody int64) string {
 	parts := budgetParts(m, l, maxBody)
 	s := make([]string, len(parts))
 	for i, p := range parts {
-		s[i] = p.what + " " + sizeString(p.bytes)
+		s[i] = p.what + " " + storage.FormatBytes(p.bytes)
 	}
 	return strings.Join(s, " + ")
 }
@@ -208,55 +208,20 @@ func orNone(n int64) int64 {
 	return n
 }
 
-// byteSize is a flag.Value of a size in bytes: a number, or one with a unit
-// KiB, MiB or GiB (also KB, MB, GB, read as the binary units).
+// byteSize is a flag.Value of a size in bytes, read by storage.ParseBytes
+// ("134217728", "128MiB", "1GiB").
 type byteSize int64
 
-func (b *byteSize) String() string { return sizeString(int64(*b)) }
+func (b *byteSize) String() string { return storage.FormatBytes(int64(*b)) }
 
 // Get implements flag.Getter.
 func (b *byteSize) Get() any { return *b }
 
 func (b *byteSize) Set(s string) error {
-	n, err := parseSize(s)
+	n, err := storage.ParseBytes(s)
 	if err != nil {
 		return err
 	}
 	*b = byteSize(n)
 	return nil
-}
-
-func parseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"B", 1}} {
-		if strings.HasSuffix(t, u.suffix) {
-			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n < 0 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("%q is not a size in bytes (e.g. 1048576, 64MiB, 1GiB)", s)
-	}
-	return n * mult, nil
-}
-
-// sizeString writes n in the largest binary unit that divides it.
-func sizeString(n int64) string {
-	for _, u := range []struct {
-		suffix string
-		size   int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if n != 0 && n%u.size == 0 {
-			return strconv.FormatInt(n/u.size, 10) + u.suffix
-		}
-	}
-	if n >= 1<<20 {
-		return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20))
-	}
-	return strconv.FormatInt(n, 10)
 }

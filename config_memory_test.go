@@ -80,18 +80,6 @@ func TestMemoryBudgetFlags(t *testing.T) {
 	}
 }
 
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int64{"0": 0, "1048576": 1 << 20, "64MiB": 64 << 20, "1GiB": 1 << 30, "512 KiB": 512 << 10, "2GB": 2 << 30, "100B": 100} {
-		if got, err := parseSize(in); err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "-1", "1.5GiB", "GiB", "1TiB", "9999999999GiB"} {
-		if _, err := parseSize(in); err == nil {
-			t.Errorf("parseSize(%q) accepted", in)
-		}
-	}
-}
 
 // TestEveryFlagIsDocumented: every flag of serve names its environment
 // variable in its usage and appears in README.md, as `-name`.

@@ -57,6 +57,8 @@ type config struct {
 	csvMaxRows    int
 	csvMaxBytes   int64
 	maxBody       int64
+	memTableSize  byteSize
+	minFreeDisk   byteSize
 	limits        graph.Limits
 	server        serverLimits
 	memory        memoryConfig
@@ -65,12 +67,15 @@ type config struct {
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	var c config
 	env := &envDefaults{getenv: getenv}
-	fs, cors, deriveMemory := configFlags(&c, env, stderr)
+	fs, cors, deriveMemory, diskDone := configFlags(&c, env, stderr)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if err := env.err(); err != nil {
 		// Even when a flag overrides it: a malformed setting is a mistake to fix.
+		return c, err
+	}
+	if err := diskDone(); err != nil {
 		return c, err
 	}
 	if err := deriveMemory(); err != nil {
@@ -90,8 +95,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 // configFlags defines the service's flags on a new flag set, their defaults
 // read from the environment through env; it returns the set and the
 // -cors-origins value, split by parseConfig.
-func configFlags(c *config, env *envDefaults, stderr io.Writer) (*flag.FlagSet, *string, func() error) {
-	fs := flag.NewFlagSet("policygraph", flag.ContinueOnError)
+func configFlags(c *config, env *envDefaults, stderr io.Writer) (fs *flag.FlagSet, cors *string, deriveMemory, diskDone func() error) {
+	fs = flag.NewFlagSet("policygraph", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", env.string("POLICYGRAPH_ADDR", ":8080"), "listen address (env POLICYGRAPH_ADDR)")
 	fs.StringVar(&c.data, "data", env.string("POLICYGRAPH_DATA", "./data"), "data directory of the embedded database (env POLICYGRAPH_DATA)")
@@ -101,15 +106,16 @@ func configFlags(c *config, env *envDefaults, stderr io.Writer) (*flag.FlagSet, 
 	fs.BoolVar(&c.introspection, "introspection", env.bool("POLICYGRAPH_INTROSPECTION", true), "allow schema introspection (env POLICYGRAPH_INTROSPECTION)")
 	fs.BoolVar(&c.ide, "ide", env.bool("POLICYGRAPH_IDE", true), "serve the GraphQL IDE at / (env POLICYGRAPH_IDE)")
 	fs.BoolVar(&c.seed, "seed", env.bool("POLICYGRAPH_SEED", true), "seed an empty database from the article (env POLICYGRAPH_SEED)")
-	cors := fs.String("cors-origins", env.string("POLICYGRAPH_CORS_ORIGINS", ""), "comma-separated origins that browsers may call the API from, or *; none by default (env POLICYGRAPH_CORS_ORIGINS)")
+	cors = fs.String("cors-origins", env.string("POLICYGRAPH_CORS_ORIGINS", ""), "comma-separated origins that browsers may call the API from, or *; none by default (env POLICYGRAPH_CORS_ORIGINS)")
 	fs.IntVar(&c.cacheSize, "cache-size", env.int("POLICYGRAPH_CACHE_SIZE", 1000), "query results the response cache holds; 0 disables it (env POLICYGRAPH_CACHE_SIZE)")
 	fs.StringVar(&c.cacheControl, "cache-control", env.string("POLICYGRAPH_CACHE_CONTROL", "public, max-age=0, must-revalidate"), "Cache-Control of GET query responses (env POLICYGRAPH_CACHE_CONTROL)")
 	fs.IntVar(&c.csvMaxRows, "csv-max-rows", env.int("POLICYGRAPH_CSV_MAX_ROWS", 100000), "most rows of a CSV table from /q/ (400 CSV_TOO_LARGE past it); 0: no limit (env POLICYGRAPH_CSV_MAX_ROWS)")
 	fs.Int64Var(&c.csvMaxBytes, "csv-max-bytes", env.int64("POLICYGRAPH_CSV_MAX_BYTES", 32<<20), "most bytes of a CSV table from /q/ (400 CSV_TOO_LARGE past it); 0: no limit (env POLICYGRAPH_CSV_MAX_BYTES)")
 	fs.Int64Var(&c.maxBody, "max-body", env.int64("POLICYGRAPH_MAX_BODY", graph.DefaultMaxBodyBytes), "largest POST body in bytes (env POLICYGRAPH_MAX_BODY)")
 	limitFlags(fs, env, &c.limits, &c.server)
-	deriveMemory := memoryFlags(fs, env.getenv, &c.memory, &c.limits, &c.maxBody)
-	return fs, cors, deriveMemory
+	deriveMemory = memoryFlags(fs, env.getenv, &c.memory, &c.limits, &c.maxBody)
+	diskDone = diskFlags(fs, env.getenv, c)
+	return fs, cors, deriveMemory, diskDone
 }
 
 // run dispatches to a subcommand; with none (or "serve") it serves.
@@ -139,8 +145,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return fmt.Errorf("unknown command %q (commands: serve, seed, export, import, bench, backup, restore, check)", cmd)
 }
 
-// seedCommand loads the article's facts into the data directory, idempotently,
-// and prints what it wrote.
+// seedCommand adds what the data directory lacks of the article's facts,
+// never overwriting curated records, and prints what it wrote and kept.
 func seedCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
@@ -156,7 +162,15 @@ func seedCommand(args []string, getenv func(string) string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "seed: %d entities and %d facts in the file; %d written (0 means the store already held them all)\n", rep.Entities, rep.Facts, rep.Changed)
+	fmt.Fprintf(stdout, "seed: %d entities and %d facts in the file; %d written (0 means the store already held them all); "+
+		"kept %d curated records that differ from the file; skipped %d that would undo curation\n",
+		rep.Entities, rep.Facts, rep.Written, len(rep.Kept), len(rep.Skipped))
+	for _, k := range rep.Kept {
+		fmt.Fprintf(stdout, "  kept %s\n", k)
+	}
+	for _, k := range rep.Skipped {
+		fmt.Fprintf(stdout, "  skipped %s\n", k)
+	}
 	return nil
 }
 
@@ -204,7 +218,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "data", cfg.data, "writes", cfg.token != "", "sync", cfg.syncWrites,
-		"memory_budget", sizeString(cfg.memory.budget), "memory_limit_from", memLimit, "max_in_flight", cfg.limits.MaxInFlight,
+		"memory_budget", storage.FormatBytes(cfg.memory.budget), "memory_limit_from", memLimit, "max_in_flight", cfg.limits.MaxInFlight,
 		"max_in_flight_per_client", cfg.limits.MaxInFlightPerClient)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -230,7 +244,8 @@ const minTokenBytes = 16
 
 // openGraph opens the store and seeds it when it holds no entity.
 func openGraph(cfg config, log *slog.Logger) (*storage.Graph, error) {
-	bkv, err := storage.OpenBadger(storage.BadgerOptions{Dir: cfg.data, SyncWrites: cfg.syncWrites, Logger: log, BlockCacheBytes: cfg.memory.blockCache})
+	bkv, err := storage.OpenBadger(storage.BadgerOptions{Dir: cfg.data, SyncWrites: cfg.syncWrites, Logger: log, BlockCacheBytes: cfg.memory.blockCache,
+		MemTableSize: int64(cfg.memTableSize), MinFreeDisk: int64(cfg.minFreeDisk)})
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +271,7 @@ func openGraph(cfg config, log *slog.Logger) (*storage.Graph, error) {
 				g.Close()
 				return nil, fmt.Errorf("seed: %w", err)
 			}
-			log.Info("seeded from the article", "entities", rep.Entities, "facts", rep.Facts, "written", rep.Changed, "took", time.Since(start).String())
+			log.Info("seeded from the article", "entities", rep.Entities, "facts", rep.Facts, "written", rep.Written, "took", time.Since(start).String())
 		}
 	}
 	// Count the graph once, now, by a key-only scan: from here on the writes

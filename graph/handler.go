@@ -26,6 +26,8 @@ const (
 	CodeUnauthenticated = "UNAUTHENTICATED"
 	CodeWritesDisabled  = "WRITES_DISABLED"
 	CodeInternal        = "INTERNAL"
+	// CodeDiskFull is storage's: a write refused while the disk is nearly full.
+	CodeDiskFull = string(storage.CodeDiskFull)
 )
 
 // Options configure the GraphQL handler.
@@ -144,6 +146,14 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 					Extensions: map[string]any{"code": CodeWritesDisabled}}
 			}
 			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{err}})
+		}
+		if op.Operation != nil && op.Operation.Operation == ast.Mutation {
+			// A nearly full disk refuses writes before they run (507 under
+			// application/graphql-response+json); one that fills while a
+			// write runs refuses its commit, a field error DISK_FULL.
+			if err := g.Writable(); err != nil {
+				return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{presentError(ctx, log, err)}})
+			}
 		}
 		// Loaders for this operation only, made here rather than per HTTP
 		// request so that answers from the response cache make none.

@@ -551,6 +551,7 @@ var statusByCode = map[string]int{
 	CodeTokenLimit:                     http.StatusBadRequest,
 	CodeTimeout:                        http.StatusServiceUnavailable,
 	CodeResponseTooLarge:               http.StatusBadRequest,
+	CodeDiskFull:                       http.StatusInsufficientStorage,
 }
 
 // statusOf is the status of a refused request: the first error's code's status,

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
@@ -96,14 +97,25 @@ func Parse(b []byte) (*File, error) {
 	return &f, nil
 }
 
-// Report says what a Load wrote.
+// Report says what a Load wrote and what it left alone.
 type Report struct {
 	Entities, Facts int // in the file
-	Changed         int // entities and facts created or updated; 0 on an idempotent reload
+	// Written counts the entities and facts the store lacked and now holds;
+	// 0 on a reload.
+	Written int
+	// Kept lists the records the store holds in a form that differs from the
+	// file (renamed, retracted, otherwise curated), left as they are.
+	Kept []string
+	// Skipped lists the records the store lacked but that were not written
+	// because they would undo curation: facts about a retracted entity, an
+	// entity whose slug another entity has taken, and that entity's facts.
+	Skipped []string
 }
 
-// Load writes the article and its facts into g in one transaction: all or nothing.
-// IDs are name-based, so loading twice changes nothing.
+// Load writes what the store lacks of the article and its facts into g, in one
+// transaction: all or nothing. IDs are name-based, so loading twice changes
+// nothing. It never overwrites or resurrects: a record the store holds is left
+// as it is, however it differs from the file (see Report).
 func Load(g *storage.Graph) (Report, error) {
 	f, err := Parse(FactsYAML)
 	if err != nil {
@@ -123,36 +135,67 @@ func LoadFile(g *storage.Graph, f *File, text string) (Report, error) {
 	if err != nil {
 		return r, err
 	}
+	// The file must agree with its text, whatever the store holds (a stored
+	// fact or source is left alone, and so not checked against it).
+	for i, x := range f.Facts {
+		for j, e := range x.Evidence {
+			if !strings.Contains(text, e.Quote) {
+				return r, storage.Errorf(storage.CodeQuoteNotInSource, fmt.Sprintf("evidence[%d].quote", j),
+					"fact %d (%s %s): the quote is not verbatim in the article: %q", i, x.Subject, x.Predicate, e.Quote)
+			}
+		}
+	}
 	err = g.Batch(func(w *storage.Writer) error {
-		r.Changed = 0
+		r.Written, r.Kept, r.Skipped = 0, nil, nil // a retried transaction starts over
+		skipped := map[uuid.UUID]bool{}
 		for i, n := range nodes {
 			t := ""
 			if i == 0 {
 				t = text
 			}
-			changed, err := w.PutNode(n, t)
+			out, err := w.PutNode(n, t)
 			if err != nil {
 				return fmt.Errorf("entity %s: %w", n.Slug, err)
 			}
-			r.Changed += b2i(changed)
+			what := "entity " + n.Slug
+			switch out {
+			case storage.PutCreated:
+				r.Written++
+			case storage.PutKept:
+				r.Kept = append(r.Kept, what)
+			case storage.PutSkipped:
+				skipped[n.ID] = true
+				r.Skipped = append(r.Skipped, what+" (its slug names another entity)")
+			}
 		}
 		for i, fact := range facts {
-			changed, err := w.PutFact(fact)
-			if err != nil {
-				return fmt.Errorf("fact %d (%s %s): %w", i, f.Facts[i].Subject, f.Facts[i].Predicate, err)
+			x := f.Facts[i]
+			what := fmt.Sprintf("fact %s %s", x.Subject, x.Predicate)
+			if x.Object != "" {
+				what += " " + x.Object
+			} else if x.Value != "" {
+				what += " " + x.Value
 			}
-			r.Changed += b2i(changed)
+			if skipped[fact.Subject] || skipped[fact.Object] {
+				r.Skipped = append(r.Skipped, what+" (about a skipped entity)")
+				continue
+			}
+			out, err := w.PutFact(fact)
+			if err != nil {
+				return fmt.Errorf("fact %d (%s %s): %w", i, x.Subject, x.Predicate, err)
+			}
+			switch out {
+			case storage.PutCreated:
+				r.Written++
+			case storage.PutKept:
+				r.Kept = append(r.Kept, what)
+			case storage.PutSkipped:
+				r.Skipped = append(r.Skipped, what+" (about a retracted entity)")
+			}
 		}
 		return nil
 	})
 	return r, err
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // SourceID is the ID of the article's SOURCE node.

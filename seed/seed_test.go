@@ -2,6 +2,7 @@ package seed_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -135,8 +136,8 @@ func TestLoadCounts(t *testing.T) {
 	g := newGraph(t)
 	r := load(t, g)
 	nodes, facts := len(f.Entities)+1, len(f.Facts)
-	if r.Entities != nodes || r.Facts != facts || r.Changed != nodes+facts {
-		t.Errorf("Report = %+v, want {Entities:%d Facts:%d Changed:%d}", r, nodes, facts, nodes+facts)
+	if r.Entities != nodes || r.Facts != facts || r.Written != nodes+facts {
+		t.Errorf("Report = %+v, want {Entities:%d Facts:%d Written:%d}", r, nodes, facts, nodes+facts)
 	}
 	active := 0
 	byKind := map[storage.Kind]int{storage.KindSource: 1}
@@ -171,18 +172,18 @@ func TestLoadTwiceChangesNothing(t *testing.T) {
 	load(t, g)
 	before := dump(t, g)
 	r := load(t, g)
-	if r.Changed != 0 {
-		t.Errorf("second Load changed %d entities and facts, want 0", r.Changed)
+	if r.Written != 0 {
+		t.Errorf("second Load changed %d entities and facts, want 0", r.Written)
 	}
 	if after := dump(t, g); after != before {
 		t.Errorf("second Load rewrote the store (%d bytes of dump before, %d after)", len(before), len(after))
 	}
 	// The same holds for LoadFile with the same parsed file, loaded twice.
 	f := parse(t)
-	if r, err := seed.LoadFile(g, f, seed.Article); err != nil || r.Changed != 0 {
+	if r, err := seed.LoadFile(g, f, seed.Article); err != nil || r.Written != 0 {
 		t.Errorf("LoadFile of a fresh parse = %+v, %v; want nothing changed", r, err)
 	}
-	if r, err := seed.LoadFile(g, f, seed.Article); err != nil || r.Changed != 0 {
+	if r, err := seed.LoadFile(g, f, seed.Article); err != nil || r.Written != 0 {
 		t.Errorf("LoadFile of the same parse again = %+v, %v; want nothing changed", r, err)
 	}
 	if after := dump(t, g); after != before {
@@ -445,5 +446,59 @@ func TestLoadFileQuotedInWithoutEvidence(t *testing.T) {
 	}
 	if dump(t, g) != before {
 		t.Error("a failed LoadFile wrote to the store")
+	}
+}
+
+// TestLoadSkipsWhatWouldUndoCuration: a seed never writes a fact about a
+// retracted entity (here one a newer facts file adds), nor an entity whose slug
+// a curator gave another entity, nor that entity's facts; it loads the rest.
+func TestLoadSkipsWhatWouldUndoCuration(t *testing.T) {
+	g := newGraph(t)
+	// An analyst made "ai-race" before the seed ran.
+	mine, err := g.CreateNode(&storage.Node{Kind: storage.KindTopic, Name: "AI race", Slug: "ai-race", Description: "mine"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An older facts file lacks Tesla's COUNTRY fact; the analyst then retracts Tesla.
+	older := parse(t)
+	var country seed.Fact
+	for i, x := range older.Facts {
+		if x.Subject == "tesla" && x.Predicate == "COUNTRY" {
+			country = x
+			older.Facts = append(older.Facts[:i], older.Facts[i+1:]...)
+			break
+		}
+	}
+	if country.Subject == "" {
+		t.Fatal("facts.yaml has no COUNTRY fact of tesla")
+	}
+	r, err := seed.LoadFile(g, older, seed.Article)
+	if err != nil {
+		t.Fatalf("LoadFile: %v", err)
+	}
+	for _, want := range []string{"entity ai-race (its slug names another entity)", "fact waic-2023-article MENTIONS ai-race (about a skipped entity)"} {
+		if !slices.Contains(r.Skipped, want) {
+			t.Errorf("Skipped = %q, want %q in it", r.Skipped, want)
+		}
+	}
+	if _, err := g.RetractNode(storage.SlugID("tesla"), "analyst", "not there"); err != nil {
+		t.Fatal(err)
+	}
+	before := dump(t, g)
+	r, err = seed.Load(g)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if r.Written != 0 || !slices.Contains(r.Skipped, "fact tesla COUNTRY US (about a retracted entity)") || !slices.Contains(r.Kept, "entity tesla") {
+		t.Errorf("Load = written %d, skipped %q, kept %q; want nothing written, Tesla's new fact skipped, Tesla kept", r.Written, r.Skipped, r.Kept)
+	}
+	if after := dump(t, g); after != before {
+		t.Error("the seed wrote to a curated store")
+	}
+	if n, err := g.NodeBySlug("ai-race"); err != nil || n.ID != mine.ID || n.Description != "mine" {
+		t.Errorf("ai-race = %+v, %v; want the analyst's entity", n, err)
+	}
+	if rep, err := g.Check(); err != nil || !rep.OK() {
+		t.Errorf("Check: %v %v", err, rep.Problems)
 	}
 }

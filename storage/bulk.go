@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"runtime"
 	"strings"
@@ -347,6 +348,9 @@ type ImportReport struct {
 	// Edges counts adjacency entries written: two per fact that links two
 	// entities, one per literal fact.
 	Edges int
+	// SortedRuns counts the sorted runs the import wrote to disk, and then
+	// merged, because its pairs outgrew its memory budget (0: none).
+	SortedRuns int
 }
 
 // Import loads a JSON-lines export (see ExportJSONL) into an empty graph with the
@@ -370,6 +374,9 @@ func (g *Graph) Import(r io.Reader) (rep ImportReport, err error) {
 	if !empty {
 		return rep, errors.New("import: the store is not empty; import into a new data directory")
 	}
+	if err := g.kv.Writable(); err != nil {
+		return rep, err
+	}
 	var w BulkWriter = &txnBulkWriter{kv: g.kv}
 	if bl, ok := g.kv.(BulkLoader); ok {
 		w = bl.NewBulkWriter()
@@ -379,10 +386,13 @@ func (g *Graph) Import(r io.Reader) (rep ImportReport, err error) {
 			w.Cancel()
 		}
 	}()
-	im := &importer{w: w, kinds: map[uuid.UUID]Kind{}, texts: map[uuid.UUID]string{}, slugs: map[string]bool{},
+	im := &importer{w: w, kinds: map[uuid.UUID]uint8{}, texts: map[uuid.UUID]string{}, slugs: newSlugSet(),
 		quotes: map[quoteKey]bool{}}
 	if err := im.run(r); err != nil {
 		return im.rep, err
+	}
+	if r, ok := w.(interface{ sortedRuns() int }); ok {
+		im.rep.SortedRuns = r.sortedRuns()
 	}
 	if err := w.Flush(); err != nil {
 		return im.rep, fmt.Errorf("import: flush: %w", err)
@@ -398,13 +408,56 @@ type importer struct {
 	w     BulkWriter
 	rep   ImportReport
 	stage int // 0 nodes, 1 texts, 2 facts
-	kinds map[uuid.UUID]Kind
+	// kinds and slugs are per node, so their size grows with the graph and
+	// not with the import's budget: kinds holds an index into Kinds (plus
+	// one), and slugs hashes rather than strings.
+	kinds map[uuid.UUID]uint8
 	texts map[uuid.UUID]string
-	slugs map[string]bool
+	slugs slugSet
 	// quotes remembers the evidence quotes found verbatim in their source:
 	// facts quote the same sentences over and over, and each check was a
 	// search of the whole source text.
 	quotes map[quoteKey]bool
+}
+
+func (im *importer) kindOf(id uuid.UUID) (Kind, bool) {
+	i, ok := im.kinds[id]
+	if !ok {
+		return "", false
+	}
+	return Kinds[i-1], true
+}
+
+// setKind records a node's kind, which validateNode has checked is one of Kinds.
+func (im *importer) setKind(id uuid.UUID, k Kind) {
+	for i, x := range Kinds {
+		if x == k {
+			im.kinds[id] = uint8(i + 1)
+			return
+		}
+	}
+}
+
+// slugSet remembers slugs by a 128-bit hash (two 64-bit maphashes with
+// independent seeds): a chance of a false "appears twice" of about n²/2^129,
+// nil in practice, at a third of the memory of the strings.
+type slugSet struct {
+	seeds [2]maphash.Seed
+	seen  map[[2]uint64]struct{}
+}
+
+func newSlugSet() slugSet {
+	return slugSet{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, seen: map[[2]uint64]struct{}{}}
+}
+
+// add adds slug and reports whether it was new.
+func (s slugSet) add(slug string) bool {
+	h := [2]uint64{maphash.String(s.seeds[0], slug), maphash.String(s.seeds[1], slug)}
+	if _, dup := s.seen[h]; dup {
+		return false
+	}
+	s.seen[h] = struct{}{}
+	return true
 }
 
 type quoteKey struct {
@@ -571,7 +624,7 @@ func (im *importer) record(l *importLine) error {
 		if err := im.advance(1, "text"); err != nil {
 			return err
 		}
-		if im.kinds[r.Text.ID] != KindSource {
+		if k, _ := im.kindOf(r.Text.ID); k != KindSource {
 			return fmt.Errorf("text for %s, which is no SOURCE node above", r.Text.ID)
 		}
 		if err := CheckText("text", r.Text.Text, 16<<20); err != nil {
@@ -594,13 +647,13 @@ func (im *importer) node(l *importLine) error {
 	if l.invalid != nil {
 		return l.invalid
 	}
-	if _, dup := im.kinds[n.ID]; dup {
+	if _, dup := im.kindOf(n.ID); dup {
 		return fmt.Errorf("node %s appears twice", n.ID)
 	}
-	if im.slugs[n.Slug] {
+	if !im.slugs.add(n.Slug) {
 		return fmt.Errorf("slug %q appears twice", n.Slug)
 	}
-	im.kinds[n.ID], im.slugs[n.Slug] = n.Kind, true
+	im.setKind(n.ID, n.Kind)
 	if err := im.set(nodeKey(n.ID), l.rec); err != nil {
 		return err
 	}
@@ -622,14 +675,14 @@ func (im *importer) fact(l *importLine) error {
 	if spec == nil {
 		return fmt.Errorf("fact %s: unknown predicate %q", f.ID, f.Predicate)
 	}
-	sk, ok := im.kinds[f.Subject]
+	sk, ok := im.kindOf(f.Subject)
 	if !ok || !kindIn(sk, spec.Subjects) {
 		return fmt.Errorf("fact %s: subject %s is no node above of a kind %s takes", f.ID, f.Subject, f.Predicate)
 	}
 	if f.Object != uuid.Nil {
 		ok := false
 		if spec.ObjectRequired {
-			k, exists := im.kinds[f.Object]
+			k, exists := im.kindOf(f.Object)
 			ok = exists && kindIn(k, spec.Objects)
 		}
 		if !ok {
@@ -673,7 +726,9 @@ func (im *importer) fact(l *importLine) error {
 	return nil
 }
 
-// NewBulkWriter implements BulkLoader with Badger's StreamWriter (see
-// streamBulkWriter) for imports whose pairs fit in BulkMemory, and a
-// WriteBatch past it. Import loads only into a store that holds no graph.
-func (b *Badger) NewBulkWriter() BulkWriter { return &streamBulkWriter{b: b, limit: b.bulkMemory} }
+// NewBulkWriter implements BulkLoader with Badger's StreamWriter, within the
+// memory budget BulkMemory (see streamBulkWriter). Import loads only into a
+// store that holds no graph.
+func (b *Badger) NewBulkWriter() BulkWriter {
+	return &streamBulkWriter{b: b, budget: newBulkBudget(int64(b.bulkMemory))}
+}

@@ -40,8 +40,8 @@ const maxProblems = 1000
 // decodes; every node has its slug, kind, name and year entries and every fact its
 // forward and reverse adjacency and its predicate, value and year entries, with the
 // right values; every index and adjacency entry belongs to a live record that wants
-// it; every fact's subject, object and evidence sources exist, and each quote is
-// verbatim in its source's text. It returns an error only when it cannot read.
+// it; every fact's subject, object and evidence sources exist; a fact about a
+// retracted entity is retracted; and each quote is verbatim in its source's text. It returns an error only when it cannot read.
 func (g *Graph) Check() (*CheckReport, error) {
 	rep := &CheckReport{}
 	err := g.view(func(tx Txn) error {
@@ -179,6 +179,10 @@ func checkTx(tx Txn, rep *CheckReport) error {
 		return err
 	}
 
+	if err := checkRetractedNodes(tx, nodes, problem); err != nil {
+		return err
+	}
+
 	// Every owned key is present with its value...
 	keys := make([]string, 0, len(want))
 	for k := range want {
@@ -245,4 +249,31 @@ func describeKey(k []byte) string {
 		return "node year index entry"
 	}
 	return "key"
+}
+
+// checkRetractedNodes verifies what RetractNode promises: a retracted entity
+// has no active or negated fact as subject or object (every fact that names a
+// retracted entity is retracted too). It reads the adjacency entries, whose
+// flags the rest of the check holds to their facts.
+func checkRetractedNodes(tx Txn, nodes map[uuid.UUID]*Node, problem func(k []byte, format string, args ...any)) error {
+	for _, p := range []byte{prefixOut, prefixIn} {
+		err := tx.Scan([]byte{p}, false, func(k, v []byte) error {
+			_, id, _, fact, err := parseAdjKey(k)
+			if err != nil || len(v) == 0 || v[0] == flagRetracted {
+				return nil // malformed entries are reported as orphans or bad values
+			}
+			if n := nodes[id]; n != nil && n.Retraction != nil {
+				role := "subject"
+				if p == prefixIn {
+					role = "object"
+				}
+				problem(factKey(fact), "fact is not retracted, but its %s %s was retracted", role, n.Slug)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -116,9 +116,13 @@ func (w *sponsorshipWorld) bump(tx Txn, edition uuid.UUID, by float64) error {
 	if err != nil {
 		return err
 	}
+	for _, k := range factIndexKeys(m) {
+		if err := tx.Delete(k.key); err != nil {
+			return err
+		}
+	}
 	m.Quantity.Amount += by
-	_, err = w.g.putFactTx(tx, m)
-	return err
+	return writeFact(tx, m)
 }
 
 // invariant checks, in one snapshot, that every edition's sponsor count equals

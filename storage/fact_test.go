@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -209,69 +210,73 @@ func TestAddFactLeavesInputAlone(t *testing.T) {
 	}
 }
 
+// TestPutFact: the seed's write creates a missing fact and leaves a stored one
+// alone, edited or retracted; it writes no fact about a retracted entity.
 func TestPutFact(t *testing.T) {
 	x := newFixture(t)
 	f := x.sponsored(x.qualcomm, x.waic2023, storage.TierElitePartner)
 	f.ID = uuid.NewSHA1(storage.Namespace, []byte("fact:"+storage.FactKey(f)))
-	first, err := x.g.PutFact(f)
-	if err != nil {
-		t.Fatalf("PutFact: %v", err)
+	out, err := x.g.PutFact(f)
+	if err != nil || out != storage.PutCreated {
+		t.Fatalf("PutFact = %s, %v; want created", out, err)
 	}
-	if first.ID != f.ID {
-		t.Fatalf("PutFact changed the ID")
+	first, err := x.g.Fact(f.ID)
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	t.Run("unchanged is a no-op", func(t *testing.T) {
 		before := dump(t, x.g)
-		again, err := x.g.PutFact(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !again.CreatedAt.Equal(first.CreatedAt) {
-			t.Errorf("CreatedAt moved: %v -> %v", first.CreatedAt, again.CreatedAt)
+		out, err := x.g.PutFact(f)
+		if err != nil || out != storage.PutUnchanged {
+			t.Fatalf("PutFact = %s, %v; want unchanged", out, err)
 		}
 		if after := dump(t, x.g); after != before {
 			t.Errorf("an unchanged PutFact wrote:\n%s\n%s", before, after)
 		}
 	})
-	t.Run("a changed object moves the adjacency", func(t *testing.T) {
+	t.Run("a different fact with the ID is kept", func(t *testing.T) {
 		moved := *f
 		moved.Object = x.waic2019.ID
-		got, err := x.g.PutFact(&moved)
-		if err != nil {
-			t.Fatal(err)
+		before := dump(t, x.g)
+		out, err := x.g.PutFact(&moved)
+		if err != nil || out != storage.PutKept {
+			t.Fatalf("PutFact = %s, %v; want kept", out, err)
 		}
-		if got.Year != 2019 || !got.CreatedAt.Equal(first.CreatedAt) {
-			t.Errorf("PutFact = %+v, want year 2019 and the first creation time", got)
-		}
-		adj, err := x.g.Adjacent([]storage.AdjQuery{{Node: x.waic2023.ID, Dir: storage.In}, {Node: x.waic2019.ID, Dir: storage.In}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(adj[0]) != 0 || len(adj[1]) != 1 || adj[1][0].ID != f.ID {
-			t.Errorf("Adjacent in = %v, %v; want nothing at 2023, the fact at 2019", factIDs(adj[0]), factIDs(adj[1]))
-		}
-		one := 2023
-		if got, _ := x.g.FactIDsByPredicate(storage.PredSponsored, &one, &one); len(got) != 0 {
-			t.Errorf("year index still lists the fact under 2023: %v", got)
-		}
-		if s, _ := x.g.Stats(); s.Facts != 1 || s.ActiveFacts != 1 {
-			t.Errorf("Stats = %+v, want 1 fact", s)
+		if after := dump(t, x.g); after != before {
+			t.Errorf("PutFact overwrote a stored fact")
 		}
 	})
-	t.Run("put keeps a retraction", func(t *testing.T) {
+	t.Run("a retracted fact stays retracted", func(t *testing.T) {
 		if _, err := x.g.RetractFact(f.ID, "tester", "wrong edition"); err != nil {
 			t.Fatal(err)
 		}
-		got, err := x.g.PutFact(f)
-		if err != nil {
+		before := dump(t, x.g)
+		out, err := x.g.PutFact(f)
+		if err != nil || out != storage.PutKept {
+			t.Fatalf("PutFact = %s, %v; want kept", out, err)
+		}
+		if after := dump(t, x.g); after != before {
+			t.Errorf("PutFact changed a retracted fact")
+		}
+		got, _ := x.g.Fact(f.ID)
+		if got.Retraction == nil || !got.CreatedAt.Equal(first.CreatedAt) {
+			t.Errorf("PutFact resurrected the fact: %+v", got)
+		}
+	})
+	t.Run("no new fact about a retracted entity", func(t *testing.T) {
+		if _, err := x.g.RetractNode(x.ibm.ID, "tester", "not in this graph"); err != nil {
 			t.Fatal(err)
 		}
-		if got.Retraction == nil {
-			t.Errorf("PutFact dropped the retraction")
+		g := x.sponsored(x.ibm, x.waic2019, storage.TierStrategicPartner)
+		g.ID = uuid.NewSHA1(storage.Namespace, []byte("fact:"+storage.FactKey(g)))
+		before := dump(t, x.g)
+		out, err := x.g.PutFact(g)
+		if err != nil || out != storage.PutSkipped {
+			t.Fatalf("PutFact = %s, %v; want skipped", out, err)
 		}
-		if ids, _ := x.g.FactIDsByPredicate(storage.PredSponsored, nil, nil); len(ids) != 0 {
-			t.Errorf("a retracted fact is back in the predicate index after PutFact: %v", ids)
+		if after := dump(t, x.g); after != before {
+			t.Errorf("PutFact wrote a fact about a retracted entity")
 		}
 	})
 }
@@ -413,27 +418,27 @@ func TestBatchAllOrNothing(t *testing.T) {
 		})
 	}
 	t.Run("success writes everything", func(t *testing.T) {
-		var changed []bool
+		var outs []storage.PutOutcome
 		err := g.Batch(func(w *storage.Writer) error {
-			for _, step := range []func() (bool, error){
-				func() (bool, error) { return w.PutNode(good(), "") },
-				func() (bool, error) { return w.PutFact(goodFact()) },
-				func() (bool, error) { return w.PutNode(good(), "") },
-				func() (bool, error) { return w.PutFact(goodFact()) },
+			for _, step := range []func() (storage.PutOutcome, error){
+				func() (storage.PutOutcome, error) { return w.PutNode(good(), "") },
+				func() (storage.PutOutcome, error) { return w.PutFact(goodFact()) },
+				func() (storage.PutOutcome, error) { return w.PutNode(good(), "") },
+				func() (storage.PutOutcome, error) { return w.PutFact(goodFact()) },
 			} {
-				c, err := step()
+				o, err := step()
 				if err != nil {
 					return err
 				}
-				changed = append(changed, c)
+				outs = append(outs, o)
 			}
 			return nil
 		})
 		if err != nil {
 			t.Fatalf("Batch: %v", err)
 		}
-		if want := []bool{true, true, false, false}; len(changed) != 4 || changed[0] != want[0] || changed[1] != want[1] || changed[2] != want[2] || changed[3] != want[3] {
-			t.Errorf("changed = %v, want %v", changed, want)
+		if got, want := fmt.Sprint(outs), "[created created unchanged unchanged]"; got != want {
+			t.Errorf("outcomes = %s, want %s", got, want)
 		}
 		if n, err := g.NodeBySlug("batch-org"); err != nil || n.Name != "Batch Org" {
 			t.Errorf("NodeBySlug = %v, %v", n, err)

@@ -61,6 +61,10 @@ func (g *Graph) KV() KV { return g.kv }
 // Version grows with every committed write; caches key on it.
 func (g *Graph) Version() uint64 { return g.kv.Version() }
 
+// Writable returns nil if the store takes writes now, or an *Error DISK_FULL
+// while the disk holding it is nearly full (see BadgerOptions.MinFreeDisk).
+func (g *Graph) Writable() error { return g.kv.Writable() }
+
 // Close closes the store.
 func (g *Graph) Close() error { return g.kv.Close() }
 

@@ -25,6 +25,7 @@ import (
 //	year      'y' | pred 0x00 | year(2) | fact(16)   -> ""            (active facts only)
 //	nodeyear  'a' | kind 0x00 | year(2) | id(16)     -> ""
 //	saved     'Q' | name                             -> SavedQuery (JSON)
+//	guard     'g' | id(16)                           -> never present (see guardKey)
 //
 // The flag byte of adjacency values is flagActive, flagNegated or flagRetracted,
 // so a scan can skip inactive facts without loading them.
@@ -42,6 +43,7 @@ const (
 	prefixValue    byte = 'v'
 	prefixYear     byte = 'y'
 	prefixNodeYear byte = 'a'
+	prefixGuard    byte = 'g'
 )
 
 // FormatVersion is the on-disk layout version, checked on open. Version 2 stores
@@ -67,6 +69,20 @@ func idKey(prefix byte, id uuid.UUID) []byte {
 func nodeKey(id uuid.UUID) []byte { return idKey(prefixNode, id) }
 func textKey(id uuid.UUID) []byte { return idKey(prefixText, id) }
 func factKey(id uuid.UUID) []byte { return idKey(prefixFact, id) }
+
+// guardKey is where a write that gives a node a new active or negated fact
+// meets RetractNode, which retracts every such fact. Badger detects only
+// read-write conflicts, per key: RetractNode's adjacency scan does not see a
+// fact inserted into its range by a transaction that commits first, so without
+// a common key both would commit and leave a retracted node with an active
+// fact. Fact writes delete the node's guard key, blindly (a write for Badger's
+// conflict detection, yet nothing is stored, and fact writes never conflict
+// with each other over it), and RetractNode reads it, so the later of the two
+// to commit conflicts and runs again. The other order is covered already: a
+// fact write reads its subject's and object's node records, which RetractNode
+// writes. A KV engine that does not count the delete of an absent key as a
+// write must detect the insert into the scanned adjacency range instead.
+func guardKey(id uuid.UUID) []byte { return idKey(prefixGuard, id) }
 
 // adjPrefix is the prefix of the adjacency of node in direction prefix ('o' or 'i'),
 // narrowed to pred when pred is not empty.

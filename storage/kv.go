@@ -24,6 +24,9 @@ type KV interface {
 	Update(fn func(Txn) error) error
 	// Version is a number that grows with every committed write; it survives restarts.
 	Version() uint64
+	// Writable returns nil if the store takes writes now, or an *Error with
+	// code DISK_FULL (which Update returns too) while it refuses them.
+	Writable() error
 	Close() error
 }
 
@@ -63,23 +66,34 @@ type BadgerOptions struct {
 	// a crash of the machine, not only of the process.
 	SyncWrites bool
 	Logger     *slog.Logger
-	// BulkMemory bounds the bytes of keys and values an import sorts in memory
-	// to write SSTables directly (Badger's StreamWriter); a larger import goes
-	// through a WriteBatch, slower. 0 means DefaultBulkMemory.
+	// BulkMemory is the memory budget of an import into the store: what it
+	// gathers and sorts in memory (past that it sorts runs on disk and merges
+	// them), the tables Badger builds at once, its caches (see bulkBudget).
+	// Set, it also tunes Badger for the import (smaller tables written at
+	// once, a smaller block cache): set it only on a store opened to import
+	// into. 0: DefaultBulkMemory for the import, Badger's defaults otherwise.
 	BulkMemory int
 	// BlockCacheBytes bounds Badger's cache of table blocks, which reads fill;
 	// 0 keeps Badger's default (256 MiB).
 	BlockCacheBytes int64
+	// MinFreeDisk refuses writes (DISK_FULL) while the disk holding Dir has
+	// fewer free bytes; under it at open, the store opens read-only. 0: no
+	// watermark. See DefaultMinFreeDisk and diskspace.go.
+	MinFreeDisk int64
+	// MemTableSize is Badger's memtable size (and so its log file size);
+	// 0 means DefaultMemTableSize.
+	MemTableSize int64
 }
 
 // DefaultBulkMemory is BadgerOptions.BulkMemory's default.
-const DefaultBulkMemory = 2 << 30
+const DefaultBulkMemory = 1 << 30
 
 // Badger is the KV on an embedded Badger database.
 type Badger struct {
 	DB         *badger.DB
 	version    atomic.Uint64
 	bulkMemory int
+	disk       *diskGuard // nil: no watermark
 }
 
 // OpenBadger opens (creating if needed) a Badger database.
@@ -93,11 +107,17 @@ func OpenBadger(o BadgerOptions) (*Badger, error) {
 	if o.BlockCacheBytes > 0 {
 		opts = opts.WithBlockCacheSize(o.BlockCacheBytes)
 	}
-	db, err := badger.Open(opts)
+	if o.MemTableSize > 0 {
+		opts = withMemTableSize(opts, o.MemTableSize)
+	}
+	if o.BulkMemory > 0 {
+		opts = bulkOptions(opts, int64(o.BulkMemory))
+	}
+	db, disk, err := openGuarded(opts, o)
 	if err != nil {
 		return nil, fmt.Errorf("open badger at %q: %w", o.Dir, err)
 	}
-	b := &Badger{DB: db, bulkMemory: o.BulkMemory}
+	b := &Badger{DB: db, bulkMemory: o.BulkMemory, disk: disk}
 	if b.bulkMemory == 0 {
 		b.bulkMemory = DefaultBulkMemory
 	}
@@ -125,8 +145,17 @@ func (b *Badger) Update(fn func(Txn) error) error {
 		var tx *badgerTxn
 		err := b.DB.Update(func(t *badger.Txn) error {
 			tx = &badgerTxn{t: t, wrote: &wrote}
-			return fn(tx)
+			if err := fn(tx); err != nil {
+				return err
+			}
+			if wrote {
+				return b.disk.check(0) // before the commit: nothing is written past the watermark
+			}
+			return nil
 		})
+		if errors.Is(err, badger.ErrReadOnlyTxn) && b.disk != nil {
+			err = b.disk.check(0) // opened read-only for want of space
+		}
 		if err == nil {
 			for _, f := range tx.committed {
 				f()
@@ -151,6 +180,9 @@ func (b *Badger) Update(fn func(Txn) error) error {
 
 // Version implements KV.
 func (b *Badger) Version() uint64 { return b.version.Load() }
+
+// Writable implements KV: DISK_FULL while the disk is under the watermark.
+func (b *Badger) Writable() error { return b.disk.check(0) }
 
 // Close implements KV.
 func (b *Badger) Close() error { return b.DB.Close() }

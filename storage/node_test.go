@@ -189,102 +189,88 @@ func TestCreateNodeLimitsAccepted(t *testing.T) {
 	}
 }
 
+// TestPutNode: the seed's write creates a missing node and leaves a stored
+// one alone, whatever it holds.
 func TestPutNode(t *testing.T) {
 	g := newGraph(t)
 	id := storage.SlugID("acme")
 	n := &storage.Node{ID: id, Kind: storage.KindOrganization, Slug: "acme", Name: "Acme"}
-	first, err := g.PutNode(n, "")
+	if out, err := g.PutNode(n, ""); err != nil || out != storage.PutCreated {
+		t.Fatalf("PutNode = %s, %v; want created", out, err)
+	}
+	first, err := g.Node(id)
 	if err != nil {
-		t.Fatalf("PutNode: %v", err)
+		t.Fatal(err)
 	}
 	before := dump(t, g)
 
 	t.Run("unchanged is a no-op", func(t *testing.T) {
-		again, err := g.PutNode(n, "")
-		if err != nil {
-			t.Fatalf("PutNode: %v", err)
-		}
-		if !again.UpdatedAt.Equal(first.UpdatedAt) {
-			t.Errorf("UpdatedAt moved on an unchanged put: %v -> %v", first.UpdatedAt, again.UpdatedAt)
+		if out, err := g.PutNode(n, ""); err != nil || out != storage.PutUnchanged {
+			t.Fatalf("PutNode = %s, %v; want unchanged", out, err)
 		}
 		if got := dump(t, g); got != before {
 			t.Errorf("store changed by an unchanged PutNode:\n%s\n%s", before, got)
 		}
 	})
-	t.Run("replace keeps creation time", func(t *testing.T) {
-		m := *n
-		m.Name, m.Description = "Acme Corporation", "renamed"
-		got, err := g.PutNode(&m, "")
-		if err != nil {
-			t.Fatalf("PutNode: %v", err)
+	for _, tt := range []struct {
+		name   string
+		change func(m *storage.Node)
+	}{
+		{"a rename is kept", func(m *storage.Node) { m.Name, m.Description = "Acme Corporation", "renamed" }},
+		{"another kind is kept", func(m *storage.Node) { m.Kind = storage.KindPerson }},
+		{"another slug is kept", func(m *storage.Node) { m.Slug = "acme-2" }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := *n
+			tt.change(&m)
+			if out, err := g.PutNode(&m, ""); err != nil || out != storage.PutKept {
+				t.Fatalf("PutNode = %s, %v; want kept", out, err)
+			}
+			if got := dump(t, g); got != before {
+				t.Errorf("PutNode overwrote a stored node")
+			}
+			if read, _ := g.Node(id); read.Name != first.Name || !read.UpdatedAt.Equal(first.UpdatedAt) {
+				t.Errorf("read back %+v", read)
+			}
+		})
+	}
+	t.Run("a new node whose slug is taken is skipped", func(t *testing.T) {
+		other := &storage.Node{ID: storage.SlugID("other"), Kind: storage.KindOrganization, Slug: "acme", Name: "Other"}
+		if out, err := g.PutNode(other, ""); err != nil || out != storage.PutSkipped {
+			t.Fatalf("PutNode = %s, %v; want skipped", out, err)
 		}
-		if !got.CreatedAt.Equal(first.CreatedAt) || !got.UpdatedAt.After(first.UpdatedAt) {
-			t.Errorf("times: created %v (want %v), updated %v (want after %v)", got.CreatedAt, first.CreatedAt, got.UpdatedAt, first.UpdatedAt)
-		}
-		read, _ := g.Node(id)
-		if read.Name != "Acme Corporation" || read.Description != "renamed" {
-			t.Errorf("read back %+v", read)
+		if got := dump(t, g); got != before {
+			t.Errorf("a skipped PutNode wrote")
 		}
 	})
-	t.Run("kind cannot change", func(t *testing.T) {
-		snap := takeSnapshot(t, g)
-		m := *n
-		m.Kind = storage.KindPerson
-		_, err := g.PutNode(&m, "")
-		wantCode(t, err, storage.CodeInvalidArgument, "kind")
-		assertUnchanged(t, g, snap)
-	})
-	t.Run("slug of another node", func(t *testing.T) {
-		mustCreate(t, g, &storage.Node{Kind: storage.KindOrganization, Name: "Other", Slug: "other"}, "")
-		snap := takeSnapshot(t, g)
-		m := *n
-		m.Slug = "other"
-		_, err := g.PutNode(&m, "")
-		wantCode(t, err, storage.CodeAlreadyExists, "slug")
-		assertUnchanged(t, g, snap)
+	t.Run("a retracted node stays retracted", func(t *testing.T) {
+		if _, err := g.RetractNode(id, "tester", "gone"); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := g.PutNode(n, ""); err != nil || out != storage.PutKept {
+			t.Fatalf("PutNode = %s, %v; want kept", out, err)
+		}
+		if read, _ := g.Node(id); read.Retraction == nil {
+			t.Errorf("PutNode resurrected a retracted node")
+		}
 	})
 	t.Run("source text", func(t *testing.T) {
 		src := &storage.Node{ID: storage.SlugID("src"), Kind: storage.KindSource, Slug: "src", Name: "Src"}
-		if _, err := g.PutNode(src, "first text"); err != nil {
-			t.Fatal(err)
+		if out, err := g.PutNode(src, "first text"); err != nil || out != storage.PutCreated {
+			t.Fatalf("PutNode = %s, %v", out, err)
 		}
-		if _, err := g.PutNode(src, "second text"); err != nil {
-			t.Fatal(err)
+		for text, want := range map[string]storage.PutOutcome{"first text": storage.PutUnchanged, "second text": storage.PutKept, "": storage.PutUnchanged} {
+			if out, err := g.PutNode(src, text); err != nil || out != want {
+				t.Errorf("PutNode with text %q = %s, %v; want %s", text, out, err, want)
+			}
 		}
-		if got, _ := g.SourceText(src.ID); got != "second text" {
-			t.Errorf("SourceText = %q, want the replaced text", got)
-		}
-		if _, err := g.PutNode(src, ""); err != nil {
-			t.Fatal(err)
-		}
-		if got, _ := g.SourceText(src.ID); got != "second text" {
-			t.Errorf("SourceText = %q after a put without text, want it kept", got)
+		if got, _ := g.SourceText(src.ID); got != "first text" {
+			t.Errorf("SourceText = %q, want the first text kept", got)
 		}
 		if got, _ := g.SourceText(uuid.New()); got != "" {
 			t.Errorf("SourceText of nothing = %q", got)
 		}
 	})
-}
-
-// PutNode that changes a node's slug leaves the old slug pointing at the node:
-// putNode (write.go) deletes nodeIndexKeys(old), which exclude the slug, and
-// never deletes slugKey(old.Slug).
-func TestPutNodeSlugChangeFreesOldSlug(t *testing.T) {
-	g := newGraph(t)
-	n := &storage.Node{ID: storage.SlugID("old"), Kind: storage.KindOrganization, Slug: "old", Name: "Acme"}
-	if _, err := g.PutNode(n, ""); err != nil {
-		t.Fatal(err)
-	}
-	n.Slug = "new"
-	if _, err := g.PutNode(n, ""); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := g.NodeBySlug("old"); storage.ErrorCode(err) != storage.CodeNotFound {
-		t.Errorf("NodeBySlug(old) = %+v, %v; want NOT_FOUND", got, err)
-	}
-	if _, err := g.CreateNode(&storage.Node{Kind: storage.KindOrganization, Name: "Other", Slug: "old"}, ""); err != nil {
-		t.Errorf("the freed slug cannot be reused: %v", err)
-	}
 }
 
 func TestUpdateNode(t *testing.T) {

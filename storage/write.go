@@ -66,40 +66,80 @@ func (g *Graph) CreateNode(n *Node, text string) (*Node, error) {
 	return n, nil
 }
 
-// PutNode writes n as given: it creates the node, or replaces the one with its ID
-// (keeping its creation time). It is the seed's idempotent write.
-func (g *Graph) PutNode(n *Node, text string) (*Node, error) {
-	n = cloneNode(n)
-	err := g.update(func(tx Txn) error { _, err := g.putNodeTx(tx, n, text); return err })
-	if err != nil {
-		return nil, err
+// PutOutcome is what a seed write (PutNode, PutFact) did with one record.
+type PutOutcome int
+
+// The outcomes of PutNode and PutFact.
+const (
+	// PutCreated: no record had the ID; the record was written.
+	PutCreated PutOutcome = iota
+	// PutUnchanged: the store holds the record as given; nothing was written.
+	PutUnchanged
+	// PutKept: the store holds a different record with the ID (renamed,
+	// retracted, or otherwise curated since it was seeded); it was left alone.
+	PutKept
+	// PutSkipped: no record had the ID, but writing it would undo curation
+	// (a fact about a retracted entity, a node whose slug another entity took);
+	// nothing was written.
+	PutSkipped
+)
+
+func (o PutOutcome) String() string {
+	switch o {
+	case PutCreated:
+		return "created"
+	case PutUnchanged:
+		return "unchanged"
+	case PutKept:
+		return "kept"
+	case PutSkipped:
+		return "skipped"
 	}
-	return n, nil
+	return fmt.Sprintf("PutOutcome(%d)", int(o))
 }
 
-func (g *Graph) putNodeTx(tx Txn, n *Node, text string) (changed bool, err error) {
+// PutNode is the seed's write of a node: it creates n if no node has its ID,
+// and otherwise leaves the stored node alone, whatever it holds: a seed adds
+// what is missing and never overwrites or resurrects what curators changed.
+// The outcome says which (PutKept when the stored node differs from n).
+func (g *Graph) PutNode(n *Node, text string) (PutOutcome, error) {
+	var out PutOutcome
+	err := g.update(func(tx Txn) (err error) { out, err = g.putNodeTx(tx, cloneNode(n), text); return err })
+	return out, err
+}
+
+func (g *Graph) putNodeTx(tx Txn, n *Node, text string) (PutOutcome, error) {
+	// A broken seed file is refused whether or not the store holds the node.
+	if err := validateNode(n); err != nil {
+		return 0, err
+	}
 	old, err := getNode(tx, n.ID)
 	if err != nil && ErrorCode(err) != CodeNotFound {
-		return false, err
+		return 0, err
 	}
-	n.UpdatedAt = g.now()
-	n.CreatedAt = n.UpdatedAt
 	if old != nil {
-		n.CreatedAt = old.CreatedAt
-		if sameNode(old, n) {
-			if text != "" {
-				cur, err := tx.Get(textKey(n.ID))
-				if err == nil && string(cur) == text {
-					*n = *old
-					return false, nil
-				}
-			} else {
-				*n = *old
-				return false, nil
+		if !sameNode(old, n) {
+			return PutKept, nil
+		}
+		if text != "" {
+			cur, err := tx.Get(textKey(n.ID))
+			if err != nil && !errors.Is(err, ErrKeyMissing) {
+				return 0, err
+			}
+			if string(cur) != text {
+				return PutKept, nil
 			}
 		}
+		return PutUnchanged, nil
 	}
-	return true, putNode(tx, old, n, text)
+	if owner, err := tx.Get(slugKey(n.Slug)); err == nil && !bytes.Equal(owner, n.ID[:]) {
+		return PutSkipped, nil // another entity has the slug now
+	} else if err != nil && !errors.Is(err, ErrKeyMissing) {
+		return 0, err
+	}
+	n.CreatedAt = g.now()
+	n.UpdatedAt = n.CreatedAt
+	return PutCreated, putNode(tx, nil, n, text)
 }
 
 func sameNode(a, b *Node) bool {
@@ -218,6 +258,9 @@ func validateNode(n *Node) error {
 	if len(n.Slug) > maxSlugLen || n.Slug != Slugify(n.Slug) {
 		return Errorf(CodeInvalidArgument, "slug", "slug %q must be lowercase letters, digits and single hyphens, at most %d long", n.Slug, maxSlugLen)
 	}
+	if slugIsID(n.Slug) {
+		return Errorf(CodeInvalidArgument, "slug", "slug %q reads as an ID: a reference to it would name the entity with that ID", n.Slug)
+	}
 	if n.Code != "" {
 		if err := CheckCountry("code", n.Code); err != nil {
 			return err
@@ -241,6 +284,14 @@ func CheckCountry(field, code string) error {
 // Slugify makes a slug from a name: folded, words joined by hyphens.
 func Slugify(name string) string { return strings.ReplaceAll(Fold(name), " ", "-") }
 
+// slugIsID reports whether a slug parses as a UUID. References take an ID or a
+// slug, trying the ID first (Graph.Ref), so such a slug could never be
+// resolved, and might impersonate another entity.
+func slugIsID(slug string) bool {
+	_, err := uuid.Parse(slug)
+	return err == nil
+}
+
 func freeSlug(tx Txn, name string) (string, error) {
 	base := Slugify(name)
 	if len(base) > maxSlugLen-8 {
@@ -254,6 +305,9 @@ func freeSlug(tx Txn, name string) (string, error) {
 		s := base
 		if i > 1 {
 			s = fmt.Sprintf("%s-%d", base, i)
+		}
+		if slugIsID(s) {
+			continue // a name that reads as an ID gets a suffix
 		}
 		if _, err := tx.Get(slugKey(s)); errors.Is(err, ErrKeyMissing) {
 			return s, nil
@@ -385,43 +439,52 @@ func (g *Graph) AddFact(f *Fact) (*Fact, error) {
 	return f, nil
 }
 
-// PutFact writes f, replacing a fact with the same ID; unchanged facts are left
-// alone. It is the seed's idempotent write.
-func (g *Graph) PutFact(f *Fact) (*Fact, error) {
-	f = cloneFact(f)
-	err := g.update(func(tx Txn) error { _, err := g.putFactTx(tx, f); return err })
-	if err != nil {
-		return nil, err
-	}
-	return f, nil
+// PutFact is the seed's write of a fact: it creates f if no fact has its ID
+// and leaves a stored fact alone (PutKept when it differs from f, retracted
+// for one). A new fact about a retracted entity is not written (PutSkipped):
+// the curator withdrew the entity and all it stands in. Returns the errors of
+// AddFact for a fact that does not validate.
+func (g *Graph) PutFact(f *Fact) (PutOutcome, error) {
+	var out PutOutcome
+	err := g.update(func(tx Txn) (err error) { out, err = g.putFactTx(tx, cloneFact(f)); return err })
+	return out, err
 }
 
-func (g *Graph) putFactTx(tx Txn, f *Fact) (changed bool, err error) {
+func (g *Graph) putFactTx(tx Txn, f *Fact) (PutOutcome, error) {
 	old, err := getFact(tx, f.ID)
 	if err != nil && ErrorCode(err) != CodeNotFound {
-		return false, err
+		return 0, err
 	}
-	f.CreatedAt = g.now()
 	if old != nil {
-		f.CreatedAt = old.CreatedAt
-		f.CreatedBy = old.CreatedBy
-		f.Retraction = old.Retraction
+		if old.Retraction != nil {
+			return PutKept, nil
+		}
+		// Validation fills in what it derives (the year, the default tier
+		// and bound) before the comparison, and refuses a broken seed file
+		// as it would on an empty store: the stored fact's subject and
+		// object are live (RetractNode retracts their facts).
+		f.CreatedAt, f.CreatedBy = old.CreatedAt, old.CreatedBy
 		if err := validateFact(tx, f); err != nil {
-			return false, err
+			return 0, err
 		}
 		a, _ := json.Marshal(old)
 		b, _ := json.Marshal(f)
-		if bytes.Equal(a, b) {
-			return false, nil
+		if !bytes.Equal(a, b) {
+			return PutKept, nil
 		}
-		for _, k := range factIndexKeys(old) {
-			if err := tx.Delete(k.key); err != nil {
-				return false, err
-			}
-		}
-		return true, writeFact(tx, f) // validated above
+		return PutUnchanged, nil
 	}
-	return true, putFact(tx, f)
+	for _, id := range []uuid.UUID{f.Subject, f.Object} {
+		if id == uuid.Nil {
+			continue
+		}
+		n, err := getNode(tx, id)
+		if err == nil && n.Retraction != nil {
+			return PutSkipped, nil
+		}
+	}
+	f.CreatedAt = g.now()
+	return PutCreated, putFact(tx, f)
 }
 
 // cloneFact copies f deeply enough that validation, which fills in defaults,
@@ -654,6 +717,17 @@ func writeFact(tx Txn, f *Fact) error {
 			return err
 		}
 	}
+	if f.Retraction != nil {
+		return nil
+	}
+	// A live fact meets a concurrent RetractNode of its subject or object here.
+	for _, id := range []uuid.UUID{f.Subject, f.Object} {
+		if id != uuid.Nil {
+			if err := tx.Delete(guardKey(id)); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -696,6 +770,11 @@ func (g *Graph) RetractNode(id uuid.UUID, by, reason string) (n *Node, err error
 		}
 		if old.Retraction != nil {
 			return Errorf(CodeAlreadyRetracted, "id", "entity %s was retracted at %s", id, old.Retraction.At.Format(time.RFC3339))
+		}
+		// Read the guard: a fact write about the node that commits after this
+		// transaction began makes it conflict and run again (see guardKey).
+		if _, err := tx.Get(guardKey(id)); err != nil && !errors.Is(err, ErrKeyMissing) {
+			return err
 		}
 		r := &Retraction{By: by, At: g.now(), Reason: reason}
 		for _, dir := range []Direction{Out, In} {
@@ -744,10 +823,10 @@ type Writer struct {
 	tx Txn
 }
 
-// PutNode is Graph.PutNode inside the batch; it reports whether anything changed.
-func (w *Writer) PutNode(n *Node, text string) (bool, error) {
+// PutNode is Graph.PutNode inside the batch.
+func (w *Writer) PutNode(n *Node, text string) (PutOutcome, error) {
 	return w.g.putNodeTx(w.tx, cloneNode(n), text)
 }
 
-// PutFact is Graph.PutFact inside the batch; it reports whether anything changed.
-func (w *Writer) PutFact(f *Fact) (bool, error) { return w.g.putFactTx(w.tx, cloneFact(f)) }
+// PutFact is Graph.PutFact inside the batch.
+func (w *Writer) PutFact(f *Fact) (PutOutcome, error) { return w.g.putFactTx(w.tx, cloneFact(f)) }

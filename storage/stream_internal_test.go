@@ -1,0 +1,73 @@
+package storage
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"testing"
+)
+
+// TestBulkWriterSpillsSortedRuns: with a budget far below the import, the
+// bulk writer sorts runs to disk and merges them; the store gets every key
+// once, with the value of its last Set (as in a batch), and the runs are gone.
+func TestBulkWriterSpillsSortedRuns(t *testing.T) {
+	dir := t.TempDir()
+	kv, err := OpenBadger(BadgerOptions{Dir: dir, BulkMemory: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kv.Close()
+	if _, err := Open(kv); err != nil { // writes the format key, which Flush keeps
+		t.Fatal(err)
+	}
+	w := kv.NewBulkWriter().(*streamBulkWriter)
+	want := map[string]string{}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 20000 {
+		// Keys of several kinds, out of order, many set more than once.
+		k := fmt.Sprintf("%c%06d", "nfoiw"[rng.IntN(5)], rng.IntN(8000))
+		v := fmt.Sprintf("value %d of %s", i, k)
+		if err := w.Set([]byte(k), []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+		want[k] = v
+	}
+	runs := len(w.runs)
+	if runs < 3 {
+		t.Fatalf("%d sorted runs on disk; the budget should have made several", runs)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	err = kv.View(func(tx Txn) error {
+		return tx.Scan(nil, false, func(k, v []byte) error {
+			if k[0] != prefixMeta {
+				got[string(k)] = string(v)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Errorf("the store holds %d keys, want %d", len(got), len(want))
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want the last value set, %q", k, got[k], v)
+			break
+		}
+	}
+	if err := kv.View(func(tx Txn) error { _, err := tx.Get(metaFormatKey); return err }); err != nil {
+		t.Errorf("the format key is gone: %v", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.IsDir() {
+			t.Errorf("%s left behind in the data directory", e.Name())
+		}
+	}
+	t.Logf("%d runs merged", runs)
+}
