@@ -68,7 +68,7 @@ func TestMemoryBudgetFlags(t *testing.T) {
 		{"bounds over the budget", []string{"-memory-budget", "256MiB", "-cache-bytes", "512MiB", "-max-in-flight", "4"}, nil, "more than -memory-budget"},
 		{"no room for a request", []string{"-memory-budget", "300MiB"}, nil, "no room for a request"},
 		{"malformed env", nil, map[string]string{"POLICYGRAPH_MEMORY_BUDGET": "lots"}, "POLICYGRAPH_MEMORY_BUDGET"},
-		{"malformed flag", []string{"-cache-bytes", "12XB"}, nil, "not a size"},
+		{"malformed flag", []string{"-cache-bytes", "12XB"}, nil, "not a byte count"},
 		{"malformed in-flight env", nil, map[string]string{"POLICYGRAPH_MAX_IN_FLIGHT": "many"}, "POLICYGRAPH_MAX_IN_FLIGHT"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
