@@ -78,6 +78,12 @@ func checkTx(tx Txn, rep *CheckReport) error {
 	} else if len(v) != 4 {
 		problem(metaFormatKey, "format version is %d bytes, want 4", len(v))
 	}
+	// A store made before store IDs has none until a server opens it.
+	if v, err := tx.Get(metaStoreIDKey); err != nil && !errors.Is(err, ErrKeyMissing) {
+		return err
+	} else if err == nil && len(v) != 16 {
+		problem(metaStoreIDKey, "store ID is %d bytes, want 16", len(v))
+	}
 
 	err := tx.Scan([]byte{prefixNode}, false, func(k, v []byte) error {
 		rep.Nodes++

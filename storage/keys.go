@@ -12,6 +12,7 @@ import (
 // years are 2 bytes big-endian so that byte order is numeric order.
 //
 //	meta      'M' "format"                          -> uint32 format version
+//	meta      'M' "store"                           -> store ID (16): made with the store
 //	node      'n' | id(16)                          -> Node (codec.go)
 //	text      'x' | id(16)                          -> a source's full text
 //	fact      'f' | id(16)                          -> Fact (codec.go)
@@ -55,7 +56,10 @@ const (
 	flagRetracted byte = 'R'
 )
 
-var metaFormatKey = []byte{prefixMeta, 'f', 'o', 'r', 'm', 'a', 't'}
+var (
+	metaFormatKey  = []byte{prefixMeta, 'f', 'o', 'r', 'm', 'a', 't'}
+	metaStoreIDKey = []byte{prefixMeta, 's', 't', 'o', 'r', 'e'}
+)
 
 func idKey(prefix byte, id uuid.UUID) []byte {
 	k := make([]byte, 17)
