@@ -21,8 +21,9 @@ import (
 // backup is written, so that a client can tell a complete backup from a cut one.
 const backupTrailer = "Policygraph-Backup"
 
-// backupHandler streams a consistent backup of the running store (GET
-// /admin/backup). It needs the write token; without one the server has no admin.
+// backupHandler streams a backup of the running store, from one snapshot (GET
+// /admin/backup; the format is in storage/backup.go). It needs the write
+// token; without one the server has no admin.
 func backupHandler(g *storage.Graph, token string, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !graph.HasToken(r, token) {
@@ -35,12 +36,14 @@ func backupHandler(g *storage.Graph, token string, log *slog.Logger) http.Handle
 		w.Header().Set("Content-Disposition", `attachment; filename="policygraph.backup"`)
 		w.Header().Set("Trailer", backupTrailer)
 		start := time.Now()
-		if err := g.Backup(w); err != nil {
+		info, err := g.Backup(w)
+		if err != nil {
 			log.ErrorContext(r.Context(), "backup failed", "err", err)
 			return
 		}
 		w.Header().Set(backupTrailer, "complete")
-		log.InfoContext(r.Context(), "backup written", "took", time.Since(start).String())
+		log.InfoContext(r.Context(), "backup written", "store", info.StoreID.String(), "version", info.Version,
+			"records", info.Records, "took", time.Since(start).String())
 	})
 }
 
@@ -66,7 +69,8 @@ func backupCommand(ctx context.Context, args []string, getenv func(string) strin
 				return err
 			}
 			defer g.Close()
-			return g.Backup(w)
+			_, err = g.Backup(w)
+			return err
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(*url, "/")+"/admin/backup", nil)
 		if err != nil {
@@ -138,10 +142,13 @@ func restoreCommand(args []string, getenv func(string) string, stdout, stderr io
 		defer f.Close()
 		r = f
 	}
-	if err := storage.Restore(*data, r, slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))); err != nil {
+	rep, err := storage.Restore(*data, r, slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "restore: %s holds the backup; run check on it, then serve it\n", *data)
+	fmt.Fprintf(stdout, "restore: %s holds the backup of store %s at version %d (taken %s): %d records, %d entities, %d facts, %d saved queries, checked; "+
+		"the restored store is store %s at version %d\n", *data, rep.From.StoreID, rep.From.Version, rep.From.CreatedAt.Format(time.RFC3339),
+		rep.Records, rep.Import.Nodes, rep.Import.Facts, rep.Import.Saved, rep.StoreID, rep.Version)
 	return nil
 }
 
