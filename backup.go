@@ -152,8 +152,8 @@ func restoreCommand(args []string, getenv func(string) string, stdout, stderr io
 	return nil
 }
 
-// checkCommand verifies a data directory no server holds and lists every
-// inconsistency; it fails if there is any.
+// checkCommand verifies a data directory no server holds, changing nothing in
+// it (storage.CheckDir), and lists every problem; it fails if there is any.
 func checkCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -161,32 +161,42 @@ func checkCommand(args []string, getenv func(string) string, stdout, stderr io.W
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	g, err := openExisting(*data, stderr)
-	if err != nil {
+	if err := holdsStore(*data); err != nil {
 		return err
 	}
-	defer g.Close()
-	rep, err := g.Check()
+	rep, err := storage.CheckDir(*data, slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		return fmt.Errorf("check: %w", err)
 	}
 	for _, p := range rep.Problems {
 		fmt.Fprintln(stdout, p)
 	}
-	fmt.Fprintf(stdout, "check: %d entities, %d facts, %d index and adjacency entries: %d problems\n", rep.Nodes, rep.Facts, rep.Keys, len(rep.Problems))
+	if rep.Skipped != "" {
+		fmt.Fprintf(stdout, "check: %s: %d problems\n", rep.Skipped, len(rep.Problems))
+	} else {
+		fmt.Fprintf(stdout, "check: %d entities, %d facts, %d index and adjacency entries: %d problems\n", rep.Nodes, rep.Facts, rep.Keys, len(rep.Problems))
+	}
 	if !rep.OK() {
-		return fmt.Errorf("check: %d inconsistencies in %s", len(rep.Problems), *data)
+		return fmt.Errorf("check: %d problems in %s", len(rep.Problems), *data)
 	}
 	return nil
 }
 
 // openExisting opens the graph in an existing data directory, refusing to create one.
 func openExisting(dir string, stderr io.Writer) (*storage.Graph, error) {
-	if dir == "" {
-		return nil, errors.New("give -data")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
-		return nil, fmt.Errorf("%s holds no store: %w", dir, err)
+	if err := holdsStore(dir); err != nil {
+		return nil, err
 	}
 	return openStore(dir, true, stderr)
+}
+
+// holdsStore fails unless dir is a data directory with a store in it.
+func holdsStore(dir string) error {
+	if dir == "" {
+		return errors.New("give -data")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
+		return fmt.Errorf("%s holds no store: %w", dir, err)
+	}
+	return nil
 }

@@ -48,6 +48,7 @@ type config struct {
 	data          string
 	token         string
 	syncWrites    bool
+	verify        bool
 	introspection bool
 	ide           bool
 	seed          bool
@@ -87,6 +88,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.data, "data", env("POLICYGRAPH_DATA", "./data"), "data directory of the embedded database (env POLICYGRAPH_DATA)")
 	fs.StringVar(&c.token, "token", env("POLICYGRAPH_TOKEN", ""), "bearer token that writes need; empty refuses writes (env POLICYGRAPH_TOKEN)")
 	fs.BoolVar(&c.syncWrites, "sync", envBool("POLICYGRAPH_SYNC", true), "fsync every commit before acknowledging it (env POLICYGRAPH_SYNC)")
+	fs.BoolVar(&c.verify, "verify", envBool("POLICYGRAPH_VERIFY", true), "before serving, read every table whole and scan the logs; refuse a damaged store (env POLICYGRAPH_VERIFY)")
 	fs.BoolVar(&c.introspection, "introspection", envBool("POLICYGRAPH_INTROSPECTION", true), "allow schema introspection (env POLICYGRAPH_INTROSPECTION)")
 	fs.BoolVar(&c.ide, "ide", envBool("POLICYGRAPH_IDE", true), "serve the GraphQL IDE at / (env POLICYGRAPH_IDE)")
 	fs.BoolVar(&c.seed, "seed", envBool("POLICYGRAPH_SEED", true), "seed an empty database from the article (env POLICYGRAPH_SEED)")
@@ -167,6 +169,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	g, err := openGraph(cfg, log)
 	if err != nil {
+		log.Error("store refused", "data", cfg.data, "err", err)
 		return err
 	}
 	defer func() {
@@ -209,7 +212,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 // openGraph opens the store and seeds it when it holds no entity.
 func openGraph(cfg config, log *slog.Logger) (*storage.Graph, error) {
-	bkv, err := storage.OpenBadger(storage.BadgerOptions{Dir: cfg.data, SyncWrites: cfg.syncWrites, Logger: log})
+	start := time.Now()
+	bkv, err := storage.OpenBadger(storage.BadgerOptions{Dir: cfg.data, SyncWrites: cfg.syncWrites, Logger: log, NoVerify: !cfg.verify})
 	if err != nil {
 		return nil, err
 	}
@@ -217,8 +221,9 @@ func openGraph(cfg config, log *slog.Logger) (*storage.Graph, error) {
 	g, err := storage.Open(kv)
 	if err != nil {
 		kv.Close()
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", cfg.data, err)
 	}
+	opened := time.Since(start)
 	if !cfg.seed {
 		return g, nil
 	}
@@ -228,10 +233,10 @@ func openGraph(cfg config, log *slog.Logger) (*storage.Graph, error) {
 		return nil, err
 	}
 	if !empty {
-		log.Info("store opened", "version", g.Version())
+		log.Info("store opened", "store", g.StoreID().String(), "version", g.Version(), "verified", cfg.verify, "took", opened.String())
 		return g, nil
 	}
-	start := time.Now()
+	start = time.Now()
 	rep, err := seed.Load(g)
 	if err != nil {
 		g.Close()

@@ -59,6 +59,12 @@ type BadgerOptions struct {
 	// to write SSTables directly (Badger's StreamWriter); a larger import goes
 	// through a WriteBatch, slower. 0 means DefaultBulkMemory.
 	BulkMemory int
+	// NoVerify skips reading every table whole (each block's checksum) and
+	// scanning the logs for writes a replay would drop, before the open
+	// (verify.go): for a large store that must start fast, or to open a store
+	// known to be damaged, accepting the loss. The directory's state and each
+	// table's index are checked either way.
+	NoVerify bool
 }
 
 // DefaultBulkMemory is BadgerOptions.BulkMemory's default.
@@ -71,15 +77,22 @@ type Badger struct {
 	bulkMemory int
 }
 
-// OpenBadger opens (creating if needed) a Badger database.
+// OpenBadger opens a Badger database, creating one only in an absent or empty
+// directory. It refuses a directory that holds files but no store, and a store
+// whose files are damaged (a *DamageError); see prepareDir.
 func OpenBadger(o BadgerOptions) (*Badger, error) {
+	if !o.InMemory {
+		if err := prepareDir(o.Dir, !o.NoVerify); err != nil {
+			return nil, err
+		}
+	}
 	opts := badger.DefaultOptions(o.Dir).
 		WithInMemory(o.InMemory).
 		WithSyncWrites(o.SyncWrites).
 		WithLogger(badgerLogger{o.Logger}).
 		WithNumVersionsToKeep(1).
 		WithCompactL0OnClose(true)
-	db, err := badger.Open(opts)
+	db, err := openBadgerDB(opts, false)
 	if err != nil {
 		return nil, fmt.Errorf("open badger at %q: %w", o.Dir, err)
 	}

@@ -252,7 +252,7 @@ func loadRecords(dir string, br *bufio.Reader, sum hashWriter, log *slog.Logger)
 // normal mode goes on from the highest version it finds).
 func commitAbove(dir string, version uint64, key, val []byte) (err error) {
 	opts := badger.DefaultOptions(dir).WithLogger(nil).WithSyncWrites(true).WithNumVersionsToKeep(1)
-	db, err := badger.OpenManaged(opts)
+	db, err := openBadgerDB(opts, true)
 	if err != nil {
 		return err
 	}
