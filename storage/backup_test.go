@@ -242,6 +242,9 @@ func TestRestoreRefusesABadBackupAndLeavesNothing(t *testing.T) {
 			t.Run(tt.name+map[bool]string{false: "", true: " (into an empty dir)"}[existing], func(t *testing.T) {
 				parent := t.TempDir()
 				dir := filepath.Join(parent, "restored")
+				if !existing {
+					dir = filepath.Join(parent, "new", "restored") // the parent too is made, and removed
+				}
 				if existing {
 					if err := os.Mkdir(dir, 0o755); err != nil {
 						t.Fatal(err)

@@ -91,7 +91,8 @@ func OpenBadger(o BadgerOptions) (*Badger, error) {
 		WithSyncWrites(o.SyncWrites).
 		WithLogger(badgerLogger{o.Logger}).
 		WithNumVersionsToKeep(1).
-		WithCompactL0OnClose(true)
+		WithCompactL0OnClose(true).
+		WithVerifyValueChecksum(true) // a damaged value (1 MiB and more) is an error, not garbage
 	db, err := openBadgerDB(opts, false)
 	if err != nil {
 		return nil, fmt.Errorf("open badger at %q: %w", o.Dir, err)

@@ -134,11 +134,26 @@ func stageDir(dir string, exists bool) (stage string, commit func() error, clean
 	dir = filepath.Clean(dir)
 	if !exists {
 		parent := filepath.Dir(dir)
+		// The parents made here go too if the restore fails.
+		made := ""
+		for p := parent; ; p = filepath.Dir(p) {
+			if _, err := os.Stat(p); err == nil || p == filepath.Dir(p) {
+				break
+			}
+			made = p
+		}
 		if err := os.MkdirAll(parent, 0o755); err != nil {
 			return "", nil, nil, err
 		}
+		cleanup = func() {
+			os.RemoveAll(stage)
+			if made != "" {
+				os.RemoveAll(made)
+			}
+		}
 		stage, err = os.MkdirTemp(parent, "."+filepath.Base(dir)+".restore-")
 		if err != nil {
+			cleanup()
 			return "", nil, nil, err
 		}
 		commit = func() error {
@@ -147,7 +162,7 @@ func stageDir(dir string, exists bool) (stage string, commit func() error, clean
 			}
 			return syncDir(parent)
 		}
-		return stage, commit, func() { os.RemoveAll(stage) }, nil
+		return stage, commit, cleanup, nil
 	}
 	stage, err = os.MkdirTemp(dir, ".restore-")
 	if err != nil {

@@ -42,7 +42,7 @@ type DamageError struct {
 
 func (e *DamageError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "the store in %s is damaged (%d problems", e.Dir, len(e.Problems))
+	fmt.Fprintf(&b, "the store in %s is damaged (%s", e.Dir, plural(len(e.Problems), "problem"))
 	for i, p := range e.Problems {
 		if i == 3 {
 			b.WriteString("; …")
@@ -247,4 +247,12 @@ func panicLine(r any) string {
 		}
 	}
 	return "?"
+}
+
+// plural is "1 problem", "2 problems".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
