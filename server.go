@@ -169,6 +169,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	g, err := openGraph(cfg, log)
 	if err != nil {
+		if damage := (*storage.DamageError)(nil); errors.As(err, &damage) && cfg.verify {
+			err = fmt.Errorf("%w (-verify=false opens it anyway where it can, accepting the loss that check lists)", err)
+		}
 		log.Error("store refused", "data", cfg.data, "err", err)
 		return err
 	}

@@ -146,7 +146,6 @@ func keyVersion(k []byte) uint64 {
 // LogDamage is what scanLog found: writes after the point where Badger's
 // replay stops, which opening the store would drop.
 type LogDamage struct {
-	File string
 	// ReplayEnd is where replay keeps the log up to (it truncates there);
 	// ResumeAt the first whole entry after the damage; DataEnd the end of
 	// what was written.
