@@ -21,8 +21,9 @@ import (
 // backup is written, so that a client can tell a complete backup from a cut one.
 const backupTrailer = "Policygraph-Backup"
 
-// backupHandler streams a consistent backup of the running store (GET
-// /admin/backup). It needs the write token; without one the server has no admin.
+// backupHandler streams a backup of the running store, from one snapshot (GET
+// /admin/backup; the format is in storage/backup.go). It needs the write
+// token; without one the server has no admin.
 func backupHandler(g *storage.Graph, auth *graph.Auth, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ok, retry := auth.Check(r)
@@ -40,12 +41,14 @@ func backupHandler(g *storage.Graph, auth *graph.Auth, log *slog.Logger) http.Ha
 		w.Header().Set("Content-Disposition", `attachment; filename="policygraph.backup"`)
 		w.Header().Set("Trailer", backupTrailer)
 		start := time.Now()
-		if err := g.Backup(w); err != nil {
+		info, err := g.Backup(w)
+		if err != nil {
 			log.ErrorContext(r.Context(), "backup failed", "err", err)
 			return
 		}
 		w.Header().Set(backupTrailer, "complete")
-		log.InfoContext(r.Context(), "backup written", "took", time.Since(start).String())
+		log.InfoContext(r.Context(), "backup written", "store", info.StoreID.String(), "version", info.Version,
+			"records", info.Records, "took", time.Since(start).String())
 	})
 }
 
@@ -71,7 +74,8 @@ func backupCommand(ctx context.Context, args []string, getenv func(string) strin
 				return err
 			}
 			defer g.Close()
-			return g.Backup(w)
+			_, err = g.Backup(w)
+			return err
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(*url, "/")+"/admin/backup", nil)
 		if err != nil {
@@ -143,15 +147,18 @@ func restoreCommand(args []string, getenv func(string) string, stdout, stderr io
 		defer f.Close()
 		r = f
 	}
-	if err := storage.Restore(*data, r, slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))); err != nil {
+	rep, err := storage.Restore(*data, r, slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "restore: %s holds the backup; run check on it, then serve it\n", *data)
+	fmt.Fprintf(stdout, "restore: %s holds the backup of store %s at version %d (taken %s): %d records, %d entities, %d facts, %d saved queries, checked; "+
+		"the restored store is store %s at version %d\n", *data, rep.From.StoreID, rep.From.Version, rep.From.CreatedAt.Format(time.RFC3339),
+		rep.Records, rep.Import.Nodes, rep.Import.Facts, rep.Import.Saved, rep.StoreID, rep.Version)
 	return nil
 }
 
-// checkCommand verifies a data directory no server holds and lists every
-// inconsistency; it fails if there is any.
+// checkCommand verifies a data directory no server holds, changing nothing in
+// it (storage.CheckDir), and lists every problem; it fails if there is any.
 func checkCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -159,32 +166,42 @@ func checkCommand(args []string, getenv func(string) string, stdout, stderr io.W
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	g, err := openExisting(*data, stderr)
-	if err != nil {
+	if err := holdsStore(*data); err != nil {
 		return err
 	}
-	defer g.Close()
-	rep, err := g.Check()
+	rep, err := storage.CheckDir(*data, slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		return fmt.Errorf("check: %w", err)
 	}
 	for _, p := range rep.Problems {
 		fmt.Fprintln(stdout, p)
 	}
-	fmt.Fprintf(stdout, "check: %d entities, %d facts, %d index and adjacency entries: %d problems\n", rep.Nodes, rep.Facts, rep.Keys, len(rep.Problems))
+	if rep.Skipped != "" {
+		fmt.Fprintf(stdout, "check: %s: %d problems\n", rep.Skipped, len(rep.Problems))
+	} else {
+		fmt.Fprintf(stdout, "check: %d entities, %d facts, %d index and adjacency entries: %d problems\n", rep.Nodes, rep.Facts, rep.Keys, len(rep.Problems))
+	}
 	if !rep.OK() {
-		return fmt.Errorf("check: %d inconsistencies in %s", len(rep.Problems), *data)
+		return fmt.Errorf("check: %d problems in %s", len(rep.Problems), *data)
 	}
 	return nil
 }
 
 // openExisting opens the graph in an existing data directory, refusing to create one.
 func openExisting(dir string, stderr io.Writer) (*storage.Graph, error) {
-	if dir == "" {
-		return nil, errors.New("give -data")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
-		return nil, fmt.Errorf("%s holds no store: %w", dir, err)
+	if err := holdsStore(dir); err != nil {
+		return nil, err
 	}
 	return openStore(dir, true, stderr)
+}
+
+// holdsStore fails unless dir is a data directory with a store in it.
+func holdsStore(dir string) error {
+	if dir == "" {
+		return errors.New("give -data")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
+		return fmt.Errorf("%s holds no store: %w", dir, err)
+	}
+	return nil
 }

@@ -148,7 +148,7 @@ func openStore(dir string, syncWrites bool, stderr io.Writer) (*storage.Graph, e
 	g, err := storage.Open(kv)
 	if err != nil {
 		kv.Close()
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	return g, nil
 }

@@ -48,6 +48,7 @@ type config struct {
 	token         string
 	authDelay     time.Duration
 	syncWrites    bool
+	verify        bool
 	introspection bool
 	ide           bool
 	seed          bool
@@ -103,6 +104,7 @@ func configFlags(c *config, env *envDefaults, stderr io.Writer) (fs *flag.FlagSe
 	fs.StringVar(&c.token, "token", env.string("POLICYGRAPH_TOKEN", ""), "bearer token that writes need; empty refuses writes (env POLICYGRAPH_TOKEN)")
 	fs.DurationVar(&c.authDelay, "auth-failure-delay", env.duration("POLICYGRAPH_AUTH_FAILURE_DELAY", time.Second), "hold back a request with a wrong token this long, and check one client address's attempts at most one per this long; 0: no slowing (env POLICYGRAPH_AUTH_FAILURE_DELAY)")
 	fs.BoolVar(&c.syncWrites, "sync", env.bool("POLICYGRAPH_SYNC", true), "fsync every commit before acknowledging it (env POLICYGRAPH_SYNC)")
+	fs.BoolVar(&c.verify, "verify", env.bool("POLICYGRAPH_VERIFY", true), "before serving, read every table whole and scan the logs; refuse a damaged store (env POLICYGRAPH_VERIFY)")
 	fs.BoolVar(&c.introspection, "introspection", env.bool("POLICYGRAPH_INTROSPECTION", true), "allow schema introspection (env POLICYGRAPH_INTROSPECTION)")
 	fs.BoolVar(&c.ide, "ide", env.bool("POLICYGRAPH_IDE", true), "serve the GraphQL IDE at / (env POLICYGRAPH_IDE)")
 	fs.BoolVar(&c.seed, "seed", env.bool("POLICYGRAPH_SEED", true), "seed an empty database from the article (env POLICYGRAPH_SEED)")
@@ -187,6 +189,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	g, err := openGraph(cfg, log)
 	if err != nil {
+		if damage := (*storage.DamageError)(nil); errors.As(err, &damage) && cfg.verify {
+			err = fmt.Errorf("%w (-verify=false opens it anyway where it can, accepting the loss that check lists)", err)
+		}
+		log.Error("store refused", "data", cfg.data, "err", err)
 		return err
 	}
 	defer func() {
@@ -244,8 +250,9 @@ const minTokenBytes = 16
 
 // openGraph opens the store and seeds it when it holds no entity.
 func openGraph(cfg config, log *slog.Logger) (*storage.Graph, error) {
-	bkv, err := storage.OpenBadger(storage.BadgerOptions{Dir: cfg.data, SyncWrites: cfg.syncWrites, Logger: log, BlockCacheBytes: cfg.memory.blockCache,
-		MemTableSize: int64(cfg.memTableSize), MinFreeDisk: int64(cfg.minFreeDisk)})
+	start := time.Now()
+	bkv, err := storage.OpenBadger(storage.BadgerOptions{Dir: cfg.data, SyncWrites: cfg.syncWrites, Logger: log, NoVerify: !cfg.verify,
+		BlockCacheBytes: cfg.memory.blockCache, MemTableSize: int64(cfg.memTableSize), MinFreeDisk: int64(cfg.minFreeDisk)})
 	if err != nil {
 		return nil, err
 	}
@@ -253,8 +260,9 @@ func openGraph(cfg config, log *slog.Logger) (*storage.Graph, error) {
 	g, err := storage.Open(kv)
 	if err != nil {
 		kv.Close()
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", cfg.data, err)
 	}
+	opened := time.Since(start)
 	if cfg.memory.recordCache > 0 {
 		g.SetRecordCacheBytes(cfg.memory.recordCache)
 	}
@@ -276,13 +284,14 @@ func openGraph(cfg config, log *slog.Logger) (*storage.Graph, error) {
 	}
 	// Count the graph once, now, by a key-only scan: from here on the writes
 	// keep the counts, which stats and the cost model read (storage/counts.go).
-	start := time.Now()
+	start = time.Now()
 	s, err := g.Stats()
 	if err != nil {
 		g.Close()
 		return nil, fmt.Errorf("count the graph: %w", err)
 	}
-	log.Info("store opened", "version", g.Version(), "entities", s.Nodes, "facts", s.Facts, "counted_in", time.Since(start).String())
+	log.Info("store opened", "store", g.StoreID().String(), "version", g.Version(), "verified", cfg.verify, "opened_in", opened.String(),
+		"entities", s.Nodes, "facts", s.Facts, "counted_in", time.Since(start).String())
 	return g, nil
 }
 

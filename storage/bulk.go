@@ -22,11 +22,13 @@ import (
 
 // Record is one line of a JSON-lines export: exactly one of its fields is set.
 // An export lists every node, then every source text, then every fact, each in
-// ID order, so that exporting the same graph twice gives the same bytes.
+// ID order, so that exporting the same graph twice gives the same bytes. A
+// backup (backup.go) lists the saved queries after them, by name.
 type Record struct {
-	Node *Node       `json:"node,omitempty"`
-	Text *SourceText `json:"text,omitempty"`
-	Fact *Fact       `json:"fact,omitempty"`
+	Node  *Node       `json:"node,omitempty"`
+	Text  *SourceText `json:"text,omitempty"`
+	Fact  *Fact       `json:"fact,omitempty"`
+	Saved *SavedQuery `json:"saved,omitempty"`
 }
 
 // SourceText is the full text of a SOURCE node, kept apart from the node.
@@ -344,7 +346,7 @@ func (w *txnBulkWriter) Cancel() { w.pairs = nil }
 
 // ImportReport says what Import loaded.
 type ImportReport struct {
-	Nodes, Texts, Facts int
+	Nodes, Texts, Facts, Saved int
 	// Edges counts adjacency entries written: two per fact that links two
 	// entities, one per literal fact.
 	Edges int
@@ -354,7 +356,8 @@ type ImportReport struct {
 }
 
 // Import loads a JSON-lines export (see ExportJSONL) into an empty graph with the
-// KV's batch writer. Records must come in export order (nodes, texts, facts).
+// KV's batch writer. Records must come in export order (nodes, texts, facts,
+// then saved queries, which only a backup's records hold).
 // Each node is validated as a write would; each fact's predicate, subject and
 // object kinds and evidence quotes are checked against the records before it.
 // It is not one transaction: on an error the store holds part of the data, so
@@ -387,7 +390,7 @@ func (g *Graph) Import(r io.Reader) (rep ImportReport, err error) {
 		}
 	}()
 	im := &importer{w: w, kinds: map[uuid.UUID]uint8{}, texts: map[uuid.UUID]string{}, slugs: newSlugSet(),
-		quotes: map[quoteKey]bool{}}
+		quotes: map[quoteKey]bool{}, saved: map[string]bool{}}
 	if err := im.run(r); err != nil {
 		return im.rep, err
 	}
@@ -407,13 +410,14 @@ func (g *Graph) Import(r io.Reader) (rep ImportReport, err error) {
 type importer struct {
 	w     BulkWriter
 	rep   ImportReport
-	stage int // 0 nodes, 1 texts, 2 facts
+	stage int // 0 nodes, 1 texts, 2 facts, 3 saved queries
 	// kinds and slugs are per node, so their size grows with the graph and
 	// not with the import's budget: kinds holds an index into Kinds (plus
 	// one), and slugs hashes rather than strings.
 	kinds map[uuid.UUID]uint8
 	texts map[uuid.UUID]string
 	slugs slugSet
+	saved map[string]bool // saved query names
 	// quotes remembers the evidence quotes found verbatim in their source:
 	// facts quote the same sentences over and over, and each check was a
 	// search of the whole source text.
@@ -508,6 +512,11 @@ func decodeImportLine(l *importLine, b []byte) {
 	case l.r.Fact != nil:
 		l.rec, l.invalid = encodeFact(l.r.Fact)
 		l.factIdx = factIndexKeys(l.r.Fact)
+	case l.r.Saved != nil:
+		if l.invalid = validateSavedQuery(l.r.Saved); l.invalid != nil {
+			return
+		}
+		l.rec, l.invalid = json.Marshal(l.r.Saved)
 	}
 }
 
@@ -603,7 +612,7 @@ func (im *importer) set(k, v []byte) error { return im.w.Set(k, v) }
 
 func (im *importer) advance(stage int, what string) error {
 	if stage < im.stage {
-		return fmt.Errorf("a %s record after later records: an export lists nodes, then texts, then facts", what)
+		return fmt.Errorf("a %s record after later records: an export lists nodes, then texts, then facts (then a backup's saved queries)", what)
 	}
 	im.stage = stage
 	return nil
@@ -638,8 +647,21 @@ func (im *importer) record(l *importLine) error {
 			return err
 		}
 		return im.fact(l)
+	case r.Saved != nil:
+		if err := im.advance(3, "saved query"); err != nil {
+			return err
+		}
+		if l.invalid != nil {
+			return l.invalid
+		}
+		if im.saved[r.Saved.Name] {
+			return fmt.Errorf("saved query %q appears twice", r.Saved.Name)
+		}
+		im.saved[r.Saved.Name] = true
+		im.rep.Saved++
+		return im.set(savedKey(r.Saved.Name), l.rec)
 	}
-	return errors.New("a record with no node, text or fact")
+	return errors.New("a record with no node, text, fact or saved query")
 }
 
 func (im *importer) node(l *importLine) error {

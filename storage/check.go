@@ -10,28 +10,36 @@ import (
 	"github.com/google/uuid"
 )
 
-// Problem is one inconsistency Check found.
+// Problem is one inconsistency Check found, or damage VerifyFiles found.
 type Problem struct {
 	// Key is the key at fault, hex-encoded after its prefix byte, when there is one.
-	Key     string
+	Key string
+	// File is the store's file at fault (VerifyFiles), when there is one.
+	File    string
 	Message string
 }
 
 func (p Problem) String() string {
-	if p.Key == "" {
-		return p.Message
+	switch {
+	case p.File != "":
+		return p.File + ": " + p.Message
+	case p.Key != "":
+		return p.Key + ": " + p.Message
 	}
-	return p.Key + ": " + p.Message
+	return p.Message
 }
 
 // CheckReport is what Check found.
 type CheckReport struct {
 	Nodes, Facts, Keys int
 	Problems           []Problem
+	// Skipped says why the records were not checked, when they were not
+	// (CheckDir on damaged tables).
+	Skipped string
 }
 
 // OK reports whether the check found nothing wrong.
-func (r *CheckReport) OK() bool { return len(r.Problems) == 0 }
+func (r *CheckReport) OK() bool { return len(r.Problems) == 0 && r.Skipped == "" }
 
 // maxProblems bounds the report; past it the check stops listing.
 const maxProblems = 1000
@@ -77,6 +85,12 @@ func checkTx(tx Txn, rep *CheckReport) error {
 		problem(metaFormatKey, "format version key missing: %v", err)
 	} else if len(v) != 4 {
 		problem(metaFormatKey, "format version is %d bytes, want 4", len(v))
+	}
+	// A store made before store IDs has none until a server opens it.
+	if v, err := tx.Get(metaStoreIDKey); err != nil && !errors.Is(err, ErrKeyMissing) {
+		return err
+	} else if err == nil && len(v) != 16 {
+		problem(metaStoreIDKey, "store ID is %d bytes, want 16", len(v))
 	}
 
 	err := tx.Scan([]byte{prefixNode}, false, func(k, v []byte) error {

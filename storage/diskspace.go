@@ -110,7 +110,7 @@ func (d *diskGuard) check(need int64) error {
 // rather than risk the crash.
 func openGuarded(opts badger.Options, o BadgerOptions) (*badger.DB, *diskGuard, error) {
 	if o.InMemory || o.MinFreeDisk <= 0 {
-		db, err := badger.Open(opts)
+		db, err := openBadgerDB(opts, false)
 		return db, nil, err
 	}
 	d := &diskGuard{dir: o.Dir, min: o.MinFreeDisk, log: o.Logger}
@@ -125,11 +125,11 @@ func openGuarded(opts badger.Options, o BadgerOptions) (*badger.DB, *diskGuard, 
 			return nil, nil, err
 		}
 		if free >= d.min {
-			db, err := badger.Open(opts)
+			db, err := openBadgerDB(opts, false)
 			return db, d, err
 		}
 		d.readOnly, d.full = true, true
-		db, err := badger.Open(opts.WithReadOnly(true).WithCompactL0OnClose(false))
+		db, err := openBadgerDB(opts.WithReadOnly(true).WithCompactL0OnClose(false), false)
 		if err != nil {
 			return nil, nil, fmt.Errorf("the disk holding %s has %s free, under the %s kept free for safe writes, and the store cannot open read-only (%v): free space and start again",
 				o.Dir, FormatBytes(free), FormatBytes(d.min), err)

@@ -15,37 +15,34 @@ import (
 // Graph is the property graph over a KV. It is safe for concurrent use.
 // Exported methods own their transaction; unexported helpers take it.
 type Graph struct {
-	kv     KV
-	now    func() time.Time
-	rc     *recordCache    // decoded records, shared by WithContext views (recordcache.go)
-	counts *counter        // the graph's size, shared by WithContext views (counts.go)
-	ctx    context.Context // set by WithContext
+	kv      KV
+	now     func() time.Time
+	rc      *recordCache    // decoded records, shared by WithContext views (recordcache.go)
+	counts  *counter        // the graph's size, shared by WithContext views (counts.go)
+	ctx     context.Context // set by WithContext
+	storeID uuid.UUID
 }
 
 // Open checks the store's format version (writing it into an empty store) and
 // returns the graph on it. It fails if the store was written by another format.
+// A store without a store ID (a new one, or one made before store IDs) gets a
+// random one, in the transaction that checks the format.
 func Open(kv KV) (*Graph, error) {
 	g := &Graph{kv: kv, now: func() time.Time { return time.Now().UTC() }, rc: newRecordCache(DefaultRecordCacheBytes), counts: &counter{}}
 	err := kv.Update(func(tx Txn) error {
-		v, err := tx.Get(metaFormatKey)
+		if err := checkFormat(tx); err != nil {
+			return err
+		}
+		id, err := tx.Get(metaStoreIDKey)
 		if errors.Is(err, ErrKeyMissing) {
-			empty := true
-			if err := tx.Scan(nil, true, func(k, _ []byte) error { empty = false; return errStop }); err != nil {
-				return err
-			}
-			if !empty {
-				return fmt.Errorf("store has data but no format version key")
-			}
-			return tx.Set(metaFormatKey, binary.BigEndian.AppendUint32(nil, FormatVersion))
+			g.storeID = uuid.New()
+			return tx.Set(metaStoreIDKey, g.storeID[:])
 		}
 		if err != nil {
 			return err
 		}
-		if len(v) == 4 && binary.BigEndian.Uint32(v) == 1 {
-			return tx.Set(metaFormatKey, binary.BigEndian.AppendUint32(nil, FormatVersion))
-		}
-		if len(v) != 4 || binary.BigEndian.Uint32(v) != FormatVersion {
-			return fmt.Errorf("store format version %x, this build reads %d: migrate or restore from an export", v, FormatVersion)
+		if g.storeID, err = uuid.FromBytes(id); err != nil {
+			return fmt.Errorf("store ID %x: %w", id, err)
 		}
 		return nil
 	})
@@ -54,6 +51,37 @@ func Open(kv KV) (*Graph, error) {
 	}
 	return g, nil
 }
+
+// checkFormat checks the store's format version key, writing it into an empty
+// store and upgrading version 1.
+func checkFormat(tx Txn) error {
+	v, err := tx.Get(metaFormatKey)
+	if errors.Is(err, ErrKeyMissing) {
+		empty := true
+		if err := tx.Scan(nil, true, func(k, _ []byte) error { empty = false; return errStop }); err != nil {
+			return err
+		}
+		if !empty {
+			return fmt.Errorf("store has data but no format version key")
+		}
+		return tx.Set(metaFormatKey, binary.BigEndian.AppendUint32(nil, FormatVersion))
+	}
+	if err != nil {
+		return err
+	}
+	if len(v) == 4 && binary.BigEndian.Uint32(v) == 1 {
+		return tx.Set(metaFormatKey, binary.BigEndian.AppendUint32(nil, FormatVersion))
+	}
+	if len(v) != 4 || binary.BigEndian.Uint32(v) != FormatVersion {
+		return fmt.Errorf("store format version %x, this build reads %d: migrate or restore from an export", v, FormatVersion)
+	}
+	return nil
+}
+
+// StoreID names the store: made at random with it, kept for its life, and new
+// for a store made by a restore, so that (store ID, version) never names two
+// different states of a graph.
+func (g *Graph) StoreID() uuid.UUID { return g.storeID }
 
 // KV returns the store under the graph.
 func (g *Graph) KV() KV { return g.kv }

@@ -3,6 +3,7 @@ package storage_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,12 +42,16 @@ func tickingClock() func() time.Time {
 	}
 }
 
-// dump renders every key and value of the store, in key order, one pair a line.
-func dump(t testing.TB, g *storage.Graph) string {
+// dump renders every key and value of the store, in key order, one pair a
+// line, but the store ID (every store has its own) and the keys in skip.
+func dump(t testing.TB, g *storage.Graph, skip ...string) string {
 	t.Helper()
 	var b strings.Builder
 	err := g.KV().View(func(tx storage.Txn) error {
 		return tx.Scan(nil, false, func(k, v []byte) error {
+			if string(k) == "Mstore" || slices.Contains(skip, string(k)) {
+				return nil
+			}
 			fmt.Fprintf(&b, "%q = %q\n", k, v)
 			return nil
 		})

@@ -12,6 +12,8 @@ import (
 // years are 2 bytes big-endian so that byte order is numeric order.
 //
 //	meta      'M' "format"                          -> uint32 format version
+//	meta      'M' "store"                           -> store ID (16): made with the store
+//	meta      'M' "restored"                        -> Provenance (JSON): the backup a restore loaded
 //	node      'n' | id(16)                          -> Node (codec.go)
 //	text      'x' | id(16)                          -> a source's full text
 //	fact      'f' | id(16)                          -> Fact (codec.go)
@@ -57,7 +59,11 @@ const (
 	flagRetracted byte = 'R'
 )
 
-var metaFormatKey = []byte{prefixMeta, 'f', 'o', 'r', 'm', 'a', 't'}
+var (
+	metaFormatKey   = []byte{prefixMeta, 'f', 'o', 'r', 'm', 'a', 't'}
+	metaStoreIDKey  = []byte{prefixMeta, 's', 't', 'o', 'r', 'e'}
+	metaRestoredKey = []byte{prefixMeta, 'r', 'e', 's', 't', 'o', 'r', 'e', 'd'}
+)
 
 func idKey(prefix byte, id uuid.UUID) []byte {
 	k := make([]byte, 17)

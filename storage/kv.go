@@ -83,6 +83,12 @@ type BadgerOptions struct {
 	// MemTableSize is Badger's memtable size (and so its log file size);
 	// 0 means DefaultMemTableSize.
 	MemTableSize int64
+	// NoVerify skips reading every table whole (each block's checksum) and
+	// scanning the logs for writes a replay would drop, before the open
+	// (verify.go): for a large store that must start fast, or to open a store
+	// known to be damaged, accepting the loss. The directory's state and each
+	// table's index are checked either way.
+	NoVerify bool
 }
 
 // DefaultBulkMemory is BadgerOptions.BulkMemory's default.
@@ -96,14 +102,22 @@ type Badger struct {
 	disk       *diskGuard // nil: no watermark
 }
 
-// OpenBadger opens (creating if needed) a Badger database.
+// OpenBadger opens a Badger database, creating one only in an absent or empty
+// directory. It refuses a directory that holds files but no store, and a store
+// whose files are damaged (a *DamageError); see prepareDir.
 func OpenBadger(o BadgerOptions) (*Badger, error) {
+	if !o.InMemory {
+		if err := prepareDir(o.Dir, !o.NoVerify); err != nil {
+			return nil, err
+		}
+	}
 	opts := badger.DefaultOptions(o.Dir).
 		WithInMemory(o.InMemory).
 		WithSyncWrites(o.SyncWrites).
 		WithLogger(badgerLogger{o.Logger}).
 		WithNumVersionsToKeep(1).
-		WithCompactL0OnClose(true)
+		WithCompactL0OnClose(true).
+		WithVerifyValueChecksum(true) // a damaged value (1 MiB and more) is an error, not garbage
 	if o.BlockCacheBytes > 0 {
 		opts = opts.WithBlockCacheSize(o.BlockCacheBytes)
 	}

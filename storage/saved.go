@@ -49,16 +49,7 @@ func getSaved(tx Txn, name string) (*SavedQuery, error) {
 // creation time of one it replaces. Returns an *Error INVALID_ARGUMENT for a bad
 // name or an empty or oversize query.
 func (g *Graph) PutSavedQuery(q SavedQuery) (*SavedQuery, error) {
-	if !savedNameRE.MatchString(q.Name) {
-		return nil, Errorf(CodeInvalidArgument, "name", "a saved query's name is 1 to 64 lowercase letters, digits and hyphens: %q", q.Name)
-	}
-	if strings.TrimSpace(q.Query) == "" {
-		return nil, Errorf(CodeInvalidArgument, "query", "the query must not be empty")
-	}
-	if err := CheckText("query", q.Query, MaxSavedQueryLen); err != nil {
-		return nil, err
-	}
-	if err := CheckText("description", q.Description, MaxTextLen); err != nil {
+	if err := validateSavedQuery(&q); err != nil {
 		return nil, err
 	}
 	err := g.update(func(tx Txn) error {
@@ -79,6 +70,22 @@ func (g *Graph) PutSavedQuery(q SavedQuery) (*SavedQuery, error) {
 		return nil, err
 	}
 	return &q, nil
+}
+
+// validateSavedQuery checks what storage knows of a saved query: its name and
+// the size and text of its query and description (the GraphQL layer checks
+// that the query is valid).
+func validateSavedQuery(q *SavedQuery) error {
+	if !savedNameRE.MatchString(q.Name) {
+		return Errorf(CodeInvalidArgument, "name", "a saved query's name is 1 to 64 lowercase letters, digits and hyphens: %q", q.Name)
+	}
+	if strings.TrimSpace(q.Query) == "" {
+		return Errorf(CodeInvalidArgument, "query", "the query must not be empty")
+	}
+	if err := CheckText("query", q.Query, MaxSavedQueryLen); err != nil {
+		return err
+	}
+	return CheckText("description", q.Description, MaxTextLen)
 }
 
 // SavedQuery returns the saved query with the name, or an *Error NOT_FOUND.
