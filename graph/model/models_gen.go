@@ -13,162 +13,252 @@ import (
 	"github.com/google/uuid"
 )
 
+// A new fact. The predicate decides what it takes: an object of given kinds, or a value,
+// or a measure and quantity; a tier (SPONSORED only), a role (HOLDS_POSITION only). A
+// fact that does not fit its predicate is refused with INVALID_ARGUMENT.
 type AddFactInput struct {
-	// Slug or ID.
-	Subject   string            `json:"subject"`
+	// Slug or ID of the subject, e.g. "qualcomm"; a retracted entity is refused.
+	Subject string `json:"subject"`
+	// The relation, e.g. SPONSORED.
 	Predicate storage.Predicate `json:"predicate"`
-	// Slug or ID, for predicates that link entities.
+	// Slug or ID of the object, e.g. "waic-2023", for predicates that link entities; refused for literal ones (COUNTRY, MEASURE, TARGET, HELD_ON).
 	Object *string `json:"object,omitempty"`
-	// ISO 3166-1 alpha-2, for COUNTRY.
-	Value    *string        `json:"value,omitempty"`
-	Measure  *string        `json:"measure,omitempty"`
+	// COUNTRY only: the ISO 3166-1 alpha-2 code, e.g. "US".
+	Value *string `json:"value,omitempty"`
+	// MEASURE and TARGET only: what is counted, a key such as "elite-partners".
+	Measure *string `json:"measure,omitempty"`
+	// MEASURE and TARGET only: the number, e.g. {amount: 22}.
 	Quantity *QuantityInput `json:"quantity,omitempty"`
-	Tier     *storage.Tier  `json:"tier,omitempty"`
-	Role     *string        `json:"role,omitempty"`
-	Former   *bool          `json:"former,omitempty"`
-	Negated  *bool          `json:"negated,omitempty"`
-	// YYYY, YYYY-MM or YYYY-MM-DD: the form is the precision.
-	Date  *string `json:"date,omitempty"`
+	// SPONSORED only: the tier; SPONSOR when omitted.
+	Tier *storage.Tier `json:"tier,omitempty"`
+	// HOLDS_POSITION only: the role, e.g. "Vice Mayor".
+	Role *string `json:"role,omitempty"`
+	// HOLDS_POSITION only: true when the position is no longer held.
+	Former *bool `json:"former,omitempty"`
+	// True when the source says this did NOT happen (OpenAI did not take part).
+	Negated *bool `json:"negated,omitempty"`
+	// When the fact held, as a point in time: YYYY, YYYY-MM or YYYY-MM-DD, the form giving the precision ("2022-10" is MONTH-precise). Not with start/end.
+	Date *string `json:"date,omitempty"`
+	// The start of a span, in the same forms, e.g. "2023-07-06".
 	Start *string `json:"start,omitempty"`
-	End   *string `json:"end,omitempty"`
-	// At least one.
+	// The end of a span, not before start, e.g. "2023-07-08".
+	End *string `json:"end,omitempty"`
+	// At least one, at most 20.
 	Evidence []*EvidenceInput `json:"evidence"`
 }
 
+// A new source document, with its full text, that evidence can then quote.
 type AddSourceInput struct {
-	Title       string     `json:"title"`
-	TitleEn     *string    `json:"titleEn,omitempty"`
-	Slug        *string    `json:"slug,omitempty"`
-	Author      *string    `json:"author,omitempty"`
-	Publisher   *string    `json:"publisher,omitempty"`
+	// The title in the source's language, at most 300 bytes.
+	Title string `json:"title"`
+	// The title in English; it becomes the source's name (else the title does).
+	TitleEn *string `json:"titleEn,omitempty"`
+	// The stable key, e.g. "reuters-2023-07-05"; made from the name when omitted.
+	Slug *string `json:"slug,omitempty"`
+	// Who wrote it.
+	Author *string `json:"author,omitempty"`
+	// Who published it, e.g. "Reuters".
+	Publisher *string `json:"publisher,omitempty"`
+	// When it was published, an RFC 3339 timestamp, e.g. "2023-07-03T22:51:00+07:00".
 	PublishedAt *time.Time `json:"publishedAt,omitempty"`
-	Language    string     `json:"language"`
-	URL         *string    `json:"url,omitempty"`
-	// The full text; evidence quotes must be verbatim in it.
+	// BCP 47 language tag of the text, e.g. "vi" or "en"; the title becomes the source's label in it.
+	Language string `json:"language"`
+	// Where it can be read.
+	URL *string `json:"url,omitempty"`
+	// The full text; evidence quotes must be verbatim in it. The request body limit
+	// (-max-body, 1 MiB by default) bounds it.
 	Text string `json:"text"`
 }
 
+// A new entity of any kind but SOURCE (add sources with addSource, which takes their
+// text). The classification fields apply to one kind each and are stored as given.
 type CreateEntityInput struct {
+	// What the entity is, e.g. ORGANIZATION; SOURCE is refused.
 	Kind storage.Kind `json:"kind"`
-	// The English name.
+	// The English name, at most 300 bytes, with at least one letter or digit, e.g. "Enflame Technology".
 	Name string `json:"name"`
-	// Made from the name when omitted.
-	Slug        *string       `json:"slug,omitempty"`
-	Labels      []*LabelInput `json:"labels,omitempty"`
-	Aliases     []string      `json:"aliases,omitempty"`
-	Description *string       `json:"description,omitempty"`
-	Year        *int          `json:"year,omitempty"`
-	OrgType     *string       `json:"orgType,omitempty"`
-	PlaceType   *string       `json:"placeType,omitempty"`
-	Code        *string       `json:"code,omitempty"`
-	ProductType *string       `json:"productType,omitempty"`
-	Status      *string       `json:"status,omitempty"`
-	Programme   *string       `json:"programme,omitempty"`
-}
-
-// A page of entities. Cursors are opaque.
-type EntityConnection struct {
-	TotalCount int              `json:"totalCount"`
-	PageInfo   *PageInfo        `json:"pageInfo"`
-	Edges      []*EntityEdge    `json:"edges"`
-	Nodes      []storage.Entity `json:"nodes"`
-}
-
-type EntityEdge struct {
-	Cursor string         `json:"cursor"`
-	Node   storage.Entity `json:"node"`
-}
-
-// Filters that narrow a list of entities. References to other entities (series,
-// sponsoredSeries, sanctionedBy...) take a slug or an ID.
-type EntityFilter struct {
-	Kinds []storage.Kind `json:"kinds,omitempty"`
-	// ISO 3166-1 alpha-2: entities with that COUNTRY fact (places: that code).
-	Country *string `json:"country,omitempty"`
-	// Organizations of this orgType (COMPANY, GOVERNMENT_BODY...).
+	// The stable key: lowercase letters, digits and single hyphens, at most 120 characters,
+	// not a UUID, e.g. "enflame-technology". Made from the name when omitted (with -2, -3...
+	// when that slug is taken); a given slug that is taken is refused with ALREADY_EXISTS.
+	Slug *string `json:"slug,omitempty"`
+	// Names in other languages, e.g. [{lang: "vi", text: "Thượng Hải"}].
+	Labels []*LabelInput `json:"labels,omitempty"`
+	// Other names it goes by, which search also matches, e.g. ["Enflame"]; at most 50.
+	Aliases []string `json:"aliases,omitempty"`
+	// A one-line summary, at most 4,000 bytes.
+	Description *string `json:"description,omitempty"`
+	// EVENT: the edition's year, 0 to 9999, e.g. 2023.
+	Year *int `json:"year,omitempty"`
+	// ORGANIZATION, by convention: COMPANY, GOVERNMENT_BODY, ACADEMY, LAW_FIRM, ASSOCIATION, STATE_ENTERPRISE or NEWS_AGENCY.
 	OrgType *string `json:"orgType,omitempty"`
-	// Events of this series.
-	Series *string `json:"series,omitempty"`
-	// Events (by their year) or facts-bearing entities within the years.
-	YearFrom *int `json:"yearFrom,omitempty"`
-	YearTo   *int `json:"yearTo,omitempty"`
-	// Organizations that sponsored an edition of this series (or this event).
-	SponsoredSeries *string `json:"sponsoredSeries,omitempty"`
-	SponsoredEvent  *string `json:"sponsoredEvent,omitempty"`
-	// ...at this tier.
-	Tier *storage.Tier `json:"tier,omitempty"`
-	// Organizations targeted by a sanction that this authority imposed; any authority with "*".
-	SanctionedBy *string `json:"sanctionedBy,omitempty"`
-	// Organizations, products or countries touched by an export control this authority imposed; any with "*".
-	ControlledBy *string `json:"controlledBy,omitempty"`
-	// Export controls with this status (ORDER, RULE_IN_FORCE, PLANNED).
+	// PLACE, by convention: COUNTRY, CITY, REGION or FACILITY.
+	PlaceType *string `json:"placeType,omitempty"`
+	// PLACE: the ISO 3166-1 alpha-2 code of a country, e.g. "CN"; anything else is refused with INVALID_COUNTRY.
+	Code *string `json:"code,omitempty"`
+	// PRODUCT, by convention: CHIP, SERVICE or MODEL.
+	ProductType *string `json:"productType,omitempty"`
+	// EXPORT_CONTROL, by convention: ORDER, RULE_IN_FORCE or PLANNED.
 	Status *string `json:"status,omitempty"`
-	// Export controls covering this product.
+	// SANCTION: the sanctions programme it belongs to.
+	Programme *string `json:"programme,omitempty"`
+}
+
+// A page of entities. Cursors are opaque; a cursor whose entity has left the list (it
+// was retracted) is refused with INVALID_ARGUMENT.
+type EntityConnection struct {
+	// How many entities the whole list holds, over every page.
+	TotalCount int `json:"totalCount"`
+	// Where this page is in the list.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// The page's entities, each with its cursor.
+	Edges []*EntityEdge `json:"edges"`
+	// The page's entities (the same as edges' nodes, without cursors).
+	Nodes []storage.Entity `json:"nodes"`
+}
+
+// One entity of a page, with its cursor.
+type EntityEdge struct {
+	// An opaque cursor: pass it as after to continue after this entity.
+	Cursor string `json:"cursor"`
+	// The entity.
+	Node storage.Entity `json:"node"`
+}
+
+// Filters that narrow a list of entities; an entity must pass every filter given.
+// References to other entities (series, sponsoredSeries, sanctionedBy...) take a slug or
+// an ID; one that names nothing is refused with NOT_FOUND. Retracted entities are never
+// listed.
+type EntityFilter struct {
+	// Only entities of these kinds, e.g. [ORGANIZATION]; every kind when null or empty.
+	Kinds []storage.Kind `json:"kinds,omitempty"`
+	// ISO 3166-1 alpha-2 code, e.g. "US": entities with that COUNTRY fact, and the country
+	// itself (the place with that code); entities with no COUNTRY fact are left out. A code
+	// that is not a country is refused with INVALID_COUNTRY.
+	Country *string `json:"country,omitempty"`
+	// Only organizations of this orgType, e.g. COMPANY or GOVERNMENT_BODY (other kinds have none, so they are left out).
+	OrgType *string `json:"orgType,omitempty"`
+	// Slug or ID of an event series, e.g. "waic": only its editions.
+	Series *string `json:"series,omitempty"`
+	// Only events of this year or later (their year). Entities of other kinds are NOT
+	// filtered by year: combine with kinds: [EVENT].
+	YearFrom *int `json:"yearFrom,omitempty"`
+	// Only events of this year or earlier; entities of other kinds are not filtered by year.
+	YearTo *int `json:"yearTo,omitempty"`
+	// Slug or ID of an event series, e.g. "waic": organizations that sponsored one of its editions (a SPONSORED fact, not negated).
+	SponsoredSeries *string `json:"sponsoredSeries,omitempty"`
+	// Slug or ID of an event, e.g. "waic-2023": organizations that sponsored it (not negated).
+	SponsoredEvent *string `json:"sponsoredEvent,omitempty"`
+	// With sponsoredSeries or sponsoredEvent: only sponsors at this tier, e.g. ELITE_PARTNER. Alone it filters nothing.
+	Tier *storage.Tier `json:"tier,omitempty"`
+	// Slug or ID of an authority, e.g. "us-government": entities targeted by a sanction it
+	// imposed (Huawei, SenseTime); "*" for any authority.
+	SanctionedBy *string `json:"sanctionedBy,omitempty"`
+	// Slug or ID of an authority: organizations, products and countries touched by an
+	// export control it imposed (for "us-government": Nvidia, the A100, H100 and A800
+	// chips, China); "*" for any authority.
+	ControlledBy *string `json:"controlledBy,omitempty"`
+	// Only export controls with this status: ORDER, RULE_IN_FORCE or PLANNED.
+	Status *string `json:"status,omitempty"`
+	// Slug or ID of a product, e.g. "nvidia-a800": export controls covering it.
 	Product *string `json:"product,omitempty"`
 }
 
+// One piece of evidence for a fact: a source and a verbatim quote from it.
 type EvidenceInput struct {
-	// Slug or ID of a SOURCE.
+	// Slug or ID of a SOURCE, e.g. "waic-2023-article".
 	Source string `json:"source"`
-	// Verbatim from the source's text.
-	Quote string  `json:"quote"`
+	// Verbatim from the source's text, spacing, non-breaking spaces and quotation marks
+	// included; otherwise refused with QUOTE_NOT_IN_SOURCE. At most 4,000 bytes.
+	Quote string `json:"quote"`
+	// An English rendering of the quote.
 	Gloss *string `json:"gloss,omitempty"`
-	Note  *string `json:"note,omitempty"`
+	// How the quote supports the fact, where the fact is an inference.
+	Note *string `json:"note,omitempty"`
 }
 
-// A page of facts.
+// A page of facts. Cursors are opaque.
 type FactConnection struct {
-	TotalCount int             `json:"totalCount"`
-	PageInfo   *PageInfo       `json:"pageInfo"`
-	Edges      []*FactEdge     `json:"edges"`
-	Nodes      []*storage.Fact `json:"nodes"`
+	// How many facts the whole list holds, over every page.
+	TotalCount int `json:"totalCount"`
+	// Where this page is in the list.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// The page's facts, each with its cursor.
+	Edges []*FactEdge `json:"edges"`
+	// The page's facts (the same as edges' nodes, without cursors).
+	Nodes []*storage.Fact `json:"nodes"`
 }
 
+// One fact of a page, with its cursor.
 type FactEdge struct {
-	Cursor string        `json:"cursor"`
-	Node   *storage.Fact `json:"node"`
+	// An opaque cursor: pass it as after to continue after this fact.
+	Cursor string `json:"cursor"`
+	// The fact.
+	Node *storage.Fact `json:"node"`
 }
 
-// Filters on facts.
+// Filters on facts; a fact must pass every filter given. References (subject, object,
+// series) take a slug or an ID; one that names nothing is refused with NOT_FOUND.
+// Retracted facts are left out unless includeRetracted is true. Whether negated facts
+// are included when negated is null depends on the field: facts includes them;
+// factCounts and timeSeries leave them out.
 type FactFilter struct {
+	// Only facts with one of these predicates, e.g. [SPONSORED]; every predicate when null or empty.
 	Predicates []storage.Predicate `json:"predicates,omitempty"`
-	// Slug or ID of the subject.
+	// Slug or ID of the subject, e.g. "qualcomm": only facts about it.
 	Subject *string `json:"subject,omitempty"`
-	// Slug or ID of the object.
-	Object   *string       `json:"object,omitempty"`
-	YearFrom *int          `json:"yearFrom,omitempty"`
-	YearTo   *int          `json:"yearTo,omitempty"`
-	Tier     *storage.Tier `json:"tier,omitempty"`
-	// Only negated (true) or only positive (false) facts; both when null.
-	Negated          *bool `json:"negated,omitempty"`
+	// Slug or ID of the object, e.g. "waic-2023": only facts pointing at it.
+	Object *string `json:"object,omitempty"`
+	// Only facts whose year (Fact.year) is this or later. A fact of unknown year counts as
+	// year 0: yearFrom leaves it out, yearTo alone keeps it.
+	YearFrom *int `json:"yearFrom,omitempty"`
+	// Only facts whose year is this or earlier (facts of unknown year count as year 0 and are kept).
+	YearTo *int `json:"yearTo,omitempty"`
+	// Only SPONSORED facts at this tier, e.g. STRATEGIC_PARTNER.
+	Tier *storage.Tier `json:"tier,omitempty"`
+	// true: only negated facts (what did NOT happen); false: only positive facts. When null
+	// (the default), facts lists both, and factCounts and timeSeries count only positive
+	// facts.
+	Negated *bool `json:"negated,omitempty"`
+	// Also include retracted facts; false by default.
 	IncludeRetracted *bool `json:"includeRetracted,omitempty"`
-	// Facts whose subject has this COUNTRY.
+	// ISO 3166-1 alpha-2 code, e.g. "US": only facts whose subject has that COUNTRY fact;
+	// subjects with no COUNTRY fact are left out.
 	SubjectCountry *string `json:"subjectCountry,omitempty"`
-	// Facts linking an edition of this series (as subject or object).
+	// Slug or ID of an event series, e.g. "waic": facts with one of its editions as subject or object.
 	Series *string `json:"series,omitempty"`
-	// Facts whose subject has one of these kinds.
+	// Only facts whose subject has one of these kinds, e.g. [ORGANIZATION].
 	SubjectKinds []storage.Kind `json:"subjectKinds,omitempty"`
-	// Facts whose object has one of these kinds (literal facts have none).
+	// Only facts whose object has one of these kinds; literal facts (COUNTRY, MEASURE...) have no object and are left out.
 	ObjectKinds []storage.Kind `json:"objectKinds,omitempty"`
 }
 
-// What the graph holds.
+// What the graph holds, counted without reading the store.
 type GraphStats struct {
-	Entities    int          `json:"entities"`
-	Facts       int          `json:"facts"`
-	ActiveFacts int          `json:"activeFacts"`
-	ByKind      []*KindCount `json:"byKind"`
-	// Grows with every committed write.
+	// Entities, retracted ones aside: 79 after seeding from the article.
+	Entities int `json:"entities"`
+	// Facts of every state, negated and retracted ones included: 151 after seeding.
+	Facts int `json:"facts"`
+	// Facts that are neither negated nor retracted: 143 after seeding.
+	ActiveFacts int `json:"activeFacts"`
+	// Entities by kind (retracted ones aside), one count for every kind, zeros included.
+	ByKind []*KindCount `json:"byKind"`
+	// The graph's version, a number as a string; it grows with every committed write, so a changed version means changed data.
 	Version string `json:"version"`
 }
 
+// How many entities of one kind the graph holds.
 type KindCount struct {
-	Kind  storage.Kind `json:"kind"`
-	Count int          `json:"count"`
+	// The kind, e.g. ORGANIZATION.
+	Kind storage.Kind `json:"kind"`
+	// How many entities of that kind, retracted ones aside.
+	Count int `json:"count"`
 }
 
+// A name in one language, to write.
 type LabelInput struct {
+	// BCP 47 language tag, e.g. "vi"; refused with INVALID_ARGUMENT when it is not one.
 	Lang string `json:"lang"`
+	// The name in that language, at most 300 bytes, e.g. "Thượng Hải".
 	Text string `json:"text"`
 }
 
@@ -177,93 +267,135 @@ type LabelInput struct {
 type Mutation struct {
 }
 
-// Relay page information.
+// Where a page is in its list (Relay's PageInfo).
 type PageInfo struct {
-	HasNextPage     bool    `json:"hasNextPage"`
-	HasPreviousPage bool    `json:"hasPreviousPage"`
-	StartCursor     *string `json:"startCursor,omitempty"`
-	EndCursor       *string `json:"endCursor,omitempty"`
+	// True when more items follow this page: ask again with after: endCursor.
+	HasNextPage bool `json:"hasNextPage"`
+	// True when the page started after a cursor (items precede it).
+	HasPreviousPage bool `json:"hasPreviousPage"`
+	// The cursor of the page's first item; null for an empty page.
+	StartCursor *string `json:"startCursor,omitempty"`
+	// The cursor of the page's last item, to pass as after for the next page; null for an empty page.
+	EndCursor *string `json:"endCursor,omitempty"`
 }
 
 // A predicate and what it links, for documentation and tools.
 type PredicateInfo struct {
-	Predicate    storage.Predicate `json:"predicate"`
-	Description  string            `json:"description"`
-	SubjectKinds []storage.Kind    `json:"subjectKinds"`
-	ObjectKinds  []storage.Kind    `json:"objectKinds"`
-	HasObject    bool              `json:"hasObject"`
+	// The predicate, e.g. SPONSORED.
+	Predicate storage.Predicate `json:"predicate"`
+	// What it means, e.g. "An organization sponsors an event, at a tier. Negated: it avoided sponsoring."
+	Description string `json:"description"`
+	// The kinds its subject may have, e.g. [ORGANIZATION] for SPONSORED.
+	SubjectKinds []storage.Kind `json:"subjectKinds"`
+	// The kinds its object may have, e.g. [EVENT] for SPONSORED; empty for a literal predicate (COUNTRY, MEASURE, TARGET, HELD_ON).
+	ObjectKinds []storage.Kind `json:"objectKinds"`
+	// True when its facts link an object entity; false for literal predicates.
+	HasObject bool `json:"hasObject"`
 }
 
+// A number as the source states it.
 type QuantityInput struct {
-	Amount float64        `json:"amount"`
-	Bound  *storage.Bound `json:"bound,omitempty"`
-	Upper  *float64       `json:"upper,omitempty"`
-	Unit   *string        `json:"unit,omitempty"`
+	// The stated amount (the lower end of a RANGE), e.g. 400.
+	Amount float64 `json:"amount"`
+	// How the amount relates to the true value; EXACT by default.
+	Bound *storage.Bound `json:"bound,omitempty"`
+	// The upper end, required for a RANGE and refused for any other bound; not below amount.
+	Upper *float64 `json:"upper,omitempty"`
+	// What is counted or measured, e.g. "enterprises", "CNY".
+	Unit *string `json:"unit,omitempty"`
 }
 
+// Reads: lookups by ID or slug, lists, the headline's sponsorships, search and counts.
+// Reads need no token.
 type Query struct {
 }
 
+// What to retract and why.
 type RetractInput struct {
-	ID     uuid.UUID `json:"id"`
-	Reason string    `json:"reason"`
+	// The ID of the fact or entity.
+	ID uuid.UUID `json:"id"`
+	// Why, in a few words; required, e.g. "duplicate of another fact".
+	Reason string `json:"reason"`
 }
 
+// A query to save under a name.
 type SaveQueryInput struct {
-	// 1 to 64 lowercase letters, digits and hyphens: the URL is /q/<name>.
+	// 1 to 64 lowercase letters, digits and hyphens, not starting with a hyphen: the URL is /q/<name>.
 	Name string `json:"name"`
-	// One query operation (no mutations), its parameters declared as variables.
-	Query       string  `json:"query"`
+	// One query operation (no mutations), its parameters declared as variables, at most
+	// 20,000 bytes; it must validate against the schema. Variables may not be named
+	// format, table or bom (those URL parameters choose the CSV form).
+	Query string `json:"query"`
+	// What it answers, at most 4,000 bytes.
 	Description *string `json:"description,omitempty"`
 }
 
+// A variable of a saved query: a URL parameter of /q/<name>.
 type SavedQueryVariable struct {
+	// The variable's name without the $, and so the URL parameter, e.g. "country".
 	Name string `json:"name"`
-	// The GraphQL type, for example String! or Int.
-	Type         string  `json:"type"`
+	// The GraphQL type, for example String! or Int; a ! means the parameter is required.
+	Type string `json:"type"`
+	// The value used when the parameter is not given, as GraphQL text, e.g. "2019"; null when none.
 	DefaultValue *string `json:"defaultValue,omitempty"`
 }
 
 // One hit of a name search.
 type SearchHit struct {
+	// The entity found.
 	Entity storage.Entity `json:"entity"`
-	// 3 an exact name, 2 a name prefix, 1 a word prefix.
+	// How well it matched: 3 an exact name, 2 a name prefix, 1 a word prefix ("qual" finds Qualcomm with 2).
 	Score int `json:"score"`
 }
 
-// Sponsorships of one year.
+// The sponsorships of one year: a row of the headline question.
 type SponsorshipYear struct {
+	// The year, e.g. 2023 (0 for sponsorships whose year is unknown).
 	Year int `json:"year"`
-	// The edition(s) of that year.
-	Events       []*storage.Event `json:"events"`
-	Sponsorships []*storage.Fact  `json:"sponsorships"`
+	// The edition(s) sponsored that year, e.g. WAIC 2023.
+	Events []*storage.Event `json:"events"`
+	// That year's SPONSORED facts (never negated or retracted ones), ordered by sponsor name.
+	Sponsorships []*storage.Fact `json:"sponsorships"`
 }
 
-// Fields to change; omitted ones stay.
+// Fields to change on an entity; omitted ones stay as they are. The slug and kind never
+// change. Lists given (labels, aliases) replace the old lists whole.
 type UpdateEntityInput struct {
-	// ID or slug.
-	Entity      string        `json:"entity"`
-	Name        *string       `json:"name,omitempty"`
-	Labels      []*LabelInput `json:"labels,omitempty"`
-	Aliases     []string      `json:"aliases,omitempty"`
-	Description *string       `json:"description,omitempty"`
-	Year        *int          `json:"year,omitempty"`
-	OrgType     *string       `json:"orgType,omitempty"`
-	PlaceType   *string       `json:"placeType,omitempty"`
-	Code        *string       `json:"code,omitempty"`
-	ProductType *string       `json:"productType,omitempty"`
-	Status      *string       `json:"status,omitempty"`
-	Programme   *string       `json:"programme,omitempty"`
+	// Slug or ID of the entity to change, e.g. "enflame-technology".
+	Entity string `json:"entity"`
+	// The new English name (the slug stays).
+	Name *string `json:"name,omitempty"`
+	// The new labels, replacing all the old ones.
+	Labels []*LabelInput `json:"labels,omitempty"`
+	// The new aliases, replacing all the old ones; at most 50.
+	Aliases []string `json:"aliases,omitempty"`
+	// The new summary, at most 4,000 bytes.
+	Description *string `json:"description,omitempty"`
+	// EVENT: the edition's year, 0 to 9999.
+	Year *int `json:"year,omitempty"`
+	// ORGANIZATION, by convention: COMPANY, GOVERNMENT_BODY, ACADEMY, LAW_FIRM, ASSOCIATION, STATE_ENTERPRISE or NEWS_AGENCY.
+	OrgType *string `json:"orgType,omitempty"`
+	// PLACE, by convention: COUNTRY, CITY, REGION or FACILITY.
+	PlaceType *string `json:"placeType,omitempty"`
+	// PLACE: the ISO 3166-1 alpha-2 code of a country, e.g. "CN".
+	Code *string `json:"code,omitempty"`
+	// PRODUCT, by convention: CHIP, SERVICE or MODEL.
+	ProductType *string `json:"productType,omitempty"`
+	// EXPORT_CONTROL, by convention: ORDER, RULE_IN_FORCE or PLANNED.
+	Status *string `json:"status,omitempty"`
+	// SANCTION: the sanctions programme it belongs to.
+	Programme *string `json:"programme,omitempty"`
 }
 
-// Which end of a fact an entity is on.
+// Which end of a fact an entity is on, for Entity.facts.
 type Direction string
 
 const (
-	// Facts whose subject is the entity.
+	// Facts whose subject is the entity: Qualcomm's SPONSORED and COUNTRY facts.
 	DirectionOut Direction = "OUT"
-	// Facts whose object is the entity.
-	DirectionIn   Direction = "IN"
+	// Facts whose object is the entity: the SPONSORED facts pointing at WAIC 2023.
+	DirectionIn Direction = "IN"
+	// Both ends.
 	DirectionBoth Direction = "BOTH"
 )
 
@@ -316,12 +448,13 @@ func (e Direction) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// What entities(orderBy:) sorts by.
 type EntityOrder string
 
 const (
-	// By English name (folded).
+	// By English name, ignoring case and diacritics.
 	EntityOrderName EntityOrder = "NAME"
-	// By year, then name (events; others sort as year 0).
+	// By year, then name: events by their year; other kinds have none and sort as year 0, before every event.
 	EntityOrderYear EntityOrder = "YEAR"
 )
 
@@ -373,10 +506,13 @@ func (e EntityOrder) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// The direction of an ordering; each argument of this type says what it orders by.
 type SortOrder string
 
 const (
-	SortOrderAsc  SortOrder = "ASC"
+	// In the list's own order, e.g. oldest year first, names A to Z.
+	SortOrderAsc SortOrder = "ASC"
+	// In reverse, e.g. newest year first, names Z to A.
 	SortOrderDesc SortOrder = "DESC"
 )
 
