@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 
+	"policygraph/errs"
 	"policygraph/graph/model"
 	"policygraph/storage"
 )
@@ -29,7 +30,7 @@ func (r *Resolver) timeSeries(ctx context.Context, f *model.FactFilter, seriesBy
 	}
 	series, err := r.graph(ctx).TimeSeries(q, seriesBy)
 	if err != nil {
-		if e, ok := err.(*storage.Error); ok && (e.Field == "yearFrom" || e.Field == "yearTo") {
+		if e, ok := err.(*errs.Error); ok && (e.Field == "yearFrom" || e.Field == "yearTo") {
 			e.Field = "filter." + e.Field
 		}
 		return nil, err

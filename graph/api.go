@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"policygraph/errs"
 	"policygraph/graph/model"
 	"policygraph/storage"
 )
@@ -34,7 +35,7 @@ func (r *Resolver) identified(ctx context.Context, id uuid.UUID) (storage.Identi
 // fact reads a fact under the request's deadline; nil when the ID names none.
 func (r *Resolver) fact(ctx context.Context, id uuid.UUID) (*storage.Fact, error) {
 	f, err := r.graph(ctx).Fact(id)
-	if storage.ErrorCode(err) == storage.CodeNotFound {
+	if errs.CodeOf(err) == errs.NotFound {
 		return nil, nil
 	}
 	return f, err
@@ -222,7 +223,7 @@ func (r *Resolver) search(ctx context.Context, text string, kinds []storage.Kind
 		limit = *first
 	}
 	if limit < 0 || limit > MaxPageSize {
-		return nil, &storage.Error{Code: storage.CodeInvalidArgument, Field: "first", Message: fmt.Sprintf("first must be between 0 and %d", MaxPageSize)}
+		return nil, &errs.Error{Code: errs.InvalidArgument, Field: "first", Message: fmt.Sprintf("first must be between 0 and %d", MaxPageSize)}
 	}
 	hits, err := r.graph(ctx).Search(text, 0)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/vektah/gqlparser/v2/validator/core"
 	"github.com/vektah/gqlparser/v2/validator/rules"
 
+	"policygraph/errs"
 	"policygraph/internal/bytecache"
 	"policygraph/storage"
 )
@@ -27,7 +28,7 @@ const (
 	CodeWritesDisabled  = "WRITES_DISABLED"
 	CodeInternal        = "INTERNAL"
 	// CodeDiskFull is storage's: a write refused while the disk is nearly full.
-	CodeDiskFull = string(storage.CodeDiskFull)
+	CodeDiskFull = string(errs.DiskFull)
 )
 
 // Options configure the GraphQL handler.
@@ -189,7 +190,7 @@ func rulesWithoutSuggestions() *rules.Rules {
 // their code and message; GraphQL errors pass through; anything else is logged in
 // full and answered "internal error".
 func presentError(ctx context.Context, log *slog.Logger, err error) *gqlerror.Error {
-	var se *storage.Error
+	var se *errs.Error
 	if errors.As(err, &se) {
 		gerr := graphql.DefaultErrorPresenter(ctx, err)
 		gerr.Message = se.Message

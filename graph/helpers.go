@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"policygraph/errs"
 	"policygraph/graph/model"
 	"policygraph/storage"
 )
@@ -197,11 +198,11 @@ func (r *Resolver) lookup(ctx context.Context, id *uuid.UUID, slug *string, k st
 		n, err = r.node(ctx, *id)
 	case slug != nil:
 		n, err = r.graph(ctx).NodeBySlug(*slug)
-		if storage.ErrorCode(err) == storage.CodeNotFound {
+		if errs.CodeOf(err) == errs.NotFound {
 			return nil, nil
 		}
 	default:
-		return nil, &storage.Error{Code: storage.CodeInvalidArgument, Field: "id", Message: "give an id or a slug"}
+		return nil, &errs.Error{Code: errs.InvalidArgument, Field: "id", Message: "give an id or a slug"}
 	}
 	if err != nil || n == nil {
 		return nil, err
@@ -229,7 +230,7 @@ func (r *Resolver) ref(ctx context.Context, field string, s *string) (uuid.UUID,
 	}
 	id, err := r.graph(ctx).Ref(*s)
 	if err != nil {
-		if e, ok := err.(*storage.Error); ok {
+		if e, ok := err.(*errs.Error); ok {
 			e.Field = field
 			e.Message = fmt.Sprintf("%s: %s", field, e.Message)
 		}
@@ -250,13 +251,13 @@ func page(ids []uuid.UUID, first *int, after *string, def int) ([]uuid.UUID, *mo
 		n = *first
 	}
 	if n < 0 || n > MaxPageSize {
-		return nil, nil, &storage.Error{Code: storage.CodeInvalidArgument, Field: "first", Message: fmt.Sprintf("first must be between 0 and %d", MaxPageSize)}
+		return nil, nil, &errs.Error{Code: errs.InvalidArgument, Field: "first", Message: fmt.Sprintf("first must be between 0 and %d", MaxPageSize)}
 	}
 	start := 0
 	if after != nil && *after != "" {
 		b, err := base64.RawURLEncoding.DecodeString(*after)
 		if err != nil || len(b) != 16 {
-			return nil, nil, &storage.Error{Code: storage.CodeInvalidArgument, Field: "after", Message: "after is not a cursor this API gave"}
+			return nil, nil, &errs.Error{Code: errs.InvalidArgument, Field: "after", Message: "after is not a cursor this API gave"}
 		}
 		id, _ := uuid.FromBytes(b)
 		start = -1
@@ -267,7 +268,7 @@ func page(ids []uuid.UUID, first *int, after *string, def int) ([]uuid.UUID, *mo
 			}
 		}
 		if start < 0 {
-			return nil, nil, &storage.Error{Code: storage.CodeInvalidArgument, Field: "after", Message: "the cursor's item is no longer in this list"}
+			return nil, nil, &errs.Error{Code: errs.InvalidArgument, Field: "after", Message: "the cursor's item is no longer in this list"}
 		}
 	}
 	end := min(start+n, len(ids))

@@ -21,6 +21,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/lexer"
 
+	"policygraph/errs"
 	"policygraph/storage"
 )
 
@@ -34,7 +35,7 @@ const (
 	CodeBadRequest      = "BAD_REQUEST"
 	// CodeIntrospectionDisabled answers __schema and __type when introspection is off.
 	CodeIntrospectionDisabled = "INTROSPECTION_DISABLED"
-	CodeTimeout               = string(storage.CodeTimeout)
+	CodeTimeout               = string(errs.Timeout)
 	// CodeServerBusy answers a request that found no admission slot (503, with Retry-After).
 	CodeServerBusy = "SERVER_BUSY"
 	// CodeResponseTooLarge answers a query whose answer is larger than MaxResponseBytes.
@@ -427,6 +428,6 @@ func argumentError(ctx context.Context, gerr *gqlerror.Error) *gqlerror.Error {
 		return nil
 	}
 	out := graphql.DefaultErrorPresenter(ctx, fmt.Errorf("argument %s: %v", gerr.Path, gerr.Err))
-	out.Extensions = map[string]any{"code": string(storage.CodeInvalidArgument), "field": gerr.Path.String()}
+	out.Extensions = map[string]any{"code": string(errs.InvalidArgument), "field": gerr.Path.String()}
 	return out
 }

@@ -8,6 +8,8 @@ package graph
 import (
 	"context"
 	"fmt"
+
+	"policygraph/errs"
 	"policygraph/graph/model"
 	"policygraph/storage"
 
@@ -22,7 +24,7 @@ func (r *queryResolver) Node(ctx context.Context, id uuid.UUID) (storage.Identif
 // Nodes is the resolver for the nodes field.
 func (r *queryResolver) Nodes(ctx context.Context, ids []uuid.UUID) ([]storage.Identified, error) {
 	if len(ids) > MaxPageSize {
-		return nil, &storage.Error{Code: storage.CodeInvalidArgument, Field: "ids", Message: fmt.Sprintf("at most %d ids", MaxPageSize)}
+		return nil, &errs.Error{Code: errs.InvalidArgument, Field: "ids", Message: fmt.Sprintf("at most %d ids", MaxPageSize)}
 	}
 	out := make([]storage.Identified, len(ids))
 	for i, id := range ids {

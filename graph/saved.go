@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	lru "github.com/hashicorp/golang-lru/v2"
 	"net/http"
 	"net/url"
 	"slices"
@@ -14,9 +13,12 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"policygraph/errs"
 	"policygraph/graph/model"
 	"policygraph/storage"
 )
@@ -67,7 +69,7 @@ func validateSavedQuery(text string) (*ast.OperationDefinition, []string) {
 
 func (r *Resolver) saveQuery(ctx context.Context, in model.SaveQueryInput) (*storage.SavedQuery, error) {
 	if _, problems := checkSavedQuery(in.Query); problems != nil {
-		return nil, &storage.Error{Code: storage.CodeInvalidArgument, Field: "query", Message: "the query does not validate: " + strings.Join(problems, "; ")}
+		return nil, &errs.Error{Code: errs.InvalidArgument, Field: "query", Message: "the query does not validate: " + strings.Join(problems, "; ")}
 	}
 	return r.graph(ctx).PutSavedQuery(storage.SavedQuery{Name: in.Name, Query: in.Query, Description: str(in.Description), CreatedBy: actor(ctx)})
 }
@@ -121,7 +123,7 @@ func SavedQueryHandler(g *storage.Graph, api http.Handler, o SavedQueryOptions) 
 		}
 		name := strings.TrimPrefix(r.URL.Path, "/q/")
 		q, op, problems, err := checked.get(name)
-		if storage.ErrorCode(err) == storage.CodeNotFound {
+		if errs.CodeOf(err) == errs.NotFound {
 			writeError(w, mediaJSON, http.StatusNotFound, "NOT_FOUND", "no saved query named "+strconv.Quote(name))
 			return
 		}

@@ -7,6 +7,8 @@ package graph
 
 import (
 	"context"
+
+	"policygraph/errs"
 	"policygraph/graph/model"
 	"policygraph/storage"
 )
@@ -36,7 +38,7 @@ func (r *queryResolver) SavedQueries(ctx context.Context) ([]*storage.SavedQuery
 // SavedQuery is the resolver for the savedQuery field.
 func (r *queryResolver) SavedQuery(ctx context.Context, name string) (*storage.SavedQuery, error) {
 	q, err := r.graph(ctx).SavedQuery(name)
-	if storage.ErrorCode(err) == storage.CodeNotFound {
+	if errs.CodeOf(err) == errs.NotFound {
 		return nil, nil
 	}
 	return q, err

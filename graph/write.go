@@ -5,6 +5,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"policygraph/errs"
 	"policygraph/graph/model"
 	"policygraph/storage"
 )
@@ -26,7 +27,7 @@ func labels(in []*model.LabelInput) []storage.Label {
 
 func (r *Resolver) createEntity(ctx context.Context, in model.CreateEntityInput) (storage.Entity, error) {
 	if in.Kind == storage.KindSource {
-		return nil, &storage.Error{Code: storage.CodeInvalidArgument, Field: "kind", Message: "create sources with addSource, which takes their text"}
+		return nil, &errs.Error{Code: errs.InvalidArgument, Field: "kind", Message: "create sources with addSource, which takes their text"}
 	}
 	n := &storage.Node{Kind: in.Kind, Name: in.Name, Slug: str(in.Slug), Labels: labels(in.Labels), Aliases: in.Aliases,
 		Description: str(in.Description), OrgType: str(in.OrgType), PlaceType: str(in.PlaceType), Code: str(in.Code),
@@ -67,7 +68,7 @@ func (r *Resolver) addSource(ctx context.Context, in model.AddSourceInput) (*sto
 		return nil, err
 	}
 	if len(in.Text) == 0 {
-		return nil, &storage.Error{Code: storage.CodeInvalidArgument, Field: "text", Message: "a source needs its text"}
+		return nil, &errs.Error{Code: errs.InvalidArgument, Field: "text", Message: "a source needs its text"}
 	}
 	n, err := r.graph(ctx).CreateNode(n, in.Text)
 	if err != nil {
@@ -105,7 +106,7 @@ func (r *Resolver) addFact(ctx context.Context, in model.AddFactInput) (*storage
 		}
 		v, err := storage.ParseDate(*d.in)
 		if err != nil {
-			if e, ok := err.(*storage.Error); ok {
+			if e, ok := err.(*errs.Error); ok {
 				e.Field = d.field
 			}
 			return nil, err

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 
+	"policygraph/errs"
+
 	"github.com/google/uuid"
 )
 
@@ -79,7 +81,7 @@ const MaxSeriesYears = 200
 // q.Negated is nil it counts positive facts only: a count of sponsors must not
 // include "avoided sponsoring". Groups come ordered by their values, dimension by
 // dimension in the order of by, unknown values last; with no dimensions there is
-// exactly one group, the total. Returns an *Error INVALID_ARGUMENT for an unknown
+// exactly one group, the total. Returns an *errs.Error INVALID_ARGUMENT for an unknown
 // dimension.
 func (g *Graph) CountFacts(q FactQuery, by []Dimension) ([]Group, error) {
 	by, err := checkDimensions("groupBy", by)
@@ -110,7 +112,7 @@ func (g *Graph) CountFacts(q FactQuery, by []Dimension) ([]Group, error) {
 // q.YearTo (else the last), zeros included, so that series line up on one axis.
 // Facts of unknown year are left out. Negated facts are left out unless
 // q.Negated asks for them, as in CountFacts; series are ordered as CountFacts
-// orders groups. Returns an *Error INVALID_ARGUMENT when by holds YEAR or an
+// orders groups. Returns an *errs.Error INVALID_ARGUMENT when by holds YEAR or an
 // unknown dimension, or when the years span more than MaxSeriesYears.
 func (g *Graph) TimeSeries(q FactQuery, by []Dimension) ([]Series, error) {
 	by, err := checkDimensions("seriesBy", by)
@@ -118,7 +120,7 @@ func (g *Graph) TimeSeries(q FactQuery, by []Dimension) ([]Series, error) {
 		return nil, err
 	}
 	if slices.Contains(by, DimYear) {
-		return nil, Errorf(CodeInvalidArgument, "seriesBy", "seriesBy cannot hold YEAR: the years are the points")
+		return nil, errs.Errorf(errs.InvalidArgument, "seriesBy", "seriesBy cannot hold YEAR: the years are the points")
 	}
 	var totals, cells []Group
 	err = g.view(func(tx Txn) error {
@@ -152,7 +154,7 @@ func (g *Graph) TimeSeries(q FactQuery, by []Dimension) ([]Series, error) {
 		hi = *q.YearTo
 	}
 	if hi-lo+1 > MaxSeriesYears {
-		return nil, Errorf(CodeInvalidArgument, "yearFrom", "the series would span %d years (%d to %d); narrow yearFrom and yearTo to at most %d", hi-lo+1, lo, hi, MaxSeriesYears)
+		return nil, errs.Errorf(errs.InvalidArgument, "yearFrom", "the series would span %d years (%d to %d); narrow yearFrom and yearTo to at most %d", hi-lo+1, lo, hi, MaxSeriesYears)
 	}
 	if len(by) == 0 && len(totals) == 0 {
 		totals = []Group{{}}
@@ -194,7 +196,7 @@ func checkDimensions(field string, by []Dimension) ([]Dimension, error) {
 	out := make([]Dimension, 0, len(by))
 	for _, d := range by {
 		if !d.Valid() {
-			return nil, Errorf(CodeInvalidArgument, field, "unknown dimension %q", d)
+			return nil, errs.Errorf(errs.InvalidArgument, field, "unknown dimension %q", d)
 		}
 		if !slices.Contains(out, d) {
 			out = append(out, d)

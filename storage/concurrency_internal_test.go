@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"policygraph/errs"
+
 	"github.com/google/uuid"
 )
 
@@ -75,14 +77,14 @@ func (w *sponsorshipWorld) sponsor(org, edition uuid.UUID) error {
 		old, err := getFact(tx, id)
 		switch {
 		case err == nil && old.Active():
-			return Errorf(CodeAlreadyExists, "id", "already sponsoring")
+			return errs.Errorf(errs.AlreadyExists, "id", "already sponsoring")
 		case err == nil: // withdrawn before: sponsor again, dropping the old entries
 			for _, k := range factIndexKeys(old) {
 				if err := tx.Delete(k.key); err != nil {
 					return err
 				}
 			}
-		case ErrorCode(err) != CodeNotFound:
+		case errs.CodeOf(err) != errs.NotFound:
 			return err
 		}
 		f := &Fact{ID: id, Subject: org, Predicate: PredSponsored, Object: edition, Tier: TierSponsor, Evidence: w.ev(), CreatedAt: w.g.now()}
@@ -102,7 +104,7 @@ func (w *sponsorshipWorld) withdraw(org, edition uuid.UUID) error {
 			return err
 		}
 		if f.Retraction != nil {
-			return Errorf(CodeAlreadyRetracted, "id", "already withdrawn")
+			return errs.Errorf(errs.AlreadyRetracted, "id", "already withdrawn")
 		}
 		if err := retractFactTx(tx, f, &Retraction{By: "test", At: w.g.now(), Reason: "withdrawn"}); err != nil {
 			return err
@@ -226,14 +228,14 @@ func TestConcurrentSponsorsKeepTheCount(t *testing.T) {
 				} else if err = w.withdraw(org, ed); err == nil {
 					withdrawn.Add(1)
 				}
-				switch ErrorCode(err) {
+				switch errs.CodeOf(err) {
 				case "":
 					if err != nil {
 						t.Errorf("write: %v", err)
 					}
-				case CodeAlreadyExists, CodeAlreadyRetracted, CodeNotFound:
+				case errs.AlreadyExists, errs.AlreadyRetracted, errs.NotFound:
 					refused.Add(1)
-				case CodeConflict:
+				case errs.Conflict:
 					conflicts.Add(1)
 				default:
 					t.Errorf("write: %v", err)
@@ -284,15 +286,15 @@ func TestConcurrentRetractOnce(t *testing.T) {
 	for range 32 {
 		wg.Go(func() {
 			err := w.withdraw(w.orgs[0], w.editions[0])
-			switch ErrorCode(err) {
+			switch errs.CodeOf(err) {
 			case "":
 				if err == nil {
 					wins.Add(1)
 				}
-			case CodeAlreadyRetracted:
+			case errs.AlreadyRetracted:
 				already.Add(1)
 			}
-			if err != nil && ErrorCode(err) != CodeAlreadyRetracted {
+			if err != nil && errs.CodeOf(err) != errs.AlreadyRetracted {
 				t.Errorf("withdraw: %v", err)
 			}
 		})
@@ -315,7 +317,7 @@ func TestConcurrentRetractOnce(t *testing.T) {
 			_, err := w.g.RetractFact(f.ID, "test", "dup")
 			if err == nil {
 				ok.Add(1)
-			} else if ErrorCode(err) != CodeAlreadyRetracted {
+			} else if errs.CodeOf(err) != errs.AlreadyRetracted {
 				t.Errorf("RetractFact: %v", err)
 			}
 		})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"policygraph/errs"
 	"policygraph/storage"
 )
 
@@ -110,7 +111,7 @@ func TestEveryReadHonoursTheContext(t *testing.T) {
 		}
 		for name, read := range reads {
 			err := read(x.g.WithContext(cancelled))
-			if storage.ErrorCode(err) != storage.CodeTimeout {
+			if errs.CodeOf(err) != errs.Timeout {
 				t.Errorf("%s (warm %v) on a cancelled context: %v, want TIMEOUT", name, warm, err)
 			}
 		}
@@ -151,7 +152,7 @@ func TestReadsStopMidway(t *testing.T) {
 	ctx := &countdown{Context: context.Background(), done: make(chan struct{})}
 	ctx.left.Store(3) // the deadline passes after the read began
 	_, err := x.g.WithContext(ctx).Nodes(many)
-	if storage.ErrorCode(err) != storage.CodeTimeout {
+	if errs.CodeOf(err) != errs.Timeout {
 		t.Errorf("1,000 cached records read past the deadline: %v", err)
 	}
 }

@@ -187,7 +187,7 @@ type Sizes struct {
 }
 
 // Sizes returns the graph's size from the counts kept in process (counting
-// the keys on first use). Returns an *Error TIMEOUT once g's context is done.
+// the keys on first use). Returns an *errs.Error TIMEOUT once g's context is done.
 func (g *Graph) Sizes() (s Sizes, err error) {
 	if err := g.ctxErr(); err != nil {
 		return s, err

@@ -9,12 +9,10 @@ import (
 	"sync"
 	"syscall"
 
+	"policygraph/errs"
+
 	badger "github.com/dgraph-io/badger/v4"
 )
-
-// CodeDiskFull is the code of a write refused because the disk holding the
-// store is nearly full (see BadgerOptions.MinFreeDisk).
-const CodeDiskFull Code = "DISK_FULL"
 
 // Why a free-space watermark, and not ENOSPC: Badger writes its write-ahead log
 // (the memtable's NNNNN.mem file), its value log and its new tables through
@@ -72,14 +70,14 @@ func freeBytes(dir string) (int64, error) {
 	return int64(free), nil
 }
 
-// check returns an *Error DISK_FULL when a write of about need bytes would
+// check returns an *errs.Error DISK_FULL when a write of about need bytes would
 // leave the disk under the watermark (need 0 for an ordinary transaction).
 func (d *diskGuard) check(need int64) error {
 	if d == nil {
 		return nil
 	}
 	if d.readOnly {
-		return Errorf(CodeDiskFull, "", "writes are refused: the disk holding the store had less than %s free when the server started, so it opened the store read-only; free space and restart it", FormatBytes(d.min))
+		return errs.Errorf(errs.DiskFull, "", "writes are refused: the disk holding the store had less than %s free when the server started, so it opened the store read-only; free space and restart it", FormatBytes(d.min))
 	}
 	free, err := freeBytes(d.dir)
 	if err != nil {
@@ -98,7 +96,7 @@ func (d *diskGuard) check(need int64) error {
 		}
 	}
 	if full {
-		return Errorf(CodeDiskFull, "", "writes are refused while the disk holding the store has less than %s free (it has %s); reads go on", FormatBytes(d.min), FormatBytes(free))
+		return errs.Errorf(errs.DiskFull, "", "writes are refused while the disk holding the store has less than %s free (it has %s); reads go on", FormatBytes(d.min), FormatBytes(free))
 	}
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"policygraph/errs"
+
 	"github.com/google/uuid"
 )
 
@@ -84,8 +86,8 @@ func FuzzParseDateExact(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		d, err := ParseDate(s)
 		if err != nil {
-			if ErrorCode(err) != CodeInvalidDate {
-				t.Fatalf("ParseDate(%q) error %v has code %q", s, err, ErrorCode(err))
+			if errs.CodeOf(err) != errs.InvalidDate {
+				t.Fatalf("ParseDate(%q) error %v has code %q", s, err, errs.CodeOf(err))
 			}
 			return
 		}

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"time"
 
+	"policygraph/errs"
+
 	"github.com/google/uuid"
 )
 
@@ -89,7 +91,7 @@ func (g *Graph) KV() KV { return g.kv }
 // Version grows with every committed write; caches key on it.
 func (g *Graph) Version() uint64 { return g.kv.Version() }
 
-// Writable returns nil if the store takes writes now, or an *Error DISK_FULL
+// Writable returns nil if the store takes writes now, or an *errs.Error DISK_FULL
 // while the disk holding it is nearly full (see BadgerOptions.MinFreeDisk).
 func (g *Graph) Writable() error { return g.kv.Writable() }
 
@@ -112,7 +114,7 @@ func getNode(tx Txn, id uuid.UUID) (*Node, error) {
 	}
 	b, err := tx.Get(nodeKey(id))
 	if errors.Is(err, ErrKeyMissing) {
-		return nil, &Error{Code: CodeNotFound, Field: "id", Message: fmt.Sprintf("no entity with id %s", id)}
+		return nil, &errs.Error{Code: errs.NotFound, Field: "id", Message: fmt.Sprintf("no entity with id %s", id)}
 	}
 	if err != nil {
 		return nil, err
@@ -136,7 +138,7 @@ func getFact(tx Txn, id uuid.UUID) (*Fact, error) {
 	}
 	b, err := tx.Get(factKey(id))
 	if errors.Is(err, ErrKeyMissing) {
-		return nil, &Error{Code: CodeNotFound, Field: "id", Message: fmt.Sprintf("no fact with id %s", id)}
+		return nil, &errs.Error{Code: errs.NotFound, Field: "id", Message: fmt.Sprintf("no fact with id %s", id)}
 	}
 	if err != nil {
 		return nil, err
@@ -151,7 +153,7 @@ func getFact(tx Txn, id uuid.UUID) (*Fact, error) {
 	return f, nil
 }
 
-// Node returns the node with the ID, or an *Error NOT_FOUND.
+// Node returns the node with the ID, or an *errs.Error NOT_FOUND.
 func (g *Graph) Node(id uuid.UUID) (n *Node, err error) {
 	err = g.view(func(tx Txn) error { n, err = getNode(tx, id); return err })
 	return n, err
@@ -163,7 +165,7 @@ func (g *Graph) Nodes(ids []uuid.UUID) ([]*Node, error) {
 	err := g.view(func(tx Txn) error {
 		for i, id := range ids {
 			n, err := getNode(tx, id)
-			if ErrorCode(err) == CodeNotFound {
+			if errs.CodeOf(err) == errs.NotFound {
 				continue
 			}
 			if err != nil {
@@ -176,7 +178,7 @@ func (g *Graph) Nodes(ids []uuid.UUID) ([]*Node, error) {
 	return out, err
 }
 
-// NodeBySlug returns the node with the slug, or an *Error NOT_FOUND.
+// NodeBySlug returns the node with the slug, or an *errs.Error NOT_FOUND.
 func (g *Graph) NodeBySlug(slug string) (n *Node, err error) {
 	err = g.view(func(tx Txn) error {
 		id, err := slugID(tx, slug)
@@ -192,7 +194,7 @@ func (g *Graph) NodeBySlug(slug string) (n *Node, err error) {
 func slugID(tx Txn, slug string) (uuid.UUID, error) {
 	b, err := tx.Get(slugKey(slug))
 	if errors.Is(err, ErrKeyMissing) {
-		return uuid.Nil, &Error{Code: CodeNotFound, Field: "slug", Message: fmt.Sprintf("no entity with slug %q", slug)}
+		return uuid.Nil, &errs.Error{Code: errs.NotFound, Field: "slug", Message: fmt.Sprintf("no entity with slug %q", slug)}
 	}
 	if err != nil {
 		return uuid.Nil, err
@@ -200,7 +202,7 @@ func slugID(tx Txn, slug string) (uuid.UUID, error) {
 	return uuid.FromBytes(b)
 }
 
-// Fact returns the fact with the ID, or an *Error NOT_FOUND.
+// Fact returns the fact with the ID, or an *errs.Error NOT_FOUND.
 func (g *Graph) Fact(id uuid.UUID) (f *Fact, err error) {
 	err = g.view(func(tx Txn) error { f, err = getFact(tx, id); return err })
 	return f, err
@@ -212,7 +214,7 @@ func (g *Graph) Facts(ids []uuid.UUID) ([]*Fact, error) {
 	err := g.view(func(tx Txn) error {
 		for i, id := range ids {
 			f, err := getFact(tx, id)
-			if ErrorCode(err) == CodeNotFound {
+			if errs.CodeOf(err) == errs.NotFound {
 				continue
 			}
 			if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"policygraph/errs"
 	"policygraph/storage"
 )
 
@@ -89,16 +90,16 @@ func assertUnchanged(t testing.TB, g *storage.Graph, before snapshot) {
 	}
 }
 
-// wantCode fails the test unless err is an *storage.Error with the code (and,
+// wantCode fails the test unless err is an *errs.Error with the code (and,
 // when field is not empty, the field).
-func wantCode(t testing.TB, err error, code storage.Code, field string) {
+func wantCode(t testing.TB, err error, code errs.Code, field string) {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("got no error, want %s", code)
 	}
-	var e *storage.Error
+	var e *errs.Error
 	if !errors.As(err, &e) {
-		t.Fatalf("got %T %v, want *storage.Error %s", err, err, code)
+		t.Fatalf("got %T %v, want *errs.Error %s", err, err, code)
 	}
 	if e.Code != code {
 		t.Fatalf("got code %s (%v), want %s", e.Code, err, code)

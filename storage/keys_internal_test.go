@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"policygraph/errs"
+
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/google/uuid"
 )
@@ -127,7 +129,7 @@ func TestUpdateGivesUpWithConflict(t *testing.T) {
 		}
 		return tx.Set(key, []byte("mine"))
 	})
-	if ErrorCode(err) != CodeConflict {
+	if errs.CodeOf(err) != errs.Conflict {
 		t.Fatalf("Update = %v, want code CONFLICT", err)
 	}
 	if attempts != maxConflictRetries+1 {

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"policygraph/errs"
+
 	badger "github.com/dgraph-io/badger/v4"
 )
 
@@ -20,11 +22,11 @@ type KV interface {
 	View(fn func(Txn) error) error
 	// Update runs fn in a read-write transaction and commits it. On a conflict with a
 	// concurrent transaction it runs fn again, a bounded number of times, then returns
-	// an *Error with code CONFLICT.
+	// an *errs.Error with code CONFLICT.
 	Update(fn func(Txn) error) error
 	// Version is a number that grows with every committed write; it survives restarts.
 	Version() uint64
-	// Writable returns nil if the store takes writes now, or an *Error with
+	// Writable returns nil if the store takes writes now, or an *errs.Error with
 	// code DISK_FULL (which Update returns too) while it refuses them.
 	Writable() error
 	Close() error
@@ -185,7 +187,7 @@ func (b *Badger) Update(fn func(Txn) error) error {
 			return err
 		}
 		if attempt == maxConflictRetries {
-			return Errorf(CodeConflict, "", "the write conflicted with concurrent writes %d times; try again", attempt+1)
+			return errs.Errorf(errs.Conflict, "", "the write conflicted with concurrent writes %d times; try again", attempt+1)
 		}
 		time.Sleep(backoff)
 		backoff = min(backoff*2, 20*time.Millisecond)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"sort"
 
+	"policygraph/errs"
+
 	"github.com/google/uuid"
 )
 
@@ -13,7 +15,7 @@ import (
 // answer, not of the graph.
 
 // Ref resolves a reference that is either an ID or a slug to an ID.
-// Returns an *Error NOT_FOUND when a slug names nothing.
+// Returns an *errs.Error NOT_FOUND when a slug names nothing.
 func (g *Graph) Ref(ref string) (id uuid.UUID, err error) {
 	if id, err := uuid.Parse(ref); err == nil {
 		return id, nil
@@ -256,7 +258,7 @@ func (g *Graph) Entities(q EntityQuery) ([]uuid.UUID, error) {
 		}
 		for _, id := range cands {
 			n, err := getNode(tx, id)
-			if ErrorCode(err) == CodeNotFound {
+			if errs.CodeOf(err) == errs.NotFound {
 				continue
 			}
 			if err != nil {

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"policygraph/errs"
 )
 
 // SavedQuery is a named, parameterised GraphQL query that anyone can run at a
@@ -46,7 +48,7 @@ func getSaved(tx Txn, name string) (*SavedQuery, error) {
 }
 
 // PutSavedQuery creates or replaces the saved query with q.Name, keeping the
-// creation time of one it replaces. Returns an *Error INVALID_ARGUMENT for a bad
+// creation time of one it replaces. Returns an *errs.Error INVALID_ARGUMENT for a bad
 // name or an empty or oversize query.
 func (g *Graph) PutSavedQuery(q SavedQuery) (*SavedQuery, error) {
 	if err := validateSavedQuery(&q); err != nil {
@@ -77,10 +79,10 @@ func (g *Graph) PutSavedQuery(q SavedQuery) (*SavedQuery, error) {
 // that the query is valid).
 func validateSavedQuery(q *SavedQuery) error {
 	if !savedNameRE.MatchString(q.Name) {
-		return Errorf(CodeInvalidArgument, "name", "a saved query's name is 1 to 64 lowercase letters, digits and hyphens: %q", q.Name)
+		return errs.Errorf(errs.InvalidArgument, "name", "a saved query's name is 1 to 64 lowercase letters, digits and hyphens: %q", q.Name)
 	}
 	if strings.TrimSpace(q.Query) == "" {
-		return Errorf(CodeInvalidArgument, "query", "the query must not be empty")
+		return errs.Errorf(errs.InvalidArgument, "query", "the query must not be empty")
 	}
 	if err := CheckText("query", q.Query, MaxSavedQueryLen); err != nil {
 		return err
@@ -88,12 +90,12 @@ func validateSavedQuery(q *SavedQuery) error {
 	return CheckText("description", q.Description, MaxTextLen)
 }
 
-// SavedQuery returns the saved query with the name, or an *Error NOT_FOUND.
+// SavedQuery returns the saved query with the name, or an *errs.Error NOT_FOUND.
 func (g *Graph) SavedQuery(name string) (q *SavedQuery, err error) {
 	err = g.view(func(tx Txn) error {
 		q, err = getSaved(tx, name)
 		if errors.Is(err, ErrKeyMissing) {
-			return Errorf(CodeNotFound, "name", "no saved query named %q", name)
+			return errs.Errorf(errs.NotFound, "name", "no saved query named %q", name)
 		}
 		return err
 	})
@@ -115,11 +117,11 @@ func (g *Graph) SavedQueries() (out []*SavedQuery, err error) {
 	return out, err
 }
 
-// DeleteSavedQuery removes a saved query. Returns an *Error NOT_FOUND.
+// DeleteSavedQuery removes a saved query. Returns an *errs.Error NOT_FOUND.
 func (g *Graph) DeleteSavedQuery(name string) error {
 	return g.update(func(tx Txn) error {
 		if _, err := tx.Get(savedKey(name)); errors.Is(err, ErrKeyMissing) {
-			return Errorf(CodeNotFound, "name", "no saved query named %q", name)
+			return errs.Errorf(errs.NotFound, "name", "no saved query named %q", name)
 		} else if err != nil {
 			return err
 		}

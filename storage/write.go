@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"policygraph/errs"
+
 	"github.com/google/uuid"
 	"golang.org/x/text/language"
 )
@@ -34,7 +36,7 @@ const (
 // CreateNode writes a new node. A zero ID gets a random UUID; an empty slug is
 // made from the name (with a numeric suffix where taken). For a SOURCE, text is
 // its full text, against which evidence quotes are checked.
-// Returns an *Error: INVALID_ARGUMENT for a bad kind, empty or oversize name;
+// Returns an *errs.Error: INVALID_ARGUMENT for a bad kind, empty or oversize name;
 // INVALID_COUNTRY for a bad country code; ALREADY_EXISTS for a taken ID or slug.
 func (g *Graph) CreateNode(n *Node, text string) (*Node, error) {
 	n = cloneNode(n)
@@ -44,7 +46,7 @@ func (g *Graph) CreateNode(n *Node, text string) (*Node, error) {
 	wantSlug := n.Slug
 	err := g.update(func(tx Txn) error {
 		if _, err := tx.Get(nodeKey(n.ID)); err == nil {
-			return Errorf(CodeAlreadyExists, "id", "an entity with id %s exists", n.ID)
+			return errs.Errorf(errs.AlreadyExists, "id", "an entity with id %s exists", n.ID)
 		} else if !errors.Is(err, ErrKeyMissing) {
 			return err
 		}
@@ -114,7 +116,7 @@ func (g *Graph) putNodeTx(tx Txn, n *Node, text string) (PutOutcome, error) {
 		return 0, err
 	}
 	old, err := getNode(tx, n.ID)
-	if err != nil && ErrorCode(err) != CodeNotFound {
+	if err != nil && errs.CodeOf(err) != errs.NotFound {
 		return 0, err
 	}
 	if old != nil {
@@ -166,7 +168,7 @@ type NodePatch struct {
 }
 
 // UpdateNode applies p to the node with the ID, re-indexing its names.
-// Returns an *Error: NOT_FOUND, INVALID_ARGUMENT.
+// Returns an *errs.Error: NOT_FOUND, INVALID_ARGUMENT.
 func (g *Graph) UpdateNode(id uuid.UUID, p NodePatch) (n *Node, err error) {
 	err = g.update(func(tx Txn) error {
 		old, err := getNode(tx, id)
@@ -212,26 +214,26 @@ func cloneNode(n *Node) *Node {
 // CheckText rejects text that is not valid UTF-8, has NUL bytes or is longer than max.
 func CheckText(field, s string, max int) error {
 	if !utf8.ValidString(s) {
-		return Errorf(CodeInvalidArgument, field, "%s is not valid UTF-8", field)
+		return errs.Errorf(errs.InvalidArgument, field, "%s is not valid UTF-8", field)
 	}
 	if strings.IndexByte(s, 0) >= 0 {
-		return Errorf(CodeInvalidArgument, field, "%s contains a NUL character", field)
+		return errs.Errorf(errs.InvalidArgument, field, "%s contains a NUL character", field)
 	}
 	if len(s) > max {
-		return Errorf(CodeInvalidArgument, field, "%s is longer than %d bytes", field, max)
+		return errs.Errorf(errs.InvalidArgument, field, "%s is longer than %d bytes", field, max)
 	}
 	return nil
 }
 
 func validateNode(n *Node) error {
 	if !n.Kind.Valid() {
-		return Errorf(CodeInvalidArgument, "kind", "unknown entity kind %q", n.Kind)
+		return errs.Errorf(errs.InvalidArgument, "kind", "unknown entity kind %q", n.Kind)
 	}
 	if strings.TrimSpace(n.Name) == "" {
-		return Errorf(CodeInvalidArgument, "name", "name must not be empty")
+		return errs.Errorf(errs.InvalidArgument, "name", "name must not be empty")
 	}
 	if Fold(n.Name) == "" {
-		return Errorf(CodeInvalidArgument, "name", "name %q has no letters or digits", n.Name)
+		return errs.Errorf(errs.InvalidArgument, "name", "name %q has no letters or digits", n.Name)
 	}
 	if err := CheckText("name", n.Name, MaxNameLen); err != nil {
 		return err
@@ -240,7 +242,7 @@ func validateNode(n *Node) error {
 		return err
 	}
 	if len(n.Aliases) > MaxAliases {
-		return Errorf(CodeInvalidArgument, "aliases", "at most %d aliases", MaxAliases)
+		return errs.Errorf(errs.InvalidArgument, "aliases", "at most %d aliases", MaxAliases)
 	}
 	for _, a := range n.Aliases {
 		if err := CheckText("aliases", a, MaxNameLen); err != nil {
@@ -252,14 +254,14 @@ func validateNode(n *Node) error {
 			return err
 		}
 		if _, err := language.Parse(l.Lang); err != nil || l.Lang == "" {
-			return Errorf(CodeInvalidArgument, "labels", "label language %q is not a BCP 47 tag", l.Lang)
+			return errs.Errorf(errs.InvalidArgument, "labels", "label language %q is not a BCP 47 tag", l.Lang)
 		}
 	}
 	if len(n.Slug) > maxSlugLen || n.Slug != Slugify(n.Slug) {
-		return Errorf(CodeInvalidArgument, "slug", "slug %q must be lowercase letters, digits and single hyphens, at most %d long", n.Slug, maxSlugLen)
+		return errs.Errorf(errs.InvalidArgument, "slug", "slug %q must be lowercase letters, digits and single hyphens, at most %d long", n.Slug, maxSlugLen)
 	}
 	if slugIsID(n.Slug) {
-		return Errorf(CodeInvalidArgument, "slug", "slug %q reads as an ID: a reference to it would name the entity with that ID", n.Slug)
+		return errs.Errorf(errs.InvalidArgument, "slug", "slug %q reads as an ID: a reference to it would name the entity with that ID", n.Slug)
 	}
 	if n.Code != "" {
 		if err := CheckCountry("code", n.Code); err != nil {
@@ -267,7 +269,7 @@ func validateNode(n *Node) error {
 		}
 	}
 	if n.Year < 0 || n.Year > 9999 {
-		return Errorf(CodeInvalidDate, "year", "year %d out of range", n.Year)
+		return errs.Errorf(errs.InvalidDate, "year", "year %d out of range", n.Year)
 	}
 	return nil
 }
@@ -276,7 +278,7 @@ func validateNode(n *Node) error {
 func CheckCountry(field, code string) error {
 	r, err := language.ParseRegion(code)
 	if err != nil || len(code) != 2 || strings.ToUpper(code) != code || !r.IsCountry() {
-		return Errorf(CodeInvalidCountry, field, "%q is not an ISO 3166-1 alpha-2 country code", code)
+		return errs.Errorf(errs.InvalidCountry, field, "%q is not an ISO 3166-1 alpha-2 country code", code)
 	}
 	return nil
 }
@@ -315,7 +317,7 @@ func freeSlug(tx Txn, name string) (string, error) {
 			return "", err
 		}
 	}
-	return "", Errorf(CodeAlreadyExists, "slug", "no free slug for %q", name)
+	return "", errs.Errorf(errs.AlreadyExists, "slug", "no free slug for %q", name)
 }
 
 // putNode writes n and its index entries, removing old's (nil for a new node).
@@ -330,14 +332,14 @@ func putNode(tx Txn, old, n *Node, text string) error {
 	}
 	if owner, err := tx.Get(slugKey(n.Slug)); err == nil {
 		if !bytes.Equal(owner, n.ID[:]) {
-			return Errorf(CodeAlreadyExists, "slug", "slug %q is taken", n.Slug)
+			return errs.Errorf(errs.AlreadyExists, "slug", "slug %q is taken", n.Slug)
 		}
 	} else if !errors.Is(err, ErrKeyMissing) {
 		return err
 	}
 	if old != nil {
 		if old.Kind != n.Kind {
-			return Errorf(CodeInvalidArgument, "kind", "an entity's kind cannot change (%s to %s)", old.Kind, n.Kind)
+			return errs.Errorf(errs.InvalidArgument, "kind", "an entity's kind cannot change (%s to %s)", old.Kind, n.Kind)
 		}
 		for _, k := range nodeIndexKeys(old) {
 			if err := tx.Delete(k); err != nil {
@@ -415,7 +417,7 @@ func FactKey(f *Fact) string {
 }
 
 // AddFact validates and writes a new fact with its adjacency and indexes, in one
-// transaction. A zero ID gets a random UUID. Returns an *Error: NOT_FOUND for an
+// transaction. A zero ID gets a random UUID. Returns an *errs.Error: NOT_FOUND for an
 // unknown subject, object or source; INVALID_ARGUMENT for a fact that does not
 // fit its predicate; INVALID_COUNTRY; INVALID_DATE; QUOTE_NOT_IN_SOURCE;
 // ALREADY_EXISTS for a taken ID.
@@ -427,7 +429,7 @@ func (g *Graph) AddFact(f *Fact) (*Fact, error) {
 	f.CreatedAt = g.now()
 	err := g.update(func(tx Txn) error {
 		if _, err := tx.Get(factKey(f.ID)); err == nil {
-			return Errorf(CodeAlreadyExists, "id", "a fact with id %s exists", f.ID)
+			return errs.Errorf(errs.AlreadyExists, "id", "a fact with id %s exists", f.ID)
 		} else if !errors.Is(err, ErrKeyMissing) {
 			return err
 		}
@@ -452,7 +454,7 @@ func (g *Graph) PutFact(f *Fact) (PutOutcome, error) {
 
 func (g *Graph) putFactTx(tx Txn, f *Fact) (PutOutcome, error) {
 	old, err := getFact(tx, f.ID)
-	if err != nil && ErrorCode(err) != CodeNotFound {
+	if err != nil && errs.CodeOf(err) != errs.NotFound {
 		return 0, err
 	}
 	if old != nil {
@@ -512,42 +514,42 @@ func cloneFact(f *Fact) *Fact {
 func validateFact(tx Txn, f *Fact) error {
 	spec := f.Predicate.Spec()
 	if spec == nil {
-		return Errorf(CodeInvalidArgument, "predicate", "unknown predicate %q", f.Predicate)
+		return errs.Errorf(errs.InvalidArgument, "predicate", "unknown predicate %q", f.Predicate)
 	}
 	subj, err := getNode(tx, f.Subject)
 	if err != nil {
-		if e, ok := err.(*Error); ok {
+		if e, ok := err.(*errs.Error); ok {
 			e.Field, e.Message = "subject", "subject: "+e.Message
 		}
 		return err
 	}
 	if subj.Retraction != nil {
-		return Errorf(CodeInvalidArgument, "subject", "subject %s was retracted", subj.Slug)
+		return errs.Errorf(errs.InvalidArgument, "subject", "subject %s was retracted", subj.Slug)
 	}
 	if !kindIn(subj.Kind, spec.Subjects) {
-		return Errorf(CodeInvalidArgument, "subject", "%s takes a subject of kind %v, not %s", f.Predicate, spec.Subjects, subj.Kind)
+		return errs.Errorf(errs.InvalidArgument, "subject", "%s takes a subject of kind %v, not %s", f.Predicate, spec.Subjects, subj.Kind)
 	}
 	var obj *Node
 	switch {
 	case f.Object != uuid.Nil && !spec.ObjectRequired:
-		return Errorf(CodeInvalidArgument, "object", "%s takes no object", f.Predicate)
+		return errs.Errorf(errs.InvalidArgument, "object", "%s takes no object", f.Predicate)
 	case f.Object == uuid.Nil && spec.ObjectRequired:
-		return Errorf(CodeInvalidArgument, "object", "%s needs an object", f.Predicate)
+		return errs.Errorf(errs.InvalidArgument, "object", "%s needs an object", f.Predicate)
 	case f.Object != uuid.Nil:
 		if obj, err = getNode(tx, f.Object); err != nil {
-			if e, ok := err.(*Error); ok {
+			if e, ok := err.(*errs.Error); ok {
 				e.Field, e.Message = "object", "object: "+e.Message
 			}
 			return err
 		}
 		if obj.Retraction != nil {
-			return Errorf(CodeInvalidArgument, "object", "object %s was retracted", obj.Slug)
+			return errs.Errorf(errs.InvalidArgument, "object", "object %s was retracted", obj.Slug)
 		}
 		if !kindIn(obj.Kind, spec.Objects) {
-			return Errorf(CodeInvalidArgument, "object", "%s takes an object of kind %v, not %s", f.Predicate, spec.Objects, obj.Kind)
+			return errs.Errorf(errs.InvalidArgument, "object", "%s takes an object of kind %v, not %s", f.Predicate, spec.Objects, obj.Kind)
 		}
 		if f.Object == f.Subject {
-			return Errorf(CodeInvalidArgument, "object", "a fact cannot link an entity to itself")
+			return errs.Errorf(errs.InvalidArgument, "object", "a fact cannot link an entity to itself")
 		}
 	}
 	if spec.Value {
@@ -555,11 +557,11 @@ func validateFact(tx Txn, f *Fact) error {
 			return err
 		}
 	} else if f.Value != "" {
-		return Errorf(CodeInvalidArgument, "value", "%s takes no value", f.Predicate)
+		return errs.Errorf(errs.InvalidArgument, "value", "%s takes no value", f.Predicate)
 	}
 	if spec.Quantity {
 		if f.Quantity == nil || f.Measure == "" {
-			return Errorf(CodeInvalidArgument, "quantity", "%s needs a measure and a quantity", f.Predicate)
+			return errs.Errorf(errs.InvalidArgument, "quantity", "%s needs a measure and a quantity", f.Predicate)
 		}
 		if err := CheckText("measure", f.Measure, MaxNameLen); err != nil {
 			return err
@@ -569,44 +571,44 @@ func validateFact(tx Txn, f *Fact) error {
 			q.Bound = BoundExact
 		}
 		if !q.Bound.Valid() {
-			return Errorf(CodeInvalidArgument, "quantity.bound", "unknown bound %q", q.Bound)
+			return errs.Errorf(errs.InvalidArgument, "quantity.bound", "unknown bound %q", q.Bound)
 		}
 		if (q.Bound == BoundRange) != (q.Upper != nil) {
-			return Errorf(CodeInvalidArgument, "quantity.upper", "a RANGE quantity, and only one, has an upper amount")
+			return errs.Errorf(errs.InvalidArgument, "quantity.upper", "a RANGE quantity, and only one, has an upper amount")
 		}
 		if q.Upper != nil && *q.Upper < q.Amount {
-			return Errorf(CodeInvalidArgument, "quantity.upper", "upper amount %v is below amount %v", *q.Upper, q.Amount)
+			return errs.Errorf(errs.InvalidArgument, "quantity.upper", "upper amount %v is below amount %v", *q.Upper, q.Amount)
 		}
 	} else if f.Quantity != nil || f.Measure != "" {
-		return Errorf(CodeInvalidArgument, "quantity", "%s takes no quantity", f.Predicate)
+		return errs.Errorf(errs.InvalidArgument, "quantity", "%s takes no quantity", f.Predicate)
 	}
 	if spec.Tier {
 		if f.Tier == "" {
 			f.Tier = TierSponsor
 		}
 		if !f.Tier.Valid() {
-			return Errorf(CodeInvalidArgument, "tier", "unknown tier %q", f.Tier)
+			return errs.Errorf(errs.InvalidArgument, "tier", "unknown tier %q", f.Tier)
 		}
 	} else if f.Tier != "" {
-		return Errorf(CodeInvalidArgument, "tier", "%s takes no tier", f.Predicate)
+		return errs.Errorf(errs.InvalidArgument, "tier", "%s takes no tier", f.Predicate)
 	}
 	if !spec.Role && (f.Role != "" || f.Former) {
-		return Errorf(CodeInvalidArgument, "role", "%s takes no role", f.Predicate)
+		return errs.Errorf(errs.InvalidArgument, "role", "%s takes no role", f.Predicate)
 	}
 	if err := CheckText("role", f.Role, MaxNameLen); err != nil {
 		return err
 	}
 	if f.Start != nil && f.End != nil && f.End.Before(*f.Start) {
-		return Errorf(CodeInvalidDate, "end", "end %s is before start %s", f.End, f.Start)
+		return errs.Errorf(errs.InvalidDate, "end", "end %s is before start %s", f.End, f.Start)
 	}
 	if f.Date != nil && (f.Start != nil || f.End != nil) {
-		return Errorf(CodeInvalidDate, "date", "give a date or a start/end span, not both")
+		return errs.Errorf(errs.InvalidDate, "date", "give a date or a start/end span, not both")
 	}
 	if len(f.Evidence) == 0 {
-		return Errorf(CodeInvalidArgument, "evidence", "a fact needs evidence: a source and a verbatim quote")
+		return errs.Errorf(errs.InvalidArgument, "evidence", "a fact needs evidence: a source and a verbatim quote")
 	}
 	if len(f.Evidence) > MaxEvidence {
-		return Errorf(CodeInvalidArgument, "evidence", "at most %d pieces of evidence", MaxEvidence)
+		return errs.Errorf(errs.InvalidArgument, "evidence", "at most %d pieces of evidence", MaxEvidence)
 	}
 	texts := map[uuid.UUID]string{}
 	for i := range f.Evidence {
@@ -618,16 +620,16 @@ func validateFact(tx Txn, f *Fact) error {
 			}
 		}
 		if strings.TrimSpace(e.Quote) == "" {
-			return Errorf(CodeInvalidArgument, field+".quote", "the quote must not be empty")
+			return errs.Errorf(errs.InvalidArgument, field+".quote", "the quote must not be empty")
 		}
 		text, ok := texts[e.Source]
 		if !ok {
 			src, err := getNode(tx, e.Source)
 			if err != nil {
-				return Errorf(CodeNotFound, field+".source", "no source with id %s", e.Source)
+				return errs.Errorf(errs.NotFound, field+".source", "no source with id %s", e.Source)
 			}
 			if src.Kind != KindSource {
-				return Errorf(CodeInvalidArgument, field+".source", "%s is a %s, not a SOURCE", src.Name, src.Kind)
+				return errs.Errorf(errs.InvalidArgument, field+".source", "%s is a %s, not a SOURCE", src.Name, src.Kind)
 			}
 			b, err := tx.Get(textKey(e.Source))
 			if err != nil && !errors.Is(err, ErrKeyMissing) {
@@ -637,7 +639,7 @@ func validateFact(tx Txn, f *Fact) error {
 			texts[e.Source] = text
 		}
 		if !strings.Contains(text, e.Quote) {
-			return Errorf(CodeQuoteNotInSource, field+".quote", "the quote is not verbatim in the source (check spacing, non-breaking spaces and quotation marks): %q", clip(e.Quote, 80))
+			return errs.Errorf(errs.QuoteNotInSource, field+".quote", "the quote is not verbatim in the source (check spacing, non-breaking spaces and quotation marks): %q", clip(e.Quote, 80))
 		}
 	}
 	f.Year = factYear(f, subj, obj)
@@ -732,11 +734,11 @@ func writeFact(tx Txn, f *Fact) error {
 }
 
 // RetractFact marks a fact withdrawn, keeping it with who, when and why, and takes
-// it out of the active indexes. Returns an *Error: NOT_FOUND, ALREADY_RETRACTED,
+// it out of the active indexes. Returns an *errs.Error: NOT_FOUND, ALREADY_RETRACTED,
 // INVALID_ARGUMENT for an empty reason.
 func (g *Graph) RetractFact(id uuid.UUID, by, reason string) (f *Fact, err error) {
 	if strings.TrimSpace(reason) == "" {
-		return nil, Errorf(CodeInvalidArgument, "reason", "say why the fact is retracted")
+		return nil, errs.Errorf(errs.InvalidArgument, "reason", "say why the fact is retracted")
 	}
 	if err := CheckText("reason", reason, MaxTextLen); err != nil {
 		return nil, err
@@ -746,7 +748,7 @@ func (g *Graph) RetractFact(id uuid.UUID, by, reason string) (f *Fact, err error
 			return err
 		}
 		if f.Retraction != nil {
-			return Errorf(CodeAlreadyRetracted, "id", "fact %s was retracted at %s", id, f.Retraction.At.Format(time.RFC3339))
+			return errs.Errorf(errs.AlreadyRetracted, "id", "fact %s was retracted at %s", id, f.Retraction.At.Format(time.RFC3339))
 		}
 		return retractFactTx(tx, f, &Retraction{By: by, At: g.now(), Reason: reason})
 	})
@@ -755,10 +757,10 @@ func (g *Graph) RetractFact(id uuid.UUID, by, reason string) (f *Fact, err error
 
 // RetractNode withdraws an entity and every active or negated fact about it (as
 // subject or object), keeping them all with who, when and why, in one transaction.
-// Returns an *Error: NOT_FOUND, ALREADY_RETRACTED, INVALID_ARGUMENT for an empty reason.
+// Returns an *errs.Error: NOT_FOUND, ALREADY_RETRACTED, INVALID_ARGUMENT for an empty reason.
 func (g *Graph) RetractNode(id uuid.UUID, by, reason string) (n *Node, err error) {
 	if strings.TrimSpace(reason) == "" {
-		return nil, Errorf(CodeInvalidArgument, "reason", "say why the entity is retracted")
+		return nil, errs.Errorf(errs.InvalidArgument, "reason", "say why the entity is retracted")
 	}
 	if err := CheckText("reason", reason, MaxTextLen); err != nil {
 		return nil, err
@@ -769,7 +771,7 @@ func (g *Graph) RetractNode(id uuid.UUID, by, reason string) (n *Node, err error
 			return err
 		}
 		if old.Retraction != nil {
-			return Errorf(CodeAlreadyRetracted, "id", "entity %s was retracted at %s", id, old.Retraction.At.Format(time.RFC3339))
+			return errs.Errorf(errs.AlreadyRetracted, "id", "entity %s was retracted at %s", id, old.Retraction.At.Format(time.RFC3339))
 		}
 		// Read the guard: a fact write about the node that commits after this
 		// transaction began makes it conflict and run again (see guardKey).
