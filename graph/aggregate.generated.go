@@ -5,9 +5,10 @@ package graph
 import (
 	"context"
 	"math"
-	"policygraph/storage"
 	"strconv"
 	"sync/atomic"
+
+	"policygraph/storage"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"

@@ -22,15 +22,6 @@ import (
 	"policygraph/storage"
 )
 
-// Error codes the API adds to storage's (extensions.code).
-const (
-	CodeUnauthenticated = "UNAUTHENTICATED"
-	CodeWritesDisabled  = "WRITES_DISABLED"
-	CodeInternal        = "INTERNAL"
-	// CodeDiskFull is storage's: a write refused while the disk is nearly full.
-	CodeDiskFull = string(errs.DiskFull)
-)
-
 // Options configure the GraphQL handler.
 type Options struct {
 	// Token is the bearer token that writes need; empty refuses every write.
@@ -141,10 +132,10 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 		op := graphql.GetOperationContext(ctx)
 		if op.Operation != nil && op.Operation.Operation == ast.Mutation && actor(ctx) == "" {
 			err := &gqlerror.Error{Message: "writes need the header Authorization: Bearer <token>",
-				Extensions: map[string]any{"code": CodeUnauthenticated}}
+				Extensions: map[string]any{"code": string(errs.Unauthenticated)}}
 			if o.Token == "" {
 				err = &gqlerror.Error{Message: "writes are disabled: the server was started without a write token",
-					Extensions: map[string]any{"code": CodeWritesDisabled}}
+					Extensions: map[string]any{"code": string(errs.WritesDisabled)}}
 			}
 			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{err}})
 		}
@@ -165,7 +156,7 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 	})
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(p), "path", graphql.GetPath(ctx).String(), "stack", string(debug.Stack()))
-		return &gqlerror.Error{Message: "internal error", Extensions: map[string]any{"code": CodeInternal}}
+		return &gqlerror.Error{Message: "internal error", Extensions: map[string]any{"code": string(errs.Internal)}}
 	})
 	return limits.Guard(srv, log)
 }
@@ -217,6 +208,6 @@ func presentError(ctx context.Context, log *slog.Logger, err error) *gqlerror.Er
 	}
 	log.ErrorContext(ctx, "internal error", "err", err, "path", graphql.GetPath(ctx).String())
 	out := graphql.DefaultErrorPresenter(ctx, errors.New("internal error"))
-	out.Extensions = map[string]any{"code": CodeInternal}
+	out.Extensions = map[string]any{"code": string(errs.Internal)}
 	return out
 }

@@ -25,28 +25,11 @@ import (
 	"policygraph/storage"
 )
 
-// Error codes of the request limits (extensions.code).
-const (
-	CodeDepthLimit      = "DEPTH_LIMIT_EXCEEDED"
-	CodeComplexityLimit = "COMPLEXITY_LIMIT_EXCEEDED"
-	CodeTooManyAliases  = "TOO_MANY_ALIASES"
-	CodeTokenLimit      = "TOKEN_LIMIT_EXCEEDED"
-	CodeRequestTooLarge = "REQUEST_TOO_LARGE"
-	CodeBadRequest      = "BAD_REQUEST"
-	// CodeIntrospectionDisabled answers __schema and __type when introspection is off.
-	CodeIntrospectionDisabled = "INTROSPECTION_DISABLED"
-	CodeTimeout               = string(errs.Timeout)
-	// CodeServerBusy answers a request that found no admission slot (503, with Retry-After).
-	CodeServerBusy = "SERVER_BUSY"
-	// CodeResponseTooLarge answers a query whose answer is larger than MaxResponseBytes.
-	CodeResponseTooLarge = "RESPONSE_TOO_LARGE"
-)
-
 func init() {
 	// The query limits refuse a request before it runs, as a validation error
 	// does: the transports answer them with a 4xx status, not 200.
-	for _, code := range []string{CodeDepthLimit, CodeComplexityLimit, CodeTooManyAliases, CodeTokenLimit} {
-		errcode.RegisterErrorType(code, errcode.KindProtocol)
+	for _, code := range []errs.Code{errs.DepthLimit, errs.ComplexityLimit, errs.TooManyAliases, errs.TokenLimit} {
+		errcode.RegisterErrorType(string(code), errcode.KindProtocol)
 	}
 }
 
@@ -136,8 +119,8 @@ var _ interface {
 func (queryLimits) ExtensionName() string                          { return "QueryLimits" }
 func (queryLimits) Validate(schema graphql.ExecutableSchema) error { return nil }
 
-func limitError(code, format string, args ...any) *gqlerror.Error {
-	return &gqlerror.Error{Message: fmt.Sprintf(format, args...), Extensions: map[string]any{"code": code}}
+func limitError(code errs.Code, format string, args ...any) *gqlerror.Error {
+	return &gqlerror.Error{Message: fmt.Sprintf(format, args...), Extensions: map[string]any{"code": string(code)}}
 }
 
 // MaxNameBytes bounds the names in a query (fields, aliases, arguments, types,
@@ -161,10 +144,10 @@ func (q queryLimits) MutateOperationParameters(_ context.Context, p *graphql.Raw
 			return nil // the parser reports syntax errors
 		}
 		if tok.Kind == lexer.Name && len(tok.Value) > MaxNameBytes {
-			return limitError(CodeTokenLimit, "the query has a name of %d bytes; the limit is %d", len(tok.Value), MaxNameBytes)
+			return limitError(errs.TokenLimit, "the query has a name of %d bytes; the limit is %d", len(tok.Value), MaxNameBytes)
 		}
 		if countTokens && n >= q.MaxTokens {
-			return limitError(CodeTokenLimit, "the query has more than %d tokens", q.MaxTokens)
+			return limitError(errs.TokenLimit, "the query has more than %d tokens", q.MaxTokens)
 		}
 	}
 }
@@ -179,11 +162,11 @@ func (q queryLimits) MutateOperationContext(_ context.Context, op *graphql.Opera
 	s.close()
 	switch {
 	case q.MaxDepth > 0 && s.depth > q.MaxDepth:
-		return limitError(CodeDepthLimit, "the query nests %d fields deep; the limit is %d", s.depth, q.MaxDepth)
+		return limitError(errs.DepthLimit, "the query nests %d fields deep; the limit is %d", s.depth, q.MaxDepth)
 	case q.MaxAliases > 0 && satAdd(s.aliases, s.repeats) > q.MaxAliases:
-		return limitError(CodeTooManyAliases, "the query has %d aliased or repeated fields; the limit is %d", satAdd(s.aliases, s.repeats), q.MaxAliases)
+		return limitError(errs.TooManyAliases, "the query has %d aliased or repeated fields; the limit is %d", satAdd(s.aliases, s.repeats), q.MaxAliases)
 	case q.MaxComplexity > 0 && s.fields > q.MaxComplexity:
-		return limitError(CodeComplexityLimit, "the query selects %d fields once fragments are expanded, so its complexity exceeds the limit of %d", s.fields, q.MaxComplexity)
+		return limitError(errs.ComplexityLimit, "the query selects %d fields once fragments are expanded, so its complexity exceeds the limit of %d", s.fields, q.MaxComplexity)
 	}
 	return nil
 }
@@ -317,7 +300,7 @@ func (l Limits) Guard(next http.Handler, log *slog.Logger) http.Handler {
 				if gw.wrote {
 					panic(http.ErrAbortHandler) // part of an answer is out: cut the connection
 				}
-				writeError(w, mediaJSON, http.StatusInternalServerError, CodeInternal, "internal error")
+				writeError(w, mediaJSON, errs.Internal, "internal error")
 			}
 		}()
 		release, ok := adm.acquire(r.Context(), clientOf(r), l.QueueWait)
@@ -330,7 +313,7 @@ func (l Limits) Guard(next http.Handler, log *slog.Logger) http.Handler {
 			if media == "" {
 				media = mediaJSON
 			}
-			writeError(w, media, http.StatusServiceUnavailable, CodeServerBusy,
+			writeError(w, media, errs.ServerBusy,
 				"the server is busy: too many requests are running, from this client or in all; try again shortly")
 			return
 		}
@@ -387,7 +370,7 @@ func timedOut(resp *graphql.Response, mutation bool) bool {
 	data := bytes.TrimSpace(resp.Data)
 	timeout := false
 	for _, e := range resp.Errors {
-		if code, _ := e.Extensions["code"].(string); code == CodeTimeout {
+		if code, _ := e.Extensions["code"].(string); errs.Code(code) == errs.Timeout {
 			timeout = true
 		}
 	}
@@ -418,7 +401,7 @@ func (r *Resolver) graph(ctx context.Context) *storage.Graph { return r.Graph.Wi
 func argumentError(ctx context.Context, gerr *gqlerror.Error) *gqlerror.Error {
 	if gerr.Err != nil && gerr.Err.Error() == "introspection disabled" { // gqlgen's words, when Introspection is off
 		out := graphql.DefaultErrorPresenter(ctx, errors.New("introspection is disabled on this server"))
-		out.Extensions = map[string]any{"code": CodeIntrospectionDisabled}
+		out.Extensions = map[string]any{"code": string(errs.IntrospectionDisabled)}
 		return out
 	}
 	if gerr.Err == nil || len(gerr.Path) == 0 || gerr.Path.String() == graphql.GetPath(ctx).String() {

@@ -5,11 +5,12 @@ package graph
 import (
 	"context"
 	"math"
-	"policygraph/graph/model"
-	"policygraph/storage"
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"policygraph/graph/model"
+	"policygraph/storage"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"

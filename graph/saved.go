@@ -118,26 +118,24 @@ func SavedQueryHandler(g *storage.Graph, api http.Handler, o SavedQueryOptions) 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			writeError(w, mediaJSON, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "saved queries are read with GET")
+			writeError(w, mediaJSON, errs.MethodNotAllowed, "saved queries are read with GET")
 			return
 		}
 		name := strings.TrimPrefix(r.URL.Path, "/q/")
 		q, op, problems, err := checked.get(name)
 		if errs.CodeOf(err) == errs.NotFound {
-			writeError(w, mediaJSON, http.StatusNotFound, "NOT_FOUND", "no saved query named "+strconv.Quote(name))
+			writeError(w, mediaJSON, errs.NotFound, "no saved query named "+strconv.Quote(name))
 			return
 		}
 		if err != nil {
-			writeError(w, mediaJSON, http.StatusInternalServerError, CodeInternal, "internal error")
+			writeError(w, mediaJSON, errs.Internal, "internal error")
 			return
 		}
 		if problems != nil {
-			body, _ := json.Marshal(map[string]any{"errors": []any{map[string]any{
-				"message":    "saved query " + strconv.Quote(name) + " no longer validates against the schema; a curator must update it",
-				"extensions": map[string]any{"code": "SAVED_QUERY_INVALID", "problems": problems},
-			}}})
+			body := errs.Body(errs.SavedQueryInvalid, "saved query "+strconv.Quote(name)+" no longer validates against the schema; a curator must update it",
+				map[string]any{"problems": problems})
 			w.Header().Set("Content-Type", mediaJSON+"; charset=utf-8")
-			w.WriteHeader(http.StatusConflict)
+			w.WriteHeader(errs.Status(errs.SavedQueryInvalid))
 			w.Write(body)
 			return
 		}
@@ -145,7 +143,7 @@ func SavedQueryHandler(g *storage.Graph, api http.Handler, o SavedQueryOptions) 
 		asCSV := params.Get("format") == "csv" || strings.Contains(r.Header.Get("Accept"), "text/csv")
 		opts, err := parseCSVOptions(params.Get("table"), params.Get("bom"))
 		if err != nil {
-			writeError(w, mediaJSON, http.StatusBadRequest, "BAD_REQUEST", err.Error())
+			writeError(w, mediaJSON, errs.BadRequest, err.Error())
 			return
 		}
 		for _, p := range savedQueryParams {
@@ -153,7 +151,7 @@ func SavedQueryHandler(g *storage.Graph, api http.Handler, o SavedQueryOptions) 
 		}
 		vars, err := variablesFromURL(op, params)
 		if err != nil {
-			writeError(w, mediaJSON, http.StatusBadRequest, "BAD_REQUEST", err.Error())
+			writeError(w, mediaJSON, errs.BadRequest, err.Error())
 			return
 		}
 		varJSON, _ := json.Marshal(vars)

@@ -8,9 +8,10 @@ package graph
 import (
 	"context"
 	"fmt"
+	"sort"
+
 	"policygraph/graph/model"
 	"policygraph/storage"
-	"sort"
 )
 
 // Facts is the resolver for the facts field.
