@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -144,7 +143,7 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 			// application/graphql-response+json); one that fills while a
 			// write runs refuses its commit, a field error DISK_FULL.
 			if err := g.Writable(); err != nil {
-				return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{presentError(ctx, log, err)}})
+				return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{PresentError(ctx, log, err)}})
 			}
 		}
 		// Loaders for this operation only, made here rather than per HTTP
@@ -152,7 +151,7 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 		return next(WithLoaders(ctx, g, log))
 	})
 	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
-		return presentError(ctx, log, err)
+		return PresentError(ctx, log, err)
 	})
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(p), "path", graphql.GetPath(ctx).String(), "stack", string(debug.Stack()))
@@ -175,39 +174,4 @@ func rulesWithoutSuggestions() *rules.Rules {
 		r.AddRule(quiet.Name, quiet.RuleFunc)
 	}
 	return r
-}
-
-// presentError maps an error to what the client sees: storage's own errors keep
-// their code and message; GraphQL errors pass through; anything else is logged in
-// full and answered "internal error".
-func presentError(ctx context.Context, log *slog.Logger, err error) *gqlerror.Error {
-	var se *errs.Error
-	if errors.As(err, &se) {
-		gerr := graphql.DefaultErrorPresenter(ctx, err)
-		gerr.Message = se.Message
-		gerr.Extensions = map[string]any{"code": string(se.Code)}
-		if se.Field != "" {
-			gerr.Extensions["field"] = se.Field
-		}
-		return gerr
-	}
-	var gerr *gqlerror.Error
-	if errors.As(err, &gerr) {
-		if gerr.Err == nil || errors.As(gerr.Err, new(*gqlerror.Error)) {
-			return gerr
-		}
-		if errors.As(gerr.Err, &se) {
-			return presentError(ctx, log, gerr.Err)
-		}
-		if gerr.Extensions != nil && gerr.Extensions["code"] != nil {
-			return gerr
-		}
-		if aerr := argumentError(ctx, gerr); aerr != nil {
-			return aerr
-		}
-	}
-	log.ErrorContext(ctx, "internal error", "err", err, "path", graphql.GetPath(ctx).String())
-	out := graphql.DefaultErrorPresenter(ctx, errors.New("internal error"))
-	out.Extensions = map[string]any{"code": string(errs.Internal)}
-	return out
 }

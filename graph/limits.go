@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"mime"
@@ -393,24 +392,3 @@ func timedOut(resp *graphql.Response, mutation bool) bool {
 // graph is the store as seen by one request: its reads stop when the request's
 // time is up (see storage.Graph.WithContext).
 func (r *Resolver) graph(ctx context.Context) *storage.Graph { return r.Graph.WithContext(ctx) }
-
-// argumentError recognises errors gqlgen makes without a code that are the
-// client's doing. One is an argument that could not be decoded (an ID that is
-// not a UUID, say): gqlgen reports it at the argument's path, not the field's.
-// It is the client's mistake, so it gets INVALID_ARGUMENT, not INTERNAL.
-func argumentError(ctx context.Context, gerr *gqlerror.Error) *gqlerror.Error {
-	if gerr.Err != nil && gerr.Err.Error() == "introspection disabled" { // gqlgen's words, when Introspection is off
-		out := graphql.DefaultErrorPresenter(ctx, errors.New("introspection is disabled on this server"))
-		out.Extensions = map[string]any{"code": string(errs.IntrospectionDisabled)}
-		return out
-	}
-	if gerr.Err == nil || len(gerr.Path) == 0 || gerr.Path.String() == graphql.GetPath(ctx).String() {
-		return nil
-	}
-	if _, isField := gerr.Path[0].(ast.PathName); !isField {
-		return nil
-	}
-	out := graphql.DefaultErrorPresenter(ctx, fmt.Errorf("argument %s: %v", gerr.Path, gerr.Err))
-	out.Extensions = map[string]any{"code": string(errs.InvalidArgument), "field": gerr.Path.String()}
-	return out
-}
