@@ -108,10 +108,11 @@ func (g *Graph) Backup(w io.Writer) (BackupInfo, error) {
 		if err := exportScan(tx, record); err != nil {
 			return err
 		}
-		return tx.Scan([]byte{prefixSaved}, false, func(k, v []byte) error {
+		return tx.Scan(kindPrefix(prefixSaved), false, func(k, v []byte) error {
 			var q SavedQuery
 			if err := json.Unmarshal(v, &q); err != nil {
-				return fmt.Errorf("saved query %q: %w", k[1:], err)
+				key, _ := ParseKey(k)
+				return fmt.Errorf("saved query %q: %w", key.Text, err)
 			}
 			return record(Record{Saved: &q})
 		})

@@ -54,26 +54,26 @@ func (g *Graph) ExportJSONL(w io.Writer) error {
 
 // exportScan calls fn for every record of the graph in export order.
 func exportScan(tx Txn, fn func(Record) error) error {
-	err := tx.Scan([]byte{prefixNode}, false, func(k, v []byte) error {
+	err := tx.Scan(kindPrefix(prefixNode), false, func(k, v []byte) error {
 		n, err := decodeNode(v)
 		if err != nil {
-			return fmt.Errorf("node %x: %w", k[1:], err)
+			return fmt.Errorf("node %s: %w", keyID(k), err)
 		}
 		return fn(Record{Node: n})
 	})
 	if err != nil {
 		return err
 	}
-	err = tx.Scan([]byte{prefixText}, false, func(k, v []byte) error {
-		return fn(Record{Text: &SourceText{ID: lastID(k), Text: string(v)}})
+	err = tx.Scan(kindPrefix(prefixText), false, func(k, v []byte) error {
+		return fn(Record{Text: &SourceText{ID: keyID(k), Text: string(v)}})
 	})
 	if err != nil {
 		return err
 	}
-	return tx.Scan([]byte{prefixFact}, false, func(k, v []byte) error {
+	return tx.Scan(kindPrefix(prefixFact), false, func(k, v []byte) error {
 		f, err := decodeFact(v)
 		if err != nil {
-			return fmt.Errorf("fact %x: %w", k[1:], err)
+			return fmt.Errorf("fact %s: %w", keyID(k), err)
 		}
 		return fn(Record{Fact: f})
 	})
@@ -365,8 +365,8 @@ type ImportReport struct {
 func (g *Graph) Import(r io.Reader) (rep ImportReport, err error) {
 	empty := true
 	if err := g.view(func(tx Txn) error {
-		for _, p := range []byte{prefixNode, prefixFact} {
-			if err := tx.Scan([]byte{p}, true, func(_, _ []byte) error { empty = false; return errStop }); err != nil {
+		for _, kind := range []KeyKind{prefixNode, prefixFact} {
+			if err := tx.Scan(kindPrefix(kind), true, func(_, _ []byte) error { empty = false; return errStop }); err != nil {
 				return err
 			}
 		}

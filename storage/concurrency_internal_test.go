@@ -135,8 +135,8 @@ func (w *sponsorshipWorld) invariant() error {
 		byRecord := map[uuid.UUID]int{}
 		inPred, inYear := map[uuid.UUID]int{}, map[uuid.UUID]int{}
 		var facts []*Fact
-		if err := tx.Scan([]byte{prefixFact}, true, func(k, _ []byte) error {
-			f, err := getFact(tx, lastID(k))
+		if err := tx.Scan(kindPrefix(prefixFact), true, func(k, _ []byte) error {
+			f, err := getFact(tx, keyID(k))
 			if err != nil {
 				return err
 			}
@@ -152,18 +152,18 @@ func (w *sponsorshipWorld) invariant() error {
 				byRecord[f.Object]++
 			}
 		}
-		if err := tx.Scan(strKey(prefixPred, string(PredSponsored)), true, func(k, _ []byte) error {
-			f := byID[lastID(k)]
+		if err := tx.Scan(predPrefix(PredSponsored), true, func(k, _ []byte) error {
+			f := byID[keyID(k)]
 			if f == nil {
-				return fmt.Errorf("predicate index entry for a missing fact %s", lastID(k))
+				return fmt.Errorf("predicate index entry for a missing fact %s", keyID(k))
 			}
 			inPred[f.Object]++
 			return nil
 		}); err != nil {
 			return err
 		}
-		if err := tx.Scan(strKey(prefixYear, string(PredSponsored)), true, func(k, _ []byte) error {
-			if f := byID[lastID(k)]; f != nil {
+		if err := tx.Scan(yearPrefix(PredSponsored), true, func(k, _ []byte) error {
+			if f := byID[keyID(k)]; f != nil {
 				inYear[f.Object]++
 			}
 			return nil

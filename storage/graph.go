@@ -302,16 +302,13 @@ type adjEntry struct {
 // adjacentEntries reads q's adjacency from the index keys alone, without
 // loading any fact.
 func adjacentEntries(tx Txn, q AdjQuery) ([]adjEntry, error) {
-	prefix := prefixIn
-	if q.Dir == Out {
-		prefix = prefixOut
-	}
 	var out []adjEntry
-	err := tx.Scan(adjPrefix(prefix, q.Node, q.Predicate), false, func(k, v []byte) error {
-		if len(v) == 0 {
-			return fmt.Errorf("empty adjacency value at %x", k)
+	err := tx.Scan(adjPrefix(q.Dir, q.Node, q.Predicate), false, func(k, v []byte) error {
+		flag, other, err := parseAdjValue(v)
+		if err != nil {
+			return fmt.Errorf("at %x: %w", k, err)
 		}
-		switch v[0] {
+		switch flag {
 		case flagNegated:
 			if !q.Negated {
 				return nil
@@ -321,11 +318,7 @@ func adjacentEntries(tx Txn, q AdjQuery) ([]adjEntry, error) {
 				return nil
 			}
 		}
-		e := adjEntry{Fact: lastID(k)}
-		if len(v) >= 17 {
-			copy(e.Other[:], v[1:17])
-		}
-		out = append(out, e)
+		out = append(out, adjEntry{Fact: keyID(k), Other: other})
 		return nil
 	})
 	return out, err
@@ -339,14 +332,12 @@ func (g *Graph) NodeIDsByKind(kind Kind) (ids []uuid.UUID, err error) {
 
 // NodeIDsByYear lists the nodes of a kind whose year is within [from, to], by year.
 func (g *Graph) NodeIDsByYear(kind Kind, from, to int) (ids []uuid.UUID, err error) {
-	prefix := strKey(prefixNodeYear, string(kind))
-	start := append(bytes.Clone(prefix), yearBytes(max(from, 0))...)
 	err = g.view(func(tx Txn) error {
-		return tx.ScanFrom(prefix, start, true, func(k, _ []byte) error {
-			if yearAt(k, len(prefix)) > to {
+		return tx.ScanFrom(nodeYearPrefix(kind), nodeYearFrom(kind, from), true, func(k, _ []byte) error {
+			if keyYear(k) > to {
 				return errStop
 			}
-			ids = append(ids, lastID(k))
+			ids = append(ids, keyID(k))
 			return nil
 		})
 	})
@@ -390,19 +381,23 @@ func (g *Graph) Search(text string, limit int) ([]SearchHit, error) {
 	// One snapshot for both scans.
 	err := g.view(func(tx Txn) error {
 		// A word of some name starts with the query.
-		err := tx.Scan(append([]byte{prefixName}, q...), true, func(k, _ []byte) error {
-			raise(lastID(k), 1)
+		err := tx.Scan(namePrefix(q, false), true, func(k, _ []byte) error {
+			raise(keyID(k), 1)
 			return nil
 		})
 		if err != nil {
 			return err
 		}
 		// Exact and whole-name prefix matches, from the anchored terms.
-		return tx.Scan(append([]byte{prefixName, '^'}, q...), true, func(k, _ []byte) error {
-			if string(k[2:len(k)-17]) == q {
-				raise(lastID(k), 3)
+		return tx.Scan(namePrefix(q, true), true, func(k, _ []byte) error {
+			key, err := ParseKey(k)
+			if err != nil {
+				return err
+			}
+			if key.Text == q {
+				raise(key.ID, 3)
 			} else {
-				raise(lastID(k), 2)
+				raise(key.ID, 2)
 			}
 			return nil
 		})
@@ -431,7 +426,7 @@ func (g *Graph) Search(text string, limit int) ([]SearchHit, error) {
 func (g *Graph) Empty() (empty bool, err error) {
 	empty = true
 	err = g.view(func(tx Txn) error {
-		return tx.Scan([]byte{prefixNode}, true, func(_, _ []byte) error { empty = false; return errStop })
+		return tx.Scan(kindPrefix(prefixNode), true, func(_, _ []byte) error { empty = false; return errStop })
 	})
 	return empty, err
 }
@@ -466,7 +461,7 @@ func (g *Graph) ScanStats() (s Stats, err error) {
 	s.ByKind = map[Kind]int{}
 	err = g.view(func(tx Txn) error {
 		for _, k := range Kinds {
-			if err := tx.Scan(strKey(prefixKind, string(k)), true, func(_, _ []byte) error {
+			if err := tx.Scan(kindIndexPrefix(k), true, func(_, _ []byte) error {
 				s.ByKind[k]++
 				s.Nodes++
 				return nil
@@ -474,10 +469,10 @@ func (g *Graph) ScanStats() (s Stats, err error) {
 				return err
 			}
 		}
-		if err := tx.Scan([]byte{prefixFact}, true, func(_, _ []byte) error { s.Facts++; return nil }); err != nil {
+		if err := tx.Scan(kindPrefix(prefixFact), true, func(_, _ []byte) error { s.Facts++; return nil }); err != nil {
 			return err
 		}
-		return tx.Scan([]byte{prefixPred}, true, func(_, _ []byte) error { s.ActiveFacts++; return nil })
+		return tx.Scan(kindPrefix(prefixPred), true, func(_, _ []byte) error { s.ActiveFacts++; return nil })
 	})
 	return s, err
 }

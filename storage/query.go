@@ -164,11 +164,11 @@ func sortFactsBySubjectName(tx Txn, facts []*Fact) error {
 // entry of each active fact.
 func hasValue(tx Txn, subject uuid.UUID, pred Predicate, value string) (bool, error) {
 	found := false
-	err := tx.Scan(adjPrefix(prefixOut, subject, pred), false, func(k, v []byte) error {
-		if v[0] != flagActive {
-			return nil
+	err := tx.Scan(adjPrefix(Out, subject, pred), false, func(k, v []byte) error {
+		if flag, _, err := parseAdjValue(v); err != nil || flag != flagActive {
+			return err
 		}
-		_, err := tx.Get(valueKey(pred, value, lastID(k)))
+		_, err := tx.Get(valueKey(pred, value, keyID(k)))
 		if errors.Is(err, ErrKeyMissing) {
 			return nil
 		}
@@ -184,7 +184,7 @@ func hasValue(tx Txn, subject uuid.UUID, pred Predicate, value string) (bool, er
 func subjectsByValue(tx Txn, pred Predicate, value string) ([]uuid.UUID, error) {
 	var ids []uuid.UUID
 	seen := map[uuid.UUID]bool{}
-	err := tx.Scan(strKey(prefixValue, string(pred), value), false, func(k, v []byte) error {
+	err := tx.Scan(valuePrefix(pred, value), false, func(k, v []byte) error {
 		id, err := uuid.FromBytes(v)
 		if err != nil {
 			return err
@@ -200,8 +200,8 @@ func subjectsByValue(tx Txn, pred Predicate, value string) ([]uuid.UUID, error) 
 
 func factIDsByPredicate(tx Txn, pred Predicate, from, to *int) (ids []uuid.UUID, err error) {
 	if from == nil && to == nil {
-		err = tx.Scan(strKey(prefixPred, string(pred)), true, func(k, _ []byte) error {
-			ids = append(ids, lastID(k))
+		err = tx.Scan(predPrefix(pred), true, func(k, _ []byte) error {
+			ids = append(ids, keyID(k))
 			return nil
 		})
 		return ids, err
@@ -213,12 +213,11 @@ func factIDsByPredicate(tx Txn, pred Predicate, from, to *int) (ids []uuid.UUID,
 	if to != nil {
 		hi = *to
 	}
-	prefix := strKey(prefixYear, string(pred))
-	err = tx.ScanFrom(prefix, append(bytes.Clone(prefix), yearBytes(lo)...), true, func(k, _ []byte) error {
-		if yearAt(k, len(prefix)) > hi {
+	err = tx.ScanFrom(yearPrefix(pred), yearFrom(pred, lo), true, func(k, _ []byte) error {
+		if keyYear(k) > hi {
 			return errStop
 		}
-		ids = append(ids, lastID(k))
+		ids = append(ids, keyID(k))
 		return nil
 	})
 	return ids, err
@@ -372,12 +371,11 @@ func (g *Graph) entityCandidates(tx Txn, q EntityQuery) ([]uuid.UUID, error) {
 			hi = *q.YearTo
 		}
 		var ids []uuid.UUID
-		prefix := strKey(prefixNodeYear, string(KindEvent))
-		err := tx.ScanFrom(prefix, append(bytes.Clone(prefix), yearBytes(max(lo, 0))...), true, func(k, _ []byte) error {
-			if yearAt(k, len(prefix)) > hi {
+		err := tx.ScanFrom(nodeYearPrefix(KindEvent), nodeYearFrom(KindEvent, lo), true, func(k, _ []byte) error {
+			if keyYear(k) > hi {
 				return errStop
 			}
-			ids = append(ids, lastID(k))
+			ids = append(ids, keyID(k))
 			return nil
 		})
 		return ids, err
@@ -398,8 +396,8 @@ func (g *Graph) entityCandidates(tx Txn, q EntityQuery) ([]uuid.UUID, error) {
 }
 
 func kindScan(tx Txn, kind Kind) (ids []uuid.UUID, err error) {
-	err = tx.Scan(strKey(prefixKind, string(kind)), true, func(k, _ []byte) error {
-		ids = append(ids, lastID(k))
+	err = tx.Scan(kindIndexPrefix(kind), true, func(k, _ []byte) error {
+		ids = append(ids, keyID(k))
 		return nil
 	})
 	return ids, err
@@ -665,8 +663,8 @@ func selectFacts(tx Txn, q FactQuery) ([]*Fact, error) {
 				}
 			}
 		default:
-			if err := tx.Scan([]byte{prefixFact}, true, func(k, _ []byte) error {
-				ids = append(ids, lastID(k))
+			if err := tx.Scan(kindPrefix(prefixFact), true, func(k, _ []byte) error {
+				ids = append(ids, keyID(k))
 				return nil
 			}); err != nil {
 				return err

@@ -164,7 +164,7 @@ func (g *Graph) update(fn func(Txn) error) error {
 	var last *countDelta
 	hooked := false
 	err := g.kv.Update(func(tx Txn) error {
-		d := &countDelta{groups: map[string]int{}}
+		d := &countDelta{groups: map[countGroup]int{}}
 		last = d
 		if err := fn(&countingTxn{Txn: tx, d: d}); err != nil {
 			return err

@@ -25,11 +25,6 @@ type SavedQuery struct {
 // DescriptionOpt is Description, nil when empty.
 func (s *SavedQuery) DescriptionOpt() *string { return optStr(s.Description) }
 
-// savedKey is 'Q' | name: saved queries live beside the graph, outside its indexes.
-const prefixSaved byte = 'Q'
-
-func savedKey(name string) []byte { return append([]byte{prefixSaved}, name...) }
-
 var savedNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
 
 // MaxSavedQueryLen bounds the text of a saved query.
@@ -105,7 +100,7 @@ func (g *Graph) SavedQuery(name string) (q *SavedQuery, err error) {
 // SavedQueries lists the saved queries by name.
 func (g *Graph) SavedQueries() (out []*SavedQuery, err error) {
 	err = g.view(func(tx Txn) error {
-		return tx.Scan([]byte{prefixSaved}, false, func(_, v []byte) error {
+		return tx.Scan(kindPrefix(prefixSaved), false, func(_, v []byte) error {
 			var q SavedQuery
 			if err := json.Unmarshal(v, &q); err != nil {
 				return err

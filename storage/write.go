@@ -378,19 +378,17 @@ func nodeIndexKeys(n *Node) [][]byte {
 	if n.Retraction != nil {
 		return nil
 	}
-	keys := [][]byte{append(strKey(prefixKind, string(n.Kind), Fold(n.Name)), n.ID[:]...)}
+	keys := [][]byte{kindKey(n.Kind, Fold(n.Name), n.ID)}
 	if n.Year != 0 {
 		keys = append(keys, nodeYearKey(n.Kind, n.Year, n.ID))
 	}
 	seen := map[string]bool{}
 	for _, name := range n.Names() {
 		for i, t := range searchTerms(name) {
-			if i == 0 {
-				t = "^" + t
-			}
-			if !seen[t] {
-				seen[t] = true
-				keys = append(keys, nameKey(t, n.ID))
+			k := nameKey(t, i == 0, n.ID) // the first term is the whole name
+			if !seen[string(k)] {
+				seen[string(k)] = true
+				keys = append(keys, k)
 			}
 		}
 	}
@@ -681,9 +679,9 @@ func factIndexKeys(f *Fact) []kv {
 	case f.Negated:
 		flag = flagNegated
 	}
-	out := []kv{{adjKey(prefixOut, f.Subject, f.Predicate, f.ID), append([]byte{flag}, f.Object[:]...)}}
+	out := []kv{{adjKey(Out, f.Subject, f.Predicate, f.ID), adjValue(flag, f.Object)}}
 	if f.Object != uuid.Nil {
-		out = append(out, kv{adjKey(prefixIn, f.Object, f.Predicate, f.ID), append([]byte{flag}, f.Subject[:]...)})
+		out = append(out, kv{adjKey(In, f.Object, f.Predicate, f.ID), adjValue(flag, f.Subject)})
 	}
 	if flag != flagActive {
 		return out
