@@ -89,12 +89,12 @@ func (g *Graph) CountFacts(q FactQuery, by []Dimension) ([]Group, error) {
 		return nil, err
 	}
 	var out []Group
-	err = g.view(func(tx Txn) error {
-		facts, err := selectFacts(tx, positiveByDefault(q))
+	err = g.view(func(s Snapshot) error {
+		facts, err := selectFacts(s, positiveByDefault(q))
 		if err != nil {
 			return err
 		}
-		out, err = newClassifier(tx).count(facts, by)
+		out, err = newClassifier(s).count(facts, by)
 		return err
 	})
 	if err != nil {
@@ -123,13 +123,13 @@ func (g *Graph) TimeSeries(q FactQuery, by []Dimension) ([]Series, error) {
 		return nil, errs.Errorf(errs.InvalidArgument, "seriesBy", "seriesBy cannot hold YEAR: the years are the points")
 	}
 	var totals, cells []Group
-	err = g.view(func(tx Txn) error {
-		facts, err := selectFacts(tx, positiveByDefault(q))
+	err = g.view(func(s Snapshot) error {
+		facts, err := selectFacts(s, positiveByDefault(q))
 		if err != nil {
 			return err
 		}
 		facts = slices.DeleteFunc(facts, func(f *Fact) bool { return f.Year == 0 })
-		c := newClassifier(tx)
+		c := newClassifier(s)
 		// A series' distinct subjects are not the sum of its years': count both.
 		if totals, err = c.count(facts, by); err != nil {
 			return err
@@ -208,13 +208,13 @@ func checkDimensions(field string, by []Dimension) ([]Dimension, error) {
 // classifier reads the dimension values of facts within one transaction,
 // loading each node and country once.
 type classifier struct {
-	tx        Txn
+	s         Snapshot
 	nodes     map[uuid.UUID]*Node
 	countries map[uuid.UUID]string
 }
 
-func newClassifier(tx Txn) *classifier {
-	return &classifier{tx: tx, nodes: map[uuid.UUID]*Node{}, countries: map[uuid.UUID]string{}}
+func newClassifier(s Snapshot) *classifier {
+	return &classifier{s: s, nodes: map[uuid.UUID]*Node{}, countries: map[uuid.UUID]string{}}
 }
 
 // count groups facts by the dimensions in by, ordered by compareGroups.
@@ -248,7 +248,7 @@ func (c *classifier) node(id uuid.UUID) (*Node, error) {
 	if n, ok := c.nodes[id]; ok {
 		return n, nil
 	}
-	n, err := getNode(c.tx, id)
+	n, err := c.s.Node(id)
 	if err != nil {
 		return nil, fmt.Errorf("fact end %s: %w", id, err)
 	}
@@ -272,12 +272,12 @@ func (c *classifier) country(id uuid.UUID) (string, error) {
 	code := n.Code
 	if n.Kind != KindPlace {
 		code = ""
-		ids, err := adjacentIDs(c.tx, AdjQuery{Node: id, Dir: Out, Predicate: PredCountry})
+		ids, err := adjacentIDs(c.s, AdjQuery{Node: id, Dir: Out, Predicate: PredCountry})
 		if err != nil {
 			return "", err
 		}
 		for _, fid := range ids {
-			f, err := getFact(c.tx, fid)
+			f, err := c.s.Fact(fid)
 			if err != nil {
 				return "", err
 			}

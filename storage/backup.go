@@ -3,7 +3,6 @@ package storage
 import (
 	"bufio"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -79,25 +78,15 @@ type BackupInfo struct {
 // while the graph keeps serving (writes go on; they are not in it). Memory
 // does not grow with the graph.
 func (g *Graph) Backup(w io.Writer) (BackupInfo, error) {
+	// Open checked the store's format (upgrading an older one) and read its ID.
 	info := BackupInfo{BackupHeader: BackupHeader{Format: BackupFormat, FormatVersion: BackupFormatVersion,
-		Version: g.kv.Version(), CreatedAt: g.now()}}
+		StoreID: g.storeID, StoreFormat: FormatVersion, CreatedAt: g.now()}}
 	sum := sha256.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(w, sum), 1<<16)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	err := g.kv.View(func(tx Txn) error {
-		id, err := tx.Get(metaStoreIDKey)
-		if err != nil {
-			return fmt.Errorf("store ID: %w", err)
-		}
-		if info.StoreID, err = uuid.FromBytes(id); err != nil {
-			return fmt.Errorf("store ID %x: %w", id, err)
-		}
-		f, err := tx.Get(metaFormatKey)
-		if err != nil || len(f) != 4 {
-			return fmt.Errorf("format version %x: %v", f, err)
-		}
-		info.StoreFormat = binary.BigEndian.Uint32(f)
+	err := g.view(func(s Snapshot) error {
+		info.Version = s.Version()
 		if err := enc.Encode(backupLine{Header: &info.BackupHeader}); err != nil {
 			return err
 		}
@@ -105,17 +94,10 @@ func (g *Graph) Backup(w io.Writer) (BackupInfo, error) {
 			info.Records++
 			return enc.Encode(r)
 		}
-		if err := exportScan(tx, record); err != nil {
+		if err := exportScan(s, record); err != nil {
 			return err
 		}
-		return tx.Scan(kindPrefix(prefixSaved), false, func(k, v []byte) error {
-			var q SavedQuery
-			if err := json.Unmarshal(v, &q); err != nil {
-				key, _ := ParseKey(k)
-				return fmt.Errorf("saved query %q: %w", key.Text, err)
-			}
-			return record(Record{Saved: &q})
-		})
+		return s.SavedQueries(func(q *SavedQuery) error { return record(Record{Saved: q}) })
 	})
 	if err == nil {
 		err = bw.Flush()

@@ -43,8 +43,8 @@ func (g *Graph) ExportJSONL(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	err := g.view(func(tx Txn) error {
-		return exportScan(tx, func(r Record) error { return enc.Encode(r) })
+	err := g.view(func(s Snapshot) error {
+		return exportScan(s, func(r Record) error { return enc.Encode(r) })
 	})
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
@@ -53,30 +53,17 @@ func (g *Graph) ExportJSONL(w io.Writer) error {
 }
 
 // exportScan calls fn for every record of the graph in export order.
-func exportScan(tx Txn, fn func(Record) error) error {
-	err := tx.Scan(kindPrefix(prefixNode), false, func(k, v []byte) error {
-		n, err := decodeNode(v)
-		if err != nil {
-			return fmt.Errorf("node %s: %w", keyID(k), err)
-		}
-		return fn(Record{Node: n})
+func exportScan(s Snapshot, fn func(Record) error) error {
+	if err := s.Nodes(func(n *Node) error { return fn(Record{Node: n}) }); err != nil {
+		return err
+	}
+	err := s.SourceTexts(func(id uuid.UUID, text string) error {
+		return fn(Record{Text: &SourceText{ID: id, Text: text}})
 	})
 	if err != nil {
 		return err
 	}
-	err = tx.Scan(kindPrefix(prefixText), false, func(k, v []byte) error {
-		return fn(Record{Text: &SourceText{ID: keyID(k), Text: string(v)}})
-	})
-	if err != nil {
-		return err
-	}
-	return tx.Scan(kindPrefix(prefixFact), false, func(k, v []byte) error {
-		f, err := decodeFact(v)
-		if err != nil {
-			return fmt.Errorf("fact %s: %w", keyID(k), err)
-		}
-		return fn(Record{Fact: f})
-	})
+	return s.Facts(func(f *Fact) error { return fn(Record{Fact: f}) })
 }
 
 // Vocab is the IRI namespace of policygraph's RDF vocabulary: classes (Vocab +
@@ -121,8 +108,8 @@ var kindClass = func() map[Kind]string {
 func (g *Graph) ExportNQuads(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	q := &quadWriter{w: bw}
-	err := g.view(func(tx Txn) error {
-		return exportScan(tx, func(r Record) error {
+	err := g.view(func(s Snapshot) error {
+		return exportScan(s, func(r Record) error {
 			switch {
 			case r.Node != nil:
 				q.node(r.Node)
@@ -364,13 +351,11 @@ type ImportReport struct {
 // import into a fresh directory. Returns an error naming the offending line.
 func (g *Graph) Import(r io.Reader) (rep ImportReport, err error) {
 	empty := true
-	if err := g.view(func(tx Txn) error {
-		for _, kind := range []KeyKind{prefixNode, prefixFact} {
-			if err := tx.Scan(kindPrefix(kind), true, func(_, _ []byte) error { empty = false; return errStop }); err != nil {
-				return err
-			}
+	if err := g.view(func(s Snapshot) error {
+		if err := s.Nodes(func(*Node) error { empty = false; return ErrStop }); err != nil {
+			return err
 		}
-		return nil
+		return s.FactIDs(func(uuid.UUID) error { empty = false; return ErrStop })
 	}); err != nil {
 		return rep, err
 	}

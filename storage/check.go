@@ -50,9 +50,16 @@ const maxProblems = 1000
 // right values; every index and adjacency entry belongs to a live record that wants
 // it; every fact's subject, object and evidence sources exist; a fact about a
 // retracted entity is retracted; and each quote is verbatim in its source's text. It returns an error only when it cannot read.
-func (g *Graph) Check() (*CheckReport, error) {
+//
+// Check reads the KV itself, key by key, not a Snapshot: what it checks is
+// the KV's encoding of the graph (records and the entries they own).
+func (g *Graph) Check() (*CheckReport, error) { return CheckKV(g.kv) }
+
+// CheckKV is Check of the graph in kv, which it only reads: for a store
+// opened read-only, where Open, which writes, cannot run (see CheckDir).
+func CheckKV(kv KV) (*CheckReport, error) {
 	rep := &CheckReport{}
-	err := g.view(func(tx Txn) error {
+	err := kv.View(func(tx Txn) error {
 		rep.Problems = rep.Problems[:0]
 		rep.Nodes, rep.Facts, rep.Keys = 0, 0, 0
 		return checkTx(tx, rep)

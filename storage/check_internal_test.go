@@ -35,7 +35,7 @@ func TestCheckFindsEachKindOfDamage(t *testing.T) {
 		}, "reverse adjacency entry holds"},
 		{"stale slug", func(w *sponsorshipWorld, f *Fact, tx Txn) error { return tx.Set(slugKey("gone"), w.orgs[0][:]) }, "orphan slug entry"},
 		{"name entry gone", func(w *sponsorshipWorld, f *Fact, tx Txn) error {
-			n, err := getNode(tx, w.orgs[0])
+			n, err := (&kvSnapshot{tx: tx}).Node(w.orgs[0])
 			if err != nil {
 				return err
 			}

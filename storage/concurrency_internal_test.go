@@ -73,58 +73,52 @@ func (w *sponsorshipWorld) ev() []Evidence {
 // the same sponsorship race for one record.
 func (w *sponsorshipWorld) sponsor(org, edition uuid.UUID) error {
 	id := uuid.NewSHA1(Namespace, append(org[:], edition[:]...))
-	return w.g.kv.Update(func(tx Txn) error {
-		old, err := getFact(tx, id)
+	return w.g.update(func(wr writer) error {
+		old, err := wr.Fact(id)
 		switch {
 		case err == nil && old.Active():
 			return errs.Errorf(errs.AlreadyExists, "id", "already sponsoring")
-		case err == nil: // withdrawn before: sponsor again, dropping the old entries
-			for _, k := range factIndexKeys(old) {
-				if err := tx.Delete(k.key); err != nil {
-					return err
-				}
-			}
+		case err == nil: // withdrawn before: sponsor again, in place of the old record
 		case errs.CodeOf(err) != errs.NotFound:
 			return err
 		}
 		f := &Fact{ID: id, Subject: org, Predicate: PredSponsored, Object: edition, Tier: TierSponsor, Evidence: w.ev(), CreatedAt: w.g.now()}
-		if err := putFact(tx, f); err != nil {
+		if err := validateFact(wr, f); err != nil {
 			return err
 		}
-		return w.bump(tx, edition, +1)
+		if err := wr.setFact(old, f); err != nil {
+			return err
+		}
+		return w.bump(wr, edition, +1)
 	})
 }
 
 // withdraw retracts an org's sponsorship and lowers the count, in one transaction.
 func (w *sponsorshipWorld) withdraw(org, edition uuid.UUID) error {
 	id := uuid.NewSHA1(Namespace, append(org[:], edition[:]...))
-	return w.g.kv.Update(func(tx Txn) error {
-		f, err := getFact(tx, id)
+	return w.g.update(func(wr writer) error {
+		f, err := wr.Fact(id)
 		if err != nil {
 			return err
 		}
 		if f.Retraction != nil {
 			return errs.Errorf(errs.AlreadyRetracted, "id", "already withdrawn")
 		}
-		if err := retractFactTx(tx, f, &Retraction{By: "test", At: w.g.now(), Reason: "withdrawn"}); err != nil {
+		if _, err := retractFactTx(wr, f, &Retraction{By: "test", At: w.g.now(), Reason: "withdrawn"}); err != nil {
 			return err
 		}
-		return w.bump(tx, edition, -1)
+		return w.bump(wr, edition, -1)
 	})
 }
 
-func (w *sponsorshipWorld) bump(tx Txn, edition uuid.UUID, by float64) error {
-	m, err := getFact(tx, w.measure[edition])
+func (w *sponsorshipWorld) bump(wr writer, edition uuid.UUID, by float64) error {
+	m, err := wr.Fact(w.measure[edition])
 	if err != nil {
 		return err
 	}
-	for _, k := range factIndexKeys(m) {
-		if err := tx.Delete(k.key); err != nil {
-			return err
-		}
-	}
-	m.Quantity.Amount += by
-	return writeFact(tx, m)
+	bumped := cloneFact(m)
+	bumped.Quantity.Amount += by
+	return wr.setFact(m, bumped)
 }
 
 // invariant checks, in one snapshot, that every edition's sponsor count equals
@@ -132,11 +126,12 @@ func (w *sponsorshipWorld) bump(tx Txn, edition uuid.UUID, by float64) error {
 // predicate and year index entries.
 func (w *sponsorshipWorld) invariant() error {
 	return w.g.kv.View(func(tx Txn) error {
+		s := &kvSnapshot{tx: tx}
 		byRecord := map[uuid.UUID]int{}
 		inPred, inYear := map[uuid.UUID]int{}, map[uuid.UUID]int{}
 		var facts []*Fact
 		if err := tx.Scan(kindPrefix(prefixFact), true, func(k, _ []byte) error {
-			f, err := getFact(tx, keyID(k))
+			f, err := s.Fact(keyID(k))
 			if err != nil {
 				return err
 			}
@@ -171,7 +166,7 @@ func (w *sponsorshipWorld) invariant() error {
 			return err
 		}
 		for _, e := range w.editions {
-			adj, err := otherEndsTx(tx, e, In, PredSponsored)
+			adj, err := otherEndsTx(s, e, In, PredSponsored)
 			if err != nil {
 				return err
 			}

@@ -70,6 +70,9 @@ func TestEveryReadHonoursTheContext(t *testing.T) {
 		"Check":        func(g *storage.Graph) error { _, err := g.Check(); return err },
 		"ExportJSONL":  func(g *storage.Graph) error { return g.ExportJSONL(io.Discard) },
 		"ExportNQuads": func(g *storage.Graph) error { return g.ExportNQuads(io.Discard) },
+		"Read": func(g *storage.Graph) error {
+			return g.Read(func(s storage.Snapshot) error { _, err := s.Node(x.qualcomm.ID); return err })
+		},
 	}
 	// Not reads under a request's deadline: writes (a cancelled write commits
 	// nothing; the write tests cover them), whole-store operations of the

@@ -39,7 +39,7 @@ type Txn interface {
 	Set(key, value []byte) error
 	Delete(key []byte) error
 	// Scan calls fn for each key with the prefix, in key order, until fn returns
-	// errStop (then Scan returns nil) or another error. With keysOnly, val is nil.
+	// ErrStop (then Scan returns nil) or another error. With keysOnly, val is nil.
 	Scan(prefix []byte, keysOnly bool, fn func(key, val []byte) error) error
 	// ScanFrom is Scan starting at the first key >= start (start must have the prefix).
 	ScanFrom(prefix, start []byte, keysOnly bool, fn func(key, val []byte) error) error
@@ -56,8 +56,9 @@ type onCommitter interface {
 // ErrKeyMissing is returned by Txn.Get for an absent key.
 var ErrKeyMissing = errors.New("key missing")
 
-// errStop ends a Scan early without error.
-var errStop = errors.New("stop scan")
+// ErrStop ends a scan early without error: a Txn's Scan, and a Snapshot's
+// callbacks, stop and return nil when their fn returns it.
+var ErrStop = errors.New("stop scan")
 
 // BadgerOptions configures OpenBadger.
 type BadgerOptions struct {
@@ -314,7 +315,7 @@ func (t *badgerTxn) ScanFrom(prefix, start []byte, keysOnly bool, fn func(key, v
 			val = v
 		}
 		if err := fn(item.Key(), val); err != nil {
-			if errors.Is(err, errStop) {
+			if errors.Is(err, ErrStop) {
 				return nil
 			}
 			return err

@@ -108,7 +108,7 @@ func TestTxnScan(t *testing.T) {
 	var got []string
 	if err := kv.View(func(tx storage.Txn) error {
 		for range 3 {
-			if err := tx.Scan([]byte("t/"), true, func(k, _ []byte) error { return storage.ErrStopForTest }); err != nil {
+			if err := tx.Scan([]byte("t/"), true, func(k, _ []byte) error { return storage.ErrStop }); err != nil {
 				return err
 			}
 			if err := tx.Scan([]byte("t/"), false, func(k, v []byte) error {

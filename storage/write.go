@@ -3,7 +3,6 @@ package storage
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -44,23 +43,23 @@ func (g *Graph) CreateNode(n *Node, text string) (*Node, error) {
 		n.ID = uuid.New()
 	}
 	wantSlug := n.Slug
-	err := g.update(func(tx Txn) error {
-		if _, err := tx.Get(nodeKey(n.ID)); err == nil {
+	err := g.update(func(w writer) error {
+		if _, err := w.Node(n.ID); err == nil {
 			return errs.Errorf(errs.AlreadyExists, "id", "an entity with id %s exists", n.ID)
-		} else if !errors.Is(err, ErrKeyMissing) {
+		} else if errs.CodeOf(err) != errs.NotFound {
 			return err
 		}
 		// A retried transaction picks the slug again: another writer may have taken it.
 		n.Slug = wantSlug
 		if n.Slug == "" {
-			s, err := freeSlug(tx, n.Name)
+			s, err := freeSlug(w, n.Name)
 			if err != nil {
 				return err
 			}
 			n.Slug = s
 		}
 		n.CreatedAt, n.UpdatedAt = g.now(), g.now()
-		return putNode(tx, nil, n, text)
+		return putNode(w, nil, n, text)
 	})
 	if err != nil {
 		return nil, err
@@ -106,16 +105,16 @@ func (o PutOutcome) String() string {
 // The outcome says which (PutKept when the stored node differs from n).
 func (g *Graph) PutNode(n *Node, text string) (PutOutcome, error) {
 	var out PutOutcome
-	err := g.update(func(tx Txn) (err error) { out, err = g.putNodeTx(tx, cloneNode(n), text); return err })
+	err := g.update(func(w writer) (err error) { out, err = g.putNodeTx(w, cloneNode(n), text); return err })
 	return out, err
 }
 
-func (g *Graph) putNodeTx(tx Txn, n *Node, text string) (PutOutcome, error) {
+func (g *Graph) putNodeTx(w writer, n *Node, text string) (PutOutcome, error) {
 	// A broken seed file is refused whether or not the store holds the node.
 	if err := validateNode(n); err != nil {
 		return 0, err
 	}
-	old, err := getNode(tx, n.ID)
+	old, err := w.Node(n.ID)
 	if err != nil && errs.CodeOf(err) != errs.NotFound {
 		return 0, err
 	}
@@ -124,24 +123,24 @@ func (g *Graph) putNodeTx(tx Txn, n *Node, text string) (PutOutcome, error) {
 			return PutKept, nil
 		}
 		if text != "" {
-			cur, err := tx.Get(textKey(n.ID))
-			if err != nil && !errors.Is(err, ErrKeyMissing) {
+			cur, err := w.SourceText(n.ID)
+			if err != nil {
 				return 0, err
 			}
-			if string(cur) != text {
+			if cur != text {
 				return PutKept, nil
 			}
 		}
 		return PutUnchanged, nil
 	}
-	if owner, err := tx.Get(slugKey(n.Slug)); err == nil && !bytes.Equal(owner, n.ID[:]) {
+	if owner, err := w.SlugID(n.Slug); err == nil && owner != n.ID {
 		return PutSkipped, nil // another entity has the slug now
-	} else if err != nil && !errors.Is(err, ErrKeyMissing) {
+	} else if err != nil && errs.CodeOf(err) != errs.NotFound {
 		return 0, err
 	}
 	n.CreatedAt = g.now()
 	n.UpdatedAt = n.CreatedAt
-	return PutCreated, putNode(tx, nil, n, text)
+	return PutCreated, putNode(w, nil, n, text)
 }
 
 func sameNode(a, b *Node) bool {
@@ -170,8 +169,8 @@ type NodePatch struct {
 // UpdateNode applies p to the node with the ID, re-indexing its names.
 // Returns an *errs.Error: NOT_FOUND, INVALID_ARGUMENT.
 func (g *Graph) UpdateNode(id uuid.UUID, p NodePatch) (n *Node, err error) {
-	err = g.update(func(tx Txn) error {
-		old, err := getNode(tx, id)
+	err = g.update(func(w writer) error {
+		old, err := w.Node(id)
 		if err != nil {
 			return err
 		}
@@ -199,7 +198,7 @@ func (g *Graph) UpdateNode(id uuid.UUID, p NodePatch) (n *Node, err error) {
 			n.Aliases = p.Aliases
 		}
 		n.UpdatedAt = g.now()
-		return putNode(tx, old, n, "")
+		return putNode(w, old, n, "")
 	})
 	return n, err
 }
@@ -294,7 +293,7 @@ func slugIsID(slug string) bool {
 	return err == nil
 }
 
-func freeSlug(tx Txn, name string) (string, error) {
+func freeSlug(s Snapshot, name string) (string, error) {
 	base := Slugify(name)
 	if len(base) > maxSlugLen-8 {
 		cut := maxSlugLen - 8
@@ -304,15 +303,15 @@ func freeSlug(tx Txn, name string) (string, error) {
 		base = strings.Trim(base[:cut], "-")
 	}
 	for i := 1; i < 1000; i++ {
-		s := base
+		slug := base
 		if i > 1 {
-			s = fmt.Sprintf("%s-%d", base, i)
+			slug = fmt.Sprintf("%s-%d", base, i)
 		}
-		if slugIsID(s) {
+		if slugIsID(slug) {
 			continue // a name that reads as an ID gets a suffix
 		}
-		if _, err := tx.Get(slugKey(s)); errors.Is(err, ErrKeyMissing) {
-			return s, nil
+		if _, err := s.SlugID(slug); errs.CodeOf(err) == errs.NotFound {
+			return slug, nil
 		} else if err != nil {
 			return "", err
 		}
@@ -320,8 +319,8 @@ func freeSlug(tx Txn, name string) (string, error) {
 	return "", errs.Errorf(errs.AlreadyExists, "slug", "no free slug for %q", name)
 }
 
-// putNode writes n and its index entries, removing old's (nil for a new node).
-func putNode(tx Txn, old, n *Node, text string) error {
+// putNode checks n and stores it in place of old (nil for a new node).
+func putNode(w writer, old, n *Node, text string) error {
 	if err := validateNode(n); err != nil {
 		return err
 	}
@@ -330,69 +329,17 @@ func putNode(tx Txn, old, n *Node, text string) error {
 			return err
 		}
 	}
-	if owner, err := tx.Get(slugKey(n.Slug)); err == nil {
-		if !bytes.Equal(owner, n.ID[:]) {
+	if owner, err := w.SlugID(n.Slug); err == nil {
+		if owner != n.ID {
 			return errs.Errorf(errs.AlreadyExists, "slug", "slug %q is taken", n.Slug)
 		}
-	} else if !errors.Is(err, ErrKeyMissing) {
+	} else if errs.CodeOf(err) != errs.NotFound {
 		return err
 	}
-	if old != nil {
-		if old.Kind != n.Kind {
-			return errs.Errorf(errs.InvalidArgument, "kind", "an entity's kind cannot change (%s to %s)", old.Kind, n.Kind)
-		}
-		for _, k := range nodeIndexKeys(old) {
-			if err := tx.Delete(k); err != nil {
-				return err
-			}
-		}
-		if old.Slug != n.Slug {
-			if err := tx.Delete(slugKey(old.Slug)); err != nil {
-				return err
-			}
-		}
+	if old != nil && old.Kind != n.Kind {
+		return errs.Errorf(errs.InvalidArgument, "kind", "an entity's kind cannot change (%s to %s)", old.Kind, n.Kind)
 	}
-	b, err := encodeNode(n)
-	if err != nil {
-		return err
-	}
-	if err := tx.Set(nodeKey(n.ID), b); err != nil {
-		return err
-	}
-	if err := tx.Set(slugKey(n.Slug), n.ID[:]); err != nil {
-		return err
-	}
-	for _, k := range nodeIndexKeys(n) {
-		if err := tx.Set(k, nil); err != nil {
-			return err
-		}
-	}
-	if text != "" {
-		return tx.Set(textKey(n.ID), []byte(text))
-	}
-	return nil
-}
-
-// nodeIndexKeys lists the value-less index keys of a node (not its slug).
-func nodeIndexKeys(n *Node) [][]byte {
-	if n.Retraction != nil {
-		return nil
-	}
-	keys := [][]byte{kindKey(n.Kind, Fold(n.Name), n.ID)}
-	if n.Year != 0 {
-		keys = append(keys, nodeYearKey(n.Kind, n.Year, n.ID))
-	}
-	seen := map[string]bool{}
-	for _, name := range n.Names() {
-		for i, t := range searchTerms(name) {
-			k := nameKey(t, i == 0, n.ID) // the first term is the whole name
-			if !seen[string(k)] {
-				seen[string(k)] = true
-				keys = append(keys, k)
-			}
-		}
-	}
-	return keys
+	return w.setNode(old, n, text)
 }
 
 // ---- facts ----
@@ -425,13 +372,13 @@ func (g *Graph) AddFact(f *Fact) (*Fact, error) {
 		f.ID = uuid.New()
 	}
 	f.CreatedAt = g.now()
-	err := g.update(func(tx Txn) error {
-		if _, err := tx.Get(factKey(f.ID)); err == nil {
+	err := g.update(func(w writer) error {
+		if _, err := w.Fact(f.ID); err == nil {
 			return errs.Errorf(errs.AlreadyExists, "id", "a fact with id %s exists", f.ID)
-		} else if !errors.Is(err, ErrKeyMissing) {
+		} else if errs.CodeOf(err) != errs.NotFound {
 			return err
 		}
-		return putFact(tx, f)
+		return putFact(w, f)
 	})
 	if err != nil {
 		return nil, err
@@ -446,12 +393,12 @@ func (g *Graph) AddFact(f *Fact) (*Fact, error) {
 // AddFact for a fact that does not validate.
 func (g *Graph) PutFact(f *Fact) (PutOutcome, error) {
 	var out PutOutcome
-	err := g.update(func(tx Txn) (err error) { out, err = g.putFactTx(tx, cloneFact(f)); return err })
+	err := g.update(func(w writer) (err error) { out, err = g.putFactTx(w, cloneFact(f)); return err })
 	return out, err
 }
 
-func (g *Graph) putFactTx(tx Txn, f *Fact) (PutOutcome, error) {
-	old, err := getFact(tx, f.ID)
+func (g *Graph) putFactTx(w writer, f *Fact) (PutOutcome, error) {
+	old, err := w.Fact(f.ID)
 	if err != nil && errs.CodeOf(err) != errs.NotFound {
 		return 0, err
 	}
@@ -464,7 +411,7 @@ func (g *Graph) putFactTx(tx Txn, f *Fact) (PutOutcome, error) {
 		// as it would on an empty store: the stored fact's subject and
 		// object are live (RetractNode retracts their facts).
 		f.CreatedAt, f.CreatedBy = old.CreatedAt, old.CreatedBy
-		if err := validateFact(tx, f); err != nil {
+		if err := validateFact(w, f); err != nil {
 			return 0, err
 		}
 		a, _ := json.Marshal(old)
@@ -478,13 +425,13 @@ func (g *Graph) putFactTx(tx Txn, f *Fact) (PutOutcome, error) {
 		if id == uuid.Nil {
 			continue
 		}
-		n, err := getNode(tx, id)
+		n, err := w.Node(id)
 		if err == nil && n.Retraction != nil {
 			return PutSkipped, nil
 		}
 	}
 	f.CreatedAt = g.now()
-	return PutCreated, putFact(tx, f)
+	return PutCreated, putFact(w, f)
 }
 
 // cloneFact copies f deeply enough that validation, which fills in defaults,
@@ -509,12 +456,12 @@ func cloneFact(f *Fact) *Fact {
 	return &c
 }
 
-func validateFact(tx Txn, f *Fact) error {
+func validateFact(s Snapshot, f *Fact) error {
 	spec := f.Predicate.Spec()
 	if spec == nil {
 		return errs.Errorf(errs.InvalidArgument, "predicate", "unknown predicate %q", f.Predicate)
 	}
-	subj, err := getNode(tx, f.Subject)
+	subj, err := s.Node(f.Subject)
 	if err != nil {
 		if e, ok := err.(*errs.Error); ok {
 			e.Field, e.Message = "subject", "subject: "+e.Message
@@ -534,7 +481,7 @@ func validateFact(tx Txn, f *Fact) error {
 	case f.Object == uuid.Nil && spec.ObjectRequired:
 		return errs.Errorf(errs.InvalidArgument, "object", "%s needs an object", f.Predicate)
 	case f.Object != uuid.Nil:
-		if obj, err = getNode(tx, f.Object); err != nil {
+		if obj, err = s.Node(f.Object); err != nil {
 			if e, ok := err.(*errs.Error); ok {
 				e.Field, e.Message = "object", "object: "+e.Message
 			}
@@ -622,18 +569,16 @@ func validateFact(tx Txn, f *Fact) error {
 		}
 		text, ok := texts[e.Source]
 		if !ok {
-			src, err := getNode(tx, e.Source)
+			src, err := s.Node(e.Source)
 			if err != nil {
 				return errs.Errorf(errs.NotFound, field+".source", "no source with id %s", e.Source)
 			}
 			if src.Kind != KindSource {
 				return errs.Errorf(errs.InvalidArgument, field+".source", "%s is a %s, not a SOURCE", src.Name, src.Kind)
 			}
-			b, err := tx.Get(textKey(e.Source))
-			if err != nil && !errors.Is(err, ErrKeyMissing) {
+			if text, err = s.SourceText(e.Source); err != nil {
 				return err
 			}
-			text = string(b)
 			texts[e.Source] = text
 		}
 		if !strings.Contains(text, e.Quote) {
@@ -668,67 +613,12 @@ func factYear(f *Fact, subj, obj *Node) int {
 	return 0
 }
 
-type kv struct{ key, val []byte }
-
-// factIndexKeys lists every key a fact owns besides its record.
-func factIndexKeys(f *Fact) []kv {
-	flag := flagActive
-	switch {
-	case f.Retraction != nil:
-		flag = flagRetracted
-	case f.Negated:
-		flag = flagNegated
-	}
-	out := []kv{{adjKey(Out, f.Subject, f.Predicate, f.ID), adjValue(flag, f.Object)}}
-	if f.Object != uuid.Nil {
-		out = append(out, kv{adjKey(In, f.Object, f.Predicate, f.ID), adjValue(flag, f.Subject)})
-	}
-	if flag != flagActive {
-		return out
-	}
-	out = append(out, kv{predKey(f.Predicate, f.ID), nil})
-	if f.Value != "" {
-		out = append(out, kv{valueKey(f.Predicate, f.Value, f.ID), f.Subject[:]})
-	}
-	if f.Year != 0 {
-		out = append(out, kv{yearKey(f.Predicate, f.Year, f.ID), nil})
-	}
-	return out
-}
-
-func putFact(tx Txn, f *Fact) error {
-	if err := validateFact(tx, f); err != nil {
+// putFact checks a new fact and stores it.
+func putFact(w writer, f *Fact) error {
+	if err := validateFact(w, f); err != nil {
 		return err
 	}
-	return writeFact(tx, f)
-}
-
-// writeFact stores f's record and every key it owns (adjacency, indexes).
-func writeFact(tx Txn, f *Fact) error {
-	b, err := encodeFact(f)
-	if err != nil {
-		return err
-	}
-	if err := tx.Set(factKey(f.ID), b); err != nil {
-		return err
-	}
-	for _, e := range factIndexKeys(f) {
-		if err := tx.Set(e.key, e.val); err != nil {
-			return err
-		}
-	}
-	if f.Retraction != nil {
-		return nil
-	}
-	// A live fact meets a concurrent RetractNode of its subject or object here.
-	for _, id := range []uuid.UUID{f.Subject, f.Object} {
-		if id != uuid.Nil {
-			if err := tx.Delete(guardKey(id)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return w.setFact(nil, f)
 }
 
 // RetractFact marks a fact withdrawn, keeping it with who, when and why, and takes
@@ -741,14 +631,15 @@ func (g *Graph) RetractFact(id uuid.UUID, by, reason string) (f *Fact, err error
 	if err := CheckText("reason", reason, MaxTextLen); err != nil {
 		return nil, err
 	}
-	err = g.update(func(tx Txn) error {
-		if f, err = getFact(tx, id); err != nil {
+	err = g.update(func(w writer) error {
+		if f, err = w.Fact(id); err != nil {
 			return err
 		}
 		if f.Retraction != nil {
 			return errs.Errorf(errs.AlreadyRetracted, "id", "fact %s was retracted at %s", id, f.Retraction.At.Format(time.RFC3339))
 		}
-		return retractFactTx(tx, f, &Retraction{By: by, At: g.now(), Reason: reason})
+		f, err = retractFactTx(w, f, &Retraction{By: by, At: g.now(), Reason: reason})
+		return err
 	})
 	return f, err
 }
@@ -763,31 +654,31 @@ func (g *Graph) RetractNode(id uuid.UUID, by, reason string) (n *Node, err error
 	if err := CheckText("reason", reason, MaxTextLen); err != nil {
 		return nil, err
 	}
-	err = g.update(func(tx Txn) error {
-		old, err := getNode(tx, id)
+	err = g.update(func(w writer) error {
+		old, err := w.Node(id)
 		if err != nil {
 			return err
 		}
 		if old.Retraction != nil {
 			return errs.Errorf(errs.AlreadyRetracted, "id", "entity %s was retracted at %s", id, old.Retraction.At.Format(time.RFC3339))
 		}
-		// Read the guard: a fact write about the node that commits after this
-		// transaction began makes it conflict and run again (see guardKey).
-		if _, err := tx.Get(guardKey(id)); err != nil && !errors.Is(err, ErrKeyMissing) {
+		// A fact write about the node that commits after this one began
+		// makes it conflict and run again.
+		if err := w.guardNode(id); err != nil {
 			return err
 		}
 		r := &Retraction{By: by, At: g.now(), Reason: reason}
 		for _, dir := range []Direction{Out, In} {
-			ids, err := adjacentIDs(tx, AdjQuery{Node: id, Dir: dir, Negated: true})
+			ids, err := adjacentIDs(w, AdjQuery{Node: id, Dir: dir, Negated: true})
 			if err != nil {
 				return err
 			}
 			for _, fid := range ids {
-				f, err := getFact(tx, fid)
+				f, err := w.Fact(fid)
 				if err != nil {
 					return err
 				}
-				if err := retractFactTx(tx, f, r); err != nil {
+				if _, err := retractFactTx(w, f, r); err != nil {
 					return err
 				}
 			}
@@ -795,38 +686,34 @@ func (g *Graph) RetractNode(id uuid.UUID, by, reason string) (n *Node, err error
 		n = cloneNode(old)
 		n.Retraction = r
 		n.UpdatedAt = r.At
-		return putNode(tx, old, n, "")
+		return putNode(w, old, n, "")
 	})
 	return n, err
 }
 
-// retractFactTx marks f (as read in tx) retracted by r and moves its keys out
-// of the active indexes.
-func retractFactTx(tx Txn, f *Fact, r *Retraction) error {
-	for _, k := range factIndexKeys(f) {
-		if err := tx.Delete(k.key); err != nil {
-			return err
-		}
-	}
-	f.Retraction = r
-	return writeFact(tx, f)
+// retractFactTx stores f retracted by r, out of the active indexes, and
+// returns it.
+func retractFactTx(w writer, f *Fact, r *Retraction) (*Fact, error) {
+	rf := cloneFact(f)
+	rf.Retraction = r
+	return rf, w.setFact(f, rf)
 }
 
 // Batch runs fn with a writer whose writes form one transaction: all or nothing.
 func (g *Graph) Batch(fn func(w *Writer) error) error {
-	return g.update(func(tx Txn) error { return fn(&Writer{g: g, tx: tx}) })
+	return g.update(func(w writer) error { return fn(&Writer{g: g, w: w}) })
 }
 
 // Writer writes into one transaction; see Graph.Batch.
 type Writer struct {
-	g  *Graph
-	tx Txn
+	g *Graph
+	w writer
 }
 
 // PutNode is Graph.PutNode inside the batch.
 func (w *Writer) PutNode(n *Node, text string) (PutOutcome, error) {
-	return w.g.putNodeTx(w.tx, cloneNode(n), text)
+	return w.g.putNodeTx(w.w, cloneNode(n), text)
 }
 
 // PutFact is Graph.PutFact inside the batch.
-func (w *Writer) PutFact(f *Fact) (PutOutcome, error) { return w.g.putFactTx(w.tx, cloneFact(f)) }
+func (w *Writer) PutFact(f *Fact) (PutOutcome, error) { return w.g.putFactTx(w.w, cloneFact(f)) }
