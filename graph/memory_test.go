@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"policygraph/storage/badger"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"policygraph/errs"
@@ -54,7 +56,7 @@ func gauge(t testing.TB, reg *prometheus.Registry, name, label string) float64 {
 // record cache off, so that every read shows.
 func countingSeeded(t testing.TB) (*storage.Graph, *storage.CountingKV) {
 	t.Helper()
-	kv, err := storage.OpenBadger(storage.BadgerOptions{InMemory: true})
+	kv, err := badger.Open(badger.Options{InMemory: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"policygraph/storage/badger"
+
 	"policygraph/bench"
 	"policygraph/errs"
 	"policygraph/graph"
@@ -28,7 +30,7 @@ func synthetic(t testing.TB, n int) (*storage.Graph, *storage.CountingKV) {
 	if _, _, err := bench.Generate(&export, n); err != nil {
 		t.Fatal(err)
 	}
-	kv, err := storage.OpenBadger(storage.BadgerOptions{Dir: t.TempDir()})
+	kv, err := badger.Open(badger.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

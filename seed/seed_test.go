@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"policygraph/storage/badger"
+
 	"github.com/google/uuid"
 
 	"policygraph/errs"
@@ -16,9 +18,9 @@ import (
 
 func newGraph(t testing.TB) *storage.Graph {
 	t.Helper()
-	kv, err := storage.OpenBadger(storage.BadgerOptions{InMemory: true})
+	kv, err := badger.Open(badger.Options{InMemory: true})
 	if err != nil {
-		t.Fatalf("OpenBadger: %v", err)
+		t.Fatalf("badger.Open: %v", err)
 	}
 	g, err := storage.Open(kv)
 	if err != nil {

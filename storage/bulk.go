@@ -279,23 +279,6 @@ func (q *quadWriter) fact(f *Fact) {
 	}
 }
 
-// BulkWriter takes writes outside transactions, batching them for speed; nothing
-// is guaranteed visible or durable until Flush returns.
-type BulkWriter interface {
-	Set(key, value []byte) error
-	// Flush writes what is pending and waits for it.
-	Flush() error
-	// Cancel drops the writer; what was flushed stays.
-	Cancel()
-}
-
-// BulkLoader is a KV that can load data outside transactions (Badger's
-// WriteBatch). Import uses it when the KV has it and transactions otherwise, so
-// the KV seam stays narrow.
-type BulkLoader interface {
-	NewBulkWriter() BulkWriter
-}
-
 // txnBulkWriter is the BulkWriter of a KV without a batch writer: it buffers
 // pairs and commits them in transactions of a bounded size.
 type txnBulkWriter struct {
@@ -379,14 +362,11 @@ func (g *Graph) Import(r io.Reader) (rep ImportReport, err error) {
 	if err := im.run(r); err != nil {
 		return im.rep, err
 	}
-	if r, ok := w.(interface{ sortedRuns() int }); ok {
-		im.rep.SortedRuns = r.sortedRuns()
+	if r, ok := w.(interface{ SortedRuns() int }); ok {
+		im.rep.SortedRuns = r.SortedRuns()
 	}
 	if err := w.Flush(); err != nil {
 		return im.rep, fmt.Errorf("import: flush: %w", err)
-	}
-	if b, ok := g.kv.(*Badger); ok {
-		b.version.Add(1)
 	}
 	g.counts.reset() // written around transactions: count again on next use
 	return im.rep, nil
@@ -731,11 +711,4 @@ func (im *importer) fact(l *importLine) error {
 		im.rep.Edges++
 	}
 	return nil
-}
-
-// NewBulkWriter implements BulkLoader with Badger's StreamWriter, within the
-// memory budget BulkMemory (see streamBulkWriter). Import loads only into a
-// store that holds no graph.
-func (b *Badger) NewBulkWriter() BulkWriter {
-	return &streamBulkWriter{b: b, budget: newBulkBudget(int64(b.bulkMemory))}
 }

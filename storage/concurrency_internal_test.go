@@ -27,15 +27,7 @@ type sponsorshipWorld struct {
 
 func newSponsorshipWorld(t testing.TB, editions, orgs int) *sponsorshipWorld {
 	t.Helper()
-	kv, err := OpenBadger(BadgerOptions{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := Open(kv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Close() })
+	g := newTestGraph(t)
 	w := &sponsorshipWorld{g: g, measure: map[uuid.UUID]uuid.UUID{}}
 	src, err := g.CreateNode(&Node{Kind: KindSource, Name: "Source"}, concurrencyText)
 	if err != nil {

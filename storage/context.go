@@ -69,9 +69,9 @@ type ctxTxn struct {
 	ctx context.Context
 }
 
-func (t *ctxTxn) onCommit(f func()) bool {
-	oc, ok := t.Txn.(onCommitter)
-	return ok && oc.onCommit(f)
+func (t *ctxTxn) OnCommit(f func()) bool {
+	oc, ok := t.Txn.(CommitNotifier)
+	return ok && oc.OnCommit(f)
 }
 
 // err is the context's error as an *errs.Error TIMEOUT, or nil.

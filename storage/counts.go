@@ -9,7 +9,7 @@ import (
 // every write updated would make every two writers conflict; instead the keys
 // are counted once, by a key-only scan on first use (serve does it at start),
 // and from then on each write this process commits adds what it changed,
-// before the store's Version moves past it (see onCommitter). So Stats costs
+// before the store's Version moves past it (see CommitNotifier). So Stats costs
 // no read, and is exact for a store that this process alone writes (Badger's
 // directory lock makes it so). An import, which writes around transactions,
 // makes the next use count again.

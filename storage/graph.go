@@ -92,7 +92,7 @@ func (g *Graph) KV() KV { return g.kv }
 func (g *Graph) Version() uint64 { return g.kv.Version() }
 
 // Writable returns nil if the store takes writes now, or an *errs.Error DISK_FULL
-// while the disk holding it is nearly full (see BadgerOptions.MinFreeDisk).
+// while the disk holding it is nearly full (see badger.Options.MinFreeDisk).
 func (g *Graph) Writable() error { return g.kv.Writable() }
 
 // Close closes the store.

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"policygraph/storage/badger"
+
 	"github.com/google/uuid"
 
 	"policygraph/errs"
@@ -17,13 +19,26 @@ import (
 // clockStart is the fixed time test graphs start their clock at.
 var clockStart = time.Date(2023, 7, 3, 15, 51, 0, 0, time.UTC)
 
+func init() {
+	// The internal tests' engine (export_test.go): they cannot import the
+	// Badger engine, which imports package storage; this package can.
+	storage.NewTestKV = func(t testing.TB) storage.KV {
+		t.Helper()
+		kv, err := badger.Open(badger.Options{InMemory: true})
+		if err != nil {
+			t.Fatalf("open an in-memory Badger: %v", err)
+		}
+		return kv
+	}
+}
+
 // newGraph opens a graph on a fresh in-memory Badger, closed when the test ends.
 // Its clock starts at clockStart and advances one second per reading.
 func newGraph(t testing.TB) *storage.Graph {
 	t.Helper()
-	kv, err := storage.OpenBadger(storage.BadgerOptions{InMemory: true})
+	kv, err := badger.Open(badger.Options{InMemory: true})
 	if err != nil {
-		t.Fatalf("OpenBadger: %v", err)
+		t.Fatalf("badger.Open: %v", err)
 	}
 	g, err := storage.Open(kv)
 	if err != nil {

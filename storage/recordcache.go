@@ -146,8 +146,8 @@ func (g *Graph) update(fn func(w writer) error) error {
 		if err := fn(&kvWriter{kvSnapshot{tx: &countingTxn{Txn: tx, d: d}}}); err != nil {
 			return err
 		}
-		oc, ok := tx.(onCommitter)
-		hooked = ok && oc.onCommit(func() { g.counts.apply(d) })
+		oc, ok := tx.(CommitNotifier)
+		hooked = ok && oc.OnCommit(func() { g.counts.apply(d) })
 		return nil
 	})
 	if err == nil && !hooked {

@@ -1,4 +1,4 @@
-package storage
+package badger
 
 import (
 	"errors"
@@ -10,8 +10,9 @@ import (
 	"syscall"
 
 	"policygraph/errs"
+	"policygraph/storage"
 
-	badger "github.com/dgraph-io/badger/v4"
+	badgerdb "github.com/dgraph-io/badger/v4"
 )
 
 // Why a free-space watermark, and not ENOSPC: Badger writes its write-ahead log
@@ -21,7 +22,7 @@ import (
 // which Go cannot recover from. So writes stop while the disk still has room
 // for what is in flight when they stop (see DefaultMinFreeDisk).
 
-// DefaultMemTableSize is Badger's memtable size, BadgerOptions.MemTableSize's
+// DefaultMemTableSize is Badger's memtable size, Options.MemTableSize's
 // default.
 const DefaultMemTableSize = 64 << 20
 
@@ -77,7 +78,7 @@ func (d *diskGuard) check(need int64) error {
 		return nil
 	}
 	if d.readOnly {
-		return errs.Errorf(errs.DiskFull, "", "writes are refused: the disk holding the store had less than %s free when the server started, so it opened the store read-only; free space and restart it", FormatBytes(d.min))
+		return errs.Errorf(errs.DiskFull, "", "writes are refused: the disk holding the store had less than %s free when the server started, so it opened the store read-only; free space and restart it", storage.FormatBytes(d.min))
 	}
 	free, err := freeBytes(d.dir)
 	if err != nil {
@@ -90,13 +91,13 @@ func (d *diskGuard) check(need int64) error {
 	d.mu.Unlock()
 	if changed && d.log != nil {
 		if full {
-			d.log.Error("disk nearly full: refusing writes with DISK_FULL; reads go on", "dir", d.dir, "free", FormatBytes(free), "min_free", FormatBytes(d.min), "need", FormatBytes(need))
+			d.log.Error("disk nearly full: refusing writes with DISK_FULL; reads go on", "dir", d.dir, "free", storage.FormatBytes(free), "min_free", storage.FormatBytes(d.min), "need", storage.FormatBytes(need))
 		} else {
-			d.log.Warn("disk space back above the watermark: writes resume", "dir", d.dir, "free", FormatBytes(free), "min_free", FormatBytes(d.min))
+			d.log.Warn("disk space back above the watermark: writes resume", "dir", d.dir, "free", storage.FormatBytes(free), "min_free", storage.FormatBytes(d.min))
 		}
 	}
 	if full {
-		return errs.Errorf(errs.DiskFull, "", "writes are refused while the disk holding the store has less than %s free (it has %s); reads go on", FormatBytes(d.min), FormatBytes(free))
+		return errs.Errorf(errs.DiskFull, "", "writes are refused while the disk holding the store has less than %s free (it has %s); reads go on", storage.FormatBytes(d.min), storage.FormatBytes(free))
 	}
 	return nil
 }
@@ -106,7 +107,7 @@ func (d *diskGuard) check(need int64) error {
 // which could fill the disk). A store that cannot open read-only (it is new,
 // or its log needs a replay after a crash) is refused with an error saying so,
 // rather than risk the crash.
-func openGuarded(opts badger.Options, o BadgerOptions) (*badger.DB, *diskGuard, error) {
+func openGuarded(opts badgerdb.Options, o Options) (*badgerdb.DB, *diskGuard, error) {
 	if o.InMemory || o.MinFreeDisk <= 0 {
 		db, err := openBadgerDB(opts, false)
 		return db, nil, err
@@ -130,11 +131,11 @@ func openGuarded(opts badger.Options, o BadgerOptions) (*badger.DB, *diskGuard, 
 		db, err := openBadgerDB(opts.WithReadOnly(true).WithCompactL0OnClose(false), false)
 		if err != nil {
 			return nil, nil, fmt.Errorf("the disk holding %s has %s free, under the %s kept free for safe writes, and the store cannot open read-only (%v): free space and start again",
-				o.Dir, FormatBytes(free), FormatBytes(d.min), err)
+				o.Dir, storage.FormatBytes(free), storage.FormatBytes(d.min), err)
 		}
 		if d.log != nil {
 			d.log.Error("disk nearly full at start: the store is open read-only; writes answer DISK_FULL until space is freed and the server restarts",
-				"dir", o.Dir, "free", FormatBytes(free), "min_free", FormatBytes(d.min))
+				"dir", o.Dir, "free", storage.FormatBytes(free), "min_free", storage.FormatBytes(d.min))
 		}
 		return db, d, nil
 	}
@@ -142,7 +143,7 @@ func openGuarded(opts badger.Options, o BadgerOptions) (*badger.DB, *diskGuard, 
 
 // withMemTableSize sets Badger's memtable size, and keeps its value threshold
 // (1 MiB) under the largest batch (15% of a memtable), as Badger requires.
-func withMemTableSize(opts badger.Options, size int64) badger.Options {
+func withMemTableSize(opts badgerdb.Options, size int64) badgerdb.Options {
 	opts = opts.WithMemTableSize(size)
 	if batch := 15 * size / 100; opts.ValueThreshold > batch {
 		opts = opts.WithValueThreshold(batch)

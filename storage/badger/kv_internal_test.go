@@ -1,16 +1,17 @@
-package storage
+package badger
 
 import (
 	"errors"
 	"testing"
 
 	"policygraph/errs"
+	"policygraph/storage"
 
-	badger "github.com/dgraph-io/badger/v4"
+	badgerdb "github.com/dgraph-io/badger/v4"
 )
 
 func TestUpdateGivesUpWithConflict(t *testing.T) {
-	kv, err := OpenBadger(BadgerOptions{InMemory: true})
+	kv, err := Open(Options{InMemory: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -18,13 +19,13 @@ func TestUpdateGivesUpWithConflict(t *testing.T) {
 	key := []byte("contended")
 	attempts := 0
 	// Every attempt reads the key, then a separate transaction commits a write to
-	// it before the attempt commits: Badger reports a conflict every time.
-	err = kv.Update(func(tx Txn) error {
+	// it before the attempt commits: KV reports a conflict every time.
+	err = kv.Update(func(tx storage.Txn) error {
 		attempts++
-		if _, err := tx.Get(key); err != nil && !errors.Is(err, ErrKeyMissing) {
+		if _, err := tx.Get(key); err != nil && !errors.Is(err, storage.ErrKeyMissing) {
 			return err
 		}
-		if err := kv.DB.Update(func(other *badger.Txn) error { return other.Set(key, []byte{byte(attempts)}) }); err != nil {
+		if err := kv.DB.Update(func(other *badgerdb.Txn) error { return other.Set(key, []byte{byte(attempts)}) }); err != nil {
 			return err
 		}
 		return tx.Set(key, []byte("mine"))
@@ -37,15 +38,15 @@ func TestUpdateGivesUpWithConflict(t *testing.T) {
 	}
 }
 
-// raceKV is a Badger whose next Update behaves as if it lost a race: it runs fn
+// raceKV is a KV whose next Update behaves as if it lost a race: it runs fn
 // once and throws the result away, lets a competing write commit, then runs fn
-// again, which is exactly what Badger.Update does after badger.ErrConflict.
+// again, which is exactly what KV.Update does after badgerdb.ErrConflict.
 type raceKV struct {
-	*Badger
+	*KV
 	compete func()
 }
 
-func (r *raceKV) Update(fn func(Txn) error) error {
+func (r *raceKV) Update(fn func(storage.Txn) error) error {
 	if c := r.compete; c != nil {
 		r.compete = nil
 		txn := r.DB.NewTransaction(true)
@@ -56,32 +57,32 @@ func (r *raceKV) Update(fn func(Txn) error) error {
 		}
 		c()
 	}
-	return r.Badger.Update(fn)
+	return r.KV.Update(fn)
 }
 
 // TestCreateNodeRetryAfterSlugRace shows two CreateNode calls for the same name
 // racing: the loser's retry must pick the next free slug.
 func TestCreateNodeRetryAfterSlugRace(t *testing.T) {
-	b, err := OpenBadger(BadgerOptions{InMemory: true})
+	b, err := Open(Options{InMemory: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	kv := &raceKV{Badger: b}
-	g, err := Open(kv)
+	kv := &raceKV{KV: b}
+	g, err := storage.Open(kv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := Open(b)
+	other, err := storage.Open(b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	kv.compete = func() {
-		if _, err := other.CreateNode(&Node{Kind: KindOrganization, Name: "Acme"}, ""); err != nil {
+		if _, err := other.CreateNode(&storage.Node{Kind: storage.KindOrganization, Name: "Acme"}, ""); err != nil {
 			t.Errorf("competing CreateNode: %v", err)
 		}
 	}
-	n, err := g.CreateNode(&Node{Kind: KindOrganization, Name: "Acme"}, "")
+	n, err := g.CreateNode(&storage.Node{Kind: storage.KindOrganization, Name: "Acme"}, "")
 	if err != nil {
 		t.Fatalf("CreateNode after losing the race: %v", err)
 	}
