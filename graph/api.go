@@ -17,19 +17,19 @@ import (
 // queries and storage results into API shapes. The logic of the questions lives
 // in storage.
 
-func (r *Resolver) identified(ctx context.Context, id uuid.UUID) (storage.Identified, error) {
+func (r *Resolver) identified(ctx context.Context, id uuid.UUID) (model.Identified, error) {
 	n, err := r.node(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	if n != nil {
-		return storage.View(n), nil
+		return model.View(n), nil
 	}
 	f, err := r.fact(ctx, id)
 	if f == nil || err != nil {
 		return nil, err // an untyped nil: no Identified holding a nil *Fact
 	}
-	return f, nil
+	return model.NewFact(f), nil
 }
 
 // fact reads a fact under the request's deadline; nil when the ID names none.
@@ -106,9 +106,9 @@ func (r *Resolver) entityList(ctx context.Context, f *model.EntityFilter, orderB
 	if err != nil {
 		return nil, err
 	}
-	c := &model.EntityConnection{TotalCount: len(ids), PageInfo: info, Edges: []*model.EntityEdge{}, Nodes: []storage.Entity{}}
+	c := &model.EntityConnection{TotalCount: len(ids), PageInfo: info, Edges: []*model.EntityEdge{}, Nodes: []model.Entity{}}
 	for _, n := range nodes {
-		e := storage.View(n)
+		e := model.View(n)
 		c.Edges = append(c.Edges, &model.EntityEdge{Cursor: cursorOf(n.ID), Node: e})
 		c.Nodes = append(c.Nodes, e)
 	}
@@ -190,18 +190,18 @@ func (r *Resolver) sponsorshipsByYear(ctx context.Context, series, event, sponso
 	seen := map[uuid.UUID]bool{}
 	for _, f := range facts {
 		if cur == nil || cur.Year != f.Year {
-			cur = &model.SponsorshipYear{Year: f.Year, Events: []*storage.Event{}}
+			cur = &model.SponsorshipYear{Year: f.Year, Events: []*model.Event{}}
 			out = append(out, cur)
 		}
-		cur.Sponsorships = append(cur.Sponsorships, f)
+		cur.Sponsorships = append(cur.Sponsorships, model.NewFact(f))
 		if !seen[f.Object] {
 			seen[f.Object] = true
 			n, err := r.node(ctx, f.Object)
 			if err != nil {
 				return nil, err
 			}
-			if n != nil {
-				cur.Events = append(cur.Events, &storage.Event{Node: n})
+			if ev := model.ViewAs[model.Event](n); ev != nil { // a SPONSORED fact's object is an event
+				cur.Events = append(cur.Events, ev)
 			}
 		}
 	}
@@ -242,7 +242,7 @@ func (r *Resolver) search(ctx context.Context, text string, kinds []storage.Kind
 		if n == nil || n.Retraction != nil || (len(kinds) > 0 && !kindIn(n.Kind, kinds)) {
 			continue
 		}
-		out = append(out, &model.SearchHit{Entity: storage.View(n), Score: hits[i].Score})
+		out = append(out, &model.SearchHit{Entity: model.View(n), Score: hits[i].Score})
 	}
 	// Same score: shorter, then alphabetical names first.
 	sort.SliceStable(out, func(i, j int) bool {

@@ -95,7 +95,7 @@ func viewsOf[T any](nodes []*storage.Node, k storage.Kind) []*T {
 	out := make([]*T, 0, len(nodes))
 	for _, n := range nodes {
 		if n != nil && n.Kind == k {
-			if v, ok := any(storage.View(n)).(*T); ok {
+			if v := model.ViewAs[T](n); v != nil {
 				out = append(out, v)
 			}
 		}
@@ -113,18 +113,26 @@ func firstAs[T any](ctx context.Context, r *Resolver, n *storage.Node, dir stora
 }
 
 // entities wraps nodes in their typed views.
-func entities(nodes []*storage.Node) []storage.Entity {
-	out := make([]storage.Entity, 0, len(nodes))
+func entities(nodes []*storage.Node) []model.Entity {
+	out := make([]model.Entity, 0, len(nodes))
 	for _, n := range nodes {
-		if e := storage.View(n); e != nil {
+		if e := model.View(n); e != nil {
 			out = append(out, e)
 		}
 	}
 	return out
 }
 
+// factsOf wraps facts for the schema, passing err on.
+func factsOf(facts []*storage.Fact, err error) ([]*model.Fact, error) {
+	if err != nil {
+		return nil, err
+	}
+	return model.Facts(facts), nil
+}
+
 // entityFacts is the facts field every entity kind shares.
-func (r *Resolver) entityFacts(ctx context.Context, n *storage.Node, preds []storage.Predicate, dir *model.Direction, negated *bool, includeRetracted *bool) ([]*storage.Fact, error) {
+func (r *Resolver) entityFacts(ctx context.Context, n *storage.Node, preds []storage.Predicate, dir *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error) {
 	d := model.DirectionBoth
 	if dir != nil {
 		d = *dir
@@ -150,39 +158,39 @@ func (r *Resolver) entityFacts(ctx context.Context, n *storage.Node, preds []sto
 			}
 		}
 	}
-	return out, nil
+	return model.Facts(out), nil
 }
 
 // startOf is the start (or point in time: a fact has one or the other) of the
 // node's first active fact with pred that is dated.
-func (r *Resolver) startOf(ctx context.Context, n *storage.Node, dir storage.Direction, pred storage.Predicate) (*storage.Date, error) {
+func (r *Resolver) startOf(ctx context.Context, n *storage.Node, dir storage.Direction, pred storage.Predicate) (*model.PartialDate, error) {
 	facts, err := r.active(ctx, n, dir, pred)
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range facts {
 		if f.Start != nil {
-			return f.Start, nil
+			return model.NewPartialDate(f.Start), nil
 		}
 		if f.Date != nil {
-			return f.Date, nil
+			return model.NewPartialDate(f.Date), nil
 		}
 	}
 	return nil, nil
 }
 
 // endOf is the end (or point in time) of the node's first active fact with pred that is dated.
-func (r *Resolver) endOf(ctx context.Context, n *storage.Node, dir storage.Direction, pred storage.Predicate) (*storage.Date, error) {
+func (r *Resolver) endOf(ctx context.Context, n *storage.Node, dir storage.Direction, pred storage.Predicate) (*model.PartialDate, error) {
 	facts, err := r.active(ctx, n, dir, pred)
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range facts {
 		if f.End != nil {
-			return f.End, nil
+			return model.NewPartialDate(f.End), nil
 		}
 		if f.Date != nil {
-			return f.Date, nil
+			return model.NewPartialDate(f.Date), nil
 		}
 	}
 	return nil, nil
@@ -219,8 +227,7 @@ func lookupAs[T any](ctx context.Context, r *Resolver, id *uuid.UUID, slug *stri
 	if err != nil || n == nil {
 		return nil, err
 	}
-	v, _ := any(storage.View(n)).(*T)
-	return v, nil
+	return model.ViewAs[T](n), nil
 }
 
 // ref resolves an optional slug-or-ID argument; uuid.Nil when absent.
@@ -300,10 +307,11 @@ func factConnection(facts []*storage.Fact, first *int, after *string, def int) (
 	for _, f := range facts {
 		byID[f.ID] = f
 	}
-	c := &model.FactConnection{TotalCount: len(ids), PageInfo: info, Edges: []*model.FactEdge{}, Nodes: []*storage.Fact{}}
+	c := &model.FactConnection{TotalCount: len(ids), PageInfo: info, Edges: []*model.FactEdge{}, Nodes: []*model.Fact{}}
 	for _, id := range pg {
-		c.Edges = append(c.Edges, &model.FactEdge{Cursor: cursorOf(id), Node: byID[id]})
-		c.Nodes = append(c.Nodes, byID[id])
+		f := model.NewFact(byID[id])
+		c.Edges = append(c.Edges, &model.FactEdge{Cursor: cursorOf(id), Node: f})
+		c.Nodes = append(c.Nodes, f)
 	}
 	return c, nil
 }

@@ -67,14 +67,15 @@ func validateSavedQuery(text string) (*ast.OperationDefinition, []string) {
 	return op, nil
 }
 
-func (r *Resolver) saveQuery(ctx context.Context, in model.SaveQueryInput) (*storage.SavedQuery, error) {
+func (r *Resolver) saveQuery(ctx context.Context, in model.SaveQueryInput) (*model.SavedQuery, error) {
 	if _, problems := checkSavedQuery(in.Query); problems != nil {
 		return nil, &errs.Error{Code: errs.InvalidArgument, Field: "query", Message: "the query does not validate: " + strings.Join(problems, "; ")}
 	}
-	return r.graph(ctx).PutSavedQuery(storage.SavedQuery{Name: in.Name, Query: in.Query, Description: str(in.Description), CreatedBy: actor(ctx)})
+	q, err := r.graph(ctx).PutSavedQuery(storage.SavedQuery{Name: in.Name, Query: in.Query, Description: str(in.Description), CreatedBy: actor(ctx)})
+	return model.NewSavedQuery(q), err
 }
 
-func (r *Resolver) savedQueryVariables(q *storage.SavedQuery) []*model.SavedQueryVariable {
+func (r *Resolver) savedQueryVariables(q *model.SavedQuery) []*model.SavedQueryVariable {
 	op, _ := checkSavedQuery(q.Query)
 	out := []*model.SavedQueryVariable{}
 	if op == nil {

@@ -25,7 +25,7 @@ func labels(in []*model.LabelInput) []storage.Label {
 	return out
 }
 
-func (r *Resolver) createEntity(ctx context.Context, in model.CreateEntityInput) (storage.Entity, error) {
+func (r *Resolver) createEntity(ctx context.Context, in model.CreateEntityInput) (model.Entity, error) {
 	if in.Kind == storage.KindSource {
 		return nil, &errs.Error{Code: errs.InvalidArgument, Field: "kind", Message: "create sources with addSource, which takes their text"}
 	}
@@ -39,10 +39,10 @@ func (r *Resolver) createEntity(ctx context.Context, in model.CreateEntityInput)
 	if err != nil {
 		return nil, err
 	}
-	return storage.View(n), nil
+	return model.View(n), nil
 }
 
-func (r *Resolver) updateEntity(ctx context.Context, in model.UpdateEntityInput) (storage.Entity, error) {
+func (r *Resolver) updateEntity(ctx context.Context, in model.UpdateEntityInput) (model.Entity, error) {
 	id, err := r.ref(ctx, "entity", &in.Entity)
 	if err != nil {
 		return nil, err
@@ -53,10 +53,10 @@ func (r *Resolver) updateEntity(ctx context.Context, in model.UpdateEntityInput)
 	if err != nil {
 		return nil, err
 	}
-	return storage.View(n), nil
+	return model.View(n), nil
 }
 
-func (r *Resolver) addSource(ctx context.Context, in model.AddSourceInput) (*storage.Source, error) {
+func (r *Resolver) addSource(ctx context.Context, in model.AddSourceInput) (*model.Source, error) {
 	name := str(in.TitleEn)
 	if name == "" {
 		name = in.Title
@@ -74,10 +74,10 @@ func (r *Resolver) addSource(ctx context.Context, in model.AddSourceInput) (*sto
 	if err != nil {
 		return nil, err
 	}
-	return &storage.Source{Node: n}, nil
+	return model.ViewAs[model.Source](n), nil
 }
 
-func (r *Resolver) addFact(ctx context.Context, in model.AddFactInput) (*storage.Fact, error) {
+func (r *Resolver) addFact(ctx context.Context, in model.AddFactInput) (*model.Fact, error) {
 	f := &storage.Fact{Predicate: in.Predicate, Value: str(in.Value), Measure: str(in.Measure), Role: str(in.Role),
 		Former: in.Former != nil && *in.Former, Negated: in.Negated != nil && *in.Negated, CreatedBy: actor(ctx)}
 	var err error
@@ -120,17 +120,19 @@ func (r *Resolver) addFact(ctx context.Context, in model.AddFactInput) (*storage
 		}
 		f.Evidence = append(f.Evidence, storage.Evidence{Source: src, Quote: e.Quote, Gloss: str(e.Gloss), Note: str(e.Note)})
 	}
-	return r.graph(ctx).AddFact(f)
+	added, err := r.graph(ctx).AddFact(f)
+	return model.NewFact(added), err
 }
 
-func (r *Resolver) retractFact(ctx context.Context, in model.RetractInput) (*storage.Fact, error) {
-	return r.graph(ctx).RetractFact(in.ID, actor(ctx), in.Reason)
+func (r *Resolver) retractFact(ctx context.Context, in model.RetractInput) (*model.Fact, error) {
+	f, err := r.graph(ctx).RetractFact(in.ID, actor(ctx), in.Reason)
+	return model.NewFact(f), err
 }
 
-func (r *Resolver) retractEntity(ctx context.Context, in model.RetractInput) (storage.Entity, error) {
+func (r *Resolver) retractEntity(ctx context.Context, in model.RetractInput) (model.Entity, error) {
 	n, err := r.graph(ctx).RetractNode(uuid.UUID(in.ID), actor(ctx), in.Reason)
 	if err != nil {
 		return nil, err
 	}
-	return storage.View(n), nil
+	return model.View(n), nil
 }

@@ -82,9 +82,6 @@ func (d Date) String() string {
 	return fmt.Sprintf("%04d", d.Year)
 }
 
-// Value is the date as text at its precision ("2022-10"); the GraphQL field.
-func (d Date) Value() string { return d.String() }
-
 // Earliest is the first day the date may stand for, for ordering and ranges.
 func (d Date) Earliest() time.Time {
 	m, day := max(d.Month, 1), max(d.Day, 1)

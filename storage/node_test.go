@@ -363,17 +363,7 @@ func TestUpdateNodeReindexes(t *testing.T) {
 	}
 }
 
-func TestNodeViewAndNames(t *testing.T) {
-	for _, k := range storage.Kinds {
-		n := &storage.Node{Kind: k}
-		v := storage.View(n)
-		if v == nil || v.Base() != n || v.GlobalID() != n.ID {
-			t.Errorf("View(%s) = %v", k, v)
-		}
-	}
-	if storage.View(nil) != nil || storage.View(&storage.Node{Kind: "NOPE"}) != nil {
-		t.Error("View of nil or an unknown kind is not nil")
-	}
+func TestNodeNames(t *testing.T) {
 	n := &storage.Node{Name: "Shanghai", Labels: []storage.Label{{Lang: "vi", Text: "Thượng Hải"}}, Aliases: []string{"SH"}}
 	if got := strings.Join(n.Names(), "|"); got != "Shanghai|Thượng Hải|SH" {
 		t.Errorf("Names = %q", got)

@@ -19,9 +19,6 @@ type SavedQuery struct {
 	CreatedBy   string    `json:"createdBy,omitempty"`
 }
 
-// DescriptionOpt is Description, nil when empty.
-func (s *SavedQuery) DescriptionOpt() *string { return optStr(s.Description) }
-
 var savedNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
 
 // MaxSavedQueryLen bounds the text of a saved query.

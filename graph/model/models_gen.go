@@ -68,15 +68,15 @@ type CreateEntityInput struct {
 
 // A page of entities. Cursors are opaque.
 type EntityConnection struct {
-	TotalCount int              `json:"totalCount"`
-	PageInfo   *PageInfo        `json:"pageInfo"`
-	Edges      []*EntityEdge    `json:"edges"`
-	Nodes      []storage.Entity `json:"nodes"`
+	TotalCount int           `json:"totalCount"`
+	PageInfo   *PageInfo     `json:"pageInfo"`
+	Edges      []*EntityEdge `json:"edges"`
+	Nodes      []Entity      `json:"nodes"`
 }
 
 type EntityEdge struct {
-	Cursor string         `json:"cursor"`
-	Node   storage.Entity `json:"node"`
+	Cursor string `json:"cursor"`
+	Node   Entity `json:"node"`
 }
 
 // Filters that narrow a list of entities. References to other entities (series,
@@ -118,15 +118,15 @@ type EvidenceInput struct {
 
 // A page of facts.
 type FactConnection struct {
-	TotalCount int             `json:"totalCount"`
-	PageInfo   *PageInfo       `json:"pageInfo"`
-	Edges      []*FactEdge     `json:"edges"`
-	Nodes      []*storage.Fact `json:"nodes"`
+	TotalCount int         `json:"totalCount"`
+	PageInfo   *PageInfo   `json:"pageInfo"`
+	Edges      []*FactEdge `json:"edges"`
+	Nodes      []*Fact     `json:"nodes"`
 }
 
 type FactEdge struct {
-	Cursor string        `json:"cursor"`
-	Node   *storage.Fact `json:"node"`
+	Cursor string `json:"cursor"`
+	Node   *Fact  `json:"node"`
 }
 
 // Filters on facts.
@@ -226,7 +226,7 @@ type SavedQueryVariable struct {
 
 // One hit of a name search.
 type SearchHit struct {
-	Entity storage.Entity `json:"entity"`
+	Entity Entity `json:"entity"`
 	// 3 an exact name, 2 a name prefix, 1 a word prefix.
 	Score int `json:"score"`
 }
@@ -235,8 +235,8 @@ type SearchHit struct {
 type SponsorshipYear struct {
 	Year int `json:"year"`
 	// The edition(s) of that year.
-	Events       []*storage.Event `json:"events"`
-	Sponsorships []*storage.Fact  `json:"sponsorships"`
+	Events       []*Event `json:"events"`
+	Sponsorships []*Fact  `json:"sponsorships"`
 }
 
 // Fields to change; omitted ones stay.
