@@ -5,10 +5,11 @@ package graph
 import (
 	"context"
 	"math"
-	"policygraph/graph/model"
-	"policygraph/storage"
 	"strconv"
 	"sync/atomic"
+
+	"policygraph/graph/model"
+	"policygraph/storage"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"

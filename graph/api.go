@@ -3,7 +3,6 @@ package graph
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strconv"
 
 	"github.com/google/uuid"
@@ -225,49 +224,15 @@ func (r *Resolver) search(ctx context.Context, text string, kinds []storage.Kind
 	if limit < 0 || limit > MaxPageSize {
 		return nil, &errs.Error{Code: errs.InvalidArgument, Field: "first", Message: fmt.Sprintf("first must be between 0 and %d", MaxPageSize)}
 	}
-	hits, err := r.graph(ctx).Search(text, 0)
+	hits, err := r.graph(ctx).SearchEntities(text, kinds, limit)
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]uuid.UUID, len(hits))
+	out := make([]*model.SearchHit, len(hits))
 	for i, h := range hits {
-		ids[i] = h.ID
-	}
-	nodes, err := r.loaders(ctx).nodes.LoadAll(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	out := []*model.SearchHit{}
-	for i, n := range nodes {
-		if n == nil || n.Retraction != nil || (len(kinds) > 0 && !kindIn(n.Kind, kinds)) {
-			continue
-		}
-		out = append(out, &model.SearchHit{Entity: model.View(n), Score: hits[i].Score})
-	}
-	// Same score: shorter, then alphabetical names first.
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Score != out[j].Score {
-			return out[i].Score > out[j].Score
-		}
-		a, b := out[i].Entity.Base().Name, out[j].Entity.Base().Name
-		if len(a) != len(b) {
-			return len(a) < len(b)
-		}
-		return a < b
-	})
-	if len(out) > limit {
-		out = out[:limit]
+		out[i] = &model.SearchHit{Entity: model.View(h.Node), Score: h.Score}
 	}
 	return out, nil
-}
-
-func kindIn(k storage.Kind, ks []storage.Kind) bool {
-	for _, x := range ks {
-		if x == k {
-			return true
-		}
-	}
-	return false
 }
 
 func predicateInfos() []*model.PredicateInfo {
@@ -292,7 +257,7 @@ func (r *Resolver) stats(ctx context.Context) (*model.GraphStats, error) {
 		return nil, err
 	}
 	out := &model.GraphStats{Entities: s.Nodes, Facts: s.Facts, ActiveFacts: s.ActiveFacts,
-		Version: strconv.FormatUint(r.Graph.Version(), 10), ByKind: []*model.KindCount{}}
+		Version: strconv.FormatUint(r.graph(ctx).Version(), 10), ByKind: []*model.KindCount{}}
 	for _, k := range storage.Kinds {
 		out.ByKind = append(out.ByKind, &model.KindCount{Kind: k, Count: s.ByKind[k]})
 	}

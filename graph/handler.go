@@ -90,7 +90,7 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 	if o.Limits != nil {
 		limits = *o.Limits
 	}
-	res := &Resolver{Graph: g}
+	res := NewResolver(g)
 	es := NewExecutableSchema(Config{Resolvers: res, Complexity: costModel(g, limits)})
 	srv := handler.New(es)
 	limits.apply(srv)

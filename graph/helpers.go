@@ -321,18 +321,3 @@ func reverse[T any](s []T) {
 		s[i], s[j] = s[j], s[i]
 	}
 }
-
-// withoutSubjects drops the facts whose subject is the subject of one of others.
-func withoutSubjects(facts, others []*storage.Fact) []*storage.Fact {
-	skip := make(map[uuid.UUID]bool, len(others))
-	for _, f := range others {
-		skip[f.Subject] = true
-	}
-	out := make([]*storage.Fact, 0, len(facts))
-	for _, f := range facts {
-		if !skip[f.Subject] {
-			out = append(out, f)
-		}
-	}
-	return out
-}

@@ -388,7 +388,3 @@ func timedOut(resp *graphql.Response, mutation bool) bool {
 	}
 	return true
 }
-
-// graph is the store as seen by one request: its reads stop when the request's
-// time is up (see storage.Graph.WithContext).
-func (r *Resolver) graph(ctx context.Context) *storage.Graph { return r.Graph.WithContext(ctx) }

@@ -6,9 +6,10 @@ import (
 	"context"
 	"errors"
 	"math"
-	"policygraph/graph/model"
 	"strconv"
 	"sync/atomic"
+
+	"policygraph/graph/model"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"

@@ -6,10 +6,11 @@ import (
 	"context"
 	"errors"
 	"math"
-	"policygraph/graph/model"
-	"policygraph/storage"
 	"strconv"
 	"sync/atomic"
+
+	"policygraph/graph/model"
+	"policygraph/storage"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"

@@ -8,6 +8,7 @@ package graph
 import (
 	"context"
 	"fmt"
+
 	"policygraph/errs"
 	"policygraph/graph/model"
 	"policygraph/storage"

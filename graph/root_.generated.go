@@ -7,9 +7,10 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"sync/atomic"
+
 	"policygraph/graph/model"
 	"policygraph/storage"
-	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"

@@ -5,10 +5,11 @@ package graph
 import (
 	"context"
 	"math"
-	"policygraph/graph/model"
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"policygraph/graph/model"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"

@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+
 	"policygraph/errs"
 	"policygraph/graph/model"
 )

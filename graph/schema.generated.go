@@ -7,11 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"policygraph/graph/model"
-	"policygraph/storage"
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"policygraph/graph/model"
+	"policygraph/storage"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"

@@ -8,9 +8,10 @@ package graph
 import (
 	"context"
 	"fmt"
+	"sort"
+
 	"policygraph/graph/model"
 	"policygraph/storage"
-	"sort"
 )
 
 // Facts is the resolver for the facts field.
@@ -55,16 +56,7 @@ func (r *eventResolver) Participants(ctx context.Context, obj *model.Event) ([]*
 
 // Absentees is the resolver for the absentees field.
 func (r *eventResolver) Absentees(ctx context.Context, obj *model.Event) ([]*model.Fact, error) {
-	absent, err := r.negatedOnly(ctx, obj.Node, storage.In, storage.PredParticipatedIn)
-	if err != nil {
-		return nil, err
-	}
-	avoided, err := r.negatedOnly(ctx, obj.Node, storage.In, storage.PredSponsored)
-	if err != nil {
-		return nil, err
-	}
-	sponsors, err := r.active(ctx, obj.Node, storage.In, storage.PredSponsored)
-	return factsOf(append(absent, withoutSubjects(avoided, sponsors)...), err)
+	return factsOf(r.loaders(ctx).absentees.Load(ctx, obj.ID))
 }
 
 // Speakers is the resolver for the speakers field.
@@ -199,20 +191,8 @@ func (r *factResolver) TierSize(ctx context.Context, obj *model.Fact) (*model.Qu
 	if obj.Predicate != storage.PredSponsored || obj.Fact.Tier == "" {
 		return nil, nil
 	}
-	event, err := r.node(ctx, obj.Object)
-	if err != nil || event == nil {
-		return nil, err
-	}
-	measures, err := r.active(ctx, event, storage.Out, storage.PredMeasure)
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range measures {
-		if m.Measure == obj.Fact.Tier.TierMeasure() && m.Quantity != nil {
-			return model.NewQuantity(m.Quantity), nil
-		}
-	}
-	return nil, nil
+	q, err := r.loaders(ctx).tierSizes.Load(ctx, storage.TierQuery{Event: obj.Object, Tier: obj.Fact.Tier})
+	return model.NewQuantity(q), err
 }
 
 // Facts is the resolver for the facts field.

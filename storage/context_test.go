@@ -70,6 +70,12 @@ func TestEveryReadHonoursTheContext(t *testing.T) {
 		"Check":        func(g *storage.Graph) error { _, err := g.Check(); return err },
 		"ExportJSONL":  func(g *storage.Graph) error { return g.ExportJSONL(io.Discard) },
 		"ExportNQuads": func(g *storage.Graph) error { return g.ExportNQuads(io.Discard) },
+		"Absentees":    func(g *storage.Graph) error { _, err := g.Absentees([]uuid.UUID{x.waic2023.ID}); return err },
+		"TierSizes": func(g *storage.Graph) error {
+			_, err := g.TierSizes([]storage.TierQuery{{Event: x.waic2023.ID, Tier: storage.TierElitePartner}})
+			return err
+		},
+		"SearchEntities": func(g *storage.Graph) error { _, err := g.SearchEntities("qual", nil, 10); return err },
 		"Read": func(g *storage.Graph) error {
 			return g.Read(func(s storage.Snapshot) error { _, err := s.Node(x.qualcomm.ID); return err })
 		},

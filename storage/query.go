@@ -709,3 +709,155 @@ func predIn(p Predicate, ps []Predicate) bool {
 	}
 	return false
 }
+
+// Absentees answers, for each event, who the sources say did not take part:
+// the negated PARTICIPATED_IN facts of the event, then its negated SPONSORED
+// facts ("avoided sponsoring") but those of a subject that has an active
+// SPONSORED fact for it (Qualcomm was not a strategic partner, yet
+// sponsored: a negated tier is no absence). Facts come in fact ID order
+// within each predicate; all in one snapshot.
+func (g *Graph) Absentees(events []uuid.UUID) ([][]*Fact, error) {
+	out := make([][]*Fact, len(events))
+	err := g.view(func(s Snapshot) error {
+		for i, ev := range events {
+			absent, err := negatedFacts(s, ev, PredParticipatedIn)
+			if err != nil {
+				return err
+			}
+			avoided, err := negatedFacts(s, ev, PredSponsored)
+			if err != nil {
+				return err
+			}
+			sponsors := map[uuid.UUID]bool{}
+			err = s.Adjacent(ev, In, PredSponsored, func(e AdjEntry) error {
+				if e.State == Active {
+					sponsors[e.Other] = true
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, f := range avoided {
+				if !sponsors[f.Subject] {
+					absent = append(absent, f)
+				}
+			}
+			out[i] = absent
+		}
+		return nil
+	})
+	return out, err
+}
+
+// negatedFacts loads the negated (not retracted) facts with pred whose
+// object is node.
+func negatedFacts(s Snapshot, node uuid.UUID, pred Predicate) ([]*Fact, error) {
+	var ids []uuid.UUID
+	err := s.Adjacent(node, In, pred, func(e AdjEntry) error {
+		if e.State == Negated {
+			ids = append(ids, e.Fact)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	facts := make([]*Fact, 0, len(ids))
+	for _, id := range ids {
+		f, err := s.Fact(id)
+		if err != nil {
+			return nil, err
+		}
+		facts = append(facts, f)
+	}
+	return facts, nil
+}
+
+// TierQuery asks how many sponsors an event declares in a tier.
+type TierQuery struct {
+	Event uuid.UUID
+	Tier  Tier
+}
+
+// TierSizes answers each query with the quantity of the event's active
+// MEASURE fact for the tier (its measure is Tier.TierMeasure: "elite-partners"),
+// the first in fact ID order; nil when the event states none. The size of a
+// SPONSORED fact's tier is TierQuery{f.Object, f.Tier}. All in one snapshot,
+// each event's measures read once.
+func (g *Graph) TierSizes(qs []TierQuery) ([]*Quantity, error) {
+	out := make([]*Quantity, len(qs))
+	err := g.view(func(s Snapshot) error {
+		measures := map[uuid.UUID][]*Fact{}
+		for i, q := range qs {
+			ms, seen := measures[q.Event]
+			if !seen {
+				var err error
+				if ms, err = adjacentFacts(s, AdjQuery{Node: q.Event, Dir: Out, Predicate: PredMeasure}); err != nil {
+					return err
+				}
+				measures[q.Event] = ms
+			}
+			for _, m := range ms {
+				if m.Measure == q.Tier.TierMeasure() && m.Quantity != nil {
+					out[i] = m.Quantity
+					break
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// EntityHit is one entity SearchEntities found, with how well it matched
+// (SearchHit.Score).
+type EntityHit struct {
+	Node  *Node
+	Score int
+}
+
+// SearchEntities is Search as a reader wants it: the entities found, not
+// retracted, of one of kinds (any when empty), best matches first, then the
+// shorter name, then by name; at most limit of them.
+func (g *Graph) SearchEntities(text string, kinds []Kind, limit int) ([]EntityHit, error) {
+	hits, err := g.Search(text, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]EntityHit, 0, len(hits))
+	err = g.view(func(s Snapshot) error {
+		for _, h := range hits {
+			n, err := s.Node(h.ID)
+			if errs.CodeOf(err) == errs.NotFound {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if n.Retraction != nil || len(kinds) > 0 && !kindIn(n.Kind, kinds) {
+				continue
+			}
+			out = append(out, EntityHit{Node: n, Score: h.Score})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Same score: shorter, then alphabetical names first.
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Score != out[j].Score {
+			return out[i].Score > out[j].Score
+		}
+		a, b := out[i].Node.Name, out[j].Node.Name
+		if len(a) != len(b) {
+			return len(a) < len(b)
+		}
+		return a < b
+	})
+	if len(out) > limit {
+		out = out[:max(limit, 0)]
+	}
+	return out, nil
+}
