@@ -80,7 +80,6 @@ func TestMemoryBudgetFlags(t *testing.T) {
 	}
 }
 
-
 // TestEveryFlagIsDocumented: every flag of serve names its environment
 // variable in its usage and appears in README.md, as `-name`.
 func TestEveryFlagIsDocumented(t *testing.T) {
