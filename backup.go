@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"policygraph/storage/badger"
+
 	"policygraph/graph"
 	"policygraph/storage"
 )
@@ -147,7 +149,7 @@ func restoreCommand(args []string, getenv func(string) string, stdout, stderr io
 		defer f.Close()
 		r = f
 	}
-	rep, err := storage.Restore(*data, r, slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	rep, err := badger.Restore(*data, r, slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		return err
 	}
@@ -158,7 +160,7 @@ func restoreCommand(args []string, getenv func(string) string, stdout, stderr io
 }
 
 // checkCommand verifies a data directory no server holds, changing nothing in
-// it (storage.CheckDir), and lists every problem; it fails if there is any.
+// it (badger.CheckDir), and lists every problem; it fails if there is any.
 func checkCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -169,7 +171,7 @@ func checkCommand(args []string, getenv func(string) string, stdout, stderr io.W
 	if err := holdsStore(*data); err != nil {
 		return err
 	}
-	rep, err := storage.CheckDir(*data, slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	rep, err := badger.CheckDir(*data, slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		return fmt.Errorf("check: %w", err)
 	}

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"policygraph/storage/badger"
+
 	"policygraph/seed"
 	"policygraph/storage"
 )
@@ -27,7 +29,7 @@ func benchServer(b *testing.B, dir string, args ...string) *httptest.Server {
 	if err != nil {
 		b.Fatal(err)
 	}
-	kv, err := storage.OpenBadger(storage.BadgerOptions{InMemory: dir == "", Dir: dir, SyncWrites: cfg.syncWrites})
+	kv, err := badger.Open(badger.Options{InMemory: dir == "", Dir: dir, SyncWrites: cfg.syncWrites})
 	if err != nil {
 		b.Fatal(err)
 	}

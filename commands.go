@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"policygraph/storage/badger"
+
 	"policygraph/bench"
 	"policygraph/storage"
 )
@@ -48,7 +50,7 @@ func importCommand(stdin io.Reader, args []string, getenv func(string) string, s
 	fs.SetOutput(stderr)
 	data := fs.String("data", envOr(getenv, "POLICYGRAPH_DATA", "./data"), "data directory, new or empty (env POLICYGRAPH_DATA)")
 	var budget byteSize
-	budgetErr := byteSizeFlag(fs, getenv, &budget, "import-memory", "POLICYGRAPH_IMPORT_MEMORY", storage.DefaultBulkMemory,
+	budgetErr := byteSizeFlag(fs, getenv, &budget, "import-memory", "POLICYGRAPH_IMPORT_MEMORY", badger.DefaultBulkMemory,
 		"the import's memory budget: past it, it sorts runs on disk and merges them; at least 128MiB")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -56,8 +58,8 @@ func importCommand(stdin io.Reader, args []string, getenv func(string) string, s
 	if err := budgetErr(); err != nil {
 		return err
 	}
-	if budget < storage.MinBulkMemory {
-		return fmt.Errorf("import: -import-memory %s is under the %s minimum", &budget, storage.FormatBytes(storage.MinBulkMemory))
+	if budget < badger.MinBulkMemory {
+		return fmt.Errorf("import: -import-memory %s is under the %s minimum", &budget, storage.FormatBytes(badger.MinBulkMemory))
 	}
 	// The budget bounds the Go heap too, so that the decoding's garbage is
 	// collected before the heap outgrows it (unless GOMEMLIMIT says otherwise).
@@ -65,8 +67,8 @@ func importCommand(stdin io.Reader, args []string, getenv func(string) string, s
 		debug.SetMemoryLimit(int64(budget))
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	kv, err := storage.OpenBadger(storage.BadgerOptions{Dir: *data, SyncWrites: true, Logger: log,
-		BulkMemory: int(budget), MinFreeDisk: storage.DefaultMinFreeDisk(0)})
+	kv, err := badger.Open(badger.Options{Dir: *data, SyncWrites: true, Logger: log,
+		BulkMemory: int(budget), MinFreeDisk: badger.DefaultMinFreeDisk(0)})
 	if err != nil {
 		return err
 	}
@@ -141,7 +143,7 @@ func envOr(getenv func(string) string, name, def string) string {
 
 func openStore(dir string, syncWrites bool, stderr io.Writer) (*storage.Graph, error) {
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	kv, err := storage.OpenBadger(storage.BadgerOptions{Dir: dir, SyncWrites: syncWrites, Logger: log})
+	kv, err := badger.Open(badger.Options{Dir: dir, SyncWrites: syncWrites, Logger: log})
 	if err != nil {
 		return nil, err
 	}

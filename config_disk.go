@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"policygraph/storage"
+	"policygraph/storage/badger"
 )
 
 // autoSize (-1) is the byteSize that "auto" stands for in a flag that takes it.
@@ -57,9 +57,9 @@ func byteSizeFlag(fs *flag.FlagSet, getenv func(string) string, dst *byteSize, n
 // diskFlags defines the flags of the store's disk use: Badger's memtable size
 // and the free-space watermark under which writes are refused. The returned
 // func, called after parsing, reports a malformed environment value and
-// resolves -min-free-disk's "auto" to storage.DefaultMinFreeDisk.
+// resolves -min-free-disk's "auto" to badger.DefaultMinFreeDisk.
 func diskFlags(fs *flag.FlagSet, getenv func(string) string, c *config) func() error {
-	memtable := byteSizeFlag(fs, getenv, &c.memTableSize, "memtable-size", "POLICYGRAPH_MEMTABLE_SIZE", storage.DefaultMemTableSize,
+	memtable := byteSizeFlag(fs, getenv, &c.memTableSize, "memtable-size", "POLICYGRAPH_MEMTABLE_SIZE", badger.DefaultMemTableSize,
 		"Badger's memtable size, and so the size of its write-ahead log files, e.g. 64MiB")
 	minFree := byteSizeFlag(fs, getenv, &c.minFreeDisk, "min-free-disk", "POLICYGRAPH_MIN_FREE_DISK", autoSize,
 		"refuse writes (DISK_FULL) while the data directory's disk has less free space than this, e.g. 512MiB; auto: 4 memtables; 0: never")
@@ -73,7 +73,7 @@ func diskFlags(fs *flag.FlagSet, getenv func(string) string, c *config) func() e
 			return fmt.Errorf("-memtable-size %s is under Badger's 1MiB minimum", &c.memTableSize)
 		}
 		if c.minFreeDisk == autoSize {
-			c.minFreeDisk = byteSize(storage.DefaultMinFreeDisk(int64(c.memTableSize)))
+			c.minFreeDisk = byteSize(badger.DefaultMinFreeDisk(int64(c.memTableSize)))
 		}
 		return nil
 	}

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"policygraph/storage/badger"
+
 	"policygraph/storage"
 )
 
@@ -45,7 +47,7 @@ func TestSyncFlagReachesBadger(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer g.Close()
-			b, ok := g.KV().(*storage.CountingKV).KV.(*storage.Badger)
+			b, ok := g.KV().(*storage.CountingKV).KV.(*badger.KV)
 			if !ok {
 				t.Fatalf("the store is a %T, not Badger", g.KV())
 			}

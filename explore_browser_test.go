@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"policygraph/storage/badger"
+
 	"github.com/chromedp/chromedp"
 
 	"policygraph/bench"
@@ -766,7 +768,7 @@ func TestExplorerAtScale(t *testing.T) {
 	}
 	t.Logf("generated and imported %d nodes, %d facts in %v (import %v)", st.Report.Nodes, st.Report.Facts, time.Since(built), st.Import)
 
-	kv, err := storage.OpenBadger(storage.BadgerOptions{Dir: st.Dir})
+	kv, err := badger.Open(badger.Options{Dir: st.Dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -847,7 +849,7 @@ func TestExplorerAtScale(t *testing.T) {
 // newTestServerWrapped is newTestServer with its handler wrapped.
 func newTestServerWrapped(t *testing.T, wrap func(http.Handler) http.Handler) *httptest.Server {
 	t.Helper()
-	bkv, err := storage.OpenBadger(storage.BadgerOptions{InMemory: true})
+	bkv, err := badger.Open(badger.Options{InMemory: true})
 	if err != nil {
 		t.Fatal(err)
 	}

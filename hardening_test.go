@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"policygraph/storage/badger"
+
 	"policygraph/storage"
 )
 
@@ -36,7 +38,7 @@ func newTestHandler(t *testing.T, args ...string) (http.Handler, *storage.Graph)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kv, err := storage.OpenBadger(storage.BadgerOptions{InMemory: true})
+	kv, err := badger.Open(badger.Options{InMemory: true})
 	if err != nil {
 		t.Fatal(err)
 	}

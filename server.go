@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"time"
 
+	"policygraph/storage/badger"
+
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -189,7 +191,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	g, err := openGraph(cfg, log)
 	if err != nil {
-		if damage := (*storage.DamageError)(nil); errors.As(err, &damage) && cfg.verify {
+		if damage := (*badger.DamageError)(nil); errors.As(err, &damage) && cfg.verify {
 			err = fmt.Errorf("%w (-verify=false opens it anyway where it can, accepting the loss that check lists)", err)
 		}
 		log.Error("store refused", "data", cfg.data, "err", err)
@@ -251,7 +253,7 @@ const minTokenBytes = 16
 // openGraph opens the store and seeds it when it holds no entity.
 func openGraph(cfg config, log *slog.Logger) (*storage.Graph, error) {
 	start := time.Now()
-	bkv, err := storage.OpenBadger(storage.BadgerOptions{Dir: cfg.data, SyncWrites: cfg.syncWrites, Logger: log, NoVerify: !cfg.verify,
+	bkv, err := badger.Open(badger.Options{Dir: cfg.data, SyncWrites: cfg.syncWrites, Logger: log, NoVerify: !cfg.verify,
 		BlockCacheBytes: cfg.memory.blockCache, MemTableSize: int64(cfg.memTableSize), MinFreeDisk: int64(cfg.minFreeDisk)})
 	if err != nil {
 		return nil, err

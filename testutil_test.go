@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"policygraph/storage/badger"
+
 	"policygraph/seed"
 	"policygraph/storage"
 )
@@ -37,7 +39,7 @@ func testConfig() config {
 // newTestServerWith is newTestServer with the given configuration.
 func newTestServerWith(t testing.TB, cfg config) (*httptest.Server, *storage.Graph) {
 	t.Helper()
-	bkv, err := storage.OpenBadger(storage.BadgerOptions{InMemory: true})
+	bkv, err := badger.Open(badger.Options{InMemory: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"policygraph/storage/badger"
+
 	"policygraph/seed"
 	"policygraph/storage"
 )
@@ -41,7 +43,7 @@ func runScale(ctx context.Context, o Options, out, stderr io.Writer) error {
 	fmt.Fprintf(out, "# policygraph bench -scale\n\n")
 	fmt.Fprintf(out, "- command: `go run . bench %s`\n", strings.Join(os.Args[2:], " "))
 	machine(out)
-	fmt.Fprintf(out, "- per size: Generate -> file -> Graph.Import (Badger StreamWriter, within the import memory budget storage.DefaultBulkMemory: sorted runs on disk past it) -> seed.Load (transactions) -> close; then `serve -cache-size 0` in a child process\n")
+	fmt.Fprintf(out, "- per size: Generate -> file -> Graph.Import (Badger StreamWriter, within the import memory budget badger.DefaultBulkMemory: sorted runs on disk past it) -> seed.Load (transactions) -> close; then `serve -cache-size 0` in a child process\n")
 	fmt.Fprintf(out, "- latency: one client (closed loop, c=1), %s per query after a 1s warm-up; RSS: the server's VmRSS after %s of c=8 headline load\n\n", o.ScaleDur, o.ScaleDur)
 	fmt.Fprintf(out, "| nodes | facts | edges | import s | edges/s | store MiB | cold start ms | seed headline p50/p99 ms | seed two-hop p50/p99 ms | synth headline p50/p99 ms | synth two-hop p50/p99 ms | server RSS MiB |\n")
 	fmt.Fprintf(out, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
@@ -162,7 +164,7 @@ func BuildStore(base string, n int, syncWrites bool) (Store, error) {
 		return st, fmt.Errorf("scale store: %w", err)
 	}
 
-	kv, err := storage.OpenBadger(storage.BadgerOptions{Dir: st.Dir, SyncWrites: syncWrites, BulkMemory: storage.DefaultBulkMemory})
+	kv, err := badger.Open(badger.Options{Dir: st.Dir, SyncWrites: syncWrites, BulkMemory: badger.DefaultBulkMemory})
 	if err != nil {
 		return st, fmt.Errorf("scale store: %w", err)
 	}
@@ -178,7 +180,7 @@ func BuildStore(base string, n int, syncWrites bool) (Store, error) {
 	}
 	// The import's budget bounds the Go heap while it runs, as in the
 	// import command.
-	limit := debug.SetMemoryLimit(storage.DefaultBulkMemory)
+	limit := debug.SetMemoryLimit(badger.DefaultBulkMemory)
 	start := time.Now()
 	st.Report, err = g.Import(bufio.NewReaderSize(in, 1<<20))
 	st.Import = time.Since(start)

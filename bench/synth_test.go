@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"testing"
 
+	"policygraph/storage/badger"
+
 	"policygraph/storage"
 )
 
@@ -15,7 +17,7 @@ func TestGenerateImports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kv, err := storage.OpenBadger(storage.BadgerOptions{InMemory: true})
+	kv, err := badger.Open(badger.Options{InMemory: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +57,7 @@ func BenchmarkImport(b *testing.B) {
 	edges := 0
 	for b.Loop() {
 		b.StopTimer()
-		kv, err := storage.OpenBadger(storage.BadgerOptions{Dir: b.TempDir()})
+		kv, err := badger.Open(badger.Options{Dir: b.TempDir()})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"policygraph/errs"
 	"policygraph/graph"
 )
 
@@ -128,7 +129,7 @@ func TestAdmissionIsFairAcrossClients(t *testing.T) {
 		} `json:"errors"`
 	}
 	if err := json.Unmarshal(busyRec.Body.Bytes(), &body); err != nil || len(body.Errors) == 0 ||
-		body.Errors[0].Extensions["code"] != graph.CodeServerBusy || busyRec.Header().Get("Retry-After") == "" {
+		body.Errors[0].Extensions["code"] != string(errs.ServerBusy) || busyRec.Header().Get("Retry-After") == "" {
 		t.Errorf("refusal: %v %q, Retry-After %q", err, busyRec.Body.String(), busyRec.Header().Get("Retry-After"))
 	}
 }

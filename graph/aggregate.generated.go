@@ -5,6 +5,7 @@ package graph
 import (
 	"context"
 	"math"
+	"policygraph/graph/model"
 	"policygraph/storage"
 	"strconv"
 	"sync/atomic"
@@ -23,7 +24,7 @@ import (
 
 // region    **************************** field.gotpl *****************************
 
-func (ec *executionContext) _FactGroup_year(ctx context.Context, field graphql.CollectedField, obj *storage.Group) (ret graphql.Marshaler) {
+func (ec *executionContext) _FactGroup_year(ctx context.Context, field graphql.CollectedField, obj *model.FactGroup) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -32,7 +33,7 @@ func (ec *executionContext) _FactGroup_year(ctx context.Context, field graphql.C
 			return ec.fieldContext_FactGroup_year(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.YearOpt(), nil
+			return obj.Year(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
@@ -46,7 +47,7 @@ func (ec *executionContext) fieldContext_FactGroup_year(_ context.Context, field
 	return graphql.NewScalarFieldContext("FactGroup", field, true, false, "Int")
 }
 
-func (ec *executionContext) _FactGroup_subjectCountry(ctx context.Context, field graphql.CollectedField, obj *storage.Group) (ret graphql.Marshaler) {
+func (ec *executionContext) _FactGroup_subjectCountry(ctx context.Context, field graphql.CollectedField, obj *model.FactGroup) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -55,7 +56,7 @@ func (ec *executionContext) _FactGroup_subjectCountry(ctx context.Context, field
 			return ec.fieldContext_FactGroup_subjectCountry(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.SubjectCountryOpt(), nil
+			return obj.SubjectCountry(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -69,7 +70,7 @@ func (ec *executionContext) fieldContext_FactGroup_subjectCountry(_ context.Cont
 	return graphql.NewScalarFieldContext("FactGroup", field, true, false, "String")
 }
 
-func (ec *executionContext) _FactGroup_objectCountry(ctx context.Context, field graphql.CollectedField, obj *storage.Group) (ret graphql.Marshaler) {
+func (ec *executionContext) _FactGroup_objectCountry(ctx context.Context, field graphql.CollectedField, obj *model.FactGroup) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -78,7 +79,7 @@ func (ec *executionContext) _FactGroup_objectCountry(ctx context.Context, field 
 			return ec.fieldContext_FactGroup_objectCountry(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ObjectCountryOpt(), nil
+			return obj.ObjectCountry(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -92,7 +93,7 @@ func (ec *executionContext) fieldContext_FactGroup_objectCountry(_ context.Conte
 	return graphql.NewScalarFieldContext("FactGroup", field, true, false, "String")
 }
 
-func (ec *executionContext) _FactGroup_tier(ctx context.Context, field graphql.CollectedField, obj *storage.Group) (ret graphql.Marshaler) {
+func (ec *executionContext) _FactGroup_tier(ctx context.Context, field graphql.CollectedField, obj *model.FactGroup) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -101,7 +102,7 @@ func (ec *executionContext) _FactGroup_tier(ctx context.Context, field graphql.C
 			return ec.fieldContext_FactGroup_tier(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.TierOpt(), nil
+			return obj.Tier(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *storage.Tier) graphql.Marshaler {
@@ -115,7 +116,7 @@ func (ec *executionContext) fieldContext_FactGroup_tier(_ context.Context, field
 	return graphql.NewScalarFieldContext("FactGroup", field, true, false, "SponsorTier")
 }
 
-func (ec *executionContext) _FactGroup_subjectOrgType(ctx context.Context, field graphql.CollectedField, obj *storage.Group) (ret graphql.Marshaler) {
+func (ec *executionContext) _FactGroup_subjectOrgType(ctx context.Context, field graphql.CollectedField, obj *model.FactGroup) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -124,7 +125,7 @@ func (ec *executionContext) _FactGroup_subjectOrgType(ctx context.Context, field
 			return ec.fieldContext_FactGroup_subjectOrgType(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.SubjectOrgTypeOpt(), nil
+			return obj.SubjectOrgType(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -138,7 +139,7 @@ func (ec *executionContext) fieldContext_FactGroup_subjectOrgType(_ context.Cont
 	return graphql.NewScalarFieldContext("FactGroup", field, true, false, "String")
 }
 
-func (ec *executionContext) _FactGroup_subjectKind(ctx context.Context, field graphql.CollectedField, obj *storage.Group) (ret graphql.Marshaler) {
+func (ec *executionContext) _FactGroup_subjectKind(ctx context.Context, field graphql.CollectedField, obj *model.FactGroup) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -147,7 +148,7 @@ func (ec *executionContext) _FactGroup_subjectKind(ctx context.Context, field gr
 			return ec.fieldContext_FactGroup_subjectKind(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.SubjectKindOpt(), nil
+			return obj.SubjectKind(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *storage.Kind) graphql.Marshaler {
@@ -161,7 +162,7 @@ func (ec *executionContext) fieldContext_FactGroup_subjectKind(_ context.Context
 	return graphql.NewScalarFieldContext("FactGroup", field, true, false, "EntityKind")
 }
 
-func (ec *executionContext) _FactGroup_objectKind(ctx context.Context, field graphql.CollectedField, obj *storage.Group) (ret graphql.Marshaler) {
+func (ec *executionContext) _FactGroup_objectKind(ctx context.Context, field graphql.CollectedField, obj *model.FactGroup) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -170,7 +171,7 @@ func (ec *executionContext) _FactGroup_objectKind(ctx context.Context, field gra
 			return ec.fieldContext_FactGroup_objectKind(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ObjectKindOpt(), nil
+			return obj.ObjectKind(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *storage.Kind) graphql.Marshaler {
@@ -184,7 +185,7 @@ func (ec *executionContext) fieldContext_FactGroup_objectKind(_ context.Context,
 	return graphql.NewScalarFieldContext("FactGroup", field, true, false, "EntityKind")
 }
 
-func (ec *executionContext) _FactGroup_predicate(ctx context.Context, field graphql.CollectedField, obj *storage.Group) (ret graphql.Marshaler) {
+func (ec *executionContext) _FactGroup_predicate(ctx context.Context, field graphql.CollectedField, obj *model.FactGroup) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -193,7 +194,7 @@ func (ec *executionContext) _FactGroup_predicate(ctx context.Context, field grap
 			return ec.fieldContext_FactGroup_predicate(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PredicateOpt(), nil
+			return obj.Predicate(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *storage.Predicate) graphql.Marshaler {
@@ -207,7 +208,7 @@ func (ec *executionContext) fieldContext_FactGroup_predicate(_ context.Context, 
 	return graphql.NewScalarFieldContext("FactGroup", field, true, false, "Predicate")
 }
 
-func (ec *executionContext) _FactGroup_measure(ctx context.Context, field graphql.CollectedField, obj *storage.Group) (ret graphql.Marshaler) {
+func (ec *executionContext) _FactGroup_measure(ctx context.Context, field graphql.CollectedField, obj *model.FactGroup) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -216,7 +217,7 @@ func (ec *executionContext) _FactGroup_measure(ctx context.Context, field graphq
 			return ec.fieldContext_FactGroup_measure(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.MeasureOpt(), nil
+			return obj.Measure(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -230,7 +231,7 @@ func (ec *executionContext) fieldContext_FactGroup_measure(_ context.Context, fi
 	return graphql.NewScalarFieldContext("FactGroup", field, true, false, "String")
 }
 
-func (ec *executionContext) _FactGroup_count(ctx context.Context, field graphql.CollectedField, obj *storage.Group) (ret graphql.Marshaler) {
+func (ec *executionContext) _FactGroup_count(ctx context.Context, field graphql.CollectedField, obj *model.FactGroup) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -253,7 +254,7 @@ func (ec *executionContext) fieldContext_FactGroup_count(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("FactGroup", field, false, false, "Int")
 }
 
-func (ec *executionContext) _FactGroup_subjects(ctx context.Context, field graphql.CollectedField, obj *storage.Group) (ret graphql.Marshaler) {
+func (ec *executionContext) _FactGroup_subjects(ctx context.Context, field graphql.CollectedField, obj *model.FactGroup) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -345,7 +346,7 @@ func (ec *executionContext) fieldContext_Point_subjects(_ context.Context, field
 	return graphql.NewScalarFieldContext("Point", field, false, false, "Int")
 }
 
-func (ec *executionContext) _Series_key(ctx context.Context, field graphql.CollectedField, obj *storage.Series) (ret graphql.Marshaler) {
+func (ec *executionContext) _Series_key(ctx context.Context, field graphql.CollectedField, obj *model.Series) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -354,11 +355,11 @@ func (ec *executionContext) _Series_key(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_Series_key(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Key, nil
+			return obj.Key(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v storage.Group) graphql.Marshaler {
-			return ec.marshalNFactGroup2policygraphᚋstorageᚐGroup(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.FactGroup) graphql.Marshaler {
+			return ec.marshalNFactGroup2ᚖpolicygraphᚋgraphᚋmodelᚐFactGroup(ctx, selections, v)
 		},
 		true,
 		true,
@@ -368,7 +369,7 @@ func (ec *executionContext) fieldContext_Series_key(_ context.Context, field gra
 	fc = &graphql.FieldContext{
 		Object:     "Series",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_FactGroup(ctx, field)
@@ -377,7 +378,7 @@ func (ec *executionContext) fieldContext_Series_key(_ context.Context, field gra
 	return fc, nil
 }
 
-func (ec *executionContext) _Series_points(ctx context.Context, field graphql.CollectedField, obj *storage.Series) (ret graphql.Marshaler) {
+func (ec *executionContext) _Series_points(ctx context.Context, field graphql.CollectedField, obj *model.Series) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -409,7 +410,7 @@ func (ec *executionContext) fieldContext_Series_points(_ context.Context, field 
 	return fc, nil
 }
 
-func (ec *executionContext) _Series_total(ctx context.Context, field graphql.CollectedField, obj *storage.Series) (ret graphql.Marshaler) {
+func (ec *executionContext) _Series_total(ctx context.Context, field graphql.CollectedField, obj *model.Series) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -446,7 +447,7 @@ func (ec *executionContext) fieldContext_Series_total(_ context.Context, field g
 
 var factGroupImplementors = []string{"FactGroup"}
 
-func (ec *executionContext) _FactGroup(ctx context.Context, sel ast.SelectionSet, obj *storage.Group) graphql.Marshaler {
+func (ec *executionContext) _FactGroup(ctx context.Context, sel ast.SelectionSet, obj *model.FactGroup) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, factGroupImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -572,7 +573,7 @@ func (ec *executionContext) _Point(ctx context.Context, sel ast.SelectionSet, ob
 
 var seriesImplementors = []string{"Series"}
 
-func (ec *executionContext) _Series(ctx context.Context, sel ast.SelectionSet, obj *storage.Series) graphql.Marshaler {
+func (ec *executionContext) _Series(ctx context.Context, sel ast.SelectionSet, obj *model.Series) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, seriesImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -662,15 +663,11 @@ func (ec *executionContext) marshalNFactDimension2ᚕpolicygraphᚋstorageᚐDim
 	return ret
 }
 
-func (ec *executionContext) marshalNFactGroup2policygraphᚋstorageᚐGroup(ctx context.Context, sel ast.SelectionSet, v storage.Group) graphql.Marshaler {
-	return ec._FactGroup(ctx, sel, &v)
-}
-
-func (ec *executionContext) marshalNFactGroup2ᚕᚖpolicygraphᚋstorageᚐGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*storage.Group) graphql.Marshaler {
+func (ec *executionContext) marshalNFactGroup2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FactGroup) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNFactGroup2ᚖpolicygraphᚋstorageᚐGroup(ctx, sel, v[i])
+		return ec.marshalNFactGroup2ᚖpolicygraphᚋgraphᚋmodelᚐFactGroup(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -682,7 +679,7 @@ func (ec *executionContext) marshalNFactGroup2ᚕᚖpolicygraphᚋstorageᚐGrou
 	return ret
 }
 
-func (ec *executionContext) marshalNFactGroup2ᚖpolicygraphᚋstorageᚐGroup(ctx context.Context, sel ast.SelectionSet, v *storage.Group) graphql.Marshaler {
+func (ec *executionContext) marshalNFactGroup2ᚖpolicygraphᚋgraphᚋmodelᚐFactGroup(ctx context.Context, sel ast.SelectionSet, v *model.FactGroup) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "FactGroup!")
 		return graphql.Null
@@ -710,11 +707,11 @@ func (ec *executionContext) marshalNPoint2ᚕpolicygraphᚋstorageᚐPointᚄ(ct
 	return ret
 }
 
-func (ec *executionContext) marshalNSeries2ᚕᚖpolicygraphᚋstorageᚐSeriesᚄ(ctx context.Context, sel ast.SelectionSet, v []*storage.Series) graphql.Marshaler {
+func (ec *executionContext) marshalNSeries2ᚕᚖpolicygraphᚋgraphᚋmodelᚐSeriesᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Series) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNSeries2ᚖpolicygraphᚋstorageᚐSeries(ctx, sel, v[i])
+		return ec.marshalNSeries2ᚖpolicygraphᚋgraphᚋmodelᚐSeries(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -726,7 +723,7 @@ func (ec *executionContext) marshalNSeries2ᚕᚖpolicygraphᚋstorageᚐSeries�
 	return ret
 }
 
-func (ec *executionContext) marshalNSeries2ᚖpolicygraphᚋstorageᚐSeries(ctx context.Context, sel ast.SelectionSet, v *storage.Series) graphql.Marshaler {
+func (ec *executionContext) marshalNSeries2ᚖpolicygraphᚋgraphᚋmodelᚐSeries(ctx context.Context, sel ast.SelectionSet, v *model.Series) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Series!")
 		return graphql.Null

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 
+	"policygraph/errs"
 	"policygraph/graph/model"
 	"policygraph/storage"
 )
@@ -10,7 +11,7 @@ import (
 // This file maps factCounts and timeSeries onto storage.CountFacts and
 // storage.TimeSeries.
 
-func (r *Resolver) factCounts(ctx context.Context, f *model.FactFilter, groupBy []storage.Dimension) ([]*storage.Group, error) {
+func (r *Resolver) factCounts(ctx context.Context, f *model.FactFilter, groupBy []storage.Dimension) ([]*model.FactGroup, error) {
 	q, err := r.factQuery(ctx, f)
 	if err != nil {
 		return nil, err
@@ -19,29 +20,20 @@ func (r *Resolver) factCounts(ctx context.Context, f *model.FactFilter, groupBy 
 	if err != nil {
 		return nil, err
 	}
-	return pointers(groups), nil
+	return model.FactGroups(groups), nil
 }
 
-func (r *Resolver) timeSeries(ctx context.Context, f *model.FactFilter, seriesBy []storage.Dimension) ([]*storage.Series, error) {
+func (r *Resolver) timeSeries(ctx context.Context, f *model.FactFilter, seriesBy []storage.Dimension) ([]*model.Series, error) {
 	q, err := r.factQuery(ctx, f)
 	if err != nil {
 		return nil, err
 	}
 	series, err := r.graph(ctx).TimeSeries(q, seriesBy)
 	if err != nil {
-		if e, ok := err.(*storage.Error); ok && (e.Field == "yearFrom" || e.Field == "yearTo") {
+		if e, ok := err.(*errs.Error); ok && (e.Field == "yearFrom" || e.Field == "yearTo") {
 			e.Field = "filter." + e.Field
 		}
 		return nil, err
 	}
-	return pointers(series), nil
-}
-
-// pointers points at each element of s, the shape gqlgen wants for a list of objects.
-func pointers[T any](s []T) []*T {
-	out := make([]*T, len(s))
-	for i := range s {
-		out[i] = &s[i]
-	}
-	return out
+	return model.SeriesList(series), nil
 }

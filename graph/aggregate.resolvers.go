@@ -12,11 +12,11 @@ import (
 )
 
 // FactCounts is the resolver for the factCounts field.
-func (r *queryResolver) FactCounts(ctx context.Context, filter *model.FactFilter, groupBy []storage.Dimension) ([]*storage.Group, error) {
+func (r *queryResolver) FactCounts(ctx context.Context, filter *model.FactFilter, groupBy []storage.Dimension) ([]*model.FactGroup, error) {
 	return r.factCounts(ctx, filter, groupBy)
 }
 
 // TimeSeries is the resolver for the timeSeries field.
-func (r *queryResolver) TimeSeries(ctx context.Context, filter *model.FactFilter, seriesBy []storage.Dimension) ([]*storage.Series, error) {
+func (r *queryResolver) TimeSeries(ctx context.Context, filter *model.FactFilter, seriesBy []storage.Dimension) ([]*model.Series, error) {
 	return r.timeSeries(ctx, filter, seriesBy)
 }

@@ -3,11 +3,11 @@ package graph
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strconv"
 
 	"github.com/google/uuid"
 
+	"policygraph/errs"
 	"policygraph/graph/model"
 	"policygraph/storage"
 )
@@ -16,25 +16,25 @@ import (
 // queries and storage results into API shapes. The logic of the questions lives
 // in storage.
 
-func (r *Resolver) identified(ctx context.Context, id uuid.UUID) (storage.Identified, error) {
+func (r *Resolver) identified(ctx context.Context, id uuid.UUID) (model.Identified, error) {
 	n, err := r.node(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	if n != nil {
-		return storage.View(n), nil
+		return model.View(n), nil
 	}
 	f, err := r.fact(ctx, id)
 	if f == nil || err != nil {
 		return nil, err // an untyped nil: no Identified holding a nil *Fact
 	}
-	return f, nil
+	return model.NewFact(f), nil
 }
 
 // fact reads a fact under the request's deadline; nil when the ID names none.
 func (r *Resolver) fact(ctx context.Context, id uuid.UUID) (*storage.Fact, error) {
 	f, err := r.graph(ctx).Fact(id)
-	if storage.ErrorCode(err) == storage.CodeNotFound {
+	if errs.CodeOf(err) == errs.NotFound {
 		return nil, nil
 	}
 	return f, err
@@ -105,9 +105,9 @@ func (r *Resolver) entityList(ctx context.Context, f *model.EntityFilter, orderB
 	if err != nil {
 		return nil, err
 	}
-	c := &model.EntityConnection{TotalCount: len(ids), PageInfo: info, Edges: []*model.EntityEdge{}, Nodes: []storage.Entity{}}
+	c := &model.EntityConnection{TotalCount: len(ids), PageInfo: info, Edges: []*model.EntityEdge{}, Nodes: []model.Entity{}}
 	for _, n := range nodes {
-		e := storage.View(n)
+		e := model.View(n)
 		c.Edges = append(c.Edges, &model.EntityEdge{Cursor: cursorOf(n.ID), Node: e})
 		c.Nodes = append(c.Nodes, e)
 	}
@@ -189,18 +189,18 @@ func (r *Resolver) sponsorshipsByYear(ctx context.Context, series, event, sponso
 	seen := map[uuid.UUID]bool{}
 	for _, f := range facts {
 		if cur == nil || cur.Year != f.Year {
-			cur = &model.SponsorshipYear{Year: f.Year, Events: []*storage.Event{}}
+			cur = &model.SponsorshipYear{Year: f.Year, Events: []*model.Event{}}
 			out = append(out, cur)
 		}
-		cur.Sponsorships = append(cur.Sponsorships, f)
+		cur.Sponsorships = append(cur.Sponsorships, model.NewFact(f))
 		if !seen[f.Object] {
 			seen[f.Object] = true
 			n, err := r.node(ctx, f.Object)
 			if err != nil {
 				return nil, err
 			}
-			if n != nil {
-				cur.Events = append(cur.Events, &storage.Event{Node: n})
+			if ev := model.ViewAs[model.Event](n); ev != nil { // a SPONSORED fact's object is an event
+				cur.Events = append(cur.Events, ev)
 			}
 		}
 	}
@@ -222,51 +222,17 @@ func (r *Resolver) search(ctx context.Context, text string, kinds []storage.Kind
 		limit = *first
 	}
 	if limit < 0 || limit > MaxPageSize {
-		return nil, &storage.Error{Code: storage.CodeInvalidArgument, Field: "first", Message: fmt.Sprintf("first must be between 0 and %d", MaxPageSize)}
+		return nil, &errs.Error{Code: errs.InvalidArgument, Field: "first", Message: fmt.Sprintf("first must be between 0 and %d", MaxPageSize)}
 	}
-	hits, err := r.graph(ctx).Search(text, 0)
+	hits, err := r.graph(ctx).SearchEntities(text, kinds, limit)
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]uuid.UUID, len(hits))
+	out := make([]*model.SearchHit, len(hits))
 	for i, h := range hits {
-		ids[i] = h.ID
-	}
-	nodes, err := r.loaders(ctx).nodes.LoadAll(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	out := []*model.SearchHit{}
-	for i, n := range nodes {
-		if n == nil || n.Retraction != nil || (len(kinds) > 0 && !kindIn(n.Kind, kinds)) {
-			continue
-		}
-		out = append(out, &model.SearchHit{Entity: storage.View(n), Score: hits[i].Score})
-	}
-	// Same score: shorter, then alphabetical names first.
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Score != out[j].Score {
-			return out[i].Score > out[j].Score
-		}
-		a, b := out[i].Entity.Base().Name, out[j].Entity.Base().Name
-		if len(a) != len(b) {
-			return len(a) < len(b)
-		}
-		return a < b
-	})
-	if len(out) > limit {
-		out = out[:limit]
+		out[i] = &model.SearchHit{Entity: model.View(h.Node), Score: h.Score}
 	}
 	return out, nil
-}
-
-func kindIn(k storage.Kind, ks []storage.Kind) bool {
-	for _, x := range ks {
-		if x == k {
-			return true
-		}
-	}
-	return false
 }
 
 func predicateInfos() []*model.PredicateInfo {
@@ -291,7 +257,7 @@ func (r *Resolver) stats(ctx context.Context) (*model.GraphStats, error) {
 		return nil, err
 	}
 	out := &model.GraphStats{Entities: s.Nodes, Facts: s.Facts, ActiveFacts: s.ActiveFacts,
-		Version: strconv.FormatUint(r.Graph.Version(), 10), ByKind: []*model.KindCount{}}
+		Version: strconv.FormatUint(r.graph(ctx).Version(), 10), ByKind: []*model.KindCount{}}
 	for _, k := range storage.Kinds {
 		out.ByKind = append(out.ByKind, &model.KindCount{Kind: k, Count: s.ByKind[k]})
 	}

@@ -10,13 +10,10 @@ import (
 	"sync"
 	"time"
 
+	"policygraph/errs"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
-
-// CodeTooManyAuthFailures refuses, unchecked, a request from a client address
-// whose failed attempts at the token are already queued for longer than the
-// bound (429, with Retry-After).
-const CodeTooManyAuthFailures = "TOO_MANY_AUTH_FAILURES"
 
 // AuthOptions configure NewAuth.
 type AuthOptions struct {
@@ -206,7 +203,7 @@ func (a *Auth) Authenticate(next http.Handler) http.Handler {
 func RefuseThrottled(w http.ResponseWriter, retryAfter time.Duration) {
 	secs := int((retryAfter + time.Second - 1) / time.Second)
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	writeError(w, mediaJSON, http.StatusTooManyRequests, CodeTooManyAuthFailures,
+	writeError(w, mediaJSON, errs.TooManyAuthFailures,
 		"too many failed attempts at the token from this address; retry in "+strconv.Itoa(secs)+"s")
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"policygraph/errs"
 	"policygraph/graph"
 )
 
@@ -123,7 +124,7 @@ func TestBearerSchemeAnyCase(t *testing.T) {
 		t.Errorf("the right token was held back: %v", s)
 	}
 	for _, h := range []string{"Basic " + testToken, "Bearer" + testToken, "Token " + testToken, "Bearer " + testToken + "x"} {
-		if status, code, _ := a.write("192.0.2.2:1234", h); status != http.StatusUnauthorized || code != graph.CodeUnauthenticated {
+		if status, code, _ := a.write("192.0.2.2:1234", h); status != http.StatusUnauthorized || code != string(errs.Unauthenticated) {
 			t.Errorf("%q: %d %s", h, status, code)
 		}
 	}
@@ -176,7 +177,7 @@ func TestFailedAuthIsSlowed(t *testing.T) {
 		// of 10): refused unchecked, even the right token, from that address.
 		for _, h := range []string{"Bearer guess", "Bearer " + testToken} {
 			status, code, hdr := a.write("203.0.113.9:2", h)
-			if status != http.StatusTooManyRequests || code != graph.CodeTooManyAuthFailures || hdr.Get("Retry-After") != "11" {
+			if status != http.StatusTooManyRequests || code != string(errs.TooManyAuthFailures) || hdr.Get("Retry-After") != "11" {
 				t.Errorf("%q past the bound: %d %s Retry-After %q", h, status, code, hdr.Get("Retry-After"))
 			}
 		}

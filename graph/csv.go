@@ -16,18 +16,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vektah/gqlparser/v2/ast"
-)
+	"policygraph/errs"
 
-// Error codes of the CSV form of a saved query (extensions.code).
-const (
-	// CodeCSVTableAmbiguous: the query has lists of objects side by side and
-	// no table parameter says which one to tabulate; extensions.tables lists them.
-	CodeCSVTableAmbiguous = "CSV_TABLE_AMBIGUOUS"
-	// CodeCSVTableUnknown: the table parameter names no list of objects of the query.
-	CodeCSVTableUnknown = "CSV_TABLE_UNKNOWN"
-	// CodeCSVTooLarge: the table has more rows or bytes than the server writes.
-	CodeCSVTooLarge = "CSV_TOO_LARGE"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // A CSV answer is one table, made from the finished JSON answer of a saved
@@ -183,8 +174,7 @@ type csvCell struct {
 
 // csvRequestError is a CSV request refused before anything runs.
 type csvRequestError struct {
-	status  int
-	code    string
+	code    errs.Code
 	message string
 	tables  []string
 }
@@ -195,7 +185,7 @@ func planCSV(op *ast.OperationDefinition, table string) (*csvLayout, *csvRequest
 	budget := maxCSVFields
 	fields := csvFields(op.SelectionSet, &budget)
 	if budget < 0 {
-		return nil, &csvRequestError{http.StatusBadRequest, CodeComplexityLimit,
+		return nil, &csvRequestError{errs.ComplexityLimit,
 			fmt.Sprintf("the query selects more than %d fields once fragments are expanded, too many for a CSV table", maxCSVFields), nil}
 	}
 	all, innermost := csvTables(fields, "")
@@ -209,10 +199,10 @@ func planCSV(op *ast.OperationDefinition, table string) (*csvLayout, *csvRequest
 			found = found || t == table
 		}
 		if !found {
-			return nil, &csvRequestError{http.StatusBadRequest, CodeCSVTableUnknown, csvTableMessage(fmt.Sprintf("table %q is not a list of objects of this query", table), all), all}
+			return nil, &csvRequestError{errs.CSVTableUnknown, csvTableMessage(fmt.Sprintf("table %q is not a list of objects of this query", table), all), all}
 		}
 	case len(innermost) > 1:
-		return nil, &csvRequestError{http.StatusBadRequest, CodeCSVTableAmbiguous, csvTableMessage("this query has lists of objects side by side, and a CSV answer is one table: name it with the table parameter", all), all}
+		return nil, &csvRequestError{errs.CSVTableAmbiguous, csvTableMessage("this query has lists of objects side by side, and a CSV answer is one table: name it with the table parameter", all), all}
 	case len(innermost) == 1:
 		table = innermost[0]
 	}
@@ -510,7 +500,7 @@ func serveCSV(w http.ResponseWriter, r, inner *http.Request, api http.Handler, n
 		if rerr.tables != nil {
 			ext["tables"] = rerr.tables
 		}
-		writeErrorExt(w, rerr.status, rerr.code, rerr.message, ext)
+		writeErrorExt(w, rerr.code, rerr.message, ext)
 		return
 	}
 	ctx := r.Context()
@@ -559,19 +549,19 @@ func serveCSV(w http.ResponseWriter, r, inner *http.Request, api http.Handler, n
 	rows, size, err := layout.measure(ctx, resp.Data, opts, lim)
 	switch {
 	case errors.Is(err, errCSVRows):
-		writeErrorExt(w, http.StatusBadRequest, CodeCSVTooLarge, fmt.Sprintf("table %s has more than %d rows, the most this server writes; ask for fewer (a smaller first, a narrower filter)", csvTableName(layout.table), lim.maxRows),
+		writeErrorExt(w, errs.CSVTooLarge, fmt.Sprintf("table %s has more than %d rows, the most this server writes; ask for fewer (a smaller first, a narrower filter)", csvTableName(layout.table), lim.maxRows),
 			map[string]any{"maxRows": lim.maxRows})
 		return
 	case errors.Is(err, errCSVBytes):
-		writeErrorExt(w, http.StatusBadRequest, CodeCSVTooLarge, fmt.Sprintf("table %s is larger than %d bytes, the most this server writes; ask for fewer rows or fields", csvTableName(layout.table), lim.maxBytes),
+		writeErrorExt(w, errs.CSVTooLarge, fmt.Sprintf("table %s is larger than %d bytes, the most this server writes; ask for fewer rows or fields", csvTableName(layout.table), lim.maxBytes),
 			map[string]any{"maxBytes": lim.maxBytes})
 		return
 	case ctx.Err() != nil:
-		writeError(w, mediaJSON, http.StatusServiceUnavailable, CodeTimeout,
+		writeError(w, mediaJSON, errs.Timeout,
 			fmt.Sprintf("the request took longer than %s and was stopped; ask for less (fewer or narrower fields, a smaller first)", timeout))
 		return
 	case err != nil:
-		writeError(w, mediaJSON, http.StatusInternalServerError, CodeInternal, "internal error")
+		writeError(w, mediaJSON, errs.Internal, "internal error")
 		return
 	}
 	h := w.Header()
@@ -603,11 +593,9 @@ func csvTableName(table string) string {
 }
 
 // writeErrorExt is writeError (application/json) with more extensions.
-func writeErrorExt(w http.ResponseWriter, status int, code, msg string, ext map[string]any) {
-	ext["code"] = code
-	body, _ := json.Marshal(map[string]any{"errors": []any{map[string]any{"message": msg, "extensions": ext}}})
+func writeErrorExt(w http.ResponseWriter, code errs.Code, msg string, ext map[string]any) {
 	w.Header().Set("Content-Type", mediaJSON+"; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	w.Write(body)
+	w.WriteHeader(errs.Status(code))
+	w.Write(errs.Body(code, msg, ext))
 }

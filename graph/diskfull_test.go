@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"policygraph/errs"
 	"policygraph/storage"
 )
 
@@ -18,7 +19,7 @@ type fullKV struct {
 
 func (f *fullKV) Writable() error {
 	if f.full.Load() {
-		return storage.Errorf(storage.CodeDiskFull, "", "writes are refused while the disk is nearly full")
+		return errs.Errorf(errs.DiskFull, "", "writes are refused while the disk is nearly full")
 	}
 	return f.KV.Writable()
 }
@@ -37,7 +38,7 @@ func TestDiskFullRefusesMutations(t *testing.T) {
 	kv.full.Store(true)
 	a.do(createEntityMutation, create, true).wantError(t, http.StatusInsufficientStorage, "DISK_FULL")
 	a.do(`{ entity(slug: "qualcomm") { name } }`, nil, false).ok(t)
-	if _, err := g.NodeBySlug("full-disk-inc"); storage.ErrorCode(err) != storage.CodeNotFound {
+	if _, err := g.NodeBySlug("full-disk-inc"); errs.CodeOf(err) != errs.NotFound {
 		t.Fatalf("a refused write was stored: %v", err)
 	}
 	kv.full.Store(false)

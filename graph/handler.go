@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -17,17 +16,9 @@ import (
 	"github.com/vektah/gqlparser/v2/validator/core"
 	"github.com/vektah/gqlparser/v2/validator/rules"
 
+	"policygraph/errs"
 	"policygraph/internal/bytecache"
 	"policygraph/storage"
-)
-
-// Error codes the API adds to storage's (extensions.code).
-const (
-	CodeUnauthenticated = "UNAUTHENTICATED"
-	CodeWritesDisabled  = "WRITES_DISABLED"
-	CodeInternal        = "INTERNAL"
-	// CodeDiskFull is storage's: a write refused while the disk is nearly full.
-	CodeDiskFull = string(storage.CodeDiskFull)
 )
 
 // Options configure the GraphQL handler.
@@ -99,7 +90,7 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 	if o.Limits != nil {
 		limits = *o.Limits
 	}
-	res := &Resolver{Graph: g}
+	res := NewResolver(g)
 	es := NewExecutableSchema(Config{Resolvers: res, Complexity: costModel(g, limits)})
 	srv := handler.New(es)
 	limits.apply(srv)
@@ -140,10 +131,10 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 		op := graphql.GetOperationContext(ctx)
 		if op.Operation != nil && op.Operation.Operation == ast.Mutation && actor(ctx) == "" {
 			err := &gqlerror.Error{Message: "writes need the header Authorization: Bearer <token>",
-				Extensions: map[string]any{"code": CodeUnauthenticated}}
+				Extensions: map[string]any{"code": string(errs.Unauthenticated)}}
 			if o.Token == "" {
 				err = &gqlerror.Error{Message: "writes are disabled: the server was started without a write token",
-					Extensions: map[string]any{"code": CodeWritesDisabled}}
+					Extensions: map[string]any{"code": string(errs.WritesDisabled)}}
 			}
 			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{err}})
 		}
@@ -152,7 +143,7 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 			// application/graphql-response+json); one that fills while a
 			// write runs refuses its commit, a field error DISK_FULL.
 			if err := g.Writable(); err != nil {
-				return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{presentError(ctx, log, err)}})
+				return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{PresentError(ctx, log, err)}})
 			}
 		}
 		// Loaders for this operation only, made here rather than per HTTP
@@ -160,11 +151,11 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 		return next(WithLoaders(ctx, g, log))
 	})
 	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
-		return presentError(ctx, log, err)
+		return PresentError(ctx, log, err)
 	})
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(p), "path", graphql.GetPath(ctx).String(), "stack", string(debug.Stack()))
-		return &gqlerror.Error{Message: "internal error", Extensions: map[string]any{"code": CodeInternal}}
+		return &gqlerror.Error{Message: "internal error", Extensions: map[string]any{"code": string(errs.Internal)}}
 	})
 	return limits.Guard(srv, log)
 }
@@ -183,39 +174,4 @@ func rulesWithoutSuggestions() *rules.Rules {
 		r.AddRule(quiet.Name, quiet.RuleFunc)
 	}
 	return r
-}
-
-// presentError maps an error to what the client sees: storage's own errors keep
-// their code and message; GraphQL errors pass through; anything else is logged in
-// full and answered "internal error".
-func presentError(ctx context.Context, log *slog.Logger, err error) *gqlerror.Error {
-	var se *storage.Error
-	if errors.As(err, &se) {
-		gerr := graphql.DefaultErrorPresenter(ctx, err)
-		gerr.Message = se.Message
-		gerr.Extensions = map[string]any{"code": string(se.Code)}
-		if se.Field != "" {
-			gerr.Extensions["field"] = se.Field
-		}
-		return gerr
-	}
-	var gerr *gqlerror.Error
-	if errors.As(err, &gerr) {
-		if gerr.Err == nil || errors.As(gerr.Err, new(*gqlerror.Error)) {
-			return gerr
-		}
-		if errors.As(gerr.Err, &se) {
-			return presentError(ctx, log, gerr.Err)
-		}
-		if gerr.Extensions != nil && gerr.Extensions["code"] != nil {
-			return gerr
-		}
-		if aerr := argumentError(ctx, gerr); aerr != nil {
-			return aerr
-		}
-	}
-	log.ErrorContext(ctx, "internal error", "err", err, "path", graphql.GetPath(ctx).String())
-	out := graphql.DefaultErrorPresenter(ctx, errors.New("internal error"))
-	out.Extensions = map[string]any{"code": CodeInternal}
-	return out
 }

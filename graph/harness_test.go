@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"policygraph/storage/badger"
+
 	"policygraph/graph"
 	"policygraph/seed"
 	"policygraph/storage"
@@ -26,7 +28,7 @@ const articleQuote = "Tại WAIC năm 2019, IBM, Microsoft và Amazon Web Servic
 // seeded opens an in-memory store holding the seed article and its facts.
 func seeded(t testing.TB) *storage.Graph {
 	t.Helper()
-	kv, err := storage.OpenBadger(storage.BadgerOptions{InMemory: true})
+	kv, err := badger.Open(badger.Options{InMemory: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +229,7 @@ func (t faultTxn) Get(key []byte) ([]byte, error) {
 // seededFaulty is seeded with its store behind a faultKV.
 func seededFaulty(t testing.TB) (*storage.Graph, *faultKV) {
 	t.Helper()
-	kv, err := storage.OpenBadger(storage.BadgerOptions{InMemory: true})
+	kv, err := badger.Open(badger.Options{InMemory: true})
 	if err != nil {
 		t.Fatal(err)
 	}

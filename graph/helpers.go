@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"policygraph/errs"
 	"policygraph/graph/model"
 	"policygraph/storage"
 )
@@ -94,7 +95,7 @@ func viewsOf[T any](nodes []*storage.Node, k storage.Kind) []*T {
 	out := make([]*T, 0, len(nodes))
 	for _, n := range nodes {
 		if n != nil && n.Kind == k {
-			if v, ok := any(storage.View(n)).(*T); ok {
+			if v := model.ViewAs[T](n); v != nil {
 				out = append(out, v)
 			}
 		}
@@ -112,18 +113,26 @@ func firstAs[T any](ctx context.Context, r *Resolver, n *storage.Node, dir stora
 }
 
 // entities wraps nodes in their typed views.
-func entities(nodes []*storage.Node) []storage.Entity {
-	out := make([]storage.Entity, 0, len(nodes))
+func entities(nodes []*storage.Node) []model.Entity {
+	out := make([]model.Entity, 0, len(nodes))
 	for _, n := range nodes {
-		if e := storage.View(n); e != nil {
+		if e := model.View(n); e != nil {
 			out = append(out, e)
 		}
 	}
 	return out
 }
 
+// factsOf wraps facts for the schema, passing err on.
+func factsOf(facts []*storage.Fact, err error) ([]*model.Fact, error) {
+	if err != nil {
+		return nil, err
+	}
+	return model.Facts(facts), nil
+}
+
 // entityFacts is the facts field every entity kind shares.
-func (r *Resolver) entityFacts(ctx context.Context, n *storage.Node, preds []storage.Predicate, dir *model.Direction, negated *bool, includeRetracted *bool) ([]*storage.Fact, error) {
+func (r *Resolver) entityFacts(ctx context.Context, n *storage.Node, preds []storage.Predicate, dir *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error) {
 	d := model.DirectionBoth
 	if dir != nil {
 		d = *dir
@@ -149,39 +158,39 @@ func (r *Resolver) entityFacts(ctx context.Context, n *storage.Node, preds []sto
 			}
 		}
 	}
-	return out, nil
+	return model.Facts(out), nil
 }
 
 // startOf is the start (or point in time: a fact has one or the other) of the
 // node's first active fact with pred that is dated.
-func (r *Resolver) startOf(ctx context.Context, n *storage.Node, dir storage.Direction, pred storage.Predicate) (*storage.Date, error) {
+func (r *Resolver) startOf(ctx context.Context, n *storage.Node, dir storage.Direction, pred storage.Predicate) (*model.PartialDate, error) {
 	facts, err := r.active(ctx, n, dir, pred)
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range facts {
 		if f.Start != nil {
-			return f.Start, nil
+			return model.NewPartialDate(f.Start), nil
 		}
 		if f.Date != nil {
-			return f.Date, nil
+			return model.NewPartialDate(f.Date), nil
 		}
 	}
 	return nil, nil
 }
 
 // endOf is the end (or point in time) of the node's first active fact with pred that is dated.
-func (r *Resolver) endOf(ctx context.Context, n *storage.Node, dir storage.Direction, pred storage.Predicate) (*storage.Date, error) {
+func (r *Resolver) endOf(ctx context.Context, n *storage.Node, dir storage.Direction, pred storage.Predicate) (*model.PartialDate, error) {
 	facts, err := r.active(ctx, n, dir, pred)
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range facts {
 		if f.End != nil {
-			return f.End, nil
+			return model.NewPartialDate(f.End), nil
 		}
 		if f.Date != nil {
-			return f.Date, nil
+			return model.NewPartialDate(f.Date), nil
 		}
 	}
 	return nil, nil
@@ -197,11 +206,11 @@ func (r *Resolver) lookup(ctx context.Context, id *uuid.UUID, slug *string, k st
 		n, err = r.node(ctx, *id)
 	case slug != nil:
 		n, err = r.graph(ctx).NodeBySlug(*slug)
-		if storage.ErrorCode(err) == storage.CodeNotFound {
+		if errs.CodeOf(err) == errs.NotFound {
 			return nil, nil
 		}
 	default:
-		return nil, &storage.Error{Code: storage.CodeInvalidArgument, Field: "id", Message: "give an id or a slug"}
+		return nil, &errs.Error{Code: errs.InvalidArgument, Field: "id", Message: "give an id or a slug"}
 	}
 	if err != nil || n == nil {
 		return nil, err
@@ -218,8 +227,7 @@ func lookupAs[T any](ctx context.Context, r *Resolver, id *uuid.UUID, slug *stri
 	if err != nil || n == nil {
 		return nil, err
 	}
-	v, _ := any(storage.View(n)).(*T)
-	return v, nil
+	return model.ViewAs[T](n), nil
 }
 
 // ref resolves an optional slug-or-ID argument; uuid.Nil when absent.
@@ -229,7 +237,7 @@ func (r *Resolver) ref(ctx context.Context, field string, s *string) (uuid.UUID,
 	}
 	id, err := r.graph(ctx).Ref(*s)
 	if err != nil {
-		if e, ok := err.(*storage.Error); ok {
+		if e, ok := err.(*errs.Error); ok {
 			e.Field = field
 			e.Message = fmt.Sprintf("%s: %s", field, e.Message)
 		}
@@ -250,13 +258,13 @@ func page(ids []uuid.UUID, first *int, after *string, def int) ([]uuid.UUID, *mo
 		n = *first
 	}
 	if n < 0 || n > MaxPageSize {
-		return nil, nil, &storage.Error{Code: storage.CodeInvalidArgument, Field: "first", Message: fmt.Sprintf("first must be between 0 and %d", MaxPageSize)}
+		return nil, nil, &errs.Error{Code: errs.InvalidArgument, Field: "first", Message: fmt.Sprintf("first must be between 0 and %d", MaxPageSize)}
 	}
 	start := 0
 	if after != nil && *after != "" {
 		b, err := base64.RawURLEncoding.DecodeString(*after)
 		if err != nil || len(b) != 16 {
-			return nil, nil, &storage.Error{Code: storage.CodeInvalidArgument, Field: "after", Message: "after is not a cursor this API gave"}
+			return nil, nil, &errs.Error{Code: errs.InvalidArgument, Field: "after", Message: "after is not a cursor this API gave"}
 		}
 		id, _ := uuid.FromBytes(b)
 		start = -1
@@ -267,7 +275,7 @@ func page(ids []uuid.UUID, first *int, after *string, def int) ([]uuid.UUID, *mo
 			}
 		}
 		if start < 0 {
-			return nil, nil, &storage.Error{Code: storage.CodeInvalidArgument, Field: "after", Message: "the cursor's item is no longer in this list"}
+			return nil, nil, &errs.Error{Code: errs.InvalidArgument, Field: "after", Message: "the cursor's item is no longer in this list"}
 		}
 	}
 	end := min(start+n, len(ids))
@@ -299,10 +307,11 @@ func factConnection(facts []*storage.Fact, first *int, after *string, def int) (
 	for _, f := range facts {
 		byID[f.ID] = f
 	}
-	c := &model.FactConnection{TotalCount: len(ids), PageInfo: info, Edges: []*model.FactEdge{}, Nodes: []*storage.Fact{}}
+	c := &model.FactConnection{TotalCount: len(ids), PageInfo: info, Edges: []*model.FactEdge{}, Nodes: []*model.Fact{}}
 	for _, id := range pg {
-		c.Edges = append(c.Edges, &model.FactEdge{Cursor: cursorOf(id), Node: byID[id]})
-		c.Nodes = append(c.Nodes, byID[id])
+		f := model.NewFact(byID[id])
+		c.Edges = append(c.Edges, &model.FactEdge{Cursor: cursorOf(id), Node: f})
+		c.Nodes = append(c.Nodes, f)
 	}
 	return c, nil
 }
@@ -311,19 +320,4 @@ func reverse[T any](s []T) {
 	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
 		s[i], s[j] = s[j], s[i]
 	}
-}
-
-// withoutSubjects drops the facts whose subject is the subject of one of others.
-func withoutSubjects(facts, others []*storage.Fact) []*storage.Fact {
-	skip := make(map[uuid.UUID]bool, len(others))
-	for _, f := range others {
-		skip[f.Subject] = true
-	}
-	out := make([]*storage.Fact, 0, len(facts))
-	for _, f := range facts {
-		if !skip[f.Subject] {
-			out = append(out, f)
-		}
-	}
-	return out
 }

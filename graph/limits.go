@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"mime"
@@ -21,31 +20,15 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/lexer"
 
+	"policygraph/errs"
 	"policygraph/storage"
-)
-
-// Error codes of the request limits (extensions.code).
-const (
-	CodeDepthLimit      = "DEPTH_LIMIT_EXCEEDED"
-	CodeComplexityLimit = "COMPLEXITY_LIMIT_EXCEEDED"
-	CodeTooManyAliases  = "TOO_MANY_ALIASES"
-	CodeTokenLimit      = "TOKEN_LIMIT_EXCEEDED"
-	CodeRequestTooLarge = "REQUEST_TOO_LARGE"
-	CodeBadRequest      = "BAD_REQUEST"
-	// CodeIntrospectionDisabled answers __schema and __type when introspection is off.
-	CodeIntrospectionDisabled = "INTROSPECTION_DISABLED"
-	CodeTimeout               = string(storage.CodeTimeout)
-	// CodeServerBusy answers a request that found no admission slot (503, with Retry-After).
-	CodeServerBusy = "SERVER_BUSY"
-	// CodeResponseTooLarge answers a query whose answer is larger than MaxResponseBytes.
-	CodeResponseTooLarge = "RESPONSE_TOO_LARGE"
 )
 
 func init() {
 	// The query limits refuse a request before it runs, as a validation error
 	// does: the transports answer them with a 4xx status, not 200.
-	for _, code := range []string{CodeDepthLimit, CodeComplexityLimit, CodeTooManyAliases, CodeTokenLimit} {
-		errcode.RegisterErrorType(code, errcode.KindProtocol)
+	for _, code := range []errs.Code{errs.DepthLimit, errs.ComplexityLimit, errs.TooManyAliases, errs.TokenLimit} {
+		errcode.RegisterErrorType(string(code), errcode.KindProtocol)
 	}
 }
 
@@ -135,8 +118,8 @@ var _ interface {
 func (queryLimits) ExtensionName() string                          { return "QueryLimits" }
 func (queryLimits) Validate(schema graphql.ExecutableSchema) error { return nil }
 
-func limitError(code, format string, args ...any) *gqlerror.Error {
-	return &gqlerror.Error{Message: fmt.Sprintf(format, args...), Extensions: map[string]any{"code": code}}
+func limitError(code errs.Code, format string, args ...any) *gqlerror.Error {
+	return &gqlerror.Error{Message: fmt.Sprintf(format, args...), Extensions: map[string]any{"code": string(code)}}
 }
 
 // MaxNameBytes bounds the names in a query (fields, aliases, arguments, types,
@@ -160,10 +143,10 @@ func (q queryLimits) MutateOperationParameters(_ context.Context, p *graphql.Raw
 			return nil // the parser reports syntax errors
 		}
 		if tok.Kind == lexer.Name && len(tok.Value) > MaxNameBytes {
-			return limitError(CodeTokenLimit, "the query has a name of %d bytes; the limit is %d", len(tok.Value), MaxNameBytes)
+			return limitError(errs.TokenLimit, "the query has a name of %d bytes; the limit is %d", len(tok.Value), MaxNameBytes)
 		}
 		if countTokens && n >= q.MaxTokens {
-			return limitError(CodeTokenLimit, "the query has more than %d tokens", q.MaxTokens)
+			return limitError(errs.TokenLimit, "the query has more than %d tokens", q.MaxTokens)
 		}
 	}
 }
@@ -178,11 +161,11 @@ func (q queryLimits) MutateOperationContext(_ context.Context, op *graphql.Opera
 	s.close()
 	switch {
 	case q.MaxDepth > 0 && s.depth > q.MaxDepth:
-		return limitError(CodeDepthLimit, "the query nests %d fields deep; the limit is %d", s.depth, q.MaxDepth)
+		return limitError(errs.DepthLimit, "the query nests %d fields deep; the limit is %d", s.depth, q.MaxDepth)
 	case q.MaxAliases > 0 && satAdd(s.aliases, s.repeats) > q.MaxAliases:
-		return limitError(CodeTooManyAliases, "the query has %d aliased or repeated fields; the limit is %d", satAdd(s.aliases, s.repeats), q.MaxAliases)
+		return limitError(errs.TooManyAliases, "the query has %d aliased or repeated fields; the limit is %d", satAdd(s.aliases, s.repeats), q.MaxAliases)
 	case q.MaxComplexity > 0 && s.fields > q.MaxComplexity:
-		return limitError(CodeComplexityLimit, "the query selects %d fields once fragments are expanded, so its complexity exceeds the limit of %d", s.fields, q.MaxComplexity)
+		return limitError(errs.ComplexityLimit, "the query selects %d fields once fragments are expanded, so its complexity exceeds the limit of %d", s.fields, q.MaxComplexity)
 	}
 	return nil
 }
@@ -316,7 +299,7 @@ func (l Limits) Guard(next http.Handler, log *slog.Logger) http.Handler {
 				if gw.wrote {
 					panic(http.ErrAbortHandler) // part of an answer is out: cut the connection
 				}
-				writeError(w, mediaJSON, http.StatusInternalServerError, CodeInternal, "internal error")
+				writeError(w, mediaJSON, errs.Internal, "internal error")
 			}
 		}()
 		release, ok := adm.acquire(r.Context(), clientOf(r), l.QueueWait)
@@ -329,7 +312,7 @@ func (l Limits) Guard(next http.Handler, log *slog.Logger) http.Handler {
 			if media == "" {
 				media = mediaJSON
 			}
-			writeError(w, media, http.StatusServiceUnavailable, CodeServerBusy,
+			writeError(w, media, errs.ServerBusy,
 				"the server is busy: too many requests are running, from this client or in all; try again shortly")
 			return
 		}
@@ -386,7 +369,7 @@ func timedOut(resp *graphql.Response, mutation bool) bool {
 	data := bytes.TrimSpace(resp.Data)
 	timeout := false
 	for _, e := range resp.Errors {
-		if code, _ := e.Extensions["code"].(string); code == CodeTimeout {
+		if code, _ := e.Extensions["code"].(string); errs.Code(code) == errs.Timeout {
 			timeout = true
 		}
 	}
@@ -404,29 +387,4 @@ func timedOut(resp *graphql.Response, mutation bool) bool {
 		}
 	}
 	return true
-}
-
-// graph is the store as seen by one request: its reads stop when the request's
-// time is up (see storage.Graph.WithContext).
-func (r *Resolver) graph(ctx context.Context) *storage.Graph { return r.Graph.WithContext(ctx) }
-
-// argumentError recognises errors gqlgen makes without a code that are the
-// client's doing. One is an argument that could not be decoded (an ID that is
-// not a UUID, say): gqlgen reports it at the argument's path, not the field's.
-// It is the client's mistake, so it gets INVALID_ARGUMENT, not INTERNAL.
-func argumentError(ctx context.Context, gerr *gqlerror.Error) *gqlerror.Error {
-	if gerr.Err != nil && gerr.Err.Error() == "introspection disabled" { // gqlgen's words, when Introspection is off
-		out := graphql.DefaultErrorPresenter(ctx, errors.New("introspection is disabled on this server"))
-		out.Extensions = map[string]any{"code": CodeIntrospectionDisabled}
-		return out
-	}
-	if gerr.Err == nil || len(gerr.Path) == 0 || gerr.Path.String() == graphql.GetPath(ctx).String() {
-		return nil
-	}
-	if _, isField := gerr.Path[0].(ast.PathName); !isField {
-		return nil
-	}
-	out := graphql.DefaultErrorPresenter(ctx, fmt.Errorf("argument %s: %v", gerr.Path, gerr.Err))
-	out.Extensions = map[string]any{"code": string(storage.CodeInvalidArgument), "field": gerr.Path.String()}
-	return out
 }

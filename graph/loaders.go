@@ -19,8 +19,10 @@ import (
 // by the resolvers running at the same time is fetched in one store
 // transaction, so traversals make no N+1 reads.
 type Loaders struct {
-	nodes *batcher[uuid.UUID, *storage.Node]
-	adj   *batcher[storage.AdjQuery, []*storage.Fact]
+	nodes     *batcher[uuid.UUID, *storage.Node]
+	adj       *batcher[storage.AdjQuery, []*storage.Fact]
+	absentees *batcher[uuid.UUID, []*storage.Fact]
+	tierSizes *batcher[storage.TierQuery, *storage.Quantity]
 }
 
 type loadersKey struct{}
@@ -39,6 +41,12 @@ func NewLoaders(g *storage.Graph, log *slog.Logger) *Loaders {
 		adj: newBatcher(log, func(ctx context.Context, qs []storage.AdjQuery) ([][]*storage.Fact, error) {
 			return g.WithContext(ctx).Adjacent(qs)
 		}),
+		absentees: newBatcher(log, func(ctx context.Context, events []uuid.UUID) ([][]*storage.Fact, error) {
+			return g.WithContext(ctx).Absentees(events)
+		}),
+		tierSizes: newBatcher(log, func(ctx context.Context, qs []storage.TierQuery) ([]*storage.Quantity, error) {
+			return g.WithContext(ctx).TierSizes(qs)
+		}),
 	}
 }
 
@@ -51,7 +59,7 @@ func (r *Resolver) loaders(ctx context.Context) *Loaders {
 	if l, ok := ctx.Value(loadersKey{}).(*Loaders); ok {
 		return l
 	}
-	return NewLoaders(r.Graph, nil)
+	return NewLoaders(r.store, nil)
 }
 
 // batcher collects the keys that concurrent resolvers load into one fetch, and

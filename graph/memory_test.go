@@ -14,8 +14,11 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"policygraph/storage/badger"
+
 	"github.com/prometheus/client_golang/prometheus"
 
+	"policygraph/errs"
 	"policygraph/graph"
 	"policygraph/seed"
 	"policygraph/storage"
@@ -53,7 +56,7 @@ func gauge(t testing.TB, reg *prometheus.Registry, name, label string) float64 {
 // record cache off, so that every read shows.
 func countingSeeded(t testing.TB) (*storage.Graph, *storage.CountingKV) {
 	t.Helper()
-	kv, err := storage.OpenBadger(storage.BadgerOptions{InMemory: true})
+	kv, err := badger.Open(badger.Options{InMemory: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +97,7 @@ func TestCachesAreBoundedByBytes(t *testing.T) {
 			"persistedQuery": map[string]any{"version": 1, "sha256Hash": sha(q)}}})
 		a.raw(http.MethodPost, "application/json", body, false).ok(t) // the APQ cache
 		a.do("#"+strings.Repeat("y", 2_000)+"\n{ x"+fmt.Sprint(i)+": "+nest(20)[1:], nil, false).
-			wantError(t, http.StatusBadRequest, graph.CodeDepthLimit) // the refusal cache
+			wantError(t, http.StatusBadRequest, string(errs.DepthLimit)) // the refusal cache
 	}
 	for _, c := range []string{"response", "query", "apq", "refusal"} {
 		held, bound := gauge(t, reg, "policygraph_cache_bytes", c), gauge(t, reg, "policygraph_cache_max_bytes", c)
@@ -235,7 +238,7 @@ func TestResponseSizeLimit(t *testing.T) {
 	a := newAPI(t, g, &lim)
 	a.do(`{ facts(first: 5) { nodes { evidence { source { text } } } } }`, nil, false).ok(t)
 	r := a.do(`{ facts(first: 50) { nodes { evidence { source { text } } } } }`, nil, false)
-	r.wantError(t, http.StatusBadRequest, graph.CodeResponseTooLarge)
+	r.wantError(t, http.StatusBadRequest, string(errs.ResponseTooLarge))
 	if r.Data != nil || len(r.Raw) > 1000 {
 		t.Errorf("the refusal carries data: %s", clip(r.Raw))
 	}

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"policygraph/errs"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -109,14 +111,14 @@ func (m *Metrics) request(op string, status int, d time.Duration) {
 	c.duration.Observe(d.Seconds())
 }
 
-func (m *Metrics) errors(errs gqlerror.List) {
+func (m *Metrics) errors(list gqlerror.List) {
 	if m == nil {
 		return
 	}
-	for _, e := range errs {
+	for _, e := range list {
 		code, _ := e.Extensions["code"].(string)
 		if code == "" {
-			code = "UNKNOWN"
+			code = string(errs.Unknown)
 		}
 		m.errs.WithLabelValues(code).Inc()
 	}

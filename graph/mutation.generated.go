@@ -7,7 +7,6 @@ import (
 	"errors"
 	"math"
 	"policygraph/graph/model"
-	"policygraph/storage"
 	"strconv"
 	"sync/atomic"
 
@@ -18,13 +17,13 @@ import (
 // region    ************************** generated!.gotpl **************************
 
 type MutationResolver interface {
-	CreateEntity(ctx context.Context, input model.CreateEntityInput) (storage.Entity, error)
-	UpdateEntity(ctx context.Context, input model.UpdateEntityInput) (storage.Entity, error)
-	AddSource(ctx context.Context, input model.AddSourceInput) (*storage.Source, error)
-	AddFact(ctx context.Context, input model.AddFactInput) (*storage.Fact, error)
-	RetractFact(ctx context.Context, input model.RetractInput) (*storage.Fact, error)
-	RetractEntity(ctx context.Context, input model.RetractInput) (storage.Entity, error)
-	SaveQuery(ctx context.Context, input model.SaveQueryInput) (*storage.SavedQuery, error)
+	CreateEntity(ctx context.Context, input model.CreateEntityInput) (model.Entity, error)
+	UpdateEntity(ctx context.Context, input model.UpdateEntityInput) (model.Entity, error)
+	AddSource(ctx context.Context, input model.AddSourceInput) (*model.Source, error)
+	AddFact(ctx context.Context, input model.AddFactInput) (*model.Fact, error)
+	RetractFact(ctx context.Context, input model.RetractInput) (*model.Fact, error)
+	RetractEntity(ctx context.Context, input model.RetractInput) (model.Entity, error)
+	SaveQuery(ctx context.Context, input model.SaveQueryInput) (*model.SavedQuery, error)
 	DeleteSavedQuery(ctx context.Context, name string) (bool, error)
 }
 
@@ -161,8 +160,8 @@ func (ec *executionContext) _Mutation_createEntity(ctx context.Context, field gr
 			return ec.Resolvers.Mutation().CreateEntity(ctx, fc.Args["input"].(model.CreateEntityInput))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v storage.Entity) graphql.Marshaler {
-			return ec.marshalNEntity2policygraphᚋstorageᚐEntity(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v model.Entity) graphql.Marshaler {
+			return ec.marshalNEntity2policygraphᚋgraphᚋmodelᚐEntity(ctx, selections, v)
 		},
 		true,
 		true,
@@ -205,8 +204,8 @@ func (ec *executionContext) _Mutation_updateEntity(ctx context.Context, field gr
 			return ec.Resolvers.Mutation().UpdateEntity(ctx, fc.Args["input"].(model.UpdateEntityInput))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v storage.Entity) graphql.Marshaler {
-			return ec.marshalNEntity2policygraphᚋstorageᚐEntity(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v model.Entity) graphql.Marshaler {
+			return ec.marshalNEntity2policygraphᚋgraphᚋmodelᚐEntity(ctx, selections, v)
 		},
 		true,
 		true,
@@ -249,8 +248,8 @@ func (ec *executionContext) _Mutation_addSource(ctx context.Context, field graph
 			return ec.Resolvers.Mutation().AddSource(ctx, fc.Args["input"].(model.AddSourceInput))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Source) graphql.Marshaler {
-			return ec.marshalNSource2ᚖpolicygraphᚋstorageᚐSource(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Source) graphql.Marshaler {
+			return ec.marshalNSource2ᚖpolicygraphᚋgraphᚋmodelᚐSource(ctx, selections, v)
 		},
 		true,
 		true,
@@ -293,8 +292,8 @@ func (ec *executionContext) _Mutation_addFact(ctx context.Context, field graphql
 			return ec.Resolvers.Mutation().AddFact(ctx, fc.Args["input"].(model.AddFactInput))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Fact) graphql.Marshaler {
-			return ec.marshalNFact2ᚖpolicygraphᚋstorageᚐFact(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚖpolicygraphᚋgraphᚋmodelᚐFact(ctx, selections, v)
 		},
 		true,
 		true,
@@ -337,8 +336,8 @@ func (ec *executionContext) _Mutation_retractFact(ctx context.Context, field gra
 			return ec.Resolvers.Mutation().RetractFact(ctx, fc.Args["input"].(model.RetractInput))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Fact) graphql.Marshaler {
-			return ec.marshalNFact2ᚖpolicygraphᚋstorageᚐFact(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚖpolicygraphᚋgraphᚋmodelᚐFact(ctx, selections, v)
 		},
 		true,
 		true,
@@ -381,8 +380,8 @@ func (ec *executionContext) _Mutation_retractEntity(ctx context.Context, field g
 			return ec.Resolvers.Mutation().RetractEntity(ctx, fc.Args["input"].(model.RetractInput))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v storage.Entity) graphql.Marshaler {
-			return ec.marshalNEntity2policygraphᚋstorageᚐEntity(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v model.Entity) graphql.Marshaler {
+			return ec.marshalNEntity2policygraphᚋgraphᚋmodelᚐEntity(ctx, selections, v)
 		},
 		true,
 		true,
@@ -425,8 +424,8 @@ func (ec *executionContext) _Mutation_saveQuery(ctx context.Context, field graph
 			return ec.Resolvers.Mutation().SaveQuery(ctx, fc.Args["input"].(model.SaveQueryInput))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.SavedQuery) graphql.Marshaler {
-			return ec.marshalNSavedQuery2ᚖpolicygraphᚋstorageᚐSavedQuery(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SavedQuery) graphql.Marshaler {
+			return ec.marshalNSavedQuery2ᚖpolicygraphᚋgraphᚋmodelᚐSavedQuery(ctx, selections, v)
 		},
 		true,
 		true,

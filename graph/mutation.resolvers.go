@@ -8,36 +8,35 @@ package graph
 import (
 	"context"
 	"policygraph/graph/model"
-	"policygraph/storage"
 )
 
 // CreateEntity is the resolver for the createEntity field.
-func (r *mutationResolver) CreateEntity(ctx context.Context, input model.CreateEntityInput) (storage.Entity, error) {
+func (r *mutationResolver) CreateEntity(ctx context.Context, input model.CreateEntityInput) (model.Entity, error) {
 	return r.createEntity(ctx, input)
 }
 
 // UpdateEntity is the resolver for the updateEntity field.
-func (r *mutationResolver) UpdateEntity(ctx context.Context, input model.UpdateEntityInput) (storage.Entity, error) {
+func (r *mutationResolver) UpdateEntity(ctx context.Context, input model.UpdateEntityInput) (model.Entity, error) {
 	return r.updateEntity(ctx, input)
 }
 
 // AddSource is the resolver for the addSource field.
-func (r *mutationResolver) AddSource(ctx context.Context, input model.AddSourceInput) (*storage.Source, error) {
+func (r *mutationResolver) AddSource(ctx context.Context, input model.AddSourceInput) (*model.Source, error) {
 	return r.addSource(ctx, input)
 }
 
 // AddFact is the resolver for the addFact field.
-func (r *mutationResolver) AddFact(ctx context.Context, input model.AddFactInput) (*storage.Fact, error) {
+func (r *mutationResolver) AddFact(ctx context.Context, input model.AddFactInput) (*model.Fact, error) {
 	return r.addFact(ctx, input)
 }
 
 // RetractFact is the resolver for the retractFact field.
-func (r *mutationResolver) RetractFact(ctx context.Context, input model.RetractInput) (*storage.Fact, error) {
+func (r *mutationResolver) RetractFact(ctx context.Context, input model.RetractInput) (*model.Fact, error) {
 	return r.retractFact(ctx, input)
 }
 
 // RetractEntity is the resolver for the retractEntity field.
-func (r *mutationResolver) RetractEntity(ctx context.Context, input model.RetractInput) (storage.Entity, error) {
+func (r *mutationResolver) RetractEntity(ctx context.Context, input model.RetractInput) (model.Entity, error) {
 	return r.retractEntity(ctx, input)
 }
 

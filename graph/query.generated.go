@@ -20,20 +20,20 @@ import (
 // region    ************************** generated!.gotpl **************************
 
 type QueryResolver interface {
-	Node(ctx context.Context, id uuid.UUID) (storage.Identified, error)
-	Nodes(ctx context.Context, ids []uuid.UUID) ([]storage.Identified, error)
-	Entity(ctx context.Context, id *uuid.UUID, slug *string) (storage.Entity, error)
-	EventSeries(ctx context.Context, id *uuid.UUID, slug *string) (*storage.EventSeries, error)
-	Event(ctx context.Context, id *uuid.UUID, slug *string) (*storage.Event, error)
-	Organization(ctx context.Context, id *uuid.UUID, slug *string) (*storage.Organization, error)
-	Person(ctx context.Context, id *uuid.UUID, slug *string) (*storage.Person, error)
-	Place(ctx context.Context, id *uuid.UUID, slug *string) (*storage.Place, error)
-	Product(ctx context.Context, id *uuid.UUID, slug *string) (*storage.Product, error)
-	Sanction(ctx context.Context, id *uuid.UUID, slug *string) (*storage.Sanction, error)
-	ExportControl(ctx context.Context, id *uuid.UUID, slug *string) (*storage.ExportControl, error)
-	Plan(ctx context.Context, id *uuid.UUID, slug *string) (*storage.Plan, error)
-	Source(ctx context.Context, id *uuid.UUID, slug *string) (*storage.Source, error)
-	Fact(ctx context.Context, id uuid.UUID) (*storage.Fact, error)
+	Node(ctx context.Context, id uuid.UUID) (model.Identified, error)
+	Nodes(ctx context.Context, ids []uuid.UUID) ([]model.Identified, error)
+	Entity(ctx context.Context, id *uuid.UUID, slug *string) (model.Entity, error)
+	EventSeries(ctx context.Context, id *uuid.UUID, slug *string) (*model.EventSeries, error)
+	Event(ctx context.Context, id *uuid.UUID, slug *string) (*model.Event, error)
+	Organization(ctx context.Context, id *uuid.UUID, slug *string) (*model.Organization, error)
+	Person(ctx context.Context, id *uuid.UUID, slug *string) (*model.Person, error)
+	Place(ctx context.Context, id *uuid.UUID, slug *string) (*model.Place, error)
+	Product(ctx context.Context, id *uuid.UUID, slug *string) (*model.Product, error)
+	Sanction(ctx context.Context, id *uuid.UUID, slug *string) (*model.Sanction, error)
+	ExportControl(ctx context.Context, id *uuid.UUID, slug *string) (*model.ExportControl, error)
+	Plan(ctx context.Context, id *uuid.UUID, slug *string) (*model.Plan, error)
+	Source(ctx context.Context, id *uuid.UUID, slug *string) (*model.Source, error)
+	Fact(ctx context.Context, id uuid.UUID) (*model.Fact, error)
 	Entities(ctx context.Context, filter *model.EntityFilter, orderBy *model.EntityOrder, order *model.SortOrder, first *int, after *string) (*model.EntityConnection, error)
 	Facts(ctx context.Context, filter *model.FactFilter, order *model.SortOrder, first *int, after *string) (*model.FactConnection, error)
 	Sponsorships(ctx context.Context, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder, first *int, after *string) (*model.FactConnection, error)
@@ -41,10 +41,10 @@ type QueryResolver interface {
 	Search(ctx context.Context, text string, kinds []storage.Kind, first *int) ([]*model.SearchHit, error)
 	Predicates(ctx context.Context) ([]*model.PredicateInfo, error)
 	Stats(ctx context.Context) (*model.GraphStats, error)
-	FactCounts(ctx context.Context, filter *model.FactFilter, groupBy []storage.Dimension) ([]*storage.Group, error)
-	TimeSeries(ctx context.Context, filter *model.FactFilter, seriesBy []storage.Dimension) ([]*storage.Series, error)
-	SavedQueries(ctx context.Context) ([]*storage.SavedQuery, error)
-	SavedQuery(ctx context.Context, name string) (*storage.SavedQuery, error)
+	FactCounts(ctx context.Context, filter *model.FactFilter, groupBy []storage.Dimension) ([]*model.FactGroup, error)
+	TimeSeries(ctx context.Context, filter *model.FactFilter, seriesBy []storage.Dimension) ([]*model.Series, error)
+	SavedQueries(ctx context.Context) ([]*model.SavedQuery, error)
+	SavedQuery(ctx context.Context, name string) (*model.SavedQuery, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -764,8 +764,8 @@ func (ec *executionContext) _EntityConnection_nodes(ctx context.Context, field g
 			return obj.Nodes, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []storage.Entity) graphql.Marshaler {
-			return ec.marshalNEntity2ᚕpolicygraphᚋstorageᚐEntityᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Entity) graphql.Marshaler {
+			return ec.marshalNEntity2ᚕpolicygraphᚋgraphᚋmodelᚐEntityᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -819,8 +819,8 @@ func (ec *executionContext) _EntityEdge_node(ctx context.Context, field graphql.
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v storage.Entity) graphql.Marshaler {
-			return ec.marshalNEntity2policygraphᚋstorageᚐEntity(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v model.Entity) graphql.Marshaler {
+			return ec.marshalNEntity2policygraphᚋgraphᚋmodelᚐEntity(ctx, selections, v)
 		},
 		true,
 		true,
@@ -938,8 +938,8 @@ func (ec *executionContext) _FactConnection_nodes(ctx context.Context, field gra
 			return obj.Nodes, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Fact) graphql.Marshaler {
-			return ec.marshalNFact2ᚕᚖpolicygraphᚋstorageᚐFactᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -993,8 +993,8 @@ func (ec *executionContext) _FactEdge_node(ctx context.Context, field graphql.Co
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Fact) graphql.Marshaler {
-			return ec.marshalNFact2ᚖpolicygraphᚋstorageᚐFact(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚖpolicygraphᚋgraphᚋmodelᚐFact(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1403,8 +1403,8 @@ func (ec *executionContext) _Query_node(ctx context.Context, field graphql.Colle
 			return ec.Resolvers.Query().Node(ctx, fc.Args["id"].(uuid.UUID))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v storage.Identified) graphql.Marshaler {
-			return ec.marshalONode2policygraphᚋstorageᚐIdentified(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v model.Identified) graphql.Marshaler {
+			return ec.marshalONode2policygraphᚋgraphᚋmodelᚐIdentified(ctx, selections, v)
 		},
 		true,
 		false,
@@ -1447,8 +1447,8 @@ func (ec *executionContext) _Query_nodes(ctx context.Context, field graphql.Coll
 			return ec.Resolvers.Query().Nodes(ctx, fc.Args["ids"].([]uuid.UUID))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []storage.Identified) graphql.Marshaler {
-			return ec.marshalNNode2ᚕpolicygraphᚋstorageᚐIdentified(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Identified) graphql.Marshaler {
+			return ec.marshalNNode2ᚕpolicygraphᚋgraphᚋmodelᚐIdentified(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1491,8 +1491,8 @@ func (ec *executionContext) _Query_entity(ctx context.Context, field graphql.Col
 			return ec.Resolvers.Query().Entity(ctx, fc.Args["id"].(*uuid.UUID), fc.Args["slug"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v storage.Entity) graphql.Marshaler {
-			return ec.marshalOEntity2policygraphᚋstorageᚐEntity(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v model.Entity) graphql.Marshaler {
+			return ec.marshalOEntity2policygraphᚋgraphᚋmodelᚐEntity(ctx, selections, v)
 		},
 		true,
 		false,
@@ -1535,8 +1535,8 @@ func (ec *executionContext) _Query_eventSeries(ctx context.Context, field graphq
 			return ec.Resolvers.Query().EventSeries(ctx, fc.Args["id"].(*uuid.UUID), fc.Args["slug"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.EventSeries) graphql.Marshaler {
-			return ec.marshalOEventSeries2ᚖpolicygraphᚋstorageᚐEventSeries(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EventSeries) graphql.Marshaler {
+			return ec.marshalOEventSeries2ᚖpolicygraphᚋgraphᚋmodelᚐEventSeries(ctx, selections, v)
 		},
 		true,
 		false,
@@ -1579,8 +1579,8 @@ func (ec *executionContext) _Query_event(ctx context.Context, field graphql.Coll
 			return ec.Resolvers.Query().Event(ctx, fc.Args["id"].(*uuid.UUID), fc.Args["slug"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Event) graphql.Marshaler {
-			return ec.marshalOEvent2ᚖpolicygraphᚋstorageᚐEvent(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Event) graphql.Marshaler {
+			return ec.marshalOEvent2ᚖpolicygraphᚋgraphᚋmodelᚐEvent(ctx, selections, v)
 		},
 		true,
 		false,
@@ -1623,8 +1623,8 @@ func (ec *executionContext) _Query_organization(ctx context.Context, field graph
 			return ec.Resolvers.Query().Organization(ctx, fc.Args["id"].(*uuid.UUID), fc.Args["slug"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Organization) graphql.Marshaler {
-			return ec.marshalOOrganization2ᚖpolicygraphᚋstorageᚐOrganization(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Organization) graphql.Marshaler {
+			return ec.marshalOOrganization2ᚖpolicygraphᚋgraphᚋmodelᚐOrganization(ctx, selections, v)
 		},
 		true,
 		false,
@@ -1667,8 +1667,8 @@ func (ec *executionContext) _Query_person(ctx context.Context, field graphql.Col
 			return ec.Resolvers.Query().Person(ctx, fc.Args["id"].(*uuid.UUID), fc.Args["slug"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Person) graphql.Marshaler {
-			return ec.marshalOPerson2ᚖpolicygraphᚋstorageᚐPerson(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Person) graphql.Marshaler {
+			return ec.marshalOPerson2ᚖpolicygraphᚋgraphᚋmodelᚐPerson(ctx, selections, v)
 		},
 		true,
 		false,
@@ -1711,8 +1711,8 @@ func (ec *executionContext) _Query_place(ctx context.Context, field graphql.Coll
 			return ec.Resolvers.Query().Place(ctx, fc.Args["id"].(*uuid.UUID), fc.Args["slug"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Place) graphql.Marshaler {
-			return ec.marshalOPlace2ᚖpolicygraphᚋstorageᚐPlace(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Place) graphql.Marshaler {
+			return ec.marshalOPlace2ᚖpolicygraphᚋgraphᚋmodelᚐPlace(ctx, selections, v)
 		},
 		true,
 		false,
@@ -1755,8 +1755,8 @@ func (ec *executionContext) _Query_product(ctx context.Context, field graphql.Co
 			return ec.Resolvers.Query().Product(ctx, fc.Args["id"].(*uuid.UUID), fc.Args["slug"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Product) graphql.Marshaler {
-			return ec.marshalOProduct2ᚖpolicygraphᚋstorageᚐProduct(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Product) graphql.Marshaler {
+			return ec.marshalOProduct2ᚖpolicygraphᚋgraphᚋmodelᚐProduct(ctx, selections, v)
 		},
 		true,
 		false,
@@ -1799,8 +1799,8 @@ func (ec *executionContext) _Query_sanction(ctx context.Context, field graphql.C
 			return ec.Resolvers.Query().Sanction(ctx, fc.Args["id"].(*uuid.UUID), fc.Args["slug"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Sanction) graphql.Marshaler {
-			return ec.marshalOSanction2ᚖpolicygraphᚋstorageᚐSanction(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Sanction) graphql.Marshaler {
+			return ec.marshalOSanction2ᚖpolicygraphᚋgraphᚋmodelᚐSanction(ctx, selections, v)
 		},
 		true,
 		false,
@@ -1843,8 +1843,8 @@ func (ec *executionContext) _Query_exportControl(ctx context.Context, field grap
 			return ec.Resolvers.Query().ExportControl(ctx, fc.Args["id"].(*uuid.UUID), fc.Args["slug"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.ExportControl) graphql.Marshaler {
-			return ec.marshalOExportControl2ᚖpolicygraphᚋstorageᚐExportControl(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ExportControl) graphql.Marshaler {
+			return ec.marshalOExportControl2ᚖpolicygraphᚋgraphᚋmodelᚐExportControl(ctx, selections, v)
 		},
 		true,
 		false,
@@ -1887,8 +1887,8 @@ func (ec *executionContext) _Query_plan(ctx context.Context, field graphql.Colle
 			return ec.Resolvers.Query().Plan(ctx, fc.Args["id"].(*uuid.UUID), fc.Args["slug"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Plan) graphql.Marshaler {
-			return ec.marshalOPlan2ᚖpolicygraphᚋstorageᚐPlan(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Plan) graphql.Marshaler {
+			return ec.marshalOPlan2ᚖpolicygraphᚋgraphᚋmodelᚐPlan(ctx, selections, v)
 		},
 		true,
 		false,
@@ -1931,8 +1931,8 @@ func (ec *executionContext) _Query_source(ctx context.Context, field graphql.Col
 			return ec.Resolvers.Query().Source(ctx, fc.Args["id"].(*uuid.UUID), fc.Args["slug"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Source) graphql.Marshaler {
-			return ec.marshalOSource2ᚖpolicygraphᚋstorageᚐSource(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Source) graphql.Marshaler {
+			return ec.marshalOSource2ᚖpolicygraphᚋgraphᚋmodelᚐSource(ctx, selections, v)
 		},
 		true,
 		false,
@@ -1975,8 +1975,8 @@ func (ec *executionContext) _Query_fact(ctx context.Context, field graphql.Colle
 			return ec.Resolvers.Query().Fact(ctx, fc.Args["id"].(uuid.UUID))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Fact) graphql.Marshaler {
-			return ec.marshalOFact2ᚖpolicygraphᚋstorageᚐFact(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Fact) graphql.Marshaler {
+			return ec.marshalOFact2ᚖpolicygraphᚋgraphᚋmodelᚐFact(ctx, selections, v)
 		},
 		true,
 		false,
@@ -2303,8 +2303,8 @@ func (ec *executionContext) _Query_factCounts(ctx context.Context, field graphql
 			return ec.Resolvers.Query().FactCounts(ctx, fc.Args["filter"].(*model.FactFilter), fc.Args["groupBy"].([]storage.Dimension))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Group) graphql.Marshaler {
-			return ec.marshalNFactGroup2ᚕᚖpolicygraphᚋstorageᚐGroupᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.FactGroup) graphql.Marshaler {
+			return ec.marshalNFactGroup2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactGroupᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2347,8 +2347,8 @@ func (ec *executionContext) _Query_timeSeries(ctx context.Context, field graphql
 			return ec.Resolvers.Query().TimeSeries(ctx, fc.Args["filter"].(*model.FactFilter), fc.Args["seriesBy"].([]storage.Dimension))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Series) graphql.Marshaler {
-			return ec.marshalNSeries2ᚕᚖpolicygraphᚋstorageᚐSeriesᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Series) graphql.Marshaler {
+			return ec.marshalNSeries2ᚕᚖpolicygraphᚋgraphᚋmodelᚐSeriesᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2390,8 +2390,8 @@ func (ec *executionContext) _Query_savedQueries(ctx context.Context, field graph
 			return ec.Resolvers.Query().SavedQueries(ctx)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.SavedQuery) graphql.Marshaler {
-			return ec.marshalNSavedQuery2ᚕᚖpolicygraphᚋstorageᚐSavedQueryᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.SavedQuery) graphql.Marshaler {
+			return ec.marshalNSavedQuery2ᚕᚖpolicygraphᚋgraphᚋmodelᚐSavedQueryᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2423,8 +2423,8 @@ func (ec *executionContext) _Query_savedQuery(ctx context.Context, field graphql
 			return ec.Resolvers.Query().SavedQuery(ctx, fc.Args["name"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.SavedQuery) graphql.Marshaler {
-			return ec.marshalOSavedQuery2ᚖpolicygraphᚋstorageᚐSavedQuery(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SavedQuery) graphql.Marshaler {
+			return ec.marshalOSavedQuery2ᚖpolicygraphᚋgraphᚋmodelᚐSavedQuery(ctx, selections, v)
 		},
 		true,
 		false,
@@ -2542,8 +2542,8 @@ func (ec *executionContext) _SearchHit_entity(ctx context.Context, field graphql
 			return obj.Entity, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v storage.Entity) graphql.Marshaler {
-			return ec.marshalNEntity2policygraphᚋstorageᚐEntity(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v model.Entity) graphql.Marshaler {
+			return ec.marshalNEntity2policygraphᚋgraphᚋmodelᚐEntity(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2620,8 +2620,8 @@ func (ec *executionContext) _SponsorshipYear_events(ctx context.Context, field g
 			return obj.Events, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Event) graphql.Marshaler {
-			return ec.marshalNEvent2ᚕᚖpolicygraphᚋstorageᚐEventᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Event) graphql.Marshaler {
+			return ec.marshalNEvent2ᚕᚖpolicygraphᚋgraphᚋmodelᚐEventᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2652,8 +2652,8 @@ func (ec *executionContext) _SponsorshipYear_sponsorships(ctx context.Context, f
 			return obj.Sponsorships, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Fact) graphql.Marshaler {
-			return ec.marshalNFact2ᚕᚖpolicygraphᚋstorageᚐFactᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
 		},
 		true,
 		true,

@@ -8,6 +8,7 @@ package graph
 import (
 	"context"
 	"fmt"
+	"policygraph/errs"
 	"policygraph/graph/model"
 	"policygraph/storage"
 
@@ -15,16 +16,16 @@ import (
 )
 
 // Node is the resolver for the node field.
-func (r *queryResolver) Node(ctx context.Context, id uuid.UUID) (storage.Identified, error) {
+func (r *queryResolver) Node(ctx context.Context, id uuid.UUID) (model.Identified, error) {
 	return r.identified(ctx, id)
 }
 
 // Nodes is the resolver for the nodes field.
-func (r *queryResolver) Nodes(ctx context.Context, ids []uuid.UUID) ([]storage.Identified, error) {
+func (r *queryResolver) Nodes(ctx context.Context, ids []uuid.UUID) ([]model.Identified, error) {
 	if len(ids) > MaxPageSize {
-		return nil, &storage.Error{Code: storage.CodeInvalidArgument, Field: "ids", Message: fmt.Sprintf("at most %d ids", MaxPageSize)}
+		return nil, &errs.Error{Code: errs.InvalidArgument, Field: "ids", Message: fmt.Sprintf("at most %d ids", MaxPageSize)}
 	}
-	out := make([]storage.Identified, len(ids))
+	out := make([]model.Identified, len(ids))
 	for i, id := range ids {
 		x, err := r.identified(ctx, id)
 		if err != nil {
@@ -36,67 +37,68 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []uuid.UUID) ([]storage.I
 }
 
 // Entity is the resolver for the entity field.
-func (r *queryResolver) Entity(ctx context.Context, id *uuid.UUID, slug *string) (storage.Entity, error) {
+func (r *queryResolver) Entity(ctx context.Context, id *uuid.UUID, slug *string) (model.Entity, error) {
 	n, err := r.lookup(ctx, id, slug, "")
 	if err != nil || n == nil {
 		return nil, err
 	}
-	return storage.View(n), nil
+	return model.View(n), nil
 }
 
 // EventSeries is the resolver for the eventSeries field.
-func (r *queryResolver) EventSeries(ctx context.Context, id *uuid.UUID, slug *string) (*storage.EventSeries, error) {
-	return lookupAs[storage.EventSeries](ctx, r.Resolver, id, slug, storage.KindEventSeries)
+func (r *queryResolver) EventSeries(ctx context.Context, id *uuid.UUID, slug *string) (*model.EventSeries, error) {
+	return lookupAs[model.EventSeries](ctx, r.Resolver, id, slug, storage.KindEventSeries)
 }
 
 // Event is the resolver for the event field.
-func (r *queryResolver) Event(ctx context.Context, id *uuid.UUID, slug *string) (*storage.Event, error) {
-	return lookupAs[storage.Event](ctx, r.Resolver, id, slug, storage.KindEvent)
+func (r *queryResolver) Event(ctx context.Context, id *uuid.UUID, slug *string) (*model.Event, error) {
+	return lookupAs[model.Event](ctx, r.Resolver, id, slug, storage.KindEvent)
 }
 
 // Organization is the resolver for the organization field.
-func (r *queryResolver) Organization(ctx context.Context, id *uuid.UUID, slug *string) (*storage.Organization, error) {
-	return lookupAs[storage.Organization](ctx, r.Resolver, id, slug, storage.KindOrganization)
+func (r *queryResolver) Organization(ctx context.Context, id *uuid.UUID, slug *string) (*model.Organization, error) {
+	return lookupAs[model.Organization](ctx, r.Resolver, id, slug, storage.KindOrganization)
 }
 
 // Person is the resolver for the person field.
-func (r *queryResolver) Person(ctx context.Context, id *uuid.UUID, slug *string) (*storage.Person, error) {
-	return lookupAs[storage.Person](ctx, r.Resolver, id, slug, storage.KindPerson)
+func (r *queryResolver) Person(ctx context.Context, id *uuid.UUID, slug *string) (*model.Person, error) {
+	return lookupAs[model.Person](ctx, r.Resolver, id, slug, storage.KindPerson)
 }
 
 // Place is the resolver for the place field.
-func (r *queryResolver) Place(ctx context.Context, id *uuid.UUID, slug *string) (*storage.Place, error) {
-	return lookupAs[storage.Place](ctx, r.Resolver, id, slug, storage.KindPlace)
+func (r *queryResolver) Place(ctx context.Context, id *uuid.UUID, slug *string) (*model.Place, error) {
+	return lookupAs[model.Place](ctx, r.Resolver, id, slug, storage.KindPlace)
 }
 
 // Product is the resolver for the product field.
-func (r *queryResolver) Product(ctx context.Context, id *uuid.UUID, slug *string) (*storage.Product, error) {
-	return lookupAs[storage.Product](ctx, r.Resolver, id, slug, storage.KindProduct)
+func (r *queryResolver) Product(ctx context.Context, id *uuid.UUID, slug *string) (*model.Product, error) {
+	return lookupAs[model.Product](ctx, r.Resolver, id, slug, storage.KindProduct)
 }
 
 // Sanction is the resolver for the sanction field.
-func (r *queryResolver) Sanction(ctx context.Context, id *uuid.UUID, slug *string) (*storage.Sanction, error) {
-	return lookupAs[storage.Sanction](ctx, r.Resolver, id, slug, storage.KindSanction)
+func (r *queryResolver) Sanction(ctx context.Context, id *uuid.UUID, slug *string) (*model.Sanction, error) {
+	return lookupAs[model.Sanction](ctx, r.Resolver, id, slug, storage.KindSanction)
 }
 
 // ExportControl is the resolver for the exportControl field.
-func (r *queryResolver) ExportControl(ctx context.Context, id *uuid.UUID, slug *string) (*storage.ExportControl, error) {
-	return lookupAs[storage.ExportControl](ctx, r.Resolver, id, slug, storage.KindExportControl)
+func (r *queryResolver) ExportControl(ctx context.Context, id *uuid.UUID, slug *string) (*model.ExportControl, error) {
+	return lookupAs[model.ExportControl](ctx, r.Resolver, id, slug, storage.KindExportControl)
 }
 
 // Plan is the resolver for the plan field.
-func (r *queryResolver) Plan(ctx context.Context, id *uuid.UUID, slug *string) (*storage.Plan, error) {
-	return lookupAs[storage.Plan](ctx, r.Resolver, id, slug, storage.KindPlan)
+func (r *queryResolver) Plan(ctx context.Context, id *uuid.UUID, slug *string) (*model.Plan, error) {
+	return lookupAs[model.Plan](ctx, r.Resolver, id, slug, storage.KindPlan)
 }
 
 // Source is the resolver for the source field.
-func (r *queryResolver) Source(ctx context.Context, id *uuid.UUID, slug *string) (*storage.Source, error) {
-	return lookupAs[storage.Source](ctx, r.Resolver, id, slug, storage.KindSource)
+func (r *queryResolver) Source(ctx context.Context, id *uuid.UUID, slug *string) (*model.Source, error) {
+	return lookupAs[model.Source](ctx, r.Resolver, id, slug, storage.KindSource)
 }
 
 // Fact is the resolver for the fact field.
-func (r *queryResolver) Fact(ctx context.Context, id uuid.UUID) (*storage.Fact, error) {
-	return r.fact(ctx, id)
+func (r *queryResolver) Fact(ctx context.Context, id uuid.UUID) (*model.Fact, error) {
+	f, err := r.fact(ctx, id)
+	return model.NewFact(f), err
 }
 
 // Entities is the resolver for the entities field.

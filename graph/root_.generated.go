@@ -61,93 +61,93 @@ type ComplexityRoot struct {
 	}
 
 	Event struct {
-		Absentees      func(childComplexity int) int
-		Aliases        func(childComplexity int) int
-		DescriptionOpt func(childComplexity int) int
-		End            func(childComplexity int) int
-		Facts          func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
-		ID             func(childComplexity int) int
-		Kind           func(childComplexity int) int
-		Labels         func(childComplexity int) int
-		Measures       func(childComplexity int) int
-		NameIn         func(childComplexity int, lang *string) int
-		OpenedBy       func(childComplexity int) int
-		Organizers     func(childComplexity int) int
-		Participants   func(childComplexity int) int
-		Places         func(childComplexity int) int
-		Retraction     func(childComplexity int) int
-		Series         func(childComplexity int) int
-		Slug           func(childComplexity int) int
-		Speakers       func(childComplexity int) int
-		Sponsorships   func(childComplexity int, tier *storage.Tier, sponsorCountry *string) int
-		Start          func(childComplexity int) int
-		Topics         func(childComplexity int) int
-		YearOpt        func(childComplexity int) int
+		Absentees    func(childComplexity int) int
+		Aliases      func(childComplexity int) int
+		Description  func(childComplexity int) int
+		End          func(childComplexity int) int
+		Facts        func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		ID           func(childComplexity int) int
+		Kind         func(childComplexity int) int
+		Labels       func(childComplexity int) int
+		Measures     func(childComplexity int) int
+		Name         func(childComplexity int, lang *string) int
+		OpenedBy     func(childComplexity int) int
+		Organizers   func(childComplexity int) int
+		Participants func(childComplexity int) int
+		Places       func(childComplexity int) int
+		Retraction   func(childComplexity int) int
+		Series       func(childComplexity int) int
+		Slug         func(childComplexity int) int
+		Speakers     func(childComplexity int) int
+		Sponsorships func(childComplexity int, tier *storage.Tier, sponsorCountry *string) int
+		Start        func(childComplexity int) int
+		Topics       func(childComplexity int) int
+		Year         func(childComplexity int) int
 	}
 
 	EventSeries struct {
-		Aliases        func(childComplexity int) int
-		DescriptionOpt func(childComplexity int) int
-		Editions       func(childComplexity int, yearFrom *int, yearTo *int, order *model.SortOrder) int
-		Facts          func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
-		ID             func(childComplexity int) int
-		Kind           func(childComplexity int) int
-		Labels         func(childComplexity int) int
-		NameIn         func(childComplexity int, lang *string) int
-		Places         func(childComplexity int) int
-		Retraction     func(childComplexity int) int
-		Since          func(childComplexity int) int
-		Slug           func(childComplexity int) int
+		Aliases     func(childComplexity int) int
+		Description func(childComplexity int) int
+		Editions    func(childComplexity int, yearFrom *int, yearTo *int, order *model.SortOrder) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		ID          func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		Labels      func(childComplexity int) int
+		Name        func(childComplexity int, lang *string) int
+		Places      func(childComplexity int) int
+		Retraction  func(childComplexity int) int
+		Since       func(childComplexity int) int
+		Slug        func(childComplexity int) int
 	}
 
 	Evidence struct {
-		GlossOpt func(childComplexity int) int
-		NoteOpt  func(childComplexity int) int
-		Quote    func(childComplexity int) int
-		Source   func(childComplexity int) int
+		Gloss  func(childComplexity int) int
+		Note   func(childComplexity int) int
+		Quote  func(childComplexity int) int
+		Source func(childComplexity int) int
 	}
 
 	ExportControl struct {
 		Affects         func(childComplexity int) int
 		Aliases         func(childComplexity int) int
 		Date            func(childComplexity int) int
-		DescriptionOpt  func(childComplexity int) int
+		Description     func(childComplexity int) int
 		Facts           func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
 		ID              func(childComplexity int) int
 		IssuedBy        func(childComplexity int) int
 		Kind            func(childComplexity int) int
 		Labels          func(childComplexity int) int
-		NameIn          func(childComplexity int, lang *string) int
+		Name            func(childComplexity int, lang *string) int
 		Products        func(childComplexity int) int
 		Retraction      func(childComplexity int) int
 		Slug            func(childComplexity int) int
-		StatusOpt       func(childComplexity int) int
+		Status          func(childComplexity int) int
 		TargetCountries func(childComplexity int) int
 		TightenedBy     func(childComplexity int) int
 		Tightens        func(childComplexity int) int
 	}
 
 	Fact struct {
-		CreatedAt    func(childComplexity int) int
-		CreatedByOpt func(childComplexity int) int
-		Date         func(childComplexity int) int
-		End          func(childComplexity int) int
-		Evidence     func(childComplexity int) int
-		Former       func(childComplexity int) int
-		ID           func(childComplexity int) int
-		MeasureOpt   func(childComplexity int) int
-		Negated      func(childComplexity int) int
-		Object       func(childComplexity int) int
-		Predicate    func(childComplexity int) int
-		Quantity     func(childComplexity int) int
-		Retraction   func(childComplexity int) int
-		RoleOpt      func(childComplexity int) int
-		Start        func(childComplexity int) int
-		Subject      func(childComplexity int) int
-		TierOpt      func(childComplexity int) int
-		TierSize     func(childComplexity int) int
-		ValueOpt     func(childComplexity int) int
-		YearOpt      func(childComplexity int) int
+		CreatedAt  func(childComplexity int) int
+		CreatedBy  func(childComplexity int) int
+		Date       func(childComplexity int) int
+		End        func(childComplexity int) int
+		Evidence   func(childComplexity int) int
+		Former     func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Measure    func(childComplexity int) int
+		Negated    func(childComplexity int) int
+		Object     func(childComplexity int) int
+		Predicate  func(childComplexity int) int
+		Quantity   func(childComplexity int) int
+		Retraction func(childComplexity int) int
+		Role       func(childComplexity int) int
+		Start      func(childComplexity int) int
+		Subject    func(childComplexity int) int
+		Tier       func(childComplexity int) int
+		TierSize   func(childComplexity int) int
+		Value      func(childComplexity int) int
+		Year       func(childComplexity int) int
 	}
 
 	FactConnection struct {
@@ -163,17 +163,17 @@ type ComplexityRoot struct {
 	}
 
 	FactGroup struct {
-		Count             func(childComplexity int) int
-		MeasureOpt        func(childComplexity int) int
-		ObjectCountryOpt  func(childComplexity int) int
-		ObjectKindOpt     func(childComplexity int) int
-		PredicateOpt      func(childComplexity int) int
-		SubjectCountryOpt func(childComplexity int) int
-		SubjectKindOpt    func(childComplexity int) int
-		SubjectOrgTypeOpt func(childComplexity int) int
-		Subjects          func(childComplexity int) int
-		TierOpt           func(childComplexity int) int
-		YearOpt           func(childComplexity int) int
+		Count          func(childComplexity int) int
+		Measure        func(childComplexity int) int
+		ObjectCountry  func(childComplexity int) int
+		ObjectKind     func(childComplexity int) int
+		Predicate      func(childComplexity int) int
+		SubjectCountry func(childComplexity int) int
+		SubjectKind    func(childComplexity int) int
+		SubjectOrgType func(childComplexity int) int
+		Subjects       func(childComplexity int) int
+		Tier           func(childComplexity int) int
+		Year           func(childComplexity int) int
 	}
 
 	GraphStats struct {
@@ -195,17 +195,17 @@ type ComplexityRoot struct {
 	}
 
 	Lawsuit struct {
-		Aliases        func(childComplexity int) int
-		Defendants     func(childComplexity int) int
-		DescriptionOpt func(childComplexity int) int
-		Facts          func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
-		ID             func(childComplexity int) int
-		Kind           func(childComplexity int) int
-		Labels         func(childComplexity int) int
-		NameIn         func(childComplexity int, lang *string) int
-		Plaintiffs     func(childComplexity int) int
-		Retraction     func(childComplexity int) int
-		Slug           func(childComplexity int) int
+		Aliases     func(childComplexity int) int
+		Defendants  func(childComplexity int) int
+		Description func(childComplexity int) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		ID          func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		Labels      func(childComplexity int) int
+		Name        func(childComplexity int, lang *string) int
+		Plaintiffs  func(childComplexity int) int
+		Retraction  func(childComplexity int) int
+		Slug        func(childComplexity int) int
 	}
 
 	Mutation struct {
@@ -222,7 +222,7 @@ type ComplexityRoot struct {
 	Organization struct {
 		Aliases        func(childComplexity int) int
 		Country        func(childComplexity int) int
-		DescriptionOpt func(childComplexity int) int
+		Description    func(childComplexity int) int
 		ExportControls func(childComplexity int) int
 		Facts          func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
 		Headquarters   func(childComplexity int) int
@@ -231,8 +231,8 @@ type ComplexityRoot struct {
 		Kind           func(childComplexity int) int
 		Labels         func(childComplexity int) int
 		ListedIn       func(childComplexity int) int
-		NameIn         func(childComplexity int, lang *string) int
-		OrgTypeOpt     func(childComplexity int) int
+		Name           func(childComplexity int, lang *string) int
+		OrgType        func(childComplexity int) int
 		Parent         func(childComplexity int) int
 		Participations func(childComplexity int, negated *bool) int
 		People         func(childComplexity int) int
@@ -252,60 +252,60 @@ type ComplexityRoot struct {
 	}
 
 	PartialDate struct {
-		DayOpt    func(childComplexity int) int
-		MonthOpt  func(childComplexity int) int
+		Day       func(childComplexity int) int
+		Month     func(childComplexity int) int
 		Precision func(childComplexity int) int
 		Value     func(childComplexity int) int
 		Year      func(childComplexity int) int
 	}
 
 	Person struct {
-		Aliases        func(childComplexity int) int
-		DescriptionOpt func(childComplexity int) int
-		Facts          func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
-		ID             func(childComplexity int) int
-		Kind           func(childComplexity int) int
-		Labels         func(childComplexity int) int
-		NameIn         func(childComplexity int, lang *string) int
-		Opened         func(childComplexity int) int
-		Positions      func(childComplexity int) int
-		Quotes         func(childComplexity int) int
-		Retraction     func(childComplexity int) int
-		Slug           func(childComplexity int) int
-		SpokeAt        func(childComplexity int) int
+		Aliases     func(childComplexity int) int
+		Description func(childComplexity int) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		ID          func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		Labels      func(childComplexity int) int
+		Name        func(childComplexity int, lang *string) int
+		Opened      func(childComplexity int) int
+		Positions   func(childComplexity int) int
+		Quotes      func(childComplexity int) int
+		Retraction  func(childComplexity int) int
+		Slug        func(childComplexity int) int
+		SpokeAt     func(childComplexity int) int
 	}
 
 	Place struct {
-		Aliases        func(childComplexity int) int
-		CodeOpt        func(childComplexity int) int
-		DescriptionOpt func(childComplexity int) int
-		Events         func(childComplexity int) int
-		Facts          func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
-		ID             func(childComplexity int) int
-		Kind           func(childComplexity int) int
-		Labels         func(childComplexity int) int
-		LocatedIn      func(childComplexity int) int
-		NameIn         func(childComplexity int, lang *string) int
-		PlaceTypeOpt   func(childComplexity int) int
-		Retraction     func(childComplexity int) int
-		Slug           func(childComplexity int) int
+		Aliases     func(childComplexity int) int
+		Code        func(childComplexity int) int
+		Description func(childComplexity int) int
+		Events      func(childComplexity int) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		ID          func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		Labels      func(childComplexity int) int
+		LocatedIn   func(childComplexity int) int
+		Name        func(childComplexity int, lang *string) int
+		PlaceType   func(childComplexity int) int
+		Retraction  func(childComplexity int) int
+		Slug        func(childComplexity int) int
 	}
 
 	Plan struct {
-		Aliases        func(childComplexity int) int
-		AnnouncedAt    func(childComplexity int) int
-		Date           func(childComplexity int) int
-		DescriptionOpt func(childComplexity int) int
-		EndorsedBy     func(childComplexity int) int
-		Facts          func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
-		ID             func(childComplexity int) int
-		IssuedBy       func(childComplexity int) int
-		Kind           func(childComplexity int) int
-		Labels         func(childComplexity int) int
-		NameIn         func(childComplexity int, lang *string) int
-		Retraction     func(childComplexity int) int
-		Slug           func(childComplexity int) int
-		Targets        func(childComplexity int) int
+		Aliases     func(childComplexity int) int
+		AnnouncedAt func(childComplexity int) int
+		Date        func(childComplexity int) int
+		Description func(childComplexity int) int
+		EndorsedBy  func(childComplexity int) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		ID          func(childComplexity int) int
+		IssuedBy    func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		Labels      func(childComplexity int) int
+		Name        func(childComplexity int, lang *string) int
+		Retraction  func(childComplexity int) int
+		Slug        func(childComplexity int) int
+		Targets     func(childComplexity int) int
 	}
 
 	Point struct {
@@ -323,25 +323,25 @@ type ComplexityRoot struct {
 	}
 
 	Product struct {
-		Aliases        func(childComplexity int) int
-		Controls       func(childComplexity int) int
-		DescriptionOpt func(childComplexity int) int
-		Facts          func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
-		ID             func(childComplexity int) int
-		Kind           func(childComplexity int) int
-		Labels         func(childComplexity int) int
-		Makers         func(childComplexity int) int
-		NameIn         func(childComplexity int, lang *string) int
-		ProductTypeOpt func(childComplexity int) int
-		Retraction     func(childComplexity int) int
-		Slug           func(childComplexity int) int
+		Aliases     func(childComplexity int) int
+		Controls    func(childComplexity int) int
+		Description func(childComplexity int) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		ID          func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		Labels      func(childComplexity int) int
+		Makers      func(childComplexity int) int
+		Name        func(childComplexity int, lang *string) int
+		ProductType func(childComplexity int) int
+		Retraction  func(childComplexity int) int
+		Slug        func(childComplexity int) int
 	}
 
 	Quantity struct {
-		Amount       func(childComplexity int) int
-		BoundOrExact func(childComplexity int) int
-		UnitOpt      func(childComplexity int) int
-		Upper        func(childComplexity int) int
+		Amount func(childComplexity int) int
+		Bound  func(childComplexity int) int
+		Unit   func(childComplexity int) int
+		Upper  func(childComplexity int) int
 	}
 
 	Query struct {
@@ -379,31 +379,31 @@ type ComplexityRoot struct {
 	}
 
 	Sanction struct {
-		Aliases        func(childComplexity int) int
-		DescriptionOpt func(childComplexity int) int
-		Facts          func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
-		ID             func(childComplexity int) int
-		ImposedBy      func(childComplexity int) int
-		Kind           func(childComplexity int) int
-		Labels         func(childComplexity int) int
-		NameIn         func(childComplexity int, lang *string) int
-		ProgrammeOpt   func(childComplexity int) int
-		Retraction     func(childComplexity int) int
-		Slug           func(childComplexity int) int
-		Targets        func(childComplexity int) int
+		Aliases     func(childComplexity int) int
+		Description func(childComplexity int) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		ID          func(childComplexity int) int
+		ImposedBy   func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		Labels      func(childComplexity int) int
+		Name        func(childComplexity int, lang *string) int
+		Programme   func(childComplexity int) int
+		Retraction  func(childComplexity int) int
+		Slug        func(childComplexity int) int
+		Targets     func(childComplexity int) int
 	}
 
 	SavedQuery struct {
-		CreatedAt      func(childComplexity int) int
-		CreatedBy      func(childComplexity int) int
-		DescriptionOpt func(childComplexity int) int
-		Name           func(childComplexity int) int
-		Problems       func(childComplexity int) int
-		Query          func(childComplexity int) int
-		URL            func(childComplexity int) int
-		UpdatedAt      func(childComplexity int) int
-		Valid          func(childComplexity int) int
-		Variables      func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		CreatedBy   func(childComplexity int) int
+		Description func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Problems    func(childComplexity int) int
+		Query       func(childComplexity int) int
+		URL         func(childComplexity int) int
+		UpdatedAt   func(childComplexity int) int
+		Valid       func(childComplexity int) int
+		Variables   func(childComplexity int) int
 	}
 
 	SavedQueryVariable struct {
@@ -424,24 +424,24 @@ type ComplexityRoot struct {
 	}
 
 	Source struct {
-		Aliases          func(childComplexity int) int
-		AuthorOpt        func(childComplexity int) int
-		DescriptionOpt   func(childComplexity int) int
-		Facts            func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
-		ID               func(childComplexity int) int
-		Kind             func(childComplexity int) int
-		Labels           func(childComplexity int) int
-		LanguageOpt      func(childComplexity int) int
-		NameIn           func(childComplexity int, lang *string) int
-		PublishedAt      func(childComplexity int) int
-		PublisherNoteOpt func(childComplexity int) int
-		PublisherOpt     func(childComplexity int) int
-		Retraction       func(childComplexity int) int
-		Slug             func(childComplexity int) int
-		Text             func(childComplexity int) int
-		Title            func(childComplexity int) int
-		TitleEnOpt       func(childComplexity int) int
-		URLOpt           func(childComplexity int) int
+		Aliases       func(childComplexity int) int
+		Author        func(childComplexity int) int
+		Description   func(childComplexity int) int
+		Facts         func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		ID            func(childComplexity int) int
+		Kind          func(childComplexity int) int
+		Labels        func(childComplexity int) int
+		Language      func(childComplexity int) int
+		Name          func(childComplexity int, lang *string) int
+		PublishedAt   func(childComplexity int) int
+		Publisher     func(childComplexity int) int
+		PublisherNote func(childComplexity int) int
+		Retraction    func(childComplexity int) int
+		Slug          func(childComplexity int) int
+		Text          func(childComplexity int) int
+		Title         func(childComplexity int) int
+		TitleEn       func(childComplexity int) int
+		URL           func(childComplexity int) int
 	}
 
 	SponsorshipYear struct {
@@ -451,16 +451,16 @@ type ComplexityRoot struct {
 	}
 
 	Topic struct {
-		Aliases        func(childComplexity int) int
-		DescriptionOpt func(childComplexity int) int
-		Events         func(childComplexity int) int
-		Facts          func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
-		ID             func(childComplexity int) int
-		Kind           func(childComplexity int) int
-		Labels         func(childComplexity int) int
-		NameIn         func(childComplexity int, lang *string) int
-		Retraction     func(childComplexity int) int
-		Slug           func(childComplexity int) int
+		Aliases     func(childComplexity int) int
+		Description func(childComplexity int) int
+		Events      func(childComplexity int) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		ID          func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		Labels      func(childComplexity int) int
+		Name        func(childComplexity int, lang *string) int
+		Retraction  func(childComplexity int) int
+		Slug        func(childComplexity int) int
 	}
 }
 
@@ -529,11 +529,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Event.Aliases(childComplexity), true
 	case "Event.description":
-		if e.ComplexityRoot.Event.DescriptionOpt == nil {
+		if e.ComplexityRoot.Event.Description == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Event.DescriptionOpt(childComplexity), true
+		return e.ComplexityRoot.Event.Description(childComplexity), true
 	case "Event.end":
 		if e.ComplexityRoot.Event.End == nil {
 			break
@@ -576,7 +576,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Event.Measures(childComplexity), true
 	case "Event.name":
-		if e.ComplexityRoot.Event.NameIn == nil {
+		if e.ComplexityRoot.Event.Name == nil {
 			break
 		}
 
@@ -585,7 +585,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Event.NameIn(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Event.Name(childComplexity, args["lang"].(*string)), true
 	case "Event.openedBy":
 		if e.ComplexityRoot.Event.OpenedBy == nil {
 			break
@@ -658,11 +658,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Event.Topics(childComplexity), true
 	case "Event.year":
-		if e.ComplexityRoot.Event.YearOpt == nil {
+		if e.ComplexityRoot.Event.Year == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Event.YearOpt(childComplexity), true
+		return e.ComplexityRoot.Event.Year(childComplexity), true
 
 	case "EventSeries.aliases":
 		if e.ComplexityRoot.EventSeries.Aliases == nil {
@@ -671,11 +671,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EventSeries.Aliases(childComplexity), true
 	case "EventSeries.description":
-		if e.ComplexityRoot.EventSeries.DescriptionOpt == nil {
+		if e.ComplexityRoot.EventSeries.Description == nil {
 			break
 		}
 
-		return e.ComplexityRoot.EventSeries.DescriptionOpt(childComplexity), true
+		return e.ComplexityRoot.EventSeries.Description(childComplexity), true
 	case "EventSeries.editions":
 		if e.ComplexityRoot.EventSeries.Editions == nil {
 			break
@@ -717,7 +717,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EventSeries.Labels(childComplexity), true
 	case "EventSeries.name":
-		if e.ComplexityRoot.EventSeries.NameIn == nil {
+		if e.ComplexityRoot.EventSeries.Name == nil {
 			break
 		}
 
@@ -726,7 +726,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.EventSeries.NameIn(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.EventSeries.Name(childComplexity, args["lang"].(*string)), true
 	case "EventSeries.places":
 		if e.ComplexityRoot.EventSeries.Places == nil {
 			break
@@ -753,17 +753,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		return e.ComplexityRoot.EventSeries.Slug(childComplexity), true
 
 	case "Evidence.gloss":
-		if e.ComplexityRoot.Evidence.GlossOpt == nil {
+		if e.ComplexityRoot.Evidence.Gloss == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Evidence.GlossOpt(childComplexity), true
+		return e.ComplexityRoot.Evidence.Gloss(childComplexity), true
 	case "Evidence.note":
-		if e.ComplexityRoot.Evidence.NoteOpt == nil {
+		if e.ComplexityRoot.Evidence.Note == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Evidence.NoteOpt(childComplexity), true
+		return e.ComplexityRoot.Evidence.Note(childComplexity), true
 	case "Evidence.quote":
 		if e.ComplexityRoot.Evidence.Quote == nil {
 			break
@@ -796,11 +796,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ExportControl.Date(childComplexity), true
 	case "ExportControl.description":
-		if e.ComplexityRoot.ExportControl.DescriptionOpt == nil {
+		if e.ComplexityRoot.ExportControl.Description == nil {
 			break
 		}
 
-		return e.ComplexityRoot.ExportControl.DescriptionOpt(childComplexity), true
+		return e.ComplexityRoot.ExportControl.Description(childComplexity), true
 	case "ExportControl.facts":
 		if e.ComplexityRoot.ExportControl.Facts == nil {
 			break
@@ -837,7 +837,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ExportControl.Labels(childComplexity), true
 	case "ExportControl.name":
-		if e.ComplexityRoot.ExportControl.NameIn == nil {
+		if e.ComplexityRoot.ExportControl.Name == nil {
 			break
 		}
 
@@ -846,7 +846,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.ExportControl.NameIn(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.ExportControl.Name(childComplexity, args["lang"].(*string)), true
 	case "ExportControl.products":
 		if e.ComplexityRoot.ExportControl.Products == nil {
 			break
@@ -866,11 +866,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ExportControl.Slug(childComplexity), true
 	case "ExportControl.status":
-		if e.ComplexityRoot.ExportControl.StatusOpt == nil {
+		if e.ComplexityRoot.ExportControl.Status == nil {
 			break
 		}
 
-		return e.ComplexityRoot.ExportControl.StatusOpt(childComplexity), true
+		return e.ComplexityRoot.ExportControl.Status(childComplexity), true
 	case "ExportControl.targetCountries":
 		if e.ComplexityRoot.ExportControl.TargetCountries == nil {
 			break
@@ -897,11 +897,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Fact.CreatedAt(childComplexity), true
 	case "Fact.createdBy":
-		if e.ComplexityRoot.Fact.CreatedByOpt == nil {
+		if e.ComplexityRoot.Fact.CreatedBy == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Fact.CreatedByOpt(childComplexity), true
+		return e.ComplexityRoot.Fact.CreatedBy(childComplexity), true
 	case "Fact.date":
 		if e.ComplexityRoot.Fact.Date == nil {
 			break
@@ -933,11 +933,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Fact.ID(childComplexity), true
 	case "Fact.measure":
-		if e.ComplexityRoot.Fact.MeasureOpt == nil {
+		if e.ComplexityRoot.Fact.Measure == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Fact.MeasureOpt(childComplexity), true
+		return e.ComplexityRoot.Fact.Measure(childComplexity), true
 	case "Fact.negated":
 		if e.ComplexityRoot.Fact.Negated == nil {
 			break
@@ -969,11 +969,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Fact.Retraction(childComplexity), true
 	case "Fact.role":
-		if e.ComplexityRoot.Fact.RoleOpt == nil {
+		if e.ComplexityRoot.Fact.Role == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Fact.RoleOpt(childComplexity), true
+		return e.ComplexityRoot.Fact.Role(childComplexity), true
 	case "Fact.start":
 		if e.ComplexityRoot.Fact.Start == nil {
 			break
@@ -987,11 +987,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Fact.Subject(childComplexity), true
 	case "Fact.tier":
-		if e.ComplexityRoot.Fact.TierOpt == nil {
+		if e.ComplexityRoot.Fact.Tier == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Fact.TierOpt(childComplexity), true
+		return e.ComplexityRoot.Fact.Tier(childComplexity), true
 	case "Fact.tierSize":
 		if e.ComplexityRoot.Fact.TierSize == nil {
 			break
@@ -999,17 +999,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Fact.TierSize(childComplexity), true
 	case "Fact.value":
-		if e.ComplexityRoot.Fact.ValueOpt == nil {
+		if e.ComplexityRoot.Fact.Value == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Fact.ValueOpt(childComplexity), true
+		return e.ComplexityRoot.Fact.Value(childComplexity), true
 	case "Fact.year":
-		if e.ComplexityRoot.Fact.YearOpt == nil {
+		if e.ComplexityRoot.Fact.Year == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Fact.YearOpt(childComplexity), true
+		return e.ComplexityRoot.Fact.Year(childComplexity), true
 
 	case "FactConnection.edges":
 		if e.ComplexityRoot.FactConnection.Edges == nil {
@@ -1056,47 +1056,47 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FactGroup.Count(childComplexity), true
 	case "FactGroup.measure":
-		if e.ComplexityRoot.FactGroup.MeasureOpt == nil {
+		if e.ComplexityRoot.FactGroup.Measure == nil {
 			break
 		}
 
-		return e.ComplexityRoot.FactGroup.MeasureOpt(childComplexity), true
+		return e.ComplexityRoot.FactGroup.Measure(childComplexity), true
 	case "FactGroup.objectCountry":
-		if e.ComplexityRoot.FactGroup.ObjectCountryOpt == nil {
+		if e.ComplexityRoot.FactGroup.ObjectCountry == nil {
 			break
 		}
 
-		return e.ComplexityRoot.FactGroup.ObjectCountryOpt(childComplexity), true
+		return e.ComplexityRoot.FactGroup.ObjectCountry(childComplexity), true
 	case "FactGroup.objectKind":
-		if e.ComplexityRoot.FactGroup.ObjectKindOpt == nil {
+		if e.ComplexityRoot.FactGroup.ObjectKind == nil {
 			break
 		}
 
-		return e.ComplexityRoot.FactGroup.ObjectKindOpt(childComplexity), true
+		return e.ComplexityRoot.FactGroup.ObjectKind(childComplexity), true
 	case "FactGroup.predicate":
-		if e.ComplexityRoot.FactGroup.PredicateOpt == nil {
+		if e.ComplexityRoot.FactGroup.Predicate == nil {
 			break
 		}
 
-		return e.ComplexityRoot.FactGroup.PredicateOpt(childComplexity), true
+		return e.ComplexityRoot.FactGroup.Predicate(childComplexity), true
 	case "FactGroup.subjectCountry":
-		if e.ComplexityRoot.FactGroup.SubjectCountryOpt == nil {
+		if e.ComplexityRoot.FactGroup.SubjectCountry == nil {
 			break
 		}
 
-		return e.ComplexityRoot.FactGroup.SubjectCountryOpt(childComplexity), true
+		return e.ComplexityRoot.FactGroup.SubjectCountry(childComplexity), true
 	case "FactGroup.subjectKind":
-		if e.ComplexityRoot.FactGroup.SubjectKindOpt == nil {
+		if e.ComplexityRoot.FactGroup.SubjectKind == nil {
 			break
 		}
 
-		return e.ComplexityRoot.FactGroup.SubjectKindOpt(childComplexity), true
+		return e.ComplexityRoot.FactGroup.SubjectKind(childComplexity), true
 	case "FactGroup.subjectOrgType":
-		if e.ComplexityRoot.FactGroup.SubjectOrgTypeOpt == nil {
+		if e.ComplexityRoot.FactGroup.SubjectOrgType == nil {
 			break
 		}
 
-		return e.ComplexityRoot.FactGroup.SubjectOrgTypeOpt(childComplexity), true
+		return e.ComplexityRoot.FactGroup.SubjectOrgType(childComplexity), true
 	case "FactGroup.subjects":
 		if e.ComplexityRoot.FactGroup.Subjects == nil {
 			break
@@ -1104,17 +1104,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FactGroup.Subjects(childComplexity), true
 	case "FactGroup.tier":
-		if e.ComplexityRoot.FactGroup.TierOpt == nil {
+		if e.ComplexityRoot.FactGroup.Tier == nil {
 			break
 		}
 
-		return e.ComplexityRoot.FactGroup.TierOpt(childComplexity), true
+		return e.ComplexityRoot.FactGroup.Tier(childComplexity), true
 	case "FactGroup.year":
-		if e.ComplexityRoot.FactGroup.YearOpt == nil {
+		if e.ComplexityRoot.FactGroup.Year == nil {
 			break
 		}
 
-		return e.ComplexityRoot.FactGroup.YearOpt(childComplexity), true
+		return e.ComplexityRoot.FactGroup.Year(childComplexity), true
 
 	case "GraphStats.activeFacts":
 		if e.ComplexityRoot.GraphStats.ActiveFacts == nil {
@@ -1186,11 +1186,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Lawsuit.Defendants(childComplexity), true
 	case "Lawsuit.description":
-		if e.ComplexityRoot.Lawsuit.DescriptionOpt == nil {
+		if e.ComplexityRoot.Lawsuit.Description == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Lawsuit.DescriptionOpt(childComplexity), true
+		return e.ComplexityRoot.Lawsuit.Description(childComplexity), true
 	case "Lawsuit.facts":
 		if e.ComplexityRoot.Lawsuit.Facts == nil {
 			break
@@ -1221,7 +1221,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Lawsuit.Labels(childComplexity), true
 	case "Lawsuit.name":
-		if e.ComplexityRoot.Lawsuit.NameIn == nil {
+		if e.ComplexityRoot.Lawsuit.Name == nil {
 			break
 		}
 
@@ -1230,7 +1230,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Lawsuit.NameIn(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Lawsuit.Name(childComplexity, args["lang"].(*string)), true
 	case "Lawsuit.plaintiffs":
 		if e.ComplexityRoot.Lawsuit.Plaintiffs == nil {
 			break
@@ -1352,11 +1352,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Organization.Country(childComplexity), true
 	case "Organization.description":
-		if e.ComplexityRoot.Organization.DescriptionOpt == nil {
+		if e.ComplexityRoot.Organization.Description == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Organization.DescriptionOpt(childComplexity), true
+		return e.ComplexityRoot.Organization.Description(childComplexity), true
 	case "Organization.exportControls":
 		if e.ComplexityRoot.Organization.ExportControls == nil {
 			break
@@ -1411,7 +1411,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Organization.ListedIn(childComplexity), true
 	case "Organization.name":
-		if e.ComplexityRoot.Organization.NameIn == nil {
+		if e.ComplexityRoot.Organization.Name == nil {
 			break
 		}
 
@@ -1420,13 +1420,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Organization.NameIn(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Organization.Name(childComplexity, args["lang"].(*string)), true
 	case "Organization.orgType":
-		if e.ComplexityRoot.Organization.OrgTypeOpt == nil {
+		if e.ComplexityRoot.Organization.OrgType == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Organization.OrgTypeOpt(childComplexity), true
+		return e.ComplexityRoot.Organization.OrgType(childComplexity), true
 	case "Organization.parent":
 		if e.ComplexityRoot.Organization.Parent == nil {
 			break
@@ -1518,17 +1518,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
 	case "PartialDate.day":
-		if e.ComplexityRoot.PartialDate.DayOpt == nil {
+		if e.ComplexityRoot.PartialDate.Day == nil {
 			break
 		}
 
-		return e.ComplexityRoot.PartialDate.DayOpt(childComplexity), true
+		return e.ComplexityRoot.PartialDate.Day(childComplexity), true
 	case "PartialDate.month":
-		if e.ComplexityRoot.PartialDate.MonthOpt == nil {
+		if e.ComplexityRoot.PartialDate.Month == nil {
 			break
 		}
 
-		return e.ComplexityRoot.PartialDate.MonthOpt(childComplexity), true
+		return e.ComplexityRoot.PartialDate.Month(childComplexity), true
 	case "PartialDate.precision":
 		if e.ComplexityRoot.PartialDate.Precision == nil {
 			break
@@ -1555,11 +1555,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Person.Aliases(childComplexity), true
 	case "Person.description":
-		if e.ComplexityRoot.Person.DescriptionOpt == nil {
+		if e.ComplexityRoot.Person.Description == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Person.DescriptionOpt(childComplexity), true
+		return e.ComplexityRoot.Person.Description(childComplexity), true
 	case "Person.facts":
 		if e.ComplexityRoot.Person.Facts == nil {
 			break
@@ -1590,7 +1590,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Person.Labels(childComplexity), true
 	case "Person.name":
-		if e.ComplexityRoot.Person.NameIn == nil {
+		if e.ComplexityRoot.Person.Name == nil {
 			break
 		}
 
@@ -1599,7 +1599,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Person.NameIn(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Person.Name(childComplexity, args["lang"].(*string)), true
 	case "Person.opened":
 		if e.ComplexityRoot.Person.Opened == nil {
 			break
@@ -1644,17 +1644,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Place.Aliases(childComplexity), true
 	case "Place.code":
-		if e.ComplexityRoot.Place.CodeOpt == nil {
+		if e.ComplexityRoot.Place.Code == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Place.CodeOpt(childComplexity), true
+		return e.ComplexityRoot.Place.Code(childComplexity), true
 	case "Place.description":
-		if e.ComplexityRoot.Place.DescriptionOpt == nil {
+		if e.ComplexityRoot.Place.Description == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Place.DescriptionOpt(childComplexity), true
+		return e.ComplexityRoot.Place.Description(childComplexity), true
 	case "Place.events":
 		if e.ComplexityRoot.Place.Events == nil {
 			break
@@ -1697,7 +1697,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Place.LocatedIn(childComplexity), true
 	case "Place.name":
-		if e.ComplexityRoot.Place.NameIn == nil {
+		if e.ComplexityRoot.Place.Name == nil {
 			break
 		}
 
@@ -1706,13 +1706,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Place.NameIn(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Place.Name(childComplexity, args["lang"].(*string)), true
 	case "Place.placeType":
-		if e.ComplexityRoot.Place.PlaceTypeOpt == nil {
+		if e.ComplexityRoot.Place.PlaceType == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Place.PlaceTypeOpt(childComplexity), true
+		return e.ComplexityRoot.Place.PlaceType(childComplexity), true
 	case "Place.retraction":
 		if e.ComplexityRoot.Place.Retraction == nil {
 			break
@@ -1745,11 +1745,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Plan.Date(childComplexity), true
 	case "Plan.description":
-		if e.ComplexityRoot.Plan.DescriptionOpt == nil {
+		if e.ComplexityRoot.Plan.Description == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Plan.DescriptionOpt(childComplexity), true
+		return e.ComplexityRoot.Plan.Description(childComplexity), true
 	case "Plan.endorsedBy":
 		if e.ComplexityRoot.Plan.EndorsedBy == nil {
 			break
@@ -1792,7 +1792,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Plan.Labels(childComplexity), true
 	case "Plan.name":
-		if e.ComplexityRoot.Plan.NameIn == nil {
+		if e.ComplexityRoot.Plan.Name == nil {
 			break
 		}
 
@@ -1801,7 +1801,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Plan.NameIn(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Plan.Name(childComplexity, args["lang"].(*string)), true
 	case "Plan.retraction":
 		if e.ComplexityRoot.Plan.Retraction == nil {
 			break
@@ -1884,11 +1884,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Product.Controls(childComplexity), true
 	case "Product.description":
-		if e.ComplexityRoot.Product.DescriptionOpt == nil {
+		if e.ComplexityRoot.Product.Description == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Product.DescriptionOpt(childComplexity), true
+		return e.ComplexityRoot.Product.Description(childComplexity), true
 	case "Product.facts":
 		if e.ComplexityRoot.Product.Facts == nil {
 			break
@@ -1925,7 +1925,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Product.Makers(childComplexity), true
 	case "Product.name":
-		if e.ComplexityRoot.Product.NameIn == nil {
+		if e.ComplexityRoot.Product.Name == nil {
 			break
 		}
 
@@ -1934,13 +1934,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Product.NameIn(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Product.Name(childComplexity, args["lang"].(*string)), true
 	case "Product.productType":
-		if e.ComplexityRoot.Product.ProductTypeOpt == nil {
+		if e.ComplexityRoot.Product.ProductType == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Product.ProductTypeOpt(childComplexity), true
+		return e.ComplexityRoot.Product.ProductType(childComplexity), true
 	case "Product.retraction":
 		if e.ComplexityRoot.Product.Retraction == nil {
 			break
@@ -1961,17 +1961,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Quantity.Amount(childComplexity), true
 	case "Quantity.bound":
-		if e.ComplexityRoot.Quantity.BoundOrExact == nil {
+		if e.ComplexityRoot.Quantity.Bound == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Quantity.BoundOrExact(childComplexity), true
+		return e.ComplexityRoot.Quantity.Bound(childComplexity), true
 	case "Quantity.unit":
-		if e.ComplexityRoot.Quantity.UnitOpt == nil {
+		if e.ComplexityRoot.Quantity.Unit == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Quantity.UnitOpt(childComplexity), true
+		return e.ComplexityRoot.Quantity.Unit(childComplexity), true
 	case "Quantity.upper":
 		if e.ComplexityRoot.Quantity.Upper == nil {
 			break
@@ -2267,11 +2267,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Sanction.Aliases(childComplexity), true
 	case "Sanction.description":
-		if e.ComplexityRoot.Sanction.DescriptionOpt == nil {
+		if e.ComplexityRoot.Sanction.Description == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Sanction.DescriptionOpt(childComplexity), true
+		return e.ComplexityRoot.Sanction.Description(childComplexity), true
 	case "Sanction.facts":
 		if e.ComplexityRoot.Sanction.Facts == nil {
 			break
@@ -2308,7 +2308,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Sanction.Labels(childComplexity), true
 	case "Sanction.name":
-		if e.ComplexityRoot.Sanction.NameIn == nil {
+		if e.ComplexityRoot.Sanction.Name == nil {
 			break
 		}
 
@@ -2317,13 +2317,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Sanction.NameIn(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Sanction.Name(childComplexity, args["lang"].(*string)), true
 	case "Sanction.programme":
-		if e.ComplexityRoot.Sanction.ProgrammeOpt == nil {
+		if e.ComplexityRoot.Sanction.Programme == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Sanction.ProgrammeOpt(childComplexity), true
+		return e.ComplexityRoot.Sanction.Programme(childComplexity), true
 	case "Sanction.retraction":
 		if e.ComplexityRoot.Sanction.Retraction == nil {
 			break
@@ -2356,11 +2356,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SavedQuery.CreatedBy(childComplexity), true
 	case "SavedQuery.description":
-		if e.ComplexityRoot.SavedQuery.DescriptionOpt == nil {
+		if e.ComplexityRoot.SavedQuery.Description == nil {
 			break
 		}
 
-		return e.ComplexityRoot.SavedQuery.DescriptionOpt(childComplexity), true
+		return e.ComplexityRoot.SavedQuery.Description(childComplexity), true
 	case "SavedQuery.name":
 		if e.ComplexityRoot.SavedQuery.Name == nil {
 			break
@@ -2462,17 +2462,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Source.Aliases(childComplexity), true
 	case "Source.author":
-		if e.ComplexityRoot.Source.AuthorOpt == nil {
+		if e.ComplexityRoot.Source.Author == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Source.AuthorOpt(childComplexity), true
+		return e.ComplexityRoot.Source.Author(childComplexity), true
 	case "Source.description":
-		if e.ComplexityRoot.Source.DescriptionOpt == nil {
+		if e.ComplexityRoot.Source.Description == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Source.DescriptionOpt(childComplexity), true
+		return e.ComplexityRoot.Source.Description(childComplexity), true
 	case "Source.facts":
 		if e.ComplexityRoot.Source.Facts == nil {
 			break
@@ -2503,13 +2503,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Source.Labels(childComplexity), true
 	case "Source.language":
-		if e.ComplexityRoot.Source.LanguageOpt == nil {
+		if e.ComplexityRoot.Source.Language == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Source.LanguageOpt(childComplexity), true
+		return e.ComplexityRoot.Source.Language(childComplexity), true
 	case "Source.name":
-		if e.ComplexityRoot.Source.NameIn == nil {
+		if e.ComplexityRoot.Source.Name == nil {
 			break
 		}
 
@@ -2518,25 +2518,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Source.NameIn(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Source.Name(childComplexity, args["lang"].(*string)), true
 	case "Source.publishedAt":
 		if e.ComplexityRoot.Source.PublishedAt == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Source.PublishedAt(childComplexity), true
-	case "Source.publisherNote":
-		if e.ComplexityRoot.Source.PublisherNoteOpt == nil {
-			break
-		}
-
-		return e.ComplexityRoot.Source.PublisherNoteOpt(childComplexity), true
 	case "Source.publisher":
-		if e.ComplexityRoot.Source.PublisherOpt == nil {
+		if e.ComplexityRoot.Source.Publisher == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Source.PublisherOpt(childComplexity), true
+		return e.ComplexityRoot.Source.Publisher(childComplexity), true
+	case "Source.publisherNote":
+		if e.ComplexityRoot.Source.PublisherNote == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Source.PublisherNote(childComplexity), true
 	case "Source.retraction":
 		if e.ComplexityRoot.Source.Retraction == nil {
 			break
@@ -2562,17 +2562,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Source.Title(childComplexity), true
 	case "Source.titleEn":
-		if e.ComplexityRoot.Source.TitleEnOpt == nil {
+		if e.ComplexityRoot.Source.TitleEn == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Source.TitleEnOpt(childComplexity), true
+		return e.ComplexityRoot.Source.TitleEn(childComplexity), true
 	case "Source.url":
-		if e.ComplexityRoot.Source.URLOpt == nil {
+		if e.ComplexityRoot.Source.URL == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Source.URLOpt(childComplexity), true
+		return e.ComplexityRoot.Source.URL(childComplexity), true
 
 	case "SponsorshipYear.events":
 		if e.ComplexityRoot.SponsorshipYear.Events == nil {
@@ -2600,11 +2600,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Topic.Aliases(childComplexity), true
 	case "Topic.description":
-		if e.ComplexityRoot.Topic.DescriptionOpt == nil {
+		if e.ComplexityRoot.Topic.Description == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Topic.DescriptionOpt(childComplexity), true
+		return e.ComplexityRoot.Topic.Description(childComplexity), true
 	case "Topic.events":
 		if e.ComplexityRoot.Topic.Events == nil {
 			break
@@ -2641,7 +2641,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Topic.Labels(childComplexity), true
 	case "Topic.name":
-		if e.ComplexityRoot.Topic.NameIn == nil {
+		if e.ComplexityRoot.Topic.Name == nil {
 			break
 		}
 
@@ -2650,7 +2650,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Topic.NameIn(childComplexity, args["lang"].(*string)), true
+		return e.ComplexityRoot.Topic.Name(childComplexity, args["lang"].(*string)), true
 	case "Topic.retraction":
 		if e.ComplexityRoot.Topic.Retraction == nil {
 			break

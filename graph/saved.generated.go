@@ -6,7 +6,6 @@ import (
 	"context"
 	"math"
 	"policygraph/graph/model"
-	"policygraph/storage"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -18,10 +17,10 @@ import (
 // region    ************************** generated!.gotpl **************************
 
 type SavedQueryResolver interface {
-	Variables(ctx context.Context, obj *storage.SavedQuery) ([]*model.SavedQueryVariable, error)
-	URL(ctx context.Context, obj *storage.SavedQuery) (string, error)
-	Valid(ctx context.Context, obj *storage.SavedQuery) (bool, error)
-	Problems(ctx context.Context, obj *storage.SavedQuery) ([]string, error)
+	Variables(ctx context.Context, obj *model.SavedQuery) ([]*model.SavedQueryVariable, error)
+	URL(ctx context.Context, obj *model.SavedQuery) (string, error)
+	Valid(ctx context.Context, obj *model.SavedQuery) (bool, error)
+	Problems(ctx context.Context, obj *model.SavedQuery) ([]string, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -32,7 +31,7 @@ type SavedQueryResolver interface {
 
 // region    **************************** field.gotpl *****************************
 
-func (ec *executionContext) _SavedQuery_name(ctx context.Context, field graphql.CollectedField, obj *storage.SavedQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _SavedQuery_name(ctx context.Context, field graphql.CollectedField, obj *model.SavedQuery) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -55,7 +54,7 @@ func (ec *executionContext) fieldContext_SavedQuery_name(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("SavedQuery", field, false, false, "String")
 }
 
-func (ec *executionContext) _SavedQuery_description(ctx context.Context, field graphql.CollectedField, obj *storage.SavedQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _SavedQuery_description(ctx context.Context, field graphql.CollectedField, obj *model.SavedQuery) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -64,7 +63,7 @@ func (ec *executionContext) _SavedQuery_description(ctx context.Context, field g
 			return ec.fieldContext_SavedQuery_description(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.DescriptionOpt(), nil
+			return obj.Description(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -78,7 +77,7 @@ func (ec *executionContext) fieldContext_SavedQuery_description(_ context.Contex
 	return graphql.NewScalarFieldContext("SavedQuery", field, true, false, "String")
 }
 
-func (ec *executionContext) _SavedQuery_query(ctx context.Context, field graphql.CollectedField, obj *storage.SavedQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _SavedQuery_query(ctx context.Context, field graphql.CollectedField, obj *model.SavedQuery) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -101,7 +100,7 @@ func (ec *executionContext) fieldContext_SavedQuery_query(_ context.Context, fie
 	return graphql.NewScalarFieldContext("SavedQuery", field, false, false, "String")
 }
 
-func (ec *executionContext) _SavedQuery_variables(ctx context.Context, field graphql.CollectedField, obj *storage.SavedQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _SavedQuery_variables(ctx context.Context, field graphql.CollectedField, obj *model.SavedQuery) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -133,7 +132,7 @@ func (ec *executionContext) fieldContext_SavedQuery_variables(_ context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _SavedQuery_url(ctx context.Context, field graphql.CollectedField, obj *storage.SavedQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _SavedQuery_url(ctx context.Context, field graphql.CollectedField, obj *model.SavedQuery) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -156,7 +155,7 @@ func (ec *executionContext) fieldContext_SavedQuery_url(_ context.Context, field
 	return graphql.NewScalarFieldContext("SavedQuery", field, true, true, "String")
 }
 
-func (ec *executionContext) _SavedQuery_valid(ctx context.Context, field graphql.CollectedField, obj *storage.SavedQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _SavedQuery_valid(ctx context.Context, field graphql.CollectedField, obj *model.SavedQuery) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -179,7 +178,7 @@ func (ec *executionContext) fieldContext_SavedQuery_valid(_ context.Context, fie
 	return graphql.NewScalarFieldContext("SavedQuery", field, true, true, "Boolean")
 }
 
-func (ec *executionContext) _SavedQuery_problems(ctx context.Context, field graphql.CollectedField, obj *storage.SavedQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _SavedQuery_problems(ctx context.Context, field graphql.CollectedField, obj *model.SavedQuery) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -202,7 +201,7 @@ func (ec *executionContext) fieldContext_SavedQuery_problems(_ context.Context, 
 	return graphql.NewScalarFieldContext("SavedQuery", field, true, true, "String")
 }
 
-func (ec *executionContext) _SavedQuery_createdAt(ctx context.Context, field graphql.CollectedField, obj *storage.SavedQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _SavedQuery_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.SavedQuery) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -225,7 +224,7 @@ func (ec *executionContext) fieldContext_SavedQuery_createdAt(_ context.Context,
 	return graphql.NewScalarFieldContext("SavedQuery", field, false, false, "Time")
 }
 
-func (ec *executionContext) _SavedQuery_updatedAt(ctx context.Context, field graphql.CollectedField, obj *storage.SavedQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _SavedQuery_updatedAt(ctx context.Context, field graphql.CollectedField, obj *model.SavedQuery) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -248,7 +247,7 @@ func (ec *executionContext) fieldContext_SavedQuery_updatedAt(_ context.Context,
 	return graphql.NewScalarFieldContext("SavedQuery", field, false, false, "Time")
 }
 
-func (ec *executionContext) _SavedQuery_createdBy(ctx context.Context, field graphql.CollectedField, obj *storage.SavedQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _SavedQuery_createdBy(ctx context.Context, field graphql.CollectedField, obj *model.SavedQuery) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -410,7 +409,7 @@ func UnmarshalSaveQueryInput(ctx context.Context, raw any) (model.SaveQueryInput
 
 var savedQueryImplementors = []string{"SavedQuery"}
 
-func (ec *executionContext) _SavedQuery(ctx context.Context, sel ast.SelectionSet, obj *storage.SavedQuery) graphql.Marshaler {
+func (ec *executionContext) _SavedQuery(ctx context.Context, sel ast.SelectionSet, obj *model.SavedQuery) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, savedQueryImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -542,11 +541,11 @@ func (ec *executionContext) unmarshalNSaveQueryInput2policygraphᚋgraphᚋmodel
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNSavedQuery2ᚕᚖpolicygraphᚋstorageᚐSavedQueryᚄ(ctx context.Context, sel ast.SelectionSet, v []*storage.SavedQuery) graphql.Marshaler {
+func (ec *executionContext) marshalNSavedQuery2ᚕᚖpolicygraphᚋgraphᚋmodelᚐSavedQueryᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SavedQuery) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNSavedQuery2ᚖpolicygraphᚋstorageᚐSavedQuery(ctx, sel, v[i])
+		return ec.marshalNSavedQuery2ᚖpolicygraphᚋgraphᚋmodelᚐSavedQuery(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -558,7 +557,7 @@ func (ec *executionContext) marshalNSavedQuery2ᚕᚖpolicygraphᚋstorageᚐSav
 	return ret
 }
 
-func (ec *executionContext) marshalNSavedQuery2ᚖpolicygraphᚋstorageᚐSavedQuery(ctx context.Context, sel ast.SelectionSet, v *storage.SavedQuery) graphql.Marshaler {
+func (ec *executionContext) marshalNSavedQuery2ᚖpolicygraphᚋgraphᚋmodelᚐSavedQuery(ctx context.Context, sel ast.SelectionSet, v *model.SavedQuery) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "SavedQuery!")
 		return graphql.Null
@@ -590,7 +589,7 @@ func (ec *executionContext) marshalNSavedQueryVariable2ᚖpolicygraphᚋgraphᚋ
 	return ec._SavedQueryVariable(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOSavedQuery2ᚖpolicygraphᚋstorageᚐSavedQuery(ctx context.Context, sel ast.SelectionSet, v *storage.SavedQuery) graphql.Marshaler {
+func (ec *executionContext) marshalOSavedQuery2ᚖpolicygraphᚋgraphᚋmodelᚐSavedQuery(ctx context.Context, sel ast.SelectionSet, v *model.SavedQuery) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

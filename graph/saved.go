@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	lru "github.com/hashicorp/golang-lru/v2"
 	"net/http"
 	"net/url"
 	"slices"
@@ -14,9 +13,12 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"policygraph/errs"
 	"policygraph/graph/model"
 	"policygraph/storage"
 )
@@ -65,14 +67,15 @@ func validateSavedQuery(text string) (*ast.OperationDefinition, []string) {
 	return op, nil
 }
 
-func (r *Resolver) saveQuery(ctx context.Context, in model.SaveQueryInput) (*storage.SavedQuery, error) {
+func (r *Resolver) saveQuery(ctx context.Context, in model.SaveQueryInput) (*model.SavedQuery, error) {
 	if _, problems := checkSavedQuery(in.Query); problems != nil {
-		return nil, &storage.Error{Code: storage.CodeInvalidArgument, Field: "query", Message: "the query does not validate: " + strings.Join(problems, "; ")}
+		return nil, &errs.Error{Code: errs.InvalidArgument, Field: "query", Message: "the query does not validate: " + strings.Join(problems, "; ")}
 	}
-	return r.graph(ctx).PutSavedQuery(storage.SavedQuery{Name: in.Name, Query: in.Query, Description: str(in.Description), CreatedBy: actor(ctx)})
+	q, err := r.graph(ctx).PutSavedQuery(storage.SavedQuery{Name: in.Name, Query: in.Query, Description: str(in.Description), CreatedBy: actor(ctx)})
+	return model.NewSavedQuery(q), err
 }
 
-func (r *Resolver) savedQueryVariables(q *storage.SavedQuery) []*model.SavedQueryVariable {
+func (r *Resolver) savedQueryVariables(q *model.SavedQuery) []*model.SavedQueryVariable {
 	op, _ := checkSavedQuery(q.Query)
 	out := []*model.SavedQueryVariable{}
 	if op == nil {
@@ -116,26 +119,24 @@ func SavedQueryHandler(g *storage.Graph, api http.Handler, o SavedQueryOptions) 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			writeError(w, mediaJSON, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "saved queries are read with GET")
+			writeError(w, mediaJSON, errs.MethodNotAllowed, "saved queries are read with GET")
 			return
 		}
 		name := strings.TrimPrefix(r.URL.Path, "/q/")
 		q, op, problems, err := checked.get(name)
-		if storage.ErrorCode(err) == storage.CodeNotFound {
-			writeError(w, mediaJSON, http.StatusNotFound, "NOT_FOUND", "no saved query named "+strconv.Quote(name))
+		if errs.CodeOf(err) == errs.NotFound {
+			writeError(w, mediaJSON, errs.NotFound, "no saved query named "+strconv.Quote(name))
 			return
 		}
 		if err != nil {
-			writeError(w, mediaJSON, http.StatusInternalServerError, CodeInternal, "internal error")
+			writeError(w, mediaJSON, errs.Internal, "internal error")
 			return
 		}
 		if problems != nil {
-			body, _ := json.Marshal(map[string]any{"errors": []any{map[string]any{
-				"message":    "saved query " + strconv.Quote(name) + " no longer validates against the schema; a curator must update it",
-				"extensions": map[string]any{"code": "SAVED_QUERY_INVALID", "problems": problems},
-			}}})
+			body := errs.Body(errs.SavedQueryInvalid, "saved query "+strconv.Quote(name)+" no longer validates against the schema; a curator must update it",
+				map[string]any{"problems": problems})
 			w.Header().Set("Content-Type", mediaJSON+"; charset=utf-8")
-			w.WriteHeader(http.StatusConflict)
+			w.WriteHeader(errs.Status(errs.SavedQueryInvalid))
 			w.Write(body)
 			return
 		}
@@ -143,7 +144,7 @@ func SavedQueryHandler(g *storage.Graph, api http.Handler, o SavedQueryOptions) 
 		asCSV := params.Get("format") == "csv" || strings.Contains(r.Header.Get("Accept"), "text/csv")
 		opts, err := parseCSVOptions(params.Get("table"), params.Get("bom"))
 		if err != nil {
-			writeError(w, mediaJSON, http.StatusBadRequest, "BAD_REQUEST", err.Error())
+			writeError(w, mediaJSON, errs.BadRequest, err.Error())
 			return
 		}
 		for _, p := range savedQueryParams {
@@ -151,7 +152,7 @@ func SavedQueryHandler(g *storage.Graph, api http.Handler, o SavedQueryOptions) 
 		}
 		vars, err := variablesFromURL(op, params)
 		if err != nil {
-			writeError(w, mediaJSON, http.StatusBadRequest, "BAD_REQUEST", err.Error())
+			writeError(w, mediaJSON, errs.BadRequest, err.Error())
 			return
 		}
 		varJSON, _ := json.Marshal(vars)

@@ -7,12 +7,12 @@ package graph
 
 import (
 	"context"
+	"policygraph/errs"
 	"policygraph/graph/model"
-	"policygraph/storage"
 )
 
 // SaveQuery is the resolver for the saveQuery field.
-func (r *mutationResolver) SaveQuery(ctx context.Context, input model.SaveQueryInput) (*storage.SavedQuery, error) {
+func (r *mutationResolver) SaveQuery(ctx context.Context, input model.SaveQueryInput) (*model.SavedQuery, error) {
 	return r.saveQuery(ctx, input)
 }
 
@@ -25,41 +25,38 @@ func (r *mutationResolver) DeleteSavedQuery(ctx context.Context, name string) (b
 }
 
 // SavedQueries is the resolver for the savedQueries field.
-func (r *queryResolver) SavedQueries(ctx context.Context) ([]*storage.SavedQuery, error) {
+func (r *queryResolver) SavedQueries(ctx context.Context) ([]*model.SavedQuery, error) {
 	qs, err := r.graph(ctx).SavedQueries()
-	if qs == nil {
-		qs = []*storage.SavedQuery{}
-	}
-	return qs, err
+	return model.SavedQueries(qs), err
 }
 
 // SavedQuery is the resolver for the savedQuery field.
-func (r *queryResolver) SavedQuery(ctx context.Context, name string) (*storage.SavedQuery, error) {
+func (r *queryResolver) SavedQuery(ctx context.Context, name string) (*model.SavedQuery, error) {
 	q, err := r.graph(ctx).SavedQuery(name)
-	if storage.ErrorCode(err) == storage.CodeNotFound {
+	if errs.CodeOf(err) == errs.NotFound {
 		return nil, nil
 	}
-	return q, err
+	return model.NewSavedQuery(q), err
 }
 
 // Variables is the resolver for the variables field.
-func (r *savedQueryResolver) Variables(ctx context.Context, obj *storage.SavedQuery) ([]*model.SavedQueryVariable, error) {
+func (r *savedQueryResolver) Variables(ctx context.Context, obj *model.SavedQuery) ([]*model.SavedQueryVariable, error) {
 	return r.savedQueryVariables(obj), nil
 }
 
 // URL is the resolver for the url field.
-func (r *savedQueryResolver) URL(ctx context.Context, obj *storage.SavedQuery) (string, error) {
+func (r *savedQueryResolver) URL(ctx context.Context, obj *model.SavedQuery) (string, error) {
 	return "/q/" + obj.Name, nil
 }
 
 // Valid is the resolver for the valid field.
-func (r *savedQueryResolver) Valid(ctx context.Context, obj *storage.SavedQuery) (bool, error) {
+func (r *savedQueryResolver) Valid(ctx context.Context, obj *model.SavedQuery) (bool, error) {
 	_, problems := checkSavedQuery(obj.Query)
 	return problems == nil, nil
 }
 
 // Problems is the resolver for the problems field.
-func (r *savedQueryResolver) Problems(ctx context.Context, obj *storage.SavedQuery) ([]string, error) {
+func (r *savedQueryResolver) Problems(ctx context.Context, obj *model.SavedQuery) ([]string, error) {
 	_, problems := checkSavedQuery(obj.Query)
 	if problems == nil {
 		problems = []string{}

@@ -13,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"policygraph/storage/badger"
+
 	"policygraph/bench"
+	"policygraph/errs"
 	"policygraph/graph"
 	"policygraph/seed"
 	"policygraph/storage"
@@ -27,7 +30,7 @@ func synthetic(t testing.TB, n int) (*storage.Graph, *storage.CountingKV) {
 	if _, _, err := bench.Generate(&export, n); err != nil {
 		t.Fatal(err)
 	}
-	kv, err := storage.OpenBadger(storage.BadgerOptions{Dir: t.TempDir()})
+	kv, err := badger.Open(badger.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +83,7 @@ func TestScansAreCosted(t *testing.T) {
 		aliased(30, `facts(first: 1, filter: { predicates: [SPONSORED], negated: false }) { totalCount }`),
 	} {
 		before := kv.Views()
-		a.do(q, nil, false).wantError(t, http.StatusBadRequest, graph.CodeComplexityLimit)
+		a.do(q, nil, false).wantError(t, http.StatusBadRequest, string(errs.ComplexityLimit))
 		if read := kv.Views() - before; read != 0 {
 			t.Errorf("%.80s: refused, but %d store reads ran", q, read)
 		}
@@ -143,7 +146,7 @@ func TestCostModelAgreesWithResponseLimit(t *testing.T) {
 						t.Errorf("admitted, but answers %d bytes, over the response limit: %s", size, q)
 					}
 					admittedMax = max(admittedMax, size)
-				case graph.CodeComplexityLimit:
+				case string(errs.ComplexityLimit):
 					if refusedMin < 0 || size < refusedMin {
 						refusedMin = size
 					}
@@ -155,7 +158,7 @@ func TestCostModelAgreesWithResponseLimit(t *testing.T) {
 	}
 	t.Logf("largest answer admitted %d bytes; smallest refused %d bytes; response limit %d", admittedMax, refusedMin, def.MaxResponseBytes)
 	big := `{ a: facts(first: 200) { nodes { evidence { source { text } } } } b: facts(first: 200, after: null) { nodes { evidence { source { text } } } } c: facts(first: 200, order: DESC) { nodes { evidence { source { text } } } } }`
-	limited.do(big, nil, false).wantError(t, http.StatusBadRequest, graph.CodeComplexityLimit)
+	limited.do(big, nil, false).wantError(t, http.StatusBadRequest, string(errs.ComplexityLimit))
 }
 
 // expiring is a context whose deadline passes when expire is called; the
@@ -264,7 +267,7 @@ func TestResolversReadUnderTheDeadline(t *testing.T) {
 			if after := f.gets.Load() - readsAtExpiry.Load(); readsAtExpiry.Load() < 0 || after != 0 {
 				t.Errorf("%d keys read after the deadline passed", after)
 			}
-			if r.code() != graph.CodeTimeout {
+			if r.code() != string(errs.Timeout) {
 				t.Errorf("the request ended as the field read, yet: %s\n%s", clip(r.Raw), a.log.String())
 			}
 		})

@@ -21,114 +21,114 @@ import (
 // region    ************************** generated!.gotpl **************************
 
 type EventResolver interface {
-	Facts(ctx context.Context, obj *storage.Event, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*storage.Fact, error)
+	Facts(ctx context.Context, obj *model.Event, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
-	Series(ctx context.Context, obj *storage.Event) (*storage.EventSeries, error)
-	Start(ctx context.Context, obj *storage.Event) (*storage.Date, error)
-	End(ctx context.Context, obj *storage.Event) (*storage.Date, error)
-	Places(ctx context.Context, obj *storage.Event) ([]*storage.Place, error)
-	Sponsorships(ctx context.Context, obj *storage.Event, tier *storage.Tier, sponsorCountry *string) ([]*storage.Fact, error)
-	Participants(ctx context.Context, obj *storage.Event) ([]*storage.Fact, error)
-	Absentees(ctx context.Context, obj *storage.Event) ([]*storage.Fact, error)
-	Speakers(ctx context.Context, obj *storage.Event) ([]*storage.Person, error)
-	OpenedBy(ctx context.Context, obj *storage.Event) ([]*storage.Person, error)
-	Organizers(ctx context.Context, obj *storage.Event) ([]*storage.Organization, error)
-	Topics(ctx context.Context, obj *storage.Event) ([]*storage.Topic, error)
-	Measures(ctx context.Context, obj *storage.Event) ([]*storage.Fact, error)
+	Series(ctx context.Context, obj *model.Event) (*model.EventSeries, error)
+	Start(ctx context.Context, obj *model.Event) (*model.PartialDate, error)
+	End(ctx context.Context, obj *model.Event) (*model.PartialDate, error)
+	Places(ctx context.Context, obj *model.Event) ([]*model.Place, error)
+	Sponsorships(ctx context.Context, obj *model.Event, tier *storage.Tier, sponsorCountry *string) ([]*model.Fact, error)
+	Participants(ctx context.Context, obj *model.Event) ([]*model.Fact, error)
+	Absentees(ctx context.Context, obj *model.Event) ([]*model.Fact, error)
+	Speakers(ctx context.Context, obj *model.Event) ([]*model.Person, error)
+	OpenedBy(ctx context.Context, obj *model.Event) ([]*model.Person, error)
+	Organizers(ctx context.Context, obj *model.Event) ([]*model.Organization, error)
+	Topics(ctx context.Context, obj *model.Event) ([]*model.Topic, error)
+	Measures(ctx context.Context, obj *model.Event) ([]*model.Fact, error)
 }
 type EventSeriesResolver interface {
-	Facts(ctx context.Context, obj *storage.EventSeries, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*storage.Fact, error)
+	Facts(ctx context.Context, obj *model.EventSeries, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
-	Editions(ctx context.Context, obj *storage.EventSeries, yearFrom *int, yearTo *int, order *model.SortOrder) ([]*storage.Event, error)
-	Places(ctx context.Context, obj *storage.EventSeries) ([]*storage.Place, error)
-	Since(ctx context.Context, obj *storage.EventSeries) (*storage.Date, error)
+	Editions(ctx context.Context, obj *model.EventSeries, yearFrom *int, yearTo *int, order *model.SortOrder) ([]*model.Event, error)
+	Places(ctx context.Context, obj *model.EventSeries) ([]*model.Place, error)
+	Since(ctx context.Context, obj *model.EventSeries) (*model.PartialDate, error)
 }
 type EvidenceResolver interface {
-	Source(ctx context.Context, obj *storage.Evidence) (*storage.Source, error)
+	Source(ctx context.Context, obj *model.Evidence) (*model.Source, error)
 }
 type ExportControlResolver interface {
-	Facts(ctx context.Context, obj *storage.ExportControl, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*storage.Fact, error)
+	Facts(ctx context.Context, obj *model.ExportControl, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
-	Date(ctx context.Context, obj *storage.ExportControl) (*storage.Date, error)
-	IssuedBy(ctx context.Context, obj *storage.ExportControl) ([]*storage.Organization, error)
-	Products(ctx context.Context, obj *storage.ExportControl) ([]*storage.Product, error)
-	TargetCountries(ctx context.Context, obj *storage.ExportControl) ([]*storage.Place, error)
-	Affects(ctx context.Context, obj *storage.ExportControl) ([]*storage.Organization, error)
-	Tightens(ctx context.Context, obj *storage.ExportControl) ([]*storage.ExportControl, error)
-	TightenedBy(ctx context.Context, obj *storage.ExportControl) ([]*storage.ExportControl, error)
+	Date(ctx context.Context, obj *model.ExportControl) (*model.PartialDate, error)
+	IssuedBy(ctx context.Context, obj *model.ExportControl) ([]*model.Organization, error)
+	Products(ctx context.Context, obj *model.ExportControl) ([]*model.Product, error)
+	TargetCountries(ctx context.Context, obj *model.ExportControl) ([]*model.Place, error)
+	Affects(ctx context.Context, obj *model.ExportControl) ([]*model.Organization, error)
+	Tightens(ctx context.Context, obj *model.ExportControl) ([]*model.ExportControl, error)
+	TightenedBy(ctx context.Context, obj *model.ExportControl) ([]*model.ExportControl, error)
 }
 type FactResolver interface {
-	Subject(ctx context.Context, obj *storage.Fact) (storage.Entity, error)
-	Object(ctx context.Context, obj *storage.Fact) (storage.Entity, error)
+	Subject(ctx context.Context, obj *model.Fact) (model.Entity, error)
+	Object(ctx context.Context, obj *model.Fact) (model.Entity, error)
 
-	TierSize(ctx context.Context, obj *storage.Fact) (*storage.Quantity, error)
+	TierSize(ctx context.Context, obj *model.Fact) (*model.Quantity, error)
 }
 type LawsuitResolver interface {
-	Facts(ctx context.Context, obj *storage.Lawsuit, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*storage.Fact, error)
+	Facts(ctx context.Context, obj *model.Lawsuit, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
-	Plaintiffs(ctx context.Context, obj *storage.Lawsuit) ([]storage.Entity, error)
-	Defendants(ctx context.Context, obj *storage.Lawsuit) ([]storage.Entity, error)
+	Plaintiffs(ctx context.Context, obj *model.Lawsuit) ([]model.Entity, error)
+	Defendants(ctx context.Context, obj *model.Lawsuit) ([]model.Entity, error)
 }
 type OrganizationResolver interface {
-	Facts(ctx context.Context, obj *storage.Organization, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*storage.Fact, error)
+	Facts(ctx context.Context, obj *model.Organization, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
-	Country(ctx context.Context, obj *storage.Organization) (*string, error)
-	Parent(ctx context.Context, obj *storage.Organization) (*storage.Organization, error)
-	Subsidiaries(ctx context.Context, obj *storage.Organization) ([]*storage.Organization, error)
-	Sponsorships(ctx context.Context, obj *storage.Organization, negated *bool) ([]*storage.Fact, error)
-	Participations(ctx context.Context, obj *storage.Organization, negated *bool) ([]*storage.Fact, error)
-	Sanctions(ctx context.Context, obj *storage.Organization) ([]*storage.Sanction, error)
-	ExportControls(ctx context.Context, obj *storage.Organization) ([]*storage.ExportControl, error)
-	Imposed(ctx context.Context, obj *storage.Organization) ([]storage.Entity, error)
-	Products(ctx context.Context, obj *storage.Organization) ([]*storage.Product, error)
-	Headquarters(ctx context.Context, obj *storage.Organization) ([]*storage.Place, error)
-	ListedIn(ctx context.Context, obj *storage.Organization) ([]*storage.Place, error)
-	People(ctx context.Context, obj *storage.Organization) ([]*storage.Fact, error)
+	Country(ctx context.Context, obj *model.Organization) (*string, error)
+	Parent(ctx context.Context, obj *model.Organization) (*model.Organization, error)
+	Subsidiaries(ctx context.Context, obj *model.Organization) ([]*model.Organization, error)
+	Sponsorships(ctx context.Context, obj *model.Organization, negated *bool) ([]*model.Fact, error)
+	Participations(ctx context.Context, obj *model.Organization, negated *bool) ([]*model.Fact, error)
+	Sanctions(ctx context.Context, obj *model.Organization) ([]*model.Sanction, error)
+	ExportControls(ctx context.Context, obj *model.Organization) ([]*model.ExportControl, error)
+	Imposed(ctx context.Context, obj *model.Organization) ([]model.Entity, error)
+	Products(ctx context.Context, obj *model.Organization) ([]*model.Product, error)
+	Headquarters(ctx context.Context, obj *model.Organization) ([]*model.Place, error)
+	ListedIn(ctx context.Context, obj *model.Organization) ([]*model.Place, error)
+	People(ctx context.Context, obj *model.Organization) ([]*model.Fact, error)
 }
 type PersonResolver interface {
-	Facts(ctx context.Context, obj *storage.Person, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*storage.Fact, error)
+	Facts(ctx context.Context, obj *model.Person, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
-	Positions(ctx context.Context, obj *storage.Person) ([]*storage.Fact, error)
-	Quotes(ctx context.Context, obj *storage.Person) ([]*storage.Fact, error)
-	SpokeAt(ctx context.Context, obj *storage.Person) ([]*storage.Event, error)
-	Opened(ctx context.Context, obj *storage.Person) ([]*storage.Event, error)
+	Positions(ctx context.Context, obj *model.Person) ([]*model.Fact, error)
+	Quotes(ctx context.Context, obj *model.Person) ([]*model.Fact, error)
+	SpokeAt(ctx context.Context, obj *model.Person) ([]*model.Event, error)
+	Opened(ctx context.Context, obj *model.Person) ([]*model.Event, error)
 }
 type PlaceResolver interface {
-	Facts(ctx context.Context, obj *storage.Place, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*storage.Fact, error)
+	Facts(ctx context.Context, obj *model.Place, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
-	LocatedIn(ctx context.Context, obj *storage.Place) (*storage.Place, error)
-	Events(ctx context.Context, obj *storage.Place) ([]*storage.Event, error)
+	LocatedIn(ctx context.Context, obj *model.Place) (*model.Place, error)
+	Events(ctx context.Context, obj *model.Place) ([]*model.Event, error)
 }
 type PlanResolver interface {
-	Facts(ctx context.Context, obj *storage.Plan, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*storage.Fact, error)
+	Facts(ctx context.Context, obj *model.Plan, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
-	Date(ctx context.Context, obj *storage.Plan) (*storage.Date, error)
-	IssuedBy(ctx context.Context, obj *storage.Plan) ([]*storage.Organization, error)
-	Targets(ctx context.Context, obj *storage.Plan) ([]*storage.Fact, error)
-	EndorsedBy(ctx context.Context, obj *storage.Plan) ([]*storage.Organization, error)
-	AnnouncedAt(ctx context.Context, obj *storage.Plan) ([]*storage.Event, error)
+	Date(ctx context.Context, obj *model.Plan) (*model.PartialDate, error)
+	IssuedBy(ctx context.Context, obj *model.Plan) ([]*model.Organization, error)
+	Targets(ctx context.Context, obj *model.Plan) ([]*model.Fact, error)
+	EndorsedBy(ctx context.Context, obj *model.Plan) ([]*model.Organization, error)
+	AnnouncedAt(ctx context.Context, obj *model.Plan) ([]*model.Event, error)
 }
 type ProductResolver interface {
-	Facts(ctx context.Context, obj *storage.Product, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*storage.Fact, error)
+	Facts(ctx context.Context, obj *model.Product, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
-	Makers(ctx context.Context, obj *storage.Product) ([]*storage.Organization, error)
-	Controls(ctx context.Context, obj *storage.Product) ([]*storage.ExportControl, error)
+	Makers(ctx context.Context, obj *model.Product) ([]*model.Organization, error)
+	Controls(ctx context.Context, obj *model.Product) ([]*model.ExportControl, error)
 }
 type SanctionResolver interface {
-	Facts(ctx context.Context, obj *storage.Sanction, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*storage.Fact, error)
+	Facts(ctx context.Context, obj *model.Sanction, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
-	ImposedBy(ctx context.Context, obj *storage.Sanction) ([]*storage.Organization, error)
-	Targets(ctx context.Context, obj *storage.Sanction) ([]*storage.Organization, error)
+	ImposedBy(ctx context.Context, obj *model.Sanction) ([]*model.Organization, error)
+	Targets(ctx context.Context, obj *model.Sanction) ([]*model.Organization, error)
 }
 type SourceResolver interface {
-	Facts(ctx context.Context, obj *storage.Source, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*storage.Fact, error)
+	Facts(ctx context.Context, obj *model.Source, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
-	Text(ctx context.Context, obj *storage.Source) (string, error)
+	Text(ctx context.Context, obj *model.Source) (string, error)
 }
 type TopicResolver interface {
-	Facts(ctx context.Context, obj *storage.Topic, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*storage.Fact, error)
+	Facts(ctx context.Context, obj *model.Topic, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
-	Events(ctx context.Context, obj *storage.Topic) ([]*storage.Event, error)
+	Events(ctx context.Context, obj *model.Topic) ([]*model.Event, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -843,7 +843,7 @@ func (ec *executionContext) field_Topic_name_args(ctx context.Context, rawArgs m
 
 // region    **************************** field.gotpl *****************************
 
-func (ec *executionContext) _Event_id(ctx context.Context, field graphql.CollectedField, obj *storage.Event) (ret graphql.Marshaler) {
+func (ec *executionContext) _Event_id(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -866,7 +866,7 @@ func (ec *executionContext) fieldContext_Event_id(_ context.Context, field graph
 	return graphql.NewScalarFieldContext("Event", field, false, false, "ID")
 }
 
-func (ec *executionContext) _Event_kind(ctx context.Context, field graphql.CollectedField, obj *storage.Event) (ret graphql.Marshaler) {
+func (ec *executionContext) _Event_kind(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -889,7 +889,7 @@ func (ec *executionContext) fieldContext_Event_kind(_ context.Context, field gra
 	return graphql.NewScalarFieldContext("Event", field, false, false, "EntityKind")
 }
 
-func (ec *executionContext) _Event_slug(ctx context.Context, field graphql.CollectedField, obj *storage.Event) (ret graphql.Marshaler) {
+func (ec *executionContext) _Event_slug(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -912,7 +912,7 @@ func (ec *executionContext) fieldContext_Event_slug(_ context.Context, field gra
 	return graphql.NewScalarFieldContext("Event", field, false, false, "String")
 }
 
-func (ec *executionContext) _Event_name(ctx context.Context, field graphql.CollectedField, obj *storage.Event) (ret graphql.Marshaler) {
+func (ec *executionContext) _Event_name(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -922,7 +922,7 @@ func (ec *executionContext) _Event_name(ctx context.Context, field graphql.Colle
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.NameIn(fc.Args["lang"].(*string)), nil
+			return obj.Name(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -956,7 +956,7 @@ func (ec *executionContext) fieldContext_Event_name(ctx context.Context, field g
 	return fc, nil
 }
 
-func (ec *executionContext) _Event_labels(ctx context.Context, field graphql.CollectedField, obj *storage.Event) (ret graphql.Marshaler) {
+func (ec *executionContext) _Event_labels(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -988,7 +988,7 @@ func (ec *executionContext) fieldContext_Event_labels(_ context.Context, field g
 	return fc, nil
 }
 
-func (ec *executionContext) _Event_aliases(ctx context.Context, field graphql.CollectedField, obj *storage.Event) (ret graphql.Marshaler) {
+func (ec *executionContext) _Event_aliases(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1011,7 +1011,7 @@ func (ec *executionContext) fieldContext_Event_aliases(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Event", field, false, false, "String")
 }
 
-func (ec *executionContext) _Event_description(ctx context.Context, field graphql.CollectedField, obj *storage.Event) (ret graphql.Marshaler) {
+func (ec *executionContext) _Event_description(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1020,7 +1020,7 @@ func (ec *executionContext) _Event_description(ctx context.Context, field graphq
 			return ec.fieldContext_Event_description(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.DescriptionOpt(), nil
+			return obj.Description(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -1034,7 +1034,7 @@ func (ec *executionContext) fieldContext_Event_description(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Event", field, true, false, "String")
 }
 
-func (ec *executionContext) _Event_facts(ctx context.Context, field graphql.CollectedField, obj *storage.Event) (ret graphql.Marshaler) {
+func (ec *executionContext) _Event_facts(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1047,8 +1047,8 @@ func (ec *executionContext) _Event_facts(ctx context.Context, field graphql.Coll
 			return ec.Resolvers.Event().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Fact) graphql.Marshaler {
-			return ec.marshalNFact2ᚕᚖpolicygraphᚋstorageᚐFactᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1078,7 +1078,7 @@ func (ec *executionContext) fieldContext_Event_facts(ctx context.Context, field 
 	return fc, nil
 }
 
-func (ec *executionContext) _Event_retraction(ctx context.Context, field graphql.CollectedField, obj *storage.Event) (ret graphql.Marshaler) {
+func (ec *executionContext) _Event_retraction(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1110,7 +1110,7 @@ func (ec *executionContext) fieldContext_Event_retraction(_ context.Context, fie
 	return fc, nil
 }
 
-func (ec *executionContext) _Event_year(ctx context.Context, field graphql.CollectedField, obj *storage.Event) (ret graphql.Marshaler) {
+func (ec *executionContext) _Event_year(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1119,7 +1119,7 @@ func (ec *executionContext) _Event_year(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_Event_year(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.YearOpt(), nil
+			return obj.Year(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
@@ -1133,7 +1133,7 @@ func (ec *executionContext) fieldContext_Event_year(_ context.Context, field gra
 	return graphql.NewScalarFieldContext("Event", field, true, false, "Int")
 }
 
-func (ec *executionContext) _Event_series(ctx context.Context, field graphql.CollectedField, obj *storage.Event) (ret graphql.Marshaler) {
+func (ec *executionContext) _Event_series(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1145,8 +1145,8 @@ func (ec *executionContext) _Event_series(ctx context.Context, field graphql.Col
 			return ec.Resolvers.Event().Series(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.EventSeries) graphql.Marshaler {
-			return ec.marshalOEventSeries2ᚖpolicygraphᚋstorageᚐEventSeries(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EventSeries) graphql.Marshaler {
+			return ec.marshalOEventSeries2ᚖpolicygraphᚋgraphᚋmodelᚐEventSeries(ctx, selections, v)
 		},
 		true,
 		false,
@@ -1165,7 +1165,7 @@ func (ec *executionContext) fieldContext_Event_series(_ context.Context, field g
 	return fc, nil
 }
 
-func (ec *executionContext) _Event_start(ctx context.Context, field graphql.CollectedField, obj *storage.Event) (ret graphql.Marshaler) {
+func (ec *executionContext) _Event_start(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1177,8 +1177,8 @@ func (ec *executionContext) _Event_start(ctx context.Context, field graphql.Coll
 			return ec.Resolvers.Event().Start(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Date) graphql.Marshaler {
-			return ec.marshalOPartialDate2ᚖpolicygraphᚋstorageᚐDate(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PartialDate) graphql.Marshaler {
+			return ec.marshalOPartialDate2ᚖpolicygraphᚋgraphᚋmodelᚐPartialDate(ctx, selections, v)
 		},
 		true,
 		false,
@@ -1197,7 +1197,7 @@ func (ec *executionContext) fieldContext_Event_start(_ context.Context, field gr
 	return fc, nil
 }
 
-func (ec *executionContext) _Event_end(ctx context.Context, field graphql.CollectedField, obj *storage.Event) (ret graphql.Marshaler) {
+func (ec *executionContext) _Event_end(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1209,8 +1209,8 @@ func (ec *executionContext) _Event_end(ctx context.Context, field graphql.Collec
 			return ec.Resolvers.Event().End(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Date) graphql.Marshaler {
-			return ec.marshalOPartialDate2ᚖpolicygraphᚋstorageᚐDate(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PartialDate) graphql.Marshaler {
+			return ec.marshalOPartialDate2ᚖpolicygraphᚋgraphᚋmodelᚐPartialDate(ctx, selections, v)
 		},
 		true,
 		false,
@@ -1229,7 +1229,7 @@ func (ec *executionContext) fieldContext_Event_end(_ context.Context, field grap
 	return fc, nil
 }
 
-func (ec *executionContext) _Event_places(ctx context.Context, field graphql.CollectedField, obj *storage.Event) (ret graphql.Marshaler) {
+func (ec *executionContext) _Event_places(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1241,8 +1241,8 @@ func (ec *executionContext) _Event_places(ctx context.Context, field graphql.Col
 			return ec.Resolvers.Event().Places(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Place) graphql.Marshaler {
-			return ec.marshalNPlace2ᚕᚖpolicygraphᚋstorageᚐPlaceᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Place) graphql.Marshaler {
+			return ec.marshalNPlace2ᚕᚖpolicygraphᚋgraphᚋmodelᚐPlaceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1261,7 +1261,7 @@ func (ec *executionContext) fieldContext_Event_places(_ context.Context, field g
 	return fc, nil
 }
 
-func (ec *executionContext) _Event_sponsorships(ctx context.Context, field graphql.CollectedField, obj *storage.Event) (ret graphql.Marshaler) {
+func (ec *executionContext) _Event_sponsorships(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1274,8 +1274,8 @@ func (ec *executionContext) _Event_sponsorships(ctx context.Context, field graph
 			return ec.Resolvers.Event().Sponsorships(ctx, obj, fc.Args["tier"].(*storage.Tier), fc.Args["sponsorCountry"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Fact) graphql.Marshaler {
-			return ec.marshalNFact2ᚕᚖpolicygraphᚋstorageᚐFactᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1305,7 +1305,7 @@ func (ec *executionContext) fieldContext_Event_sponsorships(ctx context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _Event_participants(ctx context.Context, field graphql.CollectedField, obj *storage.Event) (ret graphql.Marshaler) {
+func (ec *executionContext) _Event_participants(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1317,8 +1317,8 @@ func (ec *executionContext) _Event_participants(ctx context.Context, field graph
 			return ec.Resolvers.Event().Participants(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Fact) graphql.Marshaler {
-			return ec.marshalNFact2ᚕᚖpolicygraphᚋstorageᚐFactᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1337,7 +1337,7 @@ func (ec *executionContext) fieldContext_Event_participants(_ context.Context, f
 	return fc, nil
 }
 
-func (ec *executionContext) _Event_absentees(ctx context.Context, field graphql.CollectedField, obj *storage.Event) (ret graphql.Marshaler) {
+func (ec *executionContext) _Event_absentees(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1349,8 +1349,8 @@ func (ec *executionContext) _Event_absentees(ctx context.Context, field graphql.
 			return ec.Resolvers.Event().Absentees(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Fact) graphql.Marshaler {
-			return ec.marshalNFact2ᚕᚖpolicygraphᚋstorageᚐFactᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1369,7 +1369,7 @@ func (ec *executionContext) fieldContext_Event_absentees(_ context.Context, fiel
 	return fc, nil
 }
 
-func (ec *executionContext) _Event_speakers(ctx context.Context, field graphql.CollectedField, obj *storage.Event) (ret graphql.Marshaler) {
+func (ec *executionContext) _Event_speakers(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1381,8 +1381,8 @@ func (ec *executionContext) _Event_speakers(ctx context.Context, field graphql.C
 			return ec.Resolvers.Event().Speakers(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Person) graphql.Marshaler {
-			return ec.marshalNPerson2ᚕᚖpolicygraphᚋstorageᚐPersonᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Person) graphql.Marshaler {
+			return ec.marshalNPerson2ᚕᚖpolicygraphᚋgraphᚋmodelᚐPersonᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1401,7 +1401,7 @@ func (ec *executionContext) fieldContext_Event_speakers(_ context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) _Event_openedBy(ctx context.Context, field graphql.CollectedField, obj *storage.Event) (ret graphql.Marshaler) {
+func (ec *executionContext) _Event_openedBy(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1413,8 +1413,8 @@ func (ec *executionContext) _Event_openedBy(ctx context.Context, field graphql.C
 			return ec.Resolvers.Event().OpenedBy(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Person) graphql.Marshaler {
-			return ec.marshalNPerson2ᚕᚖpolicygraphᚋstorageᚐPersonᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Person) graphql.Marshaler {
+			return ec.marshalNPerson2ᚕᚖpolicygraphᚋgraphᚋmodelᚐPersonᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1433,7 +1433,7 @@ func (ec *executionContext) fieldContext_Event_openedBy(_ context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) _Event_organizers(ctx context.Context, field graphql.CollectedField, obj *storage.Event) (ret graphql.Marshaler) {
+func (ec *executionContext) _Event_organizers(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1445,8 +1445,8 @@ func (ec *executionContext) _Event_organizers(ctx context.Context, field graphql
 			return ec.Resolvers.Event().Organizers(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Organization) graphql.Marshaler {
-			return ec.marshalNOrganization2ᚕᚖpolicygraphᚋstorageᚐOrganizationᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Organization) graphql.Marshaler {
+			return ec.marshalNOrganization2ᚕᚖpolicygraphᚋgraphᚋmodelᚐOrganizationᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1465,7 +1465,7 @@ func (ec *executionContext) fieldContext_Event_organizers(_ context.Context, fie
 	return fc, nil
 }
 
-func (ec *executionContext) _Event_topics(ctx context.Context, field graphql.CollectedField, obj *storage.Event) (ret graphql.Marshaler) {
+func (ec *executionContext) _Event_topics(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1477,8 +1477,8 @@ func (ec *executionContext) _Event_topics(ctx context.Context, field graphql.Col
 			return ec.Resolvers.Event().Topics(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Topic) graphql.Marshaler {
-			return ec.marshalNTopic2ᚕᚖpolicygraphᚋstorageᚐTopicᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Topic) graphql.Marshaler {
+			return ec.marshalNTopic2ᚕᚖpolicygraphᚋgraphᚋmodelᚐTopicᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1497,7 +1497,7 @@ func (ec *executionContext) fieldContext_Event_topics(_ context.Context, field g
 	return fc, nil
 }
 
-func (ec *executionContext) _Event_measures(ctx context.Context, field graphql.CollectedField, obj *storage.Event) (ret graphql.Marshaler) {
+func (ec *executionContext) _Event_measures(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1509,8 +1509,8 @@ func (ec *executionContext) _Event_measures(ctx context.Context, field graphql.C
 			return ec.Resolvers.Event().Measures(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Fact) graphql.Marshaler {
-			return ec.marshalNFact2ᚕᚖpolicygraphᚋstorageᚐFactᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1529,7 +1529,7 @@ func (ec *executionContext) fieldContext_Event_measures(_ context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) _EventSeries_id(ctx context.Context, field graphql.CollectedField, obj *storage.EventSeries) (ret graphql.Marshaler) {
+func (ec *executionContext) _EventSeries_id(ctx context.Context, field graphql.CollectedField, obj *model.EventSeries) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1552,7 +1552,7 @@ func (ec *executionContext) fieldContext_EventSeries_id(_ context.Context, field
 	return graphql.NewScalarFieldContext("EventSeries", field, false, false, "ID")
 }
 
-func (ec *executionContext) _EventSeries_kind(ctx context.Context, field graphql.CollectedField, obj *storage.EventSeries) (ret graphql.Marshaler) {
+func (ec *executionContext) _EventSeries_kind(ctx context.Context, field graphql.CollectedField, obj *model.EventSeries) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1575,7 +1575,7 @@ func (ec *executionContext) fieldContext_EventSeries_kind(_ context.Context, fie
 	return graphql.NewScalarFieldContext("EventSeries", field, false, false, "EntityKind")
 }
 
-func (ec *executionContext) _EventSeries_slug(ctx context.Context, field graphql.CollectedField, obj *storage.EventSeries) (ret graphql.Marshaler) {
+func (ec *executionContext) _EventSeries_slug(ctx context.Context, field graphql.CollectedField, obj *model.EventSeries) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1598,7 +1598,7 @@ func (ec *executionContext) fieldContext_EventSeries_slug(_ context.Context, fie
 	return graphql.NewScalarFieldContext("EventSeries", field, false, false, "String")
 }
 
-func (ec *executionContext) _EventSeries_name(ctx context.Context, field graphql.CollectedField, obj *storage.EventSeries) (ret graphql.Marshaler) {
+func (ec *executionContext) _EventSeries_name(ctx context.Context, field graphql.CollectedField, obj *model.EventSeries) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1608,7 +1608,7 @@ func (ec *executionContext) _EventSeries_name(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.NameIn(fc.Args["lang"].(*string)), nil
+			return obj.Name(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -1642,7 +1642,7 @@ func (ec *executionContext) fieldContext_EventSeries_name(ctx context.Context, f
 	return fc, nil
 }
 
-func (ec *executionContext) _EventSeries_labels(ctx context.Context, field graphql.CollectedField, obj *storage.EventSeries) (ret graphql.Marshaler) {
+func (ec *executionContext) _EventSeries_labels(ctx context.Context, field graphql.CollectedField, obj *model.EventSeries) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1674,7 +1674,7 @@ func (ec *executionContext) fieldContext_EventSeries_labels(_ context.Context, f
 	return fc, nil
 }
 
-func (ec *executionContext) _EventSeries_aliases(ctx context.Context, field graphql.CollectedField, obj *storage.EventSeries) (ret graphql.Marshaler) {
+func (ec *executionContext) _EventSeries_aliases(ctx context.Context, field graphql.CollectedField, obj *model.EventSeries) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1697,7 +1697,7 @@ func (ec *executionContext) fieldContext_EventSeries_aliases(_ context.Context, 
 	return graphql.NewScalarFieldContext("EventSeries", field, false, false, "String")
 }
 
-func (ec *executionContext) _EventSeries_description(ctx context.Context, field graphql.CollectedField, obj *storage.EventSeries) (ret graphql.Marshaler) {
+func (ec *executionContext) _EventSeries_description(ctx context.Context, field graphql.CollectedField, obj *model.EventSeries) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1706,7 +1706,7 @@ func (ec *executionContext) _EventSeries_description(ctx context.Context, field 
 			return ec.fieldContext_EventSeries_description(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.DescriptionOpt(), nil
+			return obj.Description(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -1720,7 +1720,7 @@ func (ec *executionContext) fieldContext_EventSeries_description(_ context.Conte
 	return graphql.NewScalarFieldContext("EventSeries", field, true, false, "String")
 }
 
-func (ec *executionContext) _EventSeries_facts(ctx context.Context, field graphql.CollectedField, obj *storage.EventSeries) (ret graphql.Marshaler) {
+func (ec *executionContext) _EventSeries_facts(ctx context.Context, field graphql.CollectedField, obj *model.EventSeries) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1733,8 +1733,8 @@ func (ec *executionContext) _EventSeries_facts(ctx context.Context, field graphq
 			return ec.Resolvers.EventSeries().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Fact) graphql.Marshaler {
-			return ec.marshalNFact2ᚕᚖpolicygraphᚋstorageᚐFactᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1764,7 +1764,7 @@ func (ec *executionContext) fieldContext_EventSeries_facts(ctx context.Context, 
 	return fc, nil
 }
 
-func (ec *executionContext) _EventSeries_retraction(ctx context.Context, field graphql.CollectedField, obj *storage.EventSeries) (ret graphql.Marshaler) {
+func (ec *executionContext) _EventSeries_retraction(ctx context.Context, field graphql.CollectedField, obj *model.EventSeries) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1796,7 +1796,7 @@ func (ec *executionContext) fieldContext_EventSeries_retraction(_ context.Contex
 	return fc, nil
 }
 
-func (ec *executionContext) _EventSeries_editions(ctx context.Context, field graphql.CollectedField, obj *storage.EventSeries) (ret graphql.Marshaler) {
+func (ec *executionContext) _EventSeries_editions(ctx context.Context, field graphql.CollectedField, obj *model.EventSeries) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1809,8 +1809,8 @@ func (ec *executionContext) _EventSeries_editions(ctx context.Context, field gra
 			return ec.Resolvers.EventSeries().Editions(ctx, obj, fc.Args["yearFrom"].(*int), fc.Args["yearTo"].(*int), fc.Args["order"].(*model.SortOrder))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Event) graphql.Marshaler {
-			return ec.marshalNEvent2ᚕᚖpolicygraphᚋstorageᚐEventᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Event) graphql.Marshaler {
+			return ec.marshalNEvent2ᚕᚖpolicygraphᚋgraphᚋmodelᚐEventᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1840,7 +1840,7 @@ func (ec *executionContext) fieldContext_EventSeries_editions(ctx context.Contex
 	return fc, nil
 }
 
-func (ec *executionContext) _EventSeries_places(ctx context.Context, field graphql.CollectedField, obj *storage.EventSeries) (ret graphql.Marshaler) {
+func (ec *executionContext) _EventSeries_places(ctx context.Context, field graphql.CollectedField, obj *model.EventSeries) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1852,8 +1852,8 @@ func (ec *executionContext) _EventSeries_places(ctx context.Context, field graph
 			return ec.Resolvers.EventSeries().Places(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Place) graphql.Marshaler {
-			return ec.marshalNPlace2ᚕᚖpolicygraphᚋstorageᚐPlaceᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Place) graphql.Marshaler {
+			return ec.marshalNPlace2ᚕᚖpolicygraphᚋgraphᚋmodelᚐPlaceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1872,7 +1872,7 @@ func (ec *executionContext) fieldContext_EventSeries_places(_ context.Context, f
 	return fc, nil
 }
 
-func (ec *executionContext) _EventSeries_since(ctx context.Context, field graphql.CollectedField, obj *storage.EventSeries) (ret graphql.Marshaler) {
+func (ec *executionContext) _EventSeries_since(ctx context.Context, field graphql.CollectedField, obj *model.EventSeries) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1884,8 +1884,8 @@ func (ec *executionContext) _EventSeries_since(ctx context.Context, field graphq
 			return ec.Resolvers.EventSeries().Since(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Date) graphql.Marshaler {
-			return ec.marshalOPartialDate2ᚖpolicygraphᚋstorageᚐDate(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PartialDate) graphql.Marshaler {
+			return ec.marshalOPartialDate2ᚖpolicygraphᚋgraphᚋmodelᚐPartialDate(ctx, selections, v)
 		},
 		true,
 		false,
@@ -1904,7 +1904,7 @@ func (ec *executionContext) fieldContext_EventSeries_since(_ context.Context, fi
 	return fc, nil
 }
 
-func (ec *executionContext) _Evidence_source(ctx context.Context, field graphql.CollectedField, obj *storage.Evidence) (ret graphql.Marshaler) {
+func (ec *executionContext) _Evidence_source(ctx context.Context, field graphql.CollectedField, obj *model.Evidence) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1916,8 +1916,8 @@ func (ec *executionContext) _Evidence_source(ctx context.Context, field graphql.
 			return ec.Resolvers.Evidence().Source(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Source) graphql.Marshaler {
-			return ec.marshalNSource2ᚖpolicygraphᚋstorageᚐSource(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Source) graphql.Marshaler {
+			return ec.marshalNSource2ᚖpolicygraphᚋgraphᚋmodelᚐSource(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1936,7 +1936,7 @@ func (ec *executionContext) fieldContext_Evidence_source(_ context.Context, fiel
 	return fc, nil
 }
 
-func (ec *executionContext) _Evidence_quote(ctx context.Context, field graphql.CollectedField, obj *storage.Evidence) (ret graphql.Marshaler) {
+func (ec *executionContext) _Evidence_quote(ctx context.Context, field graphql.CollectedField, obj *model.Evidence) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1959,7 +1959,7 @@ func (ec *executionContext) fieldContext_Evidence_quote(_ context.Context, field
 	return graphql.NewScalarFieldContext("Evidence", field, false, false, "String")
 }
 
-func (ec *executionContext) _Evidence_gloss(ctx context.Context, field graphql.CollectedField, obj *storage.Evidence) (ret graphql.Marshaler) {
+func (ec *executionContext) _Evidence_gloss(ctx context.Context, field graphql.CollectedField, obj *model.Evidence) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1968,7 +1968,7 @@ func (ec *executionContext) _Evidence_gloss(ctx context.Context, field graphql.C
 			return ec.fieldContext_Evidence_gloss(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.GlossOpt(), nil
+			return obj.Gloss(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -1982,7 +1982,7 @@ func (ec *executionContext) fieldContext_Evidence_gloss(_ context.Context, field
 	return graphql.NewScalarFieldContext("Evidence", field, true, false, "String")
 }
 
-func (ec *executionContext) _Evidence_note(ctx context.Context, field graphql.CollectedField, obj *storage.Evidence) (ret graphql.Marshaler) {
+func (ec *executionContext) _Evidence_note(ctx context.Context, field graphql.CollectedField, obj *model.Evidence) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1991,7 +1991,7 @@ func (ec *executionContext) _Evidence_note(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Evidence_note(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.NoteOpt(), nil
+			return obj.Note(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -2005,7 +2005,7 @@ func (ec *executionContext) fieldContext_Evidence_note(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Evidence", field, true, false, "String")
 }
 
-func (ec *executionContext) _ExportControl_id(ctx context.Context, field graphql.CollectedField, obj *storage.ExportControl) (ret graphql.Marshaler) {
+func (ec *executionContext) _ExportControl_id(ctx context.Context, field graphql.CollectedField, obj *model.ExportControl) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2028,7 +2028,7 @@ func (ec *executionContext) fieldContext_ExportControl_id(_ context.Context, fie
 	return graphql.NewScalarFieldContext("ExportControl", field, false, false, "ID")
 }
 
-func (ec *executionContext) _ExportControl_kind(ctx context.Context, field graphql.CollectedField, obj *storage.ExportControl) (ret graphql.Marshaler) {
+func (ec *executionContext) _ExportControl_kind(ctx context.Context, field graphql.CollectedField, obj *model.ExportControl) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2051,7 +2051,7 @@ func (ec *executionContext) fieldContext_ExportControl_kind(_ context.Context, f
 	return graphql.NewScalarFieldContext("ExportControl", field, false, false, "EntityKind")
 }
 
-func (ec *executionContext) _ExportControl_slug(ctx context.Context, field graphql.CollectedField, obj *storage.ExportControl) (ret graphql.Marshaler) {
+func (ec *executionContext) _ExportControl_slug(ctx context.Context, field graphql.CollectedField, obj *model.ExportControl) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2074,7 +2074,7 @@ func (ec *executionContext) fieldContext_ExportControl_slug(_ context.Context, f
 	return graphql.NewScalarFieldContext("ExportControl", field, false, false, "String")
 }
 
-func (ec *executionContext) _ExportControl_name(ctx context.Context, field graphql.CollectedField, obj *storage.ExportControl) (ret graphql.Marshaler) {
+func (ec *executionContext) _ExportControl_name(ctx context.Context, field graphql.CollectedField, obj *model.ExportControl) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2084,7 +2084,7 @@ func (ec *executionContext) _ExportControl_name(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.NameIn(fc.Args["lang"].(*string)), nil
+			return obj.Name(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -2118,7 +2118,7 @@ func (ec *executionContext) fieldContext_ExportControl_name(ctx context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _ExportControl_labels(ctx context.Context, field graphql.CollectedField, obj *storage.ExportControl) (ret graphql.Marshaler) {
+func (ec *executionContext) _ExportControl_labels(ctx context.Context, field graphql.CollectedField, obj *model.ExportControl) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2150,7 +2150,7 @@ func (ec *executionContext) fieldContext_ExportControl_labels(_ context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _ExportControl_aliases(ctx context.Context, field graphql.CollectedField, obj *storage.ExportControl) (ret graphql.Marshaler) {
+func (ec *executionContext) _ExportControl_aliases(ctx context.Context, field graphql.CollectedField, obj *model.ExportControl) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2173,7 +2173,7 @@ func (ec *executionContext) fieldContext_ExportControl_aliases(_ context.Context
 	return graphql.NewScalarFieldContext("ExportControl", field, false, false, "String")
 }
 
-func (ec *executionContext) _ExportControl_description(ctx context.Context, field graphql.CollectedField, obj *storage.ExportControl) (ret graphql.Marshaler) {
+func (ec *executionContext) _ExportControl_description(ctx context.Context, field graphql.CollectedField, obj *model.ExportControl) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2182,7 +2182,7 @@ func (ec *executionContext) _ExportControl_description(ctx context.Context, fiel
 			return ec.fieldContext_ExportControl_description(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.DescriptionOpt(), nil
+			return obj.Description(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -2196,7 +2196,7 @@ func (ec *executionContext) fieldContext_ExportControl_description(_ context.Con
 	return graphql.NewScalarFieldContext("ExportControl", field, true, false, "String")
 }
 
-func (ec *executionContext) _ExportControl_facts(ctx context.Context, field graphql.CollectedField, obj *storage.ExportControl) (ret graphql.Marshaler) {
+func (ec *executionContext) _ExportControl_facts(ctx context.Context, field graphql.CollectedField, obj *model.ExportControl) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2209,8 +2209,8 @@ func (ec *executionContext) _ExportControl_facts(ctx context.Context, field grap
 			return ec.Resolvers.ExportControl().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Fact) graphql.Marshaler {
-			return ec.marshalNFact2ᚕᚖpolicygraphᚋstorageᚐFactᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2240,7 +2240,7 @@ func (ec *executionContext) fieldContext_ExportControl_facts(ctx context.Context
 	return fc, nil
 }
 
-func (ec *executionContext) _ExportControl_retraction(ctx context.Context, field graphql.CollectedField, obj *storage.ExportControl) (ret graphql.Marshaler) {
+func (ec *executionContext) _ExportControl_retraction(ctx context.Context, field graphql.CollectedField, obj *model.ExportControl) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2272,7 +2272,7 @@ func (ec *executionContext) fieldContext_ExportControl_retraction(_ context.Cont
 	return fc, nil
 }
 
-func (ec *executionContext) _ExportControl_status(ctx context.Context, field graphql.CollectedField, obj *storage.ExportControl) (ret graphql.Marshaler) {
+func (ec *executionContext) _ExportControl_status(ctx context.Context, field graphql.CollectedField, obj *model.ExportControl) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2281,7 +2281,7 @@ func (ec *executionContext) _ExportControl_status(ctx context.Context, field gra
 			return ec.fieldContext_ExportControl_status(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.StatusOpt(), nil
+			return obj.Status(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -2295,7 +2295,7 @@ func (ec *executionContext) fieldContext_ExportControl_status(_ context.Context,
 	return graphql.NewScalarFieldContext("ExportControl", field, true, false, "String")
 }
 
-func (ec *executionContext) _ExportControl_date(ctx context.Context, field graphql.CollectedField, obj *storage.ExportControl) (ret graphql.Marshaler) {
+func (ec *executionContext) _ExportControl_date(ctx context.Context, field graphql.CollectedField, obj *model.ExportControl) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2307,8 +2307,8 @@ func (ec *executionContext) _ExportControl_date(ctx context.Context, field graph
 			return ec.Resolvers.ExportControl().Date(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Date) graphql.Marshaler {
-			return ec.marshalOPartialDate2ᚖpolicygraphᚋstorageᚐDate(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PartialDate) graphql.Marshaler {
+			return ec.marshalOPartialDate2ᚖpolicygraphᚋgraphᚋmodelᚐPartialDate(ctx, selections, v)
 		},
 		true,
 		false,
@@ -2327,7 +2327,7 @@ func (ec *executionContext) fieldContext_ExportControl_date(_ context.Context, f
 	return fc, nil
 }
 
-func (ec *executionContext) _ExportControl_issuedBy(ctx context.Context, field graphql.CollectedField, obj *storage.ExportControl) (ret graphql.Marshaler) {
+func (ec *executionContext) _ExportControl_issuedBy(ctx context.Context, field graphql.CollectedField, obj *model.ExportControl) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2339,8 +2339,8 @@ func (ec *executionContext) _ExportControl_issuedBy(ctx context.Context, field g
 			return ec.Resolvers.ExportControl().IssuedBy(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Organization) graphql.Marshaler {
-			return ec.marshalNOrganization2ᚕᚖpolicygraphᚋstorageᚐOrganizationᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Organization) graphql.Marshaler {
+			return ec.marshalNOrganization2ᚕᚖpolicygraphᚋgraphᚋmodelᚐOrganizationᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2359,7 +2359,7 @@ func (ec *executionContext) fieldContext_ExportControl_issuedBy(_ context.Contex
 	return fc, nil
 }
 
-func (ec *executionContext) _ExportControl_products(ctx context.Context, field graphql.CollectedField, obj *storage.ExportControl) (ret graphql.Marshaler) {
+func (ec *executionContext) _ExportControl_products(ctx context.Context, field graphql.CollectedField, obj *model.ExportControl) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2371,8 +2371,8 @@ func (ec *executionContext) _ExportControl_products(ctx context.Context, field g
 			return ec.Resolvers.ExportControl().Products(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Product) graphql.Marshaler {
-			return ec.marshalNProduct2ᚕᚖpolicygraphᚋstorageᚐProductᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Product) graphql.Marshaler {
+			return ec.marshalNProduct2ᚕᚖpolicygraphᚋgraphᚋmodelᚐProductᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2391,7 +2391,7 @@ func (ec *executionContext) fieldContext_ExportControl_products(_ context.Contex
 	return fc, nil
 }
 
-func (ec *executionContext) _ExportControl_targetCountries(ctx context.Context, field graphql.CollectedField, obj *storage.ExportControl) (ret graphql.Marshaler) {
+func (ec *executionContext) _ExportControl_targetCountries(ctx context.Context, field graphql.CollectedField, obj *model.ExportControl) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2403,8 +2403,8 @@ func (ec *executionContext) _ExportControl_targetCountries(ctx context.Context, 
 			return ec.Resolvers.ExportControl().TargetCountries(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Place) graphql.Marshaler {
-			return ec.marshalNPlace2ᚕᚖpolicygraphᚋstorageᚐPlaceᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Place) graphql.Marshaler {
+			return ec.marshalNPlace2ᚕᚖpolicygraphᚋgraphᚋmodelᚐPlaceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2423,7 +2423,7 @@ func (ec *executionContext) fieldContext_ExportControl_targetCountries(_ context
 	return fc, nil
 }
 
-func (ec *executionContext) _ExportControl_affects(ctx context.Context, field graphql.CollectedField, obj *storage.ExportControl) (ret graphql.Marshaler) {
+func (ec *executionContext) _ExportControl_affects(ctx context.Context, field graphql.CollectedField, obj *model.ExportControl) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2435,8 +2435,8 @@ func (ec *executionContext) _ExportControl_affects(ctx context.Context, field gr
 			return ec.Resolvers.ExportControl().Affects(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Organization) graphql.Marshaler {
-			return ec.marshalNOrganization2ᚕᚖpolicygraphᚋstorageᚐOrganizationᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Organization) graphql.Marshaler {
+			return ec.marshalNOrganization2ᚕᚖpolicygraphᚋgraphᚋmodelᚐOrganizationᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2455,7 +2455,7 @@ func (ec *executionContext) fieldContext_ExportControl_affects(_ context.Context
 	return fc, nil
 }
 
-func (ec *executionContext) _ExportControl_tightens(ctx context.Context, field graphql.CollectedField, obj *storage.ExportControl) (ret graphql.Marshaler) {
+func (ec *executionContext) _ExportControl_tightens(ctx context.Context, field graphql.CollectedField, obj *model.ExportControl) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2467,8 +2467,8 @@ func (ec *executionContext) _ExportControl_tightens(ctx context.Context, field g
 			return ec.Resolvers.ExportControl().Tightens(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.ExportControl) graphql.Marshaler {
-			return ec.marshalNExportControl2ᚕᚖpolicygraphᚋstorageᚐExportControlᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ExportControl) graphql.Marshaler {
+			return ec.marshalNExportControl2ᚕᚖpolicygraphᚋgraphᚋmodelᚐExportControlᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2487,7 +2487,7 @@ func (ec *executionContext) fieldContext_ExportControl_tightens(_ context.Contex
 	return fc, nil
 }
 
-func (ec *executionContext) _ExportControl_tightenedBy(ctx context.Context, field graphql.CollectedField, obj *storage.ExportControl) (ret graphql.Marshaler) {
+func (ec *executionContext) _ExportControl_tightenedBy(ctx context.Context, field graphql.CollectedField, obj *model.ExportControl) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2499,8 +2499,8 @@ func (ec *executionContext) _ExportControl_tightenedBy(ctx context.Context, fiel
 			return ec.Resolvers.ExportControl().TightenedBy(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.ExportControl) graphql.Marshaler {
-			return ec.marshalNExportControl2ᚕᚖpolicygraphᚋstorageᚐExportControlᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ExportControl) graphql.Marshaler {
+			return ec.marshalNExportControl2ᚕᚖpolicygraphᚋgraphᚋmodelᚐExportControlᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2519,7 +2519,7 @@ func (ec *executionContext) fieldContext_ExportControl_tightenedBy(_ context.Con
 	return fc, nil
 }
 
-func (ec *executionContext) _Fact_id(ctx context.Context, field graphql.CollectedField, obj *storage.Fact) (ret graphql.Marshaler) {
+func (ec *executionContext) _Fact_id(ctx context.Context, field graphql.CollectedField, obj *model.Fact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2542,7 +2542,7 @@ func (ec *executionContext) fieldContext_Fact_id(_ context.Context, field graphq
 	return graphql.NewScalarFieldContext("Fact", field, false, false, "ID")
 }
 
-func (ec *executionContext) _Fact_predicate(ctx context.Context, field graphql.CollectedField, obj *storage.Fact) (ret graphql.Marshaler) {
+func (ec *executionContext) _Fact_predicate(ctx context.Context, field graphql.CollectedField, obj *model.Fact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2565,7 +2565,7 @@ func (ec *executionContext) fieldContext_Fact_predicate(_ context.Context, field
 	return graphql.NewScalarFieldContext("Fact", field, false, false, "Predicate")
 }
 
-func (ec *executionContext) _Fact_subject(ctx context.Context, field graphql.CollectedField, obj *storage.Fact) (ret graphql.Marshaler) {
+func (ec *executionContext) _Fact_subject(ctx context.Context, field graphql.CollectedField, obj *model.Fact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2577,8 +2577,8 @@ func (ec *executionContext) _Fact_subject(ctx context.Context, field graphql.Col
 			return ec.Resolvers.Fact().Subject(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v storage.Entity) graphql.Marshaler {
-			return ec.marshalNEntity2policygraphᚋstorageᚐEntity(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v model.Entity) graphql.Marshaler {
+			return ec.marshalNEntity2policygraphᚋgraphᚋmodelᚐEntity(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2597,7 +2597,7 @@ func (ec *executionContext) fieldContext_Fact_subject(_ context.Context, field g
 	return fc, nil
 }
 
-func (ec *executionContext) _Fact_object(ctx context.Context, field graphql.CollectedField, obj *storage.Fact) (ret graphql.Marshaler) {
+func (ec *executionContext) _Fact_object(ctx context.Context, field graphql.CollectedField, obj *model.Fact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2609,8 +2609,8 @@ func (ec *executionContext) _Fact_object(ctx context.Context, field graphql.Coll
 			return ec.Resolvers.Fact().Object(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v storage.Entity) graphql.Marshaler {
-			return ec.marshalOEntity2policygraphᚋstorageᚐEntity(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v model.Entity) graphql.Marshaler {
+			return ec.marshalOEntity2policygraphᚋgraphᚋmodelᚐEntity(ctx, selections, v)
 		},
 		true,
 		false,
@@ -2629,7 +2629,7 @@ func (ec *executionContext) fieldContext_Fact_object(_ context.Context, field gr
 	return fc, nil
 }
 
-func (ec *executionContext) _Fact_value(ctx context.Context, field graphql.CollectedField, obj *storage.Fact) (ret graphql.Marshaler) {
+func (ec *executionContext) _Fact_value(ctx context.Context, field graphql.CollectedField, obj *model.Fact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2638,7 +2638,7 @@ func (ec *executionContext) _Fact_value(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_Fact_value(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ValueOpt(), nil
+			return obj.Value(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -2652,7 +2652,7 @@ func (ec *executionContext) fieldContext_Fact_value(_ context.Context, field gra
 	return graphql.NewScalarFieldContext("Fact", field, true, false, "String")
 }
 
-func (ec *executionContext) _Fact_measure(ctx context.Context, field graphql.CollectedField, obj *storage.Fact) (ret graphql.Marshaler) {
+func (ec *executionContext) _Fact_measure(ctx context.Context, field graphql.CollectedField, obj *model.Fact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2661,7 +2661,7 @@ func (ec *executionContext) _Fact_measure(ctx context.Context, field graphql.Col
 			return ec.fieldContext_Fact_measure(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.MeasureOpt(), nil
+			return obj.Measure(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -2675,7 +2675,7 @@ func (ec *executionContext) fieldContext_Fact_measure(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Fact", field, true, false, "String")
 }
 
-func (ec *executionContext) _Fact_quantity(ctx context.Context, field graphql.CollectedField, obj *storage.Fact) (ret graphql.Marshaler) {
+func (ec *executionContext) _Fact_quantity(ctx context.Context, field graphql.CollectedField, obj *model.Fact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2684,11 +2684,11 @@ func (ec *executionContext) _Fact_quantity(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Fact_quantity(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Quantity, nil
+			return obj.Quantity(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Quantity) graphql.Marshaler {
-			return ec.marshalOQuantity2ᚖpolicygraphᚋstorageᚐQuantity(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Quantity) graphql.Marshaler {
+			return ec.marshalOQuantity2ᚖpolicygraphᚋgraphᚋmodelᚐQuantity(ctx, selections, v)
 		},
 		true,
 		false,
@@ -2698,7 +2698,7 @@ func (ec *executionContext) fieldContext_Fact_quantity(_ context.Context, field 
 	fc = &graphql.FieldContext{
 		Object:     "Fact",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Quantity(ctx, field)
@@ -2707,7 +2707,7 @@ func (ec *executionContext) fieldContext_Fact_quantity(_ context.Context, field 
 	return fc, nil
 }
 
-func (ec *executionContext) _Fact_tier(ctx context.Context, field graphql.CollectedField, obj *storage.Fact) (ret graphql.Marshaler) {
+func (ec *executionContext) _Fact_tier(ctx context.Context, field graphql.CollectedField, obj *model.Fact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2716,7 +2716,7 @@ func (ec *executionContext) _Fact_tier(ctx context.Context, field graphql.Collec
 			return ec.fieldContext_Fact_tier(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.TierOpt(), nil
+			return obj.Tier(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *storage.Tier) graphql.Marshaler {
@@ -2730,7 +2730,7 @@ func (ec *executionContext) fieldContext_Fact_tier(_ context.Context, field grap
 	return graphql.NewScalarFieldContext("Fact", field, true, false, "SponsorTier")
 }
 
-func (ec *executionContext) _Fact_tierSize(ctx context.Context, field graphql.CollectedField, obj *storage.Fact) (ret graphql.Marshaler) {
+func (ec *executionContext) _Fact_tierSize(ctx context.Context, field graphql.CollectedField, obj *model.Fact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2742,8 +2742,8 @@ func (ec *executionContext) _Fact_tierSize(ctx context.Context, field graphql.Co
 			return ec.Resolvers.Fact().TierSize(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Quantity) graphql.Marshaler {
-			return ec.marshalOQuantity2ᚖpolicygraphᚋstorageᚐQuantity(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Quantity) graphql.Marshaler {
+			return ec.marshalOQuantity2ᚖpolicygraphᚋgraphᚋmodelᚐQuantity(ctx, selections, v)
 		},
 		true,
 		false,
@@ -2762,7 +2762,7 @@ func (ec *executionContext) fieldContext_Fact_tierSize(_ context.Context, field 
 	return fc, nil
 }
 
-func (ec *executionContext) _Fact_role(ctx context.Context, field graphql.CollectedField, obj *storage.Fact) (ret graphql.Marshaler) {
+func (ec *executionContext) _Fact_role(ctx context.Context, field graphql.CollectedField, obj *model.Fact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2771,7 +2771,7 @@ func (ec *executionContext) _Fact_role(ctx context.Context, field graphql.Collec
 			return ec.fieldContext_Fact_role(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.RoleOpt(), nil
+			return obj.Role(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -2785,7 +2785,7 @@ func (ec *executionContext) fieldContext_Fact_role(_ context.Context, field grap
 	return graphql.NewScalarFieldContext("Fact", field, true, false, "String")
 }
 
-func (ec *executionContext) _Fact_former(ctx context.Context, field graphql.CollectedField, obj *storage.Fact) (ret graphql.Marshaler) {
+func (ec *executionContext) _Fact_former(ctx context.Context, field graphql.CollectedField, obj *model.Fact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2808,7 +2808,7 @@ func (ec *executionContext) fieldContext_Fact_former(_ context.Context, field gr
 	return graphql.NewScalarFieldContext("Fact", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _Fact_negated(ctx context.Context, field graphql.CollectedField, obj *storage.Fact) (ret graphql.Marshaler) {
+func (ec *executionContext) _Fact_negated(ctx context.Context, field graphql.CollectedField, obj *model.Fact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2831,7 +2831,7 @@ func (ec *executionContext) fieldContext_Fact_negated(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Fact", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _Fact_date(ctx context.Context, field graphql.CollectedField, obj *storage.Fact) (ret graphql.Marshaler) {
+func (ec *executionContext) _Fact_date(ctx context.Context, field graphql.CollectedField, obj *model.Fact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2840,11 +2840,11 @@ func (ec *executionContext) _Fact_date(ctx context.Context, field graphql.Collec
 			return ec.fieldContext_Fact_date(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Date, nil
+			return obj.Date(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Date) graphql.Marshaler {
-			return ec.marshalOPartialDate2ᚖpolicygraphᚋstorageᚐDate(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PartialDate) graphql.Marshaler {
+			return ec.marshalOPartialDate2ᚖpolicygraphᚋgraphᚋmodelᚐPartialDate(ctx, selections, v)
 		},
 		true,
 		false,
@@ -2854,7 +2854,7 @@ func (ec *executionContext) fieldContext_Fact_date(_ context.Context, field grap
 	fc = &graphql.FieldContext{
 		Object:     "Fact",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PartialDate(ctx, field)
@@ -2863,7 +2863,7 @@ func (ec *executionContext) fieldContext_Fact_date(_ context.Context, field grap
 	return fc, nil
 }
 
-func (ec *executionContext) _Fact_start(ctx context.Context, field graphql.CollectedField, obj *storage.Fact) (ret graphql.Marshaler) {
+func (ec *executionContext) _Fact_start(ctx context.Context, field graphql.CollectedField, obj *model.Fact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2872,11 +2872,11 @@ func (ec *executionContext) _Fact_start(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_Fact_start(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Start, nil
+			return obj.Start(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Date) graphql.Marshaler {
-			return ec.marshalOPartialDate2ᚖpolicygraphᚋstorageᚐDate(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PartialDate) graphql.Marshaler {
+			return ec.marshalOPartialDate2ᚖpolicygraphᚋgraphᚋmodelᚐPartialDate(ctx, selections, v)
 		},
 		true,
 		false,
@@ -2886,7 +2886,7 @@ func (ec *executionContext) fieldContext_Fact_start(_ context.Context, field gra
 	fc = &graphql.FieldContext{
 		Object:     "Fact",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PartialDate(ctx, field)
@@ -2895,7 +2895,7 @@ func (ec *executionContext) fieldContext_Fact_start(_ context.Context, field gra
 	return fc, nil
 }
 
-func (ec *executionContext) _Fact_end(ctx context.Context, field graphql.CollectedField, obj *storage.Fact) (ret graphql.Marshaler) {
+func (ec *executionContext) _Fact_end(ctx context.Context, field graphql.CollectedField, obj *model.Fact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2904,11 +2904,11 @@ func (ec *executionContext) _Fact_end(ctx context.Context, field graphql.Collect
 			return ec.fieldContext_Fact_end(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.End, nil
+			return obj.End(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Date) graphql.Marshaler {
-			return ec.marshalOPartialDate2ᚖpolicygraphᚋstorageᚐDate(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PartialDate) graphql.Marshaler {
+			return ec.marshalOPartialDate2ᚖpolicygraphᚋgraphᚋmodelᚐPartialDate(ctx, selections, v)
 		},
 		true,
 		false,
@@ -2918,7 +2918,7 @@ func (ec *executionContext) fieldContext_Fact_end(_ context.Context, field graph
 	fc = &graphql.FieldContext{
 		Object:     "Fact",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PartialDate(ctx, field)
@@ -2927,7 +2927,7 @@ func (ec *executionContext) fieldContext_Fact_end(_ context.Context, field graph
 	return fc, nil
 }
 
-func (ec *executionContext) _Fact_year(ctx context.Context, field graphql.CollectedField, obj *storage.Fact) (ret graphql.Marshaler) {
+func (ec *executionContext) _Fact_year(ctx context.Context, field graphql.CollectedField, obj *model.Fact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2936,7 +2936,7 @@ func (ec *executionContext) _Fact_year(ctx context.Context, field graphql.Collec
 			return ec.fieldContext_Fact_year(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.YearOpt(), nil
+			return obj.Year(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
@@ -2950,7 +2950,7 @@ func (ec *executionContext) fieldContext_Fact_year(_ context.Context, field grap
 	return graphql.NewScalarFieldContext("Fact", field, true, false, "Int")
 }
 
-func (ec *executionContext) _Fact_evidence(ctx context.Context, field graphql.CollectedField, obj *storage.Fact) (ret graphql.Marshaler) {
+func (ec *executionContext) _Fact_evidence(ctx context.Context, field graphql.CollectedField, obj *model.Fact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2959,11 +2959,11 @@ func (ec *executionContext) _Fact_evidence(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Fact_evidence(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Evidence, nil
+			return obj.Evidence(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []storage.Evidence) graphql.Marshaler {
-			return ec.marshalNEvidence2ᚕpolicygraphᚋstorageᚐEvidenceᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Evidence) graphql.Marshaler {
+			return ec.marshalNEvidence2ᚕpolicygraphᚋgraphᚋmodelᚐEvidenceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2973,7 +2973,7 @@ func (ec *executionContext) fieldContext_Fact_evidence(_ context.Context, field 
 	fc = &graphql.FieldContext{
 		Object:     "Fact",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Evidence(ctx, field)
@@ -2982,7 +2982,7 @@ func (ec *executionContext) fieldContext_Fact_evidence(_ context.Context, field 
 	return fc, nil
 }
 
-func (ec *executionContext) _Fact_retraction(ctx context.Context, field graphql.CollectedField, obj *storage.Fact) (ret graphql.Marshaler) {
+func (ec *executionContext) _Fact_retraction(ctx context.Context, field graphql.CollectedField, obj *model.Fact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3014,7 +3014,7 @@ func (ec *executionContext) fieldContext_Fact_retraction(_ context.Context, fiel
 	return fc, nil
 }
 
-func (ec *executionContext) _Fact_createdAt(ctx context.Context, field graphql.CollectedField, obj *storage.Fact) (ret graphql.Marshaler) {
+func (ec *executionContext) _Fact_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Fact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3037,7 +3037,7 @@ func (ec *executionContext) fieldContext_Fact_createdAt(_ context.Context, field
 	return graphql.NewScalarFieldContext("Fact", field, false, false, "Time")
 }
 
-func (ec *executionContext) _Fact_createdBy(ctx context.Context, field graphql.CollectedField, obj *storage.Fact) (ret graphql.Marshaler) {
+func (ec *executionContext) _Fact_createdBy(ctx context.Context, field graphql.CollectedField, obj *model.Fact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3046,7 +3046,7 @@ func (ec *executionContext) _Fact_createdBy(ctx context.Context, field graphql.C
 			return ec.fieldContext_Fact_createdBy(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.CreatedByOpt(), nil
+			return obj.CreatedBy(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -3106,7 +3106,7 @@ func (ec *executionContext) fieldContext_Label_text(_ context.Context, field gra
 	return graphql.NewScalarFieldContext("Label", field, false, false, "String")
 }
 
-func (ec *executionContext) _Lawsuit_id(ctx context.Context, field graphql.CollectedField, obj *storage.Lawsuit) (ret graphql.Marshaler) {
+func (ec *executionContext) _Lawsuit_id(ctx context.Context, field graphql.CollectedField, obj *model.Lawsuit) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3129,7 +3129,7 @@ func (ec *executionContext) fieldContext_Lawsuit_id(_ context.Context, field gra
 	return graphql.NewScalarFieldContext("Lawsuit", field, false, false, "ID")
 }
 
-func (ec *executionContext) _Lawsuit_kind(ctx context.Context, field graphql.CollectedField, obj *storage.Lawsuit) (ret graphql.Marshaler) {
+func (ec *executionContext) _Lawsuit_kind(ctx context.Context, field graphql.CollectedField, obj *model.Lawsuit) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3152,7 +3152,7 @@ func (ec *executionContext) fieldContext_Lawsuit_kind(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Lawsuit", field, false, false, "EntityKind")
 }
 
-func (ec *executionContext) _Lawsuit_slug(ctx context.Context, field graphql.CollectedField, obj *storage.Lawsuit) (ret graphql.Marshaler) {
+func (ec *executionContext) _Lawsuit_slug(ctx context.Context, field graphql.CollectedField, obj *model.Lawsuit) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3175,7 +3175,7 @@ func (ec *executionContext) fieldContext_Lawsuit_slug(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Lawsuit", field, false, false, "String")
 }
 
-func (ec *executionContext) _Lawsuit_name(ctx context.Context, field graphql.CollectedField, obj *storage.Lawsuit) (ret graphql.Marshaler) {
+func (ec *executionContext) _Lawsuit_name(ctx context.Context, field graphql.CollectedField, obj *model.Lawsuit) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3185,7 +3185,7 @@ func (ec *executionContext) _Lawsuit_name(ctx context.Context, field graphql.Col
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.NameIn(fc.Args["lang"].(*string)), nil
+			return obj.Name(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -3219,7 +3219,7 @@ func (ec *executionContext) fieldContext_Lawsuit_name(ctx context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) _Lawsuit_labels(ctx context.Context, field graphql.CollectedField, obj *storage.Lawsuit) (ret graphql.Marshaler) {
+func (ec *executionContext) _Lawsuit_labels(ctx context.Context, field graphql.CollectedField, obj *model.Lawsuit) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3251,7 +3251,7 @@ func (ec *executionContext) fieldContext_Lawsuit_labels(_ context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) _Lawsuit_aliases(ctx context.Context, field graphql.CollectedField, obj *storage.Lawsuit) (ret graphql.Marshaler) {
+func (ec *executionContext) _Lawsuit_aliases(ctx context.Context, field graphql.CollectedField, obj *model.Lawsuit) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3274,7 +3274,7 @@ func (ec *executionContext) fieldContext_Lawsuit_aliases(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Lawsuit", field, false, false, "String")
 }
 
-func (ec *executionContext) _Lawsuit_description(ctx context.Context, field graphql.CollectedField, obj *storage.Lawsuit) (ret graphql.Marshaler) {
+func (ec *executionContext) _Lawsuit_description(ctx context.Context, field graphql.CollectedField, obj *model.Lawsuit) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3283,7 +3283,7 @@ func (ec *executionContext) _Lawsuit_description(ctx context.Context, field grap
 			return ec.fieldContext_Lawsuit_description(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.DescriptionOpt(), nil
+			return obj.Description(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -3297,7 +3297,7 @@ func (ec *executionContext) fieldContext_Lawsuit_description(_ context.Context, 
 	return graphql.NewScalarFieldContext("Lawsuit", field, true, false, "String")
 }
 
-func (ec *executionContext) _Lawsuit_facts(ctx context.Context, field graphql.CollectedField, obj *storage.Lawsuit) (ret graphql.Marshaler) {
+func (ec *executionContext) _Lawsuit_facts(ctx context.Context, field graphql.CollectedField, obj *model.Lawsuit) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3310,8 +3310,8 @@ func (ec *executionContext) _Lawsuit_facts(ctx context.Context, field graphql.Co
 			return ec.Resolvers.Lawsuit().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Fact) graphql.Marshaler {
-			return ec.marshalNFact2ᚕᚖpolicygraphᚋstorageᚐFactᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3341,7 +3341,7 @@ func (ec *executionContext) fieldContext_Lawsuit_facts(ctx context.Context, fiel
 	return fc, nil
 }
 
-func (ec *executionContext) _Lawsuit_retraction(ctx context.Context, field graphql.CollectedField, obj *storage.Lawsuit) (ret graphql.Marshaler) {
+func (ec *executionContext) _Lawsuit_retraction(ctx context.Context, field graphql.CollectedField, obj *model.Lawsuit) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3373,7 +3373,7 @@ func (ec *executionContext) fieldContext_Lawsuit_retraction(_ context.Context, f
 	return fc, nil
 }
 
-func (ec *executionContext) _Lawsuit_plaintiffs(ctx context.Context, field graphql.CollectedField, obj *storage.Lawsuit) (ret graphql.Marshaler) {
+func (ec *executionContext) _Lawsuit_plaintiffs(ctx context.Context, field graphql.CollectedField, obj *model.Lawsuit) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3385,8 +3385,8 @@ func (ec *executionContext) _Lawsuit_plaintiffs(ctx context.Context, field graph
 			return ec.Resolvers.Lawsuit().Plaintiffs(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []storage.Entity) graphql.Marshaler {
-			return ec.marshalNEntity2ᚕpolicygraphᚋstorageᚐEntityᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Entity) graphql.Marshaler {
+			return ec.marshalNEntity2ᚕpolicygraphᚋgraphᚋmodelᚐEntityᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3405,7 +3405,7 @@ func (ec *executionContext) fieldContext_Lawsuit_plaintiffs(_ context.Context, f
 	return fc, nil
 }
 
-func (ec *executionContext) _Lawsuit_defendants(ctx context.Context, field graphql.CollectedField, obj *storage.Lawsuit) (ret graphql.Marshaler) {
+func (ec *executionContext) _Lawsuit_defendants(ctx context.Context, field graphql.CollectedField, obj *model.Lawsuit) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3417,8 +3417,8 @@ func (ec *executionContext) _Lawsuit_defendants(ctx context.Context, field graph
 			return ec.Resolvers.Lawsuit().Defendants(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []storage.Entity) graphql.Marshaler {
-			return ec.marshalNEntity2ᚕpolicygraphᚋstorageᚐEntityᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Entity) graphql.Marshaler {
+			return ec.marshalNEntity2ᚕpolicygraphᚋgraphᚋmodelᚐEntityᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3437,7 +3437,7 @@ func (ec *executionContext) fieldContext_Lawsuit_defendants(_ context.Context, f
 	return fc, nil
 }
 
-func (ec *executionContext) _Organization_id(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_id(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3460,7 +3460,7 @@ func (ec *executionContext) fieldContext_Organization_id(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Organization", field, false, false, "ID")
 }
 
-func (ec *executionContext) _Organization_kind(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_kind(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3483,7 +3483,7 @@ func (ec *executionContext) fieldContext_Organization_kind(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Organization", field, false, false, "EntityKind")
 }
 
-func (ec *executionContext) _Organization_slug(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_slug(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3506,7 +3506,7 @@ func (ec *executionContext) fieldContext_Organization_slug(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Organization", field, false, false, "String")
 }
 
-func (ec *executionContext) _Organization_name(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_name(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3516,7 +3516,7 @@ func (ec *executionContext) _Organization_name(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.NameIn(fc.Args["lang"].(*string)), nil
+			return obj.Name(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -3550,7 +3550,7 @@ func (ec *executionContext) fieldContext_Organization_name(ctx context.Context, 
 	return fc, nil
 }
 
-func (ec *executionContext) _Organization_labels(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_labels(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3582,7 +3582,7 @@ func (ec *executionContext) fieldContext_Organization_labels(_ context.Context, 
 	return fc, nil
 }
 
-func (ec *executionContext) _Organization_aliases(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_aliases(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3605,7 +3605,7 @@ func (ec *executionContext) fieldContext_Organization_aliases(_ context.Context,
 	return graphql.NewScalarFieldContext("Organization", field, false, false, "String")
 }
 
-func (ec *executionContext) _Organization_description(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_description(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3614,7 +3614,7 @@ func (ec *executionContext) _Organization_description(ctx context.Context, field
 			return ec.fieldContext_Organization_description(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.DescriptionOpt(), nil
+			return obj.Description(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -3628,7 +3628,7 @@ func (ec *executionContext) fieldContext_Organization_description(_ context.Cont
 	return graphql.NewScalarFieldContext("Organization", field, true, false, "String")
 }
 
-func (ec *executionContext) _Organization_facts(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_facts(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3641,8 +3641,8 @@ func (ec *executionContext) _Organization_facts(ctx context.Context, field graph
 			return ec.Resolvers.Organization().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Fact) graphql.Marshaler {
-			return ec.marshalNFact2ᚕᚖpolicygraphᚋstorageᚐFactᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3672,7 +3672,7 @@ func (ec *executionContext) fieldContext_Organization_facts(ctx context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _Organization_retraction(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_retraction(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3704,7 +3704,7 @@ func (ec *executionContext) fieldContext_Organization_retraction(_ context.Conte
 	return fc, nil
 }
 
-func (ec *executionContext) _Organization_orgType(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_orgType(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3713,7 +3713,7 @@ func (ec *executionContext) _Organization_orgType(ctx context.Context, field gra
 			return ec.fieldContext_Organization_orgType(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.OrgTypeOpt(), nil
+			return obj.OrgType(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -3727,7 +3727,7 @@ func (ec *executionContext) fieldContext_Organization_orgType(_ context.Context,
 	return graphql.NewScalarFieldContext("Organization", field, true, false, "String")
 }
 
-func (ec *executionContext) _Organization_country(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_country(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3750,7 +3750,7 @@ func (ec *executionContext) fieldContext_Organization_country(_ context.Context,
 	return graphql.NewScalarFieldContext("Organization", field, true, true, "String")
 }
 
-func (ec *executionContext) _Organization_parent(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_parent(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3762,8 +3762,8 @@ func (ec *executionContext) _Organization_parent(ctx context.Context, field grap
 			return ec.Resolvers.Organization().Parent(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Organization) graphql.Marshaler {
-			return ec.marshalOOrganization2ᚖpolicygraphᚋstorageᚐOrganization(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Organization) graphql.Marshaler {
+			return ec.marshalOOrganization2ᚖpolicygraphᚋgraphᚋmodelᚐOrganization(ctx, selections, v)
 		},
 		true,
 		false,
@@ -3782,7 +3782,7 @@ func (ec *executionContext) fieldContext_Organization_parent(_ context.Context, 
 	return fc, nil
 }
 
-func (ec *executionContext) _Organization_subsidiaries(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_subsidiaries(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3794,8 +3794,8 @@ func (ec *executionContext) _Organization_subsidiaries(ctx context.Context, fiel
 			return ec.Resolvers.Organization().Subsidiaries(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Organization) graphql.Marshaler {
-			return ec.marshalNOrganization2ᚕᚖpolicygraphᚋstorageᚐOrganizationᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Organization) graphql.Marshaler {
+			return ec.marshalNOrganization2ᚕᚖpolicygraphᚋgraphᚋmodelᚐOrganizationᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3814,7 +3814,7 @@ func (ec *executionContext) fieldContext_Organization_subsidiaries(_ context.Con
 	return fc, nil
 }
 
-func (ec *executionContext) _Organization_sponsorships(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_sponsorships(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3827,8 +3827,8 @@ func (ec *executionContext) _Organization_sponsorships(ctx context.Context, fiel
 			return ec.Resolvers.Organization().Sponsorships(ctx, obj, fc.Args["negated"].(*bool))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Fact) graphql.Marshaler {
-			return ec.marshalNFact2ᚕᚖpolicygraphᚋstorageᚐFactᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3858,7 +3858,7 @@ func (ec *executionContext) fieldContext_Organization_sponsorships(ctx context.C
 	return fc, nil
 }
 
-func (ec *executionContext) _Organization_participations(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_participations(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3871,8 +3871,8 @@ func (ec *executionContext) _Organization_participations(ctx context.Context, fi
 			return ec.Resolvers.Organization().Participations(ctx, obj, fc.Args["negated"].(*bool))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Fact) graphql.Marshaler {
-			return ec.marshalNFact2ᚕᚖpolicygraphᚋstorageᚐFactᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3902,7 +3902,7 @@ func (ec *executionContext) fieldContext_Organization_participations(ctx context
 	return fc, nil
 }
 
-func (ec *executionContext) _Organization_sanctions(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_sanctions(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3914,8 +3914,8 @@ func (ec *executionContext) _Organization_sanctions(ctx context.Context, field g
 			return ec.Resolvers.Organization().Sanctions(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Sanction) graphql.Marshaler {
-			return ec.marshalNSanction2ᚕᚖpolicygraphᚋstorageᚐSanctionᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Sanction) graphql.Marshaler {
+			return ec.marshalNSanction2ᚕᚖpolicygraphᚋgraphᚋmodelᚐSanctionᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3934,7 +3934,7 @@ func (ec *executionContext) fieldContext_Organization_sanctions(_ context.Contex
 	return fc, nil
 }
 
-func (ec *executionContext) _Organization_exportControls(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_exportControls(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3946,8 +3946,8 @@ func (ec *executionContext) _Organization_exportControls(ctx context.Context, fi
 			return ec.Resolvers.Organization().ExportControls(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.ExportControl) graphql.Marshaler {
-			return ec.marshalNExportControl2ᚕᚖpolicygraphᚋstorageᚐExportControlᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ExportControl) graphql.Marshaler {
+			return ec.marshalNExportControl2ᚕᚖpolicygraphᚋgraphᚋmodelᚐExportControlᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3966,7 +3966,7 @@ func (ec *executionContext) fieldContext_Organization_exportControls(_ context.C
 	return fc, nil
 }
 
-func (ec *executionContext) _Organization_imposed(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_imposed(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3978,8 +3978,8 @@ func (ec *executionContext) _Organization_imposed(ctx context.Context, field gra
 			return ec.Resolvers.Organization().Imposed(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []storage.Entity) graphql.Marshaler {
-			return ec.marshalNEntity2ᚕpolicygraphᚋstorageᚐEntityᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Entity) graphql.Marshaler {
+			return ec.marshalNEntity2ᚕpolicygraphᚋgraphᚋmodelᚐEntityᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3998,7 +3998,7 @@ func (ec *executionContext) fieldContext_Organization_imposed(_ context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _Organization_products(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_products(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4010,8 +4010,8 @@ func (ec *executionContext) _Organization_products(ctx context.Context, field gr
 			return ec.Resolvers.Organization().Products(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Product) graphql.Marshaler {
-			return ec.marshalNProduct2ᚕᚖpolicygraphᚋstorageᚐProductᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Product) graphql.Marshaler {
+			return ec.marshalNProduct2ᚕᚖpolicygraphᚋgraphᚋmodelᚐProductᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4030,7 +4030,7 @@ func (ec *executionContext) fieldContext_Organization_products(_ context.Context
 	return fc, nil
 }
 
-func (ec *executionContext) _Organization_headquarters(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_headquarters(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4042,8 +4042,8 @@ func (ec *executionContext) _Organization_headquarters(ctx context.Context, fiel
 			return ec.Resolvers.Organization().Headquarters(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Place) graphql.Marshaler {
-			return ec.marshalNPlace2ᚕᚖpolicygraphᚋstorageᚐPlaceᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Place) graphql.Marshaler {
+			return ec.marshalNPlace2ᚕᚖpolicygraphᚋgraphᚋmodelᚐPlaceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4062,7 +4062,7 @@ func (ec *executionContext) fieldContext_Organization_headquarters(_ context.Con
 	return fc, nil
 }
 
-func (ec *executionContext) _Organization_listedIn(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_listedIn(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4074,8 +4074,8 @@ func (ec *executionContext) _Organization_listedIn(ctx context.Context, field gr
 			return ec.Resolvers.Organization().ListedIn(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Place) graphql.Marshaler {
-			return ec.marshalNPlace2ᚕᚖpolicygraphᚋstorageᚐPlaceᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Place) graphql.Marshaler {
+			return ec.marshalNPlace2ᚕᚖpolicygraphᚋgraphᚋmodelᚐPlaceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4094,7 +4094,7 @@ func (ec *executionContext) fieldContext_Organization_listedIn(_ context.Context
 	return fc, nil
 }
 
-func (ec *executionContext) _Organization_people(ctx context.Context, field graphql.CollectedField, obj *storage.Organization) (ret graphql.Marshaler) {
+func (ec *executionContext) _Organization_people(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4106,8 +4106,8 @@ func (ec *executionContext) _Organization_people(ctx context.Context, field grap
 			return ec.Resolvers.Organization().People(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Fact) graphql.Marshaler {
-			return ec.marshalNFact2ᚕᚖpolicygraphᚋstorageᚐFactᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4126,7 +4126,7 @@ func (ec *executionContext) fieldContext_Organization_people(_ context.Context, 
 	return fc, nil
 }
 
-func (ec *executionContext) _PartialDate_value(ctx context.Context, field graphql.CollectedField, obj *storage.Date) (ret graphql.Marshaler) {
+func (ec *executionContext) _PartialDate_value(ctx context.Context, field graphql.CollectedField, obj *model.PartialDate) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4149,7 +4149,7 @@ func (ec *executionContext) fieldContext_PartialDate_value(_ context.Context, fi
 	return graphql.NewScalarFieldContext("PartialDate", field, true, false, "String")
 }
 
-func (ec *executionContext) _PartialDate_precision(ctx context.Context, field graphql.CollectedField, obj *storage.Date) (ret graphql.Marshaler) {
+func (ec *executionContext) _PartialDate_precision(ctx context.Context, field graphql.CollectedField, obj *model.PartialDate) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4172,7 +4172,7 @@ func (ec *executionContext) fieldContext_PartialDate_precision(_ context.Context
 	return graphql.NewScalarFieldContext("PartialDate", field, false, false, "DatePrecision")
 }
 
-func (ec *executionContext) _PartialDate_year(ctx context.Context, field graphql.CollectedField, obj *storage.Date) (ret graphql.Marshaler) {
+func (ec *executionContext) _PartialDate_year(ctx context.Context, field graphql.CollectedField, obj *model.PartialDate) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4195,7 +4195,7 @@ func (ec *executionContext) fieldContext_PartialDate_year(_ context.Context, fie
 	return graphql.NewScalarFieldContext("PartialDate", field, false, false, "Int")
 }
 
-func (ec *executionContext) _PartialDate_month(ctx context.Context, field graphql.CollectedField, obj *storage.Date) (ret graphql.Marshaler) {
+func (ec *executionContext) _PartialDate_month(ctx context.Context, field graphql.CollectedField, obj *model.PartialDate) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4204,7 +4204,7 @@ func (ec *executionContext) _PartialDate_month(ctx context.Context, field graphq
 			return ec.fieldContext_PartialDate_month(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.MonthOpt(), nil
+			return obj.Month(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
@@ -4218,7 +4218,7 @@ func (ec *executionContext) fieldContext_PartialDate_month(_ context.Context, fi
 	return graphql.NewScalarFieldContext("PartialDate", field, true, false, "Int")
 }
 
-func (ec *executionContext) _PartialDate_day(ctx context.Context, field graphql.CollectedField, obj *storage.Date) (ret graphql.Marshaler) {
+func (ec *executionContext) _PartialDate_day(ctx context.Context, field graphql.CollectedField, obj *model.PartialDate) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4227,7 +4227,7 @@ func (ec *executionContext) _PartialDate_day(ctx context.Context, field graphql.
 			return ec.fieldContext_PartialDate_day(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.DayOpt(), nil
+			return obj.Day(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
@@ -4241,7 +4241,7 @@ func (ec *executionContext) fieldContext_PartialDate_day(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("PartialDate", field, true, false, "Int")
 }
 
-func (ec *executionContext) _Person_id(ctx context.Context, field graphql.CollectedField, obj *storage.Person) (ret graphql.Marshaler) {
+func (ec *executionContext) _Person_id(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4264,7 +4264,7 @@ func (ec *executionContext) fieldContext_Person_id(_ context.Context, field grap
 	return graphql.NewScalarFieldContext("Person", field, false, false, "ID")
 }
 
-func (ec *executionContext) _Person_kind(ctx context.Context, field graphql.CollectedField, obj *storage.Person) (ret graphql.Marshaler) {
+func (ec *executionContext) _Person_kind(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4287,7 +4287,7 @@ func (ec *executionContext) fieldContext_Person_kind(_ context.Context, field gr
 	return graphql.NewScalarFieldContext("Person", field, false, false, "EntityKind")
 }
 
-func (ec *executionContext) _Person_slug(ctx context.Context, field graphql.CollectedField, obj *storage.Person) (ret graphql.Marshaler) {
+func (ec *executionContext) _Person_slug(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4310,7 +4310,7 @@ func (ec *executionContext) fieldContext_Person_slug(_ context.Context, field gr
 	return graphql.NewScalarFieldContext("Person", field, false, false, "String")
 }
 
-func (ec *executionContext) _Person_name(ctx context.Context, field graphql.CollectedField, obj *storage.Person) (ret graphql.Marshaler) {
+func (ec *executionContext) _Person_name(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4320,7 +4320,7 @@ func (ec *executionContext) _Person_name(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.NameIn(fc.Args["lang"].(*string)), nil
+			return obj.Name(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -4354,7 +4354,7 @@ func (ec *executionContext) fieldContext_Person_name(ctx context.Context, field 
 	return fc, nil
 }
 
-func (ec *executionContext) _Person_labels(ctx context.Context, field graphql.CollectedField, obj *storage.Person) (ret graphql.Marshaler) {
+func (ec *executionContext) _Person_labels(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4386,7 +4386,7 @@ func (ec *executionContext) fieldContext_Person_labels(_ context.Context, field 
 	return fc, nil
 }
 
-func (ec *executionContext) _Person_aliases(ctx context.Context, field graphql.CollectedField, obj *storage.Person) (ret graphql.Marshaler) {
+func (ec *executionContext) _Person_aliases(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4409,7 +4409,7 @@ func (ec *executionContext) fieldContext_Person_aliases(_ context.Context, field
 	return graphql.NewScalarFieldContext("Person", field, false, false, "String")
 }
 
-func (ec *executionContext) _Person_description(ctx context.Context, field graphql.CollectedField, obj *storage.Person) (ret graphql.Marshaler) {
+func (ec *executionContext) _Person_description(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4418,7 +4418,7 @@ func (ec *executionContext) _Person_description(ctx context.Context, field graph
 			return ec.fieldContext_Person_description(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.DescriptionOpt(), nil
+			return obj.Description(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -4432,7 +4432,7 @@ func (ec *executionContext) fieldContext_Person_description(_ context.Context, f
 	return graphql.NewScalarFieldContext("Person", field, true, false, "String")
 }
 
-func (ec *executionContext) _Person_facts(ctx context.Context, field graphql.CollectedField, obj *storage.Person) (ret graphql.Marshaler) {
+func (ec *executionContext) _Person_facts(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4445,8 +4445,8 @@ func (ec *executionContext) _Person_facts(ctx context.Context, field graphql.Col
 			return ec.Resolvers.Person().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Fact) graphql.Marshaler {
-			return ec.marshalNFact2ᚕᚖpolicygraphᚋstorageᚐFactᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4476,7 +4476,7 @@ func (ec *executionContext) fieldContext_Person_facts(ctx context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) _Person_retraction(ctx context.Context, field graphql.CollectedField, obj *storage.Person) (ret graphql.Marshaler) {
+func (ec *executionContext) _Person_retraction(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4508,7 +4508,7 @@ func (ec *executionContext) fieldContext_Person_retraction(_ context.Context, fi
 	return fc, nil
 }
 
-func (ec *executionContext) _Person_positions(ctx context.Context, field graphql.CollectedField, obj *storage.Person) (ret graphql.Marshaler) {
+func (ec *executionContext) _Person_positions(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4520,8 +4520,8 @@ func (ec *executionContext) _Person_positions(ctx context.Context, field graphql
 			return ec.Resolvers.Person().Positions(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Fact) graphql.Marshaler {
-			return ec.marshalNFact2ᚕᚖpolicygraphᚋstorageᚐFactᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4540,7 +4540,7 @@ func (ec *executionContext) fieldContext_Person_positions(_ context.Context, fie
 	return fc, nil
 }
 
-func (ec *executionContext) _Person_quotes(ctx context.Context, field graphql.CollectedField, obj *storage.Person) (ret graphql.Marshaler) {
+func (ec *executionContext) _Person_quotes(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4552,8 +4552,8 @@ func (ec *executionContext) _Person_quotes(ctx context.Context, field graphql.Co
 			return ec.Resolvers.Person().Quotes(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Fact) graphql.Marshaler {
-			return ec.marshalNFact2ᚕᚖpolicygraphᚋstorageᚐFactᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4572,7 +4572,7 @@ func (ec *executionContext) fieldContext_Person_quotes(_ context.Context, field 
 	return fc, nil
 }
 
-func (ec *executionContext) _Person_spokeAt(ctx context.Context, field graphql.CollectedField, obj *storage.Person) (ret graphql.Marshaler) {
+func (ec *executionContext) _Person_spokeAt(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4584,8 +4584,8 @@ func (ec *executionContext) _Person_spokeAt(ctx context.Context, field graphql.C
 			return ec.Resolvers.Person().SpokeAt(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Event) graphql.Marshaler {
-			return ec.marshalNEvent2ᚕᚖpolicygraphᚋstorageᚐEventᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Event) graphql.Marshaler {
+			return ec.marshalNEvent2ᚕᚖpolicygraphᚋgraphᚋmodelᚐEventᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4604,7 +4604,7 @@ func (ec *executionContext) fieldContext_Person_spokeAt(_ context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) _Person_opened(ctx context.Context, field graphql.CollectedField, obj *storage.Person) (ret graphql.Marshaler) {
+func (ec *executionContext) _Person_opened(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4616,8 +4616,8 @@ func (ec *executionContext) _Person_opened(ctx context.Context, field graphql.Co
 			return ec.Resolvers.Person().Opened(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Event) graphql.Marshaler {
-			return ec.marshalNEvent2ᚕᚖpolicygraphᚋstorageᚐEventᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Event) graphql.Marshaler {
+			return ec.marshalNEvent2ᚕᚖpolicygraphᚋgraphᚋmodelᚐEventᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4636,7 +4636,7 @@ func (ec *executionContext) fieldContext_Person_opened(_ context.Context, field 
 	return fc, nil
 }
 
-func (ec *executionContext) _Place_id(ctx context.Context, field graphql.CollectedField, obj *storage.Place) (ret graphql.Marshaler) {
+func (ec *executionContext) _Place_id(ctx context.Context, field graphql.CollectedField, obj *model.Place) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4659,7 +4659,7 @@ func (ec *executionContext) fieldContext_Place_id(_ context.Context, field graph
 	return graphql.NewScalarFieldContext("Place", field, false, false, "ID")
 }
 
-func (ec *executionContext) _Place_kind(ctx context.Context, field graphql.CollectedField, obj *storage.Place) (ret graphql.Marshaler) {
+func (ec *executionContext) _Place_kind(ctx context.Context, field graphql.CollectedField, obj *model.Place) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4682,7 +4682,7 @@ func (ec *executionContext) fieldContext_Place_kind(_ context.Context, field gra
 	return graphql.NewScalarFieldContext("Place", field, false, false, "EntityKind")
 }
 
-func (ec *executionContext) _Place_slug(ctx context.Context, field graphql.CollectedField, obj *storage.Place) (ret graphql.Marshaler) {
+func (ec *executionContext) _Place_slug(ctx context.Context, field graphql.CollectedField, obj *model.Place) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4705,7 +4705,7 @@ func (ec *executionContext) fieldContext_Place_slug(_ context.Context, field gra
 	return graphql.NewScalarFieldContext("Place", field, false, false, "String")
 }
 
-func (ec *executionContext) _Place_name(ctx context.Context, field graphql.CollectedField, obj *storage.Place) (ret graphql.Marshaler) {
+func (ec *executionContext) _Place_name(ctx context.Context, field graphql.CollectedField, obj *model.Place) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4715,7 +4715,7 @@ func (ec *executionContext) _Place_name(ctx context.Context, field graphql.Colle
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.NameIn(fc.Args["lang"].(*string)), nil
+			return obj.Name(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -4749,7 +4749,7 @@ func (ec *executionContext) fieldContext_Place_name(ctx context.Context, field g
 	return fc, nil
 }
 
-func (ec *executionContext) _Place_labels(ctx context.Context, field graphql.CollectedField, obj *storage.Place) (ret graphql.Marshaler) {
+func (ec *executionContext) _Place_labels(ctx context.Context, field graphql.CollectedField, obj *model.Place) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4781,7 +4781,7 @@ func (ec *executionContext) fieldContext_Place_labels(_ context.Context, field g
 	return fc, nil
 }
 
-func (ec *executionContext) _Place_aliases(ctx context.Context, field graphql.CollectedField, obj *storage.Place) (ret graphql.Marshaler) {
+func (ec *executionContext) _Place_aliases(ctx context.Context, field graphql.CollectedField, obj *model.Place) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4804,7 +4804,7 @@ func (ec *executionContext) fieldContext_Place_aliases(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Place", field, false, false, "String")
 }
 
-func (ec *executionContext) _Place_description(ctx context.Context, field graphql.CollectedField, obj *storage.Place) (ret graphql.Marshaler) {
+func (ec *executionContext) _Place_description(ctx context.Context, field graphql.CollectedField, obj *model.Place) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4813,7 +4813,7 @@ func (ec *executionContext) _Place_description(ctx context.Context, field graphq
 			return ec.fieldContext_Place_description(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.DescriptionOpt(), nil
+			return obj.Description(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -4827,7 +4827,7 @@ func (ec *executionContext) fieldContext_Place_description(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Place", field, true, false, "String")
 }
 
-func (ec *executionContext) _Place_facts(ctx context.Context, field graphql.CollectedField, obj *storage.Place) (ret graphql.Marshaler) {
+func (ec *executionContext) _Place_facts(ctx context.Context, field graphql.CollectedField, obj *model.Place) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4840,8 +4840,8 @@ func (ec *executionContext) _Place_facts(ctx context.Context, field graphql.Coll
 			return ec.Resolvers.Place().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Fact) graphql.Marshaler {
-			return ec.marshalNFact2ᚕᚖpolicygraphᚋstorageᚐFactᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4871,7 +4871,7 @@ func (ec *executionContext) fieldContext_Place_facts(ctx context.Context, field 
 	return fc, nil
 }
 
-func (ec *executionContext) _Place_retraction(ctx context.Context, field graphql.CollectedField, obj *storage.Place) (ret graphql.Marshaler) {
+func (ec *executionContext) _Place_retraction(ctx context.Context, field graphql.CollectedField, obj *model.Place) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4903,7 +4903,7 @@ func (ec *executionContext) fieldContext_Place_retraction(_ context.Context, fie
 	return fc, nil
 }
 
-func (ec *executionContext) _Place_placeType(ctx context.Context, field graphql.CollectedField, obj *storage.Place) (ret graphql.Marshaler) {
+func (ec *executionContext) _Place_placeType(ctx context.Context, field graphql.CollectedField, obj *model.Place) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4912,7 +4912,7 @@ func (ec *executionContext) _Place_placeType(ctx context.Context, field graphql.
 			return ec.fieldContext_Place_placeType(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PlaceTypeOpt(), nil
+			return obj.PlaceType(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -4926,7 +4926,7 @@ func (ec *executionContext) fieldContext_Place_placeType(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Place", field, true, false, "String")
 }
 
-func (ec *executionContext) _Place_code(ctx context.Context, field graphql.CollectedField, obj *storage.Place) (ret graphql.Marshaler) {
+func (ec *executionContext) _Place_code(ctx context.Context, field graphql.CollectedField, obj *model.Place) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4935,7 +4935,7 @@ func (ec *executionContext) _Place_code(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_Place_code(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.CodeOpt(), nil
+			return obj.Code(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -4949,7 +4949,7 @@ func (ec *executionContext) fieldContext_Place_code(_ context.Context, field gra
 	return graphql.NewScalarFieldContext("Place", field, true, false, "String")
 }
 
-func (ec *executionContext) _Place_locatedIn(ctx context.Context, field graphql.CollectedField, obj *storage.Place) (ret graphql.Marshaler) {
+func (ec *executionContext) _Place_locatedIn(ctx context.Context, field graphql.CollectedField, obj *model.Place) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4961,8 +4961,8 @@ func (ec *executionContext) _Place_locatedIn(ctx context.Context, field graphql.
 			return ec.Resolvers.Place().LocatedIn(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Place) graphql.Marshaler {
-			return ec.marshalOPlace2ᚖpolicygraphᚋstorageᚐPlace(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Place) graphql.Marshaler {
+			return ec.marshalOPlace2ᚖpolicygraphᚋgraphᚋmodelᚐPlace(ctx, selections, v)
 		},
 		true,
 		false,
@@ -4981,7 +4981,7 @@ func (ec *executionContext) fieldContext_Place_locatedIn(_ context.Context, fiel
 	return fc, nil
 }
 
-func (ec *executionContext) _Place_events(ctx context.Context, field graphql.CollectedField, obj *storage.Place) (ret graphql.Marshaler) {
+func (ec *executionContext) _Place_events(ctx context.Context, field graphql.CollectedField, obj *model.Place) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4993,8 +4993,8 @@ func (ec *executionContext) _Place_events(ctx context.Context, field graphql.Col
 			return ec.Resolvers.Place().Events(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Event) graphql.Marshaler {
-			return ec.marshalNEvent2ᚕᚖpolicygraphᚋstorageᚐEventᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Event) graphql.Marshaler {
+			return ec.marshalNEvent2ᚕᚖpolicygraphᚋgraphᚋmodelᚐEventᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5013,7 +5013,7 @@ func (ec *executionContext) fieldContext_Place_events(_ context.Context, field g
 	return fc, nil
 }
 
-func (ec *executionContext) _Plan_id(ctx context.Context, field graphql.CollectedField, obj *storage.Plan) (ret graphql.Marshaler) {
+func (ec *executionContext) _Plan_id(ctx context.Context, field graphql.CollectedField, obj *model.Plan) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5036,7 +5036,7 @@ func (ec *executionContext) fieldContext_Plan_id(_ context.Context, field graphq
 	return graphql.NewScalarFieldContext("Plan", field, false, false, "ID")
 }
 
-func (ec *executionContext) _Plan_kind(ctx context.Context, field graphql.CollectedField, obj *storage.Plan) (ret graphql.Marshaler) {
+func (ec *executionContext) _Plan_kind(ctx context.Context, field graphql.CollectedField, obj *model.Plan) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5059,7 +5059,7 @@ func (ec *executionContext) fieldContext_Plan_kind(_ context.Context, field grap
 	return graphql.NewScalarFieldContext("Plan", field, false, false, "EntityKind")
 }
 
-func (ec *executionContext) _Plan_slug(ctx context.Context, field graphql.CollectedField, obj *storage.Plan) (ret graphql.Marshaler) {
+func (ec *executionContext) _Plan_slug(ctx context.Context, field graphql.CollectedField, obj *model.Plan) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5082,7 +5082,7 @@ func (ec *executionContext) fieldContext_Plan_slug(_ context.Context, field grap
 	return graphql.NewScalarFieldContext("Plan", field, false, false, "String")
 }
 
-func (ec *executionContext) _Plan_name(ctx context.Context, field graphql.CollectedField, obj *storage.Plan) (ret graphql.Marshaler) {
+func (ec *executionContext) _Plan_name(ctx context.Context, field graphql.CollectedField, obj *model.Plan) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5092,7 +5092,7 @@ func (ec *executionContext) _Plan_name(ctx context.Context, field graphql.Collec
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.NameIn(fc.Args["lang"].(*string)), nil
+			return obj.Name(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -5126,7 +5126,7 @@ func (ec *executionContext) fieldContext_Plan_name(ctx context.Context, field gr
 	return fc, nil
 }
 
-func (ec *executionContext) _Plan_labels(ctx context.Context, field graphql.CollectedField, obj *storage.Plan) (ret graphql.Marshaler) {
+func (ec *executionContext) _Plan_labels(ctx context.Context, field graphql.CollectedField, obj *model.Plan) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5158,7 +5158,7 @@ func (ec *executionContext) fieldContext_Plan_labels(_ context.Context, field gr
 	return fc, nil
 }
 
-func (ec *executionContext) _Plan_aliases(ctx context.Context, field graphql.CollectedField, obj *storage.Plan) (ret graphql.Marshaler) {
+func (ec *executionContext) _Plan_aliases(ctx context.Context, field graphql.CollectedField, obj *model.Plan) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5181,7 +5181,7 @@ func (ec *executionContext) fieldContext_Plan_aliases(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Plan", field, false, false, "String")
 }
 
-func (ec *executionContext) _Plan_description(ctx context.Context, field graphql.CollectedField, obj *storage.Plan) (ret graphql.Marshaler) {
+func (ec *executionContext) _Plan_description(ctx context.Context, field graphql.CollectedField, obj *model.Plan) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5190,7 +5190,7 @@ func (ec *executionContext) _Plan_description(ctx context.Context, field graphql
 			return ec.fieldContext_Plan_description(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.DescriptionOpt(), nil
+			return obj.Description(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -5204,7 +5204,7 @@ func (ec *executionContext) fieldContext_Plan_description(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Plan", field, true, false, "String")
 }
 
-func (ec *executionContext) _Plan_facts(ctx context.Context, field graphql.CollectedField, obj *storage.Plan) (ret graphql.Marshaler) {
+func (ec *executionContext) _Plan_facts(ctx context.Context, field graphql.CollectedField, obj *model.Plan) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5217,8 +5217,8 @@ func (ec *executionContext) _Plan_facts(ctx context.Context, field graphql.Colle
 			return ec.Resolvers.Plan().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Fact) graphql.Marshaler {
-			return ec.marshalNFact2ᚕᚖpolicygraphᚋstorageᚐFactᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5248,7 +5248,7 @@ func (ec *executionContext) fieldContext_Plan_facts(ctx context.Context, field g
 	return fc, nil
 }
 
-func (ec *executionContext) _Plan_retraction(ctx context.Context, field graphql.CollectedField, obj *storage.Plan) (ret graphql.Marshaler) {
+func (ec *executionContext) _Plan_retraction(ctx context.Context, field graphql.CollectedField, obj *model.Plan) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5280,7 +5280,7 @@ func (ec *executionContext) fieldContext_Plan_retraction(_ context.Context, fiel
 	return fc, nil
 }
 
-func (ec *executionContext) _Plan_date(ctx context.Context, field graphql.CollectedField, obj *storage.Plan) (ret graphql.Marshaler) {
+func (ec *executionContext) _Plan_date(ctx context.Context, field graphql.CollectedField, obj *model.Plan) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5292,8 +5292,8 @@ func (ec *executionContext) _Plan_date(ctx context.Context, field graphql.Collec
 			return ec.Resolvers.Plan().Date(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *storage.Date) graphql.Marshaler {
-			return ec.marshalOPartialDate2ᚖpolicygraphᚋstorageᚐDate(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PartialDate) graphql.Marshaler {
+			return ec.marshalOPartialDate2ᚖpolicygraphᚋgraphᚋmodelᚐPartialDate(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5312,7 +5312,7 @@ func (ec *executionContext) fieldContext_Plan_date(_ context.Context, field grap
 	return fc, nil
 }
 
-func (ec *executionContext) _Plan_issuedBy(ctx context.Context, field graphql.CollectedField, obj *storage.Plan) (ret graphql.Marshaler) {
+func (ec *executionContext) _Plan_issuedBy(ctx context.Context, field graphql.CollectedField, obj *model.Plan) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5324,8 +5324,8 @@ func (ec *executionContext) _Plan_issuedBy(ctx context.Context, field graphql.Co
 			return ec.Resolvers.Plan().IssuedBy(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Organization) graphql.Marshaler {
-			return ec.marshalNOrganization2ᚕᚖpolicygraphᚋstorageᚐOrganizationᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Organization) graphql.Marshaler {
+			return ec.marshalNOrganization2ᚕᚖpolicygraphᚋgraphᚋmodelᚐOrganizationᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5344,7 +5344,7 @@ func (ec *executionContext) fieldContext_Plan_issuedBy(_ context.Context, field 
 	return fc, nil
 }
 
-func (ec *executionContext) _Plan_targets(ctx context.Context, field graphql.CollectedField, obj *storage.Plan) (ret graphql.Marshaler) {
+func (ec *executionContext) _Plan_targets(ctx context.Context, field graphql.CollectedField, obj *model.Plan) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5356,8 +5356,8 @@ func (ec *executionContext) _Plan_targets(ctx context.Context, field graphql.Col
 			return ec.Resolvers.Plan().Targets(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Fact) graphql.Marshaler {
-			return ec.marshalNFact2ᚕᚖpolicygraphᚋstorageᚐFactᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5376,7 +5376,7 @@ func (ec *executionContext) fieldContext_Plan_targets(_ context.Context, field g
 	return fc, nil
 }
 
-func (ec *executionContext) _Plan_endorsedBy(ctx context.Context, field graphql.CollectedField, obj *storage.Plan) (ret graphql.Marshaler) {
+func (ec *executionContext) _Plan_endorsedBy(ctx context.Context, field graphql.CollectedField, obj *model.Plan) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5388,8 +5388,8 @@ func (ec *executionContext) _Plan_endorsedBy(ctx context.Context, field graphql.
 			return ec.Resolvers.Plan().EndorsedBy(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Organization) graphql.Marshaler {
-			return ec.marshalNOrganization2ᚕᚖpolicygraphᚋstorageᚐOrganizationᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Organization) graphql.Marshaler {
+			return ec.marshalNOrganization2ᚕᚖpolicygraphᚋgraphᚋmodelᚐOrganizationᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5408,7 +5408,7 @@ func (ec *executionContext) fieldContext_Plan_endorsedBy(_ context.Context, fiel
 	return fc, nil
 }
 
-func (ec *executionContext) _Plan_announcedAt(ctx context.Context, field graphql.CollectedField, obj *storage.Plan) (ret graphql.Marshaler) {
+func (ec *executionContext) _Plan_announcedAt(ctx context.Context, field graphql.CollectedField, obj *model.Plan) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5420,8 +5420,8 @@ func (ec *executionContext) _Plan_announcedAt(ctx context.Context, field graphql
 			return ec.Resolvers.Plan().AnnouncedAt(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Event) graphql.Marshaler {
-			return ec.marshalNEvent2ᚕᚖpolicygraphᚋstorageᚐEventᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Event) graphql.Marshaler {
+			return ec.marshalNEvent2ᚕᚖpolicygraphᚋgraphᚋmodelᚐEventᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5440,7 +5440,7 @@ func (ec *executionContext) fieldContext_Plan_announcedAt(_ context.Context, fie
 	return fc, nil
 }
 
-func (ec *executionContext) _Product_id(ctx context.Context, field graphql.CollectedField, obj *storage.Product) (ret graphql.Marshaler) {
+func (ec *executionContext) _Product_id(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5463,7 +5463,7 @@ func (ec *executionContext) fieldContext_Product_id(_ context.Context, field gra
 	return graphql.NewScalarFieldContext("Product", field, false, false, "ID")
 }
 
-func (ec *executionContext) _Product_kind(ctx context.Context, field graphql.CollectedField, obj *storage.Product) (ret graphql.Marshaler) {
+func (ec *executionContext) _Product_kind(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5486,7 +5486,7 @@ func (ec *executionContext) fieldContext_Product_kind(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Product", field, false, false, "EntityKind")
 }
 
-func (ec *executionContext) _Product_slug(ctx context.Context, field graphql.CollectedField, obj *storage.Product) (ret graphql.Marshaler) {
+func (ec *executionContext) _Product_slug(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5509,7 +5509,7 @@ func (ec *executionContext) fieldContext_Product_slug(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Product", field, false, false, "String")
 }
 
-func (ec *executionContext) _Product_name(ctx context.Context, field graphql.CollectedField, obj *storage.Product) (ret graphql.Marshaler) {
+func (ec *executionContext) _Product_name(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5519,7 +5519,7 @@ func (ec *executionContext) _Product_name(ctx context.Context, field graphql.Col
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.NameIn(fc.Args["lang"].(*string)), nil
+			return obj.Name(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -5553,7 +5553,7 @@ func (ec *executionContext) fieldContext_Product_name(ctx context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) _Product_labels(ctx context.Context, field graphql.CollectedField, obj *storage.Product) (ret graphql.Marshaler) {
+func (ec *executionContext) _Product_labels(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5585,7 +5585,7 @@ func (ec *executionContext) fieldContext_Product_labels(_ context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) _Product_aliases(ctx context.Context, field graphql.CollectedField, obj *storage.Product) (ret graphql.Marshaler) {
+func (ec *executionContext) _Product_aliases(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5608,7 +5608,7 @@ func (ec *executionContext) fieldContext_Product_aliases(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Product", field, false, false, "String")
 }
 
-func (ec *executionContext) _Product_description(ctx context.Context, field graphql.CollectedField, obj *storage.Product) (ret graphql.Marshaler) {
+func (ec *executionContext) _Product_description(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5617,7 +5617,7 @@ func (ec *executionContext) _Product_description(ctx context.Context, field grap
 			return ec.fieldContext_Product_description(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.DescriptionOpt(), nil
+			return obj.Description(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -5631,7 +5631,7 @@ func (ec *executionContext) fieldContext_Product_description(_ context.Context, 
 	return graphql.NewScalarFieldContext("Product", field, true, false, "String")
 }
 
-func (ec *executionContext) _Product_facts(ctx context.Context, field graphql.CollectedField, obj *storage.Product) (ret graphql.Marshaler) {
+func (ec *executionContext) _Product_facts(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5644,8 +5644,8 @@ func (ec *executionContext) _Product_facts(ctx context.Context, field graphql.Co
 			return ec.Resolvers.Product().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Fact) graphql.Marshaler {
-			return ec.marshalNFact2ᚕᚖpolicygraphᚋstorageᚐFactᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5675,7 +5675,7 @@ func (ec *executionContext) fieldContext_Product_facts(ctx context.Context, fiel
 	return fc, nil
 }
 
-func (ec *executionContext) _Product_retraction(ctx context.Context, field graphql.CollectedField, obj *storage.Product) (ret graphql.Marshaler) {
+func (ec *executionContext) _Product_retraction(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5707,7 +5707,7 @@ func (ec *executionContext) fieldContext_Product_retraction(_ context.Context, f
 	return fc, nil
 }
 
-func (ec *executionContext) _Product_productType(ctx context.Context, field graphql.CollectedField, obj *storage.Product) (ret graphql.Marshaler) {
+func (ec *executionContext) _Product_productType(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5716,7 +5716,7 @@ func (ec *executionContext) _Product_productType(ctx context.Context, field grap
 			return ec.fieldContext_Product_productType(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ProductTypeOpt(), nil
+			return obj.ProductType(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -5730,7 +5730,7 @@ func (ec *executionContext) fieldContext_Product_productType(_ context.Context, 
 	return graphql.NewScalarFieldContext("Product", field, true, false, "String")
 }
 
-func (ec *executionContext) _Product_makers(ctx context.Context, field graphql.CollectedField, obj *storage.Product) (ret graphql.Marshaler) {
+func (ec *executionContext) _Product_makers(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5742,8 +5742,8 @@ func (ec *executionContext) _Product_makers(ctx context.Context, field graphql.C
 			return ec.Resolvers.Product().Makers(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Organization) graphql.Marshaler {
-			return ec.marshalNOrganization2ᚕᚖpolicygraphᚋstorageᚐOrganizationᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Organization) graphql.Marshaler {
+			return ec.marshalNOrganization2ᚕᚖpolicygraphᚋgraphᚋmodelᚐOrganizationᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5762,7 +5762,7 @@ func (ec *executionContext) fieldContext_Product_makers(_ context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) _Product_controls(ctx context.Context, field graphql.CollectedField, obj *storage.Product) (ret graphql.Marshaler) {
+func (ec *executionContext) _Product_controls(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5774,8 +5774,8 @@ func (ec *executionContext) _Product_controls(ctx context.Context, field graphql
 			return ec.Resolvers.Product().Controls(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.ExportControl) graphql.Marshaler {
-			return ec.marshalNExportControl2ᚕᚖpolicygraphᚋstorageᚐExportControlᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ExportControl) graphql.Marshaler {
+			return ec.marshalNExportControl2ᚕᚖpolicygraphᚋgraphᚋmodelᚐExportControlᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5794,7 +5794,7 @@ func (ec *executionContext) fieldContext_Product_controls(_ context.Context, fie
 	return fc, nil
 }
 
-func (ec *executionContext) _Quantity_amount(ctx context.Context, field graphql.CollectedField, obj *storage.Quantity) (ret graphql.Marshaler) {
+func (ec *executionContext) _Quantity_amount(ctx context.Context, field graphql.CollectedField, obj *model.Quantity) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5817,7 +5817,7 @@ func (ec *executionContext) fieldContext_Quantity_amount(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Quantity", field, false, false, "Float")
 }
 
-func (ec *executionContext) _Quantity_bound(ctx context.Context, field graphql.CollectedField, obj *storage.Quantity) (ret graphql.Marshaler) {
+func (ec *executionContext) _Quantity_bound(ctx context.Context, field graphql.CollectedField, obj *model.Quantity) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5826,7 +5826,7 @@ func (ec *executionContext) _Quantity_bound(ctx context.Context, field graphql.C
 			return ec.fieldContext_Quantity_bound(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.BoundOrExact(), nil
+			return obj.Bound(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v storage.Bound) graphql.Marshaler {
@@ -5840,7 +5840,7 @@ func (ec *executionContext) fieldContext_Quantity_bound(_ context.Context, field
 	return graphql.NewScalarFieldContext("Quantity", field, true, false, "Bound")
 }
 
-func (ec *executionContext) _Quantity_upper(ctx context.Context, field graphql.CollectedField, obj *storage.Quantity) (ret graphql.Marshaler) {
+func (ec *executionContext) _Quantity_upper(ctx context.Context, field graphql.CollectedField, obj *model.Quantity) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5863,7 +5863,7 @@ func (ec *executionContext) fieldContext_Quantity_upper(_ context.Context, field
 	return graphql.NewScalarFieldContext("Quantity", field, false, false, "Float")
 }
 
-func (ec *executionContext) _Quantity_unit(ctx context.Context, field graphql.CollectedField, obj *storage.Quantity) (ret graphql.Marshaler) {
+func (ec *executionContext) _Quantity_unit(ctx context.Context, field graphql.CollectedField, obj *model.Quantity) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5872,7 +5872,7 @@ func (ec *executionContext) _Quantity_unit(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Quantity_unit(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.UnitOpt(), nil
+			return obj.Unit(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -5955,7 +5955,7 @@ func (ec *executionContext) fieldContext_Retraction_reason(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Retraction", field, false, false, "String")
 }
 
-func (ec *executionContext) _Sanction_id(ctx context.Context, field graphql.CollectedField, obj *storage.Sanction) (ret graphql.Marshaler) {
+func (ec *executionContext) _Sanction_id(ctx context.Context, field graphql.CollectedField, obj *model.Sanction) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5978,7 +5978,7 @@ func (ec *executionContext) fieldContext_Sanction_id(_ context.Context, field gr
 	return graphql.NewScalarFieldContext("Sanction", field, false, false, "ID")
 }
 
-func (ec *executionContext) _Sanction_kind(ctx context.Context, field graphql.CollectedField, obj *storage.Sanction) (ret graphql.Marshaler) {
+func (ec *executionContext) _Sanction_kind(ctx context.Context, field graphql.CollectedField, obj *model.Sanction) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6001,7 +6001,7 @@ func (ec *executionContext) fieldContext_Sanction_kind(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Sanction", field, false, false, "EntityKind")
 }
 
-func (ec *executionContext) _Sanction_slug(ctx context.Context, field graphql.CollectedField, obj *storage.Sanction) (ret graphql.Marshaler) {
+func (ec *executionContext) _Sanction_slug(ctx context.Context, field graphql.CollectedField, obj *model.Sanction) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6024,7 +6024,7 @@ func (ec *executionContext) fieldContext_Sanction_slug(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Sanction", field, false, false, "String")
 }
 
-func (ec *executionContext) _Sanction_name(ctx context.Context, field graphql.CollectedField, obj *storage.Sanction) (ret graphql.Marshaler) {
+func (ec *executionContext) _Sanction_name(ctx context.Context, field graphql.CollectedField, obj *model.Sanction) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6034,7 +6034,7 @@ func (ec *executionContext) _Sanction_name(ctx context.Context, field graphql.Co
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.NameIn(fc.Args["lang"].(*string)), nil
+			return obj.Name(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -6068,7 +6068,7 @@ func (ec *executionContext) fieldContext_Sanction_name(ctx context.Context, fiel
 	return fc, nil
 }
 
-func (ec *executionContext) _Sanction_labels(ctx context.Context, field graphql.CollectedField, obj *storage.Sanction) (ret graphql.Marshaler) {
+func (ec *executionContext) _Sanction_labels(ctx context.Context, field graphql.CollectedField, obj *model.Sanction) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6100,7 +6100,7 @@ func (ec *executionContext) fieldContext_Sanction_labels(_ context.Context, fiel
 	return fc, nil
 }
 
-func (ec *executionContext) _Sanction_aliases(ctx context.Context, field graphql.CollectedField, obj *storage.Sanction) (ret graphql.Marshaler) {
+func (ec *executionContext) _Sanction_aliases(ctx context.Context, field graphql.CollectedField, obj *model.Sanction) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6123,7 +6123,7 @@ func (ec *executionContext) fieldContext_Sanction_aliases(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Sanction", field, false, false, "String")
 }
 
-func (ec *executionContext) _Sanction_description(ctx context.Context, field graphql.CollectedField, obj *storage.Sanction) (ret graphql.Marshaler) {
+func (ec *executionContext) _Sanction_description(ctx context.Context, field graphql.CollectedField, obj *model.Sanction) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6132,7 +6132,7 @@ func (ec *executionContext) _Sanction_description(ctx context.Context, field gra
 			return ec.fieldContext_Sanction_description(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.DescriptionOpt(), nil
+			return obj.Description(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -6146,7 +6146,7 @@ func (ec *executionContext) fieldContext_Sanction_description(_ context.Context,
 	return graphql.NewScalarFieldContext("Sanction", field, true, false, "String")
 }
 
-func (ec *executionContext) _Sanction_facts(ctx context.Context, field graphql.CollectedField, obj *storage.Sanction) (ret graphql.Marshaler) {
+func (ec *executionContext) _Sanction_facts(ctx context.Context, field graphql.CollectedField, obj *model.Sanction) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6159,8 +6159,8 @@ func (ec *executionContext) _Sanction_facts(ctx context.Context, field graphql.C
 			return ec.Resolvers.Sanction().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Fact) graphql.Marshaler {
-			return ec.marshalNFact2ᚕᚖpolicygraphᚋstorageᚐFactᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6190,7 +6190,7 @@ func (ec *executionContext) fieldContext_Sanction_facts(ctx context.Context, fie
 	return fc, nil
 }
 
-func (ec *executionContext) _Sanction_retraction(ctx context.Context, field graphql.CollectedField, obj *storage.Sanction) (ret graphql.Marshaler) {
+func (ec *executionContext) _Sanction_retraction(ctx context.Context, field graphql.CollectedField, obj *model.Sanction) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6222,7 +6222,7 @@ func (ec *executionContext) fieldContext_Sanction_retraction(_ context.Context, 
 	return fc, nil
 }
 
-func (ec *executionContext) _Sanction_programme(ctx context.Context, field graphql.CollectedField, obj *storage.Sanction) (ret graphql.Marshaler) {
+func (ec *executionContext) _Sanction_programme(ctx context.Context, field graphql.CollectedField, obj *model.Sanction) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6231,7 +6231,7 @@ func (ec *executionContext) _Sanction_programme(ctx context.Context, field graph
 			return ec.fieldContext_Sanction_programme(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ProgrammeOpt(), nil
+			return obj.Programme(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -6245,7 +6245,7 @@ func (ec *executionContext) fieldContext_Sanction_programme(_ context.Context, f
 	return graphql.NewScalarFieldContext("Sanction", field, true, false, "String")
 }
 
-func (ec *executionContext) _Sanction_imposedBy(ctx context.Context, field graphql.CollectedField, obj *storage.Sanction) (ret graphql.Marshaler) {
+func (ec *executionContext) _Sanction_imposedBy(ctx context.Context, field graphql.CollectedField, obj *model.Sanction) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6257,8 +6257,8 @@ func (ec *executionContext) _Sanction_imposedBy(ctx context.Context, field graph
 			return ec.Resolvers.Sanction().ImposedBy(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Organization) graphql.Marshaler {
-			return ec.marshalNOrganization2ᚕᚖpolicygraphᚋstorageᚐOrganizationᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Organization) graphql.Marshaler {
+			return ec.marshalNOrganization2ᚕᚖpolicygraphᚋgraphᚋmodelᚐOrganizationᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6277,7 +6277,7 @@ func (ec *executionContext) fieldContext_Sanction_imposedBy(_ context.Context, f
 	return fc, nil
 }
 
-func (ec *executionContext) _Sanction_targets(ctx context.Context, field graphql.CollectedField, obj *storage.Sanction) (ret graphql.Marshaler) {
+func (ec *executionContext) _Sanction_targets(ctx context.Context, field graphql.CollectedField, obj *model.Sanction) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6289,8 +6289,8 @@ func (ec *executionContext) _Sanction_targets(ctx context.Context, field graphql
 			return ec.Resolvers.Sanction().Targets(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Organization) graphql.Marshaler {
-			return ec.marshalNOrganization2ᚕᚖpolicygraphᚋstorageᚐOrganizationᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Organization) graphql.Marshaler {
+			return ec.marshalNOrganization2ᚕᚖpolicygraphᚋgraphᚋmodelᚐOrganizationᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6309,7 +6309,7 @@ func (ec *executionContext) fieldContext_Sanction_targets(_ context.Context, fie
 	return fc, nil
 }
 
-func (ec *executionContext) _Source_id(ctx context.Context, field graphql.CollectedField, obj *storage.Source) (ret graphql.Marshaler) {
+func (ec *executionContext) _Source_id(ctx context.Context, field graphql.CollectedField, obj *model.Source) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6332,7 +6332,7 @@ func (ec *executionContext) fieldContext_Source_id(_ context.Context, field grap
 	return graphql.NewScalarFieldContext("Source", field, false, false, "ID")
 }
 
-func (ec *executionContext) _Source_kind(ctx context.Context, field graphql.CollectedField, obj *storage.Source) (ret graphql.Marshaler) {
+func (ec *executionContext) _Source_kind(ctx context.Context, field graphql.CollectedField, obj *model.Source) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6355,7 +6355,7 @@ func (ec *executionContext) fieldContext_Source_kind(_ context.Context, field gr
 	return graphql.NewScalarFieldContext("Source", field, false, false, "EntityKind")
 }
 
-func (ec *executionContext) _Source_slug(ctx context.Context, field graphql.CollectedField, obj *storage.Source) (ret graphql.Marshaler) {
+func (ec *executionContext) _Source_slug(ctx context.Context, field graphql.CollectedField, obj *model.Source) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6378,7 +6378,7 @@ func (ec *executionContext) fieldContext_Source_slug(_ context.Context, field gr
 	return graphql.NewScalarFieldContext("Source", field, false, false, "String")
 }
 
-func (ec *executionContext) _Source_name(ctx context.Context, field graphql.CollectedField, obj *storage.Source) (ret graphql.Marshaler) {
+func (ec *executionContext) _Source_name(ctx context.Context, field graphql.CollectedField, obj *model.Source) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6388,7 +6388,7 @@ func (ec *executionContext) _Source_name(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.NameIn(fc.Args["lang"].(*string)), nil
+			return obj.Name(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -6422,7 +6422,7 @@ func (ec *executionContext) fieldContext_Source_name(ctx context.Context, field 
 	return fc, nil
 }
 
-func (ec *executionContext) _Source_labels(ctx context.Context, field graphql.CollectedField, obj *storage.Source) (ret graphql.Marshaler) {
+func (ec *executionContext) _Source_labels(ctx context.Context, field graphql.CollectedField, obj *model.Source) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6454,7 +6454,7 @@ func (ec *executionContext) fieldContext_Source_labels(_ context.Context, field 
 	return fc, nil
 }
 
-func (ec *executionContext) _Source_aliases(ctx context.Context, field graphql.CollectedField, obj *storage.Source) (ret graphql.Marshaler) {
+func (ec *executionContext) _Source_aliases(ctx context.Context, field graphql.CollectedField, obj *model.Source) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6477,7 +6477,7 @@ func (ec *executionContext) fieldContext_Source_aliases(_ context.Context, field
 	return graphql.NewScalarFieldContext("Source", field, false, false, "String")
 }
 
-func (ec *executionContext) _Source_description(ctx context.Context, field graphql.CollectedField, obj *storage.Source) (ret graphql.Marshaler) {
+func (ec *executionContext) _Source_description(ctx context.Context, field graphql.CollectedField, obj *model.Source) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6486,7 +6486,7 @@ func (ec *executionContext) _Source_description(ctx context.Context, field graph
 			return ec.fieldContext_Source_description(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.DescriptionOpt(), nil
+			return obj.Description(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -6500,7 +6500,7 @@ func (ec *executionContext) fieldContext_Source_description(_ context.Context, f
 	return graphql.NewScalarFieldContext("Source", field, true, false, "String")
 }
 
-func (ec *executionContext) _Source_facts(ctx context.Context, field graphql.CollectedField, obj *storage.Source) (ret graphql.Marshaler) {
+func (ec *executionContext) _Source_facts(ctx context.Context, field graphql.CollectedField, obj *model.Source) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6513,8 +6513,8 @@ func (ec *executionContext) _Source_facts(ctx context.Context, field graphql.Col
 			return ec.Resolvers.Source().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Fact) graphql.Marshaler {
-			return ec.marshalNFact2ᚕᚖpolicygraphᚋstorageᚐFactᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6544,7 +6544,7 @@ func (ec *executionContext) fieldContext_Source_facts(ctx context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) _Source_retraction(ctx context.Context, field graphql.CollectedField, obj *storage.Source) (ret graphql.Marshaler) {
+func (ec *executionContext) _Source_retraction(ctx context.Context, field graphql.CollectedField, obj *model.Source) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6576,7 +6576,7 @@ func (ec *executionContext) fieldContext_Source_retraction(_ context.Context, fi
 	return fc, nil
 }
 
-func (ec *executionContext) _Source_title(ctx context.Context, field graphql.CollectedField, obj *storage.Source) (ret graphql.Marshaler) {
+func (ec *executionContext) _Source_title(ctx context.Context, field graphql.CollectedField, obj *model.Source) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6599,7 +6599,7 @@ func (ec *executionContext) fieldContext_Source_title(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Source", field, false, false, "String")
 }
 
-func (ec *executionContext) _Source_titleEn(ctx context.Context, field graphql.CollectedField, obj *storage.Source) (ret graphql.Marshaler) {
+func (ec *executionContext) _Source_titleEn(ctx context.Context, field graphql.CollectedField, obj *model.Source) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6608,7 +6608,7 @@ func (ec *executionContext) _Source_titleEn(ctx context.Context, field graphql.C
 			return ec.fieldContext_Source_titleEn(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.TitleEnOpt(), nil
+			return obj.TitleEn(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -6622,7 +6622,7 @@ func (ec *executionContext) fieldContext_Source_titleEn(_ context.Context, field
 	return graphql.NewScalarFieldContext("Source", field, true, false, "String")
 }
 
-func (ec *executionContext) _Source_author(ctx context.Context, field graphql.CollectedField, obj *storage.Source) (ret graphql.Marshaler) {
+func (ec *executionContext) _Source_author(ctx context.Context, field graphql.CollectedField, obj *model.Source) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6631,7 +6631,7 @@ func (ec *executionContext) _Source_author(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Source_author(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.AuthorOpt(), nil
+			return obj.Author(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -6645,7 +6645,7 @@ func (ec *executionContext) fieldContext_Source_author(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Source", field, true, false, "String")
 }
 
-func (ec *executionContext) _Source_publisher(ctx context.Context, field graphql.CollectedField, obj *storage.Source) (ret graphql.Marshaler) {
+func (ec *executionContext) _Source_publisher(ctx context.Context, field graphql.CollectedField, obj *model.Source) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6654,7 +6654,7 @@ func (ec *executionContext) _Source_publisher(ctx context.Context, field graphql
 			return ec.fieldContext_Source_publisher(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PublisherOpt(), nil
+			return obj.Publisher(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -6668,7 +6668,7 @@ func (ec *executionContext) fieldContext_Source_publisher(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Source", field, true, false, "String")
 }
 
-func (ec *executionContext) _Source_publisherNote(ctx context.Context, field graphql.CollectedField, obj *storage.Source) (ret graphql.Marshaler) {
+func (ec *executionContext) _Source_publisherNote(ctx context.Context, field graphql.CollectedField, obj *model.Source) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6677,7 +6677,7 @@ func (ec *executionContext) _Source_publisherNote(ctx context.Context, field gra
 			return ec.fieldContext_Source_publisherNote(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PublisherNoteOpt(), nil
+			return obj.PublisherNote(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -6691,7 +6691,7 @@ func (ec *executionContext) fieldContext_Source_publisherNote(_ context.Context,
 	return graphql.NewScalarFieldContext("Source", field, true, false, "String")
 }
 
-func (ec *executionContext) _Source_publishedAt(ctx context.Context, field graphql.CollectedField, obj *storage.Source) (ret graphql.Marshaler) {
+func (ec *executionContext) _Source_publishedAt(ctx context.Context, field graphql.CollectedField, obj *model.Source) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6714,7 +6714,7 @@ func (ec *executionContext) fieldContext_Source_publishedAt(_ context.Context, f
 	return graphql.NewScalarFieldContext("Source", field, false, false, "Time")
 }
 
-func (ec *executionContext) _Source_language(ctx context.Context, field graphql.CollectedField, obj *storage.Source) (ret graphql.Marshaler) {
+func (ec *executionContext) _Source_language(ctx context.Context, field graphql.CollectedField, obj *model.Source) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6723,7 +6723,7 @@ func (ec *executionContext) _Source_language(ctx context.Context, field graphql.
 			return ec.fieldContext_Source_language(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.LanguageOpt(), nil
+			return obj.Language(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -6737,7 +6737,7 @@ func (ec *executionContext) fieldContext_Source_language(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Source", field, true, false, "String")
 }
 
-func (ec *executionContext) _Source_url(ctx context.Context, field graphql.CollectedField, obj *storage.Source) (ret graphql.Marshaler) {
+func (ec *executionContext) _Source_url(ctx context.Context, field graphql.CollectedField, obj *model.Source) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6746,7 +6746,7 @@ func (ec *executionContext) _Source_url(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_Source_url(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.URLOpt(), nil
+			return obj.URL(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -6760,7 +6760,7 @@ func (ec *executionContext) fieldContext_Source_url(_ context.Context, field gra
 	return graphql.NewScalarFieldContext("Source", field, true, false, "String")
 }
 
-func (ec *executionContext) _Source_text(ctx context.Context, field graphql.CollectedField, obj *storage.Source) (ret graphql.Marshaler) {
+func (ec *executionContext) _Source_text(ctx context.Context, field graphql.CollectedField, obj *model.Source) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6783,7 +6783,7 @@ func (ec *executionContext) fieldContext_Source_text(_ context.Context, field gr
 	return graphql.NewScalarFieldContext("Source", field, true, true, "String")
 }
 
-func (ec *executionContext) _Topic_id(ctx context.Context, field graphql.CollectedField, obj *storage.Topic) (ret graphql.Marshaler) {
+func (ec *executionContext) _Topic_id(ctx context.Context, field graphql.CollectedField, obj *model.Topic) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6806,7 +6806,7 @@ func (ec *executionContext) fieldContext_Topic_id(_ context.Context, field graph
 	return graphql.NewScalarFieldContext("Topic", field, false, false, "ID")
 }
 
-func (ec *executionContext) _Topic_kind(ctx context.Context, field graphql.CollectedField, obj *storage.Topic) (ret graphql.Marshaler) {
+func (ec *executionContext) _Topic_kind(ctx context.Context, field graphql.CollectedField, obj *model.Topic) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6829,7 +6829,7 @@ func (ec *executionContext) fieldContext_Topic_kind(_ context.Context, field gra
 	return graphql.NewScalarFieldContext("Topic", field, false, false, "EntityKind")
 }
 
-func (ec *executionContext) _Topic_slug(ctx context.Context, field graphql.CollectedField, obj *storage.Topic) (ret graphql.Marshaler) {
+func (ec *executionContext) _Topic_slug(ctx context.Context, field graphql.CollectedField, obj *model.Topic) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6852,7 +6852,7 @@ func (ec *executionContext) fieldContext_Topic_slug(_ context.Context, field gra
 	return graphql.NewScalarFieldContext("Topic", field, false, false, "String")
 }
 
-func (ec *executionContext) _Topic_name(ctx context.Context, field graphql.CollectedField, obj *storage.Topic) (ret graphql.Marshaler) {
+func (ec *executionContext) _Topic_name(ctx context.Context, field graphql.CollectedField, obj *model.Topic) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6862,7 +6862,7 @@ func (ec *executionContext) _Topic_name(ctx context.Context, field graphql.Colle
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.NameIn(fc.Args["lang"].(*string)), nil
+			return obj.Name(fc.Args["lang"].(*string)), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -6896,7 +6896,7 @@ func (ec *executionContext) fieldContext_Topic_name(ctx context.Context, field g
 	return fc, nil
 }
 
-func (ec *executionContext) _Topic_labels(ctx context.Context, field graphql.CollectedField, obj *storage.Topic) (ret graphql.Marshaler) {
+func (ec *executionContext) _Topic_labels(ctx context.Context, field graphql.CollectedField, obj *model.Topic) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6928,7 +6928,7 @@ func (ec *executionContext) fieldContext_Topic_labels(_ context.Context, field g
 	return fc, nil
 }
 
-func (ec *executionContext) _Topic_aliases(ctx context.Context, field graphql.CollectedField, obj *storage.Topic) (ret graphql.Marshaler) {
+func (ec *executionContext) _Topic_aliases(ctx context.Context, field graphql.CollectedField, obj *model.Topic) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6951,7 +6951,7 @@ func (ec *executionContext) fieldContext_Topic_aliases(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Topic", field, false, false, "String")
 }
 
-func (ec *executionContext) _Topic_description(ctx context.Context, field graphql.CollectedField, obj *storage.Topic) (ret graphql.Marshaler) {
+func (ec *executionContext) _Topic_description(ctx context.Context, field graphql.CollectedField, obj *model.Topic) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6960,7 +6960,7 @@ func (ec *executionContext) _Topic_description(ctx context.Context, field graphq
 			return ec.fieldContext_Topic_description(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.DescriptionOpt(), nil
+			return obj.Description(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -6974,7 +6974,7 @@ func (ec *executionContext) fieldContext_Topic_description(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Topic", field, true, false, "String")
 }
 
-func (ec *executionContext) _Topic_facts(ctx context.Context, field graphql.CollectedField, obj *storage.Topic) (ret graphql.Marshaler) {
+func (ec *executionContext) _Topic_facts(ctx context.Context, field graphql.CollectedField, obj *model.Topic) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6987,8 +6987,8 @@ func (ec *executionContext) _Topic_facts(ctx context.Context, field graphql.Coll
 			return ec.Resolvers.Topic().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Fact) graphql.Marshaler {
-			return ec.marshalNFact2ᚕᚖpolicygraphᚋstorageᚐFactᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7018,7 +7018,7 @@ func (ec *executionContext) fieldContext_Topic_facts(ctx context.Context, field 
 	return fc, nil
 }
 
-func (ec *executionContext) _Topic_retraction(ctx context.Context, field graphql.CollectedField, obj *storage.Topic) (ret graphql.Marshaler) {
+func (ec *executionContext) _Topic_retraction(ctx context.Context, field graphql.CollectedField, obj *model.Topic) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7050,7 +7050,7 @@ func (ec *executionContext) fieldContext_Topic_retraction(_ context.Context, fie
 	return fc, nil
 }
 
-func (ec *executionContext) _Topic_events(ctx context.Context, field graphql.CollectedField, obj *storage.Topic) (ret graphql.Marshaler) {
+func (ec *executionContext) _Topic_events(ctx context.Context, field graphql.CollectedField, obj *model.Topic) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7062,8 +7062,8 @@ func (ec *executionContext) _Topic_events(ctx context.Context, field graphql.Col
 			return ec.Resolvers.Topic().Events(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Event) graphql.Marshaler {
-			return ec.marshalNEvent2ᚕᚖpolicygraphᚋstorageᚐEventᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Event) graphql.Marshaler {
+			return ec.marshalNEvent2ᚕᚖpolicygraphᚋgraphᚋmodelᚐEventᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7090,90 +7090,90 @@ func (ec *executionContext) fieldContext_Topic_events(_ context.Context, field g
 
 // region    ************************** interface.gotpl ***************************
 
-func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet, obj storage.Entity) graphql.Marshaler {
+func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet, obj model.Entity) graphql.Marshaler {
 	switch obj := (obj).(type) {
 	case nil:
 		return graphql.Null
-	case storage.Topic:
+	case model.Topic:
 		return ec._Topic(ctx, sel, &obj)
-	case *storage.Topic:
+	case *model.Topic:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._Topic(ctx, sel, obj)
-	case storage.Source:
+	case model.Source:
 		return ec._Source(ctx, sel, &obj)
-	case *storage.Source:
+	case *model.Source:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._Source(ctx, sel, obj)
-	case storage.Sanction:
+	case model.Sanction:
 		return ec._Sanction(ctx, sel, &obj)
-	case *storage.Sanction:
+	case *model.Sanction:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._Sanction(ctx, sel, obj)
-	case storage.Product:
+	case model.Product:
 		return ec._Product(ctx, sel, &obj)
-	case *storage.Product:
+	case *model.Product:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._Product(ctx, sel, obj)
-	case storage.Plan:
+	case model.Plan:
 		return ec._Plan(ctx, sel, &obj)
-	case *storage.Plan:
+	case *model.Plan:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._Plan(ctx, sel, obj)
-	case storage.Place:
+	case model.Place:
 		return ec._Place(ctx, sel, &obj)
-	case *storage.Place:
+	case *model.Place:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._Place(ctx, sel, obj)
-	case storage.Person:
+	case model.Person:
 		return ec._Person(ctx, sel, &obj)
-	case *storage.Person:
+	case *model.Person:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._Person(ctx, sel, obj)
-	case storage.Organization:
+	case model.Organization:
 		return ec._Organization(ctx, sel, &obj)
-	case *storage.Organization:
+	case *model.Organization:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._Organization(ctx, sel, obj)
-	case storage.Lawsuit:
+	case model.Lawsuit:
 		return ec._Lawsuit(ctx, sel, &obj)
-	case *storage.Lawsuit:
+	case *model.Lawsuit:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._Lawsuit(ctx, sel, obj)
-	case storage.ExportControl:
+	case model.ExportControl:
 		return ec._ExportControl(ctx, sel, &obj)
-	case *storage.ExportControl:
+	case *model.ExportControl:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._ExportControl(ctx, sel, obj)
-	case storage.EventSeries:
+	case model.EventSeries:
 		return ec._EventSeries(ctx, sel, &obj)
-	case *storage.EventSeries:
+	case *model.EventSeries:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._EventSeries(ctx, sel, obj)
-	case storage.Event:
+	case model.Event:
 		return ec._Event(ctx, sel, &obj)
-	case *storage.Event:
+	case *model.Event:
 		if obj == nil {
 			return graphql.Null
 		}
@@ -7187,100 +7187,102 @@ func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet, o
 	}
 }
 
-func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj storage.Identified) graphql.Marshaler {
+func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj model.Identified) graphql.Marshaler {
 	switch obj := (obj).(type) {
 	case nil:
 		return graphql.Null
-	case storage.Topic:
+	case model.Topic:
 		return ec._Topic(ctx, sel, &obj)
-	case *storage.Topic:
+	case *model.Topic:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._Topic(ctx, sel, obj)
-	case storage.Source:
+	case model.Source:
 		return ec._Source(ctx, sel, &obj)
-	case *storage.Source:
+	case *model.Source:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._Source(ctx, sel, obj)
-	case storage.Sanction:
+	case model.Sanction:
 		return ec._Sanction(ctx, sel, &obj)
-	case *storage.Sanction:
+	case *model.Sanction:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._Sanction(ctx, sel, obj)
-	case storage.Product:
+	case model.Product:
 		return ec._Product(ctx, sel, &obj)
-	case *storage.Product:
+	case *model.Product:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._Product(ctx, sel, obj)
-	case storage.Plan:
+	case model.Plan:
 		return ec._Plan(ctx, sel, &obj)
-	case *storage.Plan:
+	case *model.Plan:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._Plan(ctx, sel, obj)
-	case storage.Place:
+	case model.Place:
 		return ec._Place(ctx, sel, &obj)
-	case *storage.Place:
+	case *model.Place:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._Place(ctx, sel, obj)
-	case storage.Person:
+	case model.Person:
 		return ec._Person(ctx, sel, &obj)
-	case *storage.Person:
+	case *model.Person:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._Person(ctx, sel, obj)
-	case storage.Organization:
+	case model.Organization:
 		return ec._Organization(ctx, sel, &obj)
-	case *storage.Organization:
+	case *model.Organization:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._Organization(ctx, sel, obj)
-	case storage.Lawsuit:
+	case model.Lawsuit:
 		return ec._Lawsuit(ctx, sel, &obj)
-	case *storage.Lawsuit:
+	case *model.Lawsuit:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._Lawsuit(ctx, sel, obj)
-	case storage.ExportControl:
+	case model.ExportControl:
 		return ec._ExportControl(ctx, sel, &obj)
-	case *storage.ExportControl:
+	case *model.ExportControl:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._ExportControl(ctx, sel, obj)
-	case storage.EventSeries:
+	case model.EventSeries:
 		return ec._EventSeries(ctx, sel, &obj)
-	case *storage.EventSeries:
+	case *model.EventSeries:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._EventSeries(ctx, sel, obj)
-	case storage.Event:
+	case model.Event:
 		return ec._Event(ctx, sel, &obj)
-	case *storage.Event:
+	case *model.Event:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._Event(ctx, sel, obj)
-	case *storage.Fact:
+	case model.Fact:
+		return ec._Fact(ctx, sel, &obj)
+	case *model.Fact:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._Fact(ctx, sel, obj)
-	case storage.Entity:
+	case model.Entity:
 		if obj == nil {
 			return graphql.Null
 		}
@@ -7300,7 +7302,7 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 
 var eventImplementors = []string{"Event", "Node", "Entity"}
 
-func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, obj *storage.Event) graphql.Marshaler {
+func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, obj *model.Event) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, eventImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -7451,7 +7453,7 @@ func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, ob
 
 var eventSeriesImplementors = []string{"EventSeries", "Node", "Entity"}
 
-func (ec *executionContext) _EventSeries(ctx context.Context, sel ast.SelectionSet, obj *storage.EventSeries) graphql.Marshaler {
+func (ec *executionContext) _EventSeries(ctx context.Context, sel ast.SelectionSet, obj *model.EventSeries) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, eventSeriesImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -7543,7 +7545,7 @@ func (ec *executionContext) _EventSeries(ctx context.Context, sel ast.SelectionS
 
 var evidenceImplementors = []string{"Evidence"}
 
-func (ec *executionContext) _Evidence(ctx context.Context, sel ast.SelectionSet, obj *storage.Evidence) graphql.Marshaler {
+func (ec *executionContext) _Evidence(ctx context.Context, sel ast.SelectionSet, obj *model.Evidence) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, evidenceImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -7592,7 +7594,7 @@ func (ec *executionContext) _Evidence(ctx context.Context, sel ast.SelectionSet,
 
 var exportControlImplementors = []string{"ExportControl", "Node", "Entity"}
 
-func (ec *executionContext) _ExportControl(ctx context.Context, sel ast.SelectionSet, obj *storage.ExportControl) graphql.Marshaler {
+func (ec *executionContext) _ExportControl(ctx context.Context, sel ast.SelectionSet, obj *model.ExportControl) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, exportControlImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -7713,7 +7715,7 @@ func (ec *executionContext) _ExportControl(ctx context.Context, sel ast.Selectio
 
 var factImplementors = []string{"Fact", "Node"}
 
-func (ec *executionContext) _Fact(ctx context.Context, sel ast.SelectionSet, obj *storage.Fact) graphql.Marshaler {
+func (ec *executionContext) _Fact(ctx context.Context, sel ast.SelectionSet, obj *model.Fact) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, factImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -7882,7 +7884,7 @@ func (ec *executionContext) _Label(ctx context.Context, sel ast.SelectionSet, ob
 
 var lawsuitImplementors = []string{"Lawsuit", "Node", "Entity"}
 
-func (ec *executionContext) _Lawsuit(ctx context.Context, sel ast.SelectionSet, obj *storage.Lawsuit) graphql.Marshaler {
+func (ec *executionContext) _Lawsuit(ctx context.Context, sel ast.SelectionSet, obj *model.Lawsuit) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, lawsuitImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -7968,7 +7970,7 @@ func (ec *executionContext) _Lawsuit(ctx context.Context, sel ast.SelectionSet, 
 
 var organizationImplementors = []string{"Organization", "Node", "Entity"}
 
-func (ec *executionContext) _Organization(ctx context.Context, sel ast.SelectionSet, obj *storage.Organization) graphql.Marshaler {
+func (ec *executionContext) _Organization(ctx context.Context, sel ast.SelectionSet, obj *model.Organization) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, organizationImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -8119,7 +8121,7 @@ func (ec *executionContext) _Organization(ctx context.Context, sel ast.Selection
 
 var partialDateImplementors = []string{"PartialDate"}
 
-func (ec *executionContext) _PartialDate(ctx context.Context, sel ast.SelectionSet, obj *storage.Date) graphql.Marshaler {
+func (ec *executionContext) _PartialDate(ctx context.Context, sel ast.SelectionSet, obj *model.PartialDate) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, partialDateImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -8172,7 +8174,7 @@ func (ec *executionContext) _PartialDate(ctx context.Context, sel ast.SelectionS
 
 var personImplementors = []string{"Person", "Node", "Entity"}
 
-func (ec *executionContext) _Person(ctx context.Context, sel ast.SelectionSet, obj *storage.Person) graphql.Marshaler {
+func (ec *executionContext) _Person(ctx context.Context, sel ast.SelectionSet, obj *model.Person) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, personImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -8270,7 +8272,7 @@ func (ec *executionContext) _Person(ctx context.Context, sel ast.SelectionSet, o
 
 var placeImplementors = []string{"Place", "Node", "Entity"}
 
-func (ec *executionContext) _Place(ctx context.Context, sel ast.SelectionSet, obj *storage.Place) graphql.Marshaler {
+func (ec *executionContext) _Place(ctx context.Context, sel ast.SelectionSet, obj *model.Place) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, placeImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -8366,7 +8368,7 @@ func (ec *executionContext) _Place(ctx context.Context, sel ast.SelectionSet, ob
 
 var planImplementors = []string{"Plan", "Node", "Entity"}
 
-func (ec *executionContext) _Plan(ctx context.Context, sel ast.SelectionSet, obj *storage.Plan) graphql.Marshaler {
+func (ec *executionContext) _Plan(ctx context.Context, sel ast.SelectionSet, obj *model.Plan) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, planImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -8470,7 +8472,7 @@ func (ec *executionContext) _Plan(ctx context.Context, sel ast.SelectionSet, obj
 
 var productImplementors = []string{"Product", "Node", "Entity"}
 
-func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, obj *storage.Product) graphql.Marshaler {
+func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, obj *model.Product) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, productImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -8561,7 +8563,7 @@ func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, 
 
 var quantityImplementors = []string{"Quantity"}
 
-func (ec *executionContext) _Quantity(ctx context.Context, sel ast.SelectionSet, obj *storage.Quantity) graphql.Marshaler {
+func (ec *executionContext) _Quantity(ctx context.Context, sel ast.SelectionSet, obj *model.Quantity) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, quantityImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -8652,7 +8654,7 @@ func (ec *executionContext) _Retraction(ctx context.Context, sel ast.SelectionSe
 
 var sanctionImplementors = []string{"Sanction", "Node", "Entity"}
 
-func (ec *executionContext) _Sanction(ctx context.Context, sel ast.SelectionSet, obj *storage.Sanction) graphql.Marshaler {
+func (ec *executionContext) _Sanction(ctx context.Context, sel ast.SelectionSet, obj *model.Sanction) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, sanctionImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -8743,7 +8745,7 @@ func (ec *executionContext) _Sanction(ctx context.Context, sel ast.SelectionSet,
 
 var sourceImplementors = []string{"Source", "Node", "Entity"}
 
-func (ec *executionContext) _Source(ctx context.Context, sel ast.SelectionSet, obj *storage.Source) graphql.Marshaler {
+func (ec *executionContext) _Source(ctx context.Context, sel ast.SelectionSet, obj *model.Source) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, sourceImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -8863,7 +8865,7 @@ func (ec *executionContext) _Source(ctx context.Context, sel ast.SelectionSet, o
 
 var topicImplementors = []string{"Topic", "Node", "Entity"}
 
-func (ec *executionContext) _Topic(ctx context.Context, sel ast.SelectionSet, obj *storage.Topic) graphql.Marshaler {
+func (ec *executionContext) _Topic(ctx context.Context, sel ast.SelectionSet, obj *model.Topic) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, topicImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -8975,7 +8977,7 @@ func (ec *executionContext) marshalNDatePrecision2policygraphᚋstorageᚐPrecis
 	return res
 }
 
-func (ec *executionContext) marshalNEntity2policygraphᚋstorageᚐEntity(ctx context.Context, sel ast.SelectionSet, v storage.Entity) graphql.Marshaler {
+func (ec *executionContext) marshalNEntity2policygraphᚋgraphᚋmodelᚐEntity(ctx context.Context, sel ast.SelectionSet, v model.Entity) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Entity!")
 		return graphql.Null
@@ -8983,11 +8985,11 @@ func (ec *executionContext) marshalNEntity2policygraphᚋstorageᚐEntity(ctx co
 	return ec._Entity(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNEntity2ᚕpolicygraphᚋstorageᚐEntityᚄ(ctx context.Context, sel ast.SelectionSet, v []storage.Entity) graphql.Marshaler {
+func (ec *executionContext) marshalNEntity2ᚕpolicygraphᚋgraphᚋmodelᚐEntityᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Entity) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNEntity2policygraphᚋstorageᚐEntity(ctx, sel, v[i])
+		return ec.marshalNEntity2policygraphᚋgraphᚋmodelᚐEntity(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -9044,11 +9046,11 @@ func (ec *executionContext) marshalNEntityKind2ᚕpolicygraphᚋstorageᚐKind�
 	return ret
 }
 
-func (ec *executionContext) marshalNEvent2ᚕᚖpolicygraphᚋstorageᚐEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*storage.Event) graphql.Marshaler {
+func (ec *executionContext) marshalNEvent2ᚕᚖpolicygraphᚋgraphᚋmodelᚐEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Event) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNEvent2ᚖpolicygraphᚋstorageᚐEvent(ctx, sel, v[i])
+		return ec.marshalNEvent2ᚖpolicygraphᚋgraphᚋmodelᚐEvent(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -9060,7 +9062,7 @@ func (ec *executionContext) marshalNEvent2ᚕᚖpolicygraphᚋstorageᚐEventᚄ
 	return ret
 }
 
-func (ec *executionContext) marshalNEvent2ᚖpolicygraphᚋstorageᚐEvent(ctx context.Context, sel ast.SelectionSet, v *storage.Event) graphql.Marshaler {
+func (ec *executionContext) marshalNEvent2ᚖpolicygraphᚋgraphᚋmodelᚐEvent(ctx context.Context, sel ast.SelectionSet, v *model.Event) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Event!")
 		return graphql.Null
@@ -9068,15 +9070,15 @@ func (ec *executionContext) marshalNEvent2ᚖpolicygraphᚋstorageᚐEvent(ctx c
 	return ec._Event(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNEvidence2policygraphᚋstorageᚐEvidence(ctx context.Context, sel ast.SelectionSet, v storage.Evidence) graphql.Marshaler {
+func (ec *executionContext) marshalNEvidence2policygraphᚋgraphᚋmodelᚐEvidence(ctx context.Context, sel ast.SelectionSet, v model.Evidence) graphql.Marshaler {
 	return ec._Evidence(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNEvidence2ᚕpolicygraphᚋstorageᚐEvidenceᚄ(ctx context.Context, sel ast.SelectionSet, v []storage.Evidence) graphql.Marshaler {
+func (ec *executionContext) marshalNEvidence2ᚕpolicygraphᚋgraphᚋmodelᚐEvidenceᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Evidence) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNEvidence2policygraphᚋstorageᚐEvidence(ctx, sel, v[i])
+		return ec.marshalNEvidence2policygraphᚋgraphᚋmodelᚐEvidence(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -9088,11 +9090,11 @@ func (ec *executionContext) marshalNEvidence2ᚕpolicygraphᚋstorageᚐEvidence
 	return ret
 }
 
-func (ec *executionContext) marshalNExportControl2ᚕᚖpolicygraphᚋstorageᚐExportControlᚄ(ctx context.Context, sel ast.SelectionSet, v []*storage.ExportControl) graphql.Marshaler {
+func (ec *executionContext) marshalNExportControl2ᚕᚖpolicygraphᚋgraphᚋmodelᚐExportControlᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ExportControl) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNExportControl2ᚖpolicygraphᚋstorageᚐExportControl(ctx, sel, v[i])
+		return ec.marshalNExportControl2ᚖpolicygraphᚋgraphᚋmodelᚐExportControl(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -9104,7 +9106,7 @@ func (ec *executionContext) marshalNExportControl2ᚕᚖpolicygraphᚋstorageᚐ
 	return ret
 }
 
-func (ec *executionContext) marshalNExportControl2ᚖpolicygraphᚋstorageᚐExportControl(ctx context.Context, sel ast.SelectionSet, v *storage.ExportControl) graphql.Marshaler {
+func (ec *executionContext) marshalNExportControl2ᚖpolicygraphᚋgraphᚋmodelᚐExportControl(ctx context.Context, sel ast.SelectionSet, v *model.ExportControl) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ExportControl!")
 		return graphql.Null
@@ -9112,11 +9114,11 @@ func (ec *executionContext) marshalNExportControl2ᚖpolicygraphᚋstorageᚐExp
 	return ec._ExportControl(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNFact2ᚕᚖpolicygraphᚋstorageᚐFactᚄ(ctx context.Context, sel ast.SelectionSet, v []*storage.Fact) graphql.Marshaler {
+func (ec *executionContext) marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNFact2ᚖpolicygraphᚋstorageᚐFact(ctx, sel, v[i])
+		return ec.marshalNFact2ᚖpolicygraphᚋgraphᚋmodelᚐFact(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -9128,7 +9130,7 @@ func (ec *executionContext) marshalNFact2ᚕᚖpolicygraphᚋstorageᚐFactᚄ(c
 	return ret
 }
 
-func (ec *executionContext) marshalNFact2ᚖpolicygraphᚋstorageᚐFact(ctx context.Context, sel ast.SelectionSet, v *storage.Fact) graphql.Marshaler {
+func (ec *executionContext) marshalNFact2ᚖpolicygraphᚋgraphᚋmodelᚐFact(ctx context.Context, sel ast.SelectionSet, v *model.Fact) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Fact!")
 		return graphql.Null
@@ -9156,21 +9158,21 @@ func (ec *executionContext) marshalNLabel2ᚕpolicygraphᚋstorageᚐLabelᚄ(ct
 	return ret
 }
 
-func (ec *executionContext) marshalNNode2ᚕpolicygraphᚋstorageᚐIdentified(ctx context.Context, sel ast.SelectionSet, v []storage.Identified) graphql.Marshaler {
+func (ec *executionContext) marshalNNode2ᚕpolicygraphᚋgraphᚋmodelᚐIdentified(ctx context.Context, sel ast.SelectionSet, v []model.Identified) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalONode2policygraphᚋstorageᚐIdentified(ctx, sel, v[i])
+		return ec.marshalONode2policygraphᚋgraphᚋmodelᚐIdentified(ctx, sel, v[i])
 	})
 
 	return ret
 }
 
-func (ec *executionContext) marshalNOrganization2ᚕᚖpolicygraphᚋstorageᚐOrganizationᚄ(ctx context.Context, sel ast.SelectionSet, v []*storage.Organization) graphql.Marshaler {
+func (ec *executionContext) marshalNOrganization2ᚕᚖpolicygraphᚋgraphᚋmodelᚐOrganizationᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Organization) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNOrganization2ᚖpolicygraphᚋstorageᚐOrganization(ctx, sel, v[i])
+		return ec.marshalNOrganization2ᚖpolicygraphᚋgraphᚋmodelᚐOrganization(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -9182,7 +9184,7 @@ func (ec *executionContext) marshalNOrganization2ᚕᚖpolicygraphᚋstorageᚐO
 	return ret
 }
 
-func (ec *executionContext) marshalNOrganization2ᚖpolicygraphᚋstorageᚐOrganization(ctx context.Context, sel ast.SelectionSet, v *storage.Organization) graphql.Marshaler {
+func (ec *executionContext) marshalNOrganization2ᚖpolicygraphᚋgraphᚋmodelᚐOrganization(ctx context.Context, sel ast.SelectionSet, v *model.Organization) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Organization!")
 		return graphql.Null
@@ -9190,11 +9192,11 @@ func (ec *executionContext) marshalNOrganization2ᚖpolicygraphᚋstorageᚐOrga
 	return ec._Organization(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNPerson2ᚕᚖpolicygraphᚋstorageᚐPersonᚄ(ctx context.Context, sel ast.SelectionSet, v []*storage.Person) graphql.Marshaler {
+func (ec *executionContext) marshalNPerson2ᚕᚖpolicygraphᚋgraphᚋmodelᚐPersonᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Person) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNPerson2ᚖpolicygraphᚋstorageᚐPerson(ctx, sel, v[i])
+		return ec.marshalNPerson2ᚖpolicygraphᚋgraphᚋmodelᚐPerson(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -9206,7 +9208,7 @@ func (ec *executionContext) marshalNPerson2ᚕᚖpolicygraphᚋstorageᚐPerson�
 	return ret
 }
 
-func (ec *executionContext) marshalNPerson2ᚖpolicygraphᚋstorageᚐPerson(ctx context.Context, sel ast.SelectionSet, v *storage.Person) graphql.Marshaler {
+func (ec *executionContext) marshalNPerson2ᚖpolicygraphᚋgraphᚋmodelᚐPerson(ctx context.Context, sel ast.SelectionSet, v *model.Person) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Person!")
 		return graphql.Null
@@ -9214,11 +9216,11 @@ func (ec *executionContext) marshalNPerson2ᚖpolicygraphᚋstorageᚐPerson(ctx
 	return ec._Person(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNPlace2ᚕᚖpolicygraphᚋstorageᚐPlaceᚄ(ctx context.Context, sel ast.SelectionSet, v []*storage.Place) graphql.Marshaler {
+func (ec *executionContext) marshalNPlace2ᚕᚖpolicygraphᚋgraphᚋmodelᚐPlaceᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Place) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNPlace2ᚖpolicygraphᚋstorageᚐPlace(ctx, sel, v[i])
+		return ec.marshalNPlace2ᚖpolicygraphᚋgraphᚋmodelᚐPlace(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -9230,7 +9232,7 @@ func (ec *executionContext) marshalNPlace2ᚕᚖpolicygraphᚋstorageᚐPlaceᚄ
 	return ret
 }
 
-func (ec *executionContext) marshalNPlace2ᚖpolicygraphᚋstorageᚐPlace(ctx context.Context, sel ast.SelectionSet, v *storage.Place) graphql.Marshaler {
+func (ec *executionContext) marshalNPlace2ᚖpolicygraphᚋgraphᚋmodelᚐPlace(ctx context.Context, sel ast.SelectionSet, v *model.Place) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Place!")
 		return graphql.Null
@@ -9253,11 +9255,11 @@ func (ec *executionContext) marshalNPredicate2policygraphᚋstorageᚐPredicate(
 	return res
 }
 
-func (ec *executionContext) marshalNProduct2ᚕᚖpolicygraphᚋstorageᚐProductᚄ(ctx context.Context, sel ast.SelectionSet, v []*storage.Product) graphql.Marshaler {
+func (ec *executionContext) marshalNProduct2ᚕᚖpolicygraphᚋgraphᚋmodelᚐProductᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Product) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNProduct2ᚖpolicygraphᚋstorageᚐProduct(ctx, sel, v[i])
+		return ec.marshalNProduct2ᚖpolicygraphᚋgraphᚋmodelᚐProduct(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -9269,7 +9271,7 @@ func (ec *executionContext) marshalNProduct2ᚕᚖpolicygraphᚋstorageᚐProduc
 	return ret
 }
 
-func (ec *executionContext) marshalNProduct2ᚖpolicygraphᚋstorageᚐProduct(ctx context.Context, sel ast.SelectionSet, v *storage.Product) graphql.Marshaler {
+func (ec *executionContext) marshalNProduct2ᚖpolicygraphᚋgraphᚋmodelᚐProduct(ctx context.Context, sel ast.SelectionSet, v *model.Product) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Product!")
 		return graphql.Null
@@ -9277,11 +9279,11 @@ func (ec *executionContext) marshalNProduct2ᚖpolicygraphᚋstorageᚐProduct(c
 	return ec._Product(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNSanction2ᚕᚖpolicygraphᚋstorageᚐSanctionᚄ(ctx context.Context, sel ast.SelectionSet, v []*storage.Sanction) graphql.Marshaler {
+func (ec *executionContext) marshalNSanction2ᚕᚖpolicygraphᚋgraphᚋmodelᚐSanctionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Sanction) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNSanction2ᚖpolicygraphᚋstorageᚐSanction(ctx, sel, v[i])
+		return ec.marshalNSanction2ᚖpolicygraphᚋgraphᚋmodelᚐSanction(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -9293,7 +9295,7 @@ func (ec *executionContext) marshalNSanction2ᚕᚖpolicygraphᚋstorageᚐSanct
 	return ret
 }
 
-func (ec *executionContext) marshalNSanction2ᚖpolicygraphᚋstorageᚐSanction(ctx context.Context, sel ast.SelectionSet, v *storage.Sanction) graphql.Marshaler {
+func (ec *executionContext) marshalNSanction2ᚖpolicygraphᚋgraphᚋmodelᚐSanction(ctx context.Context, sel ast.SelectionSet, v *model.Sanction) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Sanction!")
 		return graphql.Null
@@ -9301,7 +9303,7 @@ func (ec *executionContext) marshalNSanction2ᚖpolicygraphᚋstorageᚐSanction
 	return ec._Sanction(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNSource2ᚖpolicygraphᚋstorageᚐSource(ctx context.Context, sel ast.SelectionSet, v *storage.Source) graphql.Marshaler {
+func (ec *executionContext) marshalNSource2ᚖpolicygraphᚋgraphᚋmodelᚐSource(ctx context.Context, sel ast.SelectionSet, v *model.Source) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Source!")
 		return graphql.Null
@@ -9323,11 +9325,11 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 	return res
 }
 
-func (ec *executionContext) marshalNTopic2ᚕᚖpolicygraphᚋstorageᚐTopicᚄ(ctx context.Context, sel ast.SelectionSet, v []*storage.Topic) graphql.Marshaler {
+func (ec *executionContext) marshalNTopic2ᚕᚖpolicygraphᚋgraphᚋmodelᚐTopicᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Topic) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNTopic2ᚖpolicygraphᚋstorageᚐTopic(ctx, sel, v[i])
+		return ec.marshalNTopic2ᚖpolicygraphᚋgraphᚋmodelᚐTopic(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -9339,7 +9341,7 @@ func (ec *executionContext) marshalNTopic2ᚕᚖpolicygraphᚋstorageᚐTopicᚄ
 	return ret
 }
 
-func (ec *executionContext) marshalNTopic2ᚖpolicygraphᚋstorageᚐTopic(ctx context.Context, sel ast.SelectionSet, v *storage.Topic) graphql.Marshaler {
+func (ec *executionContext) marshalNTopic2ᚖpolicygraphᚋgraphᚋmodelᚐTopic(ctx context.Context, sel ast.SelectionSet, v *model.Topic) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Topic!")
 		return graphql.Null
@@ -9382,7 +9384,7 @@ func (ec *executionContext) marshalODirection2ᚖpolicygraphᚋgraphᚋmodelᚐD
 	return v
 }
 
-func (ec *executionContext) marshalOEntity2policygraphᚋstorageᚐEntity(ctx context.Context, sel ast.SelectionSet, v storage.Entity) graphql.Marshaler {
+func (ec *executionContext) marshalOEntity2policygraphᚋgraphᚋmodelᚐEntity(ctx context.Context, sel ast.SelectionSet, v model.Entity) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -9444,70 +9446,70 @@ func (ec *executionContext) marshalOEntityKind2ᚖpolicygraphᚋstorageᚐKind(c
 	return res
 }
 
-func (ec *executionContext) marshalOEvent2ᚖpolicygraphᚋstorageᚐEvent(ctx context.Context, sel ast.SelectionSet, v *storage.Event) graphql.Marshaler {
+func (ec *executionContext) marshalOEvent2ᚖpolicygraphᚋgraphᚋmodelᚐEvent(ctx context.Context, sel ast.SelectionSet, v *model.Event) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Event(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOEventSeries2ᚖpolicygraphᚋstorageᚐEventSeries(ctx context.Context, sel ast.SelectionSet, v *storage.EventSeries) graphql.Marshaler {
+func (ec *executionContext) marshalOEventSeries2ᚖpolicygraphᚋgraphᚋmodelᚐEventSeries(ctx context.Context, sel ast.SelectionSet, v *model.EventSeries) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._EventSeries(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOExportControl2ᚖpolicygraphᚋstorageᚐExportControl(ctx context.Context, sel ast.SelectionSet, v *storage.ExportControl) graphql.Marshaler {
+func (ec *executionContext) marshalOExportControl2ᚖpolicygraphᚋgraphᚋmodelᚐExportControl(ctx context.Context, sel ast.SelectionSet, v *model.ExportControl) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._ExportControl(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOFact2ᚖpolicygraphᚋstorageᚐFact(ctx context.Context, sel ast.SelectionSet, v *storage.Fact) graphql.Marshaler {
+func (ec *executionContext) marshalOFact2ᚖpolicygraphᚋgraphᚋmodelᚐFact(ctx context.Context, sel ast.SelectionSet, v *model.Fact) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Fact(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalONode2policygraphᚋstorageᚐIdentified(ctx context.Context, sel ast.SelectionSet, v storage.Identified) graphql.Marshaler {
+func (ec *executionContext) marshalONode2policygraphᚋgraphᚋmodelᚐIdentified(ctx context.Context, sel ast.SelectionSet, v model.Identified) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Node(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOOrganization2ᚖpolicygraphᚋstorageᚐOrganization(ctx context.Context, sel ast.SelectionSet, v *storage.Organization) graphql.Marshaler {
+func (ec *executionContext) marshalOOrganization2ᚖpolicygraphᚋgraphᚋmodelᚐOrganization(ctx context.Context, sel ast.SelectionSet, v *model.Organization) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Organization(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOPartialDate2ᚖpolicygraphᚋstorageᚐDate(ctx context.Context, sel ast.SelectionSet, v *storage.Date) graphql.Marshaler {
+func (ec *executionContext) marshalOPartialDate2ᚖpolicygraphᚋgraphᚋmodelᚐPartialDate(ctx context.Context, sel ast.SelectionSet, v *model.PartialDate) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._PartialDate(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOPerson2ᚖpolicygraphᚋstorageᚐPerson(ctx context.Context, sel ast.SelectionSet, v *storage.Person) graphql.Marshaler {
+func (ec *executionContext) marshalOPerson2ᚖpolicygraphᚋgraphᚋmodelᚐPerson(ctx context.Context, sel ast.SelectionSet, v *model.Person) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Person(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOPlace2ᚖpolicygraphᚋstorageᚐPlace(ctx context.Context, sel ast.SelectionSet, v *storage.Place) graphql.Marshaler {
+func (ec *executionContext) marshalOPlace2ᚖpolicygraphᚋgraphᚋmodelᚐPlace(ctx context.Context, sel ast.SelectionSet, v *model.Place) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Place(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOPlan2ᚖpolicygraphᚋstorageᚐPlan(ctx context.Context, sel ast.SelectionSet, v *storage.Plan) graphql.Marshaler {
+func (ec *executionContext) marshalOPlan2ᚖpolicygraphᚋgraphᚋmodelᚐPlan(ctx context.Context, sel ast.SelectionSet, v *model.Plan) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -9569,14 +9571,14 @@ func (ec *executionContext) marshalOPredicate2ᚖpolicygraphᚋstorageᚐPredica
 	return res
 }
 
-func (ec *executionContext) marshalOProduct2ᚖpolicygraphᚋstorageᚐProduct(ctx context.Context, sel ast.SelectionSet, v *storage.Product) graphql.Marshaler {
+func (ec *executionContext) marshalOProduct2ᚖpolicygraphᚋgraphᚋmodelᚐProduct(ctx context.Context, sel ast.SelectionSet, v *model.Product) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Product(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOQuantity2ᚖpolicygraphᚋstorageᚐQuantity(ctx context.Context, sel ast.SelectionSet, v *storage.Quantity) graphql.Marshaler {
+func (ec *executionContext) marshalOQuantity2ᚖpolicygraphᚋgraphᚋmodelᚐQuantity(ctx context.Context, sel ast.SelectionSet, v *model.Quantity) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -9590,7 +9592,7 @@ func (ec *executionContext) marshalORetraction2ᚖpolicygraphᚋstorageᚐRetrac
 	return ec._Retraction(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOSanction2ᚖpolicygraphᚋstorageᚐSanction(ctx context.Context, sel ast.SelectionSet, v *storage.Sanction) graphql.Marshaler {
+func (ec *executionContext) marshalOSanction2ᚖpolicygraphᚋgraphᚋmodelᚐSanction(ctx context.Context, sel ast.SelectionSet, v *model.Sanction) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -9613,7 +9615,7 @@ func (ec *executionContext) marshalOSortOrder2ᚖpolicygraphᚋgraphᚋmodelᚐS
 	return v
 }
 
-func (ec *executionContext) marshalOSource2ᚖpolicygraphᚋstorageᚐSource(ctx context.Context, sel ast.SelectionSet, v *storage.Source) graphql.Marshaler {
+func (ec *executionContext) marshalOSource2ᚖpolicygraphᚋgraphᚋmodelᚐSource(ctx context.Context, sel ast.SelectionSet, v *model.Source) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

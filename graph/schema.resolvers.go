@@ -14,91 +14,82 @@ import (
 )
 
 // Facts is the resolver for the facts field.
-func (r *eventResolver) Facts(ctx context.Context, obj *storage.Event, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*storage.Fact, error) {
+func (r *eventResolver) Facts(ctx context.Context, obj *model.Event, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error) {
 	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeRetracted)
 }
 
 // Series is the resolver for the series field.
-func (r *eventResolver) Series(ctx context.Context, obj *storage.Event) (*storage.EventSeries, error) {
-	return firstAs[storage.EventSeries](ctx, r.Resolver, obj.Node, storage.Out, storage.PredEditionOf, storage.KindEventSeries)
+func (r *eventResolver) Series(ctx context.Context, obj *model.Event) (*model.EventSeries, error) {
+	return firstAs[model.EventSeries](ctx, r.Resolver, obj.Node, storage.Out, storage.PredEditionOf, storage.KindEventSeries)
 }
 
 // Start is the resolver for the start field.
-func (r *eventResolver) Start(ctx context.Context, obj *storage.Event) (*storage.Date, error) {
+func (r *eventResolver) Start(ctx context.Context, obj *model.Event) (*model.PartialDate, error) {
 	return r.startOf(ctx, obj.Node, storage.Out, storage.PredHeldOn)
 }
 
 // End is the resolver for the end field.
-func (r *eventResolver) End(ctx context.Context, obj *storage.Event) (*storage.Date, error) {
+func (r *eventResolver) End(ctx context.Context, obj *model.Event) (*model.PartialDate, error) {
 	return r.endOf(ctx, obj.Node, storage.Out, storage.PredHeldOn)
 }
 
 // Places is the resolver for the places field.
-func (r *eventResolver) Places(ctx context.Context, obj *storage.Event) ([]*storage.Place, error) {
-	return relatedAs[storage.Place](ctx, r.Resolver, obj.Node, storage.Out, storage.PredHeldIn, storage.KindPlace)
+func (r *eventResolver) Places(ctx context.Context, obj *model.Event) ([]*model.Place, error) {
+	return relatedAs[model.Place](ctx, r.Resolver, obj.Node, storage.Out, storage.PredHeldIn, storage.KindPlace)
 }
 
 // Sponsorships is the resolver for the sponsorships field.
-func (r *eventResolver) Sponsorships(ctx context.Context, obj *storage.Event, tier *storage.Tier, sponsorCountry *string) ([]*storage.Fact, error) {
+func (r *eventResolver) Sponsorships(ctx context.Context, obj *model.Event, tier *storage.Tier, sponsorCountry *string) ([]*model.Fact, error) {
 	q, err := r.sponsorshipQuery(ctx, nil, nil, sponsorCountry, tier, nil, nil)
 	if err != nil {
 		return nil, err
 	}
 	q.Event = obj.ID
-	return r.graph(ctx).Sponsorships(q)
+	return factsOf(r.graph(ctx).Sponsorships(q))
 }
 
 // Participants is the resolver for the participants field.
-func (r *eventResolver) Participants(ctx context.Context, obj *storage.Event) ([]*storage.Fact, error) {
-	return r.active(ctx, obj.Node, storage.In, storage.PredParticipatedIn)
+func (r *eventResolver) Participants(ctx context.Context, obj *model.Event) ([]*model.Fact, error) {
+	return factsOf(r.active(ctx, obj.Node, storage.In, storage.PredParticipatedIn))
 }
 
 // Absentees is the resolver for the absentees field.
-func (r *eventResolver) Absentees(ctx context.Context, obj *storage.Event) ([]*storage.Fact, error) {
-	absent, err := r.negatedOnly(ctx, obj.Node, storage.In, storage.PredParticipatedIn)
-	if err != nil {
-		return nil, err
-	}
-	avoided, err := r.negatedOnly(ctx, obj.Node, storage.In, storage.PredSponsored)
-	if err != nil {
-		return nil, err
-	}
-	sponsors, err := r.active(ctx, obj.Node, storage.In, storage.PredSponsored)
-	return append(absent, withoutSubjects(avoided, sponsors)...), err
+func (r *eventResolver) Absentees(ctx context.Context, obj *model.Event) ([]*model.Fact, error) {
+	return factsOf(r.loaders(ctx).absentees.Load(ctx, obj.ID))
 }
 
 // Speakers is the resolver for the speakers field.
-func (r *eventResolver) Speakers(ctx context.Context, obj *storage.Event) ([]*storage.Person, error) {
-	return relatedAs[storage.Person](ctx, r.Resolver, obj.Node, storage.In, storage.PredSpeakerAt, storage.KindPerson)
+func (r *eventResolver) Speakers(ctx context.Context, obj *model.Event) ([]*model.Person, error) {
+	return relatedAs[model.Person](ctx, r.Resolver, obj.Node, storage.In, storage.PredSpeakerAt, storage.KindPerson)
 }
 
 // OpenedBy is the resolver for the openedBy field.
-func (r *eventResolver) OpenedBy(ctx context.Context, obj *storage.Event) ([]*storage.Person, error) {
-	return relatedAs[storage.Person](ctx, r.Resolver, obj.Node, storage.In, storage.PredOpened, storage.KindPerson)
+func (r *eventResolver) OpenedBy(ctx context.Context, obj *model.Event) ([]*model.Person, error) {
+	return relatedAs[model.Person](ctx, r.Resolver, obj.Node, storage.In, storage.PredOpened, storage.KindPerson)
 }
 
 // Organizers is the resolver for the organizers field.
-func (r *eventResolver) Organizers(ctx context.Context, obj *storage.Event) ([]*storage.Organization, error) {
-	return relatedAs[storage.Organization](ctx, r.Resolver, obj.Node, storage.Out, storage.PredOrganizedBy, storage.KindOrganization)
+func (r *eventResolver) Organizers(ctx context.Context, obj *model.Event) ([]*model.Organization, error) {
+	return relatedAs[model.Organization](ctx, r.Resolver, obj.Node, storage.Out, storage.PredOrganizedBy, storage.KindOrganization)
 }
 
 // Topics is the resolver for the topics field.
-func (r *eventResolver) Topics(ctx context.Context, obj *storage.Event) ([]*storage.Topic, error) {
-	return relatedAs[storage.Topic](ctx, r.Resolver, obj.Node, storage.Out, storage.PredDiscussed, storage.KindTopic)
+func (r *eventResolver) Topics(ctx context.Context, obj *model.Event) ([]*model.Topic, error) {
+	return relatedAs[model.Topic](ctx, r.Resolver, obj.Node, storage.Out, storage.PredDiscussed, storage.KindTopic)
 }
 
 // Measures is the resolver for the measures field.
-func (r *eventResolver) Measures(ctx context.Context, obj *storage.Event) ([]*storage.Fact, error) {
-	return r.active(ctx, obj.Node, storage.Out, storage.PredMeasure)
+func (r *eventResolver) Measures(ctx context.Context, obj *model.Event) ([]*model.Fact, error) {
+	return factsOf(r.active(ctx, obj.Node, storage.Out, storage.PredMeasure))
 }
 
 // Facts is the resolver for the facts field.
-func (r *eventSeriesResolver) Facts(ctx context.Context, obj *storage.EventSeries, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*storage.Fact, error) {
+func (r *eventSeriesResolver) Facts(ctx context.Context, obj *model.EventSeries, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error) {
 	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeRetracted)
 }
 
 // Editions is the resolver for the editions field.
-func (r *eventSeriesResolver) Editions(ctx context.Context, obj *storage.EventSeries, yearFrom *int, yearTo *int, order *model.SortOrder) ([]*storage.Event, error) {
+func (r *eventSeriesResolver) Editions(ctx context.Context, obj *model.EventSeries, yearFrom *int, yearTo *int, order *model.SortOrder) ([]*model.Event, error) {
 	ids, err := r.graph(ctx).Entities(storage.EntityQuery{Kinds: []storage.Kind{storage.KindEvent}, Series: obj.ID, YearFrom: yearFrom, YearTo: yearTo, ByYear: true})
 	if err != nil {
 		return nil, err
@@ -107,7 +98,7 @@ func (r *eventSeriesResolver) Editions(ctx context.Context, obj *storage.EventSe
 	if err != nil {
 		return nil, err
 	}
-	events := viewsOf[storage.Event](nodes, storage.KindEvent)
+	events := viewsOf[model.Event](nodes, storage.KindEvent)
 	if order != nil && *order == model.SortOrderDesc {
 		reverse(events)
 	}
@@ -115,66 +106,66 @@ func (r *eventSeriesResolver) Editions(ctx context.Context, obj *storage.EventSe
 }
 
 // Places is the resolver for the places field.
-func (r *eventSeriesResolver) Places(ctx context.Context, obj *storage.EventSeries) ([]*storage.Place, error) {
-	return relatedAs[storage.Place](ctx, r.Resolver, obj.Node, storage.Out, storage.PredHeldIn, storage.KindPlace)
+func (r *eventSeriesResolver) Places(ctx context.Context, obj *model.EventSeries) ([]*model.Place, error) {
+	return relatedAs[model.Place](ctx, r.Resolver, obj.Node, storage.Out, storage.PredHeldIn, storage.KindPlace)
 }
 
 // Since is the resolver for the since field.
-func (r *eventSeriesResolver) Since(ctx context.Context, obj *storage.EventSeries) (*storage.Date, error) {
+func (r *eventSeriesResolver) Since(ctx context.Context, obj *model.EventSeries) (*model.PartialDate, error) {
 	return r.startOf(ctx, obj.Node, storage.Out, storage.PredHeldIn)
 }
 
 // Source is the resolver for the source field.
-func (r *evidenceResolver) Source(ctx context.Context, obj *storage.Evidence) (*storage.Source, error) {
+func (r *evidenceResolver) Source(ctx context.Context, obj *model.Evidence) (*model.Source, error) {
 	n, err := r.node(ctx, obj.Source)
 	if err != nil || n == nil {
 		return nil, err
 	}
-	return &storage.Source{Node: n}, nil
+	return model.ViewAs[model.Source](n), nil
 }
 
 // Facts is the resolver for the facts field.
-func (r *exportControlResolver) Facts(ctx context.Context, obj *storage.ExportControl, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*storage.Fact, error) {
+func (r *exportControlResolver) Facts(ctx context.Context, obj *model.ExportControl, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error) {
 	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeRetracted)
 }
 
 // Date is the resolver for the date field.
-func (r *exportControlResolver) Date(ctx context.Context, obj *storage.ExportControl) (*storage.Date, error) {
+func (r *exportControlResolver) Date(ctx context.Context, obj *model.ExportControl) (*model.PartialDate, error) {
 	return r.startOf(ctx, obj.Node, storage.In, storage.PredIssued)
 }
 
 // IssuedBy is the resolver for the issuedBy field.
-func (r *exportControlResolver) IssuedBy(ctx context.Context, obj *storage.ExportControl) ([]*storage.Organization, error) {
-	return relatedAs[storage.Organization](ctx, r.Resolver, obj.Node, storage.Out, storage.PredImposedBy, storage.KindOrganization)
+func (r *exportControlResolver) IssuedBy(ctx context.Context, obj *model.ExportControl) ([]*model.Organization, error) {
+	return relatedAs[model.Organization](ctx, r.Resolver, obj.Node, storage.Out, storage.PredImposedBy, storage.KindOrganization)
 }
 
 // Products is the resolver for the products field.
-func (r *exportControlResolver) Products(ctx context.Context, obj *storage.ExportControl) ([]*storage.Product, error) {
-	return relatedAs[storage.Product](ctx, r.Resolver, obj.Node, storage.Out, storage.PredCoversProduct, storage.KindProduct)
+func (r *exportControlResolver) Products(ctx context.Context, obj *model.ExportControl) ([]*model.Product, error) {
+	return relatedAs[model.Product](ctx, r.Resolver, obj.Node, storage.Out, storage.PredCoversProduct, storage.KindProduct)
 }
 
 // TargetCountries is the resolver for the targetCountries field.
-func (r *exportControlResolver) TargetCountries(ctx context.Context, obj *storage.ExportControl) ([]*storage.Place, error) {
-	return relatedAs[storage.Place](ctx, r.Resolver, obj.Node, storage.Out, storage.PredTargetCountry, storage.KindPlace)
+func (r *exportControlResolver) TargetCountries(ctx context.Context, obj *model.ExportControl) ([]*model.Place, error) {
+	return relatedAs[model.Place](ctx, r.Resolver, obj.Node, storage.Out, storage.PredTargetCountry, storage.KindPlace)
 }
 
 // Affects is the resolver for the affects field.
-func (r *exportControlResolver) Affects(ctx context.Context, obj *storage.ExportControl) ([]*storage.Organization, error) {
-	return relatedAs[storage.Organization](ctx, r.Resolver, obj.Node, storage.Out, storage.PredTargets, storage.KindOrganization)
+func (r *exportControlResolver) Affects(ctx context.Context, obj *model.ExportControl) ([]*model.Organization, error) {
+	return relatedAs[model.Organization](ctx, r.Resolver, obj.Node, storage.Out, storage.PredTargets, storage.KindOrganization)
 }
 
 // Tightens is the resolver for the tightens field.
-func (r *exportControlResolver) Tightens(ctx context.Context, obj *storage.ExportControl) ([]*storage.ExportControl, error) {
-	return relatedAs[storage.ExportControl](ctx, r.Resolver, obj.Node, storage.Out, storage.PredTightens, storage.KindExportControl)
+func (r *exportControlResolver) Tightens(ctx context.Context, obj *model.ExportControl) ([]*model.ExportControl, error) {
+	return relatedAs[model.ExportControl](ctx, r.Resolver, obj.Node, storage.Out, storage.PredTightens, storage.KindExportControl)
 }
 
 // TightenedBy is the resolver for the tightenedBy field.
-func (r *exportControlResolver) TightenedBy(ctx context.Context, obj *storage.ExportControl) ([]*storage.ExportControl, error) {
-	return relatedAs[storage.ExportControl](ctx, r.Resolver, obj.Node, storage.In, storage.PredTightens, storage.KindExportControl)
+func (r *exportControlResolver) TightenedBy(ctx context.Context, obj *model.ExportControl) ([]*model.ExportControl, error) {
+	return relatedAs[model.ExportControl](ctx, r.Resolver, obj.Node, storage.In, storage.PredTightens, storage.KindExportControl)
 }
 
 // Subject is the resolver for the subject field.
-func (r *factResolver) Subject(ctx context.Context, obj *storage.Fact) (storage.Entity, error) {
+func (r *factResolver) Subject(ctx context.Context, obj *model.Fact) (model.Entity, error) {
 	n, err := r.node(ctx, obj.Subject)
 	if err != nil {
 		return nil, err
@@ -182,63 +173,51 @@ func (r *factResolver) Subject(ctx context.Context, obj *storage.Fact) (storage.
 	if n == nil {
 		return nil, fmt.Errorf("fact %s: subject %s missing", obj.ID, obj.Subject)
 	}
-	return storage.View(n), nil
+	return model.View(n), nil
 }
 
 // Object is the resolver for the object field.
-func (r *factResolver) Object(ctx context.Context, obj *storage.Fact) (storage.Entity, error) {
+func (r *factResolver) Object(ctx context.Context, obj *model.Fact) (model.Entity, error) {
 	n, err := r.node(ctx, obj.Object)
 	if err != nil || n == nil {
 		return nil, err
 	}
-	return storage.View(n), nil
+	return model.View(n), nil
 }
 
 // TierSize is the resolver for the tierSize field.
-func (r *factResolver) TierSize(ctx context.Context, obj *storage.Fact) (*storage.Quantity, error) {
-	if obj.Predicate != storage.PredSponsored || obj.Tier == "" {
+func (r *factResolver) TierSize(ctx context.Context, obj *model.Fact) (*model.Quantity, error) {
+	if obj.Predicate != storage.PredSponsored || obj.Fact.Tier == "" {
 		return nil, nil
 	}
-	event, err := r.node(ctx, obj.Object)
-	if err != nil || event == nil {
-		return nil, err
-	}
-	measures, err := r.active(ctx, event, storage.Out, storage.PredMeasure)
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range measures {
-		if m.Measure == obj.Tier.TierMeasure() && m.Quantity != nil {
-			return m.Quantity, nil
-		}
-	}
-	return nil, nil
+	q, err := r.loaders(ctx).tierSizes.Load(ctx, storage.TierQuery{Event: obj.Object, Tier: obj.Fact.Tier})
+	return model.NewQuantity(q), err
 }
 
 // Facts is the resolver for the facts field.
-func (r *lawsuitResolver) Facts(ctx context.Context, obj *storage.Lawsuit, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*storage.Fact, error) {
+func (r *lawsuitResolver) Facts(ctx context.Context, obj *model.Lawsuit, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error) {
 	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeRetracted)
 }
 
 // Plaintiffs is the resolver for the plaintiffs field.
-func (r *lawsuitResolver) Plaintiffs(ctx context.Context, obj *storage.Lawsuit) ([]storage.Entity, error) {
+func (r *lawsuitResolver) Plaintiffs(ctx context.Context, obj *model.Lawsuit) ([]model.Entity, error) {
 	nodes, err := r.related(ctx, obj.Node, storage.Out, storage.PredPlaintiff)
 	return entities(nodes), err
 }
 
 // Defendants is the resolver for the defendants field.
-func (r *lawsuitResolver) Defendants(ctx context.Context, obj *storage.Lawsuit) ([]storage.Entity, error) {
+func (r *lawsuitResolver) Defendants(ctx context.Context, obj *model.Lawsuit) ([]model.Entity, error) {
 	nodes, err := r.related(ctx, obj.Node, storage.Out, storage.PredDefendant)
 	return entities(nodes), err
 }
 
 // Facts is the resolver for the facts field.
-func (r *organizationResolver) Facts(ctx context.Context, obj *storage.Organization, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*storage.Fact, error) {
+func (r *organizationResolver) Facts(ctx context.Context, obj *model.Organization, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error) {
 	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeRetracted)
 }
 
 // Country is the resolver for the country field.
-func (r *organizationResolver) Country(ctx context.Context, obj *storage.Organization) (*string, error) {
+func (r *organizationResolver) Country(ctx context.Context, obj *model.Organization) (*string, error) {
 	facts, err := r.active(ctx, obj.Node, storage.Out, storage.PredCountry)
 	if err != nil || len(facts) == 0 {
 		return nil, err
@@ -247,19 +226,19 @@ func (r *organizationResolver) Country(ctx context.Context, obj *storage.Organiz
 }
 
 // Parent is the resolver for the parent field.
-func (r *organizationResolver) Parent(ctx context.Context, obj *storage.Organization) (*storage.Organization, error) {
-	return firstAs[storage.Organization](ctx, r.Resolver, obj.Node, storage.Out, storage.PredSubsidiaryOf, storage.KindOrganization)
+func (r *organizationResolver) Parent(ctx context.Context, obj *model.Organization) (*model.Organization, error) {
+	return firstAs[model.Organization](ctx, r.Resolver, obj.Node, storage.Out, storage.PredSubsidiaryOf, storage.KindOrganization)
 }
 
 // Subsidiaries is the resolver for the subsidiaries field.
-func (r *organizationResolver) Subsidiaries(ctx context.Context, obj *storage.Organization) ([]*storage.Organization, error) {
-	return relatedAs[storage.Organization](ctx, r.Resolver, obj.Node, storage.In, storage.PredSubsidiaryOf, storage.KindOrganization)
+func (r *organizationResolver) Subsidiaries(ctx context.Context, obj *model.Organization) ([]*model.Organization, error) {
+	return relatedAs[model.Organization](ctx, r.Resolver, obj.Node, storage.In, storage.PredSubsidiaryOf, storage.KindOrganization)
 }
 
 // Sponsorships is the resolver for the sponsorships field.
-func (r *organizationResolver) Sponsorships(ctx context.Context, obj *storage.Organization, negated *bool) ([]*storage.Fact, error) {
+func (r *organizationResolver) Sponsorships(ctx context.Context, obj *model.Organization, negated *bool) ([]*model.Fact, error) {
 	if negated != nil && *negated {
-		return r.negatedOnly(ctx, obj.Node, storage.Out, storage.PredSponsored)
+		return factsOf(r.negatedOnly(ctx, obj.Node, storage.Out, storage.PredSponsored))
 	}
 	facts, err := r.active(ctx, obj.Node, storage.Out, storage.PredSponsored)
 	if err != nil {
@@ -267,171 +246,171 @@ func (r *organizationResolver) Sponsorships(ctx context.Context, obj *storage.Or
 	}
 	out := append([]*storage.Fact(nil), facts...)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Year > out[j].Year })
-	return out, nil
+	return model.Facts(out), nil
 }
 
 // Participations is the resolver for the participations field.
-func (r *organizationResolver) Participations(ctx context.Context, obj *storage.Organization, negated *bool) ([]*storage.Fact, error) {
+func (r *organizationResolver) Participations(ctx context.Context, obj *model.Organization, negated *bool) ([]*model.Fact, error) {
 	if negated != nil && *negated {
-		return r.negatedOnly(ctx, obj.Node, storage.Out, storage.PredParticipatedIn)
+		return factsOf(r.negatedOnly(ctx, obj.Node, storage.Out, storage.PredParticipatedIn))
 	}
-	return r.active(ctx, obj.Node, storage.Out, storage.PredParticipatedIn)
+	return factsOf(r.active(ctx, obj.Node, storage.Out, storage.PredParticipatedIn))
 }
 
 // Sanctions is the resolver for the sanctions field.
-func (r *organizationResolver) Sanctions(ctx context.Context, obj *storage.Organization) ([]*storage.Sanction, error) {
-	return relatedAs[storage.Sanction](ctx, r.Resolver, obj.Node, storage.In, storage.PredTargets, storage.KindSanction)
+func (r *organizationResolver) Sanctions(ctx context.Context, obj *model.Organization) ([]*model.Sanction, error) {
+	return relatedAs[model.Sanction](ctx, r.Resolver, obj.Node, storage.In, storage.PredTargets, storage.KindSanction)
 }
 
 // ExportControls is the resolver for the exportControls field.
-func (r *organizationResolver) ExportControls(ctx context.Context, obj *storage.Organization) ([]*storage.ExportControl, error) {
-	return relatedAs[storage.ExportControl](ctx, r.Resolver, obj.Node, storage.In, storage.PredTargets, storage.KindExportControl)
+func (r *organizationResolver) ExportControls(ctx context.Context, obj *model.Organization) ([]*model.ExportControl, error) {
+	return relatedAs[model.ExportControl](ctx, r.Resolver, obj.Node, storage.In, storage.PredTargets, storage.KindExportControl)
 }
 
 // Imposed is the resolver for the imposed field.
-func (r *organizationResolver) Imposed(ctx context.Context, obj *storage.Organization) ([]storage.Entity, error) {
+func (r *organizationResolver) Imposed(ctx context.Context, obj *model.Organization) ([]model.Entity, error) {
 	nodes, err := r.related(ctx, obj.Node, storage.In, storage.PredImposedBy)
 	return entities(nodes), err
 }
 
 // Products is the resolver for the products field.
-func (r *organizationResolver) Products(ctx context.Context, obj *storage.Organization) ([]*storage.Product, error) {
-	return relatedAs[storage.Product](ctx, r.Resolver, obj.Node, storage.In, storage.PredMadeBy, storage.KindProduct)
+func (r *organizationResolver) Products(ctx context.Context, obj *model.Organization) ([]*model.Product, error) {
+	return relatedAs[model.Product](ctx, r.Resolver, obj.Node, storage.In, storage.PredMadeBy, storage.KindProduct)
 }
 
 // Headquarters is the resolver for the headquarters field.
-func (r *organizationResolver) Headquarters(ctx context.Context, obj *storage.Organization) ([]*storage.Place, error) {
-	return relatedAs[storage.Place](ctx, r.Resolver, obj.Node, storage.Out, storage.PredHeadquarteredIn, storage.KindPlace)
+func (r *organizationResolver) Headquarters(ctx context.Context, obj *model.Organization) ([]*model.Place, error) {
+	return relatedAs[model.Place](ctx, r.Resolver, obj.Node, storage.Out, storage.PredHeadquarteredIn, storage.KindPlace)
 }
 
 // ListedIn is the resolver for the listedIn field.
-func (r *organizationResolver) ListedIn(ctx context.Context, obj *storage.Organization) ([]*storage.Place, error) {
-	return relatedAs[storage.Place](ctx, r.Resolver, obj.Node, storage.Out, storage.PredListedIn, storage.KindPlace)
+func (r *organizationResolver) ListedIn(ctx context.Context, obj *model.Organization) ([]*model.Place, error) {
+	return relatedAs[model.Place](ctx, r.Resolver, obj.Node, storage.Out, storage.PredListedIn, storage.KindPlace)
 }
 
 // People is the resolver for the people field.
-func (r *organizationResolver) People(ctx context.Context, obj *storage.Organization) ([]*storage.Fact, error) {
-	return r.active(ctx, obj.Node, storage.In, storage.PredHoldsPosition)
+func (r *organizationResolver) People(ctx context.Context, obj *model.Organization) ([]*model.Fact, error) {
+	return factsOf(r.active(ctx, obj.Node, storage.In, storage.PredHoldsPosition))
 }
 
 // Facts is the resolver for the facts field.
-func (r *personResolver) Facts(ctx context.Context, obj *storage.Person, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*storage.Fact, error) {
+func (r *personResolver) Facts(ctx context.Context, obj *model.Person, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error) {
 	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeRetracted)
 }
 
 // Positions is the resolver for the positions field.
-func (r *personResolver) Positions(ctx context.Context, obj *storage.Person) ([]*storage.Fact, error) {
-	return r.active(ctx, obj.Node, storage.Out, storage.PredHoldsPosition)
+func (r *personResolver) Positions(ctx context.Context, obj *model.Person) ([]*model.Fact, error) {
+	return factsOf(r.active(ctx, obj.Node, storage.Out, storage.PredHoldsPosition))
 }
 
 // Quotes is the resolver for the quotes field.
-func (r *personResolver) Quotes(ctx context.Context, obj *storage.Person) ([]*storage.Fact, error) {
-	return r.active(ctx, obj.Node, storage.Out, storage.PredQuotedIn)
+func (r *personResolver) Quotes(ctx context.Context, obj *model.Person) ([]*model.Fact, error) {
+	return factsOf(r.active(ctx, obj.Node, storage.Out, storage.PredQuotedIn))
 }
 
 // SpokeAt is the resolver for the spokeAt field.
-func (r *personResolver) SpokeAt(ctx context.Context, obj *storage.Person) ([]*storage.Event, error) {
-	return relatedAs[storage.Event](ctx, r.Resolver, obj.Node, storage.Out, storage.PredSpeakerAt, storage.KindEvent)
+func (r *personResolver) SpokeAt(ctx context.Context, obj *model.Person) ([]*model.Event, error) {
+	return relatedAs[model.Event](ctx, r.Resolver, obj.Node, storage.Out, storage.PredSpeakerAt, storage.KindEvent)
 }
 
 // Opened is the resolver for the opened field.
-func (r *personResolver) Opened(ctx context.Context, obj *storage.Person) ([]*storage.Event, error) {
-	return relatedAs[storage.Event](ctx, r.Resolver, obj.Node, storage.Out, storage.PredOpened, storage.KindEvent)
+func (r *personResolver) Opened(ctx context.Context, obj *model.Person) ([]*model.Event, error) {
+	return relatedAs[model.Event](ctx, r.Resolver, obj.Node, storage.Out, storage.PredOpened, storage.KindEvent)
 }
 
 // Facts is the resolver for the facts field.
-func (r *placeResolver) Facts(ctx context.Context, obj *storage.Place, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*storage.Fact, error) {
+func (r *placeResolver) Facts(ctx context.Context, obj *model.Place, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error) {
 	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeRetracted)
 }
 
 // LocatedIn is the resolver for the locatedIn field.
-func (r *placeResolver) LocatedIn(ctx context.Context, obj *storage.Place) (*storage.Place, error) {
-	return firstAs[storage.Place](ctx, r.Resolver, obj.Node, storage.Out, storage.PredLocatedIn, storage.KindPlace)
+func (r *placeResolver) LocatedIn(ctx context.Context, obj *model.Place) (*model.Place, error) {
+	return firstAs[model.Place](ctx, r.Resolver, obj.Node, storage.Out, storage.PredLocatedIn, storage.KindPlace)
 }
 
 // Events is the resolver for the events field.
-func (r *placeResolver) Events(ctx context.Context, obj *storage.Place) ([]*storage.Event, error) {
-	return relatedAs[storage.Event](ctx, r.Resolver, obj.Node, storage.In, storage.PredHeldIn, storage.KindEvent)
+func (r *placeResolver) Events(ctx context.Context, obj *model.Place) ([]*model.Event, error) {
+	return relatedAs[model.Event](ctx, r.Resolver, obj.Node, storage.In, storage.PredHeldIn, storage.KindEvent)
 }
 
 // Facts is the resolver for the facts field.
-func (r *planResolver) Facts(ctx context.Context, obj *storage.Plan, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*storage.Fact, error) {
+func (r *planResolver) Facts(ctx context.Context, obj *model.Plan, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error) {
 	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeRetracted)
 }
 
 // Date is the resolver for the date field.
-func (r *planResolver) Date(ctx context.Context, obj *storage.Plan) (*storage.Date, error) {
+func (r *planResolver) Date(ctx context.Context, obj *model.Plan) (*model.PartialDate, error) {
 	return r.startOf(ctx, obj.Node, storage.In, storage.PredIssued)
 }
 
 // IssuedBy is the resolver for the issuedBy field.
-func (r *planResolver) IssuedBy(ctx context.Context, obj *storage.Plan) ([]*storage.Organization, error) {
-	return relatedAs[storage.Organization](ctx, r.Resolver, obj.Node, storage.In, storage.PredIssued, storage.KindOrganization)
+func (r *planResolver) IssuedBy(ctx context.Context, obj *model.Plan) ([]*model.Organization, error) {
+	return relatedAs[model.Organization](ctx, r.Resolver, obj.Node, storage.In, storage.PredIssued, storage.KindOrganization)
 }
 
 // Targets is the resolver for the targets field.
-func (r *planResolver) Targets(ctx context.Context, obj *storage.Plan) ([]*storage.Fact, error) {
-	return r.active(ctx, obj.Node, storage.Out, storage.PredTarget)
+func (r *planResolver) Targets(ctx context.Context, obj *model.Plan) ([]*model.Fact, error) {
+	return factsOf(r.active(ctx, obj.Node, storage.Out, storage.PredTarget))
 }
 
 // EndorsedBy is the resolver for the endorsedBy field.
-func (r *planResolver) EndorsedBy(ctx context.Context, obj *storage.Plan) ([]*storage.Organization, error) {
-	return relatedAs[storage.Organization](ctx, r.Resolver, obj.Node, storage.Out, storage.PredEndorsedBy, storage.KindOrganization)
+func (r *planResolver) EndorsedBy(ctx context.Context, obj *model.Plan) ([]*model.Organization, error) {
+	return relatedAs[model.Organization](ctx, r.Resolver, obj.Node, storage.Out, storage.PredEndorsedBy, storage.KindOrganization)
 }
 
 // AnnouncedAt is the resolver for the announcedAt field.
-func (r *planResolver) AnnouncedAt(ctx context.Context, obj *storage.Plan) ([]*storage.Event, error) {
-	return relatedAs[storage.Event](ctx, r.Resolver, obj.Node, storage.Out, storage.PredAnnouncedAt, storage.KindEvent)
+func (r *planResolver) AnnouncedAt(ctx context.Context, obj *model.Plan) ([]*model.Event, error) {
+	return relatedAs[model.Event](ctx, r.Resolver, obj.Node, storage.Out, storage.PredAnnouncedAt, storage.KindEvent)
 }
 
 // Facts is the resolver for the facts field.
-func (r *productResolver) Facts(ctx context.Context, obj *storage.Product, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*storage.Fact, error) {
+func (r *productResolver) Facts(ctx context.Context, obj *model.Product, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error) {
 	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeRetracted)
 }
 
 // Makers is the resolver for the makers field.
-func (r *productResolver) Makers(ctx context.Context, obj *storage.Product) ([]*storage.Organization, error) {
-	return relatedAs[storage.Organization](ctx, r.Resolver, obj.Node, storage.Out, storage.PredMadeBy, storage.KindOrganization)
+func (r *productResolver) Makers(ctx context.Context, obj *model.Product) ([]*model.Organization, error) {
+	return relatedAs[model.Organization](ctx, r.Resolver, obj.Node, storage.Out, storage.PredMadeBy, storage.KindOrganization)
 }
 
 // Controls is the resolver for the controls field.
-func (r *productResolver) Controls(ctx context.Context, obj *storage.Product) ([]*storage.ExportControl, error) {
-	return relatedAs[storage.ExportControl](ctx, r.Resolver, obj.Node, storage.In, storage.PredCoversProduct, storage.KindExportControl)
+func (r *productResolver) Controls(ctx context.Context, obj *model.Product) ([]*model.ExportControl, error) {
+	return relatedAs[model.ExportControl](ctx, r.Resolver, obj.Node, storage.In, storage.PredCoversProduct, storage.KindExportControl)
 }
 
 // Facts is the resolver for the facts field.
-func (r *sanctionResolver) Facts(ctx context.Context, obj *storage.Sanction, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*storage.Fact, error) {
+func (r *sanctionResolver) Facts(ctx context.Context, obj *model.Sanction, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error) {
 	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeRetracted)
 }
 
 // ImposedBy is the resolver for the imposedBy field.
-func (r *sanctionResolver) ImposedBy(ctx context.Context, obj *storage.Sanction) ([]*storage.Organization, error) {
-	return relatedAs[storage.Organization](ctx, r.Resolver, obj.Node, storage.Out, storage.PredImposedBy, storage.KindOrganization)
+func (r *sanctionResolver) ImposedBy(ctx context.Context, obj *model.Sanction) ([]*model.Organization, error) {
+	return relatedAs[model.Organization](ctx, r.Resolver, obj.Node, storage.Out, storage.PredImposedBy, storage.KindOrganization)
 }
 
 // Targets is the resolver for the targets field.
-func (r *sanctionResolver) Targets(ctx context.Context, obj *storage.Sanction) ([]*storage.Organization, error) {
-	return relatedAs[storage.Organization](ctx, r.Resolver, obj.Node, storage.Out, storage.PredTargets, storage.KindOrganization)
+func (r *sanctionResolver) Targets(ctx context.Context, obj *model.Sanction) ([]*model.Organization, error) {
+	return relatedAs[model.Organization](ctx, r.Resolver, obj.Node, storage.Out, storage.PredTargets, storage.KindOrganization)
 }
 
 // Facts is the resolver for the facts field.
-func (r *sourceResolver) Facts(ctx context.Context, obj *storage.Source, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*storage.Fact, error) {
+func (r *sourceResolver) Facts(ctx context.Context, obj *model.Source, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error) {
 	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeRetracted)
 }
 
 // Text is the resolver for the text field.
-func (r *sourceResolver) Text(ctx context.Context, obj *storage.Source) (string, error) {
+func (r *sourceResolver) Text(ctx context.Context, obj *model.Source) (string, error) {
 	return r.graph(ctx).SourceText(obj.ID)
 }
 
 // Facts is the resolver for the facts field.
-func (r *topicResolver) Facts(ctx context.Context, obj *storage.Topic, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*storage.Fact, error) {
+func (r *topicResolver) Facts(ctx context.Context, obj *model.Topic, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error) {
 	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeRetracted)
 }
 
 // Events is the resolver for the events field.
-func (r *topicResolver) Events(ctx context.Context, obj *storage.Topic) ([]*storage.Event, error) {
-	return relatedAs[storage.Event](ctx, r.Resolver, obj.Node, storage.In, storage.PredDiscussed, storage.KindEvent)
+func (r *topicResolver) Events(ctx context.Context, obj *model.Topic) ([]*model.Event, error) {
+	return relatedAs[model.Event](ctx, r.Resolver, obj.Node, storage.In, storage.PredDiscussed, storage.KindEvent)
 }
 
 // Event returns EventResolver implementation.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"policygraph/errs"
 	"policygraph/graph"
 )
 
@@ -94,12 +95,12 @@ func BenchmarkRefusedLongName(b *testing.B) {
 func TestLongNamesRefused(t *testing.T) {
 	a := newAPI(t, seeded(t), nil)
 	for _, where := range []string{"field", "argument", "type"} {
-		a.do(longNameQuery(1, where), nil, false).wantError(t, http.StatusBadRequest, graph.CodeTokenLimit)
+		a.do(longNameQuery(1, where), nil, false).wantError(t, http.StatusBadRequest, string(errs.TokenLimit))
 	}
 	alias := strings.Repeat("a", graph.MaxNameBytes)
 	r := a.do(`{ `+alias+`: entity(slug: "waic") { name } }`, nil, false).ok(t)
 	if !strings.Contains(r.Raw, `"`+alias+`":{"name":`) {
 		t.Fatalf("long alias: %s", clip(r.Raw))
 	}
-	a.do(`{ `+alias+`b: entity(slug: "waic") { name } }`, nil, false).wantError(t, http.StatusBadRequest, graph.CodeTokenLimit)
+	a.do(`{ `+alias+`b: entity(slug: "waic") { name } }`, nil, false).wantError(t, http.StatusBadRequest, string(errs.TokenLimit))
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"policygraph/errs"
 	"policygraph/internal/bytecache"
 )
 
@@ -89,19 +90,19 @@ func (t *Transport) holdBack(r *http.Request) {
 
 // staticRefusal lists the codes of refusals that depend only on the request,
 // the schema and the limits: the same request is always refused the same way.
-var staticRefusal = map[string]bool{
-	"GRAPHQL_PARSE_FAILED": true, "GRAPHQL_VALIDATION_FAILED": true, CodeDepthLimit: true,
-	CodeComplexityLimit: true, CodeTooManyAliases: true, CodeTokenLimit: true, CodeIntrospectionDisabled: true,
+var staticRefusal = map[errs.Code]bool{
+	errs.ParseFailed: true, errs.ValidationFailed: true, errs.DepthLimit: true,
+	errs.ComplexityLimit: true, errs.TooManyAliases: true, errs.TokenLimit: true, errs.IntrospectionDisabled: true,
 }
 
 // isStaticRefusal reports whether every error is a static refusal.
-func isStaticRefusal(errs gqlerror.List) bool {
-	for _, e := range errs {
-		if code, _ := e.Extensions["code"].(string); !staticRefusal[code] {
+func isStaticRefusal(list gqlerror.List) bool {
+	for _, e := range list {
+		if code, _ := e.Extensions["code"].(string); !staticRefusal[errs.Code(code)] {
 			return false
 		}
 	}
-	return len(errs) > 0
+	return len(list) > 0
 }
 
 var _ graphql.Transport = (*Transport)(nil)
@@ -125,15 +126,20 @@ type requestError struct {
 // cannot read as JSON gets 400 under either media type (graphql-http audit BCF8),
 // unlike a well-formed request that fails later, which application/json answers 200.
 func notJSON(format string, args ...any) *requestError {
-	e := badRequest("BAD_REQUEST", format, args...)
+	e := badRequest(errs.BadRequest, format, args...)
 	e.anyMedia = true
 	return e
 }
 
-func badRequest(code, format string, args ...any) *requestError {
+func badRequest(code errs.Code, format string, args ...any) *requestError {
 	e := gqlerror.Errorf(format, args...)
-	e.Extensions = map[string]any{"code": code}
-	return &requestError{status: http.StatusBadRequest, errs: gqlerror.List{e}}
+	e.Extensions = map[string]any{"code": string(code)}
+	return &requestError{status: errs.Status(code), errs: gqlerror.List{e}}
+}
+
+// refuse is the request error of code with msg, answered with code's status.
+func refuse(code errs.Code, msg string) *requestError {
+	return &requestError{status: errs.Status(code), errs: gqlerror.List{codeErr(code, msg)}}
 }
 
 // Do implements graphql.Transport.
@@ -142,7 +148,7 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	media, ok := negotiate(r.Header.Get("Accept"))
 	if !ok {
 		t.record("", http.StatusNotAcceptable, start, nil)
-		writeError(w, mediaJSON, http.StatusNotAcceptable, "NOT_ACCEPTABLE",
+		writeError(w, mediaJSON, errs.NotAcceptable,
 			"this server answers "+mediaGraphQLResponse+" or "+mediaJSON)
 		return
 	}
@@ -188,10 +194,10 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	raw.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
 	raw.Headers = r.Header
 
-	opCtx, errs := exec.CreateOperationContext(r.Context(), raw)
-	if errs != nil {
-		status := statusOf(errs)
-		resp := exec.DispatchError(graphql.WithOperationContext(r.Context(), opCtx), errs)
+	opCtx, refused := exec.CreateOperationContext(r.Context(), raw)
+	if refused != nil {
+		status := statusOf(refused)
+		resp := exec.DispatchError(graphql.WithOperationContext(r.Context(), opCtx), refused)
 		e := t.fail(w, r, media, &requestError{status: status, errs: resp.Errors}, operationName(opCtx), start)
 		if t.Refusals != nil && isStaticRefusal(resp.Errors) {
 			t.Refusals.Add(key, e, e.weight())
@@ -202,7 +208,7 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	if r.Method == http.MethodGet && op != nil && op.Operation != ast.Query {
 		w.Header().Set("Allow", "POST")
 		t.record(operationName(opCtx), http.StatusMethodNotAllowed, start, nil)
-		writeError(w, media, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "GET requests may only run queries; send "+string(op.Operation)+"s with POST")
+		writeError(w, media, errs.MethodNotAllowed, "GET requests may only run queries; send "+string(op.Operation)+"s with POST")
 		return
 	}
 	responses, ctx := exec.DispatchOperation(r.Context(), opCtx)
@@ -219,8 +225,8 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	// it shows, answer TIMEOUT rather than a partial answer (see Guard).
 	if errors.Is(r.Context().Err(), context.DeadlineExceeded) && timedOut(resp, mutation) {
 		t.log().WarnContext(r.Context(), "request timed out", "timeout", t.Timeout.String(), "mutation", mutation)
-		t.record(operationName(opCtx), http.StatusServiceUnavailable, start, gqlerror.List{codeErr(CodeTimeout, "")})
-		writeError(w, media, http.StatusServiceUnavailable, CodeTimeout,
+		t.record(operationName(opCtx), http.StatusServiceUnavailable, start, gqlerror.List{codeErr(errs.Timeout, "")})
+		writeError(w, media, errs.Timeout,
 			fmt.Sprintf("the request took longer than %s and was stopped; ask for less (fewer or narrower fields, a smaller first)", t.Timeout))
 		return
 	}
@@ -228,8 +234,8 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 		// Checked on the data before the answer is serialized, so that it is
 		// not copied. A mutation's answer is passed on whatever its size: it
 		// has committed.
-		e := codeErr(CodeResponseTooLarge, fmt.Sprintf("the answer is larger than the limit of %d bytes; ask for less (fewer or narrower fields, a smaller first)", t.MaxResponseBytes))
-		t.fail(w, r, media, &requestError{status: http.StatusBadRequest, errs: gqlerror.List{e}}, operationName(opCtx), start)
+		e := refuse(errs.ResponseTooLarge, fmt.Sprintf("the answer is larger than the limit of %d bytes; ask for less (fewer or narrower fields, a smaller first)", t.MaxResponseBytes))
+		t.fail(w, r, media, e, operationName(opCtx), start)
 		return
 	}
 	var body []byte
@@ -244,7 +250,7 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 		body, err = encodeResponse(resp)
 	}
 	if err != nil {
-		writeError(w, media, http.StatusInternalServerError, CodeInternal, "internal error")
+		writeError(w, media, errs.Internal, "internal error")
 		return
 	}
 	status := http.StatusOK
@@ -358,29 +364,30 @@ func (t *Transport) fail(w http.ResponseWriter, r *http.Request, media string, e
 	return &cachedResponse{status: status, body: body, operation: op, codes: errorCodes(e.errs)}
 }
 
-// errorCodes lists the extensions.code of each error ("UNKNOWN" for none).
-func errorCodes(errs gqlerror.List) []string {
-	codes := make([]string, len(errs))
-	for i, e := range errs {
+// errorCodes lists the extensions.code of each error (errs.Unknown for none).
+func errorCodes(list gqlerror.List) []string {
+	codes := make([]string, len(list))
+	for i, e := range list {
 		codes[i], _ = e.Extensions["code"].(string)
 		if codes[i] == "" {
-			codes[i] = "UNKNOWN"
+			codes[i] = string(errs.Unknown)
 		}
 	}
 	return codes
 }
 
-func (t *Transport) record(op string, status int, start time.Time, errs gqlerror.List) {
+func (t *Transport) record(op string, status int, start time.Time, list gqlerror.List) {
 	t.Metrics.request(op, status, time.Since(start))
-	t.Metrics.errors(errs)
+	t.Metrics.errors(list)
 }
 
-func writeError(w http.ResponseWriter, media string, status int, code, msg string) {
-	body, _ := json.Marshal(map[string]any{"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": code}}}})
+// writeError answers a refused request with code's status (errs.Status) and
+// the body errs.Body makes.
+func writeError(w http.ResponseWriter, media string, code errs.Code, msg string) {
 	w.Header().Set("Content-Type", media+"; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	w.Write(body)
+	w.WriteHeader(errs.Status(code))
+	w.Write(errs.Body(code, msg, nil))
 }
 
 // negotiate picks the response media type from an Accept header: the acceptable
@@ -430,17 +437,17 @@ func (t *Transport) read(w http.ResponseWriter, r *http.Request) ([]byte, *reque
 	}
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
-		return nil, &requestError{status: http.StatusUnsupportedMediaType, errs: gqlerror.List{codeErr("UNSUPPORTED_MEDIA_TYPE", "send POST bodies as Content-Type: application/json")}}
+		return nil, refuse(errs.UnsupportedMediaType, "send POST bodies as Content-Type: application/json")
 	}
 	if ct != mediaJSON && !strings.EqualFold(ct, "application/json; charset=utf-8") {
 		mt, params, err := mime.ParseMediaType(ct)
 		if err != nil || mt != mediaJSON || (params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8")) {
-			return nil, &requestError{status: http.StatusUnsupportedMediaType, errs: gqlerror.List{codeErr("UNSUPPORTED_MEDIA_TYPE", "send POST bodies as Content-Type: application/json (utf-8)")}}
+			return nil, refuse(errs.UnsupportedMediaType, "send POST bodies as Content-Type: application/json (utf-8)")
 		}
 	}
 	if t.MaxBodyBytes > 0 && r.ContentLength > t.MaxBodyBytes {
 		// Refused unread: an oversized body costs the server nothing.
-		return nil, &requestError{status: http.StatusRequestEntityTooLarge, errs: gqlerror.List{codeErr("REQUEST_TOO_LARGE", "the request body is larger than "+strconv.FormatInt(t.MaxBodyBytes, 10)+" bytes")}}
+		return nil, refuse(errs.RequestTooLarge, "the request body is larger than "+strconv.FormatInt(t.MaxBodyBytes, 10)+" bytes")
 	}
 	body := r.Body
 	if t.MaxBodyBytes > 0 {
@@ -450,15 +457,15 @@ func (t *Transport) read(w http.ResponseWriter, r *http.Request) ([]byte, *reque
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, &requestError{status: http.StatusRequestEntityTooLarge, errs: gqlerror.List{codeErr("REQUEST_TOO_LARGE", "the request body is larger than "+strconv.FormatInt(tooBig.Limit, 10)+" bytes")}}
+			return nil, refuse(errs.RequestTooLarge, "the request body is larger than "+strconv.FormatInt(tooBig.Limit, 10)+" bytes")
 		}
-		return nil, badRequest("BAD_REQUEST", "could not read the request body")
+		return nil, badRequest(errs.BadRequest, "could not read the request body")
 	}
 	if !utf8.Valid(b) {
 		return nil, notJSON("the request body is not valid UTF-8")
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
-		return nil, badRequest("BAD_REQUEST", "the request body is empty; send {\"query\": \"...\"}")
+		return nil, badRequest(errs.BadRequest, "the request body is empty; send {\"query\": \"...\"}")
 	}
 	return b, nil
 }
@@ -472,7 +479,7 @@ func (t *Transport) params(r *http.Request, req []byte) (*graphql.RawParams, *re
 		for name, vals := range q {
 			for _, v := range vals {
 				if !utf8.ValidString(v) {
-					return nil, badRequest("BAD_REQUEST", "URL parameter %q is not valid UTF-8", name)
+					return nil, badRequest(errs.BadRequest, "URL parameter %q is not valid UTF-8", name)
 				}
 			}
 		}
@@ -485,7 +492,7 @@ func (t *Transport) params(r *http.Request, req []byte) (*graphql.RawParams, *re
 		for _, name := range []string{"variables", "extensions"} {
 			if v := q.Get(name); v != "" {
 				if !json.Valid([]byte(v)) {
-					return nil, badRequest("BAD_REQUEST", "%s is not valid JSON", name)
+					return nil, badRequest(errs.BadRequest, "%s is not valid JSON", name)
 				}
 				fields[name] = json.RawMessage(v)
 			}
@@ -494,18 +501,18 @@ func (t *Transport) params(r *http.Request, req []byte) (*graphql.RawParams, *re
 		if !json.Valid(req) {
 			return nil, notJSON("the request body is not JSON: %v", err)
 		}
-		return nil, badRequest("BAD_REQUEST", "the request body is not a JSON object: %v", err)
+		return nil, badRequest(errs.BadRequest, "the request body is not a JSON object: %v", err)
 	}
 	raw := &graphql.RawParams{}
 	isNull := func(m json.RawMessage) bool { return len(m) == 0 || string(m) == "null" }
 	if v, ok := fields["query"]; ok && !isNull(v) {
 		if err := json.Unmarshal(v, &raw.Query); err != nil {
-			return nil, badRequest("BAD_REQUEST", "query must be a string")
+			return nil, badRequest(errs.BadRequest, "query must be a string")
 		}
 	}
 	if v, ok := fields["operationName"]; ok && !isNull(v) {
 		if err := json.Unmarshal(v, &raw.OperationName); err != nil {
-			return nil, badRequest("BAD_REQUEST", "operationName must be a string")
+			return nil, badRequest(errs.BadRequest, "operationName must be a string")
 		}
 	}
 	for name, dst := range map[string]*map[string]any{"variables": &raw.Variables, "extensions": &raw.Extensions} {
@@ -513,57 +520,29 @@ func (t *Transport) params(r *http.Request, req []byte) (*graphql.RawParams, *re
 			// Numbers decode as float64, not json.Number: gqlparser would take a
 			// json.Number for a String variable, which the specification refuses.
 			if err := json.Unmarshal(v, dst); err != nil {
-				return nil, badRequest("BAD_REQUEST", "%s must be a JSON object", name)
+				return nil, badRequest(errs.BadRequest, "%s must be a JSON object", name)
 			}
 		}
 	}
 	intVariables(raw.Variables)
 	if raw.Query == "" && raw.Extensions["persistedQuery"] == nil {
-		return nil, badRequest("BAD_REQUEST", "the request has no query")
+		return nil, badRequest(errs.BadRequest, "the request has no query")
 	}
 	return raw, nil
 }
 
-func codeErr(code, msg string) *gqlerror.Error {
-	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": code}}
+func codeErr(code errs.Code, msg string) *gqlerror.Error {
+	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": string(code)}}
 }
 
-// statusByCode maps the extensions.code of a refused request to its HTTP status
-// under application/graphql-response+json.
-var statusByCode = map[string]int{
-	"GRAPHQL_PARSE_FAILED":             http.StatusBadRequest,
-	"GRAPHQL_VALIDATION_FAILED":        http.StatusBadRequest,
-	"BAD_REQUEST":                      http.StatusBadRequest,
-	"PERSISTED_QUERY_NOT_FOUND":        http.StatusOK,
-	"PERSISTED_QUERY_NOT_SUPPORTED":    http.StatusBadRequest,
-	CodeUnauthenticated:                http.StatusUnauthorized,
-	CodeWritesDisabled:                 http.StatusForbidden,
-	CodeInternal:                       http.StatusInternalServerError,
-	"REQUEST_TOO_LARGE":                http.StatusRequestEntityTooLarge,
-	"OPERATION_NOT_FOUND":              http.StatusBadRequest,
-	"GRAPHQL_OPERATION_NOT_FOUND":      http.StatusBadRequest,
-	"INVALID_ARGUMENT":                 http.StatusBadRequest,
-	"PERSISTED_QUERY_HASH_MISMATCH":    http.StatusBadRequest,
-	"GRAPHQL_VARIABLE_COERCION_FAILED": http.StatusBadRequest,
-	CodeDepthLimit:                     http.StatusBadRequest,
-	CodeComplexityLimit:                http.StatusBadRequest,
-	CodeTooManyAliases:                 http.StatusBadRequest,
-	CodeTokenLimit:                     http.StatusBadRequest,
-	CodeTimeout:                        http.StatusServiceUnavailable,
-	CodeResponseTooLarge:               http.StatusBadRequest,
-	CodeDiskFull:                       http.StatusInsufficientStorage,
-}
-
-// statusOf is the status of a refused request: the first error's code's status,
-// 4xx before 5xx; 400 for an error with no known code.
-func statusOf(errs gqlerror.List) int {
+// statusOf is the status of a refused request: the first error's code's status
+// (errs.Status), 4xx before 5xx; 400 for an error with no code.
+func statusOf(list gqlerror.List) int {
 	status := 0
-	for _, e := range errs {
+	for _, e := range list {
 		s := http.StatusBadRequest
 		if code, ok := e.Extensions["code"].(string); ok {
-			if v, ok := statusByCode[code]; ok {
-				s = v
-			}
+			s = errs.Status(errs.Code(code))
 		}
 		if status == 0 || (s < 500 && status >= 500) {
 			status = s

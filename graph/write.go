@@ -5,6 +5,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"policygraph/errs"
 	"policygraph/graph/model"
 	"policygraph/storage"
 )
@@ -24,9 +25,9 @@ func labels(in []*model.LabelInput) []storage.Label {
 	return out
 }
 
-func (r *Resolver) createEntity(ctx context.Context, in model.CreateEntityInput) (storage.Entity, error) {
+func (r *Resolver) createEntity(ctx context.Context, in model.CreateEntityInput) (model.Entity, error) {
 	if in.Kind == storage.KindSource {
-		return nil, &storage.Error{Code: storage.CodeInvalidArgument, Field: "kind", Message: "create sources with addSource, which takes their text"}
+		return nil, &errs.Error{Code: errs.InvalidArgument, Field: "kind", Message: "create sources with addSource, which takes their text"}
 	}
 	n := &storage.Node{Kind: in.Kind, Name: in.Name, Slug: str(in.Slug), Labels: labels(in.Labels), Aliases: in.Aliases,
 		Description: str(in.Description), OrgType: str(in.OrgType), PlaceType: str(in.PlaceType), Code: str(in.Code),
@@ -38,10 +39,10 @@ func (r *Resolver) createEntity(ctx context.Context, in model.CreateEntityInput)
 	if err != nil {
 		return nil, err
 	}
-	return storage.View(n), nil
+	return model.View(n), nil
 }
 
-func (r *Resolver) updateEntity(ctx context.Context, in model.UpdateEntityInput) (storage.Entity, error) {
+func (r *Resolver) updateEntity(ctx context.Context, in model.UpdateEntityInput) (model.Entity, error) {
 	id, err := r.ref(ctx, "entity", &in.Entity)
 	if err != nil {
 		return nil, err
@@ -52,10 +53,10 @@ func (r *Resolver) updateEntity(ctx context.Context, in model.UpdateEntityInput)
 	if err != nil {
 		return nil, err
 	}
-	return storage.View(n), nil
+	return model.View(n), nil
 }
 
-func (r *Resolver) addSource(ctx context.Context, in model.AddSourceInput) (*storage.Source, error) {
+func (r *Resolver) addSource(ctx context.Context, in model.AddSourceInput) (*model.Source, error) {
 	name := str(in.TitleEn)
 	if name == "" {
 		name = in.Title
@@ -67,16 +68,16 @@ func (r *Resolver) addSource(ctx context.Context, in model.AddSourceInput) (*sto
 		return nil, err
 	}
 	if len(in.Text) == 0 {
-		return nil, &storage.Error{Code: storage.CodeInvalidArgument, Field: "text", Message: "a source needs its text"}
+		return nil, &errs.Error{Code: errs.InvalidArgument, Field: "text", Message: "a source needs its text"}
 	}
 	n, err := r.graph(ctx).CreateNode(n, in.Text)
 	if err != nil {
 		return nil, err
 	}
-	return &storage.Source{Node: n}, nil
+	return model.ViewAs[model.Source](n), nil
 }
 
-func (r *Resolver) addFact(ctx context.Context, in model.AddFactInput) (*storage.Fact, error) {
+func (r *Resolver) addFact(ctx context.Context, in model.AddFactInput) (*model.Fact, error) {
 	f := &storage.Fact{Predicate: in.Predicate, Value: str(in.Value), Measure: str(in.Measure), Role: str(in.Role),
 		Former: in.Former != nil && *in.Former, Negated: in.Negated != nil && *in.Negated, CreatedBy: actor(ctx)}
 	var err error
@@ -105,7 +106,7 @@ func (r *Resolver) addFact(ctx context.Context, in model.AddFactInput) (*storage
 		}
 		v, err := storage.ParseDate(*d.in)
 		if err != nil {
-			if e, ok := err.(*storage.Error); ok {
+			if e, ok := err.(*errs.Error); ok {
 				e.Field = d.field
 			}
 			return nil, err
@@ -119,17 +120,19 @@ func (r *Resolver) addFact(ctx context.Context, in model.AddFactInput) (*storage
 		}
 		f.Evidence = append(f.Evidence, storage.Evidence{Source: src, Quote: e.Quote, Gloss: str(e.Gloss), Note: str(e.Note)})
 	}
-	return r.graph(ctx).AddFact(f)
+	added, err := r.graph(ctx).AddFact(f)
+	return model.NewFact(added), err
 }
 
-func (r *Resolver) retractFact(ctx context.Context, in model.RetractInput) (*storage.Fact, error) {
-	return r.graph(ctx).RetractFact(in.ID, actor(ctx), in.Reason)
+func (r *Resolver) retractFact(ctx context.Context, in model.RetractInput) (*model.Fact, error) {
+	f, err := r.graph(ctx).RetractFact(in.ID, actor(ctx), in.Reason)
+	return model.NewFact(f), err
 }
 
-func (r *Resolver) retractEntity(ctx context.Context, in model.RetractInput) (storage.Entity, error) {
+func (r *Resolver) retractEntity(ctx context.Context, in model.RetractInput) (model.Entity, error) {
 	n, err := r.graph(ctx).RetractNode(uuid.UUID(in.ID), actor(ctx), in.Reason)
 	if err != nil {
 		return nil, err
 	}
-	return storage.View(n), nil
+	return model.View(n), nil
 }

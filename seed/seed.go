@@ -12,6 +12,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/google/uuid"
 
+	"policygraph/errs"
 	"policygraph/storage"
 )
 
@@ -140,7 +141,7 @@ func LoadFile(g *storage.Graph, f *File, text string) (Report, error) {
 	for i, x := range f.Facts {
 		for j, e := range x.Evidence {
 			if !strings.Contains(text, e.Quote) {
-				return r, storage.Errorf(storage.CodeQuoteNotInSource, fmt.Sprintf("evidence[%d].quote", j),
+				return r, errs.Errorf(errs.QuoteNotInSource, fmt.Sprintf("evidence[%d].quote", j),
 					"fact %d (%s %s): the quote is not verbatim in the article: %q", i, x.Subject, x.Predicate, e.Quote)
 			}
 		}

@@ -7,17 +7,20 @@ import (
 	"testing"
 	"time"
 
+	"policygraph/storage/badger"
+
 	"github.com/google/uuid"
 
+	"policygraph/errs"
 	"policygraph/seed"
 	"policygraph/storage"
 )
 
 func newGraph(t testing.TB) *storage.Graph {
 	t.Helper()
-	kv, err := storage.OpenBadger(storage.BadgerOptions{InMemory: true})
+	kv, err := badger.Open(badger.Options{InMemory: true})
 	if err != nil {
-		t.Fatalf("OpenBadger: %v", err)
+		t.Fatalf("badger.Open: %v", err)
 	}
 	g, err := storage.Open(kv)
 	if err != nil {
@@ -314,12 +317,12 @@ func TestLoadFileRejectsAndWritesNothing(t *testing.T) {
 	tests := []struct {
 		name  string
 		spoil func(f *seed.File) string // returns the text to load
-		code  storage.Code
+		code  errs.Code
 	}{
 		{"a quote not in the article", func(f *seed.File) string {
 			f.Facts[len(f.Facts)/2].Evidence[0].Quote += " (not in the article)"
 			return seed.Article
-		}, storage.CodeQuoteNotInSource},
+		}, errs.QuoteNotInSource},
 		{"a space for a non-breaking space", func(f *seed.File) string {
 			for i, x := range f.Facts {
 				if strings.Contains(x.Evidence[0].Quote, "\u00a0") {
@@ -328,7 +331,7 @@ func TestLoadFileRejectsAndWritesNothing(t *testing.T) {
 				}
 			}
 			panic("no quote with a non-breaking space in facts.yaml")
-		}, storage.CodeQuoteNotInSource},
+		}, errs.QuoteNotInSource},
 		{"straight for curly quotation marks", func(f *seed.File) string {
 			for i, x := range f.Facts {
 				if strings.Contains(x.Evidence[0].Quote, "“") {
@@ -338,12 +341,12 @@ func TestLoadFileRejectsAndWritesNothing(t *testing.T) {
 				}
 			}
 			panic("no quote with curly quotation marks in facts.yaml")
-		}, storage.CodeQuoteNotInSource},
-		{"another article", func(f *seed.File) string { return "Một bài báo khác." }, storage.CodeQuoteNotInSource},
+		}, errs.QuoteNotInSource},
+		{"another article", func(f *seed.File) string { return "Một bài báo khác." }, errs.QuoteNotInSource},
 		{"an unknown subject", func(f *seed.File) string {
 			f.Facts[len(f.Facts)-1].Subject = "no-such-entity"
 			return seed.Article
-		}, storage.CodeNotFound},
+		}, errs.NotFound},
 		{"a bad country", func(f *seed.File) string {
 			for i := range f.Entities {
 				if f.Entities[i].Attrs.Code != "" {
@@ -352,7 +355,7 @@ func TestLoadFileRejectsAndWritesNothing(t *testing.T) {
 				}
 			}
 			return seed.Article
-		}, storage.CodeInvalidCountry},
+		}, errs.InvalidCountry},
 		{"a bad date", func(f *seed.File) string {
 			for i := range f.Facts {
 				if f.Facts[i].Date != "" {
@@ -361,7 +364,7 @@ func TestLoadFileRejectsAndWritesNothing(t *testing.T) {
 				}
 			}
 			return seed.Article
-		}, storage.CodeInvalidDate},
+		}, errs.InvalidDate},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -377,7 +380,7 @@ func TestLoadFileRejectsAndWritesNothing(t *testing.T) {
 				if err == nil {
 					t.Fatalf("LoadFile (preloaded %v) succeeded", preload)
 				}
-				if got := storage.ErrorCode(err); got != tt.code {
+				if got := errs.CodeOf(err); got != tt.code {
 					t.Errorf("LoadFile (preloaded %v) = %v (code %q), want code %s", preload, err, got, tt.code)
 				}
 				if after := dump(t, g); after != before {

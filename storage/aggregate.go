@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 
+	"policygraph/errs"
+
 	"github.com/google/uuid"
 )
 
@@ -79,7 +81,7 @@ const MaxSeriesYears = 200
 // q.Negated is nil it counts positive facts only: a count of sponsors must not
 // include "avoided sponsoring". Groups come ordered by their values, dimension by
 // dimension in the order of by, unknown values last; with no dimensions there is
-// exactly one group, the total. Returns an *Error INVALID_ARGUMENT for an unknown
+// exactly one group, the total. Returns an *errs.Error INVALID_ARGUMENT for an unknown
 // dimension.
 func (g *Graph) CountFacts(q FactQuery, by []Dimension) ([]Group, error) {
 	by, err := checkDimensions("groupBy", by)
@@ -87,12 +89,12 @@ func (g *Graph) CountFacts(q FactQuery, by []Dimension) ([]Group, error) {
 		return nil, err
 	}
 	var out []Group
-	err = g.view(func(tx Txn) error {
-		facts, err := selectFacts(tx, positiveByDefault(q))
+	err = g.view(func(s Snapshot) error {
+		facts, err := selectFacts(s, positiveByDefault(q))
 		if err != nil {
 			return err
 		}
-		out, err = newClassifier(tx).count(facts, by)
+		out, err = newClassifier(s).count(facts, by)
 		return err
 	})
 	if err != nil {
@@ -110,7 +112,7 @@ func (g *Graph) CountFacts(q FactQuery, by []Dimension) ([]Group, error) {
 // q.YearTo (else the last), zeros included, so that series line up on one axis.
 // Facts of unknown year are left out. Negated facts are left out unless
 // q.Negated asks for them, as in CountFacts; series are ordered as CountFacts
-// orders groups. Returns an *Error INVALID_ARGUMENT when by holds YEAR or an
+// orders groups. Returns an *errs.Error INVALID_ARGUMENT when by holds YEAR or an
 // unknown dimension, or when the years span more than MaxSeriesYears.
 func (g *Graph) TimeSeries(q FactQuery, by []Dimension) ([]Series, error) {
 	by, err := checkDimensions("seriesBy", by)
@@ -118,16 +120,16 @@ func (g *Graph) TimeSeries(q FactQuery, by []Dimension) ([]Series, error) {
 		return nil, err
 	}
 	if slices.Contains(by, DimYear) {
-		return nil, Errorf(CodeInvalidArgument, "seriesBy", "seriesBy cannot hold YEAR: the years are the points")
+		return nil, errs.Errorf(errs.InvalidArgument, "seriesBy", "seriesBy cannot hold YEAR: the years are the points")
 	}
 	var totals, cells []Group
-	err = g.view(func(tx Txn) error {
-		facts, err := selectFacts(tx, positiveByDefault(q))
+	err = g.view(func(s Snapshot) error {
+		facts, err := selectFacts(s, positiveByDefault(q))
 		if err != nil {
 			return err
 		}
 		facts = slices.DeleteFunc(facts, func(f *Fact) bool { return f.Year == 0 })
-		c := newClassifier(tx)
+		c := newClassifier(s)
 		// A series' distinct subjects are not the sum of its years': count both.
 		if totals, err = c.count(facts, by); err != nil {
 			return err
@@ -152,7 +154,7 @@ func (g *Graph) TimeSeries(q FactQuery, by []Dimension) ([]Series, error) {
 		hi = *q.YearTo
 	}
 	if hi-lo+1 > MaxSeriesYears {
-		return nil, Errorf(CodeInvalidArgument, "yearFrom", "the series would span %d years (%d to %d); narrow yearFrom and yearTo to at most %d", hi-lo+1, lo, hi, MaxSeriesYears)
+		return nil, errs.Errorf(errs.InvalidArgument, "yearFrom", "the series would span %d years (%d to %d); narrow yearFrom and yearTo to at most %d", hi-lo+1, lo, hi, MaxSeriesYears)
 	}
 	if len(by) == 0 && len(totals) == 0 {
 		totals = []Group{{}}
@@ -194,7 +196,7 @@ func checkDimensions(field string, by []Dimension) ([]Dimension, error) {
 	out := make([]Dimension, 0, len(by))
 	for _, d := range by {
 		if !d.Valid() {
-			return nil, Errorf(CodeInvalidArgument, field, "unknown dimension %q", d)
+			return nil, errs.Errorf(errs.InvalidArgument, field, "unknown dimension %q", d)
 		}
 		if !slices.Contains(out, d) {
 			out = append(out, d)
@@ -206,13 +208,13 @@ func checkDimensions(field string, by []Dimension) ([]Dimension, error) {
 // classifier reads the dimension values of facts within one transaction,
 // loading each node and country once.
 type classifier struct {
-	tx        Txn
+	s         Snapshot
 	nodes     map[uuid.UUID]*Node
 	countries map[uuid.UUID]string
 }
 
-func newClassifier(tx Txn) *classifier {
-	return &classifier{tx: tx, nodes: map[uuid.UUID]*Node{}, countries: map[uuid.UUID]string{}}
+func newClassifier(s Snapshot) *classifier {
+	return &classifier{s: s, nodes: map[uuid.UUID]*Node{}, countries: map[uuid.UUID]string{}}
 }
 
 // count groups facts by the dimensions in by, ordered by compareGroups.
@@ -246,7 +248,7 @@ func (c *classifier) node(id uuid.UUID) (*Node, error) {
 	if n, ok := c.nodes[id]; ok {
 		return n, nil
 	}
-	n, err := getNode(c.tx, id)
+	n, err := c.s.Node(id)
 	if err != nil {
 		return nil, fmt.Errorf("fact end %s: %w", id, err)
 	}
@@ -270,12 +272,12 @@ func (c *classifier) country(id uuid.UUID) (string, error) {
 	code := n.Code
 	if n.Kind != KindPlace {
 		code = ""
-		ids, err := adjacentIDs(c.tx, AdjQuery{Node: id, Dir: Out, Predicate: PredCountry})
+		ids, err := adjacentIDs(c.s, AdjQuery{Node: id, Dir: Out, Predicate: PredCountry})
 		if err != nil {
 			return "", err
 		}
 		for _, fid := range ids {
-			f, err := getFact(c.tx, fid)
+			f, err := c.s.Fact(fid)
 			if err != nil {
 				return "", err
 			}

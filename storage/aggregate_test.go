@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"policygraph/errs"
 	"policygraph/storage"
 )
 
@@ -125,7 +126,7 @@ func TestCountFacts(t *testing.T) {
 	}
 	t.Run("unknown dimension", func(t *testing.T) {
 		_, err := x.g.CountFacts(storage.FactQuery{}, []storage.Dimension{"COLOUR"})
-		wantCode(t, err, storage.CodeInvalidArgument, "groupBy")
+		wantCode(t, err, errs.InvalidArgument, "groupBy")
 	})
 }
 
@@ -189,10 +190,10 @@ func TestTimeSeries(t *testing.T) {
 	})
 	t.Run("YEAR is the axis, not a series", func(t *testing.T) {
 		_, err := x.g.TimeSeries(storage.FactQuery{}, []storage.Dimension{storage.DimYear})
-		wantCode(t, err, storage.CodeInvalidArgument, "seriesBy")
+		wantCode(t, err, errs.InvalidArgument, "seriesBy")
 	})
 	t.Run("span too long", func(t *testing.T) {
 		_, err := x.g.TimeSeries(storage.FactQuery{Predicates: sponsored, YearFrom: ptr(0)}, nil)
-		wantCode(t, err, storage.CodeInvalidArgument, "yearFrom")
+		wantCode(t, err, errs.InvalidArgument, "yearFrom")
 	})
 }

@@ -3,11 +3,11 @@ package storage
 import (
 	"bufio"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"time"
 
@@ -79,25 +79,15 @@ type BackupInfo struct {
 // while the graph keeps serving (writes go on; they are not in it). Memory
 // does not grow with the graph.
 func (g *Graph) Backup(w io.Writer) (BackupInfo, error) {
+	// Open checked the store's format (upgrading an older one) and read its ID.
 	info := BackupInfo{BackupHeader: BackupHeader{Format: BackupFormat, FormatVersion: BackupFormatVersion,
-		Version: g.kv.Version(), CreatedAt: g.now()}}
+		StoreID: g.storeID, StoreFormat: FormatVersion, CreatedAt: g.now()}}
 	sum := sha256.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(w, sum), 1<<16)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	err := g.kv.View(func(tx Txn) error {
-		id, err := tx.Get(metaStoreIDKey)
-		if err != nil {
-			return fmt.Errorf("store ID: %w", err)
-		}
-		if info.StoreID, err = uuid.FromBytes(id); err != nil {
-			return fmt.Errorf("store ID %x: %w", id, err)
-		}
-		f, err := tx.Get(metaFormatKey)
-		if err != nil || len(f) != 4 {
-			return fmt.Errorf("format version %x: %v", f, err)
-		}
-		info.StoreFormat = binary.BigEndian.Uint32(f)
+	err := g.view(func(s Snapshot) error {
+		info.Version = s.Version()
 		if err := enc.Encode(backupLine{Header: &info.BackupHeader}); err != nil {
 			return err
 		}
@@ -105,16 +95,10 @@ func (g *Graph) Backup(w io.Writer) (BackupInfo, error) {
 			info.Records++
 			return enc.Encode(r)
 		}
-		if err := exportScan(tx, record); err != nil {
+		if err := exportScan(s, record); err != nil {
 			return err
 		}
-		return tx.Scan([]byte{prefixSaved}, false, func(k, v []byte) error {
-			var q SavedQuery
-			if err := json.Unmarshal(v, &q); err != nil {
-				return fmt.Errorf("saved query %q: %w", k[1:], err)
-			}
-			return record(Record{Saved: &q})
-		})
+		return s.SavedQueries(func(q *SavedQuery) error { return record(Record{Saved: q}) })
 	})
 	if err == nil {
 		err = bw.Flush()
@@ -240,4 +224,91 @@ func checkTrailer(br *bufio.Reader, line []byte, records int64, sum hashWriter) 
 		return fmt.Errorf("the backup is damaged: it holds %d records, its trailer says %d", records, l.Trailer.Records)
 	}
 	return nil
+}
+
+// RestoreReport says what a restore loaded (storage/badger's Restore).
+type RestoreReport struct {
+	// From is the backup's header: the store and version it was taken from.
+	From BackupHeader
+	// Records is how many records the backup held; Import what they were.
+	Records int64
+	Import  ImportReport
+	// StoreID is the restored store's own, new ID, and Version its graph
+	// version, above the backup's.
+	StoreID uuid.UUID
+	Version uint64
+}
+
+// Provenance is what a restored store records of the backup it came from
+// (under the meta key "restored").
+type Provenance struct {
+	StoreID    uuid.UUID `json:"storeID"`
+	Version    uint64    `json:"version"`
+	CreatedAt  time.Time `json:"createdAt"`
+	RestoredAt time.Time `json:"restoredAt"`
+}
+
+// ProvenanceRecord is the meta record a store restored from the backup h
+// keeps: the key and value the engine's restore writes in the commit that
+// raises the store's version above the backup's.
+func (h BackupHeader) ProvenanceRecord(restoredAt time.Time) (key, value []byte, err error) {
+	value, err = json.Marshal(Provenance{StoreID: h.StoreID, Version: h.Version, CreatedAt: h.CreatedAt, RestoredAt: restoredAt})
+	return metaRestoredKey, value, err
+}
+
+// BackupReader reads a backup written by Backup, once: NewBackupReader
+// checks its header before anything is made for it, then Load imports its
+// records and checks its trailer.
+type BackupReader struct {
+	// Header is the backup's first line.
+	Header BackupHeader
+	br     *bufio.Reader
+	sum    hash.Hash
+}
+
+// NewBackupReader reads and checks the header of the backup r: it fails for
+// an empty input, one that is not a backup, or a backup format this build
+// does not read.
+func NewBackupReader(r io.Reader) (*BackupReader, error) {
+	br := bufio.NewReaderSize(r, 1<<20)
+	sum := sha256.New()
+	h, err := readBackupHeader(br, sum)
+	if err != nil {
+		return nil, err
+	}
+	return &BackupReader{Header: *h, br: br, sum: sum}, nil
+}
+
+// errLoadStopped ends the reading of an import that Load gave up on.
+var errLoadStopped = errors.New("backup load stopped")
+
+// Load imports the backup's records into g, which must hold no graph
+// (Import validates each record as a write would and rebuilds every index),
+// and checks the trailer's record count and SHA-256. A damaged or cut backup
+// is reported as such even when its records made the import fail first.
+func (b *BackupReader) Load(g *Graph) (records int64, rep ImportReport, err error) {
+	pr, pw := io.Pipe()
+	type fed struct {
+		records int64
+		err     error
+	}
+	done := make(chan fed, 1)
+	go func() {
+		n, err := feedRecords(b.br, b.sum, pw)
+		pw.CloseWithError(err) // nil: the import reads io.EOF
+		done <- fed{n, err}
+	}()
+	imp, importErr := g.Import(pr)
+	pr.CloseWithError(errLoadStopped) // the feeder reads on, writing nothing
+	f := <-done
+	switch {
+	case f.err != nil:
+		return f.records, imp, f.err
+	case importErr != nil:
+		return f.records, imp, fmt.Errorf("the backup is whole but does not load: %w", importErr)
+	}
+	if n := int64(imp.Nodes + imp.Texts + imp.Facts + imp.Saved); n != f.records {
+		return f.records, imp, fmt.Errorf("the backup holds %d records but %d loaded", f.records, n)
+	}
+	return f.records, imp, nil
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"policygraph/storage/badger"
+
 	"github.com/google/uuid"
 
 	"policygraph/storage"
@@ -127,7 +129,7 @@ func TestRestoreRoundTrip(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			rep, err := storage.Restore(dir, bytes.NewReader(b), nil)
+			rep, err := badger.Restore(dir, bytes.NewReader(b), nil)
 			if err != nil {
 				t.Fatalf("Restore: %v", err)
 			}
@@ -169,7 +171,7 @@ func TestRestoreRoundTrip(t *testing.T) {
 			if info2.StoreID != r.StoreID() || info2.Version != r.Version() {
 				t.Errorf("backup of the restored store: %+v", info2)
 			}
-			rep3, err := storage.Restore(filepath.Join(t.TempDir(), "again"), bytes.NewReader(b2), nil)
+			rep3, err := badger.Restore(filepath.Join(t.TempDir(), "again"), bytes.NewReader(b2), nil)
 			if err != nil || rep3.StoreID == r.StoreID() || rep3.Version <= r.Version() {
 				t.Errorf("second restore: %+v, %v", rep3, err)
 			}
@@ -250,7 +252,7 @@ func TestRestoreRefusesABadBackupAndLeavesNothing(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				rep, err := storage.Restore(dir, strings.NewReader(tt.input), nil)
+				rep, err := badger.Restore(dir, strings.NewReader(tt.input), nil)
 				if err == nil || !strings.Contains(err.Error(), tt.want) {
 					t.Fatalf("Restore = %+v, %v; want an error containing %q", rep, err, tt.want)
 				}
@@ -264,13 +266,13 @@ func TestRestoreRefusesABadBackupAndLeavesNothing(t *testing.T) {
 		}
 	}
 	// The valid backup restores (the cases above fail for their damage alone).
-	if _, err := storage.Restore(filepath.Join(t.TempDir(), "ok"), strings.NewReader(s), nil); err != nil {
+	if _, err := badger.Restore(filepath.Join(t.TempDir(), "ok"), strings.NewReader(s), nil); err != nil {
 		t.Errorf("Restore of the valid backup (%+v): %v", info, err)
 	}
 	// A directory that is not empty is refused before anything is read.
 	full := t.TempDir()
 	os.WriteFile(filepath.Join(full, "x"), []byte("x"), 0o644)
-	if _, err := storage.Restore(full, strings.NewReader(s), nil); err == nil || !strings.Contains(err.Error(), "not empty") {
+	if _, err := badger.Restore(full, strings.NewReader(s), nil); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Errorf("Restore into a non-empty directory: %v", err)
 	}
 }

@@ -43,8 +43,8 @@ func (g *Graph) ExportJSONL(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	err := g.view(func(tx Txn) error {
-		return exportScan(tx, func(r Record) error { return enc.Encode(r) })
+	err := g.view(func(s Snapshot) error {
+		return exportScan(s, func(r Record) error { return enc.Encode(r) })
 	})
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
@@ -53,30 +53,17 @@ func (g *Graph) ExportJSONL(w io.Writer) error {
 }
 
 // exportScan calls fn for every record of the graph in export order.
-func exportScan(tx Txn, fn func(Record) error) error {
-	err := tx.Scan([]byte{prefixNode}, false, func(k, v []byte) error {
-		n, err := decodeNode(v)
-		if err != nil {
-			return fmt.Errorf("node %x: %w", k[1:], err)
-		}
-		return fn(Record{Node: n})
+func exportScan(s Snapshot, fn func(Record) error) error {
+	if err := s.Nodes(func(n *Node) error { return fn(Record{Node: n}) }); err != nil {
+		return err
+	}
+	err := s.SourceTexts(func(id uuid.UUID, text string) error {
+		return fn(Record{Text: &SourceText{ID: id, Text: text}})
 	})
 	if err != nil {
 		return err
 	}
-	err = tx.Scan([]byte{prefixText}, false, func(k, v []byte) error {
-		return fn(Record{Text: &SourceText{ID: lastID(k), Text: string(v)}})
-	})
-	if err != nil {
-		return err
-	}
-	return tx.Scan([]byte{prefixFact}, false, func(k, v []byte) error {
-		f, err := decodeFact(v)
-		if err != nil {
-			return fmt.Errorf("fact %x: %w", k[1:], err)
-		}
-		return fn(Record{Fact: f})
-	})
+	return s.Facts(func(f *Fact) error { return fn(Record{Fact: f}) })
 }
 
 // Vocab is the IRI namespace of policygraph's RDF vocabulary: classes (Vocab +
@@ -121,8 +108,8 @@ var kindClass = func() map[Kind]string {
 func (g *Graph) ExportNQuads(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	q := &quadWriter{w: bw}
-	err := g.view(func(tx Txn) error {
-		return exportScan(tx, func(r Record) error {
+	err := g.view(func(s Snapshot) error {
+		return exportScan(s, func(r Record) error {
 			switch {
 			case r.Node != nil:
 				q.node(r.Node)
@@ -292,23 +279,6 @@ func (q *quadWriter) fact(f *Fact) {
 	}
 }
 
-// BulkWriter takes writes outside transactions, batching them for speed; nothing
-// is guaranteed visible or durable until Flush returns.
-type BulkWriter interface {
-	Set(key, value []byte) error
-	// Flush writes what is pending and waits for it.
-	Flush() error
-	// Cancel drops the writer; what was flushed stays.
-	Cancel()
-}
-
-// BulkLoader is a KV that can load data outside transactions (Badger's
-// WriteBatch). Import uses it when the KV has it and transactions otherwise, so
-// the KV seam stays narrow.
-type BulkLoader interface {
-	NewBulkWriter() BulkWriter
-}
-
 // txnBulkWriter is the BulkWriter of a KV without a batch writer: it buffers
 // pairs and commits them in transactions of a bounded size.
 type txnBulkWriter struct {
@@ -364,13 +334,11 @@ type ImportReport struct {
 // import into a fresh directory. Returns an error naming the offending line.
 func (g *Graph) Import(r io.Reader) (rep ImportReport, err error) {
 	empty := true
-	if err := g.view(func(tx Txn) error {
-		for _, p := range []byte{prefixNode, prefixFact} {
-			if err := tx.Scan([]byte{p}, true, func(_, _ []byte) error { empty = false; return errStop }); err != nil {
-				return err
-			}
+	if err := g.view(func(s Snapshot) error {
+		if err := s.Nodes(func(*Node) error { empty = false; return ErrStop }); err != nil {
+			return err
 		}
-		return nil
+		return s.FactIDs(func(uuid.UUID) error { empty = false; return ErrStop })
 	}); err != nil {
 		return rep, err
 	}
@@ -394,14 +362,11 @@ func (g *Graph) Import(r io.Reader) (rep ImportReport, err error) {
 	if err := im.run(r); err != nil {
 		return im.rep, err
 	}
-	if r, ok := w.(interface{ sortedRuns() int }); ok {
-		im.rep.SortedRuns = r.sortedRuns()
+	if r, ok := w.(interface{ SortedRuns() int }); ok {
+		im.rep.SortedRuns = r.SortedRuns()
 	}
 	if err := w.Flush(); err != nil {
 		return im.rep, fmt.Errorf("import: flush: %w", err)
-	}
-	if b, ok := g.kv.(*Badger); ok {
-		b.version.Add(1)
 	}
 	g.counts.reset() // written around transactions: count again on next use
 	return im.rep, nil
@@ -746,11 +711,4 @@ func (im *importer) fact(l *importLine) error {
 		im.rep.Edges++
 	}
 	return nil
-}
-
-// NewBulkWriter implements BulkLoader with Badger's StreamWriter, within the
-// memory budget BulkMemory (see streamBulkWriter). Import loads only into a
-// store that holds no graph.
-func (b *Badger) NewBulkWriter() BulkWriter {
-	return &streamBulkWriter{b: b, budget: newBulkBudget(int64(b.bulkMemory))}
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"policygraph/storage/badger"
+
 	"policygraph/seed"
 	"policygraph/storage"
 )
@@ -45,7 +47,7 @@ func testRoundTrip(t *testing.T, bulkMemory int) {
 	if err := g.ExportJSONL(&first); err != nil {
 		t.Fatalf("ExportJSONL: %v", err)
 	}
-	kv, err := storage.OpenBadger(storage.BadgerOptions{InMemory: true, BulkMemory: bulkMemory})
+	kv, err := badger.Open(badger.Options{InMemory: true, BulkMemory: bulkMemory})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,21 +50,21 @@ const maxProblems = 1000
 // right values; every index and adjacency entry belongs to a live record that wants
 // it; every fact's subject, object and evidence sources exist; a fact about a
 // retracted entity is retracted; and each quote is verbatim in its source's text. It returns an error only when it cannot read.
-func (g *Graph) Check() (*CheckReport, error) {
+//
+// Check reads the KV itself, key by key, not a Snapshot: what it checks is
+// the KV's encoding of the graph (records and the entries they own).
+func (g *Graph) Check() (*CheckReport, error) { return CheckKV(g.kv) }
+
+// CheckKV is Check of the graph in kv, which it only reads: for a store
+// opened read-only, where Open, which writes, cannot run (see CheckDir).
+func CheckKV(kv KV) (*CheckReport, error) {
 	rep := &CheckReport{}
-	err := g.view(func(tx Txn) error {
+	err := kv.View(func(tx Txn) error {
 		rep.Problems = rep.Problems[:0]
 		rep.Nodes, rep.Facts, rep.Keys = 0, 0, 0
 		return checkTx(tx, rep)
 	})
 	return rep, err
-}
-
-func keyName(k []byte) string {
-	if len(k) == 0 {
-		return "(empty key)"
-	}
-	return fmt.Sprintf("%c:%x", k[0], k[1:])
 }
 
 func checkTx(tx Txn, rep *CheckReport) error {
@@ -93,10 +93,11 @@ func checkTx(tx Txn, rep *CheckReport) error {
 		problem(metaStoreIDKey, "store ID is %d bytes, want 16", len(v))
 	}
 
-	err := tx.Scan([]byte{prefixNode}, false, func(k, v []byte) error {
+	err := tx.Scan(kindPrefix(prefixNode), false, func(k, v []byte) error {
 		rep.Nodes++
-		if len(k) != 17 {
-			problem(k, "node key is %d bytes, want 17", len(k))
+		key, err := ParseKey(k)
+		if err != nil {
+			problem(k, "%v", err)
 			return nil
 		}
 		np, err := decodeNode(v)
@@ -105,7 +106,7 @@ func checkTx(tx Txn, rep *CheckReport) error {
 			return nil
 		}
 		n := *np
-		if !bytes.Equal(n.ID[:], k[1:]) {
+		if n.ID != key.ID {
 			problem(k, "node record has id %s", n.ID)
 		}
 		if err := validateNode(&n); err != nil {
@@ -123,12 +124,13 @@ func checkTx(tx Txn, rep *CheckReport) error {
 	}
 
 	texts := map[uuid.UUID]string{}
-	err = tx.Scan([]byte{prefixText}, false, func(k, v []byte) error {
-		if len(k) != 17 {
-			problem(k, "text key is %d bytes, want 17", len(k))
+	err = tx.Scan(kindPrefix(prefixText), false, func(k, v []byte) error {
+		key, err := ParseKey(k)
+		if err != nil {
+			problem(k, "%v", err)
 			return nil
 		}
-		id, _ := uuid.FromBytes(k[1:])
+		id := key.ID
 		n := nodes[id]
 		switch {
 		case n == nil:
@@ -143,10 +145,11 @@ func checkTx(tx Txn, rep *CheckReport) error {
 		return err
 	}
 
-	err = tx.Scan([]byte{prefixFact}, false, func(k, v []byte) error {
+	err = tx.Scan(kindPrefix(prefixFact), false, func(k, v []byte) error {
 		rep.Facts++
-		if len(k) != 17 {
-			problem(k, "fact key is %d bytes, want 17", len(k))
+		key, err := ParseKey(k)
+		if err != nil {
+			problem(k, "%v", err)
 			return nil
 		}
 		fp, err := decodeFact(v)
@@ -155,7 +158,7 @@ func checkTx(tx Txn, rep *CheckReport) error {
 			return nil
 		}
 		f := *fp
-		if !bytes.Equal(f.ID[:], k[1:]) {
+		if f.ID != key.ID {
 			problem(k, "fact record has id %s", f.ID)
 		}
 		if f.Predicate.Spec() == nil {
@@ -217,8 +220,8 @@ func checkTx(tx Txn, rep *CheckReport) error {
 		}
 	}
 	// ...and every present index, adjacency and slug key is owned.
-	for _, p := range []byte{prefixOut, prefixIn, prefixKind, prefixSlug, prefixName, prefixPred, prefixValue, prefixYear, prefixNodeYear} {
-		err := tx.Scan([]byte{p}, true, func(k, _ []byte) error {
+	for _, kind := range ownedKinds {
+		err := tx.Scan(kindPrefix(kind), true, func(k, _ []byte) error {
 			rep.Keys++
 			if _, ok := want[string(k)]; !ok {
 				problem(k, "orphan %s: no live record owns it", describeKey(k))
@@ -229,40 +232,14 @@ func checkTx(tx Txn, rep *CheckReport) error {
 			return err
 		}
 	}
-	// Nothing else lives in the store.
-	known := map[byte]bool{prefixMeta: true, prefixNode: true, prefixText: true, prefixFact: true, prefixOut: true, prefixIn: true,
-		prefixKind: true, prefixSlug: true, prefixName: true, prefixPred: true, prefixValue: true, prefixYear: true, prefixNodeYear: true,
-		prefixSaved: true}
+	// Nothing else lives in the store: every key parses (the guard keys are
+	// never present).
 	return tx.Scan(nil, true, func(k, _ []byte) error {
-		if len(k) == 0 || !known[k[0]] {
+		if key, err := ParseKey(k); err != nil || key.Kind == prefixGuard {
 			problem(k, "key of no known kind")
 		}
 		return nil
 	})
-}
-
-func describeKey(k []byte) string {
-	switch k[0] {
-	case prefixOut:
-		return "forward adjacency entry"
-	case prefixIn:
-		return "reverse adjacency entry"
-	case prefixKind:
-		return "kind index entry"
-	case prefixSlug:
-		return "slug entry"
-	case prefixName:
-		return "name index entry"
-	case prefixPred:
-		return "predicate index entry"
-	case prefixValue:
-		return "value index entry"
-	case prefixYear:
-		return "fact year index entry"
-	case prefixNodeYear:
-		return "node year index entry"
-	}
-	return "key"
 }
 
 // checkRetractedNodes verifies what RetractNode promises: a retracted entity
@@ -270,18 +247,21 @@ func describeKey(k []byte) string {
 // retracted entity is retracted too). It reads the adjacency entries, whose
 // flags the rest of the check holds to their facts.
 func checkRetractedNodes(tx Txn, nodes map[uuid.UUID]*Node, problem func(k []byte, format string, args ...any)) error {
-	for _, p := range []byte{prefixOut, prefixIn} {
-		err := tx.Scan([]byte{p}, false, func(k, v []byte) error {
-			_, id, _, fact, err := parseAdjKey(k)
-			if err != nil || len(v) == 0 || v[0] == flagRetracted {
-				return nil // malformed entries are reported as orphans or bad values
+	for _, kind := range []KeyKind{prefixOut, prefixIn} {
+		err := tx.Scan(kindPrefix(kind), false, func(k, v []byte) error {
+			key, err := ParseKey(k)
+			if err != nil {
+				return nil // malformed entries are reported as orphans
 			}
-			if n := nodes[id]; n != nil && n.Retraction != nil {
+			if flag, _, err := parseAdjValue(v); err != nil || flag == flagRetracted {
+				return nil // and bad values as bad values
+			}
+			if n := nodes[key.Node]; n != nil && n.Retraction != nil {
 				role := "subject"
-				if p == prefixIn {
+				if key.Dir() == In {
 					role = "object"
 				}
-				problem(factKey(fact), "fact is not retracted, but its %s %s was retracted", role, n.Slug)
+				problem(factKey(key.ID), "fact is not retracted, but its %s %s was retracted", role, n.Slug)
 			}
 			return nil
 		})

@@ -20,22 +20,22 @@ func TestCheckFindsEachKindOfDamage(t *testing.T) {
 		want string
 	}{
 		{"reverse edge gone", func(w *sponsorshipWorld, f *Fact, tx Txn) error {
-			return tx.Delete(adjKey(prefixIn, f.Object, f.Predicate, f.ID))
+			return tx.Delete(adjKey(In, f.Object, f.Predicate, f.ID))
 		}, "missing reverse adjacency entry"},
 		{"forward edge gone", func(w *sponsorshipWorld, f *Fact, tx Txn) error {
-			return tx.Delete(adjKey(prefixOut, f.Subject, f.Predicate, f.ID))
+			return tx.Delete(adjKey(Out, f.Subject, f.Predicate, f.ID))
 		}, "missing forward adjacency entry"},
 		{"index entry gone", func(w *sponsorshipWorld, f *Fact, tx Txn) error { return tx.Delete(predKey(f.Predicate, f.ID)) }, "missing predicate index entry"},
 		{"orphan index entry", func(w *sponsorshipWorld, f *Fact, tx Txn) error { return tx.Set(predKey(PredMeasure, w.orgs[0]), nil) }, "orphan predicate index entry"},
 		{"orphan edge", func(w *sponsorshipWorld, f *Fact, tx Txn) error {
-			return tx.Set(adjKey(prefixOut, w.orgs[0], PredSponsored, w.orgs[1]), []byte{flagActive})
+			return tx.Set(adjKey(Out, w.orgs[0], PredSponsored, w.orgs[1]), []byte{flagActive})
 		}, "orphan forward adjacency entry"},
 		{"wrong flag", func(w *sponsorshipWorld, f *Fact, tx Txn) error {
-			return tx.Set(adjKey(prefixIn, f.Object, f.Predicate, f.ID), append([]byte{flagRetracted}, f.Subject[:]...))
+			return tx.Set(adjKey(In, f.Object, f.Predicate, f.ID), append([]byte{flagRetracted}, f.Subject[:]...))
 		}, "reverse adjacency entry holds"},
 		{"stale slug", func(w *sponsorshipWorld, f *Fact, tx Txn) error { return tx.Set(slugKey("gone"), w.orgs[0][:]) }, "orphan slug entry"},
 		{"name entry gone", func(w *sponsorshipWorld, f *Fact, tx Txn) error {
-			n, err := getNode(tx, w.orgs[0])
+			n, err := (&kvSnapshot{tx: tx}).Node(w.orgs[0])
 			if err != nil {
 				return err
 			}

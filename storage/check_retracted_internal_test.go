@@ -12,13 +12,14 @@ import (
 func TestCheckFindsLiveFactsOfRetractedEntities(t *testing.T) {
 	// retract marks a node retracted as RetractNode would, but leaves its facts.
 	retract := func(tx Txn, id uuid.UUID) error {
-		old, err := getNode(tx, id)
+		wr := &kvWriter{kvSnapshot{tx: tx}}
+		old, err := wr.Node(id)
 		if err != nil {
 			return err
 		}
 		n := cloneNode(old)
 		n.Retraction = &Retraction{By: "test", Reason: "damage"}
-		return putNode(tx, old, n, "")
+		return putNode(wr, old, n, "")
 	}
 	damage := []struct {
 		name    string

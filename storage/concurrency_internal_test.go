@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"policygraph/errs"
+
 	"github.com/google/uuid"
 )
 
@@ -25,15 +27,7 @@ type sponsorshipWorld struct {
 
 func newSponsorshipWorld(t testing.TB, editions, orgs int) *sponsorshipWorld {
 	t.Helper()
-	kv, err := OpenBadger(BadgerOptions{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := Open(kv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Close() })
+	g := newTestGraph(t)
 	w := &sponsorshipWorld{g: g, measure: map[uuid.UUID]uuid.UUID{}}
 	src, err := g.CreateNode(&Node{Kind: KindSource, Name: "Source"}, concurrencyText)
 	if err != nil {
@@ -71,58 +65,52 @@ func (w *sponsorshipWorld) ev() []Evidence {
 // the same sponsorship race for one record.
 func (w *sponsorshipWorld) sponsor(org, edition uuid.UUID) error {
 	id := uuid.NewSHA1(Namespace, append(org[:], edition[:]...))
-	return w.g.kv.Update(func(tx Txn) error {
-		old, err := getFact(tx, id)
+	return w.g.update(func(wr writer) error {
+		old, err := wr.Fact(id)
 		switch {
 		case err == nil && old.Active():
-			return Errorf(CodeAlreadyExists, "id", "already sponsoring")
-		case err == nil: // withdrawn before: sponsor again, dropping the old entries
-			for _, k := range factIndexKeys(old) {
-				if err := tx.Delete(k.key); err != nil {
-					return err
-				}
-			}
-		case ErrorCode(err) != CodeNotFound:
+			return errs.Errorf(errs.AlreadyExists, "id", "already sponsoring")
+		case err == nil: // withdrawn before: sponsor again, in place of the old record
+		case errs.CodeOf(err) != errs.NotFound:
 			return err
 		}
 		f := &Fact{ID: id, Subject: org, Predicate: PredSponsored, Object: edition, Tier: TierSponsor, Evidence: w.ev(), CreatedAt: w.g.now()}
-		if err := putFact(tx, f); err != nil {
+		if err := validateFact(wr, f); err != nil {
 			return err
 		}
-		return w.bump(tx, edition, +1)
+		if err := wr.setFact(old, f); err != nil {
+			return err
+		}
+		return w.bump(wr, edition, +1)
 	})
 }
 
 // withdraw retracts an org's sponsorship and lowers the count, in one transaction.
 func (w *sponsorshipWorld) withdraw(org, edition uuid.UUID) error {
 	id := uuid.NewSHA1(Namespace, append(org[:], edition[:]...))
-	return w.g.kv.Update(func(tx Txn) error {
-		f, err := getFact(tx, id)
+	return w.g.update(func(wr writer) error {
+		f, err := wr.Fact(id)
 		if err != nil {
 			return err
 		}
 		if f.Retraction != nil {
-			return Errorf(CodeAlreadyRetracted, "id", "already withdrawn")
+			return errs.Errorf(errs.AlreadyRetracted, "id", "already withdrawn")
 		}
-		if err := retractFactTx(tx, f, &Retraction{By: "test", At: w.g.now(), Reason: "withdrawn"}); err != nil {
+		if _, err := retractFactTx(wr, f, &Retraction{By: "test", At: w.g.now(), Reason: "withdrawn"}); err != nil {
 			return err
 		}
-		return w.bump(tx, edition, -1)
+		return w.bump(wr, edition, -1)
 	})
 }
 
-func (w *sponsorshipWorld) bump(tx Txn, edition uuid.UUID, by float64) error {
-	m, err := getFact(tx, w.measure[edition])
+func (w *sponsorshipWorld) bump(wr writer, edition uuid.UUID, by float64) error {
+	m, err := wr.Fact(w.measure[edition])
 	if err != nil {
 		return err
 	}
-	for _, k := range factIndexKeys(m) {
-		if err := tx.Delete(k.key); err != nil {
-			return err
-		}
-	}
-	m.Quantity.Amount += by
-	return writeFact(tx, m)
+	bumped := cloneFact(m)
+	bumped.Quantity.Amount += by
+	return wr.setFact(m, bumped)
 }
 
 // invariant checks, in one snapshot, that every edition's sponsor count equals
@@ -130,11 +118,12 @@ func (w *sponsorshipWorld) bump(tx Txn, edition uuid.UUID, by float64) error {
 // predicate and year index entries.
 func (w *sponsorshipWorld) invariant() error {
 	return w.g.kv.View(func(tx Txn) error {
+		s := &kvSnapshot{tx: tx}
 		byRecord := map[uuid.UUID]int{}
 		inPred, inYear := map[uuid.UUID]int{}, map[uuid.UUID]int{}
 		var facts []*Fact
-		if err := tx.Scan([]byte{prefixFact}, true, func(k, _ []byte) error {
-			f, err := getFact(tx, lastID(k))
+		if err := tx.Scan(kindPrefix(prefixFact), true, func(k, _ []byte) error {
+			f, err := s.Fact(keyID(k))
 			if err != nil {
 				return err
 			}
@@ -150,18 +139,18 @@ func (w *sponsorshipWorld) invariant() error {
 				byRecord[f.Object]++
 			}
 		}
-		if err := tx.Scan(strKey(prefixPred, string(PredSponsored)), true, func(k, _ []byte) error {
-			f := byID[lastID(k)]
+		if err := tx.Scan(predPrefix(PredSponsored), true, func(k, _ []byte) error {
+			f := byID[keyID(k)]
 			if f == nil {
-				return fmt.Errorf("predicate index entry for a missing fact %s", lastID(k))
+				return fmt.Errorf("predicate index entry for a missing fact %s", keyID(k))
 			}
 			inPred[f.Object]++
 			return nil
 		}); err != nil {
 			return err
 		}
-		if err := tx.Scan(strKey(prefixYear, string(PredSponsored)), true, func(k, _ []byte) error {
-			if f := byID[lastID(k)]; f != nil {
+		if err := tx.Scan(yearPrefix(PredSponsored), true, func(k, _ []byte) error {
+			if f := byID[keyID(k)]; f != nil {
 				inYear[f.Object]++
 			}
 			return nil
@@ -169,7 +158,7 @@ func (w *sponsorshipWorld) invariant() error {
 			return err
 		}
 		for _, e := range w.editions {
-			adj, err := otherEndsTx(tx, e, In, PredSponsored)
+			adj, err := otherEndsTx(s, e, In, PredSponsored)
 			if err != nil {
 				return err
 			}
@@ -226,14 +215,14 @@ func TestConcurrentSponsorsKeepTheCount(t *testing.T) {
 				} else if err = w.withdraw(org, ed); err == nil {
 					withdrawn.Add(1)
 				}
-				switch ErrorCode(err) {
+				switch errs.CodeOf(err) {
 				case "":
 					if err != nil {
 						t.Errorf("write: %v", err)
 					}
-				case CodeAlreadyExists, CodeAlreadyRetracted, CodeNotFound:
+				case errs.AlreadyExists, errs.AlreadyRetracted, errs.NotFound:
 					refused.Add(1)
-				case CodeConflict:
+				case errs.Conflict:
 					conflicts.Add(1)
 				default:
 					t.Errorf("write: %v", err)
@@ -284,15 +273,15 @@ func TestConcurrentRetractOnce(t *testing.T) {
 	for range 32 {
 		wg.Go(func() {
 			err := w.withdraw(w.orgs[0], w.editions[0])
-			switch ErrorCode(err) {
+			switch errs.CodeOf(err) {
 			case "":
 				if err == nil {
 					wins.Add(1)
 				}
-			case CodeAlreadyRetracted:
+			case errs.AlreadyRetracted:
 				already.Add(1)
 			}
-			if err != nil && ErrorCode(err) != CodeAlreadyRetracted {
+			if err != nil && errs.CodeOf(err) != errs.AlreadyRetracted {
 				t.Errorf("withdraw: %v", err)
 			}
 		})
@@ -315,7 +304,7 @@ func TestConcurrentRetractOnce(t *testing.T) {
 			_, err := w.g.RetractFact(f.ID, "test", "dup")
 			if err == nil {
 				ok.Add(1)
-			} else if ErrorCode(err) != CodeAlreadyRetracted {
+			} else if errs.CodeOf(err) != errs.AlreadyRetracted {
 				t.Errorf("RetractFact: %v", err)
 			}
 		})

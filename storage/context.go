@@ -3,17 +3,15 @@ package storage
 import (
 	"context"
 	"errors"
-)
 
-// CodeTimeout is the code of the error a graph bound to a context returns once
-// the context is done: the request ran out of time and its work was stopped.
-const CodeTimeout Code = "TIMEOUT"
+	"policygraph/errs"
+)
 
 // scanCheckEvery is how many keys a scan reads between two looks at the context.
 const scanCheckEvery = 64
 
 // WithContext returns a view of the graph whose reads and writes stop, with an
-// *Error TIMEOUT, once ctx is done: every Get and every 64th key of a scan looks
+// *errs.Error TIMEOUT, once ctx is done: every Get and every 64th key of a scan looks
 // at ctx. A write stopped that way is not committed. The view shares the store.
 func (g *Graph) WithContext(ctx context.Context) *Graph {
 	if ctx == nil || ctx.Done() == nil {
@@ -34,16 +32,16 @@ func (g *Graph) ctxErr() error {
 	return ContextError(g.ctx)
 }
 
-// ContextError maps a done context's error to an *Error TIMEOUT (or nil).
+// ContextError maps a done context's error to an *errs.Error TIMEOUT (or nil).
 func ContextError(ctx context.Context) error {
 	err := ctx.Err()
 	if err == nil {
 		return nil
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return &Error{Code: CodeTimeout, Message: "the request took too long and was stopped; ask for less (fewer or narrower fields, a smaller first)"}
+		return &errs.Error{Code: errs.Timeout, Message: "the request took too long and was stopped; ask for less (fewer or narrower fields, a smaller first)"}
 	}
-	return &Error{Code: CodeTimeout, Message: "the request was cancelled"}
+	return &errs.Error{Code: errs.Timeout, Message: "the request was cancelled"}
 }
 
 // ctxKV is a KV whose transactions give up once ctx is done.
@@ -71,12 +69,12 @@ type ctxTxn struct {
 	ctx context.Context
 }
 
-func (t *ctxTxn) onCommit(f func()) bool {
-	oc, ok := t.Txn.(onCommitter)
-	return ok && oc.onCommit(f)
+func (t *ctxTxn) OnCommit(f func()) bool {
+	oc, ok := t.Txn.(CommitNotifier)
+	return ok && oc.OnCommit(f)
 }
 
-// err is the context's error as an *Error TIMEOUT, or nil.
+// err is the context's error as an *errs.Error TIMEOUT, or nil.
 func (t *ctxTxn) err() error { return ContextError(t.ctx) }
 
 func (t *ctxTxn) Get(key []byte) ([]byte, error) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"policygraph/errs"
 	"policygraph/storage"
 )
 
@@ -69,6 +70,15 @@ func TestEveryReadHonoursTheContext(t *testing.T) {
 		"Check":        func(g *storage.Graph) error { _, err := g.Check(); return err },
 		"ExportJSONL":  func(g *storage.Graph) error { return g.ExportJSONL(io.Discard) },
 		"ExportNQuads": func(g *storage.Graph) error { return g.ExportNQuads(io.Discard) },
+		"Absentees":    func(g *storage.Graph) error { _, err := g.Absentees([]uuid.UUID{x.waic2023.ID}); return err },
+		"TierSizes": func(g *storage.Graph) error {
+			_, err := g.TierSizes([]storage.TierQuery{{Event: x.waic2023.ID, Tier: storage.TierElitePartner}})
+			return err
+		},
+		"SearchEntities": func(g *storage.Graph) error { _, err := g.SearchEntities("qual", nil, 10); return err },
+		"Read": func(g *storage.Graph) error {
+			return g.Read(func(s storage.Snapshot) error { _, err := s.Node(x.qualcomm.ID); return err })
+		},
 	}
 	// Not reads under a request's deadline: writes (a cancelled write commits
 	// nothing; the write tests cover them), whole-store operations of the
@@ -110,7 +120,7 @@ func TestEveryReadHonoursTheContext(t *testing.T) {
 		}
 		for name, read := range reads {
 			err := read(x.g.WithContext(cancelled))
-			if storage.ErrorCode(err) != storage.CodeTimeout {
+			if errs.CodeOf(err) != errs.Timeout {
 				t.Errorf("%s (warm %v) on a cancelled context: %v, want TIMEOUT", name, warm, err)
 			}
 		}
@@ -151,7 +161,7 @@ func TestReadsStopMidway(t *testing.T) {
 	ctx := &countdown{Context: context.Background(), done: make(chan struct{})}
 	ctx.left.Store(3) // the deadline passes after the read began
 	_, err := x.g.WithContext(ctx).Nodes(many)
-	if storage.ErrorCode(err) != storage.CodeTimeout {
+	if errs.CodeOf(err) != errs.Timeout {
 		t.Errorf("1,000 cached records read past the deadline: %v", err)
 	}
 }

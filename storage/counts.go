@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"strings"
 	"sync"
 )
 
@@ -10,7 +9,7 @@ import (
 // every write updated would make every two writers conflict; instead the keys
 // are counted once, by a key-only scan on first use (serve does it at start),
 // and from then on each write this process commits adds what it changed,
-// before the store's Version moves past it (see onCommitter). So Stats costs
+// before the store's Version moves past it (see CommitNotifier). So Stats costs
 // no read, and is exact for a store that this process alone writes (Badger's
 // directory lock makes it so). An import, which writes around transactions,
 // makes the next use count again.
@@ -31,39 +30,13 @@ type counter struct {
 	writes  sync.RWMutex
 	mu      sync.Mutex
 	counted bool
-	groups  map[string]int
+	groups  map[countGroup]int
 	maxText int
-}
-
-// countGroup is the group a key is counted in, or "" for a key not counted.
-func countGroup(k []byte) string {
-	if len(k) == 0 {
-		return ""
-	}
-	switch k[0] {
-	case prefixFact:
-		return string(k[:1])
-	case prefixKind, prefixPred:
-		return string(k[:upToZero(k, 1)])
-	case prefixValue:
-		return string(k[:upToZero(k, upToZero(k, 1)+1)])
-	}
-	return ""
-}
-
-// upToZero is the index just past the first 0 byte of k at or after from (len(k) if none).
-func upToZero(k []byte, from int) int {
-	for i := from; i < len(k); i++ {
-		if k[i] == 0 {
-			return i + 1
-		}
-	}
-	return len(k)
 }
 
 // countDelta is what one write transaction changes.
 type countDelta struct {
-	groups  map[string]int
+	groups  map[countGroup]int
 	maxText int
 }
 
@@ -76,10 +49,10 @@ type countingTxn struct {
 }
 
 func (t *countingTxn) Set(key, value []byte) error {
-	if len(key) > 0 && key[0] == prefixText {
+	if isText(key) {
 		t.d.maxText = max(t.d.maxText, len(value))
 	}
-	if g := countGroup(key); g != "" {
+	if g := groupOf(key); g.kind != 0 {
 		if _, err := t.Txn.Get(key); err == ErrKeyMissing {
 			t.d.groups[g]++
 		} else if err != nil {
@@ -90,7 +63,7 @@ func (t *countingTxn) Set(key, value []byte) error {
 }
 
 func (t *countingTxn) Delete(key []byte) error {
-	if g := countGroup(key); g != "" {
+	if g := groupOf(key); g.kind != 0 {
 		if _, err := t.Txn.Get(key); err == nil {
 			t.d.groups[g]--
 		} else if err != ErrKeyMissing {
@@ -122,7 +95,7 @@ func (c *counter) reset() {
 
 // readCounts runs fn on the counts, counting the keys first if needed; the
 // count reads through g, so it stops with g's context.
-func (g *Graph) readCounts(fn func(groups map[string]int, maxText int)) error {
+func (g *Graph) readCounts(fn func(groups map[countGroup]int, maxText int)) error {
 	c := g.counts
 	c.mu.Lock()
 	counted := c.counted
@@ -147,17 +120,17 @@ func (g *Graph) count() error {
 	counted := c.counted
 	c.mu.Unlock()
 	if !counted {
-		groups, maxText := map[string]int{}, 0
+		groups, maxText := map[countGroup]int{}, 0
 		err := g.kv.View(func(tx Txn) error {
-			for _, p := range []byte{prefixFact, prefixKind, prefixPred, prefixValue} {
-				if err := tx.Scan([]byte{p}, true, func(k, _ []byte) error {
-					groups[countGroup(k)]++
+			for _, kind := range countedKinds {
+				if err := tx.Scan(kindPrefix(kind), true, func(k, _ []byte) error {
+					groups[groupOf(k)]++
 					return nil
 				}); err != nil {
 					return err
 				}
 			}
-			return tx.Scan([]byte{prefixText}, false, func(_, v []byte) error {
+			return tx.Scan(kindPrefix(prefixText), false, func(_, v []byte) error {
 				maxText = max(maxText, len(v))
 				return nil
 			})
@@ -187,27 +160,27 @@ type Sizes struct {
 }
 
 // Sizes returns the graph's size from the counts kept in process (counting
-// the keys on first use). Returns an *Error TIMEOUT once g's context is done.
+// the keys on first use). Returns an *errs.Error TIMEOUT once g's context is done.
 func (g *Graph) Sizes() (s Sizes, err error) {
 	if err := g.ctxErr(); err != nil {
 		return s, err
 	}
 	s.ByKind, s.ActiveByPredicate, s.CountryHolders = map[Kind]int{}, map[Predicate]int{}, map[string]int{}
-	err = g.readCounts(func(groups map[string]int, maxText int) {
+	err = g.readCounts(func(groups map[countGroup]int, maxText int) {
 		s.MaxSourceText = maxText
 		for k, n := range groups {
-			switch k[0] {
+			switch k.kind {
 			case prefixFact:
 				s.Facts = n
 			case prefixKind:
-				s.ByKind[Kind(k[1:len(k)-1])] = n
+				s.ByKind[k.entity] = n
 				s.Nodes += n
 			case prefixPred:
-				s.ActiveByPredicate[Predicate(k[1:len(k)-1])] = n
+				s.ActiveByPredicate[k.predicate] = n
 				s.ActiveFacts += n
 			case prefixValue:
-				if pred, value, ok := strings.Cut(strings.TrimSuffix(k[1:], "\x00"), "\x00"); ok && Predicate(pred) == PredCountry {
-					s.CountryHolders[value] = n
+				if k.predicate == PredCountry {
+					s.CountryHolders[k.value] = n
 				}
 			}
 		}

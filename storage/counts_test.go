@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"policygraph/errs"
 	"policygraph/storage"
 )
 
@@ -68,12 +69,12 @@ func writeRandomly(t *testing.T, x *fixture, rng *rand.Rand, n int, tag string) 
 			facts = append(facts, mustAdd(t, g, f))
 		case op == 3 && len(facts) > 0:
 			f := facts[rng.IntN(len(facts))]
-			if _, err := g.RetractFact(f.ID, "tester", "wrong"); err != nil && storage.ErrorCode(err) != "ALREADY_RETRACTED" {
+			if _, err := g.RetractFact(f.ID, "tester", "wrong"); err != nil && errs.CodeOf(err) != "ALREADY_RETRACTED" {
 				t.Fatal(err)
 			}
 		case op == 4:
 			name := fmt.Sprintf("Renamed %s %d", tag, i)
-			if _, err := g.UpdateNode(orgs[rng.IntN(len(orgs))].ID, storage.NodePatch{Name: &name}); err != nil && storage.ErrorCode(err) != "RETRACTED" {
+			if _, err := g.UpdateNode(orgs[rng.IntN(len(orgs))].ID, storage.NodePatch{Name: &name}); err != nil && errs.CodeOf(err) != "RETRACTED" {
 				t.Fatal(err)
 			}
 		case op == 5 && len(orgs) > 1 && rng.IntN(4) == 0:

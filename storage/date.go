@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"policygraph/errs"
 )
 
 // Precision is how much of a Date is known, as in Wikidata: "October 2022" is
@@ -32,7 +34,7 @@ type Date struct {
 // does not exist (2023-02-30).
 func ParseDate(s string) (Date, error) {
 	bad := func(why string) (Date, error) {
-		return Date{}, Errorf(CodeInvalidDate, "date", "invalid date %q: %s (want YYYY, YYYY-MM or YYYY-MM-DD)", s, why)
+		return Date{}, errs.Errorf(errs.InvalidDate, "date", "invalid date %q: %s (want YYYY, YYYY-MM or YYYY-MM-DD)", s, why)
 	}
 	parts := strings.Split(s, "-")
 	if len(parts) > 3 || s == "" {
@@ -79,9 +81,6 @@ func (d Date) String() string {
 	}
 	return fmt.Sprintf("%04d", d.Year)
 }
-
-// Value is the date as text at its precision ("2022-10"); the GraphQL field.
-func (d Date) Value() string { return d.String() }
 
 // Earliest is the first day the date may stand for, for ordering and ranges.
 func (d Date) Earliest() time.Time {

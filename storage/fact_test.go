@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"policygraph/errs"
 	"policygraph/storage"
 )
 
@@ -45,7 +46,7 @@ func TestAddFactAndRead(t *testing.T) {
 		again := x.sponsored(x.ibm, x.waic2023, "")
 		again.ID = f.ID
 		_, err := x.g.AddFact(again)
-		wantCode(t, err, storage.CodeAlreadyExists, "id")
+		wantCode(t, err, errs.AlreadyExists, "id")
 		assertUnchanged(t, x.g, before)
 	})
 	t.Run("tier defaults to SPONSOR", func(t *testing.T) {
@@ -103,59 +104,59 @@ func TestAddFactValidation(t *testing.T) {
 	tests := []struct {
 		name  string
 		fact  *storage.Fact
-		code  storage.Code
+		code  errs.Code
 		field string
 	}{
-		{"unknown predicate", with(base(), func(f *storage.Fact) { f.Predicate = "LIKES" }), storage.CodeInvalidArgument, "predicate"},
-		{"empty predicate", with(base(), func(f *storage.Fact) { f.Predicate = "" }), storage.CodeInvalidArgument, "predicate"},
-		{"unknown subject", with(base(), func(f *storage.Fact) { f.Subject = uuid.New() }), storage.CodeNotFound, "subject"},
-		{"unknown object", with(base(), func(f *storage.Fact) { f.Object = uuid.New() }), storage.CodeNotFound, "object"},
-		{"wrong subject kind", with(base(), func(f *storage.Fact) { f.Subject = x.liuHe.ID }), storage.CodeInvalidArgument, "subject"},
-		{"wrong object kind", with(base(), func(f *storage.Fact) { f.Object = x.shanghai.ID }), storage.CodeInvalidArgument, "object"},
-		{"missing object", with(base(), func(f *storage.Fact) { f.Object = uuid.Nil }), storage.CodeInvalidArgument, "object"},
-		{"object on a literal predicate", with(country("US"), func(f *storage.Fact) { f.Object = x.us.ID }), storage.CodeInvalidArgument, "object"},
-		{"self link", &storage.Fact{Subject: x.qualcomm.ID, Predicate: storage.PredSubsidiaryOf, Object: x.qualcomm.ID, Evidence: x.ev(quoteQualcomm)}, storage.CodeInvalidArgument, "object"},
-		{"country USA", country("USA"), storage.CodeInvalidCountry, "value"},
-		{"country us", country("us"), storage.CodeInvalidCountry, "value"},
-		{"country ZZ", country("ZZ"), storage.CodeInvalidCountry, "value"},
-		{"country empty", country(""), storage.CodeInvalidCountry, "value"},
-		{"value on an entity predicate", with(base(), func(f *storage.Fact) { f.Value = "US" }), storage.CodeInvalidArgument, "value"},
-		{"measure without quantity", measure(nil), storage.CodeInvalidArgument, "quantity"},
-		{"quantity without measure", with(measure(&storage.Quantity{Amount: 22}), func(f *storage.Fact) { f.Measure = "" }), storage.CodeInvalidArgument, "quantity"},
-		{"range without upper", measure(&storage.Quantity{Amount: 20000, Bound: storage.BoundRange}), storage.CodeInvalidArgument, "quantity.upper"},
-		{"upper without range", measure(&storage.Quantity{Amount: 22, Upper: ptr(30.0)}), storage.CodeInvalidArgument, "quantity.upper"},
-		{"upper below amount", measure(&storage.Quantity{Amount: 30000, Bound: storage.BoundRange, Upper: ptr(20000.0)}), storage.CodeInvalidArgument, "quantity.upper"},
-		{"unknown bound", measure(&storage.Quantity{Amount: 22, Bound: "ROUGHLY"}), storage.CodeInvalidArgument, "quantity.bound"},
-		{"quantity on an entity predicate", with(base(), func(f *storage.Fact) { f.Measure, f.Quantity = "n", &storage.Quantity{Amount: 1} }), storage.CodeInvalidArgument, "quantity"},
-		{"unknown tier", with(base(), func(f *storage.Fact) { f.Tier = "GOLD" }), storage.CodeInvalidArgument, "tier"},
-		{"tier on a predicate without tiers", with(country("US"), func(f *storage.Fact) { f.Tier = storage.TierSponsor }), storage.CodeInvalidArgument, "tier"},
-		{"role on a predicate without roles", with(base(), func(f *storage.Fact) { f.Role = "CEO" }), storage.CodeInvalidArgument, "role"},
-		{"former on a predicate without roles", with(base(), func(f *storage.Fact) { f.Former = true }), storage.CodeInvalidArgument, "role"},
-		{"end before start", heldOn("", "2023-07-08", "2023-07-06"), storage.CodeInvalidDate, "end"},
-		{"end a year before start", heldOn("", "2023", "2022-12"), storage.CodeInvalidDate, "end"},
-		{"date and start together", heldOn("2023-07-06", "2023-07-06", ""), storage.CodeInvalidDate, "date"},
-		{"date and end together", heldOn("2023-07-06", "", "2023-07-08"), storage.CodeInvalidDate, "date"},
-		{"no evidence", with(base(), func(f *storage.Fact) { f.Evidence = nil }), storage.CodeInvalidArgument, "evidence"},
+		{"unknown predicate", with(base(), func(f *storage.Fact) { f.Predicate = "LIKES" }), errs.InvalidArgument, "predicate"},
+		{"empty predicate", with(base(), func(f *storage.Fact) { f.Predicate = "" }), errs.InvalidArgument, "predicate"},
+		{"unknown subject", with(base(), func(f *storage.Fact) { f.Subject = uuid.New() }), errs.NotFound, "subject"},
+		{"unknown object", with(base(), func(f *storage.Fact) { f.Object = uuid.New() }), errs.NotFound, "object"},
+		{"wrong subject kind", with(base(), func(f *storage.Fact) { f.Subject = x.liuHe.ID }), errs.InvalidArgument, "subject"},
+		{"wrong object kind", with(base(), func(f *storage.Fact) { f.Object = x.shanghai.ID }), errs.InvalidArgument, "object"},
+		{"missing object", with(base(), func(f *storage.Fact) { f.Object = uuid.Nil }), errs.InvalidArgument, "object"},
+		{"object on a literal predicate", with(country("US"), func(f *storage.Fact) { f.Object = x.us.ID }), errs.InvalidArgument, "object"},
+		{"self link", &storage.Fact{Subject: x.qualcomm.ID, Predicate: storage.PredSubsidiaryOf, Object: x.qualcomm.ID, Evidence: x.ev(quoteQualcomm)}, errs.InvalidArgument, "object"},
+		{"country USA", country("USA"), errs.InvalidCountry, "value"},
+		{"country us", country("us"), errs.InvalidCountry, "value"},
+		{"country ZZ", country("ZZ"), errs.InvalidCountry, "value"},
+		{"country empty", country(""), errs.InvalidCountry, "value"},
+		{"value on an entity predicate", with(base(), func(f *storage.Fact) { f.Value = "US" }), errs.InvalidArgument, "value"},
+		{"measure without quantity", measure(nil), errs.InvalidArgument, "quantity"},
+		{"quantity without measure", with(measure(&storage.Quantity{Amount: 22}), func(f *storage.Fact) { f.Measure = "" }), errs.InvalidArgument, "quantity"},
+		{"range without upper", measure(&storage.Quantity{Amount: 20000, Bound: storage.BoundRange}), errs.InvalidArgument, "quantity.upper"},
+		{"upper without range", measure(&storage.Quantity{Amount: 22, Upper: ptr(30.0)}), errs.InvalidArgument, "quantity.upper"},
+		{"upper below amount", measure(&storage.Quantity{Amount: 30000, Bound: storage.BoundRange, Upper: ptr(20000.0)}), errs.InvalidArgument, "quantity.upper"},
+		{"unknown bound", measure(&storage.Quantity{Amount: 22, Bound: "ROUGHLY"}), errs.InvalidArgument, "quantity.bound"},
+		{"quantity on an entity predicate", with(base(), func(f *storage.Fact) { f.Measure, f.Quantity = "n", &storage.Quantity{Amount: 1} }), errs.InvalidArgument, "quantity"},
+		{"unknown tier", with(base(), func(f *storage.Fact) { f.Tier = "GOLD" }), errs.InvalidArgument, "tier"},
+		{"tier on a predicate without tiers", with(country("US"), func(f *storage.Fact) { f.Tier = storage.TierSponsor }), errs.InvalidArgument, "tier"},
+		{"role on a predicate without roles", with(base(), func(f *storage.Fact) { f.Role = "CEO" }), errs.InvalidArgument, "role"},
+		{"former on a predicate without roles", with(base(), func(f *storage.Fact) { f.Former = true }), errs.InvalidArgument, "role"},
+		{"end before start", heldOn("", "2023-07-08", "2023-07-06"), errs.InvalidDate, "end"},
+		{"end a year before start", heldOn("", "2023", "2022-12"), errs.InvalidDate, "end"},
+		{"date and start together", heldOn("2023-07-06", "2023-07-06", ""), errs.InvalidDate, "date"},
+		{"date and end together", heldOn("2023-07-06", "", "2023-07-08"), errs.InvalidDate, "date"},
+		{"no evidence", with(base(), func(f *storage.Fact) { f.Evidence = nil }), errs.InvalidArgument, "evidence"},
 		{"too much evidence", with(base(), func(f *storage.Fact) {
 			for range storage.MaxEvidence {
 				f.Evidence = append(f.Evidence, f.Evidence[0])
 			}
-		}), storage.CodeInvalidArgument, "evidence"},
-		{"empty quote", with(base(), func(f *storage.Fact) { f.Evidence[0].Quote = " " }), storage.CodeInvalidArgument, "evidence[0].quote"},
-		{"NUL in gloss", with(base(), func(f *storage.Fact) { f.Evidence[0].Gloss = "a\x00" }), storage.CodeInvalidArgument, "evidence[0].gloss"},
-		{"quote not in source", with(base(), func(f *storage.Fact) { f.Evidence[0].Quote = "Qualcomm is a strategic partner" }), storage.CodeQuoteNotInSource, "evidence[0].quote"},
+		}), errs.InvalidArgument, "evidence"},
+		{"empty quote", with(base(), func(f *storage.Fact) { f.Evidence[0].Quote = " " }), errs.InvalidArgument, "evidence[0].quote"},
+		{"NUL in gloss", with(base(), func(f *storage.Fact) { f.Evidence[0].Gloss = "a\x00" }), errs.InvalidArgument, "evidence[0].gloss"},
+		{"quote not in source", with(base(), func(f *storage.Fact) { f.Evidence[0].Quote = "Qualcomm is a strategic partner" }), errs.QuoteNotInSource, "evidence[0].quote"},
 		{"quote with a space for a non-breaking space", with(base(), func(f *storage.Fact) {
 			f.Evidence[0].Quote = strings.ReplaceAll(quoteDates, "\u00a0", " ")
-		}), storage.CodeQuoteNotInSource, "evidence[0].quote"},
-		{"quote with straight quotation marks", with(base(), func(f *storage.Fact) { f.Evidence[0].Quote = `1 trong 22 "đối tác ưu tú"` }), storage.CodeQuoteNotInSource, "evidence[0].quote"},
-		{"quote with other curly quotation marks", with(base(), func(f *storage.Fact) { f.Evidence[0].Quote = "1 trong 22 ‘đối tác ưu tú’" }), storage.CodeQuoteNotInSource, "evidence[0].quote"},
-		{"quote in another case", with(base(), func(f *storage.Fact) { f.Evidence[0].Quote = strings.ToUpper(quoteQualcomm) }), storage.CodeQuoteNotInSource, "evidence[0].quote"},
-		{"quote from another source", with(base(), func(f *storage.Fact) { f.Evidence[0].Source = x.other.ID }), storage.CodeQuoteNotInSource, "evidence[0].quote"},
+		}), errs.QuoteNotInSource, "evidence[0].quote"},
+		{"quote with straight quotation marks", with(base(), func(f *storage.Fact) { f.Evidence[0].Quote = `1 trong 22 "đối tác ưu tú"` }), errs.QuoteNotInSource, "evidence[0].quote"},
+		{"quote with other curly quotation marks", with(base(), func(f *storage.Fact) { f.Evidence[0].Quote = "1 trong 22 ‘đối tác ưu tú’" }), errs.QuoteNotInSource, "evidence[0].quote"},
+		{"quote in another case", with(base(), func(f *storage.Fact) { f.Evidence[0].Quote = strings.ToUpper(quoteQualcomm) }), errs.QuoteNotInSource, "evidence[0].quote"},
+		{"quote from another source", with(base(), func(f *storage.Fact) { f.Evidence[0].Source = x.other.ID }), errs.QuoteNotInSource, "evidence[0].quote"},
 		{"second quote not in source", with(base(), func(f *storage.Fact) {
 			f.Evidence = append(f.Evidence, storage.Evidence{Source: x.src.ID, Quote: "nowhere"})
-		}), storage.CodeQuoteNotInSource, "evidence[1].quote"},
-		{"evidence source not a SOURCE", with(base(), func(f *storage.Fact) { f.Evidence[0].Source = x.qualcomm.ID }), storage.CodeInvalidArgument, "evidence[0].source"},
-		{"evidence source unknown", with(base(), func(f *storage.Fact) { f.Evidence[0].Source = uuid.New() }), storage.CodeNotFound, "evidence[0].source"},
+		}), errs.QuoteNotInSource, "evidence[1].quote"},
+		{"evidence source not a SOURCE", with(base(), func(f *storage.Fact) { f.Evidence[0].Source = x.qualcomm.ID }), errs.InvalidArgument, "evidence[0].source"},
+		{"evidence source unknown", with(base(), func(f *storage.Fact) { f.Evidence[0].Source = uuid.New() }), errs.NotFound, "evidence[0].source"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -329,17 +330,17 @@ func TestRetractFact(t *testing.T) {
 	t.Run("again", func(t *testing.T) {
 		snap := takeSnapshot(t, g)
 		_, err := g.RetractFact(f.ID, "bob", "twice")
-		wantCode(t, err, storage.CodeAlreadyRetracted, "id")
+		wantCode(t, err, errs.AlreadyRetracted, "id")
 		assertUnchanged(t, g, snap)
 	})
 	t.Run("empty reason", func(t *testing.T) {
 		snap := takeSnapshot(t, g)
 		for _, reason := range []string{"", "  \n"} {
 			_, err := g.RetractFact(sp.ID, "bob", reason)
-			wantCode(t, err, storage.CodeInvalidArgument, "reason")
+			wantCode(t, err, errs.InvalidArgument, "reason")
 		}
 		_, err := g.RetractFact(sp.ID, "bob", "bad\x00reason")
-		wantCode(t, err, storage.CodeInvalidArgument, "reason")
+		wantCode(t, err, errs.InvalidArgument, "reason")
 		assertUnchanged(t, g, snap)
 	})
 	t.Run("year index", func(t *testing.T) {
@@ -386,7 +387,7 @@ func TestBatchAllOrNothing(t *testing.T) {
 			}
 			_, err := w.PutNode(&storage.Node{ID: uuid.New(), Kind: "NOPE", Name: "x", Slug: "x"}, "")
 			return err
-		}, func(t *testing.T, err error) { wantCode(t, err, storage.CodeInvalidArgument, "kind") }},
+		}, func(t *testing.T, err error) { wantCode(t, err, errs.InvalidArgument, "kind") }},
 		{"invalid fact half-way", func(w *storage.Writer) error {
 			if _, err := w.PutNode(good(), ""); err != nil {
 				return err
@@ -395,7 +396,7 @@ func TestBatchAllOrNothing(t *testing.T) {
 			f.Evidence[0].Quote = "not in the article"
 			_, err := w.PutFact(f)
 			return err
-		}, func(t *testing.T, err error) { wantCode(t, err, storage.CodeQuoteNotInSource, "") }},
+		}, func(t *testing.T, err error) { wantCode(t, err, errs.QuoteNotInSource, "") }},
 		{"caller error after writes", func(w *storage.Writer) error {
 			if _, err := w.PutNode(good(), ""); err != nil {
 				return err

@@ -1,50 +1,13 @@
 package storage
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
+	"policygraph/errs"
 )
-
-// FuzzIndexKeys checks that the index keys keep their parts apart: the year and
-// the trailing ID read back, year order is byte order, and a predicate is never
-// a prefix of another predicate's keys.
-func FuzzIndexKeys(f *testing.F) {
-	f.Add("SPONSORED", "MEASURE", 2019, 2023, []byte("0123456789abcdef"))
-	f.Add("EVENT", "EVENT_SERIES", 0, 65535, []byte{})
-	f.Fuzz(func(t *testing.T, a, b string, y1, y2 int, idB []byte) {
-		if strings.IndexByte(a, 0) >= 0 || strings.IndexByte(b, 0) >= 0 {
-			return // names and predicates never hold NUL (CheckText, the closed enums)
-		}
-		y1, y2 = y1&0xffff, y2&0xffff
-		var id uuid.UUID
-		copy(id[:], idB)
-		k1, k2 := yearKey(Predicate(a), y1, id), yearKey(Predicate(a), y2, id)
-		n := len(strKey(prefixYear, a))
-		if yearAt(k1, n) != y1 || lastID(k1) != id {
-			t.Fatalf("yearKey(%q, %d, %s) reads back %d %s", a, y1, id, yearAt(k1, n), lastID(k1))
-		}
-		if (y1 < y2) != (bytes.Compare(k1, k2) < 0) {
-			t.Fatalf("years %d, %d sort as keys %x, %x", y1, y2, k1, k2)
-		}
-		if nk := nodeYearKey(Kind(a), y1, id); yearAt(nk, len(strKey(prefixNodeYear, a))) != y1 || lastID(nk) != id {
-			t.Fatalf("nodeYearKey(%q, %d) does not read back", a, y1)
-		}
-		if a != b {
-			pa := strKey(prefixPred, a)
-			if bytes.HasPrefix(predKey(Predicate(b), id), pa) {
-				t.Fatalf("predicate %q's keys start with predicate %q's prefix", b, a)
-			}
-			if bytes.HasPrefix(valueKey(Predicate(a), b, id), strKey(prefixValue, a, a)) && a != b {
-				t.Fatalf("value %q's keys start with value %q's prefix", b, a)
-			}
-		}
-	})
-}
 
 // FuzzSlugAndSearchTerms checks the search form of names: folding is idempotent (slugs rely
 // on it: a slug must equal Slugify of itself), its output is valid UTF-8 with
@@ -84,8 +47,8 @@ func FuzzParseDateExact(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		d, err := ParseDate(s)
 		if err != nil {
-			if ErrorCode(err) != CodeInvalidDate {
-				t.Fatalf("ParseDate(%q) error %v has code %q", s, err, ErrorCode(err))
+			if errs.CodeOf(err) != errs.InvalidDate {
+				t.Fatalf("ParseDate(%q) error %v has code %q", s, err, errs.CodeOf(err))
 			}
 			return
 		}

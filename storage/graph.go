@@ -9,6 +9,8 @@ import (
 	"sort"
 	"time"
 
+	"policygraph/errs"
+
 	"github.com/google/uuid"
 )
 
@@ -58,7 +60,7 @@ func checkFormat(tx Txn) error {
 	v, err := tx.Get(metaFormatKey)
 	if errors.Is(err, ErrKeyMissing) {
 		empty := true
-		if err := tx.Scan(nil, true, func(k, _ []byte) error { empty = false; return errStop }); err != nil {
+		if err := tx.Scan(nil, true, func(k, _ []byte) error { empty = false; return ErrStop }); err != nil {
 			return err
 		}
 		if !empty {
@@ -89,8 +91,8 @@ func (g *Graph) KV() KV { return g.kv }
 // Version grows with every committed write; caches key on it.
 func (g *Graph) Version() uint64 { return g.kv.Version() }
 
-// Writable returns nil if the store takes writes now, or an *Error DISK_FULL
-// while the disk holding it is nearly full (see BadgerOptions.MinFreeDisk).
+// Writable returns nil if the store takes writes now, or an *errs.Error DISK_FULL
+// while the disk holding it is nearly full (see badger.Options.MinFreeDisk).
 func (g *Graph) Writable() error { return g.kv.Writable() }
 
 // Close closes the store.
@@ -101,69 +103,19 @@ func (g *Graph) SetClock(now func() time.Time) { g.now = now }
 
 // ---- reading ----
 
-// getNode and getFact read a record; in a cachedTxn through the record cache,
-// whose records are shared: never modify what they return.
-func getNode(tx Txn, id uuid.UUID) (*Node, error) {
-	ct, cached := tx.(*cachedTxn)
-	if cached {
-		if e, ok := ct.c.nodes.Get(id); ok && e.v == ct.v {
-			return e.n, ct.hit()
-		}
-	}
-	b, err := tx.Get(nodeKey(id))
-	if errors.Is(err, ErrKeyMissing) {
-		return nil, &Error{Code: CodeNotFound, Field: "id", Message: fmt.Sprintf("no entity with id %s", id)}
-	}
-	if err != nil {
-		return nil, err
-	}
-	n, err := decodeNode(b)
-	if err != nil {
-		return nil, fmt.Errorf("decode node %s: %w", id, err)
-	}
-	if cached {
-		ct.c.nodes.Add(id, cachedNode{v: ct.v, n: n}, nodeWeight(n))
-	}
-	return n, nil
-}
-
-func getFact(tx Txn, id uuid.UUID) (*Fact, error) {
-	ct, cached := tx.(*cachedTxn)
-	if cached {
-		if e, ok := ct.c.facts.Get(id); ok && e.v == ct.v {
-			return e.f, ct.hit()
-		}
-	}
-	b, err := tx.Get(factKey(id))
-	if errors.Is(err, ErrKeyMissing) {
-		return nil, &Error{Code: CodeNotFound, Field: "id", Message: fmt.Sprintf("no fact with id %s", id)}
-	}
-	if err != nil {
-		return nil, err
-	}
-	f, err := decodeFact(b)
-	if err != nil {
-		return nil, fmt.Errorf("decode fact %s: %w", id, err)
-	}
-	if cached {
-		ct.c.facts.Add(id, cachedFact{v: ct.v, f: f}, factWeight(f))
-	}
-	return f, nil
-}
-
-// Node returns the node with the ID, or an *Error NOT_FOUND.
+// Node returns the node with the ID, or an *errs.Error NOT_FOUND.
 func (g *Graph) Node(id uuid.UUID) (n *Node, err error) {
-	err = g.view(func(tx Txn) error { n, err = getNode(tx, id); return err })
+	err = g.view(func(s Snapshot) error { n, err = s.Node(id); return err })
 	return n, err
 }
 
 // Nodes returns the nodes with the IDs, in order, nil where an ID names none.
 func (g *Graph) Nodes(ids []uuid.UUID) ([]*Node, error) {
 	out := make([]*Node, len(ids))
-	err := g.view(func(tx Txn) error {
+	err := g.view(func(s Snapshot) error {
 		for i, id := range ids {
-			n, err := getNode(tx, id)
-			if ErrorCode(err) == CodeNotFound {
+			n, err := s.Node(id)
+			if errs.CodeOf(err) == errs.NotFound {
 				continue
 			}
 			if err != nil {
@@ -176,43 +128,32 @@ func (g *Graph) Nodes(ids []uuid.UUID) ([]*Node, error) {
 	return out, err
 }
 
-// NodeBySlug returns the node with the slug, or an *Error NOT_FOUND.
+// NodeBySlug returns the node with the slug, or an *errs.Error NOT_FOUND.
 func (g *Graph) NodeBySlug(slug string) (n *Node, err error) {
-	err = g.view(func(tx Txn) error {
-		id, err := slugID(tx, slug)
+	err = g.view(func(s Snapshot) error {
+		id, err := s.SlugID(slug)
 		if err != nil {
 			return err
 		}
-		n, err = getNode(tx, id)
+		n, err = s.Node(id)
 		return err
 	})
 	return n, err
 }
 
-func slugID(tx Txn, slug string) (uuid.UUID, error) {
-	b, err := tx.Get(slugKey(slug))
-	if errors.Is(err, ErrKeyMissing) {
-		return uuid.Nil, &Error{Code: CodeNotFound, Field: "slug", Message: fmt.Sprintf("no entity with slug %q", slug)}
-	}
-	if err != nil {
-		return uuid.Nil, err
-	}
-	return uuid.FromBytes(b)
-}
-
-// Fact returns the fact with the ID, or an *Error NOT_FOUND.
+// Fact returns the fact with the ID, or an *errs.Error NOT_FOUND.
 func (g *Graph) Fact(id uuid.UUID) (f *Fact, err error) {
-	err = g.view(func(tx Txn) error { f, err = getFact(tx, id); return err })
+	err = g.view(func(s Snapshot) error { f, err = s.Fact(id); return err })
 	return f, err
 }
 
 // Facts returns the facts with the IDs, in order, nil where an ID names none.
 func (g *Graph) Facts(ids []uuid.UUID) ([]*Fact, error) {
 	out := make([]*Fact, len(ids))
-	err := g.view(func(tx Txn) error {
+	err := g.view(func(s Snapshot) error {
 		for i, id := range ids {
-			f, err := getFact(tx, id)
-			if ErrorCode(err) == CodeNotFound {
+			f, err := s.Fact(id)
+			if errs.CodeOf(err) == errs.NotFound {
 				continue
 			}
 			if err != nil {
@@ -227,14 +168,7 @@ func (g *Graph) Facts(ids []uuid.UUID) ([]*Fact, error) {
 
 // SourceText returns the full text of a source node.
 func (g *Graph) SourceText(id uuid.UUID) (text string, err error) {
-	err = g.view(func(tx Txn) error {
-		b, err := tx.Get(textKey(id))
-		if errors.Is(err, ErrKeyMissing) {
-			return nil
-		}
-		text = string(b)
-		return err
-	})
+	err = g.view(func(s Snapshot) error { text, err = s.SourceText(id); return err })
 	return text, err
 }
 
@@ -261,19 +195,11 @@ type AdjQuery struct {
 // every traversal. Facts come in predicate, then fact ID order.
 func (g *Graph) Adjacent(qs []AdjQuery) ([][]*Fact, error) {
 	out := make([][]*Fact, len(qs))
-	err := g.view(func(tx Txn) error {
+	err := g.view(func(s Snapshot) error {
 		for i, q := range qs {
-			ids, err := adjacentIDs(tx, q)
+			facts, err := adjacentFacts(s, q)
 			if err != nil {
 				return err
-			}
-			facts := make([]*Fact, 0, len(ids))
-			for _, id := range ids {
-				f, err := getFact(tx, id)
-				if err != nil {
-					return err
-				}
-				facts = append(facts, f)
 			}
 			out[i] = facts
 		}
@@ -282,8 +208,25 @@ func (g *Graph) Adjacent(qs []AdjQuery) ([][]*Fact, error) {
 	return out, err
 }
 
-func adjacentIDs(tx Txn, q AdjQuery) ([]uuid.UUID, error) {
-	entries, err := adjacentEntries(tx, q)
+// adjacentFacts loads q's facts.
+func adjacentFacts(s Snapshot, q AdjQuery) ([]*Fact, error) {
+	ids, err := adjacentIDs(s, q)
+	if err != nil {
+		return nil, err
+	}
+	facts := make([]*Fact, 0, len(ids))
+	for _, id := range ids {
+		f, err := s.Fact(id)
+		if err != nil {
+			return nil, err
+		}
+		facts = append(facts, f)
+	}
+	return facts, nil
+}
+
+func adjacentIDs(s Snapshot, q AdjQuery) ([]uuid.UUID, error) {
+	entries, err := adjacentEntries(s, q)
 	ids := make([]uuid.UUID, len(entries))
 	for i, e := range entries {
 		ids[i] = e.Fact
@@ -291,37 +234,12 @@ func adjacentIDs(tx Txn, q AdjQuery) ([]uuid.UUID, error) {
 	return ids, err
 }
 
-// adjEntry is one adjacency entry: a fact and the entity at its other end
-// (uuid.Nil for a literal fact).
-type adjEntry struct {
-	Fact, Other uuid.UUID
-}
-
-// adjacentEntries reads q's adjacency from the index keys alone, without
-// loading any fact.
-func adjacentEntries(tx Txn, q AdjQuery) ([]adjEntry, error) {
-	prefix := prefixIn
-	if q.Dir == Out {
-		prefix = prefixOut
-	}
-	var out []adjEntry
-	err := tx.Scan(adjPrefix(prefix, q.Node, q.Predicate), false, func(k, v []byte) error {
-		if len(v) == 0 {
-			return fmt.Errorf("empty adjacency value at %x", k)
-		}
-		switch v[0] {
-		case flagNegated:
-			if !q.Negated {
-				return nil
-			}
-		case flagRetracted:
-			if !q.Retracted {
-				return nil
-			}
-		}
-		e := adjEntry{Fact: lastID(k)}
-		if len(v) >= 17 {
-			copy(e.Other[:], v[1:17])
+// adjacentEntries reads q's adjacency, without loading any fact.
+func adjacentEntries(s Snapshot, q AdjQuery) ([]AdjEntry, error) {
+	var out []AdjEntry
+	err := s.Adjacent(q.Node, q.Dir, q.Predicate, func(e AdjEntry) error {
+		if e.State == Negated && !q.Negated || e.State == Retracted && !q.Retracted {
+			return nil
 		}
 		out = append(out, e)
 		return nil
@@ -331,22 +249,14 @@ func adjacentEntries(tx Txn, q AdjQuery) ([]adjEntry, error) {
 
 // NodeIDsByKind lists the IDs of the nodes of a kind, ordered by folded name.
 func (g *Graph) NodeIDsByKind(kind Kind) (ids []uuid.UUID, err error) {
-	err = g.view(func(tx Txn) error { ids, err = kindScan(tx, kind); return err })
+	err = g.view(func(s Snapshot) error { ids, err = kindScan(s, kind); return err })
 	return ids, err
 }
 
 // NodeIDsByYear lists the nodes of a kind whose year is within [from, to], by year.
 func (g *Graph) NodeIDsByYear(kind Kind, from, to int) (ids []uuid.UUID, err error) {
-	prefix := strKey(prefixNodeYear, string(kind))
-	start := append(bytes.Clone(prefix), yearBytes(max(from, 0))...)
-	err = g.view(func(tx Txn) error {
-		return tx.ScanFrom(prefix, start, true, func(k, _ []byte) error {
-			if yearAt(k, len(prefix)) > to {
-				return errStop
-			}
-			ids = append(ids, lastID(k))
-			return nil
-		})
+	err = g.view(func(s Snapshot) error {
+		return s.NodesByYear(kind, from, to, func(id uuid.UUID) error { ids = append(ids, id); return nil })
 	})
 	return ids, err
 }
@@ -354,14 +264,14 @@ func (g *Graph) NodeIDsByYear(kind Kind, from, to int) (ids []uuid.UUID, err err
 // FactIDsByPredicate lists the active facts with the predicate (by ID), or, when
 // from or to is set, those whose year is within [from, to] (by year).
 func (g *Graph) FactIDsByPredicate(pred Predicate, from, to *int) (ids []uuid.UUID, err error) {
-	err = g.view(func(tx Txn) error { ids, err = factIDsByPredicate(tx, pred, from, to); return err })
+	err = g.view(func(s Snapshot) error { ids, err = factIDsByPredicate(s, pred, from, to); return err })
 	return ids, err
 }
 
 // SubjectsByValue lists the subjects of active literal facts pred = value
 // (for example COUNTRY = "US"), without duplicates.
 func (g *Graph) SubjectsByValue(pred Predicate, value string) (ids []uuid.UUID, err error) {
-	err = g.view(func(tx Txn) error { ids, err = subjectsByValue(tx, pred, value); return err })
+	err = g.view(func(s Snapshot) error { ids, err = subjectsByValue(s, pred, value); return err })
 	return ids, err
 }
 
@@ -386,21 +296,21 @@ func (g *Graph) Search(text string, limit int) ([]SearchHit, error) {
 		}
 	}
 	// One snapshot for both scans.
-	err := g.view(func(tx Txn) error {
+	err := g.view(func(s Snapshot) error {
 		// A word of some name starts with the query.
-		err := tx.Scan(append([]byte{prefixName}, q...), true, func(k, _ []byte) error {
-			raise(lastID(k), 1)
+		err := s.NameTerms(q, false, func(_ string, id uuid.UUID) error {
+			raise(id, 1)
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		// Exact and whole-name prefix matches, from the anchored terms.
-		return tx.Scan(append([]byte{prefixName, '^'}, q...), true, func(k, _ []byte) error {
-			if string(k[2:len(k)-17]) == q {
-				raise(lastID(k), 3)
+		// Exact and whole-name prefix matches.
+		return s.NameTerms(q, true, func(term string, id uuid.UUID) error {
+			if term == q {
+				raise(id, 3)
 			} else {
-				raise(lastID(k), 2)
+				raise(id, 2)
 			}
 			return nil
 		})
@@ -424,12 +334,12 @@ func (g *Graph) Search(text string, limit int) ([]SearchHit, error) {
 	return hits, nil
 }
 
-// Empty reports whether the graph holds no entity. It reads one key, so opening
-// a large store stays fast (Stats scans every key).
+// Empty reports whether the graph holds no entity. It reads one record, so
+// opening a large store stays fast (Stats scans every key).
 func (g *Graph) Empty() (empty bool, err error) {
 	empty = true
-	err = g.view(func(tx Txn) error {
-		return tx.Scan([]byte{prefixNode}, true, func(_, _ []byte) error { empty = false; return errStop })
+	err = g.view(func(s Snapshot) error {
+		return s.Nodes(func(*Node) error { empty = false; return ErrStop })
 	})
 	return empty, err
 }
@@ -458,24 +368,29 @@ func (g *Graph) Stats() (s Stats, err error) {
 	return s, nil
 }
 
-// ScanStats is Stats counted by a key-only scan of the store, for check and
-// for tests of the counts.
-func (g *Graph) ScanStats() (s Stats, err error) {
-	s.ByKind = map[Kind]int{}
-	err = g.view(func(tx Txn) error {
+// ScanStats is Stats counted by scans of the indexes, for check and for
+// tests of the counts.
+func (g *Graph) ScanStats() (st Stats, err error) {
+	st.ByKind = map[Kind]int{}
+	err = g.view(func(s Snapshot) error {
 		for _, k := range Kinds {
-			if err := tx.Scan(strKey(prefixKind, string(k)), true, func(_, _ []byte) error {
-				s.ByKind[k]++
-				s.Nodes++
+			if err := s.NodesByKind(k, func(uuid.UUID) error {
+				st.ByKind[k]++
+				st.Nodes++
 				return nil
 			}); err != nil {
 				return err
 			}
 		}
-		if err := tx.Scan([]byte{prefixFact}, true, func(_, _ []byte) error { s.Facts++; return nil }); err != nil {
+		if err := s.FactIDs(func(uuid.UUID) error { st.Facts++; return nil }); err != nil {
 			return err
 		}
-		return tx.Scan([]byte{prefixPred}, true, func(_, _ []byte) error { s.ActiveFacts++; return nil })
+		for _, p := range Predicates {
+			if err := s.FactsByPredicate(p.Predicate, func(uuid.UUID) error { st.ActiveFacts++; return nil }); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
-	return s, err
+	return st, err
 }

@@ -8,21 +8,37 @@ import (
 	"testing"
 	"time"
 
+	"policygraph/storage/badger"
+
 	"github.com/google/uuid"
 
+	"policygraph/errs"
 	"policygraph/storage"
 )
 
 // clockStart is the fixed time test graphs start their clock at.
 var clockStart = time.Date(2023, 7, 3, 15, 51, 0, 0, time.UTC)
 
+func init() {
+	// The internal tests' engine (export_test.go): they cannot import the
+	// Badger engine, which imports package storage; this package can.
+	storage.NewTestKV = func(t testing.TB) storage.KV {
+		t.Helper()
+		kv, err := badger.Open(badger.Options{InMemory: true})
+		if err != nil {
+			t.Fatalf("open an in-memory Badger: %v", err)
+		}
+		return kv
+	}
+}
+
 // newGraph opens a graph on a fresh in-memory Badger, closed when the test ends.
 // Its clock starts at clockStart and advances one second per reading.
 func newGraph(t testing.TB) *storage.Graph {
 	t.Helper()
-	kv, err := storage.OpenBadger(storage.BadgerOptions{InMemory: true})
+	kv, err := badger.Open(badger.Options{InMemory: true})
 	if err != nil {
-		t.Fatalf("OpenBadger: %v", err)
+		t.Fatalf("badger.Open: %v", err)
 	}
 	g, err := storage.Open(kv)
 	if err != nil {
@@ -89,16 +105,16 @@ func assertUnchanged(t testing.TB, g *storage.Graph, before snapshot) {
 	}
 }
 
-// wantCode fails the test unless err is an *storage.Error with the code (and,
+// wantCode fails the test unless err is an *errs.Error with the code (and,
 // when field is not empty, the field).
-func wantCode(t testing.TB, err error, code storage.Code, field string) {
+func wantCode(t testing.TB, err error, code errs.Code, field string) {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("got no error, want %s", code)
 	}
-	var e *storage.Error
+	var e *errs.Error
 	if !errors.As(err, &e) {
-		t.Fatalf("got %T %v, want *storage.Error %s", err, err, code)
+		t.Fatalf("got %T %v, want *errs.Error %s", err, err, code)
 	}
 	if e.Code != code {
 		t.Fatalf("got code %s (%v), want %s", e.Code, err, code)

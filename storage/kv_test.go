@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"policygraph/storage/badger"
+
 	"policygraph/storage"
 )
 
@@ -108,7 +110,7 @@ func TestTxnScan(t *testing.T) {
 	var got []string
 	if err := kv.View(func(tx storage.Txn) error {
 		for range 3 {
-			if err := tx.Scan([]byte("t/"), true, func(k, _ []byte) error { return storage.ErrStopForTest }); err != nil {
+			if err := tx.Scan([]byte("t/"), true, func(k, _ []byte) error { return storage.ErrStop }); err != nil {
 				return err
 			}
 			if err := tx.Scan([]byte("t/"), false, func(k, v []byte) error {
@@ -145,9 +147,9 @@ func TestTxnScan(t *testing.T) {
 
 func openDir(t testing.TB, dir string) *storage.Graph {
 	t.Helper()
-	kv, err := storage.OpenBadger(storage.BadgerOptions{Dir: dir, SyncWrites: true})
+	kv, err := badger.Open(badger.Options{Dir: dir, SyncWrites: true})
 	if err != nil {
-		t.Fatalf("OpenBadger(%s): %v", dir, err)
+		t.Fatalf("badger.Open(%s): %v", dir, err)
 	}
 	g, err := storage.Open(kv)
 	if err != nil {
@@ -219,7 +221,7 @@ func TestPersistence(t *testing.T) {
 	}
 }
 
-// Badger.Update counts every successful Update, writes or not, but OpenBadger
+// badger.KV.Update counts every successful Update, writes or not, but badger.Open
 // restarts the count from Badger's MaxVersion, which only commits with writes raise.
 func TestVersionNeverGoesBackAcrossReopen(t *testing.T) {
 	dir := t.TempDir()
@@ -275,7 +277,7 @@ func TestOpenFormatVersion(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			kv, err := storage.OpenBadger(storage.BadgerOptions{InMemory: true})
+			kv, err := badger.Open(badger.Options{InMemory: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -310,7 +312,7 @@ func TestOpenFormatVersion(t *testing.T) {
 
 func TestOpenRefusesForeignDirOnReopen(t *testing.T) {
 	dir := t.TempDir()
-	kv, err := storage.OpenBadger(storage.BadgerOptions{Dir: dir})
+	kv, err := badger.Open(badger.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +320,7 @@ func TestOpenRefusesForeignDirOnReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	kv.Close()
-	kv, err = storage.OpenBadger(storage.BadgerOptions{Dir: dir})
+	kv, err = badger.Open(badger.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}

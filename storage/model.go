@@ -87,12 +87,6 @@ type Node struct {
 	Retraction *Retraction `json:"retraction,omitempty"`
 }
 
-// GlobalID is the node's ID (Relay's Node.id).
-func (n *Node) GlobalID() uuid.UUID { return n.ID }
-
-// Base returns the node itself; typed views (Event, Organization...) reach it through this.
-func (n *Node) Base() *Node { return n }
-
 // Label returns the node's name in lang, falling back to the English name.
 func (n *Node) Label(lang string) string {
 	for _, l := range n.Labels {
@@ -215,67 +209,5 @@ type Fact struct {
 	Retraction *Retraction `json:"retraction,omitempty"`
 }
 
-// GlobalID is the fact's ID (Relay's Node.id).
-func (f *Fact) GlobalID() uuid.UUID { return f.ID }
-
 // Active reports whether the fact is neither retracted nor negated.
 func (f *Fact) Active() bool { return f.Retraction == nil && !f.Negated }
-
-// Identified is anything with a global ID: the GraphQL Node interface.
-type Identified interface{ GlobalID() uuid.UUID }
-
-// Entity is a node seen through its kind: the GraphQL Entity interface.
-type Entity interface {
-	Identified
-	Base() *Node
-}
-
-// Typed views of a Node, one per kind, so that the GraphQL layer can tell kinds apart.
-type (
-	EventSeries   struct{ *Node }
-	Event         struct{ *Node }
-	Organization  struct{ *Node }
-	Person        struct{ *Node }
-	Place         struct{ *Node }
-	Product       struct{ *Node }
-	Sanction      struct{ *Node }
-	ExportControl struct{ *Node }
-	Plan          struct{ *Node }
-	Topic         struct{ *Node }
-	Lawsuit       struct{ *Node }
-	Source        struct{ *Node }
-)
-
-// View wraps n in the typed view of its kind. It returns nil for a nil node.
-func View(n *Node) Entity {
-	if n == nil {
-		return nil
-	}
-	switch n.Kind {
-	case KindEventSeries:
-		return &EventSeries{n}
-	case KindEvent:
-		return &Event{n}
-	case KindOrganization:
-		return &Organization{n}
-	case KindPerson:
-		return &Person{n}
-	case KindPlace:
-		return &Place{n}
-	case KindProduct:
-		return &Product{n}
-	case KindSanction:
-		return &Sanction{n}
-	case KindExportControl:
-		return &ExportControl{n}
-	case KindPlan:
-		return &Plan{n}
-	case KindTopic:
-		return &Topic{n}
-	case KindLawsuit:
-		return &Lawsuit{n}
-	case KindSource:
-		return &Source{n}
-	}
-	return nil
-}

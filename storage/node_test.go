@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"policygraph/errs"
 	"policygraph/storage"
 )
 
@@ -67,7 +68,7 @@ func TestNodeNotFound(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			wantCode(t, tt.call(), storage.CodeNotFound, "")
+			wantCode(t, tt.call(), errs.NotFound, "")
 		})
 	}
 }
@@ -117,7 +118,7 @@ func TestCreateNodeAlreadyExists(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			before := takeSnapshot(t, g)
 			_, err := g.CreateNode(&tt.node, "")
-			wantCode(t, err, storage.CodeAlreadyExists, tt.field)
+			wantCode(t, err, errs.AlreadyExists, tt.field)
 			assertUnchanged(t, g, before)
 		})
 	}
@@ -130,34 +131,34 @@ func TestCreateNodeValidation(t *testing.T) {
 	tests := []struct {
 		name  string
 		node  storage.Node
-		code  storage.Code
+		code  errs.Code
 		field string
 	}{
-		{"empty name", org(""), storage.CodeInvalidArgument, "name"},
-		{"blank name", org(" \t "), storage.CodeInvalidArgument, "name"},
-		{"name without letters", org("!!! ---"), storage.CodeInvalidArgument, "name"},
-		{"bad kind", storage.Node{Kind: "COMPANY", Name: "Acme"}, storage.CodeInvalidArgument, "kind"},
-		{"lower-case kind", storage.Node{Kind: "organization", Name: "Acme"}, storage.CodeInvalidArgument, "kind"},
-		{"empty kind", storage.Node{Name: "Acme"}, storage.CodeInvalidArgument, "kind"},
-		{"country code USA", with(org("X"), func(n *storage.Node) { n.Kind, n.Code = storage.KindPlace, "USA" }), storage.CodeInvalidCountry, "code"},
-		{"country code us", with(org("X"), func(n *storage.Node) { n.Kind, n.Code = storage.KindPlace, "us" }), storage.CodeInvalidCountry, "code"},
-		{"country code ZZ", with(org("X"), func(n *storage.Node) { n.Kind, n.Code = storage.KindPlace, "ZZ" }), storage.CodeInvalidCountry, "code"},
-		{"country code 840", with(org("X"), func(n *storage.Node) { n.Kind, n.Code = storage.KindPlace, "840" }), storage.CodeInvalidCountry, "code"},
-		{"invalid UTF-8 name", org("Acme\xff"), storage.CodeInvalidArgument, "name"},
-		{"NUL in name", org("Ac\x00me"), storage.CodeInvalidArgument, "name"},
-		{"oversize name", org(strings.Repeat("a", storage.MaxNameLen+1)), storage.CodeInvalidArgument, "name"},
-		{"oversize description", with(org("X"), func(n *storage.Node) { n.Description = strings.Repeat("d", storage.MaxTextLen+1) }), storage.CodeInvalidArgument, "description"},
-		{"NUL in description", with(org("X"), func(n *storage.Node) { n.Description = "a\x00" }), storage.CodeInvalidArgument, "description"},
-		{"invalid UTF-8 alias", with(org("X"), func(n *storage.Node) { n.Aliases = []string{"ok", "\xc3\x28"} }), storage.CodeInvalidArgument, "aliases"},
-		{"too many aliases", with(org("X"), func(n *storage.Node) { n.Aliases = make([]string, storage.MaxAliases+1) }), storage.CodeInvalidArgument, "aliases"},
-		{"label without language", with(org("X"), func(n *storage.Node) { n.Labels = []storage.Label{{Text: "X"}} }), storage.CodeInvalidArgument, "labels"},
-		{"label with bad language", with(org("X"), func(n *storage.Node) { n.Labels = []storage.Label{{Lang: "not a tag", Text: "X"}} }), storage.CodeInvalidArgument, "labels"},
-		{"slug with capitals", with(org("X"), func(n *storage.Node) { n.Slug = "Acme" }), storage.CodeInvalidArgument, "slug"},
-		{"slug with double hyphen", with(org("X"), func(n *storage.Node) { n.Slug = "ac--me" }), storage.CodeInvalidArgument, "slug"},
-		{"slug too long", with(org("X"), func(n *storage.Node) { n.Slug = strings.Repeat("a", 121) }), storage.CodeInvalidArgument, "slug"},
-		{"negative year", with(org("X"), func(n *storage.Node) { n.Kind, n.Year = storage.KindEvent, -1 }), storage.CodeInvalidDate, "year"},
-		{"year 10000", with(org("X"), func(n *storage.Node) { n.Kind, n.Year = storage.KindEvent, 10000 }), storage.CodeInvalidDate, "year"},
-		{"source text not UTF-8", with(org("X"), func(n *storage.Node) { n.Kind = storage.KindSource }), storage.CodeInvalidArgument, "text"},
+		{"empty name", org(""), errs.InvalidArgument, "name"},
+		{"blank name", org(" \t "), errs.InvalidArgument, "name"},
+		{"name without letters", org("!!! ---"), errs.InvalidArgument, "name"},
+		{"bad kind", storage.Node{Kind: "COMPANY", Name: "Acme"}, errs.InvalidArgument, "kind"},
+		{"lower-case kind", storage.Node{Kind: "organization", Name: "Acme"}, errs.InvalidArgument, "kind"},
+		{"empty kind", storage.Node{Name: "Acme"}, errs.InvalidArgument, "kind"},
+		{"country code USA", with(org("X"), func(n *storage.Node) { n.Kind, n.Code = storage.KindPlace, "USA" }), errs.InvalidCountry, "code"},
+		{"country code us", with(org("X"), func(n *storage.Node) { n.Kind, n.Code = storage.KindPlace, "us" }), errs.InvalidCountry, "code"},
+		{"country code ZZ", with(org("X"), func(n *storage.Node) { n.Kind, n.Code = storage.KindPlace, "ZZ" }), errs.InvalidCountry, "code"},
+		{"country code 840", with(org("X"), func(n *storage.Node) { n.Kind, n.Code = storage.KindPlace, "840" }), errs.InvalidCountry, "code"},
+		{"invalid UTF-8 name", org("Acme\xff"), errs.InvalidArgument, "name"},
+		{"NUL in name", org("Ac\x00me"), errs.InvalidArgument, "name"},
+		{"oversize name", org(strings.Repeat("a", storage.MaxNameLen+1)), errs.InvalidArgument, "name"},
+		{"oversize description", with(org("X"), func(n *storage.Node) { n.Description = strings.Repeat("d", storage.MaxTextLen+1) }), errs.InvalidArgument, "description"},
+		{"NUL in description", with(org("X"), func(n *storage.Node) { n.Description = "a\x00" }), errs.InvalidArgument, "description"},
+		{"invalid UTF-8 alias", with(org("X"), func(n *storage.Node) { n.Aliases = []string{"ok", "\xc3\x28"} }), errs.InvalidArgument, "aliases"},
+		{"too many aliases", with(org("X"), func(n *storage.Node) { n.Aliases = make([]string, storage.MaxAliases+1) }), errs.InvalidArgument, "aliases"},
+		{"label without language", with(org("X"), func(n *storage.Node) { n.Labels = []storage.Label{{Text: "X"}} }), errs.InvalidArgument, "labels"},
+		{"label with bad language", with(org("X"), func(n *storage.Node) { n.Labels = []storage.Label{{Lang: "not a tag", Text: "X"}} }), errs.InvalidArgument, "labels"},
+		{"slug with capitals", with(org("X"), func(n *storage.Node) { n.Slug = "Acme" }), errs.InvalidArgument, "slug"},
+		{"slug with double hyphen", with(org("X"), func(n *storage.Node) { n.Slug = "ac--me" }), errs.InvalidArgument, "slug"},
+		{"slug too long", with(org("X"), func(n *storage.Node) { n.Slug = strings.Repeat("a", 121) }), errs.InvalidArgument, "slug"},
+		{"negative year", with(org("X"), func(n *storage.Node) { n.Kind, n.Year = storage.KindEvent, -1 }), errs.InvalidDate, "year"},
+		{"year 10000", with(org("X"), func(n *storage.Node) { n.Kind, n.Year = storage.KindEvent, 10000 }), errs.InvalidDate, "year"},
+		{"source text not UTF-8", with(org("X"), func(n *storage.Node) { n.Kind = storage.KindSource }), errs.InvalidArgument, "text"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -301,14 +302,14 @@ func TestUpdateNode(t *testing.T) {
 	bad := []struct {
 		name  string
 		patch storage.NodePatch
-		code  storage.Code
+		code  errs.Code
 		field string
 	}{
-		{"empty name", storage.NodePatch{Name: ptr("")}, storage.CodeInvalidArgument, "name"},
-		{"NUL name", storage.NodePatch{Name: ptr("a\x00b")}, storage.CodeInvalidArgument, "name"},
-		{"bad code", storage.NodePatch{Code: ptr("us")}, storage.CodeInvalidCountry, "code"},
-		{"bad year", storage.NodePatch{Year: ptr(-5)}, storage.CodeInvalidDate, "year"},
-		{"bad label", storage.NodePatch{Labels: []storage.Label{{Lang: "", Text: "x"}}}, storage.CodeInvalidArgument, "labels"},
+		{"empty name", storage.NodePatch{Name: ptr("")}, errs.InvalidArgument, "name"},
+		{"NUL name", storage.NodePatch{Name: ptr("a\x00b")}, errs.InvalidArgument, "name"},
+		{"bad code", storage.NodePatch{Code: ptr("us")}, errs.InvalidCountry, "code"},
+		{"bad year", storage.NodePatch{Year: ptr(-5)}, errs.InvalidDate, "year"},
+		{"bad label", storage.NodePatch{Labels: []storage.Label{{Lang: "", Text: "x"}}}, errs.InvalidArgument, "labels"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
@@ -362,17 +363,7 @@ func TestUpdateNodeReindexes(t *testing.T) {
 	}
 }
 
-func TestNodeViewAndNames(t *testing.T) {
-	for _, k := range storage.Kinds {
-		n := &storage.Node{Kind: k}
-		v := storage.View(n)
-		if v == nil || v.Base() != n || v.GlobalID() != n.ID {
-			t.Errorf("View(%s) = %v", k, v)
-		}
-	}
-	if storage.View(nil) != nil || storage.View(&storage.Node{Kind: "NOPE"}) != nil {
-		t.Error("View of nil or an unknown kind is not nil")
-	}
+func TestNodeNames(t *testing.T) {
 	n := &storage.Node{Name: "Shanghai", Labels: []storage.Label{{Lang: "vi", Text: "Thượng Hải"}}, Aliases: []string{"SH"}}
 	if got := strings.Join(n.Names(), "|"); got != "Shanghai|Thượng Hải|SH" {
 		t.Errorf("Names = %q", got)

@@ -2,8 +2,9 @@ package storage
 
 import (
 	"bytes"
-	"errors"
 	"sort"
+
+	"policygraph/errs"
 
 	"github.com/google/uuid"
 )
@@ -13,12 +14,12 @@ import (
 // answer, not of the graph.
 
 // Ref resolves a reference that is either an ID or a slug to an ID.
-// Returns an *Error NOT_FOUND when a slug names nothing.
+// Returns an *errs.Error NOT_FOUND when a slug names nothing.
 func (g *Graph) Ref(ref string) (id uuid.UUID, err error) {
 	if id, err := uuid.Parse(ref); err == nil {
 		return id, nil
 	}
-	err = g.view(func(tx Txn) error { id, err = slugID(tx, ref); return err })
+	err = g.view(func(s Snapshot) error { id, err = s.SlugID(ref); return err })
 	return id, err
 }
 
@@ -37,10 +38,10 @@ type SponsorshipQuery struct {
 // read, so only the facts of the answer are decoded.
 func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
 	var facts []*Fact
-	err := g.view(func(tx Txn) error {
-		var cands []adjEntry
+	err := g.view(func(s Snapshot) error {
+		var cands []AdjEntry
 		collectIn := func(event uuid.UUID) error {
-			more, err := adjacentEntries(tx, AdjQuery{Node: event, Dir: In, Predicate: PredSponsored})
+			more, err := adjacentEntries(s, AdjQuery{Node: event, Dir: In, Predicate: PredSponsored})
 			cands = append(cands, more...)
 			return err
 		}
@@ -50,7 +51,7 @@ func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
 				return err
 			}
 		case q.Series != uuid.Nil:
-			editions, err := adjacentEntries(tx, AdjQuery{Node: q.Series, Dir: In, Predicate: PredEditionOf})
+			editions, err := adjacentEntries(s, AdjQuery{Node: q.Series, Dir: In, Predicate: PredEditionOf})
 			if err != nil {
 				return err
 			}
@@ -60,27 +61,27 @@ func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
 				}
 			}
 		case q.SponsorCountry != "":
-			subjects, err := subjectsByValue(tx, PredCountry, q.SponsorCountry)
+			subjects, err := subjectsByValue(s, PredCountry, q.SponsorCountry)
 			if err != nil {
 				return err
 			}
-			for _, s := range subjects {
-				more, err := adjacentEntries(tx, AdjQuery{Node: s, Dir: Out, Predicate: PredSponsored})
+			for _, subj := range subjects {
+				more, err := adjacentEntries(s, AdjQuery{Node: subj, Dir: Out, Predicate: PredSponsored})
 				if err != nil {
 					return err
 				}
 				for i := range more {
-					more[i].Other = s // the sponsor, for the country filter below
+					more[i].Other = subj // the sponsor, for the country filter below
 				}
 				cands = append(cands, more...)
 			}
 		default:
-			ids, err := factIDsByPredicate(tx, PredSponsored, q.YearFrom, q.YearTo)
+			ids, err := factIDsByPredicate(s, PredSponsored, q.YearFrom, q.YearTo)
 			if err != nil {
 				return err
 			}
 			for _, id := range ids {
-				cands = append(cands, adjEntry{Fact: id})
+				cands = append(cands, AdjEntry{Fact: id})
 			}
 		}
 		countries := map[uuid.UUID]bool{}
@@ -96,7 +97,7 @@ func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
 				ok, seen := countries[c.Other]
 				if !seen {
 					var err error
-					if ok, err = hasValue(tx, c.Other, PredCountry, q.SponsorCountry); err != nil {
+					if ok, err = s.HasValue(c.Other, PredCountry, q.SponsorCountry); err != nil {
 						return err
 					}
 					countries[c.Other] = ok
@@ -105,7 +106,7 @@ func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
 					continue
 				}
 			}
-			f, err := getFact(tx, c.Fact)
+			f, err := s.Fact(c.Fact)
 			if err != nil {
 				return err
 			}
@@ -116,7 +117,7 @@ func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
 			if q.SponsorCountry != "" && c.Other == uuid.Nil {
 				ok, seen := countries[f.Subject]
 				if !seen {
-					if ok, err = hasValue(tx, f.Subject, PredCountry, q.SponsorCountry); err != nil {
+					if ok, err = s.HasValue(f.Subject, PredCountry, q.SponsorCountry); err != nil {
 						return err
 					}
 					countries[f.Subject] = ok
@@ -127,17 +128,17 @@ func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
 			}
 			facts = append(facts, f)
 		}
-		return sortFactsBySubjectName(tx, facts)
+		return sortFactsBySubjectName(s, facts)
 	})
 	return facts, err
 }
 
 // sortFactsBySubjectName orders facts by year, then subject name, then ID.
-func sortFactsBySubjectName(tx Txn, facts []*Fact) error {
+func sortFactsBySubjectName(s Snapshot, facts []*Fact) error {
 	names := map[uuid.UUID]string{}
 	for _, f := range facts {
 		if _, ok := names[f.Subject]; !ok {
-			n, err := getNode(tx, f.Subject)
+			n, err := s.Node(f.Subject)
 			if err != nil {
 				return err
 			}
@@ -157,36 +158,12 @@ func sortFactsBySubjectName(tx Txn, facts []*Fact) error {
 	return nil
 }
 
-// hasValue reports whether subject has an active literal fact pred = value. It
-// reads index keys only: the subject's adjacency for pred, then the value index
-// entry of each active fact.
-func hasValue(tx Txn, subject uuid.UUID, pred Predicate, value string) (bool, error) {
-	found := false
-	err := tx.Scan(adjPrefix(prefixOut, subject, pred), false, func(k, v []byte) error {
-		if v[0] != flagActive {
-			return nil
-		}
-		_, err := tx.Get(valueKey(pred, value, lastID(k)))
-		if errors.Is(err, ErrKeyMissing) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		found = true
-		return errStop
-	})
-	return found, err
-}
-
-func subjectsByValue(tx Txn, pred Predicate, value string) ([]uuid.UUID, error) {
+// subjectsByValue lists the subjects of active literal facts pred = value,
+// without duplicates.
+func subjectsByValue(s Snapshot, pred Predicate, value string) ([]uuid.UUID, error) {
 	var ids []uuid.UUID
 	seen := map[uuid.UUID]bool{}
-	err := tx.Scan(strKey(prefixValue, string(pred), value), false, func(k, v []byte) error {
-		id, err := uuid.FromBytes(v)
-		if err != nil {
-			return err
-		}
+	err := s.SubjectsByValue(pred, value, func(id, _ uuid.UUID) error {
 		if !seen[id] {
 			seen[id] = true
 			ids = append(ids, id)
@@ -196,13 +173,10 @@ func subjectsByValue(tx Txn, pred Predicate, value string) ([]uuid.UUID, error) 
 	return ids, err
 }
 
-func factIDsByPredicate(tx Txn, pred Predicate, from, to *int) (ids []uuid.UUID, err error) {
+func factIDsByPredicate(s Snapshot, pred Predicate, from, to *int) (ids []uuid.UUID, err error) {
+	collect := func(id uuid.UUID) error { ids = append(ids, id); return nil }
 	if from == nil && to == nil {
-		err = tx.Scan(strKey(prefixPred, string(pred)), true, func(k, _ []byte) error {
-			ids = append(ids, lastID(k))
-			return nil
-		})
-		return ids, err
+		return ids, s.FactsByPredicate(pred, collect)
 	}
 	lo, hi := 0, 1<<16-1
 	if from != nil {
@@ -211,14 +185,7 @@ func factIDsByPredicate(tx Txn, pred Predicate, from, to *int) (ids []uuid.UUID,
 	if to != nil {
 		hi = *to
 	}
-	prefix := strKey(prefixYear, string(pred))
-	err = tx.ScanFrom(prefix, append(bytes.Clone(prefix), yearBytes(lo)...), true, func(k, _ []byte) error {
-		if yearAt(k, len(prefix)) > hi {
-			return errStop
-		}
-		ids = append(ids, lastID(k))
-		return nil
-	})
+	err = s.FactsByYear(pred, lo, hi, collect)
 	return ids, err
 }
 
@@ -249,20 +216,20 @@ var AnyAuthority = uuid.Max
 // (or year), without retracted ones.
 func (g *Graph) Entities(q EntityQuery) ([]uuid.UUID, error) {
 	var out []*Node
-	err := g.view(func(tx Txn) error {
-		cands, err := g.entityCandidates(tx, q)
+	err := g.view(func(s Snapshot) error {
+		cands, err := entityCandidates(s, q)
 		if err != nil {
 			return err
 		}
 		for _, id := range cands {
-			n, err := getNode(tx, id)
-			if ErrorCode(err) == CodeNotFound {
+			n, err := s.Node(id)
+			if errs.CodeOf(err) == errs.NotFound {
 				continue
 			}
 			if err != nil {
 				return err
 			}
-			ok, err := matches(tx, n, q)
+			ok, err := matches(s, n, q)
 			if err != nil {
 				return err
 			}
@@ -297,9 +264,9 @@ func (g *Graph) Entities(q EntityQuery) ([]uuid.UUID, error) {
 }
 
 // entityCandidates picks the smallest index-backed superset of q's answer.
-func (g *Graph) entityCandidates(tx Txn, q EntityQuery) ([]uuid.UUID, error) {
+func entityCandidates(s Snapshot, q EntityQuery) ([]uuid.UUID, error) {
 	otherEnds := func(node uuid.UUID, dir Direction, pred Predicate) ([]uuid.UUID, error) {
-		return otherEndsTx(tx, node, dir, pred)
+		return otherEndsTx(s, node, dir, pred)
 	}
 	switch {
 	case q.SponsoredEvent != uuid.Nil:
@@ -315,22 +282,22 @@ func (g *Graph) entityCandidates(tx Txn, q EntityQuery) ([]uuid.UUID, error) {
 		}
 		var out []uuid.UUID
 		for _, e := range editions {
-			s, err := otherEnds(e, In, PredSponsored)
+			sponsors, err := otherEnds(e, In, PredSponsored)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, s...)
+			out = append(out, sponsors...)
 		}
 		return dedup(out), nil
 	case q.Product != uuid.Nil:
 		return otherEnds(q.Product, In, PredCoversProduct)
 	case q.Country != "":
-		ids, err := subjectsByValue(tx, PredCountry, q.Country)
+		ids, err := subjectsByValue(s, PredCountry, q.Country)
 		if err != nil {
 			return nil, err
 		}
 		// Countries themselves are places with that code.
-		places, err := kindScan(tx, KindPlace)
+		places, err := kindScan(s, KindPlace)
 		if err != nil {
 			return nil, err
 		}
@@ -343,7 +310,7 @@ func (g *Graph) entityCandidates(tx Txn, q EntityQuery) ([]uuid.UUID, error) {
 			auth, kind = q.ControlledBy, KindExportControl
 		}
 		if auth == AnyAuthority {
-			measures, err = kindScan(tx, kind)
+			measures, err = kindScan(s, kind)
 		} else {
 			measures, err = otherEnds(auth, In, PredImposedBy)
 		}
@@ -370,14 +337,7 @@ func (g *Graph) entityCandidates(tx Txn, q EntityQuery) ([]uuid.UUID, error) {
 			hi = *q.YearTo
 		}
 		var ids []uuid.UUID
-		prefix := strKey(prefixNodeYear, string(KindEvent))
-		err := tx.ScanFrom(prefix, append(bytes.Clone(prefix), yearBytes(max(lo, 0))...), true, func(k, _ []byte) error {
-			if yearAt(k, len(prefix)) > hi {
-				return errStop
-			}
-			ids = append(ids, lastID(k))
-			return nil
-		})
+		err := s.NodesByYear(KindEvent, lo, hi, func(id uuid.UUID) error { ids = append(ids, id); return nil })
 		return ids, err
 	}
 	kinds := q.Kinds
@@ -386,7 +346,7 @@ func (g *Graph) entityCandidates(tx Txn, q EntityQuery) ([]uuid.UUID, error) {
 	}
 	var out []uuid.UUID
 	for _, k := range kinds {
-		ids, err := kindScan(tx, k)
+		ids, err := kindScan(s, k)
 		if err != nil {
 			return nil, err
 		}
@@ -395,17 +355,15 @@ func (g *Graph) entityCandidates(tx Txn, q EntityQuery) ([]uuid.UUID, error) {
 	return out, nil
 }
 
-func kindScan(tx Txn, kind Kind) (ids []uuid.UUID, err error) {
-	err = tx.Scan(strKey(prefixKind, string(kind)), true, func(k, _ []byte) error {
-		ids = append(ids, lastID(k))
-		return nil
-	})
+// kindScan lists the live nodes of a kind, by folded name.
+func kindScan(s Snapshot, kind Kind) (ids []uuid.UUID, err error) {
+	err = s.NodesByKind(kind, func(id uuid.UUID) error { ids = append(ids, id); return nil })
 	return ids, err
 }
 
 // otherEndsTx lists the distinct entities at the other end of node's active facts.
-func otherEndsTx(tx Txn, node uuid.UUID, dir Direction, pred Predicate) ([]uuid.UUID, error) {
-	entries, err := adjacentEntries(tx, AdjQuery{Node: node, Dir: dir, Predicate: pred})
+func otherEndsTx(s Snapshot, node uuid.UUID, dir Direction, pred Predicate) ([]uuid.UUID, error) {
+	entries, err := adjacentEntries(s, AdjQuery{Node: node, Dir: dir, Predicate: pred})
 	if err != nil {
 		return nil, err
 	}
@@ -430,7 +388,7 @@ func dedup(ids []uuid.UUID) []uuid.UUID {
 	return out
 }
 
-func matches(tx Txn, n *Node, q EntityQuery) (bool, error) {
+func matches(s Snapshot, n *Node, q EntityQuery) (bool, error) {
 	if n.Retraction != nil {
 		return false, nil
 	}
@@ -453,30 +411,30 @@ func matches(tx Txn, n *Node, q EntityQuery) (bool, error) {
 			if n.Code != q.Country {
 				return false, nil
 			}
-		} else if ok, err := hasValue(tx, n.ID, PredCountry, q.Country); err != nil || !ok {
+		} else if ok, err := s.HasValue(n.ID, PredCountry, q.Country); err != nil || !ok {
 			return false, err
 		}
 	}
 	if q.Series != uuid.Nil {
-		ends, err := otherEndsTx(tx, n.ID, Out, PredEditionOf)
+		ends, err := otherEndsTx(s, n.ID, Out, PredEditionOf)
 		if err != nil || !contains(ends, q.Series) {
 			return false, err
 		}
 	}
 	if q.SponsoredSeries != uuid.Nil || q.SponsoredEvent != uuid.Nil {
-		ok, err := sponsoredMatch(tx, n.ID, q)
+		ok, err := sponsoredMatch(s, n.ID, q)
 		if err != nil || !ok {
 			return false, err
 		}
 	}
 	if q.SanctionedBy != uuid.Nil {
-		ok, err := targetedBy(tx, n.ID, KindSanction, q.SanctionedBy)
+		ok, err := targetedBy(s, n.ID, KindSanction, q.SanctionedBy)
 		if err != nil || !ok {
 			return false, err
 		}
 	}
 	if q.ControlledBy != uuid.Nil {
-		ok, err := targetedBy(tx, n.ID, KindExportControl, q.ControlledBy)
+		ok, err := targetedBy(s, n.ID, KindExportControl, q.ControlledBy)
 		if err != nil || !ok {
 			return false, err
 		}
@@ -496,13 +454,13 @@ func contains(ids []uuid.UUID, id uuid.UUID) bool {
 	return false
 }
 
-func sponsoredMatch(tx Txn, org uuid.UUID, q EntityQuery) (bool, error) {
-	ids, err := adjacentIDs(tx, AdjQuery{Node: org, Dir: Out, Predicate: PredSponsored})
+func sponsoredMatch(s Snapshot, org uuid.UUID, q EntityQuery) (bool, error) {
+	ids, err := adjacentIDs(s, AdjQuery{Node: org, Dir: Out, Predicate: PredSponsored})
 	if err != nil {
 		return false, err
 	}
 	for _, fid := range ids {
-		f, err := getFact(tx, fid)
+		f, err := s.Fact(fid)
 		if err != nil {
 			return false, err
 		}
@@ -513,7 +471,7 @@ func sponsoredMatch(tx Txn, org uuid.UUID, q EntityQuery) (bool, error) {
 			return true, nil
 		}
 		if q.SponsoredSeries != uuid.Nil {
-			series, err := otherEndsTx(tx, f.Object, Out, PredEditionOf)
+			series, err := otherEndsTx(s, f.Object, Out, PredEditionOf)
 			if err != nil {
 				return false, err
 			}
@@ -527,14 +485,14 @@ func sponsoredMatch(tx Txn, org uuid.UUID, q EntityQuery) (bool, error) {
 
 // targetedBy reports whether a measure of the kind (imposed by auth, or any when
 // auth is AnyAuthority) targets, covers or restricts the entity.
-func targetedBy(tx Txn, id uuid.UUID, kind Kind, auth uuid.UUID) (bool, error) {
+func targetedBy(s Snapshot, id uuid.UUID, kind Kind, auth uuid.UUID) (bool, error) {
 	for _, p := range []Predicate{PredTargets, PredCoversProduct, PredTargetCountry} {
-		measures, err := otherEndsTx(tx, id, In, p)
+		measures, err := otherEndsTx(s, id, In, p)
 		if err != nil {
 			return false, err
 		}
 		for _, m := range measures {
-			mn, err := getNode(tx, m)
+			mn, err := s.Node(m)
 			if err != nil {
 				return false, err
 			}
@@ -544,7 +502,7 @@ func targetedBy(tx Txn, id uuid.UUID, kind Kind, auth uuid.UUID) (bool, error) {
 			if auth == AnyAuthority {
 				return true, nil
 			}
-			imposers, err := otherEndsTx(tx, m, Out, PredImposedBy)
+			imposers, err := otherEndsTx(s, m, Out, PredImposedBy)
 			if err != nil {
 				return false, err
 			}
@@ -574,19 +532,19 @@ type FactQuery struct {
 // FindFacts answers q ordered by year, then subject name, then ID.
 func (g *Graph) FindFacts(q FactQuery) ([]*Fact, error) {
 	var facts []*Fact
-	err := g.view(func(tx Txn) error {
+	err := g.view(func(s Snapshot) error {
 		var err error
-		if facts, err = selectFacts(tx, q); err != nil {
+		if facts, err = selectFacts(s, q); err != nil {
 			return err
 		}
-		return sortFactsBySubjectName(tx, facts)
+		return sortFactsBySubjectName(s, facts)
 	})
 	return facts, err
 }
 
 // selectFacts answers q in no particular order, starting from the most selective
 // index q names.
-func selectFacts(tx Txn, q FactQuery) ([]*Fact, error) {
+func selectFacts(s Snapshot, q FactQuery) ([]*Fact, error) {
 	var facts []*Fact
 	err := func() error {
 		var ids []uuid.UUID
@@ -596,7 +554,7 @@ func selectFacts(tx Txn, q FactQuery) ([]*Fact, error) {
 				preds = []Predicate{""}
 			}
 			for _, p := range preds {
-				more, err := adjacentIDs(tx, AdjQuery{Node: node, Dir: dir, Predicate: p, Negated: true, Retracted: q.IncludeRetracted})
+				more, err := adjacentIDs(s, AdjQuery{Node: node, Dir: dir, Predicate: p, Negated: true, Retracted: q.IncludeRetracted})
 				if err != nil {
 					return err
 				}
@@ -614,7 +572,7 @@ func selectFacts(tx Txn, q FactQuery) ([]*Fact, error) {
 				return err
 			}
 		case q.Series != uuid.Nil:
-			editions, err := otherEndsTx(tx, q.Series, In, PredEditionOf)
+			editions, err := otherEndsTx(s, q.Series, In, PredEditionOf)
 			if err != nil {
 				return err
 			}
@@ -627,12 +585,12 @@ func selectFacts(tx Txn, q FactQuery) ([]*Fact, error) {
 				}
 			}
 		case q.SubjectCountry != "":
-			subjects, err := subjectsByValue(tx, PredCountry, q.SubjectCountry)
+			subjects, err := subjectsByValue(s, PredCountry, q.SubjectCountry)
 			if err != nil {
 				return err
 			}
-			for _, s := range subjects {
-				if err := adj(s, Out); err != nil {
+			for _, subj := range subjects {
+				if err := adj(subj, Out); err != nil {
 					return err
 				}
 			}
@@ -640,7 +598,7 @@ func selectFacts(tx Txn, q FactQuery) ([]*Fact, error) {
 			// The predicate index holds active facts only: it can answer only when
 			// neither negated nor retracted facts are asked for.
 			for _, p := range q.Predicates {
-				more, err := factIDsByPredicate(tx, p, q.YearFrom, q.YearTo)
+				more, err := factIDsByPredicate(s, p, q.YearFrom, q.YearTo)
 				if err != nil {
 					return err
 				}
@@ -652,7 +610,7 @@ func selectFacts(tx Txn, q FactQuery) ([]*Fact, error) {
 				kinds, dir = q.SubjectKinds, Out
 			}
 			for _, k := range kinds {
-				nodes, err := kindScan(tx, k)
+				nodes, err := kindScan(s, k)
 				if err != nil {
 					return err
 				}
@@ -663,10 +621,7 @@ func selectFacts(tx Txn, q FactQuery) ([]*Fact, error) {
 				}
 			}
 		default:
-			if err := tx.Scan([]byte{prefixFact}, true, func(k, _ []byte) error {
-				ids = append(ids, lastID(k))
-				return nil
-			}); err != nil {
+			if err := s.FactIDs(func(id uuid.UUID) error { ids = append(ids, id); return nil }); err != nil {
 				return err
 			}
 		}
@@ -674,7 +629,7 @@ func selectFacts(tx Txn, q FactQuery) ([]*Fact, error) {
 		countries := map[uuid.UUID]bool{}
 		kinds := map[uuid.UUID]Kind{}
 		for _, id := range ids {
-			f, err := getFact(tx, id)
+			f, err := s.Fact(id)
 			if err != nil {
 				return err
 			}
@@ -689,7 +644,7 @@ func selectFacts(tx Txn, q FactQuery) ([]*Fact, error) {
 			if q.SubjectCountry != "" {
 				ok, seen := countries[f.Subject]
 				if !seen {
-					if ok, err = hasValue(tx, f.Subject, PredCountry, q.SubjectCountry); err != nil {
+					if ok, err = s.HasValue(f.Subject, PredCountry, q.SubjectCountry); err != nil {
 						return err
 					}
 					countries[f.Subject] = ok
@@ -699,7 +654,7 @@ func selectFacts(tx Txn, q FactQuery) ([]*Fact, error) {
 				}
 			}
 			if len(q.SubjectKinds) > 0 || len(q.ObjectKinds) > 0 {
-				ok, err := kindsMatch(tx, kinds, f, q)
+				ok, err := kindsMatch(s, kinds, f, q)
 				if err != nil {
 					return err
 				}
@@ -716,12 +671,12 @@ func selectFacts(tx Txn, q FactQuery) ([]*Fact, error) {
 
 // kindsMatch reports whether f's subject and object have the kinds q asks for;
 // kinds caches the kind of each node seen.
-func kindsMatch(tx Txn, kinds map[uuid.UUID]Kind, f *Fact, q FactQuery) (bool, error) {
+func kindsMatch(s Snapshot, kinds map[uuid.UUID]Kind, f *Fact, q FactQuery) (bool, error) {
 	kindOf := func(id uuid.UUID) (Kind, error) {
 		if k, ok := kinds[id]; ok {
 			return k, nil
 		}
-		n, err := getNode(tx, id)
+		n, err := s.Node(id)
 		if err != nil {
 			return "", err
 		}
@@ -753,4 +708,156 @@ func predIn(p Predicate, ps []Predicate) bool {
 		}
 	}
 	return false
+}
+
+// Absentees answers, for each event, who the sources say did not take part:
+// the negated PARTICIPATED_IN facts of the event, then its negated SPONSORED
+// facts ("avoided sponsoring") but those of a subject that has an active
+// SPONSORED fact for it (Qualcomm was not a strategic partner, yet
+// sponsored: a negated tier is no absence). Facts come in fact ID order
+// within each predicate; all in one snapshot.
+func (g *Graph) Absentees(events []uuid.UUID) ([][]*Fact, error) {
+	out := make([][]*Fact, len(events))
+	err := g.view(func(s Snapshot) error {
+		for i, ev := range events {
+			absent, err := negatedFacts(s, ev, PredParticipatedIn)
+			if err != nil {
+				return err
+			}
+			avoided, err := negatedFacts(s, ev, PredSponsored)
+			if err != nil {
+				return err
+			}
+			sponsors := map[uuid.UUID]bool{}
+			err = s.Adjacent(ev, In, PredSponsored, func(e AdjEntry) error {
+				if e.State == Active {
+					sponsors[e.Other] = true
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, f := range avoided {
+				if !sponsors[f.Subject] {
+					absent = append(absent, f)
+				}
+			}
+			out[i] = absent
+		}
+		return nil
+	})
+	return out, err
+}
+
+// negatedFacts loads the negated (not retracted) facts with pred whose
+// object is node.
+func negatedFacts(s Snapshot, node uuid.UUID, pred Predicate) ([]*Fact, error) {
+	var ids []uuid.UUID
+	err := s.Adjacent(node, In, pred, func(e AdjEntry) error {
+		if e.State == Negated {
+			ids = append(ids, e.Fact)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	facts := make([]*Fact, 0, len(ids))
+	for _, id := range ids {
+		f, err := s.Fact(id)
+		if err != nil {
+			return nil, err
+		}
+		facts = append(facts, f)
+	}
+	return facts, nil
+}
+
+// TierQuery asks how many sponsors an event declares in a tier.
+type TierQuery struct {
+	Event uuid.UUID
+	Tier  Tier
+}
+
+// TierSizes answers each query with the quantity of the event's active
+// MEASURE fact for the tier (its measure is Tier.TierMeasure: "elite-partners"),
+// the first in fact ID order; nil when the event states none. The size of a
+// SPONSORED fact's tier is TierQuery{f.Object, f.Tier}. All in one snapshot,
+// each event's measures read once.
+func (g *Graph) TierSizes(qs []TierQuery) ([]*Quantity, error) {
+	out := make([]*Quantity, len(qs))
+	err := g.view(func(s Snapshot) error {
+		measures := map[uuid.UUID][]*Fact{}
+		for i, q := range qs {
+			ms, seen := measures[q.Event]
+			if !seen {
+				var err error
+				if ms, err = adjacentFacts(s, AdjQuery{Node: q.Event, Dir: Out, Predicate: PredMeasure}); err != nil {
+					return err
+				}
+				measures[q.Event] = ms
+			}
+			for _, m := range ms {
+				if m.Measure == q.Tier.TierMeasure() && m.Quantity != nil {
+					out[i] = m.Quantity
+					break
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// EntityHit is one entity SearchEntities found, with how well it matched
+// (SearchHit.Score).
+type EntityHit struct {
+	Node  *Node
+	Score int
+}
+
+// SearchEntities is Search as a reader wants it: the entities found, not
+// retracted, of one of kinds (any when empty), best matches first, then the
+// shorter name, then by name; at most limit of them.
+func (g *Graph) SearchEntities(text string, kinds []Kind, limit int) ([]EntityHit, error) {
+	hits, err := g.Search(text, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]EntityHit, 0, len(hits))
+	err = g.view(func(s Snapshot) error {
+		for _, h := range hits {
+			n, err := s.Node(h.ID)
+			if errs.CodeOf(err) == errs.NotFound {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if n.Retraction != nil || len(kinds) > 0 && !kindIn(n.Kind, kinds) {
+				continue
+			}
+			out = append(out, EntityHit{Node: n, Score: h.Score})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Same score: shorter, then alphabetical names first.
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Score != out[j].Score {
+			return out[i].Score > out[j].Score
+		}
+		a, b := out[i].Node.Name, out[j].Node.Name
+		if len(a) != len(b) {
+			return len(a) < len(b)
+		}
+		return a < b
+	})
+	if len(out) > limit {
+		out = out[:max(limit, 0)]
+	}
+	return out, nil
 }

@@ -114,47 +114,24 @@ func newRecordCache(bytes int64) *recordCache {
 	}
 }
 
-// cachedTxn is a read-only transaction whose snapshot is known to be version v.
-type cachedTxn struct {
-	Txn
-	c    *recordCache
-	v    uint64
-	hits int
-}
-
-// hit counts a record served from the cache, and every scanCheckEvery hits
-// looks at the transaction's context, as a scan does: a loop over cached
-// records reads no key, yet must stop when the request's time is up.
-func (t *cachedTxn) hit() error {
-	if t.hits++; t.hits%scanCheckEvery != 0 {
-		return nil
-	}
-	if c, ok := t.Txn.(*ctxTxn); ok {
-		return c.err()
-	}
-	return nil
-}
-
-// view runs fn in a read-only snapshot, with the record cache when the
-// snapshot's version is known (see above).
-func (g *Graph) view(fn func(Txn) error) error {
+// view runs fn on a snapshot of one read-only transaction, with the record
+// cache when the snapshot's version is known (see above).
+func (g *Graph) view(fn func(Snapshot) error) error {
 	c := g.rc
-	if c == nil {
-		return g.kv.View(fn)
-	}
 	v := g.kv.Version()
 	return g.kv.View(func(tx Txn) error {
-		if c.writing.Load() == 0 && g.kv.Version() == v {
-			tx = &cachedTxn{Txn: tx, c: c, v: v}
+		s := &kvSnapshot{tx: tx, v: v}
+		if c != nil && c.writing.Load() == 0 && g.kv.Version() == v {
+			s.cache = c
 		}
-		return fn(tx)
+		return fn(s)
 	})
 }
 
-// update runs fn in a read-write transaction, marked in progress for view,
-// and adds what it changed to the graph's counts (counts.go) once it has
-// committed, before the store's Version moves past it.
-func (g *Graph) update(fn func(Txn) error) error {
+// update runs fn with the writer of a read-write transaction, marked in
+// progress for view, and adds what it changed to the graph's counts
+// (counts.go) once it has committed, before the store's Version moves past it.
+func (g *Graph) update(fn func(w writer) error) error {
 	if c := g.rc; c != nil {
 		c.writing.Add(1)
 		defer c.writing.Add(-1)
@@ -164,13 +141,13 @@ func (g *Graph) update(fn func(Txn) error) error {
 	var last *countDelta
 	hooked := false
 	err := g.kv.Update(func(tx Txn) error {
-		d := &countDelta{groups: map[string]int{}}
+		d := &countDelta{groups: map[countGroup]int{}}
 		last = d
-		if err := fn(&countingTxn{Txn: tx, d: d}); err != nil {
+		if err := fn(&kvWriter{kvSnapshot{tx: &countingTxn{Txn: tx, d: d}}}); err != nil {
 			return err
 		}
-		oc, ok := tx.(onCommitter)
-		hooked = ok && oc.onCommit(func() { g.counts.apply(d) })
+		oc, ok := tx.(CommitNotifier)
+		hooked = ok && oc.OnCommit(func() { g.counts.apply(d) })
 		return nil
 	})
 	if err == nil && !hooked {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"policygraph/errs"
 	"policygraph/storage"
 )
 
@@ -50,7 +51,7 @@ func TestRetractNodeRacingAddFact(t *testing.T) {
 						mu.Lock()
 						added = append(added, out.ID)
 						mu.Unlock()
-					case storage.ErrorCode(err) == storage.CodeInvalidArgument, storage.ErrorCode(err) == storage.CodeConflict:
+					case errs.CodeOf(err) == errs.InvalidArgument, errs.CodeOf(err) == errs.Conflict:
 						// refused: the entity was retracted first, or the write gave up
 					default:
 						t.Errorf("AddFact: %v", err)

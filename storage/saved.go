@@ -1,12 +1,11 @@
 package storage
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
 	"regexp"
 	"strings"
 	"time"
+
+	"policygraph/errs"
 )
 
 // SavedQuery is a named, parameterised GraphQL query that anyone can run at a
@@ -20,51 +19,27 @@ type SavedQuery struct {
 	CreatedBy   string    `json:"createdBy,omitempty"`
 }
 
-// DescriptionOpt is Description, nil when empty.
-func (s *SavedQuery) DescriptionOpt() *string { return optStr(s.Description) }
-
-// savedKey is 'Q' | name: saved queries live beside the graph, outside its indexes.
-const prefixSaved byte = 'Q'
-
-func savedKey(name string) []byte { return append([]byte{prefixSaved}, name...) }
-
 var savedNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
 
 // MaxSavedQueryLen bounds the text of a saved query.
 const MaxSavedQueryLen = 20000
 
-func getSaved(tx Txn, name string) (*SavedQuery, error) {
-	b, err := tx.Get(savedKey(name))
-	if err != nil {
-		return nil, err
-	}
-	var q SavedQuery
-	if err := json.Unmarshal(b, &q); err != nil {
-		return nil, fmt.Errorf("decode saved query %q: %w", name, err)
-	}
-	return &q, nil
-}
-
 // PutSavedQuery creates or replaces the saved query with q.Name, keeping the
-// creation time of one it replaces. Returns an *Error INVALID_ARGUMENT for a bad
+// creation time of one it replaces. Returns an *errs.Error INVALID_ARGUMENT for a bad
 // name or an empty or oversize query.
 func (g *Graph) PutSavedQuery(q SavedQuery) (*SavedQuery, error) {
 	if err := validateSavedQuery(&q); err != nil {
 		return nil, err
 	}
-	err := g.update(func(tx Txn) error {
+	err := g.update(func(w writer) error {
 		q.UpdatedAt = g.now()
 		q.CreatedAt = q.UpdatedAt
-		if old, err := getSaved(tx, q.Name); err == nil {
+		if old, err := w.SavedQuery(q.Name); err == nil {
 			q.CreatedAt = old.CreatedAt
-		} else if !errors.Is(err, ErrKeyMissing) {
+		} else if errs.CodeOf(err) != errs.NotFound {
 			return err
 		}
-		b, err := json.Marshal(q)
-		if err != nil {
-			return err
-		}
-		return tx.Set(savedKey(q.Name), b)
+		return w.setSaved(&q)
 	})
 	if err != nil {
 		return nil, err
@@ -77,10 +52,10 @@ func (g *Graph) PutSavedQuery(q SavedQuery) (*SavedQuery, error) {
 // that the query is valid).
 func validateSavedQuery(q *SavedQuery) error {
 	if !savedNameRE.MatchString(q.Name) {
-		return Errorf(CodeInvalidArgument, "name", "a saved query's name is 1 to 64 lowercase letters, digits and hyphens: %q", q.Name)
+		return errs.Errorf(errs.InvalidArgument, "name", "a saved query's name is 1 to 64 lowercase letters, digits and hyphens: %q", q.Name)
 	}
 	if strings.TrimSpace(q.Query) == "" {
-		return Errorf(CodeInvalidArgument, "query", "the query must not be empty")
+		return errs.Errorf(errs.InvalidArgument, "query", "the query must not be empty")
 	}
 	if err := CheckText("query", q.Query, MaxSavedQueryLen); err != nil {
 		return err
@@ -88,41 +63,26 @@ func validateSavedQuery(q *SavedQuery) error {
 	return CheckText("description", q.Description, MaxTextLen)
 }
 
-// SavedQuery returns the saved query with the name, or an *Error NOT_FOUND.
+// SavedQuery returns the saved query with the name, or an *errs.Error NOT_FOUND.
 func (g *Graph) SavedQuery(name string) (q *SavedQuery, err error) {
-	err = g.view(func(tx Txn) error {
-		q, err = getSaved(tx, name)
-		if errors.Is(err, ErrKeyMissing) {
-			return Errorf(CodeNotFound, "name", "no saved query named %q", name)
-		}
-		return err
-	})
+	err = g.view(func(s Snapshot) error { q, err = s.SavedQuery(name); return err })
 	return q, err
 }
 
 // SavedQueries lists the saved queries by name.
 func (g *Graph) SavedQueries() (out []*SavedQuery, err error) {
-	err = g.view(func(tx Txn) error {
-		return tx.Scan([]byte{prefixSaved}, false, func(_, v []byte) error {
-			var q SavedQuery
-			if err := json.Unmarshal(v, &q); err != nil {
-				return err
-			}
-			out = append(out, &q)
-			return nil
-		})
+	err = g.view(func(s Snapshot) error {
+		return s.SavedQueries(func(q *SavedQuery) error { out = append(out, q); return nil })
 	})
 	return out, err
 }
 
-// DeleteSavedQuery removes a saved query. Returns an *Error NOT_FOUND.
+// DeleteSavedQuery removes a saved query. Returns an *errs.Error NOT_FOUND.
 func (g *Graph) DeleteSavedQuery(name string) error {
-	return g.update(func(tx Txn) error {
-		if _, err := tx.Get(savedKey(name)); errors.Is(err, ErrKeyMissing) {
-			return Errorf(CodeNotFound, "name", "no saved query named %q", name)
-		} else if err != nil {
+	return g.update(func(w writer) error {
+		if _, err := w.SavedQuery(name); err != nil {
 			return err
 		}
-		return tx.Delete(savedKey(name))
+		return w.deleteSaved(name)
 	})
 }

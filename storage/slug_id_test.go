@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"policygraph/errs"
 	"policygraph/storage"
 )
 
@@ -24,7 +25,7 @@ func TestSlugThatReadsAsAnID(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			before := takeSnapshot(t, g)
 			_, err := g.CreateNode(&storage.Node{Kind: storage.KindOrganization, Name: "Impostor", Slug: tt.slug}, "")
-			wantCode(t, err, storage.CodeInvalidArgument, "slug")
+			wantCode(t, err, errs.InvalidArgument, "slug")
 			assertUnchanged(t, g, before)
 		})
 	}
@@ -32,7 +33,7 @@ func TestSlugThatReadsAsAnID(t *testing.T) {
 		n := &storage.Node{ID: uuid.New(), Kind: storage.KindOrganization, Name: "Impostor", Slug: victim}
 		before := takeSnapshot(t, g)
 		_, err := g.PutNode(n, "")
-		wantCode(t, err, storage.CodeInvalidArgument, "slug")
+		wantCode(t, err, errs.InvalidArgument, "slug")
 		assertUnchanged(t, g, before)
 	})
 	t.Run("name that reads as an ID", func(t *testing.T) {

@@ -3,11 +3,12 @@ package storage
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"policygraph/errs"
 
 	"github.com/google/uuid"
 	"golang.org/x/text/language"
@@ -34,7 +35,7 @@ const (
 // CreateNode writes a new node. A zero ID gets a random UUID; an empty slug is
 // made from the name (with a numeric suffix where taken). For a SOURCE, text is
 // its full text, against which evidence quotes are checked.
-// Returns an *Error: INVALID_ARGUMENT for a bad kind, empty or oversize name;
+// Returns an *errs.Error: INVALID_ARGUMENT for a bad kind, empty or oversize name;
 // INVALID_COUNTRY for a bad country code; ALREADY_EXISTS for a taken ID or slug.
 func (g *Graph) CreateNode(n *Node, text string) (*Node, error) {
 	n = cloneNode(n)
@@ -42,23 +43,23 @@ func (g *Graph) CreateNode(n *Node, text string) (*Node, error) {
 		n.ID = uuid.New()
 	}
 	wantSlug := n.Slug
-	err := g.update(func(tx Txn) error {
-		if _, err := tx.Get(nodeKey(n.ID)); err == nil {
-			return Errorf(CodeAlreadyExists, "id", "an entity with id %s exists", n.ID)
-		} else if !errors.Is(err, ErrKeyMissing) {
+	err := g.update(func(w writer) error {
+		if _, err := w.Node(n.ID); err == nil {
+			return errs.Errorf(errs.AlreadyExists, "id", "an entity with id %s exists", n.ID)
+		} else if errs.CodeOf(err) != errs.NotFound {
 			return err
 		}
 		// A retried transaction picks the slug again: another writer may have taken it.
 		n.Slug = wantSlug
 		if n.Slug == "" {
-			s, err := freeSlug(tx, n.Name)
+			s, err := freeSlug(w, n.Name)
 			if err != nil {
 				return err
 			}
 			n.Slug = s
 		}
 		n.CreatedAt, n.UpdatedAt = g.now(), g.now()
-		return putNode(tx, nil, n, text)
+		return putNode(w, nil, n, text)
 	})
 	if err != nil {
 		return nil, err
@@ -104,17 +105,17 @@ func (o PutOutcome) String() string {
 // The outcome says which (PutKept when the stored node differs from n).
 func (g *Graph) PutNode(n *Node, text string) (PutOutcome, error) {
 	var out PutOutcome
-	err := g.update(func(tx Txn) (err error) { out, err = g.putNodeTx(tx, cloneNode(n), text); return err })
+	err := g.update(func(w writer) (err error) { out, err = g.putNodeTx(w, cloneNode(n), text); return err })
 	return out, err
 }
 
-func (g *Graph) putNodeTx(tx Txn, n *Node, text string) (PutOutcome, error) {
+func (g *Graph) putNodeTx(w writer, n *Node, text string) (PutOutcome, error) {
 	// A broken seed file is refused whether or not the store holds the node.
 	if err := validateNode(n); err != nil {
 		return 0, err
 	}
-	old, err := getNode(tx, n.ID)
-	if err != nil && ErrorCode(err) != CodeNotFound {
+	old, err := w.Node(n.ID)
+	if err != nil && errs.CodeOf(err) != errs.NotFound {
 		return 0, err
 	}
 	if old != nil {
@@ -122,24 +123,24 @@ func (g *Graph) putNodeTx(tx Txn, n *Node, text string) (PutOutcome, error) {
 			return PutKept, nil
 		}
 		if text != "" {
-			cur, err := tx.Get(textKey(n.ID))
-			if err != nil && !errors.Is(err, ErrKeyMissing) {
+			cur, err := w.SourceText(n.ID)
+			if err != nil {
 				return 0, err
 			}
-			if string(cur) != text {
+			if cur != text {
 				return PutKept, nil
 			}
 		}
 		return PutUnchanged, nil
 	}
-	if owner, err := tx.Get(slugKey(n.Slug)); err == nil && !bytes.Equal(owner, n.ID[:]) {
+	if owner, err := w.SlugID(n.Slug); err == nil && owner != n.ID {
 		return PutSkipped, nil // another entity has the slug now
-	} else if err != nil && !errors.Is(err, ErrKeyMissing) {
+	} else if err != nil && errs.CodeOf(err) != errs.NotFound {
 		return 0, err
 	}
 	n.CreatedAt = g.now()
 	n.UpdatedAt = n.CreatedAt
-	return PutCreated, putNode(tx, nil, n, text)
+	return PutCreated, putNode(w, nil, n, text)
 }
 
 func sameNode(a, b *Node) bool {
@@ -166,10 +167,10 @@ type NodePatch struct {
 }
 
 // UpdateNode applies p to the node with the ID, re-indexing its names.
-// Returns an *Error: NOT_FOUND, INVALID_ARGUMENT.
+// Returns an *errs.Error: NOT_FOUND, INVALID_ARGUMENT.
 func (g *Graph) UpdateNode(id uuid.UUID, p NodePatch) (n *Node, err error) {
-	err = g.update(func(tx Txn) error {
-		old, err := getNode(tx, id)
+	err = g.update(func(w writer) error {
+		old, err := w.Node(id)
 		if err != nil {
 			return err
 		}
@@ -197,7 +198,7 @@ func (g *Graph) UpdateNode(id uuid.UUID, p NodePatch) (n *Node, err error) {
 			n.Aliases = p.Aliases
 		}
 		n.UpdatedAt = g.now()
-		return putNode(tx, old, n, "")
+		return putNode(w, old, n, "")
 	})
 	return n, err
 }
@@ -212,26 +213,26 @@ func cloneNode(n *Node) *Node {
 // CheckText rejects text that is not valid UTF-8, has NUL bytes or is longer than max.
 func CheckText(field, s string, max int) error {
 	if !utf8.ValidString(s) {
-		return Errorf(CodeInvalidArgument, field, "%s is not valid UTF-8", field)
+		return errs.Errorf(errs.InvalidArgument, field, "%s is not valid UTF-8", field)
 	}
 	if strings.IndexByte(s, 0) >= 0 {
-		return Errorf(CodeInvalidArgument, field, "%s contains a NUL character", field)
+		return errs.Errorf(errs.InvalidArgument, field, "%s contains a NUL character", field)
 	}
 	if len(s) > max {
-		return Errorf(CodeInvalidArgument, field, "%s is longer than %d bytes", field, max)
+		return errs.Errorf(errs.InvalidArgument, field, "%s is longer than %d bytes", field, max)
 	}
 	return nil
 }
 
 func validateNode(n *Node) error {
 	if !n.Kind.Valid() {
-		return Errorf(CodeInvalidArgument, "kind", "unknown entity kind %q", n.Kind)
+		return errs.Errorf(errs.InvalidArgument, "kind", "unknown entity kind %q", n.Kind)
 	}
 	if strings.TrimSpace(n.Name) == "" {
-		return Errorf(CodeInvalidArgument, "name", "name must not be empty")
+		return errs.Errorf(errs.InvalidArgument, "name", "name must not be empty")
 	}
 	if Fold(n.Name) == "" {
-		return Errorf(CodeInvalidArgument, "name", "name %q has no letters or digits", n.Name)
+		return errs.Errorf(errs.InvalidArgument, "name", "name %q has no letters or digits", n.Name)
 	}
 	if err := CheckText("name", n.Name, MaxNameLen); err != nil {
 		return err
@@ -240,7 +241,7 @@ func validateNode(n *Node) error {
 		return err
 	}
 	if len(n.Aliases) > MaxAliases {
-		return Errorf(CodeInvalidArgument, "aliases", "at most %d aliases", MaxAliases)
+		return errs.Errorf(errs.InvalidArgument, "aliases", "at most %d aliases", MaxAliases)
 	}
 	for _, a := range n.Aliases {
 		if err := CheckText("aliases", a, MaxNameLen); err != nil {
@@ -252,14 +253,14 @@ func validateNode(n *Node) error {
 			return err
 		}
 		if _, err := language.Parse(l.Lang); err != nil || l.Lang == "" {
-			return Errorf(CodeInvalidArgument, "labels", "label language %q is not a BCP 47 tag", l.Lang)
+			return errs.Errorf(errs.InvalidArgument, "labels", "label language %q is not a BCP 47 tag", l.Lang)
 		}
 	}
 	if len(n.Slug) > maxSlugLen || n.Slug != Slugify(n.Slug) {
-		return Errorf(CodeInvalidArgument, "slug", "slug %q must be lowercase letters, digits and single hyphens, at most %d long", n.Slug, maxSlugLen)
+		return errs.Errorf(errs.InvalidArgument, "slug", "slug %q must be lowercase letters, digits and single hyphens, at most %d long", n.Slug, maxSlugLen)
 	}
 	if slugIsID(n.Slug) {
-		return Errorf(CodeInvalidArgument, "slug", "slug %q reads as an ID: a reference to it would name the entity with that ID", n.Slug)
+		return errs.Errorf(errs.InvalidArgument, "slug", "slug %q reads as an ID: a reference to it would name the entity with that ID", n.Slug)
 	}
 	if n.Code != "" {
 		if err := CheckCountry("code", n.Code); err != nil {
@@ -267,7 +268,7 @@ func validateNode(n *Node) error {
 		}
 	}
 	if n.Year < 0 || n.Year > 9999 {
-		return Errorf(CodeInvalidDate, "year", "year %d out of range", n.Year)
+		return errs.Errorf(errs.InvalidDate, "year", "year %d out of range", n.Year)
 	}
 	return nil
 }
@@ -276,7 +277,7 @@ func validateNode(n *Node) error {
 func CheckCountry(field, code string) error {
 	r, err := language.ParseRegion(code)
 	if err != nil || len(code) != 2 || strings.ToUpper(code) != code || !r.IsCountry() {
-		return Errorf(CodeInvalidCountry, field, "%q is not an ISO 3166-1 alpha-2 country code", code)
+		return errs.Errorf(errs.InvalidCountry, field, "%q is not an ISO 3166-1 alpha-2 country code", code)
 	}
 	return nil
 }
@@ -292,7 +293,7 @@ func slugIsID(slug string) bool {
 	return err == nil
 }
 
-func freeSlug(tx Txn, name string) (string, error) {
+func freeSlug(s Snapshot, name string) (string, error) {
 	base := Slugify(name)
 	if len(base) > maxSlugLen-8 {
 		cut := maxSlugLen - 8
@@ -302,24 +303,24 @@ func freeSlug(tx Txn, name string) (string, error) {
 		base = strings.Trim(base[:cut], "-")
 	}
 	for i := 1; i < 1000; i++ {
-		s := base
+		slug := base
 		if i > 1 {
-			s = fmt.Sprintf("%s-%d", base, i)
+			slug = fmt.Sprintf("%s-%d", base, i)
 		}
-		if slugIsID(s) {
+		if slugIsID(slug) {
 			continue // a name that reads as an ID gets a suffix
 		}
-		if _, err := tx.Get(slugKey(s)); errors.Is(err, ErrKeyMissing) {
-			return s, nil
+		if _, err := s.SlugID(slug); errs.CodeOf(err) == errs.NotFound {
+			return slug, nil
 		} else if err != nil {
 			return "", err
 		}
 	}
-	return "", Errorf(CodeAlreadyExists, "slug", "no free slug for %q", name)
+	return "", errs.Errorf(errs.AlreadyExists, "slug", "no free slug for %q", name)
 }
 
-// putNode writes n and its index entries, removing old's (nil for a new node).
-func putNode(tx Txn, old, n *Node, text string) error {
+// putNode checks n and stores it in place of old (nil for a new node).
+func putNode(w writer, old, n *Node, text string) error {
 	if err := validateNode(n); err != nil {
 		return err
 	}
@@ -328,71 +329,17 @@ func putNode(tx Txn, old, n *Node, text string) error {
 			return err
 		}
 	}
-	if owner, err := tx.Get(slugKey(n.Slug)); err == nil {
-		if !bytes.Equal(owner, n.ID[:]) {
-			return Errorf(CodeAlreadyExists, "slug", "slug %q is taken", n.Slug)
+	if owner, err := w.SlugID(n.Slug); err == nil {
+		if owner != n.ID {
+			return errs.Errorf(errs.AlreadyExists, "slug", "slug %q is taken", n.Slug)
 		}
-	} else if !errors.Is(err, ErrKeyMissing) {
+	} else if errs.CodeOf(err) != errs.NotFound {
 		return err
 	}
-	if old != nil {
-		if old.Kind != n.Kind {
-			return Errorf(CodeInvalidArgument, "kind", "an entity's kind cannot change (%s to %s)", old.Kind, n.Kind)
-		}
-		for _, k := range nodeIndexKeys(old) {
-			if err := tx.Delete(k); err != nil {
-				return err
-			}
-		}
-		if old.Slug != n.Slug {
-			if err := tx.Delete(slugKey(old.Slug)); err != nil {
-				return err
-			}
-		}
+	if old != nil && old.Kind != n.Kind {
+		return errs.Errorf(errs.InvalidArgument, "kind", "an entity's kind cannot change (%s to %s)", old.Kind, n.Kind)
 	}
-	b, err := encodeNode(n)
-	if err != nil {
-		return err
-	}
-	if err := tx.Set(nodeKey(n.ID), b); err != nil {
-		return err
-	}
-	if err := tx.Set(slugKey(n.Slug), n.ID[:]); err != nil {
-		return err
-	}
-	for _, k := range nodeIndexKeys(n) {
-		if err := tx.Set(k, nil); err != nil {
-			return err
-		}
-	}
-	if text != "" {
-		return tx.Set(textKey(n.ID), []byte(text))
-	}
-	return nil
-}
-
-// nodeIndexKeys lists the value-less index keys of a node (not its slug).
-func nodeIndexKeys(n *Node) [][]byte {
-	if n.Retraction != nil {
-		return nil
-	}
-	keys := [][]byte{append(strKey(prefixKind, string(n.Kind), Fold(n.Name)), n.ID[:]...)}
-	if n.Year != 0 {
-		keys = append(keys, nodeYearKey(n.Kind, n.Year, n.ID))
-	}
-	seen := map[string]bool{}
-	for _, name := range n.Names() {
-		for i, t := range searchTerms(name) {
-			if i == 0 {
-				t = "^" + t
-			}
-			if !seen[t] {
-				seen[t] = true
-				keys = append(keys, nameKey(t, n.ID))
-			}
-		}
-	}
-	return keys
+	return w.setNode(old, n, text)
 }
 
 // ---- facts ----
@@ -415,7 +362,7 @@ func FactKey(f *Fact) string {
 }
 
 // AddFact validates and writes a new fact with its adjacency and indexes, in one
-// transaction. A zero ID gets a random UUID. Returns an *Error: NOT_FOUND for an
+// transaction. A zero ID gets a random UUID. Returns an *errs.Error: NOT_FOUND for an
 // unknown subject, object or source; INVALID_ARGUMENT for a fact that does not
 // fit its predicate; INVALID_COUNTRY; INVALID_DATE; QUOTE_NOT_IN_SOURCE;
 // ALREADY_EXISTS for a taken ID.
@@ -425,13 +372,13 @@ func (g *Graph) AddFact(f *Fact) (*Fact, error) {
 		f.ID = uuid.New()
 	}
 	f.CreatedAt = g.now()
-	err := g.update(func(tx Txn) error {
-		if _, err := tx.Get(factKey(f.ID)); err == nil {
-			return Errorf(CodeAlreadyExists, "id", "a fact with id %s exists", f.ID)
-		} else if !errors.Is(err, ErrKeyMissing) {
+	err := g.update(func(w writer) error {
+		if _, err := w.Fact(f.ID); err == nil {
+			return errs.Errorf(errs.AlreadyExists, "id", "a fact with id %s exists", f.ID)
+		} else if errs.CodeOf(err) != errs.NotFound {
 			return err
 		}
-		return putFact(tx, f)
+		return putFact(w, f)
 	})
 	if err != nil {
 		return nil, err
@@ -446,13 +393,13 @@ func (g *Graph) AddFact(f *Fact) (*Fact, error) {
 // AddFact for a fact that does not validate.
 func (g *Graph) PutFact(f *Fact) (PutOutcome, error) {
 	var out PutOutcome
-	err := g.update(func(tx Txn) (err error) { out, err = g.putFactTx(tx, cloneFact(f)); return err })
+	err := g.update(func(w writer) (err error) { out, err = g.putFactTx(w, cloneFact(f)); return err })
 	return out, err
 }
 
-func (g *Graph) putFactTx(tx Txn, f *Fact) (PutOutcome, error) {
-	old, err := getFact(tx, f.ID)
-	if err != nil && ErrorCode(err) != CodeNotFound {
+func (g *Graph) putFactTx(w writer, f *Fact) (PutOutcome, error) {
+	old, err := w.Fact(f.ID)
+	if err != nil && errs.CodeOf(err) != errs.NotFound {
 		return 0, err
 	}
 	if old != nil {
@@ -464,7 +411,7 @@ func (g *Graph) putFactTx(tx Txn, f *Fact) (PutOutcome, error) {
 		// as it would on an empty store: the stored fact's subject and
 		// object are live (RetractNode retracts their facts).
 		f.CreatedAt, f.CreatedBy = old.CreatedAt, old.CreatedBy
-		if err := validateFact(tx, f); err != nil {
+		if err := validateFact(w, f); err != nil {
 			return 0, err
 		}
 		a, _ := json.Marshal(old)
@@ -478,13 +425,13 @@ func (g *Graph) putFactTx(tx Txn, f *Fact) (PutOutcome, error) {
 		if id == uuid.Nil {
 			continue
 		}
-		n, err := getNode(tx, id)
+		n, err := w.Node(id)
 		if err == nil && n.Retraction != nil {
 			return PutSkipped, nil
 		}
 	}
 	f.CreatedAt = g.now()
-	return PutCreated, putFact(tx, f)
+	return PutCreated, putFact(w, f)
 }
 
 // cloneFact copies f deeply enough that validation, which fills in defaults,
@@ -509,45 +456,45 @@ func cloneFact(f *Fact) *Fact {
 	return &c
 }
 
-func validateFact(tx Txn, f *Fact) error {
+func validateFact(s Snapshot, f *Fact) error {
 	spec := f.Predicate.Spec()
 	if spec == nil {
-		return Errorf(CodeInvalidArgument, "predicate", "unknown predicate %q", f.Predicate)
+		return errs.Errorf(errs.InvalidArgument, "predicate", "unknown predicate %q", f.Predicate)
 	}
-	subj, err := getNode(tx, f.Subject)
+	subj, err := s.Node(f.Subject)
 	if err != nil {
-		if e, ok := err.(*Error); ok {
+		if e, ok := err.(*errs.Error); ok {
 			e.Field, e.Message = "subject", "subject: "+e.Message
 		}
 		return err
 	}
 	if subj.Retraction != nil {
-		return Errorf(CodeInvalidArgument, "subject", "subject %s was retracted", subj.Slug)
+		return errs.Errorf(errs.InvalidArgument, "subject", "subject %s was retracted", subj.Slug)
 	}
 	if !kindIn(subj.Kind, spec.Subjects) {
-		return Errorf(CodeInvalidArgument, "subject", "%s takes a subject of kind %v, not %s", f.Predicate, spec.Subjects, subj.Kind)
+		return errs.Errorf(errs.InvalidArgument, "subject", "%s takes a subject of kind %v, not %s", f.Predicate, spec.Subjects, subj.Kind)
 	}
 	var obj *Node
 	switch {
 	case f.Object != uuid.Nil && !spec.ObjectRequired:
-		return Errorf(CodeInvalidArgument, "object", "%s takes no object", f.Predicate)
+		return errs.Errorf(errs.InvalidArgument, "object", "%s takes no object", f.Predicate)
 	case f.Object == uuid.Nil && spec.ObjectRequired:
-		return Errorf(CodeInvalidArgument, "object", "%s needs an object", f.Predicate)
+		return errs.Errorf(errs.InvalidArgument, "object", "%s needs an object", f.Predicate)
 	case f.Object != uuid.Nil:
-		if obj, err = getNode(tx, f.Object); err != nil {
-			if e, ok := err.(*Error); ok {
+		if obj, err = s.Node(f.Object); err != nil {
+			if e, ok := err.(*errs.Error); ok {
 				e.Field, e.Message = "object", "object: "+e.Message
 			}
 			return err
 		}
 		if obj.Retraction != nil {
-			return Errorf(CodeInvalidArgument, "object", "object %s was retracted", obj.Slug)
+			return errs.Errorf(errs.InvalidArgument, "object", "object %s was retracted", obj.Slug)
 		}
 		if !kindIn(obj.Kind, spec.Objects) {
-			return Errorf(CodeInvalidArgument, "object", "%s takes an object of kind %v, not %s", f.Predicate, spec.Objects, obj.Kind)
+			return errs.Errorf(errs.InvalidArgument, "object", "%s takes an object of kind %v, not %s", f.Predicate, spec.Objects, obj.Kind)
 		}
 		if f.Object == f.Subject {
-			return Errorf(CodeInvalidArgument, "object", "a fact cannot link an entity to itself")
+			return errs.Errorf(errs.InvalidArgument, "object", "a fact cannot link an entity to itself")
 		}
 	}
 	if spec.Value {
@@ -555,11 +502,11 @@ func validateFact(tx Txn, f *Fact) error {
 			return err
 		}
 	} else if f.Value != "" {
-		return Errorf(CodeInvalidArgument, "value", "%s takes no value", f.Predicate)
+		return errs.Errorf(errs.InvalidArgument, "value", "%s takes no value", f.Predicate)
 	}
 	if spec.Quantity {
 		if f.Quantity == nil || f.Measure == "" {
-			return Errorf(CodeInvalidArgument, "quantity", "%s needs a measure and a quantity", f.Predicate)
+			return errs.Errorf(errs.InvalidArgument, "quantity", "%s needs a measure and a quantity", f.Predicate)
 		}
 		if err := CheckText("measure", f.Measure, MaxNameLen); err != nil {
 			return err
@@ -569,44 +516,44 @@ func validateFact(tx Txn, f *Fact) error {
 			q.Bound = BoundExact
 		}
 		if !q.Bound.Valid() {
-			return Errorf(CodeInvalidArgument, "quantity.bound", "unknown bound %q", q.Bound)
+			return errs.Errorf(errs.InvalidArgument, "quantity.bound", "unknown bound %q", q.Bound)
 		}
 		if (q.Bound == BoundRange) != (q.Upper != nil) {
-			return Errorf(CodeInvalidArgument, "quantity.upper", "a RANGE quantity, and only one, has an upper amount")
+			return errs.Errorf(errs.InvalidArgument, "quantity.upper", "a RANGE quantity, and only one, has an upper amount")
 		}
 		if q.Upper != nil && *q.Upper < q.Amount {
-			return Errorf(CodeInvalidArgument, "quantity.upper", "upper amount %v is below amount %v", *q.Upper, q.Amount)
+			return errs.Errorf(errs.InvalidArgument, "quantity.upper", "upper amount %v is below amount %v", *q.Upper, q.Amount)
 		}
 	} else if f.Quantity != nil || f.Measure != "" {
-		return Errorf(CodeInvalidArgument, "quantity", "%s takes no quantity", f.Predicate)
+		return errs.Errorf(errs.InvalidArgument, "quantity", "%s takes no quantity", f.Predicate)
 	}
 	if spec.Tier {
 		if f.Tier == "" {
 			f.Tier = TierSponsor
 		}
 		if !f.Tier.Valid() {
-			return Errorf(CodeInvalidArgument, "tier", "unknown tier %q", f.Tier)
+			return errs.Errorf(errs.InvalidArgument, "tier", "unknown tier %q", f.Tier)
 		}
 	} else if f.Tier != "" {
-		return Errorf(CodeInvalidArgument, "tier", "%s takes no tier", f.Predicate)
+		return errs.Errorf(errs.InvalidArgument, "tier", "%s takes no tier", f.Predicate)
 	}
 	if !spec.Role && (f.Role != "" || f.Former) {
-		return Errorf(CodeInvalidArgument, "role", "%s takes no role", f.Predicate)
+		return errs.Errorf(errs.InvalidArgument, "role", "%s takes no role", f.Predicate)
 	}
 	if err := CheckText("role", f.Role, MaxNameLen); err != nil {
 		return err
 	}
 	if f.Start != nil && f.End != nil && f.End.Before(*f.Start) {
-		return Errorf(CodeInvalidDate, "end", "end %s is before start %s", f.End, f.Start)
+		return errs.Errorf(errs.InvalidDate, "end", "end %s is before start %s", f.End, f.Start)
 	}
 	if f.Date != nil && (f.Start != nil || f.End != nil) {
-		return Errorf(CodeInvalidDate, "date", "give a date or a start/end span, not both")
+		return errs.Errorf(errs.InvalidDate, "date", "give a date or a start/end span, not both")
 	}
 	if len(f.Evidence) == 0 {
-		return Errorf(CodeInvalidArgument, "evidence", "a fact needs evidence: a source and a verbatim quote")
+		return errs.Errorf(errs.InvalidArgument, "evidence", "a fact needs evidence: a source and a verbatim quote")
 	}
 	if len(f.Evidence) > MaxEvidence {
-		return Errorf(CodeInvalidArgument, "evidence", "at most %d pieces of evidence", MaxEvidence)
+		return errs.Errorf(errs.InvalidArgument, "evidence", "at most %d pieces of evidence", MaxEvidence)
 	}
 	texts := map[uuid.UUID]string{}
 	for i := range f.Evidence {
@@ -618,26 +565,24 @@ func validateFact(tx Txn, f *Fact) error {
 			}
 		}
 		if strings.TrimSpace(e.Quote) == "" {
-			return Errorf(CodeInvalidArgument, field+".quote", "the quote must not be empty")
+			return errs.Errorf(errs.InvalidArgument, field+".quote", "the quote must not be empty")
 		}
 		text, ok := texts[e.Source]
 		if !ok {
-			src, err := getNode(tx, e.Source)
+			src, err := s.Node(e.Source)
 			if err != nil {
-				return Errorf(CodeNotFound, field+".source", "no source with id %s", e.Source)
+				return errs.Errorf(errs.NotFound, field+".source", "no source with id %s", e.Source)
 			}
 			if src.Kind != KindSource {
-				return Errorf(CodeInvalidArgument, field+".source", "%s is a %s, not a SOURCE", src.Name, src.Kind)
+				return errs.Errorf(errs.InvalidArgument, field+".source", "%s is a %s, not a SOURCE", src.Name, src.Kind)
 			}
-			b, err := tx.Get(textKey(e.Source))
-			if err != nil && !errors.Is(err, ErrKeyMissing) {
+			if text, err = s.SourceText(e.Source); err != nil {
 				return err
 			}
-			text = string(b)
 			texts[e.Source] = text
 		}
 		if !strings.Contains(text, e.Quote) {
-			return Errorf(CodeQuoteNotInSource, field+".quote", "the quote is not verbatim in the source (check spacing, non-breaking spaces and quotation marks): %q", clip(e.Quote, 80))
+			return errs.Errorf(errs.QuoteNotInSource, field+".quote", "the quote is not verbatim in the source (check spacing, non-breaking spaces and quotation marks): %q", clip(e.Quote, 80))
 		}
 	}
 	f.Year = factYear(f, subj, obj)
@@ -668,126 +613,72 @@ func factYear(f *Fact, subj, obj *Node) int {
 	return 0
 }
 
-type kv struct{ key, val []byte }
-
-// factIndexKeys lists every key a fact owns besides its record.
-func factIndexKeys(f *Fact) []kv {
-	flag := flagActive
-	switch {
-	case f.Retraction != nil:
-		flag = flagRetracted
-	case f.Negated:
-		flag = flagNegated
-	}
-	out := []kv{{adjKey(prefixOut, f.Subject, f.Predicate, f.ID), append([]byte{flag}, f.Object[:]...)}}
-	if f.Object != uuid.Nil {
-		out = append(out, kv{adjKey(prefixIn, f.Object, f.Predicate, f.ID), append([]byte{flag}, f.Subject[:]...)})
-	}
-	if flag != flagActive {
-		return out
-	}
-	out = append(out, kv{predKey(f.Predicate, f.ID), nil})
-	if f.Value != "" {
-		out = append(out, kv{valueKey(f.Predicate, f.Value, f.ID), f.Subject[:]})
-	}
-	if f.Year != 0 {
-		out = append(out, kv{yearKey(f.Predicate, f.Year, f.ID), nil})
-	}
-	return out
-}
-
-func putFact(tx Txn, f *Fact) error {
-	if err := validateFact(tx, f); err != nil {
+// putFact checks a new fact and stores it.
+func putFact(w writer, f *Fact) error {
+	if err := validateFact(w, f); err != nil {
 		return err
 	}
-	return writeFact(tx, f)
-}
-
-// writeFact stores f's record and every key it owns (adjacency, indexes).
-func writeFact(tx Txn, f *Fact) error {
-	b, err := encodeFact(f)
-	if err != nil {
-		return err
-	}
-	if err := tx.Set(factKey(f.ID), b); err != nil {
-		return err
-	}
-	for _, e := range factIndexKeys(f) {
-		if err := tx.Set(e.key, e.val); err != nil {
-			return err
-		}
-	}
-	if f.Retraction != nil {
-		return nil
-	}
-	// A live fact meets a concurrent RetractNode of its subject or object here.
-	for _, id := range []uuid.UUID{f.Subject, f.Object} {
-		if id != uuid.Nil {
-			if err := tx.Delete(guardKey(id)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return w.setFact(nil, f)
 }
 
 // RetractFact marks a fact withdrawn, keeping it with who, when and why, and takes
-// it out of the active indexes. Returns an *Error: NOT_FOUND, ALREADY_RETRACTED,
+// it out of the active indexes. Returns an *errs.Error: NOT_FOUND, ALREADY_RETRACTED,
 // INVALID_ARGUMENT for an empty reason.
 func (g *Graph) RetractFact(id uuid.UUID, by, reason string) (f *Fact, err error) {
 	if strings.TrimSpace(reason) == "" {
-		return nil, Errorf(CodeInvalidArgument, "reason", "say why the fact is retracted")
+		return nil, errs.Errorf(errs.InvalidArgument, "reason", "say why the fact is retracted")
 	}
 	if err := CheckText("reason", reason, MaxTextLen); err != nil {
 		return nil, err
 	}
-	err = g.update(func(tx Txn) error {
-		if f, err = getFact(tx, id); err != nil {
+	err = g.update(func(w writer) error {
+		if f, err = w.Fact(id); err != nil {
 			return err
 		}
 		if f.Retraction != nil {
-			return Errorf(CodeAlreadyRetracted, "id", "fact %s was retracted at %s", id, f.Retraction.At.Format(time.RFC3339))
+			return errs.Errorf(errs.AlreadyRetracted, "id", "fact %s was retracted at %s", id, f.Retraction.At.Format(time.RFC3339))
 		}
-		return retractFactTx(tx, f, &Retraction{By: by, At: g.now(), Reason: reason})
+		f, err = retractFactTx(w, f, &Retraction{By: by, At: g.now(), Reason: reason})
+		return err
 	})
 	return f, err
 }
 
 // RetractNode withdraws an entity and every active or negated fact about it (as
 // subject or object), keeping them all with who, when and why, in one transaction.
-// Returns an *Error: NOT_FOUND, ALREADY_RETRACTED, INVALID_ARGUMENT for an empty reason.
+// Returns an *errs.Error: NOT_FOUND, ALREADY_RETRACTED, INVALID_ARGUMENT for an empty reason.
 func (g *Graph) RetractNode(id uuid.UUID, by, reason string) (n *Node, err error) {
 	if strings.TrimSpace(reason) == "" {
-		return nil, Errorf(CodeInvalidArgument, "reason", "say why the entity is retracted")
+		return nil, errs.Errorf(errs.InvalidArgument, "reason", "say why the entity is retracted")
 	}
 	if err := CheckText("reason", reason, MaxTextLen); err != nil {
 		return nil, err
 	}
-	err = g.update(func(tx Txn) error {
-		old, err := getNode(tx, id)
+	err = g.update(func(w writer) error {
+		old, err := w.Node(id)
 		if err != nil {
 			return err
 		}
 		if old.Retraction != nil {
-			return Errorf(CodeAlreadyRetracted, "id", "entity %s was retracted at %s", id, old.Retraction.At.Format(time.RFC3339))
+			return errs.Errorf(errs.AlreadyRetracted, "id", "entity %s was retracted at %s", id, old.Retraction.At.Format(time.RFC3339))
 		}
-		// Read the guard: a fact write about the node that commits after this
-		// transaction began makes it conflict and run again (see guardKey).
-		if _, err := tx.Get(guardKey(id)); err != nil && !errors.Is(err, ErrKeyMissing) {
+		// A fact write about the node that commits after this one began
+		// makes it conflict and run again.
+		if err := w.guardNode(id); err != nil {
 			return err
 		}
 		r := &Retraction{By: by, At: g.now(), Reason: reason}
 		for _, dir := range []Direction{Out, In} {
-			ids, err := adjacentIDs(tx, AdjQuery{Node: id, Dir: dir, Negated: true})
+			ids, err := adjacentIDs(w, AdjQuery{Node: id, Dir: dir, Negated: true})
 			if err != nil {
 				return err
 			}
 			for _, fid := range ids {
-				f, err := getFact(tx, fid)
+				f, err := w.Fact(fid)
 				if err != nil {
 					return err
 				}
-				if err := retractFactTx(tx, f, r); err != nil {
+				if _, err := retractFactTx(w, f, r); err != nil {
 					return err
 				}
 			}
@@ -795,38 +686,34 @@ func (g *Graph) RetractNode(id uuid.UUID, by, reason string) (n *Node, err error
 		n = cloneNode(old)
 		n.Retraction = r
 		n.UpdatedAt = r.At
-		return putNode(tx, old, n, "")
+		return putNode(w, old, n, "")
 	})
 	return n, err
 }
 
-// retractFactTx marks f (as read in tx) retracted by r and moves its keys out
-// of the active indexes.
-func retractFactTx(tx Txn, f *Fact, r *Retraction) error {
-	for _, k := range factIndexKeys(f) {
-		if err := tx.Delete(k.key); err != nil {
-			return err
-		}
-	}
-	f.Retraction = r
-	return writeFact(tx, f)
+// retractFactTx stores f retracted by r, out of the active indexes, and
+// returns it.
+func retractFactTx(w writer, f *Fact, r *Retraction) (*Fact, error) {
+	rf := cloneFact(f)
+	rf.Retraction = r
+	return rf, w.setFact(f, rf)
 }
 
 // Batch runs fn with a writer whose writes form one transaction: all or nothing.
 func (g *Graph) Batch(fn func(w *Writer) error) error {
-	return g.update(func(tx Txn) error { return fn(&Writer{g: g, tx: tx}) })
+	return g.update(func(w writer) error { return fn(&Writer{g: g, w: w}) })
 }
 
 // Writer writes into one transaction; see Graph.Batch.
 type Writer struct {
-	g  *Graph
-	tx Txn
+	g *Graph
+	w writer
 }
 
 // PutNode is Graph.PutNode inside the batch.
 func (w *Writer) PutNode(n *Node, text string) (PutOutcome, error) {
-	return w.g.putNodeTx(w.tx, cloneNode(n), text)
+	return w.g.putNodeTx(w.w, cloneNode(n), text)
 }
 
 // PutFact is Graph.PutFact inside the batch.
-func (w *Writer) PutFact(f *Fact) (PutOutcome, error) { return w.g.putFactTx(w.tx, cloneFact(f)) }
+func (w *Writer) PutFact(f *Fact) (PutOutcome, error) { return w.g.putFactTx(w.w, cloneFact(f)) }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"policygraph/storage/badger"
+
 	"policygraph/graph"
 	"policygraph/graph/ide"
 	"policygraph/seed"
@@ -22,7 +24,7 @@ import (
 // GraphQL handler on the seeded graph: each validates against the schema and
 // answers with data and no error.
 func TestExamplesAnswer(t *testing.T) {
-	kv, err := storage.OpenBadger(storage.BadgerOptions{InMemory: true})
+	kv, err := badger.Open(badger.Options{InMemory: true})
 	if err != nil {
 		t.Fatal(err)
 	}

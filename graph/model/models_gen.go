@@ -113,7 +113,7 @@ type EntityConnection struct {
 	// The page's entities, each with its cursor.
 	Edges []*EntityEdge `json:"edges"`
 	// The page's entities (the same as edges' nodes, without cursors).
-	Nodes []storage.Entity `json:"nodes"`
+	Nodes []Entity `json:"nodes"`
 }
 
 // One entity of a page, with its cursor.
@@ -121,7 +121,7 @@ type EntityEdge struct {
 	// An opaque cursor: pass it as after to continue after this entity.
 	Cursor string `json:"cursor"`
 	// The entity.
-	Node storage.Entity `json:"node"`
+	Node Entity `json:"node"`
 }
 
 // Filters that narrow a list of entities; an entity must pass every filter given.
@@ -185,7 +185,7 @@ type FactConnection struct {
 	// The page's facts, each with its cursor.
 	Edges []*FactEdge `json:"edges"`
 	// The page's facts (the same as edges' nodes, without cursors).
-	Nodes []*storage.Fact `json:"nodes"`
+	Nodes []*Fact `json:"nodes"`
 }
 
 // One fact of a page, with its cursor.
@@ -193,7 +193,7 @@ type FactEdge struct {
 	// An opaque cursor: pass it as after to continue after this fact.
 	Cursor string `json:"cursor"`
 	// The fact.
-	Node *storage.Fact `json:"node"`
+	Node *Fact `json:"node"`
 }
 
 // Filters on facts; a fact must pass every filter given. References (subject, object,
@@ -343,7 +343,7 @@ type SavedQueryVariable struct {
 // One hit of a name search.
 type SearchHit struct {
 	// The entity found.
-	Entity storage.Entity `json:"entity"`
+	Entity Entity `json:"entity"`
 	// How well it matched: 3 an exact name, 2 a name prefix, 1 a word prefix ("qual" finds Qualcomm with 2).
 	Score int `json:"score"`
 }
@@ -353,9 +353,9 @@ type SponsorshipYear struct {
 	// The year, e.g. 2023 (0 for sponsorships whose year is unknown).
 	Year int `json:"year"`
 	// The edition(s) sponsored that year, e.g. WAIC 2023.
-	Events []*storage.Event `json:"events"`
+	Events []*Event `json:"events"`
 	// That year's SPONSORED facts (never negated or retracted ones), ordered by sponsor name.
-	Sponsorships []*storage.Fact `json:"sponsorships"`
+	Sponsorships []*Fact `json:"sponsorships"`
 }
 
 // Fields to change on an entity; omitted ones stay as they are. The slug and kind never

@@ -1,4 +1,4 @@
-package storage
+package badger
 
 import (
 	"bufio"
@@ -14,7 +14,9 @@ import (
 	"slices"
 	"sync"
 
-	badger "github.com/dgraph-io/badger/v4"
+	"policygraph/storage"
+
+	badgerdb "github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/pb"
 	"github.com/dgraph-io/ristretto/v2/z"
 )
@@ -26,7 +28,7 @@ import (
 // WriteBatch import spent most of its wall time waiting on those (L0 stalls
 // while compactions caught up) and a quarter of its CPU in memtable inserts.
 //
-// Memory follows the import's budget (BadgerOptions.BulkMemory, see
+// Memory follows the import's budget (Options.BulkMemory, see
 // bulkBudget): when the pairs in memory reach their share, they are sorted
 // and written to a temporary file as a sorted run, and the memory is reused;
 // Flush merges the runs (and what is still in memory) into the StreamWriter.
@@ -35,7 +37,7 @@ import (
 // over what the store held (Open's format key), and nothing may write to the
 // store while it runs.
 type streamBulkWriter struct {
-	b      *Badger
+	b      *KV
 	budget bulkBudget
 
 	// The arena: chunks of budget.chunk bytes (a pair larger than that gets
@@ -68,7 +70,7 @@ type pairRef struct {
 
 const pairRefSize = 24 // bytes of a pairRef
 
-// bulkBudget is how an import spends its memory budget (BadgerOptions.BulkMemory).
+// bulkBudget is how an import spends its memory budget (Options.BulkMemory).
 // A quarter goes to the pairs gathered in memory; the tables the StreamWriter
 // builds are budget/128 (it finishes up to 16 at once, each in a buffer of
 // twice its size: another quarter); an eighth to Badger's memtable (which
@@ -110,7 +112,7 @@ func newBulkBudget(total int64) bulkBudget {
 // shrinks with the budget (down to 16MiB, which keeps Badger's value
 // threshold at 1MiB), and the block cache, which an import barely reads,
 // gets a 32nd of the budget.
-func bulkOptions(opts badger.Options, total int64) badger.Options {
+func bulkOptions(opts badgerdb.Options, total int64) badgerdb.Options {
 	b := newBulkBudget(total)
 	base := b.table
 	for i := 2; i < opts.MaxLevels; i++ {
@@ -152,7 +154,7 @@ func (w *streamBulkWriter) compare(a, b pairRef) int {
 	return bytes.Compare(w.key(a), w.key(b))
 }
 
-// Set implements BulkWriter. An empty key is refused (Badger refuses it too).
+// Set implements storage.BulkWriter. An empty key is refused (Badger refuses it too).
 func (w *streamBulkWriter) Set(key, value []byte) error {
 	if len(key) == 0 {
 		return fmt.Errorf("bulk set: empty key")
@@ -294,8 +296,9 @@ func (w *streamBulkWriter) spill() error {
 	return nil
 }
 
-// sortedRuns is how many runs the writer has spilled to disk so far.
-func (w *streamBulkWriter) sortedRuns() int { return len(w.runs) }
+// SortedRuns is how many runs the writer has spilled to disk so far (Import
+// reports it).
+func (w *streamBulkWriter) SortedRuns() int { return len(w.runs) }
 
 // accounted is what the arena and the pair lists hold on to.
 func (w *streamBulkWriter) accounted() int64 {
@@ -309,7 +312,7 @@ func (w *streamBulkWriter) accounted() int64 {
 	return n
 }
 
-// Cancel implements BulkWriter.
+// Cancel implements storage.BulkWriter.
 func (w *streamBulkWriter) Cancel() {
 	for _, r := range w.runs {
 		r.f.Close()
@@ -320,7 +323,7 @@ func (w *streamBulkWriter) Cancel() {
 	w.chunks, w.cur, w.streams, w.runs, w.tmpDir, w.used = nil, 0, [256]stream{}, nil, "", 0
 }
 
-// Flush implements BulkWriter: it sorts what is in memory, merges it with the
+// Flush implements storage.BulkWriter: it sorts what is in memory, merges it with the
 // sorted runs on disk, drops duplicate keys (the last Set wins, as in a batch)
 // and streams the result into the store, replacing its contents.
 func (w *streamBulkWriter) Flush() error {
@@ -328,10 +331,11 @@ func (w *streamBulkWriter) Flush() error {
 	// What the store holds already (Open's format key): StreamWriter.Prepare
 	// drops it, so it goes into the streams too (and wins over an imported
 	// pair with its key, being Set last).
-	var existing []kv
-	err := w.b.View(func(tx Txn) error {
+	type pair struct{ key, val []byte }
+	var existing []pair
+	err := w.b.View(func(tx storage.Txn) error {
 		return tx.Scan(nil, false, func(k, v []byte) error {
-			existing = append(existing, kv{bytes.Clone(k), v})
+			existing = append(existing, pair{bytes.Clone(k), v})
 			return nil
 		})
 	})
@@ -395,7 +399,7 @@ func (w *streamBulkWriter) Flush() error {
 			sw.Cancel()
 			return fmt.Errorf("bulk flush: read a sorted run: %w", err)
 		}
-		badger.KVToBuffer(&pb.KV{Key: k, Value: v, Version: version, StreamId: id}, buf)
+		badgerdb.KVToBuffer(&pb.KV{Key: k, Value: v, Version: version, StreamId: id}, buf)
 		if buf.LenNoPadding() >= w.budget.feed {
 			if err := send(); err != nil {
 				sw.Cancel()
@@ -403,7 +407,7 @@ func (w *streamBulkWriter) Flush() error {
 			}
 		}
 	}
-	badger.KVToBuffer(&pb.KV{StreamId: id, StreamDone: true}, buf)
+	badgerdb.KVToBuffer(&pb.KV{StreamId: id, StreamDone: true}, buf)
 	if err := send(); err != nil {
 		sw.Cancel()
 		return fmt.Errorf("bulk flush: write: %w", err)
@@ -412,6 +416,9 @@ func (w *streamBulkWriter) Flush() error {
 		return fmt.Errorf("bulk flush: %w", err)
 	}
 	w.b.version.Store(max(version, w.b.DB.MaxVersion()))
+	// One more: the version moves past every version before the import, and
+	// past the versions its pairs were written at.
+	w.b.version.Add(1)
 	return nil
 }
 
@@ -574,4 +581,11 @@ func (m *merge) next() ([]byte, []byte, error) {
 		}
 	}
 	return m.key, m.val, nil
+}
+
+// NewBulkWriter implements storage.BulkLoader with Badger's StreamWriter,
+// within the memory budget Options.BulkMemory (see streamBulkWriter).
+// storage's Import loads only into a store that holds no graph.
+func (b *KV) NewBulkWriter() storage.BulkWriter {
+	return &streamBulkWriter{b: b, budget: newBulkBudget(int64(b.bulkMemory))}
 }

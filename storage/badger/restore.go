@@ -1,9 +1,6 @@
-package storage
+package badger
 
 import (
-	"bufio"
-	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,34 +11,11 @@ import (
 	"strings"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
+	"policygraph/storage"
+
+	badgerdb "github.com/dgraph-io/badger/v4"
 	"github.com/google/uuid"
 )
-
-// RestoreReport says what Restore loaded.
-type RestoreReport struct {
-	// From is the backup's header: the store and version it was taken from.
-	From BackupHeader
-	// Records is how many records the backup held; Import what they were.
-	Records int64
-	Import  ImportReport
-	// StoreID is the restored store's own, new ID, and Version its graph
-	// version, above the backup's.
-	StoreID uuid.UUID
-	Version uint64
-}
-
-// Provenance is what a restored store records of the backup it came from
-// (under the meta key "restored").
-type Provenance struct {
-	StoreID    uuid.UUID `json:"storeID"`
-	Version    uint64    `json:"version"`
-	CreatedAt  time.Time `json:"createdAt"`
-	RestoredAt time.Time `json:"restoredAt"`
-}
-
-// errRestoreStopped ends the reading of an import that Restore gave up on.
-var errRestoreStopped = errors.New("restore stopped")
 
 // Restore loads a backup written by Backup into dir, which must be empty or
 // not exist. It reads the backup once: the header is checked before anything
@@ -56,7 +30,7 @@ var errRestoreStopped = errors.New("restore stopped")
 // backup's: (store ID, version) never names two states of a graph, whatever
 // the source store did after the backup. It records where it came from
 // (Provenance).
-func Restore(dir string, r io.Reader, log *slog.Logger) (*RestoreReport, error) {
+func Restore(dir string, r io.Reader, log *slog.Logger) (*storage.RestoreReport, error) {
 	rep, err := restore(dir, r, log)
 	if err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
@@ -64,7 +38,7 @@ func Restore(dir string, r io.Reader, log *slog.Logger) (*RestoreReport, error) 
 	return rep, nil
 }
 
-func restore(dir string, r io.Reader, log *slog.Logger) (rep *RestoreReport, err error) {
+func restore(dir string, r io.Reader, log *slog.Logger) (rep *storage.RestoreReport, err error) {
 	if dir == "" {
 		return nil, errors.New("no directory given")
 	}
@@ -72,12 +46,11 @@ func restore(dir string, r io.Reader, log *slog.Logger) (rep *RestoreReport, err
 	if err != nil {
 		return nil, err
 	}
-	br := bufio.NewReaderSize(r, 1<<20)
-	sum := sha256.New()
-	header, err := readBackupHeader(br, sum)
+	backup, err := storage.NewBackupReader(r)
 	if err != nil {
 		return nil, err
 	}
+	header := backup.Header
 	stage, commit, cleanup, err := stageDir(dir, exists)
 	if err != nil {
 		return nil, err
@@ -87,17 +60,17 @@ func restore(dir string, r io.Reader, log *slog.Logger) (rep *RestoreReport, err
 			cleanup()
 		}
 	}()
-	rep = &RestoreReport{From: *header}
-	if rep.Records, rep.Import, err = loadRecords(stage, br, sum, log); err != nil {
+	rep = &storage.RestoreReport{From: header}
+	if rep.Records, rep.Import, err = loadRecords(stage, backup, log); err != nil {
 		return nil, err
 	}
 	// Raise the version past the backup's (and the import's), recording the
 	// provenance in the same commit.
-	prov, err := json.Marshal(Provenance{StoreID: header.StoreID, Version: header.Version, CreatedAt: header.CreatedAt, RestoredAt: time.Now().UTC()})
+	key, prov, err := header.ProvenanceRecord(time.Now().UTC())
 	if err != nil {
 		return nil, err
 	}
-	if err := commitAbove(stage, header.Version, metaRestoredKey, prov); err != nil {
+	if err := commitAbove(stage, header.Version, key, prov); err != nil {
 		return nil, fmt.Errorf("raise the version: %w", err)
 	}
 	if rep.StoreID, rep.Version, err = checkRestored(stage, log); err != nil {
@@ -129,7 +102,7 @@ func emptyOrAbsent(dir string) (exists bool, err error) {
 // existing empty dir (a mount point, say, which cannot be replaced) it is a
 // directory inside it, whose entries move up at the end, MANIFEST last: until
 // then dir holds no MANIFEST, which no command takes for a store (see
-// OpenBadger). cleanup removes what the stage made.
+// Open). cleanup removes what the stage made.
 func stageDir(dir string, exists bool) (stage string, commit func() error, cleanup func(), err error) {
 	dir = filepath.Clean(dir)
 	if !exists {
@@ -216,46 +189,24 @@ func syncDir(dir string) error {
 	return f.Sync()
 }
 
-// loadRecords imports the records of br (after its header) into a new store
-// in dir, and checks the trailer. A damaged or cut backup is reported as such
-// even when its records made the import fail first.
-func loadRecords(dir string, br *bufio.Reader, sum hashWriter, log *slog.Logger) (int64, ImportReport, error) {
-	kv, err := OpenBadger(BadgerOptions{Dir: dir, SyncWrites: true, Logger: log})
+// loadRecords loads the records of backup into a new store in dir, and
+// checks the trailer (storage.BackupReader.Load).
+func loadRecords(dir string, backup *storage.BackupReader, log *slog.Logger) (int64, storage.ImportReport, error) {
+	kv, err := Open(Options{Dir: dir, SyncWrites: true, Logger: log})
 	if err != nil {
-		return 0, ImportReport{}, err
+		return 0, storage.ImportReport{}, err
 	}
-	g, err := Open(kv)
+	g, err := storage.Open(kv)
 	if err != nil {
 		kv.Close()
-		return 0, ImportReport{}, err
+		return 0, storage.ImportReport{}, err
 	}
-	pr, pw := io.Pipe()
-	type fed struct {
-		records int64
-		err     error
-	}
-	done := make(chan fed, 1)
-	go func() {
-		n, err := feedRecords(br, sum, pw)
-		pw.CloseWithError(err) // nil: the import reads io.EOF
-		done <- fed{n, err}
-	}()
-	imp, importErr := g.Import(pr)
-	pr.CloseWithError(errRestoreStopped) // the feeder reads on, writing nothing
-	f := <-done
+	records, imp, err := backup.Load(g)
 	closeErr := g.Close()
-	switch {
-	case f.err != nil:
-		return f.records, imp, f.err
-	case importErr != nil:
-		return f.records, imp, fmt.Errorf("the backup is whole but does not load: %w", importErr)
-	case closeErr != nil:
-		return f.records, imp, closeErr
+	if err == nil {
+		err = closeErr
 	}
-	if n := int64(imp.Nodes + imp.Texts + imp.Facts + imp.Saved); n != f.records {
-		return f.records, imp, fmt.Errorf("the backup holds %d records but %d loaded", f.records, n)
-	}
-	return f.records, imp, nil
+	return records, imp, err
 }
 
 // commitAbove writes key = val into the closed Badger store in dir in one
@@ -266,7 +217,7 @@ func loadRecords(dir string, br *bufio.Reader, sum hashWriter, log *slog.Logger)
 // this one commit (the mode is not recorded in the store; the next open in
 // normal mode goes on from the highest version it finds).
 func commitAbove(dir string, version uint64, key, val []byte) (err error) {
-	opts := badger.DefaultOptions(dir).WithLogger(nil).WithSyncWrites(true).WithNumVersionsToKeep(1)
+	opts := badgerdb.DefaultOptions(dir).WithLogger(nil).WithSyncWrites(true).WithNumVersionsToKeep(1)
 	db, err := openBadgerDB(opts, true)
 	if err != nil {
 		return err
@@ -290,11 +241,11 @@ func commitAbove(dir string, version uint64, key, val []byte) (err error) {
 
 // checkRestored opens the restored store as a server would and checks it.
 func checkRestored(dir string, log *slog.Logger) (uuid.UUID, uint64, error) {
-	kv, err := OpenBadger(BadgerOptions{Dir: dir, Logger: log})
+	kv, err := Open(Options{Dir: dir, Logger: log})
 	if err != nil {
 		return uuid.Nil, 0, err
 	}
-	g, err := Open(kv)
+	g, err := storage.Open(kv)
 	if err != nil {
 		kv.Close()
 		return uuid.Nil, 0, err

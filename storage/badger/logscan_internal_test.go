@@ -1,4 +1,4 @@
-package storage
+package badger
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"policygraph/storage"
 )
 
 // walAfterWrites commits n small transactions to a new on-disk store and
@@ -15,13 +17,13 @@ import (
 func walAfterWrites(t *testing.T, n int) []byte {
 	t.Helper()
 	dir := t.TempDir()
-	kv, err := OpenBadger(BadgerOptions{Dir: dir, SyncWrites: true})
+	kv, err := Open(Options{Dir: dir, SyncWrites: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer kv.Close()
 	for i := range n {
-		err := kv.Update(func(tx Txn) error {
+		err := kv.Update(func(tx storage.Txn) error {
 			for j := range 3 {
 				if err := tx.Set(fmt.Appendf(nil, "k%04d-%d", i, j), []byte(strings.Repeat("v", 40+i%50))); err != nil {
 					return err

@@ -1,4 +1,4 @@
-package storage
+package badger
 
 import (
 	"errors"
@@ -11,13 +11,15 @@ import (
 	"sync"
 	"syscall"
 
-	badger "github.com/dgraph-io/badger/v4"
+	"policygraph/storage"
+
+	badgerdb "github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
 	"github.com/dgraph-io/badger/v4/table"
 	"github.com/dgraph-io/ristretto/v2/z"
 )
 
-// Before Badger opens a data directory, OpenBadger looks at it (prepareDir):
+// Before Badger opens a data directory, Open looks at it (prepareDir):
 // Badger itself starts an empty store over a directory without MANIFEST
 // (deleting the tables it finds), ignores a table whose index fails its
 // checksum, panics on a table cut short (in a goroutine of its own, where no
@@ -37,7 +39,7 @@ import (
 // damaged. Problems name the file and what is wrong with it.
 type DamageError struct {
 	Dir      string
-	Problems []Problem
+	Problems []storage.Problem
 }
 
 func (e *DamageError) Error() string {
@@ -103,16 +105,16 @@ func listNames(names []string, n int) string {
 // with full, every block of every table passes its checksum and no log holds
 // writes that opening the store would drop (logscan.go). It returns the
 // problems found, and an error only when it cannot look.
-func VerifyFiles(dir string, full bool) ([]Problem, error) {
-	var problems []Problem
+func VerifyFiles(dir string, full bool) ([]storage.Problem, error) {
+	var problems []storage.Problem
 	problem := func(file, format string, args ...any) {
-		problems = append(problems, Problem{File: file, Message: fmt.Sprintf(format, args...)})
+		problems = append(problems, storage.Problem{File: file, Message: fmt.Sprintf(format, args...)})
 	}
 	mf, err := os.Open(filepath.Join(dir, "MANIFEST"))
 	if err != nil {
 		return nil, err
 	}
-	manifest, _, err := badger.ReplayManifestFile(mf, 0, badger.DefaultOptions(dir).WithLogger(nil))
+	manifest, _, err := badgerdb.ReplayManifestFile(mf, 0, badgerdb.DefaultOptions(dir).WithLogger(nil))
 	mf.Close()
 	if err != nil {
 		problem("MANIFEST", "does not read: %v", err)
@@ -168,7 +170,7 @@ func VerifyFiles(dir string, full bool) ([]Problem, error) {
 
 // verifyTable opens one table read-only as Badger would, with every block's
 // checksum checked when full, turning a panic of Badger's into an error.
-func verifyTable(path string, tm badger.TableManifest, full bool) (err error) {
+func verifyTable(path string, tm badgerdb.TableManifest, full bool) (err error) {
 	if tm.KeyID != 0 {
 		return fmt.Errorf("the table is encrypted (key %d): this build does not encrypt", tm.KeyID)
 	}
@@ -207,7 +209,7 @@ func verifyTable(path string, tm badger.TableManifest, full bool) (err error) {
 	if full {
 		chk = options.OnTableRead
 	}
-	opts := badger.DefaultOptions("")
+	opts := badgerdb.DefaultOptions("")
 	t, err := table.OpenTable(mf, table.Options{ReadOnly: true, ChkMode: chk, BlockSize: opts.BlockSize,
 		BloomFalsePositive: opts.BloomFalsePositive, Compression: tm.Compression, ZSTDCompressionLevel: opts.ZSTDCompressionLevel})
 	if err != nil {
@@ -217,19 +219,19 @@ func verifyTable(path string, tm badger.TableManifest, full bool) (err error) {
 	return nil
 }
 
-// openBadgerDB is badger.Open (badger.OpenManaged with managed) that turns a
+// openBadgerDB is badgerdb.Open (badgerdb.OpenManaged with managed) that turns a
 // panic on the opening goroutine into an error. (A panic in one of Badger's
 // own goroutines cannot be recovered: prepareDir opens every table first.)
-func openBadgerDB(opts badger.Options, managed bool) (db *badger.DB, err error) {
+func openBadgerDB(opts badgerdb.Options, managed bool) (db *badgerdb.DB, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			db, err = nil, fmt.Errorf("badger failed opening %s: %s", opts.Dir, panicLine(r))
 		}
 	}()
 	if managed {
-		return badger.OpenManaged(opts)
+		return badgerdb.OpenManaged(opts)
 	}
-	return badger.Open(opts)
+	return badgerdb.Open(opts)
 }
 
 // panicLine is the telling line of a panic value: Badger re-panics with a

@@ -1,4 +1,4 @@
-package storage
+package badger
 
 import (
 	"errors"
@@ -9,12 +9,11 @@ import (
 	"sync"
 	"syscall"
 
-	badger "github.com/dgraph-io/badger/v4"
-)
+	"policygraph/errs"
+	"policygraph/storage"
 
-// CodeDiskFull is the code of a write refused because the disk holding the
-// store is nearly full (see BadgerOptions.MinFreeDisk).
-const CodeDiskFull Code = "DISK_FULL"
+	badgerdb "github.com/dgraph-io/badger/v4"
+)
 
 // Why a free-space watermark, and not ENOSPC: Badger writes its write-ahead log
 // (the memtable's NNNNN.mem file), its value log and its new tables through
@@ -23,7 +22,7 @@ const CodeDiskFull Code = "DISK_FULL"
 // which Go cannot recover from. So writes stop while the disk still has room
 // for what is in flight when they stop (see DefaultMinFreeDisk).
 
-// DefaultMemTableSize is Badger's memtable size, BadgerOptions.MemTableSize's
+// DefaultMemTableSize is Badger's memtable size, Options.MemTableSize's
 // default.
 const DefaultMemTableSize = 64 << 20
 
@@ -72,14 +71,14 @@ func freeBytes(dir string) (int64, error) {
 	return int64(free), nil
 }
 
-// check returns an *Error DISK_FULL when a write of about need bytes would
+// check returns an *errs.Error DISK_FULL when a write of about need bytes would
 // leave the disk under the watermark (need 0 for an ordinary transaction).
 func (d *diskGuard) check(need int64) error {
 	if d == nil {
 		return nil
 	}
 	if d.readOnly {
-		return Errorf(CodeDiskFull, "", "writes are refused: the disk holding the store had less than %s free when the server started, so it opened the store read-only; free space and restart it", FormatBytes(d.min))
+		return errs.Errorf(errs.DiskFull, "", "writes are refused: the disk holding the store had less than %s free when the server started, so it opened the store read-only; free space and restart it", storage.FormatBytes(d.min))
 	}
 	free, err := freeBytes(d.dir)
 	if err != nil {
@@ -92,13 +91,13 @@ func (d *diskGuard) check(need int64) error {
 	d.mu.Unlock()
 	if changed && d.log != nil {
 		if full {
-			d.log.Error("disk nearly full: refusing writes with DISK_FULL; reads go on", "dir", d.dir, "free", FormatBytes(free), "min_free", FormatBytes(d.min), "need", FormatBytes(need))
+			d.log.Error("disk nearly full: refusing writes with DISK_FULL; reads go on", "dir", d.dir, "free", storage.FormatBytes(free), "min_free", storage.FormatBytes(d.min), "need", storage.FormatBytes(need))
 		} else {
-			d.log.Warn("disk space back above the watermark: writes resume", "dir", d.dir, "free", FormatBytes(free), "min_free", FormatBytes(d.min))
+			d.log.Warn("disk space back above the watermark: writes resume", "dir", d.dir, "free", storage.FormatBytes(free), "min_free", storage.FormatBytes(d.min))
 		}
 	}
 	if full {
-		return Errorf(CodeDiskFull, "", "writes are refused while the disk holding the store has less than %s free (it has %s); reads go on", FormatBytes(d.min), FormatBytes(free))
+		return errs.Errorf(errs.DiskFull, "", "writes are refused while the disk holding the store has less than %s free (it has %s); reads go on", storage.FormatBytes(d.min), storage.FormatBytes(free))
 	}
 	return nil
 }
@@ -108,7 +107,7 @@ func (d *diskGuard) check(need int64) error {
 // which could fill the disk). A store that cannot open read-only (it is new,
 // or its log needs a replay after a crash) is refused with an error saying so,
 // rather than risk the crash.
-func openGuarded(opts badger.Options, o BadgerOptions) (*badger.DB, *diskGuard, error) {
+func openGuarded(opts badgerdb.Options, o Options) (*badgerdb.DB, *diskGuard, error) {
 	if o.InMemory || o.MinFreeDisk <= 0 {
 		db, err := openBadgerDB(opts, false)
 		return db, nil, err
@@ -132,11 +131,11 @@ func openGuarded(opts badger.Options, o BadgerOptions) (*badger.DB, *diskGuard, 
 		db, err := openBadgerDB(opts.WithReadOnly(true).WithCompactL0OnClose(false), false)
 		if err != nil {
 			return nil, nil, fmt.Errorf("the disk holding %s has %s free, under the %s kept free for safe writes, and the store cannot open read-only (%v): free space and start again",
-				o.Dir, FormatBytes(free), FormatBytes(d.min), err)
+				o.Dir, storage.FormatBytes(free), storage.FormatBytes(d.min), err)
 		}
 		if d.log != nil {
 			d.log.Error("disk nearly full at start: the store is open read-only; writes answer DISK_FULL until space is freed and the server restarts",
-				"dir", o.Dir, "free", FormatBytes(free), "min_free", FormatBytes(d.min))
+				"dir", o.Dir, "free", storage.FormatBytes(free), "min_free", storage.FormatBytes(d.min))
 		}
 		return db, d, nil
 	}
@@ -144,7 +143,7 @@ func openGuarded(opts badger.Options, o BadgerOptions) (*badger.DB, *diskGuard, 
 
 // withMemTableSize sets Badger's memtable size, and keeps its value threshold
 // (1 MiB) under the largest batch (15% of a memtable), as Badger requires.
-func withMemTableSize(opts badger.Options, size int64) badger.Options {
+func withMemTableSize(opts badgerdb.Options, size int64) badgerdb.Options {
 	opts = opts.WithMemTableSize(size)
 	if batch := 15 * size / 100; opts.ValueThreshold > batch {
 		opts = opts.WithValueThreshold(batch)

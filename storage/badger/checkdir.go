@@ -1,4 +1,4 @@
-package storage
+package badger
 
 import (
 	"errors"
@@ -9,9 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
+	"policygraph/storage"
+
+	badgerdb "github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
 )
 
@@ -28,7 +29,7 @@ import (
 // cannot change it), runs Check on it, and removes it. When a table is
 // damaged the records are not checked (Badger would serve garbage or panic
 // on it): the report then holds the file problems only, and says so.
-func CheckDir(dir string, log *slog.Logger) (*CheckReport, error) {
+func CheckDir(dir string, log *slog.Logger) (*storage.CheckReport, error) {
 	d, err := os.Open(dir)
 	if err != nil {
 		return nil, err
@@ -43,7 +44,7 @@ func CheckDir(dir string, log *slog.Logger) (*CheckReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &CheckReport{}
+	rep := &storage.CheckReport{}
 	for _, p := range files {
 		if strings.HasSuffix(p.File, ".sst") || p.File == "MANIFEST" {
 			rep.Problems = files
@@ -56,17 +57,16 @@ func CheckDir(dir string, log *slog.Logger) (*CheckReport, error) {
 		return nil, fmt.Errorf("copy the store to check it: %w", err)
 	}
 	defer os.RemoveAll(cp)
-	opts := badger.DefaultOptions(cp).WithReadOnly(true).WithLogger(badgerLogger{log}).WithVerifyValueChecksum(true).
+	opts := badgerdb.DefaultOptions(cp).WithReadOnly(true).WithLogger(badgerLogger{log}).WithVerifyValueChecksum(true).
 		WithChecksumVerificationMode(options.OnBlockRead)
 	db, err := openBadgerDB(opts, false)
 	if err != nil {
 		return nil, fmt.Errorf("open a copy of the store: %w", err)
 	}
-	b := &Badger{DB: db}
+	b := &KV{DB: db}
 	b.version.Store(db.MaxVersion())
 	defer b.Close()
-	g := &Graph{kv: b, now: func() time.Time { return time.Now().UTC() }}
-	rep, err = g.Check()
+	rep, err = storage.CheckKV(b)
 	if err != nil {
 		return nil, err
 	}
