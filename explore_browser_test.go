@@ -23,8 +23,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"policygraph/bench"
 	"policygraph/internal/browsertest"
+	"policygraph/internal/synth"
 	"policygraph/seed"
 	"policygraph/storage"
 )
@@ -742,7 +742,7 @@ func TestExplorerLabelOverlaps(t *testing.T) {
 }
 
 // TestExplorerAtScale drives the explorer on a generated graph
-// (bench.Generate, bulk-imported, the seed on top): its first drawing takes
+// (synth.Generate, bulk-imported, the seed on top): its first drawing takes
 // a handful of requests of bounded size, whatever the size of the graph, and
 // the headline preset draws what it draws on the seed. It logs the time to
 // the first drawing and to the preset (measured, not asserted). The graph
@@ -760,7 +760,7 @@ func TestExplorerAtScale(t *testing.T) {
 		}
 	}
 	built := time.Now()
-	st, err := bench.BuildStore(t.TempDir(), n, false)
+	st, err := synth.BuildStore(t.TempDir(), n, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"policygraph/bench"
+	"policygraph/internal/synth"
 	"policygraph/storage"
 )
 
@@ -26,7 +26,7 @@ func TestImportWithinBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := bench.Generate(f, 20000); err != nil {
+	if _, _, err := synth.Generate(f, 20000); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()

@@ -3,7 +3,7 @@
 // references measured in the same run on the same machine, the net/http ceiling
 // (the same response bytes from memory) and the GraphQL floor (gqlgen serving the
 // same response shape from Go structs, see package floor). With -scale it builds
-// synthetic graphs of growing size (see Generate) through the bulk importer and
+// synthetic graphs of growing size (see synth.Generate) through the bulk importer and
 // measures how the headline and two-hop queries scale.
 package bench
 

@@ -13,18 +13,18 @@ import (
 	"testing"
 	"time"
 
-	"policygraph/bench"
 	"policygraph/graph"
+	"policygraph/internal/synth"
 	"policygraph/seed"
 	"policygraph/storage"
 )
 
-// synthetic is a generated graph of n nodes (about 3n facts; bench.Generate)
+// synthetic is a generated graph of n nodes (about 3n facts; synth.Generate)
 // with the article seeded on top, on disk, behind a CountingKV.
 func synthetic(t testing.TB, n int) (*storage.Graph, *storage.CountingKV) {
 	t.Helper()
 	var export bytes.Buffer
-	if _, _, err := bench.Generate(&export, n); err != nil {
+	if _, _, err := synth.Generate(&export, n); err != nil {
 		t.Fatal(err)
 	}
 	kv, err := storage.OpenBadger(storage.BadgerOptions{Dir: t.TempDir()})

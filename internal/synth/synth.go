@@ -1,4 +1,6 @@
-package bench
+// Package synth generates synthetic graphs shaped like the domain, for the scale
+// benchmark and for tests that need a graph larger than the seed.
+package synth
 
 import (
 	"bufio"
