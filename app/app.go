@@ -32,8 +32,8 @@ import (
 	"policygraph/storage"
 )
 
-// config is the service's configuration: flags, with environment fallbacks.
-type config struct {
+// Config is the service's configuration: flags, with environment fallbacks.
+type Config struct {
 	addr          string
 	data          string
 	token         string
@@ -56,8 +56,11 @@ type config struct {
 	memory        memoryConfig
 }
 
-func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
-	var c config
+// ParseConfig reads the service's flags from args, each with its environment
+// fallback read through getenv; a malformed value, flag or variable, is an
+// error. Usage and flag errors are written to stderr.
+func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	var c Config
 	env := &envDefaults{getenv: getenv}
 	fs, cors, deriveMemory, diskDone := configFlags(&c, env, stderr)
 	if err := fs.Parse(args); err != nil {
@@ -86,8 +89,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 
 // configFlags defines the service's flags on a new flag set, their defaults
 // read from the environment through env; it returns the set and the
-// -cors-origins value, split by parseConfig.
-func configFlags(c *config, env *envDefaults, stderr io.Writer) (fs *flag.FlagSet, cors *string, deriveMemory, diskDone func() error) {
+// -cors-origins value, split by ParseConfig.
+func configFlags(c *Config, env *envDefaults, stderr io.Writer) (fs *flag.FlagSet, cors *string, deriveMemory, diskDone func() error) {
 	fs = flag.NewFlagSet("policygraph", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", env.string("POLICYGRAPH_ADDR", ":8080"), "listen address (env POLICYGRAPH_ADDR)")
@@ -143,12 +146,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 // seedCommand adds what the data directory lacks of the article's facts,
 // never overwriting curated records, and prints what it wrote and kept.
 func seedCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := parseConfig(args, getenv, stderr)
+	cfg, err := ParseConfig(args, getenv, stderr)
 	if err != nil {
 		return err
 	}
 	cfg.seed = false
-	g, err := openGraph(cfg, slog.New(slog.NewJSONHandler(stderr, nil)))
+	g, err := Open(cfg, slog.New(slog.NewJSONHandler(stderr, nil)))
 	if err != nil {
 		return err
 	}
@@ -171,7 +174,7 @@ func seedCommand(args []string, getenv func(string) string, stdout, stderr io.Wr
 
 // serve starts the service and blocks until ctx is done, then shuts down cleanly.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := parseConfig(args, getenv, stderr)
+	cfg, err := ParseConfig(args, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -180,7 +183,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Warn("the write token is short: a token under 16 bytes is easier to guess; use a long random one (openssl rand -hex 32)", "bytes", n)
 	}
 
-	g, err := openGraph(cfg, log)
+	g, err := Open(cfg, log)
 	if err != nil {
 		if damage := (*storage.DamageError)(nil); errors.As(err, &damage) && cfg.verify {
 			err = fmt.Errorf("%w (-verify=false opens it anyway where it can, accepting the loss that check lists)", err)
@@ -208,7 +211,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		memLimit = "-memory-budget"
 	}
 	srv := &http.Server{
-		Handler:           newHandler(g, cfg, log),
+		Handler:           NewHandler(g, cfg, log),
 		MaxHeaderBytes:    maxHeaderBytes,
 		ReadHeaderTimeout: cfg.server.readHeaderTimeout,
 		ReadTimeout:       cfg.server.readTimeout,
@@ -241,8 +244,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 // minTokenBytes is the shortest write token served without a warning.
 const minTokenBytes = 16
 
-// openGraph opens the store and seeds it when it holds no entity.
-func openGraph(cfg config, log *slog.Logger) (*storage.Graph, error) {
+// Open opens the store cfg names and seeds it when it holds no entity (and
+// cfg says to seed).
+func Open(cfg Config, log *slog.Logger) (*storage.Graph, error) {
 	start := time.Now()
 	bkv, err := storage.OpenBadger(storage.BadgerOptions{Dir: cfg.data, SyncWrites: cfg.syncWrites, Logger: log, NoVerify: !cfg.verify,
 		BlockCacheBytes: cfg.memory.blockCache, MemTableSize: int64(cfg.memTableSize), MinFreeDisk: int64(cfg.minFreeDisk)})
@@ -288,8 +292,9 @@ func openGraph(cfg config, log *slog.Logger) (*storage.Graph, error) {
 	return g, nil
 }
 
-// newHandler is the whole route table.
-func newHandler(g *storage.Graph, cfg config, log *slog.Logger) http.Handler {
+// NewHandler is the whole route table: every path the service answers, its
+// middleware, and what serves it.
+func NewHandler(g *storage.Graph, cfg Config, log *slog.Logger) http.Handler {
 	reg := prometheus.NewRegistry()
 	metrics := graph.NewMetrics(reg)
 	registerGraphMetrics(reg, g)

@@ -23,7 +23,7 @@ import (
 // benchServer serves a seeded store over loopback with the given flags.
 func benchServer(b *testing.B, dir string, args ...string) *httptest.Server {
 	b.Helper()
-	cfg, err := parseConfig(append([]string{"-token", testToken}, args...), func(string) string { return "" }, io.Discard)
+	cfg, err := ParseConfig(append([]string{"-token", testToken}, args...), func(string) string { return "" }, io.Discard)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func benchServer(b *testing.B, dir string, args ...string) *httptest.Server {
 	if _, err := seed.Load(g); err != nil {
 		b.Fatal(err)
 	}
-	srv := httptest.NewServer(newHandler(g, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil))))
+	srv := httptest.NewServer(NewHandler(g, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil))))
 	b.Cleanup(func() { srv.Close(); g.Close() })
 	return srv
 }

@@ -14,13 +14,13 @@ import (
 // same under concurrent load; see BENCHMARKS.md.
 func BenchmarkHeadlineHTTP(b *testing.B) {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	cfg := config{data: b.TempDir(), seed: true, introspection: true}
-	g, err := openGraph(cfg, log)
+	cfg := Config{data: b.TempDir(), seed: true, introspection: true}
+	g, err := Open(cfg, log)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer g.Close()
-	srv := httptest.NewServer(newHandler(g, cfg, log))
+	srv := httptest.NewServer(NewHandler(g, cfg, log))
 	defer srv.Close()
 	body := `{"query":"{ sponsorshipsByYear(series: \"waic\", sponsorCountry: \"US\") { year sponsorships { tier tierSize { amount } subject { name } evidence { quote gloss } } } }"}`
 	b.ReportAllocs()

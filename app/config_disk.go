@@ -37,7 +37,7 @@ func (a orAuto) Get() any { return *a.b }
 
 // byteSizeFlag defines a size flag whose default comes from the environment
 // variable env when it is set. A malformed environment value is returned by
-// the func, which parseConfig calls after parsing the flags.
+// the func, which ParseConfig calls after parsing the flags.
 func byteSizeFlag(fs *flag.FlagSet, getenv func(string) string, dst *byteSize, name, env string, def byteSize, usage string) func() error {
 	*dst = def
 	var v flag.Value = dst
@@ -58,7 +58,7 @@ func byteSizeFlag(fs *flag.FlagSet, getenv func(string) string, dst *byteSize, n
 // and the free-space watermark under which writes are refused. The returned
 // func, called after parsing, reports a malformed environment value and
 // resolves -min-free-disk's "auto" to storage.DefaultMinFreeDisk.
-func diskFlags(fs *flag.FlagSet, getenv func(string) string, c *config) func() error {
+func diskFlags(fs *flag.FlagSet, getenv func(string) string, c *Config) func() error {
 	memtable := byteSizeFlag(fs, getenv, &c.memTableSize, "memtable-size", "POLICYGRAPH_MEMTABLE_SIZE", storage.DefaultMemTableSize,
 		"Badger's memtable size, and so the size of its write-ahead log files, e.g. 64MiB")
 	minFree := byteSizeFlag(fs, getenv, &c.minFreeDisk, "min-free-disk", "POLICYGRAPH_MIN_FREE_DISK", autoSize,

@@ -27,10 +27,10 @@ func TestDiskFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := parseConfig(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
+			c, err := ParseConfig(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("parseConfig = %v, want an error naming %q", err, tt.wantErr)
+					t.Fatalf("ParseConfig = %v, want an error naming %q", err, tt.wantErr)
 				}
 				return
 			}

@@ -16,7 +16,7 @@ import (
 // well-formed value must reach the flag. The flags are found on the flag set,
 // so a flag added later is covered too; each must name its variable.
 func TestMalformedSettingsStopTheStart(t *testing.T) {
-	var c config
+	var c Config
 	fs, _, _, _ := configFlags(&c, &envDefaults{getenv: func(string) string { return "" }}, io.Discard)
 	envName := regexp.MustCompile(`\(env (POLICYGRAPH_[A-Z0-9_]+)\)`)
 	// For each kind of flag: a malformed value and a well-formed one, as the
@@ -65,15 +65,15 @@ func TestMalformedSettingsStopTheStart(t *testing.T) {
 					return ""
 				}
 			}
-			_, err := parseConfig(nil, env(tc.bad), io.Discard)
+			_, err := ParseConfig(nil, env(tc.bad), io.Discard)
 			if err == nil || !strings.Contains(err.Error(), name) {
 				t.Fatalf("%s=%q: err %v, want an error naming %s", name, tc.bad, err, name)
 			}
 			// Also when the flag overrides the variable: the setting is still wrong.
-			if _, err := parseConfig([]string{"-" + f.Name + "=" + tc.good}, env(tc.bad), io.Discard); err == nil {
+			if _, err := ParseConfig([]string{"-" + f.Name + "=" + tc.good}, env(tc.bad), io.Discard); err == nil {
 				t.Errorf("%s=%q with -%s: no error", name, tc.bad, f.Name)
 			}
-			var c config
+			var c Config
 			e := &envDefaults{getenv: env(tc.good)}
 			fs, _, _, _ := configFlags(&c, e, io.Discard)
 			if err := e.err(); err != nil {
@@ -83,7 +83,7 @@ func TestMalformedSettingsStopTheStart(t *testing.T) {
 				t.Errorf("%s=%q: -%s is %s", name, tc.good, f.Name, got)
 			}
 			// A malformed flag stops the start too, naming the flag.
-			if _, err := parseConfig([]string{"-" + f.Name + "=" + tc.bad}, env(""), io.Discard); err == nil || !strings.Contains(err.Error(), "-"+f.Name) {
+			if _, err := ParseConfig([]string{"-" + f.Name + "=" + tc.bad}, env(""), io.Discard); err == nil || !strings.Contains(err.Error(), "-"+f.Name) {
 				t.Errorf("-%s=%s: err %v", f.Name, tc.bad, err)
 			}
 		})
@@ -93,7 +93,7 @@ func TestMalformedSettingsStopTheStart(t *testing.T) {
 	}
 	// The issue's case: both at once, both named.
 	env := map[string]string{"POLICYGRAPH_SYNC": "flase", "POLICYGRAPH_TIMEOUT": "5"}
-	_, err := parseConfig(nil, func(k string) string { return env[k] }, io.Discard)
+	_, err := ParseConfig(nil, func(k string) string { return env[k] }, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "POLICYGRAPH_SYNC") || !strings.Contains(err.Error(), "POLICYGRAPH_TIMEOUT") {
 		t.Fatalf("err %v", err)
 	}

@@ -14,7 +14,7 @@ type serverLimits struct {
 
 // limitFlags defines the flags of the request limits and server timeouts, each
 // with an environment fallback; DefaultLimits gives the defaults. Zero turns a
-// request limit off. (The body limit, -max-body, is parseConfig's.)
+// request limit off. (The body limit, -max-body, is ParseConfig's.)
 func limitFlags(fs *flag.FlagSet, env *envDefaults, l *graph.Limits, s *serverLimits) {
 	envInt, envDur := env.int, env.duration
 	d := graph.DefaultLimits()

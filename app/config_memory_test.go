@@ -14,8 +14,8 @@ import (
 )
 
 func TestMemoryBudgetFlags(t *testing.T) {
-	parse := func(args []string, env map[string]string) (config, error) {
-		return parseConfig(args, func(k string) string { return env[k] }, io.Discard)
+	parse := func(args []string, env map[string]string) (Config, error) {
+		return ParseConfig(args, func(k string) string { return env[k] }, io.Discard)
 	}
 	t.Run("defaults derive from the budget", func(t *testing.T) {
 		c, err := parse(nil, nil)
@@ -88,7 +88,7 @@ func TestEveryFlagIsDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	var usage strings.Builder
-	if _, err := parseConfig([]string{"-h"}, func(string) string { return "" }, &usage); err == nil {
+	if _, err := ParseConfig([]string{"-h"}, func(string) string { return "" }, &usage); err == nil {
 		t.Fatal("-h did not stop the parse")
 	}
 	flags := regexp.MustCompile(`(?m)^  -([a-z-]+)`).FindAllStringSubmatch(usage.String(), -1)

@@ -436,7 +436,7 @@ func TestVerifyFlagAndEnv(t *testing.T) {
 		env  string
 		want bool
 	}{{nil, "", true}, {nil, "false", false}, {[]string{"-verify=false"}, "", false}, {[]string{"-verify=true"}, "false", true}} {
-		cfg, err := parseConfig(tt.args, func(k string) string {
+		cfg, err := ParseConfig(tt.args, func(k string) string {
 			if k == "POLICYGRAPH_VERIFY" {
 				return tt.env
 			}

@@ -35,12 +35,12 @@ func TestSyncFlagReachesBadger(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := parseConfig(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
+			cfg, err := ParseConfig(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}
 			cfg.data, cfg.seed = t.TempDir(), false
-			g, err := openGraph(cfg, slog.New(slog.DiscardHandler))
+			g, err := Open(cfg, slog.New(slog.DiscardHandler))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -775,7 +775,7 @@ func TestExplorerAtScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	var traffic apiTraffic
-	srv := httptest.NewServer(traffic.wrap(newHandler(g, testConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)))))
+	srv := httptest.NewServer(traffic.wrap(NewHandler(g, testConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)))))
 	t.Cleanup(func() { srv.Close(); g.Close() })
 
 	p := newExplorerPage(t, 180*time.Second)
@@ -858,7 +858,7 @@ func newTestServerWrapped(t *testing.T, wrap func(http.Handler) http.Handler) *h
 	if _, err := seed.Load(g); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(wrap(newHandler(g, testConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)))))
+	srv := httptest.NewServer(wrap(NewHandler(g, testConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)))))
 	t.Cleanup(func() { srv.Close(); g.Close() })
 	return srv
 }

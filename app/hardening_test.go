@@ -20,7 +20,7 @@ import (
 
 func TestLimitFlagsAndEnv(t *testing.T) {
 	env := map[string]string{"POLICYGRAPH_MAX_DEPTH": "7", "POLICYGRAPH_TIMEOUT": "2s", "POLICYGRAPH_READ_HEADER_TIMEOUT": "1s"}
-	cfg, err := parseConfig([]string{"-max-complexity", "99", "-max-body", "1000", "-timeout", "3s"}, func(k string) string { return env[k] }, io.Discard)
+	cfg, err := ParseConfig([]string{"-max-complexity", "99", "-max-body", "1000", "-timeout", "3s"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestLimitFlagsAndEnv(t *testing.T) {
 
 func newTestHandler(t *testing.T, args ...string) (http.Handler, *storage.Graph) {
 	t.Helper()
-	cfg, err := parseConfig(append([]string{"-token", testToken}, args...), func(string) string { return "" }, io.Discard)
+	cfg, err := ParseConfig(append([]string{"-token", testToken}, args...), func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func newTestHandler(t *testing.T, args ...string) (http.Handler, *storage.Graph)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { g.Close() })
-	return newHandler(g, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil))), g
+	return NewHandler(g, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil))), g
 }
 
 func TestIDEAndIntrospectionCanBeTurnedOff(t *testing.T) {

@@ -25,8 +25,8 @@ func newTestServer(t testing.TB) (*httptest.Server, *storage.Graph) {
 }
 
 // testConfig is the configuration tests serve with: the defaults, a write token.
-func testConfig() config {
-	c, err := parseConfig(nil, func(string) string { return "" }, io.Discard)
+func testConfig() Config {
+	c, err := ParseConfig(nil, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		panic(err)
 	}
@@ -35,7 +35,7 @@ func testConfig() config {
 }
 
 // newTestServerWith is newTestServer with the given configuration.
-func newTestServerWith(t testing.TB, cfg config) (*httptest.Server, *storage.Graph) {
+func newTestServerWith(t testing.TB, cfg Config) (*httptest.Server, *storage.Graph) {
 	t.Helper()
 	bkv, err := storage.OpenBadger(storage.BadgerOptions{InMemory: true})
 	if err != nil {
@@ -48,7 +48,7 @@ func newTestServerWith(t testing.TB, cfg config) (*httptest.Server, *storage.Gra
 	if _, err := seed.Load(g); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(newHandler(g, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	srv := httptest.NewServer(NewHandler(g, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))))
 	t.Cleanup(func() { srv.Close(); g.Close() })
 	return srv, g
 }
