@@ -131,8 +131,6 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return exportCommand(args, getenv, stdout, stderr)
 	case "import":
 		return importCommand(stdin, args, getenv, stdout, stderr)
-	case "bench":
-		return benchCommand(ctx, args, stdout, stderr)
 	case "backup":
 		return backupCommand(ctx, args, getenv, stdout, stderr)
 	case "restore":
@@ -140,7 +138,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "check":
 		return checkCommand(args, getenv, stdout, stderr)
 	}
-	return fmt.Errorf("unknown command %q (commands: serve, seed, export, import, bench, backup, restore, check)", cmd)
+	return fmt.Errorf("unknown command %q (commands: serve, seed, export, import, backup, restore, check)", cmd)
 }
 
 // seedCommand adds what the data directory lacks of the article's facts,

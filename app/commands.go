@@ -2,19 +2,16 @@ package app
 
 import (
 	"bufio"
-	"context"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
 
-	"policygraph/bench"
 	"policygraph/storage"
 )
 
@@ -109,27 +106,6 @@ func peakRSS() (int64, bool) {
 		}
 	}
 	return 0, false
-}
-
-// benchCommand runs the load benchmark against the real route table (NewHandler).
-func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	// The service logs every request; the bench keeps that cost but drops the lines.
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	return bench.Run(ctx, args, stdout, stderr, bench.Server{
-		Open: func(dir string, syncWrites bool) (*storage.Graph, error) {
-			return Open(Config{data: dir, syncWrites: syncWrites, seed: true}, log)
-		},
-		Handler: func(g *storage.Graph, token string, cacheSize int) http.Handler {
-			// The serve defaults (limits, timeouts, body size), with the bench's
-			// token and cache size.
-			cfg, err := ParseConfig(nil, func(string) string { return "" }, io.Discard)
-			if err != nil {
-				panic(err) // the defaults parse, or every serve would fail
-			}
-			cfg.token, cfg.cacheSize, cfg.introspection, cfg.ide = token, cacheSize, true, true
-			return NewHandler(g, cfg, log)
-		},
-	})
 }
 
 func envOr(getenv func(string) string, name, def string) string {

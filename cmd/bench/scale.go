@@ -1,4 +1,4 @@
-package bench
+package main
 
 import (
 	"context"
@@ -19,10 +19,10 @@ import (
 
 // runScale builds a synthetic graph of each size (synth.Generate, then the bulk
 // importer, then the seed through the production write path on top), starts
-// the real server on it in a child process (go run . serve), and measures cold
-// start, the seed's and a synthetic series' headline and two-hop queries, and
-// the server's RSS under load.
-func runScale(ctx context.Context, o Options, out, stderr io.Writer) error {
+// the real server on it in a child process (this binary's "serve", app.Run),
+// and measures cold start, the seed's and a synthetic series' headline and
+// two-hop queries, and the server's RSS under load.
+func runScale(ctx context.Context, o Options, args []string, out, stderr io.Writer) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return err
@@ -36,7 +36,7 @@ func runScale(ctx context.Context, o Options, out, stderr io.Writer) error {
 		sizes = append(sizes, n)
 	}
 	fmt.Fprintf(out, "# policygraph bench -scale\n\n")
-	fmt.Fprintf(out, "- command: `go run . bench %s`\n", strings.Join(os.Args[2:], " "))
+	fmt.Fprintf(out, "- command: `go run ./cmd/bench %s`\n", strings.Join(args, " "))
 	machine(out)
 	fmt.Fprintf(out, "- per size: Generate -> file -> Graph.Import (Badger StreamWriter, within the import memory budget storage.DefaultBulkMemory: sorted runs on disk past it) -> seed.Load (transactions) -> close; then `serve -cache-size 0` in a child process\n")
 	fmt.Fprintf(out, "- latency: one client (closed loop, c=1), %s per query after a 1s warm-up; RSS: the server's VmRSS after %s of c=8 headline load\n\n", o.ScaleDur, o.ScaleDur)

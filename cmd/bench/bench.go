@@ -1,11 +1,11 @@
-// Package bench is policygraph's load benchmark (go run . bench): it drives the
+// Command bench is policygraph's load benchmark (go run ./cmd/bench): it drives the
 // real HTTP handler on loopback with concurrent clients and compares it with two
 // references measured in the same run on the same machine, the net/http ceiling
 // (the same response bytes from memory) and the GraphQL floor (gqlgen serving the
 // same response shape from Go structs, see package floor). With -scale it builds
 // synthetic graphs of growing size (see synth.Generate) through the bulk importer and
 // measures how the headline and two-hop queries scale.
-package bench
+package main
 
 import (
 	"context"
@@ -24,18 +24,9 @@ import (
 	"strings"
 	"time"
 
-	"policygraph/bench/floor"
+	"policygraph/cmd/bench/floor"
 	"policygraph/seed"
-	"policygraph/storage"
 )
-
-// Server is how the bench reaches the real service without importing package
-// main: Open is the serve command's open-and-seed step, Handler its route table
-// with the response cache holding cacheSize results (0 disables it).
-type Server struct {
-	Open    func(dir string, syncWrites bool) (*storage.Graph, error)
-	Handler func(g *storage.Graph, token string, cacheSize int) http.Handler
-}
 
 // Options are the bench's flags.
 type Options struct {
@@ -55,8 +46,8 @@ type Options struct {
 	Keep       string
 }
 
-// Run parses args and runs the load benchmark, or the scale benchmark with -scale.
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer, srv Server) error {
+// bench parses args and runs the load benchmark, or the scale benchmark with -scale.
+func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o Options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -77,9 +68,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, srv Serve
 		return err
 	}
 	if o.Scale {
-		return runScale(ctx, o, stdout, stderr)
+		return runScale(ctx, o, args, stdout, stderr)
 	}
-	return runLoad(ctx, o, stdout, srv)
+	return runLoad(ctx, o, args, stdout)
 }
 
 // gql renders a GraphQL POST body.
@@ -135,7 +126,7 @@ func randomToken() string {
 // latency counted from when they were due.
 const clientConns = 128
 
-func runLoad(ctx context.Context, o Options, out io.Writer, srv Server) error {
+func runLoad(ctx context.Context, o Options, args []string, out io.Writer) error {
 	client := newClient(clientConns)
 	url := o.URL
 	cachedURL := "" // the same route table with the response cache on
@@ -147,7 +138,7 @@ func runLoad(ctx context.Context, o Options, out io.Writer, srv Server) error {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		g, err := srv.Open(dir, o.Sync)
+		g, err := openStore(dir, o.Sync)
 		if err != nil {
 			return err
 		}
@@ -155,19 +146,19 @@ func runLoad(ctx context.Context, o Options, out io.Writer, srv Server) error {
 		token = randomToken()
 		// Two route tables on the one store: without the response cache, so the
 		// query scenarios measure the query path, and with it (the serve default).
-		base, stop, err := listen(srv.Handler(g, token, 0))
+		base, stop, err := listen(handler(g, token, 0))
 		if err != nil {
 			return err
 		}
 		defer stop()
-		cachedBase, stopCached, err := listen(srv.Handler(g, token, 1000))
+		cachedBase, stopCached, err := listen(handler(g, token, 1000))
 		if err != nil {
 			return err
 		}
 		defer stopCached()
 		url = base + "/graphql"
 		cachedURL = cachedBase + "/graphql"
-		where = "the real handler (server.go's route table) in this process, seeded temp data dir: response cache off (-cache-size 0) on " + base + ", on (-cache-size 1000) on " + cachedBase
+		where = "the real handler (app.NewHandler, the service's route table) in this process, seeded temp data dir: response cache off (-cache-size 0) on " + base + ", on (-cache-size 1000) on " + cachedBase
 	}
 
 	head := headline(url, "waic", "US")
@@ -215,7 +206,7 @@ func runLoad(ctx context.Context, o Options, out io.Writer, srv Server) error {
 	}
 
 	fmt.Fprintf(out, "# policygraph bench\n\n")
-	fmt.Fprintf(out, "- command: `go run . bench %s`\n", strings.Join(os.Args[2:], " "))
+	fmt.Fprintf(out, "- command: `go run ./cmd/bench %s`\n", strings.Join(args, " "))
 	machine(out)
 	fmt.Fprintf(out, "- target: %s\n", where)
 	fmt.Fprintf(out, "- clients: closed loop, %d concurrent, keep-alive, in this process (they share the CPUs with the server); warm-up %s, measured %s per scenario in %d interleaved rounds\n", o.Conc, o.Warmup, o.Duration, o.Rounds)
