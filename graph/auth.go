@@ -195,7 +195,7 @@ func (a *Auth) Authenticate(next http.Handler) http.Handler {
 			return
 		}
 		if ok {
-			r = r.WithContext(context.WithValue(r.Context(), actorKey{}, "curator"))
+			r = r.WithContext(WithActor(r.Context(), "curator"))
 		}
 		next.ServeHTTP(w, r)
 	})

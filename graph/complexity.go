@@ -53,7 +53,7 @@ var inlineTypes = map[string]bool{"Label": true, "Evidence": true, "KindCount": 
 // the schema, so new fields are priced by the same rules without code here.
 var fieldCosts = sync.OnceValue(func() ComplexityRoot {
 	var root ComplexityRoot
-	schema := parsedSchema
+	schema := Schema()
 	rv := reflect.ValueOf(&root).Elem()
 	for i := range rv.NumField() {
 		def := schema.Types[rv.Type().Field(i).Name]

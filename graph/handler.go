@@ -79,14 +79,6 @@ func orDefault(n, def int64) int64 {
 	return n
 }
 
-type actorKey struct{}
-
-// actor is who the request authenticated as; "" for anonymous readers.
-func actor(ctx context.Context) string {
-	s, _ := ctx.Value(actorKey{}).(string)
-	return s
-}
-
 // NewHandler builds the /graphql handler: GET and POST transports, a parsed-query
 // cache, automatic persisted queries, the error presenter, the write guard and
 // per-operation loaders. Wrap it in Auth.Authenticate (see server.go).
@@ -138,7 +130,7 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 	o.Metrics.cacheBytes(caches)
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		op := graphql.GetOperationContext(ctx)
-		if op.Operation != nil && op.Operation.Operation == ast.Mutation && actor(ctx) == "" {
+		if op.Operation != nil && op.Operation.Operation == ast.Mutation && Actor(ctx) == "" {
 			err := &gqlerror.Error{Message: "writes need the header Authorization: Bearer <token>",
 				Extensions: map[string]any{"code": CodeUnauthenticated}}
 			if o.Token == "" {

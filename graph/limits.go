@@ -406,10 +406,6 @@ func timedOut(resp *graphql.Response, mutation bool) bool {
 	return true
 }
 
-// graph is the store as seen by one request: its reads stop when the request's
-// time is up (see storage.Graph.WithContext).
-func (r *Resolver) graph(ctx context.Context) *storage.Graph { return r.Graph.WithContext(ctx) }
-
 // argumentError recognises errors gqlgen makes without a code that are the
 // client's doing. One is an argument that could not be decoded (an ID that is
 // not a UUID, say): gqlgen reports it at the argument's path, not the field's.

@@ -3,13 +3,42 @@
 // error presenter.
 package graph
 
-//go:generate go tool gqlgen generate
-
 import (
+	"context"
+
+	"github.com/vektah/gqlparser/v2/ast"
+
 	"policygraph/storage"
 )
+
+//go:generate go tool gqlgen generate
 
 // Resolver holds the dependencies of every resolver; NewHandler builds it once.
 type Resolver struct {
 	Graph *storage.Graph
 }
+
+// graph is the store as seen by one request: its reads stop when the request's
+// time is up (see storage.Graph.WithContext).
+func (r *Resolver) graph(ctx context.Context) *storage.Graph { return r.Graph.WithContext(ctx) }
+
+type actorKey struct{}
+
+// WithActor records who the request authenticated as (the HTTP layer's
+// Authenticate does); writes record it as their actor.
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// Actor is who the request authenticated as; "" for anonymous readers.
+func Actor(ctx context.Context) string {
+	s, _ := ctx.Value(actorKey{}).(string)
+	return s
+}
+
+// actor is Actor, as the resolvers call it.
+func actor(ctx context.Context) string { return Actor(ctx) }
+
+// Schema is the parsed GraphQL schema (*.graphqls), fixed for the life of the
+// process.
+func Schema() *ast.Schema { return parsedSchema }
