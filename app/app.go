@@ -25,8 +25,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/cors"
 
+	"policygraph/api"
 	"policygraph/explore"
-	"policygraph/graph"
 	"policygraph/graph/ide"
 	"policygraph/seed"
 	"policygraph/storage"
@@ -51,7 +51,7 @@ type Config struct {
 	maxBody       int64
 	memTableSize  byteSize
 	minFreeDisk   byteSize
-	limits        graph.Limits
+	limits        api.Limits
 	server        serverLimits
 	memory        memoryConfig
 }
@@ -107,7 +107,7 @@ func configFlags(c *Config, env *envDefaults, stderr io.Writer) (fs *flag.FlagSe
 	fs.StringVar(&c.cacheControl, "cache-control", env.string("POLICYGRAPH_CACHE_CONTROL", "public, max-age=0, must-revalidate"), "Cache-Control of GET query responses (env POLICYGRAPH_CACHE_CONTROL)")
 	fs.IntVar(&c.csvMaxRows, "csv-max-rows", env.int("POLICYGRAPH_CSV_MAX_ROWS", 100000), "most rows of a CSV table from /q/ (400 CSV_TOO_LARGE past it); 0: no limit (env POLICYGRAPH_CSV_MAX_ROWS)")
 	fs.Int64Var(&c.csvMaxBytes, "csv-max-bytes", env.int64("POLICYGRAPH_CSV_MAX_BYTES", 32<<20), "most bytes of a CSV table from /q/ (400 CSV_TOO_LARGE past it); 0: no limit (env POLICYGRAPH_CSV_MAX_BYTES)")
-	fs.Int64Var(&c.maxBody, "max-body", env.int64("POLICYGRAPH_MAX_BODY", graph.DefaultMaxBodyBytes), "largest POST body in bytes (env POLICYGRAPH_MAX_BODY)")
+	fs.Int64Var(&c.maxBody, "max-body", env.int64("POLICYGRAPH_MAX_BODY", api.DefaultMaxBodyBytes), "largest POST body in bytes (env POLICYGRAPH_MAX_BODY)")
 	limitFlags(fs, env, &c.limits, &c.server)
 	deriveMemory = memoryFlags(fs, env.getenv, &c.memory, &c.limits, &c.maxBody)
 	diskDone = diskFlags(fs, env.getenv, c)
@@ -294,18 +294,18 @@ func Open(cfg Config, log *slog.Logger) (*storage.Graph, error) {
 // middleware, and what serves it.
 func NewHandler(g *storage.Graph, cfg Config, log *slog.Logger) http.Handler {
 	reg := prometheus.NewRegistry()
-	metrics := graph.NewMetrics(reg)
+	metrics := api.NewMetrics(reg)
 	registerGraphMetrics(reg, g)
-	api := graph.NewHandler(g, graph.Options{Token: cfg.token, Introspection: cfg.introspection, Logger: log,
+	graphQL := api.NewHandler(g, api.Options{Token: cfg.token, Introspection: cfg.introspection, Logger: log,
 		MaxBodyBytes: cfg.maxBody, CacheSize: cfg.cacheSize, CacheControl: cfg.cacheControl, Metrics: metrics, Limits: &cfg.limits,
 		CacheBytes: orNone(cfg.memory.responseCache), QueryCacheBytes: orNone(cfg.memory.queryCache), APQCacheBytes: orNone(cfg.memory.apqCache),
 		RefusalCacheBytes: orNone(cfg.memory.refusalCache)})
-	auth := graph.NewAuth(graph.AuthOptions{Token: cfg.token, FailureDelay: cfg.authDelay, Registerer: reg})
-	gql := auth.Authenticate(api)
+	auth := api.NewAuth(api.AuthOptions{Token: cfg.token, FailureDelay: cfg.authDelay, Registerer: reg})
+	gql := auth.Authenticate(graphQL)
 	crossOrigin := allowOrigins(cfg.corsOrigins)
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", crossOrigin(gql))
-	mux.Handle("/q/", crossOrigin(graph.SavedQueryHandler(g, gql, graph.SavedQueryOptions{
+	mux.Handle("/q/", crossOrigin(api.SavedQueryHandler(g, gql, api.SavedQueryOptions{
 		CSVMaxRows: cfg.csvMaxRows, CSVMaxBytes: cfg.csvMaxBytes, Timeout: cfg.limits.Timeout})))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /admin/backup", backupHandler(g, auth, log))

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"policygraph/graph"
+	"policygraph/api"
 	"policygraph/storage"
 )
 
@@ -24,11 +24,11 @@ const backupTrailer = "Policygraph-Backup"
 // backupHandler streams a backup of the running store, from one snapshot (GET
 // /admin/backup; the format is in storage/backup.go). It needs the write
 // token; without one the server has no admin.
-func backupHandler(g *storage.Graph, auth *graph.Auth, log *slog.Logger) http.Handler {
+func backupHandler(g *storage.Graph, auth *api.Auth, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ok, retry := auth.Check(r)
 		if retry > 0 {
-			graph.RefuseThrottled(w, retry)
+			api.RefuseThrottled(w, retry)
 			return
 		}
 		if !ok {

@@ -4,7 +4,7 @@ import (
 	"flag"
 	"time"
 
-	"policygraph/graph"
+	"policygraph/api"
 )
 
 // serverLimits are the http.Server timeouts and the shutdown grace period.
@@ -15,9 +15,9 @@ type serverLimits struct {
 // limitFlags defines the flags of the request limits and server timeouts, each
 // with an environment fallback; DefaultLimits gives the defaults. Zero turns a
 // request limit off. (The body limit, -max-body, is ParseConfig's.)
-func limitFlags(fs *flag.FlagSet, env *envDefaults, l *graph.Limits, s *serverLimits) {
+func limitFlags(fs *flag.FlagSet, env *envDefaults, l *api.Limits, s *serverLimits) {
 	envInt, envDur := env.int, env.duration
-	d := graph.DefaultLimits()
+	d := api.DefaultLimits()
 	fs.IntVar(&l.MaxDepth, "max-depth", envInt("POLICYGRAPH_MAX_DEPTH", d.MaxDepth), "deepest field nesting a query may have; 0: no limit (env POLICYGRAPH_MAX_DEPTH)")
 	fs.IntVar(&l.MaxComplexity, "max-complexity", envInt("POLICYGRAPH_MAX_COMPLEXITY", d.MaxComplexity), "highest query complexity (lists and traversals cost more, first multiplies); 0: no limit (env POLICYGRAPH_MAX_COMPLEXITY)")
 	fs.IntVar(&l.MaxAliases, "max-aliases", envInt("POLICYGRAPH_MAX_ALIASES", d.MaxAliases), "most aliased or repeated fields in a query; 0: no limit (env POLICYGRAPH_MAX_ALIASES)")

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"policygraph/graph"
+	"policygraph/api"
 	"policygraph/storage"
 )
 
@@ -46,9 +46,9 @@ const (
 const DefaultMemoryBudget = 1 << 30
 
 // requestBytes is the most one admitted request holds: its body, its answer
-// as gqlgen builds it and once serialized (2x, see graph.encodeResponse), the
+// as gqlgen builds it and once serialized (2x, see api.encodeResponse), the
 // records it loaded, bounded by the complexity limit (1x, taken generously).
-func requestBytes(l graph.Limits, maxBody int64) int64 {
+func requestBytes(l api.Limits, maxBody int64) int64 {
 	return 3*max(l.MaxResponseBytes, 1<<20) + max(maxBody, 0) + 1<<20
 }
 
@@ -60,7 +60,7 @@ type budgetPart struct {
 
 // budgetParts is the heap the configuration allows anonymous requests to
 // take, part by part.
-func budgetParts(m memoryConfig, l graph.Limits, maxBody int64) []budgetPart {
+func budgetParts(m memoryConfig, l api.Limits, maxBody int64) []budgetPart {
 	return []budgetPart{
 		{"runtime at rest", runtimeReserve},
 		{"Badger memtable", badgerMemtable},
@@ -79,9 +79,9 @@ func budgetParts(m memoryConfig, l graph.Limits, maxBody int64) []budgetPart {
 // (a malformed value stops the start), and returns the func that, once the
 // flags are parsed, derives the bounds left unset from the budget and checks
 // the whole against it.
-func memoryFlags(fs *flag.FlagSet, getenv func(string) string, m *memoryConfig, l *graph.Limits, maxBody *int64) func() error {
+func memoryFlags(fs *flag.FlagSet, getenv func(string) string, m *memoryConfig, l *api.Limits, maxBody *int64) func() error {
 	m.budget = DefaultMemoryBudget
-	d := graph.DefaultLimits()
+	d := api.DefaultLimits()
 	l.MaxResponseBytes, l.QueueWait = d.MaxResponseBytes, d.QueueWait
 	sizes := []struct {
 		name, env string
@@ -142,7 +142,7 @@ func memoryFlags(fs *flag.FlagSet, getenv func(string) string, m *memoryConfig, 
 
 // derive fills in the bounds not in set from the budget, and checks that the
 // whole fits in it.
-func (m *memoryConfig) derive(set map[string]bool, l *graph.Limits, maxBody int64) error {
+func (m *memoryConfig) derive(set map[string]bool, l *api.Limits, maxBody int64) error {
 	if m.budget <= 0 {
 		return fmt.Errorf("-memory-budget must be positive")
 	}
@@ -190,7 +190,7 @@ func (m *memoryConfig) derive(set map[string]bool, l *graph.Limits, maxBody int6
 }
 
 // describeBudget spells out the budget's arithmetic.
-func describeBudget(m memoryConfig, l graph.Limits, maxBody int64) string {
+func describeBudget(m memoryConfig, l api.Limits, maxBody int64) string {
 	parts := budgetParts(m, l, maxBody)
 	s := make([]string, len(parts))
 	for i, p := range parts {
@@ -199,7 +199,7 @@ func describeBudget(m memoryConfig, l graph.Limits, maxBody int64) string {
 	return strings.Join(s, " + ")
 }
 
-// orNone maps a cache size of 0 bytes (none) to what graph.Options reads as
+// orNone maps a cache size of 0 bytes (none) to what api.Options reads as
 // none: a negative size (0 there means its default).
 func orNone(n int64) int64 {
 	if n == 0 {

@@ -59,7 +59,7 @@ func (l *connLimiter) release(host string) {
 }
 
 // clientHost is the address connections are counted by: the IP address, or
-// its /64 for IPv6, as graph's admission counts requests.
+// its /64 for IPv6, as api's admission counts requests.
 func clientHost(a net.Addr) string {
 	tcp, ok := a.(*net.TCPAddr)
 	if !ok {

@@ -2,10 +2,9 @@ package app
 
 import (
 	"fmt"
+	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"net/http/httptest"
 
 	"policygraph/storage"
 )

@@ -1,6 +1,6 @@
-// Package graph is policygraph's GraphQL face: the schema (*.graphqls), gqlgen's
-// generated executor, thin resolvers over storage, per-request loaders and the
-// error presenter.
+// Package graph is policygraph's GraphQL schema: the *.graphqls, gqlgen's
+// generated executor, thin resolvers over storage and per-request loaders. It
+// knows nothing of HTTP: serving it is package api's.
 package graph
 
 import (

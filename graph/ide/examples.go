@@ -1,6 +1,8 @@
 package ide
 
-import "strings"
+import (
+	"strings"
+)
 
 // Example is one question that README answers, with the query that answers
 // it. The IDE lists the examples in its "Examples" panel; one click opens an

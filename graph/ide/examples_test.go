@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"policygraph/graph"
+	"policygraph/api"
 	"policygraph/graph/ide"
 	"policygraph/seed"
 	"policygraph/storage"
@@ -34,7 +34,7 @@ func TestExamplesAnswer(t *testing.T) {
 	if _, err := seed.Load(g); err != nil {
 		t.Fatal(err)
 	}
-	h := graph.NewHandler(g, graph.Options{Introspection: true})
+	h := api.NewHandler(g, api.Options{Introspection: true})
 
 	if len(ide.Examples) < 17 {
 		t.Fatalf("%d examples, want README's 17 questions (the headline and 16 more)", len(ide.Examples))

@@ -1,6 +1,8 @@
-package graph
+package api
 
-import "math"
+import (
+	"math"
+)
 
 // intVariables turns the whole numbers of decoded JSON variables (float64, as
 // encoding/json decodes every number into an any) into int64, recursively.

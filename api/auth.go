@@ -1,4 +1,4 @@
-package graph
+package api
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"policygraph/graph"
 )
 
 // CodeTooManyAuthFailures refuses, unchecked, a request from a client address
@@ -195,7 +197,7 @@ func (a *Auth) Authenticate(next http.Handler) http.Handler {
 			return
 		}
 		if ok {
-			r = r.WithContext(WithActor(r.Context(), "curator"))
+			r = r.WithContext(graph.WithActor(r.Context(), "curator"))
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -1,4 +1,4 @@
-package graph_test
+package api_test
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"policygraph/graph"
+	"policygraph/api"
 	"policygraph/seed"
 	"policygraph/storage"
 )
@@ -41,8 +41,8 @@ func seeded(t testing.TB) *storage.Graph {
 	return g
 }
 
-// api is the /graphql handler wired as server.go wires it.
-type api struct {
+// server is the /graphql handler wired as the route table wires it.
+type server struct {
 	t   testing.TB
 	g   *storage.Graph
 	h   http.Handler
@@ -66,18 +66,18 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newAPI(t testing.TB, g *storage.Graph, limits *graph.Limits) *api {
+func newAPI(t testing.TB, g *storage.Graph, limits *api.Limits) *server {
 	t.Helper()
-	return newAPIWith(t, g, graph.Options{Limits: limits})
+	return newAPIWith(t, g, api.Options{Limits: limits})
 }
 
 // newAPIWith is newAPI with more options; the token, introspection and logger are set here.
-func newAPIWith(t testing.TB, g *storage.Graph, o graph.Options) *api {
+func newAPIWith(t testing.TB, g *storage.Graph, o api.Options) *server {
 	t.Helper()
 	logs := &syncBuffer{}
 	o.Token, o.Introspection, o.Logger = testToken, true, slog.New(slog.NewJSONHandler(logs, nil))
-	h := graph.NewHandler(g, o)
-	return &api{t: t, g: g, h: graph.Authenticate(testToken)(h), log: logs}
+	h := api.NewHandler(g, o)
+	return &server{t: t, g: g, h: api.Authenticate(testToken)(h), log: logs}
 }
 
 // response is a GraphQL response as the tests read it.
@@ -103,7 +103,7 @@ func (r *response) code() string {
 }
 
 // raw sends a body to /graphql as it is.
-func (a *api) raw(method, contentType string, body []byte, auth bool) *response {
+func (a *server) raw(method, contentType string, body []byte, auth bool) *response {
 	a.t.Helper()
 	req := httptest.NewRequest(method, "/graphql", bytes.NewReader(body))
 	if contentType != "" {
@@ -138,7 +138,7 @@ func clip(s string) string {
 }
 
 // do sends a query with variables; auth adds the write token.
-func (a *api) do(query string, vars map[string]any, auth bool) *response {
+func (a *server) do(query string, vars map[string]any, auth bool) *response {
 	a.t.Helper()
 	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 	if err != nil {

@@ -1,4 +1,4 @@
-package graph_test
+package api_test
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"policygraph/graph"
+	"policygraph/api"
 	"policygraph/internal/synth"
 	"policygraph/seed"
 	"policygraph/storage"
@@ -80,7 +80,7 @@ func TestScansAreCosted(t *testing.T) {
 		aliased(30, `facts(first: 1, filter: { predicates: [SPONSORED], negated: false }) { totalCount }`),
 	} {
 		before := kv.Views()
-		a.do(q, nil, false).wantError(t, http.StatusBadRequest, graph.CodeComplexityLimit)
+		a.do(q, nil, false).wantError(t, http.StatusBadRequest, api.CodeComplexityLimit)
 		if read := kv.Views() - before; read != 0 {
 			t.Errorf("%.80s: refused, but %d store reads ran", q, read)
 		}
@@ -120,9 +120,9 @@ func TestScansAreCosted(t *testing.T) {
 // of them, 221 bytes, answers 5 MB without a limit.
 func TestCostModelAgreesWithResponseLimit(t *testing.T) {
 	g := seeded(t)
-	def := graph.DefaultLimits()
+	def := api.DefaultLimits()
 	limited := newAPI(t, g, nil)
-	off := graph.Limits{}
+	off := api.Limits{}
 	unlimited := newAPI(t, g, &off)
 	shapes := []string{
 		`facts(first: %d) { nodes { evidence { source { text } } } }`,
@@ -143,7 +143,7 @@ func TestCostModelAgreesWithResponseLimit(t *testing.T) {
 						t.Errorf("admitted, but answers %d bytes, over the response limit: %s", size, q)
 					}
 					admittedMax = max(admittedMax, size)
-				case graph.CodeComplexityLimit:
+				case api.CodeComplexityLimit:
 					if refusedMin < 0 || size < refusedMin {
 						refusedMin = size
 					}
@@ -155,7 +155,7 @@ func TestCostModelAgreesWithResponseLimit(t *testing.T) {
 	}
 	t.Logf("largest answer admitted %d bytes; smallest refused %d bytes; response limit %d", admittedMax, refusedMin, def.MaxResponseBytes)
 	big := `{ a: facts(first: 200) { nodes { evidence { source { text } } } } b: facts(first: 200, after: null) { nodes { evidence { source { text } } } } c: facts(first: 200, order: DESC) { nodes { evidence { source { text } } } } }`
-	limited.do(big, nil, false).wantError(t, http.StatusBadRequest, graph.CodeComplexityLimit)
+	limited.do(big, nil, false).wantError(t, http.StatusBadRequest, api.CodeComplexityLimit)
 }
 
 // expiring is a context whose deadline passes when expire is called; the
@@ -221,7 +221,7 @@ func TestResolversReadUnderTheDeadline(t *testing.T) {
 	if _, err := g.Stats(); err != nil { // count now, as serve does at start
 		t.Fatal(err)
 	}
-	lim := graph.DefaultLimits()
+	lim := api.DefaultLimits()
 	lim.RefusalDelay = 0
 	a := newAPI(t, g, &lim)
 	for _, q := range []string{
@@ -264,7 +264,7 @@ func TestResolversReadUnderTheDeadline(t *testing.T) {
 			if after := f.gets.Load() - readsAtExpiry.Load(); readsAtExpiry.Load() < 0 || after != 0 {
 				t.Errorf("%d keys read after the deadline passed", after)
 			}
-			if r.code() != graph.CodeTimeout {
+			if r.code() != api.CodeTimeout {
 				t.Errorf("the request ended as the field read, yet: %s\n%s", clip(r.Raw), a.log.String())
 			}
 		})

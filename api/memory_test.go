@@ -1,4 +1,4 @@
-package graph_test
+package api_test
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"policygraph/graph"
+	"policygraph/api"
 	"policygraph/seed"
 	"policygraph/storage"
 )
@@ -82,10 +82,10 @@ func padded(i, n int) string {
 func TestCachesAreBoundedByBytes(t *testing.T) {
 	g, kv := countingSeeded(t)
 	reg := prometheus.NewRegistry()
-	lim := graph.DefaultLimits()
+	lim := api.DefaultLimits()
 	lim.RefusalDelay = 0
 	lim.MaxComplexity = 0 // the large answers below are what is measured here
-	a := newAPIWith(t, g, graph.Options{Limits: &lim, Metrics: graph.NewMetrics(reg), CacheSize: 1000,
+	a := newAPIWith(t, g, api.Options{Limits: &lim, Metrics: api.NewMetrics(reg), CacheSize: 1000,
 		CacheBytes: 1 << 20, QueryCacheBytes: 256 << 10, APQCacheBytes: 64 << 10, RefusalCacheBytes: 64 << 10})
 	for i := range 150 {
 		a.do(padded(i, 12_000), nil, false).ok(t) // parsed-query and response caches
@@ -94,7 +94,7 @@ func TestCachesAreBoundedByBytes(t *testing.T) {
 			"persistedQuery": map[string]any{"version": 1, "sha256Hash": sha(q)}}})
 		a.raw(http.MethodPost, "application/json", body, false).ok(t) // the APQ cache
 		a.do("#"+strings.Repeat("y", 2_000)+"\n{ x"+fmt.Sprint(i)+": "+nest(20)[1:], nil, false).
-			wantError(t, http.StatusBadRequest, graph.CodeDepthLimit) // the refusal cache
+			wantError(t, http.StatusBadRequest, api.CodeDepthLimit) // the refusal cache
 	}
 	for _, c := range []string{"response", "query", "apq", "refusal"} {
 		held, bound := gauge(t, reg, "policygraph_cache_bytes", c), gauge(t, reg, "policygraph_cache_max_bytes", c)
@@ -127,9 +127,9 @@ func TestCachesAreBoundedByBytes(t *testing.T) {
 func TestWriteReleasesStaleAnswers(t *testing.T) {
 	g := seeded(t)
 	reg := prometheus.NewRegistry()
-	lim := graph.DefaultLimits()
+	lim := api.DefaultLimits()
 	lim.MaxComplexity = 0 // big answers, to see them in the heap
-	a := newAPIWith(t, g, graph.Options{Limits: &lim, Metrics: graph.NewMetrics(reg), CacheSize: 1000})
+	a := newAPIWith(t, g, api.Options{Limits: &lim, Metrics: api.NewMetrics(reg), CacheSize: 1000})
 	heap := func() int64 {
 		var m runtime.MemStats
 		runtime.GC()
@@ -185,10 +185,10 @@ func (s *slowWriter) Write(p []byte) (int, error) {
 func TestSlowReadersPinNoCopy(t *testing.T) {
 	const readers = 40
 	g := seeded(t)
-	lim := graph.DefaultLimits()
+	lim := api.DefaultLimits()
 	lim.MaxComplexity = 0
 	lim.MaxInFlight, lim.MaxInFlightPerClient = readers, readers
-	a := newAPIWith(t, g, graph.Options{Limits: &lim, CacheSize: 1000})
+	a := newAPIWith(t, g, api.Options{Limits: &lim, CacheSize: 1000})
 	const q = `{ facts(first: 200) { nodes { evidence { source { text } } } } }`
 	size := len(a.do(q, nil, false).ok(t).Raw)                            // now cached
 	body, _ := json.Marshal(map[string]any{"query": q, "variables": nil}) // the bytes a.do sent: the same cache key
@@ -229,13 +229,13 @@ func TestSlowReadersPinNoCopy(t *testing.T) {
 // refused with RESPONSE_TOO_LARGE; a mutation's answer, committed, is not.
 func TestResponseSizeLimit(t *testing.T) {
 	g := seeded(t)
-	lim := graph.DefaultLimits()
+	lim := api.DefaultLimits()
 	lim.MaxComplexity = 0 // the response limit is the last line: test it alone
 	lim.MaxResponseBytes = 100_000
 	a := newAPI(t, g, &lim)
 	a.do(`{ facts(first: 5) { nodes { evidence { source { text } } } } }`, nil, false).ok(t)
 	r := a.do(`{ facts(first: 50) { nodes { evidence { source { text } } } } }`, nil, false)
-	r.wantError(t, http.StatusBadRequest, graph.CodeResponseTooLarge)
+	r.wantError(t, http.StatusBadRequest, api.CodeResponseTooLarge)
 	if r.Data != nil || len(r.Raw) > 1000 {
 		t.Errorf("the refusal carries data: %s", clip(r.Raw))
 	}
@@ -248,10 +248,10 @@ func TestResponseSizeLimit(t *testing.T) {
 // no time limit and a writer it can flush, and what it streams after the time
 // limit has passed is not replaced; any other request runs under the limit.
 func TestStreamsBypassTheGuard(t *testing.T) {
-	lim := graph.Limits{Timeout: 1, MaxInFlight: 1, MaxInFlightPerClient: 1}
+	lim := api.Limits{Timeout: 1, MaxInFlight: 1, MaxInFlightPerClient: 1}
 	h := lim.Guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, limited := r.Context().Deadline()
-		if !graph.IsStream(r) {
+		if !api.IsStream(r) {
 			fmt.Fprintf(w, "limited=%v", limited)
 			return
 		}
@@ -294,7 +294,7 @@ func TestStreamsBypassTheGuard(t *testing.T) {
 // version) fails here.
 func TestResponseCacheIsNeverOlderThanTheLastWrite(t *testing.T) {
 	g, f := seededFaulty(t)
-	a := newAPIWith(t, g, graph.Options{CacheSize: 1000})
+	a := newAPIWith(t, g, api.Options{CacheSize: 1000})
 	for round := range 3 {
 		// A query not asked before: the first asking misses the cache.
 		q := fmt.Sprintf(`query Round%d { organization(slug: "transwarp") { aliases } }`, round)

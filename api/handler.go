@@ -1,4 +1,9 @@
-package graph
+// Package api is GraphQL over HTTP: the /graphql transport (GET and POST,
+// content negotiation, ETags and the response cache), the request limits and
+// admission, the cost model, authentication, metrics, the error presenter and
+// the saved-query endpoint /q/ with its CSV form. The schema and resolvers are
+// package graph's.
+package api
 
 import (
 	"context"
@@ -17,6 +22,7 @@ import (
 	"github.com/vektah/gqlparser/v2/validator/core"
 	"github.com/vektah/gqlparser/v2/validator/rules"
 
+	"policygraph/graph"
 	"policygraph/internal/bytecache"
 	"policygraph/storage"
 )
@@ -91,8 +97,8 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 	if o.Limits != nil {
 		limits = *o.Limits
 	}
-	res := &Resolver{Graph: g}
-	es := NewExecutableSchema(Config{Resolvers: res, Complexity: costModel(g, limits)})
+	res := &graph.Resolver{Graph: g}
+	es := graph.NewExecutableSchema(graph.Config{Resolvers: res, Complexity: costModel(g, limits)})
 	srv := handler.New(es)
 	limits.apply(srv)
 	srv.AddTransport(transport.Options{})
@@ -130,7 +136,7 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 	o.Metrics.cacheBytes(caches)
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		op := graphql.GetOperationContext(ctx)
-		if op.Operation != nil && op.Operation.Operation == ast.Mutation && Actor(ctx) == "" {
+		if op.Operation != nil && op.Operation.Operation == ast.Mutation && graph.Actor(ctx) == "" {
 			err := &gqlerror.Error{Message: "writes need the header Authorization: Bearer <token>",
 				Extensions: map[string]any{"code": CodeUnauthenticated}}
 			if o.Token == "" {
@@ -149,7 +155,7 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 		}
 		// Loaders for this operation only, made here rather than per HTTP
 		// request so that answers from the response cache make none.
-		return next(WithLoaders(ctx, g, log))
+		return next(graph.WithLoaders(ctx, g, log))
 	})
 	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
 		return presentError(ctx, log, err)

@@ -1,4 +1,4 @@
-package graph
+package api
 
 import (
 	"reflect"
@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"policygraph/graph"
 	"policygraph/graph/model"
 	"policygraph/storage"
 )
@@ -48,12 +49,12 @@ const (
 // reads nothing more.
 var inlineTypes = map[string]bool{"Label": true, "Evidence": true, "KindCount": true, "PredicateInfo": true}
 
-// fieldCosts is the ComplexityRoot that puts the cost model into gqlgen's
+// fieldCosts is the graph.ComplexityRoot that puts the cost model into gqlgen's
 // complexity calculation. It is built by reflection over the generated struct and
 // the schema, so new fields are priced by the same rules without code here.
-var fieldCosts = sync.OnceValue(func() ComplexityRoot {
-	var root ComplexityRoot
-	schema := Schema()
+var fieldCosts = sync.OnceValue(func() graph.ComplexityRoot {
+	var root graph.ComplexityRoot
+	schema := graph.Schema()
 	rv := reflect.ValueOf(&root).Elem()
 	for i := range rv.NumField() {
 		def := schema.Types[rv.Type().Field(i).Name]
@@ -87,7 +88,7 @@ var fieldCosts = sync.OnceValue(func() ComplexityRoot {
 
 // costModel is the cost model of a handler on g under l: the shape of
 // fieldCosts, plus what the fields that scan read (see above).
-func costModel(g *storage.Graph, l Limits) ComplexityRoot {
+func costModel(g *storage.Graph, l Limits) graph.ComplexityRoot {
 	root := fieldCosts()
 	q := &root.Query
 
@@ -270,4 +271,12 @@ func satMul(a, b int) int {
 		return maxInt
 	}
 	return a * b
+}
+
+// str is *s, or "" for nil (an argument left out).
+func str(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

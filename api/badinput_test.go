@@ -1,4 +1,4 @@
-package graph_test
+package api_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"policygraph/graph"
+	"policygraph/api"
 	"policygraph/storage"
 )
 
@@ -63,12 +63,12 @@ func TestBadInputWritesNothing(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"malformed JSON", []byte(`{"query": "mutation { addFact(`), true, 400, graph.CodeBadRequest},
-		{"empty body", nil, true, 400, graph.CodeBadRequest},
-		{"JSON array", []byte(`[{"query": "{ stats { entities } }"}]`), true, 400, graph.CodeBadRequest},
-		{"query not a string", []byte(`{"query": 5}`), true, 400, graph.CodeBadRequest},
-		{"two JSON values", []byte(`{"query": "{ stats { entities } }"} {}`), true, 400, graph.CodeBadRequest},
-		{"invalid UTF-8 in the body", []byte("{\"query\": \"" + addFactMutation + "\", \"variables\": {\"in\": {\"subject\": \"q\xffq\"}}}"), true, 400, graph.CodeBadRequest},
+		{"malformed JSON", []byte(`{"query": "mutation { addFact(`), true, 400, api.CodeBadRequest},
+		{"empty body", nil, true, 400, api.CodeBadRequest},
+		{"JSON array", []byte(`[{"query": "{ stats { entities } }"}]`), true, 400, api.CodeBadRequest},
+		{"query not a string", []byte(`{"query": 5}`), true, 400, api.CodeBadRequest},
+		{"two JSON values", []byte(`{"query": "{ stats { entities } }"} {}`), true, 400, api.CodeBadRequest},
+		{"invalid UTF-8 in the body", []byte("{\"query\": \"" + addFactMutation + "\", \"variables\": {\"in\": {\"subject\": \"q\xffq\"}}}"), true, 400, api.CodeBadRequest},
 		{"GraphQL syntax error", gql(`mutation { addFact(input: {`, nil), true, 400, "GRAPHQL_PARSE_FAILED"},
 		{"wrong variable type", fact(with(sponsorship(), "subject", map[string]any{"id": 1})), true, 400, "GRAPHQL_VALIDATION_FAILED"},
 		{"string for a number", fact(with(sponsorship(), "quantity", map[string]any{"amount": "many"})), true, 400, "GRAPHQL_VALIDATION_FAILED"},
@@ -98,7 +98,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{"retract an unknown fact", gql(`mutation { retractFact(input: {id: "6f1f4c1e-9a57-4f43-9d0e-3c1b2b7f5a10", reason: "x"}) { id } }`, nil), true, 200, "NOT_FOUND"},
 		{"an ID that is no UUID", gql(`mutation { retractFact(input: {id: "not-a-uuid", reason: "x"}) { id } }`, nil), true, 200, "INVALID_ARGUMENT"},
 		{"an ID variable that is no UUID", gql(`mutation($id: ID!) { retractFact(input: {id: $id, reason: "x"}) { id } }`, map[string]any{"id": "123"}), true, 200, "INVALID_ARGUMENT"},
-		{"no token", fact(sponsorship()), false, 401, graph.CodeUnauthenticated},
+		{"no token", fact(sponsorship()), false, 401, api.CodeUnauthenticated},
 		{"string for an Int", gql(`query($n: Int) { entities(first: $n) { totalCount } }`, map[string]any{"n": "ten"}), true, 400, "GRAPHQL_VALIDATION_FAILED"},
 		{"fraction for an Int", gql(`query($n: Int) { entities(first: $n) { totalCount } }`, map[string]any{"n": 2.5}), true, 400, "GRAPHQL_VALIDATION_FAILED"},
 		{"number for a String", gql(`query($s: String!) { search(text: $s) { score } }`, map[string]any{"s": 5}), true, 400, "GRAPHQL_VALIDATION_FAILED"},
@@ -138,7 +138,7 @@ func TestPanicsAreContained(t *testing.T) {
 		`{ stats { entities } }`,
 	} {
 		r := a.do(q, nil, false)
-		if r.code() != graph.CodeInternal || r.Errors[0].Message != "internal error" {
+		if r.code() != api.CodeInternal || r.Errors[0].Message != "internal error" {
 			t.Errorf("%s: got %s", q, clip(r.Raw))
 		}
 		for _, leak := range []string{"injected", "secret", "goroutine", ".go:", "panic"} {
@@ -177,7 +177,7 @@ func TestLoaderPanicIsContained(t *testing.T) {
 		`query($id: ID!) { a: node(id: $id) { id } b: node(id: $id) { id } }`, // two waiters on one batch
 	} {
 		r := a.do(q, map[string]any{"id": got.Entity.ID}, false)
-		if r.code() != graph.CodeInternal || r.Errors[0].Message != "internal error" {
+		if r.code() != api.CodeInternal || r.Errors[0].Message != "internal error" {
 			t.Errorf("%s: got %s", q, clip(r.Raw))
 		}
 		for _, leak := range []string{"injected", "secret", "goroutine", ".go:", "panic"} {
@@ -204,8 +204,8 @@ func TestCSVStopsAtTheDeadline(t *testing.T) {
 	if _, err := g.PutSavedQuery(storage.SavedQuery{Name: "entities", Query: `{ entities(first: 200) { nodes { slug name } } }`}); err != nil {
 		t.Fatal(err)
 	}
-	api := graph.NewHandler(g, graph.Options{CacheSize: 10})
-	h := graph.SavedQueryHandler(g, api, graph.SavedQueryOptions{Timeout: time.Minute})
+	gql := api.NewHandler(g, api.Options{CacheSize: 10})
+	h := api.SavedQueryHandler(g, gql, api.SavedQueryOptions{Timeout: time.Minute})
 	get := func(ctx context.Context) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(http.MethodGet, "/q/entities?format=csv", nil).WithContext(ctx)
 		rec := httptest.NewRecorder()
@@ -219,5 +219,5 @@ func TestCSVStopsAtTheDeadline(t *testing.T) {
 	defer cancel()
 	rec := get(ctx)
 	r := decode(t, rec.Result())
-	r.wantError(t, http.StatusServiceUnavailable, graph.CodeTimeout)
+	r.wantError(t, http.StatusServiceUnavailable, api.CodeTimeout)
 }

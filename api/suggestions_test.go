@@ -1,4 +1,4 @@
-package graph_test
+package api_test
 
 import (
 	"fmt"
@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"policygraph/graph"
+	"policygraph/api"
 )
 
 // misspelled are queries that fail validation on a near miss of something the
@@ -30,11 +30,11 @@ var misspelled = map[string]string{
 // with it on, the same errors do suggest (so the queries are near misses).
 func TestNoSuggestionsWithoutIntrospection(t *testing.T) {
 	g := seeded(t)
-	limits := graph.DefaultLimits()
+	limits := api.DefaultLimits()
 	limits.RefusalDelay = 0
 	for _, introspection := range []bool{false, true} {
-		h := graph.NewHandler(g, graph.Options{Introspection: introspection, Limits: &limits, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-		a := &api{t: t, g: g, h: h}
+		h := api.NewHandler(g, api.Options{Introspection: introspection, Limits: &limits, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+		a := &server{t: t, g: g, h: h}
 		for name, q := range misspelled {
 			r := a.do(q, nil, false)
 			if r.Status != http.StatusBadRequest || r.code() != "GRAPHQL_VALIDATION_FAILED" {
@@ -70,12 +70,12 @@ func longNameQuery(i int, where string) string {
 //	go test ./graph -run '^$' -bench RefusedLongName -benchtime 20x
 func BenchmarkRefusedLongName(b *testing.B) {
 	g := seeded(b)
-	limits := graph.DefaultLimits()
+	limits := api.DefaultLimits()
 	limits.RefusalDelay = 0
 	for _, where := range []string{"field", "argument", "type"} {
 		b.Run(where, func(b *testing.B) {
-			h := graph.NewHandler(g, graph.Options{Introspection: true, Limits: &limits, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-			a := &api{t: b, g: g, h: h}
+			h := api.NewHandler(g, api.Options{Introspection: true, Limits: &limits, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+			a := &server{t: b, g: g, h: h}
 			i := 0
 			b.ReportAllocs()
 			for b.Loop() {
@@ -94,12 +94,12 @@ func BenchmarkRefusedLongName(b *testing.B) {
 func TestLongNamesRefused(t *testing.T) {
 	a := newAPI(t, seeded(t), nil)
 	for _, where := range []string{"field", "argument", "type"} {
-		a.do(longNameQuery(1, where), nil, false).wantError(t, http.StatusBadRequest, graph.CodeTokenLimit)
+		a.do(longNameQuery(1, where), nil, false).wantError(t, http.StatusBadRequest, api.CodeTokenLimit)
 	}
-	alias := strings.Repeat("a", graph.MaxNameBytes)
+	alias := strings.Repeat("a", api.MaxNameBytes)
 	r := a.do(`{ `+alias+`: entity(slug: "waic") { name } }`, nil, false).ok(t)
 	if !strings.Contains(r.Raw, `"`+alias+`":{"name":`) {
 		t.Fatalf("long alias: %s", clip(r.Raw))
 	}
-	a.do(`{ `+alias+`b: entity(slug: "waic") { name } }`, nil, false).wantError(t, http.StatusBadRequest, graph.CodeTokenLimit)
+	a.do(`{ `+alias+`b: entity(slug: "waic") { name } }`, nil, false).wantError(t, http.StatusBadRequest, api.CodeTokenLimit)
 }

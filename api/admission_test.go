@@ -1,4 +1,4 @@
-package graph_test
+package api_test
 
 import (
 	"encoding/json"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"policygraph/graph"
+	"policygraph/api"
 )
 
 // blocking is a handler whose requests hold their slot until released: one
@@ -53,7 +53,7 @@ func request(h http.Handler, client string) *httptest.ResponseRecorder {
 // slot was taken, gets the first slot freed by another client.
 func TestAdmissionIsFairAcrossClients(t *testing.T) {
 	b := newBlocking("10.0.0.1", "10.0.0.2", "10.0.0.3")
-	lim := graph.Limits{MaxInFlight: 4, MaxInFlightPerClient: 2, QueueWait: 200 * time.Millisecond}
+	lim := api.Limits{MaxInFlight: 4, MaxInFlightPerClient: 2, QueueWait: 200 * time.Millisecond}
 	h := lim.Guard(b, nil)
 
 	var wg sync.WaitGroup
@@ -128,7 +128,7 @@ func TestAdmissionIsFairAcrossClients(t *testing.T) {
 		} `json:"errors"`
 	}
 	if err := json.Unmarshal(busyRec.Body.Bytes(), &body); err != nil || len(body.Errors) == 0 ||
-		body.Errors[0].Extensions["code"] != graph.CodeServerBusy || busyRec.Header().Get("Retry-After") == "" {
+		body.Errors[0].Extensions["code"] != api.CodeServerBusy || busyRec.Header().Get("Retry-After") == "" {
 		t.Errorf("refusal: %v %q, Retry-After %q", err, busyRec.Body.String(), busyRec.Header().Get("Retry-After"))
 	}
 }
@@ -137,7 +137,7 @@ func TestAdmissionIsFairAcrossClients(t *testing.T) {
 // request is refused at once instead of waiting.
 func TestAdmissionWaitersAreBounded(t *testing.T) {
 	b := newBlocking("10.0.0.1")
-	lim := graph.Limits{MaxInFlight: 1, MaxInFlightPerClient: 1, QueueWait: time.Hour}
+	lim := api.Limits{MaxInFlight: 1, MaxInFlightPerClient: 1, QueueWait: time.Hour}
 	h := lim.Guard(b, nil)
 	var wg sync.WaitGroup
 	wg.Go(func() { request(h, "10.0.0.1") })

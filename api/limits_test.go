@@ -1,4 +1,4 @@
-package graph_test
+package api_test
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"policygraph/graph"
+	"policygraph/api"
 )
 
 // introspectionQuery is the query GraphiQL sends to learn the schema.
@@ -61,7 +61,7 @@ func TestWellBehavedQueriesPass(t *testing.T) {
 
 func TestQueryLimits(t *testing.T) {
 	a := newAPI(t, seeded(t), nil)
-	def := graph.DefaultLimits()
+	def := api.DefaultLimits()
 	aliases := func(n int) string {
 		var b strings.Builder
 		b.WriteString("{")
@@ -89,16 +89,16 @@ func TestQueryLimits(t *testing.T) {
 		code        string
 	}{
 		{"depth at the limit", nest(def.MaxDepth - 2), ""},
-		{"too deep", nest(def.MaxDepth - 1), graph.CodeDepthLimit},
+		{"too deep", nest(def.MaxDepth - 1), api.CodeDepthLimit},
 		{"aliases at the limit", aliases(def.MaxAliases), ""},
-		{"too many aliases", aliases(def.MaxAliases + 1), graph.CodeTooManyAliases},
-		{"too many repeated fields", repeated(def.MaxAliases + 2), graph.CodeTooManyAliases},
-		{"fragment bomb", bomb(20), graph.CodeTooManyAliases},
-		{"wide traversal", `{ entities(first: 200) { nodes { facts { subject { facts { object { facts { id } } } } } } } }`, graph.CodeComplexityLimit},
+		{"too many aliases", aliases(def.MaxAliases + 1), api.CodeTooManyAliases},
+		{"too many repeated fields", repeated(def.MaxAliases + 2), api.CodeTooManyAliases},
+		{"fragment bomb", bomb(20), api.CodeTooManyAliases},
+		{"wide traversal", `{ entities(first: 200) { nodes { facts { subject { facts { object { facts { id } } } } } } } }`, api.CodeComplexityLimit},
 		{"many large pages", `{ a: facts(first: 200) { nodes { subject { facts { object { name } } } } }
 			b: facts(first: 200) { nodes { subject { facts { object { name } } } } }
-			c: facts(first: 200) { nodes { subject { facts { object { name } } } } } }`, graph.CodeComplexityLimit},
-		{"too many tokens", "{ stats { " + strings.Repeat("entities ", def.MaxTokens) + "} }", graph.CodeTokenLimit},
+			c: facts(first: 200) { nodes { subject { facts { object { name } } } } } }`, api.CodeComplexityLimit},
+		{"too many tokens", "{ stats { " + strings.Repeat("entities ", def.MaxTokens) + "} }", api.CodeTokenLimit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,7 +128,7 @@ func TestQueryLimitUnderApplicationJSON(t *testing.T) {
 	req.Header.Set("Content-Type", "application/json")
 	rec := newRecorder()
 	a.h.ServeHTTP(rec, req)
-	decode(t, rec.Result()).wantError(t, http.StatusOK, graph.CodeDepthLimit)
+	decode(t, rec.Result()).wantError(t, http.StatusOK, api.CodeDepthLimit)
 }
 
 func TestPageSizeLimit(t *testing.T) {
@@ -143,40 +143,40 @@ func TestPageSizeLimit(t *testing.T) {
 }
 
 func TestComplexityCounts(t *testing.T) {
-	lim := graph.DefaultLimits()
+	lim := api.DefaultLimits()
 	lim.MaxComplexity = 150
 	a := newAPI(t, seeded(t), &lim)
 	// first multiplies: 10 items of cost 2 (id, name) fit, 100 do not. (The
 	// list also costs the 79 entities it reads to be ordered: 10 + 10*3 + 79.)
 	a.do(`{ entities(first: 10) { nodes { id name } } }`, nil, false).ok(t)
-	a.do(`{ entities(first: 100) { nodes { id name } } }`, nil, false).wantError(t, http.StatusBadRequest, graph.CodeComplexityLimit)
+	a.do(`{ entities(first: 100) { nodes { id name } } }`, nil, false).wantError(t, http.StatusBadRequest, api.CodeComplexityLimit)
 	// The same through a variable (an Int variable in a POST body works at all).
 	a.do(`query($n: Int) { entities(first: $n) { nodes { id name } } }`, map[string]any{"n": 10}, false).ok(t)
 	a.do(`query($n: Int) { entities(first: $n) { nodes { id name } } }`, map[string]any{"n": 100}, false).
-		wantError(t, http.StatusBadRequest, graph.CodeComplexityLimit)
+		wantError(t, http.StatusBadRequest, api.CodeComplexityLimit)
 	// A traversal costs more than a field: facts { subject { facts } } is 5 + 10 * (2 + 5 + 10).
 	a.do(`{ entity(slug: "waic") { facts { subject { facts { id } } } } }`, nil, false).
-		wantError(t, http.StatusBadRequest, graph.CodeComplexityLimit)
+		wantError(t, http.StatusBadRequest, api.CodeComplexityLimit)
 	// nodes(ids) costs per ID.
 	ids := make([]string, 80)
 	for i := range ids {
 		ids[i] = "00000000-0000-0000-0000-000000000000"
 	}
 	a.do(`query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Fact { predicate } } }`, map[string]any{"ids": ids}, false).
-		wantError(t, http.StatusBadRequest, graph.CodeComplexityLimit)
+		wantError(t, http.StatusBadRequest, api.CodeComplexityLimit)
 }
 
 func TestRequestTooLarge(t *testing.T) {
-	a := newAPIWith(t, seeded(t), graph.Options{MaxBodyBytes: 4096})
+	a := newAPIWith(t, seeded(t), api.Options{MaxBodyBytes: 4096})
 	big, _ := json.Marshal(map[string]any{"query": "{ stats { entities } }", "variables": map[string]any{"pad": strings.Repeat("x", 5000)}})
 	r := a.raw(http.MethodPost, "application/json", big, false)
-	r.wantError(t, http.StatusRequestEntityTooLarge, graph.CodeRequestTooLarge)
+	r.wantError(t, http.StatusRequestEntityTooLarge, api.CodeRequestTooLarge)
 
 	// Without a Content-Length (chunked), the reader stops at the limit.
 	req := httptest_NewChunked(big)
 	rec := newRecorder()
 	a.h.ServeHTTP(rec, req)
-	decode(t, rec.Result()).wantError(t, http.StatusRequestEntityTooLarge, graph.CodeRequestTooLarge)
+	decode(t, rec.Result()).wantError(t, http.StatusRequestEntityTooLarge, api.CodeRequestTooLarge)
 
 	// Just under the limit passes.
 	ok, _ := json.Marshal(map[string]any{"query": "{ stats { entities } }", "variables": map[string]any{"pad": strings.Repeat("x", 3000)}})
@@ -189,19 +189,19 @@ func TestTimeoutStopsWork(t *testing.T) {
 
 	// Unbounded, on a slow store, the query reads this much.
 	f.getDelay.Store(int64(200 * time.Microsecond))
-	none := graph.DefaultLimits()
+	none := api.DefaultLimits()
 	none.Timeout = 0
 	start := time.Now()
 	newAPI(t, g, &none).do(query, nil, false).ok(t)
 	full, fullTook := f.gets.Swap(0), time.Since(start)
 
-	lim := graph.DefaultLimits()
+	lim := api.DefaultLimits()
 	lim.Timeout = fullTook / 10
 	a := newAPI(t, g, &lim)
 	start = time.Now()
 	r := a.do(query, nil, false)
 	took := time.Since(start)
-	r.wantError(t, http.StatusServiceUnavailable, graph.CodeTimeout)
+	r.wantError(t, http.StatusServiceUnavailable, api.CodeTimeout)
 	time.Sleep(50 * time.Millisecond)
 	got := f.gets.Load()
 	if got > full/2 {
@@ -218,7 +218,7 @@ func TestTimeoutStopsWork(t *testing.T) {
 }
 
 func TestLimitsOff(t *testing.T) {
-	a := newAPI(t, seeded(t), &graph.Limits{})
+	a := newAPI(t, seeded(t), &api.Limits{})
 	a.do(nest(40), nil, false).ok(t)
 	a.do(`{ entities(first: 200) { nodes { facts { subject { facts { id } } } } } }`, nil, false).ok(t)
 	a.do("{"+strings.Repeat(" stats { entities }", 100)+" }", nil, false).ok(t)
@@ -234,11 +234,11 @@ func TestGETRequests(t *testing.T) {
 		return decode(t, rec.Result())
 	}
 	get(url.Values{"query": {"{ stats { entities } }"}}).ok(t)
-	get(url.Values{"query": {nest(20)}}).wantError(t, http.StatusBadRequest, graph.CodeDepthLimit)
-	get(url.Values{"query": {"{ stats { entities } }"}, "variables": {"{not json"}}).wantError(t, http.StatusBadRequest, graph.CodeBadRequest)
+	get(url.Values{"query": {nest(20)}}).wantError(t, http.StatusBadRequest, api.CodeDepthLimit)
+	get(url.Values{"query": {"{ stats { entities } }"}, "variables": {"{not json"}}).wantError(t, http.StatusBadRequest, api.CodeBadRequest)
 	req, _ := http.NewRequest(http.MethodGet, "/graphql?query=%7B%20stats%20%7B%20entities%20%7D%20%7D&x=%ff", nil)
 	req.Header.Set("Accept", "application/graphql-response+json")
 	rec := newRecorder()
 	a.h.ServeHTTP(rec, req)
-	decode(t, rec.Result()).wantError(t, http.StatusBadRequest, graph.CodeBadRequest)
+	decode(t, rec.Result()).wantError(t, http.StatusBadRequest, api.CodeBadRequest)
 }

@@ -1,4 +1,4 @@
-package graph_test
+package api_test
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"policygraph/graph"
+	"policygraph/api"
 )
 
 // fakeClock is the clock of an Auth under test: Sleep records what was asked
@@ -65,9 +65,9 @@ func newAuthAPI(t *testing.T, advance bool) *authAPI {
 	g := seeded(t)
 	clock := &fakeClock{now: time.Unix(1_700_000_000, 0), advance: advance}
 	reg := prometheus.NewRegistry()
-	api := graph.NewHandler(g, graph.Options{Token: testToken, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	auth := graph.NewAuth(graph.AuthOptions{Token: testToken, FailureDelay: authDelay, Registerer: reg, Now: clock.Now, Sleep: clock.Sleep})
-	return &authAPI{t: t, h: auth.Authenticate(api), clock: clock, reg: reg}
+	h := api.NewHandler(g, api.Options{Token: testToken, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	auth := api.NewAuth(api.AuthOptions{Token: testToken, FailureDelay: authDelay, Registerer: reg, Now: clock.Now, Sleep: clock.Sleep})
+	return &authAPI{t: t, h: auth.Authenticate(h), clock: clock, reg: reg}
 }
 
 // write sends a createEntity with the Authorization header (none if empty)
@@ -123,7 +123,7 @@ func TestBearerSchemeAnyCase(t *testing.T) {
 		t.Errorf("the right token was held back: %v", s)
 	}
 	for _, h := range []string{"Basic " + testToken, "Bearer" + testToken, "Token " + testToken, "Bearer " + testToken + "x"} {
-		if status, code, _ := a.write("192.0.2.2:1234", h); status != http.StatusUnauthorized || code != graph.CodeUnauthenticated {
+		if status, code, _ := a.write("192.0.2.2:1234", h); status != http.StatusUnauthorized || code != api.CodeUnauthenticated {
 			t.Errorf("%q: %d %s", h, status, code)
 		}
 	}
@@ -176,7 +176,7 @@ func TestFailedAuthIsSlowed(t *testing.T) {
 		// of 10): refused unchecked, even the right token, from that address.
 		for _, h := range []string{"Bearer guess", "Bearer " + testToken} {
 			status, code, hdr := a.write("203.0.113.9:2", h)
-			if status != http.StatusTooManyRequests || code != graph.CodeTooManyAuthFailures || hdr.Get("Retry-After") != "11" {
+			if status != http.StatusTooManyRequests || code != api.CodeTooManyAuthFailures || hdr.Get("Retry-After") != "11" {
 				t.Errorf("%q past the bound: %d %s Retry-After %q", h, status, code, hdr.Get("Retry-After"))
 			}
 		}

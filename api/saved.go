@@ -1,4 +1,4 @@
-package graph
+package api
 
 import (
 	"encoding/json"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"policygraph/graph"
 	"policygraph/storage"
 )
 
@@ -69,7 +70,7 @@ func SavedQueryHandler(g *storage.Graph, api http.Handler, o SavedQueryOptions) 
 			writeError(w, mediaJSON, http.StatusBadRequest, "BAD_REQUEST", err.Error())
 			return
 		}
-		for _, p := range SavedQueryParams {
+		for _, p := range graph.SavedQueryParams {
 			params.Del(p)
 		}
 		vars, err := variablesFromURL(op, params)
@@ -120,7 +121,7 @@ func (c *checkedQueries) get(name string) (*storage.SavedQuery, *ast.OperationDe
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	op, problems := CheckSavedQuery(q.Query)
+	op, problems := graph.CheckSavedQuery(q.Query)
 	c.mu.Lock()
 	if len(c.byName) >= maxCheckedQueries {
 		c.byName = map[string]*checkedQuery{}
