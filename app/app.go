@@ -26,10 +26,9 @@ import (
 	"github.com/rs/cors"
 
 	"policygraph/api"
-	"policygraph/explore"
-	"policygraph/graph/ide"
 	"policygraph/seed"
 	"policygraph/storage"
+	"policygraph/web"
 )
 
 // Config is the service's configuration: flags, with environment fallbacks.
@@ -322,11 +321,11 @@ func NewHandler(g *storage.Graph, cfg Config, log *slog.Logger) http.Handler {
 		}
 		fmt.Fprintf(w, `{"status":"ready","version":%d}`+"\n", g.Version())
 	})
-	explorer := explore.Handler()
+	explorer := web.Explorer()
 	mux.Handle("/explore", explorer)
 	mux.Handle("/explore/", explorer)
 	if cfg.ide {
-		mux.Handle("/", ide.Handler("/graphql"))
+		mux.Handle("/", web.IDE("/graphql"))
 	}
 	return requestID(logRequests(log, mux))
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"policygraph/graph/ide"
+	"policygraph/web"
 	"policygraph/internal/browsertest"
 )
 
@@ -109,7 +109,7 @@ func TestIDEExamplesAndQueryBuilder(t *testing.T) {
 		t.Fatal(err)
 	}
 	var want []string
-	for _, e := range ide.Examples {
+	for _, e := range web.Examples {
 		want = append(want, e.Question)
 	}
 	if !slices.Equal(listed, want) {
@@ -118,7 +118,7 @@ func TestIDEExamplesAndQueryBuilder(t *testing.T) {
 	browsertest.Screenshot(t, ctx, "ide-examples")
 
 	// One click opens an example in a new tab named after it; running it answers.
-	ex := ide.Examples[3] // the 2023 strategic partners, and which of them the US sanctions
+	ex := web.Examples[3] // the 2023 strategic partners, and which of them the US sanctions
 	tabs := `document.querySelectorAll(".graphiql-tab").length`
 	before, err := chromedp.Run(step, chromedp.Evaluate[int](tabs))
 	if err != nil {
@@ -151,11 +151,11 @@ func TestIDEExamplesAndQueryBuilder(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := chromedp.Do(step,
-		chromedp.Click(chromedp.CSS(`.pg-example[data-operation="`+ide.Examples[0].Operation+`"]`)),
+		chromedp.Click(chromedp.CSS(`.pg-example[data-operation="`+web.Examples[0].Operation+`"]`)),
 	); err != nil {
 		t.Fatal(err)
 	}
-	poll("the headline example did not open", queryEditorText+` === `+jsString(ide.Examples[0].Document()))
+	poll("the headline example did not open", queryEditorText+` === `+jsString(web.Examples[0].Document()))
 	if err := chromedp.Do(step, chromedp.Click(chromedp.CSS(`.pg-example[data-operation="`+ex.Operation+`"]`))); err != nil {
 		t.Fatal(err)
 	}

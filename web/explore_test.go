@@ -1,4 +1,4 @@
-package explore_test
+package web_test
 
 import (
 	"bytes"
@@ -10,10 +10,10 @@ import (
 	"strings"
 	"testing"
 
-	"policygraph/explore"
+	"policygraph/web"
 )
 
-func get(t *testing.T, h http.Handler, method, path string, header ...string) *httptest.ResponseRecorder {
+func getExplorer(t *testing.T, h http.Handler, method, path string, header ...string) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequest(method, path, nil)
 	for i := 0; i+1 < len(header); i += 2 {
@@ -37,7 +37,7 @@ func refs(body string) []string {
 }
 
 func TestPage(t *testing.T) {
-	rr := get(t, explore.Handler(), http.MethodGet, "/explore")
+	rr := getExplorer(t, web.Explorer(), http.MethodGet, "/explore")
 	if rr.Code != http.StatusOK {
 		t.Fatalf("GET /explore = %d", rr.Code)
 	}
@@ -68,7 +68,7 @@ func TestPage(t *testing.T) {
 	}
 	for _, want := range []string{
 		`<title>policygraph · Explorer</title>`, `href="/"`, `"endpoint":"/graphql"`,
-		`/explore/assets/vendor/cytoscape-` + explore.CytoscapeVersion + `.min.js`,
+		`/explore/assets/vendor/cytoscape-` + web.CytoscapeVersion + `.min.js`,
 		`type="module" src="/explore/assets/explorer.js"`,
 		`id="preset-waic-us"`, `id="search-input"`, `id="evidence"`, `id="timeline"`,
 		`name="viewport"`,
@@ -83,7 +83,7 @@ func TestPage(t *testing.T) {
 // each is served from /explore/assets/ with the right type, and none leaves
 // the origin.
 func TestEverythingLocal(t *testing.T) {
-	h := explore.Handler()
+	h := web.Explorer()
 	seen := map[string]bool{}
 	queue := []string{"/explore"}
 	for len(queue) > 0 {
@@ -93,7 +93,7 @@ func TestEverythingLocal(t *testing.T) {
 			continue
 		}
 		seen[p] = true
-		rr := get(t, h, http.MethodGet, p)
+		rr := getExplorer(t, h, http.MethodGet, p)
 		if rr.Code != http.StatusOK {
 			t.Errorf("GET %s = %d", p, rr.Code)
 			continue
@@ -124,41 +124,41 @@ func TestEverythingLocal(t *testing.T) {
 				continue
 			case strings.HasPrefix(ref, "./"):
 				ref = p[:strings.LastIndex(p, "/")+1] + strings.TrimPrefix(ref, "./")
-			case !strings.HasPrefix(ref, explore.AssetPrefix):
-				t.Errorf("%s references %q, outside %s", p, ref, explore.AssetPrefix)
+			case !strings.HasPrefix(ref, web.ExplorerAssetPrefix):
+				t.Errorf("%s references %q, outside %s", p, ref, web.ExplorerAssetPrefix)
 				continue
 			}
 			queue = append(queue, ref)
 		}
 	}
-	for _, want := range []string{"explorer.js", "api.js", "format.js", "labels.js", "state.js", "export.js", "explorer.css", "vendor/cytoscape-" + explore.CytoscapeVersion + ".min.js"} {
-		if !seen[explore.AssetPrefix+want] {
+	for _, want := range []string{"explorer.js", "api.js", "format.js", "labels.js", "state.js", "export.js", "explorer.css", "vendor/cytoscape-" + web.CytoscapeVersion + ".min.js"} {
+		if !seen[web.ExplorerAssetPrefix+want] {
 			t.Errorf("%s is not reachable from the page (saw %v)", want, seen)
 		}
 	}
 }
 
 func TestCaching(t *testing.T) {
-	h := explore.Handler()
-	vendored := explore.AssetPrefix + "vendor/cytoscape-" + explore.CytoscapeVersion + ".min.js"
-	if cc := get(t, h, http.MethodGet, vendored).Header().Get("Cache-Control"); !strings.Contains(cc, "immutable") {
+	h := web.Explorer()
+	vendored := web.ExplorerAssetPrefix + "vendor/cytoscape-" + web.CytoscapeVersion + ".min.js"
+	if cc := getExplorer(t, h, http.MethodGet, vendored).Header().Get("Cache-Control"); !strings.Contains(cc, "immutable") {
 		t.Errorf("%s: Cache-Control = %q, want immutable", vendored, cc)
 	}
-	own := get(t, h, http.MethodGet, explore.AssetPrefix+"explorer.js")
+	own := getExplorer(t, h, http.MethodGet, web.ExplorerAssetPrefix+"explorer.js")
 	etag := own.Header().Get("ETag")
 	if own.Header().Get("Cache-Control") != "no-cache" || etag == "" {
 		t.Errorf("explorer.js: Cache-Control %q, ETag %q", own.Header().Get("Cache-Control"), etag)
 	}
-	if rr := get(t, h, http.MethodGet, explore.AssetPrefix+"explorer.js", "If-None-Match", etag); rr.Code != http.StatusNotModified {
+	if rr := getExplorer(t, h, http.MethodGet, web.ExplorerAssetPrefix+"explorer.js", "If-None-Match", etag); rr.Code != http.StatusNotModified {
 		t.Errorf("conditional GET = %d, want 304", rr.Code)
 	}
 }
 
 func TestGzip(t *testing.T) {
-	h := explore.Handler()
-	p := explore.AssetPrefix + "vendor/cytoscape-" + explore.CytoscapeVersion + ".min.js"
-	plain := get(t, h, http.MethodGet, p)
-	zipped := get(t, h, http.MethodGet, p, "Accept-Encoding", "gzip")
+	h := web.Explorer()
+	p := web.ExplorerAssetPrefix + "vendor/cytoscape-" + web.CytoscapeVersion + ".min.js"
+	plain := getExplorer(t, h, http.MethodGet, p)
+	zipped := getExplorer(t, h, http.MethodGet, p, "Accept-Encoding", "gzip")
 	if zipped.Header().Get("Content-Encoding") != "gzip" || !strings.Contains(zipped.Header().Get("Vary"), "Accept-Encoding") {
 		t.Fatalf("gzip not used: %v", zipped.Header())
 	}
@@ -170,50 +170,50 @@ func TestGzip(t *testing.T) {
 	if err != nil || !bytes.Equal(unzipped, plain.Body.Bytes()) {
 		t.Errorf("gunzipped body differs from the plain one (err %v)", err)
 	}
-	if get(t, h, http.MethodGet, p, "Accept-Encoding", "gzip;q=0").Header().Get("Content-Encoding") != "" {
+	if getExplorer(t, h, http.MethodGet, p, "Accept-Encoding", "gzip;q=0").Header().Get("Content-Encoding") != "" {
 		t.Error("gzip used despite q=0")
 	}
 }
 
 func TestLicenceAndReadmeServed(t *testing.T) {
-	h := explore.Handler()
+	h := web.Explorer()
 	for _, p := range []string{"vendor/cytoscape-LICENSE.txt", "vendor/README.md"} {
-		rr := get(t, h, http.MethodGet, explore.AssetPrefix+p)
+		rr := getExplorer(t, h, http.MethodGet, web.ExplorerAssetPrefix+p)
 		if rr.Code != http.StatusOK || !strings.HasPrefix(rr.Header().Get("Content-Type"), "text/") {
 			t.Errorf("GET %s = %d %q", p, rr.Code, rr.Header().Get("Content-Type"))
 		}
 	}
-	if body := get(t, h, http.MethodGet, explore.AssetPrefix+"vendor/cytoscape-LICENSE.txt").Body.String(); !strings.Contains(body, "Cytoscape Consortium") {
+	if body := getExplorer(t, h, http.MethodGet, web.ExplorerAssetPrefix+"vendor/cytoscape-LICENSE.txt").Body.String(); !strings.Contains(body, "Cytoscape Consortium") {
 		t.Error("the licence is not Cytoscape's")
 	}
 }
 
 func TestNotFound(t *testing.T) {
-	h := explore.Handler()
+	h := web.Explorer()
 	for _, p := range []string{
 		"/explore/assets/", "/explore/assets/nope.js", "/explore/assets/vendor/", "/explore/assets/../index.html",
 		"/explore/index.html", "/explore/x", "/explorer", "/", "/explore/assets/vendor/cytoscape-0.0.1.min.js",
 	} {
-		if rr := get(t, h, http.MethodGet, p); rr.Code != http.StatusNotFound {
+		if rr := getExplorer(t, h, http.MethodGet, p); rr.Code != http.StatusNotFound {
 			t.Errorf("GET %s = %d, want 404", p, rr.Code)
 		}
 	}
 }
 
 func TestTrailingSlashRedirects(t *testing.T) {
-	rr := get(t, explore.Handler(), http.MethodGet, "/explore/")
+	rr := getExplorer(t, web.Explorer(), http.MethodGet, "/explore/")
 	if rr.Code != http.StatusMovedPermanently || rr.Header().Get("Location") != "/explore" {
 		t.Errorf("GET /explore/ = %d to %q", rr.Code, rr.Header().Get("Location"))
 	}
 }
 
 func TestMethods(t *testing.T) {
-	h := explore.Handler()
-	if rr := get(t, h, http.MethodHead, "/explore"); rr.Code != http.StatusOK {
+	h := web.Explorer()
+	if rr := getExplorer(t, h, http.MethodHead, "/explore"); rr.Code != http.StatusOK {
 		t.Errorf("HEAD /explore = %d", rr.Code)
 	}
-	for _, p := range []string{"/explore", explore.AssetPrefix + "explorer.js"} {
-		rr := get(t, h, http.MethodPost, p)
+	for _, p := range []string{"/explore", web.ExplorerAssetPrefix + "explorer.js"} {
+		rr := getExplorer(t, h, http.MethodPost, p)
 		if rr.Code != http.StatusMethodNotAllowed || rr.Header().Get("Allow") != "GET, HEAD" {
 			t.Errorf("POST %s = %d, Allow %q", p, rr.Code, rr.Header().Get("Allow"))
 		}

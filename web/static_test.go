@@ -1,4 +1,4 @@
-package static_test
+package web_test
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"policygraph/internal/static"
+	"policygraph/web"
 )
 
 // Bodies of different kinds: text that compresses well, text too short to be
@@ -52,10 +52,10 @@ func TestContentType(t *testing.T) {
 		{"LICENSE", "application/octet-stream"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := static.ContentType(tc.name); got != tc.want {
+			if got := web.ContentType(tc.name); got != tc.want {
 				t.Errorf("ContentType(%q) = %q, want %q", tc.name, got, tc.want)
 			}
-			rr := serve(static.NewAsset(tc.name, smallText, static.CacheRevalidate), http.MethodGet)
+			rr := serve(web.NewAsset(tc.name, smallText, web.CacheRevalidate), http.MethodGet)
 			if got := rr.Header().Get("Content-Type"); got != tc.want {
 				t.Errorf("served Content-Type = %q, want %q", got, tc.want)
 			}
@@ -67,8 +67,8 @@ func TestContentType(t *testing.T) {
 }
 
 func TestCacheControl(t *testing.T) {
-	for _, cc := range []string{static.CacheImmutable, static.CacheRevalidate} {
-		rr := serve(static.NewAsset("a.js", smallText, cc), http.MethodGet)
+	for _, cc := range []string{web.CacheImmutable, web.CacheRevalidate} {
+		rr := serve(web.NewAsset("a.js", smallText, cc), http.MethodGet)
 		if got := rr.Header().Get("Cache-Control"); got != cc {
 			t.Errorf("Cache-Control = %q, want %q", got, cc)
 		}
@@ -96,7 +96,7 @@ func TestGzipNegotiation(t *testing.T) {
 		{"unknown type", "a.bin", bigText, "gzip", false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a := static.NewAsset(tc.file, tc.data, static.CacheRevalidate)
+			a := web.NewAsset(tc.file, tc.data, web.CacheRevalidate)
 			req := httptest.NewRequest(http.MethodGet, "/x", nil)
 			for _, v := range strings.Split(tc.acceptEncoding, "\x00") {
 				if v != "" {
@@ -136,7 +136,7 @@ func TestGzipNegotiation(t *testing.T) {
 }
 
 func TestConditional(t *testing.T) {
-	a := static.NewAsset("a.js", bigText, static.CacheRevalidate)
+	a := web.NewAsset("a.js", bigText, web.CacheRevalidate)
 	plain := serve(a, http.MethodGet).Header().Get("ETag")
 	zipped := serve(a, http.MethodGet, "Accept-Encoding", "gzip").Header().Get("ETag")
 	if plain == "" || !strings.HasPrefix(plain, `"`) || !strings.HasSuffix(plain, `"`) {
@@ -145,7 +145,7 @@ func TestConditional(t *testing.T) {
 	if zipped == plain {
 		t.Fatalf("gzip and plain forms share the ETag %q", plain)
 	}
-	if other := serve(static.NewAsset("a.js", smallText, static.CacheRevalidate), http.MethodGet).Header().Get("ETag"); other == plain {
+	if other := serve(web.NewAsset("a.js", smallText, web.CacheRevalidate), http.MethodGet).Header().Get("ETag"); other == plain {
 		t.Errorf("different data share the ETag %q", plain)
 	}
 	for _, tc := range []struct {
@@ -177,7 +177,7 @@ func TestConditional(t *testing.T) {
 }
 
 func TestHead(t *testing.T) {
-	a := static.NewAsset("a.js", bigText, static.CacheImmutable)
+	a := web.NewAsset("a.js", bigText, web.CacheImmutable)
 	for _, ae := range []string{"", "gzip"} {
 		get := serve(a, http.MethodGet, "Accept-Encoding", ae)
 		head := serve(a, http.MethodHead, "Accept-Encoding", ae)
@@ -193,7 +193,7 @@ func TestHead(t *testing.T) {
 }
 
 func TestMethodNotAllowed(t *testing.T) {
-	a := static.NewAsset("a.js", bigText, static.CacheImmutable)
+	a := web.NewAsset("a.js", bigText, web.CacheImmutable)
 	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions} {
 		t.Run(m, func(t *testing.T) {
 			rr := serve(a, m, "Accept-Encoding", "gzip")
@@ -214,19 +214,19 @@ func TestDir(t *testing.T) {
 		"assets/vendor/lib-1.2.3.min.js": {Data: smallText},
 		"assets/vendor/README.md":        {Data: smallText},
 	}
-	assets, err := static.Dir(fsys, "assets", func(name string) string {
+	assets, err := web.Dir(fsys, "assets", func(name string) string {
 		if strings.Contains(name, "-1.2.3.") {
-			return static.CacheImmutable
+			return web.CacheImmutable
 		}
-		return static.CacheRevalidate
+		return web.CacheRevalidate
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"app.js":                  static.CacheRevalidate,
-		"vendor/lib-1.2.3.min.js": static.CacheImmutable,
-		"vendor/README.md":        static.CacheRevalidate,
+		"app.js":                  web.CacheRevalidate,
+		"vendor/lib-1.2.3.min.js": web.CacheImmutable,
+		"vendor/README.md":        web.CacheRevalidate,
 	}
 	if len(assets) != len(want) {
 		t.Errorf("Dir returned %d assets, want %d", len(assets), len(want))
@@ -241,7 +241,7 @@ func TestDir(t *testing.T) {
 		if got := rr.Header().Get("Cache-Control"); got != cc {
 			t.Errorf("%s: Cache-Control = %q, want %q", name, got, cc)
 		}
-		if got, want := rr.Header().Get("Content-Type"), static.ContentType(name); got != want {
+		if got, want := rr.Header().Get("Content-Type"), web.ContentType(name); got != want {
 			t.Errorf("%s: Content-Type = %q, want %q", name, got, want)
 		}
 		if !bytes.Equal(rr.Body.Bytes(), fsys["assets/"+name].Data) {
@@ -252,14 +252,14 @@ func TestDir(t *testing.T) {
 
 func TestDirErrors(t *testing.T) {
 	for _, dir := range []string{"../x", "missing"} {
-		if _, err := static.Dir(fstest.MapFS{"a.js": {Data: smallText}}, dir, func(string) string { return "" }); err == nil {
+		if _, err := web.Dir(fstest.MapFS{"a.js": {Data: smallText}}, dir, func(string) string { return "" }); err == nil {
 			t.Errorf("Dir(%q) succeeded", dir)
 		}
 	}
 }
 
 func TestConcurrentFirstUse(t *testing.T) {
-	a := static.NewAsset("a.js", bigText, static.CacheRevalidate)
+	a := web.NewAsset("a.js", bigText, web.CacheRevalidate)
 	done := make(chan []byte)
 	for range 8 {
 		go func() { done <- serve(a, http.MethodGet, "Accept-Encoding", "gzip").Body.Bytes() }()
@@ -273,7 +273,7 @@ func TestConcurrentFirstUse(t *testing.T) {
 }
 
 func ExampleNewAsset() {
-	a := static.NewAsset("app.css", []byte("body { margin: 0 }\n"), static.CacheRevalidate)
+	a := web.NewAsset("app.css", []byte("body { margin: 0 }\n"), web.CacheRevalidate)
 
 	rr := httptest.NewRecorder()
 	a.ServeHTTP(rr, httptest.NewRequest(http.MethodGet, "/app.css", nil))

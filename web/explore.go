@@ -14,7 +14,7 @@
 // lets the page load and connect only to its own origin, so it works with no
 // network access. See assets/vendor/README.md for where the vendored file
 // comes from.
-package explore
+package web
 
 import (
 	"bytes"
@@ -23,8 +23,6 @@ import (
 	"net/http"
 	"path"
 	"strings"
-
-	"policygraph/internal/static"
 )
 
 // CytoscapeVersion is the vendored version of the npm package cytoscape. It is
@@ -34,34 +32,34 @@ const CytoscapeVersion = "3.35.0"
 // Paths the handler answers.
 const (
 	// PagePath is the explorer page.
-	PagePath = "/explore"
+	ExplorerPath = "/explore"
 	// AssetPrefix is the URL path under which the page's assets are served.
-	AssetPrefix = "/explore/assets/"
+	ExplorerAssetPrefix = "/explore/assets/"
 )
 
-// Endpoint is the GraphQL endpoint the page queries.
-const Endpoint = "/graphql"
+// ExplorerEndpoint is the GraphQL endpoint the page queries.
+const ExplorerEndpoint = "/graphql"
 
 // contentSecurityPolicy lets the page load scripts, styles and data only from
 // its own origin. Cytoscape.js draws on a canvas and sets element styles via
 // the CSSOM, which the policy allows without 'unsafe-inline'.
-const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; " +
+const explorerCSP = "default-src 'none'; script-src 'self'; style-src 'self'; " +
 	"img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
 
-//go:embed index.html assets
-var files embed.FS
+//go:embed explore
+var explorerFiles embed.FS
 
-var indexTemplate = template.Must(template.ParseFS(files, "index.html"))
+var explorerTemplate = template.Must(template.ParseFS(explorerFiles, "explore/index.html"))
 
 // pageData fills index.html.
-type pageData struct {
+type explorerPageData struct {
 	Prefix      string
 	CytoscapeJS string
-	Config      pageConfig
+	Config      explorerPageConfig
 }
 
 // pageConfig is written into index.html as JSON and read by assets/explorer.js.
-type pageConfig struct {
+type explorerPageConfig struct {
 	Endpoint string `json:"endpoint"`
 	IDE      string `json:"ide"`
 }
@@ -71,26 +69,26 @@ type pageConfig struct {
 // other path, including unknown assets, is answered with 404; methods other
 // than GET and HEAD with 405. Text assets are gzip-compressed for clients that
 // accept it.
-func Handler() http.Handler {
-	h := &handler{}
+func Explorer() http.Handler {
+	h := &explorerHandler{}
 	var page bytes.Buffer
-	err := indexTemplate.Execute(&page, pageData{
-		Prefix:      AssetPrefix,
+	err := explorerTemplate.Execute(&page, explorerPageData{
+		Prefix:      ExplorerAssetPrefix,
 		CytoscapeJS: "vendor/cytoscape-" + CytoscapeVersion + ".min.js",
-		Config:      pageConfig{Endpoint: Endpoint, IDE: "/"},
+		Config:      explorerPageConfig{Endpoint: ExplorerEndpoint, IDE: "/"},
 	})
 	if err != nil {
 		// The template and its data are fixed at compile time.
 		panic("explore: rendering index.html: " + err.Error())
 	}
-	h.index = static.NewAsset("index.html", page.Bytes(), static.CacheRevalidate)
+	h.index = NewAsset("index.html", page.Bytes(), CacheRevalidate)
 
 	// Only the vendored file's name carries a version.
-	h.assets, err = static.Dir(files, "assets", func(name string) string {
+	h.assets, err = Dir(explorerFiles, "explore/assets", func(name string) string {
 		if strings.Contains(path.Base(name), "-"+CytoscapeVersion+".") {
-			return static.CacheImmutable
+			return CacheImmutable
 		}
-		return static.CacheRevalidate
+		return CacheRevalidate
 	})
 	if err != nil {
 		panic("explore: reading embedded assets: " + err.Error())
@@ -98,23 +96,23 @@ func Handler() http.Handler {
 	return h
 }
 
-type handler struct {
-	index  *static.Asset
-	assets map[string]*static.Asset // by path relative to assets/
+type explorerHandler struct {
+	index  *Asset
+	assets map[string]*Asset // by path relative to assets/
 }
 
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var a *static.Asset
+func (h *explorerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var a *Asset
 	switch p := r.URL.Path; {
-	case p == PagePath:
+	case p == ExplorerPath:
 		a = h.index
-		w.Header().Set("Content-Security-Policy", contentSecurityPolicy)
+		w.Header().Set("Content-Security-Policy", explorerCSP)
 		w.Header().Set("Referrer-Policy", "no-referrer")
-	case p == PagePath+"/":
-		http.Redirect(w, r, PagePath, http.StatusMovedPermanently)
+	case p == ExplorerPath+"/":
+		http.Redirect(w, r, ExplorerPath, http.StatusMovedPermanently)
 		return
-	case strings.HasPrefix(p, AssetPrefix):
-		a = h.assets[strings.TrimPrefix(p, AssetPrefix)]
+	case strings.HasPrefix(p, ExplorerAssetPrefix):
+		a = h.assets[strings.TrimPrefix(p, ExplorerAssetPrefix)]
 	}
 	if a == nil {
 		http.NotFound(w, r)

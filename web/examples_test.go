@@ -1,4 +1,4 @@
-package ide_test
+package web_test
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"policygraph/api"
-	"policygraph/graph/ide"
+	"policygraph/web"
 	"policygraph/seed"
 	"policygraph/storage"
 )
@@ -36,10 +36,10 @@ func TestExamplesAnswer(t *testing.T) {
 	}
 	h := api.NewHandler(g, api.Options{Introspection: true})
 
-	if len(ide.Examples) < 17 {
-		t.Fatalf("%d examples, want README's 17 questions (the headline and 16 more)", len(ide.Examples))
+	if len(web.Examples) < 17 {
+		t.Fatalf("%d examples, want README's 17 questions (the headline and 16 more)", len(web.Examples))
 	}
-	for _, e := range ide.Examples {
+	for _, e := range web.Examples {
 		t.Run(e.Operation, func(t *testing.T) {
 			body, err := json.Marshal(map[string]any{"query": e.Document(), "operationName": e.Operation})
 			if err != nil {
@@ -76,7 +76,7 @@ var graphQLName = regexp.MustCompile(`^[_A-Za-z][_0-9A-Za-z]*$`)
 
 func TestExamplesAreWellFormed(t *testing.T) {
 	seen := map[string]bool{}
-	for i, e := range ide.Examples {
+	for i, e := range web.Examples {
 		if !graphQLName.MatchString(e.Operation) || seen[e.Operation] {
 			t.Errorf("example %d: operation name %q is not a GraphQL name, or is taken", i, e.Operation)
 		}
@@ -92,7 +92,7 @@ func TestExamplesAreWellFormed(t *testing.T) {
 			t.Errorf("example %d: document starts %q, want %q", i, doc[:min(len(doc), len(want))], want)
 		}
 	}
-	if e := ide.Examples[0]; !strings.Contains(e.Query, `sponsorshipsByYear(series: "waic", sponsorCountry: "US")`) {
+	if e := web.Examples[0]; !strings.Contains(e.Query, `sponsorshipsByYear(series: "waic", sponsorCountry: "US")`) {
 		t.Errorf("the first example is not the headline question: %q", e.Question)
 	}
 }
@@ -105,7 +105,7 @@ var graphqlBlock = regexp.MustCompile("(?s)```graphql\n(.*?)```")
 // examples may move to): the IDE's list stays README's questions, and a
 // change to one of README's queries fails here until the list follows.
 func TestExamplesAreREADMEs(t *testing.T) {
-	root := filepath.Join("..", "..")
+	root := ".."
 	files := []string{filepath.Join(root, "README.md")}
 	docs, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
 	if err != nil {
@@ -125,10 +125,10 @@ func TestExamplesAreREADMEs(t *testing.T) {
 	if len(blocks) == 0 {
 		t.Fatalf("no GraphQL blocks in %q", files)
 	}
-	for i, e := range ide.Examples {
+	for i, e := range web.Examples {
 		if !blocks[e.Query] {
 			t.Errorf("example %d (%s, %q): its query is not a GraphQL block of README.md or docs/*.md; "+
-				"update graph/ide/examples.go to README's query:\n%s", i, e.Operation, e.Question, e.Query)
+				"update web/examples.go to README's query:\n%s", i, e.Operation, e.Question, e.Query)
 		}
 	}
 }

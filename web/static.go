@@ -6,7 +6,7 @@
 // If-None-Match), the Cache-Control it was given, a Content-Type drawn from
 // its name and "X-Content-Type-Options: nosniff". Text assets that shrink
 // under compression are also sent gzip-compressed to clients that accept it.
-package static
+package web
 
 import (
 	"bytes"

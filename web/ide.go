@@ -14,7 +14,7 @@
 // connecting anywhere but the serving origin (and the endpoint's origin, if
 // the endpoint is an absolute URL). See assets/README.md for where the
 // vendored files come from and how to refresh them.
-package ide
+package web
 
 import (
 	"bytes"
@@ -25,8 +25,6 @@ import (
 	"path"
 	"regexp"
 	"strings"
-
-	"policygraph/internal/static"
 )
 
 // Versions of the vendored npm packages in assets/. They are part of the asset
@@ -48,7 +46,7 @@ const (
 const PlaygroundPath = "/playground"
 
 // AssetPrefix is the URL path under which Handler serves the IDE's assets.
-const AssetPrefix = "/ide/"
+const IDEAssetPrefix = "/ide/"
 
 // DefaultQuery is the query pre-filled in the editor of a browser that has no
 // saved GraphiQL tabs yet.
@@ -67,10 +65,10 @@ const DefaultQuery = `# Which US firms sponsored WAIC, by year?
 }
 `
 
-//go:embed index.html assets
-var files embed.FS
+//go:embed ide
+var ideFiles embed.FS
 
-var indexTemplate = template.Must(template.ParseFS(files, "index.html"))
+var ideTemplate = template.Must(template.ParseFS(ideFiles, "ide/index.html"))
 
 // versioned matches asset names that contain a semantic version, such as
 // graphiql-3.8.3.min.js.
@@ -86,8 +84,8 @@ var versioned = regexp.MustCompile(`-\d+\.\d+\.\d+[.-]`)
 // accept it. PlaygroundPath redirects to "/" (302) with a note on where
 // GraphQL Playground went. Any other path, including unknown assets, is
 // answered with 404; methods other than GET and HEAD with 405.
-func Handler(endpoint string) http.Handler {
-	h := &handler{csp: contentSecurityPolicy(endpoint), endpoint: endpoint}
+func IDE(endpoint string) http.Handler {
+	h := &ideHandler{csp: contentSecurityPolicy(endpoint), endpoint: endpoint}
 
 	var note bytes.Buffer
 	if err := playgroundNote.Execute(&note, endpoint); err != nil {
@@ -96,27 +94,27 @@ func Handler(endpoint string) http.Handler {
 	h.playgroundNote = note.Bytes()
 
 	var page bytes.Buffer
-	err := indexTemplate.Execute(&page, pageData{
-		Prefix:      AssetPrefix,
+	err := ideTemplate.Execute(&page, idePageData{
+		Prefix:      IDEAssetPrefix,
 		GraphiQLJS:  "graphiql-" + GraphiQLVersion + ".min.js",
 		GraphiQLCSS: "graphiql-" + GraphiQLVersion + ".min.css",
 		ReactJS:     "react-" + ReactVersion + ".production.min.js",
 		ReactDOMJS:  "react-dom-" + ReactVersion + ".production.min.js",
 		ExplorerJS:  "graphiql-plugin-explorer-" + ExplorerVersion + ".umd.js",
 		ExplorerCSS: "graphiql-plugin-explorer-" + ExplorerVersion + ".css",
-		Config:      pageConfig{Endpoint: endpoint, DefaultQuery: DefaultQuery, Examples: pageExamples()},
+		Config:      idePageConfig{Endpoint: endpoint, DefaultQuery: DefaultQuery, Examples: pageExamples()},
 	})
 	if err != nil {
 		// The template and its data are fixed at compile time.
 		panic("ide: rendering index.html: " + err.Error())
 	}
-	h.index = static.NewAsset("index.html", page.Bytes(), static.CacheRevalidate)
+	h.index = NewAsset("index.html", page.Bytes(), CacheRevalidate)
 
-	h.assets, err = static.Dir(files, "assets", func(name string) string {
+	h.assets, err = Dir(ideFiles, "ide/assets", func(name string) string {
 		if versioned.MatchString(path.Base(name)) {
-			return static.CacheImmutable
+			return CacheImmutable
 		}
-		return static.CacheRevalidate
+		return CacheRevalidate
 	})
 	if err != nil {
 		panic("ide: reading embedded assets: " + err.Error())
@@ -124,15 +122,15 @@ func Handler(endpoint string) http.Handler {
 	return h
 }
 
-type pageData struct {
+type idePageData struct {
 	Prefix                                       string
 	GraphiQLJS, GraphiQLCSS, ReactJS, ReactDOMJS string
 	ExplorerJS, ExplorerCSS                      string
-	Config                                       pageConfig
+	Config                                       idePageConfig
 }
 
 // pageConfig is written into index.html as JSON and read by assets/ide.js.
-type pageConfig struct {
+type idePageConfig struct {
 	Endpoint     string        `json:"endpoint"`
 	DefaultQuery string        `json:"defaultQuery"`
 	Examples     []pageExample `json:"examples"`
@@ -177,23 +175,23 @@ func contentSecurityPolicy(endpoint string) string {
 	}, "; ")
 }
 
-type handler struct {
-	index          *static.Asset
-	assets         map[string]*static.Asset // by path relative to assets/
+type ideHandler struct {
+	index          *Asset
+	assets         map[string]*Asset // by path relative to assets/
 	csp            string
 	endpoint       string
 	playgroundNote []byte
 }
 
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var a *static.Asset
+func (h *ideHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var a *Asset
 	switch p := r.URL.Path; {
 	case p == "/":
 		a = h.index
 		w.Header().Set("Content-Security-Policy", h.csp)
 		w.Header().Set("Referrer-Policy", "no-referrer")
-	case strings.HasPrefix(p, AssetPrefix):
-		a = h.assets[strings.TrimPrefix(p, AssetPrefix)]
+	case strings.HasPrefix(p, IDEAssetPrefix):
+		a = h.assets[strings.TrimPrefix(p, IDEAssetPrefix)]
 	case p == PlaygroundPath || p == PlaygroundPath+"/":
 		h.servePlaygroundNote(w, r)
 		return
@@ -224,7 +222,7 @@ last Playground build is not served here.</p>
 // servePlaygroundNote redirects a GET or HEAD of PlaygroundPath to the IDE,
 // with the note as the body. The redirect is temporary (302), so that
 // browsers do not keep it should /playground ever serve a page again.
-func (h *handler) servePlaygroundNote(w http.ResponseWriter, r *http.Request) {
+func (h *ideHandler) servePlaygroundNote(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "GraphQL Playground is not served here; send GraphQL requests to "+h.endpoint+" (see docs/playground.md)",

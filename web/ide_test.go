@@ -1,4 +1,4 @@
-package ide_test
+package web_test
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"policygraph/graph/ide"
+	"policygraph/web"
 )
 
 func get(t *testing.T, h http.Handler, path string, header ...string) *httptest.ResponseRecorder {
@@ -34,7 +34,7 @@ func assetRefs(html string) []string {
 }
 
 func TestIndex(t *testing.T) {
-	h := ide.Handler("/graphql")
+	h := web.IDE("/graphql")
 	rr := get(t, h, "/")
 	if rr.Code != http.StatusOK {
 		t.Fatalf("GET / = %d", rr.Code)
@@ -67,7 +67,7 @@ func TestIndex(t *testing.T) {
 		`"endpoint":"/graphql"`,
 		`sponsorshipsByYear(series: \"waic\", sponsorCountry: \"US\")`,
 		`# Which US firms sponsored WAIC, by year?`,
-		`/ide/graphiql-plugin-explorer-` + ide.ExplorerVersion + `.umd.js`,
+		`/ide/graphiql-plugin-explorer-` + web.ExplorerVersion + `.umd.js`,
 		`"operation":"USSponsorsOfWAICByYear"`,
 		`"question":"What the graph holds"`,
 	} {
@@ -81,25 +81,25 @@ func TestIndex(t *testing.T) {
 }
 
 func TestIndexEscapesEndpoint(t *testing.T) {
-	body := get(t, ide.Handler(`/q"</script><b>`), "/").Body.String()
+	body := get(t, web.IDE(`/q"</script><b>`), "/").Body.String()
 	if strings.Contains(body, `"</script><b>`) || strings.Contains(body, "<b>") {
 		t.Errorf("endpoint not escaped:\n%s", body)
 	}
 }
 
 func TestAbsoluteEndpointAllowedByCSP(t *testing.T) {
-	csp := get(t, ide.Handler("http://127.0.0.1:9999/graphql"), "/").Header().Get("Content-Security-Policy")
+	csp := get(t, web.IDE("http://127.0.0.1:9999/graphql"), "/").Header().Get("Content-Security-Policy")
 	if !strings.Contains(csp, "connect-src 'self' http://127.0.0.1:9999") {
 		t.Errorf("Content-Security-Policy = %q", csp)
 	}
 }
 
 func TestAssetsReferencedByIndex(t *testing.T) {
-	h := ide.Handler("/graphql")
+	h := web.IDE("/graphql")
 	refs := assetRefs(get(t, h, "/").Body.String())
 	var n int
 	for _, ref := range refs {
-		if strings.HasPrefix(ref, "data:") || !strings.HasPrefix(ref, ide.AssetPrefix) {
+		if strings.HasPrefix(ref, "data:") || !strings.HasPrefix(ref, web.IDEAssetPrefix) {
 			if ref != "/explore" && !strings.HasPrefix(ref, "data:") {
 				t.Errorf("unexpected reference %q", ref)
 			}
@@ -148,7 +148,7 @@ func TestAssetsReferencedByIndex(t *testing.T) {
 }
 
 func TestUnknownPaths404(t *testing.T) {
-	h := ide.Handler("/graphql")
+	h := web.IDE("/graphql")
 	for _, p := range []string{
 		"/ide/", "/ide/nope.js", "/ide/graphiql-0.0.1.min.js", "/ide/../index.html",
 		"/ide/LICENSES", "/index.html", "/graphiql", "/favicon.ico",
@@ -159,16 +159,16 @@ func TestUnknownPaths404(t *testing.T) {
 	}
 }
 
-func TestMethodNotAllowed(t *testing.T) {
+func TestIDEMethodNotAllowed(t *testing.T) {
 	rr := httptest.NewRecorder()
-	ide.Handler("/graphql").ServeHTTP(rr, httptest.NewRequest(http.MethodPost, "/", strings.NewReader("{}")))
+	web.IDE("/graphql").ServeHTTP(rr, httptest.NewRequest(http.MethodPost, "/", strings.NewReader("{}")))
 	if rr.Code != http.StatusMethodNotAllowed || rr.Header().Get("Allow") != "GET, HEAD" {
 		t.Errorf("POST / = %d, Allow %q", rr.Code, rr.Header().Get("Allow"))
 	}
 }
 
 func TestLicencesServed(t *testing.T) {
-	h := ide.Handler("/graphql")
+	h := web.IDE("/graphql")
 	for _, p := range []string{"/ide/LICENSES/graphiql.txt", "/ide/LICENSES/react.txt", "/ide/LICENSES/INDEX.md"} {
 		rr := get(t, h, p)
 		if rr.Code != http.StatusOK || !strings.HasPrefix(rr.Header().Get("Content-Type"), "text/") {
@@ -178,8 +178,8 @@ func TestLicencesServed(t *testing.T) {
 }
 
 func TestGzipAndConditional(t *testing.T) {
-	h := ide.Handler("/graphql")
-	p := ide.AssetPrefix + "graphiql-" + ide.GraphiQLVersion + ".min.js"
+	h := web.IDE("/graphql")
+	p := web.IDEAssetPrefix + "graphiql-" + web.GraphiQLVersion + ".min.js"
 	plain := get(t, h, p)
 	zipped := get(t, h, p, "Accept-Encoding", "gzip, br")
 	if zipped.Header().Get("Content-Encoding") != "gzip" || !strings.Contains(zipped.Header().Get("Vary"), "Accept-Encoding") {
@@ -211,8 +211,8 @@ func TestGzipAndConditional(t *testing.T) {
 // GraphQL Playground, sends browsers to the IDE and tells others where
 // Playground went; it serves no Playground page.
 func TestPlaygroundRedirects(t *testing.T) {
-	h := ide.Handler("/graphql")
-	for _, p := range []string{ide.PlaygroundPath, ide.PlaygroundPath + "/"} {
+	h := web.IDE("/graphql")
+	for _, p := range []string{web.PlaygroundPath, web.PlaygroundPath + "/"} {
 		rr := get(t, h, p)
 		if rr.Code != http.StatusFound || rr.Header().Get("Location") != "/" {
 			t.Fatalf("GET %s = %d, Location %q; want 302 to /", p, rr.Code, rr.Header().Get("Location"))
@@ -237,14 +237,14 @@ func TestPlaygroundRedirects(t *testing.T) {
 		}
 	}
 
-	req := httptest.NewRequest(http.MethodHead, ide.PlaygroundPath, nil)
+	req := httptest.NewRequest(http.MethodHead, web.PlaygroundPath, nil)
 	rr := httptest.NewRecorder()
 	h.ServeHTTP(rr, req)
 	if rr.Code != http.StatusFound || rr.Body.Len() != 0 {
 		t.Errorf("HEAD = %d with %d body bytes; want 302 and none", rr.Code, rr.Body.Len())
 	}
 	// A Playground pointed at /playground as its endpoint posts queries there.
-	req = httptest.NewRequest(http.MethodPost, ide.PlaygroundPath, strings.NewReader(`{"query":"{ stats { facts } }"}`))
+	req = httptest.NewRequest(http.MethodPost, web.PlaygroundPath, strings.NewReader(`{"query":"{ stats { facts } }"}`))
 	rr = httptest.NewRecorder()
 	h.ServeHTTP(rr, req)
 	if rr.Code != http.StatusMethodNotAllowed || rr.Header().Get("Allow") != "GET, HEAD" ||
@@ -252,7 +252,7 @@ func TestPlaygroundRedirects(t *testing.T) {
 		t.Errorf("POST = %d, Allow %q: %q", rr.Code, rr.Header().Get("Allow"), rr.Body.String())
 	}
 	// The note names the endpoint the handler serves, escaped.
-	if body := get(t, ide.Handler(`/q"<b>`), ide.PlaygroundPath).Body.String(); strings.Contains(body, "<b>") {
+	if body := get(t, web.IDE(`/q"<b>`), web.PlaygroundPath).Body.String(); strings.Contains(body, "<b>") {
 		t.Errorf("endpoint not escaped in the note:\n%s", body)
 	}
 	for _, p := range []string{"/playground/index.html", "/playground/static/js/middleware.js", "/playgroundx"} {

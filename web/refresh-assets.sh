@@ -21,7 +21,7 @@ GRAPHQL_VERSION="${3:-16.9.0}"  # the graphql-js version bundled in graphiql.min
 EXPLORER_VERSION="${4:-3.2.5}"  # @graphiql/plugin-explorer, released with graphiql 3.8.3
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-assets="$here/assets"
+assets="$here/ide/assets"
 scratch="$(mktemp -d /tmp/policygraph-ide-XXXXXX)"
 trap 'rm -rf "$scratch"' EXIT
 
