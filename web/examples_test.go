@@ -12,9 +12,9 @@ import (
 	"testing"
 
 	"policygraph/api"
-	"policygraph/web"
 	"policygraph/seed"
 	"policygraph/storage"
+	"policygraph/web"
 )
 
 // TestExamplesAnswer runs every example, as the IDE opens it (the question

@@ -1,24 +1,7 @@
-// Package ide serves the GraphiQL IDE for policygraph's GraphQL endpoint.
-//
-// Besides GraphiQL's editor, documentation and history, the IDE has two
-// panels for analysts who do not write GraphQL: "Examples", README's
-// questions (the list Examples), each opened in a new editor tab with one
-// click; and GraphiQL's query builder, @graphiql/plugin-explorer, which
-// writes a query as fields are ticked in a tree of the schema.
-//
-// Everything the page needs (GraphiQL, React, ReactDOM, the explorer plugin,
-// GraphiQL's CSS with its fonts inlined as data: URLs) is vendored under
-// assets/ and embedded in the binary, so the IDE works with no network
-// access: nothing is loaded from a CDN, and the page's
-// Content-Security-Policy stops the browser from
-// connecting anywhere but the serving origin (and the endpoint's origin, if
-// the endpoint is an absolute URL). See assets/README.md for where the
-// vendored files come from and how to refresh them.
 package web
 
 import (
 	"bytes"
-	"embed"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -27,7 +10,7 @@ import (
 	"strings"
 )
 
-// Versions of the vendored npm packages in assets/. They are part of the asset
+// Versions of the vendored npm packages in ide/assets/. They are part of the asset
 // file names, which is what lets those files be cached as immutable.
 const (
 	// GraphiQLVersion is the vendored version of the npm package graphiql.
@@ -41,11 +24,11 @@ const (
 )
 
 // PlaygroundPath is where GraphQL Playground used to be served by many
-// GraphQL servers. Handler answers it with a redirect to the IDE and a note;
+// GraphQL servers. IDE answers it with a redirect to the IDE and a note;
 // see docs/playground.md for why policygraph does not serve Playground.
 const PlaygroundPath = "/playground"
 
-// AssetPrefix is the URL path under which Handler serves the IDE's assets.
+// IDEAssetPrefix is the URL path under which IDE serves the IDE's assets.
 const IDEAssetPrefix = "/ide/"
 
 // DefaultQuery is the query pre-filled in the editor of a browser that has no
@@ -65,36 +48,32 @@ const DefaultQuery = `# Which US firms sponsored WAIC, by year?
 }
 `
 
-//go:embed ide
-var ideFiles embed.FS
-
-var ideTemplate = template.Must(template.ParseFS(ideFiles, "ide/index.html"))
-
 // versioned matches asset names that contain a semantic version, such as
 // graphiql-3.8.3.min.js.
 var versioned = regexp.MustCompile(`-\d+\.\d+\.\d+[.-]`)
 
-// Handler serves the GraphiQL IDE page at "/" and its assets under "/ide/"
-// (AssetPrefix). The page sends its GraphQL requests to endpoint, typically a
-// path on the same server such as "/graphql".
+// IDE serves the GraphiQL IDE page at "/" and its assets under "/ide/"
+// (IDEAssetPrefix). The page sends its GraphQL requests to endpoint, typically
+// a path on the same server such as "/graphql". PlaygroundPath redirects to
+// "/" (302) with a note on where GraphQL Playground went.
 //
-// The page itself is served with "Cache-Control: no-cache"; assets whose names
-// carry a version with a year-long immutable Cache-Control, the others with
-// no-cache and an ETag. Text assets are gzip-compressed for clients that
-// accept it. PlaygroundPath redirects to "/" (302) with a note on where
-// GraphQL Playground went. Any other path, including unknown assets, is
-// answered with 404; methods other than GET and HEAD with 405.
+// Besides GraphiQL's editor, documentation and history, the IDE has two
+// panels for analysts who do not write GraphQL: "Examples", README's
+// questions (the list Examples), each opened in a new editor tab with one
+// click; and GraphiQL's query builder, @graphiql/plugin-explorer, which
+// writes a query as fields are ticked in a tree of the schema. Everything the
+// page needs (GraphiQL, React, ReactDOM, the explorer plugin, GraphiQL's CSS
+// with its fonts inlined as data: URLs) is vendored under ide/assets/, so
+// nothing is loaded from a CDN, and the page's Content-Security-Policy stops
+// the browser from connecting anywhere but the serving origin (and the
+// endpoint's origin, if the endpoint is an absolute URL). See
+// ide/assets/README.md for where the vendored files come from.
 func IDE(endpoint string) http.Handler {
-	h := &ideHandler{csp: contentSecurityPolicy(endpoint), endpoint: endpoint}
-
 	var note bytes.Buffer
 	if err := playgroundNote.Execute(&note, endpoint); err != nil {
-		panic("ide: rendering the Playground note: " + err.Error())
+		panic("web: rendering the Playground note: " + err.Error())
 	}
-	h.playgroundNote = note.Bytes()
-
-	var page bytes.Buffer
-	err := ideTemplate.Execute(&page, idePageData{
+	f := newFrontEnd("ide", "/", IDEAssetPrefix, ideCSP(endpoint), idePageData{
 		Prefix:      IDEAssetPrefix,
 		GraphiQLJS:  "graphiql-" + GraphiQLVersion + ".min.js",
 		GraphiQLCSS: "graphiql-" + GraphiQLVersion + ".min.css",
@@ -103,23 +82,10 @@ func IDE(endpoint string) http.Handler {
 		ExplorerJS:  "graphiql-plugin-explorer-" + ExplorerVersion + ".umd.js",
 		ExplorerCSS: "graphiql-plugin-explorer-" + ExplorerVersion + ".css",
 		Config:      idePageConfig{Endpoint: endpoint, DefaultQuery: DefaultQuery, Examples: pageExamples()},
-	})
-	if err != nil {
-		// The template and its data are fixed at compile time.
-		panic("ide: rendering index.html: " + err.Error())
-	}
-	h.index = NewAsset("index.html", page.Bytes(), CacheRevalidate)
-
-	h.assets, err = Dir(ideFiles, "ide/assets", func(name string) string {
-		if versioned.MatchString(path.Base(name)) {
-			return CacheImmutable
-		}
-		return CacheRevalidate
-	})
-	if err != nil {
-		panic("ide: reading embedded assets: " + err.Error())
-	}
-	return h
+	}, func(name string) bool { return versioned.MatchString(path.Base(name)) })
+	redirect := servePlaygroundNote(endpoint, note.Bytes())
+	f.also = map[string]http.HandlerFunc{PlaygroundPath: redirect, PlaygroundPath + "/": redirect}
+	return f
 }
 
 type idePageData struct {
@@ -129,7 +95,8 @@ type idePageData struct {
 	Config                                       idePageConfig
 }
 
-// pageConfig is written into index.html as JSON and read by assets/ide.js.
+// idePageConfig is written into ide/index.html as JSON and read by
+// ide/assets/ide.js.
 type idePageConfig struct {
 	Endpoint     string        `json:"endpoint"`
 	DefaultQuery string        `json:"defaultQuery"`
@@ -151,9 +118,9 @@ func pageExamples() []pageExample {
 	return out
 }
 
-// contentSecurityPolicy allows scripts, styles and connections only to the
+// ideCSP allows scripts, styles and connections only to the
 // serving origin, plus the endpoint's origin if it is an absolute URL.
-func contentSecurityPolicy(endpoint string) string {
+func ideCSP(endpoint string) string {
 	connect := "'self'"
 	if u, err := url.Parse(endpoint); err == nil && u.Host != "" {
 		switch u.Scheme {
@@ -175,34 +142,6 @@ func contentSecurityPolicy(endpoint string) string {
 	}, "; ")
 }
 
-type ideHandler struct {
-	index          *Asset
-	assets         map[string]*Asset // by path relative to assets/
-	csp            string
-	endpoint       string
-	playgroundNote []byte
-}
-
-func (h *ideHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var a *Asset
-	switch p := r.URL.Path; {
-	case p == "/":
-		a = h.index
-		w.Header().Set("Content-Security-Policy", h.csp)
-		w.Header().Set("Referrer-Policy", "no-referrer")
-	case strings.HasPrefix(p, IDEAssetPrefix):
-		a = h.assets[strings.TrimPrefix(p, IDEAssetPrefix)]
-	case p == PlaygroundPath || p == PlaygroundPath+"/":
-		h.servePlaygroundNote(w, r)
-		return
-	}
-	if a == nil {
-		http.NotFound(w, r)
-		return
-	}
-	a.ServeHTTP(w, r)
-}
-
 // playgroundNote is the body of the answer to PlaygroundPath; browsers follow
 // the redirect at once, so it is read by curl users and the like.
 var playgroundNote = template.Must(template.New("playground").Parse(`<!DOCTYPE html>
@@ -222,20 +161,22 @@ last Playground build is not served here.</p>
 // servePlaygroundNote redirects a GET or HEAD of PlaygroundPath to the IDE,
 // with the note as the body. The redirect is temporary (302), so that
 // browsers do not keep it should /playground ever serve a page again.
-func (h *ideHandler) servePlaygroundNote(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "GraphQL Playground is not served here; send GraphQL requests to "+h.endpoint+" (see docs/playground.md)",
-			http.StatusMethodNotAllowed)
-		return
-	}
-	w.Header().Set("Location", "/")
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusFound)
-	if r.Method == http.MethodGet {
-		w.Write(h.playgroundNote)
+func servePlaygroundNote(endpoint string, note []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "GraphQL Playground is not served here; send GraphQL requests to "+endpoint+" (see docs/playground.md)",
+				http.StatusMethodNotAllowed)
+			return
+		}
+		w.Header().Set("Location", "/")
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(http.StatusFound)
+		if r.Method == http.MethodGet {
+			w.Write(note)
+		}
 	}
 }
