@@ -20,6 +20,12 @@ import (
 	"policygraph/storage"
 )
 
+// The write token of the benchmarks' servers, and the write they repeat.
+const (
+	testToken            = "test-token"
+	createEntityMutation = `mutation($in: CreateEntityInput!) { createEntity(input: $in) { id slug } }`
+)
+
 // benchServer serves a seeded store over loopback with the given flags.
 func benchServer(b *testing.B, dir string, args ...string) *httptest.Server {
 	b.Helper()

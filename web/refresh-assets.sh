@@ -9,7 +9,7 @@
 # its constant in web/ide.go (GraphiQLVersion, ReactVersion, ExplorerVersion)
 # or web/explore.go (CytoscapeVersion) and the assets' README
 # (web/ide/assets/README.md, web/explore/assets/vendor/README.md), then run:
-# go test ./web/ ./app/ (the browser tests need Chromium).
+# go test ./web/ ./e2e/ (the browser tests need Chromium).
 #
 # ide: GraphiQL, React, ReactDOM and @graphiql/plugin-explorer into
 # web/ide/assets/, with the licences of everything they bundle.

@@ -1,15 +1,16 @@
-package app
+package e2e
 
 import (
 	"bytes"
 	"encoding/json"
 	"flag"
 	"io"
-	"net/http/httptest"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
+
+	"policygraph/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the outputs of README.md's examples")
@@ -21,7 +22,7 @@ var exampleRE = regexp.MustCompile("(?s)```graphql\n(.*?)```\n\n(?:[^`]*?\n)?```
 // server and checks that the JSON shown after it is its real output. Run with
 // -update to rewrite the outputs.
 func TestReadmeExamples(t *testing.T) {
-	srv, _ := newTestServer(t)
+	srv := testenv.Server(t)
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +36,7 @@ func TestReadmeExamples(t *testing.T) {
 	for i, m := range matches {
 		q := string(readme[m[2]:m[3]])
 		raw := postRaw(t, srv, q)
-		var r gqlResponse
+		var r testenv.Response
 		if err := json.Unmarshal(raw, &r); err != nil || len(r.Errors) > 0 {
 			t.Errorf("example %d: %s\n%s", i+1, raw, q)
 			continue
@@ -63,10 +64,10 @@ func TestReadmeExamples(t *testing.T) {
 
 // postRaw sends a query and returns the response body as the server wrote it,
 // fields in query order.
-func postRaw(t *testing.T, srv *httptest.Server, q string) []byte {
+func postRaw(t *testing.T, srv *testenv.Service, q string) []byte {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": q})
-	resp, err := srv.Client().Post(srv.URL+"/graphql", "application/json", bytes.NewReader(body))
+	resp, err := srv.Server.Client().Post(srv.URL+"/graphql", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package app
+package e2e
 
 import (
 	"bufio"
@@ -15,6 +15,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"policygraph/app"
+	"policygraph/internal/testenv"
 )
 
 // clientFrom is an HTTP client whose connections come from the loopback
@@ -75,9 +78,9 @@ func TestMemoryBudgetHolds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a flood of about 30 seconds")
 	}
-	const budget = DefaultMemoryBudget
-	p := startBinary(t, t.TempDir())
-	addr := strings.TrimPrefix(p.url, "http://")
+	const budget = app.DefaultMemoryBudget
+	p := testenv.StartBinary(t, t.TempDir())
+	addr := strings.TrimPrefix(p.URL, "http://")
 	flood := clientFrom("127.0.0.1")
 
 	var maxHeap atomic.Int64
@@ -87,7 +90,7 @@ func TestMemoryBudgetHolds(t *testing.T) {
 		defer close(sampled)
 		c := clientFrom("127.0.0.4")
 		for {
-			if h, err := heapInUse(c, p.url); err == nil && h > maxHeap.Load() {
+			if h, err := heapInUse(c, p.URL); err == nil && h > maxHeap.Load() {
 				maxHeap.Store(h)
 			}
 			select {
@@ -141,7 +144,7 @@ func TestMemoryBudgetHolds(t *testing.T) {
 				return
 			case <-time.After(100 * time.Millisecond):
 			}
-			resp, err := c.Post(p.url+"/graphql", "application/json", strings.NewReader(body(queries[i%len(queries)])))
+			resp, err := c.Post(p.URL+"/graphql", "application/json", strings.NewReader(body(queries[i%len(queries)])))
 			if err != nil {
 				goodFailed.Add(1)
 				t.Errorf("well-behaved request %d: %v", i, err)
@@ -182,7 +185,7 @@ func TestMemoryBudgetHolds(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for b := range next {
-				req, _ := http.NewRequest(http.MethodPost, p.url+"/graphql", strings.NewReader(b))
+				req, _ := http.NewRequest(http.MethodPost, p.URL+"/graphql", strings.NewReader(b))
 				req.Header.Set("Content-Type", "application/json")
 				req.Header.Set("Accept", "application/graphql-response+json") // refusals are 4xx
 				resp, err := flood.Do(req)

@@ -1,11 +1,9 @@
-package app
+package e2e
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,38 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"policygraph/storage"
+	"policygraph/app"
+	"policygraph/internal/testenv"
 )
-
-func TestLimitFlagsAndEnv(t *testing.T) {
-	env := map[string]string{"POLICYGRAPH_MAX_DEPTH": "7", "POLICYGRAPH_TIMEOUT": "2s", "POLICYGRAPH_READ_HEADER_TIMEOUT": "1s"}
-	cfg, err := ParseConfig([]string{"-max-complexity", "99", "-max-body", "1000", "-timeout", "3s"}, func(k string) string { return env[k] }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.limits.MaxDepth != 7 || cfg.limits.MaxComplexity != 99 || cfg.maxBody != 1000 ||
-		cfg.limits.Timeout != 3*time.Second || cfg.server.readHeaderTimeout != time.Second || cfg.limits.MaxAliases != 30 {
-		t.Errorf("limits %+v, server %+v", cfg.limits, cfg.server)
-	}
-}
-
-func newTestHandler(t *testing.T, args ...string) (http.Handler, *storage.Graph) {
-	t.Helper()
-	cfg, err := ParseConfig(append([]string{"-token", testToken}, args...), func(string) string { return "" }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kv, err := storage.OpenBadger(storage.BadgerOptions{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := storage.Open(kv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Close() })
-	return NewHandler(g, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil))), g
-}
 
 func TestIDEAndIntrospectionCanBeTurnedOff(t *testing.T) {
 	introspect := func(h http.Handler) string {
@@ -61,14 +30,14 @@ func TestIDEAndIntrospectionCanBeTurnedOff(t *testing.T) {
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
 		return rec.Code
 	}
-	on, _ := newTestHandler(t)
+	on := testenv.Handler(t, testenv.Seeded(t))
 	if got := introspect(on); !strings.Contains(got, `"queryType":{"name":"Query"}`) {
 		t.Errorf("introspection on: %s", got)
 	}
 	if got := ide(on); got != http.StatusOK {
 		t.Errorf("IDE on: GET / = %d", got)
 	}
-	off, _ := newTestHandler(t, "-ide=false", "-introspection=false")
+	off := testenv.Handler(t, testenv.Seeded(t), "-ide=false", "-introspection=false")
 	if got := introspect(off); !strings.Contains(got, "INTROSPECTION_DISABLED") || strings.Contains(got, `"queryType"`) {
 		t.Errorf("introspection off: %s", got)
 	}
@@ -78,8 +47,8 @@ func TestIDEAndIntrospectionCanBeTurnedOff(t *testing.T) {
 }
 
 func TestAdminBackupNeedsTheToken(t *testing.T) {
-	h, _ := newTestHandler(t)
-	for _, auth := range []string{"", "Bearer wrong", "Basic " + testToken} {
+	h := testenv.Handler(t, testenv.Seeded(t))
+	for _, auth := range []string{"", "Bearer wrong", "Basic " + testenv.Token} {
 		req := httptest.NewRequest(http.MethodGet, "/admin/backup", nil)
 		if auth != "" {
 			req.Header.Set("Authorization", auth)
@@ -94,8 +63,8 @@ func TestAdminBackupNeedsTheToken(t *testing.T) {
 
 // A client that sends its headers slowly is cut off at -read-header-timeout.
 func TestSlowHeadersAreCutOff(t *testing.T) {
-	s := startInProcess(t, "-data", t.TempDir(), "-read-header-timeout", "300ms")
-	conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+	s := testenv.Start(t, "-data", t.TempDir(), "-read-header-timeout", "300ms")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +90,7 @@ func TestSlowHeadersAreCutOff(t *testing.T) {
 	}
 	<-done
 	// A normal client is still served.
-	res, err := http.Get(s.url + "/healthz")
+	res, err := http.Get(s.URL + "/healthz")
 	if err != nil || res.StatusCode != http.StatusOK {
 		t.Fatalf("healthz: %v %v", res, err)
 	}
@@ -144,24 +113,24 @@ var queriesToCompare = []string{
 
 func TestBackupRestoreCheck(t *testing.T) {
 	dir := t.TempDir()
-	s := startInProcess(t, "-data", filepath.Join(dir, "live"))
+	s := testenv.Start(t, "-data", filepath.Join(dir, "live"))
 	// Writes beyond the seed: entities, facts, a retraction.
 	w := newWriter()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	w.stream(ctx, s.url, "a")
+	w.stream(ctx, s.URL, "a")
 	cancel()
 	var f struct{ ID string }
-	json.Unmarshal(mustPost(t, s.url, addSponsorshipMutation, map[string]any{"in": map[string]any{"subject": "qualcomm", "predicate": "PARTICIPATED_IN",
-		"object": "waic-2019", "evidence": []any{map[string]any{"source": "waic-2023-article", "quote": articleQuote}}}}, testToken).Data["addFact"], &f)
-	mustPost(t, s.url, `mutation($id: ID!) { retractFact(input: {id: $id, reason: "test"}) { id } }`, map[string]any{"id": f.ID}, testToken)
+	s.Must(t, testenv.Token, addSponsorshipMutation, map[string]any{"in": map[string]any{"subject": "qualcomm", "predicate": "PARTICIPATED_IN",
+		"object": "waic-2019", "evidence": []any{map[string]any{"source": "waic-2023-article", "quote": testenv.ArticleQuote}}}}).Decode("addFact", &f)
+	testenv.At(s.URL).Must(t, testenv.Token, `mutation($id: ID!) { retractFact(input: {id: $id, reason: "test"}) { id } }`, map[string]any{"id": f.ID})
 
 	// Online backup while the server serves (and the data directory is locked).
 	backup := filepath.Join(dir, "backup")
 	getenv := func(string) string { return "" }
-	if err := Run(context.Background(), []string{"backup", "-url", s.url, "-token", testToken, "-out", backup}, getenv, nil, io.Discard, io.Discard); err != nil {
+	if err := app.Run(context.Background(), []string{"backup", "-url", s.URL, "-token", testenv.Token, "-out", backup}, getenv, nil, io.Discard, io.Discard); err != nil {
 		t.Fatalf("backup: %v", err)
 	}
-	if err := Run(context.Background(), []string{"backup", "-url", s.url, "-token", "wrong", "-out", filepath.Join(dir, "nope")}, getenv, nil, io.Discard, io.Discard); err == nil {
+	if err := app.Run(context.Background(), []string{"backup", "-url", s.URL, "-token", "wrong", "-out", filepath.Join(dir, "nope")}, getenv, nil, io.Discard, io.Discard); err == nil {
 		t.Error("backup with a wrong token succeeded")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "nope")); err == nil {
@@ -170,36 +139,36 @@ func TestBackupRestoreCheck(t *testing.T) {
 
 	// Restore refuses a non-empty directory, then fills an empty one.
 	var out bytes.Buffer
-	if err := Run(context.Background(), []string{"restore", "-data", filepath.Join(dir, "live"), "-in", backup}, getenv, nil, &out, io.Discard); err == nil {
+	if err := app.Run(context.Background(), []string{"restore", "-data", filepath.Join(dir, "live"), "-in", backup}, getenv, nil, &out, io.Discard); err == nil {
 		t.Error("restore into a non-empty directory succeeded")
 	}
 	restored := filepath.Join(dir, "restored")
-	if err := Run(context.Background(), []string{"restore", "-data", restored, "-in", backup}, getenv, nil, &out, io.Discard); err != nil {
+	if err := app.Run(context.Background(), []string{"restore", "-data", restored, "-in", backup}, getenv, nil, &out, io.Discard); err != nil {
 		t.Fatalf("restore: %v", err)
 	}
 	out.Reset()
-	if err := Run(context.Background(), []string{"check", "-data", restored}, getenv, nil, &out, io.Discard); err != nil {
+	if err := app.Run(context.Background(), []string{"check", "-data", restored}, getenv, nil, &out, io.Discard); err != nil {
 		t.Fatalf("check of the restored store: %v\n%s", err, out.String())
 	}
 
-	r := startInProcess(t, "-data", restored, "-seed=false")
+	r := testenv.Start(t, "-data", restored, "-seed=false")
 	for _, q := range queriesToCompare {
-		a, b := mustPost(t, s.url, q, nil, ""), mustPost(t, r.url, q, nil, "")
+		a, b := testenv.At(s.URL).Must(t, "", q, nil), testenv.At(r.URL).Must(t, "", q, nil)
 		if !bytes.Equal(a.Raw, b.Raw) {
-			t.Errorf("%s\noriginal: %s\nrestored: %s", firstLine(q), clip(a.Raw), clip(b.Raw))
+			t.Errorf("%s\noriginal: %s\nrestored: %s", testenv.FirstLine(q), clip(a.Raw), clip(b.Raw))
 		}
 	}
-	w.verify(t, r.url)
+	w.verify(t, r.URL)
 
 	// Offline: check and backup of the stopped original.
-	if err := s.stop(); err != nil {
+	if err := s.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	out.Reset()
-	if err := Run(context.Background(), []string{"check", "-data", filepath.Join(dir, "live")}, getenv, nil, &out, io.Discard); err != nil {
+	if err := app.Run(context.Background(), []string{"check", "-data", filepath.Join(dir, "live")}, getenv, nil, &out, io.Discard); err != nil {
 		t.Fatalf("check: %v\n%s", err, out.String())
 	}
-	if err := Run(context.Background(), []string{"backup", "-data", filepath.Join(dir, "live"), "-out", filepath.Join(dir, "offline")}, getenv, nil, io.Discard, io.Discard); err != nil {
+	if err := app.Run(context.Background(), []string{"backup", "-data", filepath.Join(dir, "live"), "-out", filepath.Join(dir, "offline")}, getenv, nil, io.Discard, io.Discard); err != nil {
 		t.Fatalf("offline backup: %v", err)
 	}
 }
@@ -209,4 +178,32 @@ func clip(b []byte) string {
 		return string(b[:400]) + "…"
 	}
 	return string(b)
+}
+
+// TestHeadersAndStreamsAtTheEdge: headers past 64 KiB are refused (431)
+// before any handler runs, and a request for a stream, which no transport
+// serves yet, is refused, not run as a query.
+func TestHeadersAndStreamsAtTheEdge(t *testing.T) {
+	p := testenv.StartBinary(t, t.TempDir())
+	req, _ := http.NewRequest(http.MethodGet, p.URL+"/graphql?query=%7B__typename%7D", nil)
+	req.Header.Set("X-Padding", strings.Repeat("x", 70<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("70 KiB of headers: status %d, want 431", resp.StatusCode)
+	}
+	req, _ = http.NewRequest(http.MethodGet, p.URL+"/graphql?query=%7B__typename%7D", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || strings.Contains(string(b), "__typename") {
+		t.Errorf("a stream request: %d %s", resp.StatusCode, b)
+	}
 }

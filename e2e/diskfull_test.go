@@ -1,4 +1,4 @@
-package app
+package e2e
 
 import (
 	"bytes"
@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"policygraph/internal/testenv"
 )
 
 // mountTmpfs mounts a tmpfs of the size at a new directory, unmounted when the
@@ -88,7 +90,7 @@ func graphQL(t *testing.T, url, query string) (int, string, string) {
 	req, _ := http.NewRequest(http.MethodPost, url+"/graphql", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/graphql-response+json")
-	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Authorization", "Bearer "+testenv.Token)
 	res, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
 		t.Fatalf("%s: %v", query, err)
@@ -122,32 +124,32 @@ func TestFullDiskRefusesWritesAndServesReads(t *testing.T) {
 	data := filepath.Join(disk, "data")
 	args := []string{"-memtable-size", "4MiB", "-min-free-disk", "24MiB"}
 	n := 0
-	write := func(p *subprocess) (int, string, string) {
+	write := func(p *testenv.Process) (int, string, string) {
 		n++
-		return graphQL(t, p.url, fmt.Sprintf(`mutation { createEntity(input: {kind: ORGANIZATION, name: "Firm %d"}) { id } }`, n))
+		return graphQL(t, p.URL, fmt.Sprintf(`mutation { createEntity(input: {kind: ORGANIZATION, name: "Firm %d"}) { id } }`, n))
 	}
-	wantWrite := func(p *subprocess, status int, code string) {
+	wantWrite := func(p *testenv.Process, status int, code string) {
 		t.Helper()
 		if s, c, raw := write(p); s != status || c != code {
 			t.Fatalf("write %d with %s free: status %d code %q, want %d %q: %s", n, fmtBytes(freeSpace(t, disk)), s, c, status, code, raw)
 		}
 	}
-	wantRead := func(p *subprocess) {
+	wantRead := func(p *testenv.Process) {
 		t.Helper()
-		if s, c, raw := graphQL(t, p.url, `{ entity(slug: "firm-1") { name } }`); s != http.StatusOK || c != "" || !strings.Contains(raw, "Firm 1") {
+		if s, c, raw := graphQL(t, p.URL, `{ entity(slug: "firm-1") { name } }`); s != http.StatusOK || c != "" || !strings.Contains(raw, "Firm 1") {
 			t.Fatalf("read with %s free: status %d code %q: %s", fmtBytes(freeSpace(t, disk)), s, c, raw)
 		}
 	}
-	alive := func(p *subprocess) {
+	alive := func(p *testenv.Process) {
 		t.Helper()
 		select {
-		case err := <-p.done:
-			t.Fatalf("the server died: %v\n%s", err, p.stdout.all.String())
+		case err := <-p.Done:
+			t.Fatalf("the server died: %v\n%s", err, p.Stdout.String())
 		default:
 		}
 	}
 
-	p := startBinary(t, data, args...)
+	p := testenv.StartBinary(t, data, args...)
 	for range 3 {
 		wantWrite(p, http.StatusOK, "")
 	}
@@ -174,34 +176,34 @@ func TestFullDiskRefusesWritesAndServesReads(t *testing.T) {
 
 	// A restart under the watermark opens the store read-only: reads, no crash.
 	removeSome = ballast(t, disk, 12<<20)
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	if err := <-p.done; err != nil {
-		t.Fatalf("shutdown: %v\n%s", err, p.stdout.all.String())
+	p.Cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-p.Done; err != nil {
+		t.Fatalf("shutdown: %v\n%s", err, p.Stdout.String())
 	}
-	p = startBinary(t, data, args...)
-	if !strings.Contains(p.stdout.all.String(), "read-only") {
-		t.Errorf("the server did not log that it opened the store read-only:\n%s", p.stdout.all.String())
+	p = testenv.StartBinary(t, data, args...)
+	if !strings.Contains(p.Stdout.String(), "read-only") {
+		t.Errorf("the server did not log that it opened the store read-only:\n%s", p.Stdout.String())
 	}
 	wantRead(p)
 	wantWrite(p, http.StatusInsufficientStorage, "DISK_FULL")
-	if s, _, raw := graphQL(t, p.url, fmt.Sprintf(`{ entity(slug: "firm-%d") { name } }`, acked)); s != http.StatusOK || !strings.Contains(raw, fmt.Sprintf("Firm %d", acked)) {
+	if s, _, raw := graphQL(t, p.URL, fmt.Sprintf(`{ entity(slug: "firm-%d") { name } }`, acked)); s != http.StatusOK || !strings.Contains(raw, fmt.Sprintf("Firm %d", acked)) {
 		t.Errorf("the last acknowledged write is missing after the restart: %s", raw)
 	}
 	alive(p)
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	if err := <-p.done; err != nil {
-		t.Fatalf("shutdown: %v\n%s", err, p.stdout.all.String())
+	p.Cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-p.Done; err != nil {
+		t.Fatalf("shutdown: %v\n%s", err, p.Stdout.String())
 	}
 
 	// Space back and a restart: writes again, and the store is sound.
 	removeSome()
-	p = startBinary(t, data, args...)
+	p = testenv.StartBinary(t, data, args...)
 	wantWrite(p, http.StatusOK, "")
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	if err := <-p.done; err != nil {
-		t.Fatalf("shutdown: %v\n%s", err, p.stdout.all.String())
+	p.Cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-p.Done; err != nil {
+		t.Fatalf("shutdown: %v\n%s", err, p.Stdout.String())
 	}
-	if out, err := exec.Command(buildBinary(t), "check", "-data", data).CombinedOutput(); err != nil {
+	if out, err := exec.Command(testenv.Binary(t), "check", "-data", data).CombinedOutput(); err != nil {
 		t.Fatalf("check: %v\n%s", err, out)
 	}
 }

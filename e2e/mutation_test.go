@@ -1,49 +1,49 @@
-package app
+package e2e
 
 import (
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"policygraph/internal/testenv"
 	"policygraph/storage"
 )
 
 const addFactMutation = `mutation($in: AddFactInput!) { addFact(input: $in) { id predicate tier year subject { name } evidence { quote } } }`
 
 func TestWritesNeedTheToken(t *testing.T) {
-	srv, g := newTestServer(t)
+	srv := testenv.Server(t)
+	g := srv.Graph
 	before := g.Version()
 	create := `mutation { createEntity(input: { kind: ORGANIZATION, name: "Intel" }) { id } }`
 	for _, tc := range []struct{ name, token, code string }{
 		{"no token", "", "UNAUTHENTICATED"},
 		{"wrong token", "nope", "UNAUTHENTICATED"},
-		{"token prefix", testToken[:4], "UNAUTHENTICATED"},
+		{"token prefix", testenv.Token[:4], "UNAUTHENTICATED"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := post(t, srv, tc.token, create, nil)
-			if r.code() != tc.code {
-				t.Fatalf("code = %q, want %q (%+v)", r.code(), tc.code, r.Errors)
+			r := srv.Post(t, tc.token, create, nil)
+			if r.Code() != tc.code {
+				t.Fatalf("code = %q, want %q (%+v)", r.Code(), tc.code, r.Errors)
 			}
 		})
 	}
 	if g.Version() != before {
 		t.Fatalf("a refused write changed the store")
 	}
-	if r := post(t, srv, testToken, create, nil); len(r.Errors) > 0 {
+	if r := srv.Post(t, testenv.Token, create, nil); len(r.Errors) > 0 {
 		t.Fatalf("with the token: %+v", r.Errors)
 	}
 }
 
 func TestWritesDisabledWithoutAToken(t *testing.T) {
-	cfg := testConfig()
-	cfg.token = ""
-	srv, g := newTestServerWith(t, cfg)
+	srv := testenv.Server(t, "-token", "")
+	g := srv.Graph
 	v := g.Version()
-	for _, token := range []string{"", testToken} {
-		r := post(t, srv, token, `mutation { createEntity(input: { kind: ORGANIZATION, name: "Intel" }) { id } }`, nil)
-		if r.code() != "WRITES_DISABLED" {
-			t.Fatalf("token %q: code = %q", token, r.code())
+	for _, token := range []string{"", testenv.Token} {
+		r := srv.Post(t, token, `mutation { createEntity(input: { kind: ORGANIZATION, name: "Intel" }) { id } }`, nil)
+		if r.Code() != "WRITES_DISABLED" {
+			t.Fatalf("token %q: code = %q", token, r.Code())
 		}
 	}
 	if g.Version() != v {
@@ -55,10 +55,10 @@ func TestWritesDisabledWithoutAToken(t *testing.T) {
 // the API, quoting a new source, and finds it in the headline question; then it
 // retracts the fact and the answer is as before, with the fact kept.
 func TestAddedFactAnswersLikeSeededOnes(t *testing.T) {
-	srv, _ := newTestServer(t)
+	srv := testenv.Server(t)
 	mustWrite := func(q string, vars map[string]any) map[string]any {
 		t.Helper()
-		r := post(t, srv, testToken, q, vars)
+		r := srv.Post(t, testenv.Token, q, vars)
 		if len(r.Errors) > 0 {
 			t.Fatalf("%s: %+v", q, r.Errors)
 		}
@@ -71,61 +71,62 @@ func TestAddedFactAnswersLikeSeededOnes(t *testing.T) {
 		"evidence": []any{map[string]any{"source": "later", "quote": "Intel"}}}})
 	d := mustWrite(addFactMutation, map[string]any{"in": map[string]any{"subject": "intel", "predicate": "SPONSORED", "object": "waic-2023", "tier": "STRATEGIC_PARTNER",
 		"evidence": []any{map[string]any{"source": "later", "quote": "Intel was named a strategic partner of WAIC 2023", "gloss": "as stated"}}}})
-	id := at(d, "addFact.id").(string)
-	eq(t, at(d, "addFact.year"), 2023.0)
+	id := testenv.Value(d, "addFact.id").(string)
+	eq(t, testenv.Value(d, "addFact.year"), 2023.0)
 
 	got := headline(t, srv)
 	eq(t, got, "2019: Amazon Web Services IBM Microsoft; 2023: Intel Qualcomm")
 
 	mustWrite(`mutation($id: ID!) { retractFact(input: { id: $id, reason: "announcement withdrawn" }) { retraction { by reason } } }`, map[string]any{"id": id})
 	eq(t, headline(t, srv), "2019: Amazon Web Services IBM Microsoft; 2023: Qualcomm")
-	kept := query(t, srv, `query($id: ID!) { node(id: $id) { ... on Fact { retraction { by reason } } } }`, map[string]any{"id": id})
-	eq(t, at(kept, "node.retraction.reason"), "announcement withdrawn")
-	eq(t, at(kept, "node.retraction.by"), "curator")
-	all := query(t, srv, `{ organization(slug: "intel") { facts(predicates: [SPONSORED], includeRetracted: true) { id } sponsorships { id } } }`, nil)
-	eq(t, len(at(all, "organization.facts").([]any)), 1)
-	eq(t, len(at(all, "organization.sponsorships").([]any)), 0)
+	kept := srv.Query(t, `query($id: ID!) { node(id: $id) { ... on Fact { retraction { by reason } } } }`, map[string]any{"id": id})
+	eq(t, testenv.Value(kept, "node.retraction.reason"), "announcement withdrawn")
+	eq(t, testenv.Value(kept, "node.retraction.by"), "curator")
+	all := srv.Query(t, `{ organization(slug: "intel") { facts(predicates: [SPONSORED], includeRetracted: true) { id } sponsorships { id } } }`, nil)
+	eq(t, len(testenv.Value(all, "organization.facts").([]any)), 1)
+	eq(t, len(testenv.Value(all, "organization.sponsorships").([]any)), 0)
 
 	// A second retraction is refused.
-	r := post(t, srv, testToken, `mutation($id: ID!) { retractFact(input: { id: $id, reason: "again" }) { id } }`, map[string]any{"id": id})
-	eq(t, r.code(), "ALREADY_RETRACTED")
+	r := srv.Post(t, testenv.Token, `mutation($id: ID!) { retractFact(input: { id: $id, reason: "again" }) { id } }`, map[string]any{"id": id})
+	eq(t, r.Code(), "ALREADY_RETRACTED")
 }
 
-func headline(t *testing.T, srv *httptest.Server) string {
+func headline(t *testing.T, srv *testenv.Service) string {
 	t.Helper()
-	d := query(t, srv, headlineQuery, nil)
+	d := srv.Query(t, headlineQuery, nil)
 	var parts []string
 	for _, y := range d["sponsorshipsByYear"].([]any) {
-		parts = append(parts, fmt.Sprintf("%v: %s", at(y, "year"), strings.Join(strs(y, "sponsorships", "subject.name"), " ")))
+		parts = append(parts, fmt.Sprintf("%v: %s", testenv.Value(y, "year"), strings.Join(testenv.Strings(y, "sponsorships", "subject.name"), " ")))
 	}
 	return strings.Join(parts, "; ")
 }
 
 func TestUpdateAndRetractEntity(t *testing.T) {
-	srv, _ := newTestServer(t)
-	r := post(t, srv, testToken, `mutation { updateEntity(input: { entity: "transwarp", name: "Transwarp Technology", aliases: ["星环科技"] }) { name aliases } }`, nil)
+	srv := testenv.Server(t)
+	r := srv.Post(t, testenv.Token, `mutation { updateEntity(input: { entity: "transwarp", name: "Transwarp Technology", aliases: ["星环科技"] }) { name aliases } }`, nil)
 	if len(r.Errors) > 0 {
 		t.Fatal(r.Errors)
 	}
-	hits := query(t, srv, `{ search(text: "transwarp tech") { entity { slug } } }`, nil)
-	eq(t, at(hits, "search.0.entity.slug"), "transwarp")
-	r = post(t, srv, testToken, `mutation { retractEntity(input: { id: "`+storage.SlugID("transwarp").String()+`", reason: "test" }) { retraction { reason } } }`, nil)
+	hits := srv.Query(t, `{ search(text: "transwarp tech") { entity { slug } } }`, nil)
+	eq(t, testenv.Value(hits, "search.0.entity.slug"), "transwarp")
+	r = srv.Post(t, testenv.Token, `mutation { retractEntity(input: { id: "`+storage.SlugID("transwarp").String()+`", reason: "test" }) { retraction { reason } } }`, nil)
 	if len(r.Errors) > 0 {
 		t.Fatal(r.Errors)
 	}
-	d := query(t, srv, `{ event(slug: "waic-2023") { sponsorships(tier: STRATEGIC_PARTNER) { subject { slug } } } search(text: "transwarp") { entity { slug } } }`, nil)
-	for _, s := range strs(d, "event.sponsorships", "subject.slug") {
+	d := srv.Query(t, `{ event(slug: "waic-2023") { sponsorships(tier: STRATEGIC_PARTNER) { subject { slug } } } search(text: "transwarp") { entity { slug } } }`, nil)
+	for _, s := range testenv.Strings(d, "event.sponsorships", "subject.slug") {
 		if s == "transwarp" {
 			t.Fatal("a retracted entity's sponsorship is still active")
 		}
 	}
-	eq(t, len(at(d, "search").([]any)), 0)
+	eq(t, len(testenv.Value(d, "search").([]any)), 0)
 }
 
 // TestValidation sends writes that must be refused with a stable code and must
 // write nothing.
 func TestValidation(t *testing.T) {
-	srv, g := newTestServer(t)
+	srv := testenv.Server(t)
+	g := srv.Graph
 	ev := func(q string) []any { return []any{map[string]any{"source": "waic-2023-article", "quote": q}} }
 	okQuote := "Qualcomm là công ty Mỹ duy nhất tài trợ cho sự kiện này"
 	cases := []struct {
@@ -158,9 +159,9 @@ func TestValidation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			before, _ := g.Stats()
 			v := g.Version()
-			r := post(t, srv, testToken, tc.query, tc.vars)
-			if r.code() != tc.code {
-				t.Fatalf("code = %q, want %q: %+v", r.code(), tc.code, r.Errors)
+			r := srv.Post(t, testenv.Token, tc.query, tc.vars)
+			if r.Code() != tc.code {
+				t.Fatalf("code = %q, want %q: %+v", r.Code(), tc.code, r.Errors)
 			}
 			if r.Errors[0].Message == "" || strings.Contains(r.Errors[0].Message, "goroutine") {
 				t.Errorf("unhelpful message %q", r.Errors[0].Message)
@@ -174,37 +175,37 @@ func TestValidation(t *testing.T) {
 }
 
 func TestPagination(t *testing.T) {
-	srv, _ := newTestServer(t)
-	all := query(t, srv, `{ entities(filter: { kinds: [ORGANIZATION] }, first: 200) { totalCount nodes { slug } } }`, nil)
-	want := strs(all, "entities.nodes", "slug")
-	total := int(at(all, "entities.totalCount").(float64))
+	srv := testenv.Server(t)
+	all := srv.Query(t, `{ entities(filter: { kinds: [ORGANIZATION] }, first: 200) { totalCount nodes { slug } } }`, nil)
+	want := testenv.Strings(all, "entities.nodes", "slug")
+	total := int(testenv.Value(all, "entities.totalCount").(float64))
 	if total != len(want) || total < 30 {
 		t.Fatalf("totalCount %d, nodes %d", total, len(want))
 	}
 	var got []string
 	after := any(nil)
 	for pages := 0; ; pages++ {
-		d := query(t, srv, `query($after: String) { entities(filter: { kinds: [ORGANIZATION] }, first: 7, after: $after) { totalCount pageInfo { hasNextPage hasPreviousPage endCursor } edges { cursor node { slug } } } }`, map[string]any{"after": after})
-		eq(t, at(d, "entities.totalCount"), float64(total))
-		eq(t, at(d, "entities.pageInfo.hasPreviousPage"), pages > 0)
-		got = append(got, strs(d, "entities.edges", "node.slug")...)
-		if at(d, "entities.pageInfo.hasNextPage") != true {
+		d := srv.Query(t, `query($after: String) { entities(filter: { kinds: [ORGANIZATION] }, first: 7, after: $after) { totalCount pageInfo { hasNextPage hasPreviousPage endCursor } edges { cursor node { slug } } } }`, map[string]any{"after": after})
+		eq(t, testenv.Value(d, "entities.totalCount"), float64(total))
+		eq(t, testenv.Value(d, "entities.pageInfo.hasPreviousPage"), pages > 0)
+		got = append(got, testenv.Strings(d, "entities.edges", "node.slug")...)
+		if testenv.Value(d, "entities.pageInfo.hasNextPage") != true {
 			break
 		}
-		after = at(d, "entities.pageInfo.endCursor")
+		after = testenv.Value(d, "entities.pageInfo.endCursor")
 		if pages > 20 {
 			t.Fatal("pagination does not end")
 		}
 	}
 	eq(t, got, want)
-	r := post(t, srv, "", `{ entities(first: 1000) { totalCount } }`, nil)
-	eq(t, r.code(), "INVALID_ARGUMENT")
-	r = post(t, srv, "", `{ entities(after: "garbage!") { totalCount } }`, nil)
-	eq(t, r.code(), "INVALID_ARGUMENT")
+	r := srv.Post(t, "", `{ entities(first: 1000) { totalCount } }`, nil)
+	eq(t, r.Code(), "INVALID_ARGUMENT")
+	r = srv.Post(t, "", `{ entities(after: "garbage!") { totalCount } }`, nil)
+	eq(t, r.Code(), "INVALID_ARGUMENT")
 }
 
 func TestSearchIgnoresCaseAndDiacritics(t *testing.T) {
-	srv, _ := newTestServer(t)
+	srv := testenv.Server(t)
 	for _, tc := range []struct{ text, want string }{
 		{"thuong hai", "shanghai"},
 		{"THƯỢNG HẢI", "shanghai"},
@@ -219,8 +220,8 @@ func TestSearchIgnoresCaseAndDiacritics(t *testing.T) {
 		{"quualcomm", ""},
 	} {
 		t.Run(tc.text, func(t *testing.T) {
-			d := query(t, srv, `query($t: String!) { search(text: $t) { score entity { slug } } }`, map[string]any{"t": tc.text})
-			got, _ := at(d, "search.0.entity.slug").(string)
+			d := srv.Query(t, `query($t: String!) { search(text: $t) { score entity { slug } } }`, map[string]any{"t": tc.text})
+			got, _ := testenv.Value(d, "search.0.entity.slug").(string)
 			if got != tc.want {
 				t.Errorf("search(%q) first = %q, want %q (%v)", tc.text, got, tc.want, d["search"])
 			}

@@ -1,4 +1,4 @@
-package app
+package e2e
 
 import (
 	"context"
@@ -8,98 +8,22 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"policygraph/internal/testenv"
 )
-
-// binary is the server built once for the subprocess tests.
-var binary = struct {
-	once sync.Once
-	path string
-	err  error
-}{}
-
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	binary.once.Do(func() {
-		dir, err := os.MkdirTemp("", "policygraph-bin-")
-		if err != nil {
-			binary.err = err
-			return
-		}
-		binary.path = filepath.Join(dir, "policygraph")
-		out, err := exec.Command("go", "build", "-o", binary.path, "..").CombinedOutput()
-		if err != nil {
-			binary.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binary.err != nil {
-		t.Fatal(binary.err)
-	}
-	return binary.path
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binary.path != "" {
-		os.RemoveAll(filepath.Dir(binary.path))
-	}
-	os.Exit(code)
-}
-
-// subprocess is the server binary running on a data directory.
-type subprocess struct {
-	cmd    *exec.Cmd
-	url    string
-	stdout *lineWriter
-	done   chan error
-}
-
-func startBinary(t *testing.T, dir string, args ...string) *subprocess {
-	t.Helper()
-	cmd := exec.Command(buildBinary(t), append([]string{"serve", "-addr", "127.0.0.1:0", "-data", dir, "-token", testToken}, args...)...)
-	cmd.Env = append(os.Environ(), "POLICYGRAPH_ADDR=", "POLICYGRAPH_TOKEN=")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr := &strings.Builder{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &subprocess{cmd: cmd, stdout: newLineWriter(), done: make(chan error, 1)}
-	go func() {
-		scanLines(stdout, p.stdout)
-		p.done <- cmd.Wait()
-	}()
-	t.Cleanup(func() { cmd.Process.Kill() })
-	select {
-	case addr := <-p.addr(t):
-		p.url = "http://" + addr
-	case err := <-p.done:
-		t.Fatalf("the server exited before listening: %v\n%s\n%s", err, p.stdout, stderr)
-	}
-	return p
-}
-
-func (p *subprocess) addr(t *testing.T) <-chan string {
-	c := make(chan string, 1)
-	go func() { c <- listenAddr(t, p.stdout.lines, 30*time.Second) }()
-	return c
-}
 
 // checkDir runs the check subcommand of the binary on a stopped server's
 // directory: it must find no problem and change no byte of the directory.
 func checkDir(t *testing.T, dir string) {
 	t.Helper()
 	before := dirDigest(t, dir)
-	out, err := exec.Command(buildBinary(t), "check", "-data", dir).CombinedOutput()
+	out, err := exec.Command(testenv.Binary(t), "check", "-data", dir).CombinedOutput()
 	if err != nil {
 		t.Fatalf("check after a crash: %v\n%s", err, out)
 	}
@@ -128,9 +52,9 @@ func TestKillNineLosesNoAcknowledgedWrite(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 4))
 	start := time.Now()
 	for i := range kills {
-		p := startBinary(t, dir)
+		p := testenv.StartBinary(t, dir)
 		if i > 0 {
-			w.verifyNew(t, p.url) // what the last run acknowledged survived its kill
+			w.verifyNew(t, p.URL) // what the last run acknowledged survived its kill
 			if t.Failed() {
 				t.Fatalf("acknowledged writes lost after kill %d", i)
 			}
@@ -138,19 +62,19 @@ func TestKillNineLosesNoAcknowledgedWrite(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		for c := range 4 {
-			wg.Go(func() { w.stream(ctx, p.url, fmt.Sprintf("k%d-c%d", i, c)) })
+			wg.Go(func() { w.stream(ctx, p.URL, fmt.Sprintf("k%d-c%d", i, c)) })
 		}
 		time.Sleep(time.Duration(20+rng.IntN(200)) * time.Millisecond)
-		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		if err := p.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		<-p.done
+		<-p.Done
 		cancel()
 		wg.Wait()
 		checkDir(t, dir)
 	}
-	p := startBinary(t, dir)
-	w.verify(t, p.url)
+	p := testenv.StartBinary(t, dir)
+	w.verify(t, p.URL)
 	e, f := w.counts()
 	t.Logf("%d kills in %s: %d entities and %d facts acknowledged, all present (0 lost); check clean and the directory unchanged by it after each of the %d kills",
 		kills, time.Since(start).Round(time.Millisecond), e, f, kills)
@@ -164,27 +88,27 @@ func TestKillNineLosesNoAcknowledgedWrite(t *testing.T) {
 // closing the store, and a restart finds every acknowledged write.
 func TestSIGTERMDrainsAndLosesNothing(t *testing.T) {
 	dir := t.TempDir()
-	p := startBinary(t, dir)
+	p := testenv.StartBinary(t, dir)
 	w := newWriter()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
 	for c := range 8 {
-		wg.Go(func() { w.stream(ctx, p.url, fmt.Sprintf("term-c%d", c)) })
+		wg.Go(func() { w.stream(ctx, p.URL, fmt.Sprintf("term-c%d", c)) })
 	}
 
 	// A slow client: headers and half the body now, the rest after the SIGTERM.
 	body := fmt.Sprintf(`{"query":%q,"variables":{"in":{"kind":"ORGANIZATION","name":"Drained Org"}}}`, createEntityMutation)
-	conn, err := net.Dial("tcp", strings.TrimPrefix(p.url, "http://"))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(p.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	fmt.Fprintf(conn, "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s",
-		testToken, len(body), body[:len(body)/2])
+		testenv.Token, len(body), body[:len(body)/2])
 
 	time.Sleep(300 * time.Millisecond)
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(200 * time.Millisecond)
@@ -196,23 +120,23 @@ func TestSIGTERMDrainsAndLosesNothing(t *testing.T) {
 	}
 
 	select {
-	case err := <-p.done:
+	case err := <-p.Done:
 		if err != nil {
-			t.Fatalf("the server exited with %v after SIGTERM\n%s", err, p.stdout)
+			t.Fatalf("the server exited with %v after SIGTERM\n%s", err, p.Stdout)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the server did not exit after SIGTERM")
 	}
 	cancel()
 	wg.Wait()
-	logs := p.stdout.String()
+	logs := p.Stdout.String()
 	if !strings.Contains(logs, `"msg":"shutting down"`) || strings.Contains(logs, "close store") {
 		t.Errorf("shutdown log:\n%s", logs[max(0, len(logs)-2000):])
 	}
 	checkDir(t, dir)
-	q := startBinary(t, dir)
-	w.verify(t, q.url)
-	r := mustPost(t, q.url, `{ organization(slug: "drained-org") { name } }`, nil, "")
+	q := testenv.StartBinary(t, dir)
+	w.verify(t, q.URL)
+	r := testenv.At(q.URL).Must(t, "", `{ organization(slug: "drained-org") { name } }`, nil)
 	if !strings.Contains(string(r.Raw), "Drained Org") {
 		t.Errorf("the write drained at shutdown is missing: %s", r.Raw)
 	}

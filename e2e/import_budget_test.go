@@ -1,4 +1,4 @@
-package app
+package e2e
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"policygraph/internal/synth"
+	"policygraph/internal/testenv"
 	"policygraph/storage"
 )
 
@@ -32,7 +33,7 @@ func TestImportWithinBudget(t *testing.T) {
 	f.Close()
 	run := func(stdin string, args ...string) string {
 		t.Helper()
-		cmd := exec.Command(buildBinary(t), args...)
+		cmd := exec.Command(testenv.Binary(t), args...)
 		cmd.Env = append(os.Environ(), "GOMEMLIMIT=", "POLICYGRAPH_IMPORT_MEMORY=")
 		if stdin != "" {
 			in, err := os.Open(stdin)
@@ -86,7 +87,7 @@ func TestImportWithinBudget(t *testing.T) {
 		}
 	}
 	// A budget under the minimum is refused before anything is written.
-	cmd := exec.Command(buildBinary(t), "import", "-data", filepath.Join(dir, "tiny"), "-import-memory", "1MiB")
+	cmd := exec.Command(testenv.Binary(t), "import", "-data", filepath.Join(dir, "tiny"), "-import-memory", "1MiB")
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "minimum") {
 		t.Errorf("import -import-memory 1MiB = %v: %s", err, out)
 	}

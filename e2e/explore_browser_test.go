@@ -1,4 +1,4 @@
-package app
+package e2e
 
 import (
 	"bytes"
@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"image/png"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -25,7 +23,7 @@ import (
 
 	"policygraph/internal/browsertest"
 	"policygraph/internal/synth"
-	"policygraph/seed"
+	"policygraph/internal/testenv"
 	"policygraph/storage"
 )
 
@@ -52,9 +50,9 @@ var seedPresetLabels = []string{"Amazon Web Services", "IBM", "Microsoft", "Qual
 
 // decodeQuery asks the API a question, as any client would, and decodes the
 // data into out.
-func decodeQuery(t *testing.T, srv *httptest.Server, q string, out any) {
+func decodeQuery(t *testing.T, srv *testenv.Service, q string, out any) {
 	t.Helper()
-	raw, err := json.Marshal(query(t, srv, q, nil))
+	raw, err := json.Marshal(srv.Query(t, q, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +217,7 @@ func (p *explorerPage) checkActiveView(button, caption string) {
 
 // presetAnswer asks the API the headline question and returns the node
 // labels the preset must draw and its number of sponsorships.
-func presetAnswer(t *testing.T, srv *httptest.Server) (labels []string, sponsorships int, firstEvent string) {
+func presetAnswer(t *testing.T, srv *testenv.Service) (labels []string, sponsorships int, firstEvent string) {
 	t.Helper()
 	var answer struct {
 		SponsorshipsByYear []struct {
@@ -252,7 +250,7 @@ func presetAnswer(t *testing.T, srv *httptest.Server) (labels []string, sponsors
 
 // checkPreset clicks the headline preset and checks it draws the API's
 // answer, every sponsorship labelled with its tier.
-func (p *explorerPage) checkPreset(srv *httptest.Server) {
+func (p *explorerPage) checkPreset(srv *testenv.Service) {
 	p.t.Helper()
 	want, sponsorships, firstEvent := presetAnswer(p.t, srv)
 	if !slices.Equal(want, seedPresetLabels) {
@@ -290,7 +288,7 @@ func (p *explorerPage) checkPreset(srv *httptest.Server) {
 // POLICYGRAPH_UPDATE_SCREENSHOTS=1 also docs/screenshots/.
 func TestExplorerInBrowser(t *testing.T) {
 	var traffic apiTraffic
-	srv := newTestServerWrapped(t, traffic.wrap)
+	srv := testenv.Serve(t, traffic.wrap(testenv.Handler(t, testenv.Seeded(t))))
 	p := newExplorerPage(t, 180*time.Second)
 	downloads := browsertest.Downloads(t, p.ctx)
 
@@ -507,7 +505,7 @@ func checkTimeline(t *testing.T, p *explorerPage) {
 // checkSentencesForEveryPredicate writes a fact of each predicate the API
 // lists, positive and negated, and checks each has a sentence of its own
 // that names no slug.
-func checkSentencesForEveryPredicate(t *testing.T, p *explorerPage, srv *httptest.Server) {
+func checkSentencesForEveryPredicate(t *testing.T, p *explorerPage, srv *testenv.Service) {
 	t.Helper()
 	var preds struct {
 		Predicates []struct {
@@ -716,7 +714,7 @@ func copyScreenshots(t *testing.T, shots []string) {
 // that no two drawn labels (node and edge labels) overlap, in the overview
 // and in the headline preset, while labels are still drawn.
 func TestExplorerLabelOverlaps(t *testing.T) {
-	srv, _ := newTestServer(t)
+	srv := testenv.Server(t)
 	p := newExplorerPage(t, 120*time.Second)
 	for _, size := range []struct{ w, h int64 }{{1280, 800}, {1400, 2200}, {390, 844}} {
 		name := fmt.Sprintf("%dx%d", size.w, size.h)
@@ -766,17 +764,10 @@ func TestExplorerAtScale(t *testing.T) {
 	}
 	t.Logf("generated and imported %d nodes, %d facts in %v (import %v)", st.Report.Nodes, st.Report.Facts, time.Since(built), st.Import)
 
-	kv, err := storage.OpenBadger(storage.BadgerOptions{Dir: st.Dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := storage.Open(&storage.CountingKV{KV: kv})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := testenv.OpenDir(t, st.Dir)
+	t.Cleanup(func() { g.Close() })
 	var traffic apiTraffic
-	srv := httptest.NewServer(traffic.wrap(NewHandler(g, testConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)))))
-	t.Cleanup(func() { srv.Close(); g.Close() })
+	srv := testenv.Serve(t, traffic.wrap(testenv.Handler(t, g)))
 
 	p := newExplorerPage(t, 180*time.Second)
 	p.open(srv.URL + "/explore")
@@ -844,29 +835,10 @@ func TestExplorerAtScale(t *testing.T) {
 	p.checkClean()
 }
 
-// newTestServerWrapped is newTestServer with its handler wrapped.
-func newTestServerWrapped(t *testing.T, wrap func(http.Handler) http.Handler) *httptest.Server {
-	t.Helper()
-	bkv, err := storage.OpenBadger(storage.BadgerOptions{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := storage.Open(&storage.CountingKV{KV: bkv})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := seed.Load(g); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(wrap(NewHandler(g, testConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)))))
-	t.Cleanup(func() { srv.Close(); g.Close() })
-	return srv
-}
-
 // TestExplorerRoutes checks the route table serves the explorer beside the
 // API and the IDE, and that the two pages link to each other.
 func TestExplorerRoutes(t *testing.T) {
-	srv, _ := newTestServer(t)
+	srv := testenv.Server(t)
 	for path, want := range map[string]string{
 		"/explore":                     `href="/"`,
 		"/explore/assets/explorer.js":  "sponsorshipsByYear",

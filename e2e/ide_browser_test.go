@@ -1,4 +1,4 @@
-package app
+package e2e
 
 import (
 	"context"
@@ -11,15 +11,16 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"policygraph/web"
 	"policygraph/internal/browsertest"
+	"policygraph/internal/testenv"
+	"policygraph/web"
 )
 
 // TestIDERunsTheHeadlineQuery opens the GraphQL IDE of the real server in
 // headless Chromium with every non-loopback request blocked, runs the query it
 // opens with, and finds the answer and its quote in the result pane.
 func TestIDERunsTheHeadlineQuery(t *testing.T) {
-	srv, _ := newTestServer(t)
+	srv := testenv.Server(t)
 	ctx := browsertest.New(t)
 	step, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
@@ -81,7 +82,7 @@ const (
 // and that query runs too. All with no console error, no CSP violation and
 // no request leaving the machine.
 func TestIDEExamplesAndQueryBuilder(t *testing.T) {
-	srv, _ := newTestServer(t)
+	srv := testenv.Server(t)
 	ctx := browsertest.New(t)
 	step, cancel := context.WithTimeout(ctx, 120*time.Second)
 	defer cancel()

@@ -1,10 +1,12 @@
-package app
+package e2e
 
 import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"policygraph/internal/testenv"
 )
 
 // TestPlaygroundRedirectsToTheIDE: the server's route table sends
@@ -17,7 +19,7 @@ func TestPlaygroundRedirectsToTheIDE(t *testing.T) {
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 		return rec
 	}
-	on, _ := newTestHandler(t)
+	on := testenv.Handler(t, testenv.Seeded(t))
 	rec := get(on, "/playground")
 	if rec.Code != http.StatusFound || rec.Header().Get("Location") != "/" {
 		t.Fatalf("GET /playground = %d, Location %q; want 302 to /", rec.Code, rec.Header().Get("Location"))
@@ -30,7 +32,7 @@ func TestPlaygroundRedirectsToTheIDE(t *testing.T) {
 	if got := get(on, "/").Code; got != http.StatusOK {
 		t.Errorf("GET / (where /playground leads) = %d", got)
 	}
-	off, _ := newTestHandler(t, "-ide=false")
+	off := testenv.Handler(t, testenv.Seeded(t), "-ide=false")
 	if got := get(off, "/playground").Code; got != http.StatusNotFound {
 		t.Errorf("IDE off: GET /playground = %d, want 404", got)
 	}

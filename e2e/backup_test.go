@@ -1,4 +1,4 @@
-package app
+package e2e
 
 import (
 	"bytes"
@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"policygraph/app"
+	"policygraph/internal/testenv"
 )
 
 // curator writes through the API as an analyst would: an organization, a fact
@@ -48,12 +51,13 @@ func (c *curator) acked() []ack {
 
 func (c *curator) run(ctx context.Context, url, client string) {
 	post := func(q string, vars map[string]any) json.RawMessage {
-		r, err := postGQL(ctx, httpClient, url, q, vars, testToken)
-		if err != nil || !r.acked() {
+		r, err := (&testenv.Client{URL: url, HTTP: httpClient}).Do(ctx, testenv.Token, q, vars)
+		if err != nil || !r.Acked() {
 			return nil
 		}
 		for _, v := range r.Data {
-			return v
+			b, _ := json.Marshal(v)
+			return b
 		}
 		return nil
 	}
@@ -66,7 +70,7 @@ func (c *curator) run(ctx context.Context, url, client string) {
 		a := ack{entity: out.ID, name: name}
 		c.record(a)
 		if json.Unmarshal(post(addSponsorshipMutation, map[string]any{"in": map[string]any{"subject": a.entity.String(), "predicate": "COUNTRY", "value": "VN",
-			"evidence": []any{map[string]any{"source": "waic-2023-article", "quote": articleQuote}}}}), &out) != nil {
+			"evidence": []any{map[string]any{"source": "waic-2023-article", "quote": testenv.ArticleQuote}}}}), &out) != nil {
 			continue
 		}
 		a.fact = out.ID
@@ -99,31 +103,31 @@ func TestBackupsUnderConcurrentWritersRestoreClean(t *testing.T) {
 	// The seed in a table, not only in the memtable: a store of some size,
 	// whose key range a backup may split (Badger's DB.Backup read each part
 	// in a transaction of its own).
-	first := startInProcess(t, "-data", filepath.Join(dir, "live"))
-	if err := first.stop(); err != nil {
+	first := testenv.Start(t, "-data", filepath.Join(dir, "live"))
+	if err := first.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	s := startInProcess(t, "-data", filepath.Join(dir, "live"), "-max-complexity", "0") // the writers grow the graph: its scans cost more
+	s := testenv.Start(t, "-data", filepath.Join(dir, "live"), "-max-complexity", "0") // the writers grow the graph: its scans cost more
 	var c curator
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for i := range 8 {
-		wg.Go(func() { c.run(ctx, s.url, fmt.Sprintf("w%d", i)) })
+		wg.Go(func() { c.run(ctx, s.URL, fmt.Sprintf("w%d", i)) })
 	}
 	getenv := func(string) string { return "" }
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
 	restoreOne := func(i int) string {
 		t.Helper()
 		backup := filepath.Join(dir, fmt.Sprintf("backup-%d", i))
-		if err := Run(context.Background(), []string{"backup", "-url", s.url, "-token", testToken, "-out", backup}, getenv, nil, io.Discard, io.Discard); err != nil {
+		if err := app.Run(context.Background(), []string{"backup", "-url", s.URL, "-token", testenv.Token, "-out", backup}, getenv, nil, io.Discard, io.Discard); err != nil {
 			t.Fatalf("backup %d: %v", i, err)
 		}
 		restored := filepath.Join(dir, fmt.Sprintf("restored-%d", i))
-		if err := Run(context.Background(), []string{"restore", "-data", restored, "-in", backup}, getenv, nil, io.Discard, io.Discard); err != nil {
+		if err := app.Run(context.Background(), []string{"restore", "-data", restored, "-in", backup}, getenv, nil, io.Discard, io.Discard); err != nil {
 			t.Fatalf("restore of backup %d: %v", i, err)
 		}
 		var out bytes.Buffer
-		if err := Run(context.Background(), []string{"check", "-data", restored}, getenv, nil, &out, io.Discard); err != nil {
+		if err := app.Run(context.Background(), []string{"check", "-data", restored}, getenv, nil, &out, io.Discard); err != nil {
 			t.Errorf("check of restored backup %d (taken under writes): %v\n%s", i, err, clip(out.Bytes()))
 		}
 		return restored
@@ -147,7 +151,7 @@ func TestBackupsUnderConcurrentWritersRestoreClean(t *testing.T) {
 	}
 	cancel()
 	wg.Wait()
-	quiesce(t, s.url)
+	quiesce(t, s.URL)
 	all := c.acked()
 	if len(all) < iterations {
 		t.Fatalf("the writers were acknowledged %d writes: the test tested little", len(all))
@@ -155,11 +159,11 @@ func TestBackupsUnderConcurrentWritersRestoreClean(t *testing.T) {
 	// Quiet now: the last backup restores into a store that answers as the source.
 	restored := restoreOne(iterations)
 	verifyAcked(t, restored, all)
-	r := startInProcess(t, "-data", restored, "-seed=false", "-max-complexity", "0") // the writers grew the graph: its scans cost more
+	r := testenv.Start(t, "-data", restored, "-seed=false", "-max-complexity", "0") // the writers grew the graph: its scans cost more
 	for _, q := range append(queriesToCompare, `{ entities(first: 200, filter: {country: "VN"}) { totalCount nodes { id name aliases } } }`) {
-		a, b := mustPost(t, s.url, q, nil, ""), mustPost(t, r.url, q, nil, "")
+		a, b := testenv.At(s.URL).Must(t, "", q, nil), testenv.At(r.URL).Must(t, "", q, nil)
 		if !bytes.Equal(a.Raw, b.Raw) {
-			t.Errorf("%s\nsource:   %s\nrestored: %s", firstLine(q), clip(a.Raw), clip(b.Raw))
+			t.Errorf("%s\nsource:   %s\nrestored: %s", testenv.FirstLine(q), clip(a.Raw), clip(b.Raw))
 		}
 	}
 	if !t.Failed() {
@@ -195,10 +199,7 @@ func quiesce(t *testing.T, url string) {
 // client sent but gave up on may have committed).
 func verifyAcked(t *testing.T, dir string, acked []ack) {
 	t.Helper()
-	g, err := openStore(dir, false, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := testenv.OpenDir(t, dir)
 	defer g.Close()
 	last := map[uuid.UUID]ack{}
 	for _, a := range acked {
@@ -231,14 +232,14 @@ func verifyAcked(t *testing.T, dir string, acked []ack) {
 // and leaves nothing behind; a whole one restores.
 func TestRestoreRefusesBadBackups(t *testing.T) {
 	dir := t.TempDir()
-	s := startInProcess(t, "-data", filepath.Join(dir, "live"))
+	s := testenv.Start(t, "-data", filepath.Join(dir, "live"))
 	w := newWriter()
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	w.stream(ctx, s.url, "r")
+	w.stream(ctx, s.URL, "r")
 	cancel()
 	getenv := func(string) string { return "" }
 	good := filepath.Join(dir, "good.backup")
-	if err := Run(context.Background(), []string{"backup", "-url", s.url, "-token", testToken, "-out", good}, getenv, nil, io.Discard, io.Discard); err != nil {
+	if err := app.Run(context.Background(), []string{"backup", "-url", s.URL, "-token", testenv.Token, "-out", good}, getenv, nil, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(good)
@@ -272,7 +273,7 @@ func TestRestoreRefusesBadBackups(t *testing.T) {
 			}
 			target := filepath.Join(parent, "restored")
 			var out bytes.Buffer
-			err := Run(context.Background(), []string{"restore", "-data", target, "-in", in}, getenv, nil, &out, io.Discard)
+			err := app.Run(context.Background(), []string{"restore", "-data", target, "-in", in}, getenv, nil, &out, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("restore = %v (%s), want an error containing %q", err, out.String(), tt.want)
 			}
@@ -288,13 +289,13 @@ func TestRestoreRefusesBadBackups(t *testing.T) {
 	}
 	target := filepath.Join(dir, "restored")
 	var out bytes.Buffer
-	if err := Run(context.Background(), []string{"restore", "-data", target, "-in", good}, getenv, nil, &out, io.Discard); err != nil {
+	if err := app.Run(context.Background(), []string{"restore", "-data", target, "-in", good}, getenv, nil, &out, io.Discard); err != nil {
 		t.Fatalf("restore of the good backup: %v", err)
 	}
 	if !strings.Contains(out.String(), "the restored store is store ") {
 		t.Errorf("restore said: %s", out.String())
 	}
-	if err := Run(context.Background(), []string{"check", "-data", target}, getenv, nil, io.Discard, io.Discard); err != nil {
+	if err := app.Run(context.Background(), []string{"check", "-data", target}, getenv, nil, io.Discard, io.Discard); err != nil {
 		t.Errorf("check of the restored store: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package app
+package e2e
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"policygraph/internal/browsertest"
+	"policygraph/internal/testenv"
 )
 
 // readmeBase is the address README's examples call; tests swap in their server's.
@@ -44,7 +45,7 @@ func TestReadmeScripts(t *testing.T) {
 	for _, tool := range []string{"bash", "curl", "jq", "python3"} {
 		needTool(t, tool)
 	}
-	srv, _ := newTestServer(t)
+	srv := testenv.Server(t)
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +65,7 @@ func TestReadmeScripts(t *testing.T) {
 		} else {
 			cmd = exec.Command("python3", "-c", code)
 		}
-		cmd.Env = append(os.Environ(), "TOKEN="+testToken)
+		cmd.Env = append(os.Environ(), "TOKEN="+testenv.Token)
 		got, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Errorf("example %d (%s) failed: %v\n%s\n%s", i+1, lang, err, code, got)
@@ -104,11 +105,9 @@ func TestReadmeDashboard(t *testing.T) {
 		w.Write(page)
 	}))
 	t.Cleanup(dash.Close)
-	cfg := testConfig()
-	cfg.corsOrigins = []string{dash.URL}
-	srv, _ := newTestServerWith(t, cfg)
+	srv := testenv.Server(t, "-cors-origins", dash.URL)
 	page = bytes.ReplaceAll(m[1], []byte(readmeBase), []byte(srv.URL))
-	r := post(t, srv, testToken, `mutation($q: String!) { saveQuery(input: { name: "sponsors-per-year", query: $q }) { url } }`,
+	r := srv.Post(t, testenv.Token, `mutation($q: String!) { saveQuery(input: { name: "sponsors-per-year", query: $q }) { url } }`,
 		map[string]any{"q": `query SponsorsPerYear($country: String) { timeSeries(filter: {predicates: [SPONSORED], series: "waic", subjectCountry: $country}) { points { year subjects } } }`})
 	if len(r.Errors) > 0 {
 		t.Fatal(r.Errors)

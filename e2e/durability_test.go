@@ -1,10 +1,9 @@
-package app
+package e2e
 
 import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,58 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"policygraph/storage"
+	"policygraph/internal/testenv"
 )
-
-// TestSyncFlagReachesBadger: -sync (default on) and POLICYGRAPH_SYNC decide
-// Badger's SyncWrites for the store the server opens.
-func TestSyncFlagReachesBadger(t *testing.T) {
-	tests := []struct {
-		name string
-		args []string
-		env  map[string]string
-		want bool
-	}{
-		{"default", nil, nil, true},
-		{"flag off", []string{"-sync=false"}, nil, false},
-		{"env off", nil, map[string]string{"POLICYGRAPH_SYNC": "false"}, false},
-		{"flag on beats env off", []string{"-sync=true"}, map[string]string{"POLICYGRAPH_SYNC": "false"}, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := ParseConfig(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg.data, cfg.seed = t.TempDir(), false
-			g, err := Open(cfg, slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer g.Close()
-			b, ok := g.KV().(*storage.CountingKV).KV.(*storage.Badger)
-			if !ok {
-				t.Fatalf("the store is a %T, not Badger", g.KV())
-			}
-			if got := b.DB.Opts().SyncWrites; got != tt.want {
-				t.Errorf("Badger SyncWrites = %v, want %v", got, tt.want)
-			}
-		})
-	}
-}
-
-// requireTool skips when a program a test runs is missing, unless
-// POLICYGRAPH_REQUIRE_TOOLS=1 (as CI sets) makes that a failure.
-func requireTool(t *testing.T, name, what string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		msg := fmt.Sprintf("%s is not installed (apt-get install -y %s); %s is not tested", name, name, what)
-		if os.Getenv("POLICYGRAPH_REQUIRE_TOOLS") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-}
 
 // TestAcknowledgedWriteIsSynced traces the real binary's system calls with
 // strace while a client makes writes one after another, and checks that
@@ -76,7 +25,7 @@ func requireTool(t *testing.T, name, what string) {
 // (NNNNN.mem) and syncs it with msync. With -sync=false the same trace shows
 // responses with no sync before them, which proves the check can fail.
 func TestAcknowledgedWriteIsSynced(t *testing.T) {
-	requireTool(t, "strace", "that an acknowledged write was synced to the disk")
+	testenv.RequireTool(t, "strace", "that an acknowledged write was synced to the disk")
 	for _, tt := range []struct {
 		sync     string
 		wantSync bool
@@ -107,7 +56,7 @@ func traceWrites(t *testing.T, args ...string) string {
 	dir := t.TempDir()
 	tracePath := filepath.Join(t.TempDir(), "trace")
 	argv := append([]string{"-f", "-y", "-qq", "-s", "512", "-e", "trace=mmap,msync,fsync,fdatasync,write", "-o", tracePath,
-		buildBinary(t), "serve", "-addr", "127.0.0.1:0", "-data", dir, "-token", testToken, "-seed=false"}, args...)
+		testenv.Binary(t), "serve", "-addr", "127.0.0.1:0", "-data", dir, "-token", testenv.Token, "-seed=false"}, args...)
 	cmd := exec.Command("strace", argv...)
 	cmd.Env = append(os.Environ(), "POLICYGRAPH_ADDR=", "POLICYGRAPH_TOKEN=", "POLICYGRAPH_SYNC=")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // strace and the server, stopped together
@@ -120,9 +69,9 @@ func traceWrites(t *testing.T, args ...string) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	out := newLineWriter()
+	out := testenv.NewLineWriter()
 	done := make(chan error, 1)
-	go func() { scanLines(stdout, out); done <- cmd.Wait() }()
+	go func() { io.Copy(out, stdout); done <- cmd.Wait() }()
 	stopped := false
 	stop := func(sig syscall.Signal) {
 		if !stopped {
@@ -130,20 +79,20 @@ func traceWrites(t *testing.T, args ...string) string {
 		}
 	}
 	t.Cleanup(func() { stop(syscall.SIGKILL) })
-	addrc := make(chan string, 1)
-	go func() { addrc <- listenAddr(t, out.lines, 60*time.Second) }()
 	var url string
 	select {
-	case addr := <-addrc:
+	case addr := <-out.Listening(60 * time.Second):
+		if addr == "" {
+			t.Fatalf("the server did not listen within 60s:\n%s\n%s", out, stderr)
+		}
 		url = "http://" + addr
 	case err := <-done:
-		t.Fatalf("strace or the server exited before listening: %v\n%s\n%s", err, out.all.String(), stderr)
+		t.Fatalf("strace or the server exited before listening: %v\n%s\n%s", err, out.String(), stderr)
 	}
 	c := &http.Client{Timeout: 30 * time.Second}
 	for i := range tracedWrites {
-		r, err := postGQL(context.Background(), c, url, `mutation($n: String!) { createEntity(input: {kind: ORGANIZATION, name: $n}) { id } }`,
-			map[string]any{"n": fmt.Sprintf("Durable %d", i)}, testToken)
-		if err != nil || !r.acked() {
+		r, err := (&testenv.Client{URL: url, HTTP: c}).Do(context.Background(), testenv.Token, `mutation($n: String!) { createEntity(input: {kind: ORGANIZATION, name: $n}) { id } }`, map[string]any{"n": fmt.Sprintf("Durable %d", i)})
+		if err != nil || !r.Acked() {
 			t.Fatalf("write %d: %v %s", i, err, r.Raw)
 		}
 	}

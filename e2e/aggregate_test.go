@@ -1,4 +1,4 @@
-package app
+package e2e
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"policygraph/internal/testenv"
 	"policygraph/seed"
 )
 
@@ -91,7 +92,7 @@ func groups(t *testing.T, list any, fields ...string) (map[string]string, []stri
 	for _, g := range list.([]any) {
 		var key []string
 		for _, f := range fields {
-			v := at(g, f)
+			v := testenv.Value(g, f)
 			if v == nil {
 				key = append(key, "null")
 			} else {
@@ -102,7 +103,7 @@ func groups(t *testing.T, list any, fields ...string) (map[string]string, []stri
 		if _, dup := out[k]; dup {
 			t.Errorf("group %s twice", k)
 		}
-		out[k] = fmt.Sprintf("%v/%v", at(g, "count"), at(g, "subjects"))
+		out[k] = fmt.Sprintf("%v/%v", testenv.Value(g, "count"), testenv.Value(g, "subjects"))
 		order = append(order, k)
 	}
 	return out, order
@@ -117,25 +118,25 @@ func wantTable(t *testing.T, got, want map[string]string) {
 
 // TestFactCounts checks factCounts against counts made from facts.yaml.
 func TestFactCounts(t *testing.T) {
-	srv, _ := newTestServer(t)
+	srv := testenv.Server(t)
 	s := readSeed(t)
 	year := func(f seed.Fact) string { return orNull(strconv.Itoa(s.year(f))) }
 
 	t.Run("sponsorships and sponsors per year, positive only by default", func(t *testing.T) {
-		d := query(t, srv, `{ factCounts(filter: {predicates: [SPONSORED]}, groupBy: [YEAR]) { year count subjects } }`, nil)
+		d := srv.Query(t, `{ factCounts(filter: {predicates: [SPONSORED]}, groupBy: [YEAR]) { year count subjects } }`, nil)
 		got, order := groups(t, d["factCounts"], "year")
 		wantTable(t, got, s.count("SPONSORED", false, year))
 		eq(t, got["2019"], "3/3")
 		eq(t, strings.Join(order, " "), "2019 2023")
 	})
 	t.Run("avoided sponsoring, asked for", func(t *testing.T) {
-		d := query(t, srv, `{ factCounts(filter: {predicates: [SPONSORED], negated: true}, groupBy: [YEAR]) { year count subjects } }`, nil)
+		d := srv.Query(t, `{ factCounts(filter: {predicates: [SPONSORED], negated: true}, groupBy: [YEAR]) { year count subjects } }`, nil)
 		got, _ := groups(t, d["factCounts"], "year")
 		wantTable(t, got, s.count("SPONSORED", true, year))
 		eq(t, got["2023"], "5/5")
 	})
 	t.Run("sponsors per year by country", func(t *testing.T) {
-		d := query(t, srv, `{ factCounts(filter: {predicates: [SPONSORED]}, groupBy: [SUBJECT_COUNTRY, YEAR]) { subjectCountry year count subjects } }`, nil)
+		d := srv.Query(t, `{ factCounts(filter: {predicates: [SPONSORED]}, groupBy: [SUBJECT_COUNTRY, YEAR]) { subjectCountry year count subjects } }`, nil)
 		got, order := groups(t, d["factCounts"], "subjectCountry", "year")
 		wantTable(t, got, s.count("SPONSORED", false, func(f seed.Fact) string { return orNull(s.country[f.Subject]) + "|" + year(f) }))
 		eq(t, got["US|2019"], "3/3")
@@ -148,57 +149,57 @@ func TestFactCounts(t *testing.T) {
 		}
 	})
 	t.Run("measures by key", func(t *testing.T) {
-		d := query(t, srv, `{ factCounts(filter: {predicates: [MEASURE]}, groupBy: [MEASURE]) { measure count subjects } }`, nil)
+		d := srv.Query(t, `{ factCounts(filter: {predicates: [MEASURE]}, groupBy: [MEASURE]) { measure count subjects } }`, nil)
 		got, _ := groups(t, d["factCounts"], "measure")
 		wantTable(t, got, s.count("MEASURE", false, func(f seed.Fact) string { return orNull(f.Measure) }))
 	})
 	t.Run("what was issued, by kind and year", func(t *testing.T) {
-		d := query(t, srv, `{ factCounts(filter: {predicates: [ISSUED]}, groupBy: [OBJECT_KIND, YEAR]) { objectKind year count subjects } }`, nil)
+		d := srv.Query(t, `{ factCounts(filter: {predicates: [ISSUED]}, groupBy: [OBJECT_KIND, YEAR]) { objectKind year count subjects } }`, nil)
 		got, _ := groups(t, d["factCounts"], "objectKind", "year")
 		wantTable(t, got, s.count("ISSUED", false, func(f seed.Fact) string { return s.entities[f.Object].Kind + "|" + year(f) }))
 		eq(t, got["EXPORT_CONTROL|2022"], "2/1")
 		eq(t, got["PLAN|2022"], "1/1")
 	})
 	t.Run("no dimensions: the total", func(t *testing.T) {
-		d := query(t, srv, `{ factCounts(filter: {predicates: [SPONSORED], yearFrom: 2019, yearTo: 2019}, groupBy: []) { year count subjects } }`, nil)
+		d := srv.Query(t, `{ factCounts(filter: {predicates: [SPONSORED], yearFrom: 2019, yearTo: 2019}, groupBy: []) { year count subjects } }`, nil)
 		got, _ := groups(t, d["factCounts"], "year")
 		wantTable(t, got, map[string]string{"null": "3/3"})
 	})
 	t.Run("the kinds filter narrows facts too", func(t *testing.T) {
-		d := query(t, srv, `{ facts(filter: {predicates: [ISSUED], objectKinds: [EXPORT_CONTROL]}) { totalCount } }`, nil)
-		eq(t, at(d, "facts.totalCount"), 2.0)
+		d := srv.Query(t, `{ facts(filter: {predicates: [ISSUED], objectKinds: [EXPORT_CONTROL]}) { totalCount } }`, nil)
+		eq(t, testenv.Value(d, "facts.totalCount"), 2.0)
 	})
 }
 
 // TestTimeSeries checks timeSeries against counts made from facts.yaml.
 func TestTimeSeries(t *testing.T) {
-	srv, _ := newTestServer(t)
+	srv := testenv.Server(t)
 	s := readSeed(t)
 
 	t.Run("export controls per year", func(t *testing.T) {
-		d := query(t, srv, `{ timeSeries(filter: {predicates: [ISSUED], objectKinds: [EXPORT_CONTROL]}) { key { subjectCountry count } total points { year count subjects } } }`, nil)
+		d := srv.Query(t, `{ timeSeries(filter: {predicates: [ISSUED], objectKinds: [EXPORT_CONTROL]}) { key { subjectCountry count } total points { year count subjects } } }`, nil)
 		eq(t, fmt.Sprint(d["timeSeries"]), "[map[key:map[count:2 subjectCountry:<nil>] points:[map[count:2 subjects:1 year:2022]] total:2]]")
 	})
 	t.Run("sponsors by country, years filled with zeros", func(t *testing.T) {
-		d := query(t, srv, `{ timeSeries(filter: {predicates: [SPONSORED], yearFrom: 2018, yearTo: 2023}, seriesBy: SUBJECT_COUNTRY) { key { subjectCountry count subjects } total points { year count subjects } } }`, nil)
+		d := srv.Query(t, `{ timeSeries(filter: {predicates: [SPONSORED], yearFrom: 2018, yearTo: 2023}, seriesBy: SUBJECT_COUNTRY) { key { subjectCountry count subjects } total points { year count subjects } } }`, nil)
 		totals := s.count("SPONSORED", false, func(f seed.Fact) string { return orNull(s.country[f.Subject]) })
 		series := d["timeSeries"].([]any)
 		if len(series) != len(totals) {
 			t.Fatalf("%d series, want one a country: %v", len(series), totals)
 		}
 		for _, x := range series {
-			c := fmt.Sprint(at(x, "key.subjectCountry"))
+			c := fmt.Sprint(testenv.Value(x, "key.subjectCountry"))
 			if c == "<nil>" {
 				c = "null"
 			}
-			eq(t, fmt.Sprintf("%v/%v", at(x, "total"), at(x, "key.subjects")), totals[c])
-			eq(t, at(x, "key.count"), at(x, "total"))
-			eq(t, strings.Join(strs(x, "points", "year"), " "), "2018 2019 2020 2021 2022 2023")
+			eq(t, fmt.Sprintf("%v/%v", testenv.Value(x, "total"), testenv.Value(x, "key.subjects")), totals[c])
+			eq(t, testenv.Value(x, "key.count"), testenv.Value(x, "total"))
+			eq(t, strings.Join(testenv.Strings(x, "points", "year"), " "), "2018 2019 2020 2021 2022 2023")
 			if c == "US" {
-				eq(t, strings.Join(strs(x, "points", "subjects"), " "), "0 3 0 0 0 1")
+				eq(t, strings.Join(testenv.Strings(x, "points", "subjects"), " "), "0 3 0 0 0 1")
 			}
 		}
-		eq(t, at(series[len(series)-1], "key.subjectCountry"), nil)
+		eq(t, testenv.Value(series[len(series)-1], "key.subjectCountry"), nil)
 	})
 	t.Run("errors", func(t *testing.T) {
 		for _, tt := range []struct{ query, code, field string }{
@@ -206,9 +207,9 @@ func TestTimeSeries(t *testing.T) {
 			{`{ timeSeries(filter: {yearFrom: 0}) { total } }`, "INVALID_ARGUMENT", "filter.yearFrom"},
 			{`{ factCounts(groupBy: [COLOUR]) { count } }`, "GRAPHQL_VALIDATION_FAILED", ""},
 		} {
-			r := post(t, srv, "", tt.query, nil)
-			if r.code() != tt.code {
-				t.Errorf("%s: code %q (%+v), want %s", tt.query, r.code(), r.Errors, tt.code)
+			r := srv.Post(t, "", tt.query, nil)
+			if r.Code() != tt.code {
+				t.Errorf("%s: code %q (%+v), want %s", tt.query, r.Code(), r.Errors, tt.code)
 				continue
 			}
 			if tt.field != "" {

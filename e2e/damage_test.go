@@ -1,9 +1,8 @@
-package app
+package e2e
 
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"policygraph/internal/testenv"
 )
 
 // dirDigest fingerprints every file under dir: its path, size, and a hash of
@@ -90,7 +91,7 @@ func runBinary(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, buildBinary(t), args...)
+	cmd := exec.CommandContext(ctx, testenv.Binary(t), args...)
 	cmd.Env = append(os.Environ(), "POLICYGRAPH_ADDR=", "POLICYGRAPH_TOKEN=", "POLICYGRAPH_DATA=")
 	out, err := cmd.CombinedOutput()
 	return string(out), err
@@ -100,9 +101,9 @@ func runBinary(t *testing.T, args ...string) (string, error) {
 // exited without listening; a server that starts fails the test.
 func serveRefuses(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(buildBinary(t), append([]string{"serve", "-addr", "127.0.0.1:0", "-data", dir, "-token", testToken}, args...)...)
+	cmd := exec.Command(testenv.Binary(t), append([]string{"serve", "-addr", "127.0.0.1:0", "-data", dir, "-token", testenv.Token}, args...)...)
 	cmd.Env = append(os.Environ(), "POLICYGRAPH_ADDR=", "POLICYGRAPH_TOKEN=")
-	out := newLineWriter()
+	out := testenv.NewLineWriter()
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -116,7 +117,7 @@ func serveRefuses(t *testing.T, dir string, args ...string) string {
 				t.Errorf("serve %v exited 0, want a refusal", args)
 			}
 			return out.String()
-		case line := <-out.lines:
+		case line := <-out.Lines:
 			if strings.Contains(line, `"msg":"listening"`) {
 				cmd.Process.Kill()
 				<-done
@@ -137,20 +138,20 @@ func serveRefuses(t *testing.T, dir string, args ...string) string {
 func storeWithWrites(t *testing.T, n int, sig syscall.Signal) (string, []string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "data")
-	p := startBinary(t, dir)
+	p := testenv.StartBinary(t, dir)
 	var ids []string
 	for i := range n {
-		r := mustPost(t, p.url, createEntityMutation, map[string]any{"in": map[string]any{"kind": "ORGANIZATION", "name": fmt.Sprintf("Damage Test Org %d", i)}}, testToken)
+		r := testenv.At(p.URL).Must(t, testenv.Token, createEntityMutation, map[string]any{"in": map[string]any{"kind": "ORGANIZATION", "name": fmt.Sprintf("Damage Test Org %d", i)}})
 		var e struct{ ID string }
-		if err := json.Unmarshal(r.Data["createEntity"], &e); err != nil {
+		if err := r.Decode("createEntity", &e); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, e.ID)
 	}
-	if err := p.cmd.Process.Signal(sig); err != nil {
+	if err := p.Cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
-	<-p.done
+	<-p.Done
 	return dir, ids
 }
 
@@ -261,8 +262,8 @@ func TestNoCommandStartsAStoreOverADirectoryWithoutManifest(t *testing.T) {
 	// An empty directory, or one the file system keeps its own in, is fine.
 	empty := t.TempDir()
 	os.Mkdir(filepath.Join(empty, "lost+found"), 0o700)
-	p := startBinary(t, empty)
-	mustPost(t, p.url, `{ stats { entities } }`, nil, "")
+	p := testenv.StartBinary(t, empty)
+	testenv.At(p.URL).Must(t, "", `{ stats { entities } }`, nil)
 }
 
 // A damaged or cut table: serve refuses, check lists it (exit 1), backup
@@ -339,10 +340,10 @@ func TestDamagedLogIsRefusedNotTruncated(t *testing.T) {
 		}
 		assertSameDigest(t, dir, before, "check")
 
-		p := startBinary(t, dir, "-verify=false", "-seed=false")
-		r := mustPost(t, p.url, `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, map[string]any{"ids": ids}, "")
+		p := testenv.StartBinary(t, dir, "-verify=false", "-seed=false")
+		r := testenv.At(p.URL).Must(t, "", `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, map[string]any{"ids": ids})
 		var found []*struct{ ID string }
-		json.Unmarshal(r.Data["nodes"], &found)
+		r.Decode("nodes", &found)
 		present := 0
 		for _, n := range found {
 			if n != nil {
@@ -357,14 +358,14 @@ func TestDamagedLogIsRefusedNotTruncated(t *testing.T) {
 	t.Run("value log", func(t *testing.T) {
 		// Values of 1 MiB and more live in the value log: two long sources.
 		dir := filepath.Join(t.TempDir(), "data")
-		p := startBinary(t, dir, "-max-body", "8000000")
+		p := testenv.StartBinary(t, dir, "-max-body", "8000000")
 		for i := range 2 {
 			text := strings.Repeat(fmt.Sprintf("Source %d, a long text. ", i), 60000)
-			mustPost(t, p.url, `mutation($in: AddSourceInput!) { addSource(input: $in) { id } }`,
-				map[string]any{"in": map[string]any{"title": fmt.Sprintf("Long %d", i), "language": "en", "text": text}}, testToken)
+			p.Must(t, testenv.Token, `mutation($in: AddSourceInput!) { addSource(input: $in) { id } }`,
+				map[string]any{"in": map[string]any{"title": fmt.Sprintf("Long %d", i), "language": "en", "text": text}})
 		}
-		p.cmd.Process.Signal(syscall.SIGKILL)
-		<-p.done
+		p.Cmd.Process.Signal(syscall.SIGKILL)
+		<-p.Done
 		vlog := largest(t, dir, ".vlog")
 		if end := writtenEnd(t, vlog); end < 2<<20 {
 			t.Fatalf("the value log holds %d bytes, want both sources", end)
@@ -391,16 +392,16 @@ func TestCheckChangesNothing(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
 		t.Run(sig.String(), func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "data")
-			p := startBinary(t, dir)
+			p := testenv.StartBinary(t, dir)
 			w := newWriter()
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
 			for c := range 4 {
-				go func() { w.stream(ctx, p.url, fmt.Sprintf("c%d", c)); done <- struct{}{} }()
+				go func() { w.stream(ctx, p.URL, fmt.Sprintf("c%d", c)); done <- struct{}{} }()
 			}
 			time.Sleep(300 * time.Millisecond)
-			p.cmd.Process.Signal(sig)
-			<-p.done
+			p.Cmd.Process.Signal(sig)
+			<-p.Done
 			cancel()
 			for range 4 {
 				<-done
@@ -422,28 +423,10 @@ func TestCheckChangesNothing(t *testing.T) {
 // are being written.
 func TestCheckRefusesARunningServersStore(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	startBinary(t, dir)
+	testenv.StartBinary(t, dir)
 	out, err := runBinary(t, "check", "-data", dir)
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || !strings.Contains(out, "in use") {
 		t.Errorf("check of a running server's store: %v\n%s", err, out)
-	}
-}
-
-func TestVerifyFlagAndEnv(t *testing.T) {
-	for _, tt := range []struct {
-		args []string
-		env  string
-		want bool
-	}{{nil, "", true}, {nil, "false", false}, {[]string{"-verify=false"}, "", false}, {[]string{"-verify=true"}, "false", true}} {
-		cfg, err := ParseConfig(tt.args, func(k string) string {
-			if k == "POLICYGRAPH_VERIFY" {
-				return tt.env
-			}
-			return ""
-		}, io.Discard)
-		if err != nil || cfg.verify != tt.want {
-			t.Errorf("args %q, POLICYGRAPH_VERIFY=%q: verify %v (%v), want %v", tt.args, tt.env, cfg.verify, err, tt.want)
-		}
 	}
 }

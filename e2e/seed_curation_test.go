@@ -1,4 +1,4 @@
-package app
+package e2e
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"policygraph/app"
+	"policygraph/internal/testenv"
 	"policygraph/storage"
 )
 
@@ -21,7 +23,7 @@ func TestSeedKeepsCuration(t *testing.T) {
 	seedCmd := func() string {
 		t.Helper()
 		var out bytes.Buffer
-		if err := Run(context.Background(), []string{"seed", "-data", dir}, getenv, nil, &out, io.Discard); err != nil {
+		if err := app.Run(context.Background(), []string{"seed", "-data", dir}, getenv, nil, &out, io.Discard); err != nil {
 			t.Fatalf("seed: %v", err)
 		}
 		return out.String()
@@ -34,7 +36,7 @@ func TestSeedKeepsCuration(t *testing.T) {
 	}
 
 	// Curate, as an analyst would through the API.
-	g := openStoreForTest(t, dir)
+	g := testenv.OpenDir(t, dir)
 	tesla, err := g.RetractNode(storage.SlugID("tesla"), "analyst", "not at the conference")
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +58,7 @@ func TestSeedKeepsCuration(t *testing.T) {
 		}
 	}
 
-	g = openStoreForTest(t, dir)
+	g = testenv.OpenDir(t, dir)
 	defer g.Close()
 	n, err := g.Node(tesla.ID)
 	if err != nil {
@@ -81,13 +83,4 @@ func TestSeedKeepsCuration(t *testing.T) {
 	if err != nil || !rep.OK() {
 		t.Errorf("Check after the seed: %v %v", err, rep.Problems)
 	}
-}
-
-func openStoreForTest(t testing.TB, dir string) *storage.Graph {
-	t.Helper()
-	g, err := openStore(dir, true, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
 }

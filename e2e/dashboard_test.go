@@ -1,4 +1,4 @@
-package app
+package e2e
 
 import (
 	"crypto/sha256"
@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"policygraph/internal/testenv"
 	"policygraph/storage"
 )
 
@@ -56,7 +57,7 @@ func metric(t *testing.T, base, prefix string) float64 {
 // again with If-None-Match it is a 304; after a write commits, the same request
 // gets the new answer and a new ETag.
 func TestETagAndInvalidation(t *testing.T) {
-	srv, _ := newTestServer(t)
+	srv := testenv.Server(t)
 	u := gqlGET(srv.URL, `{ event(slug: "waic-2023") { sponsorships(sponsorCountry: "US") { subject { name } } } }`)
 	resp, body := getURL(t, u, nil)
 	etag := resp.Header.Get("ETag")
@@ -71,7 +72,7 @@ func TestETagAndInvalidation(t *testing.T) {
 		t.Fatalf("If-None-Match: status %d, want 304", resp.StatusCode)
 	}
 	// A write commits: the cached answer must not be served, and the ETag changes.
-	r := post(t, srv, testToken, `mutation { addFact(input: { subject: "microsoft", predicate: SPONSORED, object: "waic-2023", tier: SPONSOR, evidence: [{ source: "waic-2023-article", quote: "Microsoft" }] }) { id } }`, nil)
+	r := srv.Post(t, testenv.Token, `mutation { addFact(input: { subject: "microsoft", predicate: SPONSORED, object: "waic-2023", tier: SPONSOR, evidence: [{ source: "waic-2023-article", quote: "Microsoft" }] }) { id } }`, nil)
 	if len(r.Errors) > 0 {
 		t.Fatal(r.Errors)
 	}
@@ -95,11 +96,12 @@ func TestETagAndInvalidation(t *testing.T) {
 // TestResponseCacheNeverStale interleaves reads and writes and checks every read
 // against the store's current answer.
 func TestResponseCacheNeverStale(t *testing.T) {
-	srv, g := newTestServer(t)
+	srv := testenv.Server(t)
+	g := srv.Graph
 	q := `{ organization(slug: "transwarp") { aliases } }`
 	for i := 0; i < 20; i++ {
 		alias := "alias-" + strconv.Itoa(i)
-		r := post(t, srv, testToken, `mutation($a: [String!]) { updateEntity(input: { entity: "transwarp", aliases: $a }) { id } }`, map[string]any{"a": []string{alias}})
+		r := srv.Post(t, testenv.Token, `mutation($a: [String!]) { updateEntity(input: { entity: "transwarp", aliases: $a }) { id } }`, map[string]any{"a": []string{alias}})
 		if len(r.Errors) > 0 {
 			t.Fatal(r.Errors)
 		}
@@ -114,7 +116,7 @@ func TestResponseCacheNeverStale(t *testing.T) {
 }
 
 func TestAutomaticPersistedQueries(t *testing.T) {
-	srv, _ := newTestServer(t)
+	srv := testenv.Server(t)
 	q := `{ event(slug: "waic-2019") { year } }`
 	sum := sha256.Sum256([]byte(q))
 	hash := hex.EncodeToString(sum[:])
@@ -144,9 +146,7 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 }
 
 func TestCORS(t *testing.T) {
-	cfg := testConfig()
-	cfg.corsOrigins = []string{"https://dashboard.example"}
-	srv, _ := newTestServerWith(t, cfg)
+	srv := testenv.Server(t, "-cors-origins", "https://dashboard.example")
 	for _, tc := range []struct {
 		origin, want string
 	}{
@@ -174,7 +174,7 @@ func TestCORS(t *testing.T) {
 		}
 	}
 	// Default: no origin is allowed.
-	def, _ := newTestServer(t)
+	def := testenv.Server(t)
 	resp, _ := getURL(t, gqlGET(def.URL, "{ __typename }"), map[string]string{"Origin": "https://dashboard.example"})
 	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "" {
 		t.Errorf("default config allows %q", got)
@@ -185,10 +185,8 @@ func TestCORS(t *testing.T) {
 // Access-Control-Allow-Origin must vary by Origin as well as by Accept, or a
 // shared cache serves one origin's answer to another (issue 9, item 7).
 func TestVaryKeepsOrigin(t *testing.T) {
-	cfg := testConfig()
-	cfg.corsOrigins = []string{"https://dashboard.example"}
-	srv, _ := newTestServerWith(t, cfg)
-	r := post(t, srv, testToken, `mutation($q: String!) { saveQuery(input: { name: "vary", query: $q }) { url } }`, map[string]any{"q": headlineSaved})
+	srv := testenv.Server(t, "-cors-origins", "https://dashboard.example")
+	r := srv.Post(t, testenv.Token, `mutation($q: String!) { saveQuery(input: { name: "vary", query: $q }) { url } }`, map[string]any{"q": headlineSaved})
 	if len(r.Errors) > 0 {
 		t.Fatal(r.Errors)
 	}
@@ -220,14 +218,15 @@ const headlineSaved = `query Headline($country: String = "US", $series: String =
 }`
 
 func TestSavedQueries(t *testing.T) {
-	srv, g := newTestServer(t)
-	r := post(t, srv, testToken, `mutation($q: String!) { saveQuery(input: { name: "us-sponsors", query: $q, description: "US sponsors of WAIC by year" }) { url valid variables { name type defaultValue } } }`, map[string]any{"q": headlineSaved})
+	srv := testenv.Server(t)
+	g := srv.Graph
+	r := srv.Post(t, testenv.Token, `mutation($q: String!) { saveQuery(input: { name: "us-sponsors", query: $q, description: "US sponsors of WAIC by year" }) { url valid variables { name type defaultValue } } }`, map[string]any{"q": headlineSaved})
 	if len(r.Errors) > 0 {
 		t.Fatal(r.Errors)
 	}
-	eq(t, at(r.Data, "saveQuery.url"), "/q/us-sponsors")
-	eq(t, at(r.Data, "saveQuery.variables.0.type"), "String")
-	eq(t, at(r.Data, "saveQuery.variables.0.defaultValue"), `"US"`)
+	eq(t, testenv.Value(r.Data, "saveQuery.url"), "/q/us-sponsors")
+	eq(t, testenv.Value(r.Data, "saveQuery.variables.0.type"), "String")
+	eq(t, testenv.Value(r.Data, "saveQuery.variables.0.defaultValue"), `"US"`)
 
 	// JSON, with the same caching as /graphql.
 	resp, body := getURL(t, srv.URL+"/q/us-sponsors", nil)
@@ -264,8 +263,8 @@ func TestSavedQueries(t *testing.T) {
 	}
 	// Saving something that does not validate, or a mutation, is refused.
 	for _, q := range []string{`{ nope }`, `mutation { deleteSavedQuery(name: "x") }`} {
-		r := post(t, srv, testToken, `mutation($q: String!) { saveQuery(input: { name: "bad", query: $q }) { url } }`, map[string]any{"q": q})
-		eq(t, r.code(), "INVALID_ARGUMENT")
+		r := srv.Post(t, testenv.Token, `mutation($q: String!) { saveQuery(input: { name: "bad", query: $q }) { url } }`, map[string]any{"q": q})
+		eq(t, r.Code(), "INVALID_ARGUMENT")
 	}
 	// A saved query that stopped validating (the schema changed under it) is
 	// reported, not served broken.
@@ -276,17 +275,18 @@ func TestSavedQueries(t *testing.T) {
 	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "SAVED_QUERY_INVALID") {
 		t.Fatalf("stale: %d %s", resp.StatusCode, body)
 	}
-	d := query(t, srv, `{ savedQueries { name valid problems } }`, nil)
-	eq(t, strs(d, "savedQueries", "name"), []string{"stale", "us-sponsors"})
-	eq(t, at(d, "savedQueries.0.valid"), false)
+	d := srv.Query(t, `{ savedQueries { name valid problems } }`, nil)
+	eq(t, testenv.Strings(d, "savedQueries", "name"), []string{"stale", "us-sponsors"})
+	eq(t, testenv.Value(d, "savedQueries.0.valid"), false)
 }
 
 // TestPollingCostsA304 is the dashboard's case: polling a saved query that has
 // not changed costs a 304 and no store read.
 func TestPollingCostsA304(t *testing.T) {
-	srv, g := newTestServer(t)
+	srv := testenv.Server(t)
+	g := srv.Graph
 	store := g.KV().(*storage.CountingKV)
-	r := post(t, srv, testToken, `mutation($q: String!) { saveQuery(input: { name: "headline", query: $q }) { url } }`, map[string]any{"q": headlineSaved})
+	r := srv.Post(t, testenv.Token, `mutation($q: String!) { saveQuery(input: { name: "headline", query: $q }) { url } }`, map[string]any{"q": headlineSaved})
 	if len(r.Errors) > 0 {
 		t.Fatal(r.Errors)
 	}
@@ -309,7 +309,7 @@ func TestPollingCostsA304(t *testing.T) {
 }
 
 func TestMetricsAndHealth(t *testing.T) {
-	srv, _ := newTestServer(t)
+	srv := testenv.Server(t)
 	body := `{"query":"query Headline { stats { entities } }","operationName":"Headline"}`
 	req, _ := http.NewRequest("POST", srv.URL+"/graphql", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -320,7 +320,7 @@ func TestMetricsAndHealth(t *testing.T) {
 	}
 	resp.Body.Close()
 	eq(t, resp.Header.Get("X-Request-Id"), "abc-123")
-	post(t, srv, "", `{ nope }`, nil)
+	srv.Post(t, "", `{ nope }`, nil)
 	_, m := getURL(t, srv.URL+"/metrics", nil)
 	for _, re := range []string{
 		`policygraph_graphql_requests_total\{operation="Headline",status="200"\} 1`,
@@ -351,7 +351,7 @@ func TestMetricsAndHealth(t *testing.T) {
 // deep) is refused the same way when repeated, and each refusal is counted,
 // though after the first it is answered from memory without parsing.
 func TestRepeatedRefusalIsRemembered(t *testing.T) {
-	srv, _ := newTestServer(t)
+	srv := testenv.Server(t)
 	deep := "id"
 	for range 8 {
 		deep = "facts { subject { " + deep + " } }"

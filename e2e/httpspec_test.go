@@ -1,4 +1,4 @@
-package app
+package e2e
 
 import (
 	"encoding/json"
@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"policygraph/internal/testenv"
 )
 
 // specRequest is one request of the GraphQL-over-HTTP audits.
@@ -65,7 +67,7 @@ const (
 // their IDs), then the requirements this service adds: 405 for a mutation over
 // GET, 406 for an Accept header it cannot serve, 401/403 for refused writes.
 func TestGraphQLOverHTTP(t *testing.T) {
-	srv, _ := newTestServer(t)
+	srv := testenv.Server(t)
 	typename := map[string]any{"query": "{ __typename }"}
 	post := func(accept string, body *string) specRequest {
 		return specRequest{method: "POST", accept: accept, contentType: appJSON, body: body}
