@@ -86,7 +86,7 @@ func (a *authAPI) write(addr, authorization string) (int, string, http.Header) {
 	rec := httptest.NewRecorder()
 	a.h.ServeHTTP(rec, req)
 	r := decode(a.t, rec.Result())
-	return r.Status, r.code(), rec.Header()
+	return r.Status, r.Code(), rec.Header()
 }
 
 func (a *authAPI) failures(reason string) float64 {

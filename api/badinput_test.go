@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"policygraph/api"
+	"policygraph/internal/testenv"
 	"policygraph/storage"
 )
 
@@ -20,7 +21,7 @@ const createEntityMutation = `mutation($in: CreateEntityInput!) { createEntity(i
 // sponsorship is a valid addFact input; tests break one part of it.
 func sponsorship() map[string]any {
 	return map[string]any{"subject": "qualcomm", "predicate": "SPONSORED", "object": "waic-2019", "tier": "SPONSOR",
-		"evidence": []any{map[string]any{"source": "waic-2023-article", "quote": articleQuote}}}
+		"evidence": []any{map[string]any{"source": "waic-2023-article", "quote": testenv.ArticleQuote}}}
 }
 
 func with(m map[string]any, k string, v any) map[string]any {
@@ -78,11 +79,11 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{"invalid tier", fact(with(sponsorship(), "tier", "GOLD")), true, 400, "GRAPHQL_VALIDATION_FAILED"},
 		{"unknown subject slug", fact(with(sponsorship(), "subject", "no-such-org")), true, 200, "NOT_FOUND"},
 		{"unknown subject id", fact(with(sponsorship(), "subject", "6f1f4c1e-9a57-4f43-9d0e-3c1b2b7f5a10")), true, 200, "NOT_FOUND"},
-		{"unknown source", fact(with(sponsorship(), "evidence", []any{map[string]any{"source": "no-such-source", "quote": articleQuote}})), true, 200, "NOT_FOUND"},
+		{"unknown source", fact(with(sponsorship(), "evidence", []any{map[string]any{"source": "no-such-source", "quote": testenv.ArticleQuote}})), true, 200, "NOT_FOUND"},
 		{"bad country code", fact(map[string]any{"subject": "qualcomm", "predicate": "COUNTRY", "value": "XX",
-			"evidence": []any{map[string]any{"source": "waic-2023-article", "quote": articleQuote}}}), true, 200, "INVALID_COUNTRY"},
+			"evidence": []any{map[string]any{"source": "waic-2023-article", "quote": testenv.ArticleQuote}}}), true, 200, "INVALID_COUNTRY"},
 		{"lowercase country code", fact(map[string]any{"subject": "qualcomm", "predicate": "COUNTRY", "value": "us",
-			"evidence": []any{map[string]any{"source": "waic-2023-article", "quote": articleQuote}}}), true, 200, "INVALID_COUNTRY"},
+			"evidence": []any{map[string]any{"source": "waic-2023-article", "quote": testenv.ArticleQuote}}}), true, 200, "INVALID_COUNTRY"},
 		{"impossible date", fact(with(sponsorship(), "date", "2023-02-30")), true, 200, "INVALID_DATE"},
 		{"malformed date", fact(with(sponsorship(), "date", "+023")), true, 200, "INVALID_DATE"},
 		{"end before start", fact(with(with(sponsorship(), "start", "2023-07-08"), "end", "2023-07-06")), true, 200, "INVALID_DATE"},
@@ -107,11 +108,11 @@ func TestBadInputWritesNothing(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			before := stateOf(t, g)
 			r := a.raw(http.MethodPost, "application/json", tt.body, tt.auth)
-			if r.code() != tt.code || r.Status != tt.status {
-				t.Errorf("got status %d code %q, want %d %q: %s", r.Status, r.code(), tt.status, tt.code, clip(r.Raw))
+			if r.Code() != tt.code || r.Status != tt.status {
+				t.Errorf("got status %d code %q, want %d %q: %s", r.Status, r.Code(), tt.status, tt.code, testenv.Clip(r.Raw))
 			}
 			if len(r.Errors) == 0 || r.Errors[0].Message == "" {
-				t.Errorf("no error message: %s", clip(r.Raw))
+				t.Errorf("no error message: %s", testenv.Clip(r.Raw))
 			}
 			if after := stateOf(t, g); fmt.Sprint(after) != fmt.Sprint(before) {
 				t.Errorf("the store changed:\nbefore %+v\nafter  %+v", before, after)
@@ -120,7 +121,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 	}
 	// The valid write the cases broke does go through, and changes the store.
 	before := stateOf(t, g)
-	a.raw(http.MethodPost, "application/json", fact(sponsorship()), true).ok(t)
+	a.raw(http.MethodPost, "application/json", fact(sponsorship()), true).OK(t)
 	if after := stateOf(t, g); after.stats.Facts != before.stats.Facts+1 || after.version <= before.version {
 		t.Errorf("a valid addFact did not write: before %+v after %+v", before, after)
 	}
@@ -138,8 +139,8 @@ func TestPanicsAreContained(t *testing.T) {
 		`{ stats { entities } }`,
 	} {
 		r := a.do(q, nil, false)
-		if r.code() != api.CodeInternal || r.Errors[0].Message != "internal error" {
-			t.Errorf("%s: got %s", q, clip(r.Raw))
+		if r.Code() != api.CodeInternal || r.Errors[0].Message != "internal error" {
+			t.Errorf("%s: got %s", q, testenv.Clip(r.Raw))
 		}
 		for _, leak := range []string{"injected", "secret", "goroutine", ".go:", "panic"} {
 			if strings.Contains(r.Raw, leak) {
@@ -150,12 +151,12 @@ func TestPanicsAreContained(t *testing.T) {
 	logs := a.log.String()
 	for _, want := range []string{"panic in resolver", "injected fault", "stack"} {
 		if !strings.Contains(logs, want) {
-			t.Errorf("the log lacks %q:\n%s", want, clip(logs))
+			t.Errorf("the log lacks %q:\n%s", want, testenv.Clip(logs))
 		}
 	}
 	// The server still serves once the fault is gone.
 	f.panicView.Store(false)
-	a.do(`{ stats { entities } }`, nil, false).ok(t)
+	a.do(`{ stats { entities } }`, nil, false).OK(t)
 }
 
 // TestLoaderPanicIsContained: a store panic inside a loader batch, which runs
@@ -167,7 +168,7 @@ func TestLoaderPanicIsContained(t *testing.T) {
 	var got struct {
 		Entity struct{ ID string } `json:"entity"`
 	}
-	r := a.do(`{ entity(slug: "waic") { id } }`, nil, false).ok(t)
+	r := a.do(`{ entity(slug: "waic") { id } }`, nil, false).OK(t)
 	if err := json.Unmarshal([]byte(r.Raw), &struct{ Data any }{&got}); err != nil || got.Entity.ID == "" {
 		t.Fatalf("no id: %v %s", err, r.Raw)
 	}
@@ -177,8 +178,8 @@ func TestLoaderPanicIsContained(t *testing.T) {
 		`query($id: ID!) { a: node(id: $id) { id } b: node(id: $id) { id } }`, // two waiters on one batch
 	} {
 		r := a.do(q, map[string]any{"id": got.Entity.ID}, false)
-		if r.code() != api.CodeInternal || r.Errors[0].Message != "internal error" {
-			t.Errorf("%s: got %s", q, clip(r.Raw))
+		if r.Code() != api.CodeInternal || r.Errors[0].Message != "internal error" {
+			t.Errorf("%s: got %s", q, testenv.Clip(r.Raw))
 		}
 		for _, leak := range []string{"injected", "secret", "goroutine", ".go:", "panic"} {
 			if strings.Contains(r.Raw, leak) {
@@ -189,11 +190,11 @@ func TestLoaderPanicIsContained(t *testing.T) {
 	logs := a.log.String()
 	for _, want := range []string{"panic in loader", "injected fault", "stack"} {
 		if !strings.Contains(logs, want) {
-			t.Errorf("the log lacks %q:\n%s", want, clip(logs))
+			t.Errorf("the log lacks %q:\n%s", want, testenv.Clip(logs))
 		}
 	}
 	f.panicView.Store(false)
-	a.do(`query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": got.Entity.ID}, false).ok(t)
+	a.do(`query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": got.Entity.ID}, false).OK(t)
 }
 
 // TestCSVStopsAtTheDeadline: making a CSV table runs inside the request's time
@@ -213,11 +214,11 @@ func TestCSVStopsAtTheDeadline(t *testing.T) {
 		return rec
 	}
 	if rec := get(context.Background()); rec.Code != http.StatusOK || strings.Count(rec.Body.String(), "\n") < 70 {
-		t.Fatalf("%d %s", rec.Code, clip(rec.Body.String()))
+		t.Fatalf("%d %s", rec.Code, testenv.Clip(rec.Body.String()))
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 	defer cancel()
 	rec := get(ctx)
 	r := decode(t, rec.Result())
-	r.wantError(t, http.StatusServiceUnavailable, api.CodeTimeout)
+	r.WantError(t, http.StatusServiceUnavailable, api.CodeTimeout)
 }

@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"encoding/json"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -35,12 +34,12 @@ func TestConcurrentWritersOverHTTP(t *testing.T) {
 			for range 25 {
 				if rng.IntN(3) > 0 {
 					r := a.do(addFactMutation, map[string]any{"in": sponsorship()}, true)
-					if r.code() != "" {
+					if r.Code() != "" {
 						t.Errorf("addFact: %s", r.Raw)
 						continue
 					}
 					var f struct{ ID string }
-					json.Unmarshal(r.Data["addFact"], &f)
+					r.Decode("addFact", &f)
 					mu.Lock()
 					added = append(added, f.ID)
 					mu.Unlock()
@@ -55,7 +54,7 @@ func TestConcurrentWritersOverHTTP(t *testing.T) {
 				id := added[rng.IntN(len(added))]
 				mu.Unlock()
 				r := a.do(`mutation($id: ID!) { retractFact(input: {id: $id, reason: "race"}) { id } }`, map[string]any{"id": id}, true)
-				switch r.code() {
+				switch r.Code() {
 				case "":
 					retracts.Add(1)
 				case "ALREADY_RETRACTED":

@@ -35,11 +35,11 @@ func TestDiskFullRefusesMutations(t *testing.T) {
 	a := newAPI(t, g, nil)
 	create := map[string]any{"in": map[string]any{"kind": "ORGANIZATION", "name": "Full Disk Inc"}}
 	kv.full.Store(true)
-	a.do(createEntityMutation, create, true).wantError(t, http.StatusInsufficientStorage, "DISK_FULL")
-	a.do(`{ entity(slug: "qualcomm") { name } }`, nil, false).ok(t)
+	a.do(createEntityMutation, create, true).WantError(t, http.StatusInsufficientStorage, "DISK_FULL")
+	a.do(`{ entity(slug: "qualcomm") { name } }`, nil, false).OK(t)
 	if _, err := g.NodeBySlug("full-disk-inc"); storage.ErrorCode(err) != storage.CodeNotFound {
 		t.Fatalf("a refused write was stored: %v", err)
 	}
 	kv.full.Store(false)
-	a.do(createEntityMutation, create, true).ok(t)
+	a.do(createEntityMutation, create, true).OK(t)
 }

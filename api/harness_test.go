@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,38 +13,21 @@ import (
 	"time"
 
 	"policygraph/api"
-	"policygraph/seed"
+	"policygraph/internal/testenv"
 	"policygraph/storage"
 )
 
-const testToken = "test-token"
+const testToken = testenv.Token
 
-// A quote that is verbatim in the seed article, for writes that need evidence.
-const articleQuote = "Tại WAIC năm 2019, IBM, Microsoft và Amazon Web Services đều là đối tác chiến lược"
-
-// seeded opens an in-memory store holding the seed article and its facts.
-func seeded(t testing.TB) *storage.Graph {
-	t.Helper()
-	kv, err := storage.OpenBadger(storage.BadgerOptions{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := storage.Open(kv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Close() })
-	if _, err := seed.Load(g); err != nil {
-		t.Fatalf("seed: %v", err)
-	}
-	return g
-}
+// seeded is testenv.Seeded: the seed in an in-memory store.
+var seeded = testenv.Seeded
 
 // server is the /graphql handler wired as the route table wires it.
 type server struct {
 	t   testing.TB
 	g   *storage.Graph
 	h   http.Handler
+	c   *testenv.Client
 	log *syncBuffer
 }
 
@@ -77,94 +59,52 @@ func newAPIWith(t testing.TB, g *storage.Graph, o api.Options) *server {
 	logs := &syncBuffer{}
 	o.Token, o.Introspection, o.Logger = testToken, true, slog.New(slog.NewJSONHandler(logs, nil))
 	h := api.NewHandler(g, o)
-	return &server{t: t, g: g, h: api.Authenticate(testToken)(h), log: logs}
+	return serve(t, g, api.Authenticate(testToken)(h), logs)
 }
 
-// response is a GraphQL response as the tests read it.
-type response struct {
-	Status int
-	Header http.Header
-	Raw    string
-	Data   map[string]json.RawMessage `json:"data"`
-	Errors []struct {
-		Message    string         `json:"message"`
-		Path       []any          `json:"path"`
-		Extensions map[string]any `json:"extensions"`
-	} `json:"errors"`
-}
-
-// code is the extensions.code of the first error, or "".
-func (r *response) code() string {
-	if len(r.Errors) == 0 {
-		return ""
-	}
-	c, _ := r.Errors[0].Extensions["code"].(string)
-	return c
+// serve is the server of h over g, which logs into logs.
+func serve(t testing.TB, g *storage.Graph, h http.Handler, logs *syncBuffer) *server {
+	// The GraphQL-over-HTTP media type whose status codes tell refusals apart
+	// (under application/json a refused request is 200, as the specification says).
+	c := &testenv.Client{Handler: h, Accept: "application/graphql-response+json"}
+	return &server{t: t, g: g, h: h, c: c, log: logs}
 }
 
 // raw sends a body to /graphql as it is.
-func (a *server) raw(method, contentType string, body []byte, auth bool) *response {
+func (a *server) raw(method, contentType string, body []byte, auth bool) *testenv.Response {
 	a.t.Helper()
 	req := httptest.NewRequest(method, "/graphql", bytes.NewReader(body))
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	// The GraphQL-over-HTTP media type whose status codes tell refusals apart
-	// (under application/json a refused request is 200, as the specification says).
-	req.Header.Set("Accept", "application/graphql-response+json")
 	if auth {
 		req.Header.Set("Authorization", "Bearer "+testToken)
 	}
-	rec := httptest.NewRecorder()
-	a.h.ServeHTTP(rec, req)
-	return decode(a.t, rec.Result())
-}
-
-func decode(t testing.TB, res *http.Response) *response {
-	t.Helper()
-	b, _ := io.ReadAll(res.Body)
-	out := &response{Status: res.StatusCode, Header: res.Header, Raw: string(b)}
-	if err := json.Unmarshal(b, out); err != nil {
-		t.Fatalf("response is not JSON (status %d): %v\n%s", res.StatusCode, err, clip(string(b)))
-	}
-	return out
-}
-
-func clip(s string) string {
-	if len(s) > 500 {
-		return s[:500] + "…"
-	}
-	return s
-}
-
-// do sends a query with variables; auth adds the write token.
-func (a *server) do(query string, vars map[string]any, auth bool) *response {
-	a.t.Helper()
-	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	r, err := a.c.Send(req)
 	if err != nil {
 		a.t.Fatal(err)
-	}
-	return a.raw(http.MethodPost, "application/json", body, auth)
-}
-
-// ok fails the test unless the response has data and no errors.
-func (r *response) ok(t testing.TB) *response {
-	t.Helper()
-	if r.Status != http.StatusOK || len(r.Errors) > 0 || r.Data == nil {
-		t.Fatalf("status %d, errors: %s", r.Status, clip(r.Raw))
 	}
 	return r
 }
 
-// wantError fails the test unless the response is refused with the status and code.
-func (r *response) wantError(t testing.TB, status int, code string) {
+// do sends a query with variables; auth adds the write token.
+func (a *server) do(query string, vars map[string]any, auth bool) *testenv.Response {
+	a.t.Helper()
+	token := ""
+	if auth {
+		token = testToken
+	}
+	return a.c.Post(a.t, token, query, vars)
+}
+
+// decode reads a recorded answer.
+func decode(t testing.TB, res *http.Response) *testenv.Response {
 	t.Helper()
-	if r.Status != status || r.code() != code {
-		t.Fatalf("got status %d code %q, want %d %q: %s", r.Status, r.code(), status, code, clip(r.Raw))
+	r, err := testenv.ReadResponse(res)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(r.Errors) == 0 || strings.TrimSpace(r.Errors[0].Message) == "" {
-		t.Fatalf("error without a message: %s", r.Raw)
-	}
+	return r
 }
 
 // nest builds a cheap query levels+2 fields deep: an organization's parent's parent...
@@ -224,23 +164,13 @@ func (t faultTxn) Get(key []byte) ([]byte, error) {
 	return t.Txn.Get(key)
 }
 
-// seededFaulty is seeded with its store behind a faultKV.
+// seededFaulty is seeded with its store behind a faultKV, and no record
+// cache: every read reaches the faulty store.
 func seededFaulty(t testing.TB) (*storage.Graph, *faultKV) {
 	t.Helper()
-	kv, err := storage.OpenBadger(storage.BadgerOptions{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &faultKV{KV: kv}
-	g, err := storage.Open(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Close() })
-	g.SetRecordCache(false) // every read reaches the faulty store
-	if _, err := seed.Load(g); err != nil {
-		t.Fatalf("seed: %v", err)
-	}
+	var f *faultKV
+	g := testenv.Store(t, func(kv storage.KV) storage.KV { f = &faultKV{KV: kv}; return f })
+	g.SetRecordCache(false)
 	return g, f
 }
 

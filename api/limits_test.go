@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"policygraph/api"
+	"policygraph/internal/testenv"
 )
 
 // introspectionQuery is the query GraphiQL sends to learn the schema.
@@ -55,7 +56,7 @@ var wellBehaved = map[string]string{
 func TestWellBehavedQueriesPass(t *testing.T) {
 	a := newAPI(t, seeded(t), nil)
 	for name, q := range wellBehaved {
-		t.Run(name, func(t *testing.T) { a.do(q, nil, false).ok(t) })
+		t.Run(name, func(t *testing.T) { a.do(q, nil, false).OK(t) })
 	}
 }
 
@@ -105,12 +106,12 @@ func TestQueryLimits(t *testing.T) {
 			start := time.Now()
 			r := a.do(tt.query, nil, false)
 			if tt.code == "" {
-				r.ok(t)
+				r.OK(t)
 				return
 			}
-			r.wantError(t, http.StatusBadRequest, tt.code)
-			if r.Data != nil && string(r.Data["stats"]) != "" {
-				t.Errorf("a refused query ran: %s", clip(r.Raw))
+			r.WantError(t, http.StatusBadRequest, tt.code)
+			if _, ran := r.Data["stats"]; ran {
+				t.Errorf("a refused query ran: %s", testenv.Clip(r.Raw))
 			}
 			if took := time.Since(start); took > 2*time.Second {
 				t.Errorf("refusing took %s", took)
@@ -128,7 +129,7 @@ func TestQueryLimitUnderApplicationJSON(t *testing.T) {
 	req.Header.Set("Content-Type", "application/json")
 	rec := newRecorder()
 	a.h.ServeHTTP(rec, req)
-	decode(t, rec.Result()).wantError(t, http.StatusOK, api.CodeDepthLimit)
+	decode(t, rec.Result()).WantError(t, http.StatusOK, api.CodeDepthLimit)
 }
 
 func TestPageSizeLimit(t *testing.T) {
@@ -136,8 +137,8 @@ func TestPageSizeLimit(t *testing.T) {
 	for _, q := range []string{`{ entities(first: 201) { totalCount } }`, `{ facts(first: 1000) { totalCount } }`,
 		`{ search(text: "a", first: 201) { score } }`, `{ entities(first: -1) { totalCount } }`} {
 		r := a.do(q, nil, false)
-		if r.code() != "INVALID_ARGUMENT" {
-			t.Errorf("%s: got %q, want INVALID_ARGUMENT: %s", q, r.code(), clip(r.Raw))
+		if r.Code() != "INVALID_ARGUMENT" {
+			t.Errorf("%s: got %q, want INVALID_ARGUMENT: %s", q, r.Code(), testenv.Clip(r.Raw))
 		}
 	}
 }
@@ -148,39 +149,39 @@ func TestComplexityCounts(t *testing.T) {
 	a := newAPI(t, seeded(t), &lim)
 	// first multiplies: 10 items of cost 2 (id, name) fit, 100 do not. (The
 	// list also costs the 79 entities it reads to be ordered: 10 + 10*3 + 79.)
-	a.do(`{ entities(first: 10) { nodes { id name } } }`, nil, false).ok(t)
-	a.do(`{ entities(first: 100) { nodes { id name } } }`, nil, false).wantError(t, http.StatusBadRequest, api.CodeComplexityLimit)
+	a.do(`{ entities(first: 10) { nodes { id name } } }`, nil, false).OK(t)
+	a.do(`{ entities(first: 100) { nodes { id name } } }`, nil, false).WantError(t, http.StatusBadRequest, api.CodeComplexityLimit)
 	// The same through a variable (an Int variable in a POST body works at all).
-	a.do(`query($n: Int) { entities(first: $n) { nodes { id name } } }`, map[string]any{"n": 10}, false).ok(t)
+	a.do(`query($n: Int) { entities(first: $n) { nodes { id name } } }`, map[string]any{"n": 10}, false).OK(t)
 	a.do(`query($n: Int) { entities(first: $n) { nodes { id name } } }`, map[string]any{"n": 100}, false).
-		wantError(t, http.StatusBadRequest, api.CodeComplexityLimit)
+		WantError(t, http.StatusBadRequest, api.CodeComplexityLimit)
 	// A traversal costs more than a field: facts { subject { facts } } is 5 + 10 * (2 + 5 + 10).
 	a.do(`{ entity(slug: "waic") { facts { subject { facts { id } } } } }`, nil, false).
-		wantError(t, http.StatusBadRequest, api.CodeComplexityLimit)
+		WantError(t, http.StatusBadRequest, api.CodeComplexityLimit)
 	// nodes(ids) costs per ID.
 	ids := make([]string, 80)
 	for i := range ids {
 		ids[i] = "00000000-0000-0000-0000-000000000000"
 	}
 	a.do(`query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Fact { predicate } } }`, map[string]any{"ids": ids}, false).
-		wantError(t, http.StatusBadRequest, api.CodeComplexityLimit)
+		WantError(t, http.StatusBadRequest, api.CodeComplexityLimit)
 }
 
 func TestRequestTooLarge(t *testing.T) {
 	a := newAPIWith(t, seeded(t), api.Options{MaxBodyBytes: 4096})
 	big, _ := json.Marshal(map[string]any{"query": "{ stats { entities } }", "variables": map[string]any{"pad": strings.Repeat("x", 5000)}})
 	r := a.raw(http.MethodPost, "application/json", big, false)
-	r.wantError(t, http.StatusRequestEntityTooLarge, api.CodeRequestTooLarge)
+	r.WantError(t, http.StatusRequestEntityTooLarge, api.CodeRequestTooLarge)
 
 	// Without a Content-Length (chunked), the reader stops at the limit.
 	req := httptest_NewChunked(big)
 	rec := newRecorder()
 	a.h.ServeHTTP(rec, req)
-	decode(t, rec.Result()).wantError(t, http.StatusRequestEntityTooLarge, api.CodeRequestTooLarge)
+	decode(t, rec.Result()).WantError(t, http.StatusRequestEntityTooLarge, api.CodeRequestTooLarge)
 
 	// Just under the limit passes.
 	ok, _ := json.Marshal(map[string]any{"query": "{ stats { entities } }", "variables": map[string]any{"pad": strings.Repeat("x", 3000)}})
-	a.raw(http.MethodPost, "application/json", ok, false).ok(t)
+	a.raw(http.MethodPost, "application/json", ok, false).OK(t)
 }
 
 func TestTimeoutStopsWork(t *testing.T) {
@@ -192,7 +193,7 @@ func TestTimeoutStopsWork(t *testing.T) {
 	none := api.DefaultLimits()
 	none.Timeout = 0
 	start := time.Now()
-	newAPI(t, g, &none).do(query, nil, false).ok(t)
+	newAPI(t, g, &none).do(query, nil, false).OK(t)
 	full, fullTook := f.gets.Swap(0), time.Since(start)
 
 	lim := api.DefaultLimits()
@@ -201,7 +202,7 @@ func TestTimeoutStopsWork(t *testing.T) {
 	start = time.Now()
 	r := a.do(query, nil, false)
 	took := time.Since(start)
-	r.wantError(t, http.StatusServiceUnavailable, api.CodeTimeout)
+	r.WantError(t, http.StatusServiceUnavailable, api.CodeTimeout)
 	time.Sleep(50 * time.Millisecond)
 	got := f.gets.Load()
 	if got > full/2 {
@@ -214,31 +215,31 @@ func TestTimeoutStopsWork(t *testing.T) {
 
 	// Fast queries still pass under the same limit.
 	f.getDelay.Store(0)
-	a.do(`{ stats { entities } }`, nil, false).ok(t)
+	a.do(`{ stats { entities } }`, nil, false).OK(t)
 }
 
 func TestLimitsOff(t *testing.T) {
 	a := newAPI(t, seeded(t), &api.Limits{})
-	a.do(nest(40), nil, false).ok(t)
-	a.do(`{ entities(first: 200) { nodes { facts { subject { facts { id } } } } } }`, nil, false).ok(t)
-	a.do("{"+strings.Repeat(" stats { entities }", 100)+" }", nil, false).ok(t)
+	a.do(nest(40), nil, false).OK(t)
+	a.do(`{ entities(first: 200) { nodes { facts { subject { facts { id } } } } } }`, nil, false).OK(t)
+	a.do("{"+strings.Repeat(" stats { entities }", 100)+" }", nil, false).OK(t)
 }
 
 func TestGETRequests(t *testing.T) {
 	a := newAPI(t, seeded(t), nil)
-	get := func(q url.Values) *response {
+	get := func(q url.Values) *testenv.Response {
 		req, _ := http.NewRequest(http.MethodGet, "/graphql?"+q.Encode(), nil)
 		req.Header.Set("Accept", "application/graphql-response+json")
 		rec := newRecorder()
 		a.h.ServeHTTP(rec, req)
 		return decode(t, rec.Result())
 	}
-	get(url.Values{"query": {"{ stats { entities } }"}}).ok(t)
-	get(url.Values{"query": {nest(20)}}).wantError(t, http.StatusBadRequest, api.CodeDepthLimit)
-	get(url.Values{"query": {"{ stats { entities } }"}, "variables": {"{not json"}}).wantError(t, http.StatusBadRequest, api.CodeBadRequest)
+	get(url.Values{"query": {"{ stats { entities } }"}}).OK(t)
+	get(url.Values{"query": {nest(20)}}).WantError(t, http.StatusBadRequest, api.CodeDepthLimit)
+	get(url.Values{"query": {"{ stats { entities } }"}, "variables": {"{not json"}}).WantError(t, http.StatusBadRequest, api.CodeBadRequest)
 	req, _ := http.NewRequest(http.MethodGet, "/graphql?query=%7B%20stats%20%7B%20entities%20%7D%20%7D&x=%ff", nil)
 	req.Header.Set("Accept", "application/graphql-response+json")
 	rec := newRecorder()
 	a.h.ServeHTTP(rec, req)
-	decode(t, rec.Result()).wantError(t, http.StatusBadRequest, api.CodeBadRequest)
+	decode(t, rec.Result()).WantError(t, http.StatusBadRequest, api.CodeBadRequest)
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"policygraph/api"
-	"policygraph/seed"
+	"policygraph/internal/testenv"
 	"policygraph/storage"
 )
 
@@ -49,24 +49,12 @@ func gauge(t testing.TB, reg *prometheus.Registry, name, label string) float64 {
 	return 0
 }
 
-// countingSeeded is seeded with its store behind a CountingKV, and the
-// record cache off, so that every read shows.
+// countingSeeded is seeded, with the CountingKV that counts its store's
+// transactions.
 func countingSeeded(t testing.TB) (*storage.Graph, *storage.CountingKV) {
 	t.Helper()
-	kv, err := storage.OpenBadger(storage.BadgerOptions{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &storage.CountingKV{KV: kv}
-	g, err := storage.Open(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Close() })
-	if _, err := seed.Load(g); err != nil {
-		t.Fatal(err)
-	}
-	return g, c
+	g := testenv.Seeded(t)
+	return g, g.KV().(*storage.CountingKV)
 }
 
 // padded is a valid query of about n bytes: one aliased field after a long
@@ -88,13 +76,13 @@ func TestCachesAreBoundedByBytes(t *testing.T) {
 	a := newAPIWith(t, g, api.Options{Limits: &lim, Metrics: api.NewMetrics(reg), CacheSize: 1000,
 		CacheBytes: 1 << 20, QueryCacheBytes: 256 << 10, APQCacheBytes: 64 << 10, RefusalCacheBytes: 64 << 10})
 	for i := range 150 {
-		a.do(padded(i, 12_000), nil, false).ok(t) // parsed-query and response caches
+		a.do(padded(i, 12_000), nil, false).OK(t) // parsed-query and response caches
 		q := padded(i, 2_000)
 		body, _ := json.Marshal(map[string]any{"query": q, "extensions": map[string]any{
 			"persistedQuery": map[string]any{"version": 1, "sha256Hash": sha(q)}}})
-		a.raw(http.MethodPost, "application/json", body, false).ok(t) // the APQ cache
+		a.raw(http.MethodPost, "application/json", body, false).OK(t) // the APQ cache
 		a.do("#"+strings.Repeat("y", 2_000)+"\n{ x"+fmt.Sprint(i)+": "+nest(20)[1:], nil, false).
-			wantError(t, http.StatusBadRequest, api.CodeDepthLimit) // the refusal cache
+			WantError(t, http.StatusBadRequest, api.CodeDepthLimit) // the refusal cache
 	}
 	for _, c := range []string{"response", "query", "apq", "refusal"} {
 		held, bound := gauge(t, reg, "policygraph_cache_bytes", c), gauge(t, reg, "policygraph_cache_max_bytes", c)
@@ -112,9 +100,9 @@ func TestCachesAreBoundedByBytes(t *testing.T) {
 		query  string
 		cached bool
 	}{{big, false}, {small, true}} {
-		r := a.do(c.query, nil, false).ok(t)
+		r := a.do(c.query, nil, false).OK(t)
 		before := kv.Views()
-		a.do(c.query, nil, false).ok(t)
+		a.do(c.query, nil, false).OK(t)
 		if cached := kv.Views() == before; cached != c.cached {
 			t.Errorf("%d-byte answer cached = %v, want %v", len(r.Raw), cached, c.cached)
 		}
@@ -138,13 +126,13 @@ func TestWriteReleasesStaleAnswers(t *testing.T) {
 	}
 	before := heap()
 	for i := range 20 { // 20 answers of 1.8 MB, each spelled apart
-		a.do(`{ facts(first: 200) { nodes { evidence { source { text } } } }`+strings.Repeat(" ", i)+`}`, nil, false).ok(t)
+		a.do(`{ facts(first: 200) { nodes { evidence { source { text } } } }`+strings.Repeat(" ", i)+`}`, nil, false).OK(t)
 	}
 	filled := heap()
 	if held := gauge(t, reg, "policygraph_cache_bytes", "response"); held < 20*1_700_000 {
 		t.Fatalf("the response cache holds %.0f bytes after 20 answers of 1.8 MB", held)
 	}
-	a.do(`mutation { createEntity(input: {kind: TOPIC, name: "Cache release"}) { id } }`, nil, true).ok(t)
+	a.do(`mutation { createEntity(input: {kind: TOPIC, name: "Cache release"}) { id } }`, nil, true).OK(t)
 	after := heap()
 	t.Logf("heap: %d MB before, %d MB with the answers cached, %d MB after the write", before>>20, filled>>20, after>>20)
 	if held := gauge(t, reg, "policygraph_cache_bytes", "response"); held != 0 {
@@ -190,7 +178,7 @@ func TestSlowReadersPinNoCopy(t *testing.T) {
 	lim.MaxInFlight, lim.MaxInFlightPerClient = readers, readers
 	a := newAPIWith(t, g, api.Options{Limits: &lim, CacheSize: 1000})
 	const q = `{ facts(first: 200) { nodes { evidence { source { text } } } } }`
-	size := len(a.do(q, nil, false).ok(t).Raw)                            // now cached
+	size := len(a.do(q, nil, false).OK(t).Raw)                            // now cached
 	body, _ := json.Marshal(map[string]any{"query": q, "variables": nil}) // the bytes a.do sent: the same cache key
 
 	var before, during runtime.MemStats
@@ -233,15 +221,15 @@ func TestResponseSizeLimit(t *testing.T) {
 	lim.MaxComplexity = 0 // the response limit is the last line: test it alone
 	lim.MaxResponseBytes = 100_000
 	a := newAPI(t, g, &lim)
-	a.do(`{ facts(first: 5) { nodes { evidence { source { text } } } } }`, nil, false).ok(t)
+	a.do(`{ facts(first: 5) { nodes { evidence { source { text } } } } }`, nil, false).OK(t)
 	r := a.do(`{ facts(first: 50) { nodes { evidence { source { text } } } } }`, nil, false)
-	r.wantError(t, http.StatusBadRequest, api.CodeResponseTooLarge)
+	r.WantError(t, http.StatusBadRequest, api.CodeResponseTooLarge)
 	if r.Data != nil || len(r.Raw) > 1000 {
-		t.Errorf("the refusal carries data: %s", clip(r.Raw))
+		t.Errorf("the refusal carries data: %s", testenv.Clip(r.Raw))
 	}
 	text := strings.Repeat("Một đoạn văn bản dài. ", 8000) // 200 kB, over the limit
 	a.do(`mutation($t: String!) { addSource(input: {title: "Long", language: "vi", text: $t}) { text } }`,
-		map[string]any{"t": text}, true).ok(t)
+		map[string]any{"t": text}, true).OK(t)
 }
 
 // TestStreamsBypassTheGuard: a request for a stream reaches the handler with
@@ -311,7 +299,7 @@ func TestResponseCacheIsNeverOlderThanTheLastWrite(t *testing.T) {
 			}
 		}
 		f.inView.Store(&pause)
-		stale := make(chan *response, 1)
+		stale := make(chan *testenv.Response, 1)
 		go func() { stale <- a.do(q, nil, false) }() // its snapshot: before the write
 		select {
 		case <-paused:
@@ -329,7 +317,7 @@ func TestResponseCacheIsNeverOlderThanTheLastWrite(t *testing.T) {
 			t.Fatalf("round %d: a snapshot taken before the write saw it: %s", round, r.Raw)
 		}
 		for range 2 {
-			if r := a.do(q, nil, false).ok(t); !strings.Contains(r.Raw, alias) {
+			if r := a.do(q, nil, false).OK(t); !strings.Contains(r.Raw, alias) {
 				t.Fatalf("round %d: asked after the write was acknowledged, answered %s", round, r.Raw)
 			}
 		}

@@ -1,12 +1,13 @@
 package api_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
 
 	"github.com/google/uuid"
+
+	"policygraph/internal/testenv"
 )
 
 // TestRetractEntityRacingAddFactOverHTTP: addFact about an entity while
@@ -20,8 +21,8 @@ func TestRetractEntityRacingAddFactOverHTTP(t *testing.T) {
 	for trial := range trials {
 		var created struct{ ID, Slug string }
 		r := a.do(`mutation($n: String!) { createEntity(input: {kind: ORGANIZATION, name: $n}) { id slug } }`,
-			map[string]any{"n": fmt.Sprintf("Racer %d", trial)}, true).ok(t)
-		json.Unmarshal(r.Data["createEntity"], &created)
+			map[string]any{"n": fmt.Sprintf("Racer %d", trial)}, true).OK(t)
+		r.Decode("createEntity", &created)
 		var mu sync.Mutex
 		var added []uuid.UUID
 		start := make(chan struct{})
@@ -32,13 +33,13 @@ func TestRetractEntityRacingAddFactOverHTTP(t *testing.T) {
 				in := with(sponsorship(), "subject", created.Slug)
 				if w%2 == 1 { // the entity as object: waic-2019 ORGANIZED_BY it
 					in = map[string]any{"subject": "waic-2019", "predicate": "ORGANIZED_BY", "object": created.Slug,
-						"evidence": []any{map[string]any{"source": "waic-2023-article", "quote": articleQuote}}}
+						"evidence": []any{map[string]any{"source": "waic-2023-article", "quote": testenv.ArticleQuote}}}
 				}
 				r := a.do(addFactMutation, map[string]any{"in": in}, true)
-				switch r.code() {
+				switch r.Code() {
 				case "":
 					var f struct{ ID uuid.UUID }
-					json.Unmarshal(r.Data["addFact"], &f)
+					r.Decode("addFact", &f)
 					mu.Lock()
 					added = append(added, f.ID)
 					mu.Unlock()
@@ -50,7 +51,7 @@ func TestRetractEntityRacingAddFactOverHTTP(t *testing.T) {
 		}
 		wg.Go(func() {
 			<-start
-			a.do(`mutation($id: ID!) { retractEntity(input: {id: $id, reason: "race"}) { id } }`, map[string]any{"id": created.ID}, true).ok(t)
+			a.do(`mutation($id: ID!) { retractEntity(input: {id: $id, reason: "race"}) { id } }`, map[string]any{"id": created.ID}, true).OK(t)
 		})
 		close(start)
 		wg.Wait()

@@ -15,6 +15,7 @@ import (
 
 	"policygraph/api"
 	"policygraph/internal/synth"
+	"policygraph/internal/testenv"
 	"policygraph/seed"
 	"policygraph/storage"
 )
@@ -80,7 +81,7 @@ func TestScansAreCosted(t *testing.T) {
 		aliased(30, `facts(first: 1, filter: { predicates: [SPONSORED], negated: false }) { totalCount }`),
 	} {
 		before := kv.Views()
-		a.do(q, nil, false).wantError(t, http.StatusBadRequest, api.CodeComplexityLimit)
+		a.do(q, nil, false).WantError(t, http.StatusBadRequest, api.CodeComplexityLimit)
 		if read := kv.Views() - before; read != 0 {
 			t.Errorf("%.80s: refused, but %d store reads ran", q, read)
 		}
@@ -93,13 +94,13 @@ func TestScansAreCosted(t *testing.T) {
 		`{ factCounts(filter: { series: "syn-series-3" }, groupBy: [YEAR]) { year count } }`,
 		`{ sponsorships(first: 1) { totalCount } }`, // 6,400 sponsorships: a scan this size is allowed
 	} {
-		a.do(q, nil, false).ok(t)
+		a.do(q, nil, false).OK(t)
 	}
 
 	stats := aliased(30, `stats { entities facts activeFacts byKind { kind count } }`)
-	a.do(stats, nil, false).ok(t) // the counts are kept in process from here
+	a.do(stats, nil, false).OK(t) // the counts are kept in process from here
 	before := kv.Views()
-	r := a.do(stats, nil, false).ok(t)
+	r := a.do(stats, nil, false).OK(t)
 	if read := kv.Views() - before; read != 0 {
 		t.Errorf("30 aliases of stats ran %d store reads", read)
 	}
@@ -107,8 +108,9 @@ func TestScansAreCosted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(r.Data["a29"]), fmt.Sprintf(`"entities":%d,"facts":%d,"activeFacts":%d`, want.Nodes, want.Facts, want.ActiveFacts)) {
-		t.Errorf("stats %s, a scan counts %+v", r.Data["a29"], want)
+	var got struct{ Entities, Facts, ActiveFacts int }
+	if err := r.Decode("a29", &got); err != nil || got.Entities != want.Nodes || got.Facts != want.Facts || got.ActiveFacts != want.ActiveFacts {
+		t.Errorf("stats %+v (%v), a scan counts %+v", got, err, want)
 	}
 }
 
@@ -135,9 +137,9 @@ func TestCostModelAgreesWithResponseLimit(t *testing.T) {
 		for _, first := range []int{20, 200} {
 			for _, n := range []int{1, 3, 6} {
 				q := aliased(n, fmt.Sprintf(shape, first))
-				size := len(unlimited.do(q, nil, false).ok(t).Raw)
+				size := len(unlimited.do(q, nil, false).OK(t).Raw)
 				r := limited.do(q, nil, false)
-				switch r.code() {
+				switch r.Code() {
 				case "":
 					if size > int(def.MaxResponseBytes) {
 						t.Errorf("admitted, but answers %d bytes, over the response limit: %s", size, q)
@@ -148,14 +150,14 @@ func TestCostModelAgreesWithResponseLimit(t *testing.T) {
 						refusedMin = size
 					}
 				default:
-					t.Errorf("%s: %s", q, clip(r.Raw))
+					t.Errorf("%s: %s", q, testenv.Clip(r.Raw))
 				}
 			}
 		}
 	}
 	t.Logf("largest answer admitted %d bytes; smallest refused %d bytes; response limit %d", admittedMax, refusedMin, def.MaxResponseBytes)
 	big := `{ a: facts(first: 200) { nodes { evidence { source { text } } } } b: facts(first: 200, after: null) { nodes { evidence { source { text } } } } c: facts(first: 200, order: DESC) { nodes { evidence { source { text } } } } }`
-	limited.do(big, nil, false).wantError(t, http.StatusBadRequest, api.CodeComplexityLimit)
+	limited.do(big, nil, false).WantError(t, http.StatusBadRequest, api.CodeComplexityLimit)
 }
 
 // expiring is a context whose deadline passes when expire is called; the
@@ -264,8 +266,8 @@ func TestResolversReadUnderTheDeadline(t *testing.T) {
 			if after := f.gets.Load() - readsAtExpiry.Load(); readsAtExpiry.Load() < 0 || after != 0 {
 				t.Errorf("%d keys read after the deadline passed", after)
 			}
-			if r.code() != api.CodeTimeout {
-				t.Errorf("the request ended as the field read, yet: %s\n%s", clip(r.Raw), a.log.String())
+			if r.Code() != api.CodeTimeout {
+				t.Errorf("the request ended as the field read, yet: %s\n%s", testenv.Clip(r.Raw), a.log.String())
 			}
 		})
 	}

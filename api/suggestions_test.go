@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"policygraph/api"
+	"policygraph/internal/testenv"
 )
 
 // misspelled are queries that fail validation on a near miss of something the
@@ -34,11 +35,11 @@ func TestNoSuggestionsWithoutIntrospection(t *testing.T) {
 	limits.RefusalDelay = 0
 	for _, introspection := range []bool{false, true} {
 		h := api.NewHandler(g, api.Options{Introspection: introspection, Limits: &limits, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-		a := &server{t: t, g: g, h: h}
+		a := serve(t, g, h, nil)
 		for name, q := range misspelled {
 			r := a.do(q, nil, false)
-			if r.Status != http.StatusBadRequest || r.code() != "GRAPHQL_VALIDATION_FAILED" {
-				t.Fatalf("%s: status %d: %s", name, r.Status, clip(r.Raw))
+			if r.Status != http.StatusBadRequest || r.Code() != "GRAPHQL_VALIDATION_FAILED" {
+				t.Fatalf("%s: status %d: %s", name, r.Status, testenv.Clip(r.Raw))
 			}
 			suggests := strings.Contains(r.Raw, "Did you mean")
 			if suggests != introspection {
@@ -75,13 +76,13 @@ func BenchmarkRefusedLongName(b *testing.B) {
 	for _, where := range []string{"field", "argument", "type"} {
 		b.Run(where, func(b *testing.B) {
 			h := api.NewHandler(g, api.Options{Introspection: true, Limits: &limits, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-			a := &server{t: b, g: g, h: h}
+			a := serve(b, g, h, nil)
 			i := 0
 			b.ReportAllocs()
 			for b.Loop() {
 				i++
 				if r := a.do(longNameQuery(i, where), nil, false); r.Status != http.StatusBadRequest {
-					b.Fatalf("status %d: %s", r.Status, clip(r.Raw))
+					b.Fatalf("status %d: %s", r.Status, testenv.Clip(r.Raw))
 				}
 			}
 		})
@@ -94,12 +95,12 @@ func BenchmarkRefusedLongName(b *testing.B) {
 func TestLongNamesRefused(t *testing.T) {
 	a := newAPI(t, seeded(t), nil)
 	for _, where := range []string{"field", "argument", "type"} {
-		a.do(longNameQuery(1, where), nil, false).wantError(t, http.StatusBadRequest, api.CodeTokenLimit)
+		a.do(longNameQuery(1, where), nil, false).WantError(t, http.StatusBadRequest, api.CodeTokenLimit)
 	}
 	alias := strings.Repeat("a", api.MaxNameBytes)
-	r := a.do(`{ `+alias+`: entity(slug: "waic") { name } }`, nil, false).ok(t)
+	r := a.do(`{ `+alias+`: entity(slug: "waic") { name } }`, nil, false).OK(t)
 	if !strings.Contains(r.Raw, `"`+alias+`":{"name":`) {
-		t.Fatalf("long alias: %s", clip(r.Raw))
+		t.Fatalf("long alias: %s", testenv.Clip(r.Raw))
 	}
-	a.do(`{ `+alias+`b: entity(slug: "waic") { name } }`, nil, false).wantError(t, http.StatusBadRequest, api.CodeTokenLimit)
+	a.do(`{ `+alias+`b: entity(slug: "waic") { name } }`, nil, false).WantError(t, http.StatusBadRequest, api.CodeTokenLimit)
 }

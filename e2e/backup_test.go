@@ -128,7 +128,7 @@ func TestBackupsUnderConcurrentWritersRestoreClean(t *testing.T) {
 		}
 		var out bytes.Buffer
 		if err := app.Run(context.Background(), []string{"check", "-data", restored}, getenv, nil, &out, io.Discard); err != nil {
-			t.Errorf("check of restored backup %d (taken under writes): %v\n%s", i, err, clip(out.Bytes()))
+			t.Errorf("check of restored backup %d (taken under writes): %v\n%s", i, err, testenv.Clip(out.String()))
 		}
 		return restored
 	}
@@ -162,8 +162,8 @@ func TestBackupsUnderConcurrentWritersRestoreClean(t *testing.T) {
 	r := testenv.Start(t, "-data", restored, "-seed=false", "-max-complexity", "0") // the writers grew the graph: its scans cost more
 	for _, q := range append(queriesToCompare, `{ entities(first: 200, filter: {country: "VN"}) { totalCount nodes { id name aliases } } }`) {
 		a, b := testenv.At(s.URL).Must(t, "", q, nil), testenv.At(r.URL).Must(t, "", q, nil)
-		if !bytes.Equal(a.Raw, b.Raw) {
-			t.Errorf("%s\nsource:   %s\nrestored: %s", testenv.FirstLine(q), clip(a.Raw), clip(b.Raw))
+		if a.Raw != b.Raw {
+			t.Errorf("%s\nsource:   %s\nrestored: %s", testenv.FirstLine(q), testenv.Clip(a.Raw), testenv.Clip(b.Raw))
 		}
 	}
 	if !t.Failed() {

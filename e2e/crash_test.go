@@ -137,7 +137,7 @@ func TestSIGTERMDrainsAndLosesNothing(t *testing.T) {
 	q := testenv.StartBinary(t, dir)
 	w.verify(t, q.URL)
 	r := testenv.At(q.URL).Must(t, "", `{ organization(slug: "drained-org") { name } }`, nil)
-	if !strings.Contains(string(r.Raw), "Drained Org") {
+	if !strings.Contains(r.Raw, "Drained Org") {
 		t.Errorf("the write drained at shutdown is missing: %s", r.Raw)
 	}
 	e, f := w.counts()

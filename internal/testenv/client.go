@@ -32,7 +32,7 @@ func At(url string) *Client { return &Client{URL: url} }
 type Response struct {
 	Status int            `json:"-"`
 	Header http.Header    `json:"-"`
-	Raw    []byte         `json:"-"`
+	Raw    string         `json:"-"`
 	Data   map[string]any `json:"data"`
 	Errors []struct {
 		Message    string         `json:"message"`
@@ -113,29 +113,32 @@ func (c *Client) Send(req *http.Request) (*Response, error) {
 	if c.Accept != "" && req.Header.Get("Accept") == "" {
 		req.Header.Set("Accept", c.Accept)
 	}
-	var res *http.Response
 	if c.Handler != nil {
 		rec := httptest.NewRecorder()
 		c.Handler.ServeHTTP(rec, req)
-		res = rec.Result()
-	} else {
-		hc := c.HTTP
-		if hc == nil {
-			hc = http.DefaultClient
-		}
-		var err error
-		if res, err = hc.Do(req); err != nil {
-			return nil, err
-		}
+		return ReadResponse(rec.Result())
 	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	res, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	return ReadResponse(res)
+}
+
+// ReadResponse reads and closes res's body, a GraphQL answer.
+func ReadResponse(res *http.Response) (*Response, error) {
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
 	if err != nil {
 		return nil, err
 	}
-	out := &Response{Status: res.StatusCode, Header: res.Header, Raw: raw}
+	out := &Response{Status: res.StatusCode, Header: res.Header, Raw: string(raw)}
 	if err := json.Unmarshal(raw, out); err != nil {
-		return nil, fmt.Errorf("status %d, body not JSON: %v: %s", res.StatusCode, err, Clip(raw))
+		return nil, fmt.Errorf("status %d, body not JSON: %v: %s", res.StatusCode, err, Clip(out.Raw))
 	}
 	return out, nil
 }
@@ -204,12 +207,12 @@ func Strings(v any, path, f string) []string {
 	return out
 }
 
-// Clip is b cut to 500 bytes, for messages.
-func Clip(b []byte) string {
-	if len(b) > 500 {
-		return string(b[:500]) + "…"
+// Clip is s cut to 500 bytes, for messages.
+func Clip(s string) string {
+	if len(s) > 500 {
+		return s[:500] + "…"
 	}
-	return string(b)
+	return s
 }
 
 // FirstLine is the first line of s, trimmed: a query's name in messages.
