@@ -11,30 +11,16 @@ import (
 	"strings"
 	"testing"
 
-	"policygraph/api"
-	"policygraph/seed"
-	"policygraph/storage"
+	"policygraph/internal/testenv"
 	"policygraph/web"
 )
 
 // TestExamplesAnswer runs every example, as the IDE opens it (the question
 // as a comment, the query named after the example), through the real
-// GraphQL handler on the seeded graph: each validates against the schema and
+// route table on the seeded graph: each validates against the schema and
 // answers with data and no error.
 func TestExamplesAnswer(t *testing.T) {
-	kv, err := storage.OpenBadger(storage.BadgerOptions{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := storage.Open(kv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Close() })
-	if _, err := seed.Load(g); err != nil {
-		t.Fatal(err)
-	}
-	h := api.NewHandler(g, api.Options{Introspection: true})
+	c := &testenv.Client{Handler: testenv.Handler(t, testenv.Seeded(t), "-cache-size", "0")}
 
 	if len(web.Examples) < 17 {
 		t.Fatalf("%d examples, want README's 17 questions (the headline and 16 more)", len(web.Examples))
@@ -47,24 +33,19 @@ func TestExamplesAnswer(t *testing.T) {
 			}
 			req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
-			var res struct {
-				Data   map[string]json.RawMessage `json:"data"`
-				Errors []json.RawMessage          `json:"errors"`
+			res, err := c.Send(req)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if err := json.Unmarshal(rec.Body.Bytes(), &res); err != nil {
-				t.Fatalf("status %d, not JSON: %v\n%s", rec.Code, err, rec.Body)
-			}
-			if rec.Code != http.StatusOK || len(res.Errors) > 0 {
-				t.Fatalf("status %d, errors:\n%s\nquery:\n%s", rec.Code, rec.Body, e.Document())
+			if res.Status != http.StatusOK || len(res.Errors) > 0 {
+				t.Fatalf("status %d, errors:\n%s\nquery:\n%s", res.Status, res.Raw, e.Document())
 			}
 			if len(res.Data) == 0 {
-				t.Fatalf("no data: %s", rec.Body)
+				t.Fatalf("no data: %s", res.Raw)
 			}
 			for field, v := range res.Data {
-				if string(v) == "null" || string(v) == "[]" {
-					t.Errorf("%s answered %s on the seeded graph: the example shows nothing", field, v)
+				if l, isList := v.([]any); v == nil || isList && len(l) == 0 {
+					t.Errorf("%s answered %v on the seeded graph: the example shows nothing", field, v)
 				}
 			}
 		})
