@@ -66,7 +66,7 @@ type Options struct {
 // DefaultMaxBodyBytes is the default bound on a POST body.
 const DefaultMaxBodyBytes = 1 << 20
 
-// The caches' default bounds in bytes (server.go derives its own from the
+// The caches' default bounds in bytes (app derives its own from the
 // memory budget).
 const (
 	DefaultCacheBytes        = 64 << 20
@@ -87,7 +87,7 @@ func orDefault(n, def int64) int64 {
 
 // NewHandler builds the /graphql handler: GET and POST transports, a parsed-query
 // cache, automatic persisted queries, the error presenter, the write guard and
-// per-operation loaders. Wrap it in Auth.Authenticate (see server.go).
+// per-operation loaders. Wrap it in Auth.Authenticate (see app.NewHandler).
 func NewHandler(g *storage.Graph, o Options) http.Handler {
 	log := o.Logger
 	if log == nil {

@@ -68,7 +68,7 @@ func longNameQuery(i int, where string) string {
 // costs (issue 9: ~250 ms of "Did you mean" suggestions each, computed by an
 // edit distance between that name and every candidate in the schema).
 //
-//	go test ./graph -run '^$' -bench RefusedLongName -benchtime 20x
+//	go test ./api -run '^$' -bench RefusedLongName -benchtime 20x
 func BenchmarkRefusedLongName(b *testing.B) {
 	g := seeded(b)
 	limits := api.DefaultLimits()

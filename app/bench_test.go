@@ -10,7 +10,7 @@ import (
 )
 
 // BenchmarkHeadlineHTTP is the headline query end to end: HTTP, the route table,
-// gqlgen, loaders and storage on a seeded Badger. go run . bench measures the
+// gqlgen, loaders and storage on a seeded Badger. go run ./cmd/bench measures the
 // same under concurrent load; see BENCHMARKS.md.
 func BenchmarkHeadlineHTTP(b *testing.B) {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))

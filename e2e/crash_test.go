@@ -38,7 +38,7 @@ func checkDir(t *testing.T, dir string) {
 // the end all of them; 50 times (POLICYGRAPH_CRASH_KILLS to change; 5 with
 // -short). The crash soak in BENCHMARKS.md is this test with 1,000 kills:
 //
-//	POLICYGRAPH_CRASH_KILLS=1000 go test -run TestKillNineLosesNoAcknowledgedWrite -timeout 6h -v .
+//	POLICYGRAPH_CRASH_KILLS=1000 go test -run TestKillNineLosesNoAcknowledgedWrite -timeout 6h -v ./e2e
 func TestKillNineLosesNoAcknowledgedWrite(t *testing.T) {
 	kills := 50
 	if testing.Short() {

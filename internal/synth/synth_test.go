@@ -45,7 +45,7 @@ func TestGenerateImports(t *testing.T) {
 }
 
 // BenchmarkImport is Graph.Import of a 20k-node synthetic graph into a fresh
-// on-disk store; it reports edges/s (go run . bench -scale measures larger sizes).
+// on-disk store; it reports edges/s (go run ./cmd/bench -scale measures larger sizes).
 func BenchmarkImport(b *testing.B) {
 	var export bytes.Buffer
 	if _, _, err := Generate(&export, 20000); err != nil {
