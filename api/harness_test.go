@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,24 +27,7 @@ type server struct {
 	g   *storage.Graph
 	h   http.Handler
 	c   *testenv.Client
-	log *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	log *testenv.LineWriter
 }
 
 func newAPI(t testing.TB, g *storage.Graph, limits *api.Limits) *server {
@@ -56,14 +38,14 @@ func newAPI(t testing.TB, g *storage.Graph, limits *api.Limits) *server {
 // newAPIWith is newAPI with more options; the token, introspection and logger are set here.
 func newAPIWith(t testing.TB, g *storage.Graph, o api.Options) *server {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := testenv.NewLineWriter()
 	o.Token, o.Introspection, o.Logger = testToken, true, slog.New(slog.NewJSONHandler(logs, nil))
 	h := api.NewHandler(g, o)
 	return serve(t, g, api.Authenticate(testToken)(h), logs)
 }
 
 // serve is the server of h over g, which logs into logs.
-func serve(t testing.TB, g *storage.Graph, h http.Handler, logs *syncBuffer) *server {
+func serve(t testing.TB, g *storage.Graph, h http.Handler, logs *testenv.LineWriter) *server {
 	// The GraphQL-over-HTTP media type whose status codes tell refusals apart
 	// (under application/json a refused request is 200, as the specification says).
 	c := &testenv.Client{Handler: h, Accept: "application/graphql-response+json"}

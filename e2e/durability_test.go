@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -58,52 +56,14 @@ func traceWrites(t *testing.T, args ...string) string {
 	argv := append([]string{"-f", "-y", "-qq", "-s", "512", "-e", "trace=mmap,msync,fsync,fdatasync,write", "-o", tracePath,
 		testenv.Binary(t), "serve", "-addr", "127.0.0.1:0", "-data", dir, "-token", testenv.Token, "-seed=false"}, args...)
 	cmd := exec.Command("strace", argv...)
-	cmd.Env = append(os.Environ(), "POLICYGRAPH_ADDR=", "POLICYGRAPH_TOKEN=", "POLICYGRAPH_SYNC=")
+	cmd.Env = testenv.Env()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // strace and the server, stopped together
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr := &strings.Builder{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	out := testenv.NewLineWriter()
-	done := make(chan error, 1)
-	go func() { io.Copy(out, stdout); done <- cmd.Wait() }()
-	stopped := false
-	stop := func(sig syscall.Signal) {
-		if !stopped {
-			syscall.Kill(-cmd.Process.Pid, sig)
-		}
-	}
-	t.Cleanup(func() { stop(syscall.SIGKILL) })
-	var url string
-	select {
-	case addr := <-out.Listening(60 * time.Second):
-		if addr == "" {
-			t.Fatalf("the server did not listen within 60s:\n%s\n%s", out, stderr)
-		}
-		url = "http://" + addr
-	case err := <-done:
-		t.Fatalf("strace or the server exited before listening: %v\n%s\n%s", err, out.String(), stderr)
-	}
-	c := &http.Client{Timeout: 30 * time.Second}
+	p := testenv.StartCommand(t, cmd)
+	p.HTTP = &http.Client{Timeout: 30 * time.Second}
 	for i := range tracedWrites {
-		r, err := (&testenv.Client{URL: url, HTTP: c}).Do(context.Background(), testenv.Token, `mutation($n: String!) { createEntity(input: {kind: ORGANIZATION, name: $n}) { id } }`, map[string]any{"n": fmt.Sprintf("Durable %d", i)})
-		if err != nil || !r.Acked() {
-			t.Fatalf("write %d: %v %s", i, err, r.Raw)
-		}
+		p.Must(t, testenv.Token, `mutation($n: String!) { createEntity(input: {kind: ORGANIZATION, name: $n}) { id } }`, map[string]any{"n": fmt.Sprintf("Durable %d", i)})
 	}
-	stop(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		stop(syscall.SIGKILL)
-		<-done
-	}
-	stopped = true
+	p.Stop()
 	b, err := os.ReadFile(tracePath)
 	if err != nil {
 		t.Fatal(err)

@@ -232,21 +232,40 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
-// BinaryCommand is the binary with args, in an environment without the
-// POLICYGRAPH_ settings that would change the addresses and paths tests give.
+// Env is the test process's environment without its POLICYGRAPH_ settings,
+// which would change the addresses, paths and settings tests give a child.
+func Env() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "POLICYGRAPH_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// BinaryCommand is the binary with args, in Env.
 func BinaryCommand(t testing.TB, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(Binary(t), args...)
-	cmd.Env = append(os.Environ(), "POLICYGRAPH_ADDR=", "POLICYGRAPH_TOKEN=", "POLICYGRAPH_DATA=")
+	cmd.Env = Env()
 	return cmd
 }
 
 // StartBinary runs the binary's serve on the data directory dir with args
-// (after -addr on a free loopback port and -token Token), and waits until it
-// listens; it is killed when the test ends. Stop sends SIGTERM and waits.
+// (after -addr on a free loopback port and -token Token); see StartCommand.
 func StartBinary(t testing.TB, dir string, args ...string) *Process {
 	t.Helper()
-	cmd := BinaryCommand(t, append([]string{"serve", "-addr", "127.0.0.1:0", "-data", dir, "-token", Token}, args...)...)
+	return StartCommand(t, BinaryCommand(t, append([]string{"serve", "-addr", "127.0.0.1:0", "-data", dir, "-token", Token}, args...)...))
+}
+
+// StartCommand starts cmd, a command that runs the service (the binary, or a
+// tool that runs it, such as strace), and waits until the service listens.
+// Stop sends SIGTERM and waits for the exit (SIGKILL after 30s); when the test
+// ends it is killed. With cmd.SysProcAttr.Setpgid, the signals go to its
+// whole process group.
+func StartCommand(t testing.TB, cmd *exec.Cmd) *Process {
+	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -256,16 +275,31 @@ func StartBinary(t testing.TB, dir string, args ...string) *Process {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	signal := func(sig syscall.Signal) {
+		if cmd.SysProcAttr != nil && cmd.SysProcAttr.Setpgid {
+			syscall.Kill(-cmd.Process.Pid, sig)
+			return
+		}
+		cmd.Process.Signal(sig)
+	}
 	p := &Process{Stdout: NewLineWriter(), Cmd: cmd, Done: make(chan error, 1)}
+	exited := make(chan struct{})
 	go func() {
 		io.Copy(p.Stdout, stdout)
 		p.Done <- cmd.Wait()
+		close(exited)
 	}()
-	t.Cleanup(func() { cmd.Process.Kill() })
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		default:
+			signal(syscall.SIGKILL)
+		}
+	})
 	select {
-	case addr := <-p.Stdout.Listening(30 * time.Second):
+	case addr := <-p.Stdout.Listening(60 * time.Second):
 		if addr == "" {
-			t.Fatalf("the server did not listen within 30s:\n%s\n%s", p.Stdout, stderr)
+			t.Fatalf("the server did not listen within 60s:\n%s\n%s", p.Stdout, stderr)
 		}
 		p.Client = &Client{URL: "http://" + addr}
 	case err := <-p.Done:
@@ -275,11 +309,13 @@ func StartBinary(t testing.TB, dir string, args ...string) *Process {
 	var stopErr error
 	p.stop = func() error {
 		once.Do(func() {
-			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				stopErr = err
-				return
+			signal(syscall.SIGTERM)
+			select {
+			case stopErr = <-p.Done:
+			case <-time.After(30 * time.Second):
+				signal(syscall.SIGKILL)
+				stopErr = <-p.Done
 			}
-			stopErr = <-p.Done
 		})
 		return stopErr
 	}
