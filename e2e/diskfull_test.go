@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -86,30 +83,9 @@ func ballast(t *testing.T, dir string, leave int64) func() {
 // returns the status and the first error's code ("" for none).
 func graphQL(t *testing.T, url, query string) (int, string, string) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query})
-	req, _ := http.NewRequest(http.MethodPost, url+"/graphql", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/graphql-response+json")
-	req.Header.Set("Authorization", "Bearer "+testenv.Token)
-	res, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	var out struct {
-		Errors []struct {
-			Extensions struct{ Code string } `json:"extensions"`
-		} `json:"errors"`
-	}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatalf("%s: status %d, body not JSON: %q", query, res.StatusCode, raw)
-	}
-	code := ""
-	if len(out.Errors) > 0 {
-		code = out.Errors[0].Extensions.Code
-	}
-	return res.StatusCode, code, string(raw)
+	c := &testenv.Client{URL: url, Accept: "application/graphql-response+json", HTTP: &http.Client{Timeout: 30 * time.Second}}
+	r := c.Post(t, testenv.Token, query, nil)
+	return r.Status, r.Code(), r.Raw
 }
 
 // TestFullDiskRefusesWritesAndServesReads runs the binary on a small tmpfs
