@@ -114,7 +114,7 @@ func TestBackupsUnderConcurrentWritersRestoreClean(t *testing.T) {
 	for i := range 8 {
 		wg.Go(func() { c.run(ctx, s.URL, fmt.Sprintf("w%d", i)) })
 	}
-	getenv := func(string) string { return "" }
+	getenv := testenv.NoEnv
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
 	restoreOne := func(i int) string {
 		t.Helper()
@@ -234,10 +234,8 @@ func TestRestoreRefusesBadBackups(t *testing.T) {
 	dir := t.TempDir()
 	s := testenv.Start(t, "-data", filepath.Join(dir, "live"))
 	w := newWriter()
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	w.stream(ctx, s.URL, "r")
-	cancel()
-	getenv := func(string) string { return "" }
+	w.streamFor(s.URL, "r", 200*time.Millisecond)
+	getenv := testenv.NoEnv
 	good := filepath.Join(dir, "good.backup")
 	if err := app.Run(context.Background(), []string{"backup", "-url", s.URL, "-token", testenv.Token, "-out", good}, getenv, nil, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)

@@ -116,9 +116,7 @@ func TestBackupRestoreCheck(t *testing.T) {
 	s := testenv.Start(t, "-data", filepath.Join(dir, "live"))
 	// Writes beyond the seed: entities, facts, a retraction.
 	w := newWriter()
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	w.stream(ctx, s.URL, "a")
-	cancel()
+	w.streamFor(s.URL, "a", 300*time.Millisecond)
 	var f struct{ ID string }
 	s.Must(t, testenv.Token, addSponsorshipMutation, map[string]any{"in": map[string]any{"subject": "qualcomm", "predicate": "PARTICIPATED_IN",
 		"object": "waic-2019", "evidence": []any{map[string]any{"source": "waic-2023-article", "quote": testenv.ArticleQuote}}}}).Decode("addFact", &f)
@@ -126,7 +124,7 @@ func TestBackupRestoreCheck(t *testing.T) {
 
 	// Online backup while the server serves (and the data directory is locked).
 	backup := filepath.Join(dir, "backup")
-	getenv := func(string) string { return "" }
+	getenv := testenv.NoEnv
 	if err := app.Run(context.Background(), []string{"backup", "-url", s.URL, "-token", testenv.Token, "-out", backup}, getenv, nil, io.Discard, io.Discard); err != nil {
 		t.Fatalf("backup: %v", err)
 	}

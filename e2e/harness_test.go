@@ -69,6 +69,13 @@ func (w *writer) stream(ctx context.Context, url, client string) {
 	}
 }
 
+// streamFor streams writes for d.
+func (w *writer) streamFor(url, client string, d time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	w.stream(ctx, url, client)
+}
+
 // verify checks that every acknowledged write is on the server.
 func (w *writer) verify(t testing.TB, url string) { w.check(t, url, true) }
 

@@ -19,7 +19,7 @@ import (
 // a seed of an untouched store writes nothing.
 func TestSeedKeepsCuration(t *testing.T) {
 	dir := t.TempDir()
-	getenv := func(string) string { return "" }
+	getenv := testenv.NoEnv
 	seedCmd := func() string {
 		t.Helper()
 		var out bytes.Buffer
