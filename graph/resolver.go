@@ -1,15 +1,17 @@
-// Package graph is policygraph's GraphQL face: the schema (*.graphqls), gqlgen's
-// generated executor, thin resolvers over storage, per-request loaders and the
-// error presenter.
+// Package graph is policygraph's GraphQL schema: the *.graphqls, gqlgen's
+// generated executor, thin resolvers over storage and per-request loaders. It
+// knows nothing of HTTP: serving it is package api's.
 package graph
-
-//go:generate go tool gqlgen generate
 
 import (
 	"context"
 
+	"github.com/vektah/gqlparser/v2/ast"
+
 	"policygraph/storage"
 )
+
+//go:generate go tool gqlgen generate
 
 // Resolver holds the dependencies of every resolver; NewHandler builds it once.
 type Resolver struct {
@@ -25,3 +27,24 @@ func NewResolver(g *storage.Graph) *Resolver { return &Resolver{store: g} }
 // time is up (see storage.Graph.WithContext). It is the one way resolvers
 // reach the store, but for the loaders, which bind it to the context too.
 func (r *Resolver) graph(ctx context.Context) *storage.Graph { return r.store.WithContext(ctx) }
+
+type actorKey struct{}
+
+// WithActor records who the request authenticated as (the HTTP layer's
+// Authenticate does); writes record it as their actor.
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// Actor is who the request authenticated as; "" for anonymous readers.
+func Actor(ctx context.Context) string {
+	s, _ := ctx.Value(actorKey{}).(string)
+	return s
+}
+
+// actor is Actor, as the resolvers call it.
+func actor(ctx context.Context) string { return Actor(ctx) }
+
+// Schema is the parsed GraphQL schema (*.graphqls), fixed for the life of the
+// process.
+func Schema() *ast.Schema { return parsedSchema }

@@ -1,0 +1,282 @@
+package api
+
+import (
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/google/uuid"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"policygraph/graph"
+	"policygraph/graph/model"
+	"policygraph/storage"
+)
+
+// The cost model of the complexity limit. gqlgen charges every field 1 plus what
+// it selects; these costs replace that for the fields that fan out, so that a
+// query's complexity grows with the records it can make the server read:
+//
+//   - a field with a first argument (entities, facts, sponsorships, search) costs
+//     connectionCost plus first times what each item selects;
+//   - nodes(ids) costs 1 plus len(ids) times what each node selects;
+//   - the edges and nodes lists of a connection cost 1 plus what they select
+//     (the connection already multiplied by first);
+//   - any other list of objects is a traversal of unknown width: traversalCost
+//     plus listEstimate times what each item selects, or, for lists of values kept
+//     inside a record (labels, evidence...), 1 plus inlineEstimate times that;
+//   - a field that leads to one other entity or fact (subject, series, parent...)
+//     costs hopCost plus what it selects.
+//
+// Everything else keeps gqlgen's 1 plus what it selects.
+//
+// On top of that shape, costModel prices what some fields read whatever they
+// select: the lists that start from an index (facts, entities, sponsorships,
+// sponsorshipsByYear, factCounts, timeSeries) cost one point per record their
+// query reads, as storage estimates it from the graph's size (FactScan,
+// EntityScan, SponsorshipScan), so that a count or a scan of the whole graph
+// costs the graph's size, and Source.text costs its bytes, so that the
+// complexity limit refuses what would exceed the response size limit.
+const (
+	connectionCost = 10
+	traversalCost  = 5
+	listEstimate   = 10
+	inlineEstimate = 2
+	hopCost        = 2
+)
+
+// inlineTypes are object types stored inside their parent's record: listing them
+// reads nothing more.
+var inlineTypes = map[string]bool{"Label": true, "Evidence": true, "KindCount": true, "PredicateInfo": true}
+
+// fieldCosts is the graph.ComplexityRoot that puts the cost model into gqlgen's
+// complexity calculation. It is built by reflection over the generated struct and
+// the schema, so new fields are priced by the same rules without code here.
+var fieldCosts = sync.OnceValue(func() graph.ComplexityRoot {
+	var root graph.ComplexityRoot
+	schema := graph.Schema()
+	rv := reflect.ValueOf(&root).Elem()
+	for i := range rv.NumField() {
+		def := schema.Types[rv.Type().Field(i).Name]
+		if def == nil {
+			continue
+		}
+		tv := rv.Field(i)
+		for j := range tv.NumField() {
+			fd := fieldByGoName(def, tv.Type().Field(j).Name)
+			ft := tv.Field(j).Type()
+			if fd == nil || ft.Kind() != reflect.Func || ft.NumIn() != 1+len(fd.Arguments) {
+				continue
+			}
+			if cost := costOf(schema, def, fd); cost != nil {
+				names := make([]string, len(fd.Arguments))
+				for k, a := range fd.Arguments {
+					names[k] = a.Name
+				}
+				tv.Field(j).Set(reflect.MakeFunc(ft, func(in []reflect.Value) []reflect.Value {
+					args := make(map[string]reflect.Value, len(names))
+					for k, name := range names {
+						args[name] = in[1+k]
+					}
+					return []reflect.Value{reflect.ValueOf(cost(int(in[0].Int()), args))}
+				}))
+			}
+		}
+	}
+	return root
+})
+
+// costModel is the cost model of a handler on g under l: the shape of
+// fieldCosts, plus what the fields that scan read (see above).
+func costModel(g *storage.Graph, l Limits) graph.ComplexityRoot {
+	root := fieldCosts()
+	q := &root.Query
+
+	facts := q.Facts
+	q.Facts = func(child int, f *model.FactFilter, order *model.SortOrder, first *int, after *string) int {
+		return satAdd(facts(child, f, order, first, after), g.FactScan(factShape(f, false)))
+	}
+	counts := q.FactCounts
+	q.FactCounts = func(child int, f *model.FactFilter, by []storage.Dimension) int {
+		return satAdd(counts(child, f, by), g.FactScan(factShape(f, true)))
+	}
+	series := q.TimeSeries
+	q.TimeSeries = func(child int, f *model.FactFilter, by []storage.Dimension) int {
+		return satAdd(series(child, f, by), g.FactScan(factShape(f, true)))
+	}
+	entities := q.Entities
+	q.Entities = func(child int, f *model.EntityFilter, orderBy *model.EntityOrder, order *model.SortOrder, first *int, after *string) int {
+		return satAdd(entities(child, f, orderBy, order, first, after), g.EntityScan(entityShape(f)))
+	}
+	sponsorships := q.Sponsorships
+	q.Sponsorships = func(child int, series, event, country *string, tier *storage.Tier, from, to *int, order *model.SortOrder, first *int, after *string) int {
+		return satAdd(sponsorships(child, series, event, country, tier, from, to, order, first, after),
+			g.SponsorshipScan(sponsorshipShape(series, event, country)))
+	}
+	byYear := q.SponsorshipsByYear
+	q.SponsorshipsByYear = func(child int, series, event, country *string, tier *storage.Tier, from, to *int, order *model.SortOrder) int {
+		return satAdd(byYear(child, series, event, country, tier, from, to, order),
+			g.SponsorshipScan(sponsorshipShape(series, event, country)))
+	}
+
+	// A point of complexity buys this many bytes of answer: at the default
+	// limits, 8 MiB / 20,000 = 419 bytes.
+	bytesPerPoint := int64(DefaultMaxResponseBytes / DefaultLimits().MaxComplexity)
+	if l.MaxResponseBytes > 0 && l.MaxComplexity > 0 {
+		bytesPerPoint = max(1, l.MaxResponseBytes/int64(l.MaxComplexity))
+	}
+	root.Source.Text = func(child int) int {
+		n := int64(g.MaxSourceText())
+		return int(min(1+n/bytesPerPoint, int64(maxInt)))
+	}
+	return root
+}
+
+// The shapes of filters, for the scan estimates: which fields are set is what
+// matters; references are not resolved (any ID stands for a set one).
+var someID = uuid.Max
+
+func refShape(s *string) uuid.UUID {
+	if s == nil || *s == "" {
+		return uuid.Nil
+	}
+	return someID
+}
+
+// factShape is the storage query of a FactFilter; positive is the default of
+// factCounts and timeSeries, which count positive facts when negated is null.
+func factShape(f *model.FactFilter, positive bool) storage.FactQuery {
+	var q storage.FactQuery
+	if f != nil {
+		q = storage.FactQuery{Predicates: f.Predicates, Negated: f.Negated, SubjectKinds: f.SubjectKinds, ObjectKinds: f.ObjectKinds,
+			IncludeRetracted: f.IncludeRetracted != nil && *f.IncludeRetracted, SubjectCountry: str(f.SubjectCountry),
+			Subject: refShape(f.Subject), Object: refShape(f.Object), Series: refShape(f.Series)}
+	}
+	if positive && q.Negated == nil {
+		no := false
+		q.Negated = &no
+	}
+	return q
+}
+
+func entityShape(f *model.EntityFilter) storage.EntityQuery {
+	if f == nil {
+		return storage.EntityQuery{}
+	}
+	q := storage.EntityQuery{Kinds: f.Kinds, Country: str(f.Country), Series: refShape(f.Series),
+		SponsoredSeries: refShape(f.SponsoredSeries), SponsoredEvent: refShape(f.SponsoredEvent), Product: refShape(f.Product),
+		SanctionedBy: refShape(f.SanctionedBy), ControlledBy: refShape(f.ControlledBy)}
+	if f.SanctionedBy != nil && *f.SanctionedBy == "*" {
+		q.SanctionedBy = storage.AnyAuthority
+	}
+	if f.ControlledBy != nil && *f.ControlledBy == "*" {
+		q.ControlledBy = storage.AnyAuthority
+	}
+	return q
+}
+
+func sponsorshipShape(series, event, country *string) storage.SponsorshipQuery {
+	return storage.SponsorshipQuery{Series: refShape(series), Event: refShape(event), SponsorCountry: str(country)}
+}
+
+// fieldByGoName finds the schema field gqlgen named goName in the Go code.
+func fieldByGoName(def *ast.Definition, goName string) *ast.FieldDefinition {
+	for _, f := range def.Fields {
+		if strings.EqualFold(strings.ReplaceAll(f.Name, "_", ""), goName) {
+			return f
+		}
+	}
+	return nil
+}
+
+// costOf returns the cost function of a field, or nil to keep gqlgen's default.
+func costOf(schema *ast.Schema, parent *ast.Definition, fd *ast.FieldDefinition) func(child int, args map[string]reflect.Value) int {
+	elem := schema.Types[fd.Type.Name()]
+	if elem == nil || (elem.Kind != ast.Object && elem.Kind != ast.Interface && elem.Kind != ast.Union) {
+		return nil // scalars and enums, and lists of them
+	}
+	switch {
+	case fd.Arguments.ForName("first") != nil:
+		return func(child int, args map[string]reflect.Value) int {
+			return satAdd(connectionCost, satMul(max(intArg(args["first"], listEstimate), 0), child))
+		}
+	case fd.Arguments.ForName("ids") != nil:
+		return func(child int, args map[string]reflect.Value) int {
+			n := listEstimate
+			if v, ok := args["ids"]; ok && v.Kind() == reflect.Slice {
+				n = v.Len()
+			}
+			return satAdd(1, satMul(n, child))
+		}
+	case fd.Type.Elem != nil && strings.HasSuffix(parent.Name, "Connection"):
+		return func(child int, _ map[string]reflect.Value) int { return satAdd(1, child) }
+	case fd.Type.Elem != nil && inlineTypes[elem.Name]:
+		return func(child int, _ map[string]reflect.Value) int { return satAdd(1, satMul(inlineEstimate, child)) }
+	case fd.Type.Elem != nil:
+		return func(child int, _ map[string]reflect.Value) int {
+			return satAdd(traversalCost, satMul(listEstimate, child))
+		}
+	case isRecord(schema, elem):
+		return func(child int, _ map[string]reflect.Value) int { return satAdd(hopCost, child) }
+	}
+	return nil
+}
+
+// isRecord reports whether values of def are entities or facts: reaching one is a hop.
+func isRecord(schema *ast.Schema, def *ast.Definition) bool {
+	if def.Name == "Node" || def.Name == "Entity" {
+		return true
+	}
+	for _, iface := range def.Interfaces {
+		if iface == "Node" {
+			return true
+		}
+	}
+	return false
+}
+
+// intArg reads an optional Int argument (*int), or def when it is absent or null.
+func intArg(v reflect.Value, def int) int {
+	if !v.IsValid() {
+		return def
+	}
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return def
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Int {
+		return def
+	}
+	return int(v.Int())
+}
+
+const maxInt = int(^uint(0) >> 1)
+
+// satAdd and satMul saturate instead of overflowing, so that no query can wrap
+// its cost around to a small number.
+func satAdd(a, b int) int {
+	if a > maxInt-b {
+		return maxInt
+	}
+	return a + b
+}
+
+func satMul(a, b int) int {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	if a > maxInt/b {
+		return maxInt
+	}
+	return a * b
+}
+
+// str is *s, or "" for nil (an argument left out).
+func str(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

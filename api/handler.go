@@ -1,0 +1,175 @@
+// Package api is GraphQL over HTTP: the /graphql transport (GET and POST,
+// content negotiation, ETags and the response cache), the request limits and
+// admission, the cost model, authentication, metrics, the error presenter and
+// the saved-query endpoint /q/ with its CSV form. The schema and resolvers are
+// package graph's.
+package api
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/validator/core"
+	"github.com/vektah/gqlparser/v2/validator/rules"
+
+	"policygraph/errs"
+	"policygraph/graph"
+	"policygraph/internal/bytecache"
+	"policygraph/storage"
+)
+
+// Options configure the GraphQL handler.
+type Options struct {
+	// Token is the bearer token that writes need; empty refuses every write.
+	Token string
+	// Introspection allows schema introspection (the IDE needs it).
+	Introspection bool
+	Logger        *slog.Logger
+	// MaxBodyBytes bounds a POST body; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// CacheSize is how many query results the response cache holds; 0 disables it.
+	CacheSize int
+	// CacheBytes bounds the bytes the response cache holds (0: DefaultCacheBytes;
+	// less than 0: nothing is cached); a result over CacheBytes/16 is not cached.
+	CacheBytes int64
+	// QueryCacheBytes, APQCacheBytes and RefusalCacheBytes bound the caches of
+	// parsed queries, of automatic persisted queries' texts and of refused
+	// requests (0: their defaults below; less than 0: none). An entry over
+	// 1/16 of its cache is not kept.
+	QueryCacheBytes, APQCacheBytes, RefusalCacheBytes int64
+	// CacheControl is sent with successful GET query responses (with their ETag).
+	CacheControl string
+	// Metrics, when not nil, records requests, errors and cache use.
+	Metrics *Metrics
+	// Limits bound what one request may cost; nil means DefaultLimits.
+	Limits *Limits
+}
+
+// DefaultMaxBodyBytes is the default bound on a POST body.
+const DefaultMaxBodyBytes = 1 << 20
+
+// The caches' default bounds in bytes (app derives its own from the
+// memory budget).
+const (
+	DefaultCacheBytes        = 64 << 20
+	DefaultQueryCacheBytes   = 16 << 20
+	DefaultAPQCacheBytes     = 4 << 20
+	DefaultRefusalCacheBytes = 4 << 20
+)
+
+// entryShare is the share of a cache that one entry may take at most.
+const entryShare = 16
+
+func orDefault(n, def int64) int64 {
+	if n == 0 {
+		return def
+	}
+	return n
+}
+
+// NewHandler builds the /graphql handler: GET and POST transports, a parsed-query
+// cache, automatic persisted queries, the error presenter, the write guard and
+// per-operation loaders. Wrap it in Auth.Authenticate (see app.NewHandler).
+func NewHandler(g *storage.Graph, o Options) http.Handler {
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	limits := DefaultLimits()
+	if o.Limits != nil {
+		limits = *o.Limits
+	}
+	res := graph.NewResolver(g)
+	es := graph.NewExecutableSchema(graph.Config{Resolvers: res, Complexity: costModel(g, limits)})
+	srv := handler.New(es)
+	limits.apply(srv)
+	srv.AddTransport(transport.Options{})
+	refusalBytes := orDefault(o.RefusalCacheBytes, DefaultRefusalCacheBytes)
+	t := &Transport{MaxBodyBytes: o.MaxBodyBytes, Version: g.Version, CacheControl: o.CacheControl, Metrics: o.Metrics,
+		Refusals:     bytecache.New[string, *cachedResponse](refusalBytes, refusalBytes/entryShare, 0),
+		RefusalDelay: limits.RefusalDelay, MaxResponseBytes: limits.MaxResponseBytes, Timeout: limits.Timeout, Log: log,
+		tarpit: make(chan struct{}, maxTarpitted)}
+	if t.MaxBodyBytes == 0 {
+		t.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.CacheSize > 0 {
+		cacheBytes := orDefault(o.CacheBytes, DefaultCacheBytes)
+		t.Cache = NewResponseCache(cacheBytes, cacheBytes/entryShare, o.CacheSize)
+	}
+	srv.AddTransport(t)
+	queryBytes := orDefault(o.QueryCacheBytes, DefaultQueryCacheBytes)
+	queries := newQueryCache(queryBytes, queryBytes/entryShare)
+	srv.SetQueryCache(queries)
+	if o.Introspection {
+		srv.Use(extension.Introspection{})
+	} else {
+		// Without introspection the schema is not public: a validation error
+		// must not suggest the fields, arguments, types and values it holds.
+		srv.SetDisableSuggestion(true) // fields and scalar leaves
+		srv.SetValidationRulesFn(rulesWithoutSuggestions)
+	}
+	apqBytes := orDefault(o.APQCacheBytes, DefaultAPQCacheBytes)
+	apq := newAPQCache(apqBytes, apqBytes/entryShare)
+	srv.Use(extension.AutomaticPersistedQuery{Cache: apq})
+	caches := map[string]sizedCache{"query": queries, "apq": apq, "refusal": t.Refusals}
+	if t.Cache != nil {
+		caches["response"] = t.Cache
+	}
+	o.Metrics.cacheBytes(caches)
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		op := graphql.GetOperationContext(ctx)
+		if op.Operation != nil && op.Operation.Operation == ast.Mutation && graph.Actor(ctx) == "" {
+			err := &gqlerror.Error{Message: "writes need the header Authorization: Bearer <token>",
+				Extensions: map[string]any{"code": string(errs.Unauthenticated)}}
+			if o.Token == "" {
+				err = &gqlerror.Error{Message: "writes are disabled: the server was started without a write token",
+					Extensions: map[string]any{"code": string(errs.WritesDisabled)}}
+			}
+			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{err}})
+		}
+		if op.Operation != nil && op.Operation.Operation == ast.Mutation {
+			// A nearly full disk refuses writes before they run (507 under
+			// application/graphql-response+json); one that fills while a
+			// write runs refuses its commit, a field error DISK_FULL.
+			if err := g.Writable(); err != nil {
+				return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{graph.PresentError(ctx, log, err)}})
+			}
+		}
+		// Loaders for this operation only, made here rather than per HTTP
+		// request so that answers from the response cache make none.
+		return next(graph.WithLoaders(ctx, g, log))
+	})
+	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
+		return graph.PresentError(ctx, log, err)
+	})
+	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(p), "path", graphql.GetPath(ctx).String(), "stack", string(debug.Stack()))
+		return &gqlerror.Error{Message: "internal error", Extensions: map[string]any{"code": string(errs.Internal)}}
+	})
+	return limits.Guard(srv, log)
+}
+
+// rulesWithoutSuggestions are the default validation rules without the "Did
+// you mean" suggestions of the rules gqlgen's SetDisableSuggestion leaves as
+// they are: argument names, type names, enum values and input fields.
+func rulesWithoutSuggestions() *rules.Rules {
+	r := rules.NewDefaultRules()
+	for name, quiet := range map[string]core.Rule{
+		rules.KnownArgumentNamesRule.Name:  rules.KnownArgumentNamesRuleWithoutSuggestions,
+		rules.KnownTypeNamesRule.Name:      rules.KnownTypeNamesRuleWithoutSuggestions,
+		rules.ValuesOfCorrectTypeRule.Name: rules.ValuesOfCorrectTypeRuleWithoutSuggestions,
+	} {
+		r.RemoveRule(name)
+		r.AddRule(quiet.Name, quiet.RuleFunc)
+	}
+	return r
+}

@@ -1,0 +1,93 @@
+package app
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"policygraph/api"
+)
+
+// Config is the service's configuration: flags, with environment fallbacks.
+type Config struct {
+	addr          string
+	data          string
+	token         string
+	authDelay     time.Duration
+	syncWrites    bool
+	verify        bool
+	introspection bool
+	ide           bool
+	seed          bool
+	corsOrigins   []string
+	cacheSize     int
+	cacheControl  string
+	csvMaxRows    int
+	csvMaxBytes   int64
+	maxBody       int64
+	memTableSize  byteSize
+	minFreeDisk   byteSize
+	limits        api.Limits
+	server        serverLimits
+	memory        memoryConfig
+}
+
+// ParseConfig reads the service's flags from args, each with its environment
+// fallback read through getenv; a malformed value, flag or variable, is an
+// error. Usage and flag errors are written to stderr.
+func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	var c Config
+	env := &envDefaults{getenv: getenv}
+	fs, cors, deriveMemory, diskDone := configFlags(&c, env, stderr)
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if err := env.err(); err != nil {
+		// Even when a flag overrides it: a malformed setting is a mistake to fix.
+		return c, err
+	}
+	if err := diskDone(); err != nil {
+		return c, err
+	}
+	if err := deriveMemory(); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	for _, o := range strings.Split(*cors, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.corsOrigins = append(c.corsOrigins, o)
+		}
+	}
+	return c, nil
+}
+
+// configFlags defines the service's flags on a new flag set, their defaults
+// read from the environment through env; it returns the set and the
+// -cors-origins value, split by ParseConfig.
+func configFlags(c *Config, env *envDefaults, stderr io.Writer) (fs *flag.FlagSet, cors *string, deriveMemory, diskDone func() error) {
+	fs = flag.NewFlagSet("policygraph", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.addr, "addr", env.string("POLICYGRAPH_ADDR", ":8080"), "listen address (env POLICYGRAPH_ADDR)")
+	fs.StringVar(&c.data, "data", env.string("POLICYGRAPH_DATA", "./data"), "data directory of the embedded database (env POLICYGRAPH_DATA)")
+	fs.StringVar(&c.token, "token", env.string("POLICYGRAPH_TOKEN", ""), "bearer token that writes need; empty refuses writes (env POLICYGRAPH_TOKEN)")
+	fs.DurationVar(&c.authDelay, "auth-failure-delay", env.duration("POLICYGRAPH_AUTH_FAILURE_DELAY", time.Second), "hold back a request with a wrong token this long, and check one client address's attempts at most one per this long; 0: no slowing (env POLICYGRAPH_AUTH_FAILURE_DELAY)")
+	fs.BoolVar(&c.syncWrites, "sync", env.bool("POLICYGRAPH_SYNC", true), "fsync every commit before acknowledging it (env POLICYGRAPH_SYNC)")
+	fs.BoolVar(&c.verify, "verify", env.bool("POLICYGRAPH_VERIFY", true), "before serving, read every table whole and scan the logs; refuse a damaged store (env POLICYGRAPH_VERIFY)")
+	fs.BoolVar(&c.introspection, "introspection", env.bool("POLICYGRAPH_INTROSPECTION", true), "allow schema introspection (env POLICYGRAPH_INTROSPECTION)")
+	fs.BoolVar(&c.ide, "ide", env.bool("POLICYGRAPH_IDE", true), "serve the GraphQL IDE at / (env POLICYGRAPH_IDE)")
+	fs.BoolVar(&c.seed, "seed", env.bool("POLICYGRAPH_SEED", true), "seed an empty database from the article (env POLICYGRAPH_SEED)")
+	cors = fs.String("cors-origins", env.string("POLICYGRAPH_CORS_ORIGINS", ""), "comma-separated origins that browsers may call the API from, or *; none by default (env POLICYGRAPH_CORS_ORIGINS)")
+	fs.IntVar(&c.cacheSize, "cache-size", env.int("POLICYGRAPH_CACHE_SIZE", 1000), "query results the response cache holds; 0 disables it (env POLICYGRAPH_CACHE_SIZE)")
+	fs.StringVar(&c.cacheControl, "cache-control", env.string("POLICYGRAPH_CACHE_CONTROL", "public, max-age=0, must-revalidate"), "Cache-Control of GET query responses (env POLICYGRAPH_CACHE_CONTROL)")
+	fs.IntVar(&c.csvMaxRows, "csv-max-rows", env.int("POLICYGRAPH_CSV_MAX_ROWS", 100000), "most rows of a CSV table from /q/ (400 CSV_TOO_LARGE past it); 0: no limit (env POLICYGRAPH_CSV_MAX_ROWS)")
+	fs.Int64Var(&c.csvMaxBytes, "csv-max-bytes", env.int64("POLICYGRAPH_CSV_MAX_BYTES", 32<<20), "most bytes of a CSV table from /q/ (400 CSV_TOO_LARGE past it); 0: no limit (env POLICYGRAPH_CSV_MAX_BYTES)")
+	fs.Int64Var(&c.maxBody, "max-body", env.int64("POLICYGRAPH_MAX_BODY", api.DefaultMaxBodyBytes), "largest POST body in bytes (env POLICYGRAPH_MAX_BODY)")
+	limitFlags(fs, env, &c.limits, &c.server)
+	deriveMemory = memoryFlags(fs, env.getenv, &c.memory, &c.limits, &c.maxBody)
+	diskDone = diskFlags(fs, env.getenv, c)
+	return fs, cors, deriveMemory, diskDone
+}

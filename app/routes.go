@@ -1,0 +1,100 @@
+package app
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/cors"
+
+	"policygraph/api"
+	"policygraph/storage"
+	"policygraph/web"
+)
+
+// NewHandler is the whole route table: every path the service answers, its
+// middleware, and what serves it.
+func NewHandler(g *storage.Graph, cfg Config, log *slog.Logger) http.Handler {
+	reg := prometheus.NewRegistry()
+	metrics := api.NewMetrics(reg)
+	registerGraphMetrics(reg, g)
+	graphQL := api.NewHandler(g, api.Options{Token: cfg.token, Introspection: cfg.introspection, Logger: log,
+		MaxBodyBytes: cfg.maxBody, CacheSize: cfg.cacheSize, CacheControl: cfg.cacheControl, Metrics: metrics, Limits: &cfg.limits,
+		CacheBytes: orNone(cfg.memory.responseCache), QueryCacheBytes: orNone(cfg.memory.queryCache), APQCacheBytes: orNone(cfg.memory.apqCache),
+		RefusalCacheBytes: orNone(cfg.memory.refusalCache)})
+	auth := api.NewAuth(api.AuthOptions{Token: cfg.token, FailureDelay: cfg.authDelay, Registerer: reg})
+	gql := auth.Authenticate(graphQL)
+	crossOrigin := allowOrigins(cfg.corsOrigins)
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", crossOrigin(gql))
+	mux.Handle("/q/", crossOrigin(api.SavedQueryHandler(g, gql, api.SavedQueryOptions{
+		CSVMaxRows: cfg.csvMaxRows, CSVMaxBytes: cfg.csvMaxBytes, Timeout: cfg.limits.Timeout})))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /admin/backup", backupHandler(g, auth, log))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"status":"ok","version":%d}`+"\n", g.Version())
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if _, err := g.Empty(); err != nil { // one key read: the store answers
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, `{"status":"unavailable"}`+"\n")
+			return
+		}
+		fmt.Fprintf(w, `{"status":"ready","version":%d}`+"\n", g.Version())
+	})
+	explorer := web.Explorer()
+	mux.Handle("/explore", explorer)
+	mux.Handle("/explore/", explorer)
+	if cfg.ide {
+		mux.Handle("/", web.IDE("/graphql"))
+	}
+	return requestID(logRequests(log, mux))
+}
+
+// allowOrigins lets browsers on the given origins ("*" for any) call the API;
+// with none, only same-origin pages can.
+func allowOrigins(origins []string) func(http.Handler) http.Handler {
+	if len(origins) == 0 {
+		return func(h http.Handler) http.Handler { return h }
+	}
+	return cors.New(cors.Options{
+		AllowedOrigins: origins,
+		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodHead},
+		AllowedHeaders: []string{"Content-Type", "Authorization", "Accept", "If-None-Match", "X-Request-Id"},
+		ExposedHeaders: []string{"ETag", "X-Request-Id"},
+		MaxAge:         600,
+	}).Handler
+}
+
+// registerGraphMetrics exports the graph's size and version, and the store
+// transactions run (when the store counts them).
+func registerGraphMetrics(reg prometheus.Registerer, g *storage.Graph) {
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "policygraph_graph_version", Help: "Grows with every committed write."},
+		func() float64 { return float64(g.Version()) }))
+	// The graph's counts are kept in process: reading them costs no store read.
+	stat := func(f func(storage.Stats) int) func() float64 {
+		return func() float64 {
+			s, err := g.Stats()
+			if err != nil {
+				return -1
+			}
+			return float64(f(s))
+		}
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "policygraph_graph_entities", Help: "Entities in the graph."},
+		stat(func(s storage.Stats) int { return s.Nodes })))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "policygraph_graph_facts", Help: "Facts in the graph, retracted ones included."},
+		stat(func(s storage.Stats) int { return s.Facts })))
+	if c, ok := g.KV().(*storage.CountingKV); ok {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "policygraph_store_reads_total", Help: "Read transactions run on the store."},
+			func() float64 { return float64(c.Views()) }))
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "policygraph_store_writes_total", Help: "Write transactions run on the store."},
+			func() float64 { return float64(c.Updates()) }))
+	}
+}

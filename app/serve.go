@@ -1,0 +1,137 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"policygraph/seed"
+	"policygraph/storage"
+	"policygraph/storage/badger"
+)
+
+// serve starts the service and blocks until ctx is done, then shuts down cleanly.
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := ParseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stdout, nil))
+	if n := len(cfg.token); n > 0 && n < minTokenBytes {
+		log.Warn("the write token is short: a token under 16 bytes is easier to guess; use a long random one (openssl rand -hex 32)", "bytes", n)
+	}
+
+	g, err := Open(cfg, log)
+	if err != nil {
+		if damage := (*badger.DamageError)(nil); errors.As(err, &damage) && cfg.verify {
+			err = fmt.Errorf("%w (-verify=false opens it anyway where it can, accepting the loss that check lists)", err)
+		}
+		log.Error("store refused", "data", cfg.data, "err", err)
+		return err
+	}
+	defer func() {
+		if err := g.Close(); err != nil {
+			log.Error("close store", "err", err)
+		}
+	}()
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	ln = limitConns(ln, cfg.memory.maxConns)
+	memLimit := "GOMEMLIMIT"
+	if getenv("GOMEMLIMIT") == "" {
+		// The runtime read GOMEMLIMIT at start; when it is not set, the budget
+		// is the limit: the GC works harder, rather than the heap growing
+		// past it.
+		debug.SetMemoryLimit(cfg.memory.budget)
+		memLimit = "-memory-budget"
+	}
+	srv := &http.Server{
+		Handler:           NewHandler(g, cfg, log),
+		MaxHeaderBytes:    maxHeaderBytes,
+		ReadHeaderTimeout: cfg.server.readHeaderTimeout,
+		ReadTimeout:       cfg.server.readTimeout,
+		WriteTimeout:      cfg.server.writeTimeout,
+		IdleTimeout:       cfg.server.idleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "data", cfg.data, "writes", cfg.token != "", "sync", cfg.syncWrites,
+		"memory_budget", storage.FormatBytes(cfg.memory.budget), "memory_limit_from", memLimit, "max_in_flight", cfg.limits.MaxInFlight,
+		"max_in_flight_per_client", cfg.limits.MaxInFlightPerClient)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.server.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// minTokenBytes is the shortest write token served without a warning.
+const minTokenBytes = 16
+
+// Open opens the store cfg names and seeds it when it holds no entity (and
+// cfg says to seed).
+func Open(cfg Config, log *slog.Logger) (*storage.Graph, error) {
+	start := time.Now()
+	bkv, err := badger.Open(badger.Options{Dir: cfg.data, SyncWrites: cfg.syncWrites, Logger: log, NoVerify: !cfg.verify,
+		BlockCacheBytes: cfg.memory.blockCache, MemTableSize: int64(cfg.memTableSize), MinFreeDisk: int64(cfg.minFreeDisk)})
+	if err != nil {
+		return nil, err
+	}
+	kv := &storage.CountingKV{KV: bkv}
+	g, err := storage.Open(kv)
+	if err != nil {
+		kv.Close()
+		return nil, fmt.Errorf("%s: %w", cfg.data, err)
+	}
+	opened := time.Since(start)
+	if cfg.memory.recordCache > 0 {
+		g.SetRecordCacheBytes(cfg.memory.recordCache)
+	}
+	if cfg.seed {
+		empty, err := g.Empty()
+		if err != nil {
+			g.Close()
+			return nil, err
+		}
+		if empty {
+			start := time.Now()
+			rep, err := seed.Load(g)
+			if err != nil {
+				g.Close()
+				return nil, fmt.Errorf("seed: %w", err)
+			}
+			log.Info("seeded from the article", "entities", rep.Entities, "facts", rep.Facts, "written", rep.Written, "took", time.Since(start).String())
+		}
+	}
+	// Count the graph once, now, by a key-only scan: from here on the writes
+	// keep the counts, which stats and the cost model read (storage/counts.go).
+	start = time.Now()
+	s, err := g.Stats()
+	if err != nil {
+		g.Close()
+		return nil, fmt.Errorf("count the graph: %w", err)
+	}
+	log.Info("store opened", "store", g.StoreID().String(), "version", g.Version(), "verified", cfg.verify, "opened_in", opened.String(),
+		"entities", s.Nodes, "facts", s.Facts, "counted_in", time.Since(start).String())
+	return g, nil
+}

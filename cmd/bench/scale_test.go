@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// buildBench builds this command into a temporary directory.
+func buildBench(t *testing.T) string {
+	t.Helper()
+	exe := filepath.Join(t.TempDir(), "bench")
+	if out, err := exec.Command("go", "build", "-o", exe, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return exe
+}
+
+// TestBenchScaleKeepCreatesDir runs `bench -scale -keep DIR` through the
+// binary (which starts itself as the server) with a DIR that does not exist yet: the bench creates it and keeps
+// the generated export and store there.
+func TestBenchScaleKeepCreatesDir(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and serves a generated graph")
+	}
+	keep := filepath.Join(t.TempDir(), "not", "yet")
+	out, err := exec.Command(buildBench(t), "-scale", "-sizes", "1000", "-scale-d", "50ms", "-keep", keep).CombinedOutput()
+	if err != nil {
+		t.Fatalf("bench -scale -keep %s: %v\n%s", keep, err, out)
+	}
+	if !strings.Contains(string(out), "| 1") {
+		t.Errorf("no result row:\n%s", out)
+	}
+	for _, name := range []string{"synth-1000.jsonl", "data-1000"} {
+		if _, err := os.Stat(filepath.Join(keep, name)); err != nil {
+			t.Errorf("-keep %s: %v", keep, err)
+		}
+	}
+}
+
+// TestBenchLoadRuns runs a short load benchmark in process: the store opened
+// as serve opens it (app.Open), the real route table (app.NewHandler), every
+// scenario answered without an error.
+func TestBenchLoadRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs every scenario")
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"-d", "100ms", "-warmup", "0", "-rounds", "1", "-c", "2"}, &out, io.Discard); err != nil {
+		t.Fatalf("bench: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"- command: `go run ./cmd/bench -d 100ms", "headline sponsorshipsByYear", cachedName} {
+		if !bytes.Contains(out.Bytes(), []byte(want)) {
+			t.Errorf("the report lacks %q:\n%s", want, out.String())
+		}
+	}
+}

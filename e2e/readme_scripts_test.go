@@ -1,0 +1,140 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"policygraph/internal/browsertest"
+	"policygraph/internal/testenv"
+)
+
+// readmeBase is the address README's examples call; tests swap in their server's.
+const readmeBase = "http://localhost:8080"
+
+// scriptRE finds a runnable example (```sh run or ```python run) and the ```text
+// block after it that shows its output.
+var scriptRE = regexp.MustCompile("(?s)```(sh|python) run\n(.*?)```\n\n```text\n(.*?)```")
+
+// needTool skips when a tool an example uses is missing, unless
+// POLICYGRAPH_REQUIRE_TOOLS=1 (as CI sets) makes that a failure.
+func needTool(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		msg := fmt.Sprintf("%s is not installed (apt-get install -y %s); README's examples that use it are not run", name, name)
+		if os.Getenv("POLICYGRAPH_REQUIRE_TOOLS") == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+}
+
+// TestReadmeScripts runs README's shell and Python examples, in order, against a
+// live server, and checks each printed what README shows (-update rewrites it).
+func TestReadmeScripts(t *testing.T) {
+	for _, tool := range []string{"bash", "curl", "jq", "python3"} {
+		needTool(t, tool)
+	}
+	srv := testenv.Server(t)
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	matches := scriptRE.FindAllSubmatchIndex(readme, -1)
+	if len(matches) < 4 {
+		t.Fatalf("README.md has %d runnable examples, want at least 4", len(matches))
+	}
+	var out bytes.Buffer
+	last := 0
+	for i, m := range matches {
+		lang, code := string(readme[m[2]:m[3]]), string(readme[m[4]:m[5]])
+		code = strings.ReplaceAll(code, readmeBase, srv.URL)
+		var cmd *exec.Cmd
+		if lang == "sh" {
+			cmd = exec.Command("bash", "-euo", "pipefail", "-c", code)
+		} else {
+			cmd = exec.Command("python3", "-c", code)
+		}
+		cmd.Env = append(os.Environ(), "TOKEN="+testenv.Token)
+		got, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Errorf("example %d (%s) failed: %v\n%s\n%s", i+1, lang, err, code, got)
+		}
+		got = bytes.ReplaceAll(got, []byte(srv.URL), []byte(readmeBase))
+		if shown := readme[m[6]:m[7]]; !*update && !bytes.Equal(shown, got) {
+			t.Errorf("example %d: README shows\n%s\nit prints\n%s", i+1, shown, got)
+		}
+		out.Write(readme[last:m[6]])
+		out.Write(got)
+		last = m[7]
+	}
+	out.Write(readme[last:])
+	if *update {
+		if err := os.WriteFile("../README.md", out.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+var dashboardRE = regexp.MustCompile("(?s)```html run\n(.*?)```")
+
+// TestReadmeDashboard serves README's dashboard snippet from another origin,
+// allowed by CORS, opens it in Chromium and checks it charts the saved query.
+func TestReadmeDashboard(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := dashboardRE.FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README.md has no ```html run dashboard")
+	}
+	var page []byte
+	dash := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write(page)
+	}))
+	t.Cleanup(dash.Close)
+	srv := testenv.Server(t, "-cors-origins", dash.URL)
+	page = bytes.ReplaceAll(m[1], []byte(readmeBase), []byte(srv.URL))
+	r := srv.Post(t, testenv.Token, `mutation($q: String!) { saveQuery(input: { name: "sponsors-per-year", query: $q }) { url } }`,
+		map[string]any{"q": `query SponsorsPerYear($country: String) { timeSeries(filter: {predicates: [SPONSORED], series: "waic", subjectCountry: $country}) { points { year subjects } } }`})
+	if len(r.Errors) > 0 {
+		t.Fatal(r.Errors)
+	}
+
+	ctx := browsertest.New(t)
+	step, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(step, chromedp.Navigate(dash.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(step, chromedp.Poll[bool](`document.querySelectorAll("#chart rect").length === 5`,
+		chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		t.Fatalf("the chart has no bars: %v\nconsole errors: %q", err, browsertest.ConsoleErrors(ctx))
+	}
+	labels, err := chromedp.Run(step, chromedp.Evaluate[string](`[...document.querySelectorAll("#chart text")].map(t => t.textContent).join(" ")`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A bar a year from 2019 to 2023: 3 sponsors in 2019 (IBM, Microsoft, AWS), 19 in 2023.
+	for _, want := range []string{"2019", "2020", "2023", "3", "19"} {
+		if !strings.Contains(" "+labels+" ", " "+want+" ") {
+			t.Errorf("chart labels %q lack %q", labels, want)
+		}
+	}
+	browsertest.Screenshot(t, ctx, "readme-dashboard")
+	if errs := browsertest.ConsoleErrors(ctx); len(errs) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
