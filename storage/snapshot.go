@@ -87,17 +87,6 @@ type AdjEntry struct {
 	State       FactState
 }
 
-// stateOf is the state of f.
-func stateOf(f *Fact) FactState {
-	switch {
-	case f.Retraction != nil:
-		return Retracted
-	case f.Negated:
-		return Negated
-	}
-	return Active
-}
-
 // Read runs fn on one consistent snapshot of the graph, valid while fn runs:
 // several questions asked of it see one version.
 func (g *Graph) Read(fn func(Snapshot) error) error { return g.view(fn) }
