@@ -763,15 +763,7 @@ func negatedFacts(s Snapshot, node uuid.UUID, pred Predicate) ([]*Fact, error) {
 	if err != nil {
 		return nil, err
 	}
-	facts := make([]*Fact, 0, len(ids))
-	for _, id := range ids {
-		f, err := s.Fact(id)
-		if err != nil {
-			return nil, err
-		}
-		facts = append(facts, f)
-	}
-	return facts, nil
+	return loadFacts(s, ids)
 }
 
 // TierQuery asks how many sponsors an event declares in a tier.

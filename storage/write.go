@@ -456,23 +456,34 @@ func cloneFact(f *Fact) *Fact {
 	return &c
 }
 
+// factEnd reads the node at one end of a fact (field "subject" or "object",
+// an end "a subject" or "an object") and checks that it may stand there: it
+// exists, is not retracted and is of one of kinds.
+func factEnd(s Snapshot, pred Predicate, id uuid.UUID, field, an string, kinds []Kind) (*Node, error) {
+	n, err := s.Node(id)
+	if err != nil {
+		if e, ok := err.(*errs.Error); ok {
+			e.Field, e.Message = field, field+": "+e.Message
+		}
+		return nil, err
+	}
+	if n.Retraction != nil {
+		return nil, errs.Errorf(errs.InvalidArgument, field, "%s %s was retracted", field, n.Slug)
+	}
+	if !kindIn(n.Kind, kinds) {
+		return nil, errs.Errorf(errs.InvalidArgument, field, "%s takes %s of kind %v, not %s", pred, an, kinds, n.Kind)
+	}
+	return n, nil
+}
+
 func validateFact(s Snapshot, f *Fact) error {
 	spec := f.Predicate.Spec()
 	if spec == nil {
 		return errs.Errorf(errs.InvalidArgument, "predicate", "unknown predicate %q", f.Predicate)
 	}
-	subj, err := s.Node(f.Subject)
+	subj, err := factEnd(s, f.Predicate, f.Subject, "subject", "a subject", spec.Subjects)
 	if err != nil {
-		if e, ok := err.(*errs.Error); ok {
-			e.Field, e.Message = "subject", "subject: "+e.Message
-		}
 		return err
-	}
-	if subj.Retraction != nil {
-		return errs.Errorf(errs.InvalidArgument, "subject", "subject %s was retracted", subj.Slug)
-	}
-	if !kindIn(subj.Kind, spec.Subjects) {
-		return errs.Errorf(errs.InvalidArgument, "subject", "%s takes a subject of kind %v, not %s", f.Predicate, spec.Subjects, subj.Kind)
 	}
 	var obj *Node
 	switch {
@@ -481,17 +492,8 @@ func validateFact(s Snapshot, f *Fact) error {
 	case f.Object == uuid.Nil && spec.ObjectRequired:
 		return errs.Errorf(errs.InvalidArgument, "object", "%s needs an object", f.Predicate)
 	case f.Object != uuid.Nil:
-		if obj, err = s.Node(f.Object); err != nil {
-			if e, ok := err.(*errs.Error); ok {
-				e.Field, e.Message = "object", "object: "+e.Message
-			}
+		if obj, err = factEnd(s, f.Predicate, f.Object, "object", "an object", spec.Objects); err != nil {
 			return err
-		}
-		if obj.Retraction != nil {
-			return errs.Errorf(errs.InvalidArgument, "object", "object %s was retracted", obj.Slug)
-		}
-		if !kindIn(obj.Kind, spec.Objects) {
-			return errs.Errorf(errs.InvalidArgument, "object", "%s takes an object of kind %v, not %s", f.Predicate, spec.Objects, obj.Kind)
 		}
 		if f.Object == f.Subject {
 			return errs.Errorf(errs.InvalidArgument, "object", "a fact cannot link an entity to itself")
