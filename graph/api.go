@@ -94,7 +94,7 @@ func (r *Resolver) entityList(ctx context.Context, f *model.EntityFilter, orderB
 	if err != nil {
 		return nil, err
 	}
-	if order != nil && *order == model.SortOrderDesc {
+	if desc(order) {
 		reverse(ids)
 	}
 	pg, info, err := page(ids, first, after, 20)
@@ -151,10 +151,7 @@ func (r *Resolver) factList(ctx context.Context, f *model.FactFilter, order *mod
 	if err != nil {
 		return nil, err
 	}
-	if order != nil && *order == model.SortOrderDesc {
-		reverse(facts)
-	}
-	return factConnection(facts, first, after, 50)
+	return factConnection(facts, order, first, after)
 }
 
 func (r *Resolver) sponsorshipQuery(ctx context.Context, series, event, sponsorCountry *string, tier *storage.Tier, yearFrom, yearTo *int) (storage.SponsorshipQuery, error) {
@@ -204,7 +201,7 @@ func (r *Resolver) sponsorshipsByYear(ctx context.Context, series, event, sponso
 			}
 		}
 	}
-	if order != nil && *order == model.SortOrderDesc {
+	if desc(order) {
 		reverse(out)
 	}
 	return out, nil

@@ -164,30 +164,24 @@ func (r *Resolver) entityFacts(ctx context.Context, n *storage.Node, preds []sto
 // startOf is the start (or point in time: a fact has one or the other) of the
 // node's first active fact with pred that is dated.
 func (r *Resolver) startOf(ctx context.Context, n *storage.Node, dir storage.Direction, pred storage.Predicate) (*model.PartialDate, error) {
-	facts, err := r.active(ctx, n, dir, pred)
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range facts {
-		if f.Start != nil {
-			return model.NewPartialDate(f.Start), nil
-		}
-		if f.Date != nil {
-			return model.NewPartialDate(f.Date), nil
-		}
-	}
-	return nil, nil
+	return r.firstDate(ctx, n, dir, pred, func(f *storage.Fact) *storage.Date { return f.Start })
 }
 
 // endOf is the end (or point in time) of the node's first active fact with pred that is dated.
 func (r *Resolver) endOf(ctx context.Context, n *storage.Node, dir storage.Direction, pred storage.Predicate) (*model.PartialDate, error) {
+	return r.firstDate(ctx, n, dir, pred, func(f *storage.Fact) *storage.Date { return f.End })
+}
+
+// firstDate is, of the node's first active fact with pred that is dated, the
+// end of its span that end picks (start or end), else its point in time.
+func (r *Resolver) firstDate(ctx context.Context, n *storage.Node, dir storage.Direction, pred storage.Predicate, end func(*storage.Fact) *storage.Date) (*model.PartialDate, error) {
 	facts, err := r.active(ctx, n, dir, pred)
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range facts {
-		if f.End != nil {
-			return model.NewPartialDate(f.End), nil
+		if d := end(f); d != nil {
+			return model.NewPartialDate(d), nil
 		}
 		if f.Date != nil {
 			return model.NewPartialDate(f.Date), nil
@@ -296,10 +290,17 @@ func factIDs(facts []*storage.Fact) []uuid.UUID {
 	return ids
 }
 
-// factConnection pages a computed list of facts.
-func factConnection(facts []*storage.Fact, first *int, after *string, def int) (*model.FactConnection, error) {
+// factPageSize is how many facts a page of facts holds when first is not given.
+const factPageSize = 50
+
+// factConnection pages a computed list of facts, in the order asked: as
+// storage lists them, or reversed for DESC.
+func factConnection(facts []*storage.Fact, order *model.SortOrder, first *int, after *string) (*model.FactConnection, error) {
+	if desc(order) {
+		reverse(facts)
+	}
 	ids := factIDs(facts)
-	pg, info, err := page(ids, first, after, def)
+	pg, info, err := page(ids, first, after, factPageSize)
 	if err != nil {
 		return nil, err
 	}
@@ -315,6 +316,9 @@ func factConnection(facts []*storage.Fact, first *int, after *string, def int) (
 	}
 	return c, nil
 }
+
+// desc reports whether order asks for the reverse of a list's own order.
+func desc(order *model.SortOrder) bool { return order != nil && *order == model.SortOrderDesc }
 
 func reverse[T any](s []T) {
 	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {

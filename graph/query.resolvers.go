@@ -121,10 +121,7 @@ func (r *queryResolver) Sponsorships(ctx context.Context, series *string, event 
 	if err != nil {
 		return nil, err
 	}
-	if order != nil && *order == model.SortOrderDesc {
-		reverse(facts)
-	}
-	return factConnection(facts, first, after, 50)
+	return factConnection(facts, order, first, after)
 }
 
 // SponsorshipsByYear is the resolver for the sponsorshipsByYear field.

@@ -99,7 +99,7 @@ func (r *eventSeriesResolver) Editions(ctx context.Context, obj *model.EventSeri
 		return nil, err
 	}
 	events := viewsOf[model.Event](nodes, storage.KindEvent)
-	if order != nil && *order == model.SortOrderDesc {
+	if desc(order) {
 		reverse(events)
 	}
 	return events, nil
