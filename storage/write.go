@@ -623,14 +623,20 @@ func putFact(w writer, f *Fact) error {
 	return w.setFact(nil, f)
 }
 
+// checkReason checks the reason given for retracting the record what: said,
+// and within MaxTextLen.
+func checkReason(reason, what string) error {
+	if strings.TrimSpace(reason) == "" {
+		return errs.Errorf(errs.InvalidArgument, "reason", "say why the %s is retracted", what)
+	}
+	return CheckText("reason", reason, MaxTextLen)
+}
+
 // RetractFact marks a fact withdrawn, keeping it with who, when and why, and takes
 // it out of the active indexes. Returns an *errs.Error: NOT_FOUND, ALREADY_RETRACTED,
 // INVALID_ARGUMENT for an empty reason.
 func (g *Graph) RetractFact(id uuid.UUID, by, reason string) (f *Fact, err error) {
-	if strings.TrimSpace(reason) == "" {
-		return nil, errs.Errorf(errs.InvalidArgument, "reason", "say why the fact is retracted")
-	}
-	if err := CheckText("reason", reason, MaxTextLen); err != nil {
+	if err := checkReason(reason, "fact"); err != nil {
 		return nil, err
 	}
 	err = g.update(func(w writer) error {
@@ -650,10 +656,7 @@ func (g *Graph) RetractFact(id uuid.UUID, by, reason string) (f *Fact, err error
 // subject or object), keeping them all with who, when and why, in one transaction.
 // Returns an *errs.Error: NOT_FOUND, ALREADY_RETRACTED, INVALID_ARGUMENT for an empty reason.
 func (g *Graph) RetractNode(id uuid.UUID, by, reason string) (n *Node, err error) {
-	if strings.TrimSpace(reason) == "" {
-		return nil, errs.Errorf(errs.InvalidArgument, "reason", "say why the entity is retracted")
-	}
-	if err := CheckText("reason", reason, MaxTextLen); err != nil {
+	if err := checkReason(reason, "entity"); err != nil {
 		return nil, err
 	}
 	err = g.update(func(w writer) error {
