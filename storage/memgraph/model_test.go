@@ -243,4 +243,3 @@ func TestStopEndsScans(t *testing.T) {
 		t.Errorf("Node of an unknown ID: %v", err)
 	}
 }
-
