@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"slices"
-	"sort"
 	"strings"
 	"unsafe"
 
@@ -89,10 +88,19 @@ func (t *idTable) find(id uuid.UUID) (uint32, bool) {
 	}
 	h := int(id[0])<<8 | int(id[1])
 	lo, hi := int(t.bucket[h]), int(t.bucket[h+1])
-	ids := t.ids[lo:hi]
-	i := sort.Search(len(ids), func(i int) bool { return bytes.Compare(ids[i][:], id[:]) >= 0 })
-	if i < len(ids) && ids[i] == id {
-		return uint32(lo + i), true
+	x, y := binary.BigEndian.Uint64(id[:8]), binary.BigEndian.Uint64(id[8:])
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		m := &t.ids[mid]
+		a := binary.BigEndian.Uint64(m[:8])
+		if a < x || a == x && binary.BigEndian.Uint64(m[8:]) < y {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo < len(t.ids) && t.ids[lo] == id {
+		return uint32(lo), true
 	}
 	return 0, false
 }

@@ -167,7 +167,7 @@ func (p *pointerModel) adjacent(node uuid.UUID, dir storage.Direction, pred stor
 }
 
 func stopped(err error) error {
-	if err == Stop {
+	if err == ErrStop {
 		return nil
 	}
 	return err
@@ -244,7 +244,7 @@ func firstOfKind(r reader, kind storage.Kind, limit int) (int, error) {
 			return err
 		}
 		if n++; n == limit {
-			return Stop
+			return ErrStop
 		}
 		return nil
 	})

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/google/uuid"
 
@@ -63,9 +64,8 @@ type nodeMeta struct {
 // quoteKey finds the offset of a quote in a blob already seen: facts quote
 // the same sentences again and again, and each miss is a search of the text.
 type quoteKey struct {
-	blob uint32
-	hash uint64
-	n    int
+	blob, n    uint32
+	head, tail uint64 // the quote's first and last eight bytes (a hit is checked)
 }
 
 // maxQuoteMemo bounds the quote offsets a build remembers.
@@ -184,7 +184,10 @@ func (b *Builder) quoteSpan(source uint32, quote string) (uint32, uint32, bool) 
 		return 0, 0, false
 	}
 	text := b.blobs[blob]
-	k := quoteKey{blob: blob, hash: maphash.String(b.seed, quote), n: len(quote)}
+	var h, t [8]byte
+	copy(h[:], quote)
+	copy(t[:], quote[max(0, len(quote)-8):])
+	k := quoteKey{blob: blob, n: uint32(len(quote)), head: binary.LittleEndian.Uint64(h[:]), tail: binary.LittleEndian.Uint64(t[:])}
 	if off, ok := b.quoteOff[k]; ok && text[off:int(off)+len(quote)] == quote {
 		return blob, off, true
 	}
@@ -227,13 +230,29 @@ func (b *Builder) freeze() error {
 	return nil
 }
 
-// sortedOrder returns the positions of ids in ID order.
+// sortedOrder returns the positions of ids in ID order: dealt into buckets
+// by their first two bytes (random IDs spread evenly), then each bucket
+// sorted.
 func sortedOrder(ids []uuid.UUID) []uint32 {
-	order := make([]uint32, len(ids))
-	for i := range order {
-		order[i] = uint32(i)
+	start := make([]uint32, 1<<16+1)
+	for _, id := range ids {
+		start[int(id[0])<<8|int(id[1])+1]++
 	}
-	slices.SortFunc(order, func(a, c uint32) int { return compareID(ids[a], ids[c]) })
+	for h := range 1 << 16 {
+		start[h+1] += start[h]
+	}
+	cur := slices.Clone(start[:1<<16])
+	order := make([]uint32, len(ids))
+	for i, id := range ids {
+		h := int(id[0])<<8 | int(id[1])
+		order[cur[h]] = uint32(i)
+		cur[h]++
+	}
+	for h := range 1 << 16 {
+		if seg := order[start[h]:start[h+1]]; len(seg) > 1 {
+			slices.SortFunc(seg, func(a, c uint32) int { return compareID(ids[a], ids[c]) })
+		}
+	}
 	return order
 }
 
@@ -403,26 +422,40 @@ func sortYearRefs(refs []yearRef) {
 	})
 }
 
-// headed is a term or name with its first eight bytes as a number, so that
-// most comparisons of a sort are of integers.
+// headed is a term or name with its first sixteen bytes as two numbers,
+// so that most comparisons of a sort are of integers, and its length.
 type headed struct {
-	head     uint64
-	pos, iid uint32
+	head        [2]uint64
+	pos, n, iid uint32
 }
 
-func headOf(s string) uint64 {
-	var b [8]byte
-	copy(b[:], s)
-	return binary.BigEndian.Uint64(b[:])
+func (bs *base) headed(pos, iid uint32) headed {
+	t := bs.term(pos)
+	var b [16]byte
+	copy(b[:], t)
+	return headed{head: [2]uint64{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}, pos: pos, n: uint32(len(t)), iid: iid}
 }
 
-func (bs *base) sortHeaded(refs []headed, text func(pos uint32) string) []posRef {
+// sortHeaded sorts terms by (text, iid). Equal heads mean equal first
+// sixteen bytes, and as no term holds a 0x00, equal texts when either is
+// that short: only longer ones compare their bytes past the head.
+func (bs *base) sortHeaded(refs []headed) []posRef {
+	f := bs.folds
 	slices.SortFunc(refs, func(x, y headed) int {
-		if x.head != y.head {
-			return cmp.Compare(x.head, y.head)
+		if x.head[0] != y.head[0] {
+			return cmp.Compare(x.head[0], y.head[0])
 		}
-		if c := strings.Compare(text(x.pos), text(y.pos)); c != 0 {
-			return c
+		if x.head[1] != y.head[1] {
+			return cmp.Compare(x.head[1], y.head[1])
+		}
+		if x.n > 16 && y.n > 16 {
+			a := unsafe.String(&f[x.pos+16], x.n-16)
+			b := unsafe.String(&f[y.pos+16], y.n-16)
+			if c := strings.Compare(a, b); c != 0 {
+				return c
+			}
+		} else if x.n != y.n {
+			return cmp.Compare(x.n, y.n)
 		}
 		return cmp.Compare(x.iid, y.iid)
 	})
@@ -443,10 +476,10 @@ func (bs *base) buildNames(meta []nodeMeta) {
 		}
 		terms = termsOf(bs.folds, m.foldFrom, m.foldTo, terms[:0])
 		for _, p := range terms {
-			refs = append(refs, headed{head: headOf(bs.term(p)), pos: p, iid: uint32(iid)})
+			refs = append(refs, bs.headed(p, uint32(iid)))
 		}
 	}
-	bs.names = bs.sortHeaded(refs, bs.term)
+	bs.names = bs.sortHeaded(refs)
 }
 
 // buildKinds lays out the kind index (by folded name) and the entity year
@@ -457,13 +490,16 @@ func (bs *base) buildKinds(meta []nodeMeta) {
 		if m.retracted {
 			continue
 		}
-		refs[m.kind] = append(refs[m.kind], headed{head: headOf(bs.foldName(m.foldFrom)), pos: m.foldFrom, iid: uint32(iid)})
+		refs[m.kind] = append(refs[m.kind], bs.headed(m.foldFrom+1, uint32(iid))) // the name, past its '^'
 		if m.year != 0 {
 			bs.nodeYears[m.kind] = append(bs.nodeYears[m.kind], yearRef{iid: uint32(iid), year: m.year})
 		}
 	}
 	for k := range numKinds {
-		bs.kinds[k] = bs.sortHeaded(refs[k], bs.foldName)
+		bs.kinds[k] = bs.sortHeaded(refs[k])
+		for i := range bs.kinds[k] {
+			bs.kinds[k][i].pos--
+		}
 		sortYearRefs(bs.nodeYears[k])
 	}
 }

@@ -54,6 +54,7 @@ type Model struct {
 
 	compacting bool
 	pending    []Change // applied while a compaction runs, to replay onto its result
+	stats      Stats
 	bg         sync.WaitGroup
 	closed     bool
 }
@@ -70,6 +71,27 @@ func newModel(b *base, d *dict, blobs []string, c counts) *Model {
 		next: [2]uint32{b.nodes.n(), b.facts.n()}}
 	m.publish()
 	return m
+}
+
+// Stats is what a model reports for metrics.
+type Stats struct {
+	// Version is the latest snapshot's; BaseVersion its base's.
+	Version, BaseVersion uint64
+	// OverlayEntries counts the keys changed since the base.
+	OverlayEntries int
+	// Compactions counts the compactions done, LastCompaction the time the
+	// last took, CompactionErrors those that failed.
+	Compactions, CompactionErrors int
+	LastCompaction                time.Duration
+}
+
+// Stats returns the model's figures.
+func (m *Model) Stats() Stats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.stats
+	st.Version, st.BaseVersion, st.OverlayEntries = m.version, m.gen.base.version, m.ov.Len()
+	return st
 }
 
 // SetOptions sets the model's options; call it before the first Apply.
@@ -152,19 +174,21 @@ func (m *Model) overdue() bool {
 // replayed onto the new base before it is published.
 func (m *Model) Compact() error {
 	m.mu.Lock()
-	if m.compacting || m.closed {
+	for m.compacting && !m.closed {
 		m.mu.Unlock()
-		m.bg.Wait()
+		m.bg.Wait() // every compaction runs in bg
 		m.mu.Lock()
-		if m.closed {
-			m.mu.Unlock()
-			return errors.New("memgraph: model closed")
-		}
+	}
+	if m.closed {
+		m.mu.Unlock()
+		return errors.New("memgraph: model closed")
 	}
 	m.compacting = true
 	s := m.cur.Load()
+	done := make(chan error, 1)
+	m.bg.Go(func() { done <- m.compact(s) })
 	m.mu.Unlock()
-	return m.compact(s)
+	return <-done
 }
 
 // compact rebuilds the base from s, the latest snapshot when the compaction
@@ -178,20 +202,25 @@ func (m *Model) compact(s *Snapshot) error {
 	pending := m.pending
 	m.compacting, m.pending = false, nil
 	if err != nil {
+		m.stats.CompactionErrors++
 		return err
 	}
 	entries := s.ov.Len()
 	built.opts = m.opts
 	for _, c := range pending {
 		if c.Version != built.version+1 {
+			m.stats.CompactionErrors++
 			return fmt.Errorf("memgraph: replay after compaction: change %d does not follow version %d", c.Version, built.version)
 		}
 		if err := built.apply(c); err != nil {
+			m.stats.CompactionErrors++
 			return fmt.Errorf("memgraph: replay after compaction: %w", err)
 		}
 	}
 	m.gen, m.ov, m.counts, m.next, m.version = built.gen, built.ov, built.counts, built.next, built.version
 	m.publish()
+	m.stats.Compactions++
+	m.stats.LastCompaction = time.Since(start)
 	m.logger().Info("memgraph: compacted", "version", s.version, "overlayEntries", entries, "replayed", len(pending),
 		"took", time.Since(start))
 	return nil

@@ -59,6 +59,9 @@ func TestChangesMatchRebuild(t *testing.T) {
 		}
 	}
 	m.Close()
+	if st := m.Stats(); st.Compactions < changes/1000 || st.CompactionErrors != 0 || st.Version != w.version {
+		t.Errorf("Stats = %+v: want a compaction at least every 1000 changes, none failed, at version %d", st, w.version)
+	}
 	for _, k := range old {
 		sameAnswers(t, fmt.Sprintf("snapshot of version %d, read again", k.s.Version()), fingerprint(t, k.s, k.p), k.fp)
 	}
@@ -232,8 +235,8 @@ func TestStopEndsScans(t *testing.T) {
 	m := w.build(t)
 	s := m.Snapshot()
 	calls := 0
-	if err := s.NodesByKind(storage.KindOrganization, func(uuid.UUID) error { calls++; return Stop }); err != nil || calls != 1 {
-		t.Errorf("Stop: err %v after %d calls", err, calls)
+	if err := s.NodesByKind(storage.KindOrganization, func(uuid.UUID) error { calls++; return ErrStop }); err != nil || calls != 1 {
+		t.Errorf("ErrStop: err %v after %d calls", err, calls)
 	}
 	boom := errors.New("boom")
 	if err := s.FactsByPredicate(storage.PredSponsored, func(uuid.UUID) error { return fmt.Errorf("wrapped: %w", boom) }); !errors.Is(err, boom) {

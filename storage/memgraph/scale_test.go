@@ -83,41 +83,46 @@ func TestScale(t *testing.T) {
 }
 
 type scaleResult struct {
-	Size          int
-	Kind          string
-	Nodes, Facts  int
-	HeapInuse     uint64
-	RSS, PeakRSS  uint64
-	Build, GC     time.Duration
-	BuildCPU      time.Duration
-	Apply         time.Duration
-	Lat           map[string]time.Duration
-	LatOrder      []string
-	BytesPerNode  float64
-	BytesPerFact  float64
-	BytesPerGraph float64 // heap in use per entity, facts included
+	Size         int
+	Kind         string
+	Nodes, Facts int
+	HeapInuse    uint64
+	RSS, PeakRSS uint64
+	Build, GC    time.Duration
+	BuildCPU     time.Duration
+	// Compact is the time to compact after the apply measurement, with
+	// CompactEntries overlay entries.
+	Compact, CompactCPU time.Duration
+	CompactEntries      int
+	Apply               time.Duration
+	Lat                 map[string]time.Duration
+	LatOrder            []string
+	BytesPerNode        float64
+	BytesPerFact        float64
+	BytesPerGraph       float64 // heap in use per entity, facts included
 }
 
 func scaleTable(rows []scaleResult) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| entities | model | facts | heap in use | B/entity (all) | B/fact | RSS | peak RSS | load+build (CPU) | GC | apply 1 change |")
+	fmt.Fprintf(&b, "| entities | model | facts | heap in use | B/entity (all) | B/fact | RSS | peak RSS | load+build (CPU) | GC | apply 1 change | compaction (CPU) |")
 	for _, l := range rows[0].LatOrder {
 		fmt.Fprintf(&b, " %s |", l)
 	}
-	b.WriteString("\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	b.WriteString("\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	for range rows[0].LatOrder {
 		b.WriteString("--:|")
 	}
 	b.WriteByte('\n')
 	mib := func(v uint64) string { return fmt.Sprintf("%.0f MiB", float64(v)/(1<<20)) }
 	for _, r := range rows {
-		apply := "-"
+		apply, compact := "-", "-"
 		if r.Apply > 0 {
 			apply = r.Apply.String()
+			compact = fmt.Sprintf("%v (%v), %d entries", r.Compact.Round(time.Millisecond), r.CompactCPU.Round(time.Millisecond), r.CompactEntries)
 		}
-		fmt.Fprintf(&b, "| %d | %s | %d | %s | %.0f | %.0f | %s | %s | %v (%v) | %v | %s |", r.Size, r.Kind, r.Facts, mib(r.HeapInuse),
+		fmt.Fprintf(&b, "| %d | %s | %d | %s | %.0f | %.0f | %s | %s | %v (%v) | %v | %s | %s |", r.Size, r.Kind, r.Facts, mib(r.HeapInuse),
 			r.BytesPerGraph, r.BytesPerFact, mib(r.RSS), mib(r.PeakRSS), r.Build.Round(time.Millisecond), r.BuildCPU.Round(time.Millisecond),
-			r.GC.Round(time.Microsecond), apply)
+			r.GC.Round(time.Microsecond), apply, compact)
 		for _, l := range r.LatOrder {
 			fmt.Fprintf(&b, " %v |", r.Lat[l])
 		}
@@ -262,7 +267,14 @@ func scaleChild(t *testing.T, spec string) {
 	measure("all US holders (value index)", func(i int) { check(countryHolders(r, "US")) })
 	measure("search \"thuong\" (name terms)", func(i int) { check(searchTerm(r, "thuong")) })
 	if m != nil {
+		m.SetOptions(Options{CompactAt: -1})
 		res.Apply = applyLatency(t, m, nodeIDs, rng)
+		entries := m.Stats().OverlayEntries
+		start, startCPU := time.Now(), cpuTime()
+		if err := m.Compact(); err != nil {
+			t.Fatal(err)
+		}
+		res.Compact, res.CompactCPU, res.CompactEntries = time.Since(start), cpuTime()-startCPU, entries
 	}
 	runtime.KeepAlive(r)
 	b, _ := json.Marshal(res)

@@ -15,10 +15,10 @@ import (
 	"policygraph/storage"
 )
 
-// Stop ends a scan early: a callback that returns it (or an error wrapping
+// ErrStop ends a scan early: a callback that returns it (or an error wrapping
 // it) makes the scan return nil. Any other error ends the scan and is
 // returned as is.
-var Stop = errors.New("memgraph: stop scan")
+var ErrStop = errors.New("memgraph: stop scan")
 
 // State is a fact's state as adjacency reports it.
 type State uint8
@@ -118,16 +118,6 @@ func (s *Snapshot) nodeUUID(iid uint32) uuid.UUID {
 		return s.b.nodes.ids[iid]
 	}
 	if e, ok := s.ovGet(newKey(keyNode, 4).u32(iid)); ok {
-		return uuid.UUID([]byte(e.val[:16]))
-	}
-	return uuid.Nil
-}
-
-func (s *Snapshot) factUUID(iid uint32) uuid.UUID {
-	if iid < s.b.facts.n() {
-		return s.b.facts.ids[iid]
-	}
-	if e, ok := s.ovGet(newKey(keyFact, 4).u32(iid)); ok {
 		return uuid.UUID([]byte(e.val[:16]))
 	}
 	return uuid.Nil
@@ -239,7 +229,7 @@ type scan struct {
 
 func (s *Snapshot) run(sc scan) error {
 	err := s.merge(sc)
-	if errors.Is(err, Stop) {
+	if errors.Is(err, ErrStop) {
 		return nil
 	}
 	return err
@@ -655,7 +645,7 @@ func (s *Snapshot) Texts(fn func(id uuid.UUID, text string) error) error {
 	slices.SortFunc(all, func(a, b text) int { return compareID(a.id, b.id) })
 	for _, t := range all {
 		if err := fn(t.id, s.blobs[t.blob]); err != nil {
-			if errors.Is(err, Stop) {
+			if errors.Is(err, ErrStop) {
 				return nil
 			}
 			return err

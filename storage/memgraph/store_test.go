@@ -165,7 +165,7 @@ func TestModelAnswersAsTheStore(t *testing.T) {
 	prev := exportOf(t, g)
 	m := buildFrom(t, prev, 1)
 	t.Cleanup(m.Close)
-	compareWithStore(t, "after the load", g, m.Snapshot(), prev)
+	compareWithStore(t, "after the load", g, m.Snapshot(), prev, nil)
 
 	org := storage.SlugID("syn-org-3")
 	src := storage.SlugID("syn-source-0")
@@ -232,20 +232,29 @@ func TestModelAnswersAsTheStore(t *testing.T) {
 			t.Fatalf("%s: %v", w.name, err)
 		}
 		next := exportOf(t, g)
-		if err := m.Apply(changeBetween(prev, next, uint64(i+2))); err != nil {
+		c := changeBetween(prev, next, uint64(i+2))
+		if err := m.Apply(c); err != nil {
 			t.Fatalf("%s: Apply: %v", w.name, err)
 		}
 		prev = next
-		compareWithStore(t, "after "+w.name, g, m.Snapshot(), prev)
+		touched := map[uuid.UUID]bool{}
+		for _, n := range c.Nodes {
+			touched[n.ID] = true
+		}
+		for _, f := range c.Facts {
+			touched[f.Subject], touched[f.Object] = true, true
+		}
+		compareWithStore(t, "after "+w.name, g, m.Snapshot(), prev, touched)
 	}
 	if err := m.Compact(); err != nil {
 		t.Fatal(err)
 	}
-	compareWithStore(t, "after a compaction", g, m.Snapshot(), prev)
+	compareWithStore(t, "after a compaction", g, m.Snapshot(), prev, nil)
 }
 
-// compareWithStore asks g and s the same questions.
-func compareWithStore(t *testing.T, when string, g *storage.Graph, s *Snapshot, r records) {
+// compareWithStore asks g and s the same questions. With touched, only the
+// adjacency of the entities in it, and of one in eight others, is compared.
+func compareWithStore(t *testing.T, when string, g *storage.Graph, s *Snapshot, r records, touched map[uuid.UUID]bool) {
 	t.Helper()
 	check := func(what string, got, want any, err error) {
 		t.Helper()
@@ -270,6 +279,9 @@ func compareWithStore(t *testing.T, when string, g *storage.Graph, s *Snapshot, 
 		check("slug "+n.Slug, slugID, id, err)
 		text, err := s.SourceText(id)
 		check("text of "+n.Slug, text, r.texts[id], err)
+		if touched != nil && !touched[id] && id[0]%8 != 0 {
+			continue
+		}
 		for _, dir := range []storage.Direction{storage.Out, storage.In} {
 			for _, pred := range []storage.Predicate{"", storage.PredSponsored, storage.PredCountry} {
 				facts, err := g.Adjacent([]storage.AdjQuery{{Node: id, Dir: dir, Predicate: pred, Negated: true, Retracted: true}})
