@@ -263,7 +263,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 var errPortTaken = errors.New("a port was taken")
 
 func (c *Cluster) start(ctx context.Context) error {
-	ports, err := freePorts(2 * c.opts.Members)
+	ports, err := FreePorts(2 * c.opts.Members)
 	if err != nil {
 		return err
 	}
@@ -294,9 +294,10 @@ func (c *Cluster) start(ctx context.Context) error {
 	return nil
 }
 
-// freePorts returns n loopback TCP ports the kernel says are free, all held
-// open at once so that they differ.
-func freePorts(n int) ([]int, error) {
+// FreePorts returns n loopback TCP ports the kernel says are free, all held
+// open at once so that they differ. Another process may take one before the
+// caller listens on it.
+func FreePorts(n int) ([]int, error) {
 	var ports []int
 	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
