@@ -82,6 +82,23 @@ launch() {
   return 1
 }
 
+# alive PID: the process runs (a zombie, not yet reaped, does not).
+alive() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
+}
+
+# gone PID: waits up to 10 s for the process to end.
+gone() {
+  for _ in $(seq 100); do
+    alive "$1" || return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # halt NAME:MARK...: SIGTERM to each one's process group, all at once, then
 # SIGKILL to any still running after 10 s.
 halt() {
@@ -95,12 +112,12 @@ halt() {
     rm -f "$dir/run/$name.pid"
   done
   for ((i = 0; i < ${#pids[@]}; i++)); do
-    for _ in $(seq 100); do
-      kill -0 "${pids[i]}" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "${pids[i]}" 2>/dev/null; then
+    if ! gone "${pids[i]}"; then
       kill -KILL -- "-${pids[i]}" 2>/dev/null || true
+      if ! gone "${pids[i]}"; then
+        echo "cluster: ${names[i]} (pid ${pids[i]}) did not end" >&2
+        return 1
+      fi
     fi
     echo "cluster: stopped ${names[i]} (pid ${pids[i]})"
   done
