@@ -293,17 +293,22 @@ func load(ctx context.Context, t *testing.T, cli *clientv3.Client, from, n int, 
 
 // TestMeasureFootprint loads 100k and then 200k keys of ~130-byte and
 // ~250-byte values into a fresh 3-member cluster and reports each member's
-// disk and heap per 1,000 keys, from the growth between the two loads.
+// disk and heap per 1,000 keys, from the growth between the two loads. The
+// heap is read twice: right after the load, when it still holds the raft log
+// entries since the last snapshot (every --snapshot-count entries, plus 5,000
+// kept for followers to catch up), and after a restart of the member, which
+// holds the key index and only the log since the last snapshot: with
+// --snapshot-count 100 here, what a member settles at with a long history.
 func TestMeasureFootprint(t *testing.T) {
 	measuring(t)
 	const step = 100_000
 	for _, size := range []int{130, 250} {
 		t.Run(fmt.Sprintf("value=%dB", size), func(t *testing.T) {
-			c := New(t, Options{Args: []string{"--enable-pprof"}})
+			c := New(t, Options{Args: []string{"--enable-pprof", "--snapshot-count", "100"}})
 			ctx := ctxFor(t, 10*time.Minute)
 			cli := c.Client(t)
 			value := strings.Repeat("v", size)
-			var rows [3][]memberFootprint
+			var loaded, restarted [3][]memberFootprint
 			for k := range 3 {
 				if k > 0 {
 					load(ctx, t, cli, (k-1)*step, step, value)
@@ -315,19 +320,37 @@ func TestMeasureFootprint(t *testing.T) {
 					}
 				}
 				for _, m := range c.Members() {
-					rows[k] = append(rows[k], footprint(ctx, t, cli, m))
+					loaded[k] = append(loaded[k], footprint(ctx, t, cli, m))
+				}
+				for _, m := range c.Members() {
+					if err := m.Stop(); err != nil {
+						t.Fatal(err)
+					}
+					if err := m.Start(); err != nil {
+						t.Fatal(err)
+					}
+					if err := c.WaitHealthy(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for _, m := range c.Members() {
+					restarted[k] = append(restarted[k], footprint(ctx, t, cli, m))
 				}
 			}
 			per1k := func(a, b int64) float64 { return float64(b-a) / (step / 1000) }
 			for i, m := range c.Members() {
-				z, one, two := rows[0][i], rows[1][i], rows[2][i]
-				t.Logf("etcd %s, key %d B, value %d B, member %s: at 0/100k/200k keys: backend %d/%d/%d B (in use %d/%d/%d), data dir %d/%d/%d B, heap %d/%d/%d B, RSS %d/%d/%d B",
+				z, one, two := loaded[0][i], loaded[1][i], loaded[2][i]
+				rz, rone, rtwo := restarted[0][i], restarted[1][i], restarted[2][i]
+				t.Logf("etcd %s, key %d B, value %d B, member %s: at 0/100k/200k keys: backend %d/%d/%d B (in use %d/%d/%d), data dir %d/%d/%d B, heap after the load %d/%d/%d B, after a restart %d/%d/%d B, RSS after a restart %d/%d/%d B",
 					c.Version(), len(measuredKey(0)), size, m.Name(),
 					z.dbSize, one.dbSize, two.dbSize, z.dbInUse, one.dbInUse, two.dbInUse,
-					z.dirBytes, one.dirBytes, two.dirBytes, z.heapAlloc, one.heapAlloc, two.heapAlloc, z.rss, one.rss, two.rss)
-				t.Logf("  per 1k keys, second 100k: backend %.0f B, in use %.0f B, heap %.0f B, RSS %.0f B; first 100k: backend %.0f B, heap %.0f B",
-					per1k(one.dbSize, two.dbSize), per1k(one.dbInUse, two.dbInUse), per1k(one.heapAlloc, two.heapAlloc), per1k(one.rss, two.rss),
-					per1k(z.dbSize, one.dbSize), per1k(z.heapAlloc, one.heapAlloc))
+					z.dirBytes, one.dirBytes, two.dirBytes, z.heapAlloc, one.heapAlloc, two.heapAlloc,
+					rz.heapAlloc, rone.heapAlloc, rtwo.heapAlloc, rz.rss, rone.rss, rtwo.rss)
+				t.Logf("  per 1k keys (second 100k / first 100k): backend %.0f / %.0f B; heap after the load %.0f / %.0f B; heap after a restart %.0f / %.0f B; RSS after a restart %.0f / %.0f B",
+					per1k(one.dbSize, two.dbSize), per1k(z.dbSize, one.dbSize),
+					per1k(one.heapAlloc, two.heapAlloc), per1k(z.heapAlloc, one.heapAlloc),
+					per1k(rone.heapAlloc, rtwo.heapAlloc), per1k(rz.heapAlloc, rone.heapAlloc),
+					per1k(rone.rss, rtwo.rss), per1k(rz.rss, rone.rss))
 			}
 		})
 	}
