@@ -488,3 +488,31 @@ func TestQuotaNoSpace(t *testing.T) {
 		t.Errorf("a put after compact, defragment and disarm: %v", err)
 	}
 }
+
+// TestWatchDeliversATransactionWhole: the events of one transaction, as
+// large as etcd takes (128 puts, near 1.5 MiB), reach a watcher in one
+// response, all at one revision, so a model can apply a commit whole.
+func TestWatchDeliversATransactionWhole(t *testing.T) {
+	c := etcd.Cluster(t)
+	ctx := ctxFor(t, time.Minute)
+	p := c.Prefix(t)
+	cli := c.Client(t)
+	wch := c.Member(1).Client(t).Watch(ctx, p, clientv3.WithPrefix(), clientv3.WithCreatedNotify())
+	if resp := <-wch; !resp.Created {
+		t.Fatalf("watch not created: %v", resp.Err())
+	}
+	value := string(bytes.Repeat([]byte{'x'}, 11<<10))
+	txn, err := cli.Txn(ctx).Then(puts(p+"k", defaultMaxTxnOps, value)...).Commit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := <-wch
+	if resp.Err() != nil || len(resp.Events) != defaultMaxTxnOps {
+		t.Fatalf("the first response after a %d-put transaction: %v, %d events; want all %d", defaultMaxTxnOps, resp.Err(), len(resp.Events), defaultMaxTxnOps)
+	}
+	for _, ev := range resp.Events {
+		if ev.Kv.ModRevision != txn.Header.Revision {
+			t.Fatalf("an event at revision %d, want the transaction's %d", ev.Kv.ModRevision, txn.Header.Revision)
+		}
+	}
+}

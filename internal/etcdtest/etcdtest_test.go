@@ -180,10 +180,21 @@ func TestQuorumLoss(t *testing.T) {
 	if _, err := survivor.Client(t).Get(ctx, key); err != nil {
 		t.Fatal(err)
 	}
+	// A watch that requires a leader is how a server learns it is cut off
+	// from the cluster: it ends with ErrNoLeader once its member has none.
+	wch := survivor.Client(t).Watch(clientv3.WithRequireLeader(ctx), key)
 	for _, m := range c.Members()[1:] {
 		if err := m.Stop(); err != nil {
 			t.Fatal(err)
 		}
+	}
+	select {
+	case resp, ok := <-wch:
+		if !ok || !errors.Is(resp.Err(), rpctypes.ErrNoLeader) {
+			t.Fatalf("a watch requiring a leader, without a quorum: closed %v, %v, events %v; want %v", !ok, resp.Err(), resp.Events, rpctypes.ErrNoLeader)
+		}
+	case <-ctx.Done():
+		t.Fatal("a watch requiring a leader went on without a quorum")
 	}
 
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
