@@ -211,6 +211,7 @@ func TestQuorumLoss(t *testing.T) {
 	if !unavailable(err) {
 		t.Fatalf("a linearizable read without a quorum returned %v, want a deadline or unavailability error", err)
 	}
+	t.Logf("a linearizable read without a quorum: %v", err)
 
 	resp, err := survivor.Client(t).Get(ctx, key, clientv3.WithSerializable())
 	if err != nil {
@@ -242,20 +243,53 @@ func TestQuorumLoss(t *testing.T) {
 }
 
 // unavailable reports whether err is what a client sees from a cluster
-// without a quorum: its own deadline, or etcd's "no leader" or "request
-// timed out".
+// without a quorum: a deadline, etcd's "no leader", or one of its "request
+// timed out" errors (code Unavailable). The deadline may be the client's own
+// or the server's, which holds the same deadline (gRPC sends it along) and
+// can answer first: etcd 3.4 sends it as a status of code Unknown saying
+// "context deadline exceeded", which the client passes on as it is.
 func unavailable(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, rpctypes.ErrTimeout) || errors.Is(err, rpctypes.ErrNoLeader) {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, rpctypes.ErrNoLeader) {
 		return true
 	}
-	switch status.Code(err) {
+	switch code(err) {
 	case codes.DeadlineExceeded, codes.Unavailable:
 		return true
 	}
-	return false
+	return status.Convert(err).Message() == context.DeadlineExceeded.Error()
+}
+
+// TestUnavailable checks unavailable against the errors seen from 3.4.23 and
+// 3.7.3 without a quorum, and against errors that mean something else.
+func TestUnavailable(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"the client's deadline", context.DeadlineExceeded, true},
+		{"the client's deadline, wrapped", fmt.Errorf("put: %w", context.DeadlineExceeded), true},
+		{"the server's deadline (3.4)", status.Error(codes.Unknown, context.DeadlineExceeded.Error()), true},
+		{"a deadline status", status.Error(codes.DeadlineExceeded, "etcdserver: context deadline exceeded"), true},
+		{"no leader", rpctypes.ErrNoLeader, true},
+		{"request timed out", rpctypes.ErrTimeout, true},
+		{"timed out, connection lost", rpctypes.ErrTimeoutDueToConnectionLost, true},
+		{"timed out, leader failure", rpctypes.ErrTimeoutDueToLeaderFail, true},
+		{"no error", nil, false},
+		{"canceled", context.Canceled, false},
+		{"compacted", rpctypes.ErrCompacted, false},
+		{"too many operations", rpctypes.ErrTooManyOps, false},
+		{"another Unknown status", status.Error(codes.Unknown, "something else"), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := unavailable(tt.err); got != tt.want {
+				t.Errorf("unavailable(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
 }
 
 // TestCompactCutsHistory checks Compact: an older revision can no longer be
