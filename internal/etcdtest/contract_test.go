@@ -173,9 +173,13 @@ func TestRangeCompareMissesDeletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	unchanged := clientv3.Compare(clientv3.ModRevision(p+"r/").WithPrefix(), "<", read.Header.Revision+1)
+	// The transaction writes (outside the range), as a commit does, so that
+	// the leader's apply loop evaluates its compare: a compare-only
+	// transaction is answered from one member's local state (TestQuorumLoss),
+	// which may not have applied the last put yet.
 	txn := func() bool {
 		t.Helper()
-		resp, err := cli.Txn(ctx).If(unchanged).Commit()
+		resp, err := cli.Txn(ctx).If(unchanged).Then(clientv3.OpPut(p+"marker", "")).Commit()
 		if err != nil {
 			t.Fatal(err)
 		}
