@@ -132,11 +132,11 @@ func Require(t testing.TB) string {
 	t.Helper()
 	bin, err := Binary()
 	if err != nil {
-		msg := fmt.Sprintf("etcd is not available (%v): install it (apt-get install -y etcd-server) or set %s to an etcd binary; tests against a real etcd cluster are skipped", err, EnvBinary)
+		msg := fmt.Sprintf("etcd is not available (%v): install it (apt-get install -y etcd-server) or set %s to an etcd binary", err, EnvBinary)
 		if os.Getenv(EnvRequireTools) == "1" {
-			t.Fatal(msg)
+			t.Fatal(msg + "; " + EnvRequireTools + "=1 makes this a failure")
 		}
-		t.Skip(msg)
+		t.Skip(msg + "; tests against a real etcd cluster are skipped")
 	}
 	return bin
 }

@@ -426,8 +426,12 @@ func TestRequireWithoutEtcd(t *testing.T) {
 			if tt.wantFatal {
 				got = r.fatal
 			}
-			if got == "" || (r.fatal != "") != tt.wantFatal || !strings.Contains(got, "etcd-server") {
-				t.Errorf("Require without etcd: fatal %q, skip %q; want a %s naming etcd-server", r.fatal, r.skip, map[bool]string{true: "failure", false: "skip"}[tt.wantFatal])
+			want := "are skipped"
+			if tt.wantFatal {
+				want = EnvRequireTools + "=1 makes this a failure"
+			}
+			if got == "" || (r.fatal != "") != tt.wantFatal || !strings.Contains(got, "etcd-server") || !strings.Contains(got, want) {
+				t.Errorf("Require without etcd: fatal %q, skip %q; want a %s naming etcd-server and saying %q", r.fatal, r.skip, map[bool]string{true: "failure", false: "skip"}[tt.wantFatal], want)
 			}
 		})
 	}
