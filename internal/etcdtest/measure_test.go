@@ -460,3 +460,41 @@ func TestMeasureFailover(t *testing.T) {
 	cancel()
 	t.Logf("etcd %s, no quorum: a write with a 60s deadline returned after %v: %v", c.Version(), time.Since(began).Round(time.Millisecond), err)
 }
+
+// TestMeasureCompareOnlyTxn counts how often a transaction of compares
+// alone, sent right after an acknowledged put through a client of every
+// member, misses that put (a member answers it from its own state, which
+// may lag), against the same transaction with a Get in Then (linearizable).
+// The count depends on the machine's load: it is a rate, not a bound.
+func TestMeasureCompareOnlyTxn(t *testing.T) {
+	measuring(t)
+	const rounds = 500
+	c := etcd.Cluster(t)
+	ctx := ctxFor(t, 5*time.Minute)
+	cli := c.Client(t)
+	key := c.Prefix(t) + "k"
+	var compareOnly, withGet int
+	for range rounds {
+		put, err := cli.Put(ctx, key, "v")
+		if err != nil {
+			t.Fatal(err)
+		}
+		isPut := clientv3.Compare(clientv3.ModRevision(key), "=", put.Header.Revision)
+		resp, err := cli.Txn(ctx).If(isPut).Commit()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !resp.Succeeded {
+			compareOnly++
+		}
+		resp, err = cli.Txn(ctx).If(isPut).Then(clientv3.OpGet(key, clientv3.WithCountOnly())).Commit()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !resp.Succeeded {
+			withGet++
+		}
+	}
+	t.Logf("etcd %s: of %d put-then-compare rounds, a compare-only transaction missed the put %d times, one with a Get %d times",
+		c.Version(), rounds, compareOnly, withGet)
+}
