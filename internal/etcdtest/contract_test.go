@@ -413,6 +413,16 @@ func TestLeaseClaimExpires(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The holder keeps the lease alive while it holds the claim, so the
+	// claim outlives its TTL however slow the steps below are.
+	alive, err := holder.KeepAlive(ctx, lease.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for range alive { // closed when the holder closes
+		}
+	}()
 	put, err := holder.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(p+"claim"), "=", 0)).
 		Then(clientv3.OpPut(p+"claim", "server-a", clientv3.WithLease(lease.ID))).
@@ -429,7 +439,7 @@ func TestLeaseClaimExpires(t *testing.T) {
 		t.Fatalf("a second claim while the first is held: %v, succeeded %v", err, again != nil && again.Succeeded)
 	}
 	wch := watcher.Watch(ctx, p+"claim", clientv3.WithRev(put.Header.Revision+1))
-	holder.Close() // the holder "crashes": no keep-alive, no revoke
+	holder.Close() // the holder "crashes": no more keep-alives, no revoke
 	resp, ok := <-wch
 	if !ok || resp.Err() != nil || len(resp.Events) != 1 || resp.Events[0].Type != mvccpb.DELETE {
 		t.Fatalf("watching the claim after its holder stopped: closed %v, %v, events %v; want its delete", !ok, resp.Err(), resp.Events)

@@ -197,7 +197,13 @@ func TestQuorumLoss(t *testing.T) {
 	}
 	// A watch that requires a leader is how a server learns it is cut off
 	// from the cluster: it ends with ErrNoLeader once its member has none.
-	wch := survivor.Client(t).Watch(clientv3.WithRequireLeader(ctx), key)
+	// It must be open before the quorum goes: a client whose watch stream
+	// is refused for want of a leader retries the stream, and its channel
+	// stays open.
+	wch := survivor.Client(t).Watch(clientv3.WithRequireLeader(ctx), key, clientv3.WithCreatedNotify())
+	if resp := <-wch; !resp.Created {
+		t.Fatalf("watch not created: %v", resp.Err())
+	}
 	for _, m := range c.Members()[1:] {
 		if err := m.Stop(); err != nil {
 			t.Fatal(err)
