@@ -123,6 +123,7 @@ func (r *Resolver) factQuery(ctx context.Context, f *model.FactFilter) (storage.
 	var err error
 	q.Predicates, q.YearFrom, q.YearTo, q.Negated = f.Predicates, f.YearFrom, f.YearTo, f.Negated
 	q.SubjectKinds, q.ObjectKinds = f.SubjectKinds, f.ObjectKinds
+	q.IncludeNegated = f.IncludeNegated != nil && *f.IncludeNegated
 	q.IncludeRetracted = f.IncludeRetracted != nil && *f.IncludeRetracted
 	if f.Tier != nil {
 		q.Tier = *f.Tier

@@ -131,13 +131,16 @@ func factsOf(facts []*storage.Fact, err error) ([]*model.Fact, error) {
 	return model.Facts(facts), nil
 }
 
-// entityFacts is the facts field every entity kind shares.
-func (r *Resolver) entityFacts(ctx context.Context, n *storage.Node, preds []storage.Predicate, dir *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error) {
+// entityFacts is the facts field every entity kind shares. Which facts it
+// keeps, negated and retracted ones, is storage.FactQuery's rule, as for the
+// facts query.
+func (r *Resolver) entityFacts(ctx context.Context, n *storage.Node, preds []storage.Predicate, dir *model.Direction, negated, includeNegated, includeRetracted *bool) ([]*model.Fact, error) {
 	d := model.DirectionBoth
 	if dir != nil {
 		d = *dir
 	}
 	retracted := includeRetracted != nil && *includeRetracted
+	keep := storage.FactQuery{Negated: negated, IncludeNegated: includeNegated != nil && *includeNegated}
 	if len(preds) == 0 {
 		preds = []storage.Predicate{""}
 	}
@@ -147,12 +150,12 @@ func (r *Resolver) entityFacts(ctx context.Context, n *storage.Node, preds []sto
 			continue
 		}
 		for _, p := range preds {
-			facts, err := r.adjacent(ctx, storage.AdjQuery{Node: n.ID, Dir: dd, Predicate: p, Negated: negated == nil || *negated, Retracted: retracted})
+			facts, err := r.adjacent(ctx, storage.AdjQuery{Node: n.ID, Dir: dd, Predicate: p, Negated: !keep.PositiveOnly(), Retracted: retracted})
 			if err != nil {
 				return nil, err
 			}
 			for _, f := range facts {
-				if negated == nil || f.Negated == *negated {
+				if keep.Keeps(f.Negated) {
 					out = append(out, f)
 				}
 			}

@@ -2813,11 +2813,14 @@ func (ec *executionContext) unmarshalInputFactFilter(ctx context.Context, obj an
 		asMap[k] = v
 	}
 
+	if _, present := asMap["includeNegated"]; !present {
+		asMap["includeNegated"] = false
+	}
 	if _, present := asMap["includeRetracted"]; !present {
 		asMap["includeRetracted"] = false
 	}
 
-	fieldsInOrder := [...]string{"predicates", "subject", "object", "yearFrom", "yearTo", "tier", "negated", "includeRetracted", "subjectCountry", "series", "subjectKinds", "objectKinds"}
+	fieldsInOrder := [...]string{"predicates", "subject", "object", "yearFrom", "yearTo", "tier", "negated", "includeNegated", "includeRetracted", "subjectCountry", "series", "subjectKinds", "objectKinds"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -2873,6 +2876,13 @@ func (ec *executionContext) unmarshalInputFactFilter(ctx context.Context, obj an
 				return it, err
 			}
 			it.Negated = data
+		case "includeNegated":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("includeNegated"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IncludeNegated = data
 		case "includeRetracted":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("includeRetracted"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)

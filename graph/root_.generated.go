@@ -65,7 +65,7 @@ type ComplexityRoot struct {
 		Aliases      func(childComplexity int) int
 		Description  func(childComplexity int) int
 		End          func(childComplexity int) int
-		Facts        func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts        func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		ID           func(childComplexity int) int
 		Kind         func(childComplexity int) int
 		Labels       func(childComplexity int) int
@@ -89,7 +89,7 @@ type ComplexityRoot struct {
 		Aliases     func(childComplexity int) int
 		Description func(childComplexity int) int
 		Editions    func(childComplexity int, yearFrom *int, yearTo *int, order *model.SortOrder) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		ID          func(childComplexity int) int
 		Kind        func(childComplexity int) int
 		Labels      func(childComplexity int) int
@@ -112,7 +112,7 @@ type ComplexityRoot struct {
 		Aliases         func(childComplexity int) int
 		Date            func(childComplexity int) int
 		Description     func(childComplexity int) int
-		Facts           func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts           func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		ID              func(childComplexity int) int
 		IssuedBy        func(childComplexity int) int
 		Kind            func(childComplexity int) int
@@ -198,7 +198,7 @@ type ComplexityRoot struct {
 		Aliases     func(childComplexity int) int
 		Defendants  func(childComplexity int) int
 		Description func(childComplexity int) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		ID          func(childComplexity int) int
 		Kind        func(childComplexity int) int
 		Labels      func(childComplexity int) int
@@ -224,7 +224,7 @@ type ComplexityRoot struct {
 		Country        func(childComplexity int) int
 		Description    func(childComplexity int) int
 		ExportControls func(childComplexity int) int
-		Facts          func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts          func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		Headquarters   func(childComplexity int) int
 		ID             func(childComplexity int) int
 		Imposed        func(childComplexity int) int
@@ -262,7 +262,7 @@ type ComplexityRoot struct {
 	Person struct {
 		Aliases     func(childComplexity int) int
 		Description func(childComplexity int) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		ID          func(childComplexity int) int
 		Kind        func(childComplexity int) int
 		Labels      func(childComplexity int) int
@@ -280,7 +280,7 @@ type ComplexityRoot struct {
 		Code        func(childComplexity int) int
 		Description func(childComplexity int) int
 		Events      func(childComplexity int) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		ID          func(childComplexity int) int
 		Kind        func(childComplexity int) int
 		Labels      func(childComplexity int) int
@@ -297,7 +297,7 @@ type ComplexityRoot struct {
 		Date        func(childComplexity int) int
 		Description func(childComplexity int) int
 		EndorsedBy  func(childComplexity int) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		ID          func(childComplexity int) int
 		IssuedBy    func(childComplexity int) int
 		Kind        func(childComplexity int) int
@@ -326,7 +326,7 @@ type ComplexityRoot struct {
 		Aliases     func(childComplexity int) int
 		Controls    func(childComplexity int) int
 		Description func(childComplexity int) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		ID          func(childComplexity int) int
 		Kind        func(childComplexity int) int
 		Labels      func(childComplexity int) int
@@ -381,7 +381,7 @@ type ComplexityRoot struct {
 	Sanction struct {
 		Aliases     func(childComplexity int) int
 		Description func(childComplexity int) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		ID          func(childComplexity int) int
 		ImposedBy   func(childComplexity int) int
 		Kind        func(childComplexity int) int
@@ -427,7 +427,7 @@ type ComplexityRoot struct {
 		Aliases       func(childComplexity int) int
 		Author        func(childComplexity int) int
 		Description   func(childComplexity int) int
-		Facts         func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts         func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		ID            func(childComplexity int) int
 		Kind          func(childComplexity int) int
 		Labels        func(childComplexity int) int
@@ -454,7 +454,7 @@ type ComplexityRoot struct {
 		Aliases     func(childComplexity int) int
 		Description func(childComplexity int) int
 		Events      func(childComplexity int) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		ID          func(childComplexity int) int
 		Kind        func(childComplexity int) int
 		Labels      func(childComplexity int) int
@@ -550,7 +550,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Event.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Event.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Event.id":
 		if e.ComplexityRoot.Event.ID == nil {
 			break
@@ -697,7 +697,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.EventSeries.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.EventSeries.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "EventSeries.id":
 		if e.ComplexityRoot.EventSeries.ID == nil {
 			break
@@ -811,7 +811,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.ExportControl.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.ExportControl.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "ExportControl.id":
 		if e.ComplexityRoot.ExportControl.ID == nil {
 			break
@@ -1201,7 +1201,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Lawsuit.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Lawsuit.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Lawsuit.id":
 		if e.ComplexityRoot.Lawsuit.ID == nil {
 			break
@@ -1373,7 +1373,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Organization.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Organization.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Organization.headquarters":
 		if e.ComplexityRoot.Organization.Headquarters == nil {
 			break
@@ -1570,7 +1570,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Person.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Person.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Person.id":
 		if e.ComplexityRoot.Person.ID == nil {
 			break
@@ -1671,7 +1671,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Place.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Place.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Place.id":
 		if e.ComplexityRoot.Place.ID == nil {
 			break
@@ -1766,7 +1766,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Plan.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Plan.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Plan.id":
 		if e.ComplexityRoot.Plan.ID == nil {
 			break
@@ -1899,7 +1899,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Product.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Product.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Product.id":
 		if e.ComplexityRoot.Product.ID == nil {
 			break
@@ -2282,7 +2282,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Sanction.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Sanction.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Sanction.id":
 		if e.ComplexityRoot.Sanction.ID == nil {
 			break
@@ -2483,7 +2483,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Source.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Source.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Source.id":
 		if e.ComplexityRoot.Source.ID == nil {
 			break
@@ -2621,7 +2621,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Topic.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Topic.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Topic.id":
 		if e.ComplexityRoot.Topic.ID == nil {
 			break
