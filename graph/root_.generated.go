@@ -61,28 +61,30 @@ type ComplexityRoot struct {
 	}
 
 	Event struct {
-		Absentees    func(childComplexity int) int
-		Aliases      func(childComplexity int) int
-		Description  func(childComplexity int) int
-		End          func(childComplexity int) int
-		Facts        func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
-		ID           func(childComplexity int) int
-		Kind         func(childComplexity int) int
-		Labels       func(childComplexity int) int
-		Measures     func(childComplexity int) int
-		Name         func(childComplexity int, lang *string) int
-		OpenedBy     func(childComplexity int) int
-		Organizers   func(childComplexity int) int
-		Participants func(childComplexity int) int
-		Places       func(childComplexity int) int
-		Retraction   func(childComplexity int) int
-		Series       func(childComplexity int) int
-		Slug         func(childComplexity int) int
-		Speakers     func(childComplexity int) int
-		Sponsorships func(childComplexity int, tier *storage.Tier, sponsorCountry *string) int
-		Start        func(childComplexity int) int
-		Topics       func(childComplexity int) int
-		Year         func(childComplexity int) int
+		Absentees                 func(childComplexity int) int
+		Aliases                   func(childComplexity int) int
+		AttendedWithoutSponsoring func(childComplexity int) int
+		Description               func(childComplexity int) int
+		DidNotAttend              func(childComplexity int) int
+		End                       func(childComplexity int) int
+		Facts                     func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		ID                        func(childComplexity int) int
+		Kind                      func(childComplexity int) int
+		Labels                    func(childComplexity int) int
+		Measures                  func(childComplexity int) int
+		Name                      func(childComplexity int, lang *string) int
+		OpenedBy                  func(childComplexity int) int
+		Organizers                func(childComplexity int) int
+		Participants              func(childComplexity int) int
+		Places                    func(childComplexity int) int
+		Retraction                func(childComplexity int) int
+		Series                    func(childComplexity int) int
+		Slug                      func(childComplexity int) int
+		Speakers                  func(childComplexity int) int
+		Sponsorships              func(childComplexity int, tier *storage.Tier, sponsorCountry *string) int
+		Start                     func(childComplexity int) int
+		Topics                    func(childComplexity int) int
+		Year                      func(childComplexity int) int
 	}
 
 	EventSeries struct {
@@ -528,12 +530,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Event.Aliases(childComplexity), true
+	case "Event.attendedWithoutSponsoring":
+		if e.ComplexityRoot.Event.AttendedWithoutSponsoring == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.AttendedWithoutSponsoring(childComplexity), true
 	case "Event.description":
 		if e.ComplexityRoot.Event.Description == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Event.Description(childComplexity), true
+	case "Event.didNotAttend":
+		if e.ComplexityRoot.Event.DidNotAttend == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.DidNotAttend(childComplexity), true
 	case "Event.end":
 		if e.ComplexityRoot.Event.End == nil {
 			break
@@ -2843,6 +2857,10 @@ func (ec *executionContext) childFields_Event(ctx context.Context, field graphql
 		return ec.fieldContext_Event_participants(ctx, field)
 	case "absentees":
 		return ec.fieldContext_Event_absentees(ctx, field)
+	case "attendedWithoutSponsoring":
+		return ec.fieldContext_Event_attendedWithoutSponsoring(ctx, field)
+	case "didNotAttend":
+		return ec.fieldContext_Event_didNotAttend(ctx, field)
 	case "speakers":
 		return ec.fieldContext_Event_speakers(ctx, field)
 	case "openedBy":

@@ -30,6 +30,8 @@ type EventResolver interface {
 	Sponsorships(ctx context.Context, obj *model.Event, tier *storage.Tier, sponsorCountry *string) ([]*model.Fact, error)
 	Participants(ctx context.Context, obj *model.Event) ([]*model.Fact, error)
 	Absentees(ctx context.Context, obj *model.Event) ([]*model.Fact, error)
+	AttendedWithoutSponsoring(ctx context.Context, obj *model.Event) ([]*model.Fact, error)
+	DidNotAttend(ctx context.Context, obj *model.Event) ([]*model.Fact, error)
 	Speakers(ctx context.Context, obj *model.Event) ([]*model.Person, error)
 	OpenedBy(ctx context.Context, obj *model.Event) ([]*model.Person, error)
 	Organizers(ctx context.Context, obj *model.Event) ([]*model.Organization, error)
@@ -1453,6 +1455,70 @@ func (ec *executionContext) _Event_absentees(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Event_absentees(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Event",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Fact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Event_attendedWithoutSponsoring(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_attendedWithoutSponsoring(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Event().AttendedWithoutSponsoring(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Event_attendedWithoutSponsoring(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Event",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Fact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Event_didNotAttend(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_didNotAttend(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Event().DidNotAttend(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Event_didNotAttend(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Event",
 		Field:      field,
@@ -7499,6 +7565,18 @@ func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, ob
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Event_absentees(ctx, field, obj)
+				})
+		case "attendedWithoutSponsoring":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Event_attendedWithoutSponsoring(ctx, field, obj)
+				})
+		case "didNotAttend":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Event_didNotAttend(ctx, field, obj)
 				})
 		case "speakers":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,

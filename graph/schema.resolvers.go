@@ -58,6 +58,18 @@ func (r *eventResolver) Absentees(ctx context.Context, obj *model.Event) ([]*mod
 	return factsOf(r.loaders(ctx).absentees.Load(ctx, obj.ID))
 }
 
+// AttendedWithoutSponsoring is the resolver for the attendedWithoutSponsoring field.
+func (r *eventResolver) AttendedWithoutSponsoring(ctx context.Context, obj *model.Event) ([]*model.Fact, error) {
+	a, err := r.loaders(ctx).attendance.Load(ctx, obj.ID)
+	return model.Facts(a.AttendedWithoutSponsoring), err
+}
+
+// DidNotAttend is the resolver for the didNotAttend field.
+func (r *eventResolver) DidNotAttend(ctx context.Context, obj *model.Event) ([]*model.Fact, error) {
+	a, err := r.loaders(ctx).attendance.Load(ctx, obj.ID)
+	return model.Facts(a.DidNotAttend), err
+}
+
 // Speakers is the resolver for the speakers field.
 func (r *eventResolver) Speakers(ctx context.Context, obj *model.Event) ([]*model.Person, error) {
 	return relatedAs[model.Person](ctx, r.Resolver, obj.Node, storage.In, storage.PredSpeakerAt, storage.KindPerson)

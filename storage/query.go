@@ -783,6 +783,79 @@ func (g *Graph) Absentees(events []uuid.UUID) ([][]*Fact, error) {
 	return out, err
 }
 
+// Attendance is what the sources say of who came to an event, each answer a
+// list of facts with their evidence, ordered by subject name.
+type Attendance struct {
+	// AttendedWithoutSponsoring holds the PARTICIPATED_IN facts (positive) of
+	// those who took part in the event and, the sources say, did not sponsor
+	// it: a negated SPONSORED fact for the event, and no active one (Apple,
+	// Amazon, Microsoft and Tesla at WAIC 2023). A participant the sources say
+	// nothing of sponsoring is not listed: not sponsoring is not inferred
+	// from silence.
+	AttendedWithoutSponsoring []*Fact
+	// DidNotAttend holds the negated PARTICIPATED_IN facts: those the sources
+	// say did not take part (OpenAI at WAIC 2023).
+	DidNotAttend []*Fact
+}
+
+// Attendance answers, for each event, who attended without sponsoring and who
+// did not attend (see Attendance); retracted facts are left out. All in one
+// snapshot.
+func (g *Graph) Attendance(events []uuid.UUID) ([]Attendance, error) {
+	out := make([]Attendance, len(events))
+	err := g.view(func(s Snapshot) error {
+		for i, ev := range events {
+			sponsored, declined := map[uuid.UUID]bool{}, map[uuid.UUID]bool{}
+			err := s.Adjacent(ev, In, PredSponsored, func(e AdjEntry) error {
+				switch e.State {
+				case Active:
+					sponsored[e.Other] = true
+				case Negated:
+					declined[e.Other] = true
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			var attended, absent []uuid.UUID
+			err = s.Adjacent(ev, In, PredParticipatedIn, func(e AdjEntry) error {
+				switch {
+				case e.State == Negated:
+					absent = append(absent, e.Fact)
+				case e.State == Active && declined[e.Other] && !sponsored[e.Other]:
+					attended = append(attended, e.Fact)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if out[i].AttendedWithoutSponsoring, err = factsByName(s, attended); err != nil {
+				return err
+			}
+			if out[i].DidNotAttend, err = factsByName(s, absent); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// factsByName loads the facts ids, ordered by year, then subject name.
+func factsByName(s Snapshot, ids []uuid.UUID) ([]*Fact, error) {
+	facts := make([]*Fact, 0, len(ids))
+	for _, id := range ids {
+		f, err := s.Fact(id)
+		if err != nil {
+			return nil, err
+		}
+		facts = append(facts, f)
+	}
+	return facts, sortFactsBySubjectName(s, facts)
+}
+
 // negatedFacts loads the negated (not retracted) facts with pred whose
 // object is node.
 func negatedFacts(s Snapshot, node uuid.UUID, pred Predicate) ([]*Fact, error) {

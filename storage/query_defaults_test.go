@@ -147,3 +147,53 @@ func TestYearRangesKeepUnknownYears(t *testing.T) {
 		})
 	}
 }
+
+// TestAttendance: who attended an event without sponsoring it and who did not
+// attend, as the sources say: a participant is listed as not sponsoring only
+// when a negated SPONSORED fact says so and no sponsorship contradicts it.
+func TestAttendance(t *testing.T) {
+	x := newFixture(t)
+	org := func(name string) *storage.Node {
+		return mustCreate(t, x.g, &storage.Node{Kind: storage.KindOrganization, Name: name}, "")
+	}
+	apple, tesla, silent := org("Apple"), org("Tesla"), org("Silent Co")
+	participated := func(n *storage.Node, negated bool) *storage.Fact {
+		return mustAdd(t, x.g, &storage.Fact{Subject: n.ID, Predicate: storage.PredParticipatedIn, Object: x.waic2023.ID, Negated: negated, Evidence: x.ev(quoteOpenAI)})
+	}
+	declined := func(n *storage.Node, tier storage.Tier) *storage.Fact {
+		f := x.sponsored(n, x.waic2023, tier)
+		f.Negated = true
+		return mustAdd(t, x.g, f)
+	}
+	teslaCame, appleCame := participated(tesla, false), participated(apple, false)
+	declined(tesla, storage.TierSponsor)
+	declined(apple, storage.TierSponsor)
+	participated(silent, false) // took part; the sources say nothing of sponsoring
+	participated(x.qualcomm, false)
+	mustAdd(t, x.g, x.sponsored(x.qualcomm, x.waic2023, storage.TierElitePartner))
+	declined(x.qualcomm, storage.TierStrategicPartner) // a negated tier of a sponsor
+	openAIAway := participated(x.openai, true)
+	retracted := participated(x.ibm, true)
+	if _, err := x.g.RetractFact(retracted.ID, "curator", "duplicate"); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := x.g.Attendance([]uuid.UUID{x.waic2023.ID, x.waic2019.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := factIDs([]*storage.Fact{appleCame, teslaCame}); !equalIDs(factIDs(got[0].AttendedWithoutSponsoring), want) {
+		t.Errorf("attended without sponsoring = %v, want Apple's and Tesla's participation %v", factIDs(got[0].AttendedWithoutSponsoring), want)
+	}
+	for _, f := range got[0].AttendedWithoutSponsoring {
+		if f.Predicate != storage.PredParticipatedIn || f.Negated || len(f.Evidence) == 0 {
+			t.Errorf("attended without sponsoring holds %+v, want a positive PARTICIPATED_IN fact with evidence", f)
+		}
+	}
+	if want := factIDs([]*storage.Fact{openAIAway}); !equalIDs(factIDs(got[0].DidNotAttend), want) {
+		t.Errorf("did not attend = %v, want OpenAI's %v", factIDs(got[0].DidNotAttend), want)
+	}
+	if len(got[1].AttendedWithoutSponsoring)+len(got[1].DidNotAttend) != 0 {
+		t.Errorf("WAIC 2019: %+v, want nothing", got[1])
+	}
+}
