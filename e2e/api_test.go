@@ -217,6 +217,17 @@ func TestFactFilterYearToZero(t *testing.T) {
 	}
 }
 
+// TestSourcePublishedIsAPartialDate: a source's publication date comes in the
+// { value precision } shape of every other date, the day its timestamp's own
+// offset reads, beside the timestamp.
+func TestSourcePublishedIsAPartialDate(t *testing.T) {
+	srv := testenv.Server(t)
+	d := srv.Query(t, `{ source(slug: "waic-2023-article") { publishedAt published { value precision year month day } } }`, nil)
+	eq(t, testenv.Value(d, "source.publishedAt"), "2023-07-03T22:51:00+07:00")
+	eq(t, testenv.Value(d, "source.published"), map[string]any{
+		"value": "2023-07-03", "precision": "DAY", "year": float64(2023), "month": float64(7), "day": float64(3)})
+}
+
 // TestTraversalIsBatched: a traversal reads the store once per level of the
 // query, not once per entity (no N+1): the per-request loaders batch each level,
 // so 19 sponsors cost a few reads more than one does, not 19 times as many.

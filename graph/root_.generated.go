@@ -435,6 +435,7 @@ type ComplexityRoot struct {
 		Labels        func(childComplexity int) int
 		Language      func(childComplexity int) int
 		Name          func(childComplexity int, lang *string) int
+		Published     func(childComplexity int) int
 		PublishedAt   func(childComplexity int) int
 		Publisher     func(childComplexity int) int
 		PublisherNote func(childComplexity int) int
@@ -2533,6 +2534,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Source.Name(childComplexity, args["lang"].(*string)), true
+	case "Source.published":
+		if e.ComplexityRoot.Source.Published == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Source.Published(childComplexity), true
 	case "Source.publishedAt":
 		if e.ComplexityRoot.Source.PublishedAt == nil {
 			break
@@ -3477,6 +3484,8 @@ func (ec *executionContext) childFields_Source(ctx context.Context, field graphq
 		return ec.fieldContext_Source_publisherNote(ctx, field)
 	case "publishedAt":
 		return ec.fieldContext_Source_publishedAt(ctx, field)
+	case "published":
+		return ec.fieldContext_Source_published(ctx, field)
 	case "language":
 		return ec.fieldContext_Source_language(ctx, field)
 	case "url":
