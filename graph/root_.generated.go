@@ -355,6 +355,7 @@ type ComplexityRoot struct {
 		Fact               func(childComplexity int, id uuid.UUID) int
 		FactCounts         func(childComplexity int, filter *model.FactFilter, groupBy []storage.Dimension) int
 		Facts              func(childComplexity int, filter *model.FactFilter, order *model.SortOrder, first *int, after *string) int
+		Lawsuit            func(childComplexity int, id *uuid.UUID, slug *string) int
 		Node               func(childComplexity int, id uuid.UUID) int
 		Nodes              func(childComplexity int, ids []uuid.UUID) int
 		Organization       func(childComplexity int, id *uuid.UUID, slug *string) int
@@ -372,6 +373,7 @@ type ComplexityRoot struct {
 		SponsorshipsByYear func(childComplexity int, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder) int
 		Stats              func(childComplexity int) int
 		TimeSeries         func(childComplexity int, filter *model.FactFilter, seriesBy []storage.Dimension) int
+		Topic              func(childComplexity int, id *uuid.UUID, slug *string) int
 	}
 
 	Retraction struct {
@@ -2083,6 +2085,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Facts(childComplexity, args["filter"].(*model.FactFilter), args["order"].(*model.SortOrder), args["first"].(*int), args["after"].(*string)), true
 
+	case "Query.lawsuit":
+		if e.ComplexityRoot.Query.Lawsuit == nil {
+			break
+		}
+
+		args, err := ec.field_Query_lawsuit_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Lawsuit(childComplexity, args["id"].(*uuid.UUID), args["slug"].(*string)), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -2255,6 +2268,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.TimeSeries(childComplexity, args["filter"].(*model.FactFilter), args["seriesBy"].([]storage.Dimension)), true
+	case "Query.topic":
+		if e.ComplexityRoot.Query.Topic == nil {
+			break
+		}
+
+		args, err := ec.field_Query_topic_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Topic(childComplexity, args["id"].(*uuid.UUID), args["slug"].(*string)), true
 
 	case "Retraction.at":
 		if e.ComplexityRoot.Retraction.At == nil {
@@ -3098,6 +3122,34 @@ func (ec *executionContext) childFields_Label(ctx context.Context, field graphql
 		return ec.fieldContext_Label_text(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Label", field.Name)
+}
+
+func (ec *executionContext) childFields_Lawsuit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Lawsuit_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_Lawsuit_kind(ctx, field)
+	case "slug":
+		return ec.fieldContext_Lawsuit_slug(ctx, field)
+	case "name":
+		return ec.fieldContext_Lawsuit_name(ctx, field)
+	case "labels":
+		return ec.fieldContext_Lawsuit_labels(ctx, field)
+	case "aliases":
+		return ec.fieldContext_Lawsuit_aliases(ctx, field)
+	case "description":
+		return ec.fieldContext_Lawsuit_description(ctx, field)
+	case "facts":
+		return ec.fieldContext_Lawsuit_facts(ctx, field)
+	case "retraction":
+		return ec.fieldContext_Lawsuit_retraction(ctx, field)
+	case "plaintiffs":
+		return ec.fieldContext_Lawsuit_plaintiffs(ctx, field)
+	case "defendants":
+		return ec.fieldContext_Lawsuit_defendants(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Lawsuit", field.Name)
 }
 
 func (ec *executionContext) childFields_Organization(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

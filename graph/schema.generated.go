@@ -9685,6 +9685,13 @@ func (ec *executionContext) marshalOFact2ᚖpolicygraphᚋgraphᚋmodelᚐFact(c
 	return ec._Fact(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOLawsuit2ᚖpolicygraphᚋgraphᚋmodelᚐLawsuit(ctx context.Context, sel ast.SelectionSet, v *model.Lawsuit) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Lawsuit(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalONode2policygraphᚋgraphᚋmodelᚐIdentified(ctx context.Context, sel ast.SelectionSet, v model.Identified) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -9868,6 +9875,13 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	_ = ctx
 	res := graphql.MarshalTime(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOTopic2ᚖpolicygraphᚋgraphᚋmodelᚐTopic(ctx context.Context, sel ast.SelectionSet, v *model.Topic) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Topic(ctx, sel, v)
 }
 
 // endregion ***************************** type.gotpl *****************************
