@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -188,6 +189,56 @@ func TestNegatedFactsLeftOutUnlessAskedFor(t *testing.T) {
 	}
 	if len(q.Both) != 2 || !reflect.DeepEqual(flagged, []string{"STRATEGIC_PARTNER"}) {
 		t.Errorf("Qualcomm's SPONSORED facts with includeNegated: %+v; want the sponsorship and \"not a strategic partner\", marked", q.Both)
+	}
+}
+
+// TestNegatedFactsUnmarkedAreWarnedOf: a list that asks for negated facts
+// beside positive ones (includeNegated: true) and does not select negated
+// answers whole, with a warning at its path in extensions.warnings; a query
+// that selects negated (directly or through a fragment), or lists positive
+// facts only, gets none.
+func TestNegatedFactsUnmarkedAreWarnedOf(t *testing.T) {
+	srv := testenv.Server(t)
+	warnings := func(q string) []string {
+		t.Helper()
+		r := srv.Must(t, "", q, nil)
+		var body struct {
+			Extensions struct {
+				Warnings []struct {
+					Message string
+					Path    []any
+				}
+			}
+		}
+		if err := json.Unmarshal([]byte(r.Raw), &body); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, w := range body.Extensions.Warnings {
+			if !strings.Contains(w.Message, "select negated") {
+				t.Errorf("warning %q does not say to select negated", w.Message)
+			}
+			var p []string
+			for _, x := range w.Path {
+				p = append(p, fmt.Sprint(x))
+			}
+			out = append(out, strings.Join(p, "."))
+		}
+		return out
+	}
+	eq(t, warnings(`{
+		unmarked: facts(filter: { subject: "qualcomm", includeNegated: true }) { nodes { predicate tier } }
+		marked: facts(filter: { subject: "qualcomm", includeNegated: true }) { edges { node { predicate tier ...N } } }
+		positive: facts(filter: { subject: "qualcomm" }) { nodes { predicate tier } }
+		onlyNegated: facts(filter: { subject: "qualcomm", negated: true }) { nodes { predicate tier } }
+		organization(slug: "qualcomm") {
+			facts(includeNegated: true) { predicate tier }
+			marked: facts(includeNegated: true) { predicate tier negated }
+			positive: facts { predicate tier }
+		}
+	} fragment N on Fact { negated }`), []string{"unmarked", "organization.facts"})
+	if w := warnings(`{ facts(filter: { subject: "ibm", includeNegated: true }) { nodes { predicate } } }`); len(w) != 0 {
+		t.Errorf("IBM has no negated fact, yet warnings %v", w)
 	}
 }
 

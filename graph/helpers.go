@@ -162,7 +162,11 @@ func (r *Resolver) entityFacts(ctx context.Context, n *storage.Node, preds []sto
 			}
 		}
 	}
-	return model.Facts(out), nil
+	facts := model.Facts(out)
+	if negated == nil && keep.IncludeNegated {
+		warnUnmarkedNegated(ctx, anyNegated(facts), false)
+	}
+	return facts, nil
 }
 
 // startOf is the start (or point in time: a fact has one or the other) of the

@@ -222,7 +222,8 @@ type FactFilter struct {
 	// Also include the negated facts (what did NOT happen), each marked negated: true:
 	// facts(filter: {subject: "qualcomm", predicates: [SPONSORED], includeNegated: true})
 	// lists "Qualcomm sponsored WAIC 2023" and "Qualcomm was not a strategic partner".
-	// false by default; ignored when negated is given.
+	// Select negated: an answer that holds them unselected carries a warning in
+	// extensions.warnings. false by default; ignored when negated is given.
 	IncludeNegated *bool `json:"includeNegated,omitempty"`
 	// Also include retracted facts; false by default.
 	IncludeRetracted *bool `json:"includeRetracted,omitempty"`
