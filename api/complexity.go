@@ -94,15 +94,15 @@ func costModel(g *storage.Graph, l Limits) graph.ComplexityRoot {
 
 	facts := q.Facts
 	q.Facts = func(child int, f *model.FactFilter, order *model.SortOrder, first *int, after *string) int {
-		return satAdd(facts(child, f, order, first, after), g.FactScan(factShape(f, false)))
+		return satAdd(facts(child, f, order, first, after), g.FactScan(factShape(f)))
 	}
 	counts := q.FactCounts
 	q.FactCounts = func(child int, f *model.FactFilter, by []storage.Dimension) int {
-		return satAdd(counts(child, f, by), g.FactScan(factShape(f, true)))
+		return satAdd(counts(child, f, by), g.FactScan(factShape(f)))
 	}
 	series := q.TimeSeries
 	q.TimeSeries = func(child int, f *model.FactFilter, by []storage.Dimension) int {
-		return satAdd(series(child, f, by), g.FactScan(factShape(f, true)))
+		return satAdd(series(child, f, by), g.FactScan(factShape(f)))
 	}
 	entities := q.Entities
 	q.Entities = func(child int, f *model.EntityFilter, orderBy *model.EntityOrder, order *model.SortOrder, first *int, after *string) int {
@@ -143,18 +143,14 @@ func refShape(s *string) uuid.UUID {
 	return someID
 }
 
-// factShape is the storage query of a FactFilter; positive is the default of
-// factCounts and timeSeries, which count positive facts when negated is null.
-func factShape(f *model.FactFilter, positive bool) storage.FactQuery {
+// factShape is the storage query of a FactFilter.
+func factShape(f *model.FactFilter) storage.FactQuery {
 	var q storage.FactQuery
 	if f != nil {
 		q = storage.FactQuery{Predicates: f.Predicates, Negated: f.Negated, SubjectKinds: f.SubjectKinds, ObjectKinds: f.ObjectKinds,
+			IncludeNegated:   f.IncludeNegated != nil && *f.IncludeNegated,
 			IncludeRetracted: f.IncludeRetracted != nil && *f.IncludeRetracted, SubjectCountry: str(f.SubjectCountry),
 			Subject: refShape(f.Subject), Object: refShape(f.Object), Series: refShape(f.Series)}
-	}
-	if positive && q.Negated == nil {
-		no := false
-		q.Negated = &no
 	}
 	return q
 }

@@ -123,6 +123,7 @@ func (r *Resolver) factQuery(ctx context.Context, f *model.FactFilter) (storage.
 	var err error
 	q.Predicates, q.YearFrom, q.YearTo, q.Negated = f.Predicates, f.YearFrom, f.YearTo, f.Negated
 	q.SubjectKinds, q.ObjectKinds = f.SubjectKinds, f.ObjectKinds
+	q.IncludeNegated = f.IncludeNegated != nil && *f.IncludeNegated
 	q.IncludeRetracted = f.IncludeRetracted != nil && *f.IncludeRetracted
 	if f.Tier != nil {
 		q.Tier = *f.Tier
@@ -154,7 +155,21 @@ func (r *Resolver) factList(ctx context.Context, f *model.FactFilter, order *mod
 	if order != nil && *order == model.SortOrderDesc {
 		reverse(facts)
 	}
-	return factConnection(facts, first, after, 50)
+	c, err := factConnection(facts, first, after, 50)
+	if err == nil && q.Negated == nil && q.IncludeNegated {
+		warnUnmarkedNegated(ctx, anyNegated(c.Nodes), true)
+	}
+	return c, err
+}
+
+// anyNegated reports whether facts hold a negated one.
+func anyNegated(facts []*model.Fact) bool {
+	for _, f := range facts {
+		if f.Negated {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *Resolver) sponsorshipQuery(ctx context.Context, series, event, sponsorCountry *string, tier *storage.Tier, yearFrom, yearTo *int) (storage.SponsorshipQuery, error) {

@@ -61,35 +61,37 @@ type ComplexityRoot struct {
 	}
 
 	Event struct {
-		Absentees    func(childComplexity int) int
-		Aliases      func(childComplexity int) int
-		Description  func(childComplexity int) int
-		End          func(childComplexity int) int
-		Facts        func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
-		ID           func(childComplexity int) int
-		Kind         func(childComplexity int) int
-		Labels       func(childComplexity int) int
-		Measures     func(childComplexity int) int
-		Name         func(childComplexity int, lang *string) int
-		OpenedBy     func(childComplexity int) int
-		Organizers   func(childComplexity int) int
-		Participants func(childComplexity int) int
-		Places       func(childComplexity int) int
-		Retraction   func(childComplexity int) int
-		Series       func(childComplexity int) int
-		Slug         func(childComplexity int) int
-		Speakers     func(childComplexity int) int
-		Sponsorships func(childComplexity int, tier *storage.Tier, sponsorCountry *string) int
-		Start        func(childComplexity int) int
-		Topics       func(childComplexity int) int
-		Year         func(childComplexity int) int
+		Absentees                 func(childComplexity int) int
+		Aliases                   func(childComplexity int) int
+		AttendedWithoutSponsoring func(childComplexity int) int
+		Description               func(childComplexity int) int
+		DidNotAttend              func(childComplexity int) int
+		End                       func(childComplexity int) int
+		Facts                     func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		ID                        func(childComplexity int) int
+		Kind                      func(childComplexity int) int
+		Labels                    func(childComplexity int) int
+		Measures                  func(childComplexity int) int
+		Name                      func(childComplexity int, lang *string) int
+		OpenedBy                  func(childComplexity int) int
+		Organizers                func(childComplexity int) int
+		Participants              func(childComplexity int) int
+		Places                    func(childComplexity int) int
+		Retraction                func(childComplexity int) int
+		Series                    func(childComplexity int) int
+		Slug                      func(childComplexity int) int
+		Speakers                  func(childComplexity int) int
+		Sponsorships              func(childComplexity int, tier *storage.Tier, sponsorCountry *string) int
+		Start                     func(childComplexity int) int
+		Topics                    func(childComplexity int) int
+		Year                      func(childComplexity int) int
 	}
 
 	EventSeries struct {
 		Aliases     func(childComplexity int) int
 		Description func(childComplexity int) int
 		Editions    func(childComplexity int, yearFrom *int, yearTo *int, order *model.SortOrder) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		ID          func(childComplexity int) int
 		Kind        func(childComplexity int) int
 		Labels      func(childComplexity int) int
@@ -112,7 +114,7 @@ type ComplexityRoot struct {
 		Aliases         func(childComplexity int) int
 		Date            func(childComplexity int) int
 		Description     func(childComplexity int) int
-		Facts           func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts           func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		ID              func(childComplexity int) int
 		IssuedBy        func(childComplexity int) int
 		Kind            func(childComplexity int) int
@@ -198,7 +200,7 @@ type ComplexityRoot struct {
 		Aliases     func(childComplexity int) int
 		Defendants  func(childComplexity int) int
 		Description func(childComplexity int) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		ID          func(childComplexity int) int
 		Kind        func(childComplexity int) int
 		Labels      func(childComplexity int) int
@@ -224,7 +226,7 @@ type ComplexityRoot struct {
 		Country        func(childComplexity int) int
 		Description    func(childComplexity int) int
 		ExportControls func(childComplexity int) int
-		Facts          func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts          func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		Headquarters   func(childComplexity int) int
 		ID             func(childComplexity int) int
 		Imposed        func(childComplexity int) int
@@ -262,7 +264,7 @@ type ComplexityRoot struct {
 	Person struct {
 		Aliases     func(childComplexity int) int
 		Description func(childComplexity int) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		ID          func(childComplexity int) int
 		Kind        func(childComplexity int) int
 		Labels      func(childComplexity int) int
@@ -280,7 +282,7 @@ type ComplexityRoot struct {
 		Code        func(childComplexity int) int
 		Description func(childComplexity int) int
 		Events      func(childComplexity int) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		ID          func(childComplexity int) int
 		Kind        func(childComplexity int) int
 		Labels      func(childComplexity int) int
@@ -297,7 +299,7 @@ type ComplexityRoot struct {
 		Date        func(childComplexity int) int
 		Description func(childComplexity int) int
 		EndorsedBy  func(childComplexity int) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		ID          func(childComplexity int) int
 		IssuedBy    func(childComplexity int) int
 		Kind        func(childComplexity int) int
@@ -326,7 +328,7 @@ type ComplexityRoot struct {
 		Aliases     func(childComplexity int) int
 		Controls    func(childComplexity int) int
 		Description func(childComplexity int) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		ID          func(childComplexity int) int
 		Kind        func(childComplexity int) int
 		Labels      func(childComplexity int) int
@@ -353,6 +355,7 @@ type ComplexityRoot struct {
 		Fact               func(childComplexity int, id uuid.UUID) int
 		FactCounts         func(childComplexity int, filter *model.FactFilter, groupBy []storage.Dimension) int
 		Facts              func(childComplexity int, filter *model.FactFilter, order *model.SortOrder, first *int, after *string) int
+		Lawsuit            func(childComplexity int, id *uuid.UUID, slug *string) int
 		Node               func(childComplexity int, id uuid.UUID) int
 		Nodes              func(childComplexity int, ids []uuid.UUID) int
 		Organization       func(childComplexity int, id *uuid.UUID, slug *string) int
@@ -370,6 +373,7 @@ type ComplexityRoot struct {
 		SponsorshipsByYear func(childComplexity int, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder) int
 		Stats              func(childComplexity int) int
 		TimeSeries         func(childComplexity int, filter *model.FactFilter, seriesBy []storage.Dimension) int
+		Topic              func(childComplexity int, id *uuid.UUID, slug *string) int
 	}
 
 	Retraction struct {
@@ -381,7 +385,7 @@ type ComplexityRoot struct {
 	Sanction struct {
 		Aliases     func(childComplexity int) int
 		Description func(childComplexity int) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		ID          func(childComplexity int) int
 		ImposedBy   func(childComplexity int) int
 		Kind        func(childComplexity int) int
@@ -427,12 +431,13 @@ type ComplexityRoot struct {
 		Aliases       func(childComplexity int) int
 		Author        func(childComplexity int) int
 		Description   func(childComplexity int) int
-		Facts         func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts         func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		ID            func(childComplexity int) int
 		Kind          func(childComplexity int) int
 		Labels        func(childComplexity int) int
 		Language      func(childComplexity int) int
 		Name          func(childComplexity int, lang *string) int
+		Published     func(childComplexity int) int
 		PublishedAt   func(childComplexity int) int
 		Publisher     func(childComplexity int) int
 		PublisherNote func(childComplexity int) int
@@ -454,7 +459,7 @@ type ComplexityRoot struct {
 		Aliases     func(childComplexity int) int
 		Description func(childComplexity int) int
 		Events      func(childComplexity int) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		ID          func(childComplexity int) int
 		Kind        func(childComplexity int) int
 		Labels      func(childComplexity int) int
@@ -528,12 +533,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Event.Aliases(childComplexity), true
+	case "Event.attendedWithoutSponsoring":
+		if e.ComplexityRoot.Event.AttendedWithoutSponsoring == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.AttendedWithoutSponsoring(childComplexity), true
 	case "Event.description":
 		if e.ComplexityRoot.Event.Description == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Event.Description(childComplexity), true
+	case "Event.didNotAttend":
+		if e.ComplexityRoot.Event.DidNotAttend == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.DidNotAttend(childComplexity), true
 	case "Event.end":
 		if e.ComplexityRoot.Event.End == nil {
 			break
@@ -550,7 +567,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Event.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Event.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Event.id":
 		if e.ComplexityRoot.Event.ID == nil {
 			break
@@ -697,7 +714,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.EventSeries.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.EventSeries.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "EventSeries.id":
 		if e.ComplexityRoot.EventSeries.ID == nil {
 			break
@@ -811,7 +828,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.ExportControl.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.ExportControl.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "ExportControl.id":
 		if e.ComplexityRoot.ExportControl.ID == nil {
 			break
@@ -1201,7 +1218,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Lawsuit.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Lawsuit.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Lawsuit.id":
 		if e.ComplexityRoot.Lawsuit.ID == nil {
 			break
@@ -1373,7 +1390,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Organization.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Organization.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Organization.headquarters":
 		if e.ComplexityRoot.Organization.Headquarters == nil {
 			break
@@ -1570,7 +1587,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Person.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Person.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Person.id":
 		if e.ComplexityRoot.Person.ID == nil {
 			break
@@ -1671,7 +1688,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Place.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Place.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Place.id":
 		if e.ComplexityRoot.Place.ID == nil {
 			break
@@ -1766,7 +1783,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Plan.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Plan.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Plan.id":
 		if e.ComplexityRoot.Plan.ID == nil {
 			break
@@ -1899,7 +1916,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Product.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Product.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Product.id":
 		if e.ComplexityRoot.Product.ID == nil {
 			break
@@ -2068,6 +2085,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Facts(childComplexity, args["filter"].(*model.FactFilter), args["order"].(*model.SortOrder), args["first"].(*int), args["after"].(*string)), true
 
+	case "Query.lawsuit":
+		if e.ComplexityRoot.Query.Lawsuit == nil {
+			break
+		}
+
+		args, err := ec.field_Query_lawsuit_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Lawsuit(childComplexity, args["id"].(*uuid.UUID), args["slug"].(*string)), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -2240,6 +2268,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.TimeSeries(childComplexity, args["filter"].(*model.FactFilter), args["seriesBy"].([]storage.Dimension)), true
+	case "Query.topic":
+		if e.ComplexityRoot.Query.Topic == nil {
+			break
+		}
+
+		args, err := ec.field_Query_topic_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Topic(childComplexity, args["id"].(*uuid.UUID), args["slug"].(*string)), true
 
 	case "Retraction.at":
 		if e.ComplexityRoot.Retraction.At == nil {
@@ -2282,7 +2321,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Sanction.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Sanction.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Sanction.id":
 		if e.ComplexityRoot.Sanction.ID == nil {
 			break
@@ -2483,7 +2522,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Source.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Source.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Source.id":
 		if e.ComplexityRoot.Source.ID == nil {
 			break
@@ -2519,6 +2558,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Source.Name(childComplexity, args["lang"].(*string)), true
+	case "Source.published":
+		if e.ComplexityRoot.Source.Published == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Source.Published(childComplexity), true
 	case "Source.publishedAt":
 		if e.ComplexityRoot.Source.PublishedAt == nil {
 			break
@@ -2621,7 +2666,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Topic.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Topic.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Topic.id":
 		if e.ComplexityRoot.Topic.ID == nil {
 			break
@@ -2843,6 +2888,10 @@ func (ec *executionContext) childFields_Event(ctx context.Context, field graphql
 		return ec.fieldContext_Event_participants(ctx, field)
 	case "absentees":
 		return ec.fieldContext_Event_absentees(ctx, field)
+	case "attendedWithoutSponsoring":
+		return ec.fieldContext_Event_attendedWithoutSponsoring(ctx, field)
+	case "didNotAttend":
+		return ec.fieldContext_Event_didNotAttend(ctx, field)
 	case "speakers":
 		return ec.fieldContext_Event_speakers(ctx, field)
 	case "openedBy":
@@ -3073,6 +3122,34 @@ func (ec *executionContext) childFields_Label(ctx context.Context, field graphql
 		return ec.fieldContext_Label_text(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Label", field.Name)
+}
+
+func (ec *executionContext) childFields_Lawsuit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Lawsuit_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_Lawsuit_kind(ctx, field)
+	case "slug":
+		return ec.fieldContext_Lawsuit_slug(ctx, field)
+	case "name":
+		return ec.fieldContext_Lawsuit_name(ctx, field)
+	case "labels":
+		return ec.fieldContext_Lawsuit_labels(ctx, field)
+	case "aliases":
+		return ec.fieldContext_Lawsuit_aliases(ctx, field)
+	case "description":
+		return ec.fieldContext_Lawsuit_description(ctx, field)
+	case "facts":
+		return ec.fieldContext_Lawsuit_facts(ctx, field)
+	case "retraction":
+		return ec.fieldContext_Lawsuit_retraction(ctx, field)
+	case "plaintiffs":
+		return ec.fieldContext_Lawsuit_plaintiffs(ctx, field)
+	case "defendants":
+		return ec.fieldContext_Lawsuit_defendants(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Lawsuit", field.Name)
 }
 
 func (ec *executionContext) childFields_Organization(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3459,6 +3536,8 @@ func (ec *executionContext) childFields_Source(ctx context.Context, field graphq
 		return ec.fieldContext_Source_publisherNote(ctx, field)
 	case "publishedAt":
 		return ec.fieldContext_Source_publishedAt(ctx, field)
+	case "published":
+		return ec.fieldContext_Source_published(ctx, field)
 	case "language":
 		return ec.fieldContext_Source_language(ctx, field)
 	case "url":

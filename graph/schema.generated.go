@@ -21,7 +21,7 @@ import (
 // region    ************************** generated!.gotpl **************************
 
 type EventResolver interface {
-	Facts(ctx context.Context, obj *model.Event, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Event, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
 	Series(ctx context.Context, obj *model.Event) (*model.EventSeries, error)
 	Start(ctx context.Context, obj *model.Event) (*model.PartialDate, error)
@@ -30,6 +30,8 @@ type EventResolver interface {
 	Sponsorships(ctx context.Context, obj *model.Event, tier *storage.Tier, sponsorCountry *string) ([]*model.Fact, error)
 	Participants(ctx context.Context, obj *model.Event) ([]*model.Fact, error)
 	Absentees(ctx context.Context, obj *model.Event) ([]*model.Fact, error)
+	AttendedWithoutSponsoring(ctx context.Context, obj *model.Event) ([]*model.Fact, error)
+	DidNotAttend(ctx context.Context, obj *model.Event) ([]*model.Fact, error)
 	Speakers(ctx context.Context, obj *model.Event) ([]*model.Person, error)
 	OpenedBy(ctx context.Context, obj *model.Event) ([]*model.Person, error)
 	Organizers(ctx context.Context, obj *model.Event) ([]*model.Organization, error)
@@ -37,7 +39,7 @@ type EventResolver interface {
 	Measures(ctx context.Context, obj *model.Event) ([]*model.Fact, error)
 }
 type EventSeriesResolver interface {
-	Facts(ctx context.Context, obj *model.EventSeries, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.EventSeries, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
 	Editions(ctx context.Context, obj *model.EventSeries, yearFrom *int, yearTo *int, order *model.SortOrder) ([]*model.Event, error)
 	Places(ctx context.Context, obj *model.EventSeries) ([]*model.Place, error)
@@ -47,7 +49,7 @@ type EvidenceResolver interface {
 	Source(ctx context.Context, obj *model.Evidence) (*model.Source, error)
 }
 type ExportControlResolver interface {
-	Facts(ctx context.Context, obj *model.ExportControl, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.ExportControl, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
 	Date(ctx context.Context, obj *model.ExportControl) (*model.PartialDate, error)
 	IssuedBy(ctx context.Context, obj *model.ExportControl) ([]*model.Organization, error)
@@ -64,13 +66,13 @@ type FactResolver interface {
 	TierSize(ctx context.Context, obj *model.Fact) (*model.Quantity, error)
 }
 type LawsuitResolver interface {
-	Facts(ctx context.Context, obj *model.Lawsuit, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Lawsuit, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
 	Plaintiffs(ctx context.Context, obj *model.Lawsuit) ([]model.Entity, error)
 	Defendants(ctx context.Context, obj *model.Lawsuit) ([]model.Entity, error)
 }
 type OrganizationResolver interface {
-	Facts(ctx context.Context, obj *model.Organization, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Organization, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
 	Country(ctx context.Context, obj *model.Organization) (*string, error)
 	Parent(ctx context.Context, obj *model.Organization) (*model.Organization, error)
@@ -86,7 +88,7 @@ type OrganizationResolver interface {
 	People(ctx context.Context, obj *model.Organization) ([]*model.Fact, error)
 }
 type PersonResolver interface {
-	Facts(ctx context.Context, obj *model.Person, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Person, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
 	Positions(ctx context.Context, obj *model.Person) ([]*model.Fact, error)
 	Quotes(ctx context.Context, obj *model.Person) ([]*model.Fact, error)
@@ -94,13 +96,13 @@ type PersonResolver interface {
 	Opened(ctx context.Context, obj *model.Person) ([]*model.Event, error)
 }
 type PlaceResolver interface {
-	Facts(ctx context.Context, obj *model.Place, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Place, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
 	LocatedIn(ctx context.Context, obj *model.Place) (*model.Place, error)
 	Events(ctx context.Context, obj *model.Place) ([]*model.Event, error)
 }
 type PlanResolver interface {
-	Facts(ctx context.Context, obj *model.Plan, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Plan, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
 	Date(ctx context.Context, obj *model.Plan) (*model.PartialDate, error)
 	IssuedBy(ctx context.Context, obj *model.Plan) ([]*model.Organization, error)
@@ -109,24 +111,24 @@ type PlanResolver interface {
 	AnnouncedAt(ctx context.Context, obj *model.Plan) ([]*model.Event, error)
 }
 type ProductResolver interface {
-	Facts(ctx context.Context, obj *model.Product, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Product, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
 	Makers(ctx context.Context, obj *model.Product) ([]*model.Organization, error)
 	Controls(ctx context.Context, obj *model.Product) ([]*model.ExportControl, error)
 }
 type SanctionResolver interface {
-	Facts(ctx context.Context, obj *model.Sanction, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Sanction, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
 	ImposedBy(ctx context.Context, obj *model.Sanction) ([]*model.Organization, error)
 	Targets(ctx context.Context, obj *model.Sanction) ([]*model.Organization, error)
 }
 type SourceResolver interface {
-	Facts(ctx context.Context, obj *model.Source, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Source, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
 	Text(ctx context.Context, obj *model.Source) (string, error)
 }
 type TopicResolver interface {
-	Facts(ctx context.Context, obj *model.Topic, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Topic, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
 	Events(ctx context.Context, obj *model.Topic) ([]*model.Event, error)
 }
@@ -192,14 +194,22 @@ func (ec *executionContext) field_EventSeries_facts_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["negated"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeNegated",
 		func(ctx context.Context, v any) (*bool, error) {
 			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["includeRetracted"] = arg3
+	args["includeNegated"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeRetracted"] = arg4
 	return args, nil
 }
 
@@ -244,14 +254,22 @@ func (ec *executionContext) field_Event_facts_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["negated"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeNegated",
 		func(ctx context.Context, v any) (*bool, error) {
 			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["includeRetracted"] = arg3
+	args["includeNegated"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeRetracted"] = arg4
 	return args, nil
 }
 
@@ -318,14 +336,22 @@ func (ec *executionContext) field_ExportControl_facts_args(ctx context.Context, 
 		return nil, err
 	}
 	args["negated"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeNegated",
 		func(ctx context.Context, v any) (*bool, error) {
 			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["includeRetracted"] = arg3
+	args["includeNegated"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeRetracted"] = arg4
 	return args, nil
 }
 
@@ -370,14 +396,22 @@ func (ec *executionContext) field_Lawsuit_facts_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["negated"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeNegated",
 		func(ctx context.Context, v any) (*bool, error) {
 			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["includeRetracted"] = arg3
+	args["includeNegated"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeRetracted"] = arg4
 	return args, nil
 }
 
@@ -422,14 +456,22 @@ func (ec *executionContext) field_Organization_facts_args(ctx context.Context, r
 		return nil, err
 	}
 	args["negated"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeNegated",
 		func(ctx context.Context, v any) (*bool, error) {
 			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["includeRetracted"] = arg3
+	args["includeNegated"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeRetracted"] = arg4
 	return args, nil
 }
 
@@ -502,14 +544,22 @@ func (ec *executionContext) field_Person_facts_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["negated"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeNegated",
 		func(ctx context.Context, v any) (*bool, error) {
 			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["includeRetracted"] = arg3
+	args["includeNegated"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeRetracted"] = arg4
 	return args, nil
 }
 
@@ -554,14 +604,22 @@ func (ec *executionContext) field_Place_facts_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["negated"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeNegated",
 		func(ctx context.Context, v any) (*bool, error) {
 			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["includeRetracted"] = arg3
+	args["includeNegated"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeRetracted"] = arg4
 	return args, nil
 }
 
@@ -606,14 +664,22 @@ func (ec *executionContext) field_Plan_facts_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["negated"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeNegated",
 		func(ctx context.Context, v any) (*bool, error) {
 			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["includeRetracted"] = arg3
+	args["includeNegated"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeRetracted"] = arg4
 	return args, nil
 }
 
@@ -658,14 +724,22 @@ func (ec *executionContext) field_Product_facts_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["negated"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeNegated",
 		func(ctx context.Context, v any) (*bool, error) {
 			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["includeRetracted"] = arg3
+	args["includeNegated"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeRetracted"] = arg4
 	return args, nil
 }
 
@@ -710,14 +784,22 @@ func (ec *executionContext) field_Sanction_facts_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["negated"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeNegated",
 		func(ctx context.Context, v any) (*bool, error) {
 			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["includeRetracted"] = arg3
+	args["includeNegated"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeRetracted"] = arg4
 	return args, nil
 }
 
@@ -762,14 +844,22 @@ func (ec *executionContext) field_Source_facts_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["negated"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeNegated",
 		func(ctx context.Context, v any) (*bool, error) {
 			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["includeRetracted"] = arg3
+	args["includeNegated"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeRetracted"] = arg4
 	return args, nil
 }
 
@@ -814,14 +904,22 @@ func (ec *executionContext) field_Topic_facts_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["negated"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeNegated",
 		func(ctx context.Context, v any) (*bool, error) {
 			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["includeRetracted"] = arg3
+	args["includeNegated"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeRetracted"] = arg4
 	return args, nil
 }
 
@@ -1044,7 +1142,7 @@ func (ec *executionContext) _Event_facts(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Event().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Event().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -1357,6 +1455,70 @@ func (ec *executionContext) _Event_absentees(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Event_absentees(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Event",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Fact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Event_attendedWithoutSponsoring(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_attendedWithoutSponsoring(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Event().AttendedWithoutSponsoring(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Event_attendedWithoutSponsoring(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Event",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Fact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Event_didNotAttend(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_didNotAttend(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Event().DidNotAttend(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Event_didNotAttend(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Event",
 		Field:      field,
@@ -1730,7 +1892,7 @@ func (ec *executionContext) _EventSeries_facts(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.EventSeries().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.EventSeries().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -2206,7 +2368,7 @@ func (ec *executionContext) _ExportControl_facts(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.ExportControl().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.ExportControl().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -3307,7 +3469,7 @@ func (ec *executionContext) _Lawsuit_facts(ctx context.Context, field graphql.Co
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Lawsuit().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Lawsuit().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -3638,7 +3800,7 @@ func (ec *executionContext) _Organization_facts(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Organization().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Organization().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -4442,7 +4604,7 @@ func (ec *executionContext) _Person_facts(ctx context.Context, field graphql.Col
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Person().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Person().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -4837,7 +4999,7 @@ func (ec *executionContext) _Place_facts(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Place().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Place().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -5214,7 +5376,7 @@ func (ec *executionContext) _Plan_facts(ctx context.Context, field graphql.Colle
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Plan().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Plan().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -5641,7 +5803,7 @@ func (ec *executionContext) _Product_facts(ctx context.Context, field graphql.Co
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Product().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Product().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -6156,7 +6318,7 @@ func (ec *executionContext) _Sanction_facts(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Sanction().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Sanction().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -6510,7 +6672,7 @@ func (ec *executionContext) _Source_facts(ctx context.Context, field graphql.Col
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Source().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Source().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -6712,6 +6874,38 @@ func (ec *executionContext) _Source_publishedAt(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_Source_publishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Source", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Source_published(ctx context.Context, field graphql.CollectedField, obj *model.Source) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Source_published(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Published(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PartialDate) graphql.Marshaler {
+			return ec.marshalOPartialDate2ᚖpolicygraphᚋgraphᚋmodelᚐPartialDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Source_published(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Source",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PartialDate(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Source_language(ctx context.Context, field graphql.CollectedField, obj *model.Source) (ret graphql.Marshaler) {
@@ -6984,7 +7178,7 @@ func (ec *executionContext) _Topic_facts(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Topic().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Topic().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -7403,6 +7597,18 @@ func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, ob
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Event_absentees(ctx, field, obj)
+				})
+		case "attendedWithoutSponsoring":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Event_attendedWithoutSponsoring(ctx, field, obj)
+				})
+		case "didNotAttend":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Event_didNotAttend(ctx, field, obj)
 				})
 		case "speakers":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -8830,6 +9036,11 @@ func (ec *executionContext) _Source(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "published":
+			out.Values[i] = ec._Source_published(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "language":
 			out.Values[i] = ec._Source_language(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -9474,6 +9685,13 @@ func (ec *executionContext) marshalOFact2ᚖpolicygraphᚋgraphᚋmodelᚐFact(c
 	return ec._Fact(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOLawsuit2ᚖpolicygraphᚋgraphᚋmodelᚐLawsuit(ctx context.Context, sel ast.SelectionSet, v *model.Lawsuit) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Lawsuit(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalONode2policygraphᚋgraphᚋmodelᚐIdentified(ctx context.Context, sel ast.SelectionSet, v model.Identified) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -9657,6 +9875,13 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	_ = ctx
 	res := graphql.MarshalTime(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOTopic2ᚖpolicygraphᚋgraphᚋmodelᚐTopic(ctx context.Context, sel ast.SelectionSet, v *model.Topic) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Topic(ctx, sel, v)
 }
 
 // endregion ***************************** type.gotpl *****************************

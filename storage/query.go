@@ -76,7 +76,8 @@ func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
 				cands = append(cands, more...)
 			}
 		default:
-			ids, err := factIDsByPredicate(s, PredSponsored, q.YearFrom, q.YearTo)
+			from, to := indexedYears(q.YearFrom, q.YearTo)
+			ids, err := factIDsByPredicate(s, PredSponsored, from, to)
 			if err != nil {
 				return err
 			}
@@ -187,6 +188,18 @@ func factIDsByPredicate(s Snapshot, pred Predicate, from, to *int) (ids []uuid.U
 	}
 	err = s.FactsByYear(pred, lo, hi, collect)
 	return ids, err
+}
+
+// indexedYears is the year range to ask factIDsByPredicate for the facts of a
+// query with the years [from, to]. The year index holds the facts of known year
+// only, so a range that takes in year 0 (no from, or from <= 0: a fact of
+// unknown year counts as year 0, and yearTo alone keeps it) is read from the
+// predicate index whole (nil, nil); the caller filters the years.
+func indexedYears(from, to *int) (*int, *int) {
+	if from == nil || *from <= 0 {
+		return nil, nil
+	}
+	return from, to
 }
 
 // EntityQuery selects entities. Zero fields do not filter.
@@ -328,16 +341,16 @@ func entityCandidates(s Snapshot, q EntityQuery) ([]uuid.UUID, error) {
 			}
 		}
 		return dedup(out), nil
-	case len(q.Kinds) == 1 && q.Kinds[0] == KindEvent && (q.YearFrom != nil || q.YearTo != nil):
-		lo, hi := 0, 9999
-		if q.YearFrom != nil {
-			lo = *q.YearFrom
-		}
+	case len(q.Kinds) == 1 && q.Kinds[0] == KindEvent && q.YearFrom != nil && *q.YearFrom > 0:
+		// The year index holds events of known year only: a range that takes
+		// in year 0 (an event of unknown year, which yearTo alone keeps) is
+		// answered by the kind scan below, as for any other kinds.
+		hi := 9999
 		if q.YearTo != nil {
 			hi = *q.YearTo
 		}
 		var ids []uuid.UUID
-		err := s.NodesByYear(KindEvent, lo, hi, func(id uuid.UUID) error { ids = append(ids, id); return nil })
+		err := s.NodesByYear(KindEvent, *q.YearFrom, hi, func(id uuid.UUID) error { ids = append(ids, id); return nil })
 		return ids, err
 	}
 	kinds := q.Kinds
@@ -514,13 +527,18 @@ func targetedBy(s Snapshot, id uuid.UUID, kind Kind, auth uuid.UUID) (bool, erro
 	return false, nil
 }
 
-// FactQuery selects facts. Zero fields do not filter.
+// FactQuery selects facts. Zero fields do not filter, but for negated and
+// retracted facts, which are left out unless asked for: Negated true keeps
+// only negated facts, false only positive ones; nil keeps positive ones, and
+// negated ones too when IncludeNegated is set. IncludeRetracted adds the
+// retracted facts.
 type FactQuery struct {
 	Predicates       []Predicate
 	Subject, Object  uuid.UUID
 	YearFrom, YearTo *int
 	Tier             Tier
 	Negated          *bool
+	IncludeNegated   bool
 	IncludeRetracted bool
 	SubjectCountry   string
 	Series           uuid.UUID
@@ -528,6 +546,20 @@ type FactQuery struct {
 	// the kinds; a literal fact has no object, so ObjectKinds drops it.
 	SubjectKinds, ObjectKinds []Kind
 }
+
+// Keeps reports whether q keeps a fact that is negated (neg) or not, by the
+// rule in FactQuery's comment.
+func (q FactQuery) Keeps(neg bool) bool {
+	if q.Negated != nil {
+		return neg == *q.Negated
+	}
+	return !neg || q.IncludeNegated
+}
+
+// PositiveOnly reports whether q keeps positive facts only: what the indexes
+// of active facts (by predicate, by year) can answer when q keeps no
+// retracted fact either.
+func (q FactQuery) PositiveOnly() bool { return !q.Keeps(true) }
 
 // FindFacts answers q ordered by year, then subject name, then ID.
 func (g *Graph) FindFacts(q FactQuery) ([]*Fact, error) {
@@ -554,7 +586,7 @@ func selectFacts(s Snapshot, q FactQuery) ([]*Fact, error) {
 				preds = []Predicate{""}
 			}
 			for _, p := range preds {
-				more, err := adjacentIDs(s, AdjQuery{Node: node, Dir: dir, Predicate: p, Negated: true, Retracted: q.IncludeRetracted})
+				more, err := adjacentIDs(s, AdjQuery{Node: node, Dir: dir, Predicate: p, Negated: !q.PositiveOnly(), Retracted: q.IncludeRetracted})
 				if err != nil {
 					return err
 				}
@@ -594,11 +626,12 @@ func selectFacts(s Snapshot, q FactQuery) ([]*Fact, error) {
 					return err
 				}
 			}
-		case len(q.Predicates) > 0 && !q.IncludeRetracted && q.Negated != nil && !*q.Negated:
+		case len(q.Predicates) > 0 && !q.IncludeRetracted && q.PositiveOnly():
 			// The predicate index holds active facts only: it can answer only when
 			// neither negated nor retracted facts are asked for.
 			for _, p := range q.Predicates {
-				more, err := factIDsByPredicate(s, p, q.YearFrom, q.YearTo)
+				from, to := indexedYears(q.YearFrom, q.YearTo)
+				more, err := factIDsByPredicate(s, p, from, to)
 				if err != nil {
 					return err
 				}
@@ -636,7 +669,7 @@ func selectFacts(s Snapshot, q FactQuery) ([]*Fact, error) {
 			if len(q.Predicates) > 0 && !predIn(f.Predicate, q.Predicates) ||
 				q.Object != uuid.Nil && f.Object != q.Object ||
 				q.Tier != "" && f.Tier != q.Tier ||
-				q.Negated != nil && f.Negated != *q.Negated ||
+				!q.Keeps(f.Negated) ||
 				!q.IncludeRetracted && f.Retraction != nil ||
 				q.YearFrom != nil && f.Year < *q.YearFrom || q.YearTo != nil && f.Year > *q.YearTo {
 				continue
@@ -748,6 +781,79 @@ func (g *Graph) Absentees(events []uuid.UUID) ([][]*Fact, error) {
 		return nil
 	})
 	return out, err
+}
+
+// Attendance is what the sources say of who came to an event, each answer a
+// list of facts with their evidence, ordered by subject name.
+type Attendance struct {
+	// AttendedWithoutSponsoring holds the PARTICIPATED_IN facts (positive) of
+	// those who took part in the event and, the sources say, did not sponsor
+	// it: a negated SPONSORED fact for the event, and no active one (Apple,
+	// Amazon, Microsoft and Tesla at WAIC 2023). A participant the sources say
+	// nothing of sponsoring is not listed: not sponsoring is not inferred
+	// from silence.
+	AttendedWithoutSponsoring []*Fact
+	// DidNotAttend holds the negated PARTICIPATED_IN facts: those the sources
+	// say did not take part (OpenAI at WAIC 2023).
+	DidNotAttend []*Fact
+}
+
+// Attendance answers, for each event, who attended without sponsoring and who
+// did not attend (see Attendance); retracted facts are left out. All in one
+// snapshot.
+func (g *Graph) Attendance(events []uuid.UUID) ([]Attendance, error) {
+	out := make([]Attendance, len(events))
+	err := g.view(func(s Snapshot) error {
+		for i, ev := range events {
+			sponsored, declined := map[uuid.UUID]bool{}, map[uuid.UUID]bool{}
+			err := s.Adjacent(ev, In, PredSponsored, func(e AdjEntry) error {
+				switch e.State {
+				case Active:
+					sponsored[e.Other] = true
+				case Negated:
+					declined[e.Other] = true
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			var attended, absent []uuid.UUID
+			err = s.Adjacent(ev, In, PredParticipatedIn, func(e AdjEntry) error {
+				switch {
+				case e.State == Negated:
+					absent = append(absent, e.Fact)
+				case e.State == Active && declined[e.Other] && !sponsored[e.Other]:
+					attended = append(attended, e.Fact)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if out[i].AttendedWithoutSponsoring, err = factsByName(s, attended); err != nil {
+				return err
+			}
+			if out[i].DidNotAttend, err = factsByName(s, absent); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// factsByName loads the facts ids, ordered by year, then subject name.
+func factsByName(s Snapshot, ids []uuid.UUID) ([]*Fact, error) {
+	facts := make([]*Fact, 0, len(ids))
+	for _, id := range ids {
+		f, err := s.Fact(id)
+		if err != nil {
+			return nil, err
+		}
+		facts = append(facts, f)
+	}
+	return facts, sortFactsBySubjectName(s, facts)
 }
 
 // negatedFacts loads the negated (not retracted) facts with pred whose
