@@ -23,17 +23,12 @@ import (
 const backupTrailer = "Policygraph-Backup"
 
 // backupHandler streams a backup of the running store, from one snapshot (GET
-// /admin/backup; the format is in storage/backup.go). It needs the write
-// token; without one the server has no admin.
+// /admin/backup; the format is in storage/backup.go). It needs the token of
+// a curator with the admin scope; without one the server has no admin.
 func backupHandler(g *storage.Graph, auth *api.Auth, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ok, retry := auth.Check(r)
-		if retry > 0 {
-			api.RefuseThrottled(w, retry)
-			return
-		}
+		c, ok := auth.Require(w, r, api.ScopeAdmin, "a backup")
 		if !ok {
-			http.Error(w, "backup needs the header Authorization: Bearer <token>", http.StatusUnauthorized)
 			return
 		}
 		// A backup may outlast the server's write timeout.
@@ -48,7 +43,7 @@ func backupHandler(g *storage.Graph, auth *api.Auth, log *slog.Logger) http.Hand
 			return
 		}
 		w.Header().Set(backupTrailer, "complete")
-		log.InfoContext(r.Context(), "backup written", "store", info.StoreID.String(), "version", info.Version,
+		log.InfoContext(r.Context(), "backup written", "curator", c.Name, "store", info.StoreID.String(), "version", info.Version,
 			"records", info.Records, "took", time.Since(start).String())
 	})
 }

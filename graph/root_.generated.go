@@ -64,6 +64,7 @@ type ComplexityRoot struct {
 		Absentees                 func(childComplexity int) int
 		Aliases                   func(childComplexity int) int
 		AttendedWithoutSponsoring func(childComplexity int) int
+		CreatedBy                 func(childComplexity int) int
 		Description               func(childComplexity int) int
 		DidNotAttend              func(childComplexity int) int
 		End                       func(childComplexity int) int
@@ -89,6 +90,7 @@ type ComplexityRoot struct {
 
 	EventSeries struct {
 		Aliases     func(childComplexity int) int
+		CreatedBy   func(childComplexity int) int
 		Description func(childComplexity int) int
 		Editions    func(childComplexity int, yearFrom *int, yearTo *int, order *model.SortOrder) int
 		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
@@ -112,6 +114,7 @@ type ComplexityRoot struct {
 	ExportControl struct {
 		Affects         func(childComplexity int) int
 		Aliases         func(childComplexity int) int
+		CreatedBy       func(childComplexity int) int
 		Date            func(childComplexity int) int
 		Description     func(childComplexity int) int
 		Facts           func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
@@ -130,26 +133,27 @@ type ComplexityRoot struct {
 	}
 
 	Fact struct {
-		CreatedAt  func(childComplexity int) int
-		CreatedBy  func(childComplexity int) int
-		Date       func(childComplexity int) int
-		End        func(childComplexity int) int
-		Evidence   func(childComplexity int) int
-		Former     func(childComplexity int) int
-		ID         func(childComplexity int) int
-		Measure    func(childComplexity int) int
-		Negated    func(childComplexity int) int
-		Object     func(childComplexity int) int
-		Predicate  func(childComplexity int) int
-		Quantity   func(childComplexity int) int
-		Retraction func(childComplexity int) int
-		Role       func(childComplexity int) int
-		Start      func(childComplexity int) int
-		Subject    func(childComplexity int) int
-		Tier       func(childComplexity int) int
-		TierSize   func(childComplexity int) int
-		Value      func(childComplexity int) int
-		Year       func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		CreatedBy   func(childComplexity int) int
+		Date        func(childComplexity int) int
+		End         func(childComplexity int) int
+		Evidence    func(childComplexity int) int
+		Former      func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Measure     func(childComplexity int) int
+		Negated     func(childComplexity int) int
+		Object      func(childComplexity int) int
+		Predicate   func(childComplexity int) int
+		Quantity    func(childComplexity int) int
+		RetractedBy func(childComplexity int) int
+		Retraction  func(childComplexity int) int
+		Role        func(childComplexity int) int
+		Start       func(childComplexity int) int
+		Subject     func(childComplexity int) int
+		Tier        func(childComplexity int) int
+		TierSize    func(childComplexity int) int
+		Value       func(childComplexity int) int
+		Year        func(childComplexity int) int
 	}
 
 	FactConnection struct {
@@ -198,6 +202,7 @@ type ComplexityRoot struct {
 
 	Lawsuit struct {
 		Aliases     func(childComplexity int) int
+		CreatedBy   func(childComplexity int) int
 		Defendants  func(childComplexity int) int
 		Description func(childComplexity int) int
 		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
@@ -224,6 +229,7 @@ type ComplexityRoot struct {
 	Organization struct {
 		Aliases        func(childComplexity int) int
 		Country        func(childComplexity int) int
+		CreatedBy      func(childComplexity int) int
 		Description    func(childComplexity int) int
 		ExportControls func(childComplexity int) int
 		Facts          func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
@@ -263,6 +269,7 @@ type ComplexityRoot struct {
 
 	Person struct {
 		Aliases     func(childComplexity int) int
+		CreatedBy   func(childComplexity int) int
 		Description func(childComplexity int) int
 		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		ID          func(childComplexity int) int
@@ -280,6 +287,7 @@ type ComplexityRoot struct {
 	Place struct {
 		Aliases     func(childComplexity int) int
 		Code        func(childComplexity int) int
+		CreatedBy   func(childComplexity int) int
 		Description func(childComplexity int) int
 		Events      func(childComplexity int) int
 		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
@@ -296,6 +304,7 @@ type ComplexityRoot struct {
 	Plan struct {
 		Aliases     func(childComplexity int) int
 		AnnouncedAt func(childComplexity int) int
+		CreatedBy   func(childComplexity int) int
 		Date        func(childComplexity int) int
 		Description func(childComplexity int) int
 		EndorsedBy  func(childComplexity int) int
@@ -327,6 +336,7 @@ type ComplexityRoot struct {
 	Product struct {
 		Aliases     func(childComplexity int) int
 		Controls    func(childComplexity int) int
+		CreatedBy   func(childComplexity int) int
 		Description func(childComplexity int) int
 		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		ID          func(childComplexity int) int
@@ -384,6 +394,7 @@ type ComplexityRoot struct {
 
 	Sanction struct {
 		Aliases     func(childComplexity int) int
+		CreatedBy   func(childComplexity int) int
 		Description func(childComplexity int) int
 		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		ID          func(childComplexity int) int
@@ -430,6 +441,7 @@ type ComplexityRoot struct {
 	Source struct {
 		Aliases       func(childComplexity int) int
 		Author        func(childComplexity int) int
+		CreatedBy     func(childComplexity int) int
 		Description   func(childComplexity int) int
 		Facts         func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		ID            func(childComplexity int) int
@@ -457,6 +469,7 @@ type ComplexityRoot struct {
 
 	Topic struct {
 		Aliases     func(childComplexity int) int
+		CreatedBy   func(childComplexity int) int
 		Description func(childComplexity int) int
 		Events      func(childComplexity int) int
 		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
@@ -539,6 +552,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Event.AttendedWithoutSponsoring(childComplexity), true
+	case "Event.createdBy":
+		if e.ComplexityRoot.Event.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.CreatedBy(childComplexity), true
 	case "Event.description":
 		if e.ComplexityRoot.Event.Description == nil {
 			break
@@ -687,6 +706,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EventSeries.Aliases(childComplexity), true
+	case "EventSeries.createdBy":
+		if e.ComplexityRoot.EventSeries.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventSeries.CreatedBy(childComplexity), true
 	case "EventSeries.description":
 		if e.ComplexityRoot.EventSeries.Description == nil {
 			break
@@ -806,6 +831,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ExportControl.Aliases(childComplexity), true
+	case "ExportControl.createdBy":
+		if e.ComplexityRoot.ExportControl.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExportControl.CreatedBy(childComplexity), true
 	case "ExportControl.date":
 		if e.ComplexityRoot.ExportControl.Date == nil {
 			break
@@ -979,6 +1010,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Fact.Quantity(childComplexity), true
+	case "Fact.retractedBy":
+		if e.ComplexityRoot.Fact.RetractedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Fact.RetractedBy(childComplexity), true
 	case "Fact.retraction":
 		if e.ComplexityRoot.Fact.Retraction == nil {
 			break
@@ -1196,6 +1233,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Lawsuit.Aliases(childComplexity), true
+	case "Lawsuit.createdBy":
+		if e.ComplexityRoot.Lawsuit.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Lawsuit.CreatedBy(childComplexity), true
 	case "Lawsuit.defendants":
 		if e.ComplexityRoot.Lawsuit.Defendants == nil {
 			break
@@ -1368,6 +1411,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Organization.Country(childComplexity), true
+	case "Organization.createdBy":
+		if e.ComplexityRoot.Organization.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Organization.CreatedBy(childComplexity), true
 	case "Organization.description":
 		if e.ComplexityRoot.Organization.Description == nil {
 			break
@@ -1571,6 +1620,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Person.Aliases(childComplexity), true
+	case "Person.createdBy":
+		if e.ComplexityRoot.Person.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.CreatedBy(childComplexity), true
 	case "Person.description":
 		if e.ComplexityRoot.Person.Description == nil {
 			break
@@ -1666,6 +1721,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Place.Code(childComplexity), true
+	case "Place.createdBy":
+		if e.ComplexityRoot.Place.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Place.CreatedBy(childComplexity), true
 	case "Place.description":
 		if e.ComplexityRoot.Place.Description == nil {
 			break
@@ -1755,6 +1816,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Plan.AnnouncedAt(childComplexity), true
+	case "Plan.createdBy":
+		if e.ComplexityRoot.Plan.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Plan.CreatedBy(childComplexity), true
 	case "Plan.date":
 		if e.ComplexityRoot.Plan.Date == nil {
 			break
@@ -1900,6 +1967,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Product.Controls(childComplexity), true
+	case "Product.createdBy":
+		if e.ComplexityRoot.Product.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.CreatedBy(childComplexity), true
 	case "Product.description":
 		if e.ComplexityRoot.Product.Description == nil {
 			break
@@ -2305,6 +2378,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Sanction.Aliases(childComplexity), true
+	case "Sanction.createdBy":
+		if e.ComplexityRoot.Sanction.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Sanction.CreatedBy(childComplexity), true
 	case "Sanction.description":
 		if e.ComplexityRoot.Sanction.Description == nil {
 			break
@@ -2506,6 +2585,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Source.Author(childComplexity), true
+	case "Source.createdBy":
+		if e.ComplexityRoot.Source.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Source.CreatedBy(childComplexity), true
 	case "Source.description":
 		if e.ComplexityRoot.Source.Description == nil {
 			break
@@ -2644,6 +2729,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Topic.Aliases(childComplexity), true
+	case "Topic.createdBy":
+		if e.ComplexityRoot.Topic.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Topic.CreatedBy(childComplexity), true
 	case "Topic.description":
 		if e.ComplexityRoot.Topic.Description == nil {
 			break
@@ -2872,6 +2963,8 @@ func (ec *executionContext) childFields_Event(ctx context.Context, field graphql
 		return ec.fieldContext_Event_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Event_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Event_createdBy(ctx, field)
 	case "year":
 		return ec.fieldContext_Event_year(ctx, field)
 	case "series":
@@ -2926,6 +3019,8 @@ func (ec *executionContext) childFields_EventSeries(ctx context.Context, field g
 		return ec.fieldContext_EventSeries_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_EventSeries_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_EventSeries_createdBy(ctx, field)
 	case "editions":
 		return ec.fieldContext_EventSeries_editions(ctx, field)
 	case "places":
@@ -2970,6 +3065,8 @@ func (ec *executionContext) childFields_ExportControl(ctx context.Context, field
 		return ec.fieldContext_ExportControl_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_ExportControl_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_ExportControl_createdBy(ctx, field)
 	case "status":
 		return ec.fieldContext_ExportControl_status(ctx, field)
 	case "date":
@@ -3032,6 +3129,8 @@ func (ec *executionContext) childFields_Fact(ctx context.Context, field graphql.
 		return ec.fieldContext_Fact_createdAt(ctx, field)
 	case "createdBy":
 		return ec.fieldContext_Fact_createdBy(ctx, field)
+	case "retractedBy":
+		return ec.fieldContext_Fact_retractedBy(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Fact", field.Name)
 }
@@ -3144,6 +3243,8 @@ func (ec *executionContext) childFields_Lawsuit(ctx context.Context, field graph
 		return ec.fieldContext_Lawsuit_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Lawsuit_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Lawsuit_createdBy(ctx, field)
 	case "plaintiffs":
 		return ec.fieldContext_Lawsuit_plaintiffs(ctx, field)
 	case "defendants":
@@ -3172,6 +3273,8 @@ func (ec *executionContext) childFields_Organization(ctx context.Context, field 
 		return ec.fieldContext_Organization_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Organization_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Organization_createdBy(ctx, field)
 	case "orgType":
 		return ec.fieldContext_Organization_orgType(ctx, field)
 	case "country":
@@ -3252,6 +3355,8 @@ func (ec *executionContext) childFields_Person(ctx context.Context, field graphq
 		return ec.fieldContext_Person_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Person_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Person_createdBy(ctx, field)
 	case "positions":
 		return ec.fieldContext_Person_positions(ctx, field)
 	case "quotes":
@@ -3284,6 +3389,8 @@ func (ec *executionContext) childFields_Place(ctx context.Context, field graphql
 		return ec.fieldContext_Place_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Place_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Place_createdBy(ctx, field)
 	case "placeType":
 		return ec.fieldContext_Place_placeType(ctx, field)
 	case "code":
@@ -3316,6 +3423,8 @@ func (ec *executionContext) childFields_Plan(ctx context.Context, field graphql.
 		return ec.fieldContext_Plan_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Plan_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Plan_createdBy(ctx, field)
 	case "date":
 		return ec.fieldContext_Plan_date(ctx, field)
 	case "issuedBy":
@@ -3378,6 +3487,8 @@ func (ec *executionContext) childFields_Product(ctx context.Context, field graph
 		return ec.fieldContext_Product_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Product_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Product_createdBy(ctx, field)
 	case "productType":
 		return ec.fieldContext_Product_productType(ctx, field)
 	case "makers":
@@ -3434,6 +3545,8 @@ func (ec *executionContext) childFields_Sanction(ctx context.Context, field grap
 		return ec.fieldContext_Sanction_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Sanction_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Sanction_createdBy(ctx, field)
 	case "programme":
 		return ec.fieldContext_Sanction_programme(ctx, field)
 	case "imposedBy":
@@ -3524,6 +3637,8 @@ func (ec *executionContext) childFields_Source(ctx context.Context, field graphq
 		return ec.fieldContext_Source_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Source_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Source_createdBy(ctx, field)
 	case "title":
 		return ec.fieldContext_Source_title(ctx, field)
 	case "titleEn":
@@ -3580,6 +3695,8 @@ func (ec *executionContext) childFields_Topic(ctx context.Context, field graphql
 		return ec.fieldContext_Topic_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Topic_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Topic_createdBy(ctx, field)
 	case "events":
 		return ec.fieldContext_Topic_events(ctx, field)
 	}
