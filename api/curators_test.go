@@ -1,0 +1,120 @@
+package api_test
+
+import (
+	"strings"
+	"testing"
+
+	"policygraph/api"
+)
+
+// TestParseCurators: a token file's lines, and the errors of a bad one, each
+// naming the file and line and never the hash (a token pasted in its place
+// must not reach the log).
+func TestParseCurators(t *testing.T) {
+	alice, bob := api.HashToken("alice-token"), api.HashToken("bob-token")
+	set, err := api.ParseCurators(strings.NewReader("# curators\n\nalice write "+alice+"\n  bob   read,admin,read   "+bob+"  \n"), "tokens")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(set.Names(), ","); got != "alice,bob" {
+		t.Errorf("names %s", got)
+	}
+	for _, tt := range []struct {
+		token string
+		name  string
+		can   []api.Scope
+		not   []api.Scope
+	}{
+		{"alice-token", "alice", []api.Scope{api.ScopeRead, api.ScopeWrite}, []api.Scope{api.ScopeAdmin}},
+		{"bob-token", "bob", []api.Scope{api.ScopeRead, api.ScopeAdmin}, []api.Scope{api.ScopeWrite}},
+	} {
+		c := set.Lookup(tt.token)
+		if c == nil || c.Name != tt.name {
+			t.Fatalf("Lookup(%s) = %+v", tt.token, c)
+		}
+		for _, s := range tt.can {
+			if !c.Can(s) {
+				t.Errorf("%s cannot %s", c.Name, s)
+			}
+		}
+		for _, s := range tt.not {
+			if c.Can(s) {
+				t.Errorf("%s can %s", c.Name, s)
+			}
+		}
+	}
+	for _, tok := range []string{"", "alice", "alice-token ", "bob-token\n", alice} {
+		if c := set.Lookup(tok); c != nil {
+			t.Errorf("Lookup(%q) = %s", tok, c.Name)
+		}
+	}
+	if got := strings.Join(func() (s []string) {
+		for _, sc := range set.Lookup("bob-token").Scopes() {
+			s = append(s, string(sc))
+		}
+		return s
+	}(), ","); got != "read,admin" {
+		t.Errorf("bob's scopes %s, want read,admin (the duplicate dropped)", got)
+	}
+
+	for _, tt := range []struct{ name, file, want string }{
+		{"two fields", "alice write", "tokens:1: want NAME SCOPES HASH (3 fields), got 2 fields"},
+		{"upper case name", "# c\nAlice write " + alice, `tokens:2: curator name "Alice"`},
+		{"reserved name", "seed write " + alice, `tokens:1: curator name "seed" is reserved`},
+		{"unknown scope", "alice write,root " + alice, `tokens:1: curator "alice": unknown scope "root"`},
+		{"empty scope", "alice write, " + alice, `tokens:1: curator "alice": unknown scope ""`},
+		{"the token for its hash", "alice write alice-token", `tokens:1: curator "alice": the token hash must be "sha256:" and 64 hex digits`},
+		{"a short hash", "alice write " + alice[:40], `tokens:1: curator "alice": the token hash must be`},
+		{"another algorithm", "alice write md5:" + strings.TrimPrefix(alice, api.HashPrefix), `tokens:1: curator "alice": the token hash must be`},
+		{"a name twice", "alice write " + alice + "\nalice admin " + bob, `tokens:2: curator "alice" is given twice`},
+		{"a token twice", "alice write " + alice + "\nbob admin " + alice, `tokens:2: curators "alice" and "bob" have the same token`},
+	} {
+		_, err := api.ParseCurators(strings.NewReader(tt.file), "tokens")
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want %s…", tt.name, err, tt.want)
+			continue
+		}
+		for _, secret := range []string{"alice-token", strings.TrimPrefix(alice, api.HashPrefix)[:16], strings.TrimPrefix(bob, api.HashPrefix)[:16]} {
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("%s: the error holds a token or hash: %v", tt.name, err)
+			}
+		}
+	}
+}
+
+// TestCuratorSets: -token's curator, the inline form of POLICYGRAPH_TOKENS,
+// and a merge that refuses a name or token given twice.
+func TestCuratorSets(t *testing.T) {
+	single := api.SingleCurator("secret-token")
+	c := single.Lookup("secret-token")
+	if c == nil || c.Name != api.DefaultCurator || !c.Can(api.ScopeWrite) || !c.Can(api.ScopeAdmin) || !c.Can(api.ScopeRead) {
+		t.Fatalf("-token's curator: %+v", c)
+	}
+	if api.SingleCurator("").Len() != 0 || api.SingleCurator("").CanAny(api.ScopeRead) {
+		t.Error("no token makes a curator")
+	}
+	inline, err := api.ParseInlineCurators("alice write "+api.HashToken("a")+";bob read "+api.HashToken("b"), "POLICYGRAPH_TOKENS entry")
+	if err != nil || strings.Join(inline.Names(), ",") != "alice,bob" {
+		t.Fatalf("inline: %v %v", inline.Names(), err)
+	}
+	if _, err := api.ParseInlineCurators("alice write "+api.HashToken("a")+";bob read", "POLICYGRAPH_TOKENS entry"); err == nil ||
+		!strings.HasPrefix(err.Error(), "POLICYGRAPH_TOKENS entry:2:") {
+		t.Errorf("inline error: %v", err)
+	}
+	all, err := single.Merge(inline)
+	if err != nil || strings.Join(all.Names(), ",") != "curator,alice,bob" || all.Lookup("b").Name != "bob" {
+		t.Errorf("merge: %v %v", all.Names(), err)
+	}
+	if all.CanAny(api.ScopeAdmin) != true || inline.CanAny(api.ScopeAdmin) {
+		t.Error("CanAny(admin)")
+	}
+	dup, _ := api.ParseInlineCurators("curator write "+api.HashToken("c"), "x")
+	if _, err := single.Merge(dup); err == nil || !strings.Contains(err.Error(), `curator "curator" is given twice`) {
+		t.Errorf("a second curator named curator: %v", err)
+	}
+	t1, err1 := api.NewToken()
+	t2, err2 := api.NewToken()
+	if err1 != nil || err2 != nil || t1 == t2 || !strings.HasPrefix(t1, api.TokenPrefix) || len(t1) != len(api.TokenPrefix)+43 {
+		t.Errorf("NewToken: %q %q %v %v", t1, t2, err1, err2)
+	}
+}
