@@ -1,10 +1,13 @@
 package api_test
 
 import (
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 
 	"policygraph/api"
+	"policygraph/internal/testenv"
 )
 
 // TestParseCurators: a token file's lines, and the errors of a bad one, each
@@ -116,5 +119,60 @@ func TestCuratorSets(t *testing.T) {
 	t2, err2 := api.NewToken()
 	if err1 != nil || err2 != nil || t1 == t2 || !strings.HasPrefix(t1, api.TokenPrefix) || len(t1) != len(api.TokenPrefix)+43 {
 		t.Errorf("NewToken: %q %q %v %v", t1, t2, err1, err2)
+	}
+}
+
+// TestMutationScopes: the handler asks each mutation for its scope: admin
+// for saveQuery and deleteSavedQuery however they are selected (through a
+// fragment too, or beside a write), write for the others; a curator without
+// it is FORBIDDEN and nothing is written; with no curator that has it, the
+// write is disabled. SetCurators swaps the set whole.
+func TestMutationScopes(t *testing.T) {
+	g := seeded(t)
+	set, err := api.ParseInlineCurators("alice write "+api.HashToken("alice-token")+";ada admin "+api.HashToken("ada-token"), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := api.NewAuth(api.AuthOptions{Curators: set, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	h := auth.Authenticate(api.NewHandler(g, api.Options{Auth: auth}))
+	c := &testenv.Client{Handler: h, Accept: "application/graphql-response+json"}
+	save := `saveQuery(input: {name: "q", query: "{ stats { facts } }"}) { name }`
+	create := `createEntity(input: {kind: TOPIC, name: "Scoped"}) { createdBy }`
+	for _, tt := range []struct {
+		name, token, query string
+		status             int
+		code               string
+	}{
+		{"alice saves", "alice-token", "mutation { " + save + " }", 403, "FORBIDDEN"},
+		{"alice saves through a fragment", "alice-token", "mutation { ...M } fragment M on Mutation { " + save + " }", 403, "FORBIDDEN"},
+		{"alice saves through an inline fragment", "alice-token", "mutation { ... on Mutation { " + save + " } }", 403, "FORBIDDEN"},
+		{"alice writes and saves", "alice-token", "mutation { " + create + " " + save + " }", 403, "FORBIDDEN"},
+		{"ada writes and saves", "ada-token", "mutation { " + create + " " + save + " }", 403, "FORBIDDEN"},
+		{"anonymous saves", "", "mutation { " + save + " }", 401, "UNAUTHENTICATED"},
+		{"ada saves", "ada-token", "mutation { " + save + " }", 200, ""},
+		{"alice writes", "alice-token", "mutation { " + create + " }", 200, ""},
+	} {
+		before := g.Version()
+		r := c.Post(t, tt.token, tt.query, nil)
+		if r.Status != tt.status || r.Code() != tt.code {
+			t.Errorf("%s: %d %s, want %d %s: %s", tt.name, r.Status, r.Code(), tt.status, tt.code, testenv.Clip(r.Raw))
+		}
+		if tt.code != "" && g.Version() != before {
+			t.Errorf("%s: refused, yet written", tt.name)
+		}
+	}
+
+	// No admin curator: saving is disabled; no curator at all: every write.
+	writersOnly, _ := api.ParseInlineCurators("alice write "+api.HashToken("alice-token"), "test")
+	auth.SetCurators(writersOnly)
+	if r := c.Post(t, "", "mutation { "+save+" }", nil); r.Status != 403 || r.Code() != "WRITES_DISABLED" {
+		t.Errorf("anonymous save with no admin: %d %s", r.Status, r.Code())
+	}
+	if r := c.Post(t, "ada-token", "mutation { "+create+" }", nil); r.Status != 401 || r.Code() != "UNAUTHENTICATED" {
+		t.Errorf("ada's token after she was removed: %d %s", r.Status, r.Code())
+	}
+	auth.SetCurators(nil)
+	if r := c.Post(t, "alice-token", "mutation { "+create+" }", nil); r.Status != 403 || r.Code() != "WRITES_DISABLED" {
+		t.Errorf("a write with no curator: %d %s", r.Status, r.Code())
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -166,17 +167,25 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 var adminMutations = map[string]bool{"saveQuery": true, "deleteSavedQuery": true}
 
 // authorizeWrite refuses a mutation whose request's curator (see
-// Authenticate) lacks the scope it needs: admin when it selects an admin
-// mutation, else write. Without a curator it is UNAUTHENTICATED, or
-// WRITES_DISABLED when no curator has that scope; with one that lacks it,
-// FORBIDDEN. A request that no Authenticate checked is allowed by its actor
-// alone (graph.WithActor), as before curators had scopes.
+// Authenticate) lacks a scope it needs: admin for the admin mutations it
+// selects, write for the others (both, when it selects both kinds). Without
+// a curator it is UNAUTHENTICATED, or WRITES_DISABLED when no curator has
+// that scope; with one that lacks it, FORBIDDEN. A request that no
+// Authenticate checked is allowed by its actor alone (graph.WithActor), as
+// before curators had scopes.
 func authorizeWrite(ctx context.Context, op *graphql.OperationContext, o Options) *gqlerror.Error {
-	need, what := ScopeWrite, "mutation"
+	type need struct {
+		scope Scope
+		what  string
+	}
+	var needs []need
 	for _, f := range graphql.CollectFields(op, op.Operation.SelectionSet, []string{"Mutation"}) {
+		n := need{ScopeWrite, "mutation"}
 		if adminMutations[f.Name] {
-			need, what = ScopeAdmin, f.Name
-			break
+			n = need{ScopeAdmin, f.Name}
+		}
+		if !slices.ContainsFunc(needs, func(m need) bool { return m.scope == n.scope }) {
+			needs = append(needs, n)
 		}
 	}
 	refuse := func(code errs.Code, msg string) *gqlerror.Error {
@@ -186,27 +195,29 @@ func authorizeWrite(ctx context.Context, op *graphql.OperationContext, o Options
 	if !authenticated && graph.Actor(ctx) != "" {
 		return nil
 	}
-	if c == nil {
-		enabled := o.Token != ""
-		if o.Auth != nil {
-			enabled = o.Auth.Curators().CanAny(need)
-		}
-		if !enabled {
-			if need == ScopeWrite {
-				return refuse(errs.WritesDisabled, "writes are disabled: the server was started without a write token")
+	for _, n := range needs {
+		if c == nil {
+			enabled := o.Token != ""
+			if o.Auth != nil {
+				enabled = o.Auth.Curators().CanAny(n.scope)
 			}
-			return refuse(errs.WritesDisabled, what+" is disabled: no curator's token has the admin scope")
+			switch {
+			case !enabled && n.scope == ScopeWrite:
+				return refuse(errs.WritesDisabled, "writes are disabled: the server was started without a write token")
+			case !enabled:
+				return refuse(errs.WritesDisabled, n.what+" is disabled: no curator's token has the admin scope")
+			case n.scope == ScopeWrite:
+				return refuse(errs.Unauthenticated, "writes need the header Authorization: Bearer <token>")
+			default:
+				return refuse(errs.Unauthenticated, n.what+" needs the header Authorization: Bearer <token> of a curator with the admin scope")
+			}
 		}
-		if need == ScopeWrite {
-			return refuse(errs.Unauthenticated, "writes need the header Authorization: Bearer <token>")
+		if !c.Can(n.scope) {
+			if o.Auth != nil {
+				o.Auth.forbid(ctx, c, n.scope, n.what)
+			}
+			return refuse(errs.Forbidden, n.what+" needs a token with the "+string(n.scope)+" scope; curator "+strconv.Quote(c.Name)+"'s has "+scopeList(c))
 		}
-		return refuse(errs.Unauthenticated, what+" needs the header Authorization: Bearer <token> of a curator with the admin scope")
-	}
-	if !c.Can(need) {
-		if o.Auth != nil {
-			o.Auth.forbid(ctx, c, need, what)
-		}
-		return refuse(errs.Forbidden, what+" needs a token with the "+string(need)+" scope; curator "+strconv.Quote(c.Name)+"'s has "+scopeList(c))
 	}
 	return nil
 }
