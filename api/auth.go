@@ -168,6 +168,7 @@ func (a *Auth) Check(r *http.Request) (c *Curator, retryAfter time.Duration) {
 		return c, 0
 	}
 	addr := clientAddress(r.RemoteAddr)
+	c = curatorOf(set, r) // before the lock: it is not acted on until its turn
 	a.mu.Lock()
 	now := a.now()
 	if next, queued := a.next[addr]; queued && next.After(now) {
@@ -187,7 +188,7 @@ func (a *Auth) Check(r *http.Request) (c *Curator, retryAfter time.Duration) {
 		a.failures.WithLabelValues("wrong_token").Inc()
 		return nil, 0
 	}
-	if c := curatorOf(set, r); c != nil {
+	if c != nil {
 		a.mu.Unlock()
 		return c, 0
 	}

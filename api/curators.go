@@ -50,7 +50,14 @@ func (c *Curator) Scopes() []Scope { return slices.Clone(c.scopes) }
 
 // Curators is a set of named tokens. A set is never changed once made: a
 // reload makes a new one, which Auth swaps in whole.
-type Curators struct{ list []*Curator }
+type Curators struct {
+	list []*Curator
+	// byDigest finds a curator by its token's digest. A lookup's time may
+	// depend on the digest's bytes, which tells a guesser nothing of any
+	// token: it does not choose the digest of what it sends (that would
+	// mean a preimage of SHA-256).
+	byDigest map[[sha256.Size]byte]*Curator
+}
 
 // DefaultCurator is the name of the curator of -token: "curator", as every
 // write was recorded before tokens had names.
@@ -63,7 +70,9 @@ func SingleCurator(token string) *Curators {
 	if token == "" {
 		return &Curators{}
 	}
-	return &Curators{list: []*Curator{{Name: DefaultCurator, scopes: []Scope{ScopeWrite, ScopeAdmin}, digest: sha256.Sum256([]byte(token))}}}
+	s := &Curators{}
+	s.add(&Curator{Name: DefaultCurator, scopes: []Scope{ScopeWrite, ScopeAdmin}, digest: sha256.Sum256([]byte(token))})
+	return s
 }
 
 // Len is how many curators the set holds.
@@ -96,20 +105,18 @@ func (s *Curators) CanAny(sc Scope) bool {
 	return false
 }
 
-// Lookup returns the curator whose token is token, or nil. It compares the
-// token's digest with every curator's, in constant time, whichever matches.
+// Lookup returns the curator whose token is token, or nil: it looks the
+// token's SHA-256 digest up, and compares the digest found in constant time.
 func (s *Curators) Lookup(token string) *Curator {
 	if s == nil || token == "" {
 		return nil
 	}
 	d := sha256.Sum256([]byte(token))
-	var found *Curator
-	for _, c := range s.list {
-		if subtle.ConstantTimeCompare(d[:], c.digest[:]) == 1 && found == nil {
-			found = c
-		}
+	c := s.byDigest[d]
+	if c == nil || subtle.ConstantTimeCompare(d[:], c.digest[:]) != 1 {
+		return nil
 	}
-	return found
+	return c
 }
 
 // Merge returns the set of s's curators and then o's; a name or a token
@@ -139,6 +146,10 @@ func (s *Curators) add(c *Curator) error {
 		}
 	}
 	s.list = append(s.list, c)
+	if s.byDigest == nil {
+		s.byDigest = map[[sha256.Size]byte]*Curator{}
+	}
+	s.byDigest[c.digest] = c
 	return nil
 }
 
