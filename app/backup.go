@@ -54,7 +54,7 @@ func backupCommand(ctx context.Context, args []string, getenv func(string) strin
 	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	url := fs.String("url", getenv("POLICYGRAPH_URL"), "base URL of a running server, e.g. http://127.0.0.1:8080 (env POLICYGRAPH_URL)")
-	token := fs.String("token", getenv("POLICYGRAPH_TOKEN"), "the server's bearer token (env POLICYGRAPH_TOKEN)")
+	token := fs.String("token", getenv("POLICYGRAPH_TOKEN"), "the bearer token of a curator with the admin scope (env POLICYGRAPH_TOKEN)")
 	data := fs.String("data", "", "back up this data directory instead, with no server running on it")
 	out := fs.String("out", "-", "file to write; - for standard output")
 	if err := fs.Parse(args); err != nil {
