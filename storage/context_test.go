@@ -80,6 +80,14 @@ func TestEveryReadHonoursTheContext(t *testing.T) {
 			_, err := g.FilterFacts([]*storage.Fact{fact}, storage.FactQuery{SubjectCountry: "US"})
 			return err
 		},
+		"FilterFactLists": func(g *storage.Graph) error {
+			_, err := g.FilterFactLists([]storage.FactList{{Facts: []*storage.Fact{fact}}})
+			return err
+		},
+		"FilterEntityLists": func(g *storage.Graph) error {
+			_, err := g.FilterEntityLists([]storage.EntityList{{IDs: []uuid.UUID{x.qualcomm.ID}}})
+			return err
+		},
 		"FilterEntities": func(g *storage.Graph) error {
 			_, err := g.FilterEntities([]uuid.UUID{x.qualcomm.ID}, storage.EntityQuery{Country: "US"})
 			return err

@@ -351,57 +351,103 @@ func (e *factEval) kind(id uuid.UUID) (Kind, error) {
 
 // FilterFacts keeps the facts of list that pass q (its fields and clauses;
 // which facts are in scope is list's, so q.IncludeRetracted is not read),
-// ordered by q.Sort (by year, then subject name, when empty), in one
-// snapshot: the filters and orders of the connections beside typed lists.
-// Returns an *errs.Error INVALID_ARGUMENT for a query Check refuses.
+// ordered by q.Sort (by year, then subject name, when empty): the filters and
+// orders of the connections beside typed lists. Returns an *errs.Error
+// INVALID_ARGUMENT for a query Check refuses.
 func (g *Graph) FilterFacts(list []*Fact, q FactQuery) ([]*Fact, error) {
-	q.IncludeRetracted = false
-	if err := q.Check("filter"); err != nil {
+	out, err := g.FilterFactLists([]FactList{{Facts: list, Query: q}})
+	if err != nil {
 		return nil, err
 	}
-	var out []*Fact
-	err := g.view(func(s Snapshot) error {
-		var err error
-		if out, err = newFactEval(s).keep(list, &q); err != nil {
-			return err
+	return out[0], nil
+}
+
+// FactList is a list of facts already read, with the query that filters and
+// orders it (see FilterFacts).
+type FactList struct {
+	Facts []*Fact
+	Query FactQuery
+}
+
+// FilterFactLists is FilterFacts for many lists, in one snapshot: the batch
+// behind the connections of the entities of one level of a query.
+func (g *Graph) FilterFactLists(lists []FactList) ([][]*Fact, error) {
+	for i := range lists {
+		q := lists[i].Query
+		q.IncludeRetracted = false // not read: the list's scope is its own
+		if err := q.Check("filter"); err != nil {
+			return nil, err
 		}
-		return sortFacts(s, out, q.Sort)
+	}
+	out := make([][]*Fact, len(lists))
+	err := g.view(func(s Snapshot) error {
+		ev := newFactEval(s)
+		for i, l := range lists {
+			kept, err := ev.keep(l.Facts, &l.Query)
+			if err != nil {
+				return err
+			}
+			if err := sortFacts(s, kept, l.Query.Sort); err != nil {
+				return err
+			}
+			out[i] = kept
+		}
+		return nil
 	})
 	return out, err
 }
 
 // FilterEntities keeps the entities of ids that exist, are not retracted and
 // pass q, ordered as Entities orders them (by q.Sort, else by year when
-// q.ByYear, else by name), in one snapshot. Returns an *errs.Error
-// INVALID_ARGUMENT for a query Check refuses.
+// q.ByYear, else by name). Returns an *errs.Error INVALID_ARGUMENT for a query
+// Check refuses.
 func (g *Graph) FilterEntities(ids []uuid.UUID, q EntityQuery) ([]uuid.UUID, error) {
-	if err := q.Check("filter"); err != nil {
-		return nil, err
-	}
-	var out []*Node
-	err := g.view(func(s Snapshot) error {
-		for _, id := range dedup(slices.Clone(ids)) {
-			n, err := s.Node(id)
-			if errs.CodeOf(err) == errs.NotFound {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			ok, err := matches(s, n, q)
-			if err != nil {
-				return err
-			}
-			if ok {
-				out = append(out, n)
-			}
-		}
-		return nil
-	})
+	out, err := g.FilterEntityLists([]EntityList{{IDs: ids, Query: q}})
 	if err != nil {
 		return nil, err
 	}
-	return sortEntities(out, q.order()), nil
+	return out[0], nil
+}
+
+// EntityList is a list of entity IDs with the query that filters and orders
+// it (see FilterEntities).
+type EntityList struct {
+	IDs   []uuid.UUID
+	Query EntityQuery
+}
+
+// FilterEntityLists is FilterEntities for many lists, in one snapshot.
+func (g *Graph) FilterEntityLists(lists []EntityList) ([][]uuid.UUID, error) {
+	for i := range lists {
+		if err := lists[i].Query.Check("filter"); err != nil {
+			return nil, err
+		}
+	}
+	out := make([][]uuid.UUID, len(lists))
+	err := g.view(func(s Snapshot) error {
+		for i, l := range lists {
+			var kept []*Node
+			for _, id := range dedup(slices.Clone(l.IDs)) {
+				n, err := s.Node(id)
+				if errs.CodeOf(err) == errs.NotFound {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				ok, err := matches(s, n, l.Query)
+				if err != nil {
+					return err
+				}
+				if ok {
+					kept = append(kept, n)
+				}
+			}
+			out[i] = sortEntities(kept, l.Query.order())
+		}
+		return nil
+	})
+	return out, err
 }
 
 // FactSortKey is what a list of facts can be ordered by.
