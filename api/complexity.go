@@ -117,12 +117,11 @@ func costModel(g *storage.Graph, l Limits) graph.ComplexityRoot {
 	}
 	sponsorships := q.Sponsorships
 	q.Sponsorships = func(child int, series, event, country *string, tier *storage.Tier, from, to *int, order *model.SortOrder, first *int, after *string, last *int, before *string, f *model.FactFilter, sort []*model.FactSort) int {
-		cost := satAdd(sponsorships(child, series, event, country, tier, from, to, order, first, after, last, before, f, sort),
-			g.SponsorshipScan(sponsorshipShape(series, event, country)))
-		if f != nil || len(sort) > 0 { // the sponsorships found are filtered and ordered as a list
-			cost = satAdd(cost, g.FactListScan(withSort(factShape(f, false), sort)))
-		}
-		return cost
+		// The scan reads the candidates and their sponsors; the filter and sort
+		// look records up for each candidate.
+		scan := g.SponsorshipScan(sponsorshipShape(series, event, country))
+		return satAdd(sponsorships(child, series, event, country, tier, from, to, order, first, after, last, before, f, sort),
+			satAdd(scan, storage.FactFilterScan(scan/2, withSort(factShape(f, false), sort))))
 	}
 	byYear := q.SponsorshipsByYear
 	q.SponsorshipsByYear = func(child int, series, event, country *string, tier *storage.Tier, from, to *int, order *model.SortOrder) int {

@@ -18,7 +18,8 @@ import (
 // their sum, an and its narrowing clause: answered. Each nested clause that
 // looks another record up costs a read more per candidate: 6,400
 // sponsorships checked against two countries are refused where one country
-// alone is not.
+// alone is not, and the sponsorships of every series are refused when a
+// filter looks up three things of each sponsor.
 func TestComposedFiltersAreCosted(t *testing.T) {
 	g, kv := synthetic(t, 10_000)
 	a := newAPI(t, g, nil)
@@ -28,6 +29,8 @@ func TestComposedFiltersAreCosted(t *testing.T) {
 		`{ facts(first: 1, filter: { predicates: [SPONSORED], negated: false, or: [{ subjectCountry: "US" }, { subjectCountry: "CN" }] }) { totalCount } }`,
 		aliased(2, `entities(first: 1, filter: { not: { kinds: [EVENT] } }) { totalCount }`),
 		`{ factCounts(filter: { not: { object: "syn-series-1-2023" } }, groupBy: []) { count } }`,
+		// 6,400 sponsorships (a scan this size is allowed), each checked for two countries and a kind.
+		`{ sponsorships(first: 1, filter: { or: [{ subjectCountry: "US" }, { subjectCountry: "CN" }, { subjectKinds: [ORGANIZATION] }] }) { totalCount } }`,
 	} {
 		before := kv.Views()
 		a.do(q, nil, false).WantError(t, http.StatusBadRequest, string(errs.ComplexityLimit))

@@ -384,3 +384,60 @@ func TestComposedFilters(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectionScopeWithRetractions: includeRetracted brings retracted facts
+// into a connection beside a list, but not negated ones its filter does not
+// ask for: Apple's retracted "did not sponsor WAIC 2023" is listed with
+// negated: true only.
+func TestConnectionScopeWithRetractions(t *testing.T) {
+	srv := testenv.Server(t)
+	d := srv.Query(t, `{ organization(slug: "apple") { sponsorshipsConnection(filter: {negated: true}) { nodes { id } } } }`, nil)
+	ids := testenv.Strings(d, "organization.sponsorshipsConnection.nodes", "id")
+	if len(ids) != 1 {
+		t.Fatalf("Apple's negated sponsorships: %v", ids)
+	}
+	srv.Must(t, testenv.Token, `mutation($id: ID!) { retractFact(input: {id: $id, reason: "test"}) { id } }`, map[string]any{"id": ids[0]})
+	for _, tt := range []struct {
+		filter string
+		listed bool
+	}{
+		{`{includeRetracted: true}`, false},
+		{`{includeRetracted: true, negated: true}`, true},
+		{`{includeRetracted: true, or: [{negated: true}, {tier: STRATEGIC_PARTNER}]}`, true},
+		{`{negated: true}`, false},
+	} {
+		for _, field := range []string{"sponsorshipsConnection", "factsConnection"} {
+			d := srv.Query(t, `{ organization(slug: "apple") { `+field+`(filter: `+tt.filter+`) { nodes { id } } } }`, nil)
+			if got := testenv.Strings(d, "organization."+field+".nodes", "id"); slices.Contains(got, ids[0]) != tt.listed {
+				t.Errorf("%s(filter: %s): %v; the retracted negated fact listed: %v, want %v", field, tt.filter, got, !tt.listed, tt.listed)
+			}
+		}
+	}
+}
+
+// TestConnectionsAreBatched: the connections beside the lists of many
+// entities are filtered and ordered in one read per level of the query, as
+// the lists are read: the sponsorships of every organization cost a few reads
+// more than one organization's, not one or more per organization.
+func TestConnectionsAreBatched(t *testing.T) {
+	srv := testenv.Server(t, "-cache-size", "0") // measure the resolvers, not the response cache
+	store := srv.Graph.KV().(*storage.CountingKV)
+	const conn = `sponsorshipsConnection(first: 5, filter: {not: {subjectCountry: "CN"}}, sort: [{field: TIER}]) { totalCount nodes { subject { name } } }`
+	reads := func(q string) uint64 {
+		best := uint64(1 << 63)
+		for range 3 { // the best of three: see TestTraversalIsBatched
+			before := store.Views()
+			srv.Query(t, q, nil)
+			best = min(best, store.Views()-before)
+		}
+		return best
+	}
+	one := reads(`{ organization(slug: "qualcomm") { ` + conn + ` } }`)
+	d := srv.Query(t, `{ entities(filter: {kinds: [ORGANIZATION]}, first: 200) { totalCount } }`, nil)
+	orgs := testenv.Value(d, "entities.totalCount").(float64)
+	all := reads(`{ entities(filter: {kinds: [ORGANIZATION]}, first: 200) { nodes { ... on Organization { ` + conn + ` } } } }`)
+	t.Logf("one organization: %d reads; all %v: %d reads", one, orgs, all)
+	if orgs < 30 || all > one+10 {
+		t.Errorf("the sponsorships of %v organizations took %d reads, one's %d", orgs, all, one)
+	}
+}

@@ -67,6 +67,10 @@ func (r *Resolver) factsAt(ctx context.Context, n *storage.Node, dirs []storage.
 		return nil, err
 	}
 	q.Sort = factSorts(sort)
+	negated := q.NamesNegated()
+	if !negated { // leave negated facts out, retracted ones (with includeRetracted) included
+		q.Negated = &negated
+	}
 	if len(preds) == 0 {
 		preds = q.Predicates // the outermost predicates narrow the reads
 	}
@@ -77,7 +81,7 @@ func (r *Resolver) factsAt(ctx context.Context, n *storage.Node, dirs []storage.
 	seen := map[uuid.UUID]bool{}
 	for _, dir := range dirs {
 		for _, pred := range preds {
-			facts, err := r.adjacent(ctx, storage.AdjQuery{Node: n.ID, Dir: dir, Predicate: pred, Negated: q.NamesNegated(), Retracted: q.IncludeRetracted})
+			facts, err := r.adjacent(ctx, storage.AdjQuery{Node: n.ID, Dir: dir, Predicate: pred, Negated: negated, Retracted: q.IncludeRetracted})
 			if err != nil {
 				return nil, err
 			}

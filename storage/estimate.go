@@ -142,15 +142,22 @@ func sortLookups(by []FactSort) int {
 
 // FactListScan estimates the records FilterFacts reads to filter and order
 // one entity's list of facts (a connection beside a typed list): the
-// entity's facts, as many as it has on average, and one more read each for
-// their subjects' names and for each clause, the outermost included, that
-// looks another record up. Returns 0 when the store cannot be counted.
+// entity's facts, as many as it has on average, their subjects' names, and
+// FactFilterScan. Returns 0 when the store cannot be counted.
 func (g *Graph) FactListScan(q FactQuery) int {
 	s := g.sizesOrZero()
 	if s.Nodes == 0 {
 		return 0
 	}
-	return s.degree() * (2 + factLookups(&q) + nestedFactLookups(&q) + sortLookups(q.Sort))
+	return 2*s.degree() + FactFilterScan(s.degree(), q)
+}
+
+// FactFilterScan estimates the records q reads beyond a list of n facts it
+// filters and orders, subjects' names aside: one read per fact for each clause,
+// the outermost included, that looks another record up, and for an order by
+// object name.
+func FactFilterScan(n int, q FactQuery) int {
+	return n * (factLookups(&q) + nestedFactLookups(&q) + sortLookups(q.Sort))
 }
 
 // EntityScan estimates the records Entities reads to answer q: the candidates
