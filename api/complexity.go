@@ -101,15 +101,15 @@ func costModel(g *storage.Graph, l Limits) graph.ComplexityRoot {
 
 	facts := q.Facts
 	q.Facts = func(child int, f *model.FactFilter, order *model.SortOrder, first *int, after *string, last *int, before *string, sort []*model.FactSort) int {
-		return satAdd(facts(child, f, order, first, after, last, before, sort), g.FactScan(withSort(factShape(f, false), sort)))
+		return satAdd(facts(child, f, order, first, after, last, before, sort), g.FactScan(withSort(factShape(f), sort)))
 	}
 	counts := q.FactCounts
 	q.FactCounts = func(child int, f *model.FactFilter, by []storage.Dimension) int {
-		return satAdd(counts(child, f, by), g.FactScan(factShape(f, true)))
+		return satAdd(counts(child, f, by), g.FactScan(factShape(f)))
 	}
 	series := q.TimeSeries
 	q.TimeSeries = func(child int, f *model.FactFilter, by []storage.Dimension) int {
-		return satAdd(series(child, f, by), g.FactScan(factShape(f, true)))
+		return satAdd(series(child, f, by), g.FactScan(factShape(f)))
 	}
 	entities := q.Entities
 	q.Entities = func(child int, f *model.EntityFilter, orderBy *model.EntityOrder, order *model.SortOrder, first *int, after *string, last *int, before *string, sort []*model.EntitySort) int {
@@ -121,7 +121,7 @@ func costModel(g *storage.Graph, l Limits) graph.ComplexityRoot {
 		// look records up for each candidate.
 		scan := g.SponsorshipScan(sponsorshipShape(series, event, country))
 		return satAdd(sponsorships(child, series, event, country, tier, from, to, order, first, after, last, before, f, sort),
-			satAdd(scan, storage.FactFilterScan(scan/2, withSort(factShape(f, false), sort))))
+			satAdd(scan, storage.FactFilterScan(scan/2, withSort(factShape(f), sort))))
 	}
 	byYear := q.SponsorshipsByYear
 	q.SponsorshipsByYear = func(child int, series, event, country *string, tier *storage.Tier, from, to *int, order *model.SortOrder) int {
@@ -184,7 +184,7 @@ func addListScans(root *graph.ComplexityRoot, g *storage.Graph) {
 				}
 				switch f := in[filterAt].Interface().(type) {
 				case *model.FactFilter:
-					cost = satAdd(cost, g.FactListScan(withSort(factShape(f, false), sort)))
+					cost = satAdd(cost, g.FactListScan(withSort(factShape(f), sort)))
 				case *model.EntityFilter:
 					cost = satAdd(cost, g.EntityListScan(entityShape(f)))
 				}
@@ -207,15 +207,9 @@ func refShape(s *string) uuid.UUID {
 
 // factShape is the storage query of a FactFilter, its clauses included (but
 // those nested deeper than storage.MaxFilterDepth, which the resolver
-// refuses); positive is the default of factCounts and timeSeries, which count
-// positive facts when no clause names negated.
-func factShape(f *model.FactFilter, positive bool) storage.FactQuery {
-	q := factClauseShape(f, 0)
-	if positive && !q.NamesNegated() {
-		no := false
-		q.Negated = &no
-	}
-	return q
+// refuses).
+func factShape(f *model.FactFilter) storage.FactQuery {
+	return factClauseShape(f, 0)
 }
 
 func factClauseShape(f *model.FactFilter, depth int) storage.FactQuery {
@@ -224,6 +218,7 @@ func factClauseShape(f *model.FactFilter, depth int) storage.FactQuery {
 		return q
 	}
 	q = storage.FactQuery{Predicates: f.Predicates, Negated: f.Negated, SubjectKinds: f.SubjectKinds, ObjectKinds: f.ObjectKinds,
+		IncludeNegated:   depth == 0 && f.IncludeNegated != nil && *f.IncludeNegated,
 		IncludeRetracted: depth == 0 && f.IncludeRetracted != nil && *f.IncludeRetracted, SubjectCountry: str(f.SubjectCountry),
 		Subject: refShape(f.Subject), Object: refShape(f.Object), Series: refShape(f.Series)}
 	for _, c := range f.And {

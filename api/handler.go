@@ -120,6 +120,7 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 	apqBytes := orDefault(o.APQCacheBytes, DefaultAPQCacheBytes)
 	apq := newAPQCache(apqBytes, apqBytes/entryShare)
 	srv.Use(extension.AutomaticPersistedQuery{Cache: apq})
+	srv.Use(graph.Warnings{})
 	caches := map[string]sizedCache{"query": queries, "apq": apq, "refusal": t.Refusals}
 	if t.Cache != nil {
 		caches["response"] = t.Cache

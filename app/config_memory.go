@@ -12,7 +12,7 @@ import (
 // memoryConfig is the memory budget and what it pays for. With default flags
 // every bound below is derived from the one budget (-memory-budget), so that
 // no sequence of anonymous requests takes the heap above it; a bound set by
-// hand is checked against it instead. README's "Limits and security" gives
+// hand is checked against it instead. docs/limits.md ("Memory") gives
 // the arithmetic; budgetParts is it.
 type memoryConfig struct {
 	budget int64
@@ -26,7 +26,7 @@ type memoryConfig struct {
 }
 
 // What the budget holds besides the bounds the flags set (measured; see
-// TestMemoryBudgetHolds and README).
+// TestMemoryBudgetHolds and docs/limits.md).
 const (
 	// runtimeReserve is the heap of a started server at rest, the store
 	// aside: the Go runtime, the schema, the generated executor, metrics.
@@ -111,7 +111,7 @@ func memoryFlags(fs *flag.FlagSet, getenv func(string) string, m *memoryConfig, 
 		p         *int
 		usage     string
 	}{
-		{"max-in-flight", "POLICYGRAPH_MAX_IN_FLIGHT", &l.MaxInFlight, "requests to /graphql and /q/ running at once; past it they wait, then get 503 SERVER_BUSY; 0: no limit (default: what the budget leaves, see README)"},
+		{"max-in-flight", "POLICYGRAPH_MAX_IN_FLIGHT", &l.MaxInFlight, "requests to /graphql and /q/ running at once; past it they wait, then get 503 SERVER_BUSY; 0: no limit (default: what the budget leaves, see docs/limits.md)"},
 		{"max-in-flight-per-client", "POLICYGRAPH_MAX_IN_FLIGHT_PER_CLIENT", &l.MaxInFlightPerClient, "of those, from one client address (default: a quarter of -max-in-flight)"},
 		{"max-conns", "POLICYGRAPH_MAX_CONNS", &m.maxConns, "open connections; a quarter of them from one client address (default 1024)"},
 	}

@@ -80,12 +80,21 @@ func TestMemoryBudgetFlags(t *testing.T) {
 	}
 }
 
+// flagPages are the pages whose tables document serve's flags: the
+// configuration, and the limits (request limits, memory, connections).
+var flagPages = []string{"../docs/configuration.md", "../docs/limits.md"}
+
 // TestEveryFlagIsDocumented: every flag of serve names its environment
-// variable in its usage and appears in README.md, as `-name`.
+// variable in its usage and appears in docs/configuration.md or
+// docs/limits.md, as `-name`.
 func TestEveryFlagIsDocumented(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
+	var docs strings.Builder
+	for _, p := range flagPages {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs.Write(b)
 	}
 	var usage strings.Builder
 	if _, err := ParseConfig([]string{"-h"}, func(string) string { return "" }, &usage); err == nil {
@@ -97,8 +106,8 @@ func TestEveryFlagIsDocumented(t *testing.T) {
 	}
 	for _, f := range flags {
 		env := "POLICYGRAPH_" + strings.ToUpper(strings.ReplaceAll(f[1], "-", "_"))
-		if !strings.Contains(string(readme), "`-"+f[1]+"`") {
-			t.Errorf("README.md does not document -%s", f[1])
+		if !strings.Contains(docs.String(), "`-"+f[1]+"`") {
+			t.Errorf("neither of %q documents -%s", flagPages, f[1])
 		}
 		if !strings.Contains(usage.String(), env) {
 			t.Errorf("-%s: its usage does not name its environment variable %s", f[1], env)

@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"policygraph/graph"
 	"policygraph/seed"
 	"policygraph/storage"
 	"policygraph/storage/badger"
@@ -40,6 +41,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			log.Error("close store", "err", err)
 		}
 	}()
+
+	if err := checkSavedQueries(g, log); err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -82,6 +87,24 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	return nil
+}
+
+// checkSavedQueries validates every stored saved query against the schema this
+// binary serves, and logs each one that no longer validates (a field it names
+// was removed), so that an operator learns of it at start rather than from a
+// dashboard's SAVED_QUERY_INVALID. The queries are kept as they are: a curator
+// updates them (savedQueries lists them with valid: false and their problems).
+func checkSavedQueries(g *storage.Graph, log *slog.Logger) error {
+	checked, invalid, err := graph.CheckSavedQueries(g)
+	if err != nil {
+		return fmt.Errorf("check saved queries: %w", err)
+	}
+	for _, q := range invalid {
+		log.Warn("saved query no longer validates against the schema; /q/ answers it SAVED_QUERY_INVALID until a curator updates it",
+			"name", q.Name, "problems", q.Problems)
+	}
+	log.Info("saved queries checked", "saved_queries", checked, "invalid", len(invalid))
 	return nil
 }
 

@@ -4,5 +4,6 @@
 // start the service the one way internal/testenv offers. The questions the
 // article answers are testdata/questions/NN-name.graphql, each with its
 // .golden answer (go test ./e2e -run TestQuestions -update rewrites them), and
-// README's examples run as they are written.
+// the examples of README.md and docs/*.md run as they are written, and their
+// links resolve.
 package e2e

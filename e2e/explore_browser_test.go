@@ -28,7 +28,7 @@ import (
 )
 
 // envUpdateScreenshots set to 1 makes TestExplorerInBrowser copy its
-// screenshots into docs/screenshots/, for the README.
+// screenshots into docs/screenshots/, for docs/explorer.md.
 const envUpdateScreenshots = "POLICYGRAPH_UPDATE_SCREENSHOTS"
 
 // envExploreNodes sets the size of the generated graph TestExplorerAtScale

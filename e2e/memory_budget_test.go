@@ -73,7 +73,7 @@ func slowReader(t *testing.T, addr, ip, body string) net.Conn {
 // and 150 slow readers that ask for big answers and read nothing. Meanwhile a
 // well-behaved client on 127.0.0.2 asks its questions. Its every request must
 // succeed, and the server's heap in use must stay under the documented budget
-// (-memory-budget, 1 GiB by default; README "Limits and security").
+// (-memory-budget, 1 GiB by default; docs/limits.md, "Memory").
 func TestMemoryBudgetHolds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a flood of about 30 seconds")

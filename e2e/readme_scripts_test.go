@@ -39,65 +39,50 @@ func needTool(t *testing.T, name string) {
 	}
 }
 
-// TestReadmeScripts runs README's shell and Python examples, in order, against a
-// live server, and checks each printed what README shows (-update rewrites it).
+// TestReadmeScripts runs the shell and Python examples of README.md and
+// docs/*.md, page by page and in order, against a live server (one a page),
+// and checks each printed what its page shows (-update rewrites it).
 func TestReadmeScripts(t *testing.T) {
 	for _, tool := range []string{"bash", "curl", "jq", "python3"} {
 		needTool(t, tool)
 	}
-	srv := testenv.Server(t)
-	readme, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	matches := scriptRE.FindAllSubmatchIndex(readme, -1)
-	if len(matches) < 4 {
-		t.Fatalf("README.md has %d runnable examples, want at least 4", len(matches))
-	}
-	var out bytes.Buffer
-	last := 0
-	for i, m := range matches {
-		lang, code := string(readme[m[2]:m[3]]), string(readme[m[4]:m[5]])
-		code = strings.ReplaceAll(code, readmeBase, srv.URL)
-		var cmd *exec.Cmd
-		if lang == "sh" {
-			cmd = exec.Command("bash", "-euo", "pipefail", "-c", code)
-		} else {
-			cmd = exec.Command("python3", "-c", code)
+	found := map[string]int{}
+	for _, page := range docPages(t) {
+		if !scriptRE.Match(readPage(t, page)) {
+			continue
 		}
-		cmd.Env = append(os.Environ(), "TOKEN="+testenv.Token)
-		got, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Errorf("example %d (%s) failed: %v\n%s\n%s", i+1, lang, err, code, got)
-		}
-		got = bytes.ReplaceAll(got, []byte(srv.URL), []byte(readmeBase))
-		if shown := readme[m[6]:m[7]]; !*update && !bytes.Equal(shown, got) {
-			t.Errorf("example %d: README shows\n%s\nit prints\n%s", i+1, shown, got)
-		}
-		out.Write(readme[last:m[6]])
-		out.Write(got)
-		last = m[7]
+		srv := testenv.Server(t)
+		found[page] = checkOutputs(t, page, scriptRE, 3, func(i int, sub [][]byte) ([]byte, bool) {
+			lang, code := string(sub[1]), string(sub[2])
+			code = strings.ReplaceAll(code, readmeBase, srv.URL)
+			var cmd *exec.Cmd
+			if lang == "sh" {
+				cmd = exec.Command("bash", "-euo", "pipefail", "-c", code)
+			} else {
+				cmd = exec.Command("python3", "-c", code)
+			}
+			cmd.Env = append(os.Environ(), "TOKEN="+testenv.Token)
+			got, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Errorf("%s, example %d (%s) failed: %v\n%s\n%s", page, i+1, lang, err, code, got)
+			}
+			return bytes.ReplaceAll(got, []byte(srv.URL), []byte(readmeBase)), true
+		}, bytes.Equal)
 	}
-	out.Write(readme[last:])
-	if *update {
-		if err := os.WriteFile("../README.md", out.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// curl and jq, Python; saving a query and its CSV, polling it.
+	atLeast(t, "runnable examples", map[string]int{"docs/scripting.md": 2, "docs/dashboards.md": 2}, found)
 }
 
 var dashboardRE = regexp.MustCompile("(?s)```html run\n(.*?)```")
 
-// TestReadmeDashboard serves README's dashboard snippet from another origin,
-// allowed by CORS, opens it in Chromium and checks it charts the saved query.
+// TestReadmeDashboard serves the dashboard page of docs/dashboards.md from
+// another origin, allowed by CORS, opens it in Chromium and checks it charts
+// the saved query.
 func TestReadmeDashboard(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := dashboardRE.FindSubmatch(readme)
+	const doc = "docs/dashboards.md"
+	m := dashboardRE.FindSubmatch(readPage(t, doc))
 	if m == nil {
-		t.Fatal("README.md has no ```html run dashboard")
+		t.Fatal(doc + " has no ```html run dashboard")
 	}
 	var page []byte
 	dash := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

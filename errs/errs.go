@@ -24,6 +24,7 @@ type Code string
 const (
 	// Input the client can correct (storage's codes).
 	NotFound         Code = "NOT_FOUND"
+	WrongKind        Code = "WRONG_KIND"
 	InvalidArgument  Code = "INVALID_ARGUMENT"
 	InvalidDate      Code = "INVALID_DATE"
 	InvalidCountry   Code = "INVALID_COUNTRY"
@@ -88,6 +89,7 @@ type entry struct {
 // the code refuses as a whole.
 var table = map[Code]entry{
 	NotFound:         {404, "an ID, slug or saved-query name that names nothing"},
+	WrongKind:        {404, "a lookup of one kind given the ID or slug of another kind (organization(slug: \"waic-2023\"), an event): answered null, with a hint naming the lookup that finds it"},
 	InvalidArgument:  {400, "an argument or input that does not fit: a fact that does not fit its predicate, an empty name, a bad cursor, first over its bound"},
 	InvalidDate:      {400, "not YYYY, YYYY-MM or YYYY-MM-DD, a day that does not exist, an end before its start"},
 	InvalidCountry:   {400, "not an ISO 3166-1 alpha-2 country code"},
@@ -164,6 +166,10 @@ type Error struct {
 	Code    Code
 	Field   string // the input field at fault, when there is one
 	Message string
+	// Hint says what to ask instead, when the error knows (a WRONG_KIND
+	// lookup: event(slug: "waic-2023")); the client sees it as
+	// extensions.hint.
+	Hint string
 }
 
 func (e *Error) Error() string { return e.Message }

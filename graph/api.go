@@ -116,7 +116,21 @@ func (r *Resolver) factList(ctx context.Context, f *model.FactFilter, order *mod
 	if desc {
 		reverse(facts)
 	}
-	return factConnection(facts, p, 50)
+	c, err := factConnection(facts, p, 50)
+	if err == nil && q.Negated == nil && q.Keeps(true) {
+		warnUnmarkedNegated(ctx, anyNegated(c.Nodes), true)
+	}
+	return c, err
+}
+
+// anyNegated reports whether facts hold a negated one.
+func anyNegated(facts []*model.Fact) bool {
+	for _, f := range facts {
+		if f.Negated {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *Resolver) sponsorshipQuery(ctx context.Context, series, event, sponsorCountry *string, tier *storage.Tier, yearFrom, yearTo *int) (storage.SponsorshipQuery, error) {

@@ -56,10 +56,10 @@ func directions(d *model.Direction) []storage.Direction {
 
 // factsAt is the connection beside a typed list of facts at n: n's facts on
 // the ends dirs with one of preds (any predicate when none), in the scope
-// the filter asks for (negated ones only when a clause names negated,
-// retracted ones only with includeRetracted), narrowed by the filter and
-// ordered by sort. The facts are read through the request's loaders, as the
-// typed lists read them.
+// the filter asks for (negated ones only with negated or includeNegated, or
+// when a clause names negated; retracted ones only with includeRetracted),
+// narrowed by the filter and ordered by sort. The facts are read through the
+// request's loaders, as the typed lists read them.
 func (r *Resolver) factsAt(ctx context.Context, n *storage.Node, dirs []storage.Direction, preds []storage.Predicate,
 	f *model.FactFilter, sort []*model.FactSort, p pageArgs) (*model.FactConnection, error) {
 	q, err := r.factQuery(ctx, f)
@@ -67,10 +67,6 @@ func (r *Resolver) factsAt(ctx context.Context, n *storage.Node, dirs []storage.
 		return nil, err
 	}
 	q.Sort = factSorts(sort)
-	negated := q.NamesNegated()
-	if !negated { // leave negated facts out, retracted ones (with includeRetracted) included
-		q.Negated = &negated
-	}
 	if len(preds) == 0 {
 		preds = q.Predicates // the outermost predicates narrow the reads
 	}
@@ -81,7 +77,7 @@ func (r *Resolver) factsAt(ctx context.Context, n *storage.Node, dirs []storage.
 	seen := map[uuid.UUID]bool{}
 	for _, dir := range dirs {
 		for _, pred := range preds {
-			facts, err := r.adjacent(ctx, storage.AdjQuery{Node: n.ID, Dir: dir, Predicate: pred, Negated: negated, Retracted: q.IncludeRetracted})
+			facts, err := r.adjacent(ctx, storage.AdjQuery{Node: n.ID, Dir: dir, Predicate: pred, Negated: q.Keeps(true), Retracted: q.IncludeRetracted})
 			if err != nil {
 				return nil, err
 			}
@@ -97,7 +93,11 @@ func (r *Resolver) factsAt(ctx context.Context, n *storage.Node, dirs []storage.
 	if err != nil {
 		return nil, err
 	}
-	return factConnection(facts, p, 50)
+	c, err := factConnection(facts, p, 50)
+	if err == nil && q.Negated == nil && q.Keeps(true) {
+		warnUnmarkedNegated(ctx, anyNegated(c.Nodes), true)
+	}
+	return c, err
 }
 
 // sponsorshipYearConnection is SponsorshipYear.sponsorshipsConnection: the

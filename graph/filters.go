@@ -53,9 +53,13 @@ func (d *filters) fact(f *model.FactFilter, path string, depth int) (storage.Fac
 	}
 	q.Predicates, q.YearFrom, q.YearTo, q.Negated = f.Predicates, f.YearFrom, f.YearTo, f.Negated
 	q.SubjectKinds, q.ObjectKinds = f.SubjectKinds, f.ObjectKinds
+	q.IncludeNegated = f.IncludeNegated != nil && *f.IncludeNegated
 	q.IncludeRetracted = f.IncludeRetracted != nil && *f.IncludeRetracted
 	if depth > 0 && q.IncludeRetracted {
-		return q, storage.ErrNestedIncludeRetracted(path + ".includeRetracted")
+		return q, storage.ErrNestedScope(path + ".includeRetracted")
+	}
+	if depth > 0 && q.IncludeNegated {
+		return q, storage.ErrNestedScope(path + ".includeNegated")
 	}
 	if f.Tier != nil {
 		q.Tier = *f.Tier

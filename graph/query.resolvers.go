@@ -90,6 +90,16 @@ func (r *queryResolver) Plan(ctx context.Context, id *uuid.UUID, slug *string) (
 	return lookupAs[model.Plan](ctx, r.Resolver, id, slug, storage.KindPlan)
 }
 
+// Topic is the resolver for the topic field.
+func (r *queryResolver) Topic(ctx context.Context, id *uuid.UUID, slug *string) (*model.Topic, error) {
+	return lookupAs[model.Topic](ctx, r.Resolver, id, slug, storage.KindTopic)
+}
+
+// Lawsuit is the resolver for the lawsuit field.
+func (r *queryResolver) Lawsuit(ctx context.Context, id *uuid.UUID, slug *string) (*model.Lawsuit, error) {
+	return lookupAs[model.Lawsuit](ctx, r.Resolver, id, slug, storage.KindLawsuit)
+}
+
 // Source is the resolver for the source field.
 func (r *queryResolver) Source(ctx context.Context, id *uuid.UUID, slug *string) (*model.Source, error) {
 	return lookupAs[model.Source](ctx, r.Resolver, id, slug, storage.KindSource)
@@ -98,6 +108,9 @@ func (r *queryResolver) Source(ctx context.Context, id *uuid.UUID, slug *string)
 // Fact is the resolver for the fact field.
 func (r *queryResolver) Fact(ctx context.Context, id uuid.UUID) (*model.Fact, error) {
 	f, err := r.fact(ctx, id)
+	if err == nil && f == nil {
+		return nil, r.entityNotFact(ctx, id)
+	}
 	return model.NewFact(f), err
 }
 

@@ -62,33 +62,35 @@ type ComplexityRoot struct {
 	}
 
 	Event struct {
-		Absentees              func(childComplexity int) int
-		Aliases                func(childComplexity int) int
-		Description            func(childComplexity int) int
-		End                    func(childComplexity int) int
-		Facts                  func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
-		FactsConnection        func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
-		ID                     func(childComplexity int) int
-		Kind                   func(childComplexity int) int
-		Labels                 func(childComplexity int) int
-		Measures               func(childComplexity int) int
-		MeasuresConnection     func(childComplexity int, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
-		Name                   func(childComplexity int, lang *string) int
-		OpenedBy               func(childComplexity int) int
-		Organizers             func(childComplexity int) int
-		Participants           func(childComplexity int) int
-		ParticipantsConnection func(childComplexity int, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
-		Places                 func(childComplexity int) int
-		Retraction             func(childComplexity int) int
-		Series                 func(childComplexity int) int
-		Slug                   func(childComplexity int) int
-		Speakers               func(childComplexity int) int
-		SpeakersConnection     func(childComplexity int, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) int
-		Sponsorships           func(childComplexity int, tier *storage.Tier, sponsorCountry *string) int
-		SponsorshipsConnection func(childComplexity int, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
-		Start                  func(childComplexity int) int
-		Topics                 func(childComplexity int) int
-		Year                   func(childComplexity int) int
+		Absentees                 func(childComplexity int) int
+		Aliases                   func(childComplexity int) int
+		AttendedWithoutSponsoring func(childComplexity int) int
+		Description               func(childComplexity int) int
+		DidNotAttend              func(childComplexity int) int
+		End                       func(childComplexity int) int
+		Facts                     func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		FactsConnection           func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
+		ID                        func(childComplexity int) int
+		Kind                      func(childComplexity int) int
+		Labels                    func(childComplexity int) int
+		Measures                  func(childComplexity int) int
+		MeasuresConnection        func(childComplexity int, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
+		Name                      func(childComplexity int, lang *string) int
+		OpenedBy                  func(childComplexity int) int
+		Organizers                func(childComplexity int) int
+		Participants              func(childComplexity int) int
+		ParticipantsConnection    func(childComplexity int, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
+		Places                    func(childComplexity int) int
+		Retraction                func(childComplexity int) int
+		Series                    func(childComplexity int) int
+		Slug                      func(childComplexity int) int
+		Speakers                  func(childComplexity int) int
+		SpeakersConnection        func(childComplexity int, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) int
+		Sponsorships              func(childComplexity int, tier *storage.Tier, sponsorCountry *string) int
+		SponsorshipsConnection    func(childComplexity int, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
+		Start                     func(childComplexity int) int
+		Topics                    func(childComplexity int) int
+		Year                      func(childComplexity int) int
 	}
 
 	EventConnection struct {
@@ -108,7 +110,7 @@ type ComplexityRoot struct {
 		Description        func(childComplexity int) int
 		Editions           func(childComplexity int, yearFrom *int, yearTo *int, order *model.SortOrder) int
 		EditionsConnection func(childComplexity int, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) int
-		Facts              func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts              func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		FactsConnection    func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		ID                 func(childComplexity int) int
 		Kind               func(childComplexity int) int
@@ -133,7 +135,7 @@ type ComplexityRoot struct {
 		Aliases            func(childComplexity int) int
 		Date               func(childComplexity int) int
 		Description        func(childComplexity int) int
-		Facts              func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts              func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		FactsConnection    func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		ID                 func(childComplexity int) int
 		IssuedBy           func(childComplexity int) int
@@ -221,7 +223,7 @@ type ComplexityRoot struct {
 		Aliases         func(childComplexity int) int
 		Defendants      func(childComplexity int) int
 		Description     func(childComplexity int) int
-		Facts           func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts           func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		FactsConnection func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		ID              func(childComplexity int) int
 		Kind            func(childComplexity int) int
@@ -248,7 +250,7 @@ type ComplexityRoot struct {
 		Country                  func(childComplexity int) int
 		Description              func(childComplexity int) int
 		ExportControls           func(childComplexity int) int
-		Facts                    func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts                    func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		FactsConnection          func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		Headquarters             func(childComplexity int) int
 		ID                       func(childComplexity int) int
@@ -304,7 +306,7 @@ type ComplexityRoot struct {
 	Person struct {
 		Aliases             func(childComplexity int) int
 		Description         func(childComplexity int) int
-		Facts               func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts               func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		FactsConnection     func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		ID                  func(childComplexity int) int
 		Kind                func(childComplexity int) int
@@ -339,7 +341,7 @@ type ComplexityRoot struct {
 		Description      func(childComplexity int) int
 		Events           func(childComplexity int) int
 		EventsConnection func(childComplexity int, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) int
-		Facts            func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts            func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		FactsConnection  func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		ID               func(childComplexity int) int
 		Kind             func(childComplexity int) int
@@ -357,7 +359,7 @@ type ComplexityRoot struct {
 		Date              func(childComplexity int) int
 		Description       func(childComplexity int) int
 		EndorsedBy        func(childComplexity int) int
-		Facts             func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts             func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		FactsConnection   func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		ID                func(childComplexity int) int
 		IssuedBy          func(childComplexity int) int
@@ -388,7 +390,7 @@ type ComplexityRoot struct {
 		Aliases         func(childComplexity int) int
 		Controls        func(childComplexity int) int
 		Description     func(childComplexity int) int
-		Facts           func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts           func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		FactsConnection func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		ID              func(childComplexity int) int
 		Kind            func(childComplexity int) int
@@ -428,6 +430,7 @@ type ComplexityRoot struct {
 		Fact               func(childComplexity int, id uuid.UUID) int
 		FactCounts         func(childComplexity int, filter *model.FactFilter, groupBy []storage.Dimension) int
 		Facts              func(childComplexity int, filter *model.FactFilter, order *model.SortOrder, first *int, after *string, last *int, before *string, sort []*model.FactSort) int
+		Lawsuit            func(childComplexity int, id *uuid.UUID, slug *string) int
 		Node               func(childComplexity int, id uuid.UUID) int
 		Nodes              func(childComplexity int, ids []uuid.UUID) int
 		Organization       func(childComplexity int, id *uuid.UUID, slug *string) int
@@ -446,6 +449,7 @@ type ComplexityRoot struct {
 		SponsorshipsByYear func(childComplexity int, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder) int
 		Stats              func(childComplexity int) int
 		TimeSeries         func(childComplexity int, filter *model.FactFilter, seriesBy []storage.Dimension) int
+		Topic              func(childComplexity int, id *uuid.UUID, slug *string) int
 	}
 
 	Retraction struct {
@@ -457,7 +461,7 @@ type ComplexityRoot struct {
 	Sanction struct {
 		Aliases           func(childComplexity int) int
 		Description       func(childComplexity int) int
-		Facts             func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts             func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		FactsConnection   func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		ID                func(childComplexity int) int
 		ImposedBy         func(childComplexity int) int
@@ -518,13 +522,14 @@ type ComplexityRoot struct {
 		Aliases         func(childComplexity int) int
 		Author          func(childComplexity int) int
 		Description     func(childComplexity int) int
-		Facts           func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts           func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		FactsConnection func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		ID              func(childComplexity int) int
 		Kind            func(childComplexity int) int
 		Labels          func(childComplexity int) int
 		Language        func(childComplexity int) int
 		Name            func(childComplexity int, lang *string) int
+		Published       func(childComplexity int) int
 		PublishedAt     func(childComplexity int) int
 		Publisher       func(childComplexity int) int
 		PublisherNote   func(childComplexity int) int
@@ -548,7 +553,7 @@ type ComplexityRoot struct {
 		Description      func(childComplexity int) int
 		Events           func(childComplexity int) int
 		EventsConnection func(childComplexity int, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) int
-		Facts            func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) int
+		Facts            func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		FactsConnection  func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		ID               func(childComplexity int) int
 		Kind             func(childComplexity int) int
@@ -623,12 +628,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Event.Aliases(childComplexity), true
+	case "Event.attendedWithoutSponsoring":
+		if e.ComplexityRoot.Event.AttendedWithoutSponsoring == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.AttendedWithoutSponsoring(childComplexity), true
 	case "Event.description":
 		if e.ComplexityRoot.Event.Description == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Event.Description(childComplexity), true
+	case "Event.didNotAttend":
+		if e.ComplexityRoot.Event.DidNotAttend == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.DidNotAttend(childComplexity), true
 	case "Event.end":
 		if e.ComplexityRoot.Event.End == nil {
 			break
@@ -645,7 +662,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Event.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Event.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Event.factsConnection":
 		if e.ComplexityRoot.Event.FactsConnection == nil {
 			break
@@ -896,7 +913,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.EventSeries.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.EventSeries.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "EventSeries.factsConnection":
 		if e.ComplexityRoot.EventSeries.FactsConnection == nil {
 			break
@@ -1032,7 +1049,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.ExportControl.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.ExportControl.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "ExportControl.factsConnection":
 		if e.ComplexityRoot.ExportControl.FactsConnection == nil {
 			break
@@ -1444,7 +1461,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Lawsuit.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Lawsuit.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Lawsuit.factsConnection":
 		if e.ComplexityRoot.Lawsuit.FactsConnection == nil {
 			break
@@ -1627,7 +1644,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Organization.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Organization.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Organization.factsConnection":
 		if e.ComplexityRoot.Organization.FactsConnection == nil {
 			break
@@ -1928,7 +1945,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Person.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Person.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Person.factsConnection":
 		if e.ComplexityRoot.Person.FactsConnection == nil {
 			break
@@ -2122,7 +2139,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Place.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Place.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Place.factsConnection":
 		if e.ComplexityRoot.Place.FactsConnection == nil {
 			break
@@ -2228,7 +2245,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Plan.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Plan.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Plan.factsConnection":
 		if e.ComplexityRoot.Plan.FactsConnection == nil {
 			break
@@ -2383,7 +2400,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Product.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Product.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Product.factsConnection":
 		if e.ComplexityRoot.Product.FactsConnection == nil {
 			break
@@ -2601,6 +2618,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Facts(childComplexity, args["filter"].(*model.FactFilter), args["order"].(*model.SortOrder), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["sort"].([]*model.FactSort)), true
 
+	case "Query.lawsuit":
+		if e.ComplexityRoot.Query.Lawsuit == nil {
+			break
+		}
+
+		args, err := ec.field_Query_lawsuit_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Lawsuit(childComplexity, args["id"].(*uuid.UUID), args["slug"].(*string)), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -2784,6 +2812,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.TimeSeries(childComplexity, args["filter"].(*model.FactFilter), args["seriesBy"].([]storage.Dimension)), true
+	case "Query.topic":
+		if e.ComplexityRoot.Query.Topic == nil {
+			break
+		}
+
+		args, err := ec.field_Query_topic_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Topic(childComplexity, args["id"].(*uuid.UUID), args["slug"].(*string)), true
 
 	case "Retraction.at":
 		if e.ComplexityRoot.Retraction.At == nil {
@@ -2826,7 +2865,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Sanction.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Sanction.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Sanction.factsConnection":
 		if e.ComplexityRoot.Sanction.FactsConnection == nil {
 			break
@@ -3093,7 +3132,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Source.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Source.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Source.factsConnection":
 		if e.ComplexityRoot.Source.FactsConnection == nil {
 			break
@@ -3140,6 +3179,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Source.Name(childComplexity, args["lang"].(*string)), true
+	case "Source.published":
+		if e.ComplexityRoot.Source.Published == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Source.Published(childComplexity), true
 	case "Source.publishedAt":
 		if e.ComplexityRoot.Source.PublishedAt == nil {
 			break
@@ -3264,7 +3309,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Topic.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Topic.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
 	case "Topic.factsConnection":
 		if e.ComplexityRoot.Topic.FactsConnection == nil {
 			break
@@ -3500,6 +3545,10 @@ func (ec *executionContext) childFields_Event(ctx context.Context, field graphql
 		return ec.fieldContext_Event_participants(ctx, field)
 	case "absentees":
 		return ec.fieldContext_Event_absentees(ctx, field)
+	case "attendedWithoutSponsoring":
+		return ec.fieldContext_Event_attendedWithoutSponsoring(ctx, field)
+	case "didNotAttend":
+		return ec.fieldContext_Event_didNotAttend(ctx, field)
 	case "speakers":
 		return ec.fieldContext_Event_speakers(ctx, field)
 	case "openedBy":
@@ -3774,6 +3823,36 @@ func (ec *executionContext) childFields_Label(ctx context.Context, field graphql
 		return ec.fieldContext_Label_text(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Label", field.Name)
+}
+
+func (ec *executionContext) childFields_Lawsuit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Lawsuit_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_Lawsuit_kind(ctx, field)
+	case "slug":
+		return ec.fieldContext_Lawsuit_slug(ctx, field)
+	case "name":
+		return ec.fieldContext_Lawsuit_name(ctx, field)
+	case "labels":
+		return ec.fieldContext_Lawsuit_labels(ctx, field)
+	case "aliases":
+		return ec.fieldContext_Lawsuit_aliases(ctx, field)
+	case "description":
+		return ec.fieldContext_Lawsuit_description(ctx, field)
+	case "facts":
+		return ec.fieldContext_Lawsuit_facts(ctx, field)
+	case "retraction":
+		return ec.fieldContext_Lawsuit_retraction(ctx, field)
+	case "plaintiffs":
+		return ec.fieldContext_Lawsuit_plaintiffs(ctx, field)
+	case "defendants":
+		return ec.fieldContext_Lawsuit_defendants(ctx, field)
+	case "factsConnection":
+		return ec.fieldContext_Lawsuit_factsConnection(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Lawsuit", field.Name)
 }
 
 func (ec *executionContext) childFields_Organization(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4292,6 +4371,8 @@ func (ec *executionContext) childFields_Source(ctx context.Context, field graphq
 		return ec.fieldContext_Source_publisherNote(ctx, field)
 	case "publishedAt":
 		return ec.fieldContext_Source_publishedAt(ctx, field)
+	case "published":
+		return ec.fieldContext_Source_published(ctx, field)
 	case "language":
 		return ec.fieldContext_Source_language(ctx, field)
 	case "url":

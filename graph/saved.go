@@ -90,3 +90,27 @@ func (r *Resolver) savedQueryVariables(q *model.SavedQuery) []*model.SavedQueryV
 // The URL parameters of /q/ that are not variables: a saved query may not
 // declare variables of these names.
 var SavedQueryParams = []string{"format", "table", "bom"}
+
+// InvalidSavedQuery is a stored saved query that no longer validates against
+// the schema (a field it names was removed or changed), with the problems.
+type InvalidSavedQuery struct {
+	Name     string
+	Problems []string
+}
+
+// CheckSavedQueries validates every saved query g stores against the current
+// schema, as the service does at start: it returns how many it checked and
+// those that no longer validate, by name. savedQueries lists the same ones
+// as valid: false, and /q/ answers them SAVED_QUERY_INVALID.
+func CheckSavedQueries(g *storage.Graph) (checked int, invalid []InvalidSavedQuery, err error) {
+	qs, err := g.SavedQueries()
+	if err != nil {
+		return 0, nil, fmt.Errorf("list saved queries: %w", err)
+	}
+	for _, q := range qs {
+		if _, problems := checkSavedQuery(q.Query); problems != nil {
+			invalid = append(invalid, InvalidSavedQuery{Name: q.Name, Problems: problems})
+		}
+	}
+	return len(qs), invalid, nil
+}

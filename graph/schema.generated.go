@@ -21,7 +21,7 @@ import (
 // region    ************************** generated!.gotpl **************************
 
 type EventResolver interface {
-	Facts(ctx context.Context, obj *model.Event, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Event, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
 	Series(ctx context.Context, obj *model.Event) (*model.EventSeries, error)
 	Start(ctx context.Context, obj *model.Event) (*model.PartialDate, error)
@@ -30,6 +30,8 @@ type EventResolver interface {
 	Sponsorships(ctx context.Context, obj *model.Event, tier *storage.Tier, sponsorCountry *string) ([]*model.Fact, error)
 	Participants(ctx context.Context, obj *model.Event) ([]*model.Fact, error)
 	Absentees(ctx context.Context, obj *model.Event) ([]*model.Fact, error)
+	AttendedWithoutSponsoring(ctx context.Context, obj *model.Event) ([]*model.Fact, error)
+	DidNotAttend(ctx context.Context, obj *model.Event) ([]*model.Fact, error)
 	Speakers(ctx context.Context, obj *model.Event) ([]*model.Person, error)
 	OpenedBy(ctx context.Context, obj *model.Event) ([]*model.Person, error)
 	Organizers(ctx context.Context, obj *model.Event) ([]*model.Organization, error)
@@ -42,7 +44,7 @@ type EventResolver interface {
 	MeasuresConnection(ctx context.Context, obj *model.Event, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) (*model.FactConnection, error)
 }
 type EventSeriesResolver interface {
-	Facts(ctx context.Context, obj *model.EventSeries, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.EventSeries, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
 	Editions(ctx context.Context, obj *model.EventSeries, yearFrom *int, yearTo *int, order *model.SortOrder) ([]*model.Event, error)
 	Places(ctx context.Context, obj *model.EventSeries) ([]*model.Place, error)
@@ -54,7 +56,7 @@ type EvidenceResolver interface {
 	Source(ctx context.Context, obj *model.Evidence) (*model.Source, error)
 }
 type ExportControlResolver interface {
-	Facts(ctx context.Context, obj *model.ExportControl, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.ExportControl, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
 	Date(ctx context.Context, obj *model.ExportControl) (*model.PartialDate, error)
 	IssuedBy(ctx context.Context, obj *model.ExportControl) ([]*model.Organization, error)
@@ -74,14 +76,14 @@ type FactResolver interface {
 	TierSize(ctx context.Context, obj *model.Fact) (*model.Quantity, error)
 }
 type LawsuitResolver interface {
-	Facts(ctx context.Context, obj *model.Lawsuit, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Lawsuit, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
 	Plaintiffs(ctx context.Context, obj *model.Lawsuit) ([]model.Entity, error)
 	Defendants(ctx context.Context, obj *model.Lawsuit) ([]model.Entity, error)
 	FactsConnection(ctx context.Context, obj *model.Lawsuit, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) (*model.FactConnection, error)
 }
 type OrganizationResolver interface {
-	Facts(ctx context.Context, obj *model.Organization, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Organization, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
 	Country(ctx context.Context, obj *model.Organization) (*string, error)
 	Parent(ctx context.Context, obj *model.Organization) (*model.Organization, error)
@@ -103,7 +105,7 @@ type OrganizationResolver interface {
 	ProductsConnection(ctx context.Context, obj *model.Organization, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) (*model.ProductConnection, error)
 }
 type PersonResolver interface {
-	Facts(ctx context.Context, obj *model.Person, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Person, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
 	Positions(ctx context.Context, obj *model.Person) ([]*model.Fact, error)
 	Quotes(ctx context.Context, obj *model.Person) ([]*model.Fact, error)
@@ -115,7 +117,7 @@ type PersonResolver interface {
 	SpokeAtConnection(ctx context.Context, obj *model.Person, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) (*model.EventConnection, error)
 }
 type PlaceResolver interface {
-	Facts(ctx context.Context, obj *model.Place, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Place, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
 	LocatedIn(ctx context.Context, obj *model.Place) (*model.Place, error)
 	Events(ctx context.Context, obj *model.Place) ([]*model.Event, error)
@@ -123,7 +125,7 @@ type PlaceResolver interface {
 	EventsConnection(ctx context.Context, obj *model.Place, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) (*model.EventConnection, error)
 }
 type PlanResolver interface {
-	Facts(ctx context.Context, obj *model.Plan, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Plan, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
 	Date(ctx context.Context, obj *model.Plan) (*model.PartialDate, error)
 	IssuedBy(ctx context.Context, obj *model.Plan) ([]*model.Organization, error)
@@ -134,14 +136,14 @@ type PlanResolver interface {
 	TargetsConnection(ctx context.Context, obj *model.Plan, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) (*model.FactConnection, error)
 }
 type ProductResolver interface {
-	Facts(ctx context.Context, obj *model.Product, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Product, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
 	Makers(ctx context.Context, obj *model.Product) ([]*model.Organization, error)
 	Controls(ctx context.Context, obj *model.Product) ([]*model.ExportControl, error)
 	FactsConnection(ctx context.Context, obj *model.Product, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) (*model.FactConnection, error)
 }
 type SanctionResolver interface {
-	Facts(ctx context.Context, obj *model.Sanction, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Sanction, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
 	ImposedBy(ctx context.Context, obj *model.Sanction) ([]*model.Organization, error)
 	Targets(ctx context.Context, obj *model.Sanction) ([]*model.Organization, error)
@@ -149,13 +151,13 @@ type SanctionResolver interface {
 	TargetsConnection(ctx context.Context, obj *model.Sanction, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) (*model.OrganizationConnection, error)
 }
 type SourceResolver interface {
-	Facts(ctx context.Context, obj *model.Source, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Source, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
 	Text(ctx context.Context, obj *model.Source) (string, error)
 	FactsConnection(ctx context.Context, obj *model.Source, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) (*model.FactConnection, error)
 }
 type TopicResolver interface {
-	Facts(ctx context.Context, obj *model.Topic, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Topic, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
 
 	Events(ctx context.Context, obj *model.Topic) ([]*model.Event, error)
 	FactsConnection(ctx context.Context, obj *model.Topic, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) (*model.FactConnection, error)
@@ -339,14 +341,22 @@ func (ec *executionContext) field_EventSeries_facts_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["negated"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeNegated",
 		func(ctx context.Context, v any) (*bool, error) {
 			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["includeRetracted"] = arg3
+	args["includeNegated"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeRetracted"] = arg4
 	return args, nil
 }
 
@@ -453,14 +463,22 @@ func (ec *executionContext) field_Event_facts_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["negated"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeNegated",
 		func(ctx context.Context, v any) (*bool, error) {
 			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["includeRetracted"] = arg3
+	args["includeNegated"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeRetracted"] = arg4
 	return args, nil
 }
 
@@ -859,14 +877,22 @@ func (ec *executionContext) field_ExportControl_facts_args(ctx context.Context, 
 		return nil, err
 	}
 	args["negated"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeNegated",
 		func(ctx context.Context, v any) (*bool, error) {
 			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["includeRetracted"] = arg3
+	args["includeNegated"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeRetracted"] = arg4
 	return args, nil
 }
 
@@ -1027,14 +1053,22 @@ func (ec *executionContext) field_Lawsuit_facts_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["negated"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeNegated",
 		func(ctx context.Context, v any) (*bool, error) {
 			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["includeRetracted"] = arg3
+	args["includeNegated"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeRetracted"] = arg4
 	return args, nil
 }
 
@@ -1141,14 +1175,22 @@ func (ec *executionContext) field_Organization_facts_args(ctx context.Context, r
 		return nil, err
 	}
 	args["negated"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeNegated",
 		func(ctx context.Context, v any) (*bool, error) {
 			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["includeRetracted"] = arg3
+	args["includeNegated"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeRetracted"] = arg4
 	return args, nil
 }
 
@@ -1553,14 +1595,22 @@ func (ec *executionContext) field_Person_facts_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["negated"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeNegated",
 		func(ctx context.Context, v any) (*bool, error) {
 			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["includeRetracted"] = arg3
+	args["includeNegated"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeRetracted"] = arg4
 	return args, nil
 }
 
@@ -1883,14 +1933,22 @@ func (ec *executionContext) field_Place_facts_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["negated"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeNegated",
 		func(ctx context.Context, v any) (*bool, error) {
 			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["includeRetracted"] = arg3
+	args["includeNegated"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeRetracted"] = arg4
 	return args, nil
 }
 
@@ -1997,14 +2055,22 @@ func (ec *executionContext) field_Plan_facts_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["negated"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeNegated",
 		func(ctx context.Context, v any) (*bool, error) {
 			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["includeRetracted"] = arg3
+	args["includeNegated"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeRetracted"] = arg4
 	return args, nil
 }
 
@@ -2165,14 +2231,22 @@ func (ec *executionContext) field_Product_facts_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["negated"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeNegated",
 		func(ctx context.Context, v any) (*bool, error) {
 			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["includeRetracted"] = arg3
+	args["includeNegated"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeRetracted"] = arg4
 	return args, nil
 }
 
@@ -2279,14 +2353,22 @@ func (ec *executionContext) field_Sanction_facts_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["negated"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeNegated",
 		func(ctx context.Context, v any) (*bool, error) {
 			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["includeRetracted"] = arg3
+	args["includeNegated"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeRetracted"] = arg4
 	return args, nil
 }
 
@@ -2447,14 +2529,22 @@ func (ec *executionContext) field_Source_facts_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["negated"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeNegated",
 		func(ctx context.Context, v any) (*bool, error) {
 			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["includeRetracted"] = arg3
+	args["includeNegated"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeRetracted"] = arg4
 	return args, nil
 }
 
@@ -2615,14 +2705,22 @@ func (ec *executionContext) field_Topic_facts_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["negated"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeNegated",
 		func(ctx context.Context, v any) (*bool, error) {
 			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["includeRetracted"] = arg3
+	args["includeNegated"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "includeRetracted",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeRetracted"] = arg4
 	return args, nil
 }
 
@@ -2845,7 +2943,7 @@ func (ec *executionContext) _Event_facts(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Event().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Event().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -3158,6 +3256,70 @@ func (ec *executionContext) _Event_absentees(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Event_absentees(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Event",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Fact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Event_attendedWithoutSponsoring(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_attendedWithoutSponsoring(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Event().AttendedWithoutSponsoring(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Event_attendedWithoutSponsoring(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Event",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Fact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Event_didNotAttend(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_didNotAttend(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Event().DidNotAttend(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Event_didNotAttend(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Event",
 		Field:      field,
@@ -3751,7 +3913,7 @@ func (ec *executionContext) _EventSeries_facts(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.EventSeries().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.EventSeries().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -4315,7 +4477,7 @@ func (ec *executionContext) _ExportControl_facts(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.ExportControl().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.ExportControl().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -5548,7 +5710,7 @@ func (ec *executionContext) _Lawsuit_facts(ctx context.Context, field graphql.Co
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Lawsuit().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Lawsuit().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -5923,7 +6085,7 @@ func (ec *executionContext) _Organization_facts(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Organization().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Organization().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -6991,7 +7153,7 @@ func (ec *executionContext) _Person_facts(ctx context.Context, field graphql.Col
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Person().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Person().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -7562,7 +7724,7 @@ func (ec *executionContext) _Place_facts(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Place().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Place().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -8027,7 +8189,7 @@ func (ec *executionContext) _Plan_facts(ctx context.Context, field graphql.Colle
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Plan().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Plan().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -8542,7 +8704,7 @@ func (ec *executionContext) _Product_facts(ctx context.Context, field graphql.Co
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Product().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Product().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -9101,7 +9263,7 @@ func (ec *executionContext) _Sanction_facts(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Sanction().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Sanction().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -9543,7 +9705,7 @@ func (ec *executionContext) _Source_facts(ctx context.Context, field graphql.Col
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Source().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Source().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -9745,6 +9907,38 @@ func (ec *executionContext) _Source_publishedAt(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_Source_publishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Source", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Source_published(ctx context.Context, field graphql.CollectedField, obj *model.Source) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Source_published(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Published(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PartialDate) graphql.Marshaler {
+			return ec.marshalOPartialDate2ᚖpolicygraphᚋgraphᚋmodelᚐPartialDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Source_published(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Source",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PartialDate(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Source_language(ctx context.Context, field graphql.CollectedField, obj *model.Source) (ret graphql.Marshaler) {
@@ -10061,7 +10255,7 @@ func (ec *executionContext) _Topic_facts(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Topic().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Topic().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -10568,6 +10762,18 @@ func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, ob
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Event_absentees(ctx, field, obj)
+				})
+		case "attendedWithoutSponsoring":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Event_attendedWithoutSponsoring(ctx, field, obj)
+				})
+		case "didNotAttend":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Event_didNotAttend(ctx, field, obj)
 				})
 		case "speakers":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -12163,6 +12369,11 @@ func (ec *executionContext) _Source(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "published":
+			out.Values[i] = ec._Source_published(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "language":
 			out.Values[i] = ec._Source_language(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -12825,6 +13036,13 @@ func (ec *executionContext) marshalOFact2ᚖpolicygraphᚋgraphᚋmodelᚐFact(c
 	return ec._Fact(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOLawsuit2ᚖpolicygraphᚋgraphᚋmodelᚐLawsuit(ctx context.Context, sel ast.SelectionSet, v *model.Lawsuit) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Lawsuit(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalONode2policygraphᚋgraphᚋmodelᚐIdentified(ctx context.Context, sel ast.SelectionSet, v model.Identified) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -13008,6 +13226,13 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	_ = ctx
 	res := graphql.MarshalTime(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOTopic2ᚖpolicygraphᚋgraphᚋmodelᚐTopic(ctx context.Context, sel ast.SelectionSet, v *model.Topic) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Topic(ctx, sel, v)
 }
 
 // endregion ***************************** type.gotpl *****************************

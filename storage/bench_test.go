@@ -89,3 +89,30 @@ func BenchmarkAddFact(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFindFactsByPredicate: a list of facts by predicate answers from the
+// predicate index when it keeps positive facts only (the default since
+// negated facts are left out unless asked for); with the negated ones it
+// reads every fact of the graph.
+func BenchmarkFindFactsByPredicate(b *testing.B) {
+	g := seededGraph(b)
+	sponsored := []storage.Predicate{storage.PredSponsored}
+	to := 2020
+	for _, c := range []struct {
+		name string
+		q    storage.FactQuery
+	}{
+		{"positive", storage.FactQuery{Predicates: sponsored}},
+		{"positive yearTo", storage.FactQuery{Predicates: sponsored, YearTo: &to}},
+		{"with negated", storage.FactQuery{Predicates: sponsored, IncludeNegated: true}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if facts, err := g.FindFacts(c.q); err != nil || len(facts) == 0 {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

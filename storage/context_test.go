@@ -71,6 +71,7 @@ func TestEveryReadHonoursTheContext(t *testing.T) {
 		"ExportJSONL":  func(g *storage.Graph) error { return g.ExportJSONL(io.Discard) },
 		"ExportNQuads": func(g *storage.Graph) error { return g.ExportNQuads(io.Discard) },
 		"Absentees":    func(g *storage.Graph) error { _, err := g.Absentees([]uuid.UUID{x.waic2023.ID}); return err },
+		"Attendance":   func(g *storage.Graph) error { _, err := g.Attendance([]uuid.UUID{x.waic2023.ID}); return err },
 		"TierSizes": func(g *storage.Graph) error {
 			_, err := g.TierSizes([]storage.TierQuery{{Event: x.waic2023.ID, Tier: storage.TierElitePartner}})
 			return err

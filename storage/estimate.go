@@ -56,7 +56,7 @@ func (s Sizes) kinds(ks []Kind) int {
 // for the subject country). Returns 0 when the store cannot be counted.
 func (g *Graph) FactScan(q FactQuery) int {
 	s := g.sizesOrZero()
-	n, ok := s.factCandidates(&q, q.IncludeRetracted)
+	n, ok := s.factCandidates(&q, scopeOf(&q))
 	if !ok {
 		n = s.Facts
 	}
@@ -65,8 +65,8 @@ func (g *Graph) FactScan(q FactQuery) int {
 
 // factCandidates estimates the candidates narrowFacts reads for q; ok is
 // false when nothing narrows q.
-func (s Sizes) factCandidates(q *FactQuery, retracted bool) (n int, ok bool) {
-	switch factIndexOf(q, retracted) {
+func (s Sizes) factCandidates(q *FactQuery, scope factScope) (n int, ok bool) {
+	switch factIndexOf(q, scope) {
 	case factsBySubject, factsByObject:
 		return adjacencyEstimate, true
 	case factsBySeries:
@@ -86,7 +86,7 @@ func (s Sizes) factCandidates(q *FactQuery, retracted bool) (n int, ok bool) {
 		return s.kinds(kinds) * s.degree(), true
 	}
 	for i := range q.And {
-		if n, ok := s.factCandidates(&q.And[i], retracted); ok {
+		if n, ok := s.factCandidates(&q.And[i], scope); ok {
 			return n, true
 		}
 	}
@@ -94,7 +94,7 @@ func (s Sizes) factCandidates(q *FactQuery, retracted bool) (n int, ok bool) {
 		return 0, false
 	}
 	for i := range q.Or {
-		m, ok := s.factCandidates(&q.Or[i], retracted)
+		m, ok := s.factCandidates(&q.Or[i], scope)
 		if !ok {
 			return 0, false
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -57,9 +58,9 @@ func CheckClause(path string, depth, n int) error {
 }
 
 // Check refuses a fact filter composed beyond the bounds (CheckClause), with
-// a clause other than the outermost setting IncludeRetracted (the outermost
-// query's scope decides which facts are listed at all), or with an unknown
-// sort key. field names the filter in errors, e.g. "filter". FindFacts,
+// a clause other than the outermost setting IncludeRetracted or
+// IncludeNegated (the outermost query's scope decides which facts are listed
+// at all), or with an unknown sort key. field names the filter in errors, e.g. "filter". FindFacts,
 // FilterFacts, CountFacts and TimeSeries check their queries.
 func (q *FactQuery) Check(field string) error {
 	n := 0
@@ -70,7 +71,10 @@ func (q *FactQuery) Check(field string) error {
 			return err
 		}
 		if depth > 0 && c.IncludeRetracted {
-			return ErrNestedIncludeRetracted(path + ".includeRetracted")
+			return ErrNestedScope(path + ".includeRetracted")
+		}
+		if depth > 0 && c.IncludeNegated {
+			return ErrNestedScope(path + ".includeNegated")
 		}
 		return walkClauses(path, c.And, c.Or, c.Not, func(c *FactQuery, path string) error { return walk(c, path, depth+1) })
 	}
@@ -80,10 +84,12 @@ func (q *FactQuery) Check(field string) error {
 	return checkFactSort(q.Sort)
 }
 
-// ErrNestedIncludeRetracted is the error of a clause (at path) other than the
-// outermost that asks for retracted facts.
-func ErrNestedIncludeRetracted(path string) error {
-	return errs.Errorf(errs.InvalidArgument, path, "%s: set includeRetracted on the outermost filter: it decides which facts are listed at all, not which pass a clause", path)
+// ErrNestedScope is the error of a clause other than the outermost that sets
+// a field of the list's scope (includeRetracted, includeNegated), path naming
+// the field.
+func ErrNestedScope(path string) error {
+	field := path[strings.LastIndexByte(path, '.')+1:]
+	return errs.Errorf(errs.InvalidArgument, path, "%s: set %s on the outermost filter: it decides which facts are listed at all, not which pass a clause (a clause's negated: true asks for negated facts)", path, field)
 }
 
 // Check refuses an entity filter composed beyond the bounds (CheckClause) or
@@ -188,11 +194,20 @@ const (
 	factsByKinds
 )
 
+// factScope is which facts a query lists at all, as its outermost filter
+// decides: negated ones when it keeps them (FactQuery.Keeps), retracted ones
+// with IncludeRetracted.
+type factScope struct{ negated, retracted bool }
+
+func scopeOf(q *FactQuery) factScope {
+	return factScope{negated: q.Keeps(true), retracted: q.IncludeRetracted}
+}
+
 // factIndexOf picks the index q's own fields name, the most selective first;
-// noFactIndex when they name none. retracted is the outermost query's scope:
-// the predicate index holds active facts only, so it answers only a clause
-// that asks for positive facts in a scope without retracted ones.
-func factIndexOf(q *FactQuery, retracted bool) factIndex {
+// noFactIndex when they name none. scope is the outermost query's: the
+// predicate index holds active facts only, so it answers only a clause that
+// can pass positive facts only, in a scope without retracted ones.
+func factIndexOf(q *FactQuery, scope factScope) factIndex {
 	switch {
 	case q.Subject != uuid.Nil:
 		return factsBySubject
@@ -202,7 +217,7 @@ func factIndexOf(q *FactQuery, retracted bool) factIndex {
 		return factsBySeries
 	case q.SubjectCountry != "":
 		return factsBySubjectCountry
-	case len(q.Predicates) > 0 && !retracted && q.Negated != nil && !*q.Negated:
+	case len(q.Predicates) > 0 && !scope.retracted && (!scope.negated || q.Negated != nil && !*q.Negated):
 		return factsByPredicate
 	case len(q.ObjectKinds) > 0 || len(q.SubjectKinds) > 0:
 		return factsByKinds
@@ -238,7 +253,7 @@ func entityIndexOf(q *EntityQuery) entityIndex {
 		return entitiesByCountry
 	case q.SanctionedBy != uuid.Nil || q.ControlledBy != uuid.Nil:
 		return entitiesByAuthority
-	case len(q.Kinds) == 1 && q.Kinds[0] == KindEvent && (q.YearFrom != nil || q.YearTo != nil):
+	case len(q.Kinds) == 1 && q.Kinds[0] == KindEvent && q.YearFrom != nil && *q.YearFrom > 0:
 		return entitiesByEventYear
 	case len(q.Kinds) > 0:
 		return entitiesByKinds
@@ -349,11 +364,11 @@ func (e *factEval) kind(id uuid.UUID) (Kind, error) {
 	return n.Kind, nil
 }
 
-// FilterFacts keeps the facts of list that pass q (its fields and clauses;
-// which facts are in scope is list's, so q.IncludeRetracted is not read),
-// ordered by q.Sort (by year, then subject name, when empty): the filters and
-// orders of the connections beside typed lists. Returns an *errs.Error
-// INVALID_ARGUMENT for a query Check refuses.
+// FilterFacts keeps the facts of list that q lists (its scope: negated facts
+// only when it keeps them, retracted ones only with IncludeRetracted; and its
+// fields and clauses), ordered by q.Sort (by year, then subject name, when
+// empty): the filters and orders of the connections beside typed lists.
+// Returns an *errs.Error INVALID_ARGUMENT for a query Check refuses.
 func (g *Graph) FilterFacts(list []*Fact, q FactQuery) ([]*Fact, error) {
 	out, err := g.FilterFactLists([]FactList{{Facts: list, Query: q}})
 	if err != nil {
@@ -373,9 +388,7 @@ type FactList struct {
 // behind the connections of the entities of one level of a query.
 func (g *Graph) FilterFactLists(lists []FactList) ([][]*Fact, error) {
 	for i := range lists {
-		q := lists[i].Query
-		q.IncludeRetracted = false // not read: the list's scope is its own
-		if err := q.Check("filter"); err != nil {
+		if err := lists[i].Query.Check("filter"); err != nil {
 			return nil, err
 		}
 	}
@@ -383,7 +396,13 @@ func (g *Graph) FilterFactLists(lists []FactList) ([][]*Fact, error) {
 	err := g.view(func(s Snapshot) error {
 		ev := newFactEval(s)
 		for i, l := range lists {
-			kept, err := ev.keep(l.Facts, &l.Query)
+			inScope := make([]*Fact, 0, len(l.Facts))
+			for _, f := range l.Facts {
+				if (l.Query.IncludeRetracted || f.Retraction == nil) && l.Query.Keeps(f.Negated) {
+					inScope = append(inScope, f)
+				}
+			}
+			kept, err := ev.keep(inScope, &l.Query)
 			if err != nil {
 				return err
 			}

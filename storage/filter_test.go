@@ -92,28 +92,30 @@ func flatFact(q storage.FactQuery) storage.FactQuery {
 
 // wantFacts is what a composed fact query must answer, computed by set
 // algebra over the answers of queries without clauses: q's own fields, and
-// with every And clause, and with any Or clause, but not with the Not clause.
-func wantFacts(t *testing.T, g *storage.Graph, q storage.FactQuery, retracted bool) idSet {
+// with every And clause, and with any Or clause, but not with the Not clause;
+// each of them in the scope of the outermost query (negated facts when it
+// keeps them, retracted ones when it includes them).
+func wantFacts(t *testing.T, g *storage.Graph, q storage.FactQuery, negated, retracted bool) idSet {
 	t.Helper()
 	flat := flatFact(q)
-	flat.IncludeRetracted = retracted
+	flat.IncludeNegated, flat.IncludeRetracted = negated, retracted
 	facts, err := g.FindFacts(flat)
 	if err != nil {
 		t.Fatalf("FindFacts(%+v): %v", flat, err)
 	}
 	want := setOf(factIDsOf(facts))
 	for _, c := range q.And {
-		want = want.and(wantFacts(t, g, c, retracted))
+		want = want.and(wantFacts(t, g, c, negated, retracted))
 	}
 	if len(q.Or) > 0 {
 		any := idSet{}
 		for _, c := range q.Or {
-			any = any.or(wantFacts(t, g, c, retracted))
+			any = any.or(wantFacts(t, g, c, negated, retracted))
 		}
 		want = want.and(any)
 	}
 	if q.Not != nil {
-		want = want.minus(wantFacts(t, g, *q.Not, retracted))
+		want = want.minus(wantFacts(t, g, *q.Not, negated, retracted))
 	}
 	return want
 }
@@ -184,6 +186,7 @@ func TestComposedFactFilters(t *testing.T) {
 			q.And, q.Or, q.Not = and, or, not
 		})
 		q.IncludeRetracted = i%4 == 0
+		q.IncludeNegated = i%3 == 0
 		facts, err := g.FindFacts(q)
 		if err != nil {
 			t.Fatalf("query %d: %v", i, err)
@@ -192,7 +195,7 @@ func TestComposedFactFilters(t *testing.T) {
 		if len(got) != len(facts) {
 			t.Errorf("query %d lists a fact twice: %+v", i, q)
 		}
-		if want := wantFacts(t, g, q, q.IncludeRetracted); got.String() != want.String() {
+		if want := wantFacts(t, g, q, q.Keeps(true), q.IncludeRetracted); got.String() != want.String() {
 			t.Errorf("query %d %+v:\n got  %v\n want %v", i, q, got, want)
 		}
 		if len(got) > 0 {
@@ -328,8 +331,9 @@ func TestProductFilterChecksCoverage(t *testing.T) {
 }
 
 // TestFilterBounds: a filter nested deeper than MaxFilterDepth, with more
-// than MaxFilterClauses clauses, or asking for retracted facts in a clause is
-// refused with INVALID_ARGUMENT, naming where, before anything is read.
+// than MaxFilterClauses clauses, or setting the list's scope (includeRetracted,
+// includeNegated) in a clause is refused with INVALID_ARGUMENT, naming where,
+// before anything is read.
 func TestFilterBounds(t *testing.T) {
 	g := seededGraph(t)
 	deep := storage.FactQuery{Tier: storage.TierSponsor}
@@ -355,6 +359,7 @@ func TestFilterBounds(t *testing.T) {
 		{"too deep", deep, "filter" + strings.Repeat(".not", storage.MaxFilterDepth+1)},
 		{"too many clauses", wide, fmt.Sprintf("filter.or[%d]", storage.MaxFilterClauses-1)},
 		{"retracted in a clause", storage.FactQuery{Or: []storage.FactQuery{{}, {IncludeRetracted: true}}}, "filter.or[1].includeRetracted"},
+		{"negated in a clause", storage.FactQuery{Not: &storage.FactQuery{IncludeNegated: true}}, "filter.not.includeNegated"},
 		{"unknown sort key", storage.FactQuery{Sort: []storage.FactSort{{Key: "COLOUR"}}}, "sort"},
 		{"as deep as allowed", okDeep, ""},
 		{"as many clauses as allowed", okWide, ""},

@@ -89,7 +89,8 @@ func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
 				cands = append(cands, more...)
 			}
 		default:
-			ids, err := factIDsByPredicate(s, PredSponsored, q.YearFrom, q.YearTo)
+			from, to := indexedYears(q.YearFrom, q.YearTo)
+			ids, err := factIDsByPredicate(s, PredSponsored, from, to)
 			if err != nil {
 				return err
 			}
@@ -181,6 +182,18 @@ func factIDsByPredicate(s Snapshot, pred Predicate, from, to *int) (ids []uuid.U
 	}
 	err = s.FactsByYear(pred, lo, hi, collect)
 	return ids, err
+}
+
+// indexedYears is the year range to ask factIDsByPredicate for the facts of a
+// query with the years [from, to]. The year index holds the facts of known year
+// only, so a range that takes in year 0 (no from, or from <= 0: a fact of
+// unknown year counts as year 0, and yearTo alone keeps it) is read from the
+// predicate index whole (nil, nil); the caller filters the years.
+func indexedYears(from, to *int) (*int, *int) {
+	if from == nil || *from <= 0 {
+		return nil, nil
+	}
+	return from, to
 }
 
 // EntityQuery selects entities. Zero fields do not filter.
@@ -364,15 +377,15 @@ func indexedEntities(s Snapshot, q EntityQuery) ([]uuid.UUID, error) {
 		}
 		return dedup(out), nil
 	case entitiesByEventYear:
-		lo, hi := 0, 9999
-		if q.YearFrom != nil {
-			lo = *q.YearFrom
-		}
+		// The year index holds events of known year only: entityIndexOf picks
+		// it only for a range that leaves year 0 out (an event of unknown year,
+		// which yearTo alone keeps, is found by the kind scan).
+		hi := 9999
 		if q.YearTo != nil {
 			hi = *q.YearTo
 		}
 		var ids []uuid.UUID
-		err := s.NodesByYear(KindEvent, lo, hi, func(id uuid.UUID) error { ids = append(ids, id); return nil })
+		err := s.NodesByYear(KindEvent, *q.YearFrom, hi, func(id uuid.UUID) error { ids = append(ids, id); return nil })
 		return ids, err
 	}
 	var out []uuid.UUID
@@ -557,13 +570,18 @@ func targetedBy(s Snapshot, id uuid.UUID, kind Kind, auth uuid.UUID) (bool, erro
 	return false, nil
 }
 
-// FactQuery selects facts. Zero fields do not filter.
+// FactQuery selects facts. Zero fields do not filter, but for negated and
+// retracted facts, which are left out unless asked for: Negated true keeps
+// only negated facts, false only positive ones; nil keeps positive ones, and
+// negated ones too when IncludeNegated is set. IncludeRetracted adds the
+// retracted facts.
 type FactQuery struct {
 	Predicates       []Predicate
 	Subject, Object  uuid.UUID
 	YearFrom, YearTo *int
 	Tier             Tier
 	Negated          *bool
+	IncludeNegated   bool
 	IncludeRetracted bool
 	SubjectCountry   string
 	Series           uuid.UUID
@@ -574,14 +592,32 @@ type FactQuery struct {
 	// And, Or and Not compose clauses, each a FactQuery of its own filter
 	// fields: a fact passes q when it passes q's fields, every clause of And,
 	// at least one of Or (when Or is not empty) and not Not. Which facts are in
-	// scope at all (IncludeRetracted) is the outermost query's: a clause's
-	// IncludeRetracted and Sort are ignored. See Check for the bounds.
+	// scope at all is the outermost query's (Keeps, IncludeRetracted), but
+	// that a clause naming Negated asks for negated facts: a clause's
+	// Negated is a filter like any field (nil: either), and Check refuses
+	// IncludeNegated and IncludeRetracted on a clause. A clause's Sort is
+	// ignored.
 	And []FactQuery
 	Or  []FactQuery
 	Not *FactQuery
 	// Sort orders the answer (FindFacts); empty: by year, then subject name.
 	Sort []FactSort
 }
+
+// Keeps reports whether q keeps a fact that is negated (neg) or not, by the
+// rule in FactQuery's comment; a clause of q that names Negated asks for
+// negated facts too (it then decides which of them pass).
+func (q FactQuery) Keeps(neg bool) bool {
+	if q.Negated != nil {
+		return neg == *q.Negated
+	}
+	return !neg || q.IncludeNegated || q.NamesNegated()
+}
+
+// PositiveOnly reports whether q keeps positive facts only: what the indexes
+// of active facts (by predicate, by year) can answer when q keeps no
+// retracted fact either.
+func (q FactQuery) PositiveOnly() bool { return !q.Keeps(true) }
 
 // FindFacts answers q ordered by year, then subject name, then ID (or by
 // q.Sort). Returns an *errs.Error INVALID_ARGUMENT for a filter Check refuses.
@@ -607,7 +643,7 @@ func (g *Graph) FindFacts(q FactQuery) ([]*Fact, error) {
 // index q (or one of its clauses) names, and checking every candidate against
 // every field and clause of q.
 func selectFacts(s Snapshot, q FactQuery) ([]*Fact, error) {
-	ids, narrowed, err := narrowFacts(s, &q, q.IncludeRetracted)
+	ids, narrowed, err := narrowFacts(s, &q, scopeOf(&q))
 	if err != nil {
 		return nil, err
 	}
@@ -624,7 +660,7 @@ func selectFacts(s Snapshot, q FactQuery) ([]*Fact, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !q.IncludeRetracted && f.Retraction != nil {
+		if !q.IncludeRetracted && f.Retraction != nil || !q.Keeps(f.Negated) {
 			continue
 		}
 		ok, err := ev.match(f, &q)
@@ -641,16 +677,16 @@ func selectFacts(s Snapshot, q FactQuery) ([]*Fact, error) {
 // narrowFacts reads the candidates of q from the index factIndexOf picks for
 // it, else from one of its And clauses, else from the union of its Or
 // clauses'; narrowed is false when nothing narrows q (every fact is a
-// candidate). retracted is the outermost query's scope: the adjacency reads
-// include retracted facts only then.
-func narrowFacts(s Snapshot, q *FactQuery, retracted bool) (ids []uuid.UUID, narrowed bool, err error) {
+// candidate). scope is the outermost query's: the adjacency reads include
+// negated and retracted facts only when it lists them.
+func narrowFacts(s Snapshot, q *FactQuery, scope factScope) (ids []uuid.UUID, narrowed bool, err error) {
 	adj := func(node uuid.UUID, dir Direction) error {
 		preds := q.Predicates
 		if len(preds) == 0 {
 			preds = []Predicate{""}
 		}
 		for _, p := range preds {
-			more, err := adjacentIDs(s, AdjQuery{Node: node, Dir: dir, Predicate: p, Negated: true, Retracted: retracted})
+			more, err := adjacentIDs(s, AdjQuery{Node: node, Dir: dir, Predicate: p, Negated: scope.negated, Retracted: scope.retracted})
 			if err != nil {
 				return err
 			}
@@ -658,7 +694,7 @@ func narrowFacts(s Snapshot, q *FactQuery, retracted bool) (ids []uuid.UUID, nar
 		}
 		return nil
 	}
-	switch factIndexOf(q, retracted) {
+	switch factIndexOf(q, scope) {
 	case factsBySubject:
 		err = adj(q.Subject, Out)
 	case factsByObject:
@@ -690,7 +726,8 @@ func narrowFacts(s Snapshot, q *FactQuery, retracted bool) (ids []uuid.UUID, nar
 		// The predicate index holds active facts only: factIndexOf picks it
 		// only when neither negated nor retracted facts are asked for.
 		for _, p := range q.Predicates {
-			more, err := factIDsByPredicate(s, p, q.YearFrom, q.YearTo)
+			from, to := indexedYears(q.YearFrom, q.YearTo)
+			more, err := factIDsByPredicate(s, p, from, to)
 			if err != nil {
 				return nil, false, err
 			}
@@ -714,7 +751,7 @@ func narrowFacts(s Snapshot, q *FactQuery, retracted bool) (ids []uuid.UUID, nar
 		}
 	default:
 		for i := range q.And {
-			if ids, narrowed, err = narrowFacts(s, &q.And[i], retracted); err != nil || narrowed {
+			if ids, narrowed, err = narrowFacts(s, &q.And[i], scope); err != nil || narrowed {
 				return ids, narrowed, err
 			}
 		}
@@ -722,7 +759,7 @@ func narrowFacts(s Snapshot, q *FactQuery, retracted bool) (ids []uuid.UUID, nar
 			return nil, false, nil
 		}
 		for i := range q.Or {
-			more, ok, err := narrowFacts(s, &q.Or[i], retracted)
+			more, ok, err := narrowFacts(s, &q.Or[i], scope)
 			if err != nil || !ok {
 				return nil, false, err
 			}
@@ -779,6 +816,79 @@ func (g *Graph) Absentees(events []uuid.UUID) ([][]*Fact, error) {
 		return nil
 	})
 	return out, err
+}
+
+// Attendance is what the sources say of who came to an event, each answer a
+// list of facts with their evidence, ordered by subject name.
+type Attendance struct {
+	// AttendedWithoutSponsoring holds the PARTICIPATED_IN facts (positive) of
+	// those who took part in the event and, the sources say, did not sponsor
+	// it: a negated SPONSORED fact for the event, and no active one (Apple,
+	// Amazon, Microsoft and Tesla at WAIC 2023). A participant the sources say
+	// nothing of sponsoring is not listed: not sponsoring is not inferred
+	// from silence.
+	AttendedWithoutSponsoring []*Fact
+	// DidNotAttend holds the negated PARTICIPATED_IN facts: those the sources
+	// say did not take part (OpenAI at WAIC 2023).
+	DidNotAttend []*Fact
+}
+
+// Attendance answers, for each event, who attended without sponsoring and who
+// did not attend (see Attendance); retracted facts are left out. All in one
+// snapshot.
+func (g *Graph) Attendance(events []uuid.UUID) ([]Attendance, error) {
+	out := make([]Attendance, len(events))
+	err := g.view(func(s Snapshot) error {
+		for i, ev := range events {
+			sponsored, declined := map[uuid.UUID]bool{}, map[uuid.UUID]bool{}
+			err := s.Adjacent(ev, In, PredSponsored, func(e AdjEntry) error {
+				switch e.State {
+				case Active:
+					sponsored[e.Other] = true
+				case Negated:
+					declined[e.Other] = true
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			var attended, absent []uuid.UUID
+			err = s.Adjacent(ev, In, PredParticipatedIn, func(e AdjEntry) error {
+				switch {
+				case e.State == Negated:
+					absent = append(absent, e.Fact)
+				case e.State == Active && declined[e.Other] && !sponsored[e.Other]:
+					attended = append(attended, e.Fact)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if out[i].AttendedWithoutSponsoring, err = factsByName(s, attended); err != nil {
+				return err
+			}
+			if out[i].DidNotAttend, err = factsByName(s, absent); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// factsByName loads the facts ids, ordered by year, then subject name.
+func factsByName(s Snapshot, ids []uuid.UUID) ([]*Fact, error) {
+	facts := make([]*Fact, 0, len(ids))
+	for _, id := range ids {
+		f, err := s.Fact(id)
+		if err != nil {
+			return nil, err
+		}
+		facts = append(facts, f)
+	}
+	return facts, sortFacts(s, facts, nil)
 }
 
 // negatedFacts loads the negated (not retracted) facts with pred whose

@@ -144,6 +144,16 @@ func (s Source) Publisher() *string { return opt(s.Node.Publisher) }
 // PublisherNote is a note on the publisher, null when there is none.
 func (s Source) PublisherNote() *string { return opt(s.Node.PublisherNote) }
 
+// Published is the day the source was published (DayOf its PublishedAt), null
+// when unknown.
+func (s Source) Published() *PartialDate {
+	if s.Node.PublishedAt == nil {
+		return nil
+	}
+	d := storage.DayOf(*s.Node.PublishedAt)
+	return &PartialDate{&d}
+}
+
 // Language is the source's language, null when unknown.
 func (s Source) Language() *string { return opt(s.Node.Language) }
 

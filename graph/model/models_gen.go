@@ -238,9 +238,10 @@ type FactEdge struct {
 
 // Filters on facts; a fact must pass every filter given. References (subject, object,
 // series) take a slug or an ID; one that names nothing is refused with NOT_FOUND.
-// Retracted facts are left out unless includeRetracted is true. Whether negated facts
-// are included when negated is null depends on the field: facts includes them;
-// factCounts and timeSeries leave them out.
+// Negated facts (what did NOT happen) are left out unless negated or includeNegated
+// asks for them, and retracted facts unless includeRetracted does: alike in facts,
+// factCounts and timeSeries. A field left out and the same field given as null
+// filter alike.
 type FactFilter struct {
 	// Only facts with one of these predicates, e.g. [SPONSORED]; every predicate when null or empty.
 	Predicates []storage.Predicate `json:"predicates,omitempty"`
@@ -256,10 +257,18 @@ type FactFilter struct {
 	// Only SPONSORED facts at this tier, e.g. STRATEGIC_PARTNER.
 	Tier *storage.Tier `json:"tier,omitempty"`
 	// true: only negated facts (what did NOT happen); false: only positive facts. When null
-	// (the default), facts lists both, and factCounts and timeSeries count only positive
-	// facts.
+	// (the default): positive facts only, and negated ones too with includeNegated: true.
+	// In a clause of and, or or not, negated filters like any field (null: either), and
+	// naming it there asks for negated facts: or: [{negated: true}, {tier: SPONSOR}].
 	Negated *bool `json:"negated,omitempty"`
-	// Also include retracted facts; false by default.
+	// Also include the negated facts (what did NOT happen), each marked negated: true:
+	// facts(filter: {subject: "qualcomm", predicates: [SPONSORED], includeNegated: true})
+	// lists "Qualcomm sponsored WAIC 2023" and "Qualcomm was not a strategic partner".
+	// Select negated: an answer that holds them unselected carries a warning in
+	// extensions.warnings. false by default; ignored when negated is given. Set it on the
+	// outermost filter only: in a clause of and, or or not it is refused (INVALID_ARGUMENT).
+	IncludeNegated *bool `json:"includeNegated,omitempty"`
+	// Also include retracted facts; false by default. On the outermost filter only: in a clause of and, or or not it is refused (INVALID_ARGUMENT).
 	IncludeRetracted *bool `json:"includeRetracted,omitempty"`
 	// ISO 3166-1 alpha-2 code, e.g. "US": only facts whose subject has that COUNTRY fact;
 	// subjects with no COUNTRY fact are left out.

@@ -1,0 +1,284 @@
+package memgraph
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"hash/maphash"
+	"slices"
+	"strings"
+	"unsafe"
+
+	"github.com/google/uuid"
+
+	"policygraph/storage"
+)
+
+// base is the large, immutable part of a generation of the model: every
+// record and index entry as of the version it was built at, in flat arrays
+// and byte slabs without pointers into them (see doc.go for the layout).
+// Internal IDs of the base are positions in the sorted ID arrays, so ID
+// order is UUID order, as in the store's keys.
+type base struct {
+	version uint64
+
+	nodes idTable
+	facts idTable
+
+	// Adjacency in CSR form, [0] out (the node is the subject), [1] in (the
+	// node is the object): the entries of node n are start[n]..start[n+1],
+	// in (predicate, fact ID) order; each entry is a fact, the entity at the
+	// other end (noNode for a literal fact), and pred<<2|state.
+	adjStart [2][]uint32
+	adjFact  [2][]uint32
+	adjOther [2][]uint32
+	adjPS    [2][]uint8
+
+	// folds holds every name of every entity not retracted, folded, each as
+	// '^' + Fold(name) + 0x00. A name-index term is a position in it: the
+	// '^' of a name (the anchored term) or the byte after one of its spaces.
+	folds []byte
+	// kinds lists the entities not retracted of each kind by (folded name,
+	// ID); pos is their name's '^' in folds.
+	kinds [numKinds][]posRef
+	// nodeYears lists the entities not retracted with a year, by (year, ID).
+	nodeYears [numKinds][]yearRef
+	// names is the search index: every term by (term, ID).
+	names []posRef
+	// slugs finds an entity by slug: (hash, ID) pairs sorted, each checked
+	// against the slug in the entity's record.
+	slugs    []slugRef
+	slugSeed maphash.Seed
+
+	// Active facts of each predicate by ID, with a year by (year, ID), with
+	// a value by (value, ID).
+	preds     [numPreds][]uint32
+	factYears [numPreds][]yearRef
+	values    [numPreds][]valueRef
+
+	// texts maps a source entity to the blob of its text, by entity ID.
+	texts []textRef
+	saved []*storage.SavedQuery // by name
+}
+
+const (
+	numKinds = 12
+	numPreds = 34
+)
+
+func init() {
+	if len(kindList) != numKinds || len(predList) != numPreds || len(predList) > 63 {
+		panic("memgraph: the kinds or predicates changed: update numKinds and numPreds")
+	}
+}
+
+// idTable is one record kind of the base: IDs sorted, the record of ID i at
+// slab[off[i]:] behind its uvarint length, and bucket[h] the first ID whose
+// first two bytes are h or more, so a lookup searches a few IDs only.
+type idTable struct {
+	ids    []uuid.UUID
+	bucket []uint32 // 1<<16 + 1 entries
+	off    []uint32
+	slab   []byte
+}
+
+func (t *idTable) find(id uuid.UUID) (uint32, bool) {
+	if len(t.ids) == 0 {
+		return 0, false
+	}
+	h := int(id[0])<<8 | int(id[1])
+	lo, hi := int(t.bucket[h]), int(t.bucket[h+1])
+	x, y := binary.BigEndian.Uint64(id[:8]), binary.BigEndian.Uint64(id[8:])
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		m := &t.ids[mid]
+		a := binary.BigEndian.Uint64(m[:8])
+		if a < x || a == x && binary.BigEndian.Uint64(m[8:]) < y {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo < len(t.ids) && t.ids[lo] == id {
+		return uint32(lo), true
+	}
+	return 0, false
+}
+
+func (t *idTable) record(iid uint32) []byte {
+	b := t.slab[t.off[iid]:]
+	n, k := binary.Uvarint(b)
+	return b[k : k+int(n)]
+}
+
+func (t *idTable) n() uint32 { return uint32(len(t.ids)) }
+
+func makeBuckets(ids []uuid.UUID) []uint32 {
+	bk := make([]uint32, 1<<16+1)
+	j := 0
+	for h := range 1 << 16 {
+		for j < len(ids) && int(ids[j][0])<<8|int(ids[j][1]) < h {
+			j++
+		}
+		bk[h] = uint32(j)
+	}
+	bk[1<<16] = uint32(len(ids))
+	return bk
+}
+
+type posRef struct{ pos, iid uint32 }
+
+type yearRef struct {
+	iid  uint32
+	year uint16
+}
+
+type slugRef struct{ hash, iid uint32 }
+
+type valueRef struct{ value, fact, subject uint32 }
+
+type textRef struct{ node, blob uint32 }
+
+// term is the text of a name-index term at pos in folds.
+func (b *base) term(pos uint32) string {
+	s := b.folds[pos:]
+	return unsafe.String(&s[0], bytes.IndexByte(s, 0))
+}
+
+// foldName is an entity's folded name, from the position of its '^'.
+func (b *base) foldName(pos uint32) string { return b.term(pos + 1) }
+
+func (b *base) slugHash(slug string) uint32 { return uint32(maphash.String(b.slugSeed, slug)) }
+
+// findSlug finds the base entity that had slug when the base was built.
+func (b *base) findSlug(slug string) (uint32, bool) {
+	h := b.slugHash(slug)
+	i, _ := slices.BinarySearchFunc(b.slugs, h, func(r slugRef, h uint32) int { return cmp.Compare(r.hash, h) })
+	for ; i < len(b.slugs) && b.slugs[i].hash == h; i++ {
+		if nodeSlug(b.nodes.record(b.slugs[i].iid)) == slug {
+			return b.slugs[i].iid, true
+		}
+	}
+	return 0, false
+}
+
+func (b *base) text(node uint32) (uint32, bool) {
+	i, ok := slices.BinarySearchFunc(b.texts, node, func(r textRef, n uint32) int { return cmp.Compare(r.node, n) })
+	if !ok {
+		return 0, false
+	}
+	return b.texts[i].blob, true
+}
+
+// termsOf appends the positions of the distinct name-index terms of the
+// folded names in folds[from:to] ('^' + name + 0x00 each).
+func termsOf(folds []byte, from, to uint32, out []uint32) []uint32 {
+	first := len(out)
+	add := func(pos uint32) {
+		t := cString(folds[pos:])
+		for _, p := range out[first:] {
+			if cString(folds[p:]) == t {
+				return
+			}
+		}
+		out = append(out, pos)
+	}
+	for p := from; p < to; {
+		end := p + uint32(bytes.IndexByte(folds[p:], 0))
+		if end == p+1 { // an empty name has no terms
+			p = end + 1
+			continue
+		}
+		add(p)
+		for i := p + 1; i < end; i++ {
+			if folds[i] == ' ' {
+				add(i + 1)
+			}
+		}
+		p = end + 1
+	}
+	return out
+}
+
+func cString(b []byte) string {
+	n := bytes.IndexByte(b, 0)
+	if n <= 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], n)
+}
+
+// appendFolds appends n's distinct folded names to folds, its name first,
+// and returns folds and where n's names start (the '^' of its name).
+func appendFolds(folds []byte, n *storage.Node) ([]byte, uint32) {
+	start := uint32(len(folds))
+	var seen [8]string
+	distinct := seen[:0]
+	add := func(name string) {
+		f := fold(name)
+		if f == "" || slices.Contains(distinct, f) {
+			return
+		}
+		distinct = append(distinct, f)
+		folds = append(folds, '^')
+		folds = append(folds, f...)
+		folds = append(folds, 0)
+	}
+	add(n.Name)
+	if len(distinct) == 0 {
+		// A name without letters or digits (validation refuses one, but
+		// the kind index still orders the entity, by the empty name).
+		folds = append(folds, '^', 0)
+		distinct = append(distinct, "")
+	}
+	for _, l := range n.Labels {
+		add(l.Text)
+	}
+	for _, a := range n.Aliases {
+		add(a)
+	}
+	return folds, start
+}
+
+// nameTerms lists n's name-index terms, as storage's nodeIndexKeys makes them:
+// '^' + each folded name, and each folded name from each word after the
+// first, without duplicates.
+func nameTerms(n *storage.Node) []string {
+	folds, _ := appendFolds(nil, n)
+	var out []string
+	for _, p := range termsOf(folds, 0, uint32(len(folds)), nil) {
+		out = append(out, cString(folds[p:]))
+	}
+	return out
+}
+
+// fold is storage.Fold, with a fast path for ASCII names (most of them),
+// which fold without Unicode normalization. TestFoldMatchesStorage holds
+// it to storage.Fold.
+func fold(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return storage.Fold(s)
+		}
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		default:
+			space = true
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteByte(c)
+	}
+	return b.String()
+}

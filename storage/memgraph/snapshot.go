@@ -1,0 +1,656 @@
+package memgraph
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/tidwall/btree"
+
+	"policygraph/errs"
+	"policygraph/storage"
+)
+
+// ErrStop ends a scan early: a callback that returns it (or an error wrapping
+// it) makes the scan return nil. Any other error ends the scan and is
+// returned as is.
+var ErrStop = errors.New("memgraph: stop scan")
+
+// State is a fact's state as adjacency reports it.
+type State uint8
+
+// The fact states. A retracted fact counts as retracted whether or not it
+// is also negated.
+const (
+	Active State = iota
+	Negated
+	Retracted
+)
+
+func (s State) String() string {
+	switch s {
+	case Active:
+		return "active"
+	case Negated:
+		return "negated"
+	case Retracted:
+		return "retracted"
+	}
+	return fmt.Sprintf("State(%d)", uint8(s))
+}
+
+// AdjEntry is one fact next to an entity: the fact, its predicate, the
+// entity at its other end (uuid.Nil for a literal fact) and its state.
+type AdjEntry struct {
+	Fact      uuid.UUID
+	Predicate storage.Predicate
+	Other     uuid.UUID
+	State     State
+}
+
+// Snapshot is one version of the graph, immutable: every method answers
+// from that version, however many changes the model applies meanwhile, and
+// without locks. A Snapshot is safe for concurrent use. Records it returns
+// share memory with it and must not be modified.
+type Snapshot struct {
+	version  uint64
+	b        *base
+	strs     []string // the dictionary as of this version
+	blobs    []string // the text blobs as of this version
+	ov       *btree.BTreeG[entry]
+	nextNode uint32
+	nextFact uint32
+	counts   counts
+}
+
+// counts is the graph's size, kept as changes apply.
+type counts struct {
+	byKind  [numKinds]int
+	facts   int
+	byPred  [numPreds]int
+	country map[string]int // copied on write
+	maxText int
+}
+
+// Version is the version of the graph the snapshot holds.
+func (s *Snapshot) Version() uint64 { return s.version }
+
+func notFound(field, format string, args ...any) error {
+	return errs.Errorf(errs.NotFound, field, format, args...)
+}
+
+// ovGet looks a key up in the overlay.
+func (s *Snapshot) ovGet(k keyb) (entry, bool) {
+	if s.ov.Len() == 0 {
+		return entry{}, false
+	}
+	return s.ov.Get(entry{key: string(k)})
+}
+
+// nodeIID is the internal ID of the entity with the ID.
+func (s *Snapshot) nodeIID(id uuid.UUID) (uint32, bool) {
+	if iid, ok := s.b.nodes.find(id); ok {
+		return iid, true
+	}
+	if e, ok := s.ovGet(newKey(keyNodeID, 16).id(id)); ok {
+		return u32(e.val), true
+	}
+	return 0, false
+}
+
+func (s *Snapshot) factIID(id uuid.UUID) (uint32, bool) {
+	if iid, ok := s.b.facts.find(id); ok {
+		return iid, true
+	}
+	if e, ok := s.ovGet(newKey(keyFactID, 16).id(id)); ok {
+		return u32(e.val), true
+	}
+	return 0, false
+}
+
+// nodeUUID is the ID of the entity with the internal ID.
+func (s *Snapshot) nodeUUID(iid uint32) uuid.UUID {
+	if iid < s.b.nodes.n() {
+		return s.b.nodes.ids[iid]
+	}
+	if e, ok := s.ovGet(newKey(keyNode, 4).u32(iid)); ok {
+		return uuid.UUID([]byte(e.val[:16]))
+	}
+	return uuid.Nil
+}
+
+func (s *Snapshot) blob(id uint32) (string, bool) {
+	if int(id) < len(s.blobs) {
+		return s.blobs[id], true
+	}
+	return "", false
+}
+
+// nodeRec is the current record of the entity with the internal ID.
+func (s *Snapshot) nodeRec(iid uint32) []byte {
+	if e, ok := s.ovGet(newKey(keyNode, 4).u32(iid)); ok {
+		return unsafeBytes(e.val[16:])
+	}
+	if iid < s.b.nodes.n() {
+		return s.b.nodes.record(iid)
+	}
+	return nil
+}
+
+func (s *Snapshot) factRec(iid uint32) []byte {
+	if e, ok := s.ovGet(newKey(keyFact, 4).u32(iid)); ok {
+		return unsafeBytes(e.val[16:])
+	}
+	if iid < s.b.facts.n() {
+		return s.b.facts.record(iid)
+	}
+	return nil
+}
+
+// Node returns the entity with the ID, or an *storage.Error NOT_FOUND.
+func (s *Snapshot) Node(id uuid.UUID) (*storage.Node, error) {
+	iid, ok := s.nodeIID(id)
+	if !ok {
+		return nil, notFound("id", "no entity with id %s", id)
+	}
+	n, err := decodeNode(s.nodeRec(iid), id, s.strs)
+	if err != nil {
+		return nil, fmt.Errorf("entity %s: %w", id, err)
+	}
+	return n, nil
+}
+
+// Fact returns the fact with the ID, or an *storage.Error NOT_FOUND.
+func (s *Snapshot) Fact(id uuid.UUID) (*storage.Fact, error) {
+	iid, ok := s.factIID(id)
+	if !ok {
+		return nil, notFound("id", "no fact with id %s", id)
+	}
+	f, err := decodeFact(s.factRec(iid), id, s.strs, s)
+	if err != nil {
+		return nil, fmt.Errorf("fact %s: %w", id, err)
+	}
+	return f, nil
+}
+
+// SlugID returns the ID of the entity with the slug (retracted ones too),
+// or an *storage.Error NOT_FOUND.
+func (s *Snapshot) SlugID(slug string) (uuid.UUID, error) {
+	if e, ok := s.ovGet(newKey(keySlug, len(slug)).str(slug)); ok {
+		if !e.del {
+			return s.nodeUUID(u32(e.val)), nil
+		}
+	} else if iid, ok := s.b.findSlug(slug); ok {
+		return s.b.nodes.ids[iid], nil
+	}
+	return uuid.Nil, notFound("slug", "no entity with slug %q", slug)
+}
+
+// SourceText returns the full text of a source entity; "" when it has none.
+func (s *Snapshot) SourceText(id uuid.UUID) (string, error) {
+	iid, ok := s.nodeIID(id)
+	if !ok {
+		return "", nil
+	}
+	blob, ok := s.textBlob(iid)
+	if !ok {
+		return "", nil
+	}
+	return s.blobs[blob], nil
+}
+
+func (s *Snapshot) textBlob(iid uint32) (uint32, bool) {
+	if e, ok := s.ovGet(newKey(keyText, 4).u32(iid)); ok {
+		return u32(e.val), true
+	}
+	if iid < s.b.nodes.n() {
+		return s.b.text(iid)
+	}
+	return 0, false
+}
+
+// scan is one merged walk of a base index range and the overlay entries of
+// the same index. The base range is entries [0, n); key materializes the
+// i-th one's key as it reads in the overlay, without its first strip bytes.
+// The overlay walk starts at seek and goes on while keep holds.
+type scan struct {
+	seek  string
+	keep  func(key string) bool
+	strip int
+	n     int
+	key   func(i int, buf []byte) []byte
+	base  func(i int) error
+	over  func(e entry) error
+}
+
+func (s *Snapshot) run(sc scan) error {
+	err := s.merge(sc)
+	if errors.Is(err, ErrStop) {
+		return nil
+	}
+	return err
+}
+
+func (s *Snapshot) merge(sc scan) error {
+	var it btree.IterG[entry]
+	hasOv := false
+	if s.ov.Len() > 0 {
+		it = s.ov.Iter()
+		defer it.Release()
+		hasOv = it.Seek(entry{key: sc.seek}) && sc.keep(it.Item().key)
+	}
+	var buf []byte
+	i := 0
+	for i < sc.n || hasOv {
+		if !hasOv {
+			if err := sc.base(i); err != nil {
+				return err
+			}
+			i++
+			continue
+		}
+		e := it.Item()
+		c := 1
+		if i < sc.n {
+			buf = sc.key(i, buf[:0])
+			c = bytes.Compare(buf, unsafeBytes(e.key[sc.strip:]))
+		}
+		if c < 0 {
+			if err := sc.base(i); err != nil {
+				return err
+			}
+			i++
+			continue
+		}
+		if c == 0 {
+			i++ // the overlay's entry overrides the base's
+		}
+		if !e.del {
+			if err := sc.over(e); err != nil {
+				return err
+			}
+		}
+		hasOv = it.Next() && sc.keep(it.Item().key)
+	}
+	return nil
+}
+
+// Adjacent calls fn for each fact at node in dir (narrowed to pred when not
+// ""), in (predicate, fact ID) order, with the entity at the other end and
+// the fact's state. An unknown node has no facts.
+func (s *Snapshot) Adjacent(node uuid.UUID, dir storage.Direction, pred storage.Predicate, fn func(AdjEntry) error) error {
+	iid, ok := s.nodeIID(node)
+	if !ok {
+		return nil
+	}
+	d := 1
+	if dir == storage.Out {
+		d = 0
+	}
+	var lo, hi int
+	if iid < s.b.nodes.n() {
+		lo, hi = int(s.b.adjStart[d][iid]), int(s.b.adjStart[d][iid+1])
+	}
+	seek := newKey(adjPrefixByte(dir == storage.Out), 5).u32(iid)
+	if pred != "" {
+		p, ok := predIndex[pred]
+		if !ok {
+			return nil
+		}
+		ps := s.b.adjPS[d]
+		lo, hi = lo+search(hi-lo, func(i int) bool { return ps[lo+i]>>2 >= p }), lo+search(hi-lo, func(i int) bool { return ps[lo+i]>>2 > p })
+		seek = seek.b(p)
+	}
+	facts, others, ps := s.b.adjFact[d], s.b.adjOther[d], s.b.adjPS[d]
+	prefix := seek.s()
+	return s.run(scan{
+		seek:  prefix,
+		keep:  func(k string) bool { return hasPrefix(k, prefix) },
+		strip: 5,
+		n:     hi - lo,
+		key: func(i int, buf []byte) []byte {
+			f := facts[lo+i]
+			buf = append(buf, ps[lo+i]>>2)
+			return append(buf, s.b.facts.ids[f][:]...)
+		},
+		base: func(i int) error {
+			o := uuid.Nil
+			if other := others[lo+i]; other != noNode {
+				o = s.nodeUUID(other)
+			}
+			x := ps[lo+i]
+			return fn(AdjEntry{Fact: s.b.facts.ids[facts[lo+i]], Predicate: predList[x>>2], Other: o, State: State(x & 3)})
+		},
+		over: func(e entry) error {
+			o := uuid.Nil
+			if other := u32(e.val[4:]); other != noNode {
+				o = s.nodeUUID(other)
+			}
+			return fn(AdjEntry{Fact: lastID(e.key), Predicate: predList[e.key[5]], Other: o, State: State(e.val[8])})
+		},
+	})
+}
+
+// search is sort.Search.
+func search(n int, f func(int) bool) int {
+	lo, hi := 0, n
+	for lo < hi {
+		h := int(uint(lo+hi) >> 1)
+		if !f(h) {
+			lo = h + 1
+		} else {
+			hi = h
+		}
+	}
+	return lo
+}
+
+// NodesByKind calls fn with the ID of each entity of the kind not
+// retracted, by folded name, then ID.
+func (s *Snapshot) NodesByKind(kind storage.Kind, fn func(id uuid.UUID) error) error {
+	k, ok := kindIndex[kind]
+	if !ok {
+		return nil
+	}
+	refs := s.b.kinds[k]
+	prefix := newKey(keyKind, 1).b(k).s()
+	return s.run(scan{
+		seek:  prefix,
+		keep:  func(key string) bool { return hasPrefix(key, prefix) },
+		strip: 2,
+		n:     len(refs),
+		key: func(i int, buf []byte) []byte {
+			buf = append(buf, s.b.foldName(refs[i].pos)...)
+			buf = append(buf, 0)
+			return append(buf, s.b.nodes.ids[refs[i].iid][:]...)
+		},
+		base: func(i int) error { return fn(s.b.nodes.ids[refs[i].iid]) },
+		over: func(e entry) error { return fn(lastID(e.key)) },
+	})
+}
+
+// yearRange clamps a year range to the years an index holds.
+func yearRange(from, to int) (uint16, uint16, bool) {
+	from, to = max(from, 0), min(to, 1<<16-1)
+	return uint16(from), uint16(to), from <= to
+}
+
+// yearScan walks a year index: refs by (year, ID) in the base, and the
+// overlay's entries under prefix (then year, ID).
+func (s *Snapshot) yearScan(refs []yearRef, ids []uuid.UUID, prefix keyb, from, to int, fn func(id uuid.UUID) error) error {
+	lo16, hi16, ok := yearRange(from, to)
+	if !ok {
+		return nil
+	}
+	i := search(len(refs), func(i int) bool { return refs[i].year >= lo16 })
+	j := search(len(refs), func(i int) bool { return refs[i].year > hi16 })
+	refs = refs[i:j]
+	p := prefix.s()
+	strip := len(p)
+	return s.run(scan{
+		seek: prefix.u16(lo16).s(),
+		keep: func(k string) bool {
+			return hasPrefix(k, p) && uint16(k[strip])<<8|uint16(k[strip+1]) <= hi16
+		},
+		strip: strip,
+		n:     len(refs),
+		key: func(i int, buf []byte) []byte {
+			buf = append(buf, byte(refs[i].year>>8), byte(refs[i].year))
+			return append(buf, ids[refs[i].iid][:]...)
+		},
+		base: func(i int) error { return fn(ids[refs[i].iid]) },
+		over: func(e entry) error { return fn(lastID(e.key)) },
+	})
+}
+
+// NodesByYear calls fn with the ID of each entity of the kind not retracted
+// whose year is within [from, to], by year, then ID.
+func (s *Snapshot) NodesByYear(kind storage.Kind, from, to int, fn func(id uuid.UUID) error) error {
+	k, ok := kindIndex[kind]
+	if !ok {
+		return nil
+	}
+	return s.yearScan(s.b.nodeYears[k], s.b.nodes.ids, newKey(keyNodeYear, 3).b(k), from, to, fn)
+}
+
+// FactsByPredicate calls fn with the ID of each active fact of the
+// predicate, by ID.
+func (s *Snapshot) FactsByPredicate(pred storage.Predicate, fn func(id uuid.UUID) error) error {
+	p, ok := predIndex[pred]
+	if !ok {
+		return nil
+	}
+	iids := s.b.preds[p]
+	prefix := newKey(keyPred, 1).b(p).s()
+	return s.run(scan{
+		seek:  prefix,
+		keep:  func(k string) bool { return hasPrefix(k, prefix) },
+		strip: 2,
+		n:     len(iids),
+		key:   func(i int, buf []byte) []byte { return append(buf, s.b.facts.ids[iids[i]][:]...) },
+		base:  func(i int) error { return fn(s.b.facts.ids[iids[i]]) },
+		over:  func(e entry) error { return fn(lastID(e.key)) },
+	})
+}
+
+// FactsByYear calls fn with the ID of each active fact of the predicate
+// whose year is within [from, to], by year, then ID.
+func (s *Snapshot) FactsByYear(pred storage.Predicate, from, to int, fn func(id uuid.UUID) error) error {
+	p, ok := predIndex[pred]
+	if !ok {
+		return nil
+	}
+	return s.yearScan(s.b.factYears[p], s.b.facts.ids, newKey(keyYear, 4).b(p), from, to, fn)
+}
+
+// SubjectsByValue calls fn with the subject and the fact of each active
+// literal fact pred = value (COUNTRY = "US"), by fact ID. A subject with two
+// such facts comes twice.
+func (s *Snapshot) SubjectsByValue(pred storage.Predicate, value string, fn func(subject, fact uuid.UUID) error) error {
+	p, ok := predIndex[pred]
+	if !ok || strings.IndexByte(value, 0) >= 0 {
+		return nil
+	}
+	refs := s.b.values[p]
+	i := search(len(refs), func(i int) bool { return s.strs[refs[i].value] >= value })
+	j := i + search(len(refs)-i, func(k int) bool { return s.strs[refs[i+k].value] != value })
+	refs = refs[i:j]
+	prefix := newKey(keyValue, 2+len(value)).b(p).cstr(value).s()
+	return s.run(scan{
+		seek:  prefix,
+		keep:  func(k string) bool { return hasPrefix(k, prefix) },
+		strip: len(prefix),
+		n:     len(refs),
+		key:   func(i int, buf []byte) []byte { return append(buf, s.b.facts.ids[refs[i].fact][:]...) },
+		base: func(i int) error {
+			return fn(s.b.nodes.ids[refs[i].subject], s.b.facts.ids[refs[i].fact])
+		},
+		over: func(e entry) error { return fn(s.nodeUUID(u32(e.val[4:])), lastID(e.key)) },
+	})
+}
+
+// NameTerms calls fn for each term of the search index that starts with
+// prefix, by term, then ID: the folded form of every name, label and alias
+// of the entities not retracted, anchored by '^', and each from each word
+// after the first (see storage's nodeIndexKeys).
+func (s *Snapshot) NameTerms(prefix string, fn func(term string, id uuid.UUID) error) error {
+	names := s.b.names
+	i := search(len(names), func(i int) bool { return s.b.term(names[i].pos) >= prefix })
+	j := i + search(len(names)-i, func(k int) bool { return !strings.HasPrefix(s.b.term(names[i+k].pos), prefix) })
+	names = names[i:j]
+	seek := newKey(keyName, len(prefix)).str(prefix).s()
+	return s.run(scan{
+		seek:  seek,
+		keep:  func(k string) bool { return hasPrefix(k, seek) },
+		strip: 1,
+		n:     len(names),
+		key: func(i int, buf []byte) []byte {
+			buf = append(buf, s.b.term(names[i].pos)...)
+			buf = append(buf, 0)
+			return append(buf, s.b.nodes.ids[names[i].iid][:]...)
+		},
+		base: func(i int) error { return fn(s.b.term(names[i].pos), s.b.nodes.ids[names[i].iid]) },
+		over: func(e entry) error { return fn(e.key[1:len(e.key)-17], lastID(e.key)) },
+	})
+}
+
+// SavedQuery returns the saved query with the name, or an *storage.Error
+// NOT_FOUND.
+func (s *Snapshot) SavedQuery(name string) (*storage.SavedQuery, error) {
+	if e, ok := s.ovGet(newKey(keySaved, len(name)).str(name)); ok {
+		if e.del {
+			return nil, notFound("name", "no saved query named %q", name)
+		}
+		return decodeSaved(e.val)
+	}
+	i, ok := slices.BinarySearchFunc(s.b.saved, name, func(q *storage.SavedQuery, n string) int { return cmp.Compare(q.Name, n) })
+	if !ok {
+		return nil, notFound("name", "no saved query named %q", name)
+	}
+	c := *s.b.saved[i]
+	return &c, nil
+}
+
+func decodeSaved(b string) (*storage.SavedQuery, error) {
+	var q storage.SavedQuery
+	if err := json.Unmarshal([]byte(b), &q); err != nil {
+		return nil, fmt.Errorf("decode saved query: %w", err)
+	}
+	return &q, nil
+}
+
+// SavedQueries calls fn with each saved query, by name.
+func (s *Snapshot) SavedQueries(fn func(*storage.SavedQuery) error) error {
+	saved := s.b.saved
+	prefix := string([]byte{keySaved})
+	return s.run(scan{
+		seek:  prefix,
+		keep:  func(k string) bool { return hasPrefix(k, prefix) },
+		strip: 1,
+		n:     len(saved),
+		key:   func(i int, buf []byte) []byte { return append(buf, saved[i].Name...) },
+		base:  func(i int) error { c := *saved[i]; return fn(&c) },
+		over: func(e entry) error {
+			q, err := decodeSaved(e.val)
+			if err != nil {
+				return err
+			}
+			return fn(q)
+		},
+	})
+}
+
+// Sizes returns the graph's size: what storage.Graph.Sizes reports.
+func (s *Snapshot) Sizes() storage.Sizes {
+	c := &s.counts
+	z := storage.Sizes{Facts: c.facts, MaxSourceText: c.maxText, ByKind: map[storage.Kind]int{},
+		ActiveByPredicate: map[storage.Predicate]int{}, CountryHolders: map[string]int{}}
+	for k, n := range c.byKind {
+		if n != 0 {
+			z.ByKind[kindList[k]] = n
+			z.Nodes += n
+		}
+	}
+	for p, n := range c.byPred {
+		if n != 0 {
+			z.ActiveByPredicate[predList[p]] = n
+			z.ActiveFacts += n
+		}
+	}
+	for v, n := range c.country {
+		if n != 0 {
+			z.CountryHolders[v] = n
+		}
+	}
+	return z
+}
+
+// Nodes calls fn with every entity, retracted ones too, by ID: what an
+// export lists.
+func (s *Snapshot) Nodes(fn func(*storage.Node) error) error {
+	ids := s.b.nodes.ids
+	prefix := string([]byte{keyNodeID})
+	return s.run(scan{
+		seek:  prefix,
+		keep:  func(k string) bool { return hasPrefix(k, prefix) },
+		strip: 1,
+		n:     len(ids),
+		key:   func(i int, buf []byte) []byte { return append(buf, ids[i][:]...) },
+		base:  func(i int) error { return s.eachNode(ids[i], uint32(i), fn) },
+		over:  func(e entry) error { return s.eachNode(lastID(e.key), u32(e.val), fn) },
+	})
+}
+
+func (s *Snapshot) eachNode(id uuid.UUID, iid uint32, fn func(*storage.Node) error) error {
+	n, err := decodeNode(s.nodeRec(iid), id, s.strs)
+	if err != nil {
+		return fmt.Errorf("entity %s: %w", id, err)
+	}
+	return fn(n)
+}
+
+// Facts calls fn with every fact, retracted ones too, by ID.
+func (s *Snapshot) Facts(fn func(*storage.Fact) error) error {
+	ids := s.b.facts.ids
+	prefix := string([]byte{keyFactID})
+	return s.run(scan{
+		seek:  prefix,
+		keep:  func(k string) bool { return hasPrefix(k, prefix) },
+		strip: 1,
+		n:     len(ids),
+		key:   func(i int, buf []byte) []byte { return append(buf, ids[i][:]...) },
+		base:  func(i int) error { return s.eachFact(ids[i], uint32(i), fn) },
+		over:  func(e entry) error { return s.eachFact(lastID(e.key), u32(e.val), fn) },
+	})
+}
+
+func (s *Snapshot) eachFact(id uuid.UUID, iid uint32, fn func(*storage.Fact) error) error {
+	f, err := decodeFact(s.factRec(iid), id, s.strs, s)
+	if err != nil {
+		return fmt.Errorf("fact %s: %w", id, err)
+	}
+	return fn(f)
+}
+
+// Texts calls fn with every source text, by source ID.
+func (s *Snapshot) Texts(fn func(id uuid.UUID, text string) error) error {
+	type text struct {
+		id   uuid.UUID
+		blob uint32
+	}
+	var all []text
+	byIID := map[uint32]int{}
+	for _, t := range s.b.texts {
+		byIID[t.node] = len(all)
+		all = append(all, text{id: s.b.nodes.ids[t.node], blob: t.blob})
+	}
+	prefix := string([]byte{keyText})
+	s.ov.Ascend(entry{key: prefix}, func(e entry) bool {
+		if !hasPrefix(e.key, prefix) {
+			return false
+		}
+		iid := u32(e.key[1:])
+		if i, ok := byIID[iid]; ok {
+			all[i].blob = u32(e.val)
+		} else {
+			byIID[iid] = len(all)
+			all = append(all, text{id: s.nodeUUID(iid), blob: u32(e.val)})
+		}
+		return true
+	})
+	slices.SortFunc(all, func(a, b text) int { return compareID(a.id, b.id) })
+	for _, t := range all {
+		if err := fn(t.id, s.blobs[t.blob]); err != nil {
+			if errors.Is(err, ErrStop) {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
