@@ -357,6 +357,16 @@ func TestComposedFilters(t *testing.T) {
 	got = names(`{ event(slug: "waic-2023") { factsConnection(filter: {predicates: [SPONSORED, PARTICIPATED_IN], or: [{negated: true, tier: SPONSOR}, {negated: true, predicates: [PARTICIPATED_IN]}]}) { nodes { subject { name } } } } }`,
 		"event.factsConnection.nodes", "subject.name")
 	eq(t, got, []string{"Amazon", "Apple", "Microsoft", "OpenAI", "Tesla"})
+	// A list that may hold them beside positive facts warns when negated is not selected.
+	for _, tt := range []struct {
+		sel  string
+		warn bool
+	}{{"subject { name }", true}, {"negated subject { name }", false}} {
+		r := srv.Post(t, "", `{ organization(slug: "qualcomm") { factsConnection(filter: {or: [{negated: true}, {predicates: [COUNTRY]}]}) { nodes { `+tt.sel+` } } } }`, nil).OK(t)
+		if got := strings.Contains(r.Raw, `"warnings"`); got != tt.warn {
+			t.Errorf("selecting %s: warned %v, want %v: %s", tt.sel, got, tt.warn, testenv.Clip(r.Raw))
+		}
+	}
 	// factCounts counts them too then.
 	d := srv.Query(t, `{ factCounts(filter: {predicates: [SPONSORED], or: [{negated: true}, {subjectCountry: "US"}]}, groupBy: []) { count } }`, nil)
 	eq(t, testenv.Value(d, "factCounts.0.count"), float64(9)) // 5 negated, IBM, Microsoft, AWS, Qualcomm

@@ -29,8 +29,9 @@ type SponsorshipQuery struct {
 	Tier           Tier      // empty: any
 	YearFrom       *int
 	YearTo         *int
-	// Filter, when set, narrows the sponsorships further, as a FactQuery
-	// (its IncludeRetracted aside: sponsorships are never retracted).
+	// Filter, when set, narrows the sponsorships further, as a FactQuery's
+	// fields and clauses do (its scope aside: sponsorships are never negated
+	// or retracted).
 	Filter *FactQuery
 	// Sort orders the answer (see FactSort); empty: by year, then sponsor name.
 	Sort []FactSort
@@ -623,9 +624,6 @@ func (q FactQuery) PositiveOnly() bool { return !q.Keeps(true) }
 // q.Sort). Returns an *errs.Error INVALID_ARGUMENT for a filter Check refuses.
 func (g *Graph) FindFacts(q FactQuery) ([]*Fact, error) {
 	if err := q.Check("filter"); err != nil {
-		return nil, err
-	}
-	if err := checkFactSort(q.Sort); err != nil {
 		return nil, err
 	}
 	var facts []*Fact
