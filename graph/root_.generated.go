@@ -65,6 +65,7 @@ type ComplexityRoot struct {
 		Absentees                 func(childComplexity int) int
 		Aliases                   func(childComplexity int) int
 		AttendedWithoutSponsoring func(childComplexity int) int
+		CreatedBy                 func(childComplexity int) int
 		Description               func(childComplexity int) int
 		DidNotAttend              func(childComplexity int) int
 		End                       func(childComplexity int) int
@@ -107,6 +108,7 @@ type ComplexityRoot struct {
 
 	EventSeries struct {
 		Aliases            func(childComplexity int) int
+		CreatedBy          func(childComplexity int) int
 		Description        func(childComplexity int) int
 		Editions           func(childComplexity int, yearFrom *int, yearTo *int, order *model.SortOrder) int
 		EditionsConnection func(childComplexity int, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) int
@@ -133,6 +135,7 @@ type ComplexityRoot struct {
 		Affects            func(childComplexity int) int
 		AffectsConnection  func(childComplexity int, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) int
 		Aliases            func(childComplexity int) int
+		CreatedBy          func(childComplexity int) int
 		Date               func(childComplexity int) int
 		Description        func(childComplexity int) int
 		Facts              func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
@@ -153,26 +156,27 @@ type ComplexityRoot struct {
 	}
 
 	Fact struct {
-		CreatedAt  func(childComplexity int) int
-		CreatedBy  func(childComplexity int) int
-		Date       func(childComplexity int) int
-		End        func(childComplexity int) int
-		Evidence   func(childComplexity int) int
-		Former     func(childComplexity int) int
-		ID         func(childComplexity int) int
-		Measure    func(childComplexity int) int
-		Negated    func(childComplexity int) int
-		Object     func(childComplexity int) int
-		Predicate  func(childComplexity int) int
-		Quantity   func(childComplexity int) int
-		Retraction func(childComplexity int) int
-		Role       func(childComplexity int) int
-		Start      func(childComplexity int) int
-		Subject    func(childComplexity int) int
-		Tier       func(childComplexity int) int
-		TierSize   func(childComplexity int) int
-		Value      func(childComplexity int) int
-		Year       func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		CreatedBy   func(childComplexity int) int
+		Date        func(childComplexity int) int
+		End         func(childComplexity int) int
+		Evidence    func(childComplexity int) int
+		Former      func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Measure     func(childComplexity int) int
+		Negated     func(childComplexity int) int
+		Object      func(childComplexity int) int
+		Predicate   func(childComplexity int) int
+		Quantity    func(childComplexity int) int
+		RetractedBy func(childComplexity int) int
+		Retraction  func(childComplexity int) int
+		Role        func(childComplexity int) int
+		Start       func(childComplexity int) int
+		Subject     func(childComplexity int) int
+		Tier        func(childComplexity int) int
+		TierSize    func(childComplexity int) int
+		Value       func(childComplexity int) int
+		Year        func(childComplexity int) int
 	}
 
 	FactConnection struct {
@@ -221,6 +225,7 @@ type ComplexityRoot struct {
 
 	Lawsuit struct {
 		Aliases         func(childComplexity int) int
+		CreatedBy       func(childComplexity int) int
 		Defendants      func(childComplexity int) int
 		Description     func(childComplexity int) int
 		Facts           func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
@@ -248,6 +253,7 @@ type ComplexityRoot struct {
 	Organization struct {
 		Aliases                  func(childComplexity int) int
 		Country                  func(childComplexity int) int
+		CreatedBy                func(childComplexity int) int
 		Description              func(childComplexity int) int
 		ExportControls           func(childComplexity int) int
 		Facts                    func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
@@ -305,6 +311,7 @@ type ComplexityRoot struct {
 
 	Person struct {
 		Aliases             func(childComplexity int) int
+		CreatedBy           func(childComplexity int) int
 		Description         func(childComplexity int) int
 		Facts               func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		FactsConnection     func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
@@ -338,6 +345,7 @@ type ComplexityRoot struct {
 	Place struct {
 		Aliases          func(childComplexity int) int
 		Code             func(childComplexity int) int
+		CreatedBy        func(childComplexity int) int
 		Description      func(childComplexity int) int
 		Events           func(childComplexity int) int
 		EventsConnection func(childComplexity int, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) int
@@ -356,6 +364,7 @@ type ComplexityRoot struct {
 	Plan struct {
 		Aliases           func(childComplexity int) int
 		AnnouncedAt       func(childComplexity int) int
+		CreatedBy         func(childComplexity int) int
 		Date              func(childComplexity int) int
 		Description       func(childComplexity int) int
 		EndorsedBy        func(childComplexity int) int
@@ -389,6 +398,7 @@ type ComplexityRoot struct {
 	Product struct {
 		Aliases         func(childComplexity int) int
 		Controls        func(childComplexity int) int
+		CreatedBy       func(childComplexity int) int
 		Description     func(childComplexity int) int
 		Facts           func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		FactsConnection func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
@@ -460,6 +470,7 @@ type ComplexityRoot struct {
 
 	Sanction struct {
 		Aliases           func(childComplexity int) int
+		CreatedBy         func(childComplexity int) int
 		Description       func(childComplexity int) int
 		Facts             func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		FactsConnection   func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
@@ -521,6 +532,7 @@ type ComplexityRoot struct {
 	Source struct {
 		Aliases         func(childComplexity int) int
 		Author          func(childComplexity int) int
+		CreatedBy       func(childComplexity int) int
 		Description     func(childComplexity int) int
 		Facts           func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
 		FactsConnection func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
@@ -550,6 +562,7 @@ type ComplexityRoot struct {
 
 	Topic struct {
 		Aliases          func(childComplexity int) int
+		CreatedBy        func(childComplexity int) int
 		Description      func(childComplexity int) int
 		Events           func(childComplexity int) int
 		EventsConnection func(childComplexity int, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) int
@@ -634,6 +647,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Event.AttendedWithoutSponsoring(childComplexity), true
+	case "Event.createdBy":
+		if e.ComplexityRoot.Event.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.CreatedBy(childComplexity), true
 	case "Event.description":
 		if e.ComplexityRoot.Event.Description == nil {
 			break
@@ -875,6 +894,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EventSeries.Aliases(childComplexity), true
+	case "EventSeries.createdBy":
+		if e.ComplexityRoot.EventSeries.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventSeries.CreatedBy(childComplexity), true
 	case "EventSeries.description":
 		if e.ComplexityRoot.EventSeries.Description == nil {
 			break
@@ -1027,6 +1052,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ExportControl.Aliases(childComplexity), true
+	case "ExportControl.createdBy":
+		if e.ComplexityRoot.ExportControl.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExportControl.CreatedBy(childComplexity), true
 	case "ExportControl.date":
 		if e.ComplexityRoot.ExportControl.Date == nil {
 			break
@@ -1222,6 +1253,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Fact.Quantity(childComplexity), true
+	case "Fact.retractedBy":
+		if e.ComplexityRoot.Fact.RetractedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Fact.RetractedBy(childComplexity), true
 	case "Fact.retraction":
 		if e.ComplexityRoot.Fact.Retraction == nil {
 			break
@@ -1439,6 +1476,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Lawsuit.Aliases(childComplexity), true
+	case "Lawsuit.createdBy":
+		if e.ComplexityRoot.Lawsuit.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Lawsuit.CreatedBy(childComplexity), true
 	case "Lawsuit.defendants":
 		if e.ComplexityRoot.Lawsuit.Defendants == nil {
 			break
@@ -1622,6 +1665,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Organization.Country(childComplexity), true
+	case "Organization.createdBy":
+		if e.ComplexityRoot.Organization.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Organization.CreatedBy(childComplexity), true
 	case "Organization.description":
 		if e.ComplexityRoot.Organization.Description == nil {
 			break
@@ -1929,6 +1978,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Person.Aliases(childComplexity), true
+	case "Person.createdBy":
+		if e.ComplexityRoot.Person.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.CreatedBy(childComplexity), true
 	case "Person.description":
 		if e.ComplexityRoot.Person.Description == nil {
 			break
@@ -2106,6 +2161,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Place.Code(childComplexity), true
+	case "Place.createdBy":
+		if e.ComplexityRoot.Place.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Place.CreatedBy(childComplexity), true
 	case "Place.description":
 		if e.ComplexityRoot.Place.Description == nil {
 			break
@@ -2217,6 +2278,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Plan.AnnouncedAt(childComplexity), true
+	case "Plan.createdBy":
+		if e.ComplexityRoot.Plan.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Plan.CreatedBy(childComplexity), true
 	case "Plan.date":
 		if e.ComplexityRoot.Plan.Date == nil {
 			break
@@ -2384,6 +2451,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Product.Controls(childComplexity), true
+	case "Product.createdBy":
+		if e.ComplexityRoot.Product.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.CreatedBy(childComplexity), true
 	case "Product.description":
 		if e.ComplexityRoot.Product.Description == nil {
 			break
@@ -2849,6 +2922,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Sanction.Aliases(childComplexity), true
+	case "Sanction.createdBy":
+		if e.ComplexityRoot.Sanction.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Sanction.CreatedBy(childComplexity), true
 	case "Sanction.description":
 		if e.ComplexityRoot.Sanction.Description == nil {
 			break
@@ -3116,6 +3195,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Source.Author(childComplexity), true
+	case "Source.createdBy":
+		if e.ComplexityRoot.Source.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Source.CreatedBy(childComplexity), true
 	case "Source.description":
 		if e.ComplexityRoot.Source.Description == nil {
 			break
@@ -3276,6 +3361,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Topic.Aliases(childComplexity), true
+	case "Topic.createdBy":
+		if e.ComplexityRoot.Topic.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Topic.CreatedBy(childComplexity), true
 	case "Topic.description":
 		if e.ComplexityRoot.Topic.Description == nil {
 			break
@@ -3529,6 +3620,8 @@ func (ec *executionContext) childFields_Event(ctx context.Context, field graphql
 		return ec.fieldContext_Event_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Event_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Event_createdBy(ctx, field)
 	case "year":
 		return ec.fieldContext_Event_year(ctx, field)
 	case "series":
@@ -3617,6 +3710,8 @@ func (ec *executionContext) childFields_EventSeries(ctx context.Context, field g
 		return ec.fieldContext_EventSeries_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_EventSeries_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_EventSeries_createdBy(ctx, field)
 	case "editions":
 		return ec.fieldContext_EventSeries_editions(ctx, field)
 	case "places":
@@ -3665,6 +3760,8 @@ func (ec *executionContext) childFields_ExportControl(ctx context.Context, field
 		return ec.fieldContext_ExportControl_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_ExportControl_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_ExportControl_createdBy(ctx, field)
 	case "status":
 		return ec.fieldContext_ExportControl_status(ctx, field)
 	case "date":
@@ -3733,6 +3830,8 @@ func (ec *executionContext) childFields_Fact(ctx context.Context, field graphql.
 		return ec.fieldContext_Fact_createdAt(ctx, field)
 	case "createdBy":
 		return ec.fieldContext_Fact_createdBy(ctx, field)
+	case "retractedBy":
+		return ec.fieldContext_Fact_retractedBy(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Fact", field.Name)
 }
@@ -3845,6 +3944,8 @@ func (ec *executionContext) childFields_Lawsuit(ctx context.Context, field graph
 		return ec.fieldContext_Lawsuit_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Lawsuit_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Lawsuit_createdBy(ctx, field)
 	case "plaintiffs":
 		return ec.fieldContext_Lawsuit_plaintiffs(ctx, field)
 	case "defendants":
@@ -3875,6 +3976,8 @@ func (ec *executionContext) childFields_Organization(ctx context.Context, field 
 		return ec.fieldContext_Organization_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Organization_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Organization_createdBy(ctx, field)
 	case "orgType":
 		return ec.fieldContext_Organization_orgType(ctx, field)
 	case "country":
@@ -3991,6 +4094,8 @@ func (ec *executionContext) childFields_Person(ctx context.Context, field graphq
 		return ec.fieldContext_Person_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Person_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Person_createdBy(ctx, field)
 	case "positions":
 		return ec.fieldContext_Person_positions(ctx, field)
 	case "quotes":
@@ -4055,6 +4160,8 @@ func (ec *executionContext) childFields_Place(ctx context.Context, field graphql
 		return ec.fieldContext_Place_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Place_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Place_createdBy(ctx, field)
 	case "placeType":
 		return ec.fieldContext_Place_placeType(ctx, field)
 	case "code":
@@ -4091,6 +4198,8 @@ func (ec *executionContext) childFields_Plan(ctx context.Context, field graphql.
 		return ec.fieldContext_Plan_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Plan_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Plan_createdBy(ctx, field)
 	case "date":
 		return ec.fieldContext_Plan_date(ctx, field)
 	case "issuedBy":
@@ -4157,6 +4266,8 @@ func (ec *executionContext) childFields_Product(ctx context.Context, field graph
 		return ec.fieldContext_Product_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Product_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Product_createdBy(ctx, field)
 	case "productType":
 		return ec.fieldContext_Product_productType(ctx, field)
 	case "makers":
@@ -4239,6 +4350,8 @@ func (ec *executionContext) childFields_Sanction(ctx context.Context, field grap
 		return ec.fieldContext_Sanction_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Sanction_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Sanction_createdBy(ctx, field)
 	case "programme":
 		return ec.fieldContext_Sanction_programme(ctx, field)
 	case "imposedBy":
@@ -4359,6 +4472,8 @@ func (ec *executionContext) childFields_Source(ctx context.Context, field graphq
 		return ec.fieldContext_Source_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Source_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Source_createdBy(ctx, field)
 	case "title":
 		return ec.fieldContext_Source_title(ctx, field)
 	case "titleEn":
@@ -4419,6 +4534,8 @@ func (ec *executionContext) childFields_Topic(ctx context.Context, field graphql
 		return ec.fieldContext_Topic_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Topic_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Topic_createdBy(ctx, field)
 	case "events":
 		return ec.fieldContext_Topic_events(ctx, field)
 	case "factsConnection":
