@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -98,18 +99,184 @@ func eq(t *testing.T, got, want any) {
 	}
 }
 
-// TestFactsFilterNegatedNull: a null negated filter means both kinds of fact.
-func TestFactsFilterNegatedNull(t *testing.T) {
+// TestNegatedFactsLeftOutUnlessAskedFor: every list of facts leaves negated
+// facts (what did NOT happen) out unless the query asks for them, facts as
+// factCounts and Entity.facts; asked for, each comes marked negated: true. A
+// filter field left out and the same field given as null (or as its default)
+// answer alike, whichever index the query is answered from.
+func TestNegatedFactsLeftOutUnlessAskedFor(t *testing.T) {
+	srv := testenv.Server(t)
+	r := srv.Must(t, "", `{
+		absent: facts(filter: { predicates: [SPONSORED] }, first: 200) { totalCount nodes { id negated } }
+		nulls: facts(filter: { predicates: [SPONSORED], negated: null, includeNegated: null, includeRetracted: null, yearFrom: null, yearTo: null, subject: null, tier: null }, first: 200) { totalCount nodes { id negated } }
+		pos: facts(filter: { predicates: [SPONSORED], negated: false }, first: 200) { totalCount nodes { id negated } }
+		neg: facts(filter: { predicates: [SPONSORED], negated: true }, first: 200) { totalCount nodes { id negated } }
+		both: facts(filter: { predicates: [SPONSORED], includeNegated: true }, first: 200) { totalCount nodes { id negated } }
+		counted: factCounts(filter: { predicates: [SPONSORED] }, groupBy: []) { count }
+		countedBoth: factCounts(filter: { predicates: [SPONSORED], includeNegated: true }, groupBy: []) { count }
+		qualcomm: organization(slug: "qualcomm") {
+			absent: facts(predicates: [SPONSORED]) { id negated }
+			nulls: facts(predicates: [SPONSORED], negated: null, includeNegated: null, direction: null) { id negated }
+			both: facts(predicates: [SPONSORED], includeNegated: true) { id negated tier }
+		}
+	}`, nil)
+	d := r.Data
+	type list struct {
+		TotalCount int
+		Nodes      []struct {
+			ID      string
+			Negated bool
+		}
+	}
+	get := func(path string) list {
+		var l list
+		if err := r.Decode(path, &l); err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	ids := func(l list) []string {
+		var out []string
+		for _, n := range l.Nodes {
+			out = append(out, n.ID)
+		}
+		return out
+	}
+	negated := func(l list) int {
+		n := 0
+		for _, x := range l.Nodes {
+			if x.Negated {
+				n++
+			}
+		}
+		return n
+	}
+	absent, nulls, pos, neg, both := get("absent"), get("nulls"), get("pos"), get("neg"), get("both")
+	if negated(absent) != 0 || negated(nulls) != 0 || negated(pos) != 0 {
+		t.Errorf("negated facts listed unasked: %d with the fields left out, %d given as null, %d with negated: false",
+			negated(absent), negated(nulls), negated(pos))
+	}
+	eq(t, ids(nulls), ids(absent))
+	eq(t, ids(pos), ids(absent))
+	if neg.TotalCount == 0 || negated(neg) != neg.TotalCount {
+		t.Errorf("negated: true: %d facts, %d of them marked negated", neg.TotalCount, negated(neg))
+	}
+	if both.TotalCount != absent.TotalCount+neg.TotalCount || negated(both) != neg.TotalCount {
+		t.Errorf("includeNegated: %d facts (%d marked negated), want %d positive and %d negated",
+			both.TotalCount, negated(both), absent.TotalCount, neg.TotalCount)
+	}
+	eq(t, testenv.Value(d, "counted.0.count"), float64(absent.TotalCount))
+	eq(t, testenv.Value(d, "countedBoth.0.count"), float64(both.TotalCount))
+
+	var q struct {
+		Absent, Nulls []struct{ Negated bool }
+		Both          []struct {
+			Negated bool
+			Tier    string
+		}
+	}
+	if err := r.Decode("qualcomm", &q); err != nil {
+		t.Fatal(err)
+	}
+	if len(q.Absent) != 1 || q.Absent[0].Negated || len(q.Nulls) != 1 || q.Nulls[0].Negated {
+		t.Errorf("Qualcomm's SPONSORED facts, unasked: %+v, with nulls: %+v; want the one sponsorship", q.Absent, q.Nulls)
+	}
+	var flagged []string
+	for _, f := range q.Both {
+		if f.Negated {
+			flagged = append(flagged, f.Tier)
+		}
+	}
+	if len(q.Both) != 2 || !reflect.DeepEqual(flagged, []string{"STRATEGIC_PARTNER"}) {
+		t.Errorf("Qualcomm's SPONSORED facts with includeNegated: %+v; want the sponsorship and \"not a strategic partner\", marked", q.Both)
+	}
+}
+
+// TestNegatedFactsUnmarkedAreWarnedOf: a list that asks for negated facts
+// beside positive ones (includeNegated: true) and does not select negated
+// answers whole, with a warning at its path in extensions.warnings; a query
+// that selects negated (directly or through a fragment), or lists positive
+// facts only, gets none.
+func TestNegatedFactsUnmarkedAreWarnedOf(t *testing.T) {
+	srv := testenv.Server(t)
+	warnings := func(q string) []string {
+		t.Helper()
+		r := srv.Must(t, "", q, nil)
+		var body struct {
+			Extensions struct {
+				Warnings []struct {
+					Message string
+					Path    []any
+				}
+			}
+		}
+		if err := json.Unmarshal([]byte(r.Raw), &body); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, w := range body.Extensions.Warnings {
+			if !strings.Contains(w.Message, "select negated") {
+				t.Errorf("warning %q does not say to select negated", w.Message)
+			}
+			var p []string
+			for _, x := range w.Path {
+				p = append(p, fmt.Sprint(x))
+			}
+			out = append(out, strings.Join(p, "."))
+		}
+		return out
+	}
+	eq(t, warnings(`{
+		unmarked: facts(filter: { subject: "qualcomm", includeNegated: true }) { nodes { predicate tier } }
+		marked: facts(filter: { subject: "qualcomm", includeNegated: true }) { edges { node { predicate tier ...N } } }
+		positive: facts(filter: { subject: "qualcomm" }) { nodes { predicate tier } }
+		onlyNegated: facts(filter: { subject: "qualcomm", negated: true }) { nodes { predicate tier } }
+		organization(slug: "qualcomm") {
+			facts(includeNegated: true) { predicate tier }
+			marked: facts(includeNegated: true) { predicate tier negated }
+			positive: facts { predicate tier }
+		}
+	} fragment N on Fact { negated }`), []string{"unmarked", "organization.facts"})
+	if w := warnings(`{ facts(filter: { subject: "ibm", includeNegated: true }) { nodes { predicate } } }`); len(w) != 0 {
+		t.Errorf("IBM has no negated fact, yet warnings %v", w)
+	}
+}
+
+// TestFactFilterYearToZero: facts(filter: {negated: false, yearTo: 0})
+// answers as facts(filter: {yearTo: 0}) does, the facts of unknown year (the
+// COUNTRY facts), with and without predicates: the predicate index, which holds
+// dated facts only, no longer answers a range that takes in year 0.
+func TestFactFilterYearToZero(t *testing.T) {
 	srv := testenv.Server(t)
 	d := srv.Query(t, `{
-		all: facts(filter: { predicates: [SPONSORED] }) { totalCount }
-		pos: facts(filter: { predicates: [SPONSORED], negated: false }) { totalCount }
-		neg: facts(filter: { predicates: [SPONSORED], negated: true }) { totalCount }
+		a: facts(filter: { yearTo: 0 }, first: 200) { totalCount }
+		b: facts(filter: { negated: false, yearTo: 0 }, first: 200) { totalCount }
+		c: facts(filter: { predicates: [COUNTRY], yearTo: 0 }, first: 200) { totalCount }
+		d: facts(filter: { predicates: [COUNTRY], negated: false, yearTo: 0 }, first: 200) { totalCount }
+		e: facts(filter: { predicates: [COUNTRY], negated: false, yearFrom: 0 }, first: 200) { totalCount }
+		all: facts(filter: { predicates: [COUNTRY] }, first: 200) { totalCount }
 	}`, nil)
-	all, pos, neg := testenv.Value(d, "all.totalCount").(float64), testenv.Value(d, "pos.totalCount").(float64), testenv.Value(d, "neg.totalCount").(float64)
-	if all != pos+neg || neg == 0 {
-		t.Fatalf("all %v, positive %v, negated %v", all, pos, neg)
+	all := testenv.Value(d, "all.totalCount")
+	if n, _ := all.(float64); n == 0 {
+		t.Fatalf("no COUNTRY facts: %v", d)
 	}
+	eq(t, testenv.Value(d, "b.totalCount"), testenv.Value(d, "a.totalCount"))
+	for _, k := range []string{"c", "d", "e"} {
+		if got := testenv.Value(d, k+".totalCount"); got != all {
+			t.Errorf("%s: %v COUNTRY facts, want all %v (none has a year)", k, got, all)
+		}
+	}
+}
+
+// TestSourcePublishedIsAPartialDate: a source's publication date comes in the
+// { value precision } shape of every other date, the day its timestamp's own
+// offset reads, beside the timestamp.
+func TestSourcePublishedIsAPartialDate(t *testing.T) {
+	srv := testenv.Server(t)
+	d := srv.Query(t, `{ source(slug: "waic-2023-article") { publishedAt published { value precision year month day } } }`, nil)
+	eq(t, testenv.Value(d, "source.publishedAt"), "2023-07-03T22:51:00+07:00")
+	eq(t, testenv.Value(d, "source.published"), map[string]any{
+		"value": "2023-07-03", "precision": "DAY", "year": float64(2023), "month": float64(7), "day": float64(3)})
 }
 
 // TestTraversalIsBatched: a traversal reads the store once per level of the

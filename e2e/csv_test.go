@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -469,5 +470,42 @@ func TestCSVFragmentBomb(t *testing.T) {
 	resp, _, body := csvGET(t, srv, "/q/bomb", nil, nil)
 	if code, _ := errorOf(t, body); resp.StatusCode != http.StatusBadRequest || code != "COMPLEXITY_LIMIT_EXCEEDED" {
 		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+}
+
+// exponent matches a number in exponent notation, in JSON or a CSV cell.
+var exponent = regexp.MustCompile(`(?m)(^|[:,"])-?[0-9]+(\.[0-9]+)?[eE][+-]?[0-9]+`)
+
+// TestAmountsInFixedNotation: the seed's large amounts (2.85 billion yuan,
+// 300 billion) come in fixed notation, never 2.85e+09 or 3e+11, in the JSON
+// answer and in its CSV form; fractions keep their digits (0.3333).
+func TestAmountsInFixedNotation(t *testing.T) {
+	srv := testenv.Server(t)
+	const q = `{ facts(filter: { predicates: [MEASURE, TARGET] }, first: 200) { nodes { measure quantity { amount upper bound unit } } } }`
+	r := srv.Must(t, "", q, nil)
+	for _, want := range []string{`"amount":2850000000,`, `"amount":300000000000,`, `"amount":410000000,`, `"amount":0.3333,`, `"upper":30000,`} {
+		if !strings.Contains(r.Raw, want) {
+			t.Errorf("the JSON answer lacks %s", want)
+		}
+	}
+	if m := exponent.FindString(r.Raw); m != "" {
+		t.Errorf("a number in exponent notation, %s: %s", m, testenv.Clip(r.Raw))
+	}
+
+	saveQuery(t, srv, "amounts", q)
+	_, rows, body := csvGET(t, srv, "/q/amounts", nil, nil)
+	if m := exponent.FindString(body); m != "" {
+		t.Errorf("a CSV cell in exponent notation, %s:\n%s", m, body)
+	}
+	cells := map[string]bool{}
+	for _, row := range rows {
+		for _, c := range row {
+			cells[c] = true
+		}
+	}
+	for _, want := range []string{"2850000000", "300000000000", "0.3333"} {
+		if !cells[want] {
+			t.Errorf("no CSV cell %q:\n%s", want, body)
+		}
 	}
 }

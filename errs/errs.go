@@ -24,6 +24,7 @@ type Code string
 const (
 	// Input the client can correct (storage's codes).
 	NotFound         Code = "NOT_FOUND"
+	WrongKind        Code = "WRONG_KIND"
 	InvalidArgument  Code = "INVALID_ARGUMENT"
 	InvalidDate      Code = "INVALID_DATE"
 	InvalidCountry   Code = "INVALID_COUNTRY"
@@ -37,6 +38,7 @@ const (
 	// Writes and the server.
 	Unauthenticated     Code = "UNAUTHENTICATED"
 	WritesDisabled      Code = "WRITES_DISABLED"
+	Forbidden           Code = "FORBIDDEN"
 	TooManyAuthFailures Code = "TOO_MANY_AUTH_FAILURES"
 	Internal            Code = "INTERNAL"
 	ServerBusy          Code = "SERVER_BUSY"
@@ -88,6 +90,7 @@ type entry struct {
 // the code refuses as a whole.
 var table = map[Code]entry{
 	NotFound:         {404, "an ID, slug or saved-query name that names nothing"},
+	WrongKind:        {404, "a lookup of one kind given the ID or slug of another kind (organization(slug: \"waic-2023\"), an event): answered null, with a hint naming the lookup that finds it"},
 	InvalidArgument:  {400, "an argument or input that does not fit: a fact that does not fit its predicate, an empty name, a bad cursor, first over its bound"},
 	InvalidDate:      {400, "not YYYY, YYYY-MM or YYYY-MM-DD, a day that does not exist, an end before its start"},
 	InvalidCountry:   {400, "not an ISO 3166-1 alpha-2 country code"},
@@ -98,8 +101,9 @@ var table = map[Code]entry{
 	Timeout:          {503, "a request that ran out of time; its work was stopped"},
 	DiskFull:         {507, "a write while the disk holding the store is nearly full"},
 
-	Unauthenticated:     {401, "a write without the bearer token"},
-	WritesDisabled:      {403, "a write to a server started without a write token"},
+	Unauthenticated:     {401, "a write, a backup, or any request to a private server, without a curator's bearer token"},
+	WritesDisabled:      {403, "a write to a server started without a token that has the scope it needs"},
+	Forbidden:           {403, "a curator's token without the scope the request needs (write for mutations, admin for backups and saved queries)"},
 	TooManyAuthFailures: {429, "a client address that failed at the token too often; retry after Retry-After"},
 	Internal:            {500, "anything else: logged in full, never detailed to the client"},
 	ServerBusy:          {503, "no admission slot came free in time; retry after Retry-After"},
@@ -164,6 +168,10 @@ type Error struct {
 	Code    Code
 	Field   string // the input field at fault, when there is one
 	Message string
+	// Hint says what to ask instead, when the error knows (a WRONG_KIND
+	// lookup: event(slug: "waic-2023")); the client sees it as
+	// extensions.hint.
+	Hint string
 }
 
 func (e *Error) Error() string { return e.Message }

@@ -2,8 +2,8 @@ package graph
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -131,13 +131,16 @@ func factsOf(facts []*storage.Fact, err error) ([]*model.Fact, error) {
 	return model.Facts(facts), nil
 }
 
-// entityFacts is the facts field every entity kind shares.
-func (r *Resolver) entityFacts(ctx context.Context, n *storage.Node, preds []storage.Predicate, dir *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error) {
+// entityFacts is the facts field every entity kind shares. Which facts it
+// keeps, negated and retracted ones, is storage.FactQuery's rule, as for the
+// facts query.
+func (r *Resolver) entityFacts(ctx context.Context, n *storage.Node, preds []storage.Predicate, dir *model.Direction, negated, includeNegated, includeRetracted *bool) ([]*model.Fact, error) {
 	d := model.DirectionBoth
 	if dir != nil {
 		d = *dir
 	}
 	retracted := includeRetracted != nil && *includeRetracted
+	keep := storage.FactQuery{Negated: negated, IncludeNegated: includeNegated != nil && *includeNegated}
 	if len(preds) == 0 {
 		preds = []storage.Predicate{""}
 	}
@@ -147,18 +150,22 @@ func (r *Resolver) entityFacts(ctx context.Context, n *storage.Node, preds []sto
 			continue
 		}
 		for _, p := range preds {
-			facts, err := r.adjacent(ctx, storage.AdjQuery{Node: n.ID, Dir: dd, Predicate: p, Negated: negated == nil || *negated, Retracted: retracted})
+			facts, err := r.adjacent(ctx, storage.AdjQuery{Node: n.ID, Dir: dd, Predicate: p, Negated: !keep.PositiveOnly(), Retracted: retracted})
 			if err != nil {
 				return nil, err
 			}
 			for _, f := range facts {
-				if negated == nil || f.Negated == *negated {
+				if keep.Keeps(f.Negated) {
 					out = append(out, f)
 				}
 			}
 		}
 	}
-	return model.Facts(out), nil
+	facts := model.Facts(out)
+	if negated == nil && keep.IncludeNegated {
+		warnUnmarkedNegated(ctx, anyNegated(facts), false)
+	}
+	return facts, nil
 }
 
 // startOf is the start (or point in time: a fact has one or the other) of the
@@ -190,14 +197,19 @@ func (r *Resolver) firstDate(ctx context.Context, n *storage.Node, dir storage.D
 	return nil, nil
 }
 
-// lookup resolves an (id, slug) pair of arguments to a node of kind k; nil when
-// it names none. kind "" accepts any kind.
+// lookup resolves an (id, slug) pair of arguments to a node of kind k (""
+// for any kind): nil, with no error, when it names nothing; nil with a
+// WRONG_KIND error (wrongKind) when it names an entity of another kind, or,
+// by ID, a fact.
 func (r *Resolver) lookup(ctx context.Context, id *uuid.UUID, slug *string, k storage.Kind) (*storage.Node, error) {
 	var n *storage.Node
 	var err error
 	switch {
 	case id != nil:
 		n, err = r.node(ctx, *id)
+		if err == nil && n == nil {
+			return nil, r.factNotEntity(ctx, *id, k)
+		}
 	case slug != nil:
 		n, err = r.graph(ctx).NodeBySlug(*slug)
 		if errs.CodeOf(err) == errs.NotFound {
@@ -210,7 +222,7 @@ func (r *Resolver) lookup(ctx context.Context, id *uuid.UUID, slug *string, k st
 		return nil, err
 	}
 	if k != "" && n.Kind != k {
-		return nil, nil
+		return nil, wrongKind(n, k, id != nil)
 	}
 	return n, nil
 }
@@ -222,6 +234,75 @@ func lookupAs[T any](ctx context.Context, r *Resolver, id *uuid.UUID, slug *stri
 		return nil, err
 	}
 	return model.ViewAs[T](n), nil
+}
+
+// lookups names the Query field that finds an entity of each kind by ID or
+// slug, for the hints of WRONG_KIND errors.
+var lookups = map[storage.Kind]string{
+	storage.KindEventSeries:   "eventSeries",
+	storage.KindEvent:         "event",
+	storage.KindOrganization:  "organization",
+	storage.KindPerson:        "person",
+	storage.KindPlace:         "place",
+	storage.KindProduct:       "product",
+	storage.KindSanction:      "sanction",
+	storage.KindExportControl: "exportControl",
+	storage.KindPlan:          "plan",
+	storage.KindTopic:         "topic",
+	storage.KindLawsuit:       "lawsuit",
+	storage.KindSource:        "source",
+}
+
+// wrongKind is the error of a lookup of kind want that found n, of another
+// kind, by ID (byID) or slug: it names n's kind and the lookups that find it
+// ("waic-2023 is an EVENT, not an ORGANIZATION: use event(slug:) or
+// entity(slug:)"), and hints the call.
+func wrongKind(n *storage.Node, want storage.Kind, byID bool) error {
+	arg, val := "slug", n.Slug
+	if byID {
+		arg, val = "id", n.ID.String()
+	}
+	field := lookups[n.Kind]
+	return &errs.Error{Code: errs.WrongKind, Field: arg,
+		Message: fmt.Sprintf("%s is %s, not %s: use %s(%s:) or entity(%s:)", val, withArticle(string(n.Kind)), withArticle(string(want)), field, arg, arg),
+		Hint:    fmt.Sprintf("%s(%s: %q)", field, arg, val)}
+}
+
+// factNotEntity is the error of a lookup of an entity (of kind k, "" for any)
+// by an ID that names none: WRONG_KIND when it names a fact, else nil (the
+// lookup answers null).
+func (r *Resolver) factNotEntity(ctx context.Context, id uuid.UUID, k storage.Kind) error {
+	f, err := r.fact(ctx, id)
+	if err != nil || f == nil {
+		return err
+	}
+	want := "an entity"
+	if k != "" {
+		want = withArticle(string(k))
+	}
+	return &errs.Error{Code: errs.WrongKind, Field: "id",
+		Message: fmt.Sprintf("%s is a fact, not %s: use fact(id:) or node(id:)", id, want),
+		Hint:    fmt.Sprintf("fact(id: %q)", id.String())}
+}
+
+// entityNotFact is the error of fact(id:) given an ID that names no fact:
+// WRONG_KIND when it names an entity, else nil (the lookup answers null).
+func (r *Resolver) entityNotFact(ctx context.Context, id uuid.UUID) error {
+	n, err := r.node(ctx, id)
+	if err != nil || n == nil {
+		return err
+	}
+	return &errs.Error{Code: errs.WrongKind, Field: "id",
+		Message: fmt.Sprintf("%s is %s, not a fact: use %s(id:) or entity(id:)", id, withArticle(string(n.Kind)), lookups[n.Kind]),
+		Hint:    fmt.Sprintf("%s(id: %q)", lookups[n.Kind], id.String())}
+}
+
+// withArticle is a kind with its indefinite article: "an EVENT", "a PERSON".
+func withArticle(kind string) string {
+	if kind != "" && strings.ContainsRune("AEIOU", rune(kind[0])) {
+		return "an " + kind
+	}
+	return "a " + kind
 }
 
 // ref resolves an optional slug-or-ID argument; uuid.Nil when absent.
@@ -239,86 +320,6 @@ func (r *Resolver) ref(ctx context.Context, field string, s *string) (uuid.UUID,
 	}
 	return id, nil
 }
-
-// MaxPageSize bounds first on every connection.
-const MaxPageSize = 200
-
-func cursorOf(id uuid.UUID) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
-
-// page cuts ids to the page after the cursor, returning the page and PageInfo.
-func page(ids []uuid.UUID, first *int, after *string, def int) ([]uuid.UUID, *model.PageInfo, error) {
-	n := def
-	if first != nil {
-		n = *first
-	}
-	if n < 0 || n > MaxPageSize {
-		return nil, nil, &errs.Error{Code: errs.InvalidArgument, Field: "first", Message: fmt.Sprintf("first must be between 0 and %d", MaxPageSize)}
-	}
-	start := 0
-	if after != nil && *after != "" {
-		b, err := base64.RawURLEncoding.DecodeString(*after)
-		if err != nil || len(b) != 16 {
-			return nil, nil, &errs.Error{Code: errs.InvalidArgument, Field: "after", Message: "after is not a cursor this API gave"}
-		}
-		id, _ := uuid.FromBytes(b)
-		start = -1
-		for i, x := range ids {
-			if x == id {
-				start = i + 1
-				break
-			}
-		}
-		if start < 0 {
-			return nil, nil, &errs.Error{Code: errs.InvalidArgument, Field: "after", Message: "the cursor's item is no longer in this list"}
-		}
-	}
-	end := min(start+n, len(ids))
-	pg := ids[start:end]
-	info := &model.PageInfo{HasNextPage: end < len(ids), HasPreviousPage: start > 0}
-	if len(pg) > 0 {
-		s, e := cursorOf(pg[0]), cursorOf(pg[len(pg)-1])
-		info.StartCursor, info.EndCursor = &s, &e
-	}
-	return pg, info, nil
-}
-
-func factIDs(facts []*storage.Fact) []uuid.UUID {
-	ids := make([]uuid.UUID, len(facts))
-	for i, f := range facts {
-		ids[i] = f.ID
-	}
-	return ids
-}
-
-// factPageSize is how many facts a page of facts holds when first is not given.
-const factPageSize = 50
-
-// factConnection pages a computed list of facts, in the order asked: as
-// storage lists them, or reversed for DESC.
-func factConnection(facts []*storage.Fact, order *model.SortOrder, first *int, after *string) (*model.FactConnection, error) {
-	if desc(order) {
-		reverse(facts)
-	}
-	ids := factIDs(facts)
-	pg, info, err := page(ids, first, after, factPageSize)
-	if err != nil {
-		return nil, err
-	}
-	byID := make(map[uuid.UUID]*storage.Fact, len(facts))
-	for _, f := range facts {
-		byID[f.ID] = f
-	}
-	c := &model.FactConnection{TotalCount: len(ids), PageInfo: info, Edges: []*model.FactEdge{}, Nodes: []*model.Fact{}}
-	for _, id := range pg {
-		f := model.NewFact(byID[id])
-		c.Edges = append(c.Edges, &model.FactEdge{Cursor: cursorOf(id), Node: f})
-		c.Nodes = append(c.Nodes, f)
-	}
-	return c, nil
-}
-
-// desc reports whether order asks for the reverse of a list's own order.
-func desc(order *model.SortOrder) bool { return order != nil && *order == model.SortOrderDesc }
 
 func reverse[T any](s []T) {
 	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {

@@ -22,7 +22,13 @@ type Loaders struct {
 	nodes     *batcher[uuid.UUID, *storage.Node]
 	adj       *batcher[storage.AdjQuery, []*storage.Fact]
 	absentees *batcher[uuid.UUID, []*storage.Fact]
-	tierSizes *batcher[storage.TierQuery, *storage.Quantity]
+	// attendance answers Event.attendedWithoutSponsoring and didNotAttend.
+	attendance *batcher[uuid.UUID, storage.Attendance]
+	tierSizes  *batcher[storage.TierQuery, *storage.Quantity]
+	// The lists of the connections beside typed lists, filtered and ordered:
+	// each is its own key (a pointer), so that one level's are one read.
+	factLists   *batcher[*storage.FactList, []*storage.Fact]
+	entityLists *batcher[*storage.EntityList, []uuid.UUID]
 }
 
 type loadersKey struct{}
@@ -44,10 +50,28 @@ func NewLoaders(g *storage.Graph, log *slog.Logger) *Loaders {
 		absentees: newBatcher(log, func(ctx context.Context, events []uuid.UUID) ([][]*storage.Fact, error) {
 			return g.WithContext(ctx).Absentees(events)
 		}),
+		attendance: newBatcher(log, func(ctx context.Context, events []uuid.UUID) ([]storage.Attendance, error) {
+			return g.WithContext(ctx).Attendance(events)
+		}),
 		tierSizes: newBatcher(log, func(ctx context.Context, qs []storage.TierQuery) ([]*storage.Quantity, error) {
 			return g.WithContext(ctx).TierSizes(qs)
 		}),
+		factLists: newBatcher(log, func(ctx context.Context, ls []*storage.FactList) ([][]*storage.Fact, error) {
+			return g.WithContext(ctx).FilterFactLists(derefAll(ls))
+		}),
+		entityLists: newBatcher(log, func(ctx context.Context, ls []*storage.EntityList) ([][]uuid.UUID, error) {
+			return g.WithContext(ctx).FilterEntityLists(derefAll(ls))
+		}),
 	}
+}
+
+// derefAll is the values ps point to.
+func derefAll[T any](ps []*T) []T {
+	out := make([]T, len(ps))
+	for i, p := range ps {
+		out[i] = *p
+	}
+	return out
 }
 
 // WithLoaders returns ctx carrying fresh loaders.

@@ -16,8 +16,8 @@ import (
 // PresentError is the GraphQL layer's one error presenter: it maps an error
 // to what the client sees (extensions.code from the table in package errs).
 //
-//   - An *errs.Error (storage's, or a resolver's) keeps its code, message and
-//     field.
+//   - An *errs.Error (storage's, or a resolver's) keeps its code, message,
+//     field and hint.
 //   - A GraphQL error that has a code, or wraps another GraphQL error, passes
 //     through as gqlgen made it.
 //   - gqlgen's uncoded errors that are the client's doing get a code: an
@@ -34,6 +34,9 @@ func PresentError(ctx context.Context, log *slog.Logger, err error) *gqlerror.Er
 		gerr.Extensions = map[string]any{"code": string(se.Code)}
 		if se.Field != "" {
 			gerr.Extensions["field"] = se.Field
+		}
+		if se.Hint != "" {
+			gerr.Extensions["hint"] = se.Hint
 		}
 		return gerr
 	}

@@ -53,3 +53,17 @@ func TestPresentError(t *testing.T) {
 		})
 	}
 }
+
+// TestPresentErrorHint: an error's hint (a WRONG_KIND lookup's: the call
+// that finds the entity) reaches the client as extensions.hint.
+func TestPresentErrorHint(t *testing.T) {
+	err := fmt.Errorf("lookup: %w", &errs.Error{Code: errs.WrongKind, Field: "slug",
+		Message: "waic-2023 is an EVENT, not an ORGANIZATION: use event(slug:) or entity(slug:)", Hint: `event(slug: "waic-2023")`})
+	got := graph.PresentError(context.Background(), nil, err)
+	if got.Extensions["code"] != string(errs.WrongKind) || got.Extensions["hint"] != `event(slug: "waic-2023")` || got.Extensions["field"] != "slug" {
+		t.Errorf("extensions %v", got.Extensions)
+	}
+	if plain := graph.PresentError(context.Background(), nil, errs.Errorf(errs.NotFound, "", "no")); plain.Extensions["hint"] != nil {
+		t.Errorf("a hint where the error has none: %v", plain.Extensions)
+	}
+}

@@ -90,6 +90,16 @@ func (r *queryResolver) Plan(ctx context.Context, id *uuid.UUID, slug *string) (
 	return lookupAs[model.Plan](ctx, r.Resolver, id, slug, storage.KindPlan)
 }
 
+// Topic is the resolver for the topic field.
+func (r *queryResolver) Topic(ctx context.Context, id *uuid.UUID, slug *string) (*model.Topic, error) {
+	return lookupAs[model.Topic](ctx, r.Resolver, id, slug, storage.KindTopic)
+}
+
+// Lawsuit is the resolver for the lawsuit field.
+func (r *queryResolver) Lawsuit(ctx context.Context, id *uuid.UUID, slug *string) (*model.Lawsuit, error) {
+	return lookupAs[model.Lawsuit](ctx, r.Resolver, id, slug, storage.KindLawsuit)
+}
+
 // Source is the resolver for the source field.
 func (r *queryResolver) Source(ctx context.Context, id *uuid.UUID, slug *string) (*model.Source, error) {
 	return lookupAs[model.Source](ctx, r.Resolver, id, slug, storage.KindSource)
@@ -98,30 +108,25 @@ func (r *queryResolver) Source(ctx context.Context, id *uuid.UUID, slug *string)
 // Fact is the resolver for the fact field.
 func (r *queryResolver) Fact(ctx context.Context, id uuid.UUID) (*model.Fact, error) {
 	f, err := r.fact(ctx, id)
+	if err == nil && f == nil {
+		return nil, r.entityNotFact(ctx, id)
+	}
 	return model.NewFact(f), err
 }
 
 // Entities is the resolver for the entities field.
-func (r *queryResolver) Entities(ctx context.Context, filter *model.EntityFilter, orderBy *model.EntityOrder, order *model.SortOrder, first *int, after *string) (*model.EntityConnection, error) {
-	return r.entityList(ctx, filter, orderBy, order, first, after)
+func (r *queryResolver) Entities(ctx context.Context, filter *model.EntityFilter, orderBy *model.EntityOrder, order *model.SortOrder, first *int, after *string, last *int, before *string, sort []*model.EntitySort) (*model.EntityConnection, error) {
+	return r.entityList(ctx, filter, orderBy, order, sort, paging(ctx, first, after, last, before))
 }
 
 // Facts is the resolver for the facts field.
-func (r *queryResolver) Facts(ctx context.Context, filter *model.FactFilter, order *model.SortOrder, first *int, after *string) (*model.FactConnection, error) {
-	return r.factList(ctx, filter, order, first, after)
+func (r *queryResolver) Facts(ctx context.Context, filter *model.FactFilter, order *model.SortOrder, first *int, after *string, last *int, before *string, sort []*model.FactSort) (*model.FactConnection, error) {
+	return r.factList(ctx, filter, order, sort, paging(ctx, first, after, last, before))
 }
 
 // Sponsorships is the resolver for the sponsorships field.
-func (r *queryResolver) Sponsorships(ctx context.Context, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder, first *int, after *string) (*model.FactConnection, error) {
-	q, err := r.sponsorshipQuery(ctx, series, event, sponsorCountry, tier, yearFrom, yearTo)
-	if err != nil {
-		return nil, err
-	}
-	facts, err := r.graph(ctx).Sponsorships(q)
-	if err != nil {
-		return nil, err
-	}
-	return factConnection(facts, order, first, after)
+func (r *queryResolver) Sponsorships(ctx context.Context, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder, first *int, after *string, last *int, before *string, filter *model.FactFilter, sort []*model.FactSort) (*model.FactConnection, error) {
+	return r.sponsorshipList(ctx, series, event, sponsorCountry, tier, yearFrom, yearTo, order, filter, sort, paging(ctx, first, after, last, before))
 }
 
 // SponsorshipsByYear is the resolver for the sponsorshipsByYear field.
@@ -147,4 +152,10 @@ func (r *queryResolver) Stats(ctx context.Context) (*model.GraphStats, error) {
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
-type queryResolver struct{ *Resolver }
+// SponsorshipYear returns SponsorshipYearResolver implementation.
+func (r *Resolver) SponsorshipYear() SponsorshipYearResolver { return &sponsorshipYearResolver{r} }
+
+type (
+	queryResolver           struct{ *Resolver }
+	sponsorshipYearResolver struct{ *Resolver }
+)

@@ -20,7 +20,7 @@ import (
 
 // This file checks that every table of kinds and predicates outside storage
 // agrees with storage's registries (storage.Kinds, storage.Predicates and the
-// lists of tiers, bounds, precisions and dimensions): the schema's enums and
+// lists of tiers, bounds, precisions, dimensions and sort keys): the schema's enums and
 // entity types, graph/model's typed views, and the explorer's tables. A kind
 // or predicate added to storage and forgotten elsewhere, or one written
 // elsewhere that storage does not know, fails here, naming the table.
@@ -84,12 +84,14 @@ func diff(got, want []string, both bool) string {
 // order; the schema's other enums are GraphQL's own.
 func TestSchemaEnumsAgreeWithStorage(t *testing.T) {
 	registries := map[string][]string{
-		"EntityKind":    names(storage.Kinds),
-		"Predicate":     predicateNames(func(storage.PredicateSpec) bool { return true }),
-		"SponsorTier":   names(storage.Tiers),
-		"Bound":         names(storage.Bounds),
-		"DatePrecision": names(storage.Precisions),
-		"FactDimension": names(storage.Dimensions),
+		"EntityKind":      names(storage.Kinds),
+		"Predicate":       predicateNames(func(storage.PredicateSpec) bool { return true }),
+		"SponsorTier":     names(storage.Tiers),
+		"Bound":           names(storage.Bounds),
+		"DatePrecision":   names(storage.Precisions),
+		"FactDimension":   names(storage.Dimensions),
+		"FactSortField":   names(storage.FactSortKeys),
+		"EntitySortField": names(storage.EntitySortKeys),
 	}
 	graphqlOnly := []string{"Direction", "EntityOrder", "SortOrder"}
 	s := graph.Schema()
@@ -122,9 +124,9 @@ func TestSchemaEnumsAgreeWithStorage(t *testing.T) {
 }
 
 // TestEntityTypesAgreeWithKinds: each kind is an object type of its Class
-// name implementing Entity, and graph/model views a node of the kind as the
-// Go type of that name (gqlgen.yml binds one to the other); every type
-// implementing Entity is a kind's.
+// name implementing Entity, and graph/model views a node of the kind as the Go type of
+// that name (gqlgen.yml autobinds one to the other); every type implementing
+// Entity is a kind's.
 func TestEntityTypesAgreeWithKinds(t *testing.T) {
 	s := graph.Schema()
 	var types []string

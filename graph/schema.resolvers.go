@@ -14,8 +14,8 @@ import (
 )
 
 // Facts is the resolver for the facts field.
-func (r *eventResolver) Facts(ctx context.Context, obj *model.Event, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error) {
-	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeRetracted)
+func (r *eventResolver) Facts(ctx context.Context, obj *model.Event, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error) {
+	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted)
 }
 
 // Series is the resolver for the series field.
@@ -58,6 +58,18 @@ func (r *eventResolver) Absentees(ctx context.Context, obj *model.Event) ([]*mod
 	return factsOf(r.loaders(ctx).absentees.Load(ctx, obj.ID))
 }
 
+// AttendedWithoutSponsoring is the resolver for the attendedWithoutSponsoring field.
+func (r *eventResolver) AttendedWithoutSponsoring(ctx context.Context, obj *model.Event) ([]*model.Fact, error) {
+	a, err := r.loaders(ctx).attendance.Load(ctx, obj.ID)
+	return model.Facts(a.AttendedWithoutSponsoring), err
+}
+
+// DidNotAttend is the resolver for the didNotAttend field.
+func (r *eventResolver) DidNotAttend(ctx context.Context, obj *model.Event) ([]*model.Fact, error) {
+	a, err := r.loaders(ctx).attendance.Load(ctx, obj.ID)
+	return model.Facts(a.DidNotAttend), err
+}
+
 // Speakers is the resolver for the speakers field.
 func (r *eventResolver) Speakers(ctx context.Context, obj *model.Event) ([]*model.Person, error) {
 	return relatedAs[model.Person](ctx, r.Resolver, obj.Node, storage.In, storage.PredSpeakerAt, storage.KindPerson)
@@ -84,8 +96,8 @@ func (r *eventResolver) Measures(ctx context.Context, obj *model.Event) ([]*mode
 }
 
 // Facts is the resolver for the facts field.
-func (r *eventSeriesResolver) Facts(ctx context.Context, obj *model.EventSeries, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error) {
-	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeRetracted)
+func (r *eventSeriesResolver) Facts(ctx context.Context, obj *model.EventSeries, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error) {
+	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted)
 }
 
 // Editions is the resolver for the editions field.
@@ -99,7 +111,7 @@ func (r *eventSeriesResolver) Editions(ctx context.Context, obj *model.EventSeri
 		return nil, err
 	}
 	events := viewsOf[model.Event](nodes, storage.KindEvent)
-	if desc(order) {
+	if order != nil && *order == model.SortOrderDesc {
 		reverse(events)
 	}
 	return events, nil
@@ -125,8 +137,8 @@ func (r *evidenceResolver) Source(ctx context.Context, obj *model.Evidence) (*mo
 }
 
 // Facts is the resolver for the facts field.
-func (r *exportControlResolver) Facts(ctx context.Context, obj *model.ExportControl, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error) {
-	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeRetracted)
+func (r *exportControlResolver) Facts(ctx context.Context, obj *model.ExportControl, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error) {
+	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted)
 }
 
 // Date is the resolver for the date field.
@@ -195,8 +207,8 @@ func (r *factResolver) TierSize(ctx context.Context, obj *model.Fact) (*model.Qu
 }
 
 // Facts is the resolver for the facts field.
-func (r *lawsuitResolver) Facts(ctx context.Context, obj *model.Lawsuit, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error) {
-	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeRetracted)
+func (r *lawsuitResolver) Facts(ctx context.Context, obj *model.Lawsuit, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error) {
+	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted)
 }
 
 // Plaintiffs is the resolver for the plaintiffs field.
@@ -212,8 +224,8 @@ func (r *lawsuitResolver) Defendants(ctx context.Context, obj *model.Lawsuit) ([
 }
 
 // Facts is the resolver for the facts field.
-func (r *organizationResolver) Facts(ctx context.Context, obj *model.Organization, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error) {
-	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeRetracted)
+func (r *organizationResolver) Facts(ctx context.Context, obj *model.Organization, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error) {
+	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted)
 }
 
 // Country is the resolver for the country field.
@@ -294,8 +306,8 @@ func (r *organizationResolver) People(ctx context.Context, obj *model.Organizati
 }
 
 // Facts is the resolver for the facts field.
-func (r *personResolver) Facts(ctx context.Context, obj *model.Person, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error) {
-	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeRetracted)
+func (r *personResolver) Facts(ctx context.Context, obj *model.Person, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error) {
+	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted)
 }
 
 // Positions is the resolver for the positions field.
@@ -319,8 +331,8 @@ func (r *personResolver) Opened(ctx context.Context, obj *model.Person) ([]*mode
 }
 
 // Facts is the resolver for the facts field.
-func (r *placeResolver) Facts(ctx context.Context, obj *model.Place, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error) {
-	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeRetracted)
+func (r *placeResolver) Facts(ctx context.Context, obj *model.Place, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error) {
+	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted)
 }
 
 // LocatedIn is the resolver for the locatedIn field.
@@ -334,8 +346,8 @@ func (r *placeResolver) Events(ctx context.Context, obj *model.Place) ([]*model.
 }
 
 // Facts is the resolver for the facts field.
-func (r *planResolver) Facts(ctx context.Context, obj *model.Plan, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error) {
-	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeRetracted)
+func (r *planResolver) Facts(ctx context.Context, obj *model.Plan, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error) {
+	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted)
 }
 
 // Date is the resolver for the date field.
@@ -364,8 +376,8 @@ func (r *planResolver) AnnouncedAt(ctx context.Context, obj *model.Plan) ([]*mod
 }
 
 // Facts is the resolver for the facts field.
-func (r *productResolver) Facts(ctx context.Context, obj *model.Product, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error) {
-	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeRetracted)
+func (r *productResolver) Facts(ctx context.Context, obj *model.Product, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error) {
+	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted)
 }
 
 // Makers is the resolver for the makers field.
@@ -379,8 +391,8 @@ func (r *productResolver) Controls(ctx context.Context, obj *model.Product) ([]*
 }
 
 // Facts is the resolver for the facts field.
-func (r *sanctionResolver) Facts(ctx context.Context, obj *model.Sanction, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error) {
-	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeRetracted)
+func (r *sanctionResolver) Facts(ctx context.Context, obj *model.Sanction, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error) {
+	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted)
 }
 
 // ImposedBy is the resolver for the imposedBy field.
@@ -394,8 +406,8 @@ func (r *sanctionResolver) Targets(ctx context.Context, obj *model.Sanction) ([]
 }
 
 // Facts is the resolver for the facts field.
-func (r *sourceResolver) Facts(ctx context.Context, obj *model.Source, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error) {
-	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeRetracted)
+func (r *sourceResolver) Facts(ctx context.Context, obj *model.Source, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error) {
+	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted)
 }
 
 // Text is the resolver for the text field.
@@ -404,8 +416,8 @@ func (r *sourceResolver) Text(ctx context.Context, obj *model.Source) (string, e
 }
 
 // Facts is the resolver for the facts field.
-func (r *topicResolver) Facts(ctx context.Context, obj *model.Topic, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeRetracted *bool) ([]*model.Fact, error) {
-	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeRetracted)
+func (r *topicResolver) Facts(ctx context.Context, obj *model.Topic, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error) {
+	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted)
 }
 
 // Events is the resolver for the events field.

@@ -77,9 +77,9 @@ type Point struct {
 // MaxSeriesYears bounds the years a TimeSeries spans, zeros included.
 const MaxSeriesYears = 200
 
-// CountFacts counts the facts q selects, grouped by the dimensions in by. When
-// q.Negated is nil it counts positive facts only: a count of sponsors must not
-// include "avoided sponsoring". Groups come ordered by their values, dimension by
+// CountFacts counts the facts q selects (FindFacts's list), grouped by the
+// dimensions in by. Like FindFacts it leaves negated facts out unless q asks
+// for them: a count of sponsors must not include "avoided sponsoring". Groups come ordered by their values, dimension by
 // dimension in the order of by, unknown values last; with no dimensions there is
 // exactly one group, the total. Returns an *errs.Error INVALID_ARGUMENT for an unknown
 // dimension.
@@ -88,9 +88,12 @@ func (g *Graph) CountFacts(q FactQuery, by []Dimension) ([]Group, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := q.Check("filter"); err != nil {
+		return nil, err
+	}
 	var out []Group
 	err = g.view(func(s Snapshot) error {
-		facts, err := selectFacts(s, positiveByDefault(q))
+		facts, err := selectFacts(s, q)
 		if err != nil {
 			return err
 		}
@@ -110,8 +113,8 @@ func (g *Graph) CountFacts(q FactQuery, by []Dimension) ([]Group, error) {
 // the values of the dimensions in by (one series when by is empty). Every series
 // has a point for each year from q.YearFrom (else the first year counted) to
 // q.YearTo (else the last), zeros included, so that series line up on one axis.
-// Facts of unknown year are left out. Negated facts are left out unless
-// q.Negated asks for them, as in CountFacts; series are ordered as CountFacts
+// Facts of unknown year are left out. Negated facts are left out unless q
+// asks for them, as in FindFacts and CountFacts; series are ordered as CountFacts
 // orders groups. Returns an *errs.Error INVALID_ARGUMENT when by holds YEAR or an
 // unknown dimension, or when the years span more than MaxSeriesYears.
 func (g *Graph) TimeSeries(q FactQuery, by []Dimension) ([]Series, error) {
@@ -122,9 +125,12 @@ func (g *Graph) TimeSeries(q FactQuery, by []Dimension) ([]Series, error) {
 	if slices.Contains(by, DimYear) {
 		return nil, errs.Errorf(errs.InvalidArgument, "seriesBy", "seriesBy cannot hold YEAR: the years are the points")
 	}
+	if err := q.Check("filter"); err != nil {
+		return nil, err
+	}
 	var totals, cells []Group
 	err = g.view(func(s Snapshot) error {
-		facts, err := selectFacts(s, positiveByDefault(q))
+		facts, err := selectFacts(s, q)
 		if err != nil {
 			return err
 		}
@@ -180,15 +186,6 @@ func (g *Graph) TimeSeries(q FactQuery, by []Dimension) ([]Series, error) {
 		out = append(out, s)
 	}
 	return out, nil
-}
-
-// positiveByDefault makes a nil Negated mean positive facts only.
-func positiveByDefault(q FactQuery) FactQuery {
-	if q.Negated == nil {
-		no := false
-		q.Negated = &no
-	}
-	return q
 }
 
 // checkDimensions rejects unknown dimensions and drops repeated ones.

@@ -85,6 +85,13 @@ func (d Date) String() string {
 	return fmt.Sprintf("%04d", d.Year)
 }
 
+// DayOf is the calendar day of t, DAY-precise, as t's own offset reads it: a
+// source published at 2023-07-03T02:00:00+07:00 was published on 2023-07-03,
+// though it was still 2 July in UTC.
+func DayOf(t time.Time) Date {
+	return Date{Year: t.Year(), Month: int(t.Month()), Day: t.Day(), Precision: PrecisionDay}
+}
+
 // Earliest is the first day the date may stand for, for ordering and ranges.
 func (d Date) Earliest() time.Time {
 	m, day := max(d.Month, 1), max(d.Day, 1)

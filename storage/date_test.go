@@ -138,3 +138,29 @@ func TestDateJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestDayOf: the day of a timestamp is the day its own offset reads, at DAY
+// precision, whatever the day in UTC.
+func TestDayOf(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want string
+	}{
+		{"2023-07-03T22:51:00+07:00", "2023-07-03"},
+		{"2023-07-03T02:00:00+07:00", "2023-07-03"}, // 2 July in UTC
+		{"2023-07-03T23:30:00-05:00", "2023-07-03"}, // 4 July in UTC
+		{"2024-02-29T00:00:00Z", "2024-02-29"},
+	} {
+		ts, err := time.Parse(time.RFC3339, tt.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := storage.DayOf(ts)
+		if d.String() != tt.want || d.Precision != storage.PrecisionDay {
+			t.Errorf("DayOf(%s) = %s %s, want %s DAY", tt.in, d, d.Precision, tt.want)
+		}
+		if _, err := storage.ParseDate(d.String()); err != nil {
+			t.Errorf("DayOf(%s) = %s, which ParseDate refuses: %v", tt.in, d, err)
+		}
+	}
+}

@@ -50,7 +50,8 @@ var Examples = []Example{
 		Operation: "WAIC2023AttendedWithoutSponsoring",
 		Query: `{
   event(slug: "waic-2023") {
-    absentees { predicate negated subject { name } evidence { gloss } }
+    attendedWithoutSponsoring { predicate subject { name } evidence { gloss } }
+    didNotAttend { predicate negated subject { name } evidence { gloss } }
   }
 }
 `,

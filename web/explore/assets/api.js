@@ -120,10 +120,11 @@ query ExplorerOverviewCore($n: Int!) {
 }
 ${ENTITY}`;
 
-// The pages of an entity's facts (neighboursQuery, ENTITY_DETAIL) leave
-// negated unset, so that they hold negated facts too ("Qualcomm was not a
-// strategic partner"), as the API answers today; the browser test checks the
-// evidence panel shows that fact.
+// The pages of an entity's facts (neighboursQuery, ENTITY_DETAIL, WHOLE) ask
+// for negated facts too (includeNegated: true: the API leaves them out
+// unless asked), so that the graph draws "Qualcomm was not a strategic
+// partner" as a dashed edge; the browser test checks the evidence panel
+// shows that fact.
 
 // neighboursQuery asks for the facts linking each entity of reqs to others,
 // a page of each direction: reqs is [{id, outAfter, inAfter}], at most
@@ -135,8 +136,8 @@ export function neighboursQuery(reqs) {
   reqs.forEach((r, i) => {
     params.push(`$id${i}: String!`, `$oa${i}: String`, `$ia${i}: String`);
     Object.assign(vars, { [`id${i}`]: r.id, [`oa${i}`]: r.outAfter || null, [`ia${i}`]: r.inAfter || null });
-    fields.push(`o${i}: facts(filter: {subject: $id${i}, objectKinds: $kinds}, first: $n, after: $oa${i}) { ${PAGE} nodes { ...ExplorerEdgeOut } }`);
-    fields.push(`i${i}: facts(filter: {object: $id${i}}, first: $n, after: $ia${i}) { ${PAGE} nodes { ...ExplorerEdgeIn } }`);
+    fields.push(`o${i}: facts(filter: {subject: $id${i}, objectKinds: $kinds, includeNegated: true}, first: $n, after: $oa${i}) { ${PAGE} nodes { ...ExplorerEdgeOut } }`);
+    fields.push(`i${i}: facts(filter: {object: $id${i}, includeNegated: true}, first: $n, after: $ia${i}) { ${PAGE} nodes { ...ExplorerEdgeIn } }`);
   });
   const query = `query ExplorerNeighbours(${params.join(", ")}) {\n  ${fields.join("\n  ")}\n}\n${EDGE_OUT}\n${EDGE_IN}\n${ENTITY}`;
   return { query, vars };
@@ -152,9 +153,9 @@ query ExplorerEntityDetail($id: ID!, $ref: String!, $kinds: [EntityKind!], $lite
     ... on ExportControl { status date ${DATE} }
     ... on Plan { date ${DATE} }
   }
-  out: facts(filter: {subject: $ref, objectKinds: $kinds}, first: $n, after: $oa) { ${PAGE} nodes { ...ExplorerFact } }
-  in: facts(filter: {object: $ref}, first: $n, after: $ia) { ${PAGE} nodes { ...ExplorerFact } }
-  literal: facts(filter: {subject: $ref, predicates: $literal}, first: $n, after: $la) { ${PAGE} nodes { ...ExplorerFact } }
+  out: facts(filter: {subject: $ref, objectKinds: $kinds, includeNegated: true}, first: $n, after: $oa) { ${PAGE} nodes { ...ExplorerFact } }
+  in: facts(filter: {object: $ref, includeNegated: true}, first: $n, after: $ia) { ${PAGE} nodes { ...ExplorerFact } }
+  literal: facts(filter: {subject: $ref, predicates: $literal, includeNegated: true}, first: $n, after: $la) { ${PAGE} nodes { ...ExplorerFact } }
 }
 ${FULL_FACT}
 ${ENTITY}`;
@@ -216,7 +217,7 @@ export const WHOLE_LIMIT = { entities: 400, facts: 1200 };
 export const WHOLE = `
 query ExplorerWhole($kinds: [EntityKind!], $ea: String, $fa: String, $entities: Boolean!, $facts: Boolean!) {
   entities(first: 200, after: $ea) @include(if: $entities) { ${PAGE} nodes { ...ExplorerEntity } }
-  facts(filter: {objectKinds: $kinds}, first: 200, after: $fa) @include(if: $facts) {
+  facts(filter: {objectKinds: $kinds, includeNegated: true}, first: 200, after: $fa) @include(if: $facts) {
     ${PAGE}
     nodes { id predicate tier role former negated year tierSize { amount } subject { id } object { id } }
   }
@@ -226,9 +227,7 @@ ${ENTITY}`;
 // TIMELINE asks for a page of dated facts (year from..to, of the given
 // predicates, by subjects of a country) and, unless a year is chosen, who
 // imposed a sanction or an export control: facts come by year, undated first,
-// so the page's undated ones are the undated facts. (yearTo: 0 would say so
-// directly, but the predicate index the API answers from with negated: false
-// holds dated facts only.)
+// so the page's undated ones are the undated facts.
 export const TIMELINE = `
 query ExplorerTimeline($preds: [Predicate!], $from: Int!, $to: Int, $country: String, $first: Int!, $after: String, $undated: Boolean!) {
   dated: facts(filter: {predicates: $preds, negated: false, yearFrom: $from, yearTo: $to, subjectCountry: $country}, first: $first, after: $after) {
