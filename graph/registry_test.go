@@ -124,7 +124,8 @@ func TestSchemaEnumsAgreeWithStorage(t *testing.T) {
 }
 
 // TestEntityTypesAgreeWithKinds: each kind is an object type of its Class
-// name implementing Entity, and graph/model views a node of the kind as the Go type of
+// name implementing Entity, found by a Query field of that name in
+// lowerCamelCase, and graph/model views a node of the kind as the Go type of
 // that name (gqlgen.yml autobinds one to the other); every type implementing
 // Entity is a kind's.
 func TestEntityTypesAgreeWithKinds(t *testing.T) {
@@ -147,6 +148,16 @@ func TestEntityTypesAgreeWithKinds(t *testing.T) {
 	}
 	if d := sameSet(types, classes); d != "" {
 		t.Errorf("the types implementing Entity and the kinds' classes disagree: %s", d)
+	}
+	// Each kind has its lookup by ID or slug, named after its class
+	// (WRONG_KIND's hints name it: see lookupField).
+	for _, k := range storage.Kinds {
+		c := k.Class()
+		name := strings.ToLower(c[:1]) + c[1:]
+		f := s.Query.Fields.ForName(name)
+		if f == nil || f.Type.Name() != c || f.Arguments.ForName("id") == nil || f.Arguments.ForName("slug") == nil {
+			t.Errorf("Query has no lookup %s(id:, slug:): %s of kind %s", name, c, k)
+		}
 	}
 }
 
