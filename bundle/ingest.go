@@ -133,24 +133,21 @@ func Ingest(g *storage.Graph, b *Bundle, opt Options) (Report, error) {
 		}
 		refs[b.Source.Slug] = src.ID
 		// References to stored entities that the bundle does not declare.
-		var refErr error
-		ref := func(r string) uuid.UUID {
-			if id, ok := refs[r]; ok {
-				return id
+		for i, x := range b.Facts {
+			for _, r := range []struct{ field, ref string }{{"subject", x.Subject}, {"object", x.Object}} {
+				if _, ok := refs[r.ref]; ok || r.ref == "" {
+					continue
+				}
+				id, err := storageRef(s, r.ref)
+				if err != nil {
+					return b.errorf(errs.CodeOf(err), fmt.Sprintf("facts[%d].%s", i, r.field), b.factLine(i, r.field), "%s: %v", b.Describe(i), err)
+				}
+				refs[r.ref] = id
 			}
-			id, err := storageRef(s, r)
-			if err != nil && refErr == nil {
-				refErr = err
-			}
-			refs[r] = id
-			return id
 		}
-		facts, err := b.StorageFacts(opt.By, ref)
+		facts, err := b.StorageFacts(opt.By, func(r string) uuid.UUID { return refs[r] })
 		if err != nil {
 			return err
-		}
-		if refErr != nil {
-			return refErr
 		}
 		own := map[uuid.UUID]bool{}
 		for i, f := range facts {
@@ -212,7 +209,7 @@ func storageRef(s storage.Snapshot, r string) (uuid.UUID, error) {
 	}
 	id, err := s.SlugID(r)
 	if err != nil {
-		return uuid.Nil, errs.Errorf(errs.NotFound, "subject", "%q is neither an entity of the bundle nor a stored entity's slug or ID", r)
+		return uuid.Nil, errs.Errorf(errs.NotFound, "", "%q is neither an entity of the bundle nor a stored entity's slug or ID", r)
 	}
 	return id, nil
 }
