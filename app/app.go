@@ -36,6 +36,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return restoreCommand(args, getenv, stdout, stderr)
 	case "check":
 		return checkCommand(args, getenv, stdout, stderr)
+	case "ingest":
+		return ingestCommand(ctx, args, getenv, stdout, stderr)
 	}
-	return fmt.Errorf("unknown command %q (commands: serve, seed, export, import, backup, restore, check)", cmd)
+	return fmt.Errorf("unknown command %q (commands: serve, seed, export, import, backup, restore, check, ingest)", cmd)
 }

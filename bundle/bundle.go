@@ -457,3 +457,39 @@ func (b *Bundle) StorageFacts(by string, ref func(string) uuid.UUID) ([]*storage
 // JSON is the bundle as JSON with its text inline (what the ingestSource
 // mutation takes from the command line).
 func (b *Bundle) JSON() ([]byte, error) { return json.Marshal(b) }
+
+// InlineOnly refuses a bundle whose text is in a file: what a server takes
+// from a client must hold its text (a server reads no file a client names).
+func (b *Bundle) InlineOnly() error {
+	if b.Source.TextFile != "" {
+		return b.errorf(errs.BundleInvalid, "source.textFile", b.lines.fields["source.textFile"],
+			"a bundle sent to the server holds its text inline (source.text); policygraph ingest inlines a textFile")
+	}
+	return nil
+}
+
+// Line is the line of the bundle's file where the part an error's field
+// names ("facts[3].evidence[0].quote", "entities[2].name", "source.slug")
+// is written; 0 when unknown.
+func (b *Bundle) Line(field string) int {
+	var i, j int
+	var rest string
+	if n, _ := fmt.Sscanf(field, "facts[%d].evidence[%d]", &i, &j); n == 2 {
+		return b.quoteLine(i, j)
+	}
+	if n, _ := fmt.Sscanf(field, "facts[%d]", &i); n == 1 {
+		_, rest, _ = strings.Cut(field, ".")
+		return b.factLine(i, strings.SplitN(rest, ".", 2)[0])
+	}
+	if n, _ := fmt.Sscanf(field, "entities[%d]", &i); n == 1 {
+		_, rest, _ = strings.Cut(field, ".")
+		return b.entityLine(i, rest)
+	}
+	if l := b.lines.fields[field]; l > 0 {
+		return l
+	}
+	if strings.HasPrefix(field, "source") {
+		return b.lines.source
+	}
+	return 0
+}

@@ -37,15 +37,17 @@ type Report struct {
 	Source string
 	// Created: new entities (the source among them) and facts.
 	Created Changes
-	// Merged: bundle entities matched to stored ones (by ID, slug, name or
-	// sameAs) that differ from them, left as they are; facts the store
-	// held the claim of, to which the bundle's evidence was added.
+	// Merged: bundle entities resolved to a stored entity under another
+	// slug (by name or sameAs), which is left as stored (reported again on
+	// every ingest of the bundle: a resolution, not a write); facts the
+	// store held the claim of, to which the bundle's evidence was added.
 	Merged Changes
 	// Refined: merged facts whose date the bundle told more precisely.
 	Refined Changes
 	// Disputed: new facts that contradict stored ones, linked with them.
 	Disputed Changes
-	// Unchanged: entities and facts the store held as the bundle has them.
+	// Unchanged: entities the store holds under the bundle's ID or slug
+	// (left as stored), and facts it held as the bundle has them.
 	Unchanged Changes
 }
 
@@ -99,7 +101,8 @@ func Ingest(g *storage.Graph, b *Bundle, opt Options) (Report, error) {
 			if err != nil {
 				return err
 			}
-			if how == "id" && sameEntity(old, n) {
+			// A matched entity is never written: its stored record stands.
+			if how == "id" || how == "slug" {
 				rep.Unchanged.Entities = append(rep.Unchanged.Entities, old.Slug)
 			} else {
 				rep.Merged.Entities = append(rep.Merged.Entities, old.Slug)

@@ -125,6 +125,7 @@ func (r *Resolver) factQuery(ctx context.Context, f *model.FactFilter) (storage.
 	q.SubjectKinds, q.ObjectKinds = f.SubjectKinds, f.ObjectKinds
 	q.IncludeNegated = f.IncludeNegated != nil && *f.IncludeNegated
 	q.IncludeRetracted = f.IncludeRetracted != nil && *f.IncludeRetracted
+	q.Disputed = f.Disputed
 	if f.Tier != nil {
 		q.Tier = *f.Tier
 	}

@@ -2954,7 +2954,7 @@ func (ec *executionContext) unmarshalInputFactFilter(ctx context.Context, obj an
 		asMap["includeRetracted"] = false
 	}
 
-	fieldsInOrder := [...]string{"predicates", "subject", "object", "yearFrom", "yearTo", "tier", "negated", "includeNegated", "includeRetracted", "subjectCountry", "series", "subjectKinds", "objectKinds"}
+	fieldsInOrder := [...]string{"predicates", "subject", "object", "yearFrom", "yearTo", "tier", "negated", "includeNegated", "includeRetracted", "disputed", "subjectCountry", "series", "subjectKinds", "objectKinds"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -3024,6 +3024,13 @@ func (ec *executionContext) unmarshalInputFactFilter(ctx context.Context, obj an
 				return it, err
 			}
 			it.IncludeRetracted = data
+		case "disputed":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("disputed"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Disputed = data
 		case "subjectCountry":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subjectCountry"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)

@@ -545,6 +545,8 @@ type FactQuery struct {
 	// SubjectKinds and ObjectKinds keep the facts whose subject (object) has one of
 	// the kinds; a literal fact has no object, so ObjectKinds drops it.
 	SubjectKinds, ObjectKinds []Kind
+	// Disputed, when set, keeps the disputed facts (true) or the others.
+	Disputed *bool
 }
 
 // Keeps reports whether q keeps a fact that is negated (neg) or not, by the
@@ -671,6 +673,7 @@ func selectFacts(s Snapshot, q FactQuery) ([]*Fact, error) {
 				q.Tier != "" && f.Tier != q.Tier ||
 				!q.Keeps(f.Negated) ||
 				!q.IncludeRetracted && f.Retraction != nil ||
+				q.Disputed != nil && f.Disputed() != *q.Disputed ||
 				q.YearFrom != nil && f.Year < *q.YearFrom || q.YearTo != nil && f.Year > *q.YearTo {
 				continue
 			}
