@@ -138,8 +138,8 @@ func ingestHTTP(ctx context.Context, url, token string, b *bundle.Bundle, dry bo
 	var out struct {
 		Data *struct {
 			IngestSource *struct {
-				DryRun                                      bool
-				Source                                      string
+				DryRun                                        bool
+				Source                                        string
 				Created, Merged, Refined, Disputed, Unchanged struct {
 					Entities []string
 					Facts    []uuid.UUID
