@@ -108,6 +108,39 @@ func Ingest(g *storage.Graph, b *Bundle, opt Options) (Report, error) {
 				rep.Merged.Entities = append(rep.Merged.Entities, old.Slug)
 			}
 		}
+		refs[b.Source.Slug] = src.ID
+		// References to stored entities that the bundle does not declare.
+		for i, x := range b.Facts {
+			for _, r := range []struct{ field, ref string }{{"subject", x.Subject}, {"object", x.Object}} {
+				if _, ok := refs[r.ref]; ok || r.ref == "" {
+					continue
+				}
+				id, err := storageRef(s, r.ref)
+				if err != nil {
+					return b.errorf(errs.CodeOf(err), fmt.Sprintf("facts[%d].%s", i, r.field), b.factLine(i, r.field), "%s: %v", b.Describe(i), err)
+				}
+				refs[r.ref] = id
+			}
+		}
+		facts, err := b.StorageFacts(opt.By, func(r string) uuid.UUID { return refs[r] })
+		if err != nil {
+			return err
+		}
+		// The stored facts each claim is compared with, read before any write.
+		type slot struct {
+			subject uuid.UUID
+			pred    storage.Predicate
+		}
+		candidates := map[slot][]uuid.UUID{}
+		for _, f := range facts {
+			k := slot{f.Subject, f.Predicate}
+			if _, ok := candidates[k]; ok {
+				continue
+			}
+			if candidates[k], err = w.Candidates(f.Subject, f.Predicate); err != nil {
+				return err
+			}
+		}
 		// The source: new, or held as the bundle has it.
 		if old, err := s.Node(src.ID); err == nil {
 			cur, err := s.SourceText(src.ID)
@@ -134,31 +167,13 @@ func Ingest(g *storage.Graph, b *Bundle, opt Options) (Report, error) {
 			}
 			rep.Created.Entities = append(rep.Created.Entities, p.n.Slug)
 		}
-		refs[b.Source.Slug] = src.ID
-		// References to stored entities that the bundle does not declare.
-		for i, x := range b.Facts {
-			for _, r := range []struct{ field, ref string }{{"subject", x.Subject}, {"object", x.Object}} {
-				if _, ok := refs[r.ref]; ok || r.ref == "" {
-					continue
-				}
-				id, err := storageRef(s, r.ref)
-				if err != nil {
-					return b.errorf(errs.CodeOf(err), fmt.Sprintf("facts[%d].%s", i, r.field), b.factLine(i, r.field), "%s: %v", b.Describe(i), err)
-				}
-				refs[r.ref] = id
-			}
-		}
-		facts, err := b.StorageFacts(opt.By, func(r string) uuid.UUID { return refs[r] })
-		if err != nil {
-			return err
-		}
-		own := map[uuid.UUID]bool{}
+		// Facts of this bundle are never candidates for each other: the
+		// candidates were read before any was written.
 		for i, f := range facts {
-			res, err := w.MergeFact(f, func(id uuid.UUID) bool { return own[id] })
+			res, err := w.MergeFact(f, candidates[slot{f.Subject, f.Predicate}])
 			if err != nil {
 				return b.factError(i, err)
 			}
-			own[res.Fact] = true
 			switch res.Outcome {
 			case storage.MergeCreated:
 				rep.Created.Facts = append(rep.Created.Facts, res.Fact)
@@ -179,6 +194,9 @@ func Ingest(g *storage.Graph, b *Bundle, opt Options) (Report, error) {
 	})
 	if errors.Is(err, errDryRun) {
 		err = nil
+	}
+	if errors.Is(err, storage.ErrTxnTooBig) {
+		err = b.errorf(errs.BundleInvalid, "facts", 0, "the bundle (%d entities, %d facts) is too large to write in one transaction: split it into several bundles (about 10,000 facts each)", len(b.Entities), len(b.Facts))
 	}
 	return rep, err
 }

@@ -290,3 +290,20 @@ func TestJSONRoundTrip(t *testing.T) {
 		t.Errorf("YAML: %+v\nJSON: %+v", r1, r2)
 	}
 }
+
+// TestTooLarge: a bundle past what one transaction holds is refused with
+// BUNDLE_INVALID, saying to split it, and writes nothing.
+func TestTooLarge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 16,000 facts")
+	}
+	g := seeded(t)
+	before := dump(t, g)
+	_, err := bundle.Ingest(g, generated(16000), bundle.Options{By: "x"})
+	if errs.CodeOf(err) != errs.BundleInvalid || !strings.Contains(err.Error(), "split it") {
+		t.Errorf("Ingest of 16,000 facts = %v", err)
+	}
+	if dump(t, g) != before {
+		t.Error("a refused bundle wrote to the store")
+	}
+}

@@ -52,14 +52,24 @@ type MergeResult struct {
 // Snapshot is what the batch reads: the graph with the batch's own writes.
 func (w *Writer) Snapshot() Snapshot { return w.w }
 
+// Candidates lists the facts stored with subject and pred, whatever their
+// state: what MergeFact compares a claim with. Ask before the batch writes:
+// a scan in a transaction that holds writes costs in proportion to them
+// (Badger sorts its pending writes for every iterator), which made an ingest
+// quadratic in its size.
+func (w *Writer) Candidates(subject uuid.UUID, pred Predicate) ([]uuid.UUID, error) {
+	var ids []uuid.UUID
+	err := w.w.Adjacent(subject, Out, pred, func(e AdjEntry) error { ids = append(ids, e.Fact); return nil })
+	return ids, err
+}
+
 // MergeFact writes the claim f states inside the batch: into the stored fact
-// with f's ID, or into a stored fact stating the same claim with compatible
-// dates (own reports the facts this batch wrote, which are never merged
-// into or disputed), or as a new fact, linked as disputed with the stored
-// facts it contradicts. Evidence already held (same source and quote) is
-// not added twice, so merging the same claim again changes nothing. Returns
-// the errors of AddFact for a claim that does not validate.
-func (w *Writer) MergeFact(f *Fact, own func(uuid.UUID) bool) (MergeResult, error) {
+// with f's ID, or into one of candidates (see Candidates) stating the same
+// claim with compatible dates, or as a new fact, linked as disputed with the
+// candidates it contradicts. Evidence already held (same source and quote)
+// is not added twice, so merging the same claim again changes nothing.
+// Returns the errors of AddFact for a claim that does not validate.
+func (w *Writer) MergeFact(f *Fact, candidates []uuid.UUID) (MergeResult, error) {
 	f = cloneFact(f)
 	if err := validateFact(w.w, f); err != nil {
 		return MergeResult{}, err
@@ -75,16 +85,13 @@ func (w *Writer) MergeFact(f *Fact, own func(uuid.UUID) bool) (MergeResult, erro
 		return w.mergeInto(old, f)
 	}
 	var disputes []*Fact
-	err = w.w.Adjacent(f.Subject, Out, f.Predicate, func(e AdjEntry) error {
-		if own != nil && own(e.Fact) {
-			return nil
-		}
-		c, err := w.w.Fact(e.Fact)
+	for _, id := range candidates {
+		c, err := w.w.Fact(id) // as this batch left it
 		if err != nil {
-			return err
+			return MergeResult{}, err
 		}
-		if c.Retraction != nil {
-			return nil
+		if c.Retraction != nil || c.Subject != f.Subject || c.Predicate != f.Predicate {
+			continue
 		}
 		if old == nil && SameClaim(c, f) && datesCompatible(c, f) {
 			old = c
@@ -92,10 +99,6 @@ func (w *Writer) MergeFact(f *Fact, own func(uuid.UUID) bool) (MergeResult, erro
 		if Contradicts(c, f) {
 			disputes = append(disputes, c)
 		}
-		return nil
-	})
-	if err != nil {
-		return MergeResult{}, err
 	}
 	if old != nil {
 		return w.mergeInto(old, f)
