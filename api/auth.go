@@ -3,11 +3,13 @@ package api
 import (
 	"context"
 	"crypto/subtle"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"policygraph/errs"
@@ -19,8 +21,16 @@ import (
 
 // AuthOptions configure NewAuth.
 type AuthOptions struct {
-	// Token is the bearer token that writes need; empty refuses every write.
+	// Token is the bearer token of -token: a curator named "curator" with the
+	// write and admin scopes. Ignored when Curators is set.
 	Token string
+	// Curators, when not nil, are the named tokens; SetCurators replaces them.
+	// No curator refuses every write.
+	Curators *Curators
+	// Private makes every request need a token with the read scope.
+	Private bool
+	// Logger logs refusals for want of a scope (never a token); nil: slog.Default.
+	Logger *slog.Logger
 	// FailureDelay is what a failed attempt at the token costs its client
 	// address: its answer is held back this long, and that address's attempts
 	// are checked at most one per FailureDelay. 0 does not slow failures.
@@ -33,7 +43,8 @@ type AuthOptions struct {
 	Sleep func(ctx context.Context, d time.Duration)
 }
 
-// Auth checks requests' bearer tokens and slows clients that guess: a failed
+// Auth checks requests' bearer tokens against its curators (see Curators)
+// and slows clients that guess: a failed
 // attempt is answered after FailureDelay, and the attempts of one client
 // address (an IPv4 address, an IPv6 /64) that has failed are checked one per
 // FailureDelay, however many connections it opens. An address whose attempts
@@ -42,7 +53,9 @@ type AuthOptions struct {
 // at most maxPenalized addresses are remembered. Behind a proxy every client
 // has the proxy's address, and one guesser slows the token for all of them.
 type Auth struct {
-	token    string
+	curators atomic.Pointer[Curators]
+	private  bool
+	log      *slog.Logger
 	delay    time.Duration
 	now      func() time.Time
 	sleep    func(context.Context, time.Duration)
@@ -62,7 +75,14 @@ const (
 
 // NewAuth makes the token check of the API and the admin routes.
 func NewAuth(o AuthOptions) *Auth {
-	a := &Auth{token: o.Token, delay: o.FailureDelay, now: o.Now, sleep: o.Sleep, next: map[string]time.Time{}}
+	a := &Auth{private: o.Private, log: o.Logger, delay: o.FailureDelay, now: o.Now, sleep: o.Sleep, next: map[string]time.Time{}}
+	if o.Curators == nil {
+		o.Curators = SingleCurator(o.Token)
+	}
+	a.curators.Store(o.Curators)
+	if a.log == nil {
+		a.log = slog.Default()
+	}
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -70,7 +90,7 @@ func NewAuth(o AuthOptions) *Auth {
 		a.sleep = sleep
 	}
 	a.failures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "policygraph_auth_failures_total",
-		Help: "Requests whose Authorization header did not carry the token: checked and wrong (wrong_token), or refused unchecked while their address waits for earlier failures (throttled)."},
+		Help: "Requests refused for their Authorization header: a token checked and wrong (wrong_token), refused unchecked while their address waits for earlier failures (throttled), or a curator's token without the scope the request needs (forbidden)."},
 		[]string{"reason"})
 	if o.Registerer != nil {
 		o.Registerer.MustRegister(a.failures)
@@ -105,23 +125,50 @@ func HasToken(r *http.Request, token string) bool {
 	return token != "" && ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
 }
 
-// Check reports whether r carries the token. A request with no Authorization
-// header is not an attempt and is never held back. A failed attempt returns
-// after the delays described on Auth; retryAfter > 0 means the request was
-// refused unchecked and may be retried after that long.
-func (a *Auth) Check(r *http.Request) (ok bool, retryAfter time.Duration) {
-	if r.Header.Get("Authorization") == "" {
-		return false, 0
+// SetCurators replaces the set of curators whole (a reload of the token
+// file): a request is checked against the old set or the new one, never a
+// mix.
+func (a *Auth) SetCurators(c *Curators) {
+	if c == nil {
+		c = &Curators{}
 	}
-	if a.token == "" || a.delay <= 0 {
+	a.curators.Store(c)
+}
+
+// Curators is the set of curators requests are checked against now.
+func (a *Auth) Curators() *Curators { return a.curators.Load() }
+
+// curatorOf returns the curator whose token r carries, or nil.
+func curatorOf(set *Curators, r *http.Request) *Curator {
+	got, ok := bearer(r.Header.Get("Authorization"))
+	if !ok {
+		return nil
+	}
+	return set.Lookup(got)
+}
+
+// Check returns the curator whose token r carries, or nil. A request with no
+// Authorization header is not an attempt and is never held back. A failed
+// attempt returns after the delays described on Auth; retryAfter > 0 means
+// the request was refused unchecked and may be retried after that long.
+func (a *Auth) Check(r *http.Request) (c *Curator, retryAfter time.Duration) {
+	if r.Header.Get("Authorization") == "" {
+		return nil, 0
+	}
+	set := a.curators.Load()
+	if set.Len() == 0 {
 		// No token: nothing to guess, every write is refused anyway.
-		ok = HasToken(r, a.token)
-		if !ok && a.token != "" {
+		return nil, 0
+	}
+	if a.delay <= 0 {
+		c = curatorOf(set, r)
+		if c == nil {
 			a.failures.WithLabelValues("wrong_token").Inc()
 		}
-		return ok, 0
+		return c, 0
 	}
 	addr := clientAddress(r.RemoteAddr)
+	c = curatorOf(set, r) // before the lock: it is not acted on until its turn
 	a.mu.Lock()
 	now := a.now()
 	if next, queued := a.next[addr]; queued && next.After(now) {
@@ -129,26 +176,39 @@ func (a *Auth) Check(r *http.Request) (ok bool, retryAfter time.Duration) {
 		if wait > maxQueuedFailures*a.delay {
 			a.mu.Unlock()
 			a.failures.WithLabelValues("throttled").Inc()
-			return false, wait
+			return nil, wait
 		}
 		a.next[addr] = next.Add(a.delay) // this attempt's turn
 		a.mu.Unlock()
 		a.sleep(r.Context(), wait)
-		if HasToken(r, a.token) {
-			return true, 0
+		// The set of now: a reload while this attempt waited counts.
+		if c := curatorOf(a.curators.Load(), r); c != nil {
+			return c, 0
 		}
 		a.failures.WithLabelValues("wrong_token").Inc()
-		return false, 0
+		return nil, 0
 	}
-	if HasToken(r, a.token) {
+	if c != nil {
 		a.mu.Unlock()
-		return true, 0
+		return c, 0
 	}
 	a.penalize(addr, now)
 	a.mu.Unlock()
 	a.failures.WithLabelValues("wrong_token").Inc()
 	a.sleep(r.Context(), a.delay)
-	return false, 0
+	return nil, 0
+}
+
+// Forbid counts and logs a request of curator c refused for want of scope s;
+// the caller answers it 403 FORBIDDEN. It is not slowed: the token is right,
+// so nothing is being guessed.
+func (a *Auth) Forbid(r *http.Request, c *Curator, s Scope, what string) {
+	a.forbid(r.Context(), c, s, what)
+}
+
+func (a *Auth) forbid(ctx context.Context, c *Curator, s Scope, what string) {
+	a.failures.WithLabelValues("forbidden").Inc()
+	a.log.WarnContext(ctx, "a curator's token lacks the scope a request needs", "curator", c.Name, "scope", string(s), "request", what)
 }
 
 // penalize makes addr's next attempt wait for a delay from now. a.mu is held.
@@ -183,21 +243,86 @@ func clientAddress(remoteAddr string) string {
 	return ip.String()
 }
 
-// Authenticate records the request's actor ("curator") when it carries the
-// token; a request refused by Check's bound is answered 429
-// TOO_MANY_AUTH_FAILURES with Retry-After. Other requests go on, anonymous.
+// authenticatedKey marks a request's context as checked by Authenticate,
+// with the curator it carries (nil for an anonymous request), so that a
+// handler it wraps twice (/q/ runs its query through /graphql's) checks the
+// token once: one failure, one delay.
+type authenticatedKey struct{}
+
+// RequestCurator is the curator a request authenticated as (Authenticate
+// records it), or nil for an anonymous one; authenticated is false when no
+// Authenticate ran.
+func RequestCurator(ctx context.Context) (c *Curator, authenticated bool) {
+	c, authenticated = ctx.Value(authenticatedKey{}).(*Curator)
+	return c, authenticated
+}
+
+// Authenticate records the request's curator (its name as the actor of the
+// writes it makes) when it carries one's token; a request refused by
+// Check's bound is answered 429 TOO_MANY_AUTH_FAILURES with Retry-After. On a
+// private server (AuthOptions.Private) a request without a curator's token is
+// answered 401 UNAUTHENTICATED. Other requests go on, anonymous.
 func (a *Auth) Authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ok, retry := a.Check(r)
+		if _, done := RequestCurator(r.Context()); done {
+			next.ServeHTTP(w, r)
+			return
+		}
+		c, retry := a.Check(r)
 		if retry > 0 {
 			RefuseThrottled(w, retry)
 			return
 		}
-		if ok {
-			r = r.WithContext(graph.WithActor(r.Context(), "curator"))
+		if a.private && !c.Can(ScopeRead) {
+			// Every curator can read: c is nil.
+			writeError(w, mediaJSON, errs.Unauthenticated, "this server is private: reads need the header Authorization: Bearer <token>")
+			return
 		}
-		next.ServeHTTP(w, r)
+		if r.Header.Get("Authorization") == "" {
+			// Not an attempt: a second Check costs nothing, and the context
+			// is left as it is.
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx := context.WithValue(r.Context(), authenticatedKey{}, c)
+		if c != nil {
+			ctx = graph.WithActor(ctx, c.Name)
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// Require answers r unless it carries the token of a curator with scope s:
+// 429 when Check refused it unchecked, 401 UNAUTHENTICATED without a
+// curator's token, 403 FORBIDDEN (counted and logged) with one that lacks s.
+// It returns the curator when the request may go on.
+func (a *Auth) Require(w http.ResponseWriter, r *http.Request, s Scope, what string) (*Curator, bool) {
+	c, authenticated := RequestCurator(r.Context())
+	if !authenticated {
+		var retry time.Duration
+		if c, retry = a.Check(r); retry > 0 {
+			RefuseThrottled(w, retry)
+			return nil, false
+		}
+	}
+	if c == nil {
+		writeError(w, mediaJSON, errs.Unauthenticated, what+" needs the header Authorization: Bearer <token> of a curator with the "+string(s)+" scope")
+		return nil, false
+	}
+	if !c.Can(s) {
+		a.Forbid(r, c, s, what)
+		writeError(w, mediaJSON, errs.Forbidden, what+" needs a token with the "+string(s)+" scope; curator "+strconv.Quote(c.Name)+"'s has "+scopeList(c))
+		return nil, false
+	}
+	return c, true
+}
+
+func scopeList(c *Curator) string {
+	var s []string
+	for _, sc := range c.scopes {
+		s = append(s, string(sc))
+	}
+	return strings.Join(s, ",")
 }
 
 // RefuseThrottled answers 429 TOO_MANY_AUTH_FAILURES, with Retry-After, for

@@ -17,8 +17,9 @@ import (
 // it selects; these costs replace that for the fields that fan out, so that a
 // query's complexity grows with the records it can make the server read:
 //
-//   - a field with a first argument (entities, facts, sponsorships, search) costs
-//     connectionCost plus first times what each item selects;
+//   - a field with a first argument (entities, facts, sponsorships, search and
+//     every connection) costs connectionCost plus first (or last, when given)
+//     times what each item selects;
 //   - nodes(ids) costs 1 plus len(ids) times what each node selects;
 //   - the edges and nodes lists of a connection cost 1 plus what they select
 //     (the connection already multiplied by first);
@@ -36,7 +37,13 @@ import (
 // query reads, as storage estimates it from the graph's size (FactScan,
 // EntityScan, SponsorshipScan), so that a count or a scan of the whole graph
 // costs the graph's size, and Source.text costs its bytes, so that the
-// complexity limit refuses what would exceed the response size limit.
+// complexity limit refuses what would exceed the response size limit. The
+// estimates follow the composed filters as storage runs them: an or costs
+// the sum of its clauses, a not reads the whole graph (it narrows nothing),
+// and each clause that looks another record up (a country, a kind) costs one
+// more read per candidate. The connections beside typed lists (fields named
+// ...Connection below Query) read one entity's list and filter it in memory:
+// they cost what storage estimates for that (FactListScan, EntityListScan).
 const (
 	connectionCost = 10
 	traversalCost  = 5
@@ -93,8 +100,8 @@ func costModel(g *storage.Graph, l Limits) graph.ComplexityRoot {
 	q := &root.Query
 
 	facts := q.Facts
-	q.Facts = func(child int, f *model.FactFilter, order *model.SortOrder, first *int, after *string) int {
-		return satAdd(facts(child, f, order, first, after), g.FactScan(factShape(f)))
+	q.Facts = func(child int, f *model.FactFilter, order *model.SortOrder, first *int, after *string, last *int, before *string, sort []*model.FactSort) int {
+		return satAdd(facts(child, f, order, first, after, last, before, sort), g.FactScan(withSort(factShape(f), sort)))
 	}
 	counts := q.FactCounts
 	q.FactCounts = func(child int, f *model.FactFilter, by []storage.Dimension) int {
@@ -105,13 +112,16 @@ func costModel(g *storage.Graph, l Limits) graph.ComplexityRoot {
 		return satAdd(series(child, f, by), g.FactScan(factShape(f)))
 	}
 	entities := q.Entities
-	q.Entities = func(child int, f *model.EntityFilter, orderBy *model.EntityOrder, order *model.SortOrder, first *int, after *string) int {
-		return satAdd(entities(child, f, orderBy, order, first, after), g.EntityScan(entityShape(f)))
+	q.Entities = func(child int, f *model.EntityFilter, orderBy *model.EntityOrder, order *model.SortOrder, first *int, after *string, last *int, before *string, sort []*model.EntitySort) int {
+		return satAdd(entities(child, f, orderBy, order, first, after, last, before, sort), g.EntityScan(entityShape(f)))
 	}
 	sponsorships := q.Sponsorships
-	q.Sponsorships = func(child int, series, event, country *string, tier *storage.Tier, from, to *int, order *model.SortOrder, first *int, after *string) int {
-		return satAdd(sponsorships(child, series, event, country, tier, from, to, order, first, after),
-			g.SponsorshipScan(sponsorshipShape(series, event, country)))
+	q.Sponsorships = func(child int, series, event, country *string, tier *storage.Tier, from, to *int, order *model.SortOrder, first *int, after *string, last *int, before *string, f *model.FactFilter, sort []*model.FactSort) int {
+		// The scan reads the candidates and their sponsors; the filter and sort
+		// look records up for each candidate.
+		scan := g.SponsorshipScan(sponsorshipShape(series, event, country))
+		return satAdd(sponsorships(child, series, event, country, tier, from, to, order, first, after, last, before, f, sort),
+			satAdd(scan, storage.FactFilterScan(scan/2, withSort(factShape(f), sort))))
 	}
 	byYear := q.SponsorshipsByYear
 	q.SponsorshipsByYear = func(child int, series, event, country *string, tier *storage.Tier, from, to *int, order *model.SortOrder) int {
@@ -129,7 +139,59 @@ func costModel(g *storage.Graph, l Limits) graph.ComplexityRoot {
 		n := int64(g.MaxSourceText())
 		return int(min(1+n/bytesPerPoint, int64(maxInt)))
 	}
+	addListScans(&root, g)
 	return root
+}
+
+// addListScans adds to the cost of each connection beside a typed list (a
+// field named ...Connection of a type other than Query) what storage
+// estimates that filtering and ordering the list reads: FactListScan for a
+// FactFilter, EntityListScan for an EntityFilter.
+func addListScans(root *graph.ComplexityRoot, g *storage.Graph) {
+	schema := graph.Schema()
+	rv := reflect.ValueOf(root).Elem()
+	for i := range rv.NumField() {
+		def := schema.Types[rv.Type().Field(i).Name]
+		if def == nil || def.Name == "Query" {
+			continue
+		}
+		tv := rv.Field(i)
+		for j := range tv.NumField() {
+			fd := fieldByGoName(def, tv.Type().Field(j).Name)
+			fv := tv.Field(j)
+			if fd == nil || !strings.HasSuffix(fd.Name, "Connection") || fv.Kind() != reflect.Func || fv.IsNil() ||
+				fv.Type().NumIn() != 1+len(fd.Arguments) {
+				continue
+			}
+			filterAt, sortAt := -1, -1
+			for k, a := range fd.Arguments {
+				switch a.Name {
+				case "filter":
+					filterAt = 1 + k
+				case "sort":
+					sortAt = 1 + k
+				}
+			}
+			if filterAt < 0 {
+				continue
+			}
+			inner := reflect.ValueOf(fv.Interface())
+			fv.Set(reflect.MakeFunc(fv.Type(), func(in []reflect.Value) []reflect.Value {
+				cost := int(inner.Call(in)[0].Int())
+				var sort []*model.FactSort
+				if sortAt > 0 {
+					sort, _ = in[sortAt].Interface().([]*model.FactSort)
+				}
+				switch f := in[filterAt].Interface().(type) {
+				case *model.FactFilter:
+					cost = satAdd(cost, g.FactListScan(withSort(factShape(f), sort)))
+				case *model.EntityFilter:
+					cost = satAdd(cost, g.EntityListScan(entityShape(f)))
+				}
+				return []reflect.Value{reflect.ValueOf(cost)}
+			}))
+		}
+	}
 }
 
 // The shapes of filters, for the scan estimates: which fields are set is what
@@ -143,30 +205,68 @@ func refShape(s *string) uuid.UUID {
 	return someID
 }
 
-// factShape is the storage query of a FactFilter.
+// factShape is the storage query of a FactFilter, its clauses included (but
+// those nested deeper than storage.MaxFilterDepth, which the resolver
+// refuses).
 func factShape(f *model.FactFilter) storage.FactQuery {
+	return factClauseShape(f, 0)
+}
+
+func factClauseShape(f *model.FactFilter, depth int) storage.FactQuery {
 	var q storage.FactQuery
-	if f != nil {
-		q = storage.FactQuery{Predicates: f.Predicates, Negated: f.Negated, SubjectKinds: f.SubjectKinds, ObjectKinds: f.ObjectKinds,
-			IncludeNegated:   f.IncludeNegated != nil && *f.IncludeNegated,
-			IncludeRetracted: f.IncludeRetracted != nil && *f.IncludeRetracted, SubjectCountry: str(f.SubjectCountry),
-			Subject: refShape(f.Subject), Object: refShape(f.Object), Series: refShape(f.Series)}
+	if f == nil || depth > storage.MaxFilterDepth {
+		return q
+	}
+	q = storage.FactQuery{Predicates: f.Predicates, Negated: f.Negated, SubjectKinds: f.SubjectKinds, ObjectKinds: f.ObjectKinds,
+		IncludeNegated:   depth == 0 && f.IncludeNegated != nil && *f.IncludeNegated,
+		IncludeRetracted: depth == 0 && f.IncludeRetracted != nil && *f.IncludeRetracted, SubjectCountry: str(f.SubjectCountry),
+		Subject: refShape(f.Subject), Object: refShape(f.Object), Series: refShape(f.Series)}
+	for _, c := range f.And {
+		q.And = append(q.And, factClauseShape(c, depth+1))
+	}
+	for _, c := range f.Or {
+		q.Or = append(q.Or, factClauseShape(c, depth+1))
+	}
+	if f.Not != nil {
+		not := factClauseShape(f.Not, depth+1)
+		q.Not = &not
 	}
 	return q
 }
 
-func entityShape(f *model.EntityFilter) storage.EntityQuery {
-	if f == nil {
+// withSort is q ordered by sort, for the estimates (an order by object name
+// reads the objects).
+func withSort(q storage.FactQuery, sort []*model.FactSort) storage.FactQuery {
+	for _, o := range sort {
+		q.Sort = append(q.Sort, storage.FactSort{Key: o.Field})
+	}
+	return q
+}
+
+func entityShape(f *model.EntityFilter) storage.EntityQuery { return entityClauseShape(f, 0) }
+
+func entityClauseShape(f *model.EntityFilter, depth int) storage.EntityQuery {
+	if f == nil || depth > storage.MaxFilterDepth {
 		return storage.EntityQuery{}
 	}
 	q := storage.EntityQuery{Kinds: f.Kinds, Country: str(f.Country), Series: refShape(f.Series),
 		SponsoredSeries: refShape(f.SponsoredSeries), SponsoredEvent: refShape(f.SponsoredEvent), Product: refShape(f.Product),
-		SanctionedBy: refShape(f.SanctionedBy), ControlledBy: refShape(f.ControlledBy)}
+		SanctionedBy: refShape(f.SanctionedBy), ControlledBy: refShape(f.ControlledBy), YearFrom: f.YearFrom, YearTo: f.YearTo}
 	if f.SanctionedBy != nil && *f.SanctionedBy == "*" {
 		q.SanctionedBy = storage.AnyAuthority
 	}
 	if f.ControlledBy != nil && *f.ControlledBy == "*" {
 		q.ControlledBy = storage.AnyAuthority
+	}
+	for _, c := range f.And {
+		q.And = append(q.And, entityClauseShape(c, depth+1))
+	}
+	for _, c := range f.Or {
+		q.Or = append(q.Or, entityClauseShape(c, depth+1))
+	}
+	if f.Not != nil {
+		not := entityClauseShape(f.Not, depth+1)
+		q.Not = &not
 	}
 	return q
 }
@@ -194,7 +294,11 @@ func costOf(schema *ast.Schema, parent *ast.Definition, fd *ast.FieldDefinition)
 	switch {
 	case fd.Arguments.ForName("first") != nil:
 		return func(child int, args map[string]reflect.Value) int {
-			return satAdd(connectionCost, satMul(max(intArg(args["first"], listEstimate), 0), child))
+			n := intArg(args["first"], listEstimate)
+			if last, ok := args["last"]; ok && last.Kind() == reflect.Pointer && !last.IsNil() {
+				n = intArg(last, n) // first is left to its default, or the field is refused
+			}
+			return satAdd(connectionCost, satMul(max(n, 0), child))
 		}
 	case fd.Arguments.ForName("ids") != nil:
 		return func(child int, args map[string]reflect.Value) int {

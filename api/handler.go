@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
+	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -30,7 +32,12 @@ import (
 // Options configure the GraphQL handler.
 type Options struct {
 	// Token is the bearer token that writes need; empty refuses every write.
+	// Ignored when Auth is set.
 	Token string
+	// Auth, when not nil, is the Auth that wraps the handler: its curators
+	// decide which writes are disabled, and it counts refusals for want of a
+	// scope.
+	Auth *Auth
 	// Introspection allows schema introspection (the IDE needs it).
 	Introspection bool
 	Logger        *slog.Logger
@@ -128,14 +135,10 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 	o.Metrics.cacheBytes(caches)
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		op := graphql.GetOperationContext(ctx)
-		if op.Operation != nil && op.Operation.Operation == ast.Mutation && graph.Actor(ctx) == "" {
-			err := &gqlerror.Error{Message: "writes need the header Authorization: Bearer <token>",
-				Extensions: map[string]any{"code": string(errs.Unauthenticated)}}
-			if o.Token == "" {
-				err = &gqlerror.Error{Message: "writes are disabled: the server was started without a write token",
-					Extensions: map[string]any{"code": string(errs.WritesDisabled)}}
+		if op.Operation != nil && op.Operation.Operation == ast.Mutation {
+			if err := authorizeWrite(ctx, op, o); err != nil {
+				return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{err}})
 			}
-			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{err}})
 		}
 		if op.Operation != nil && op.Operation.Operation == ast.Mutation {
 			// A nearly full disk refuses writes before they run (507 under
@@ -157,6 +160,66 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 		return &gqlerror.Error{Message: "internal error", Extensions: map[string]any{"code": string(errs.Internal)}}
 	})
 	return limits.Guard(srv, log)
+}
+
+// adminMutations are the mutations that need the admin scope; every other
+// mutation needs write.
+var adminMutations = map[string]bool{"saveQuery": true, "deleteSavedQuery": true}
+
+// authorizeWrite refuses a mutation whose request's curator (see
+// Authenticate) lacks a scope it needs: admin for the admin mutations it
+// selects, write for the others (both, when it selects both kinds). Without
+// a curator it is UNAUTHENTICATED, or WRITES_DISABLED when no curator has
+// that scope; with one that lacks it, FORBIDDEN. A request that no
+// Authenticate checked is allowed by its actor alone (graph.WithActor), as
+// before curators had scopes.
+func authorizeWrite(ctx context.Context, op *graphql.OperationContext, o Options) *gqlerror.Error {
+	type need struct {
+		scope Scope
+		what  string
+	}
+	var needs []need
+	for _, f := range graphql.CollectFields(op, op.Operation.SelectionSet, []string{"Mutation"}) {
+		n := need{ScopeWrite, "mutation"}
+		if adminMutations[f.Name] {
+			n = need{ScopeAdmin, f.Name}
+		}
+		if !slices.ContainsFunc(needs, func(m need) bool { return m.scope == n.scope }) {
+			needs = append(needs, n)
+		}
+	}
+	refuse := func(code errs.Code, msg string) *gqlerror.Error {
+		return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": string(code)}}
+	}
+	c, authenticated := RequestCurator(ctx)
+	if !authenticated && graph.Actor(ctx) != "" {
+		return nil
+	}
+	for _, n := range needs {
+		if c == nil {
+			enabled := o.Token != ""
+			if o.Auth != nil {
+				enabled = o.Auth.Curators().CanAny(n.scope)
+			}
+			switch {
+			case !enabled && n.scope == ScopeWrite:
+				return refuse(errs.WritesDisabled, "writes are disabled: the server was started without a write token")
+			case !enabled:
+				return refuse(errs.WritesDisabled, n.what+" is disabled: no curator's token has the admin scope")
+			case n.scope == ScopeWrite:
+				return refuse(errs.Unauthenticated, "writes need the header Authorization: Bearer <token>")
+			default:
+				return refuse(errs.Unauthenticated, n.what+" needs the header Authorization: Bearer <token> of a curator with the admin scope")
+			}
+		}
+		if !c.Can(n.scope) {
+			if o.Auth != nil {
+				o.Auth.forbid(ctx, c, n.scope, n.what)
+			}
+			return refuse(errs.Forbidden, n.what+" needs a token with the "+string(n.scope)+" scope; curator "+strconv.Quote(c.Name)+"'s has "+scopeList(c))
+		}
+	}
+	return nil
 }
 
 // rulesWithoutSuggestions are the default validation rules without the "Did

@@ -1,7 +1,7 @@
 // Package app is the policygraph service as a program: its configuration
 // (flags with environment fallbacks), the route table, the middleware and the
-// subcommands (serve, seed, export, import, backup, restore, check). Run is
-// what main calls and what tests start. Serving opens (or creates) an embedded
+// subcommands (serve, seed, export, import, backup, restore, check, token).
+// Run is what main calls and what tests start. Serving opens (or creates) an embedded
 // Badger database, seeds it from the WAIC 2023 article when empty, and serves
 // the API, the GraphQL IDE, the explorer and a health check.
 package app
@@ -36,8 +36,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return restoreCommand(args, getenv, stdout, stderr)
 	case "check":
 		return checkCommand(args, getenv, stdout, stderr)
+	case "token":
+		return tokenCommand(args, stdout, stderr)
 	case "ingest":
 		return ingestCommand(ctx, args, getenv, stdout, stderr)
 	}
-	return fmt.Errorf("unknown command %q (commands: serve, seed, export, import, backup, restore, check, ingest)", cmd)
+	return fmt.Errorf("unknown command %q (commands: serve, seed, export, import, backup, restore, check, token, ingest)", cmd)
 }

@@ -23,17 +23,12 @@ import (
 const backupTrailer = "Policygraph-Backup"
 
 // backupHandler streams a backup of the running store, from one snapshot (GET
-// /admin/backup; the format is in storage/backup.go). It needs the write
-// token; without one the server has no admin.
+// /admin/backup; the format is in storage/backup.go). It needs the token of
+// a curator with the admin scope; without one the server has no admin.
 func backupHandler(g *storage.Graph, auth *api.Auth, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ok, retry := auth.Check(r)
-		if retry > 0 {
-			api.RefuseThrottled(w, retry)
-			return
-		}
+		c, ok := auth.Require(w, r, api.ScopeAdmin, "a backup")
 		if !ok {
-			http.Error(w, "backup needs the header Authorization: Bearer <token>", http.StatusUnauthorized)
 			return
 		}
 		// A backup may outlast the server's write timeout.
@@ -48,7 +43,7 @@ func backupHandler(g *storage.Graph, auth *api.Auth, log *slog.Logger) http.Hand
 			return
 		}
 		w.Header().Set(backupTrailer, "complete")
-		log.InfoContext(r.Context(), "backup written", "store", info.StoreID.String(), "version", info.Version,
+		log.InfoContext(r.Context(), "backup written", "curator", c.Name, "store", info.StoreID.String(), "version", info.Version,
 			"records", info.Records, "took", time.Since(start).String())
 	})
 }
@@ -59,7 +54,7 @@ func backupCommand(ctx context.Context, args []string, getenv func(string) strin
 	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	url := fs.String("url", getenv("POLICYGRAPH_URL"), "base URL of a running server, e.g. http://127.0.0.1:8080 (env POLICYGRAPH_URL)")
-	token := fs.String("token", getenv("POLICYGRAPH_TOKEN"), "the server's bearer token (env POLICYGRAPH_TOKEN)")
+	token := fs.String("token", getenv("POLICYGRAPH_TOKEN"), "the bearer token of a curator with the admin scope (env POLICYGRAPH_TOKEN)")
 	data := fs.String("data", "", "back up this data directory instead, with no server running on it")
 	out := fs.String("out", "-", "file to write; - for standard output")
 	if err := fs.Parse(args); err != nil {

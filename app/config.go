@@ -1,9 +1,11 @@
 package app
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -15,6 +17,10 @@ type Config struct {
 	addr          string
 	data          string
 	token         string
+	tokensFile    string
+	tokensInline  string
+	private       bool
+	curators      *api.Curators
 	authDelay     time.Duration
 	syncWrites    bool
 	verify        bool
@@ -41,7 +47,8 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	var c Config
 	env := &envDefaults{getenv: getenv}
 	fs, cors, deriveMemory, diskDone := configFlags(&c, env, stderr)
-	if err := fs.Parse(args); err != nil {
+	err := fs.Parse(args)
+	if err != nil {
 		return c, err
 	}
 	if err := env.err(); err != nil {
@@ -56,6 +63,12 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.curators, err = loadCurators(c); err != nil {
+		return c, err
+	}
+	if c.private && c.curators.Len() == 0 {
+		return c, errors.New("-private needs curators' tokens (-token, -tokens-file or POLICYGRAPH_TOKENS): without one, nothing could be read")
 	}
 	for _, o := range strings.Split(*cors, ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -73,7 +86,10 @@ func configFlags(c *Config, env *envDefaults, stderr io.Writer) (fs *flag.FlagSe
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", env.string("POLICYGRAPH_ADDR", ":8080"), "listen address (env POLICYGRAPH_ADDR)")
 	fs.StringVar(&c.data, "data", env.string("POLICYGRAPH_DATA", "./data"), "data directory of the embedded database (env POLICYGRAPH_DATA)")
-	fs.StringVar(&c.token, "token", env.string("POLICYGRAPH_TOKEN", ""), "bearer token that writes need; empty refuses writes (env POLICYGRAPH_TOKEN)")
+	fs.StringVar(&c.token, "token", env.string("POLICYGRAPH_TOKEN", ""), "bearer token of a curator named \"curator\" with the write and admin scopes; with no token and no -tokens-file, writes are refused (env POLICYGRAPH_TOKEN)")
+	fs.StringVar(&c.tokensFile, "tokens-file", env.string("POLICYGRAPH_TOKENS_FILE", ""), "file of curators' named tokens, one NAME SCOPES sha256:HASH a line (policygraph token prints one); re-read on SIGHUP (env POLICYGRAPH_TOKENS_FILE)")
+	c.tokensInline = env.getenv("POLICYGRAPH_TOKENS")
+	fs.BoolVar(&c.private, "private", env.bool("POLICYGRAPH_PRIVATE", false), "every request to the API and /q/ needs a curator's token (any scope reads); reads are public otherwise (env POLICYGRAPH_PRIVATE)")
 	fs.DurationVar(&c.authDelay, "auth-failure-delay", env.duration("POLICYGRAPH_AUTH_FAILURE_DELAY", time.Second), "hold back a request with a wrong token this long, and check one client address's attempts at most one per this long; 0: no slowing (env POLICYGRAPH_AUTH_FAILURE_DELAY)")
 	fs.BoolVar(&c.syncWrites, "sync", env.bool("POLICYGRAPH_SYNC", true), "fsync every commit before acknowledging it (env POLICYGRAPH_SYNC)")
 	fs.BoolVar(&c.verify, "verify", env.bool("POLICYGRAPH_VERIFY", true), "before serving, read every table whole and scan the logs; refuse a damaged store (env POLICYGRAPH_VERIFY)")
@@ -90,4 +106,36 @@ func configFlags(c *Config, env *envDefaults, stderr io.Writer) (fs *flag.FlagSe
 	deriveMemory = memoryFlags(fs, env.getenv, &c.memory, &c.limits, &c.maxBody)
 	diskDone = diskFlags(fs, env.getenv, c)
 	return fs, cors, deriveMemory, diskDone
+}
+
+// loadCurators is the set of curators c names: -token's ("curator"), then
+// those of POLICYGRAPH_TOKENS, then the token file's. A malformed entry, a
+// name or a token given twice, is an error naming where it is, never its
+// hash. It is what SIGHUP re-reads.
+func loadCurators(c Config) (*api.Curators, error) {
+	set := api.SingleCurator(c.token)
+	if c.tokensInline != "" {
+		inline, err := api.ParseInlineCurators(c.tokensInline, "POLICYGRAPH_TOKENS entry")
+		if err != nil {
+			return nil, err
+		}
+		if set, err = set.Merge(inline); err != nil {
+			return nil, fmt.Errorf("POLICYGRAPH_TOKENS: %w", err)
+		}
+	}
+	if c.tokensFile != "" {
+		f, err := os.Open(c.tokensFile)
+		if err != nil {
+			return nil, fmt.Errorf("token file: %w", err)
+		}
+		defer f.Close()
+		file, err := api.ParseCurators(f, c.tokensFile)
+		if err != nil {
+			return nil, err
+		}
+		if set, err = set.Merge(file); err != nil {
+			return nil, fmt.Errorf("%s: %w", c.tokensFile, err)
+		}
+	}
+	return set, nil
 }

@@ -18,20 +18,34 @@ import (
 // NewHandler is the whole route table: every path the service answers, its
 // middleware, and what serves it.
 func NewHandler(g *storage.Graph, cfg Config, log *slog.Logger) http.Handler {
+	h, _ := newRoutes(g, cfg, log)
+	return h
+}
+
+// newRoutes is NewHandler, and the Auth that checks its tokens, whose
+// curators a reload replaces.
+func newRoutes(g *storage.Graph, cfg Config, log *slog.Logger) (http.Handler, *api.Auth) {
 	reg := prometheus.NewRegistry()
 	metrics := api.NewMetrics(reg)
 	registerGraphMetrics(reg, g)
-	graphQL := api.NewHandler(g, api.Options{Token: cfg.token, Introspection: cfg.introspection, Logger: log,
+	curators := cfg.curators
+	if curators == nil { // a Config not made by ParseConfig
+		curators = api.SingleCurator(cfg.token)
+	}
+	auth := api.NewAuth(api.AuthOptions{Curators: curators, Private: cfg.private, FailureDelay: cfg.authDelay, Registerer: reg, Logger: log})
+	graphQL := api.NewHandler(g, api.Options{Auth: auth, Introspection: cfg.introspection, Logger: log,
 		MaxBodyBytes: cfg.maxBody, CacheSize: cfg.cacheSize, CacheControl: cfg.cacheControl, Metrics: metrics, Limits: &cfg.limits,
 		CacheBytes: orNone(cfg.memory.responseCache), QueryCacheBytes: orNone(cfg.memory.queryCache), APQCacheBytes: orNone(cfg.memory.apqCache),
 		RefusalCacheBytes: orNone(cfg.memory.refusalCache)})
-	auth := api.NewAuth(api.AuthOptions{Token: cfg.token, FailureDelay: cfg.authDelay, Registerer: reg})
 	gql := auth.Authenticate(graphQL)
 	crossOrigin := allowOrigins(cfg.corsOrigins)
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", crossOrigin(gql))
-	mux.Handle("/q/", crossOrigin(api.SavedQueryHandler(g, gql, api.SavedQueryOptions{
-		CSVMaxRows: cfg.csvMaxRows, CSVMaxBytes: cfg.csvMaxBytes, Timeout: cfg.limits.Timeout})))
+	// /q/ is checked before the saved query is looked up: a private server
+	// does not tell which names exist. Its query through gql is not checked
+	// again.
+	mux.Handle("/q/", crossOrigin(auth.Authenticate(api.SavedQueryHandler(g, gql, api.SavedQueryOptions{
+		CSVMaxRows: cfg.csvMaxRows, CSVMaxBytes: cfg.csvMaxBytes, Timeout: cfg.limits.Timeout}))))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /admin/backup", backupHandler(g, auth, log))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -53,7 +67,7 @@ func NewHandler(g *storage.Graph, cfg Config, log *slog.Logger) http.Handler {
 	if cfg.ide {
 		mux.Handle("/", web.IDE("/graphql"))
 	}
-	return requestID(logRequests(log, mux))
+	return requestID(logRequests(log, mux)), auth
 }
 
 // allowOrigins lets browsers on the given origins ("*" for any) call the API;

@@ -8,9 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"runtime/debug"
+	"syscall"
 	"time"
 
+	"policygraph/api"
 	"policygraph/graph"
 	"policygraph/seed"
 	"policygraph/storage"
@@ -59,8 +63,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		debug.SetMemoryLimit(cfg.memory.budget)
 		memLimit = "-memory-budget"
 	}
+	handler, auth := newRoutes(g, cfg, log)
+	stopReload := reloadOnHangup(ctx, cfg, auth, log)
+	defer stopReload()
 	srv := &http.Server{
-		Handler:           NewHandler(g, cfg, log),
+		Handler:           handler,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ReadHeaderTimeout: cfg.server.readHeaderTimeout,
 		ReadTimeout:       cfg.server.readTimeout,
@@ -68,7 +75,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		IdleTimeout:       cfg.server.idleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "data", cfg.data, "writes", cfg.token != "", "sync", cfg.syncWrites,
+	log.Info("listening", "addr", ln.Addr().String(), "data", cfg.data, "writes", cfg.curators.CanAny(api.ScopeWrite), "curators", cfg.curators.Names(), "private", cfg.private, "sync", cfg.syncWrites,
 		"memory_budget", storage.FormatBytes(cfg.memory.budget), "memory_limit_from", memLimit, "max_in_flight", cfg.limits.MaxInFlight,
 		"max_in_flight_per_client", cfg.limits.MaxInFlightPerClient)
 	errc := make(chan error, 1)
@@ -106,6 +113,42 @@ func checkSavedQueries(g *storage.Graph, log *slog.Logger) error {
 	}
 	log.Info("saved queries checked", "saved_queries", checked, "invalid", len(invalid))
 	return nil
+}
+
+// reloadOnHangup re-reads the curators' tokens (the token file, with -token's
+// and POLICYGRAPH_TOKENS's) on each SIGHUP and swaps the new set in whole. A
+// file that does not load keeps the set before it, and the error, naming the
+// file and line (never a hash), is logged. It returns what stops it.
+func reloadOnHangup(ctx context.Context, cfg Config, auth *api.Auth, log *slog.Logger) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-hup:
+			case <-ctx.Done():
+				return
+			case <-done:
+				return
+			}
+			set, err := loadCurators(cfg)
+			if err != nil {
+				log.Error("token reload failed; the curators loaded before stay", "err", err.Error(), "curators", auth.Curators().Names())
+				continue
+			}
+			if cfg.private && set.Len() == 0 {
+				log.Error("token reload failed; the curators loaded before stay", "err", "-private needs curators' tokens: the reloaded set is empty", "curators", auth.Curators().Names())
+				continue
+			}
+			auth.SetCurators(set)
+			log.Info("tokens reloaded", "file", cfg.tokensFile, "curators", set.Names())
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		close(done)
+	}
 }
 
 // minTokenBytes is the shortest write token served without a warning.

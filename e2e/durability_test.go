@@ -30,6 +30,7 @@ func TestAcknowledgedWriteIsSynced(t *testing.T) {
 	}{{"true", true}, {"false", false}} {
 		t.Run("sync="+tt.sync, func(t *testing.T) {
 			trace := traceWrites(t, "-sync="+tt.sync)
+			keepTraceOnFailure(t, "durability-sync-"+tt.sync+".strace", trace)
 			acks, unsynced := syncedAcks(t, trace)
 			if acks != tracedWrites {
 				t.Fatalf("the trace shows %d write responses, want %d\n%s", acks, tracedWrites, tail(trace, 40))
@@ -42,6 +43,24 @@ func TestAcknowledgedWriteIsSynced(t *testing.T) {
 			}
 		})
 	}
+}
+
+// keepTraceOnFailure writes the whole trace to $POLICYGRAPH_ARTIFACTS/name
+// when the test fails, so that a failure seen once (in CI, under load) can be
+// read whole, not only the tail the failure message quotes.
+func keepTraceOnFailure(t *testing.T, name, trace string) {
+	t.Cleanup(func() {
+		dir := os.Getenv("POLICYGRAPH_ARTIFACTS")
+		if !t.Failed() || dir == "" {
+			return
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(trace), 0o644); err != nil {
+			t.Logf("keeping the trace: %v", err)
+			return
+		}
+		t.Logf("the whole trace (%d lines) is in %s", strings.Count(trace, "\n"), path)
+	})
 }
 
 // tracedWrites is how many writes TestAcknowledgedWriteIsSynced makes.
@@ -147,9 +166,17 @@ func syncedAcks(t *testing.T, trace string) (acks, unsynced int) {
 		}
 	}
 	if len(wal) == 0 {
-		t.Fatalf("the trace shows no memory-mapped write-ahead log (*.mem)\n%s", tail(trace, 40))
+		t.Fatalf("the trace shows no memory-mapped write-ahead log (*.mem); it begins\n%s\nand ends\n%s", head(trace, 40), tail(trace, 40))
 	}
 	return acks, unsynced
+}
+
+func head(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	return strings.Join(lines, "\n")
 }
 
 func tail(s string, n int) string {

@@ -38,6 +38,7 @@ const (
 	// Writes and the server.
 	Unauthenticated     Code = "UNAUTHENTICATED"
 	WritesDisabled      Code = "WRITES_DISABLED"
+	Forbidden           Code = "FORBIDDEN"
 	TooManyAuthFailures Code = "TOO_MANY_AUTH_FAILURES"
 	Internal            Code = "INTERNAL"
 	ServerBusy          Code = "SERVER_BUSY"
@@ -104,8 +105,9 @@ var table = map[Code]entry{
 	Timeout:          {503, "a request that ran out of time; its work was stopped"},
 	DiskFull:         {507, "a write while the disk holding the store is nearly full"},
 
-	Unauthenticated:     {401, "a write without the bearer token"},
-	WritesDisabled:      {403, "a write to a server started without a write token"},
+	Unauthenticated:     {401, "a write, a backup, or any request to a private server, without a curator's bearer token"},
+	WritesDisabled:      {403, "a write to a server started without a token that has the scope it needs"},
+	Forbidden:           {403, "a curator's token without the scope the request needs (write for mutations, admin for backups and saved queries)"},
 	TooManyAuthFailures: {429, "a client address that failed at the token too often; retry after Retry-After"},
 	Internal:            {500, "anything else: logged in full, never detailed to the client"},
 	ServerBusy:          {503, "no admission slot came free in time; retry after Retry-After"},

@@ -62,42 +62,27 @@ func (r *Resolver) authority(ctx context.Context, field string, s *string) (uuid
 	return r.ref(ctx, field, s)
 }
 
-func (r *Resolver) entityList(ctx context.Context, f *model.EntityFilter, orderBy *model.EntityOrder, order *model.SortOrder, first *int, after *string) (*model.EntityConnection, error) {
-	q := storage.EntityQuery{ByYear: orderBy != nil && *orderBy == model.EntityOrderYear}
-	if f != nil {
-		var err error
-		q.Kinds, q.OrgType, q.Status, q.YearFrom, q.YearTo = f.Kinds, str(f.OrgType), str(f.Status), f.YearFrom, f.YearTo
-		if f.Tier != nil {
-			q.Tier = *f.Tier
-		}
-		if q.Country, err = r.country("filter.country", f.Country); err != nil {
-			return nil, err
-		}
-		for _, x := range []struct {
-			field string
-			in    *string
-			out   *uuid.UUID
-		}{{"filter.series", f.Series, &q.Series}, {"filter.sponsoredSeries", f.SponsoredSeries, &q.SponsoredSeries},
-			{"filter.sponsoredEvent", f.SponsoredEvent, &q.SponsoredEvent}, {"filter.product", f.Product, &q.Product}} {
-			if *x.out, err = r.ref(ctx, x.field, x.in); err != nil {
-				return nil, err
-			}
-		}
-		if q.SanctionedBy, err = r.authority(ctx, "filter.sanctionedBy", f.SanctionedBy); err != nil {
-			return nil, err
-		}
-		if q.ControlledBy, err = r.authority(ctx, "filter.controlledBy", f.ControlledBy); err != nil {
-			return nil, err
-		}
+func (r *Resolver) entityList(ctx context.Context, f *model.EntityFilter, orderBy *model.EntityOrder, order *model.SortOrder, sort []*model.EntitySort, p pageArgs) (*model.EntityConnection, error) {
+	byYear, desc := orderBy != nil && *orderBy == model.EntityOrderYear, order != nil && *order == model.SortOrderDesc
+	if err := sortBeside(len(sort) > 0, "orderBy", byYear); err != nil {
+		return nil, err
 	}
+	if err := sortBeside(len(sort) > 0, "order", desc); err != nil {
+		return nil, err
+	}
+	q, err := r.entityQuery(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	q.ByYear, q.Sort = byYear, entitySorts(sort)
 	ids, err := r.graph(ctx).Entities(q)
 	if err != nil {
 		return nil, err
 	}
-	if order != nil && *order == model.SortOrderDesc {
+	if desc {
 		reverse(ids)
 	}
-	pg, info, err := page(ids, first, after, 20)
+	pg, info, err := page(ids, p, 20)
 	if err != nil {
 		return nil, err
 	}
@@ -114,50 +99,25 @@ func (r *Resolver) entityList(ctx context.Context, f *model.EntityFilter, orderB
 	return c, nil
 }
 
-// factQuery decodes a FactFilter; a nil filter selects every fact.
-func (r *Resolver) factQuery(ctx context.Context, f *model.FactFilter) (storage.FactQuery, error) {
-	var q storage.FactQuery
-	if f == nil {
-		return q, nil
+func (r *Resolver) factList(ctx context.Context, f *model.FactFilter, order *model.SortOrder, sort []*model.FactSort, p pageArgs) (*model.FactConnection, error) {
+	desc := order != nil && *order == model.SortOrderDesc
+	if err := sortBeside(len(sort) > 0, "order", desc); err != nil {
+		return nil, err
 	}
-	var err error
-	q.Predicates, q.YearFrom, q.YearTo, q.Negated = f.Predicates, f.YearFrom, f.YearTo, f.Negated
-	q.SubjectKinds, q.ObjectKinds = f.SubjectKinds, f.ObjectKinds
-	q.IncludeNegated = f.IncludeNegated != nil && *f.IncludeNegated
-	q.IncludeRetracted = f.IncludeRetracted != nil && *f.IncludeRetracted
-	q.Disputed = f.Disputed
-	if f.Tier != nil {
-		q.Tier = *f.Tier
-	}
-	if q.SubjectCountry, err = r.country("filter.subjectCountry", f.SubjectCountry); err != nil {
-		return q, err
-	}
-	if q.Subject, err = r.ref(ctx, "filter.subject", f.Subject); err != nil {
-		return q, err
-	}
-	if q.Object, err = r.ref(ctx, "filter.object", f.Object); err != nil {
-		return q, err
-	}
-	if q.Series, err = r.ref(ctx, "filter.series", f.Series); err != nil {
-		return q, err
-	}
-	return q, nil
-}
-
-func (r *Resolver) factList(ctx context.Context, f *model.FactFilter, order *model.SortOrder, first *int, after *string) (*model.FactConnection, error) {
 	q, err := r.factQuery(ctx, f)
 	if err != nil {
 		return nil, err
 	}
+	q.Sort = factSorts(sort)
 	facts, err := r.graph(ctx).FindFacts(q)
 	if err != nil {
 		return nil, err
 	}
-	if order != nil && *order == model.SortOrderDesc {
+	if desc {
 		reverse(facts)
 	}
-	c, err := factConnection(facts, first, after, 50)
-	if err == nil && q.Negated == nil && q.IncludeNegated {
+	c, err := factConnection(facts, p, 50)
+	if err == nil && q.Negated == nil && q.Keeps(true) {
 		warnUnmarkedNegated(ctx, anyNegated(c.Nodes), true)
 	}
 	return c, err

@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"strings"
 
@@ -326,76 +325,6 @@ func (r *Resolver) ref(ctx context.Context, field string, s *string) (uuid.UUID,
 		return uuid.Nil, err
 	}
 	return id, nil
-}
-
-// MaxPageSize bounds first on every connection.
-const MaxPageSize = 200
-
-func cursorOf(id uuid.UUID) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
-
-// page cuts ids to the page after the cursor, returning the page and PageInfo.
-func page(ids []uuid.UUID, first *int, after *string, def int) ([]uuid.UUID, *model.PageInfo, error) {
-	n := def
-	if first != nil {
-		n = *first
-	}
-	if n < 0 || n > MaxPageSize {
-		return nil, nil, &errs.Error{Code: errs.InvalidArgument, Field: "first", Message: fmt.Sprintf("first must be between 0 and %d", MaxPageSize)}
-	}
-	start := 0
-	if after != nil && *after != "" {
-		b, err := base64.RawURLEncoding.DecodeString(*after)
-		if err != nil || len(b) != 16 {
-			return nil, nil, &errs.Error{Code: errs.InvalidArgument, Field: "after", Message: "after is not a cursor this API gave"}
-		}
-		id, _ := uuid.FromBytes(b)
-		start = -1
-		for i, x := range ids {
-			if x == id {
-				start = i + 1
-				break
-			}
-		}
-		if start < 0 {
-			return nil, nil, &errs.Error{Code: errs.InvalidArgument, Field: "after", Message: "the cursor's item is no longer in this list"}
-		}
-	}
-	end := min(start+n, len(ids))
-	pg := ids[start:end]
-	info := &model.PageInfo{HasNextPage: end < len(ids), HasPreviousPage: start > 0}
-	if len(pg) > 0 {
-		s, e := cursorOf(pg[0]), cursorOf(pg[len(pg)-1])
-		info.StartCursor, info.EndCursor = &s, &e
-	}
-	return pg, info, nil
-}
-
-func factIDs(facts []*storage.Fact) []uuid.UUID {
-	ids := make([]uuid.UUID, len(facts))
-	for i, f := range facts {
-		ids[i] = f.ID
-	}
-	return ids
-}
-
-// factConnection pages a computed list of facts.
-func factConnection(facts []*storage.Fact, first *int, after *string, def int) (*model.FactConnection, error) {
-	ids := factIDs(facts)
-	pg, info, err := page(ids, first, after, def)
-	if err != nil {
-		return nil, err
-	}
-	byID := make(map[uuid.UUID]*storage.Fact, len(facts))
-	for _, f := range facts {
-		byID[f.ID] = f
-	}
-	c := &model.FactConnection{TotalCount: len(ids), PageInfo: info, Edges: []*model.FactEdge{}, Nodes: []*model.Fact{}}
-	for _, id := range pg {
-		f := model.NewFact(byID[id])
-		c.Edges = append(c.Edges, &model.FactEdge{Cursor: cursorOf(id), Node: f})
-		c.Nodes = append(c.Nodes, f)
-	}
-	return c, nil
 }
 
 func reverse[T any](s []T) {

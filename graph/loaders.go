@@ -25,6 +25,10 @@ type Loaders struct {
 	// attendance answers Event.attendedWithoutSponsoring and didNotAttend.
 	attendance *batcher[uuid.UUID, storage.Attendance]
 	tierSizes  *batcher[storage.TierQuery, *storage.Quantity]
+	// The lists of the connections beside typed lists, filtered and ordered:
+	// each is its own key (a pointer), so that one level's are one read.
+	factLists   *batcher[*storage.FactList, []*storage.Fact]
+	entityLists *batcher[*storage.EntityList, []uuid.UUID]
 }
 
 type loadersKey struct{}
@@ -52,7 +56,22 @@ func NewLoaders(g *storage.Graph, log *slog.Logger) *Loaders {
 		tierSizes: newBatcher(log, func(ctx context.Context, qs []storage.TierQuery) ([]*storage.Quantity, error) {
 			return g.WithContext(ctx).TierSizes(qs)
 		}),
+		factLists: newBatcher(log, func(ctx context.Context, ls []*storage.FactList) ([][]*storage.Fact, error) {
+			return g.WithContext(ctx).FilterFactLists(derefAll(ls))
+		}),
+		entityLists: newBatcher(log, func(ctx context.Context, ls []*storage.EntityList) ([][]uuid.UUID, error) {
+			return g.WithContext(ctx).FilterEntityLists(derefAll(ls))
+		}),
 	}
+}
+
+// derefAll is the values ps point to.
+func derefAll[T any](ps []*T) []T {
+	out := make([]T, len(ps))
+	for i, p := range ps {
+		out[i] = *p
+	}
+	return out
 }
 
 // WithLoaders returns ctx carrying fresh loaders.

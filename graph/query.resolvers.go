@@ -115,29 +115,18 @@ func (r *queryResolver) Fact(ctx context.Context, id uuid.UUID) (*model.Fact, er
 }
 
 // Entities is the resolver for the entities field.
-func (r *queryResolver) Entities(ctx context.Context, filter *model.EntityFilter, orderBy *model.EntityOrder, order *model.SortOrder, first *int, after *string) (*model.EntityConnection, error) {
-	return r.entityList(ctx, filter, orderBy, order, first, after)
+func (r *queryResolver) Entities(ctx context.Context, filter *model.EntityFilter, orderBy *model.EntityOrder, order *model.SortOrder, first *int, after *string, last *int, before *string, sort []*model.EntitySort) (*model.EntityConnection, error) {
+	return r.entityList(ctx, filter, orderBy, order, sort, paging(ctx, first, after, last, before))
 }
 
 // Facts is the resolver for the facts field.
-func (r *queryResolver) Facts(ctx context.Context, filter *model.FactFilter, order *model.SortOrder, first *int, after *string) (*model.FactConnection, error) {
-	return r.factList(ctx, filter, order, first, after)
+func (r *queryResolver) Facts(ctx context.Context, filter *model.FactFilter, order *model.SortOrder, first *int, after *string, last *int, before *string, sort []*model.FactSort) (*model.FactConnection, error) {
+	return r.factList(ctx, filter, order, sort, paging(ctx, first, after, last, before))
 }
 
 // Sponsorships is the resolver for the sponsorships field.
-func (r *queryResolver) Sponsorships(ctx context.Context, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder, first *int, after *string) (*model.FactConnection, error) {
-	q, err := r.sponsorshipQuery(ctx, series, event, sponsorCountry, tier, yearFrom, yearTo)
-	if err != nil {
-		return nil, err
-	}
-	facts, err := r.graph(ctx).Sponsorships(q)
-	if err != nil {
-		return nil, err
-	}
-	if order != nil && *order == model.SortOrderDesc {
-		reverse(facts)
-	}
-	return factConnection(facts, first, after, 50)
+func (r *queryResolver) Sponsorships(ctx context.Context, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder, first *int, after *string, last *int, before *string, filter *model.FactFilter, sort []*model.FactSort) (*model.FactConnection, error) {
+	return r.sponsorshipList(ctx, series, event, sponsorCountry, tier, yearFrom, yearTo, order, filter, sort, paging(ctx, first, after, last, before))
 }
 
 // SponsorshipsByYear is the resolver for the sponsorshipsByYear field.
@@ -163,4 +152,10 @@ func (r *queryResolver) Stats(ctx context.Context) (*model.GraphStats, error) {
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
-type queryResolver struct{ *Resolver }
+// SponsorshipYear returns SponsorshipYearResolver implementation.
+func (r *Resolver) SponsorshipYear() SponsorshipYearResolver { return &sponsorshipYearResolver{r} }
+
+type (
+	queryResolver           struct{ *Resolver }
+	sponsorshipYearResolver struct{ *Resolver }
+)

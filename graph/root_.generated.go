@@ -41,6 +41,7 @@ type ResolverRoot interface {
 	Sanction() SanctionResolver
 	SavedQuery() SavedQueryResolver
 	Source() SourceResolver
+	SponsorshipYear() SponsorshipYearResolver
 	Topic() TopicResolver
 }
 
@@ -64,42 +65,63 @@ type ComplexityRoot struct {
 		Absentees                 func(childComplexity int) int
 		Aliases                   func(childComplexity int) int
 		AttendedWithoutSponsoring func(childComplexity int) int
+		CreatedBy                 func(childComplexity int) int
 		Description               func(childComplexity int) int
 		DidNotAttend              func(childComplexity int) int
 		End                       func(childComplexity int) int
 		Facts                     func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		FactsConnection           func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		ID                        func(childComplexity int) int
 		Kind                      func(childComplexity int) int
 		Labels                    func(childComplexity int) int
 		Measures                  func(childComplexity int) int
+		MeasuresConnection        func(childComplexity int, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		Name                      func(childComplexity int, lang *string) int
 		OpenedBy                  func(childComplexity int) int
 		Organizers                func(childComplexity int) int
 		Participants              func(childComplexity int) int
+		ParticipantsConnection    func(childComplexity int, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		Places                    func(childComplexity int) int
 		Retraction                func(childComplexity int) int
 		Series                    func(childComplexity int) int
 		Slug                      func(childComplexity int) int
 		Speakers                  func(childComplexity int) int
+		SpeakersConnection        func(childComplexity int, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) int
 		Sponsorships              func(childComplexity int, tier *storage.Tier, sponsorCountry *string) int
+		SponsorshipsConnection    func(childComplexity int, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		Start                     func(childComplexity int) int
 		Topics                    func(childComplexity int) int
 		Year                      func(childComplexity int) int
 	}
 
+	EventConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	EventEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	EventSeries struct {
-		Aliases     func(childComplexity int) int
-		Description func(childComplexity int) int
-		Editions    func(childComplexity int, yearFrom *int, yearTo *int, order *model.SortOrder) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
-		ID          func(childComplexity int) int
-		Kind        func(childComplexity int) int
-		Labels      func(childComplexity int) int
-		Name        func(childComplexity int, lang *string) int
-		Places      func(childComplexity int) int
-		Retraction  func(childComplexity int) int
-		Since       func(childComplexity int) int
-		Slug        func(childComplexity int) int
+		Aliases            func(childComplexity int) int
+		CreatedBy          func(childComplexity int) int
+		Description        func(childComplexity int) int
+		Editions           func(childComplexity int, yearFrom *int, yearTo *int, order *model.SortOrder) int
+		EditionsConnection func(childComplexity int, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) int
+		Facts              func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		FactsConnection    func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
+		ID                 func(childComplexity int) int
+		Kind               func(childComplexity int) int
+		Labels             func(childComplexity int) int
+		Name               func(childComplexity int, lang *string) int
+		Places             func(childComplexity int) int
+		Retraction         func(childComplexity int) int
+		Since              func(childComplexity int) int
+		Slug               func(childComplexity int) int
 	}
 
 	Evidence struct {
@@ -110,48 +132,53 @@ type ComplexityRoot struct {
 	}
 
 	ExportControl struct {
-		Affects         func(childComplexity int) int
-		Aliases         func(childComplexity int) int
-		Date            func(childComplexity int) int
-		Description     func(childComplexity int) int
-		Facts           func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
-		ID              func(childComplexity int) int
-		IssuedBy        func(childComplexity int) int
-		Kind            func(childComplexity int) int
-		Labels          func(childComplexity int) int
-		Name            func(childComplexity int, lang *string) int
-		Products        func(childComplexity int) int
-		Retraction      func(childComplexity int) int
-		Slug            func(childComplexity int) int
-		Status          func(childComplexity int) int
-		TargetCountries func(childComplexity int) int
-		TightenedBy     func(childComplexity int) int
-		Tightens        func(childComplexity int) int
+		Affects            func(childComplexity int) int
+		AffectsConnection  func(childComplexity int, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) int
+		Aliases            func(childComplexity int) int
+		CreatedBy          func(childComplexity int) int
+		Date               func(childComplexity int) int
+		Description        func(childComplexity int) int
+		Facts              func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		FactsConnection    func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
+		ID                 func(childComplexity int) int
+		IssuedBy           func(childComplexity int) int
+		Kind               func(childComplexity int) int
+		Labels             func(childComplexity int) int
+		Name               func(childComplexity int, lang *string) int
+		Products           func(childComplexity int) int
+		ProductsConnection func(childComplexity int, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) int
+		Retraction         func(childComplexity int) int
+		Slug               func(childComplexity int) int
+		Status             func(childComplexity int) int
+		TargetCountries    func(childComplexity int) int
+		TightenedBy        func(childComplexity int) int
+		Tightens           func(childComplexity int) int
 	}
 
 	Fact struct {
-		CreatedAt  func(childComplexity int) int
-		CreatedBy  func(childComplexity int) int
-		Date       func(childComplexity int) int
-		Disputed   func(childComplexity int) int
-		DisputedBy func(childComplexity int) int
-		End        func(childComplexity int) int
-		Evidence   func(childComplexity int) int
-		Former     func(childComplexity int) int
-		ID         func(childComplexity int) int
-		Measure    func(childComplexity int) int
-		Negated    func(childComplexity int) int
-		Object     func(childComplexity int) int
-		Predicate  func(childComplexity int) int
-		Quantity   func(childComplexity int) int
-		Retraction func(childComplexity int) int
-		Role       func(childComplexity int) int
-		Start      func(childComplexity int) int
-		Subject    func(childComplexity int) int
-		Tier       func(childComplexity int) int
-		TierSize   func(childComplexity int) int
-		Value      func(childComplexity int) int
-		Year       func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		CreatedBy   func(childComplexity int) int
+		Date        func(childComplexity int) int
+		Disputed    func(childComplexity int) int
+		DisputedBy  func(childComplexity int) int
+		End         func(childComplexity int) int
+		Evidence    func(childComplexity int) int
+		Former      func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Measure     func(childComplexity int) int
+		Negated     func(childComplexity int) int
+		Object      func(childComplexity int) int
+		Predicate   func(childComplexity int) int
+		Quantity    func(childComplexity int) int
+		RetractedBy func(childComplexity int) int
+		Retraction  func(childComplexity int) int
+		Role        func(childComplexity int) int
+		Start       func(childComplexity int) int
+		Subject     func(childComplexity int) int
+		Tier        func(childComplexity int) int
+		TierSize    func(childComplexity int) int
+		Value       func(childComplexity int) int
+		Year        func(childComplexity int) int
 	}
 
 	FactConnection struct {
@@ -215,17 +242,19 @@ type ComplexityRoot struct {
 	}
 
 	Lawsuit struct {
-		Aliases     func(childComplexity int) int
-		Defendants  func(childComplexity int) int
-		Description func(childComplexity int) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
-		ID          func(childComplexity int) int
-		Kind        func(childComplexity int) int
-		Labels      func(childComplexity int) int
-		Name        func(childComplexity int, lang *string) int
-		Plaintiffs  func(childComplexity int) int
-		Retraction  func(childComplexity int) int
-		Slug        func(childComplexity int) int
+		Aliases         func(childComplexity int) int
+		CreatedBy       func(childComplexity int) int
+		Defendants      func(childComplexity int) int
+		Description     func(childComplexity int) int
+		Facts           func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		FactsConnection func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
+		ID              func(childComplexity int) int
+		Kind            func(childComplexity int) int
+		Labels          func(childComplexity int) int
+		Name            func(childComplexity int, lang *string) int
+		Plaintiffs      func(childComplexity int) int
+		Retraction      func(childComplexity int) int
+		Slug            func(childComplexity int) int
 	}
 
 	Mutation struct {
@@ -241,28 +270,47 @@ type ComplexityRoot struct {
 	}
 
 	Organization struct {
-		Aliases        func(childComplexity int) int
-		Country        func(childComplexity int) int
-		Description    func(childComplexity int) int
-		ExportControls func(childComplexity int) int
-		Facts          func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
-		Headquarters   func(childComplexity int) int
-		ID             func(childComplexity int) int
-		Imposed        func(childComplexity int) int
-		Kind           func(childComplexity int) int
-		Labels         func(childComplexity int) int
-		ListedIn       func(childComplexity int) int
-		Name           func(childComplexity int, lang *string) int
-		OrgType        func(childComplexity int) int
-		Parent         func(childComplexity int) int
-		Participations func(childComplexity int, negated *bool) int
-		People         func(childComplexity int) int
-		Products       func(childComplexity int) int
-		Retraction     func(childComplexity int) int
-		Sanctions      func(childComplexity int) int
-		Slug           func(childComplexity int) int
-		Sponsorships   func(childComplexity int, negated *bool) int
-		Subsidiaries   func(childComplexity int) int
+		Aliases                  func(childComplexity int) int
+		Country                  func(childComplexity int) int
+		CreatedBy                func(childComplexity int) int
+		Description              func(childComplexity int) int
+		ExportControls           func(childComplexity int) int
+		Facts                    func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		FactsConnection          func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
+		Headquarters             func(childComplexity int) int
+		ID                       func(childComplexity int) int
+		Imposed                  func(childComplexity int) int
+		Kind                     func(childComplexity int) int
+		Labels                   func(childComplexity int) int
+		ListedIn                 func(childComplexity int) int
+		Name                     func(childComplexity int, lang *string) int
+		OrgType                  func(childComplexity int) int
+		Parent                   func(childComplexity int) int
+		Participations           func(childComplexity int, negated *bool) int
+		ParticipationsConnection func(childComplexity int, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
+		People                   func(childComplexity int) int
+		PeopleConnection         func(childComplexity int, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
+		Products                 func(childComplexity int) int
+		ProductsConnection       func(childComplexity int, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) int
+		Retraction               func(childComplexity int) int
+		Sanctions                func(childComplexity int) int
+		Slug                     func(childComplexity int) int
+		Sponsorships             func(childComplexity int, negated *bool) int
+		SponsorshipsConnection   func(childComplexity int, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
+		Subsidiaries             func(childComplexity int) int
+		SubsidiariesConnection   func(childComplexity int, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) int
+	}
+
+	OrganizationConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	OrganizationEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -281,52 +329,75 @@ type ComplexityRoot struct {
 	}
 
 	Person struct {
-		Aliases     func(childComplexity int) int
-		Description func(childComplexity int) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
-		ID          func(childComplexity int) int
-		Kind        func(childComplexity int) int
-		Labels      func(childComplexity int) int
-		Name        func(childComplexity int, lang *string) int
-		Opened      func(childComplexity int) int
-		Positions   func(childComplexity int) int
-		Quotes      func(childComplexity int) int
-		Retraction  func(childComplexity int) int
-		Slug        func(childComplexity int) int
-		SpokeAt     func(childComplexity int) int
+		Aliases             func(childComplexity int) int
+		CreatedBy           func(childComplexity int) int
+		Description         func(childComplexity int) int
+		Facts               func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		FactsConnection     func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
+		ID                  func(childComplexity int) int
+		Kind                func(childComplexity int) int
+		Labels              func(childComplexity int) int
+		Name                func(childComplexity int, lang *string) int
+		Opened              func(childComplexity int) int
+		Positions           func(childComplexity int) int
+		PositionsConnection func(childComplexity int, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
+		Quotes              func(childComplexity int) int
+		QuotesConnection    func(childComplexity int, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
+		Retraction          func(childComplexity int) int
+		Slug                func(childComplexity int) int
+		SpokeAt             func(childComplexity int) int
+		SpokeAtConnection   func(childComplexity int, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) int
+	}
+
+	PersonConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	PersonEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	Place struct {
-		Aliases     func(childComplexity int) int
-		Code        func(childComplexity int) int
-		Description func(childComplexity int) int
-		Events      func(childComplexity int) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
-		ID          func(childComplexity int) int
-		Kind        func(childComplexity int) int
-		Labels      func(childComplexity int) int
-		LocatedIn   func(childComplexity int) int
-		Name        func(childComplexity int, lang *string) int
-		PlaceType   func(childComplexity int) int
-		Retraction  func(childComplexity int) int
-		Slug        func(childComplexity int) int
+		Aliases          func(childComplexity int) int
+		Code             func(childComplexity int) int
+		CreatedBy        func(childComplexity int) int
+		Description      func(childComplexity int) int
+		Events           func(childComplexity int) int
+		EventsConnection func(childComplexity int, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) int
+		Facts            func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		FactsConnection  func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
+		ID               func(childComplexity int) int
+		Kind             func(childComplexity int) int
+		Labels           func(childComplexity int) int
+		LocatedIn        func(childComplexity int) int
+		Name             func(childComplexity int, lang *string) int
+		PlaceType        func(childComplexity int) int
+		Retraction       func(childComplexity int) int
+		Slug             func(childComplexity int) int
 	}
 
 	Plan struct {
-		Aliases     func(childComplexity int) int
-		AnnouncedAt func(childComplexity int) int
-		Date        func(childComplexity int) int
-		Description func(childComplexity int) int
-		EndorsedBy  func(childComplexity int) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
-		ID          func(childComplexity int) int
-		IssuedBy    func(childComplexity int) int
-		Kind        func(childComplexity int) int
-		Labels      func(childComplexity int) int
-		Name        func(childComplexity int, lang *string) int
-		Retraction  func(childComplexity int) int
-		Slug        func(childComplexity int) int
-		Targets     func(childComplexity int) int
+		Aliases           func(childComplexity int) int
+		AnnouncedAt       func(childComplexity int) int
+		CreatedBy         func(childComplexity int) int
+		Date              func(childComplexity int) int
+		Description       func(childComplexity int) int
+		EndorsedBy        func(childComplexity int) int
+		Facts             func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		FactsConnection   func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
+		ID                func(childComplexity int) int
+		IssuedBy          func(childComplexity int) int
+		Kind              func(childComplexity int) int
+		Labels            func(childComplexity int) int
+		Name              func(childComplexity int, lang *string) int
+		Retraction        func(childComplexity int) int
+		Slug              func(childComplexity int) int
+		Targets           func(childComplexity int) int
+		TargetsConnection func(childComplexity int, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 	}
 
 	Point struct {
@@ -344,18 +415,32 @@ type ComplexityRoot struct {
 	}
 
 	Product struct {
-		Aliases     func(childComplexity int) int
-		Controls    func(childComplexity int) int
-		Description func(childComplexity int) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
-		ID          func(childComplexity int) int
-		Kind        func(childComplexity int) int
-		Labels      func(childComplexity int) int
-		Makers      func(childComplexity int) int
-		Name        func(childComplexity int, lang *string) int
-		ProductType func(childComplexity int) int
-		Retraction  func(childComplexity int) int
-		Slug        func(childComplexity int) int
+		Aliases         func(childComplexity int) int
+		Controls        func(childComplexity int) int
+		CreatedBy       func(childComplexity int) int
+		Description     func(childComplexity int) int
+		Facts           func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		FactsConnection func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
+		ID              func(childComplexity int) int
+		Kind            func(childComplexity int) int
+		Labels          func(childComplexity int) int
+		Makers          func(childComplexity int) int
+		Name            func(childComplexity int, lang *string) int
+		ProductType     func(childComplexity int) int
+		Retraction      func(childComplexity int) int
+		Slug            func(childComplexity int) int
+	}
+
+	ProductConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ProductEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	Quantity struct {
@@ -366,14 +451,14 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Entities           func(childComplexity int, filter *model.EntityFilter, orderBy *model.EntityOrder, order *model.SortOrder, first *int, after *string) int
+		Entities           func(childComplexity int, filter *model.EntityFilter, orderBy *model.EntityOrder, order *model.SortOrder, first *int, after *string, last *int, before *string, sort []*model.EntitySort) int
 		Entity             func(childComplexity int, id *uuid.UUID, slug *string) int
 		Event              func(childComplexity int, id *uuid.UUID, slug *string) int
 		EventSeries        func(childComplexity int, id *uuid.UUID, slug *string) int
 		ExportControl      func(childComplexity int, id *uuid.UUID, slug *string) int
 		Fact               func(childComplexity int, id uuid.UUID) int
 		FactCounts         func(childComplexity int, filter *model.FactFilter, groupBy []storage.Dimension) int
-		Facts              func(childComplexity int, filter *model.FactFilter, order *model.SortOrder, first *int, after *string) int
+		Facts              func(childComplexity int, filter *model.FactFilter, order *model.SortOrder, first *int, after *string, last *int, before *string, sort []*model.FactSort) int
 		Lawsuit            func(childComplexity int, id *uuid.UUID, slug *string) int
 		Node               func(childComplexity int, id uuid.UUID) int
 		Nodes              func(childComplexity int, ids []uuid.UUID) int
@@ -387,8 +472,9 @@ type ComplexityRoot struct {
 		SavedQueries       func(childComplexity int) int
 		SavedQuery         func(childComplexity int, name string) int
 		Search             func(childComplexity int, text string, kinds []storage.Kind, first *int) int
+		SearchConnection   func(childComplexity int, text string, kinds []storage.Kind, first *int, after *string, last *int, before *string) int
 		Source             func(childComplexity int, id *uuid.UUID, slug *string) int
-		Sponsorships       func(childComplexity int, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder, first *int, after *string) int
+		Sponsorships       func(childComplexity int, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder, first *int, after *string, last *int, before *string, filter *model.FactFilter, sort []*model.FactSort) int
 		SponsorshipsByYear func(childComplexity int, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder) int
 		Stats              func(childComplexity int) int
 		TimeSeries         func(childComplexity int, filter *model.FactFilter, seriesBy []storage.Dimension) int
@@ -402,18 +488,21 @@ type ComplexityRoot struct {
 	}
 
 	Sanction struct {
-		Aliases     func(childComplexity int) int
-		Description func(childComplexity int) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
-		ID          func(childComplexity int) int
-		ImposedBy   func(childComplexity int) int
-		Kind        func(childComplexity int) int
-		Labels      func(childComplexity int) int
-		Name        func(childComplexity int, lang *string) int
-		Programme   func(childComplexity int) int
-		Retraction  func(childComplexity int) int
-		Slug        func(childComplexity int) int
-		Targets     func(childComplexity int) int
+		Aliases           func(childComplexity int) int
+		CreatedBy         func(childComplexity int) int
+		Description       func(childComplexity int) int
+		Facts             func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		FactsConnection   func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
+		ID                func(childComplexity int) int
+		ImposedBy         func(childComplexity int) int
+		Kind              func(childComplexity int) int
+		Labels            func(childComplexity int) int
+		Name              func(childComplexity int, lang *string) int
+		Programme         func(childComplexity int) int
+		Retraction        func(childComplexity int) int
+		Slug              func(childComplexity int) int
+		Targets           func(childComplexity int) int
+		TargetsConnection func(childComplexity int, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) int
 	}
 
 	SavedQuery struct {
@@ -435,6 +524,19 @@ type ComplexityRoot struct {
 		Type         func(childComplexity int) int
 	}
 
+	SearchConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	SearchEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+		Score  func(childComplexity int) int
+	}
+
 	SearchHit struct {
 		Entity func(childComplexity int) int
 		Score  func(childComplexity int) int
@@ -447,44 +549,50 @@ type ComplexityRoot struct {
 	}
 
 	Source struct {
-		Aliases       func(childComplexity int) int
-		Author        func(childComplexity int) int
-		Description   func(childComplexity int) int
-		Facts         func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
-		ID            func(childComplexity int) int
-		Kind          func(childComplexity int) int
-		Labels        func(childComplexity int) int
-		Language      func(childComplexity int) int
-		Name          func(childComplexity int, lang *string) int
-		Published     func(childComplexity int) int
-		PublishedAt   func(childComplexity int) int
-		Publisher     func(childComplexity int) int
-		PublisherNote func(childComplexity int) int
-		Retraction    func(childComplexity int) int
-		Slug          func(childComplexity int) int
-		Text          func(childComplexity int) int
-		Title         func(childComplexity int) int
-		TitleEn       func(childComplexity int) int
-		URL           func(childComplexity int) int
+		Aliases         func(childComplexity int) int
+		Author          func(childComplexity int) int
+		CreatedBy       func(childComplexity int) int
+		Description     func(childComplexity int) int
+		Facts           func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		FactsConnection func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
+		ID              func(childComplexity int) int
+		Kind            func(childComplexity int) int
+		Labels          func(childComplexity int) int
+		Language        func(childComplexity int) int
+		Name            func(childComplexity int, lang *string) int
+		Published       func(childComplexity int) int
+		PublishedAt     func(childComplexity int) int
+		Publisher       func(childComplexity int) int
+		PublisherNote   func(childComplexity int) int
+		Retraction      func(childComplexity int) int
+		Slug            func(childComplexity int) int
+		Text            func(childComplexity int) int
+		Title           func(childComplexity int) int
+		TitleEn         func(childComplexity int) int
+		URL             func(childComplexity int) int
 	}
 
 	SponsorshipYear struct {
-		Events       func(childComplexity int) int
-		Sponsorships func(childComplexity int) int
-		Year         func(childComplexity int) int
+		Events                 func(childComplexity int) int
+		Sponsorships           func(childComplexity int) int
+		SponsorshipsConnection func(childComplexity int, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
+		Year                   func(childComplexity int) int
 	}
 
 	Topic struct {
-		Aliases     func(childComplexity int) int
-		Description func(childComplexity int) int
-		Events      func(childComplexity int) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
-		ID          func(childComplexity int) int
-		Kind        func(childComplexity int) int
-		Labels      func(childComplexity int) int
-		Name        func(childComplexity int, lang *string) int
-		Retraction  func(childComplexity int) int
-		Slug        func(childComplexity int) int
+		Aliases          func(childComplexity int) int
+		CreatedBy        func(childComplexity int) int
+		Description      func(childComplexity int) int
+		Events           func(childComplexity int) int
+		EventsConnection func(childComplexity int, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) int
+		Facts            func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		FactsConnection  func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
+		ID               func(childComplexity int) int
+		Kind             func(childComplexity int) int
+		Labels           func(childComplexity int) int
+		Name             func(childComplexity int, lang *string) int
+		Retraction       func(childComplexity int) int
+		Slug             func(childComplexity int) int
 	}
 }
 
@@ -558,6 +666,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Event.AttendedWithoutSponsoring(childComplexity), true
+	case "Event.createdBy":
+		if e.ComplexityRoot.Event.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.CreatedBy(childComplexity), true
 	case "Event.description":
 		if e.ComplexityRoot.Event.Description == nil {
 			break
@@ -587,6 +701,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Event.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+	case "Event.factsConnection":
+		if e.ComplexityRoot.Event.FactsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Event_factsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Event.FactsConnection(childComplexity, args["direction"].(*model.Direction), args["filter"].(*model.FactFilter), args["sort"].([]*model.FactSort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Event.id":
 		if e.ComplexityRoot.Event.ID == nil {
 			break
@@ -611,6 +736,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Event.Measures(childComplexity), true
+	case "Event.measuresConnection":
+		if e.ComplexityRoot.Event.MeasuresConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Event_measuresConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Event.MeasuresConnection(childComplexity, args["filter"].(*model.FactFilter), args["sort"].([]*model.FactSort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Event.name":
 		if e.ComplexityRoot.Event.Name == nil {
 			break
@@ -640,6 +776,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Event.Participants(childComplexity), true
+	case "Event.participantsConnection":
+		if e.ComplexityRoot.Event.ParticipantsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Event_participantsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Event.ParticipantsConnection(childComplexity, args["filter"].(*model.FactFilter), args["sort"].([]*model.FactSort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Event.places":
 		if e.ComplexityRoot.Event.Places == nil {
 			break
@@ -670,6 +817,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Event.Speakers(childComplexity), true
+	case "Event.speakersConnection":
+		if e.ComplexityRoot.Event.SpeakersConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Event_speakersConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Event.SpeakersConnection(childComplexity, args["filter"].(*model.EntityFilter), args["sort"].([]*model.EntitySort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Event.sponsorships":
 		if e.ComplexityRoot.Event.Sponsorships == nil {
 			break
@@ -681,6 +839,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Event.Sponsorships(childComplexity, args["tier"].(*storage.Tier), args["sponsorCountry"].(*string)), true
+	case "Event.sponsorshipsConnection":
+		if e.ComplexityRoot.Event.SponsorshipsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Event_sponsorshipsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Event.SponsorshipsConnection(childComplexity, args["filter"].(*model.FactFilter), args["sort"].([]*model.FactSort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Event.start":
 		if e.ComplexityRoot.Event.Start == nil {
 			break
@@ -700,12 +869,56 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Event.Year(childComplexity), true
 
+	case "EventConnection.edges":
+		if e.ComplexityRoot.EventConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventConnection.Edges(childComplexity), true
+	case "EventConnection.nodes":
+		if e.ComplexityRoot.EventConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventConnection.Nodes(childComplexity), true
+	case "EventConnection.pageInfo":
+		if e.ComplexityRoot.EventConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventConnection.PageInfo(childComplexity), true
+	case "EventConnection.totalCount":
+		if e.ComplexityRoot.EventConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventConnection.TotalCount(childComplexity), true
+
+	case "EventEdge.cursor":
+		if e.ComplexityRoot.EventEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventEdge.Cursor(childComplexity), true
+	case "EventEdge.node":
+		if e.ComplexityRoot.EventEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventEdge.Node(childComplexity), true
+
 	case "EventSeries.aliases":
 		if e.ComplexityRoot.EventSeries.Aliases == nil {
 			break
 		}
 
 		return e.ComplexityRoot.EventSeries.Aliases(childComplexity), true
+	case "EventSeries.createdBy":
+		if e.ComplexityRoot.EventSeries.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventSeries.CreatedBy(childComplexity), true
 	case "EventSeries.description":
 		if e.ComplexityRoot.EventSeries.Description == nil {
 			break
@@ -723,6 +936,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EventSeries.Editions(childComplexity, args["yearFrom"].(*int), args["yearTo"].(*int), args["order"].(*model.SortOrder)), true
+	case "EventSeries.editionsConnection":
+		if e.ComplexityRoot.EventSeries.EditionsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_EventSeries_editionsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.EventSeries.EditionsConnection(childComplexity, args["filter"].(*model.EntityFilter), args["sort"].([]*model.EntitySort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "EventSeries.facts":
 		if e.ComplexityRoot.EventSeries.Facts == nil {
 			break
@@ -734,6 +958,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EventSeries.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+	case "EventSeries.factsConnection":
+		if e.ComplexityRoot.EventSeries.FactsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_EventSeries_factsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.EventSeries.FactsConnection(childComplexity, args["direction"].(*model.Direction), args["filter"].(*model.FactFilter), args["sort"].([]*model.FactSort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "EventSeries.id":
 		if e.ComplexityRoot.EventSeries.ID == nil {
 			break
@@ -819,12 +1054,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ExportControl.Affects(childComplexity), true
+	case "ExportControl.affectsConnection":
+		if e.ComplexityRoot.ExportControl.AffectsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_ExportControl_affectsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ExportControl.AffectsConnection(childComplexity, args["filter"].(*model.EntityFilter), args["sort"].([]*model.EntitySort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "ExportControl.aliases":
 		if e.ComplexityRoot.ExportControl.Aliases == nil {
 			break
 		}
 
 		return e.ComplexityRoot.ExportControl.Aliases(childComplexity), true
+	case "ExportControl.createdBy":
+		if e.ComplexityRoot.ExportControl.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExportControl.CreatedBy(childComplexity), true
 	case "ExportControl.date":
 		if e.ComplexityRoot.ExportControl.Date == nil {
 			break
@@ -848,6 +1100,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ExportControl.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+	case "ExportControl.factsConnection":
+		if e.ComplexityRoot.ExportControl.FactsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_ExportControl_factsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ExportControl.FactsConnection(childComplexity, args["direction"].(*model.Direction), args["filter"].(*model.FactFilter), args["sort"].([]*model.FactSort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "ExportControl.id":
 		if e.ComplexityRoot.ExportControl.ID == nil {
 			break
@@ -889,6 +1152,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ExportControl.Products(childComplexity), true
+	case "ExportControl.productsConnection":
+		if e.ComplexityRoot.ExportControl.ProductsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_ExportControl_productsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ExportControl.ProductsConnection(childComplexity, args["filter"].(*model.EntityFilter), args["sort"].([]*model.EntitySort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "ExportControl.retraction":
 		if e.ComplexityRoot.ExportControl.Retraction == nil {
 			break
@@ -1010,6 +1284,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Fact.Quantity(childComplexity), true
+	case "Fact.retractedBy":
+		if e.ComplexityRoot.Fact.RetractedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Fact.RetractedBy(childComplexity), true
 	case "Fact.retraction":
 		if e.ComplexityRoot.Fact.Retraction == nil {
 			break
@@ -1289,6 +1569,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Lawsuit.Aliases(childComplexity), true
+	case "Lawsuit.createdBy":
+		if e.ComplexityRoot.Lawsuit.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Lawsuit.CreatedBy(childComplexity), true
 	case "Lawsuit.defendants":
 		if e.ComplexityRoot.Lawsuit.Defendants == nil {
 			break
@@ -1312,6 +1598,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Lawsuit.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+	case "Lawsuit.factsConnection":
+		if e.ComplexityRoot.Lawsuit.FactsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Lawsuit_factsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Lawsuit.FactsConnection(childComplexity, args["direction"].(*model.Direction), args["filter"].(*model.FactFilter), args["sort"].([]*model.FactSort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Lawsuit.id":
 		if e.ComplexityRoot.Lawsuit.ID == nil {
 			break
@@ -1472,6 +1769,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Organization.Country(childComplexity), true
+	case "Organization.createdBy":
+		if e.ComplexityRoot.Organization.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Organization.CreatedBy(childComplexity), true
 	case "Organization.description":
 		if e.ComplexityRoot.Organization.Description == nil {
 			break
@@ -1495,6 +1798,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Organization.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+	case "Organization.factsConnection":
+		if e.ComplexityRoot.Organization.FactsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Organization_factsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Organization.FactsConnection(childComplexity, args["direction"].(*model.Direction), args["filter"].(*model.FactFilter), args["sort"].([]*model.FactSort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Organization.headquarters":
 		if e.ComplexityRoot.Organization.Headquarters == nil {
 			break
@@ -1565,18 +1879,51 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Organization.Participations(childComplexity, args["negated"].(*bool)), true
+	case "Organization.participationsConnection":
+		if e.ComplexityRoot.Organization.ParticipationsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Organization_participationsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Organization.ParticipationsConnection(childComplexity, args["filter"].(*model.FactFilter), args["sort"].([]*model.FactSort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Organization.people":
 		if e.ComplexityRoot.Organization.People == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Organization.People(childComplexity), true
+	case "Organization.peopleConnection":
+		if e.ComplexityRoot.Organization.PeopleConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Organization_peopleConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Organization.PeopleConnection(childComplexity, args["filter"].(*model.FactFilter), args["sort"].([]*model.FactSort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Organization.products":
 		if e.ComplexityRoot.Organization.Products == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Organization.Products(childComplexity), true
+	case "Organization.productsConnection":
+		if e.ComplexityRoot.Organization.ProductsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Organization_productsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Organization.ProductsConnection(childComplexity, args["filter"].(*model.EntityFilter), args["sort"].([]*model.EntitySort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Organization.retraction":
 		if e.ComplexityRoot.Organization.Retraction == nil {
 			break
@@ -1606,12 +1953,72 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Organization.Sponsorships(childComplexity, args["negated"].(*bool)), true
+	case "Organization.sponsorshipsConnection":
+		if e.ComplexityRoot.Organization.SponsorshipsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Organization_sponsorshipsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Organization.SponsorshipsConnection(childComplexity, args["filter"].(*model.FactFilter), args["sort"].([]*model.FactSort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Organization.subsidiaries":
 		if e.ComplexityRoot.Organization.Subsidiaries == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Organization.Subsidiaries(childComplexity), true
+	case "Organization.subsidiariesConnection":
+		if e.ComplexityRoot.Organization.SubsidiariesConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Organization_subsidiariesConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Organization.SubsidiariesConnection(childComplexity, args["filter"].(*model.EntityFilter), args["sort"].([]*model.EntitySort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+
+	case "OrganizationConnection.edges":
+		if e.ComplexityRoot.OrganizationConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrganizationConnection.Edges(childComplexity), true
+	case "OrganizationConnection.nodes":
+		if e.ComplexityRoot.OrganizationConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrganizationConnection.Nodes(childComplexity), true
+	case "OrganizationConnection.pageInfo":
+		if e.ComplexityRoot.OrganizationConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrganizationConnection.PageInfo(childComplexity), true
+	case "OrganizationConnection.totalCount":
+		if e.ComplexityRoot.OrganizationConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrganizationConnection.TotalCount(childComplexity), true
+
+	case "OrganizationEdge.cursor":
+		if e.ComplexityRoot.OrganizationEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrganizationEdge.Cursor(childComplexity), true
+	case "OrganizationEdge.node":
+		if e.ComplexityRoot.OrganizationEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrganizationEdge.Node(childComplexity), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1675,6 +2082,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Person.Aliases(childComplexity), true
+	case "Person.createdBy":
+		if e.ComplexityRoot.Person.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.CreatedBy(childComplexity), true
 	case "Person.description":
 		if e.ComplexityRoot.Person.Description == nil {
 			break
@@ -1692,6 +2105,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Person.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+	case "Person.factsConnection":
+		if e.ComplexityRoot.Person.FactsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Person_factsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Person.FactsConnection(childComplexity, args["direction"].(*model.Direction), args["filter"].(*model.FactFilter), args["sort"].([]*model.FactSort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Person.id":
 		if e.ComplexityRoot.Person.ID == nil {
 			break
@@ -1733,12 +2157,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Person.Positions(childComplexity), true
+	case "Person.positionsConnection":
+		if e.ComplexityRoot.Person.PositionsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Person_positionsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Person.PositionsConnection(childComplexity, args["filter"].(*model.FactFilter), args["sort"].([]*model.FactSort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Person.quotes":
 		if e.ComplexityRoot.Person.Quotes == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Person.Quotes(childComplexity), true
+	case "Person.quotesConnection":
+		if e.ComplexityRoot.Person.QuotesConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Person_quotesConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Person.QuotesConnection(childComplexity, args["filter"].(*model.FactFilter), args["sort"].([]*model.FactSort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Person.retraction":
 		if e.ComplexityRoot.Person.Retraction == nil {
 			break
@@ -1757,6 +2203,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Person.SpokeAt(childComplexity), true
+	case "Person.spokeAtConnection":
+		if e.ComplexityRoot.Person.SpokeAtConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Person_spokeAtConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Person.SpokeAtConnection(childComplexity, args["filter"].(*model.EntityFilter), args["sort"].([]*model.EntitySort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
+
+	case "PersonConnection.edges":
+		if e.ComplexityRoot.PersonConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonConnection.Edges(childComplexity), true
+	case "PersonConnection.nodes":
+		if e.ComplexityRoot.PersonConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonConnection.Nodes(childComplexity), true
+	case "PersonConnection.pageInfo":
+		if e.ComplexityRoot.PersonConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonConnection.PageInfo(childComplexity), true
+	case "PersonConnection.totalCount":
+		if e.ComplexityRoot.PersonConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonConnection.TotalCount(childComplexity), true
+
+	case "PersonEdge.cursor":
+		if e.ComplexityRoot.PersonEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonEdge.Cursor(childComplexity), true
+	case "PersonEdge.node":
+		if e.ComplexityRoot.PersonEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersonEdge.Node(childComplexity), true
 
 	case "Place.aliases":
 		if e.ComplexityRoot.Place.Aliases == nil {
@@ -1770,6 +2265,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Place.Code(childComplexity), true
+	case "Place.createdBy":
+		if e.ComplexityRoot.Place.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Place.CreatedBy(childComplexity), true
 	case "Place.description":
 		if e.ComplexityRoot.Place.Description == nil {
 			break
@@ -1782,6 +2283,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Place.Events(childComplexity), true
+	case "Place.eventsConnection":
+		if e.ComplexityRoot.Place.EventsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Place_eventsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Place.EventsConnection(childComplexity, args["filter"].(*model.EntityFilter), args["sort"].([]*model.EntitySort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Place.facts":
 		if e.ComplexityRoot.Place.Facts == nil {
 			break
@@ -1793,6 +2305,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Place.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+	case "Place.factsConnection":
+		if e.ComplexityRoot.Place.FactsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Place_factsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Place.FactsConnection(childComplexity, args["direction"].(*model.Direction), args["filter"].(*model.FactFilter), args["sort"].([]*model.FactSort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Place.id":
 		if e.ComplexityRoot.Place.ID == nil {
 			break
@@ -1859,6 +2382,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Plan.AnnouncedAt(childComplexity), true
+	case "Plan.createdBy":
+		if e.ComplexityRoot.Plan.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Plan.CreatedBy(childComplexity), true
 	case "Plan.date":
 		if e.ComplexityRoot.Plan.Date == nil {
 			break
@@ -1888,6 +2417,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Plan.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+	case "Plan.factsConnection":
+		if e.ComplexityRoot.Plan.FactsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Plan_factsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Plan.FactsConnection(childComplexity, args["direction"].(*model.Direction), args["filter"].(*model.FactFilter), args["sort"].([]*model.FactSort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Plan.id":
 		if e.ComplexityRoot.Plan.ID == nil {
 			break
@@ -1941,6 +2481,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Plan.Targets(childComplexity), true
+	case "Plan.targetsConnection":
+		if e.ComplexityRoot.Plan.TargetsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Plan_targetsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Plan.TargetsConnection(childComplexity, args["filter"].(*model.FactFilter), args["sort"].([]*model.FactSort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 
 	case "Point.count":
 		if e.ComplexityRoot.Point.Count == nil {
@@ -2004,6 +2555,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Product.Controls(childComplexity), true
+	case "Product.createdBy":
+		if e.ComplexityRoot.Product.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.CreatedBy(childComplexity), true
 	case "Product.description":
 		if e.ComplexityRoot.Product.Description == nil {
 			break
@@ -2021,6 +2578,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Product.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+	case "Product.factsConnection":
+		if e.ComplexityRoot.Product.FactsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Product_factsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Product.FactsConnection(childComplexity, args["direction"].(*model.Direction), args["filter"].(*model.FactFilter), args["sort"].([]*model.FactSort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Product.id":
 		if e.ComplexityRoot.Product.ID == nil {
 			break
@@ -2075,6 +2643,44 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Product.Slug(childComplexity), true
 
+	case "ProductConnection.edges":
+		if e.ComplexityRoot.ProductConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductConnection.Edges(childComplexity), true
+	case "ProductConnection.nodes":
+		if e.ComplexityRoot.ProductConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductConnection.Nodes(childComplexity), true
+	case "ProductConnection.pageInfo":
+		if e.ComplexityRoot.ProductConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductConnection.PageInfo(childComplexity), true
+	case "ProductConnection.totalCount":
+		if e.ComplexityRoot.ProductConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductConnection.TotalCount(childComplexity), true
+
+	case "ProductEdge.cursor":
+		if e.ComplexityRoot.ProductEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductEdge.Cursor(childComplexity), true
+	case "ProductEdge.node":
+		if e.ComplexityRoot.ProductEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductEdge.Node(childComplexity), true
+
 	case "Quantity.amount":
 		if e.ComplexityRoot.Quantity.Amount == nil {
 			break
@@ -2110,7 +2716,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Entities(childComplexity, args["filter"].(*model.EntityFilter), args["orderBy"].(*model.EntityOrder), args["order"].(*model.SortOrder), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.Entities(childComplexity, args["filter"].(*model.EntityFilter), args["orderBy"].(*model.EntityOrder), args["order"].(*model.SortOrder), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["sort"].([]*model.EntitySort)), true
 	case "Query.entity":
 		if e.ComplexityRoot.Query.Entity == nil {
 			break
@@ -2187,7 +2793,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Facts(childComplexity, args["filter"].(*model.FactFilter), args["order"].(*model.SortOrder), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.Facts(childComplexity, args["filter"].(*model.FactFilter), args["order"].(*model.SortOrder), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["sort"].([]*model.FactSort)), true
 
 	case "Query.lawsuit":
 		if e.ComplexityRoot.Query.Lawsuit == nil {
@@ -2322,6 +2928,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Search(childComplexity, args["text"].(string), args["kinds"].([]storage.Kind), args["first"].(*int)), true
+	case "Query.searchConnection":
+		if e.ComplexityRoot.Query.SearchConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Query_searchConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SearchConnection(childComplexity, args["text"].(string), args["kinds"].([]storage.Kind), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.source":
 		if e.ComplexityRoot.Query.Source == nil {
 			break
@@ -2343,7 +2960,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Sponsorships(childComplexity, args["series"].(*string), args["event"].(*string), args["sponsorCountry"].(*string), args["tier"].(*storage.Tier), args["yearFrom"].(*int), args["yearTo"].(*int), args["order"].(*model.SortOrder), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.Sponsorships(childComplexity, args["series"].(*string), args["event"].(*string), args["sponsorCountry"].(*string), args["tier"].(*storage.Tier), args["yearFrom"].(*int), args["yearTo"].(*int), args["order"].(*model.SortOrder), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["filter"].(*model.FactFilter), args["sort"].([]*model.FactSort)), true
 	case "Query.sponsorshipsByYear":
 		if e.ComplexityRoot.Query.SponsorshipsByYear == nil {
 			break
@@ -2409,6 +3026,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Sanction.Aliases(childComplexity), true
+	case "Sanction.createdBy":
+		if e.ComplexityRoot.Sanction.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Sanction.CreatedBy(childComplexity), true
 	case "Sanction.description":
 		if e.ComplexityRoot.Sanction.Description == nil {
 			break
@@ -2426,6 +3049,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Sanction.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+	case "Sanction.factsConnection":
+		if e.ComplexityRoot.Sanction.FactsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Sanction_factsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Sanction.FactsConnection(childComplexity, args["direction"].(*model.Direction), args["filter"].(*model.FactFilter), args["sort"].([]*model.FactSort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Sanction.id":
 		if e.ComplexityRoot.Sanction.ID == nil {
 			break
@@ -2485,6 +3119,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Sanction.Targets(childComplexity), true
+	case "Sanction.targetsConnection":
+		if e.ComplexityRoot.Sanction.TargetsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Sanction_targetsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Sanction.TargetsConnection(childComplexity, args["filter"].(*model.EntityFilter), args["sort"].([]*model.EntitySort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 
 	case "SavedQuery.createdAt":
 		if e.ComplexityRoot.SavedQuery.CreatedAt == nil {
@@ -2566,6 +3211,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SavedQueryVariable.Type(childComplexity), true
 
+	case "SearchConnection.edges":
+		if e.ComplexityRoot.SearchConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SearchConnection.Edges(childComplexity), true
+	case "SearchConnection.nodes":
+		if e.ComplexityRoot.SearchConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SearchConnection.Nodes(childComplexity), true
+	case "SearchConnection.pageInfo":
+		if e.ComplexityRoot.SearchConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SearchConnection.PageInfo(childComplexity), true
+	case "SearchConnection.totalCount":
+		if e.ComplexityRoot.SearchConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SearchConnection.TotalCount(childComplexity), true
+
+	case "SearchEdge.cursor":
+		if e.ComplexityRoot.SearchEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SearchEdge.Cursor(childComplexity), true
+	case "SearchEdge.node":
+		if e.ComplexityRoot.SearchEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SearchEdge.Node(childComplexity), true
+	case "SearchEdge.score":
+		if e.ComplexityRoot.SearchEdge.Score == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SearchEdge.Score(childComplexity), true
+
 	case "SearchHit.entity":
 		if e.ComplexityRoot.SearchHit.Entity == nil {
 			break
@@ -2610,6 +3299,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Source.Author(childComplexity), true
+	case "Source.createdBy":
+		if e.ComplexityRoot.Source.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Source.CreatedBy(childComplexity), true
 	case "Source.description":
 		if e.ComplexityRoot.Source.Description == nil {
 			break
@@ -2627,6 +3322,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Source.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+	case "Source.factsConnection":
+		if e.ComplexityRoot.Source.FactsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Source_factsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Source.FactsConnection(childComplexity, args["direction"].(*model.Direction), args["filter"].(*model.FactFilter), args["sort"].([]*model.FactSort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Source.id":
 		if e.ComplexityRoot.Source.ID == nil {
 			break
@@ -2735,6 +3441,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SponsorshipYear.Sponsorships(childComplexity), true
+	case "SponsorshipYear.sponsorshipsConnection":
+		if e.ComplexityRoot.SponsorshipYear.SponsorshipsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_SponsorshipYear_sponsorshipsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.SponsorshipYear.SponsorshipsConnection(childComplexity, args["filter"].(*model.FactFilter), args["sort"].([]*model.FactSort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "SponsorshipYear.year":
 		if e.ComplexityRoot.SponsorshipYear.Year == nil {
 			break
@@ -2748,6 +3465,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Topic.Aliases(childComplexity), true
+	case "Topic.createdBy":
+		if e.ComplexityRoot.Topic.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Topic.CreatedBy(childComplexity), true
 	case "Topic.description":
 		if e.ComplexityRoot.Topic.Description == nil {
 			break
@@ -2760,6 +3483,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Topic.Events(childComplexity), true
+	case "Topic.eventsConnection":
+		if e.ComplexityRoot.Topic.EventsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Topic_eventsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Topic.EventsConnection(childComplexity, args["filter"].(*model.EntityFilter), args["sort"].([]*model.EntitySort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Topic.facts":
 		if e.ComplexityRoot.Topic.Facts == nil {
 			break
@@ -2771,6 +3505,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Topic.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+	case "Topic.factsConnection":
+		if e.ComplexityRoot.Topic.FactsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Topic_factsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Topic.FactsConnection(childComplexity, args["direction"].(*model.Direction), args["filter"].(*model.FactFilter), args["sort"].([]*model.FactSort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Topic.id":
 		if e.ComplexityRoot.Topic.ID == nil {
 			break
@@ -2826,8 +3571,10 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("AddSourceInput", ec.unmarshalInputAddSourceInput),
 			graphql.NewInputUnmarshaler("CreateEntityInput", ec.unmarshalInputCreateEntityInput),
 			graphql.NewInputUnmarshaler("EntityFilter", ec.unmarshalInputEntityFilter),
+			graphql.NewInputUnmarshaler("EntitySort", ec.unmarshalInputEntitySort),
 			graphql.NewInputUnmarshaler("EvidenceInput", ec.unmarshalInputEvidenceInput),
 			graphql.NewInputUnmarshaler("FactFilter", ec.unmarshalInputFactFilter),
+			graphql.NewInputUnmarshaler("FactSort", ec.unmarshalInputFactSort),
 			graphql.NewInputUnmarshaler("IngestSourceInput", ec.unmarshalInputIngestSourceInput),
 			graphql.NewInputUnmarshaler("LabelInput", ec.unmarshalInputLabelInput),
 			graphql.NewInputUnmarshaler("QuantityInput", ec.unmarshalInputQuantityInput),
@@ -2909,7 +3656,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "aggregate.graphqls" "mutation.graphqls" "query.graphqls" "saved.graphqls" "schema.graphqls"
+//go:embed "aggregate.graphqls" "connections.graphqls" "mutation.graphqls" "query.graphqls" "saved.graphqls" "schema.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -2922,6 +3669,7 @@ func sourceData(filename string) string {
 
 var sources = []*ast.Source{
 	{Name: "aggregate.graphqls", Input: sourceData("aggregate.graphqls"), BuiltIn: false},
+	{Name: "connections.graphqls", Input: sourceData("connections.graphqls"), BuiltIn: false},
 	{Name: "mutation.graphqls", Input: sourceData("mutation.graphqls"), BuiltIn: false},
 	{Name: "query.graphqls", Input: sourceData("query.graphqls"), BuiltIn: false},
 	{Name: "saved.graphqls", Input: sourceData("saved.graphqls"), BuiltIn: false},
@@ -2977,6 +3725,8 @@ func (ec *executionContext) childFields_Event(ctx context.Context, field graphql
 		return ec.fieldContext_Event_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Event_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Event_createdBy(ctx, field)
 	case "year":
 		return ec.fieldContext_Event_year(ctx, field)
 	case "series":
@@ -3007,8 +3757,42 @@ func (ec *executionContext) childFields_Event(ctx context.Context, field graphql
 		return ec.fieldContext_Event_topics(ctx, field)
 	case "measures":
 		return ec.fieldContext_Event_measures(ctx, field)
+	case "factsConnection":
+		return ec.fieldContext_Event_factsConnection(ctx, field)
+	case "sponsorshipsConnection":
+		return ec.fieldContext_Event_sponsorshipsConnection(ctx, field)
+	case "participantsConnection":
+		return ec.fieldContext_Event_participantsConnection(ctx, field)
+	case "speakersConnection":
+		return ec.fieldContext_Event_speakersConnection(ctx, field)
+	case "measuresConnection":
+		return ec.fieldContext_Event_measuresConnection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Event", field.Name)
+}
+
+func (ec *executionContext) childFields_EventConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "totalCount":
+		return ec.fieldContext_EventConnection_totalCount(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_EventConnection_pageInfo(ctx, field)
+	case "edges":
+		return ec.fieldContext_EventConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_EventConnection_nodes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EventConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_EventEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_EventEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_EventEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EventEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_EventSeries(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3031,12 +3815,18 @@ func (ec *executionContext) childFields_EventSeries(ctx context.Context, field g
 		return ec.fieldContext_EventSeries_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_EventSeries_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_EventSeries_createdBy(ctx, field)
 	case "editions":
 		return ec.fieldContext_EventSeries_editions(ctx, field)
 	case "places":
 		return ec.fieldContext_EventSeries_places(ctx, field)
 	case "since":
 		return ec.fieldContext_EventSeries_since(ctx, field)
+	case "factsConnection":
+		return ec.fieldContext_EventSeries_factsConnection(ctx, field)
+	case "editionsConnection":
+		return ec.fieldContext_EventSeries_editionsConnection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EventSeries", field.Name)
 }
@@ -3075,6 +3865,8 @@ func (ec *executionContext) childFields_ExportControl(ctx context.Context, field
 		return ec.fieldContext_ExportControl_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_ExportControl_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_ExportControl_createdBy(ctx, field)
 	case "status":
 		return ec.fieldContext_ExportControl_status(ctx, field)
 	case "date":
@@ -3091,6 +3883,12 @@ func (ec *executionContext) childFields_ExportControl(ctx context.Context, field
 		return ec.fieldContext_ExportControl_tightens(ctx, field)
 	case "tightenedBy":
 		return ec.fieldContext_ExportControl_tightenedBy(ctx, field)
+	case "factsConnection":
+		return ec.fieldContext_ExportControl_factsConnection(ctx, field)
+	case "productsConnection":
+		return ec.fieldContext_ExportControl_productsConnection(ctx, field)
+	case "affectsConnection":
+		return ec.fieldContext_ExportControl_affectsConnection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ExportControl", field.Name)
 }
@@ -3141,6 +3939,8 @@ func (ec *executionContext) childFields_Fact(ctx context.Context, field graphql.
 		return ec.fieldContext_Fact_createdAt(ctx, field)
 	case "createdBy":
 		return ec.fieldContext_Fact_createdBy(ctx, field)
+	case "retractedBy":
+		return ec.fieldContext_Fact_retractedBy(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Fact", field.Name)
 }
@@ -3285,10 +4085,14 @@ func (ec *executionContext) childFields_Lawsuit(ctx context.Context, field graph
 		return ec.fieldContext_Lawsuit_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Lawsuit_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Lawsuit_createdBy(ctx, field)
 	case "plaintiffs":
 		return ec.fieldContext_Lawsuit_plaintiffs(ctx, field)
 	case "defendants":
 		return ec.fieldContext_Lawsuit_defendants(ctx, field)
+	case "factsConnection":
+		return ec.fieldContext_Lawsuit_factsConnection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Lawsuit", field.Name)
 }
@@ -3313,6 +4117,8 @@ func (ec *executionContext) childFields_Organization(ctx context.Context, field 
 		return ec.fieldContext_Organization_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Organization_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Organization_createdBy(ctx, field)
 	case "orgType":
 		return ec.fieldContext_Organization_orgType(ctx, field)
 	case "country":
@@ -3339,8 +4145,44 @@ func (ec *executionContext) childFields_Organization(ctx context.Context, field 
 		return ec.fieldContext_Organization_listedIn(ctx, field)
 	case "people":
 		return ec.fieldContext_Organization_people(ctx, field)
+	case "factsConnection":
+		return ec.fieldContext_Organization_factsConnection(ctx, field)
+	case "sponsorshipsConnection":
+		return ec.fieldContext_Organization_sponsorshipsConnection(ctx, field)
+	case "participationsConnection":
+		return ec.fieldContext_Organization_participationsConnection(ctx, field)
+	case "peopleConnection":
+		return ec.fieldContext_Organization_peopleConnection(ctx, field)
+	case "subsidiariesConnection":
+		return ec.fieldContext_Organization_subsidiariesConnection(ctx, field)
+	case "productsConnection":
+		return ec.fieldContext_Organization_productsConnection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Organization", field.Name)
+}
+
+func (ec *executionContext) childFields_OrganizationConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "totalCount":
+		return ec.fieldContext_OrganizationConnection_totalCount(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_OrganizationConnection_pageInfo(ctx, field)
+	case "edges":
+		return ec.fieldContext_OrganizationConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_OrganizationConnection_nodes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrganizationConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_OrganizationEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_OrganizationEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_OrganizationEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrganizationEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3393,6 +4235,8 @@ func (ec *executionContext) childFields_Person(ctx context.Context, field graphq
 		return ec.fieldContext_Person_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Person_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Person_createdBy(ctx, field)
 	case "positions":
 		return ec.fieldContext_Person_positions(ctx, field)
 	case "quotes":
@@ -3401,8 +4245,40 @@ func (ec *executionContext) childFields_Person(ctx context.Context, field graphq
 		return ec.fieldContext_Person_spokeAt(ctx, field)
 	case "opened":
 		return ec.fieldContext_Person_opened(ctx, field)
+	case "factsConnection":
+		return ec.fieldContext_Person_factsConnection(ctx, field)
+	case "positionsConnection":
+		return ec.fieldContext_Person_positionsConnection(ctx, field)
+	case "quotesConnection":
+		return ec.fieldContext_Person_quotesConnection(ctx, field)
+	case "spokeAtConnection":
+		return ec.fieldContext_Person_spokeAtConnection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Person", field.Name)
+}
+
+func (ec *executionContext) childFields_PersonConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "totalCount":
+		return ec.fieldContext_PersonConnection_totalCount(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_PersonConnection_pageInfo(ctx, field)
+	case "edges":
+		return ec.fieldContext_PersonConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_PersonConnection_nodes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PersonConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_PersonEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_PersonEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_PersonEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PersonEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_Place(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3425,6 +4301,8 @@ func (ec *executionContext) childFields_Place(ctx context.Context, field graphql
 		return ec.fieldContext_Place_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Place_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Place_createdBy(ctx, field)
 	case "placeType":
 		return ec.fieldContext_Place_placeType(ctx, field)
 	case "code":
@@ -3433,6 +4311,10 @@ func (ec *executionContext) childFields_Place(ctx context.Context, field graphql
 		return ec.fieldContext_Place_locatedIn(ctx, field)
 	case "events":
 		return ec.fieldContext_Place_events(ctx, field)
+	case "factsConnection":
+		return ec.fieldContext_Place_factsConnection(ctx, field)
+	case "eventsConnection":
+		return ec.fieldContext_Place_eventsConnection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Place", field.Name)
 }
@@ -3457,6 +4339,8 @@ func (ec *executionContext) childFields_Plan(ctx context.Context, field graphql.
 		return ec.fieldContext_Plan_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Plan_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Plan_createdBy(ctx, field)
 	case "date":
 		return ec.fieldContext_Plan_date(ctx, field)
 	case "issuedBy":
@@ -3467,6 +4351,10 @@ func (ec *executionContext) childFields_Plan(ctx context.Context, field graphql.
 		return ec.fieldContext_Plan_endorsedBy(ctx, field)
 	case "announcedAt":
 		return ec.fieldContext_Plan_announcedAt(ctx, field)
+	case "factsConnection":
+		return ec.fieldContext_Plan_factsConnection(ctx, field)
+	case "targetsConnection":
+		return ec.fieldContext_Plan_targetsConnection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Plan", field.Name)
 }
@@ -3519,14 +4407,42 @@ func (ec *executionContext) childFields_Product(ctx context.Context, field graph
 		return ec.fieldContext_Product_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Product_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Product_createdBy(ctx, field)
 	case "productType":
 		return ec.fieldContext_Product_productType(ctx, field)
 	case "makers":
 		return ec.fieldContext_Product_makers(ctx, field)
 	case "controls":
 		return ec.fieldContext_Product_controls(ctx, field)
+	case "factsConnection":
+		return ec.fieldContext_Product_factsConnection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Product", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "totalCount":
+		return ec.fieldContext_ProductConnection_totalCount(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ProductConnection_pageInfo(ctx, field)
+	case "edges":
+		return ec.fieldContext_ProductConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_ProductConnection_nodes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ProductEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ProductEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_Quantity(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3575,12 +4491,18 @@ func (ec *executionContext) childFields_Sanction(ctx context.Context, field grap
 		return ec.fieldContext_Sanction_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Sanction_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Sanction_createdBy(ctx, field)
 	case "programme":
 		return ec.fieldContext_Sanction_programme(ctx, field)
 	case "imposedBy":
 		return ec.fieldContext_Sanction_imposedBy(ctx, field)
 	case "targets":
 		return ec.fieldContext_Sanction_targets(ctx, field)
+	case "factsConnection":
+		return ec.fieldContext_Sanction_factsConnection(ctx, field)
+	case "targetsConnection":
+		return ec.fieldContext_Sanction_targetsConnection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Sanction", field.Name)
 }
@@ -3621,6 +4543,32 @@ func (ec *executionContext) childFields_SavedQueryVariable(ctx context.Context, 
 		return ec.fieldContext_SavedQueryVariable_defaultValue(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SavedQueryVariable", field.Name)
+}
+
+func (ec *executionContext) childFields_SearchConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "totalCount":
+		return ec.fieldContext_SearchConnection_totalCount(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_SearchConnection_pageInfo(ctx, field)
+	case "edges":
+		return ec.fieldContext_SearchConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_SearchConnection_nodes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SearchConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_SearchEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_SearchEdge_cursor(ctx, field)
+	case "score":
+		return ec.fieldContext_SearchEdge_score(ctx, field)
+	case "node":
+		return ec.fieldContext_SearchEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SearchEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_SearchHit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3665,6 +4613,8 @@ func (ec *executionContext) childFields_Source(ctx context.Context, field graphq
 		return ec.fieldContext_Source_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Source_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Source_createdBy(ctx, field)
 	case "title":
 		return ec.fieldContext_Source_title(ctx, field)
 	case "titleEn":
@@ -3685,6 +4635,8 @@ func (ec *executionContext) childFields_Source(ctx context.Context, field graphq
 		return ec.fieldContext_Source_url(ctx, field)
 	case "text":
 		return ec.fieldContext_Source_text(ctx, field)
+	case "factsConnection":
+		return ec.fieldContext_Source_factsConnection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Source", field.Name)
 }
@@ -3697,6 +4649,8 @@ func (ec *executionContext) childFields_SponsorshipYear(ctx context.Context, fie
 		return ec.fieldContext_SponsorshipYear_events(ctx, field)
 	case "sponsorships":
 		return ec.fieldContext_SponsorshipYear_sponsorships(ctx, field)
+	case "sponsorshipsConnection":
+		return ec.fieldContext_SponsorshipYear_sponsorshipsConnection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SponsorshipYear", field.Name)
 }
@@ -3721,8 +4675,14 @@ func (ec *executionContext) childFields_Topic(ctx context.Context, field graphql
 		return ec.fieldContext_Topic_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Topic_retraction(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Topic_createdBy(ctx, field)
 	case "events":
 		return ec.fieldContext_Topic_events(ctx, field)
+	case "factsConnection":
+		return ec.fieldContext_Topic_factsConnection(ctx, field)
+	case "eventsConnection":
+		return ec.fieldContext_Topic_eventsConnection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Topic", field.Name)
 }

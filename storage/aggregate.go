@@ -88,6 +88,9 @@ func (g *Graph) CountFacts(q FactQuery, by []Dimension) ([]Group, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := q.Check("filter"); err != nil {
+		return nil, err
+	}
 	var out []Group
 	err = g.view(func(s Snapshot) error {
 		facts, err := selectFacts(s, q)
@@ -121,6 +124,9 @@ func (g *Graph) TimeSeries(q FactQuery, by []Dimension) ([]Series, error) {
 	}
 	if slices.Contains(by, DimYear) {
 		return nil, errs.Errorf(errs.InvalidArgument, "seriesBy", "seriesBy cannot hold YEAR: the years are the points")
+	}
+	if err := q.Check("filter"); err != nil {
+		return nil, err
 	}
 	var totals, cells []Group
 	err = g.view(func(s Snapshot) error {

@@ -77,6 +77,22 @@ func TestEveryReadHonoursTheContext(t *testing.T) {
 			return err
 		},
 		"SearchEntities": func(g *storage.Graph) error { _, err := g.SearchEntities("qual", nil, 10); return err },
+		"FilterFacts": func(g *storage.Graph) error {
+			_, err := g.FilterFacts([]*storage.Fact{fact}, storage.FactQuery{SubjectCountry: "US"})
+			return err
+		},
+		"FilterFactLists": func(g *storage.Graph) error {
+			_, err := g.FilterFactLists([]storage.FactList{{Facts: []*storage.Fact{fact}}})
+			return err
+		},
+		"FilterEntityLists": func(g *storage.Graph) error {
+			_, err := g.FilterEntityLists([]storage.EntityList{{IDs: []uuid.UUID{x.qualcomm.ID}}})
+			return err
+		},
+		"FilterEntities": func(g *storage.Graph) error {
+			_, err := g.FilterEntities([]uuid.UUID{x.qualcomm.ID}, storage.EntityQuery{Country: "US"})
+			return err
+		},
 		"Read": func(g *storage.Graph) error {
 			return g.Read(func(s storage.Snapshot) error { _, err := s.Node(x.qualcomm.ID); return err })
 		},
@@ -92,6 +108,7 @@ func TestEveryReadHonoursTheContext(t *testing.T) {
 		"SetRecordCache": "no read", "SetRecordCacheBytes": "no read", "Writable": "no read (the disk watermark)", "StoreID": "no read",
 		"FactScan": "estimate from the counts", "EntityScan": "estimate from the counts",
 		"SponsorshipScan": "estimate from the counts", "MaxSourceText": "estimate from the counts",
+		"FactListScan": "estimate from the counts", "EntityListScan": "estimate from the counts",
 	}
 	var unlisted []string
 	gt := reflect.TypeOf(x.g)

@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"bytes"
 	"sort"
 
 	"policygraph/errs"
@@ -30,13 +29,28 @@ type SponsorshipQuery struct {
 	Tier           Tier      // empty: any
 	YearFrom       *int
 	YearTo         *int
+	// Filter, when set, narrows the sponsorships further, as a FactQuery's
+	// fields and clauses do (its scope aside: sponsorships are never negated
+	// or retracted).
+	Filter *FactQuery
+	// Sort orders the answer (see FactSort); empty: by year, then sponsor name.
+	Sort []FactSort
 }
 
-// Sponsorships answers q ordered by year, then sponsor name, then fact ID.
+// Sponsorships answers q ordered by year, then sponsor name, then fact ID (or
+// by q.Sort).
 // Candidates are filtered on what the index keys hold (the sponsor, from the
 // adjacency value; its country, from the value index) before any fact record is
 // read, so only the facts of the answer are decoded.
 func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
+	if err := checkFactSort(q.Sort); err != nil {
+		return nil, err
+	}
+	if q.Filter != nil {
+		if err := q.Filter.Check("filter"); err != nil {
+			return nil, err
+		}
+	}
 	var facts []*Fact
 	err := g.view(func(s Snapshot) error {
 		var cands []AdjEntry
@@ -129,34 +143,15 @@ func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
 			}
 			facts = append(facts, f)
 		}
-		return sortFactsBySubjectName(s, facts)
-	})
-	return facts, err
-}
-
-// sortFactsBySubjectName orders facts by year, then subject name, then ID.
-func sortFactsBySubjectName(s Snapshot, facts []*Fact) error {
-	names := map[uuid.UUID]string{}
-	for _, f := range facts {
-		if _, ok := names[f.Subject]; !ok {
-			n, err := s.Node(f.Subject)
-			if err != nil {
+		if q.Filter != nil {
+			var err error
+			if facts, err = newFactEval(s).keep(facts, q.Filter); err != nil {
 				return err
 			}
-			names[f.Subject] = Fold(n.Name)
 		}
-	}
-	sort.SliceStable(facts, func(i, j int) bool {
-		a, b := facts[i], facts[j]
-		if a.Year != b.Year {
-			return a.Year < b.Year
-		}
-		if names[a.Subject] != names[b.Subject] {
-			return names[a.Subject] < names[b.Subject]
-		}
-		return bytes.Compare(a.ID[:], b.ID[:]) < 0
+		return sortFacts(s, facts, q.Sort)
 	})
-	return nil
+	return facts, err
 }
 
 // subjectsByValue lists the subjects of active literal facts pred = value,
@@ -218,8 +213,18 @@ type EntityQuery struct {
 	ControlledBy uuid.UUID
 	Status       string
 	Product      uuid.UUID
-	// ByYear orders by year then name; otherwise by name.
+	// ByYear orders by year then name; otherwise by name. Sort, when set,
+	// replaces it.
 	ByYear bool
+	Sort   []EntitySort
+
+	// And, Or and Not compose clauses, each an EntityQuery of its own filter
+	// fields: an entity passes q when it passes q's fields, every clause of
+	// And, at least one of Or (when Or is not empty) and not Not. A clause's
+	// ByYear and Sort are ignored. See Check for the bounds.
+	And []EntityQuery
+	Or  []EntityQuery
+	Not *EntityQuery
 }
 
 // AnyAuthority in EntityQuery.SanctionedBy or ControlledBy matches any authority.
@@ -228,6 +233,9 @@ var AnyAuthority = uuid.Max
 // Entities answers q: the IDs of the matching entities, ordered by folded name
 // (or year), without retracted ones.
 func (g *Graph) Entities(q EntityQuery) ([]uuid.UUID, error) {
+	if err := q.Check("filter"); err != nil {
+		return nil, err
+	}
 	var out []*Node
 	err := g.view(func(s Snapshot) error {
 		cands, err := entityCandidates(s, q)
@@ -255,36 +263,64 @@ func (g *Graph) Entities(q EntityQuery) ([]uuid.UUID, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys := make(map[uuid.UUID]string, len(out))
-	for _, n := range out {
-		keys[n.ID] = Fold(n.Name)
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if q.ByYear && a.Year != b.Year {
-			return a.Year < b.Year
-		}
-		if keys[a.ID] != keys[b.ID] {
-			return keys[a.ID] < keys[b.ID]
-		}
-		return bytes.Compare(a.ID[:], b.ID[:]) < 0
-	})
-	ids := make([]uuid.UUID, len(out))
-	for i, n := range out {
-		ids[i] = n.ID
-	}
-	return ids, nil
+	return sortEntities(out, q.order()), nil
 }
 
-// entityCandidates picks the smallest index-backed superset of q's answer.
+// entityCandidates picks the smallest index-backed superset of q's answer:
+// the index q's own fields name, else one of an And clause, else the union of
+// those of the Or clauses; every node of every kind when none narrows.
 func entityCandidates(s Snapshot, q EntityQuery) ([]uuid.UUID, error) {
+	ids, narrowed, err := narrowEntities(s, &q)
+	if err != nil || narrowed {
+		return ids, err
+	}
+	var out []uuid.UUID
+	for _, k := range Kinds {
+		ids, err := kindScan(s, k)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ids...)
+	}
+	return out, nil
+}
+
+// narrowEntities reads the candidates of q from the index entityIndexOf
+// picks for it, or from its clauses; narrowed is false when nothing narrows
+// q (every entity is a candidate).
+func narrowEntities(s Snapshot, q *EntityQuery) (ids []uuid.UUID, narrowed bool, err error) {
+	if entityIndexOf(q) == noEntityIndex {
+		for i := range q.And {
+			if ids, narrowed, err = narrowEntities(s, &q.And[i]); err != nil || narrowed {
+				return ids, narrowed, err
+			}
+		}
+		if len(q.Or) == 0 {
+			return nil, false, nil
+		}
+		for i := range q.Or {
+			more, ok, err := narrowEntities(s, &q.Or[i])
+			if err != nil || !ok {
+				return nil, false, err
+			}
+			ids = append(ids, more...)
+		}
+		return dedup(ids), true, nil
+	}
+	ids, err = indexedEntities(s, *q)
+	return ids, true, err
+}
+
+// indexedEntities reads the candidates of q from the index entityIndexOf
+// picks for it.
+func indexedEntities(s Snapshot, q EntityQuery) ([]uuid.UUID, error) {
 	otherEnds := func(node uuid.UUID, dir Direction, pred Predicate) ([]uuid.UUID, error) {
 		return otherEndsTx(s, node, dir, pred)
 	}
-	switch {
-	case q.SponsoredEvent != uuid.Nil:
+	switch entityIndexOf(&q) {
+	case entitiesBySponsoredEvent:
 		return otherEnds(q.SponsoredEvent, In, PredSponsored)
-	case q.Series != uuid.Nil || q.SponsoredSeries != uuid.Nil:
+	case entitiesBySeries:
 		series := q.Series
 		if series == uuid.Nil {
 			series = q.SponsoredSeries
@@ -302,9 +338,9 @@ func entityCandidates(s Snapshot, q EntityQuery) ([]uuid.UUID, error) {
 			out = append(out, sponsors...)
 		}
 		return dedup(out), nil
-	case q.Product != uuid.Nil:
+	case entitiesByProduct:
 		return otherEnds(q.Product, In, PredCoversProduct)
-	case q.Country != "":
+	case entitiesByCountry:
 		ids, err := subjectsByValue(s, PredCountry, q.Country)
 		if err != nil {
 			return nil, err
@@ -315,7 +351,7 @@ func entityCandidates(s Snapshot, q EntityQuery) ([]uuid.UUID, error) {
 			return nil, err
 		}
 		return append(ids, places...), nil
-	case q.SanctionedBy != uuid.Nil || q.ControlledBy != uuid.Nil:
+	case entitiesByAuthority:
 		var measures []uuid.UUID
 		var err error
 		auth, kind := q.SanctionedBy, KindSanction
@@ -341,10 +377,10 @@ func entityCandidates(s Snapshot, q EntityQuery) ([]uuid.UUID, error) {
 			}
 		}
 		return dedup(out), nil
-	case len(q.Kinds) == 1 && q.Kinds[0] == KindEvent && q.YearFrom != nil && *q.YearFrom > 0:
-		// The year index holds events of known year only: a range that takes
-		// in year 0 (an event of unknown year, which yearTo alone keeps) is
-		// answered by the kind scan below, as for any other kinds.
+	case entitiesByEventYear:
+		// The year index holds events of known year only: entityIndexOf picks
+		// it only for a range that leaves year 0 out (an event of unknown year,
+		// which yearTo alone keeps, is found by the kind scan).
 		hi := 9999
 		if q.YearTo != nil {
 			hi = *q.YearTo
@@ -353,12 +389,8 @@ func entityCandidates(s Snapshot, q EntityQuery) ([]uuid.UUID, error) {
 		err := s.NodesByYear(KindEvent, *q.YearFrom, hi, func(id uuid.UUID) error { ids = append(ids, id); return nil })
 		return ids, err
 	}
-	kinds := q.Kinds
-	if len(kinds) == 0 {
-		kinds = Kinds
-	}
 	var out []uuid.UUID
-	for _, k := range kinds {
+	for _, k := range q.Kinds {
 		ids, err := kindScan(s, k)
 		if err != nil {
 			return nil, err
@@ -401,10 +433,16 @@ func dedup(ids []uuid.UUID) []uuid.UUID {
 	return out
 }
 
+// matches reports whether n, not retracted, passes q with its clauses.
 func matches(s Snapshot, n *Node, q EntityQuery) (bool, error) {
 	if n.Retraction != nil {
 		return false, nil
 	}
+	return entityMatch(s, n, &q)
+}
+
+// entityMatch reports whether n passes q's fields and clauses.
+func entityMatch(s Snapshot, n *Node, q *EntityQuery) (bool, error) {
 	if len(q.Kinds) > 0 && !kindIn(n.Kind, q.Kinds) {
 		return false, nil
 	}
@@ -435,7 +473,7 @@ func matches(s Snapshot, n *Node, q EntityQuery) (bool, error) {
 		}
 	}
 	if q.SponsoredSeries != uuid.Nil || q.SponsoredEvent != uuid.Nil {
-		ok, err := sponsoredMatch(s, n.ID, q)
+		ok, err := sponsoredMatch(s, n.ID, *q)
 		if err != nil || !ok {
 			return false, err
 		}
@@ -452,10 +490,16 @@ func matches(s Snapshot, n *Node, q EntityQuery) (bool, error) {
 			return false, err
 		}
 	}
-	if q.Product != uuid.Nil && n.Kind != KindExportControl {
-		return false, nil
+	if q.Product != uuid.Nil {
+		if n.Kind != KindExportControl {
+			return false, nil
+		}
+		covered, err := otherEndsTx(s, n.ID, Out, PredCoversProduct)
+		if err != nil || !contains(covered, q.Product) {
+			return false, err
+		}
 	}
-	return true, nil
+	return clausesMatch(q.And, q.Or, q.Not, func(c *EntityQuery) (bool, error) { return entityMatch(s, n, c) })
 }
 
 func contains(ids []uuid.UUID, id uuid.UUID) bool {
@@ -547,15 +591,30 @@ type FactQuery struct {
 	SubjectKinds, ObjectKinds []Kind
 	// Disputed, when set, keeps the disputed facts (true) or the others.
 	Disputed *bool
+
+	// And, Or and Not compose clauses, each a FactQuery of its own filter
+	// fields: a fact passes q when it passes q's fields, every clause of And,
+	// at least one of Or (when Or is not empty) and not Not. Which facts are in
+	// scope at all is the outermost query's (Keeps, IncludeRetracted), but
+	// that a clause naming Negated asks for negated facts: a clause's
+	// Negated is a filter like any field (nil: either), and Check refuses
+	// IncludeNegated and IncludeRetracted on a clause. A clause's Sort is
+	// ignored.
+	And []FactQuery
+	Or  []FactQuery
+	Not *FactQuery
+	// Sort orders the answer (FindFacts); empty: by year, then subject name.
+	Sort []FactSort
 }
 
 // Keeps reports whether q keeps a fact that is negated (neg) or not, by the
-// rule in FactQuery's comment.
+// rule in FactQuery's comment; a clause of q that names Negated asks for
+// negated facts too (it then decides which of them pass).
 func (q FactQuery) Keeps(neg bool) bool {
 	if q.Negated != nil {
 		return neg == *q.Negated
 	}
-	return !neg || q.IncludeNegated
+	return !neg || q.IncludeNegated || q.NamesNegated()
 }
 
 // PositiveOnly reports whether q keeps positive facts only: what the indexes
@@ -563,178 +622,151 @@ func (q FactQuery) Keeps(neg bool) bool {
 // retracted fact either.
 func (q FactQuery) PositiveOnly() bool { return !q.Keeps(true) }
 
-// FindFacts answers q ordered by year, then subject name, then ID.
+// FindFacts answers q ordered by year, then subject name, then ID (or by
+// q.Sort). Returns an *errs.Error INVALID_ARGUMENT for a filter Check refuses.
 func (g *Graph) FindFacts(q FactQuery) ([]*Fact, error) {
+	if err := q.Check("filter"); err != nil {
+		return nil, err
+	}
 	var facts []*Fact
 	err := g.view(func(s Snapshot) error {
 		var err error
 		if facts, err = selectFacts(s, q); err != nil {
 			return err
 		}
-		return sortFactsBySubjectName(s, facts)
+		return sortFacts(s, facts, q.Sort)
 	})
 	return facts, err
 }
 
 // selectFacts answers q in no particular order, starting from the most selective
-// index q names.
+// index q (or one of its clauses) names, and checking every candidate against
+// every field and clause of q.
 func selectFacts(s Snapshot, q FactQuery) ([]*Fact, error) {
+	ids, narrowed, err := narrowFacts(s, &q, scopeOf(&q))
+	if err != nil {
+		return nil, err
+	}
+	if !narrowed {
+		ids = ids[:0]
+		if err := s.FactIDs(func(id uuid.UUID) error { ids = append(ids, id); return nil }); err != nil {
+			return nil, err
+		}
+	}
+	ev := newFactEval(s)
 	var facts []*Fact
-	err := func() error {
-		var ids []uuid.UUID
-		adj := func(node uuid.UUID, dir Direction) error {
-			preds := q.Predicates
-			if len(preds) == 0 {
-				preds = []Predicate{""}
-			}
-			for _, p := range preds {
-				more, err := adjacentIDs(s, AdjQuery{Node: node, Dir: dir, Predicate: p, Negated: !q.PositiveOnly(), Retracted: q.IncludeRetracted})
-				if err != nil {
-					return err
-				}
-				ids = append(ids, more...)
-			}
-			return nil
+	for _, id := range dedup(ids) {
+		f, err := s.Fact(id)
+		if err != nil {
+			return nil, err
 		}
-		switch {
-		case q.Subject != uuid.Nil:
-			if err := adj(q.Subject, Out); err != nil {
-				return err
-			}
-		case q.Object != uuid.Nil:
-			if err := adj(q.Object, In); err != nil {
-				return err
-			}
-		case q.Series != uuid.Nil:
-			editions, err := otherEndsTx(s, q.Series, In, PredEditionOf)
-			if err != nil {
-				return err
-			}
-			for _, e := range editions {
-				if err := adj(e, In); err != nil {
-					return err
-				}
-				if err := adj(e, Out); err != nil {
-					return err
-				}
-			}
-		case q.SubjectCountry != "":
-			subjects, err := subjectsByValue(s, PredCountry, q.SubjectCountry)
-			if err != nil {
-				return err
-			}
-			for _, subj := range subjects {
-				if err := adj(subj, Out); err != nil {
-					return err
-				}
-			}
-		case len(q.Predicates) > 0 && !q.IncludeRetracted && q.PositiveOnly():
-			// The predicate index holds active facts only: it can answer only when
-			// neither negated nor retracted facts are asked for.
-			for _, p := range q.Predicates {
-				from, to := indexedYears(q.YearFrom, q.YearTo)
-				more, err := factIDsByPredicate(s, p, from, to)
-				if err != nil {
-					return err
-				}
-				ids = append(ids, more...)
-			}
-		case len(q.ObjectKinds) > 0 || len(q.SubjectKinds) > 0:
-			kinds, dir := q.ObjectKinds, In
-			if len(kinds) == 0 {
-				kinds, dir = q.SubjectKinds, Out
-			}
-			for _, k := range kinds {
-				nodes, err := kindScan(s, k)
-				if err != nil {
-					return err
-				}
-				for _, n := range nodes {
-					if err := adj(n, dir); err != nil {
-						return err
-					}
-				}
-			}
-		default:
-			if err := s.FactIDs(func(id uuid.UUID) error { ids = append(ids, id); return nil }); err != nil {
-				return err
-			}
+		if !q.IncludeRetracted && f.Retraction != nil || !q.Keeps(f.Negated) {
+			continue
 		}
-		ids = dedup(ids)
-		countries := map[uuid.UUID]bool{}
-		kinds := map[uuid.UUID]Kind{}
-		for _, id := range ids {
-			f, err := s.Fact(id)
-			if err != nil {
-				return err
-			}
-			if len(q.Predicates) > 0 && !predIn(f.Predicate, q.Predicates) ||
-				q.Object != uuid.Nil && f.Object != q.Object ||
-				q.Tier != "" && f.Tier != q.Tier ||
-				!q.Keeps(f.Negated) ||
-				!q.IncludeRetracted && f.Retraction != nil ||
-				q.Disputed != nil && f.Disputed() != *q.Disputed ||
-				q.YearFrom != nil && f.Year < *q.YearFrom || q.YearTo != nil && f.Year > *q.YearTo {
-				continue
-			}
-			if q.SubjectCountry != "" {
-				ok, seen := countries[f.Subject]
-				if !seen {
-					if ok, err = s.HasValue(f.Subject, PredCountry, q.SubjectCountry); err != nil {
-						return err
-					}
-					countries[f.Subject] = ok
-				}
-				if !ok {
-					continue
-				}
-			}
-			if len(q.SubjectKinds) > 0 || len(q.ObjectKinds) > 0 {
-				ok, err := kindsMatch(s, kinds, f, q)
-				if err != nil {
-					return err
-				}
-				if !ok {
-					continue
-				}
-			}
+		ok, err := ev.match(f, &q)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
 			facts = append(facts, f)
 		}
-		return nil
-	}()
-	return facts, err
+	}
+	return facts, nil
 }
 
-// kindsMatch reports whether f's subject and object have the kinds q asks for;
-// kinds caches the kind of each node seen.
-func kindsMatch(s Snapshot, kinds map[uuid.UUID]Kind, f *Fact, q FactQuery) (bool, error) {
-	kindOf := func(id uuid.UUID) (Kind, error) {
-		if k, ok := kinds[id]; ok {
-			return k, nil
+// narrowFacts reads the candidates of q from the index factIndexOf picks for
+// it, else from one of its And clauses, else from the union of its Or
+// clauses'; narrowed is false when nothing narrows q (every fact is a
+// candidate). scope is the outermost query's: the adjacency reads include
+// negated and retracted facts only when it lists them.
+func narrowFacts(s Snapshot, q *FactQuery, scope factScope) (ids []uuid.UUID, narrowed bool, err error) {
+	adj := func(node uuid.UUID, dir Direction) error {
+		preds := q.Predicates
+		if len(preds) == 0 {
+			preds = []Predicate{""}
 		}
-		n, err := s.Node(id)
+		for _, p := range preds {
+			more, err := adjacentIDs(s, AdjQuery{Node: node, Dir: dir, Predicate: p, Negated: scope.negated, Retracted: scope.retracted})
+			if err != nil {
+				return err
+			}
+			ids = append(ids, more...)
+		}
+		return nil
+	}
+	switch factIndexOf(q, scope) {
+	case factsBySubject:
+		err = adj(q.Subject, Out)
+	case factsByObject:
+		err = adj(q.Object, In)
+	case factsBySeries:
+		editions, err := otherEndsTx(s, q.Series, In, PredEditionOf)
 		if err != nil {
-			return "", err
+			return nil, false, err
 		}
-		kinds[id] = n.Kind
-		return n.Kind, nil
+		for _, e := range editions {
+			if err := adj(e, In); err != nil {
+				return nil, false, err
+			}
+			if err := adj(e, Out); err != nil {
+				return nil, false, err
+			}
+		}
+	case factsBySubjectCountry:
+		subjects, err := subjectsByValue(s, PredCountry, q.SubjectCountry)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, subj := range subjects {
+			if err := adj(subj, Out); err != nil {
+				return nil, false, err
+			}
+		}
+	case factsByPredicate:
+		// The predicate index holds active facts only: factIndexOf picks it
+		// only when neither negated nor retracted facts are asked for.
+		for _, p := range q.Predicates {
+			from, to := indexedYears(q.YearFrom, q.YearTo)
+			more, err := factIDsByPredicate(s, p, from, to)
+			if err != nil {
+				return nil, false, err
+			}
+			ids = append(ids, more...)
+		}
+	case factsByKinds:
+		kinds, dir := q.ObjectKinds, In
+		if len(kinds) == 0 {
+			kinds, dir = q.SubjectKinds, Out
+		}
+		for _, k := range kinds {
+			nodes, err := kindScan(s, k)
+			if err != nil {
+				return nil, false, err
+			}
+			for _, n := range nodes {
+				if err := adj(n, dir); err != nil {
+					return nil, false, err
+				}
+			}
+		}
+	default:
+		for i := range q.And {
+			if ids, narrowed, err = narrowFacts(s, &q.And[i], scope); err != nil || narrowed {
+				return ids, narrowed, err
+			}
+		}
+		if len(q.Or) == 0 {
+			return nil, false, nil
+		}
+		for i := range q.Or {
+			more, ok, err := narrowFacts(s, &q.Or[i], scope)
+			if err != nil || !ok {
+				return nil, false, err
+			}
+			ids = append(ids, more...)
+		}
 	}
-	if len(q.SubjectKinds) > 0 {
-		k, err := kindOf(f.Subject)
-		if err != nil || !kindIn(k, q.SubjectKinds) {
-			return false, err
-		}
-	}
-	if len(q.ObjectKinds) > 0 {
-		if f.Object == uuid.Nil {
-			return false, nil
-		}
-		k, err := kindOf(f.Object)
-		if err != nil || !kindIn(k, q.ObjectKinds) {
-			return false, err
-		}
-	}
-	return true, nil
+	return ids, err == nil, err
 }
 
 func predIn(p Predicate, ps []Predicate) bool {
@@ -856,7 +888,7 @@ func factsByName(s Snapshot, ids []uuid.UUID) ([]*Fact, error) {
 		}
 		facts = append(facts, f)
 	}
-	return facts, sortFactsBySubjectName(s, facts)
+	return facts, sortFacts(s, facts, nil)
 }
 
 // negatedFacts loads the negated (not retracted) facts with pred whose

@@ -59,6 +59,9 @@ func (e entity) Name(lang *string) string {
 // Description is the node's description, null when empty.
 func (e entity) Description() *string { return opt(e.Node.Description) }
 
+// CreatedBy is who wrote the entity, null when not recorded.
+func (e entity) CreatedBy() *string { return opt(e.Node.CreatedBy) }
+
 // Typed views of a node, one per kind, so that the schema can tell kinds
 // apart. Each has the methods of its kind's own nullable fields.
 type (
@@ -194,8 +197,16 @@ func (f Fact) Measure() *string { return opt(f.Fact.Measure) }
 // Role is a HOLDS_POSITION fact's role, null for other facts.
 func (f Fact) Role() *string { return opt(f.Fact.Role) }
 
-// CreatedBy is who wrote the fact, null for the seed.
+// CreatedBy is who wrote the fact, null when not recorded.
 func (f Fact) CreatedBy() *string { return opt(f.Fact.CreatedBy) }
+
+// RetractedBy is who retracted the fact, null while it stands.
+func (f Fact) RetractedBy() *string {
+	if f.Fact.Retraction == nil {
+		return nil
+	}
+	return opt(f.Fact.Retraction.By)
+}
 
 // Year is the year the fact belongs to, null when unknown.
 func (f Fact) Year() *int { return opt(f.Fact.Year) }

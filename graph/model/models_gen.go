@@ -118,7 +118,7 @@ type EntityConnection struct {
 
 // One entity of a page, with its cursor.
 type EntityEdge struct {
-	// An opaque cursor: pass it as after to continue after this entity.
+	// An opaque cursor: pass it as after to continue after this entity, or as before to page back from it.
 	Cursor string `json:"cursor"`
 	// The entity.
 	Node Entity `json:"node"`
@@ -161,6 +161,46 @@ type EntityFilter struct {
 	Status *string `json:"status,omitempty"`
 	// Slug or ID of a product, e.g. "nvidia-a800": export controls covering it.
 	Product *string `json:"product,omitempty"`
+	// Clauses that must all hold, each an EntityFilter of its own: and: [{country: "US"},
+	// {orgType: "COMPANY"}]. With the other fields of the same filter, they must hold
+	// too. At most 5 levels of and/or/not and 64 clauses in one filter.
+	And []*EntityFilter `json:"and,omitempty"`
+	// Clauses of which at least one must hold: or: [{country: "US"}, {country: "CN"}]
+	// keeps US and Chinese entities. An empty list filters nothing.
+	Or []*EntityFilter `json:"or,omitempty"`
+	// A clause that must not hold: not: {country: "CN"} keeps the entities that are not
+	// Chinese (those with no COUNTRY fact included). A clause's fields keep their own
+	// scope: not: {yearFrom: 2020} keeps events before 2020 and every entity of another
+	// kind.
+	Not *EntityFilter `json:"not,omitempty"`
+}
+
+// One key of the order of a list of entities: sort: [{field: KIND}, {field: NAME, direction: DESC}].
+type EntitySort struct {
+	// What to order by, e.g. NAME.
+	Field storage.EntitySortKey `json:"field"`
+	// ASC (the default): as the field describes; DESC reverses it.
+	Direction *SortOrder `json:"direction,omitempty"`
+}
+
+// A page of events (a Relay connection). Cursors are opaque; a cursor whose item has left the list is refused with INVALID_ARGUMENT.
+type EventConnection struct {
+	// How many events the whole list holds, over every page.
+	TotalCount int `json:"totalCount"`
+	// Where this page is in the list: whether items precede or follow it, and the cursors of its ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// The page's events, each with its cursor.
+	Edges []*EventEdge `json:"edges"`
+	// The page's events (the same as edges' nodes, without cursors).
+	Nodes []*Event `json:"nodes"`
+}
+
+// One event of a page, with its cursor.
+type EventEdge struct {
+	// An opaque cursor: pass it as after (or before) to page on from this item.
+	Cursor string `json:"cursor"`
+	// The event.
+	Node *Event `json:"node"`
 }
 
 // One piece of evidence for a fact: a source and a verbatim quote from it.
@@ -190,7 +230,7 @@ type FactConnection struct {
 
 // One fact of a page, with its cursor.
 type FactEdge struct {
-	// An opaque cursor: pass it as after to continue after this fact.
+	// An opaque cursor: pass it as after to continue after this fact, or as before to page back from it.
 	Cursor string `json:"cursor"`
 	// The fact.
 	Node *Fact `json:"node"`
@@ -218,14 +258,17 @@ type FactFilter struct {
 	Tier *storage.Tier `json:"tier,omitempty"`
 	// true: only negated facts (what did NOT happen); false: only positive facts. When null
 	// (the default): positive facts only, and negated ones too with includeNegated: true.
+	// In a clause of and, or or not, negated filters like any field (null: either), and
+	// naming it there asks for negated facts: or: [{negated: true}, {tier: SPONSOR}].
 	Negated *bool `json:"negated,omitempty"`
 	// Also include the negated facts (what did NOT happen), each marked negated: true:
 	// facts(filter: {subject: "qualcomm", predicates: [SPONSORED], includeNegated: true})
 	// lists "Qualcomm sponsored WAIC 2023" and "Qualcomm was not a strategic partner".
 	// Select negated: an answer that holds them unselected carries a warning in
-	// extensions.warnings. false by default; ignored when negated is given.
+	// extensions.warnings. false by default; ignored when negated is given. Set it on the
+	// outermost filter only: in a clause of and, or or not it is refused (INVALID_ARGUMENT).
 	IncludeNegated *bool `json:"includeNegated,omitempty"`
-	// Also include retracted facts; false by default.
+	// Also include retracted facts; false by default. On the outermost filter only: in a clause of and, or or not it is refused (INVALID_ARGUMENT).
 	IncludeRetracted *bool `json:"includeRetracted,omitempty"`
 	// true: only disputed facts (contradicted by another fact, see Fact.disputedBy);
 	// false: only undisputed ones; null (the default): both.
@@ -239,6 +282,25 @@ type FactFilter struct {
 	SubjectKinds []storage.Kind `json:"subjectKinds,omitempty"`
 	// Only facts whose object has one of these kinds; literal facts (COUNTRY, MEASURE...) have no object and are left out.
 	ObjectKinds []storage.Kind `json:"objectKinds,omitempty"`
+	// Clauses that must all hold, each a FactFilter of its own: and: [{subjectCountry:
+	// "US"}, {tier: ELITE_PARTNER}]. With the other fields of the same filter, they must
+	// hold too. At most 5 levels of and/or/not and 64 clauses in one filter.
+	And []*FactFilter `json:"and,omitempty"`
+	// Clauses of which at least one must hold: or: [{subjectCountry: "US"}, {tier:
+	// STRATEGIC_PARTNER}] keeps US sponsors and strategic partners. An empty list
+	// filters nothing.
+	Or []*FactFilter `json:"or,omitempty"`
+	// A clause that must not hold: not: {subjectCountry: "CN"} keeps the facts whose
+	// subject is not Chinese (subjects with no COUNTRY fact included).
+	Not *FactFilter `json:"not,omitempty"`
+}
+
+// One key of the order of a list of facts: sort: [{field: TIER}, {field: SUBJECT_NAME, direction: DESC}].
+type FactSort struct {
+	// What to order by, e.g. TIER.
+	Field storage.FactSortKey `json:"field"`
+	// ASC (the default): as the field describes; DESC reverses it.
+	Direction *SortOrder `json:"direction,omitempty"`
 }
 
 // What the graph holds, counted without reading the store.
@@ -318,16 +380,57 @@ type LabelInput struct {
 type Mutation struct {
 }
 
-// Where a page is in its list (Relay's PageInfo).
+// A page of organizations (a Relay connection). Cursors are opaque; a cursor whose item has left the list is refused with INVALID_ARGUMENT.
+type OrganizationConnection struct {
+	// How many organizations the whole list holds, over every page.
+	TotalCount int `json:"totalCount"`
+	// Where this page is in the list: whether items precede or follow it, and the cursors of its ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// The page's organizations, each with its cursor.
+	Edges []*OrganizationEdge `json:"edges"`
+	// The page's organizations (the same as edges' nodes, without cursors).
+	Nodes []*Organization `json:"nodes"`
+}
+
+// One organization of a page, with its cursor.
+type OrganizationEdge struct {
+	// An opaque cursor: pass it as after (or before) to page on from this item.
+	Cursor string `json:"cursor"`
+	// The organization.
+	Node *Organization `json:"node"`
+}
+
+// Where a page is in its list (Relay's PageInfo), the same whichever way it was asked
+// for: first/after pages forward, last/before backward.
 type PageInfo struct {
 	// True when more items follow this page: ask again with after: endCursor.
 	HasNextPage bool `json:"hasNextPage"`
-	// True when the page started after a cursor (items precede it).
+	// True when items precede this page in the list: ask for them with last and before: startCursor.
 	HasPreviousPage bool `json:"hasPreviousPage"`
-	// The cursor of the page's first item; null for an empty page.
+	// The cursor of the page's first item, to pass as before for the previous page; null for an empty page.
 	StartCursor *string `json:"startCursor,omitempty"`
 	// The cursor of the page's last item, to pass as after for the next page; null for an empty page.
 	EndCursor *string `json:"endCursor,omitempty"`
+}
+
+// A page of people (a Relay connection). Cursors are opaque; a cursor whose item has left the list is refused with INVALID_ARGUMENT.
+type PersonConnection struct {
+	// How many people the whole list holds, over every page.
+	TotalCount int `json:"totalCount"`
+	// Where this page is in the list: whether items precede or follow it, and the cursors of its ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// The page's people, each with its cursor.
+	Edges []*PersonEdge `json:"edges"`
+	// The page's people (the same as edges' nodes, without cursors).
+	Nodes []*Person `json:"nodes"`
+}
+
+// One person of a page, with its cursor.
+type PersonEdge struct {
+	// An opaque cursor: pass it as after (or before) to page on from this item.
+	Cursor string `json:"cursor"`
+	// The person.
+	Node *Person `json:"node"`
 }
 
 // A predicate and what it links, for documentation and tools.
@@ -342,6 +445,26 @@ type PredicateInfo struct {
 	ObjectKinds []storage.Kind `json:"objectKinds"`
 	// True when its facts link an object entity; false for literal predicates.
 	HasObject bool `json:"hasObject"`
+}
+
+// A page of products (a Relay connection). Cursors are opaque; a cursor whose item has left the list is refused with INVALID_ARGUMENT.
+type ProductConnection struct {
+	// How many products the whole list holds, over every page.
+	TotalCount int `json:"totalCount"`
+	// Where this page is in the list: whether items precede or follow it, and the cursors of its ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// The page's products, each with its cursor.
+	Edges []*ProductEdge `json:"edges"`
+	// The page's products (the same as edges' nodes, without cursors).
+	Nodes []*Product `json:"nodes"`
+}
+
+// One product of a page, with its cursor.
+type ProductEdge struct {
+	// An opaque cursor: pass it as after (or before) to page on from this item.
+	Cursor string `json:"cursor"`
+	// The product.
+	Node *Product `json:"node"`
 }
 
 // A number as the source states it.
@@ -391,6 +514,28 @@ type SavedQueryVariable struct {
 	DefaultValue *string `json:"defaultValue,omitempty"`
 }
 
+// A page of search hits (a Relay connection), best matches first. Cursors are opaque.
+type SearchConnection struct {
+	// How many entities match, over every page.
+	TotalCount int `json:"totalCount"`
+	// Where this page is in the list of hits.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// The page's hits, each with its cursor and score.
+	Edges []*SearchEdge `json:"edges"`
+	// The page's entities (the same as edges' nodes, without cursors or scores).
+	Nodes []Entity `json:"nodes"`
+}
+
+// One hit of a search page: the entity, how well it matched, and its cursor.
+type SearchEdge struct {
+	// An opaque cursor: pass it as after (or before) to page on from this hit.
+	Cursor string `json:"cursor"`
+	// How well it matched: 3 an exact name, 2 a name prefix, 1 a word prefix ("qual" finds Qualcomm with 2).
+	Score int `json:"score"`
+	// The entity found.
+	Node Entity `json:"node"`
+}
+
 // One hit of a name search.
 type SearchHit struct {
 	// The entity found.
@@ -407,6 +552,10 @@ type SponsorshipYear struct {
 	Events []*Event `json:"events"`
 	// That year's SPONSORED facts (never negated or retracted ones), ordered by sponsor name.
 	Sponsorships []*Fact `json:"sponsorships"`
+	// That year's sponsorships as a connection, with paging, composed filters and
+	// ordering: the same facts as sponsorships (never negated or retracted ones; a filter
+	// only narrows them), by sponsor name.
+	SponsorshipsConnection *FactConnection `json:"sponsorshipsConnection"`
 }
 
 // Fields to change on an entity; omitted ones stay as they are. The slug and kind never
