@@ -64,8 +64,11 @@ func TestIngestOverHTTP(t *testing.T) {
 	if !tiers["STRATEGIC_PARTNER"] || !tiers["ELITE_PARTNER"] {
 		t.Errorf("IBM's WAIC 2019 tiers: %v, want both, neither picked", tiers)
 	}
-	data = srv.Query(t, `{ facts(filter: {disputed: true}) { totalCount } undisputed: facts(filter: {disputed: false, subject: "tusimple", predicates: [COUNTRY]}) { totalCount } }`, nil)
-	if testenv.Value(data, "facts.totalCount") != float64(4) || testenv.Value(data, "undisputed.totalCount") != float64(0) {
+	data = srv.Query(t, `{ facts(filter: {disputed: true}) { totalCount }
+		undisputed: facts(filter: {disputed: false, subject: "tusimple", predicates: [COUNTRY]}) { totalCount }
+		composed: facts(filter: {or: [{subject: "ibm", disputed: true}, {subject: "tusimple", disputed: true}]}) { totalCount } }`, nil)
+	if testenv.Value(data, "facts.totalCount") != float64(4) || testenv.Value(data, "undisputed.totalCount") != float64(0) ||
+		testenv.Value(data, "composed.totalCount") != float64(4) {
 		t.Errorf("disputed facts: %v, want 4 (IBM's two tiers, TuSimple's two countries) and no undisputed TuSimple country", data)
 	}
 
