@@ -55,6 +55,7 @@ func (d *filters) fact(f *model.FactFilter, path string, depth int) (storage.Fac
 	q.SubjectKinds, q.ObjectKinds = f.SubjectKinds, f.ObjectKinds
 	q.IncludeNegated = f.IncludeNegated != nil && *f.IncludeNegated
 	q.IncludeRetracted = f.IncludeRetracted != nil && *f.IncludeRetracted
+	q.Disputed = f.Disputed
 	if depth > 0 && q.IncludeRetracted {
 		return q, storage.ErrNestedScope(path + ".includeRetracted")
 	}

@@ -3255,7 +3255,7 @@ func (ec *executionContext) unmarshalInputFactFilter(ctx context.Context, obj an
 		asMap["includeRetracted"] = false
 	}
 
-	fieldsInOrder := [...]string{"predicates", "subject", "object", "yearFrom", "yearTo", "tier", "negated", "includeNegated", "includeRetracted", "subjectCountry", "series", "subjectKinds", "objectKinds", "and", "or", "not"}
+	fieldsInOrder := [...]string{"predicates", "subject", "object", "yearFrom", "yearTo", "tier", "negated", "includeNegated", "includeRetracted", "disputed", "subjectCountry", "series", "subjectKinds", "objectKinds", "and", "or", "not"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -3325,6 +3325,13 @@ func (ec *executionContext) unmarshalInputFactFilter(ctx context.Context, obj an
 				return it, err
 			}
 			it.IncludeRetracted = data
+		case "disputed":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("disputed"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Disputed = data
 		case "subjectCountry":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subjectCountry"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)

@@ -159,6 +159,8 @@ type ComplexityRoot struct {
 		CreatedAt   func(childComplexity int) int
 		CreatedBy   func(childComplexity int) int
 		Date        func(childComplexity int) int
+		Disputed    func(childComplexity int) int
+		DisputedBy  func(childComplexity int) int
 		End         func(childComplexity int) int
 		Evidence    func(childComplexity int) int
 		Former      func(childComplexity int) int
@@ -213,6 +215,22 @@ type ComplexityRoot struct {
 		Version     func(childComplexity int) int
 	}
 
+	IngestChanges struct {
+		Count    func(childComplexity int) int
+		Entities func(childComplexity int) int
+		Facts    func(childComplexity int) int
+	}
+
+	IngestReport struct {
+		Created   func(childComplexity int) int
+		Disputed  func(childComplexity int) int
+		DryRun    func(childComplexity int) int
+		Merged    func(childComplexity int) int
+		Refined   func(childComplexity int) int
+		Source    func(childComplexity int) int
+		Unchanged func(childComplexity int) int
+	}
+
 	KindCount struct {
 		Count func(childComplexity int) int
 		Kind  func(childComplexity int) int
@@ -244,6 +262,7 @@ type ComplexityRoot struct {
 		AddSource        func(childComplexity int, input model.AddSourceInput) int
 		CreateEntity     func(childComplexity int, input model.CreateEntityInput) int
 		DeleteSavedQuery func(childComplexity int, name string) int
+		IngestSource     func(childComplexity int, input model.IngestSourceInput) int
 		RetractEntity    func(childComplexity int, input model.RetractInput) int
 		RetractFact      func(childComplexity int, input model.RetractInput) int
 		SaveQuery        func(childComplexity int, input model.SaveQueryInput) int
@@ -1199,6 +1218,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Fact.Date(childComplexity), true
+	case "Fact.disputed":
+		if e.ComplexityRoot.Fact.Disputed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Fact.Disputed(childComplexity), true
+	case "Fact.disputedBy":
+		if e.ComplexityRoot.Fact.DisputedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Fact.DisputedBy(childComplexity), true
 	case "Fact.end":
 		if e.ComplexityRoot.Fact.End == nil {
 			break
@@ -1444,6 +1475,68 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.GraphStats.Version(childComplexity), true
 
+	case "IngestChanges.count":
+		if e.ComplexityRoot.IngestChanges.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestChanges.Count(childComplexity), true
+	case "IngestChanges.entities":
+		if e.ComplexityRoot.IngestChanges.Entities == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestChanges.Entities(childComplexity), true
+	case "IngestChanges.facts":
+		if e.ComplexityRoot.IngestChanges.Facts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestChanges.Facts(childComplexity), true
+
+	case "IngestReport.created":
+		if e.ComplexityRoot.IngestReport.Created == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestReport.Created(childComplexity), true
+	case "IngestReport.disputed":
+		if e.ComplexityRoot.IngestReport.Disputed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestReport.Disputed(childComplexity), true
+	case "IngestReport.dryRun":
+		if e.ComplexityRoot.IngestReport.DryRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestReport.DryRun(childComplexity), true
+	case "IngestReport.merged":
+		if e.ComplexityRoot.IngestReport.Merged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestReport.Merged(childComplexity), true
+	case "IngestReport.refined":
+		if e.ComplexityRoot.IngestReport.Refined == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestReport.Refined(childComplexity), true
+	case "IngestReport.source":
+		if e.ComplexityRoot.IngestReport.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestReport.Source(childComplexity), true
+	case "IngestReport.unchanged":
+		if e.ComplexityRoot.IngestReport.Unchanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestReport.Unchanged(childComplexity), true
+
 	case "KindCount.count":
 		if e.ComplexityRoot.KindCount.Count == nil {
 			break
@@ -1608,6 +1701,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteSavedQuery(childComplexity, args["name"].(string)), true
+	case "Mutation.ingestSource":
+		if e.ComplexityRoot.Mutation.IngestSource == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_ingestSource_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.IngestSource(childComplexity, args["input"].(model.IngestSourceInput)), true
 	case "Mutation.retractEntity":
 		if e.ComplexityRoot.Mutation.RetractEntity == nil {
 			break
@@ -3471,6 +3575,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("EvidenceInput", ec.unmarshalInputEvidenceInput),
 			graphql.NewInputUnmarshaler("FactFilter", ec.unmarshalInputFactFilter),
 			graphql.NewInputUnmarshaler("FactSort", ec.unmarshalInputFactSort),
+			graphql.NewInputUnmarshaler("IngestSourceInput", ec.unmarshalInputIngestSourceInput),
 			graphql.NewInputUnmarshaler("LabelInput", ec.unmarshalInputLabelInput),
 			graphql.NewInputUnmarshaler("QuantityInput", ec.unmarshalInputQuantityInput),
 			graphql.NewInputUnmarshaler("RetractInput", ec.unmarshalInputRetractInput),
@@ -3824,6 +3929,10 @@ func (ec *executionContext) childFields_Fact(ctx context.Context, field graphql.
 		return ec.fieldContext_Fact_year(ctx, field)
 	case "evidence":
 		return ec.fieldContext_Fact_evidence(ctx, field)
+	case "disputed":
+		return ec.fieldContext_Fact_disputed(ctx, field)
+	case "disputedBy":
+		return ec.fieldContext_Fact_disputedBy(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Fact_retraction(ctx, field)
 	case "createdAt":
@@ -3902,6 +4011,38 @@ func (ec *executionContext) childFields_GraphStats(ctx context.Context, field gr
 		return ec.fieldContext_GraphStats_version(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type GraphStats", field.Name)
+}
+
+func (ec *executionContext) childFields_IngestChanges(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "count":
+		return ec.fieldContext_IngestChanges_count(ctx, field)
+	case "entities":
+		return ec.fieldContext_IngestChanges_entities(ctx, field)
+	case "facts":
+		return ec.fieldContext_IngestChanges_facts(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IngestChanges", field.Name)
+}
+
+func (ec *executionContext) childFields_IngestReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "dryRun":
+		return ec.fieldContext_IngestReport_dryRun(ctx, field)
+	case "source":
+		return ec.fieldContext_IngestReport_source(ctx, field)
+	case "created":
+		return ec.fieldContext_IngestReport_created(ctx, field)
+	case "merged":
+		return ec.fieldContext_IngestReport_merged(ctx, field)
+	case "refined":
+		return ec.fieldContext_IngestReport_refined(ctx, field)
+	case "disputed":
+		return ec.fieldContext_IngestReport_disputed(ctx, field)
+	case "unchanged":
+		return ec.fieldContext_IngestReport_unchanged(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IngestReport", field.Name)
 }
 
 func (ec *executionContext) childFields_KindCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -206,6 +206,11 @@ func (r *factResolver) TierSize(ctx context.Context, obj *model.Fact) (*model.Qu
 	return model.NewQuantity(q), err
 }
 
+// DisputedBy is the resolver for the disputedBy field.
+func (r *factResolver) DisputedBy(ctx context.Context, obj *model.Fact) ([]*model.Fact, error) {
+	return r.disputedBy(ctx, obj)
+}
+
 // Facts is the resolver for the facts field.
 func (r *lawsuitResolver) Facts(ctx context.Context, obj *model.Lawsuit, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error) {
 	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted)

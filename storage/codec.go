@@ -28,6 +28,13 @@ const (
 	recordFact byte = 0xA2
 )
 
+// A fact record may end in optional tagged sections, each a tag byte and its
+// body; a record without them (every record written before they existed)
+// decodes as before. Unknown tags are malformed records.
+const (
+	factDisputedBy byte = 'D' // a count, then that many IDs
+)
+
 var errBadRecord = errors.New("malformed record")
 
 type encoder struct{ b []byte }
@@ -262,6 +269,13 @@ func encodeFact(f *Fact) ([]byte, error) {
 	e.time(f.CreatedAt)
 	e.str(f.CreatedBy)
 	e.retraction(f.Retraction)
+	if len(f.DisputedBy) > 0 {
+		e.b = append(e.b, factDisputedBy)
+		e.int(len(f.DisputedBy))
+		for _, id := range f.DisputedBy {
+			e.id(id)
+		}
+	}
 	return e.b, nil
 }
 
@@ -300,6 +314,18 @@ func decodeFact(b []byte) (*Fact, error) {
 	f.CreatedAt = d.time()
 	f.CreatedBy = d.str()
 	f.Retraction = d.retraction()
+	for d.err == nil && len(d.b) > 0 {
+		switch d.take(1)[0] {
+		case factDisputedBy:
+			c := d.count()
+			f.DisputedBy = make([]uuid.UUID, c)
+			for i := range f.DisputedBy {
+				f.DisputedBy[i] = d.id()
+			}
+		default:
+			d.err = errBadRecord
+		}
+	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = errBadRecord
 	}

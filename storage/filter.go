@@ -303,6 +303,7 @@ func (e *factEval) match(f *Fact, q *FactQuery) (bool, error) {
 		q.Object != uuid.Nil && f.Object != q.Object ||
 		q.Tier != "" && f.Tier != q.Tier ||
 		q.Negated != nil && f.Negated != *q.Negated ||
+		q.Disputed != nil && f.Disputed() != *q.Disputed ||
 		q.YearFrom != nil && f.Year < *q.YearFrom || q.YearTo != nil && f.Year > *q.YearTo {
 		return false, nil
 	}

@@ -207,7 +207,14 @@ type Fact struct {
 	CreatedAt  time.Time   `json:"createdAt"`
 	CreatedBy  string      `json:"createdBy,omitempty"`
 	Retraction *Retraction `json:"retraction,omitempty"`
+	// DisputedBy lists the facts that contradict this one (another tier for
+	// the same sponsorship, another country), each kept with its own
+	// evidence; the link is kept on both facts. Empty when none does.
+	DisputedBy []uuid.UUID `json:"disputedBy,omitempty"`
 }
+
+// Disputed reports whether another fact contradicts this one.
+func (f *Fact) Disputed() bool { return len(f.DisputedBy) > 0 }
 
 // Active reports whether the fact is neither retracted nor negated.
 func (f *Fact) Active() bool { return f.Retraction == nil && !f.Negated }

@@ -589,6 +589,8 @@ type FactQuery struct {
 	// SubjectKinds and ObjectKinds keep the facts whose subject (object) has one of
 	// the kinds; a literal fact has no object, so ObjectKinds drops it.
 	SubjectKinds, ObjectKinds []Kind
+	// Disputed, when set, keeps the disputed facts (true) or the others.
+	Disputed *bool
 
 	// And, Or and Not compose clauses, each a FactQuery of its own filter
 	// fields: a fact passes q when it passes q's fields, every clause of And,

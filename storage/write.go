@@ -439,6 +439,7 @@ func (g *Graph) putFactTx(w writer, f *Fact) (PutOutcome, error) {
 func cloneFact(f *Fact) *Fact {
 	c := *f
 	c.Evidence = append([]Evidence(nil), f.Evidence...)
+	c.DisputedBy = append([]uuid.UUID(nil), f.DisputedBy...)
 	if f.Quantity != nil {
 		q := *f.Quantity
 		if q.Upper != nil {

@@ -270,6 +270,9 @@ type FactFilter struct {
 	IncludeNegated *bool `json:"includeNegated,omitempty"`
 	// Also include retracted facts; false by default. On the outermost filter only: in a clause of and, or or not it is refused (INVALID_ARGUMENT).
 	IncludeRetracted *bool `json:"includeRetracted,omitempty"`
+	// true: only disputed facts (contradicted by another fact, see Fact.disputedBy);
+	// false: only undisputed ones; null (the default): both.
+	Disputed *bool `json:"disputed,omitempty"`
 	// ISO 3166-1 alpha-2 code, e.g. "US": only facts whose subject has that COUNTRY fact;
 	// subjects with no COUNTRY fact are left out.
 	SubjectCountry *string `json:"subjectCountry,omitempty"`
@@ -312,6 +315,48 @@ type GraphStats struct {
 	ByKind []*KindCount `json:"byKind"`
 	// The graph's version, a number as a string; it grows with every committed write, so a changed version means changed data.
 	Version string `json:"version"`
+}
+
+// The entities (by slug) and facts (by ID) an ingest treated one way.
+type IngestChanges struct {
+	// How many entities and facts: the lengths of the two lists together.
+	Count int `json:"count"`
+	// The slugs of the entities, e.g. ["qualcomm"].
+	Entities []string `json:"entities"`
+	// The IDs of the facts.
+	Facts []uuid.UUID `json:"facts"`
+}
+
+// What ingestSource did, or on a dry run would do, with each entity and fact of a bundle.
+type IngestReport struct {
+	// True when nothing was written: the report says what an ingest would do.
+	DryRun bool `json:"dryRun"`
+	// The slug of the bundle's source.
+	Source string `json:"source"`
+	// New entities (the source among them) and new facts.
+	Created *IngestChanges `json:"created"`
+	// Entities the bundle names under another slug, resolved to a stored entity by
+	// name or sameAs (left as stored: reported on every ingest of the bundle), and
+	// stored facts that gained the bundle's evidence.
+	Merged *IngestChanges `json:"merged"`
+	// Stored facts that gained the bundle's evidence and its more precise date (2023-07 for 2023).
+	Refined *IngestChanges `json:"refined"`
+	// New facts that contradict stored ones: kept beside them, each marked disputed.
+	Disputed *IngestChanges `json:"disputed"`
+	// Entities the store holds under the bundle's ID or slug (left as stored), and facts it held as the bundle has them.
+	Unchanged *IngestChanges `json:"unchanged"`
+}
+
+// A source bundle to ingest.
+type IngestSourceInput struct {
+	// The bundle file's content, with the source's text inline (source.text): a
+	// textFile is read only by the command line (policygraph ingest), which sends its
+	// text inline. Bounded by the request size limit.
+	Bundle string `json:"bundle"`
+	// How the bundle is written; YAML when omitted.
+	Format *BundleFormat `json:"format,omitempty"`
+	// true: report what the ingest would do and write nothing; false by default.
+	DryRun *bool `json:"dryRun,omitempty"`
 }
 
 // How many entities of one kind the graph holds.
@@ -540,6 +585,64 @@ type UpdateEntityInput struct {
 	Status *string `json:"status,omitempty"`
 	// SANCTION: the sanctions programme it belongs to.
 	Programme *string `json:"programme,omitempty"`
+}
+
+// How a source bundle is written.
+type BundleFormat string
+
+const (
+	// YAML, as seed/facts.yaml.
+	BundleFormatYaml BundleFormat = "YAML"
+	// JSON, the same fields.
+	BundleFormatJSON BundleFormat = "JSON"
+)
+
+var AllBundleFormat = []BundleFormat{
+	BundleFormatYaml,
+	BundleFormatJSON,
+}
+
+func (e BundleFormat) IsValid() bool {
+	switch e {
+	case BundleFormatYaml, BundleFormatJSON:
+		return true
+	}
+	return false
+}
+
+func (e BundleFormat) String() string {
+	return string(e)
+}
+
+func (e *BundleFormat) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = BundleFormat(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid BundleFormat", str)
+	}
+	return nil
+}
+
+func (e BundleFormat) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *BundleFormat) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e BundleFormat) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // Which end of a fact an entity is on, for Entity.facts.
