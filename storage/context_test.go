@@ -28,6 +28,10 @@ func TestEveryReadHonoursTheContext(t *testing.T) {
 	if _, err := x.g.PutSavedQuery(storage.SavedQuery{Name: "q", Query: "{ stats { facts } }"}); err != nil {
 		t.Fatal(err)
 	}
+	desc := "revised"
+	if _, err := x.g.UpdateNode(x.qualcomm.ID, storage.NodePatch{Description: &desc}); err != nil {
+		t.Fatal(err)
+	}
 	many := make([]uuid.UUID, 200) // more records than a context check is apart
 	for i := range many {
 		many[i] = x.qualcomm.ID
@@ -77,6 +81,7 @@ func TestEveryReadHonoursTheContext(t *testing.T) {
 			return err
 		},
 		"SearchEntities": func(g *storage.Graph) error { _, err := g.SearchEntities("qual", nil, 10); return err },
+		"Revisions":      func(g *storage.Graph) error { _, err := g.Revisions(x.qualcomm.ID); return err },
 		"Read": func(g *storage.Graph) error {
 			return g.Read(func(s storage.Snapshot) error { _, err := s.Node(x.qualcomm.ID); return err })
 		},

@@ -60,7 +60,7 @@ func (g *Graph) FactScan(q FactQuery) int {
 		n = 2 * editionsEstimate * adjacencyEstimate
 	case q.SubjectCountry != "":
 		n = s.CountryHolders[q.SubjectCountry] * s.degree()
-	case len(q.Predicates) > 0 && !q.IncludeRetracted && q.PositiveOnly():
+	case len(q.Predicates) > 0 && !q.ScansRetracted() && q.PositiveOnly():
 		for _, p := range q.Predicates {
 			n += s.ActiveByPredicate[p]
 		}

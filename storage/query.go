@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"sort"
+	"time"
 
 	"policygraph/errs"
 
@@ -30,6 +31,9 @@ type SponsorshipQuery struct {
 	Tier           Tier      // empty: any
 	YearFrom       *int
 	YearTo         *int
+	// ExcludeInferred leaves out the sponsors whose SponsorCountry match
+	// rests only on an inferred COUNTRY fact (by default they are kept).
+	ExcludeInferred bool
 }
 
 // Sponsorships answers q ordered by year, then sponsor name, then fact ID.
@@ -61,7 +65,7 @@ func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
 				}
 			}
 		case q.SponsorCountry != "":
-			subjects, err := subjectsByValue(s, PredCountry, q.SponsorCountry)
+			subjects, err := countrySubjects(s, q.SponsorCountry, q.ExcludeInferred)
 			if err != nil {
 				return err
 			}
@@ -98,7 +102,7 @@ func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
 				ok, seen := countries[c.Other]
 				if !seen {
 					var err error
-					if ok, err = s.HasValue(c.Other, PredCountry, q.SponsorCountry); err != nil {
+					if ok, err = hasCountry(s, c.Other, q.SponsorCountry, q.ExcludeInferred); err != nil {
 						return err
 					}
 					countries[c.Other] = ok
@@ -118,7 +122,7 @@ func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
 			if q.SponsorCountry != "" && c.Other == uuid.Nil {
 				ok, seen := countries[f.Subject]
 				if !seen {
-					if ok, err = s.HasValue(f.Subject, PredCountry, q.SponsorCountry); err != nil {
+					if ok, err = hasCountry(s, f.Subject, q.SponsorCountry, q.ExcludeInferred); err != nil {
 						return err
 					}
 					countries[f.Subject] = ok
@@ -157,6 +161,57 @@ func sortFactsBySubjectName(s Snapshot, facts []*Fact) error {
 		return bytes.Compare(a.ID[:], b.ID[:]) < 0
 	})
 	return nil
+}
+
+// countrySubjects lists the subjects of active COUNTRY facts = code, without
+// duplicates; with excludeInferred, only those with such a fact that is not
+// inferred.
+func countrySubjects(s Snapshot, code string, excludeInferred bool) ([]uuid.UUID, error) {
+	if !excludeInferred {
+		return subjectsByValue(s, PredCountry, code)
+	}
+	var ids []uuid.UUID
+	seen := map[uuid.UUID]bool{}
+	err := s.SubjectsByValue(PredCountry, code, func(id, fact uuid.UUID) error {
+		if seen[id] {
+			return nil
+		}
+		f, err := s.Fact(fact)
+		if err != nil {
+			return err
+		}
+		if f.Inference == nil {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	return ids, err
+}
+
+// hasCountry reports whether subject has an active COUNTRY fact = code; with
+// excludeInferred, one that is not inferred. Without it, the adjacency
+// answers alone; with it, the COUNTRY facts are read.
+func hasCountry(s Snapshot, subject uuid.UUID, code string, excludeInferred bool) (bool, error) {
+	if !excludeInferred {
+		return s.HasValue(subject, PredCountry, code)
+	}
+	found := false
+	err := s.Adjacent(subject, Out, PredCountry, func(e AdjEntry) error {
+		if e.State != Active {
+			return nil
+		}
+		f, err := s.Fact(e.Fact)
+		if err != nil {
+			return err
+		}
+		if f.Value == code && f.Inference == nil {
+			found = true
+			return ErrStop
+		}
+		return nil
+	})
+	return found, err
 }
 
 // subjectsByValue lists the subjects of active literal facts pred = value,
@@ -545,7 +600,49 @@ type FactQuery struct {
 	// SubjectKinds and ObjectKinds keep the facts whose subject (object) has one of
 	// the kinds; a literal fact has no object, so ObjectKinds drops it.
 	SubjectKinds, ObjectKinds []Kind
+	// ExcludeInferred leaves out inferred facts (Fact.Inference), and the
+	// subjects whose SubjectCountry match rests only on an inferred COUNTRY
+	// fact. By default both are kept.
+	ExcludeInferred bool
+	// AsOf, when set, keeps the facts active at that time, from their
+	// records alone: created at or before it, and not retracted at it
+	// (retracted later, or never). Negated facts follow Negated and
+	// IncludeNegated as without it; IncludeRetracted also keeps the facts
+	// retracted by then. SubjectCountry is matched on the COUNTRY facts
+	// active now.
+	AsOf *time.Time
 }
+
+// ActiveAt reports whether f was written at or before t and not retracted
+// at t: the record's own times say so, whatever log the engine keeps.
+func (f *Fact) ActiveAt(t time.Time) bool {
+	if f.CreatedAt.After(t) {
+		return false
+	}
+	return f.Retraction == nil || f.Retraction.At.After(t)
+}
+
+// KeepsRecord reports whether q keeps f by its inference, time and
+// retraction (the filters of the record itself, beside negation).
+func (q FactQuery) KeepsRecord(f *Fact) bool {
+	if q.ExcludeInferred && f.Inference != nil {
+		return false
+	}
+	if q.AsOf != nil {
+		if f.CreatedAt.After(*q.AsOf) {
+			return false
+		}
+		if f.Retraction != nil && !f.Retraction.At.After(*q.AsOf) {
+			return q.IncludeRetracted
+		}
+		return true
+	}
+	return q.IncludeRetracted || f.Retraction == nil
+}
+
+// ScansRetracted reports whether q's candidates must include retracted facts:
+// when asked for, or as of a time, when a fact retracted since was active.
+func (q FactQuery) ScansRetracted() bool { return q.IncludeRetracted || q.AsOf != nil }
 
 // Keeps reports whether q keeps a fact that is negated (neg) or not, by the
 // rule in FactQuery's comment.
@@ -586,7 +683,7 @@ func selectFacts(s Snapshot, q FactQuery) ([]*Fact, error) {
 				preds = []Predicate{""}
 			}
 			for _, p := range preds {
-				more, err := adjacentIDs(s, AdjQuery{Node: node, Dir: dir, Predicate: p, Negated: !q.PositiveOnly(), Retracted: q.IncludeRetracted})
+				more, err := adjacentIDs(s, AdjQuery{Node: node, Dir: dir, Predicate: p, Negated: !q.PositiveOnly(), Retracted: q.ScansRetracted()})
 				if err != nil {
 					return err
 				}
@@ -617,7 +714,7 @@ func selectFacts(s Snapshot, q FactQuery) ([]*Fact, error) {
 				}
 			}
 		case q.SubjectCountry != "":
-			subjects, err := subjectsByValue(s, PredCountry, q.SubjectCountry)
+			subjects, err := countrySubjects(s, q.SubjectCountry, q.ExcludeInferred)
 			if err != nil {
 				return err
 			}
@@ -626,7 +723,7 @@ func selectFacts(s Snapshot, q FactQuery) ([]*Fact, error) {
 					return err
 				}
 			}
-		case len(q.Predicates) > 0 && !q.IncludeRetracted && q.PositiveOnly():
+		case len(q.Predicates) > 0 && !q.ScansRetracted() && q.PositiveOnly():
 			// The predicate index holds active facts only: it can answer only when
 			// neither negated nor retracted facts are asked for.
 			for _, p := range q.Predicates {
@@ -670,14 +767,14 @@ func selectFacts(s Snapshot, q FactQuery) ([]*Fact, error) {
 				q.Object != uuid.Nil && f.Object != q.Object ||
 				q.Tier != "" && f.Tier != q.Tier ||
 				!q.Keeps(f.Negated) ||
-				!q.IncludeRetracted && f.Retraction != nil ||
+				!q.KeepsRecord(f) ||
 				q.YearFrom != nil && f.Year < *q.YearFrom || q.YearTo != nil && f.Year > *q.YearTo {
 				continue
 			}
 			if q.SubjectCountry != "" {
 				ok, seen := countries[f.Subject]
 				if !seen {
-					if ok, err = s.HasValue(f.Subject, PredCountry, q.SubjectCountry); err != nil {
+					if ok, err = hasCountry(s, f.Subject, q.SubjectCountry, q.ExcludeInferred); err != nil {
 						return err
 					}
 					countries[f.Subject] = ok
