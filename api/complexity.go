@@ -109,13 +109,13 @@ func costModel(g *storage.Graph, l Limits) graph.ComplexityRoot {
 		return satAdd(entities(child, f, orderBy, order, first, after), g.EntityScan(entityShape(f)))
 	}
 	sponsorships := q.Sponsorships
-	q.Sponsorships = func(child int, series, event, country *string, tier *storage.Tier, from, to *int, order *model.SortOrder, first *int, after *string) int {
-		return satAdd(sponsorships(child, series, event, country, tier, from, to, order, first, after),
+	q.Sponsorships = func(child int, series, event, country *string, inferred *bool, tier *storage.Tier, from, to *int, order *model.SortOrder, first *int, after *string) int {
+		return satAdd(sponsorships(child, series, event, country, inferred, tier, from, to, order, first, after),
 			g.SponsorshipScan(sponsorshipShape(series, event, country)))
 	}
 	byYear := q.SponsorshipsByYear
-	q.SponsorshipsByYear = func(child int, series, event, country *string, tier *storage.Tier, from, to *int, order *model.SortOrder) int {
-		return satAdd(byYear(child, series, event, country, tier, from, to, order),
+	q.SponsorshipsByYear = func(child int, series, event, country *string, inferred *bool, tier *storage.Tier, from, to *int, order *model.SortOrder) int {
+		return satAdd(byYear(child, series, event, country, inferred, tier, from, to, order),
 			g.SponsorshipScan(sponsorshipShape(series, event, country)))
 	}
 

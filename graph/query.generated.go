@@ -38,8 +38,8 @@ type QueryResolver interface {
 	Fact(ctx context.Context, id uuid.UUID) (*model.Fact, error)
 	Entities(ctx context.Context, filter *model.EntityFilter, orderBy *model.EntityOrder, order *model.SortOrder, first *int, after *string) (*model.EntityConnection, error)
 	Facts(ctx context.Context, filter *model.FactFilter, order *model.SortOrder, first *int, after *string) (*model.FactConnection, error)
-	Sponsorships(ctx context.Context, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder, first *int, after *string) (*model.FactConnection, error)
-	SponsorshipsByYear(ctx context.Context, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder) ([]*model.SponsorshipYear, error)
+	Sponsorships(ctx context.Context, series *string, event *string, sponsorCountry *string, includeInferred *bool, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder, first *int, after *string) (*model.FactConnection, error)
+	SponsorshipsByYear(ctx context.Context, series *string, event *string, sponsorCountry *string, includeInferred *bool, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder) ([]*model.SponsorshipYear, error)
 	Search(ctx context.Context, text string, kinds []storage.Kind, first *int) ([]*model.SearchHit, error)
 	Predicates(ctx context.Context) ([]*model.PredicateInfo, error)
 	Stats(ctx context.Context) (*model.GraphStats, error)
@@ -550,38 +550,46 @@ func (ec *executionContext) field_Query_sponsorshipsByYear_args(ctx context.Cont
 		return nil, err
 	}
 	args["sponsorCountry"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "tier",
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeInferred",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeInferred"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "tier",
 		func(ctx context.Context, v any) (*storage.Tier, error) {
 			return ec.unmarshalOSponsorTier2ᚖpolicygraphᚋstorageᚐTier(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["tier"] = arg3
-	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "yearFrom",
+	args["tier"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "yearFrom",
 		func(ctx context.Context, v any) (*int, error) {
 			return ec.unmarshalOInt2ᚖint(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["yearFrom"] = arg4
-	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "yearTo",
+	args["yearFrom"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "yearTo",
 		func(ctx context.Context, v any) (*int, error) {
 			return ec.unmarshalOInt2ᚖint(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["yearTo"] = arg5
-	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "order",
+	args["yearTo"] = arg6
+	arg7, err := graphql.ProcessArgField(ctx, rawArgs, "order",
 		func(ctx context.Context, v any) (*model.SortOrder, error) {
 			return ec.unmarshalOSortOrder2ᚖpolicygraphᚋgraphᚋmodelᚐSortOrder(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["order"] = arg6
+	args["order"] = arg7
 	return args, nil
 }
 
@@ -612,54 +620,62 @@ func (ec *executionContext) field_Query_sponsorships_args(ctx context.Context, r
 		return nil, err
 	}
 	args["sponsorCountry"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "tier",
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeInferred",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeInferred"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "tier",
 		func(ctx context.Context, v any) (*storage.Tier, error) {
 			return ec.unmarshalOSponsorTier2ᚖpolicygraphᚋstorageᚐTier(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["tier"] = arg3
-	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "yearFrom",
+	args["tier"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "yearFrom",
 		func(ctx context.Context, v any) (*int, error) {
 			return ec.unmarshalOInt2ᚖint(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["yearFrom"] = arg4
-	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "yearTo",
+	args["yearFrom"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "yearTo",
 		func(ctx context.Context, v any) (*int, error) {
 			return ec.unmarshalOInt2ᚖint(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["yearTo"] = arg5
-	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "order",
+	args["yearTo"] = arg6
+	arg7, err := graphql.ProcessArgField(ctx, rawArgs, "order",
 		func(ctx context.Context, v any) (*model.SortOrder, error) {
 			return ec.unmarshalOSortOrder2ᚖpolicygraphᚋgraphᚋmodelᚐSortOrder(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["order"] = arg6
-	arg7, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+	args["order"] = arg7
+	arg8, err := graphql.ProcessArgField(ctx, rawArgs, "first",
 		func(ctx context.Context, v any) (*int, error) {
 			return ec.unmarshalOInt2ᚖint(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["first"] = arg7
-	arg8, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+	args["first"] = arg8
+	arg9, err := graphql.ProcessArgField(ctx, rawArgs, "after",
 		func(ctx context.Context, v any) (*string, error) {
 			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["after"] = arg8
+	args["after"] = arg9
 	return args, nil
 }
 
@@ -2238,7 +2254,7 @@ func (ec *executionContext) _Query_sponsorships(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Sponsorships(ctx, fc.Args["series"].(*string), fc.Args["event"].(*string), fc.Args["sponsorCountry"].(*string), fc.Args["tier"].(*storage.Tier), fc.Args["yearFrom"].(*int), fc.Args["yearTo"].(*int), fc.Args["order"].(*model.SortOrder), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().Sponsorships(ctx, fc.Args["series"].(*string), fc.Args["event"].(*string), fc.Args["sponsorCountry"].(*string), fc.Args["includeInferred"].(*bool), fc.Args["tier"].(*storage.Tier), fc.Args["yearFrom"].(*int), fc.Args["yearTo"].(*int), fc.Args["order"].(*model.SortOrder), fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.FactConnection) graphql.Marshaler {
@@ -2282,7 +2298,7 @@ func (ec *executionContext) _Query_sponsorshipsByYear(ctx context.Context, field
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().SponsorshipsByYear(ctx, fc.Args["series"].(*string), fc.Args["event"].(*string), fc.Args["sponsorCountry"].(*string), fc.Args["tier"].(*storage.Tier), fc.Args["yearFrom"].(*int), fc.Args["yearTo"].(*int), fc.Args["order"].(*model.SortOrder))
+			return ec.Resolvers.Query().SponsorshipsByYear(ctx, fc.Args["series"].(*string), fc.Args["event"].(*string), fc.Args["sponsorCountry"].(*string), fc.Args["includeInferred"].(*bool), fc.Args["tier"].(*storage.Tier), fc.Args["yearFrom"].(*int), fc.Args["yearTo"].(*int), fc.Args["order"].(*model.SortOrder))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.SponsorshipYear) graphql.Marshaler {
@@ -2953,8 +2969,11 @@ func (ec *executionContext) unmarshalInputFactFilter(ctx context.Context, obj an
 	if _, present := asMap["includeRetracted"]; !present {
 		asMap["includeRetracted"] = false
 	}
+	if _, present := asMap["includeInferred"]; !present {
+		asMap["includeInferred"] = true
+	}
 
-	fieldsInOrder := [...]string{"predicates", "subject", "object", "yearFrom", "yearTo", "tier", "negated", "includeNegated", "includeRetracted", "subjectCountry", "series", "subjectKinds", "objectKinds"}
+	fieldsInOrder := [...]string{"predicates", "subject", "object", "yearFrom", "yearTo", "tier", "negated", "includeNegated", "includeRetracted", "subjectCountry", "series", "subjectKinds", "objectKinds", "includeInferred", "asOf"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -3052,6 +3071,20 @@ func (ec *executionContext) unmarshalInputFactFilter(ctx context.Context, obj an
 				return it, err
 			}
 			it.ObjectKinds = data
+		case "includeInferred":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("includeInferred"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IncludeInferred = data
+		case "asOf":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("asOf"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AsOf = data
 		}
 	}
 	return it, nil

@@ -125,12 +125,12 @@ func (r *queryResolver) Facts(ctx context.Context, filter *model.FactFilter, ord
 }
 
 // Sponsorships is the resolver for the sponsorships field.
-func (r *queryResolver) Sponsorships(ctx context.Context, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder, first *int, after *string) (*model.FactConnection, error) {
-	q, err := r.sponsorshipQuery(ctx, series, event, sponsorCountry, tier, yearFrom, yearTo)
+func (r *queryResolver) Sponsorships(ctx context.Context, series *string, event *string, sponsorCountry *string, includeInferred *bool, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder, first *int, after *string) (*model.FactConnection, error) {
+	q, err := r.sponsorshipQuery(ctx, series, event, sponsorCountry, includeInferred, tier, yearFrom, yearTo)
 	if err != nil {
 		return nil, err
 	}
-	facts, err := r.graph(ctx).Sponsorships(q)
+	facts, err := r.sponsorships(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -141,8 +141,8 @@ func (r *queryResolver) Sponsorships(ctx context.Context, series *string, event 
 }
 
 // SponsorshipsByYear is the resolver for the sponsorshipsByYear field.
-func (r *queryResolver) SponsorshipsByYear(ctx context.Context, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder) ([]*model.SponsorshipYear, error) {
-	return r.sponsorshipsByYear(ctx, series, event, sponsorCountry, tier, yearFrom, yearTo, order)
+func (r *queryResolver) SponsorshipsByYear(ctx context.Context, series *string, event *string, sponsorCountry *string, includeInferred *bool, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder) ([]*model.SponsorshipYear, error) {
+	return r.sponsorshipsByYear(ctx, series, event, sponsorCountry, includeInferred, tier, yearFrom, yearTo, order)
 }
 
 // Search is the resolver for the search field.

@@ -10,6 +10,7 @@ import (
 	"policygraph/graph/model"
 	"policygraph/storage"
 	"sync/atomic"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
@@ -60,6 +61,23 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	EntityRevision struct {
+		Aliases     func(childComplexity int) int
+		At          func(childComplexity int) int
+		By          func(childComplexity int) int
+		Code        func(childComplexity int) int
+		Description func(childComplexity int) int
+		Labels      func(childComplexity int) int
+		Name        func(childComplexity int) int
+		OrgType     func(childComplexity int) int
+		PlaceType   func(childComplexity int) int
+		ProductType func(childComplexity int) int
+		Programme   func(childComplexity int) int
+		Seq         func(childComplexity int) int
+		Status      func(childComplexity int) int
+		Year        func(childComplexity int) int
+	}
+
 	Event struct {
 		Absentees                 func(childComplexity int) int
 		Aliases                   func(childComplexity int) int
@@ -67,7 +85,7 @@ type ComplexityRoot struct {
 		Description               func(childComplexity int) int
 		DidNotAttend              func(childComplexity int) int
 		End                       func(childComplexity int) int
-		Facts                     func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		Facts                     func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) int
 		ID                        func(childComplexity int) int
 		Kind                      func(childComplexity int) int
 		Labels                    func(childComplexity int) int
@@ -78,6 +96,7 @@ type ComplexityRoot struct {
 		Participants              func(childComplexity int) int
 		Places                    func(childComplexity int) int
 		Retraction                func(childComplexity int) int
+		Revisions                 func(childComplexity int) int
 		Series                    func(childComplexity int) int
 		Slug                      func(childComplexity int) int
 		Speakers                  func(childComplexity int) int
@@ -91,13 +110,14 @@ type ComplexityRoot struct {
 		Aliases     func(childComplexity int) int
 		Description func(childComplexity int) int
 		Editions    func(childComplexity int, yearFrom *int, yearTo *int, order *model.SortOrder) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) int
 		ID          func(childComplexity int) int
 		Kind        func(childComplexity int) int
 		Labels      func(childComplexity int) int
 		Name        func(childComplexity int, lang *string) int
 		Places      func(childComplexity int) int
 		Retraction  func(childComplexity int) int
+		Revisions   func(childComplexity int) int
 		Since       func(childComplexity int) int
 		Slug        func(childComplexity int) int
 	}
@@ -114,7 +134,7 @@ type ComplexityRoot struct {
 		Aliases         func(childComplexity int) int
 		Date            func(childComplexity int) int
 		Description     func(childComplexity int) int
-		Facts           func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		Facts           func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) int
 		ID              func(childComplexity int) int
 		IssuedBy        func(childComplexity int) int
 		Kind            func(childComplexity int) int
@@ -122,6 +142,7 @@ type ComplexityRoot struct {
 		Name            func(childComplexity int, lang *string) int
 		Products        func(childComplexity int) int
 		Retraction      func(childComplexity int) int
+		Revisions       func(childComplexity int) int
 		Slug            func(childComplexity int) int
 		Status          func(childComplexity int) int
 		TargetCountries func(childComplexity int) int
@@ -137,6 +158,8 @@ type ComplexityRoot struct {
 		Evidence   func(childComplexity int) int
 		Former     func(childComplexity int) int
 		ID         func(childComplexity int) int
+		Inference  func(childComplexity int) int
+		Inferred   func(childComplexity int) int
 		Measure    func(childComplexity int) int
 		Negated    func(childComplexity int) int
 		Object     func(childComplexity int) int
@@ -186,6 +209,11 @@ type ComplexityRoot struct {
 		Version     func(childComplexity int) int
 	}
 
+	Inference struct {
+		Reasoning func(childComplexity int) int
+		Rule      func(childComplexity int) int
+	}
+
 	KindCount struct {
 		Count func(childComplexity int) int
 		Kind  func(childComplexity int) int
@@ -200,13 +228,14 @@ type ComplexityRoot struct {
 		Aliases     func(childComplexity int) int
 		Defendants  func(childComplexity int) int
 		Description func(childComplexity int) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) int
 		ID          func(childComplexity int) int
 		Kind        func(childComplexity int) int
 		Labels      func(childComplexity int) int
 		Name        func(childComplexity int, lang *string) int
 		Plaintiffs  func(childComplexity int) int
 		Retraction  func(childComplexity int) int
+		Revisions   func(childComplexity int) int
 		Slug        func(childComplexity int) int
 	}
 
@@ -222,28 +251,30 @@ type ComplexityRoot struct {
 	}
 
 	Organization struct {
-		Aliases        func(childComplexity int) int
-		Country        func(childComplexity int) int
-		Description    func(childComplexity int) int
-		ExportControls func(childComplexity int) int
-		Facts          func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
-		Headquarters   func(childComplexity int) int
-		ID             func(childComplexity int) int
-		Imposed        func(childComplexity int) int
-		Kind           func(childComplexity int) int
-		Labels         func(childComplexity int) int
-		ListedIn       func(childComplexity int) int
-		Name           func(childComplexity int, lang *string) int
-		OrgType        func(childComplexity int) int
-		Parent         func(childComplexity int) int
-		Participations func(childComplexity int, negated *bool) int
-		People         func(childComplexity int) int
-		Products       func(childComplexity int) int
-		Retraction     func(childComplexity int) int
-		Sanctions      func(childComplexity int) int
-		Slug           func(childComplexity int) int
-		Sponsorships   func(childComplexity int, negated *bool) int
-		Subsidiaries   func(childComplexity int) int
+		Aliases          func(childComplexity int) int
+		Country          func(childComplexity int) int
+		CountryInference func(childComplexity int) int
+		Description      func(childComplexity int) int
+		ExportControls   func(childComplexity int) int
+		Facts            func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) int
+		Headquarters     func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Imposed          func(childComplexity int) int
+		Kind             func(childComplexity int) int
+		Labels           func(childComplexity int) int
+		ListedIn         func(childComplexity int) int
+		Name             func(childComplexity int, lang *string) int
+		OrgType          func(childComplexity int) int
+		Parent           func(childComplexity int) int
+		Participations   func(childComplexity int, negated *bool) int
+		People           func(childComplexity int) int
+		Products         func(childComplexity int) int
+		Retraction       func(childComplexity int) int
+		Revisions        func(childComplexity int) int
+		Sanctions        func(childComplexity int) int
+		Slug             func(childComplexity int) int
+		Sponsorships     func(childComplexity int, negated *bool) int
+		Subsidiaries     func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -264,7 +295,7 @@ type ComplexityRoot struct {
 	Person struct {
 		Aliases     func(childComplexity int) int
 		Description func(childComplexity int) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) int
 		ID          func(childComplexity int) int
 		Kind        func(childComplexity int) int
 		Labels      func(childComplexity int) int
@@ -273,6 +304,7 @@ type ComplexityRoot struct {
 		Positions   func(childComplexity int) int
 		Quotes      func(childComplexity int) int
 		Retraction  func(childComplexity int) int
+		Revisions   func(childComplexity int) int
 		Slug        func(childComplexity int) int
 		SpokeAt     func(childComplexity int) int
 	}
@@ -282,7 +314,7 @@ type ComplexityRoot struct {
 		Code        func(childComplexity int) int
 		Description func(childComplexity int) int
 		Events      func(childComplexity int) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) int
 		ID          func(childComplexity int) int
 		Kind        func(childComplexity int) int
 		Labels      func(childComplexity int) int
@@ -290,6 +322,7 @@ type ComplexityRoot struct {
 		Name        func(childComplexity int, lang *string) int
 		PlaceType   func(childComplexity int) int
 		Retraction  func(childComplexity int) int
+		Revisions   func(childComplexity int) int
 		Slug        func(childComplexity int) int
 	}
 
@@ -299,13 +332,14 @@ type ComplexityRoot struct {
 		Date        func(childComplexity int) int
 		Description func(childComplexity int) int
 		EndorsedBy  func(childComplexity int) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) int
 		ID          func(childComplexity int) int
 		IssuedBy    func(childComplexity int) int
 		Kind        func(childComplexity int) int
 		Labels      func(childComplexity int) int
 		Name        func(childComplexity int, lang *string) int
 		Retraction  func(childComplexity int) int
+		Revisions   func(childComplexity int) int
 		Slug        func(childComplexity int) int
 		Targets     func(childComplexity int) int
 	}
@@ -328,7 +362,7 @@ type ComplexityRoot struct {
 		Aliases     func(childComplexity int) int
 		Controls    func(childComplexity int) int
 		Description func(childComplexity int) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) int
 		ID          func(childComplexity int) int
 		Kind        func(childComplexity int) int
 		Labels      func(childComplexity int) int
@@ -336,6 +370,7 @@ type ComplexityRoot struct {
 		Name        func(childComplexity int, lang *string) int
 		ProductType func(childComplexity int) int
 		Retraction  func(childComplexity int) int
+		Revisions   func(childComplexity int) int
 		Slug        func(childComplexity int) int
 	}
 
@@ -369,8 +404,8 @@ type ComplexityRoot struct {
 		SavedQuery         func(childComplexity int, name string) int
 		Search             func(childComplexity int, text string, kinds []storage.Kind, first *int) int
 		Source             func(childComplexity int, id *uuid.UUID, slug *string) int
-		Sponsorships       func(childComplexity int, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder, first *int, after *string) int
-		SponsorshipsByYear func(childComplexity int, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder) int
+		Sponsorships       func(childComplexity int, series *string, event *string, sponsorCountry *string, includeInferred *bool, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder, first *int, after *string) int
+		SponsorshipsByYear func(childComplexity int, series *string, event *string, sponsorCountry *string, includeInferred *bool, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder) int
 		Stats              func(childComplexity int) int
 		TimeSeries         func(childComplexity int, filter *model.FactFilter, seriesBy []storage.Dimension) int
 		Topic              func(childComplexity int, id *uuid.UUID, slug *string) int
@@ -385,7 +420,7 @@ type ComplexityRoot struct {
 	Sanction struct {
 		Aliases     func(childComplexity int) int
 		Description func(childComplexity int) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) int
 		ID          func(childComplexity int) int
 		ImposedBy   func(childComplexity int) int
 		Kind        func(childComplexity int) int
@@ -393,6 +428,7 @@ type ComplexityRoot struct {
 		Name        func(childComplexity int, lang *string) int
 		Programme   func(childComplexity int) int
 		Retraction  func(childComplexity int) int
+		Revisions   func(childComplexity int) int
 		Slug        func(childComplexity int) int
 		Targets     func(childComplexity int) int
 	}
@@ -431,7 +467,7 @@ type ComplexityRoot struct {
 		Aliases       func(childComplexity int) int
 		Author        func(childComplexity int) int
 		Description   func(childComplexity int) int
-		Facts         func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		Facts         func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) int
 		ID            func(childComplexity int) int
 		Kind          func(childComplexity int) int
 		Labels        func(childComplexity int) int
@@ -442,6 +478,7 @@ type ComplexityRoot struct {
 		Publisher     func(childComplexity int) int
 		PublisherNote func(childComplexity int) int
 		Retraction    func(childComplexity int) int
+		Revisions     func(childComplexity int) int
 		Slug          func(childComplexity int) int
 		Text          func(childComplexity int) int
 		Title         func(childComplexity int) int
@@ -459,12 +496,13 @@ type ComplexityRoot struct {
 		Aliases     func(childComplexity int) int
 		Description func(childComplexity int) int
 		Events      func(childComplexity int) int
-		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		Facts       func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) int
 		ID          func(childComplexity int) int
 		Kind        func(childComplexity int) int
 		Labels      func(childComplexity int) int
 		Name        func(childComplexity int, lang *string) int
 		Retraction  func(childComplexity int) int
+		Revisions   func(childComplexity int) int
 		Slug        func(childComplexity int) int
 	}
 }
@@ -521,6 +559,91 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EntityEdge.Node(childComplexity), true
 
+	case "EntityRevision.aliases":
+		if e.ComplexityRoot.EntityRevision.Aliases == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityRevision.Aliases(childComplexity), true
+	case "EntityRevision.at":
+		if e.ComplexityRoot.EntityRevision.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityRevision.At(childComplexity), true
+	case "EntityRevision.by":
+		if e.ComplexityRoot.EntityRevision.By == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityRevision.By(childComplexity), true
+	case "EntityRevision.code":
+		if e.ComplexityRoot.EntityRevision.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityRevision.Code(childComplexity), true
+	case "EntityRevision.description":
+		if e.ComplexityRoot.EntityRevision.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityRevision.Description(childComplexity), true
+	case "EntityRevision.labels":
+		if e.ComplexityRoot.EntityRevision.Labels == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityRevision.Labels(childComplexity), true
+	case "EntityRevision.name":
+		if e.ComplexityRoot.EntityRevision.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityRevision.Name(childComplexity), true
+	case "EntityRevision.orgType":
+		if e.ComplexityRoot.EntityRevision.OrgType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityRevision.OrgType(childComplexity), true
+	case "EntityRevision.placeType":
+		if e.ComplexityRoot.EntityRevision.PlaceType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityRevision.PlaceType(childComplexity), true
+	case "EntityRevision.productType":
+		if e.ComplexityRoot.EntityRevision.ProductType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityRevision.ProductType(childComplexity), true
+	case "EntityRevision.programme":
+		if e.ComplexityRoot.EntityRevision.Programme == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityRevision.Programme(childComplexity), true
+	case "EntityRevision.seq":
+		if e.ComplexityRoot.EntityRevision.Seq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityRevision.Seq(childComplexity), true
+	case "EntityRevision.status":
+		if e.ComplexityRoot.EntityRevision.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityRevision.Status(childComplexity), true
+	case "EntityRevision.year":
+		if e.ComplexityRoot.EntityRevision.Year == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityRevision.Year(childComplexity), true
+
 	case "Event.absentees":
 		if e.ComplexityRoot.Event.Absentees == nil {
 			break
@@ -567,7 +690,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Event.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Event.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool), args["includeInferred"].(*bool), args["asOf"].(*time.Time)), true
 	case "Event.id":
 		if e.ComplexityRoot.Event.ID == nil {
 			break
@@ -633,6 +756,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Event.Retraction(childComplexity), true
+	case "Event.revisions":
+		if e.ComplexityRoot.Event.Revisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.Revisions(childComplexity), true
 	case "Event.series":
 		if e.ComplexityRoot.Event.Series == nil {
 			break
@@ -714,7 +843,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.EventSeries.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.EventSeries.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool), args["includeInferred"].(*bool), args["asOf"].(*time.Time)), true
 	case "EventSeries.id":
 		if e.ComplexityRoot.EventSeries.ID == nil {
 			break
@@ -756,6 +885,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EventSeries.Retraction(childComplexity), true
+	case "EventSeries.revisions":
+		if e.ComplexityRoot.EventSeries.Revisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventSeries.Revisions(childComplexity), true
 	case "EventSeries.since":
 		if e.ComplexityRoot.EventSeries.Since == nil {
 			break
@@ -828,7 +963,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.ExportControl.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.ExportControl.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool), args["includeInferred"].(*bool), args["asOf"].(*time.Time)), true
 	case "ExportControl.id":
 		if e.ComplexityRoot.ExportControl.ID == nil {
 			break
@@ -876,6 +1011,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ExportControl.Retraction(childComplexity), true
+	case "ExportControl.revisions":
+		if e.ComplexityRoot.ExportControl.Revisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExportControl.Revisions(childComplexity), true
 	case "ExportControl.slug":
 		if e.ComplexityRoot.ExportControl.Slug == nil {
 			break
@@ -949,6 +1090,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Fact.ID(childComplexity), true
+	case "Fact.inference":
+		if e.ComplexityRoot.Fact.Inference == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Fact.Inference(childComplexity), true
+	case "Fact.inferred":
+		if e.ComplexityRoot.Fact.Inferred == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Fact.Inferred(childComplexity), true
 	case "Fact.measure":
 		if e.ComplexityRoot.Fact.Measure == nil {
 			break
@@ -1164,6 +1317,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.GraphStats.Version(childComplexity), true
 
+	case "Inference.reasoning":
+		if e.ComplexityRoot.Inference.Reasoning == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inference.Reasoning(childComplexity), true
+	case "Inference.rule":
+		if e.ComplexityRoot.Inference.Rule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inference.Rule(childComplexity), true
+
 	case "KindCount.count":
 		if e.ComplexityRoot.KindCount.Count == nil {
 			break
@@ -1218,7 +1384,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Lawsuit.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Lawsuit.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool), args["includeInferred"].(*bool), args["asOf"].(*time.Time)), true
 	case "Lawsuit.id":
 		if e.ComplexityRoot.Lawsuit.ID == nil {
 			break
@@ -1260,6 +1426,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Lawsuit.Retraction(childComplexity), true
+	case "Lawsuit.revisions":
+		if e.ComplexityRoot.Lawsuit.Revisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Lawsuit.Revisions(childComplexity), true
 	case "Lawsuit.slug":
 		if e.ComplexityRoot.Lawsuit.Slug == nil {
 			break
@@ -1368,6 +1540,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Organization.Country(childComplexity), true
+	case "Organization.countryInference":
+		if e.ComplexityRoot.Organization.CountryInference == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Organization.CountryInference(childComplexity), true
 	case "Organization.description":
 		if e.ComplexityRoot.Organization.Description == nil {
 			break
@@ -1390,7 +1568,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Organization.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Organization.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool), args["includeInferred"].(*bool), args["asOf"].(*time.Time)), true
 	case "Organization.headquarters":
 		if e.ComplexityRoot.Organization.Headquarters == nil {
 			break
@@ -1479,6 +1657,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Organization.Retraction(childComplexity), true
+	case "Organization.revisions":
+		if e.ComplexityRoot.Organization.Revisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Organization.Revisions(childComplexity), true
 	case "Organization.sanctions":
 		if e.ComplexityRoot.Organization.Sanctions == nil {
 			break
@@ -1587,7 +1771,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Person.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Person.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool), args["includeInferred"].(*bool), args["asOf"].(*time.Time)), true
 	case "Person.id":
 		if e.ComplexityRoot.Person.ID == nil {
 			break
@@ -1641,6 +1825,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Person.Retraction(childComplexity), true
+	case "Person.revisions":
+		if e.ComplexityRoot.Person.Revisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.Revisions(childComplexity), true
 	case "Person.slug":
 		if e.ComplexityRoot.Person.Slug == nil {
 			break
@@ -1688,7 +1878,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Place.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Place.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool), args["includeInferred"].(*bool), args["asOf"].(*time.Time)), true
 	case "Place.id":
 		if e.ComplexityRoot.Place.ID == nil {
 			break
@@ -1736,6 +1926,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Place.Retraction(childComplexity), true
+	case "Place.revisions":
+		if e.ComplexityRoot.Place.Revisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Place.Revisions(childComplexity), true
 	case "Place.slug":
 		if e.ComplexityRoot.Place.Slug == nil {
 			break
@@ -1783,7 +1979,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Plan.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Plan.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool), args["includeInferred"].(*bool), args["asOf"].(*time.Time)), true
 	case "Plan.id":
 		if e.ComplexityRoot.Plan.ID == nil {
 			break
@@ -1825,6 +2021,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Plan.Retraction(childComplexity), true
+	case "Plan.revisions":
+		if e.ComplexityRoot.Plan.Revisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Plan.Revisions(childComplexity), true
 	case "Plan.slug":
 		if e.ComplexityRoot.Plan.Slug == nil {
 			break
@@ -1916,7 +2118,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Product.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Product.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool), args["includeInferred"].(*bool), args["asOf"].(*time.Time)), true
 	case "Product.id":
 		if e.ComplexityRoot.Product.ID == nil {
 			break
@@ -1964,6 +2166,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Product.Retraction(childComplexity), true
+	case "Product.revisions":
+		if e.ComplexityRoot.Product.Revisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.Revisions(childComplexity), true
 	case "Product.slug":
 		if e.ComplexityRoot.Product.Slug == nil {
 			break
@@ -2239,7 +2447,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Sponsorships(childComplexity, args["series"].(*string), args["event"].(*string), args["sponsorCountry"].(*string), args["tier"].(*storage.Tier), args["yearFrom"].(*int), args["yearTo"].(*int), args["order"].(*model.SortOrder), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.Sponsorships(childComplexity, args["series"].(*string), args["event"].(*string), args["sponsorCountry"].(*string), args["includeInferred"].(*bool), args["tier"].(*storage.Tier), args["yearFrom"].(*int), args["yearTo"].(*int), args["order"].(*model.SortOrder), args["first"].(*int), args["after"].(*string)), true
 	case "Query.sponsorshipsByYear":
 		if e.ComplexityRoot.Query.SponsorshipsByYear == nil {
 			break
@@ -2250,7 +2458,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.SponsorshipsByYear(childComplexity, args["series"].(*string), args["event"].(*string), args["sponsorCountry"].(*string), args["tier"].(*storage.Tier), args["yearFrom"].(*int), args["yearTo"].(*int), args["order"].(*model.SortOrder)), true
+		return e.ComplexityRoot.Query.SponsorshipsByYear(childComplexity, args["series"].(*string), args["event"].(*string), args["sponsorCountry"].(*string), args["includeInferred"].(*bool), args["tier"].(*storage.Tier), args["yearFrom"].(*int), args["yearTo"].(*int), args["order"].(*model.SortOrder)), true
 	case "Query.stats":
 		if e.ComplexityRoot.Query.Stats == nil {
 			break
@@ -2321,7 +2529,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Sanction.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Sanction.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool), args["includeInferred"].(*bool), args["asOf"].(*time.Time)), true
 	case "Sanction.id":
 		if e.ComplexityRoot.Sanction.ID == nil {
 			break
@@ -2369,6 +2577,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Sanction.Retraction(childComplexity), true
+	case "Sanction.revisions":
+		if e.ComplexityRoot.Sanction.Revisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Sanction.Revisions(childComplexity), true
 	case "Sanction.slug":
 		if e.ComplexityRoot.Sanction.Slug == nil {
 			break
@@ -2522,7 +2736,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Source.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Source.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool), args["includeInferred"].(*bool), args["asOf"].(*time.Time)), true
 	case "Source.id":
 		if e.ComplexityRoot.Source.ID == nil {
 			break
@@ -2588,6 +2802,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Source.Retraction(childComplexity), true
+	case "Source.revisions":
+		if e.ComplexityRoot.Source.Revisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Source.Revisions(childComplexity), true
 	case "Source.slug":
 		if e.ComplexityRoot.Source.Slug == nil {
 			break
@@ -2666,7 +2886,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Topic.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Topic.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool), args["includeInferred"].(*bool), args["asOf"].(*time.Time)), true
 	case "Topic.id":
 		if e.ComplexityRoot.Topic.ID == nil {
 			break
@@ -2702,6 +2922,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Topic.Retraction(childComplexity), true
+	case "Topic.revisions":
+		if e.ComplexityRoot.Topic.Revisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Topic.Revisions(childComplexity), true
 	case "Topic.slug":
 		if e.ComplexityRoot.Topic.Slug == nil {
 			break
@@ -2724,6 +2950,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("EntityFilter", ec.unmarshalInputEntityFilter),
 			graphql.NewInputUnmarshaler("EvidenceInput", ec.unmarshalInputEvidenceInput),
 			graphql.NewInputUnmarshaler("FactFilter", ec.unmarshalInputFactFilter),
+			graphql.NewInputUnmarshaler("InferenceInput", ec.unmarshalInputInferenceInput),
 			graphql.NewInputUnmarshaler("LabelInput", ec.unmarshalInputLabelInput),
 			graphql.NewInputUnmarshaler("QuantityInput", ec.unmarshalInputQuantityInput),
 			graphql.NewInputUnmarshaler("RetractInput", ec.unmarshalInputRetractInput),
@@ -2852,6 +3079,40 @@ func (ec *executionContext) childFields_EntityEdge(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type EntityEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_EntityRevision(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "seq":
+		return ec.fieldContext_EntityRevision_seq(ctx, field)
+	case "at":
+		return ec.fieldContext_EntityRevision_at(ctx, field)
+	case "by":
+		return ec.fieldContext_EntityRevision_by(ctx, field)
+	case "name":
+		return ec.fieldContext_EntityRevision_name(ctx, field)
+	case "labels":
+		return ec.fieldContext_EntityRevision_labels(ctx, field)
+	case "aliases":
+		return ec.fieldContext_EntityRevision_aliases(ctx, field)
+	case "description":
+		return ec.fieldContext_EntityRevision_description(ctx, field)
+	case "year":
+		return ec.fieldContext_EntityRevision_year(ctx, field)
+	case "orgType":
+		return ec.fieldContext_EntityRevision_orgType(ctx, field)
+	case "placeType":
+		return ec.fieldContext_EntityRevision_placeType(ctx, field)
+	case "code":
+		return ec.fieldContext_EntityRevision_code(ctx, field)
+	case "productType":
+		return ec.fieldContext_EntityRevision_productType(ctx, field)
+	case "status":
+		return ec.fieldContext_EntityRevision_status(ctx, field)
+	case "programme":
+		return ec.fieldContext_EntityRevision_programme(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EntityRevision", field.Name)
+}
+
 func (ec *executionContext) childFields_Event(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2872,6 +3133,8 @@ func (ec *executionContext) childFields_Event(ctx context.Context, field graphql
 		return ec.fieldContext_Event_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Event_retraction(ctx, field)
+	case "revisions":
+		return ec.fieldContext_Event_revisions(ctx, field)
 	case "year":
 		return ec.fieldContext_Event_year(ctx, field)
 	case "series":
@@ -2926,6 +3189,8 @@ func (ec *executionContext) childFields_EventSeries(ctx context.Context, field g
 		return ec.fieldContext_EventSeries_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_EventSeries_retraction(ctx, field)
+	case "revisions":
+		return ec.fieldContext_EventSeries_revisions(ctx, field)
 	case "editions":
 		return ec.fieldContext_EventSeries_editions(ctx, field)
 	case "places":
@@ -2970,6 +3235,8 @@ func (ec *executionContext) childFields_ExportControl(ctx context.Context, field
 		return ec.fieldContext_ExportControl_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_ExportControl_retraction(ctx, field)
+	case "revisions":
+		return ec.fieldContext_ExportControl_revisions(ctx, field)
 	case "status":
 		return ec.fieldContext_ExportControl_status(ctx, field)
 	case "date":
@@ -3028,6 +3295,10 @@ func (ec *executionContext) childFields_Fact(ctx context.Context, field graphql.
 		return ec.fieldContext_Fact_evidence(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Fact_retraction(ctx, field)
+	case "inferred":
+		return ec.fieldContext_Fact_inferred(ctx, field)
+	case "inference":
+		return ec.fieldContext_Fact_inference(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Fact_createdAt(ctx, field)
 	case "createdBy":
@@ -3104,6 +3375,16 @@ func (ec *executionContext) childFields_GraphStats(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type GraphStats", field.Name)
 }
 
+func (ec *executionContext) childFields_Inference(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "rule":
+		return ec.fieldContext_Inference_rule(ctx, field)
+	case "reasoning":
+		return ec.fieldContext_Inference_reasoning(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Inference", field.Name)
+}
+
 func (ec *executionContext) childFields_KindCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "kind":
@@ -3144,6 +3425,8 @@ func (ec *executionContext) childFields_Lawsuit(ctx context.Context, field graph
 		return ec.fieldContext_Lawsuit_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Lawsuit_retraction(ctx, field)
+	case "revisions":
+		return ec.fieldContext_Lawsuit_revisions(ctx, field)
 	case "plaintiffs":
 		return ec.fieldContext_Lawsuit_plaintiffs(ctx, field)
 	case "defendants":
@@ -3172,10 +3455,14 @@ func (ec *executionContext) childFields_Organization(ctx context.Context, field 
 		return ec.fieldContext_Organization_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Organization_retraction(ctx, field)
+	case "revisions":
+		return ec.fieldContext_Organization_revisions(ctx, field)
 	case "orgType":
 		return ec.fieldContext_Organization_orgType(ctx, field)
 	case "country":
 		return ec.fieldContext_Organization_country(ctx, field)
+	case "countryInference":
+		return ec.fieldContext_Organization_countryInference(ctx, field)
 	case "parent":
 		return ec.fieldContext_Organization_parent(ctx, field)
 	case "subsidiaries":
@@ -3252,6 +3539,8 @@ func (ec *executionContext) childFields_Person(ctx context.Context, field graphq
 		return ec.fieldContext_Person_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Person_retraction(ctx, field)
+	case "revisions":
+		return ec.fieldContext_Person_revisions(ctx, field)
 	case "positions":
 		return ec.fieldContext_Person_positions(ctx, field)
 	case "quotes":
@@ -3284,6 +3573,8 @@ func (ec *executionContext) childFields_Place(ctx context.Context, field graphql
 		return ec.fieldContext_Place_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Place_retraction(ctx, field)
+	case "revisions":
+		return ec.fieldContext_Place_revisions(ctx, field)
 	case "placeType":
 		return ec.fieldContext_Place_placeType(ctx, field)
 	case "code":
@@ -3316,6 +3607,8 @@ func (ec *executionContext) childFields_Plan(ctx context.Context, field graphql.
 		return ec.fieldContext_Plan_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Plan_retraction(ctx, field)
+	case "revisions":
+		return ec.fieldContext_Plan_revisions(ctx, field)
 	case "date":
 		return ec.fieldContext_Plan_date(ctx, field)
 	case "issuedBy":
@@ -3378,6 +3671,8 @@ func (ec *executionContext) childFields_Product(ctx context.Context, field graph
 		return ec.fieldContext_Product_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Product_retraction(ctx, field)
+	case "revisions":
+		return ec.fieldContext_Product_revisions(ctx, field)
 	case "productType":
 		return ec.fieldContext_Product_productType(ctx, field)
 	case "makers":
@@ -3434,6 +3729,8 @@ func (ec *executionContext) childFields_Sanction(ctx context.Context, field grap
 		return ec.fieldContext_Sanction_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Sanction_retraction(ctx, field)
+	case "revisions":
+		return ec.fieldContext_Sanction_revisions(ctx, field)
 	case "programme":
 		return ec.fieldContext_Sanction_programme(ctx, field)
 	case "imposedBy":
@@ -3524,6 +3821,8 @@ func (ec *executionContext) childFields_Source(ctx context.Context, field graphq
 		return ec.fieldContext_Source_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Source_retraction(ctx, field)
+	case "revisions":
+		return ec.fieldContext_Source_revisions(ctx, field)
 	case "title":
 		return ec.fieldContext_Source_title(ctx, field)
 	case "titleEn":
@@ -3580,6 +3879,8 @@ func (ec *executionContext) childFields_Topic(ctx context.Context, field graphql
 		return ec.fieldContext_Topic_facts(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Topic_retraction(ctx, field)
+	case "revisions":
+		return ec.fieldContext_Topic_revisions(ctx, field)
 	case "events":
 		return ec.fieldContext_Topic_events(ctx, field)
 	}

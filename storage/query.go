@@ -214,6 +214,28 @@ func hasCountry(s Snapshot, subject uuid.UUID, code string, excludeInferred bool
 	return found, err
 }
 
+// CountryInferred reports, for each of subjects, whether its COUNTRY = code
+// rests only on inferred facts: it has an active COUNTRY fact = code, and
+// none that is not inferred.
+func (g *Graph) CountryInferred(subjects []uuid.UUID, code string) (map[uuid.UUID]bool, error) {
+	out := map[uuid.UUID]bool{}
+	err := g.view(func(s Snapshot) error {
+		for _, id := range subjects {
+			any, err := hasCountry(s, id, code, false)
+			if err != nil {
+				return err
+			}
+			stated, err := hasCountry(s, id, code, true)
+			if err != nil {
+				return err
+			}
+			out[id] = any && !stated
+		}
+		return nil
+	})
+	return out, err
+}
+
 // subjectsByValue lists the subjects of active literal facts pred = value,
 // without duplicates.
 func subjectsByValue(s Snapshot, pred Predicate, value string) ([]uuid.UUID, error) {
