@@ -80,6 +80,9 @@ type Fact struct {
 	Start     string            `yaml:"start"`
 	End       string            `yaml:"end"`
 	Evidence  []EvidenceQuote   `yaml:"evidence"`
+	// Inference marks a fact the quotes imply rather than state: a rule of
+	// the inference policy (docs/inference.md) and the reasoning.
+	Inference *storage.Inference `yaml:"inference"`
 }
 
 // EvidenceQuote is a quote from the article with its English gloss.
@@ -241,7 +244,7 @@ func (f *File) facts() ([]*storage.Fact, error) {
 	for i, x := range f.Facts {
 		fact := &storage.Fact{Subject: storage.SlugID(x.Subject), Predicate: storage.Predicate(x.Predicate),
 			Value: x.Value, Measure: x.Measure, Quantity: x.Quantity, Tier: storage.Tier(x.Tier),
-			Role: x.Role, Former: x.Former, Negated: x.Negated, CreatedBy: "seed"}
+			Role: x.Role, Former: x.Former, Negated: x.Negated, Inference: x.Inference, CreatedBy: "seed"}
 		if x.Object != "" {
 			fact.Object = storage.SlugID(x.Object)
 		}
