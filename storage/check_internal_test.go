@@ -55,7 +55,9 @@ func TestCheckFindsEachKindOfDamage(t *testing.T) {
 			b, _ := encodeRevision(&Revision{Node: w.orgs[0], Seq: 2, Previous: &Node{ID: w.orgs[0], Kind: KindOrganization, Name: "O"}})
 			return tx.Set(revisionKey(w.orgs[0], 2), b)
 		}, "revision 2 follows revision 0"},
-		{"undecodable revision", func(w *sponsorshipWorld, f *Fact, tx Txn) error { return tx.Set(revisionKey(w.orgs[0], 1), []byte{recordRevision}) }, "revision record does not decode"},
+		{"undecodable revision", func(w *sponsorshipWorld, f *Fact, tx Txn) error {
+			return tx.Set(revisionKey(w.orgs[0], 1), []byte{recordRevision})
+		}, "revision record does not decode"},
 	}
 	for _, d := range damage {
 		t.Run(d.name, func(t *testing.T) {

@@ -280,5 +280,3 @@ func TestInferredFacts(t *testing.T) {
 		t.Errorf("CountryInferred = %v, %v", m, err)
 	}
 }
-
-
