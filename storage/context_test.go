@@ -82,6 +82,10 @@ func TestEveryReadHonoursTheContext(t *testing.T) {
 		},
 		"SearchEntities": func(g *storage.Graph) error { _, err := g.SearchEntities("qual", nil, 10); return err },
 		"Revisions":      func(g *storage.Graph) error { _, err := g.Revisions(x.qualcomm.ID); return err },
+		"CountryInferred": func(g *storage.Graph) error {
+			_, err := g.CountryInferred(many, "US")
+			return err
+		},
 		"Read": func(g *storage.Graph) error {
 			return g.Read(func(s storage.Snapshot) error { _, err := s.Node(x.qualcomm.ID); return err })
 		},

@@ -111,6 +111,7 @@ const (
 	fYear
 	fCreatedBy
 	fRetraction
+	fInference // storage.Fact.Inference: its rule (dictionary) and reasoning, last
 )
 
 // Quantity and evidence presence bits.
@@ -319,6 +320,7 @@ func encodeFact(buf []byte, d *dict, r refs, f *storage.Fact) ([]byte, error) {
 	set(fYear, f.Year != 0)
 	set(fCreatedBy, f.CreatedBy != "")
 	set(fRetraction, f.Retraction != nil)
+	set(fInference, f.Inference != nil)
 	e.uv(m)
 	if m&fObject != 0 {
 		e.uv(uint64(obj))
@@ -417,6 +419,10 @@ func encodeFact(buf []byte, d *dict, r refs, f *storage.Fact) ([]byte, error) {
 	}
 	if m&fRetraction != 0 {
 		e.retraction(f.Retraction)
+	}
+	if m&fInference != 0 {
+		e.dictStr(f.Inference.Rule)
+		e.str(f.Inference.Reasoning)
 	}
 	return e.b, nil
 }
@@ -709,6 +715,9 @@ func decodeFact(b []byte, id uuid.UUID, strs []string, r resolver) (*storage.Fac
 	}
 	if m&fRetraction != 0 {
 		f.Retraction = d.retraction(strs)
+	}
+	if m&fInference != 0 {
+		f.Inference = &storage.Inference{Rule: d.dictStr(strs), Reasoning: d.str()}
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = errBadRecord
