@@ -99,6 +99,9 @@ type Fact struct {
 	Start     string            `yaml:"start" json:"start,omitempty"`
 	End       string            `yaml:"end" json:"end,omitempty"`
 	Evidence  []Quote           `yaml:"evidence" json:"evidence"`
+	// Inference marks a fact the quotes imply rather than state: a rule of
+	// the inference policy (docs/inference.md) and the reasoning.
+	Inference *storage.Inference `yaml:"inference" json:"inference,omitempty"`
 }
 
 // Quote is a verbatim quote from the source, with its English gloss and,
@@ -419,7 +422,7 @@ func (b *Bundle) StorageFacts(by string, ref func(string) uuid.UUID) ([]*storage
 	for i, x := range b.Facts {
 		fact := &storage.Fact{Subject: ref(x.Subject), Predicate: storage.Predicate(x.Predicate),
 			Value: x.Value, Measure: x.Measure, Quantity: x.Quantity, Tier: storage.Tier(x.Tier),
-			Role: x.Role, Former: x.Former, Negated: x.Negated, CreatedBy: by}
+			Role: x.Role, Former: x.Former, Negated: x.Negated, Inference: x.Inference, CreatedBy: by}
 		if x.Object != "" {
 			fact.Object = ref(x.Object)
 		}

@@ -856,7 +856,7 @@ func (ec *executionContext) unmarshalInputAddFactInput(ctx context.Context, obj 
 		asMap["negated"] = false
 	}
 
-	fieldsInOrder := [...]string{"subject", "predicate", "object", "value", "measure", "quantity", "tier", "role", "former", "negated", "date", "start", "end", "evidence"}
+	fieldsInOrder := [...]string{"subject", "predicate", "object", "value", "measure", "quantity", "tier", "role", "former", "negated", "date", "start", "end", "evidence", "inference"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -961,6 +961,13 @@ func (ec *executionContext) unmarshalInputAddFactInput(ctx context.Context, obj 
 				return it, err
 			}
 			it.Evidence = data
+		case "inference":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("inference"))
+			data, err := ec.unmarshalOInferenceInput2ᚖpolicygraphᚋgraphᚋmodelᚐInferenceInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Inference = data
 		}
 	}
 	return it, nil
@@ -1262,6 +1269,55 @@ func (ec *executionContext) unmarshalInputEvidenceInput(ctx context.Context, obj
 func UnmarshalEvidenceInput(ctx context.Context, raw any) (model.EvidenceInput, error) {
 	var out model.EvidenceInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "EvidenceInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputInferenceInput(ctx context.Context, obj any) (model.InferenceInput, error) {
+	var it model.InferenceInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"rule", "reasoning"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "rule":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rule"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Rule = data
+		case "reasoning":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasoning"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reasoning = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalInferenceInput unmarshals raw into the InferenceInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalInferenceInput(ctx context.Context, raw any) (model.InferenceInput, error) {
+	var out model.InferenceInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "InferenceInput", raw, &out)
 	return out, err
 }
 
@@ -1913,6 +1969,14 @@ func (ec *executionContext) marshalOBundleFormat2ᚖpolicygraphᚋgraphᚋmodel�
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) unmarshalOInferenceInput2ᚖpolicygraphᚋgraphᚋmodelᚐInferenceInput(ctx context.Context, v any) (*model.InferenceInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputInferenceInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOLabelInput2ᚕᚖpolicygraphᚋgraphᚋmodelᚐLabelInputᚄ(ctx context.Context, v any) ([]*model.LabelInput, error) {

@@ -34,6 +34,7 @@ var oneOfEach = []struct {
 	{nodeYearKey(KindEvent, 2023, keyNode), Key{Kind: prefixNodeYear, EntityKind: KindEvent, Year: 2023, ID: keyNode}},
 	{savedKey("sponsors-by-year"), Key{Kind: prefixSaved, Text: "sponsors-by-year"}},
 	{guardKey(keyNode), Key{Kind: prefixGuard, ID: keyNode}},
+	{revisionKey(keyNode, 2), Key{Kind: prefixRevision, Node: keyNode, Seq: 2}},
 }
 
 func TestParseKey(t *testing.T) {
@@ -109,7 +110,7 @@ func TestParseKey(t *testing.T) {
 func FuzzKeys(f *testing.F) {
 	for _, tt := range oneOfEach {
 		k := tt.want
-		f.Add(byte(k.Kind), k.Node[:], string(k.Predicate)+string(k.EntityKind), k.Text, k.Year, k.ID[:], k.Whole)
+		f.Add(byte(k.Kind), k.Node[:], string(k.Predicate)+string(k.EntityKind), k.Text, k.Year+k.Seq, k.ID[:], k.Whole)
 	}
 	f.Add(byte(prefixKind), []byte{}, "EVENT", "EVENT_SERIES", 65535, []byte{0}, false)
 	f.Fuzz(func(t *testing.T, kind byte, nodeB []byte, s1, s2 string, year int, idB []byte, whole bool) {
@@ -163,6 +164,8 @@ func keyOf(kind KeyKind, node uuid.UUID, s1, s2 string, year int, id uuid.UUID, 
 		k.Predicate, k.Year, k.ID = Predicate(s1), year, id
 	case prefixNodeYear:
 		k.EntityKind, k.Year, k.ID = Kind(s1), year, id
+	case prefixRevision:
+		k.Node, k.Seq = node, year // the fuzzer's year is a revision's number here
 	default:
 		return k, false
 	}

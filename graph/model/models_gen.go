@@ -45,6 +45,8 @@ type AddFactInput struct {
 	End *string `json:"end,omitempty"`
 	// At least one, at most 20.
 	Evidence []*EvidenceInput `json:"evidence"`
+	// Set when the quotes imply the fact rather than state it: the rule applied and why. The fact is then inferred.
+	Inference *InferenceInput `json:"inference,omitempty"`
 }
 
 // A new source document, with its full text, that evidence can then quote.
@@ -212,7 +214,7 @@ type EvidenceInput struct {
 	Quote string `json:"quote"`
 	// An English rendering of the quote.
 	Gloss *string `json:"gloss,omitempty"`
-	// How the quote supports the fact, where the fact is an inference.
+	// A remark on the quote, e.g. "paraphrased". Why an inferred fact follows from its quotes goes in AddFactInput.inference.
 	Note *string `json:"note,omitempty"`
 }
 
@@ -282,6 +284,15 @@ type FactFilter struct {
 	SubjectKinds []storage.Kind `json:"subjectKinds,omitempty"`
 	// Only facts whose object has one of these kinds; literal facts (COUNTRY, MEASURE...) have no object and are left out.
 	ObjectKinds []storage.Kind `json:"objectKinds,omitempty"`
+	// Include inferred facts (those the sources imply rather than state), each marked
+	// inferred: true; true by default. false leaves them out, and with subjectCountry the
+	// subjects whose country rests only on an inferred COUNTRY fact.
+	IncludeInferred *bool `json:"includeInferred,omitempty"`
+	// The facts as they stood at this time, e.g. "2026-01-01T00:00:00Z": written at or
+	// before it and not retracted at it, from each fact's createdAt and retraction.at (so
+	// the answer survives log compaction). includeRetracted: true adds those retracted by
+	// then. subjectCountry is matched on today's COUNTRY facts. null: as they stand now.
+	AsOf *time.Time `json:"asOf,omitempty"`
 	// Clauses that must all hold, each a FactFilter of its own: and: [{subjectCountry:
 	// "US"}, {tier: ELITE_PARTNER}]. With the other fields of the same filter, they must
 	// hold too. At most 5 levels of and/or/not and 64 clauses in one filter.
@@ -315,6 +326,14 @@ type GraphStats struct {
 	ByKind []*KindCount `json:"byKind"`
 	// The graph's version, a number as a string; it grows with every committed write, so a changed version means changed data.
 	Version string `json:"version"`
+}
+
+// How an inferred fact follows from its evidence: a rule of the inference policy and the reasoning.
+type InferenceInput struct {
+	// A rule of the policy (docs/inference.md), e.g. COUNTRY_FROM_GROUPING; an unknown rule is refused with INVALID_ARGUMENT.
+	Rule string `json:"rule"`
+	// The reasoning from the quotes to the fact, at most 4,000 bytes; required.
+	Reasoning string `json:"reasoning"`
 }
 
 // The entities (by slug) and facts (by ID) an ingest treated one way.

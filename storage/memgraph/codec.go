@@ -112,6 +112,7 @@ const (
 	fCreatedBy
 	fRetraction
 	fDisputedBy
+	fInference // storage.Fact.Inference: its rule (dictionary) and reasoning, last
 )
 
 // Quantity and evidence presence bits.
@@ -321,6 +322,7 @@ func encodeFact(buf []byte, d *dict, r refs, f *storage.Fact) ([]byte, error) {
 	set(fCreatedBy, f.CreatedBy != "")
 	set(fRetraction, f.Retraction != nil)
 	set(fDisputedBy, len(f.DisputedBy) > 0)
+	set(fInference, f.Inference != nil)
 	e.uv(m)
 	if m&fObject != 0 {
 		e.uv(uint64(obj))
@@ -425,6 +427,10 @@ func encodeFact(buf []byte, d *dict, r refs, f *storage.Fact) ([]byte, error) {
 		for _, id := range f.DisputedBy {
 			e.b = append(e.b, id[:]...)
 		}
+	}
+	if m&fInference != 0 {
+		e.dictStr(f.Inference.Rule)
+		e.str(f.Inference.Reasoning)
 	}
 	return e.b, nil
 }
@@ -723,6 +729,9 @@ func decodeFact(b []byte, id uuid.UUID, strs []string, r resolver) (*storage.Fac
 		for i := range f.DisputedBy {
 			copy(f.DisputedBy[i][:], d.take(16))
 		}
+	}
+	if m&fInference != 0 {
+		f.Inference = &storage.Inference{Rule: d.dictStr(strs), Reasoning: d.str()}
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = errBadRecord
