@@ -116,16 +116,16 @@ func costModel(g *storage.Graph, l Limits) graph.ComplexityRoot {
 		return satAdd(entities(child, f, orderBy, order, first, after, last, before, sort), g.EntityScan(entityShape(f)))
 	}
 	sponsorships := q.Sponsorships
-	q.Sponsorships = func(child int, series, event, country *string, tier *storage.Tier, from, to *int, order *model.SortOrder, first *int, after *string, last *int, before *string, f *model.FactFilter, sort []*model.FactSort) int {
+	q.Sponsorships = func(child int, series, event, country *string, inferred *bool, tier *storage.Tier, from, to *int, order *model.SortOrder, first *int, after *string, last *int, before *string, f *model.FactFilter, sort []*model.FactSort) int {
 		// The scan reads the candidates and their sponsors; the filter and sort
 		// look records up for each candidate.
 		scan := g.SponsorshipScan(sponsorshipShape(series, event, country))
-		return satAdd(sponsorships(child, series, event, country, tier, from, to, order, first, after, last, before, f, sort),
+		return satAdd(sponsorships(child, series, event, country, inferred, tier, from, to, order, first, after, last, before, f, sort),
 			satAdd(scan, storage.FactFilterScan(scan/2, withSort(factShape(f), sort))))
 	}
 	byYear := q.SponsorshipsByYear
-	q.SponsorshipsByYear = func(child int, series, event, country *string, tier *storage.Tier, from, to *int, order *model.SortOrder) int {
-		return satAdd(byYear(child, series, event, country, tier, from, to, order),
+	q.SponsorshipsByYear = func(child int, series, event, country *string, inferred *bool, tier *storage.Tier, from, to *int, order *model.SortOrder) int {
+		return satAdd(byYear(child, series, event, country, inferred, tier, from, to, order),
 			g.SponsorshipScan(sponsorshipShape(series, event, country)))
 	}
 

@@ -38,6 +38,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return checkCommand(args, getenv, stdout, stderr)
 	case "token":
 		return tokenCommand(args, stdout, stderr)
+	case "ingest":
+		return ingestCommand(ctx, args, getenv, stdout, stderr)
 	}
-	return fmt.Errorf("unknown command %q (commands: serve, seed, export, import, backup, restore, check, token)", cmd)
+	return fmt.Errorf("unknown command %q (commands: serve, seed, export, import, backup, restore, check, token, ingest)", cmd)
 }

@@ -112,6 +112,9 @@ func importCommand(stdin io.Reader, args []string, getenv func(string) string, s
 	took := time.Since(start)
 	fmt.Fprintf(stdout, "import: %d nodes, %d texts, %d facts (%d edges) in %s: %.0f edges/s",
 		rep.Nodes, rep.Texts, rep.Facts, rep.Edges, took.Round(time.Millisecond), float64(rep.Edges)/took.Seconds())
+	if rep.Revisions > 0 { // entities' earlier values (Entity.revisions); said only when there are some
+		fmt.Fprintf(stdout, "; %d entity revisions", rep.Revisions)
+	}
 	if rep.SortedRuns > 0 {
 		fmt.Fprintf(stdout, "; past the %s memory budget, %d sorted runs on disk, merged", &budget, rep.SortedRuns)
 	}

@@ -236,7 +236,7 @@ func TestNegatedFactsUnmarkedAreWarnedOf(t *testing.T) {
 			marked: facts(includeNegated: true) { predicate tier negated }
 			positive: facts { predicate tier }
 		}
-	} fragment N on Fact { negated }`), []string{"unmarked", "organization.facts"})
+	} fragment N on Fact { negated }`), []string{"organization.facts", "unmarked"})
 	if w := warnings(`{ facts(filter: { subject: "ibm", includeNegated: true }) { nodes { predicate } } }`); len(w) != 0 {
 		t.Errorf("IBM has no negated fact, yet warnings %v", w)
 	}

@@ -327,7 +327,7 @@ func TestMetricsAndHealth(t *testing.T) {
 		`policygraph_graphql_request_duration_seconds_bucket\{operation="Headline",le="`,
 		`policygraph_graphql_errors_total\{code="GRAPHQL_VALIDATION_FAILED"\} 1`,
 		`policygraph_graph_entities 79`,
-		`policygraph_graph_facts 151`,
+		`policygraph_graph_facts 159`,
 		`policygraph_graph_version \d+`,
 		`policygraph_store_reads_total \d+`,
 	} {

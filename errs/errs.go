@@ -70,6 +70,10 @@ const (
 	CSVTableUnknown   Code = "CSV_TABLE_UNKNOWN"
 	CSVTooLarge       Code = "CSV_TOO_LARGE"
 
+	// Source bundles (policygraph ingest, ingestSource).
+	BundleInvalid   Code = "BUNDLE_INVALID"
+	AmbiguousEntity Code = "AMBIGUOUS_ENTITY"
+
 	// Unknown is never sent: it is the metrics' label of an error that has no code.
 	Unknown Code = "UNKNOWN"
 )
@@ -129,6 +133,9 @@ var table = map[Code]entry{
 	CSVTableAmbiguous: {400, "a CSV answer of a query with lists side by side, and no table parameter to pick one"},
 	CSVTableUnknown:   {400, "a CSV table parameter that names no list of objects of the query"},
 	CSVTooLarge:       {400, "a CSV table with more rows or bytes than the server writes"},
+
+	BundleInvalid:   {400, "a source bundle that does not parse or has the wrong shape: the message gives the file and line"},
+	AmbiguousEntity: {409, "a bundle's entity whose names match several stored entities: the message names them; pin one with sameAs"},
 
 	Unknown: {400, "the metrics' label of an error without a code (never sent)"},
 }

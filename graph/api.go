@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -129,8 +130,8 @@ func anyNegated(facts []*model.Fact) bool {
 	return false
 }
 
-func (r *Resolver) sponsorshipQuery(ctx context.Context, series, event, sponsorCountry *string, tier *storage.Tier, yearFrom, yearTo *int) (storage.SponsorshipQuery, error) {
-	q := storage.SponsorshipQuery{YearFrom: yearFrom, YearTo: yearTo}
+func (r *Resolver) sponsorshipQuery(ctx context.Context, series, event, sponsorCountry *string, includeInferred *bool, tier *storage.Tier, yearFrom, yearTo *int) (storage.SponsorshipQuery, error) {
+	q := storage.SponsorshipQuery{YearFrom: yearFrom, YearTo: yearTo, ExcludeInferred: includeInferred != nil && !*includeInferred}
 	var err error
 	if q.Series, err = r.ref(ctx, "series", series); err != nil {
 		return q, err
@@ -147,12 +148,12 @@ func (r *Resolver) sponsorshipQuery(ctx context.Context, series, event, sponsorC
 	return q, nil
 }
 
-func (r *Resolver) sponsorshipsByYear(ctx context.Context, series, event, sponsorCountry *string, tier *storage.Tier, yearFrom, yearTo *int, order *model.SortOrder) ([]*model.SponsorshipYear, error) {
-	q, err := r.sponsorshipQuery(ctx, series, event, sponsorCountry, tier, yearFrom, yearTo)
+func (r *Resolver) sponsorshipsByYear(ctx context.Context, series, event, sponsorCountry *string, includeInferred *bool, tier *storage.Tier, yearFrom, yearTo *int, order *model.SortOrder) ([]*model.SponsorshipYear, error) {
+	q, err := r.sponsorshipQuery(ctx, series, event, sponsorCountry, includeInferred, tier, yearFrom, yearTo)
 	if err != nil {
 		return nil, err
 	}
-	facts, err := r.graph(ctx).Sponsorships(q)
+	facts, err := r.sponsorships(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -180,6 +181,52 @@ func (r *Resolver) sponsorshipsByYear(ctx context.Context, series, event, sponso
 		reverse(out)
 	}
 	return out, nil
+}
+
+// sponsorships answers q and, when it matched sponsors by country through
+// inferred COUNTRY facts (as it does unless includeInferred is false), says
+// which in extensions.warnings: the answer marks what rests on an inference.
+func (r *Resolver) sponsorships(ctx context.Context, q storage.SponsorshipQuery) ([]*storage.Fact, error) {
+	facts, err := r.graph(ctx).Sponsorships(q)
+	if err != nil || q.SponsorCountry == "" || q.ExcludeInferred {
+		return facts, err
+	}
+	var sponsors []uuid.UUID
+	seen := map[uuid.UUID]bool{}
+	for _, f := range facts {
+		if !seen[f.Subject] {
+			seen[f.Subject] = true
+			sponsors = append(sponsors, f.Subject)
+		}
+	}
+	inferred, err := r.graph(ctx).CountryInferred(sponsors, q.SponsorCountry)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, id := range sponsors {
+		if inferred[id] {
+			n, err := r.node(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			names = append(names, n.Name)
+		}
+	}
+	if len(names) > 0 {
+		warn(ctx, fmt.Sprintf("sponsorCountry %s matched %s through inferred COUNTRY facts (the sources imply the country, not state it; "+
+			"Organization.countryInference says why); includeInferred: false leaves them out", q.SponsorCountry, strings.Join(names, ", ")))
+	}
+	return facts, nil
+}
+
+// revisions is the revisions field every entity kind shares.
+func (r *Resolver) revisions(ctx context.Context, n *storage.Node) ([]*model.EntityRevision, error) {
+	revs, err := r.graph(ctx).Revisions(n.ID)
+	if err != nil {
+		return nil, err
+	}
+	return model.EntityRevisions(revs), nil
 }
 
 // MaxSearchText bounds the length of a search string.

@@ -15,13 +15,13 @@ import (
 // filter and ordered by its sort) and pages it (paging.go).
 
 // sponsorshipList is Query.sponsorships.
-func (r *Resolver) sponsorshipList(ctx context.Context, series, event, sponsorCountry *string, tier *storage.Tier, yearFrom, yearTo *int,
+func (r *Resolver) sponsorshipList(ctx context.Context, series, event, sponsorCountry *string, includeInferred *bool, tier *storage.Tier, yearFrom, yearTo *int,
 	order *model.SortOrder, f *model.FactFilter, sort []*model.FactSort, p pageArgs) (*model.FactConnection, error) {
 	desc := order != nil && *order == model.SortOrderDesc
 	if err := sortBeside(len(sort) > 0, "order", desc); err != nil {
 		return nil, err
 	}
-	q, err := r.sponsorshipQuery(ctx, series, event, sponsorCountry, tier, yearFrom, yearTo)
+	q, err := r.sponsorshipQuery(ctx, series, event, sponsorCountry, includeInferred, tier, yearFrom, yearTo)
 	if err != nil {
 		return nil, err
 	}
@@ -33,7 +33,7 @@ func (r *Resolver) sponsorshipList(ctx context.Context, series, event, sponsorCo
 		q.Filter = &filter
 	}
 	q.Sort = factSorts(sort)
-	facts, err := r.graph(ctx).Sponsorships(q)
+	facts, err := r.sponsorships(ctx, q) // warns of countries matched by inference
 	if err != nil {
 		return nil, err
 	}

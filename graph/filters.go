@@ -55,6 +55,9 @@ func (d *filters) fact(f *model.FactFilter, path string, depth int) (storage.Fac
 	q.SubjectKinds, q.ObjectKinds = f.SubjectKinds, f.ObjectKinds
 	q.IncludeNegated = f.IncludeNegated != nil && *f.IncludeNegated
 	q.IncludeRetracted = f.IncludeRetracted != nil && *f.IncludeRetracted
+	q.Disputed = f.Disputed
+	q.ExcludeInferred = f.IncludeInferred != nil && !*f.IncludeInferred
+	q.AsOf = f.AsOf
 	if depth > 0 && q.IncludeRetracted {
 		return q, storage.ErrNestedScope(path + ".includeRetracted")
 	}

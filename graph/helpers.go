@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -134,13 +135,15 @@ func factsOf(facts []*storage.Fact, err error) ([]*model.Fact, error) {
 // entityFacts is the facts field every entity kind shares. Which facts it
 // keeps, negated and retracted ones, is storage.FactQuery's rule, as for the
 // facts query.
-func (r *Resolver) entityFacts(ctx context.Context, n *storage.Node, preds []storage.Predicate, dir *model.Direction, negated, includeNegated, includeRetracted *bool) ([]*model.Fact, error) {
+func (r *Resolver) entityFacts(ctx context.Context, n *storage.Node, preds []storage.Predicate, dir *model.Direction, negated, includeNegated, includeRetracted, includeInferred *bool, asOf *time.Time) ([]*model.Fact, error) {
 	d := model.DirectionBoth
 	if dir != nil {
 		d = *dir
 	}
-	retracted := includeRetracted != nil && *includeRetracted
-	keep := storage.FactQuery{Negated: negated, IncludeNegated: includeNegated != nil && *includeNegated}
+	keep := storage.FactQuery{Negated: negated, IncludeNegated: includeNegated != nil && *includeNegated,
+		IncludeRetracted: includeRetracted != nil && *includeRetracted,
+		ExcludeInferred:  includeInferred != nil && !*includeInferred, AsOf: asOf}
+	retracted := keep.ScansRetracted()
 	if len(preds) == 0 {
 		preds = []storage.Predicate{""}
 	}
@@ -155,7 +158,7 @@ func (r *Resolver) entityFacts(ctx context.Context, n *storage.Node, preds []sto
 				return nil, err
 			}
 			for _, f := range facts {
-				if keep.Keeps(f.Negated) {
+				if keep.Keeps(f.Negated) && keep.KeepsRecord(f) {
 					out = append(out, f)
 				}
 			}

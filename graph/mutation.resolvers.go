@@ -40,6 +40,11 @@ func (r *mutationResolver) RetractEntity(ctx context.Context, input model.Retrac
 	return r.retractEntity(ctx, input)
 }
 
+// IngestSource is the resolver for the ingestSource field.
+func (r *mutationResolver) IngestSource(ctx context.Context, input model.IngestSourceInput) (*model.IngestReport, error) {
+	return r.ingestSource(ctx, input)
+}
+
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 

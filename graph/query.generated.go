@@ -38,8 +38,8 @@ type QueryResolver interface {
 	Fact(ctx context.Context, id uuid.UUID) (*model.Fact, error)
 	Entities(ctx context.Context, filter *model.EntityFilter, orderBy *model.EntityOrder, order *model.SortOrder, first *int, after *string, last *int, before *string, sort []*model.EntitySort) (*model.EntityConnection, error)
 	Facts(ctx context.Context, filter *model.FactFilter, order *model.SortOrder, first *int, after *string, last *int, before *string, sort []*model.FactSort) (*model.FactConnection, error)
-	Sponsorships(ctx context.Context, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder, first *int, after *string, last *int, before *string, filter *model.FactFilter, sort []*model.FactSort) (*model.FactConnection, error)
-	SponsorshipsByYear(ctx context.Context, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder) ([]*model.SponsorshipYear, error)
+	Sponsorships(ctx context.Context, series *string, event *string, sponsorCountry *string, includeInferred *bool, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder, first *int, after *string, last *int, before *string, filter *model.FactFilter, sort []*model.FactSort) (*model.FactConnection, error)
+	SponsorshipsByYear(ctx context.Context, series *string, event *string, sponsorCountry *string, includeInferred *bool, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder) ([]*model.SponsorshipYear, error)
 	Search(ctx context.Context, text string, kinds []storage.Kind, first *int) ([]*model.SearchHit, error)
 	Predicates(ctx context.Context) ([]*model.PredicateInfo, error)
 	Stats(ctx context.Context) (*model.GraphStats, error)
@@ -656,38 +656,46 @@ func (ec *executionContext) field_Query_sponsorshipsByYear_args(ctx context.Cont
 		return nil, err
 	}
 	args["sponsorCountry"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "tier",
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeInferred",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeInferred"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "tier",
 		func(ctx context.Context, v any) (*storage.Tier, error) {
 			return ec.unmarshalOSponsorTier2ᚖpolicygraphᚋstorageᚐTier(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["tier"] = arg3
-	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "yearFrom",
+	args["tier"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "yearFrom",
 		func(ctx context.Context, v any) (*int, error) {
 			return ec.unmarshalOInt2ᚖint(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["yearFrom"] = arg4
-	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "yearTo",
+	args["yearFrom"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "yearTo",
 		func(ctx context.Context, v any) (*int, error) {
 			return ec.unmarshalOInt2ᚖint(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["yearTo"] = arg5
-	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "order",
+	args["yearTo"] = arg6
+	arg7, err := graphql.ProcessArgField(ctx, rawArgs, "order",
 		func(ctx context.Context, v any) (*model.SortOrder, error) {
 			return ec.unmarshalOSortOrder2ᚖpolicygraphᚋgraphᚋmodelᚐSortOrder(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["order"] = arg6
+	args["order"] = arg7
 	return args, nil
 }
 
@@ -718,86 +726,94 @@ func (ec *executionContext) field_Query_sponsorships_args(ctx context.Context, r
 		return nil, err
 	}
 	args["sponsorCountry"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "tier",
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeInferred",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeInferred"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "tier",
 		func(ctx context.Context, v any) (*storage.Tier, error) {
 			return ec.unmarshalOSponsorTier2ᚖpolicygraphᚋstorageᚐTier(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["tier"] = arg3
-	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "yearFrom",
+	args["tier"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "yearFrom",
 		func(ctx context.Context, v any) (*int, error) {
 			return ec.unmarshalOInt2ᚖint(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["yearFrom"] = arg4
-	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "yearTo",
+	args["yearFrom"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "yearTo",
 		func(ctx context.Context, v any) (*int, error) {
 			return ec.unmarshalOInt2ᚖint(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["yearTo"] = arg5
-	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "order",
+	args["yearTo"] = arg6
+	arg7, err := graphql.ProcessArgField(ctx, rawArgs, "order",
 		func(ctx context.Context, v any) (*model.SortOrder, error) {
 			return ec.unmarshalOSortOrder2ᚖpolicygraphᚋgraphᚋmodelᚐSortOrder(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["order"] = arg6
-	arg7, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+	args["order"] = arg7
+	arg8, err := graphql.ProcessArgField(ctx, rawArgs, "first",
 		func(ctx context.Context, v any) (*int, error) {
 			return ec.unmarshalOInt2ᚖint(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["first"] = arg7
-	arg8, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+	args["first"] = arg8
+	arg9, err := graphql.ProcessArgField(ctx, rawArgs, "after",
 		func(ctx context.Context, v any) (*string, error) {
 			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["after"] = arg8
-	arg9, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+	args["after"] = arg9
+	arg10, err := graphql.ProcessArgField(ctx, rawArgs, "last",
 		func(ctx context.Context, v any) (*int, error) {
 			return ec.unmarshalOInt2ᚖint(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["last"] = arg9
-	arg10, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+	args["last"] = arg10
+	arg11, err := graphql.ProcessArgField(ctx, rawArgs, "before",
 		func(ctx context.Context, v any) (*string, error) {
 			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["before"] = arg10
-	arg11, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+	args["before"] = arg11
+	arg12, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
 		func(ctx context.Context, v any) (*model.FactFilter, error) {
 			return ec.unmarshalOFactFilter2ᚖpolicygraphᚋgraphᚋmodelᚐFactFilter(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["filter"] = arg11
-	arg12, err := graphql.ProcessArgField(ctx, rawArgs, "sort",
+	args["filter"] = arg12
+	arg13, err := graphql.ProcessArgField(ctx, rawArgs, "sort",
 		func(ctx context.Context, v any) ([]*model.FactSort, error) {
 			return ec.unmarshalOFactSort2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactSortᚄ(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["sort"] = arg12
+	args["sort"] = arg13
 	return args, nil
 }
 
@@ -2430,7 +2446,7 @@ func (ec *executionContext) _Query_sponsorships(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Sponsorships(ctx, fc.Args["series"].(*string), fc.Args["event"].(*string), fc.Args["sponsorCountry"].(*string), fc.Args["tier"].(*storage.Tier), fc.Args["yearFrom"].(*int), fc.Args["yearTo"].(*int), fc.Args["order"].(*model.SortOrder), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["filter"].(*model.FactFilter), fc.Args["sort"].([]*model.FactSort))
+			return ec.Resolvers.Query().Sponsorships(ctx, fc.Args["series"].(*string), fc.Args["event"].(*string), fc.Args["sponsorCountry"].(*string), fc.Args["includeInferred"].(*bool), fc.Args["tier"].(*storage.Tier), fc.Args["yearFrom"].(*int), fc.Args["yearTo"].(*int), fc.Args["order"].(*model.SortOrder), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["filter"].(*model.FactFilter), fc.Args["sort"].([]*model.FactSort))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.FactConnection) graphql.Marshaler {
@@ -2474,7 +2490,7 @@ func (ec *executionContext) _Query_sponsorshipsByYear(ctx context.Context, field
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().SponsorshipsByYear(ctx, fc.Args["series"].(*string), fc.Args["event"].(*string), fc.Args["sponsorCountry"].(*string), fc.Args["tier"].(*storage.Tier), fc.Args["yearFrom"].(*int), fc.Args["yearTo"].(*int), fc.Args["order"].(*model.SortOrder))
+			return ec.Resolvers.Query().SponsorshipsByYear(ctx, fc.Args["series"].(*string), fc.Args["event"].(*string), fc.Args["sponsorCountry"].(*string), fc.Args["includeInferred"].(*bool), fc.Args["tier"].(*storage.Tier), fc.Args["yearFrom"].(*int), fc.Args["yearTo"].(*int), fc.Args["order"].(*model.SortOrder))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.SponsorshipYear) graphql.Marshaler {
@@ -3254,8 +3270,11 @@ func (ec *executionContext) unmarshalInputFactFilter(ctx context.Context, obj an
 	if _, present := asMap["includeRetracted"]; !present {
 		asMap["includeRetracted"] = false
 	}
+	if _, present := asMap["includeInferred"]; !present {
+		asMap["includeInferred"] = true
+	}
 
-	fieldsInOrder := [...]string{"predicates", "subject", "object", "yearFrom", "yearTo", "tier", "negated", "includeNegated", "includeRetracted", "subjectCountry", "series", "subjectKinds", "objectKinds", "and", "or", "not"}
+	fieldsInOrder := [...]string{"predicates", "subject", "object", "yearFrom", "yearTo", "tier", "negated", "includeNegated", "includeRetracted", "disputed", "subjectCountry", "series", "subjectKinds", "objectKinds", "includeInferred", "asOf", "and", "or", "not"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -3325,6 +3344,13 @@ func (ec *executionContext) unmarshalInputFactFilter(ctx context.Context, obj an
 				return it, err
 			}
 			it.IncludeRetracted = data
+		case "disputed":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("disputed"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Disputed = data
 		case "subjectCountry":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subjectCountry"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -3353,6 +3379,20 @@ func (ec *executionContext) unmarshalInputFactFilter(ctx context.Context, obj an
 				return it, err
 			}
 			it.ObjectKinds = data
+		case "includeInferred":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("includeInferred"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IncludeInferred = data
+		case "asOf":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("asOf"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AsOf = data
 		case "and":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
 			data, err := ec.unmarshalOFactFilter2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactFilterᚄ(ctx, v)

@@ -125,13 +125,13 @@ func (r *queryResolver) Facts(ctx context.Context, filter *model.FactFilter, ord
 }
 
 // Sponsorships is the resolver for the sponsorships field.
-func (r *queryResolver) Sponsorships(ctx context.Context, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder, first *int, after *string, last *int, before *string, filter *model.FactFilter, sort []*model.FactSort) (*model.FactConnection, error) {
-	return r.sponsorshipList(ctx, series, event, sponsorCountry, tier, yearFrom, yearTo, order, filter, sort, paging(ctx, first, after, last, before))
+func (r *queryResolver) Sponsorships(ctx context.Context, series *string, event *string, sponsorCountry *string, includeInferred *bool, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder, first *int, after *string, last *int, before *string, filter *model.FactFilter, sort []*model.FactSort) (*model.FactConnection, error) {
+	return r.sponsorshipList(ctx, series, event, sponsorCountry, includeInferred, tier, yearFrom, yearTo, order, filter, sort, paging(ctx, first, after, last, before))
 }
 
 // SponsorshipsByYear is the resolver for the sponsorshipsByYear field.
-func (r *queryResolver) SponsorshipsByYear(ctx context.Context, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder) ([]*model.SponsorshipYear, error) {
-	return r.sponsorshipsByYear(ctx, series, event, sponsorCountry, tier, yearFrom, yearTo, order)
+func (r *queryResolver) SponsorshipsByYear(ctx context.Context, series *string, event *string, sponsorCountry *string, includeInferred *bool, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder) ([]*model.SponsorshipYear, error) {
+	return r.sponsorshipsByYear(ctx, series, event, sponsorCountry, includeInferred, tier, yearFrom, yearTo, order)
 }
 
 // Search is the resolver for the search field.

@@ -10,6 +10,7 @@ import (
 	"policygraph/graph/model"
 	"policygraph/storage"
 	"sync/atomic"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
@@ -61,6 +62,23 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	EntityRevision struct {
+		Aliases     func(childComplexity int) int
+		At          func(childComplexity int) int
+		By          func(childComplexity int) int
+		Code        func(childComplexity int) int
+		Description func(childComplexity int) int
+		Labels      func(childComplexity int) int
+		Name        func(childComplexity int) int
+		OrgType     func(childComplexity int) int
+		PlaceType   func(childComplexity int) int
+		ProductType func(childComplexity int) int
+		Programme   func(childComplexity int) int
+		Seq         func(childComplexity int) int
+		Status      func(childComplexity int) int
+		Year        func(childComplexity int) int
+	}
+
 	Event struct {
 		Absentees                 func(childComplexity int) int
 		Aliases                   func(childComplexity int) int
@@ -69,7 +87,7 @@ type ComplexityRoot struct {
 		Description               func(childComplexity int) int
 		DidNotAttend              func(childComplexity int) int
 		End                       func(childComplexity int) int
-		Facts                     func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		Facts                     func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) int
 		FactsConnection           func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		ID                        func(childComplexity int) int
 		Kind                      func(childComplexity int) int
@@ -83,6 +101,7 @@ type ComplexityRoot struct {
 		ParticipantsConnection    func(childComplexity int, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		Places                    func(childComplexity int) int
 		Retraction                func(childComplexity int) int
+		Revisions                 func(childComplexity int) int
 		Series                    func(childComplexity int) int
 		Slug                      func(childComplexity int) int
 		Speakers                  func(childComplexity int) int
@@ -112,7 +131,7 @@ type ComplexityRoot struct {
 		Description        func(childComplexity int) int
 		Editions           func(childComplexity int, yearFrom *int, yearTo *int, order *model.SortOrder) int
 		EditionsConnection func(childComplexity int, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) int
-		Facts              func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		Facts              func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) int
 		FactsConnection    func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		ID                 func(childComplexity int) int
 		Kind               func(childComplexity int) int
@@ -120,6 +139,7 @@ type ComplexityRoot struct {
 		Name               func(childComplexity int, lang *string) int
 		Places             func(childComplexity int) int
 		Retraction         func(childComplexity int) int
+		Revisions          func(childComplexity int) int
 		Since              func(childComplexity int) int
 		Slug               func(childComplexity int) int
 	}
@@ -138,7 +158,7 @@ type ComplexityRoot struct {
 		CreatedBy          func(childComplexity int) int
 		Date               func(childComplexity int) int
 		Description        func(childComplexity int) int
-		Facts              func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		Facts              func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) int
 		FactsConnection    func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		ID                 func(childComplexity int) int
 		IssuedBy           func(childComplexity int) int
@@ -148,6 +168,7 @@ type ComplexityRoot struct {
 		Products           func(childComplexity int) int
 		ProductsConnection func(childComplexity int, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) int
 		Retraction         func(childComplexity int) int
+		Revisions          func(childComplexity int) int
 		Slug               func(childComplexity int) int
 		Status             func(childComplexity int) int
 		TargetCountries    func(childComplexity int) int
@@ -159,10 +180,14 @@ type ComplexityRoot struct {
 		CreatedAt   func(childComplexity int) int
 		CreatedBy   func(childComplexity int) int
 		Date        func(childComplexity int) int
+		Disputed    func(childComplexity int) int
+		DisputedBy  func(childComplexity int) int
 		End         func(childComplexity int) int
 		Evidence    func(childComplexity int) int
 		Former      func(childComplexity int) int
 		ID          func(childComplexity int) int
+		Inference   func(childComplexity int) int
+		Inferred    func(childComplexity int) int
 		Measure     func(childComplexity int) int
 		Negated     func(childComplexity int) int
 		Object      func(childComplexity int) int
@@ -213,6 +238,27 @@ type ComplexityRoot struct {
 		Version     func(childComplexity int) int
 	}
 
+	Inference struct {
+		Reasoning func(childComplexity int) int
+		Rule      func(childComplexity int) int
+	}
+
+	IngestChanges struct {
+		Count    func(childComplexity int) int
+		Entities func(childComplexity int) int
+		Facts    func(childComplexity int) int
+	}
+
+	IngestReport struct {
+		Created   func(childComplexity int) int
+		Disputed  func(childComplexity int) int
+		DryRun    func(childComplexity int) int
+		Merged    func(childComplexity int) int
+		Refined   func(childComplexity int) int
+		Source    func(childComplexity int) int
+		Unchanged func(childComplexity int) int
+	}
+
 	KindCount struct {
 		Count func(childComplexity int) int
 		Kind  func(childComplexity int) int
@@ -228,7 +274,7 @@ type ComplexityRoot struct {
 		CreatedBy       func(childComplexity int) int
 		Defendants      func(childComplexity int) int
 		Description     func(childComplexity int) int
-		Facts           func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		Facts           func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) int
 		FactsConnection func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		ID              func(childComplexity int) int
 		Kind            func(childComplexity int) int
@@ -236,6 +282,7 @@ type ComplexityRoot struct {
 		Name            func(childComplexity int, lang *string) int
 		Plaintiffs      func(childComplexity int) int
 		Retraction      func(childComplexity int) int
+		Revisions       func(childComplexity int) int
 		Slug            func(childComplexity int) int
 	}
 
@@ -244,6 +291,7 @@ type ComplexityRoot struct {
 		AddSource        func(childComplexity int, input model.AddSourceInput) int
 		CreateEntity     func(childComplexity int, input model.CreateEntityInput) int
 		DeleteSavedQuery func(childComplexity int, name string) int
+		IngestSource     func(childComplexity int, input model.IngestSourceInput) int
 		RetractEntity    func(childComplexity int, input model.RetractInput) int
 		RetractFact      func(childComplexity int, input model.RetractInput) int
 		SaveQuery        func(childComplexity int, input model.SaveQueryInput) int
@@ -253,10 +301,11 @@ type ComplexityRoot struct {
 	Organization struct {
 		Aliases                  func(childComplexity int) int
 		Country                  func(childComplexity int) int
+		CountryInference         func(childComplexity int) int
 		CreatedBy                func(childComplexity int) int
 		Description              func(childComplexity int) int
 		ExportControls           func(childComplexity int) int
-		Facts                    func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		Facts                    func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) int
 		FactsConnection          func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		Headquarters             func(childComplexity int) int
 		ID                       func(childComplexity int) int
@@ -274,6 +323,7 @@ type ComplexityRoot struct {
 		Products                 func(childComplexity int) int
 		ProductsConnection       func(childComplexity int, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) int
 		Retraction               func(childComplexity int) int
+		Revisions                func(childComplexity int) int
 		Sanctions                func(childComplexity int) int
 		Slug                     func(childComplexity int) int
 		Sponsorships             func(childComplexity int, negated *bool) int
@@ -313,7 +363,7 @@ type ComplexityRoot struct {
 		Aliases             func(childComplexity int) int
 		CreatedBy           func(childComplexity int) int
 		Description         func(childComplexity int) int
-		Facts               func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		Facts               func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) int
 		FactsConnection     func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		ID                  func(childComplexity int) int
 		Kind                func(childComplexity int) int
@@ -325,6 +375,7 @@ type ComplexityRoot struct {
 		Quotes              func(childComplexity int) int
 		QuotesConnection    func(childComplexity int, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		Retraction          func(childComplexity int) int
+		Revisions           func(childComplexity int) int
 		Slug                func(childComplexity int) int
 		SpokeAt             func(childComplexity int) int
 		SpokeAtConnection   func(childComplexity int, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) int
@@ -349,7 +400,7 @@ type ComplexityRoot struct {
 		Description      func(childComplexity int) int
 		Events           func(childComplexity int) int
 		EventsConnection func(childComplexity int, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) int
-		Facts            func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		Facts            func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) int
 		FactsConnection  func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		ID               func(childComplexity int) int
 		Kind             func(childComplexity int) int
@@ -358,6 +409,7 @@ type ComplexityRoot struct {
 		Name             func(childComplexity int, lang *string) int
 		PlaceType        func(childComplexity int) int
 		Retraction       func(childComplexity int) int
+		Revisions        func(childComplexity int) int
 		Slug             func(childComplexity int) int
 	}
 
@@ -368,7 +420,7 @@ type ComplexityRoot struct {
 		Date              func(childComplexity int) int
 		Description       func(childComplexity int) int
 		EndorsedBy        func(childComplexity int) int
-		Facts             func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		Facts             func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) int
 		FactsConnection   func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		ID                func(childComplexity int) int
 		IssuedBy          func(childComplexity int) int
@@ -376,6 +428,7 @@ type ComplexityRoot struct {
 		Labels            func(childComplexity int) int
 		Name              func(childComplexity int, lang *string) int
 		Retraction        func(childComplexity int) int
+		Revisions         func(childComplexity int) int
 		Slug              func(childComplexity int) int
 		Targets           func(childComplexity int) int
 		TargetsConnection func(childComplexity int, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
@@ -400,7 +453,7 @@ type ComplexityRoot struct {
 		Controls        func(childComplexity int) int
 		CreatedBy       func(childComplexity int) int
 		Description     func(childComplexity int) int
-		Facts           func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		Facts           func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) int
 		FactsConnection func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		ID              func(childComplexity int) int
 		Kind            func(childComplexity int) int
@@ -409,6 +462,7 @@ type ComplexityRoot struct {
 		Name            func(childComplexity int, lang *string) int
 		ProductType     func(childComplexity int) int
 		Retraction      func(childComplexity int) int
+		Revisions       func(childComplexity int) int
 		Slug            func(childComplexity int) int
 	}
 
@@ -455,8 +509,8 @@ type ComplexityRoot struct {
 		Search             func(childComplexity int, text string, kinds []storage.Kind, first *int) int
 		SearchConnection   func(childComplexity int, text string, kinds []storage.Kind, first *int, after *string, last *int, before *string) int
 		Source             func(childComplexity int, id *uuid.UUID, slug *string) int
-		Sponsorships       func(childComplexity int, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder, first *int, after *string, last *int, before *string, filter *model.FactFilter, sort []*model.FactSort) int
-		SponsorshipsByYear func(childComplexity int, series *string, event *string, sponsorCountry *string, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder) int
+		Sponsorships       func(childComplexity int, series *string, event *string, sponsorCountry *string, includeInferred *bool, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder, first *int, after *string, last *int, before *string, filter *model.FactFilter, sort []*model.FactSort) int
+		SponsorshipsByYear func(childComplexity int, series *string, event *string, sponsorCountry *string, includeInferred *bool, tier *storage.Tier, yearFrom *int, yearTo *int, order *model.SortOrder) int
 		Stats              func(childComplexity int) int
 		TimeSeries         func(childComplexity int, filter *model.FactFilter, seriesBy []storage.Dimension) int
 		Topic              func(childComplexity int, id *uuid.UUID, slug *string) int
@@ -472,7 +526,7 @@ type ComplexityRoot struct {
 		Aliases           func(childComplexity int) int
 		CreatedBy         func(childComplexity int) int
 		Description       func(childComplexity int) int
-		Facts             func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		Facts             func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) int
 		FactsConnection   func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		ID                func(childComplexity int) int
 		ImposedBy         func(childComplexity int) int
@@ -481,6 +535,7 @@ type ComplexityRoot struct {
 		Name              func(childComplexity int, lang *string) int
 		Programme         func(childComplexity int) int
 		Retraction        func(childComplexity int) int
+		Revisions         func(childComplexity int) int
 		Slug              func(childComplexity int) int
 		Targets           func(childComplexity int) int
 		TargetsConnection func(childComplexity int, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) int
@@ -534,7 +589,7 @@ type ComplexityRoot struct {
 		Author          func(childComplexity int) int
 		CreatedBy       func(childComplexity int) int
 		Description     func(childComplexity int) int
-		Facts           func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		Facts           func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) int
 		FactsConnection func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		ID              func(childComplexity int) int
 		Kind            func(childComplexity int) int
@@ -546,6 +601,7 @@ type ComplexityRoot struct {
 		Publisher       func(childComplexity int) int
 		PublisherNote   func(childComplexity int) int
 		Retraction      func(childComplexity int) int
+		Revisions       func(childComplexity int) int
 		Slug            func(childComplexity int) int
 		Text            func(childComplexity int) int
 		Title           func(childComplexity int) int
@@ -566,13 +622,14 @@ type ComplexityRoot struct {
 		Description      func(childComplexity int) int
 		Events           func(childComplexity int) int
 		EventsConnection func(childComplexity int, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) int
-		Facts            func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) int
+		Facts            func(childComplexity int, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) int
 		FactsConnection  func(childComplexity int, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) int
 		ID               func(childComplexity int) int
 		Kind             func(childComplexity int) int
 		Labels           func(childComplexity int) int
 		Name             func(childComplexity int, lang *string) int
 		Retraction       func(childComplexity int) int
+		Revisions        func(childComplexity int) int
 		Slug             func(childComplexity int) int
 	}
 }
@@ -629,6 +686,91 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EntityEdge.Node(childComplexity), true
 
+	case "EntityRevision.aliases":
+		if e.ComplexityRoot.EntityRevision.Aliases == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityRevision.Aliases(childComplexity), true
+	case "EntityRevision.at":
+		if e.ComplexityRoot.EntityRevision.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityRevision.At(childComplexity), true
+	case "EntityRevision.by":
+		if e.ComplexityRoot.EntityRevision.By == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityRevision.By(childComplexity), true
+	case "EntityRevision.code":
+		if e.ComplexityRoot.EntityRevision.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityRevision.Code(childComplexity), true
+	case "EntityRevision.description":
+		if e.ComplexityRoot.EntityRevision.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityRevision.Description(childComplexity), true
+	case "EntityRevision.labels":
+		if e.ComplexityRoot.EntityRevision.Labels == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityRevision.Labels(childComplexity), true
+	case "EntityRevision.name":
+		if e.ComplexityRoot.EntityRevision.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityRevision.Name(childComplexity), true
+	case "EntityRevision.orgType":
+		if e.ComplexityRoot.EntityRevision.OrgType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityRevision.OrgType(childComplexity), true
+	case "EntityRevision.placeType":
+		if e.ComplexityRoot.EntityRevision.PlaceType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityRevision.PlaceType(childComplexity), true
+	case "EntityRevision.productType":
+		if e.ComplexityRoot.EntityRevision.ProductType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityRevision.ProductType(childComplexity), true
+	case "EntityRevision.programme":
+		if e.ComplexityRoot.EntityRevision.Programme == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityRevision.Programme(childComplexity), true
+	case "EntityRevision.seq":
+		if e.ComplexityRoot.EntityRevision.Seq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityRevision.Seq(childComplexity), true
+	case "EntityRevision.status":
+		if e.ComplexityRoot.EntityRevision.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityRevision.Status(childComplexity), true
+	case "EntityRevision.year":
+		if e.ComplexityRoot.EntityRevision.Year == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityRevision.Year(childComplexity), true
+
 	case "Event.absentees":
 		if e.ComplexityRoot.Event.Absentees == nil {
 			break
@@ -681,7 +823,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Event.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Event.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool), args["includeInferred"].(*bool), args["asOf"].(*time.Time)), true
 	case "Event.factsConnection":
 		if e.ComplexityRoot.Event.FactsConnection == nil {
 			break
@@ -780,6 +922,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Event.Retraction(childComplexity), true
+	case "Event.revisions":
+		if e.ComplexityRoot.Event.Revisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Event.Revisions(childComplexity), true
 	case "Event.series":
 		if e.ComplexityRoot.Event.Series == nil {
 			break
@@ -938,7 +1086,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.EventSeries.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.EventSeries.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool), args["includeInferred"].(*bool), args["asOf"].(*time.Time)), true
 	case "EventSeries.factsConnection":
 		if e.ComplexityRoot.EventSeries.FactsConnection == nil {
 			break
@@ -991,6 +1139,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EventSeries.Retraction(childComplexity), true
+	case "EventSeries.revisions":
+		if e.ComplexityRoot.EventSeries.Revisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventSeries.Revisions(childComplexity), true
 	case "EventSeries.since":
 		if e.ComplexityRoot.EventSeries.Since == nil {
 			break
@@ -1080,7 +1234,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.ExportControl.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.ExportControl.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool), args["includeInferred"].(*bool), args["asOf"].(*time.Time)), true
 	case "ExportControl.factsConnection":
 		if e.ComplexityRoot.ExportControl.FactsConnection == nil {
 			break
@@ -1150,6 +1304,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ExportControl.Retraction(childComplexity), true
+	case "ExportControl.revisions":
+		if e.ComplexityRoot.ExportControl.Revisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExportControl.Revisions(childComplexity), true
 	case "ExportControl.slug":
 		if e.ComplexityRoot.ExportControl.Slug == nil {
 			break
@@ -1199,6 +1359,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Fact.Date(childComplexity), true
+	case "Fact.disputed":
+		if e.ComplexityRoot.Fact.Disputed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Fact.Disputed(childComplexity), true
+	case "Fact.disputedBy":
+		if e.ComplexityRoot.Fact.DisputedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Fact.DisputedBy(childComplexity), true
 	case "Fact.end":
 		if e.ComplexityRoot.Fact.End == nil {
 			break
@@ -1223,6 +1395,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Fact.ID(childComplexity), true
+	case "Fact.inference":
+		if e.ComplexityRoot.Fact.Inference == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Fact.Inference(childComplexity), true
+	case "Fact.inferred":
+		if e.ComplexityRoot.Fact.Inferred == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Fact.Inferred(childComplexity), true
 	case "Fact.measure":
 		if e.ComplexityRoot.Fact.Measure == nil {
 			break
@@ -1444,6 +1628,81 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.GraphStats.Version(childComplexity), true
 
+	case "Inference.reasoning":
+		if e.ComplexityRoot.Inference.Reasoning == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inference.Reasoning(childComplexity), true
+	case "Inference.rule":
+		if e.ComplexityRoot.Inference.Rule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inference.Rule(childComplexity), true
+
+	case "IngestChanges.count":
+		if e.ComplexityRoot.IngestChanges.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestChanges.Count(childComplexity), true
+	case "IngestChanges.entities":
+		if e.ComplexityRoot.IngestChanges.Entities == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestChanges.Entities(childComplexity), true
+	case "IngestChanges.facts":
+		if e.ComplexityRoot.IngestChanges.Facts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestChanges.Facts(childComplexity), true
+
+	case "IngestReport.created":
+		if e.ComplexityRoot.IngestReport.Created == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestReport.Created(childComplexity), true
+	case "IngestReport.disputed":
+		if e.ComplexityRoot.IngestReport.Disputed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestReport.Disputed(childComplexity), true
+	case "IngestReport.dryRun":
+		if e.ComplexityRoot.IngestReport.DryRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestReport.DryRun(childComplexity), true
+	case "IngestReport.merged":
+		if e.ComplexityRoot.IngestReport.Merged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestReport.Merged(childComplexity), true
+	case "IngestReport.refined":
+		if e.ComplexityRoot.IngestReport.Refined == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestReport.Refined(childComplexity), true
+	case "IngestReport.source":
+		if e.ComplexityRoot.IngestReport.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestReport.Source(childComplexity), true
+	case "IngestReport.unchanged":
+		if e.ComplexityRoot.IngestReport.Unchanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IngestReport.Unchanged(childComplexity), true
+
 	case "KindCount.count":
 		if e.ComplexityRoot.KindCount.Count == nil {
 			break
@@ -1504,7 +1763,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Lawsuit.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Lawsuit.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool), args["includeInferred"].(*bool), args["asOf"].(*time.Time)), true
 	case "Lawsuit.factsConnection":
 		if e.ComplexityRoot.Lawsuit.FactsConnection == nil {
 			break
@@ -1557,6 +1816,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Lawsuit.Retraction(childComplexity), true
+	case "Lawsuit.revisions":
+		if e.ComplexityRoot.Lawsuit.Revisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Lawsuit.Revisions(childComplexity), true
 	case "Lawsuit.slug":
 		if e.ComplexityRoot.Lawsuit.Slug == nil {
 			break
@@ -1608,6 +1873,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteSavedQuery(childComplexity, args["name"].(string)), true
+	case "Mutation.ingestSource":
+		if e.ComplexityRoot.Mutation.IngestSource == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_ingestSource_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.IngestSource(childComplexity, args["input"].(model.IngestSourceInput)), true
 	case "Mutation.retractEntity":
 		if e.ComplexityRoot.Mutation.RetractEntity == nil {
 			break
@@ -1665,6 +1941,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Organization.Country(childComplexity), true
+	case "Organization.countryInference":
+		if e.ComplexityRoot.Organization.CountryInference == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Organization.CountryInference(childComplexity), true
 	case "Organization.createdBy":
 		if e.ComplexityRoot.Organization.CreatedBy == nil {
 			break
@@ -1693,7 +1975,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Organization.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Organization.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool), args["includeInferred"].(*bool), args["asOf"].(*time.Time)), true
 	case "Organization.factsConnection":
 		if e.ComplexityRoot.Organization.FactsConnection == nil {
 			break
@@ -1826,6 +2108,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Organization.Retraction(childComplexity), true
+	case "Organization.revisions":
+		if e.ComplexityRoot.Organization.Revisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Organization.Revisions(childComplexity), true
 	case "Organization.sanctions":
 		if e.ComplexityRoot.Organization.Sanctions == nil {
 			break
@@ -2000,7 +2288,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Person.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Person.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool), args["includeInferred"].(*bool), args["asOf"].(*time.Time)), true
 	case "Person.factsConnection":
 		if e.ComplexityRoot.Person.FactsConnection == nil {
 			break
@@ -2087,6 +2375,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Person.Retraction(childComplexity), true
+	case "Person.revisions":
+		if e.ComplexityRoot.Person.Revisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Person.Revisions(childComplexity), true
 	case "Person.slug":
 		if e.ComplexityRoot.Person.Slug == nil {
 			break
@@ -2200,7 +2494,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Place.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Place.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool), args["includeInferred"].(*bool), args["asOf"].(*time.Time)), true
 	case "Place.factsConnection":
 		if e.ComplexityRoot.Place.FactsConnection == nil {
 			break
@@ -2259,6 +2553,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Place.Retraction(childComplexity), true
+	case "Place.revisions":
+		if e.ComplexityRoot.Place.Revisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Place.Revisions(childComplexity), true
 	case "Place.slug":
 		if e.ComplexityRoot.Place.Slug == nil {
 			break
@@ -2312,7 +2612,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Plan.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Plan.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool), args["includeInferred"].(*bool), args["asOf"].(*time.Time)), true
 	case "Plan.factsConnection":
 		if e.ComplexityRoot.Plan.FactsConnection == nil {
 			break
@@ -2365,6 +2665,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Plan.Retraction(childComplexity), true
+	case "Plan.revisions":
+		if e.ComplexityRoot.Plan.Revisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Plan.Revisions(childComplexity), true
 	case "Plan.slug":
 		if e.ComplexityRoot.Plan.Slug == nil {
 			break
@@ -2473,7 +2779,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Product.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Product.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool), args["includeInferred"].(*bool), args["asOf"].(*time.Time)), true
 	case "Product.factsConnection":
 		if e.ComplexityRoot.Product.FactsConnection == nil {
 			break
@@ -2532,6 +2838,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Product.Retraction(childComplexity), true
+	case "Product.revisions":
+		if e.ComplexityRoot.Product.Revisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.Revisions(childComplexity), true
 	case "Product.slug":
 		if e.ComplexityRoot.Product.Slug == nil {
 			break
@@ -2856,7 +3168,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Sponsorships(childComplexity, args["series"].(*string), args["event"].(*string), args["sponsorCountry"].(*string), args["tier"].(*storage.Tier), args["yearFrom"].(*int), args["yearTo"].(*int), args["order"].(*model.SortOrder), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["filter"].(*model.FactFilter), args["sort"].([]*model.FactSort)), true
+		return e.ComplexityRoot.Query.Sponsorships(childComplexity, args["series"].(*string), args["event"].(*string), args["sponsorCountry"].(*string), args["includeInferred"].(*bool), args["tier"].(*storage.Tier), args["yearFrom"].(*int), args["yearTo"].(*int), args["order"].(*model.SortOrder), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["filter"].(*model.FactFilter), args["sort"].([]*model.FactSort)), true
 	case "Query.sponsorshipsByYear":
 		if e.ComplexityRoot.Query.SponsorshipsByYear == nil {
 			break
@@ -2867,7 +3179,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.SponsorshipsByYear(childComplexity, args["series"].(*string), args["event"].(*string), args["sponsorCountry"].(*string), args["tier"].(*storage.Tier), args["yearFrom"].(*int), args["yearTo"].(*int), args["order"].(*model.SortOrder)), true
+		return e.ComplexityRoot.Query.SponsorshipsByYear(childComplexity, args["series"].(*string), args["event"].(*string), args["sponsorCountry"].(*string), args["includeInferred"].(*bool), args["tier"].(*storage.Tier), args["yearFrom"].(*int), args["yearTo"].(*int), args["order"].(*model.SortOrder)), true
 	case "Query.stats":
 		if e.ComplexityRoot.Query.Stats == nil {
 			break
@@ -2944,7 +3256,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Sanction.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Sanction.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool), args["includeInferred"].(*bool), args["asOf"].(*time.Time)), true
 	case "Sanction.factsConnection":
 		if e.ComplexityRoot.Sanction.FactsConnection == nil {
 			break
@@ -3003,6 +3315,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Sanction.Retraction(childComplexity), true
+	case "Sanction.revisions":
+		if e.ComplexityRoot.Sanction.Revisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Sanction.Revisions(childComplexity), true
 	case "Sanction.slug":
 		if e.ComplexityRoot.Sanction.Slug == nil {
 			break
@@ -3217,7 +3535,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Source.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Source.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool), args["includeInferred"].(*bool), args["asOf"].(*time.Time)), true
 	case "Source.factsConnection":
 		if e.ComplexityRoot.Source.FactsConnection == nil {
 			break
@@ -3294,6 +3612,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Source.Retraction(childComplexity), true
+	case "Source.revisions":
+		if e.ComplexityRoot.Source.Revisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Source.Revisions(childComplexity), true
 	case "Source.slug":
 		if e.ComplexityRoot.Source.Slug == nil {
 			break
@@ -3400,7 +3724,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Topic.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool)), true
+		return e.ComplexityRoot.Topic.Facts(childComplexity, args["predicates"].([]storage.Predicate), args["direction"].(*model.Direction), args["negated"].(*bool), args["includeNegated"].(*bool), args["includeRetracted"].(*bool), args["includeInferred"].(*bool), args["asOf"].(*time.Time)), true
 	case "Topic.factsConnection":
 		if e.ComplexityRoot.Topic.FactsConnection == nil {
 			break
@@ -3447,6 +3771,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Topic.Retraction(childComplexity), true
+	case "Topic.revisions":
+		if e.ComplexityRoot.Topic.Revisions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Topic.Revisions(childComplexity), true
 	case "Topic.slug":
 		if e.ComplexityRoot.Topic.Slug == nil {
 			break
@@ -3471,6 +3801,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("EvidenceInput", ec.unmarshalInputEvidenceInput),
 			graphql.NewInputUnmarshaler("FactFilter", ec.unmarshalInputFactFilter),
 			graphql.NewInputUnmarshaler("FactSort", ec.unmarshalInputFactSort),
+			graphql.NewInputUnmarshaler("InferenceInput", ec.unmarshalInputInferenceInput),
+			graphql.NewInputUnmarshaler("IngestSourceInput", ec.unmarshalInputIngestSourceInput),
 			graphql.NewInputUnmarshaler("LabelInput", ec.unmarshalInputLabelInput),
 			graphql.NewInputUnmarshaler("QuantityInput", ec.unmarshalInputQuantityInput),
 			graphql.NewInputUnmarshaler("RetractInput", ec.unmarshalInputRetractInput),
@@ -3600,6 +3932,40 @@ func (ec *executionContext) childFields_EntityEdge(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type EntityEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_EntityRevision(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "seq":
+		return ec.fieldContext_EntityRevision_seq(ctx, field)
+	case "at":
+		return ec.fieldContext_EntityRevision_at(ctx, field)
+	case "by":
+		return ec.fieldContext_EntityRevision_by(ctx, field)
+	case "name":
+		return ec.fieldContext_EntityRevision_name(ctx, field)
+	case "labels":
+		return ec.fieldContext_EntityRevision_labels(ctx, field)
+	case "aliases":
+		return ec.fieldContext_EntityRevision_aliases(ctx, field)
+	case "description":
+		return ec.fieldContext_EntityRevision_description(ctx, field)
+	case "year":
+		return ec.fieldContext_EntityRevision_year(ctx, field)
+	case "orgType":
+		return ec.fieldContext_EntityRevision_orgType(ctx, field)
+	case "placeType":
+		return ec.fieldContext_EntityRevision_placeType(ctx, field)
+	case "code":
+		return ec.fieldContext_EntityRevision_code(ctx, field)
+	case "productType":
+		return ec.fieldContext_EntityRevision_productType(ctx, field)
+	case "status":
+		return ec.fieldContext_EntityRevision_status(ctx, field)
+	case "programme":
+		return ec.fieldContext_EntityRevision_programme(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EntityRevision", field.Name)
+}
+
 func (ec *executionContext) childFields_Event(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -3622,6 +3988,8 @@ func (ec *executionContext) childFields_Event(ctx context.Context, field graphql
 		return ec.fieldContext_Event_retraction(ctx, field)
 	case "createdBy":
 		return ec.fieldContext_Event_createdBy(ctx, field)
+	case "revisions":
+		return ec.fieldContext_Event_revisions(ctx, field)
 	case "year":
 		return ec.fieldContext_Event_year(ctx, field)
 	case "series":
@@ -3712,6 +4080,8 @@ func (ec *executionContext) childFields_EventSeries(ctx context.Context, field g
 		return ec.fieldContext_EventSeries_retraction(ctx, field)
 	case "createdBy":
 		return ec.fieldContext_EventSeries_createdBy(ctx, field)
+	case "revisions":
+		return ec.fieldContext_EventSeries_revisions(ctx, field)
 	case "editions":
 		return ec.fieldContext_EventSeries_editions(ctx, field)
 	case "places":
@@ -3762,6 +4132,8 @@ func (ec *executionContext) childFields_ExportControl(ctx context.Context, field
 		return ec.fieldContext_ExportControl_retraction(ctx, field)
 	case "createdBy":
 		return ec.fieldContext_ExportControl_createdBy(ctx, field)
+	case "revisions":
+		return ec.fieldContext_ExportControl_revisions(ctx, field)
 	case "status":
 		return ec.fieldContext_ExportControl_status(ctx, field)
 	case "date":
@@ -3824,8 +4196,16 @@ func (ec *executionContext) childFields_Fact(ctx context.Context, field graphql.
 		return ec.fieldContext_Fact_year(ctx, field)
 	case "evidence":
 		return ec.fieldContext_Fact_evidence(ctx, field)
+	case "disputed":
+		return ec.fieldContext_Fact_disputed(ctx, field)
+	case "disputedBy":
+		return ec.fieldContext_Fact_disputedBy(ctx, field)
 	case "retraction":
 		return ec.fieldContext_Fact_retraction(ctx, field)
+	case "inferred":
+		return ec.fieldContext_Fact_inferred(ctx, field)
+	case "inference":
+		return ec.fieldContext_Fact_inference(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Fact_createdAt(ctx, field)
 	case "createdBy":
@@ -3904,6 +4284,48 @@ func (ec *executionContext) childFields_GraphStats(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type GraphStats", field.Name)
 }
 
+func (ec *executionContext) childFields_Inference(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "rule":
+		return ec.fieldContext_Inference_rule(ctx, field)
+	case "reasoning":
+		return ec.fieldContext_Inference_reasoning(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Inference", field.Name)
+}
+
+func (ec *executionContext) childFields_IngestChanges(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "count":
+		return ec.fieldContext_IngestChanges_count(ctx, field)
+	case "entities":
+		return ec.fieldContext_IngestChanges_entities(ctx, field)
+	case "facts":
+		return ec.fieldContext_IngestChanges_facts(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IngestChanges", field.Name)
+}
+
+func (ec *executionContext) childFields_IngestReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "dryRun":
+		return ec.fieldContext_IngestReport_dryRun(ctx, field)
+	case "source":
+		return ec.fieldContext_IngestReport_source(ctx, field)
+	case "created":
+		return ec.fieldContext_IngestReport_created(ctx, field)
+	case "merged":
+		return ec.fieldContext_IngestReport_merged(ctx, field)
+	case "refined":
+		return ec.fieldContext_IngestReport_refined(ctx, field)
+	case "disputed":
+		return ec.fieldContext_IngestReport_disputed(ctx, field)
+	case "unchanged":
+		return ec.fieldContext_IngestReport_unchanged(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IngestReport", field.Name)
+}
+
 func (ec *executionContext) childFields_KindCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "kind":
@@ -3946,6 +4368,8 @@ func (ec *executionContext) childFields_Lawsuit(ctx context.Context, field graph
 		return ec.fieldContext_Lawsuit_retraction(ctx, field)
 	case "createdBy":
 		return ec.fieldContext_Lawsuit_createdBy(ctx, field)
+	case "revisions":
+		return ec.fieldContext_Lawsuit_revisions(ctx, field)
 	case "plaintiffs":
 		return ec.fieldContext_Lawsuit_plaintiffs(ctx, field)
 	case "defendants":
@@ -3978,10 +4402,14 @@ func (ec *executionContext) childFields_Organization(ctx context.Context, field 
 		return ec.fieldContext_Organization_retraction(ctx, field)
 	case "createdBy":
 		return ec.fieldContext_Organization_createdBy(ctx, field)
+	case "revisions":
+		return ec.fieldContext_Organization_revisions(ctx, field)
 	case "orgType":
 		return ec.fieldContext_Organization_orgType(ctx, field)
 	case "country":
 		return ec.fieldContext_Organization_country(ctx, field)
+	case "countryInference":
+		return ec.fieldContext_Organization_countryInference(ctx, field)
 	case "parent":
 		return ec.fieldContext_Organization_parent(ctx, field)
 	case "subsidiaries":
@@ -4096,6 +4524,8 @@ func (ec *executionContext) childFields_Person(ctx context.Context, field graphq
 		return ec.fieldContext_Person_retraction(ctx, field)
 	case "createdBy":
 		return ec.fieldContext_Person_createdBy(ctx, field)
+	case "revisions":
+		return ec.fieldContext_Person_revisions(ctx, field)
 	case "positions":
 		return ec.fieldContext_Person_positions(ctx, field)
 	case "quotes":
@@ -4162,6 +4592,8 @@ func (ec *executionContext) childFields_Place(ctx context.Context, field graphql
 		return ec.fieldContext_Place_retraction(ctx, field)
 	case "createdBy":
 		return ec.fieldContext_Place_createdBy(ctx, field)
+	case "revisions":
+		return ec.fieldContext_Place_revisions(ctx, field)
 	case "placeType":
 		return ec.fieldContext_Place_placeType(ctx, field)
 	case "code":
@@ -4200,6 +4632,8 @@ func (ec *executionContext) childFields_Plan(ctx context.Context, field graphql.
 		return ec.fieldContext_Plan_retraction(ctx, field)
 	case "createdBy":
 		return ec.fieldContext_Plan_createdBy(ctx, field)
+	case "revisions":
+		return ec.fieldContext_Plan_revisions(ctx, field)
 	case "date":
 		return ec.fieldContext_Plan_date(ctx, field)
 	case "issuedBy":
@@ -4268,6 +4702,8 @@ func (ec *executionContext) childFields_Product(ctx context.Context, field graph
 		return ec.fieldContext_Product_retraction(ctx, field)
 	case "createdBy":
 		return ec.fieldContext_Product_createdBy(ctx, field)
+	case "revisions":
+		return ec.fieldContext_Product_revisions(ctx, field)
 	case "productType":
 		return ec.fieldContext_Product_productType(ctx, field)
 	case "makers":
@@ -4352,6 +4788,8 @@ func (ec *executionContext) childFields_Sanction(ctx context.Context, field grap
 		return ec.fieldContext_Sanction_retraction(ctx, field)
 	case "createdBy":
 		return ec.fieldContext_Sanction_createdBy(ctx, field)
+	case "revisions":
+		return ec.fieldContext_Sanction_revisions(ctx, field)
 	case "programme":
 		return ec.fieldContext_Sanction_programme(ctx, field)
 	case "imposedBy":
@@ -4474,6 +4912,8 @@ func (ec *executionContext) childFields_Source(ctx context.Context, field graphq
 		return ec.fieldContext_Source_retraction(ctx, field)
 	case "createdBy":
 		return ec.fieldContext_Source_createdBy(ctx, field)
+	case "revisions":
+		return ec.fieldContext_Source_revisions(ctx, field)
 	case "title":
 		return ec.fieldContext_Source_title(ctx, field)
 	case "titleEn":
@@ -4536,6 +4976,8 @@ func (ec *executionContext) childFields_Topic(ctx context.Context, field graphql
 		return ec.fieldContext_Topic_retraction(ctx, field)
 	case "createdBy":
 		return ec.fieldContext_Topic_createdBy(ctx, field)
+	case "revisions":
+		return ec.fieldContext_Topic_revisions(ctx, field)
 	case "events":
 		return ec.fieldContext_Topic_events(ctx, field)
 	case "factsConnection":

@@ -21,7 +21,9 @@ import (
 // region    ************************** generated!.gotpl **************************
 
 type EventResolver interface {
-	Facts(ctx context.Context, obj *model.Event, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Event, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) ([]*model.Fact, error)
+
+	Revisions(ctx context.Context, obj *model.Event) ([]*model.EntityRevision, error)
 
 	Series(ctx context.Context, obj *model.Event) (*model.EventSeries, error)
 	Start(ctx context.Context, obj *model.Event) (*model.PartialDate, error)
@@ -44,8 +46,9 @@ type EventResolver interface {
 	MeasuresConnection(ctx context.Context, obj *model.Event, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) (*model.FactConnection, error)
 }
 type EventSeriesResolver interface {
-	Facts(ctx context.Context, obj *model.EventSeries, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.EventSeries, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) ([]*model.Fact, error)
 
+	Revisions(ctx context.Context, obj *model.EventSeries) ([]*model.EntityRevision, error)
 	Editions(ctx context.Context, obj *model.EventSeries, yearFrom *int, yearTo *int, order *model.SortOrder) ([]*model.Event, error)
 	Places(ctx context.Context, obj *model.EventSeries) ([]*model.Place, error)
 	Since(ctx context.Context, obj *model.EventSeries) (*model.PartialDate, error)
@@ -56,7 +59,9 @@ type EvidenceResolver interface {
 	Source(ctx context.Context, obj *model.Evidence) (*model.Source, error)
 }
 type ExportControlResolver interface {
-	Facts(ctx context.Context, obj *model.ExportControl, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.ExportControl, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) ([]*model.Fact, error)
+
+	Revisions(ctx context.Context, obj *model.ExportControl) ([]*model.EntityRevision, error)
 
 	Date(ctx context.Context, obj *model.ExportControl) (*model.PartialDate, error)
 	IssuedBy(ctx context.Context, obj *model.ExportControl) ([]*model.Organization, error)
@@ -74,18 +79,24 @@ type FactResolver interface {
 	Object(ctx context.Context, obj *model.Fact) (model.Entity, error)
 
 	TierSize(ctx context.Context, obj *model.Fact) (*model.Quantity, error)
+
+	DisputedBy(ctx context.Context, obj *model.Fact) ([]*model.Fact, error)
 }
 type LawsuitResolver interface {
-	Facts(ctx context.Context, obj *model.Lawsuit, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Lawsuit, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) ([]*model.Fact, error)
 
+	Revisions(ctx context.Context, obj *model.Lawsuit) ([]*model.EntityRevision, error)
 	Plaintiffs(ctx context.Context, obj *model.Lawsuit) ([]model.Entity, error)
 	Defendants(ctx context.Context, obj *model.Lawsuit) ([]model.Entity, error)
 	FactsConnection(ctx context.Context, obj *model.Lawsuit, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) (*model.FactConnection, error)
 }
 type OrganizationResolver interface {
-	Facts(ctx context.Context, obj *model.Organization, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Organization, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) ([]*model.Fact, error)
+
+	Revisions(ctx context.Context, obj *model.Organization) ([]*model.EntityRevision, error)
 
 	Country(ctx context.Context, obj *model.Organization) (*string, error)
+	CountryInference(ctx context.Context, obj *model.Organization) (*storage.Inference, error)
 	Parent(ctx context.Context, obj *model.Organization) (*model.Organization, error)
 	Subsidiaries(ctx context.Context, obj *model.Organization) ([]*model.Organization, error)
 	Sponsorships(ctx context.Context, obj *model.Organization, negated *bool) ([]*model.Fact, error)
@@ -105,8 +116,9 @@ type OrganizationResolver interface {
 	ProductsConnection(ctx context.Context, obj *model.Organization, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) (*model.ProductConnection, error)
 }
 type PersonResolver interface {
-	Facts(ctx context.Context, obj *model.Person, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Person, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) ([]*model.Fact, error)
 
+	Revisions(ctx context.Context, obj *model.Person) ([]*model.EntityRevision, error)
 	Positions(ctx context.Context, obj *model.Person) ([]*model.Fact, error)
 	Quotes(ctx context.Context, obj *model.Person) ([]*model.Fact, error)
 	SpokeAt(ctx context.Context, obj *model.Person) ([]*model.Event, error)
@@ -117,7 +129,9 @@ type PersonResolver interface {
 	SpokeAtConnection(ctx context.Context, obj *model.Person, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) (*model.EventConnection, error)
 }
 type PlaceResolver interface {
-	Facts(ctx context.Context, obj *model.Place, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Place, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) ([]*model.Fact, error)
+
+	Revisions(ctx context.Context, obj *model.Place) ([]*model.EntityRevision, error)
 
 	LocatedIn(ctx context.Context, obj *model.Place) (*model.Place, error)
 	Events(ctx context.Context, obj *model.Place) ([]*model.Event, error)
@@ -125,8 +139,9 @@ type PlaceResolver interface {
 	EventsConnection(ctx context.Context, obj *model.Place, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) (*model.EventConnection, error)
 }
 type PlanResolver interface {
-	Facts(ctx context.Context, obj *model.Plan, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Plan, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) ([]*model.Fact, error)
 
+	Revisions(ctx context.Context, obj *model.Plan) ([]*model.EntityRevision, error)
 	Date(ctx context.Context, obj *model.Plan) (*model.PartialDate, error)
 	IssuedBy(ctx context.Context, obj *model.Plan) ([]*model.Organization, error)
 	Targets(ctx context.Context, obj *model.Plan) ([]*model.Fact, error)
@@ -136,14 +151,18 @@ type PlanResolver interface {
 	TargetsConnection(ctx context.Context, obj *model.Plan, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) (*model.FactConnection, error)
 }
 type ProductResolver interface {
-	Facts(ctx context.Context, obj *model.Product, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Product, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) ([]*model.Fact, error)
+
+	Revisions(ctx context.Context, obj *model.Product) ([]*model.EntityRevision, error)
 
 	Makers(ctx context.Context, obj *model.Product) ([]*model.Organization, error)
 	Controls(ctx context.Context, obj *model.Product) ([]*model.ExportControl, error)
 	FactsConnection(ctx context.Context, obj *model.Product, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) (*model.FactConnection, error)
 }
 type SanctionResolver interface {
-	Facts(ctx context.Context, obj *model.Sanction, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Sanction, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) ([]*model.Fact, error)
+
+	Revisions(ctx context.Context, obj *model.Sanction) ([]*model.EntityRevision, error)
 
 	ImposedBy(ctx context.Context, obj *model.Sanction) ([]*model.Organization, error)
 	Targets(ctx context.Context, obj *model.Sanction) ([]*model.Organization, error)
@@ -151,14 +170,17 @@ type SanctionResolver interface {
 	TargetsConnection(ctx context.Context, obj *model.Sanction, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) (*model.OrganizationConnection, error)
 }
 type SourceResolver interface {
-	Facts(ctx context.Context, obj *model.Source, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Source, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) ([]*model.Fact, error)
+
+	Revisions(ctx context.Context, obj *model.Source) ([]*model.EntityRevision, error)
 
 	Text(ctx context.Context, obj *model.Source) (string, error)
 	FactsConnection(ctx context.Context, obj *model.Source, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) (*model.FactConnection, error)
 }
 type TopicResolver interface {
-	Facts(ctx context.Context, obj *model.Topic, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error)
+	Facts(ctx context.Context, obj *model.Topic, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) ([]*model.Fact, error)
 
+	Revisions(ctx context.Context, obj *model.Topic) ([]*model.EntityRevision, error)
 	Events(ctx context.Context, obj *model.Topic) ([]*model.Event, error)
 	FactsConnection(ctx context.Context, obj *model.Topic, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) (*model.FactConnection, error)
 	EventsConnection(ctx context.Context, obj *model.Topic, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) (*model.EventConnection, error)
@@ -357,6 +379,22 @@ func (ec *executionContext) field_EventSeries_facts_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["includeRetracted"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "includeInferred",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeInferred"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "asOf",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["asOf"] = arg6
 	return args, nil
 }
 
@@ -479,6 +517,22 @@ func (ec *executionContext) field_Event_facts_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["includeRetracted"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "includeInferred",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeInferred"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "asOf",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["asOf"] = arg6
 	return args, nil
 }
 
@@ -893,6 +947,22 @@ func (ec *executionContext) field_ExportControl_facts_args(ctx context.Context, 
 		return nil, err
 	}
 	args["includeRetracted"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "includeInferred",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeInferred"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "asOf",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["asOf"] = arg6
 	return args, nil
 }
 
@@ -1069,6 +1139,22 @@ func (ec *executionContext) field_Lawsuit_facts_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["includeRetracted"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "includeInferred",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeInferred"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "asOf",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["asOf"] = arg6
 	return args, nil
 }
 
@@ -1191,6 +1277,22 @@ func (ec *executionContext) field_Organization_facts_args(ctx context.Context, r
 		return nil, err
 	}
 	args["includeRetracted"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "includeInferred",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeInferred"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "asOf",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["asOf"] = arg6
 	return args, nil
 }
 
@@ -1611,6 +1713,22 @@ func (ec *executionContext) field_Person_facts_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["includeRetracted"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "includeInferred",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeInferred"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "asOf",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["asOf"] = arg6
 	return args, nil
 }
 
@@ -1949,6 +2067,22 @@ func (ec *executionContext) field_Place_facts_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["includeRetracted"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "includeInferred",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeInferred"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "asOf",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["asOf"] = arg6
 	return args, nil
 }
 
@@ -2071,6 +2205,22 @@ func (ec *executionContext) field_Plan_facts_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["includeRetracted"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "includeInferred",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeInferred"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "asOf",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["asOf"] = arg6
 	return args, nil
 }
 
@@ -2247,6 +2397,22 @@ func (ec *executionContext) field_Product_facts_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["includeRetracted"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "includeInferred",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeInferred"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "asOf",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["asOf"] = arg6
 	return args, nil
 }
 
@@ -2369,6 +2535,22 @@ func (ec *executionContext) field_Sanction_facts_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["includeRetracted"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "includeInferred",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeInferred"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "asOf",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["asOf"] = arg6
 	return args, nil
 }
 
@@ -2545,6 +2727,22 @@ func (ec *executionContext) field_Source_facts_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["includeRetracted"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "includeInferred",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeInferred"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "asOf",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["asOf"] = arg6
 	return args, nil
 }
 
@@ -2721,6 +2919,22 @@ func (ec *executionContext) field_Topic_facts_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["includeRetracted"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "includeInferred",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeInferred"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "asOf",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["asOf"] = arg6
 	return args, nil
 }
 
@@ -2741,6 +2955,337 @@ func (ec *executionContext) field_Topic_name_args(ctx context.Context, rawArgs m
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _EntityRevision_seq(ctx context.Context, field graphql.CollectedField, obj *model.EntityRevision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EntityRevision_seq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Seq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EntityRevision_seq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EntityRevision", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EntityRevision_at(ctx context.Context, field graphql.CollectedField, obj *model.EntityRevision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EntityRevision_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EntityRevision_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EntityRevision", field, false, false, "Time")
+}
+
+func (ec *executionContext) _EntityRevision_by(ctx context.Context, field graphql.CollectedField, obj *model.EntityRevision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EntityRevision_by(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.By(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EntityRevision_by(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EntityRevision", field, true, false, "String")
+}
+
+func (ec *executionContext) _EntityRevision_name(ctx context.Context, field graphql.CollectedField, obj *model.EntityRevision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EntityRevision_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EntityRevision_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EntityRevision", field, true, false, "String")
+}
+
+func (ec *executionContext) _EntityRevision_labels(ctx context.Context, field graphql.CollectedField, obj *model.EntityRevision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EntityRevision_labels(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Labels(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []storage.Label) graphql.Marshaler {
+			return ec.marshalNLabel2ᚕpolicygraphᚋstorageᚐLabelᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EntityRevision_labels(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EntityRevision",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Label(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EntityRevision_aliases(ctx context.Context, field graphql.CollectedField, obj *model.EntityRevision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EntityRevision_aliases(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Aliases(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EntityRevision_aliases(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EntityRevision", field, true, false, "String")
+}
+
+func (ec *executionContext) _EntityRevision_description(ctx context.Context, field graphql.CollectedField, obj *model.EntityRevision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EntityRevision_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EntityRevision_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EntityRevision", field, true, false, "String")
+}
+
+func (ec *executionContext) _EntityRevision_year(ctx context.Context, field graphql.CollectedField, obj *model.EntityRevision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EntityRevision_year(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Year(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EntityRevision_year(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EntityRevision", field, true, false, "Int")
+}
+
+func (ec *executionContext) _EntityRevision_orgType(ctx context.Context, field graphql.CollectedField, obj *model.EntityRevision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EntityRevision_orgType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrgType(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EntityRevision_orgType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EntityRevision", field, true, false, "String")
+}
+
+func (ec *executionContext) _EntityRevision_placeType(ctx context.Context, field graphql.CollectedField, obj *model.EntityRevision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EntityRevision_placeType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PlaceType(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EntityRevision_placeType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EntityRevision", field, true, false, "String")
+}
+
+func (ec *executionContext) _EntityRevision_code(ctx context.Context, field graphql.CollectedField, obj *model.EntityRevision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EntityRevision_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EntityRevision_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EntityRevision", field, true, false, "String")
+}
+
+func (ec *executionContext) _EntityRevision_productType(ctx context.Context, field graphql.CollectedField, obj *model.EntityRevision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EntityRevision_productType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProductType(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EntityRevision_productType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EntityRevision", field, true, false, "String")
+}
+
+func (ec *executionContext) _EntityRevision_status(ctx context.Context, field graphql.CollectedField, obj *model.EntityRevision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EntityRevision_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EntityRevision_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EntityRevision", field, true, false, "String")
+}
+
+func (ec *executionContext) _EntityRevision_programme(ctx context.Context, field graphql.CollectedField, obj *model.EntityRevision) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EntityRevision_programme(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Programme(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EntityRevision_programme(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EntityRevision", field, true, false, "String")
+}
 
 func (ec *executionContext) _Event_id(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -2943,7 +3488,7 @@ func (ec *executionContext) _Event_facts(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Event().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Event().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool), fc.Args["includeInferred"].(*bool), fc.Args["asOf"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -3030,6 +3575,38 @@ func (ec *executionContext) _Event_createdBy(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_Event_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Event", field, true, false, "String")
+}
+
+func (ec *executionContext) _Event_revisions(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Event_revisions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Event().Revisions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.EntityRevision) graphql.Marshaler {
+			return ec.marshalNEntityRevision2ᚕᚖpolicygraphᚋgraphᚋmodelᚐEntityRevisionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Event_revisions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Event",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EntityRevision(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Event_year(ctx context.Context, field graphql.CollectedField, obj *model.Event) (ret graphql.Marshaler) {
@@ -3936,7 +4513,7 @@ func (ec *executionContext) _EventSeries_facts(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.EventSeries().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.EventSeries().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool), fc.Args["includeInferred"].(*bool), fc.Args["asOf"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -4023,6 +4600,38 @@ func (ec *executionContext) _EventSeries_createdBy(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_EventSeries_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("EventSeries", field, true, false, "String")
+}
+
+func (ec *executionContext) _EventSeries_revisions(ctx context.Context, field graphql.CollectedField, obj *model.EventSeries) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventSeries_revisions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.EventSeries().Revisions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.EntityRevision) graphql.Marshaler {
+			return ec.marshalNEntityRevision2ᚕᚖpolicygraphᚋgraphᚋmodelᚐEntityRevisionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventSeries_revisions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EventSeries",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EntityRevision(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _EventSeries_editions(ctx context.Context, field graphql.CollectedField, obj *model.EventSeries) (ret graphql.Marshaler) {
@@ -4523,7 +5132,7 @@ func (ec *executionContext) _ExportControl_facts(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.ExportControl().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.ExportControl().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool), fc.Args["includeInferred"].(*bool), fc.Args["asOf"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -4610,6 +5219,38 @@ func (ec *executionContext) _ExportControl_createdBy(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_ExportControl_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ExportControl", field, true, false, "String")
+}
+
+func (ec *executionContext) _ExportControl_revisions(ctx context.Context, field graphql.CollectedField, obj *model.ExportControl) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExportControl_revisions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ExportControl().Revisions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.EntityRevision) graphql.Marshaler {
+			return ec.marshalNEntityRevision2ᚕᚖpolicygraphᚋgraphᚋmodelᚐEntityRevisionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExportControl_revisions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ExportControl",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EntityRevision(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _ExportControl_status(ctx context.Context, field graphql.CollectedField, obj *model.ExportControl) (ret graphql.Marshaler) {
@@ -5454,6 +6095,61 @@ func (ec *executionContext) fieldContext_Fact_evidence(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Fact_disputed(ctx context.Context, field graphql.CollectedField, obj *model.Fact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Fact_disputed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Disputed(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Fact_disputed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Fact", field, true, false, "Boolean")
+}
+
+func (ec *executionContext) _Fact_disputedBy(ctx context.Context, field graphql.CollectedField, obj *model.Fact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Fact_disputedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Fact().DisputedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
+			return ec.marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Fact_disputedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Fact",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Fact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Fact_retraction(ctx context.Context, field graphql.CollectedField, obj *model.Fact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5481,6 +6177,61 @@ func (ec *executionContext) fieldContext_Fact_retraction(_ context.Context, fiel
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Retraction(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Fact_inferred(ctx context.Context, field graphql.CollectedField, obj *model.Fact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Fact_inferred(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Inferred(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Fact_inferred(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Fact", field, true, false, "Boolean")
+}
+
+func (ec *executionContext) _Fact_inference(ctx context.Context, field graphql.CollectedField, obj *model.Fact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Fact_inference(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Inference, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *storage.Inference) graphql.Marshaler {
+			return ec.marshalOInference2ᚖpolicygraphᚋstorageᚐInference(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Fact_inference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Fact",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Inference(ctx, field)
 		},
 	}
 	return fc, nil
@@ -5553,6 +6304,52 @@ func (ec *executionContext) _Fact_retractedBy(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_Fact_retractedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Fact", field, true, false, "String")
+}
+
+func (ec *executionContext) _Inference_rule(ctx context.Context, field graphql.CollectedField, obj *storage.Inference) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inference_rule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rule, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Inference_rule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inference", field, false, false, "String")
+}
+
+func (ec *executionContext) _Inference_reasoning(ctx context.Context, field graphql.CollectedField, obj *storage.Inference) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inference_reasoning(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reasoning, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Inference_reasoning(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inference", field, false, false, "String")
 }
 
 func (ec *executionContext) _Label_lang(ctx context.Context, field graphql.CollectedField, obj *storage.Label) (ret graphql.Marshaler) {
@@ -5802,7 +6599,7 @@ func (ec *executionContext) _Lawsuit_facts(ctx context.Context, field graphql.Co
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Lawsuit().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Lawsuit().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool), fc.Args["includeInferred"].(*bool), fc.Args["asOf"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -5889,6 +6686,38 @@ func (ec *executionContext) _Lawsuit_createdBy(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_Lawsuit_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Lawsuit", field, true, false, "String")
+}
+
+func (ec *executionContext) _Lawsuit_revisions(ctx context.Context, field graphql.CollectedField, obj *model.Lawsuit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Lawsuit_revisions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Lawsuit().Revisions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.EntityRevision) graphql.Marshaler {
+			return ec.marshalNEntityRevision2ᚕᚖpolicygraphᚋgraphᚋmodelᚐEntityRevisionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Lawsuit_revisions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Lawsuit",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EntityRevision(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Lawsuit_plaintiffs(ctx context.Context, field graphql.CollectedField, obj *model.Lawsuit) (ret graphql.Marshaler) {
@@ -6200,7 +7029,7 @@ func (ec *executionContext) _Organization_facts(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Organization().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Organization().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool), fc.Args["includeInferred"].(*bool), fc.Args["asOf"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -6289,6 +7118,38 @@ func (ec *executionContext) fieldContext_Organization_createdBy(_ context.Contex
 	return graphql.NewScalarFieldContext("Organization", field, true, false, "String")
 }
 
+func (ec *executionContext) _Organization_revisions(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Organization_revisions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Organization().Revisions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.EntityRevision) graphql.Marshaler {
+			return ec.marshalNEntityRevision2ᚕᚖpolicygraphᚋgraphᚋmodelᚐEntityRevisionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Organization_revisions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Organization",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EntityRevision(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Organization_orgType(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6333,6 +7194,38 @@ func (ec *executionContext) _Organization_country(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_Organization_country(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Organization", field, true, true, "String")
+}
+
+func (ec *executionContext) _Organization_countryInference(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Organization_countryInference(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Organization().CountryInference(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *storage.Inference) graphql.Marshaler {
+			return ec.marshalOInference2ᚖpolicygraphᚋstorageᚐInference(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Organization_countryInference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Organization",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Inference(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Organization_parent(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
@@ -7291,7 +8184,7 @@ func (ec *executionContext) _Person_facts(ctx context.Context, field graphql.Col
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Person().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Person().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool), fc.Args["includeInferred"].(*bool), fc.Args["asOf"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -7378,6 +8271,38 @@ func (ec *executionContext) _Person_createdBy(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_Person_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Person", field, true, false, "String")
+}
+
+func (ec *executionContext) _Person_revisions(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Person_revisions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Person().Revisions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.EntityRevision) graphql.Marshaler {
+			return ec.marshalNEntityRevision2ᚕᚖpolicygraphᚋgraphᚋmodelᚐEntityRevisionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Person_revisions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Person",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EntityRevision(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Person_positions(ctx context.Context, field graphql.CollectedField, obj *model.Person) (ret graphql.Marshaler) {
@@ -7885,7 +8810,7 @@ func (ec *executionContext) _Place_facts(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Place().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Place().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool), fc.Args["includeInferred"].(*bool), fc.Args["asOf"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -7972,6 +8897,38 @@ func (ec *executionContext) _Place_createdBy(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_Place_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Place", field, true, false, "String")
+}
+
+func (ec *executionContext) _Place_revisions(ctx context.Context, field graphql.CollectedField, obj *model.Place) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Place_revisions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Place().Revisions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.EntityRevision) graphql.Marshaler {
+			return ec.marshalNEntityRevision2ᚕᚖpolicygraphᚋgraphᚋmodelᚐEntityRevisionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Place_revisions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Place",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EntityRevision(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Place_placeType(ctx context.Context, field graphql.CollectedField, obj *model.Place) (ret graphql.Marshaler) {
@@ -8373,7 +9330,7 @@ func (ec *executionContext) _Plan_facts(ctx context.Context, field graphql.Colle
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Plan().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Plan().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool), fc.Args["includeInferred"].(*bool), fc.Args["asOf"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -8460,6 +9417,38 @@ func (ec *executionContext) _Plan_createdBy(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_Plan_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Plan", field, true, false, "String")
+}
+
+func (ec *executionContext) _Plan_revisions(ctx context.Context, field graphql.CollectedField, obj *model.Plan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Plan_revisions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Plan().Revisions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.EntityRevision) graphql.Marshaler {
+			return ec.marshalNEntityRevision2ᚕᚖpolicygraphᚋgraphᚋmodelᚐEntityRevisionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Plan_revisions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Plan",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EntityRevision(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Plan_date(ctx context.Context, field graphql.CollectedField, obj *model.Plan) (ret graphql.Marshaler) {
@@ -8911,7 +9900,7 @@ func (ec *executionContext) _Product_facts(ctx context.Context, field graphql.Co
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Product().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Product().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool), fc.Args["includeInferred"].(*bool), fc.Args["asOf"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -8998,6 +9987,38 @@ func (ec *executionContext) _Product_createdBy(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_Product_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Product", field, true, false, "String")
+}
+
+func (ec *executionContext) _Product_revisions(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Product_revisions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Product().Revisions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.EntityRevision) graphql.Marshaler {
+			return ec.marshalNEntityRevision2ᚕᚖpolicygraphᚋgraphᚋmodelᚐEntityRevisionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Product_revisions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Product",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EntityRevision(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Product_productType(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
@@ -9493,7 +10514,7 @@ func (ec *executionContext) _Sanction_facts(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Sanction().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Sanction().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool), fc.Args["includeInferred"].(*bool), fc.Args["asOf"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -9580,6 +10601,38 @@ func (ec *executionContext) _Sanction_createdBy(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_Sanction_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Sanction", field, true, false, "String")
+}
+
+func (ec *executionContext) _Sanction_revisions(ctx context.Context, field graphql.CollectedField, obj *model.Sanction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Sanction_revisions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Sanction().Revisions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.EntityRevision) graphql.Marshaler {
+			return ec.marshalNEntityRevision2ᚕᚖpolicygraphᚋgraphᚋmodelᚐEntityRevisionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Sanction_revisions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Sanction",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EntityRevision(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Sanction_programme(ctx context.Context, field graphql.CollectedField, obj *model.Sanction) (ret graphql.Marshaler) {
@@ -9958,7 +11011,7 @@ func (ec *executionContext) _Source_facts(ctx context.Context, field graphql.Col
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Source().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Source().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool), fc.Args["includeInferred"].(*bool), fc.Args["asOf"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -10045,6 +11098,38 @@ func (ec *executionContext) _Source_createdBy(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_Source_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Source", field, true, false, "String")
+}
+
+func (ec *executionContext) _Source_revisions(ctx context.Context, field graphql.CollectedField, obj *model.Source) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Source_revisions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Source().Revisions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.EntityRevision) graphql.Marshaler {
+			return ec.marshalNEntityRevision2ᚕᚖpolicygraphᚋgraphᚋmodelᚐEntityRevisionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Source_revisions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Source",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EntityRevision(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Source_title(ctx context.Context, field graphql.CollectedField, obj *model.Source) (ret graphql.Marshaler) {
@@ -10531,7 +11616,7 @@ func (ec *executionContext) _Topic_facts(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Topic().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool))
+			return ec.Resolvers.Topic().Facts(ctx, obj, fc.Args["predicates"].([]storage.Predicate), fc.Args["direction"].(*model.Direction), fc.Args["negated"].(*bool), fc.Args["includeNegated"].(*bool), fc.Args["includeRetracted"].(*bool), fc.Args["includeInferred"].(*bool), fc.Args["asOf"].(*time.Time))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
@@ -10618,6 +11703,38 @@ func (ec *executionContext) _Topic_createdBy(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_Topic_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Topic", field, true, false, "String")
+}
+
+func (ec *executionContext) _Topic_revisions(ctx context.Context, field graphql.CollectedField, obj *model.Topic) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Topic_revisions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Topic().Revisions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.EntityRevision) graphql.Marshaler {
+			return ec.marshalNEntityRevision2ᚕᚖpolicygraphᚋgraphᚋmodelᚐEntityRevisionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Topic_revisions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Topic",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EntityRevision(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Topic_events(ctx context.Context, field graphql.CollectedField, obj *model.Topic) (ret graphql.Marshaler) {
@@ -10958,6 +12075,104 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 
 // region    **************************** object.gotpl ****************************
 
+var entityRevisionImplementors = []string{"EntityRevision"}
+
+func (ec *executionContext) _EntityRevision(ctx context.Context, sel ast.SelectionSet, obj *model.EntityRevision) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, entityRevisionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EntityRevision")
+		case "seq":
+			out.Values[i] = ec._EntityRevision_seq(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._EntityRevision_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "by":
+			out.Values[i] = ec._EntityRevision_by(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._EntityRevision_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "labels":
+			out.Values[i] = ec._EntityRevision_labels(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "aliases":
+			out.Values[i] = ec._EntityRevision_aliases(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._EntityRevision_description(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "year":
+			out.Values[i] = ec._EntityRevision_year(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "orgType":
+			out.Values[i] = ec._EntityRevision_orgType(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "placeType":
+			out.Values[i] = ec._EntityRevision_placeType(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._EntityRevision_code(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "productType":
+			out.Values[i] = ec._EntityRevision_productType(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._EntityRevision_status(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "programme":
+			out.Values[i] = ec._EntityRevision_programme(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var eventImplementors = []string{"Event", "Node", "Entity"}
 
 func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, obj *model.Event) graphql.Marshaler {
@@ -11020,6 +12235,12 @@ func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, ob
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "revisions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Event_revisions(ctx, field, obj)
+				})
 		case "year":
 			out.Values[i] = ec._Event_year(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -11218,6 +12439,12 @@ func (ec *executionContext) _EventSeries(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "revisions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EventSeries_revisions(ctx, field, obj)
+				})
 		case "editions":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -11376,6 +12603,12 @@ func (ec *executionContext) _ExportControl(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "revisions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ExportControl_revisions(ctx, field, obj)
+				})
 		case "status":
 			out.Values[i] = ec._ExportControl_status(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -11557,8 +12790,29 @@ func (ec *executionContext) _Fact(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "disputed":
+			out.Values[i] = ec._Fact_disputed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "disputedBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Fact_disputedBy(ctx, field, obj)
+				})
 		case "retraction":
 			out.Values[i] = ec._Fact_retraction(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "inferred":
+			out.Values[i] = ec._Fact_inferred(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "inference":
+			out.Values[i] = ec._Fact_inference(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -11576,6 +12830,44 @@ func (ec *executionContext) _Fact(ctx context.Context, sel ast.SelectionSet, obj
 			out.Values[i] = ec._Fact_retractedBy(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var inferenceImplementors = []string{"Inference"}
+
+func (ec *executionContext) _Inference(ctx context.Context, sel ast.SelectionSet, obj *storage.Inference) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, inferenceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Inference")
+		case "rule":
+			out.Values[i] = ec._Inference_rule(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reasoning":
+			out.Values[i] = ec._Inference_reasoning(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -11694,6 +12986,12 @@ func (ec *executionContext) _Lawsuit(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "revisions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Lawsuit_revisions(ctx, field, obj)
+				})
 		case "plaintiffs":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -11791,6 +13089,12 @@ func (ec *executionContext) _Organization(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "revisions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Organization_revisions(ctx, field, obj)
+				})
 		case "orgType":
 			out.Values[i] = ec._Organization_orgType(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -11801,6 +13105,12 @@ func (ec *executionContext) _Organization(ctx context.Context, sel ast.Selection
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_country(ctx, field, obj)
+				})
+		case "countryInference":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Organization_countryInference(ctx, field, obj)
 				})
 		case "parent":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -12036,6 +13346,12 @@ func (ec *executionContext) _Person(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "revisions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Person_revisions(ctx, field, obj)
+				})
 		case "positions":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -12163,6 +13479,12 @@ func (ec *executionContext) _Place(ctx context.Context, sel ast.SelectionSet, ob
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "revisions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Place_revisions(ctx, field, obj)
+				})
 		case "placeType":
 			out.Values[i] = ec._Place_placeType(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -12276,6 +13598,12 @@ func (ec *executionContext) _Plan(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "revisions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Plan_revisions(ctx, field, obj)
+				})
 		case "date":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -12397,6 +13725,12 @@ func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "revisions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Product_revisions(ctx, field, obj)
+				})
 		case "productType":
 			out.Values[i] = ec._Product_productType(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -12590,6 +13924,12 @@ func (ec *executionContext) _Sanction(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "revisions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Sanction_revisions(ctx, field, obj)
+				})
 		case "programme":
 			out.Values[i] = ec._Sanction_programme(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -12698,6 +14038,12 @@ func (ec *executionContext) _Source(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "revisions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Source_revisions(ctx, field, obj)
+				})
 		case "title":
 			out.Values[i] = ec._Source_title(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -12834,6 +14180,12 @@ func (ec *executionContext) _Topic(ctx context.Context, sel ast.SelectionSet, ob
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "revisions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Topic_revisions(ctx, field, obj)
+				})
 		case "events":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -12970,6 +14322,30 @@ func (ec *executionContext) marshalNEntityKind2ᚕpolicygraphᚋstorageᚐKind�
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNEntityRevision2ᚕᚖpolicygraphᚋgraphᚋmodelᚐEntityRevisionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EntityRevision) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNEntityRevision2ᚖpolicygraphᚋgraphᚋmodelᚐEntityRevision(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNEntityRevision2ᚖpolicygraphᚋgraphᚋmodelᚐEntityRevision(ctx context.Context, sel ast.SelectionSet, v *model.EntityRevision) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EntityRevision!")
+		return graphql.Null
+	}
+	return ec._EntityRevision(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNEvent2ᚕᚖpolicygraphᚋgraphᚋmodelᚐEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Event) graphql.Marshaler {
@@ -13398,6 +14774,13 @@ func (ec *executionContext) marshalOFact2ᚖpolicygraphᚋgraphᚋmodelᚐFact(c
 		return graphql.Null
 	}
 	return ec._Fact(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOInference2ᚖpolicygraphᚋstorageᚐInference(ctx context.Context, sel ast.SelectionSet, v *storage.Inference) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Inference(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOLawsuit2ᚖpolicygraphᚋgraphᚋmodelᚐLawsuit(ctx context.Context, sel ast.SelectionSet, v *model.Lawsuit) graphql.Marshaler {

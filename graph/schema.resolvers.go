@@ -11,11 +11,17 @@ import (
 	"policygraph/graph/model"
 	"policygraph/storage"
 	"sort"
+	"time"
 )
 
 // Facts is the resolver for the facts field.
-func (r *eventResolver) Facts(ctx context.Context, obj *model.Event, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error) {
-	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted)
+func (r *eventResolver) Facts(ctx context.Context, obj *model.Event, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) ([]*model.Fact, error) {
+	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted, includeInferred, asOf)
+}
+
+// Revisions is the resolver for the revisions field.
+func (r *eventResolver) Revisions(ctx context.Context, obj *model.Event) ([]*model.EntityRevision, error) {
+	return r.revisions(ctx, obj.Node)
 }
 
 // Series is the resolver for the series field.
@@ -40,12 +46,12 @@ func (r *eventResolver) Places(ctx context.Context, obj *model.Event) ([]*model.
 
 // Sponsorships is the resolver for the sponsorships field.
 func (r *eventResolver) Sponsorships(ctx context.Context, obj *model.Event, tier *storage.Tier, sponsorCountry *string) ([]*model.Fact, error) {
-	q, err := r.sponsorshipQuery(ctx, nil, nil, sponsorCountry, tier, nil, nil)
+	q, err := r.sponsorshipQuery(ctx, nil, nil, sponsorCountry, nil, tier, nil, nil)
 	if err != nil {
 		return nil, err
 	}
 	q.Event = obj.ID
-	return factsOf(r.graph(ctx).Sponsorships(q))
+	return factsOf(r.sponsorships(ctx, q))
 }
 
 // Participants is the resolver for the participants field.
@@ -96,8 +102,13 @@ func (r *eventResolver) Measures(ctx context.Context, obj *model.Event) ([]*mode
 }
 
 // Facts is the resolver for the facts field.
-func (r *eventSeriesResolver) Facts(ctx context.Context, obj *model.EventSeries, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error) {
-	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted)
+func (r *eventSeriesResolver) Facts(ctx context.Context, obj *model.EventSeries, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) ([]*model.Fact, error) {
+	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted, includeInferred, asOf)
+}
+
+// Revisions is the resolver for the revisions field.
+func (r *eventSeriesResolver) Revisions(ctx context.Context, obj *model.EventSeries) ([]*model.EntityRevision, error) {
+	return r.revisions(ctx, obj.Node)
 }
 
 // Editions is the resolver for the editions field.
@@ -137,8 +148,13 @@ func (r *evidenceResolver) Source(ctx context.Context, obj *model.Evidence) (*mo
 }
 
 // Facts is the resolver for the facts field.
-func (r *exportControlResolver) Facts(ctx context.Context, obj *model.ExportControl, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error) {
-	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted)
+func (r *exportControlResolver) Facts(ctx context.Context, obj *model.ExportControl, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) ([]*model.Fact, error) {
+	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted, includeInferred, asOf)
+}
+
+// Revisions is the resolver for the revisions field.
+func (r *exportControlResolver) Revisions(ctx context.Context, obj *model.ExportControl) ([]*model.EntityRevision, error) {
+	return r.revisions(ctx, obj.Node)
 }
 
 // Date is the resolver for the date field.
@@ -206,9 +222,19 @@ func (r *factResolver) TierSize(ctx context.Context, obj *model.Fact) (*model.Qu
 	return model.NewQuantity(q), err
 }
 
+// DisputedBy is the resolver for the disputedBy field.
+func (r *factResolver) DisputedBy(ctx context.Context, obj *model.Fact) ([]*model.Fact, error) {
+	return r.disputedBy(ctx, obj)
+}
+
 // Facts is the resolver for the facts field.
-func (r *lawsuitResolver) Facts(ctx context.Context, obj *model.Lawsuit, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error) {
-	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted)
+func (r *lawsuitResolver) Facts(ctx context.Context, obj *model.Lawsuit, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) ([]*model.Fact, error) {
+	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted, includeInferred, asOf)
+}
+
+// Revisions is the resolver for the revisions field.
+func (r *lawsuitResolver) Revisions(ctx context.Context, obj *model.Lawsuit) ([]*model.EntityRevision, error) {
+	return r.revisions(ctx, obj.Node)
 }
 
 // Plaintiffs is the resolver for the plaintiffs field.
@@ -224,8 +250,13 @@ func (r *lawsuitResolver) Defendants(ctx context.Context, obj *model.Lawsuit) ([
 }
 
 // Facts is the resolver for the facts field.
-func (r *organizationResolver) Facts(ctx context.Context, obj *model.Organization, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error) {
-	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted)
+func (r *organizationResolver) Facts(ctx context.Context, obj *model.Organization, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) ([]*model.Fact, error) {
+	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted, includeInferred, asOf)
+}
+
+// Revisions is the resolver for the revisions field.
+func (r *organizationResolver) Revisions(ctx context.Context, obj *model.Organization) ([]*model.EntityRevision, error) {
+	return r.revisions(ctx, obj.Node)
 }
 
 // Country is the resolver for the country field.
@@ -235,6 +266,15 @@ func (r *organizationResolver) Country(ctx context.Context, obj *model.Organizat
 		return nil, err
 	}
 	return &facts[0].Value, nil
+}
+
+// CountryInference is the resolver for the countryInference field.
+func (r *organizationResolver) CountryInference(ctx context.Context, obj *model.Organization) (*storage.Inference, error) {
+	facts, err := r.active(ctx, obj.Node, storage.Out, storage.PredCountry)
+	if err != nil || len(facts) == 0 {
+		return nil, err
+	}
+	return facts[0].Inference, nil
 }
 
 // Parent is the resolver for the parent field.
@@ -306,8 +346,13 @@ func (r *organizationResolver) People(ctx context.Context, obj *model.Organizati
 }
 
 // Facts is the resolver for the facts field.
-func (r *personResolver) Facts(ctx context.Context, obj *model.Person, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error) {
-	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted)
+func (r *personResolver) Facts(ctx context.Context, obj *model.Person, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) ([]*model.Fact, error) {
+	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted, includeInferred, asOf)
+}
+
+// Revisions is the resolver for the revisions field.
+func (r *personResolver) Revisions(ctx context.Context, obj *model.Person) ([]*model.EntityRevision, error) {
+	return r.revisions(ctx, obj.Node)
 }
 
 // Positions is the resolver for the positions field.
@@ -331,8 +376,13 @@ func (r *personResolver) Opened(ctx context.Context, obj *model.Person) ([]*mode
 }
 
 // Facts is the resolver for the facts field.
-func (r *placeResolver) Facts(ctx context.Context, obj *model.Place, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error) {
-	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted)
+func (r *placeResolver) Facts(ctx context.Context, obj *model.Place, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) ([]*model.Fact, error) {
+	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted, includeInferred, asOf)
+}
+
+// Revisions is the resolver for the revisions field.
+func (r *placeResolver) Revisions(ctx context.Context, obj *model.Place) ([]*model.EntityRevision, error) {
+	return r.revisions(ctx, obj.Node)
 }
 
 // LocatedIn is the resolver for the locatedIn field.
@@ -346,8 +396,13 @@ func (r *placeResolver) Events(ctx context.Context, obj *model.Place) ([]*model.
 }
 
 // Facts is the resolver for the facts field.
-func (r *planResolver) Facts(ctx context.Context, obj *model.Plan, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error) {
-	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted)
+func (r *planResolver) Facts(ctx context.Context, obj *model.Plan, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) ([]*model.Fact, error) {
+	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted, includeInferred, asOf)
+}
+
+// Revisions is the resolver for the revisions field.
+func (r *planResolver) Revisions(ctx context.Context, obj *model.Plan) ([]*model.EntityRevision, error) {
+	return r.revisions(ctx, obj.Node)
 }
 
 // Date is the resolver for the date field.
@@ -376,8 +431,13 @@ func (r *planResolver) AnnouncedAt(ctx context.Context, obj *model.Plan) ([]*mod
 }
 
 // Facts is the resolver for the facts field.
-func (r *productResolver) Facts(ctx context.Context, obj *model.Product, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error) {
-	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted)
+func (r *productResolver) Facts(ctx context.Context, obj *model.Product, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) ([]*model.Fact, error) {
+	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted, includeInferred, asOf)
+}
+
+// Revisions is the resolver for the revisions field.
+func (r *productResolver) Revisions(ctx context.Context, obj *model.Product) ([]*model.EntityRevision, error) {
+	return r.revisions(ctx, obj.Node)
 }
 
 // Makers is the resolver for the makers field.
@@ -391,8 +451,13 @@ func (r *productResolver) Controls(ctx context.Context, obj *model.Product) ([]*
 }
 
 // Facts is the resolver for the facts field.
-func (r *sanctionResolver) Facts(ctx context.Context, obj *model.Sanction, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error) {
-	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted)
+func (r *sanctionResolver) Facts(ctx context.Context, obj *model.Sanction, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) ([]*model.Fact, error) {
+	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted, includeInferred, asOf)
+}
+
+// Revisions is the resolver for the revisions field.
+func (r *sanctionResolver) Revisions(ctx context.Context, obj *model.Sanction) ([]*model.EntityRevision, error) {
+	return r.revisions(ctx, obj.Node)
 }
 
 // ImposedBy is the resolver for the imposedBy field.
@@ -406,8 +471,13 @@ func (r *sanctionResolver) Targets(ctx context.Context, obj *model.Sanction) ([]
 }
 
 // Facts is the resolver for the facts field.
-func (r *sourceResolver) Facts(ctx context.Context, obj *model.Source, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error) {
-	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted)
+func (r *sourceResolver) Facts(ctx context.Context, obj *model.Source, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) ([]*model.Fact, error) {
+	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted, includeInferred, asOf)
+}
+
+// Revisions is the resolver for the revisions field.
+func (r *sourceResolver) Revisions(ctx context.Context, obj *model.Source) ([]*model.EntityRevision, error) {
+	return r.revisions(ctx, obj.Node)
 }
 
 // Text is the resolver for the text field.
@@ -416,8 +486,13 @@ func (r *sourceResolver) Text(ctx context.Context, obj *model.Source) (string, e
 }
 
 // Facts is the resolver for the facts field.
-func (r *topicResolver) Facts(ctx context.Context, obj *model.Topic, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool) ([]*model.Fact, error) {
-	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted)
+func (r *topicResolver) Facts(ctx context.Context, obj *model.Topic, predicates []storage.Predicate, direction *model.Direction, negated *bool, includeNegated *bool, includeRetracted *bool, includeInferred *bool, asOf *time.Time) ([]*model.Fact, error) {
+	return r.entityFacts(ctx, obj.Node, predicates, direction, negated, includeNegated, includeRetracted, includeInferred, asOf)
+}
+
+// Revisions is the resolver for the revisions field.
+func (r *topicResolver) Revisions(ctx context.Context, obj *model.Topic) ([]*model.EntityRevision, error) {
+	return r.revisions(ctx, obj.Node)
 }
 
 // Events is the resolver for the events field.

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"sort"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -48,6 +49,9 @@ func (Warnings) InterceptResponse(ctx context.Context, next graphql.ResponseHand
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if resp != nil && len(w.list) > 0 {
+		// Fields resolve concurrently: order the warnings by path, so that
+		// one query always answers the same bytes (and the same ETag).
+		sort.SliceStable(w.list, func(i, j int) bool { return w.list[i].Path.String() < w.list[j].Path.String() })
 		if resp.Extensions == nil {
 			resp.Extensions = map[string]any{}
 		}

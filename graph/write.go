@@ -49,7 +49,7 @@ func (r *Resolver) updateEntity(ctx context.Context, in model.UpdateEntityInput)
 	}
 	n, err := r.graph(ctx).UpdateNode(id, storage.NodePatch{Name: in.Name, Labels: labels(in.Labels), Aliases: in.Aliases,
 		Description: in.Description, Year: in.Year, OrgType: in.OrgType, PlaceType: in.PlaceType, Code: in.Code,
-		ProductType: in.ProductType, Status: in.Status, Programme: in.Programme})
+		ProductType: in.ProductType, Status: in.Status, Programme: in.Programme, By: actor(ctx)})
 	if err != nil {
 		return nil, err
 	}
@@ -119,6 +119,9 @@ func (r *Resolver) addFact(ctx context.Context, in model.AddFactInput) (*model.F
 			return nil, err
 		}
 		f.Evidence = append(f.Evidence, storage.Evidence{Source: src, Quote: e.Quote, Gloss: str(e.Gloss), Note: str(e.Note)})
+	}
+	if in.Inference != nil {
+		f.Inference = &storage.Inference{Rule: in.Inference.Rule, Reasoning: in.Inference.Reasoning}
 	}
 	added, err := r.graph(ctx).AddFact(f)
 	return model.NewFact(added), err

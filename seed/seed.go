@@ -3,15 +3,13 @@
 package seed
 
 import (
-	"bytes"
 	_ "embed"
 	"fmt"
 	"strings"
-	"time"
 
-	"github.com/goccy/go-yaml"
 	"github.com/google/uuid"
 
+	"policygraph/bundle"
 	"policygraph/errs"
 	"policygraph/storage"
 )
@@ -26,76 +24,40 @@ var Article string
 //go:embed facts.yaml
 var FactsYAML []byte
 
-// File is the shape of facts.yaml.
-type File struct {
-	Source   SourceMeta `yaml:"source"`
-	Entities []Entity   `yaml:"entities"`
-	Facts    []Fact     `yaml:"facts"`
-}
+// File is the shape of facts.yaml: a source bundle (see package bundle)
+// whose text is the embedded Article.
+type File = bundle.Bundle
 
 // SourceMeta describes the article.
-type SourceMeta struct {
-	Slug          string `yaml:"slug"`
-	Title         string `yaml:"title"`
-	TitleEn       string `yaml:"titleEn"`
-	Author        string `yaml:"author"`
-	Publisher     string `yaml:"publisher"`
-	PublisherNote string `yaml:"publisherNote"`
-	PublishedAt   string `yaml:"publishedAt"`
-	Language      string `yaml:"language"`
-}
+type SourceMeta = bundle.Source
 
 // Entity is one entity of facts.yaml.
-type Entity struct {
-	Slug        string   `yaml:"slug"`
-	Kind        string   `yaml:"kind"`
-	Name        string   `yaml:"name"`
-	Vi          string   `yaml:"vi"`
-	Aliases     []string `yaml:"aliases"`
-	Description string   `yaml:"description"`
-	Attrs       struct {
-		Year        int    `yaml:"year"`
-		OrgType     string `yaml:"orgType"`
-		PlaceType   string `yaml:"placeType"`
-		Code        string `yaml:"code"`
-		ProductType string `yaml:"productType"`
-		Status      string `yaml:"status"`
-		Programme   string `yaml:"programme"`
-	} `yaml:"attrs"`
-}
+type Entity = bundle.Entity
 
 // Fact is one fact of facts.yaml; subject and object are slugs.
-type Fact struct {
-	Subject   string            `yaml:"subject"`
-	Predicate string            `yaml:"predicate"`
-	Object    string            `yaml:"object"`
-	Value     string            `yaml:"value"`
-	Measure   string            `yaml:"measure"`
-	Quantity  *storage.Quantity `yaml:"quantity"`
-	Tier      string            `yaml:"tier"`
-	Role      string            `yaml:"role"`
-	Former    bool              `yaml:"former"`
-	Negated   bool              `yaml:"negated"`
-	Date      string            `yaml:"date"`
-	Start     string            `yaml:"start"`
-	End       string            `yaml:"end"`
-	Evidence  []EvidenceQuote   `yaml:"evidence"`
-}
+type Fact = bundle.Fact
 
 // EvidenceQuote is a quote from the article with its English gloss.
-type EvidenceQuote struct {
-	Quote string `yaml:"quote"`
-	Gloss string `yaml:"gloss"`
-	Note  string `yaml:"note"`
-}
+type EvidenceQuote = bundle.Quote
 
-// Parse reads a facts file strictly: unknown keys are errors.
+// Parse reads a facts file strictly (unknown keys are errors), as a bundle.
 func Parse(b []byte) (*File, error) {
-	var f File
-	if err := yaml.NewDecoder(bytes.NewReader(b), yaml.DisallowUnknownField()).Decode(&f); err != nil {
+	f, err := bundle.Parse(b, bundle.YAML, "seed/facts.yaml")
+	if err != nil {
 		return nil, fmt.Errorf("parse facts: %w", err)
 	}
-	return &f, nil
+	return f, nil
+}
+
+// Bundle is the article seed as a source bundle, its text the embedded
+// Article: what bundle.Ingest writes as the seed does into an empty store.
+func Bundle() (*bundle.Bundle, error) {
+	f, err := Parse(FactsYAML)
+	if err != nil {
+		return nil, err
+	}
+	f.Source.Text = Article
+	return f, nil
 }
 
 // Report says what a Load wrote and what it left alone.
@@ -140,11 +102,11 @@ func Load(g *storage.Graph) (Report, error) {
 // LoadFile is Load for a given file and source text.
 func LoadFile(g *storage.Graph, f *File, text string) (Report, error) {
 	r := Report{Entities: len(f.Entities) + 1, Facts: len(f.Facts)}
-	nodes, err := f.nodes()
+	nodes, err := f.Nodes("seed")
 	if err != nil {
 		return r, err
 	}
-	facts, err := f.facts()
+	facts, err := f.StorageFacts("seed", storage.SlugID)
 	if err != nil {
 		return r, err
 	}
@@ -196,81 +158,4 @@ func LoadFile(g *storage.Graph, f *File, text string) (Report, error) {
 		return nil
 	})
 	return r, err
-}
-
-// SourceID is the ID of the article's SOURCE node.
-func (f *File) SourceID() uuid.UUID { return storage.SlugID(f.Source.Slug) }
-
-func (f *File) nodes() ([]*storage.Node, error) {
-	s := f.Source
-	src := &storage.Node{ID: f.SourceID(), Kind: storage.KindSource, Slug: s.Slug, Name: s.TitleEn,
-		Labels: []storage.Label{{Lang: s.Language, Text: s.Title}}, Title: s.Title, TitleEn: s.TitleEn,
-		Author: s.Author, Publisher: s.Publisher, PublisherNote: s.PublisherNote, Language: s.Language,
-		CreatedBy: "seed"}
-	if s.PublishedAt != "" {
-		t, err := time.Parse(time.RFC3339, s.PublishedAt)
-		if err != nil {
-			return nil, fmt.Errorf("source publishedAt: %w", err)
-		}
-		src.PublishedAt = &t
-	}
-	out := []*storage.Node{src}
-	seen := map[string]bool{s.Slug: true}
-	for _, e := range f.Entities {
-		if seen[e.Slug] {
-			return nil, fmt.Errorf("entity slug %q appears twice", e.Slug)
-		}
-		seen[e.Slug] = true
-		n := &storage.Node{ID: storage.SlugID(e.Slug), Kind: storage.Kind(e.Kind), Slug: e.Slug, Name: e.Name,
-			Aliases: e.Aliases, Description: e.Description, Year: e.Attrs.Year, OrgType: e.Attrs.OrgType,
-			PlaceType: e.Attrs.PlaceType, Code: e.Attrs.Code, ProductType: e.Attrs.ProductType,
-			Status: e.Attrs.Status, Programme: e.Attrs.Programme, CreatedBy: "seed"}
-		n.Labels = []storage.Label{{Lang: "en", Text: e.Name}}
-		if e.Vi != "" {
-			n.Labels = append(n.Labels, storage.Label{Lang: "vi", Text: e.Vi})
-		}
-		out = append(out, n)
-	}
-	return out, nil
-}
-
-func (f *File) facts() ([]*storage.Fact, error) {
-	out := make([]*storage.Fact, 0, len(f.Facts))
-	ids := map[uuid.UUID]int{}
-	for i, x := range f.Facts {
-		fact := &storage.Fact{Subject: storage.SlugID(x.Subject), Predicate: storage.Predicate(x.Predicate),
-			Value: x.Value, Measure: x.Measure, Quantity: x.Quantity, Tier: storage.Tier(x.Tier),
-			Role: x.Role, Former: x.Former, Negated: x.Negated, CreatedBy: "seed"}
-		if x.Object != "" {
-			fact.Object = storage.SlugID(x.Object)
-		}
-		for _, d := range []struct {
-			in  string
-			out **storage.Date
-		}{{x.Date, &fact.Date}, {x.Start, &fact.Start}, {x.End, &fact.End}} {
-			if d.in == "" {
-				continue
-			}
-			v, err := storage.ParseDate(d.in)
-			if err != nil {
-				return nil, fmt.Errorf("fact %d: %w", i, err)
-			}
-			*d.out = &v
-		}
-		for _, e := range x.Evidence {
-			fact.Evidence = append(fact.Evidence, storage.Evidence{Source: f.SourceID(), Quote: e.Quote, Gloss: e.Gloss, Note: e.Note})
-		}
-		key := storage.FactKey(fact)
-		if x.Predicate == string(storage.PredQuotedIn) && len(x.Evidence) > 0 {
-			// Several statements share subject and predicate; the quote tells them apart.
-			key += "|" + x.Evidence[0].Quote
-		}
-		fact.ID = uuid.NewSHA1(storage.Namespace, []byte("fact:"+key))
-		if j, dup := ids[fact.ID]; dup {
-			return nil, fmt.Errorf("facts %d and %d state the same thing", j, i)
-		}
-		ids[fact.ID] = i
-		out = append(out, fact)
-	}
-	return out, nil
 }

@@ -2,6 +2,7 @@ package seed_test
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -98,6 +99,71 @@ func TestQuotesVerbatim(t *testing.T) {
 		}
 	}
 	t.Logf("%d quotes checked", n)
+}
+
+// TestInferencePolicy holds the seed to the inference policy
+// (docs/inference.md): every inferred fact names a rule of the policy, says
+// why, and quotes the article verbatim; no evidence note states an inference
+// (it belongs in the fact's inference); the organizations the article
+// introduces among China's leading firms have an inferred CN country; and the
+// rules the code knows are those the document describes, one heading each.
+func TestInferencePolicy(t *testing.T) {
+	f := parse(t)
+	inferred := map[string]string{} // subject COUNTRY value -> rule, for the checks below
+	for i, fact := range f.Facts {
+		what := fmt.Sprintf("fact %d (%s %s %s%s)", i, fact.Subject, fact.Predicate, fact.Object, fact.Value)
+		for j, e := range fact.Evidence {
+			if l := strings.ToLower(e.Note); strings.Contains(l, "infer") || strings.Contains(l, "implied") || strings.Contains(l, "implies") {
+				t.Errorf("%s evidence %d: the note states an inference; make the fact inferred under a rule of docs/inference.md:\n\t%s", what, j, e.Note)
+			}
+		}
+		in := fact.Inference
+		if in == nil {
+			continue
+		}
+		if storage.FindInferenceRule(in.Rule) == nil {
+			t.Errorf("%s: rule %q is not in the inference policy", what, in.Rule)
+		}
+		if strings.TrimSpace(in.Reasoning) == "" {
+			t.Errorf("%s: inferred with no reasoning", what)
+		}
+		for j, e := range fact.Evidence {
+			if strings.TrimSpace(e.Quote) == "" || !strings.Contains(seed.Article, e.Quote) {
+				t.Errorf("%s evidence %d: the quote that grounds the inference is not verbatim in the article: %q", what, j, e.Quote)
+			}
+		}
+		if fact.Predicate == string(storage.PredCountry) {
+			inferred[fact.Subject+" "+fact.Value] = in.Rule
+		}
+	}
+	for _, slug := range []string{"alibaba", "tencent-holdings", "huawei", "sensetime"} {
+		if rule := inferred[slug+" CN"]; rule != "COUNTRY_FROM_GROUPING" {
+			t.Errorf("%s: want an inferred COUNTRY CN fact under COUNTRY_FROM_GROUPING, have %q", slug, rule)
+		}
+	}
+	for _, slug := range []string{"ibm", "amazon-web-services"} {
+		if inferred[slug+" US"] == "" {
+			t.Errorf("%s: want its COUNTRY US fact inferred", slug)
+		}
+	}
+
+	doc, err := os.ReadFile("../docs/inference.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var documented []string
+	for _, line := range strings.Split(string(doc), "\n") {
+		if name, ok := strings.CutPrefix(line, "### "); ok {
+			documented = append(documented, name)
+		}
+	}
+	var known []string
+	for _, r := range storage.InferenceRules {
+		known = append(known, r.Name)
+	}
+	if !slices.Equal(documented, known) {
+		t.Errorf("docs/inference.md describes the rules %v; storage.InferenceRules has %v (same names, same order)", documented, known)
+	}
 }
 
 func TestFactsReferenceEntities(t *testing.T) {

@@ -97,7 +97,7 @@ func (g *Graph) CountFacts(q FactQuery, by []Dimension) ([]Group, error) {
 		if err != nil {
 			return err
 		}
-		out, err = newClassifier(s).count(facts, by)
+		out, err = newClassifier(s, q).count(facts, by)
 		return err
 	})
 	if err != nil {
@@ -135,7 +135,7 @@ func (g *Graph) TimeSeries(q FactQuery, by []Dimension) ([]Series, error) {
 			return err
 		}
 		facts = slices.DeleteFunc(facts, func(f *Fact) bool { return f.Year == 0 })
-		c := newClassifier(s)
+		c := newClassifier(s, q)
 		// A series' distinct subjects are not the sum of its years': count both.
 		if totals, err = c.count(facts, by); err != nil {
 			return err
@@ -208,10 +208,12 @@ type classifier struct {
 	s         Snapshot
 	nodes     map[uuid.UUID]*Node
 	countries map[uuid.UUID]string
+	// excludeInferred: a country from an inferred COUNTRY fact is unknown.
+	excludeInferred bool
 }
 
-func newClassifier(s Snapshot) *classifier {
-	return &classifier{s: s, nodes: map[uuid.UUID]*Node{}, countries: map[uuid.UUID]string{}}
+func newClassifier(s Snapshot, q FactQuery) *classifier {
+	return &classifier{s: s, nodes: map[uuid.UUID]*Node{}, countries: map[uuid.UUID]string{}, excludeInferred: q.ExcludeInferred}
 }
 
 // count groups facts by the dimensions in by, ordered by compareGroups.
@@ -254,7 +256,8 @@ func (c *classifier) node(id uuid.UUID) (*Node, error) {
 }
 
 // country is the node's country: a place's own code, else the value of its
-// active COUNTRY fact (the first in code order if it has several); "" if none.
+// active COUNTRY fact (the first in code order if it has several; not an
+// inferred one when the query excludes them); "" if none.
 func (c *classifier) country(id uuid.UUID) (string, error) {
 	if id == uuid.Nil {
 		return "", nil
@@ -277,6 +280,9 @@ func (c *classifier) country(id uuid.UUID) (string, error) {
 			f, err := c.s.Fact(fid)
 			if err != nil {
 				return "", err
+			}
+			if c.excludeInferred && f.Inference != nil {
+				continue
 			}
 			if code == "" || f.Value < code {
 				code = f.Value

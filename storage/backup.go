@@ -307,7 +307,7 @@ func (b *BackupReader) Load(g *Graph) (records int64, rep ImportReport, err erro
 	case importErr != nil:
 		return f.records, imp, fmt.Errorf("the backup is whole but does not load: %w", importErr)
 	}
-	if n := int64(imp.Nodes + imp.Texts + imp.Facts + imp.Saved); n != f.records {
+	if n := int64(imp.Nodes + imp.Texts + imp.Facts + imp.Revisions + imp.Saved); n != f.records {
 		return f.records, imp, fmt.Errorf("the backup holds %d records but %d loaded", f.records, n)
 	}
 	return f.records, imp, nil

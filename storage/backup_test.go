@@ -107,10 +107,11 @@ func TestBackupFormat(t *testing.T) {
 	if tail.Trailer.SHA256 != hex.EncodeToString(sum[:]) || tail.Trailer.Records != records || info.Records != records {
 		t.Errorf("trailer %+v, want %d records and sha256 %x", tail.Trailer, records, sum)
 	}
-	// Records: nodes, texts, facts, saved queries; no index or adjacency key.
-	want := stats.Nodes + 1 + stats.Facts + 2
+	// Records: nodes, texts, facts, revisions (seededGraph's 3), saved
+	// queries; no index or adjacency key.
+	want := stats.Nodes + 1 + stats.Facts + 3 + 2
 	if int(records) != want {
-		t.Errorf("%d records, want %d (nodes, 1 text, facts, 2 saved queries)", records, want)
+		t.Errorf("%d records, want %d (nodes, 1 text, facts, 3 revisions, 2 saved queries)", records, want)
 	}
 	if !strings.HasPrefix(lines[len(lines)-2], `{"saved":{"name":"sponsors"`) || !strings.HasPrefix(lines[1], `{"node":`) {
 		t.Errorf("records out of order: first %.40s, last %.40s", lines[1], lines[len(lines)-2])

@@ -22,13 +22,16 @@ import (
 
 // Record is one line of a JSON-lines export: exactly one of its fields is set.
 // An export lists every node, then every source text, then every fact, each in
-// ID order, so that exporting the same graph twice gives the same bytes. A
-// backup (backup.go) lists the saved queries after them, by name.
+// ID order, then the entities' revisions, by node ID and number, so that
+// exporting the same graph twice gives the same bytes (a graph without
+// revisions exports as it did before they existed). A backup (backup.go)
+// lists the saved queries after them, by name.
 type Record struct {
-	Node  *Node       `json:"node,omitempty"`
-	Text  *SourceText `json:"text,omitempty"`
-	Fact  *Fact       `json:"fact,omitempty"`
-	Saved *SavedQuery `json:"saved,omitempty"`
+	Node     *Node       `json:"node,omitempty"`
+	Text     *SourceText `json:"text,omitempty"`
+	Fact     *Fact       `json:"fact,omitempty"`
+	Revision *Revision   `json:"revision,omitempty"`
+	Saved    *SavedQuery `json:"saved,omitempty"`
 }
 
 // SourceText is the full text of a SOURCE node, kept apart from the node.
@@ -63,7 +66,10 @@ func exportScan(s Snapshot, fn func(Record) error) error {
 	if err != nil {
 		return err
 	}
-	return s.Facts(func(f *Fact) error { return fn(Record{Fact: f}) })
+	if err := s.Facts(func(f *Fact) error { return fn(Record{Fact: f}) }); err != nil {
+		return err
+	}
+	return s.Revisions(uuid.Nil, func(r *Revision) error { return fn(Record{Revision: r}) })
 }
 
 // Vocab is the IRI namespace of policygraph's RDF vocabulary: classes (Vocab +
@@ -107,6 +113,8 @@ func (g *Graph) ExportNQuads(w io.Writer) error {
 				q.quad(iri(r.Text.ID), Vocab+"text", lit(r.Text.Text), "")
 			case r.Fact != nil:
 				q.fact(r.Fact)
+			case r.Revision != nil:
+				q.revision(r.Revision)
 			}
 			return q.err
 		})
@@ -264,8 +272,41 @@ func (q *quadWriter) fact(f *Fact) {
 	q.quad(s, Vocab+"createdAt", typed(f.CreatedAt.Format(time.RFC3339Nano), xsdDateTime), "")
 	q.str(s, "createdBy", f.CreatedBy)
 	q.retraction(s, f.ID, f.Retraction)
+	if in := f.Inference; in != nil {
+		b := fmt.Sprintf("_:i%x", f.ID[:])
+		q.quad(s, Vocab+"inference", b, "")
+		q.str(b, "rule", in.Rule)
+		q.str(b, "reasoning", in.Reasoning)
+	}
 	if f.Active() && object != "" {
 		q.quad(iri(f.Subject), Vocab+string(f.Predicate), object, s)
+	}
+}
+
+// revision describes an entity's revision as a blank node of the entity:
+// Vocab+"revision", with its number, time, author and the previous values
+// that are set (name, description, labels, aliases, classification).
+func (q *quadWriter) revision(r *Revision) {
+	b := fmt.Sprintf("_:v%x_%d", r.Node[:], r.Seq)
+	q.quad(iri(r.Node), Vocab+"revision", b, "")
+	q.quad(b, Vocab+"seq", typed(r.Seq, xsdInteger), "")
+	q.quad(b, Vocab+"at", typed(r.At.Format(time.RFC3339Nano), xsdDateTime), "")
+	q.str(b, "by", r.By)
+	n := r.Previous
+	q.str(b, "name", n.Name)
+	for _, l := range n.Labels {
+		q.quad(b, rdfsLabel, lit(l.Text)+"@"+l.Lang, "")
+	}
+	for _, a := range n.Aliases {
+		q.str(b, "alias", a)
+	}
+	q.str(b, "description", n.Description)
+	if n.Year != 0 {
+		q.quad(b, Vocab+"year", typed(n.Year, xsdInteger), "")
+	}
+	for _, f := range []struct{ p, v string }{{"orgType", n.OrgType}, {"placeType", n.PlaceType}, {"code", n.Code},
+		{"productType", n.ProductType}, {"status", n.Status}, {"programme", n.Programme}} {
+		q.str(b, f.p, f.v)
 	}
 }
 
@@ -306,7 +347,7 @@ func (w *txnBulkWriter) Cancel() { w.pairs = nil }
 
 // ImportReport says what Import loaded.
 type ImportReport struct {
-	Nodes, Texts, Facts, Saved int
+	Nodes, Texts, Facts, Revisions, Saved int
 	// Edges counts adjacency entries written: two per fact that links two
 	// entities, one per literal fact.
 	Edges int
@@ -317,7 +358,7 @@ type ImportReport struct {
 
 // Import loads a JSON-lines export (see ExportJSONL) into an empty graph with the
 // KV's batch writer. Records must come in export order (nodes, texts, facts,
-// then saved queries, which only a backup's records hold).
+// revisions, then saved queries, which only a backup's records hold).
 // Each node is validated as a write would; each fact's predicate, subject and
 // object kinds and evidence quotes are checked against the records before it.
 // It is not one transaction: on an error the store holds part of the data, so
@@ -349,6 +390,7 @@ func (g *Graph) Import(r io.Reader) (rep ImportReport, err error) {
 	}()
 	im := &importer{w: w, kinds: map[uuid.UUID]uint8{}, texts: map[uuid.UUID]string{}, slugs: newSlugSet(),
 		quotes: map[quoteKey]bool{}, saved: map[string]bool{}}
+	im.lastRevision.seq = -1
 	if err := im.run(r); err != nil {
 		return im.rep, err
 	}
@@ -365,7 +407,13 @@ func (g *Graph) Import(r io.Reader) (rep ImportReport, err error) {
 type importer struct {
 	w     BulkWriter
 	rep   ImportReport
-	stage int // 0 nodes, 1 texts, 2 facts, 3 saved queries
+	stage int // 0 nodes, 1 texts, 2 facts, 3 revisions, 4 saved queries
+	// lastRevision is the node and number of the revision before, which the
+	// next must follow (the same node's next number, or a later node's 1).
+	lastRevision struct {
+		node uuid.UUID
+		seq  int
+	}
 	// kinds and slugs are per node, so their size grows with the graph and
 	// not with the import's budget: kinds holds an index into Kinds (plus
 	// one), and slugs hashes rather than strings.
@@ -465,8 +513,20 @@ func decodeImportLine(l *importLine, b []byte) {
 		l.rec, l.invalid = encodeNode(l.r.Node)
 		l.nodeIdx = nodeIndexKeys(l.r.Node)
 	case l.r.Fact != nil:
+		if l.invalid = validateInference(l.r.Fact.Inference); l.invalid != nil {
+			return
+		}
 		l.rec, l.invalid = encodeFact(l.r.Fact)
 		l.factIdx = factIndexKeys(l.r.Fact)
+	case l.r.Revision != nil:
+		if l.r.Revision.Previous == nil {
+			l.invalid = errors.New("a revision with no previous record")
+			return
+		}
+		if l.invalid = validateNode(l.r.Revision.Previous); l.invalid != nil {
+			return
+		}
+		l.rec, l.invalid = encodeRevision(l.r.Revision)
 	case l.r.Saved != nil:
 		if l.invalid = validateSavedQuery(l.r.Saved); l.invalid != nil {
 			return
@@ -567,7 +627,7 @@ func (im *importer) set(k, v []byte) error { return im.w.Set(k, v) }
 
 func (im *importer) advance(stage int, what string) error {
 	if stage < im.stage {
-		return fmt.Errorf("a %s record after later records: an export lists nodes, then texts, then facts (then a backup's saved queries)", what)
+		return fmt.Errorf("a %s record after later records: an export lists nodes, then texts, then facts, then revisions (then a backup's saved queries)", what)
 	}
 	im.stage = stage
 	return nil
@@ -602,8 +662,13 @@ func (im *importer) record(l *importLine) error {
 			return err
 		}
 		return im.fact(l)
+	case r.Revision != nil:
+		if err := im.advance(3, "revision"); err != nil {
+			return err
+		}
+		return im.revision(l)
 	case r.Saved != nil:
-		if err := im.advance(3, "saved query"); err != nil {
+		if err := im.advance(4, "saved query"); err != nil {
 			return err
 		}
 		if l.invalid != nil {
@@ -616,7 +681,33 @@ func (im *importer) record(l *importLine) error {
 		im.rep.Saved++
 		return im.set(savedKey(r.Saved.Name), l.rec)
 	}
-	return errors.New("a record with no node, text, fact or saved query")
+	return errors.New("a record with no node, text, fact, revision or saved query")
+}
+
+func (im *importer) revision(l *importLine) error {
+	r := l.r.Revision
+	if l.invalid != nil {
+		return l.invalid
+	}
+	if _, ok := im.kindOf(r.Node); !ok {
+		return fmt.Errorf("revision %d of %s, which is no node above", r.Seq, r.Node)
+	}
+	if r.Previous.ID != r.Node {
+		return fmt.Errorf("revision %d of %s holds a record of %s", r.Seq, r.Node, r.Previous.ID)
+	}
+	last := im.lastRevision
+	want := 1
+	if last.node == r.Node {
+		want = last.seq + 1
+	} else if last.seq >= 0 && bytes.Compare(r.Node[:], last.node[:]) < 0 {
+		return fmt.Errorf("revisions of %s after those of %s: an export lists them by node ID", r.Node, last.node)
+	}
+	if r.Seq != want {
+		return fmt.Errorf("revision %d of %s, want revision %d", r.Seq, r.Node, want)
+	}
+	im.lastRevision.node, im.lastRevision.seq = r.Node, r.Seq
+	im.rep.Revisions++
+	return im.set(revisionKey(r.Node, r.Seq), l.rec)
 }
 
 func (im *importer) node(l *importLine) error {

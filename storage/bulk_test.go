@@ -12,8 +12,9 @@ import (
 	"policygraph/storage"
 )
 
-// seededGraph is a test graph holding the seed, with one fact and one entity
-// retracted so that exports cover retractions too.
+// seededGraph is a test graph holding the seed (inferred facts among its
+// facts), with one fact retracted and two entities updated, so that exports
+// cover retractions and revisions too.
 func seededGraph(t testing.TB) *storage.Graph {
 	t.Helper()
 	g := newGraph(t)
@@ -26,6 +27,11 @@ func seededGraph(t testing.TB) *storage.Graph {
 	}
 	if _, err := g.RetractFact(facts[0].ID, "test", "a retracted fact for the export"); err != nil {
 		t.Fatalf("RetractFact: %v", err)
+	}
+	for _, slug := range []string{"transwarp", "qualcomm", "transwarp"} {
+		if _, err := g.UpdateNode(storage.SlugID(slug), storage.NodePatch{Description: ptr("revised " + slug), By: "test"}); err != nil {
+			t.Fatalf("UpdateNode: %v", err)
+		}
 	}
 	return g
 }
@@ -62,8 +68,11 @@ func testRoundTrip(t *testing.T, bulkMemory int) {
 		t.Fatalf("Import: %v", err)
 	}
 	stats, _ := g.Stats()
-	if rep.Nodes != stats.Nodes || rep.Facts != stats.Facts || rep.Texts != 1 {
-		t.Errorf("Import = %+v, want %d nodes, %d facts, 1 text", rep, stats.Nodes, stats.Facts)
+	if rep.Nodes != stats.Nodes || rep.Facts != stats.Facts || rep.Texts != 1 || rep.Revisions != 3 {
+		t.Errorf("Import = %+v, want %d nodes, %d facts, 1 text, 3 revisions", rep, stats.Nodes, stats.Facts)
+	}
+	if !strings.Contains(first.String(), `"inference":{"rule":"COUNTRY_FROM_GROUPING"`) {
+		t.Errorf("the export carries no inference")
 	}
 	if fresh.Version() <= before {
 		t.Errorf("Version after import = %d, want > %d", fresh.Version(), before)
@@ -131,11 +140,28 @@ func TestImportRejects(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.SplitAfter(b.String(), "\n")
+	var nodes, revisions, facts []string
+	for _, l := range lines {
+		switch {
+		case strings.HasPrefix(l, `{"node":`):
+			nodes = append(nodes, l)
+		case strings.HasPrefix(l, `{"revision":`):
+			revisions = append(revisions, l)
+		case strings.HasPrefix(l, `{"fact":`):
+			facts = append(facts, l)
+		}
+	}
+	allNodes := strings.Join(nodes, "")
 	tests := []struct {
 		name, input, want string
 	}{
 		{"not empty", b.String(), "not empty"},
-		{"fact before its nodes", lines[len(lines)-2], "subject"},
+		{"fact before its nodes", facts[len(facts)-1], "subject"},
+		{"an unknown inference rule", strings.Replace(b.String(), `"rule":"COUNTRY_FROM_GROUPING"`, `"rule":"HUNCH"`, 1), "unknown inference rule"},
+		{"a revision of no node above", revisions[0], "no node above"},
+		{"a revision before the facts", allNodes + revisions[0] + facts[0], "a fact record after later records"},
+		{"a revision missing", allNodes + revisions[1], "want revision 1"},
+		{"a revision twice", allNodes + revisions[0] + revisions[0], "want revision 2"},
 		{"garbage", "{nope\n", "line 1"},
 		// Lines are decoded in chunks of 256 on several goroutines: the
 		// number is still the line's, and an error stops the rest.

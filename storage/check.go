@@ -200,6 +200,37 @@ func checkTx(tx Txn, rep *CheckReport) error {
 		return err
 	}
 
+	// Revisions: each of an existing node, numbered 1, 2... in key order, and
+	// holding a record of that node.
+	lastSeq := map[uuid.UUID]int{}
+	err = tx.Scan(kindPrefix(prefixRevision), false, func(k, v []byte) error {
+		key, err := ParseKey(k)
+		if err != nil {
+			problem(k, "%v", err)
+			return nil
+		}
+		r, err := decodeRevision(v)
+		if err != nil {
+			problem(k, "revision record does not decode: %v", err)
+			return nil
+		}
+		switch {
+		case nodes[key.Node] == nil:
+			problem(k, "revision of a missing node %s", key.Node)
+		case r.Node != key.Node || r.Previous.ID != key.Node:
+			problem(k, "revision record is of node %s (previous record %s)", r.Node, r.Previous.ID)
+		case r.Seq != key.Seq:
+			problem(k, "revision record has number %d", r.Seq)
+		case key.Seq != lastSeq[key.Node]+1:
+			problem(k, "revision %d follows revision %d", key.Seq, lastSeq[key.Node])
+		}
+		lastSeq[key.Node] = key.Seq
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+
 	// Every owned key is present with its value...
 	keys := make([]string, 0, len(want))
 	for k := range want {

@@ -47,6 +47,17 @@ func TestCheckFindsEachKindOfDamage(t *testing.T) {
 		{"fact without its subject", func(w *sponsorshipWorld, f *Fact, tx Txn) error { return tx.Delete(nodeKey(w.orgs[1])) }, "subject"},
 		{"undecodable record", func(w *sponsorshipWorld, f *Fact, tx Txn) error { return tx.Set(factKey(f.ID), []byte("{")) }, "does not decode"},
 		{"unknown key", func(w *sponsorshipWorld, f *Fact, tx Txn) error { return tx.Set([]byte("Zzz"), nil) }, "key of no known kind"},
+		{"revision of a missing node", func(w *sponsorshipWorld, f *Fact, tx Txn) error {
+			b, _ := encodeRevision(&Revision{Node: f.ID, Seq: 1, Previous: &Node{ID: f.ID, Kind: KindEvent, Name: "E"}})
+			return tx.Set(revisionKey(f.ID, 1), b)
+		}, "revision of a missing node"},
+		{"revision out of sequence", func(w *sponsorshipWorld, f *Fact, tx Txn) error {
+			b, _ := encodeRevision(&Revision{Node: w.orgs[0], Seq: 2, Previous: &Node{ID: w.orgs[0], Kind: KindOrganization, Name: "O"}})
+			return tx.Set(revisionKey(w.orgs[0], 2), b)
+		}, "revision 2 follows revision 0"},
+		{"undecodable revision", func(w *sponsorshipWorld, f *Fact, tx Txn) error {
+			return tx.Set(revisionKey(w.orgs[0], 1), []byte{recordRevision})
+		}, "revision record does not decode"},
 	}
 	for _, d := range damage {
 		t.Run(d.name, func(t *testing.T) {

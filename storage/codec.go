@@ -22,10 +22,30 @@ import (
 // profiles of the headline query (see BENCHMARKS.md). Format 1 stored JSON;
 // decode still reads it (the first byte is '{'), so a format-1 store opens and
 // its records are rewritten in the compact form as they change.
+//
+// A fact record may end with optional fields, each a tag byte and its
+// payload, which a record without them does not hold: a record written
+// before a field existed decodes unchanged, and one without the field
+// encodes byte for byte as it did (so stores need no migration, and exports
+// and backups of them do not change): factInference (Fact.Inference) and
+// factDisputedBy (Fact.DisputedBy).
+//
+// A revision record (recordRevision, under an 'r' key) is the entity's node
+// and the revision's number, time and author, then the previous node record
+// as encodeNode writes it.
 
 const (
-	recordNode byte = 0xA1
-	recordFact byte = 0xA2
+	recordNode     byte = 0xA1
+	recordFact     byte = 0xA2
+	recordRevision byte = 0xA3
+)
+
+// The optional trailing fields of a fact record, in the order they are
+// written (ascending tags, each at most once); an unknown tag is a malformed
+// record.
+const (
+	factInference  byte = 0x01 // the rule, then the reasoning
+	factDisputedBy byte = 'D'  // a count, then that many IDs
 )
 
 var errBadRecord = errors.New("malformed record")
@@ -262,6 +282,18 @@ func encodeFact(f *Fact) ([]byte, error) {
 	e.time(f.CreatedAt)
 	e.str(f.CreatedBy)
 	e.retraction(f.Retraction)
+	if in := f.Inference; in != nil {
+		e.b = append(e.b, factInference)
+		e.str(in.Rule)
+		e.str(in.Reasoning)
+	}
+	if len(f.DisputedBy) > 0 {
+		e.b = append(e.b, factDisputedBy)
+		e.int(len(f.DisputedBy))
+		for _, id := range f.DisputedBy {
+			e.id(id)
+		}
+	}
 	return e.b, nil
 }
 
@@ -300,8 +332,59 @@ func decodeFact(b []byte) (*Fact, error) {
 	f.CreatedAt = d.time()
 	f.CreatedBy = d.str()
 	f.Retraction = d.retraction()
-	if d.err == nil && len(d.b) != 0 {
-		d.err = errBadRecord
+	// The optional fields: each at most once, in tag order.
+	last := byte(0)
+	for d.err == nil && len(d.b) > 0 {
+		tag := d.take(1)[0]
+		if tag <= last {
+			d.err = errBadRecord
+			break
+		}
+		last = tag
+		switch tag {
+		case factInference:
+			f.Inference = &Inference{Rule: d.str(), Reasoning: d.str()}
+		case factDisputedBy:
+			c := d.count()
+			f.DisputedBy = make([]uuid.UUID, c)
+			for i := range f.DisputedBy {
+				f.DisputedBy[i] = d.id()
+			}
+		default:
+			d.err = errBadRecord
+		}
 	}
 	return f, d.err
+}
+
+func encodeRevision(r *Revision) ([]byte, error) {
+	node, err := encodeNode(r.Previous)
+	if err != nil {
+		return nil, err
+	}
+	e := encoder{b: make([]byte, 0, 64+len(r.By)+len(node))}
+	e.b = append(e.b, recordRevision)
+	e.id(r.Node)
+	e.int(r.Seq)
+	e.time(r.At)
+	e.str(r.By)
+	e.b = append(e.b, node...)
+	return e.b, nil
+}
+
+func decodeRevision(b []byte) (*Revision, error) {
+	if len(b) == 0 || b[0] != recordRevision {
+		return nil, errBadRecord
+	}
+	d := decoder{b: b[1:]}
+	r := &Revision{Node: d.id(), Seq: d.int(), At: d.time(), By: d.str()}
+	if d.err != nil {
+		return nil, d.err
+	}
+	n, err := decodeNode(d.b)
+	if err != nil {
+		return nil, err
+	}
+	r.Previous = n
+	return r, nil
 }

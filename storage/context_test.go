@@ -28,6 +28,10 @@ func TestEveryReadHonoursTheContext(t *testing.T) {
 	if _, err := x.g.PutSavedQuery(storage.SavedQuery{Name: "q", Query: "{ stats { facts } }"}); err != nil {
 		t.Fatal(err)
 	}
+	desc := "revised"
+	if _, err := x.g.UpdateNode(x.qualcomm.ID, storage.NodePatch{Description: &desc}); err != nil {
+		t.Fatal(err)
+	}
 	many := make([]uuid.UUID, 200) // more records than a context check is apart
 	for i := range many {
 		many[i] = x.qualcomm.ID
@@ -91,6 +95,11 @@ func TestEveryReadHonoursTheContext(t *testing.T) {
 		},
 		"FilterEntities": func(g *storage.Graph) error {
 			_, err := g.FilterEntities([]uuid.UUID{x.qualcomm.ID}, storage.EntityQuery{Country: "US"})
+			return err
+		},
+		"Revisions": func(g *storage.Graph) error { _, err := g.Revisions(x.qualcomm.ID); return err },
+		"CountryInferred": func(g *storage.Graph) error {
+			_, err := g.CountryInferred(many, "US")
 			return err
 		},
 		"Read": func(g *storage.Graph) error {

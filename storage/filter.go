@@ -200,7 +200,7 @@ const (
 type factScope struct{ negated, retracted bool }
 
 func scopeOf(q *FactQuery) factScope {
-	return factScope{negated: q.Keeps(true), retracted: q.IncludeRetracted}
+	return factScope{negated: q.Keeps(true), retracted: q.ScansRetracted()}
 }
 
 // factIndexOf picks the index q's own fields name, the most selective first;
@@ -265,15 +265,19 @@ func entityIndexOf(q *EntityQuery) entityIndex {
 // remembering the lookups it makes (subjects' countries, nodes' kinds,
 // series' editions) for the rest of the list.
 type factEval struct {
-	s         Snapshot
-	countries map[countryOf]bool
-	kinds     map[uuid.UUID]Kind
-	editions  map[uuid.UUID][]uuid.UUID
+	s Snapshot
+	// excludeInferred is the outermost query's ExcludeInferred: a country
+	// matched in any clause then rests on a stated COUNTRY fact.
+	excludeInferred bool
+	countries       map[countryOf]bool
+	kinds           map[uuid.UUID]Kind
+	editions        map[uuid.UUID][]uuid.UUID
 }
 
 type countryOf struct {
-	node uuid.UUID
-	code string
+	node   uuid.UUID
+	code   string
+	stated bool // only a COUNTRY fact that is not inferred counts
 }
 
 func newFactEval(s Snapshot) *factEval {
@@ -303,15 +307,16 @@ func (e *factEval) match(f *Fact, q *FactQuery) (bool, error) {
 		q.Object != uuid.Nil && f.Object != q.Object ||
 		q.Tier != "" && f.Tier != q.Tier ||
 		q.Negated != nil && f.Negated != *q.Negated ||
+		q.Disputed != nil && f.Disputed() != *q.Disputed ||
 		q.YearFrom != nil && f.Year < *q.YearFrom || q.YearTo != nil && f.Year > *q.YearTo {
 		return false, nil
 	}
 	if q.SubjectCountry != "" {
-		k := countryOf{f.Subject, q.SubjectCountry}
+		k := countryOf{f.Subject, q.SubjectCountry, q.ExcludeInferred || e.excludeInferred}
 		ok, seen := e.countries[k]
 		if !seen {
 			var err error
-			if ok, err = e.s.HasValue(f.Subject, PredCountry, q.SubjectCountry); err != nil {
+			if ok, err = hasCountry(e.s, f.Subject, q.SubjectCountry, k.stated); err != nil {
 				return false, err
 			}
 			e.countries[k] = ok
@@ -396,9 +401,10 @@ func (g *Graph) FilterFactLists(lists []FactList) ([][]*Fact, error) {
 	err := g.view(func(s Snapshot) error {
 		ev := newFactEval(s)
 		for i, l := range lists {
+			ev.excludeInferred = l.Query.ExcludeInferred
 			inScope := make([]*Fact, 0, len(l.Facts))
 			for _, f := range l.Facts {
-				if (l.Query.IncludeRetracted || f.Retraction == nil) && l.Query.Keeps(f.Negated) {
+				if l.Query.KeepsRecord(f) && l.Query.Keeps(f.Negated) {
 					inScope = append(inScope, f)
 				}
 			}

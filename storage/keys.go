@@ -27,6 +27,7 @@ import (
 //	value     'v' | pred 0x00 | value 0x00 | fact(16)  -> subject(16)   (active facts only)
 //	year      'y' | pred 0x00 | year(2) | fact(16)     -> ""            (active facts only)
 //	nodeyear  'a' | kind 0x00 | year(2) | id(16)       -> ""
+//	revision  'r' | node(16) | seq(4)                 -> Revision (codec.go): the node before its seq-th update
 //	saved     'Q' | name                              -> SavedQuery (JSON)
 //	guard     'g' | id(16)                            -> never present (see guardKey)
 //
@@ -53,6 +54,7 @@ const (
 	prefixNodeYear = 'a'
 	prefixSaved    = 'Q'
 	prefixGuard    = 'g'
+	prefixRevision = 'r'
 )
 
 // wholeName marks the name-index term of a whole name (after the prefix).
@@ -94,6 +96,7 @@ var keyKinds = map[KeyKind]struct {
 	prefixNodeYear: {"nodeyear", "node year index entry", true},
 	prefixSaved:    {"saved", "saved query", false},
 	prefixGuard:    {"guard", "guard key", false},
+	prefixRevision: {"revision", "entity revision", false},
 }
 
 // ownedKinds are the kinds of key records own, in prefix order.
@@ -133,6 +136,8 @@ type Key struct {
 	// Whole marks a name entry of a whole name, not of a word.
 	Whole bool
 	Year  int
+	// Seq is a revision's number among its node's (Node), from 1.
+	Seq int
 }
 
 // ParseKey reads a key back into its parts; it inverts every key builder of
@@ -208,6 +213,13 @@ func ParseKey(k []byte) (Key, error) {
 		key.Predicate, key.Text = Predicate(pred), value
 		copy(key.ID[:], tail)
 		return key, nil
+	case prefixRevision:
+		if len(rest) != 16+4 {
+			return bad(fmt.Sprintf("%d bytes, want 21", len(k)))
+		}
+		copy(key.Node[:], rest)
+		key.Seq = int(binary.BigEndian.Uint32(rest[16:]))
+		return key, nil
 	case prefixYear, prefixNodeYear:
 		s, tail, ok := cutZero(rest)
 		if !ok || len(tail) != 2+16 {
@@ -267,6 +279,8 @@ func (k Key) Bytes() []byte {
 		return nodeYearKey(k.EntityKind, k.Year, k.ID)
 	case prefixSaved:
 		return savedKey(k.Text)
+	case prefixRevision:
+		return revisionKey(k.Node, k.Seq)
 	}
 	return nil
 }
@@ -302,6 +316,8 @@ func (k Key) String() string {
 		return fmt.Sprintf("nodeyear %s %d %s", k.EntityKind, k.Year, k.ID)
 	case prefixSaved:
 		return fmt.Sprintf("saved %q", k.Text)
+	case prefixRevision:
+		return fmt.Sprintf("revision %s %d", k.Node, k.Seq)
 	}
 	return k.Kind.String()
 }
@@ -342,6 +358,8 @@ func (k Key) parts() []keyPart {
 		return append(out, str("pred", string(k.Predicate)), year, id("fact", k.ID))
 	case prefixNodeYear:
 		return append(out, str("kind", string(k.EntityKind)), year, id("id", k.ID))
+	case prefixRevision:
+		return append(out, id("node", k.Node), keyPart{"seq", seqBytes(k.Seq), false})
 	}
 	return out
 }
@@ -540,6 +558,26 @@ func nodeYearFrom(kind Kind, year int) []byte {
 
 func nodeYearKey(kind Kind, year int, id uuid.UUID) []byte {
 	return append(nodeYearFrom(kind, year), id[:]...)
+}
+
+// revisionPrefix is the prefix of node's revision keys (of every node's,
+// for uuid.Nil); revisionKey is the key of its seq-th, seq from 1, so that
+// key order is oldest first.
+func revisionPrefix(node uuid.UUID) []byte {
+	if node == uuid.Nil {
+		return []byte{prefixRevision}
+	}
+	return idKey(prefixRevision, node)
+}
+
+func seqBytes(seq int) []byte {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], uint32(seq))
+	return b[:]
+}
+
+func revisionKey(node uuid.UUID, seq int) []byte {
+	return append(idKey(prefixRevision, node), seqBytes(seq)...)
 }
 
 // savedKey is where a saved query lives, beside the graph, outside its indexes.

@@ -28,6 +28,7 @@ func ExampleParseKey() {
 		nodeYearKey(KindEvent, 2023, node),
 		savedKey("sponsors"),
 		guardKey(node),
+		revisionKey(node, 2),
 	} {
 		key, err := ParseKey(k)
 		if err != nil {
@@ -53,4 +54,5 @@ func ExampleParseKey() {
 	// nodeyear 'a' | kind "EVENT" 0x00 | year(2) 07e7 | id(16) 00112233445566778899aabbccddeeff
 	// saved    'Q' | "sponsors"
 	// guard    'g' | id(16) 00112233445566778899aabbccddeeff
+	// revision 'r' | node(16) 00112233445566778899aabbccddeeff | seq(4) 00000002
 }

@@ -34,6 +34,7 @@ var oneOfEach = []struct {
 	{nodeYearKey(KindEvent, 2023, keyNode), Key{Kind: prefixNodeYear, EntityKind: KindEvent, Year: 2023, ID: keyNode}},
 	{savedKey("sponsors-by-year"), Key{Kind: prefixSaved, Text: "sponsors-by-year"}},
 	{guardKey(keyNode), Key{Kind: prefixGuard, ID: keyNode}},
+	{revisionKey(keyNode, 2), Key{Kind: prefixRevision, Node: keyNode, Seq: 2}},
 }
 
 func TestParseKey(t *testing.T) {
@@ -146,7 +147,7 @@ func fuzzParts(k Key) (kind byte, node []byte, s1, s2 string, year int, id []byt
 	if s1 == "" {
 		s1, s2 = k.Text, ""
 	}
-	return byte(k.Kind), k.Node[:], s1, s2, k.Year, k.ID[:], k.Whole
+	return byte(k.Kind), k.Node[:], s1, s2, k.Year + k.Seq, k.ID[:], k.Whole
 }
 
 // TestFuzzKeysCoversEveryKind: FuzzKeys builds a key of every kind of the
@@ -197,6 +198,8 @@ func keyOf(kind KeyKind, node uuid.UUID, s1, s2 string, year int, id uuid.UUID, 
 		k.Predicate, k.Year, k.ID = Predicate(s1), year, id
 	case prefixNodeYear:
 		k.EntityKind, k.Year, k.ID = Kind(s1), year, id
+	case prefixRevision:
+		k.Node, k.Seq = node, year // the fuzzer's year is a revision's number here
 	default:
 		return k, false
 	}

@@ -49,6 +49,10 @@ type CommitNotifier interface {
 // ErrKeyMissing is returned by Txn.Get for an absent key.
 var ErrKeyMissing = errors.New("key missing")
 
+// ErrTxnTooBig is returned (wrapped) by a write transaction that grew past
+// what the engine commits at once.
+var ErrTxnTooBig = errors.New("transaction too big")
+
 // ErrStop ends a scan early without error: a Txn's Scan, and a Snapshot's
 // callbacks, stop and return nil when their fn returns it.
 var ErrStop = errors.New("stop scan")

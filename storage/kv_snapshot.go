@@ -240,6 +240,17 @@ func (s *kvSnapshot) SourceTexts(fn func(uuid.UUID, string) error) error {
 	}))
 }
 
+// Revisions implements Snapshot.
+func (s *kvSnapshot) Revisions(node uuid.UUID, fn func(*Revision) error) error {
+	return stopped(s.tx.Scan(revisionPrefix(node), false, func(k, v []byte) error {
+		r, err := decodeRevision(v)
+		if err != nil {
+			return fmt.Errorf("revision %x: %w", k[1:], err)
+		}
+		return fn(r)
+	}))
+}
+
 // SavedQuery implements Snapshot.
 func (s *kvSnapshot) SavedQuery(name string) (*SavedQuery, error) {
 	b, err := s.tx.Get(savedKey(name))

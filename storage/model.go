@@ -178,7 +178,7 @@ type Evidence struct {
 	Source uuid.UUID `json:"source"`
 	Quote  string    `json:"quote"`
 	Gloss  string    `json:"gloss,omitempty"` // English rendering of the quote
-	Note   string    `json:"note,omitempty"`  // how the quote supports the fact, when it is an inference
+	Note   string    `json:"note,omitempty"`  // a remark on the quote (an inferred fact says why in Fact.Inference)
 }
 
 // Retraction records who withdrew a fact, when and why. Retracted facts are kept.
@@ -212,7 +212,69 @@ type Fact struct {
 	CreatedAt  time.Time   `json:"createdAt"`
 	CreatedBy  string      `json:"createdBy,omitempty"`
 	Retraction *Retraction `json:"retraction,omitempty"`
+	// DisputedBy lists the facts that contradict this one (another tier for
+	// the same sponsorship, another country), each kept with its own
+	// evidence; the link is kept on both facts. Empty when none does.
+	DisputedBy []uuid.UUID `json:"disputedBy,omitempty"`
+	// Inference is set when the fact is inferred: its sources imply it
+	// rather than state it, by a rule of the inference policy
+	// (docs/inference.md). Nil for a fact its quotes state outright.
+	Inference *Inference `json:"inference,omitempty"`
 }
+
+// Inference says how an inferred fact follows from its evidence: the rule
+// of the inference policy it applies (one of InferenceRules) and the
+// reasoning, in words, from the quotes to the fact.
+type Inference struct {
+	Rule      string `json:"rule" yaml:"rule"`
+	Reasoning string `json:"reasoning" yaml:"reasoning"`
+}
+
+// InferenceRule is one rule of the inference policy: its name and what it
+// allows. docs/inference.md explains each; a test keeps the two alike.
+type InferenceRule struct {
+	Name, Summary string
+}
+
+// InferenceRules is the inference policy: the rules by which a fact may be
+// inferred. A fact's Inference must name one of them.
+var InferenceRules = []InferenceRule{
+	{"COUNTRY_FROM_GROUPING", "An organization the source names among a country's firms or bodies is of that country."},
+	{"COUNTRY_FROM_NAME", "An organization whose name names a country is of that country."},
+	{"COUNTRY_FROM_LOCATION", "A body of a city or region the source places in a country is of that country."},
+	{"COUNTRY_FROM_CONTRAST", "Firms the source sets against a country's firms as what changed are of that country."},
+	{"MAKER_FROM_NAME", "A product named after a firm is made by it."},
+	{"RECURRING_EVENT", "An event held every year at a place since a year had an edition each year since, at that place."},
+	{"DATE_FROM_PUBLICATION", "A relative time (\"5 years ago\", \"this week\", \"in February\") is resolved from the source's publication date."},
+	{"REFERENT_FROM_CONTEXT", "A pronoun or a short or generic name (\"they\", \"the Asian country\", \"the Ministry\", \"Shanghai officials\") stands for the entity the surrounding sentences name."},
+	{"TIER_FROM_COUNT", "Named members that complete a list of a stated size hold that list's tier."},
+}
+
+// FindInferenceRule returns the rule named name, or nil.
+func FindInferenceRule(name string) *InferenceRule {
+	for i := range InferenceRules {
+		if InferenceRules[i].Name == name {
+			return &InferenceRules[i]
+		}
+	}
+	return nil
+}
+
+// Disputed reports whether another fact contradicts this one.
+func (f *Fact) Disputed() bool { return len(f.DisputedBy) > 0 }
 
 // Active reports whether the fact is neither retracted nor negated.
 func (f *Fact) Active() bool { return f.Retraction == nil && !f.Negated }
+
+// Revision is an entity as it was before one update (Graph.UpdateNode): each
+// update keeps one, so an entity's history stays readable. Seq numbers an
+// entity's revisions from 1, oldest first.
+type Revision struct {
+	Node uuid.UUID `json:"node"`
+	Seq  int       `json:"seq"`
+	// At is when the update replaced these values; By who made it.
+	At time.Time `json:"at"`
+	By string    `json:"by,omitempty"`
+	// Previous is the whole entity record as it was before the update.
+	Previous *Node `json:"previous"`
+}

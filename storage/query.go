@@ -2,6 +2,7 @@ package storage
 
 import (
 	"sort"
+	"time"
 
 	"policygraph/errs"
 
@@ -35,6 +36,9 @@ type SponsorshipQuery struct {
 	Filter *FactQuery
 	// Sort orders the answer (see FactSort); empty: by year, then sponsor name.
 	Sort []FactSort
+	// ExcludeInferred leaves out the sponsors whose SponsorCountry match
+	// rests only on an inferred COUNTRY fact (by default they are kept).
+	ExcludeInferred bool
 }
 
 // Sponsorships answers q ordered by year, then sponsor name, then fact ID (or
@@ -75,7 +79,7 @@ func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
 				}
 			}
 		case q.SponsorCountry != "":
-			subjects, err := subjectsByValue(s, PredCountry, q.SponsorCountry)
+			subjects, err := countrySubjects(s, q.SponsorCountry, q.ExcludeInferred)
 			if err != nil {
 				return err
 			}
@@ -112,7 +116,7 @@ func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
 				ok, seen := countries[c.Other]
 				if !seen {
 					var err error
-					if ok, err = s.HasValue(c.Other, PredCountry, q.SponsorCountry); err != nil {
+					if ok, err = hasCountry(s, c.Other, q.SponsorCountry, q.ExcludeInferred); err != nil {
 						return err
 					}
 					countries[c.Other] = ok
@@ -132,7 +136,7 @@ func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
 			if q.SponsorCountry != "" && c.Other == uuid.Nil {
 				ok, seen := countries[f.Subject]
 				if !seen {
-					if ok, err = s.HasValue(f.Subject, PredCountry, q.SponsorCountry); err != nil {
+					if ok, err = hasCountry(s, f.Subject, q.SponsorCountry, q.ExcludeInferred); err != nil {
 						return err
 					}
 					countries[f.Subject] = ok
@@ -152,6 +156,79 @@ func (g *Graph) Sponsorships(q SponsorshipQuery) ([]*Fact, error) {
 		return sortFacts(s, facts, q.Sort)
 	})
 	return facts, err
+}
+
+// countrySubjects lists the subjects of active COUNTRY facts = code, without
+// duplicates; with excludeInferred, only those with such a fact that is not
+// inferred.
+func countrySubjects(s Snapshot, code string, excludeInferred bool) ([]uuid.UUID, error) {
+	if !excludeInferred {
+		return subjectsByValue(s, PredCountry, code)
+	}
+	var ids []uuid.UUID
+	seen := map[uuid.UUID]bool{}
+	err := s.SubjectsByValue(PredCountry, code, func(id, fact uuid.UUID) error {
+		if seen[id] {
+			return nil
+		}
+		f, err := s.Fact(fact)
+		if err != nil {
+			return err
+		}
+		if f.Inference == nil {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	return ids, err
+}
+
+// hasCountry reports whether subject has an active COUNTRY fact = code; with
+// excludeInferred, one that is not inferred. Without it, the adjacency
+// answers alone; with it, the COUNTRY facts are read.
+func hasCountry(s Snapshot, subject uuid.UUID, code string, excludeInferred bool) (bool, error) {
+	if !excludeInferred {
+		return s.HasValue(subject, PredCountry, code)
+	}
+	found := false
+	err := s.Adjacent(subject, Out, PredCountry, func(e AdjEntry) error {
+		if e.State != Active {
+			return nil
+		}
+		f, err := s.Fact(e.Fact)
+		if err != nil {
+			return err
+		}
+		if f.Value == code && f.Inference == nil {
+			found = true
+			return ErrStop
+		}
+		return nil
+	})
+	return found, err
+}
+
+// CountryInferred reports, for each of subjects, whether its COUNTRY = code
+// rests only on inferred facts: it has an active COUNTRY fact = code, and
+// none that is not inferred.
+func (g *Graph) CountryInferred(subjects []uuid.UUID, code string) (map[uuid.UUID]bool, error) {
+	out := map[uuid.UUID]bool{}
+	err := g.view(func(s Snapshot) error {
+		for _, id := range subjects {
+			any, err := hasCountry(s, id, code, false)
+			if err != nil {
+				return err
+			}
+			stated, err := hasCountry(s, id, code, true)
+			if err != nil {
+				return err
+			}
+			out[id] = any && !stated
+		}
+		return nil
+	})
+	return out, err
 }
 
 // subjectsByValue lists the subjects of active literal facts pred = value,
@@ -589,6 +666,8 @@ type FactQuery struct {
 	// SubjectKinds and ObjectKinds keep the facts whose subject (object) has one of
 	// the kinds; a literal fact has no object, so ObjectKinds drops it.
 	SubjectKinds, ObjectKinds []Kind
+	// Disputed, when set, keeps the disputed facts (true) or the others.
+	Disputed *bool
 
 	// And, Or and Not compose clauses, each a FactQuery of its own filter
 	// fields: a fact passes q when it passes q's fields, every clause of And,
@@ -603,7 +682,49 @@ type FactQuery struct {
 	Not *FactQuery
 	// Sort orders the answer (FindFacts); empty: by year, then subject name.
 	Sort []FactSort
+	// ExcludeInferred leaves out inferred facts (Fact.Inference), and the
+	// subjects whose SubjectCountry match rests only on an inferred COUNTRY
+	// fact. By default both are kept.
+	ExcludeInferred bool
+	// AsOf, when set, keeps the facts active at that time, from their
+	// records alone: created at or before it, and not retracted at it
+	// (retracted later, or never). Negated facts follow Negated and
+	// IncludeNegated as without it; IncludeRetracted also keeps the facts
+	// retracted by then. SubjectCountry is matched on the COUNTRY facts
+	// active now.
+	AsOf *time.Time
 }
+
+// ActiveAt reports whether f was written at or before t and not retracted
+// at t: the record's own times say so, whatever log the engine keeps.
+func (f *Fact) ActiveAt(t time.Time) bool {
+	if f.CreatedAt.After(t) {
+		return false
+	}
+	return f.Retraction == nil || f.Retraction.At.After(t)
+}
+
+// KeepsRecord reports whether q keeps f by its inference, time and
+// retraction (the filters of the record itself, beside negation).
+func (q FactQuery) KeepsRecord(f *Fact) bool {
+	if q.ExcludeInferred && f.Inference != nil {
+		return false
+	}
+	if q.AsOf != nil {
+		if f.CreatedAt.After(*q.AsOf) {
+			return false
+		}
+		if f.Retraction != nil && !f.Retraction.At.After(*q.AsOf) {
+			return q.IncludeRetracted
+		}
+		return true
+	}
+	return q.IncludeRetracted || f.Retraction == nil
+}
+
+// ScansRetracted reports whether q's candidates must include retracted facts:
+// when asked for, or as of a time, when a fact retracted since was active.
+func (q FactQuery) ScansRetracted() bool { return q.IncludeRetracted || q.AsOf != nil }
 
 // Keeps reports whether q keeps a fact that is negated (neg) or not, by the
 // rule in FactQuery's comment; a clause of q that names Negated asks for
@@ -652,13 +773,14 @@ func selectFacts(s Snapshot, q FactQuery) ([]*Fact, error) {
 		}
 	}
 	ev := newFactEval(s)
+	ev.excludeInferred = q.ExcludeInferred
 	var facts []*Fact
 	for _, id := range dedup(ids) {
 		f, err := s.Fact(id)
 		if err != nil {
 			return nil, err
 		}
-		if !q.IncludeRetracted && f.Retraction != nil || !q.Keeps(f.Negated) {
+		if !q.KeepsRecord(f) || !q.Keeps(f.Negated) {
 			continue
 		}
 		ok, err := ev.match(f, &q)
@@ -711,7 +833,7 @@ func narrowFacts(s Snapshot, q *FactQuery, scope factScope) (ids []uuid.UUID, na
 			}
 		}
 	case factsBySubjectCountry:
-		subjects, err := subjectsByValue(s, PredCountry, q.SubjectCountry)
+		subjects, err := countrySubjects(s, q.SubjectCountry, q.ExcludeInferred)
 		if err != nil {
 			return nil, false, err
 		}

@@ -61,6 +61,10 @@ type Snapshot interface {
 	FactIDs(fn func(id uuid.UUID) error) error
 	SourceTexts(fn func(id uuid.UUID, text string) error) error
 
+	// Revisions calls fn for each revision of node (Graph.UpdateNode keeps
+	// one per update), oldest first; for uuid.Nil, every node's, by node ID.
+	Revisions(node uuid.UUID, fn func(*Revision) error) error
+
 	// SavedQuery returns the saved query with the name, or an *errs.Error
 	// NOT_FOUND; SavedQueries calls fn for each one, by name.
 	SavedQuery(name string) (*SavedQuery, error)

@@ -164,10 +164,13 @@ type NodePatch struct {
 	ProductType *string
 	Status      *string
 	Programme   *string
+	// By is who makes the update, kept in the revision it leaves.
+	By string
 }
 
-// UpdateNode applies p to the node with the ID, re-indexing its names.
-// Returns an *errs.Error: NOT_FOUND, INVALID_ARGUMENT.
+// UpdateNode applies p to the node with the ID, re-indexing its names, and
+// keeps the node as it was as a Revision (by p.By, at the update's time),
+// in the same transaction. Returns an *errs.Error: NOT_FOUND, INVALID_ARGUMENT.
 func (g *Graph) UpdateNode(id uuid.UUID, p NodePatch) (n *Node, err error) {
 	err = g.update(func(w writer) error {
 		old, err := w.Node(id)
@@ -198,9 +201,27 @@ func (g *Graph) UpdateNode(id uuid.UUID, p NodePatch) (n *Node, err error) {
 			n.Aliases = p.Aliases
 		}
 		n.UpdatedAt = g.now()
-		return putNode(w, old, n, "")
+		if err := putNode(w, old, n, ""); err != nil {
+			return err
+		}
+		seq := 0
+		err = w.Revisions(id, func(r *Revision) error { seq = r.Seq; return nil })
+		if err != nil {
+			return err
+		}
+		return w.setRevision(&Revision{Node: id, Seq: seq + 1, At: n.UpdatedAt, By: p.By, Previous: cloneNode(old)})
 	})
 	return n, err
+}
+
+// Revisions lists the revisions of the entity with the ID, oldest first: the
+// values each update replaced. An entity never updated has none.
+func (g *Graph) Revisions(id uuid.UUID) ([]*Revision, error) {
+	var out []*Revision
+	err := g.view(func(s Snapshot) error {
+		return s.Revisions(id, func(r *Revision) error { out = append(out, r); return nil })
+	})
+	return out, err
 }
 
 func cloneNode(n *Node) *Node {
@@ -439,6 +460,7 @@ func (g *Graph) putFactTx(w writer, f *Fact) (PutOutcome, error) {
 func cloneFact(f *Fact) *Fact {
 	c := *f
 	c.Evidence = append([]Evidence(nil), f.Evidence...)
+	c.DisputedBy = append([]uuid.UUID(nil), f.DisputedBy...)
 	if f.Quantity != nil {
 		q := *f.Quantity
 		if q.Upper != nil {
@@ -452,6 +474,10 @@ func cloneFact(f *Fact) *Fact {
 			v := **d
 			*d = &v
 		}
+	}
+	if f.Inference != nil {
+		in := *f.Inference
+		c.Inference = &in
 	}
 	return &c
 }
@@ -587,8 +613,30 @@ func validateFact(s Snapshot, f *Fact) error {
 			return errs.Errorf(errs.QuoteNotInSource, field+".quote", "the quote is not verbatim in the source (check spacing, non-breaking spaces and quotation marks): %q", clip(e.Quote, 80))
 		}
 	}
+	if err := validateInference(f.Inference); err != nil {
+		return err
+	}
 	f.Year = factYear(f, subj, obj)
 	return nil
+}
+
+// validateInference checks an inferred fact's inference: a rule of the
+// policy (InferenceRules) and the reasoning that applies it.
+func validateInference(in *Inference) error {
+	if in == nil {
+		return nil
+	}
+	if FindInferenceRule(in.Rule) == nil {
+		names := make([]string, len(InferenceRules))
+		for i, r := range InferenceRules {
+			names[i] = r.Name
+		}
+		return errs.Errorf(errs.InvalidArgument, "inference.rule", "unknown inference rule %q; the policy's rules are %s (docs/inference.md)", in.Rule, strings.Join(names, ", "))
+	}
+	if strings.TrimSpace(in.Reasoning) == "" {
+		return errs.Errorf(errs.InvalidArgument, "inference.reasoning", "an inferred fact says how it follows from its quotes")
+	}
+	return CheckText("inference.reasoning", in.Reasoning, MaxTextLen)
 }
 
 func clip(s string, n int) string {

@@ -20,6 +20,8 @@ type writer interface {
 	// setFact stores f: its record and its adjacency and index entries. old
 	// is the record f replaces (nil for a new fact): its entries go first.
 	setFact(old, f *Fact) error
+	// setRevision stores a revision of a node under its number.
+	setRevision(r *Revision) error
 	setSaved(q *SavedQuery) error
 	deleteSaved(name string) error
 	// guardNode makes the write conflict with any concurrent write that
@@ -101,6 +103,14 @@ func (w *kvWriter) setFact(old, f *Fact) error {
 		}
 	}
 	return nil
+}
+
+func (w *kvWriter) setRevision(r *Revision) error {
+	b, err := encodeRevision(r)
+	if err != nil {
+		return err
+	}
+	return w.tx.Set(revisionKey(r.Node, r.Seq), b)
 }
 
 func (w *kvWriter) setSaved(q *SavedQuery) error {

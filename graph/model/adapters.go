@@ -235,6 +235,68 @@ func (f Fact) Evidence() []Evidence {
 	return out
 }
 
+// Inferred reports whether the fact is inferred (it has an Inference).
+func (f Fact) Inferred() bool { return f.Fact.Inference != nil }
+
+// EntityRevision is an entity's values before one update, as the schema
+// shows them.
+type EntityRevision struct{ *storage.Revision }
+
+// EntityRevisions wraps each revision.
+func EntityRevisions(rs []*storage.Revision) []*EntityRevision {
+	out := make([]*EntityRevision, len(rs))
+	for i, r := range rs {
+		out[i] = &EntityRevision{r}
+	}
+	return out
+}
+
+// By is who made the update, null when not recorded.
+func (r EntityRevision) By() *string { return opt(r.Revision.By) }
+
+// Name is the English name before the update.
+func (r EntityRevision) Name() string { return r.Previous.Name }
+
+// Labels are the names in other languages before the update.
+func (r EntityRevision) Labels() []storage.Label {
+	if r.Previous.Labels == nil {
+		return []storage.Label{}
+	}
+	return r.Previous.Labels
+}
+
+// Aliases are the aliases before the update.
+func (r EntityRevision) Aliases() []string {
+	if r.Previous.Aliases == nil {
+		return []string{}
+	}
+	return r.Previous.Aliases
+}
+
+// Description is the description before the update, null when empty.
+func (r EntityRevision) Description() *string { return opt(r.Previous.Description) }
+
+// Year is an event's year before the update, null when unknown.
+func (r EntityRevision) Year() *int { return opt(r.Previous.Year) }
+
+// OrgType is the orgType before the update, null when none.
+func (r EntityRevision) OrgType() *string { return opt(r.Previous.OrgType) }
+
+// PlaceType is the placeType before the update, null when none.
+func (r EntityRevision) PlaceType() *string { return opt(r.Previous.PlaceType) }
+
+// Code is the country code before the update, null when none.
+func (r EntityRevision) Code() *string { return opt(r.Previous.Code) }
+
+// ProductType is the productType before the update, null when none.
+func (r EntityRevision) ProductType() *string { return opt(r.Previous.ProductType) }
+
+// Status is the status before the update, null when none.
+func (r EntityRevision) Status() *string { return opt(r.Previous.Status) }
+
+// Programme is the programme before the update, null when none.
+func (r EntityRevision) Programme() *string { return opt(r.Previous.Programme) }
+
 // PartialDate is a date known to a precision.
 type PartialDate struct{ *storage.Date }
 

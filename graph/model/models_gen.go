@@ -45,6 +45,8 @@ type AddFactInput struct {
 	End *string `json:"end,omitempty"`
 	// At least one, at most 20.
 	Evidence []*EvidenceInput `json:"evidence"`
+	// Set when the quotes imply the fact rather than state it: the rule applied and why. The fact is then inferred.
+	Inference *InferenceInput `json:"inference,omitempty"`
 }
 
 // A new source document, with its full text, that evidence can then quote.
@@ -212,7 +214,7 @@ type EvidenceInput struct {
 	Quote string `json:"quote"`
 	// An English rendering of the quote.
 	Gloss *string `json:"gloss,omitempty"`
-	// How the quote supports the fact, where the fact is an inference.
+	// A remark on the quote, e.g. "paraphrased". Why an inferred fact follows from its quotes goes in AddFactInput.inference.
 	Note *string `json:"note,omitempty"`
 }
 
@@ -270,6 +272,9 @@ type FactFilter struct {
 	IncludeNegated *bool `json:"includeNegated,omitempty"`
 	// Also include retracted facts; false by default. On the outermost filter only: in a clause of and, or or not it is refused (INVALID_ARGUMENT).
 	IncludeRetracted *bool `json:"includeRetracted,omitempty"`
+	// true: only disputed facts (contradicted by another fact, see Fact.disputedBy);
+	// false: only undisputed ones; null (the default): both.
+	Disputed *bool `json:"disputed,omitempty"`
 	// ISO 3166-1 alpha-2 code, e.g. "US": only facts whose subject has that COUNTRY fact;
 	// subjects with no COUNTRY fact are left out.
 	SubjectCountry *string `json:"subjectCountry,omitempty"`
@@ -279,6 +284,15 @@ type FactFilter struct {
 	SubjectKinds []storage.Kind `json:"subjectKinds,omitempty"`
 	// Only facts whose object has one of these kinds; literal facts (COUNTRY, MEASURE...) have no object and are left out.
 	ObjectKinds []storage.Kind `json:"objectKinds,omitempty"`
+	// Include inferred facts (those the sources imply rather than state), each marked
+	// inferred: true; true by default. false leaves them out, and with subjectCountry the
+	// subjects whose country rests only on an inferred COUNTRY fact.
+	IncludeInferred *bool `json:"includeInferred,omitempty"`
+	// The facts as they stood at this time, e.g. "2026-01-01T00:00:00Z": written at or
+	// before it and not retracted at it, from each fact's createdAt and retraction.at (so
+	// the answer survives log compaction). includeRetracted: true adds those retracted by
+	// then. subjectCountry is matched on today's COUNTRY facts. null: as they stand now.
+	AsOf *time.Time `json:"asOf,omitempty"`
 	// Clauses that must all hold, each a FactFilter of its own: and: [{subjectCountry:
 	// "US"}, {tier: ELITE_PARTNER}]. With the other fields of the same filter, they must
 	// hold too. At most 5 levels of and/or/not and 64 clauses in one filter.
@@ -312,6 +326,56 @@ type GraphStats struct {
 	ByKind []*KindCount `json:"byKind"`
 	// The graph's version, a number as a string; it grows with every committed write, so a changed version means changed data.
 	Version string `json:"version"`
+}
+
+// How an inferred fact follows from its evidence: a rule of the inference policy and the reasoning.
+type InferenceInput struct {
+	// A rule of the policy (docs/inference.md), e.g. COUNTRY_FROM_GROUPING; an unknown rule is refused with INVALID_ARGUMENT.
+	Rule string `json:"rule"`
+	// The reasoning from the quotes to the fact, at most 4,000 bytes; required.
+	Reasoning string `json:"reasoning"`
+}
+
+// The entities (by slug) and facts (by ID) an ingest treated one way.
+type IngestChanges struct {
+	// How many entities and facts: the lengths of the two lists together.
+	Count int `json:"count"`
+	// The slugs of the entities, e.g. ["qualcomm"].
+	Entities []string `json:"entities"`
+	// The IDs of the facts.
+	Facts []uuid.UUID `json:"facts"`
+}
+
+// What ingestSource did, or on a dry run would do, with each entity and fact of a bundle.
+type IngestReport struct {
+	// True when nothing was written: the report says what an ingest would do.
+	DryRun bool `json:"dryRun"`
+	// The slug of the bundle's source.
+	Source string `json:"source"`
+	// New entities (the source among them) and new facts.
+	Created *IngestChanges `json:"created"`
+	// Entities the bundle names under another slug, resolved to a stored entity by
+	// name or sameAs (left as stored: reported on every ingest of the bundle), and
+	// stored facts that gained the bundle's evidence.
+	Merged *IngestChanges `json:"merged"`
+	// Stored facts that gained the bundle's evidence and its more precise date (2023-07 for 2023).
+	Refined *IngestChanges `json:"refined"`
+	// New facts that contradict stored ones: kept beside them, each marked disputed.
+	Disputed *IngestChanges `json:"disputed"`
+	// Entities the store holds under the bundle's ID or slug (left as stored), and facts it held as the bundle has them.
+	Unchanged *IngestChanges `json:"unchanged"`
+}
+
+// A source bundle to ingest.
+type IngestSourceInput struct {
+	// The bundle file's content, with the source's text inline (source.text): a
+	// textFile is read only by the command line (policygraph ingest), which sends its
+	// text inline. Bounded by the request size limit.
+	Bundle string `json:"bundle"`
+	// How the bundle is written; YAML when omitted.
+	Format *BundleFormat `json:"format,omitempty"`
+	// true: report what the ingest would do and write nothing; false by default.
+	DryRun *bool `json:"dryRun,omitempty"`
 }
 
 // How many entities of one kind the graph holds.
@@ -540,6 +604,64 @@ type UpdateEntityInput struct {
 	Status *string `json:"status,omitempty"`
 	// SANCTION: the sanctions programme it belongs to.
 	Programme *string `json:"programme,omitempty"`
+}
+
+// How a source bundle is written.
+type BundleFormat string
+
+const (
+	// YAML, as seed/facts.yaml.
+	BundleFormatYaml BundleFormat = "YAML"
+	// JSON, the same fields.
+	BundleFormatJSON BundleFormat = "JSON"
+)
+
+var AllBundleFormat = []BundleFormat{
+	BundleFormatYaml,
+	BundleFormatJSON,
+}
+
+func (e BundleFormat) IsValid() bool {
+	switch e {
+	case BundleFormatYaml, BundleFormatJSON:
+		return true
+	}
+	return false
+}
+
+func (e BundleFormat) String() string {
+	return string(e)
+}
+
+func (e *BundleFormat) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = BundleFormat(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid BundleFormat", str)
+	}
+	return nil
+}
+
+func (e BundleFormat) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *BundleFormat) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e BundleFormat) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // Which end of a fact an entity is on, for Entity.facts.

@@ -141,6 +141,9 @@ func (b *KV) Update(fn func(storage.Txn) error) error {
 		if errors.Is(err, badgerdb.ErrReadOnlyTxn) && b.disk != nil {
 			err = b.disk.check(0) // opened read-only for want of space
 		}
+		if errors.Is(err, badgerdb.ErrTxnTooBig) {
+			err = fmt.Errorf("%w: %w", storage.ErrTxnTooBig, err)
+		}
 		if err == nil {
 			for _, f := range tx.committed {
 				f()

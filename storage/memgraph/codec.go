@@ -111,6 +111,8 @@ const (
 	fYear
 	fCreatedBy
 	fRetraction
+	fDisputedBy
+	fInference // storage.Fact.Inference: its rule (dictionary) and reasoning, last
 )
 
 // Quantity and evidence presence bits.
@@ -319,6 +321,8 @@ func encodeFact(buf []byte, d *dict, r refs, f *storage.Fact) ([]byte, error) {
 	set(fYear, f.Year != 0)
 	set(fCreatedBy, f.CreatedBy != "")
 	set(fRetraction, f.Retraction != nil)
+	set(fDisputedBy, len(f.DisputedBy) > 0)
+	set(fInference, f.Inference != nil)
 	e.uv(m)
 	if m&fObject != 0 {
 		e.uv(uint64(obj))
@@ -417,6 +421,16 @@ func encodeFact(buf []byte, d *dict, r refs, f *storage.Fact) ([]byte, error) {
 	}
 	if m&fRetraction != 0 {
 		e.retraction(f.Retraction)
+	}
+	if m&fDisputedBy != 0 {
+		e.uv(uint64(len(f.DisputedBy)))
+		for _, id := range f.DisputedBy {
+			e.b = append(e.b, id[:]...)
+		}
+	}
+	if m&fInference != 0 {
+		e.dictStr(f.Inference.Rule)
+		e.str(f.Inference.Reasoning)
 	}
 	return e.b, nil
 }
@@ -709,6 +723,15 @@ func decodeFact(b []byte, id uuid.UUID, strs []string, r resolver) (*storage.Fac
 	}
 	if m&fRetraction != 0 {
 		f.Retraction = d.retraction(strs)
+	}
+	if m&fDisputedBy != 0 {
+		f.DisputedBy = make([]uuid.UUID, d.count())
+		for i := range f.DisputedBy {
+			copy(f.DisputedBy[i][:], d.take(16))
+		}
+	}
+	if m&fInference != 0 {
+		f.Inference = &storage.Inference{Rule: d.dictStr(strs), Reasoning: d.str()}
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = errBadRecord

@@ -94,7 +94,7 @@
 //	        evidence count, each: bits(1), source (iid, or 16 bytes for no entity),
 //	        quote (blob, offset, length: a span of the source's text; or the string),
 //	        [gloss] [note]
-//	        createdAt [createdBy dict] [retraction]
+//	        createdAt [createdBy dict] [retraction] [disputedBy: count, 16 bytes each]
 //	date:   year month day precision(dict)
 //
 // An evidence quote is a verbatim substring of its source's text, so it is
