@@ -139,25 +139,38 @@ func TestPanicsAreContained(t *testing.T) {
 		`{ entity(slug: "waic") { name facts { id } } }`, // through NodeBySlug
 		`{ stats { entities } }`,
 	} {
-		r := a.do(q, nil, false)
-		if r.Code() != string(errs.Internal) || r.Errors[0].Message != "internal error" {
-			t.Errorf("%s: got %s", q, testenv.Clip(r.Raw))
-		}
-		for _, leak := range []string{"injected", "secret", "goroutine", ".go:", "panic"} {
-			if strings.Contains(r.Raw, leak) {
-				t.Errorf("%s: the response shows %q: %s", q, leak, r.Raw)
-			}
+		wantHidden(t, q, a.do(q, nil, false))
+	}
+	wantLogged(t, a, "panic in resolver")
+	// The server still serves once the fault is gone.
+	f.panicView.Store(false)
+	a.do(`{ stats { entities } }`, nil, false).OK(t)
+}
+
+// wantHidden checks that the answer r to the query q is "internal error",
+// INTERNAL, and shows nothing of the fault injected.
+func wantHidden(t *testing.T, q string, r *testenv.Response) {
+	t.Helper()
+	if r.Code() != string(errs.Internal) || r.Errors[0].Message != "internal error" {
+		t.Errorf("%s: got %s", q, testenv.Clip(r.Raw))
+	}
+	for _, leak := range []string{"injected", "secret", "goroutine", ".go:", "panic"} {
+		if strings.Contains(r.Raw, leak) {
+			t.Errorf("%s: the response shows %q: %s", q, leak, r.Raw)
 		}
 	}
+}
+
+// wantLogged checks that the server logged the panic (where), the fault
+// injected and its stack.
+func wantLogged(t *testing.T, a *server, where string) {
+	t.Helper()
 	logs := a.log.String()
-	for _, want := range []string{"panic in resolver", "injected fault", "stack"} {
+	for _, want := range []string{where, "injected fault", "stack"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("the log lacks %q:\n%s", want, testenv.Clip(logs))
 		}
 	}
-	// The server still serves once the fault is gone.
-	f.panicView.Store(false)
-	a.do(`{ stats { entities } }`, nil, false).OK(t)
 }
 
 // TestLoaderPanicIsContained: a store panic inside a loader batch, which runs
@@ -178,22 +191,9 @@ func TestLoaderPanicIsContained(t *testing.T) {
 		`query($id: ID!) { node(id: $id) { id } }`,
 		`query($id: ID!) { a: node(id: $id) { id } b: node(id: $id) { id } }`, // two waiters on one batch
 	} {
-		r := a.do(q, map[string]any{"id": got.Entity.ID}, false)
-		if r.Code() != string(errs.Internal) || r.Errors[0].Message != "internal error" {
-			t.Errorf("%s: got %s", q, testenv.Clip(r.Raw))
-		}
-		for _, leak := range []string{"injected", "secret", "goroutine", ".go:", "panic"} {
-			if strings.Contains(r.Raw, leak) {
-				t.Errorf("%s: the response shows %q: %s", q, leak, r.Raw)
-			}
-		}
+		wantHidden(t, q, a.do(q, map[string]any{"id": got.Entity.ID}, false))
 	}
-	logs := a.log.String()
-	for _, want := range []string{"panic in loader", "injected fault", "stack"} {
-		if !strings.Contains(logs, want) {
-			t.Errorf("the log lacks %q:\n%s", want, testenv.Clip(logs))
-		}
-	}
+	wantLogged(t, a, "panic in loader")
 	f.panicView.Store(false)
 	a.do(`query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": got.Entity.ID}, false).OK(t)
 }

@@ -29,55 +29,34 @@ func (e *envDefaults) string(name, def string) string {
 }
 
 func (e *envDefaults) int(name string, def int) int {
-	v := e.getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		e.bad(name, v, "an integer")
-		return def
-	}
-	return n
+	return envValue(e, name, def, strconv.Atoi, "an integer")
 }
 
 func (e *envDefaults) int64(name string, def int64) int64 {
-	v := e.getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		e.bad(name, v, "an integer")
-		return def
-	}
-	return n
+	return envValue(e, name, def, func(v string) (int64, error) { return strconv.ParseInt(v, 10, 64) }, "an integer")
 }
 
 func (e *envDefaults) bool(name string, def bool) bool {
-	v := e.getenv(name)
-	if v == "" {
-		return def
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		e.bad(name, v, "a boolean (true or false)")
-		return def
-	}
-	return b
+	return envValue(e, name, def, strconv.ParseBool, "a boolean (true or false)")
 }
 
 func (e *envDefaults) duration(name string, def time.Duration) time.Duration {
+	return envValue(e, name, def, time.ParseDuration, "a duration with a unit (such as 5s or 100ms)")
+}
+
+// envValue is the variable name parsed, def when it is unset; a value that
+// does not parse is recorded as want, not met, and def returned.
+func envValue[T any](e *envDefaults, name string, def T, parse func(string) (T, error), want string) T {
 	v := e.getenv(name)
 	if v == "" {
 		return def
 	}
-	d, err := time.ParseDuration(v)
+	x, err := parse(v)
 	if err != nil {
-		e.bad(name, v, "a duration with a unit (such as 5s or 100ms)")
+		e.bad(name, v, want)
 		return def
 	}
-	return d
+	return x
 }
 
 // err is every malformed variable read so far, or nil.

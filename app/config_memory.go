@@ -97,14 +97,19 @@ func memoryFlags(fs *flag.FlagSet, getenv func(string) string, m *memoryConfig, 
 		{"record-cache-bytes", "POLICYGRAPH_RECORD_CACHE_BYTES", &m.recordCache, "bytes of decoded entities and facts cached (default: budget/16)"},
 		{"max-response-bytes", "POLICYGRAPH_MAX_RESPONSE_BYTES", &l.MaxResponseBytes, "largest answer to a query, in bytes (RESPONSE_TOO_LARGE past it); 0: no limit"},
 	}
+	// fromEnv sets the flag name from the variable env when it is set; the
+	// first that does not parse is the error checked after parsing.
 	var envErr error
-	for _, s := range sizes {
-		fs.Var((*byteSize)(s.p), s.name, s.usage+" (env "+s.env+")")
-		if v := getenv(s.env); v != "" && envErr == nil {
-			if err := fs.Set(s.name, v); err != nil {
-				envErr = fmt.Errorf("%s=%q: %w", s.env, v, err)
+	fromEnv := func(name, env string) {
+		if v := getenv(env); v != "" && envErr == nil {
+			if err := fs.Set(name, v); err != nil {
+				envErr = fmt.Errorf("%s=%q: %w", env, v, err)
 			}
 		}
+	}
+	for _, s := range sizes {
+		fs.Var((*byteSize)(s.p), s.name, s.usage+" (env "+s.env+")")
+		fromEnv(s.name, s.env)
 	}
 	ints := []struct {
 		name, env string
@@ -118,18 +123,10 @@ func memoryFlags(fs *flag.FlagSet, getenv func(string) string, m *memoryConfig, 
 	m.maxConns = 1024
 	for _, s := range ints {
 		fs.IntVar(s.p, s.name, *s.p, s.usage+" (env "+s.env+")")
-		if v := getenv(s.env); v != "" && envErr == nil {
-			if err := fs.Set(s.name, v); err != nil {
-				envErr = fmt.Errorf("%s=%q: %w", s.env, v, err)
-			}
-		}
+		fromEnv(s.name, s.env)
 	}
 	fs.DurationVar(&l.QueueWait, "queue-wait", l.QueueWait, "how long a request waits for a slot past -max-in-flight before 503 SERVER_BUSY (env POLICYGRAPH_QUEUE_WAIT)")
-	if v := getenv("POLICYGRAPH_QUEUE_WAIT"); v != "" && envErr == nil {
-		if err := fs.Set("queue-wait", v); err != nil {
-			envErr = fmt.Errorf("POLICYGRAPH_QUEUE_WAIT=%q: %w", v, err)
-		}
-	}
+	fromEnv("queue-wait", "POLICYGRAPH_QUEUE_WAIT")
 	return func() error {
 		if envErr != nil {
 			return envErr

@@ -83,16 +83,12 @@ func (r *Resolver) entityList(ctx context.Context, f *model.EntityFilter, orderB
 	if desc {
 		reverse(ids)
 	}
-	pg, info, err := page(ids, p, 20)
+	pg, err := r.entityPageOf(ctx, ids, p)
 	if err != nil {
 		return nil, err
 	}
-	nodes, err := r.nodes(ctx, pg)
-	if err != nil {
-		return nil, err
-	}
-	c := &model.EntityConnection{TotalCount: len(ids), PageInfo: info, Edges: []*model.EntityEdge{}, Nodes: []model.Entity{}}
-	for _, n := range nodes {
+	c := &model.EntityConnection{TotalCount: pg.total, PageInfo: pg.info, Edges: []*model.EntityEdge{}, Nodes: []model.Entity{}}
+	for _, n := range pg.nodes {
 		e := model.View(n)
 		c.Edges = append(c.Edges, &model.EntityEdge{Cursor: cursorOf(n.ID), Node: e})
 		c.Nodes = append(c.Nodes, e)

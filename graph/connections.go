@@ -150,6 +150,12 @@ func (r *Resolver) relatedAt(ctx context.Context, n *storage.Node, dir storage.D
 	if ids, err = r.loaders(ctx).entityLists.Load(ctx, &storage.EntityList{IDs: ids, Query: q}); err != nil {
 		return nil, err
 	}
+	return r.entityPageOf(ctx, ids, p)
+}
+
+// entityPageOf cuts ids to the page p asks for (20 by default) and loads
+// its entities.
+func (r *Resolver) entityPageOf(ctx context.Context, ids []uuid.UUID, p pageArgs) (*entityPage, error) {
 	pg, info, err := page(ids, p, 20)
 	if err != nil {
 		return nil, err

@@ -174,30 +174,24 @@ func (r *Resolver) entityFacts(ctx context.Context, n *storage.Node, preds []sto
 // startOf is the start (or point in time: a fact has one or the other) of the
 // node's first active fact with pred that is dated.
 func (r *Resolver) startOf(ctx context.Context, n *storage.Node, dir storage.Direction, pred storage.Predicate) (*model.PartialDate, error) {
-	facts, err := r.active(ctx, n, dir, pred)
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range facts {
-		if f.Start != nil {
-			return model.NewPartialDate(f.Start), nil
-		}
-		if f.Date != nil {
-			return model.NewPartialDate(f.Date), nil
-		}
-	}
-	return nil, nil
+	return r.firstDate(ctx, n, dir, pred, func(f *storage.Fact) *storage.Date { return f.Start })
 }
 
 // endOf is the end (or point in time) of the node's first active fact with pred that is dated.
 func (r *Resolver) endOf(ctx context.Context, n *storage.Node, dir storage.Direction, pred storage.Predicate) (*model.PartialDate, error) {
+	return r.firstDate(ctx, n, dir, pred, func(f *storage.Fact) *storage.Date { return f.End })
+}
+
+// firstDate is, of the node's first active fact with pred that is dated, the
+// end of its span that end picks (start or end), else its point in time.
+func (r *Resolver) firstDate(ctx context.Context, n *storage.Node, dir storage.Direction, pred storage.Predicate, end func(*storage.Fact) *storage.Date) (*model.PartialDate, error) {
 	facts, err := r.active(ctx, n, dir, pred)
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range facts {
-		if f.End != nil {
-			return model.NewPartialDate(f.End), nil
+		if d := end(f); d != nil {
+			return model.NewPartialDate(d), nil
 		}
 		if f.Date != nil {
 			return model.NewPartialDate(f.Date), nil
@@ -245,21 +239,16 @@ func lookupAs[T any](ctx context.Context, r *Resolver, id *uuid.UUID, slug *stri
 	return model.ViewAs[T](n), nil
 }
 
-// lookups names the Query field that finds an entity of each kind by ID or
-// slug, for the hints of WRONG_KIND errors.
-var lookups = map[storage.Kind]string{
-	storage.KindEventSeries:   "eventSeries",
-	storage.KindEvent:         "event",
-	storage.KindOrganization:  "organization",
-	storage.KindPerson:        "person",
-	storage.KindPlace:         "place",
-	storage.KindProduct:       "product",
-	storage.KindSanction:      "sanction",
-	storage.KindExportControl: "exportControl",
-	storage.KindPlan:          "plan",
-	storage.KindTopic:         "topic",
-	storage.KindLawsuit:       "lawsuit",
-	storage.KindSource:        "source",
+// lookupField names the Query field that finds an entity of kind k by ID or
+// slug, for the hints of WRONG_KIND errors: the kind's Class, lowerCamelCase
+// (EXPORT_CONTROL: exportControl). graph/registry_test.go checks that the
+// schema has one for every kind.
+func lookupField(k storage.Kind) string {
+	c := k.Class()
+	if c == "" {
+		return ""
+	}
+	return strings.ToLower(c[:1]) + c[1:]
 }
 
 // wrongKind is the error of a lookup of kind want that found n, of another
@@ -271,7 +260,7 @@ func wrongKind(n *storage.Node, want storage.Kind, byID bool) error {
 	if byID {
 		arg, val = "id", n.ID.String()
 	}
-	field := lookups[n.Kind]
+	field := lookupField(n.Kind)
 	return &errs.Error{Code: errs.WrongKind, Field: arg,
 		Message: fmt.Sprintf("%s is %s, not %s: use %s(%s:) or entity(%s:)", val, withArticle(string(n.Kind)), withArticle(string(want)), field, arg, arg),
 		Hint:    fmt.Sprintf("%s(%s: %q)", field, arg, val)}
@@ -302,8 +291,8 @@ func (r *Resolver) entityNotFact(ctx context.Context, id uuid.UUID) error {
 		return err
 	}
 	return &errs.Error{Code: errs.WrongKind, Field: "id",
-		Message: fmt.Sprintf("%s is %s, not a fact: use %s(id:) or entity(id:)", id, withArticle(string(n.Kind)), lookups[n.Kind]),
-		Hint:    fmt.Sprintf("%s(id: %q)", lookups[n.Kind], id.String())}
+		Message: fmt.Sprintf("%s is %s, not a fact: use %s(id:) or entity(id:)", id, withArticle(string(n.Kind)), lookupField(n.Kind)),
+		Hint:    fmt.Sprintf("%s(id: %q)", lookupField(n.Kind), id.String())}
 }
 
 // withArticle is a kind with its indefinite article: "an EVENT", "a PERSON".

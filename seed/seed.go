@@ -75,6 +75,18 @@ type Report struct {
 	Skipped []string
 }
 
+// note counts a record the load wrote, kept or skipped (and why).
+func (r *Report) note(out storage.PutOutcome, what, whySkipped string) {
+	switch out {
+	case storage.PutCreated:
+		r.Written++
+	case storage.PutKept:
+		r.Kept = append(r.Kept, what)
+	case storage.PutSkipped:
+		r.Skipped = append(r.Skipped, what+" ("+whySkipped+")")
+	}
+}
+
 // Load writes what the store lacks of the article and its facts into g, in one
 // transaction: all or nothing. IDs are name-based, so loading twice changes
 // nothing. It never overwrites or resurrects: a record the store holds is left
@@ -120,16 +132,10 @@ func LoadFile(g *storage.Graph, f *File, text string) (Report, error) {
 			if err != nil {
 				return fmt.Errorf("entity %s: %w", n.Slug, err)
 			}
-			what := "entity " + n.Slug
-			switch out {
-			case storage.PutCreated:
-				r.Written++
-			case storage.PutKept:
-				r.Kept = append(r.Kept, what)
-			case storage.PutSkipped:
+			if out == storage.PutSkipped {
 				skipped[n.ID] = true
-				r.Skipped = append(r.Skipped, what+" (its slug names another entity)")
 			}
+			r.note(out, "entity "+n.Slug, "its slug names another entity")
 		}
 		for i, fact := range facts {
 			x := f.Facts[i]
@@ -147,14 +153,7 @@ func LoadFile(g *storage.Graph, f *File, text string) (Report, error) {
 			if err != nil {
 				return fmt.Errorf("fact %d (%s %s): %w", i, x.Subject, x.Predicate, err)
 			}
-			switch out {
-			case storage.PutCreated:
-				r.Written++
-			case storage.PutKept:
-				r.Kept = append(r.Kept, what)
-			case storage.PutSkipped:
-				r.Skipped = append(r.Skipped, what+" (about a retracted entity)")
-			}
+			r.note(out, what, "about a retracted entity")
 		}
 		return nil
 	})

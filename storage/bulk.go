@@ -77,23 +77,13 @@ func exportScan(s Snapshot, fn func(Record) error) error {
 const Vocab = "urn:policygraph:vocab:"
 
 const (
-	rdfType      = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-	rdfsLabel    = "http://www.w3.org/2000/01/rdf-schema#label"
-	xsdInteger   = "http://www.w3.org/2001/XMLSchema#integer"
-	xsdDecimal   = "http://www.w3.org/2001/XMLSchema#double"
-	xsdBoolean   = "http://www.w3.org/2001/XMLSchema#boolean"
-	xsdDateTime  = "http://www.w3.org/2001/XMLSchema#dateTime"
-	kindClassFix = "EVENT_SERIES:EventSeries EVENT:Event ORGANIZATION:Organization PERSON:Person PLACE:Place PRODUCT:Product SANCTION:Sanction EXPORT_CONTROL:ExportControl PLAN:Plan TOPIC:Topic LAWSUIT:Lawsuit SOURCE:Source"
+	rdfType     = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+	rdfsLabel   = "http://www.w3.org/2000/01/rdf-schema#label"
+	xsdInteger  = "http://www.w3.org/2001/XMLSchema#integer"
+	xsdDecimal  = "http://www.w3.org/2001/XMLSchema#double"
+	xsdBoolean  = "http://www.w3.org/2001/XMLSchema#boolean"
+	xsdDateTime = "http://www.w3.org/2001/XMLSchema#dateTime"
 )
-
-var kindClass = func() map[Kind]string {
-	m := map[Kind]string{}
-	for _, kv := range strings.Fields(kindClassFix) {
-		k, c, _ := strings.Cut(kv, ":")
-		m[Kind(k)] = c
-	}
-	return m
-}()
 
 // ExportNQuads writes the whole graph to w as RDF 1.1 N-Quads, in the same order
 // as ExportJSONL. The mapping (BENCHMARKS.md documents it with an example):
@@ -193,7 +183,7 @@ func (q *quadWriter) str(s, p, v string) {
 
 func (q *quadWriter) node(n *Node) {
 	s := iri(n.ID)
-	q.quad(s, rdfType, "<"+Vocab+kindClass[n.Kind]+">", "")
+	q.quad(s, rdfType, "<"+Vocab+n.Kind.Class()+">", "")
 	q.str(s, "slug", n.Slug)
 	q.str(s, "name", n.Name)
 	for _, l := range n.Labels {

@@ -109,13 +109,21 @@ func TestExportNQuadsShape(t *testing.T) {
 	waic := "<urn:uuid:" + storage.SlugID("waic-2023").String() + ">"
 	want := waic + " <" + storage.Vocab + "slug> \"waic-2023\" ."
 	sponsored := "<" + storage.Vocab + "SPONSORED> " + waic + " <urn:uuid:"
-	var haveSlug, haveEdge bool
+	// A node's class is its kind's Class: EVENT is Event, EXPORT_CONTROL ExportControl.
+	typed := waic + " <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <" + storage.Vocab + "Event> ."
+	control := " <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <" + storage.Vocab + "ExportControl> ."
+	var haveSlug, haveEdge, haveType, haveControl bool
 	for i, line := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
 		if !strings.HasSuffix(line, " .") || !(strings.HasPrefix(line, "<urn:uuid:") || strings.HasPrefix(line, "_:")) {
 			t.Fatalf("line %d is no N-Quad: %.200s", i+1, line)
 		}
 		haveSlug = haveSlug || line == want
 		haveEdge = haveEdge || strings.Contains(line, sponsored)
+		haveType = haveType || line == typed
+		haveControl = haveControl || strings.HasSuffix(line, control)
+	}
+	if !haveType || !haveControl {
+		t.Errorf("waic-2023 typed Event: %v; an export control typed ExportControl: %v", haveType, haveControl)
 	}
 	if !haveSlug {
 		t.Errorf("no quad %s", want)

@@ -69,17 +69,23 @@ func TestCheckFindsEachKindOfDamage(t *testing.T) {
 			if err := w.g.kv.Update(func(tx Txn) error { return d.do(w, f, tx) }); err != nil {
 				t.Fatal(err)
 			}
-			rep, err := w.g.Check()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var all []string
-			for _, p := range rep.Problems {
-				all = append(all, p.String())
-			}
-			if !strings.Contains(strings.Join(all, "\n"), d.want) {
-				t.Errorf("Check found %q, want a problem containing %q", all, d.want)
-			}
+			wantProblem(t, w.g, d.want)
 		})
+	}
+}
+
+// wantProblem checks that Check finds a problem of g whose text contains want.
+func wantProblem(t *testing.T, g *Graph, want string) {
+	t.Helper()
+	rep, err := g.Check()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []string
+	for _, p := range rep.Problems {
+		all = append(all, p.String())
+	}
+	if !strings.Contains(strings.Join(all, "\n"), want) {
+		t.Errorf("Check found %q, want a problem containing %q", all, want)
 	}
 }

@@ -21,6 +21,9 @@ const (
 	PrecisionDay   Precision = "DAY"
 )
 
+// Precisions lists every precision, coarsest first (schema order).
+var Precisions = []Precision{PrecisionYear, PrecisionMonth, PrecisionDay}
+
 // Date is a calendar date known to a precision. Month and Day are zero beyond it.
 type Date struct {
 	Year      int

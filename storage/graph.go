@@ -110,18 +110,22 @@ func (g *Graph) Node(id uuid.UUID) (n *Node, err error) {
 }
 
 // Nodes returns the nodes with the IDs, in order, nil where an ID names none.
-func (g *Graph) Nodes(ids []uuid.UUID) ([]*Node, error) {
-	out := make([]*Node, len(ids))
+func (g *Graph) Nodes(ids []uuid.UUID) ([]*Node, error) { return byIDs(g, ids, Snapshot.Node) }
+
+// byIDs reads the records with the IDs through get, in one snapshot, in
+// order, nil where an ID names none (get returned NOT_FOUND).
+func byIDs[T any](g *Graph, ids []uuid.UUID, get func(Snapshot, uuid.UUID) (*T, error)) ([]*T, error) {
+	out := make([]*T, len(ids))
 	err := g.view(func(s Snapshot) error {
 		for i, id := range ids {
-			n, err := s.Node(id)
+			r, err := get(s, id)
 			if errs.CodeOf(err) == errs.NotFound {
 				continue
 			}
 			if err != nil {
 				return err
 			}
-			out[i] = n
+			out[i] = r
 		}
 		return nil
 	})
@@ -148,23 +152,7 @@ func (g *Graph) Fact(id uuid.UUID) (f *Fact, err error) {
 }
 
 // Facts returns the facts with the IDs, in order, nil where an ID names none.
-func (g *Graph) Facts(ids []uuid.UUID) ([]*Fact, error) {
-	out := make([]*Fact, len(ids))
-	err := g.view(func(s Snapshot) error {
-		for i, id := range ids {
-			f, err := s.Fact(id)
-			if errs.CodeOf(err) == errs.NotFound {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			out[i] = f
-		}
-		return nil
-	})
-	return out, err
-}
+func (g *Graph) Facts(ids []uuid.UUID) ([]*Fact, error) { return byIDs(g, ids, Snapshot.Fact) }
 
 // SourceText returns the full text of a source node.
 func (g *Graph) SourceText(id uuid.UUID) (text string, err error) {
@@ -214,6 +202,11 @@ func adjacentFacts(s Snapshot, q AdjQuery) ([]*Fact, error) {
 	if err != nil {
 		return nil, err
 	}
+	return loadFacts(s, ids)
+}
+
+// loadFacts loads the facts with the IDs, in order; every one must exist.
+func loadFacts(s Snapshot, ids []uuid.UUID) ([]*Fact, error) {
 	facts := make([]*Fact, 0, len(ids))
 	for _, id := range ids {
 		f, err := s.Fact(id)

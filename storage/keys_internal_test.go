@@ -109,8 +109,8 @@ func TestParseKey(t *testing.T) {
 // another's entries.
 func FuzzKeys(f *testing.F) {
 	for _, tt := range oneOfEach {
-		k := tt.want
-		f.Add(byte(k.Kind), k.Node[:], string(k.Predicate)+string(k.EntityKind), k.Text, k.Year+k.Seq, k.ID[:], k.Whole)
+		kind, node, s1, s2, year, id, whole := fuzzParts(tt.want)
+		f.Add(kind, node, s1, s2, year, id, whole)
 	}
 	f.Add(byte(prefixKind), []byte{}, "EVENT", "EVENT_SERIES", 65535, []byte{0}, false)
 	f.Fuzz(func(t *testing.T, kind byte, nodeB []byte, s1, s2 string, year int, idB []byte, whole bool) {
@@ -137,6 +137,40 @@ func FuzzKeys(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fuzzParts are FuzzKeys's arguments that make k (keyOf inverts it): s1 is
+// the key's first string, its predicate or entity kind, or its text when it
+// has neither; s2 its text after a predicate or kind.
+func fuzzParts(k Key) (kind byte, node []byte, s1, s2 string, year int, id []byte, whole bool) {
+	s1, s2 = string(k.Predicate)+string(k.EntityKind), k.Text
+	if s1 == "" {
+		s1, s2 = k.Text, ""
+	}
+	return byte(k.Kind), k.Node[:], s1, s2, k.Year + k.Seq, k.ID[:], k.Whole
+}
+
+// TestFuzzKeysCoversEveryKind: FuzzKeys builds a key of every kind of the
+// registry (keyKinds) from its seeds, so its round trip covers each kind.
+func TestFuzzKeysCoversEveryKind(t *testing.T) {
+	built := map[KeyKind]bool{}
+	for _, tt := range oneOfEach {
+		kind, nodeB, s1, s2, year, idB, whole := fuzzParts(tt.want)
+		var node, id uuid.UUID
+		copy(node[:], nodeB)
+		copy(id[:], idB)
+		k, ok := keyOf(KeyKind(kind), node, s1, s2, year, id, whole)
+		if !ok || k != tt.want {
+			t.Errorf("keyOf(seed of %s) = %+v, %v; want %+v", tt.want.Kind, k, ok, tt.want)
+			continue
+		}
+		built[k.Kind] = true
+	}
+	for k := range keyKinds {
+		if !built[k] {
+			t.Errorf("FuzzKeys builds no key of kind %s", k)
+		}
+	}
 }
 
 // keyOf is the key of kind made of the parts, when they make one.

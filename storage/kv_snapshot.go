@@ -245,7 +245,7 @@ func (s *kvSnapshot) Revisions(node uuid.UUID, fn func(*Revision) error) error {
 	return stopped(s.tx.Scan(revisionPrefix(node), false, func(k, v []byte) error {
 		r, err := decodeRevision(v)
 		if err != nil {
-			return fmt.Errorf("revision %x: %w", k[1:], err)
+			return fmt.Errorf("revision %s: %w", keyName(k), err)
 		}
 		return fn(r)
 	}))

@@ -5,6 +5,8 @@
 package storage
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -29,18 +31,27 @@ const (
 	KindSource        Kind = "SOURCE"
 )
 
-// Kinds lists every entity kind.
+// Kinds is the registry of entity kinds, in schema order: the one list the
+// schema's EntityKind enum and its entity types, graph/model's typed views,
+// the RDF export's classes and the explorer's tables are checked against
+// (graph/registry_test.go).
 var Kinds = []Kind{KindEventSeries, KindEvent, KindOrganization, KindPerson, KindPlace,
 	KindProduct, KindSanction, KindExportControl, KindPlan, KindTopic, KindLawsuit, KindSource}
 
 // Valid reports whether k is one of Kinds.
-func (k Kind) Valid() bool {
-	for _, x := range Kinds {
-		if k == x {
-			return true
+func (k Kind) Valid() bool { return slices.Contains(Kinds, k) }
+
+// Class is the kind's name as a type: EXPORT_CONTROL is ExportControl. It is
+// the kind's class in the RDF export and its object type in the schema.
+func (k Kind) Class() string {
+	var b strings.Builder
+	for w := range strings.SplitSeq(string(k), "_") {
+		if w != "" {
+			b.WriteString(w[:1])
+			b.WriteString(strings.ToLower(w[1:]))
 		}
 	}
-	return false
+	return b.String()
 }
 
 // Label is a name in one language (BCP 47 tag such as "en" or "vi").
@@ -126,14 +137,11 @@ const (
 	BoundRange    Bound = "RANGE"
 )
 
-// Valid reports whether b is a known bound.
-func (b Bound) Valid() bool {
-	switch b {
-	case BoundExact, BoundMoreThan, BoundAtLeast, BoundAbout, BoundRange:
-		return true
-	}
-	return false
-}
+// Bounds lists every bound, in schema order.
+var Bounds = []Bound{BoundExact, BoundMoreThan, BoundAtLeast, BoundAbout, BoundRange}
+
+// Valid reports whether b is one of Bounds.
+func (b Bound) Valid() bool { return slices.Contains(Bounds, b) }
 
 // Tier is a sponsorship level.
 type Tier string
@@ -146,14 +154,11 @@ const (
 	TierSponsor             Tier = "SPONSOR"
 )
 
-// Valid reports whether t is a known tier.
-func (t Tier) Valid() bool {
-	switch t {
-	case TierStrategicPartner, TierElitePartner, TierGovernmentCoSponsor, TierSponsor:
-		return true
-	}
-	return false
-}
+// Tiers lists every tier, in schema order.
+var Tiers = []Tier{TierStrategicPartner, TierElitePartner, TierGovernmentCoSponsor, TierSponsor}
+
+// Valid reports whether t is one of Tiers.
+func (t Tier) Valid() bool { return slices.Contains(Tiers, t) }
 
 // TierMeasure is the MEASURE key under which an event declares how many sponsors a tier has.
 func (t Tier) TierMeasure() string {

@@ -1000,13 +1000,9 @@ func (g *Graph) Attendance(events []uuid.UUID) ([]Attendance, error) {
 
 // factsByName loads the facts ids, ordered by year, then subject name.
 func factsByName(s Snapshot, ids []uuid.UUID) ([]*Fact, error) {
-	facts := make([]*Fact, 0, len(ids))
-	for _, id := range ids {
-		f, err := s.Fact(id)
-		if err != nil {
-			return nil, err
-		}
-		facts = append(facts, f)
+	facts, err := loadFacts(s, ids)
+	if err != nil {
+		return nil, err
 	}
 	return facts, sortFacts(s, facts, nil)
 }
@@ -1024,15 +1020,7 @@ func negatedFacts(s Snapshot, node uuid.UUID, pred Predicate) ([]*Fact, error) {
 	if err != nil {
 		return nil, err
 	}
-	facts := make([]*Fact, 0, len(ids))
-	for _, id := range ids {
-		f, err := s.Fact(id)
-		if err != nil {
-			return nil, err
-		}
-		facts = append(facts, f)
-	}
-	return facts, nil
+	return loadFacts(s, ids)
 }
 
 // TierQuery asks how many sponsors an event declares in a tier.

@@ -482,23 +482,34 @@ func cloneFact(f *Fact) *Fact {
 	return &c
 }
 
+// factEnd reads the node at one end of a fact (field "subject" or "object",
+// an end "a subject" or "an object") and checks that it may stand there: it
+// exists, is not retracted and is of one of kinds.
+func factEnd(s Snapshot, pred Predicate, id uuid.UUID, field, an string, kinds []Kind) (*Node, error) {
+	n, err := s.Node(id)
+	if err != nil {
+		if e, ok := err.(*errs.Error); ok {
+			e.Field, e.Message = field, field+": "+e.Message
+		}
+		return nil, err
+	}
+	if n.Retraction != nil {
+		return nil, errs.Errorf(errs.InvalidArgument, field, "%s %s was retracted", field, n.Slug)
+	}
+	if !kindIn(n.Kind, kinds) {
+		return nil, errs.Errorf(errs.InvalidArgument, field, "%s takes %s of kind %v, not %s", pred, an, kinds, n.Kind)
+	}
+	return n, nil
+}
+
 func validateFact(s Snapshot, f *Fact) error {
 	spec := f.Predicate.Spec()
 	if spec == nil {
 		return errs.Errorf(errs.InvalidArgument, "predicate", "unknown predicate %q", f.Predicate)
 	}
-	subj, err := s.Node(f.Subject)
+	subj, err := factEnd(s, f.Predicate, f.Subject, "subject", "a subject", spec.Subjects)
 	if err != nil {
-		if e, ok := err.(*errs.Error); ok {
-			e.Field, e.Message = "subject", "subject: "+e.Message
-		}
 		return err
-	}
-	if subj.Retraction != nil {
-		return errs.Errorf(errs.InvalidArgument, "subject", "subject %s was retracted", subj.Slug)
-	}
-	if !kindIn(subj.Kind, spec.Subjects) {
-		return errs.Errorf(errs.InvalidArgument, "subject", "%s takes a subject of kind %v, not %s", f.Predicate, spec.Subjects, subj.Kind)
 	}
 	var obj *Node
 	switch {
@@ -507,17 +518,8 @@ func validateFact(s Snapshot, f *Fact) error {
 	case f.Object == uuid.Nil && spec.ObjectRequired:
 		return errs.Errorf(errs.InvalidArgument, "object", "%s needs an object", f.Predicate)
 	case f.Object != uuid.Nil:
-		if obj, err = s.Node(f.Object); err != nil {
-			if e, ok := err.(*errs.Error); ok {
-				e.Field, e.Message = "object", "object: "+e.Message
-			}
+		if obj, err = factEnd(s, f.Predicate, f.Object, "object", "an object", spec.Objects); err != nil {
 			return err
-		}
-		if obj.Retraction != nil {
-			return errs.Errorf(errs.InvalidArgument, "object", "object %s was retracted", obj.Slug)
-		}
-		if !kindIn(obj.Kind, spec.Objects) {
-			return errs.Errorf(errs.InvalidArgument, "object", "%s takes an object of kind %v, not %s", f.Predicate, spec.Objects, obj.Kind)
 		}
 		if f.Object == f.Subject {
 			return errs.Errorf(errs.InvalidArgument, "object", "a fact cannot link an entity to itself")
@@ -669,14 +671,20 @@ func putFact(w writer, f *Fact) error {
 	return w.setFact(nil, f)
 }
 
+// checkReason checks the reason given for retracting the record what: said,
+// and within MaxTextLen.
+func checkReason(reason, what string) error {
+	if strings.TrimSpace(reason) == "" {
+		return errs.Errorf(errs.InvalidArgument, "reason", "say why the %s is retracted", what)
+	}
+	return CheckText("reason", reason, MaxTextLen)
+}
+
 // RetractFact marks a fact withdrawn, keeping it with who, when and why, and takes
 // it out of the active indexes. Returns an *errs.Error: NOT_FOUND, ALREADY_RETRACTED,
 // INVALID_ARGUMENT for an empty reason.
 func (g *Graph) RetractFact(id uuid.UUID, by, reason string) (f *Fact, err error) {
-	if strings.TrimSpace(reason) == "" {
-		return nil, errs.Errorf(errs.InvalidArgument, "reason", "say why the fact is retracted")
-	}
-	if err := CheckText("reason", reason, MaxTextLen); err != nil {
+	if err := checkReason(reason, "fact"); err != nil {
 		return nil, err
 	}
 	err = g.update(func(w writer) error {
@@ -696,10 +704,7 @@ func (g *Graph) RetractFact(id uuid.UUID, by, reason string) (f *Fact, err error
 // subject or object), keeping them all with who, when and why, in one transaction.
 // Returns an *errs.Error: NOT_FOUND, ALREADY_RETRACTED, INVALID_ARGUMENT for an empty reason.
 func (g *Graph) RetractNode(id uuid.UUID, by, reason string) (n *Node, err error) {
-	if strings.TrimSpace(reason) == "" {
-		return nil, errs.Errorf(errs.InvalidArgument, "reason", "say why the entity is retracted")
-	}
-	if err := CheckText("reason", reason, MaxTextLen); err != nil {
+	if err := checkReason(reason, "entity"); err != nil {
 		return nil, err
 	}
 	err = g.update(func(w writer) error {

@@ -136,6 +136,11 @@ func (w *streamBulkWriter) val(p pairRef) []byte {
 	return w.chunks[p.chunk][p.off+p.klen : p.off+p.klen+p.vlen]
 }
 
+// keyHead is pairRef.head: k's bytes 1 to 8, zero-padded, big-endian. It
+// reads no part of the key layout (storage/keys.go): for any two keys with
+// the same first byte (one stream), heads that differ order them as
+// bytes.Compare does, and equal heads leave it to bytes.Compare
+// (FuzzKeyHead). The streams split keys by their first byte the same way.
 func keyHead(k []byte) uint64 {
 	var b [8]byte
 	if len(k) > 1 {

@@ -1,6 +1,8 @@
 package badger
 
 import (
+	"bytes"
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -80,4 +82,23 @@ func TestBulkWriterSpillsSortedRuns(t *testing.T) {
 		}
 	}
 	t.Logf("%d runs merged", runs)
+}
+
+// FuzzKeyHead: the bulk writer's order (keyHead, then the bytes) is
+// bytes.Compare for any two keys of one stream (the same first byte), so it
+// needs nothing of the key layout.
+func FuzzKeyHead(f *testing.F) {
+	f.Add([]byte("kEVENT\x00waic"), []byte("kEVENT_SERIES\x00waic"))
+	f.Add([]byte("a"), []byte("a\x00"))
+	f.Add([]byte("n\x01\x02\x03\x04\x05\x06\x07\x08\x09"), []byte("n\x01\x02\x03\x04\x05\x06\x07\x08"))
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		if len(a) == 0 || len(b) == 0 {
+			return
+		}
+		b[0] = a[0]
+		want := bytes.Compare(a, b)
+		if got := cmp.Compare(keyHead(a), keyHead(b)); got != 0 && got != want {
+			t.Fatalf("keyHead orders %x and %x %d, bytes.Compare %d", a, b, got, want)
+		}
+	})
 }
