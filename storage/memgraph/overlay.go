@@ -74,7 +74,12 @@ func (k keyb) s() string            { return string(k) }
 func u32(s string) uint32 {
 	return uint32(s[0])<<24 | uint32(s[1])<<16 | uint32(s[2])<<8 | uint32(s[3])
 }
-func lastID(s string) (id uuid.UUID)  { copy(id[:], s[len(s)-16:]); return id }
+func lastID(s string) (id uuid.UUID) { copy(id[:], s[len(s)-16:]); return id }
+
+// adjKeyPred is the predicate byte of an 'o' or 'i' key (the table above);
+// textKeyNode the node iid of an 'x' key.
+func adjKeyPred(k string) byte        { return k[5] }
+func textKeyNode(k string) uint32     { return u32(k[1:]) }
 func hasPrefix(s, prefix string) bool { return strings.HasPrefix(s, prefix) }
 func newKey(prefix byte, n int) keyb  { return append(make(keyb, 0, n+1), prefix) }
 func adjPrefixByte(out bool) byte {

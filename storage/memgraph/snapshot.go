@@ -331,7 +331,7 @@ func (s *Snapshot) Adjacent(node uuid.UUID, dir storage.Direction, pred storage.
 			if other := u32(e.val[4:]); other != noNode {
 				o = s.nodeUUID(other)
 			}
-			return fn(AdjEntry{Fact: lastID(e.key), Predicate: predList[e.key[5]], Other: o, State: State(e.val[8])})
+			return fn(AdjEntry{Fact: lastID(e.key), Predicate: predList[adjKeyPred(e.key)], Other: o, State: State(e.val[8])})
 		},
 	})
 }
@@ -634,7 +634,7 @@ func (s *Snapshot) Texts(fn func(id uuid.UUID, text string) error) error {
 		if !hasPrefix(e.key, prefix) {
 			return false
 		}
-		iid := u32(e.key[1:])
+		iid := textKeyNode(e.key)
 		if i, ok := byIID[iid]; ok {
 			all[i].blob = u32(e.val)
 		} else {
