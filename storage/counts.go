@@ -20,6 +20,7 @@ import (
 //	'k' kind index entries by kind (one per entity not retracted),
 //	'p' predicate index entries by predicate (one per active fact),
 //	'v' value index entries by predicate and value (active literal facts: COUNTRY = US),
+//	'y' year index entries by predicate and year (active facts of known year),
 //
 // and the length of the longest source text ('x'), which the cost model
 // charges for Source.text.
@@ -153,6 +154,9 @@ type Sizes struct {
 	ByKind                    map[Kind]int
 	// ActiveByPredicate counts the active facts of each predicate.
 	ActiveByPredicate map[Predicate]int
+	// ActiveByYear counts the active facts of each predicate by year, of
+	// the facts of known year (the year index); year 0 is never a key.
+	ActiveByYear map[Predicate]map[int]int
 	// CountryHolders is how many active COUNTRY facts give each country code.
 	CountryHolders map[string]int
 	// MaxSourceText is the length in bytes of the longest source text.
@@ -166,6 +170,7 @@ func (g *Graph) Sizes() (s Sizes, err error) {
 		return s, err
 	}
 	s.ByKind, s.ActiveByPredicate, s.CountryHolders = map[Kind]int{}, map[Predicate]int{}, map[string]int{}
+	s.ActiveByYear = map[Predicate]map[int]int{}
 	err = g.readCounts(func(groups map[countGroup]int, maxText int) {
 		s.MaxSourceText = maxText
 		for k, n := range groups {
@@ -182,6 +187,14 @@ func (g *Graph) Sizes() (s Sizes, err error) {
 				if k.predicate == PredCountry {
 					s.CountryHolders[k.value] = n
 				}
+			case prefixYear:
+				if n == 0 {
+					continue
+				}
+				if s.ActiveByYear[k.predicate] == nil {
+					s.ActiveByYear[k.predicate] = map[int]int{}
+				}
+				s.ActiveByYear[k.predicate][k.year] = n
 			}
 		}
 	})
