@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"slices"
 	"sync"
 )
 
@@ -199,4 +200,34 @@ func (g *Graph) Sizes() (s Sizes, err error) {
 		}
 	})
 	return s, err
+}
+
+// PredicateYear is how many active facts of a known year one predicate has
+// in one year.
+type PredicateYear struct {
+	Predicate   Predicate
+	Year, Count int
+}
+
+// FactYears returns the year index's counts (Sizes.ActiveByYear) of preds,
+// every predicate when preds is empty: by predicate in schema order, then
+// year, only the years that have facts. It reads no record. Returns an
+// *errs.Error TIMEOUT once g's context is done.
+func (g *Graph) FactYears(preds []Predicate) ([]PredicateYear, error) {
+	s, err := g.Sizes()
+	if err != nil {
+		return nil, err
+	}
+	var out []PredicateYear
+	for _, p := range predicateOrder {
+		if len(preds) > 0 && !slices.Contains(preds, p) {
+			continue
+		}
+		first := len(out)
+		for y, n := range s.ActiveByYear[p] {
+			out = append(out, PredicateYear{Predicate: p, Year: y, Count: n})
+		}
+		slices.SortFunc(out[first:], func(a, b PredicateYear) int { return a.Year - b.Year })
+	}
+	return out, nil
 }
