@@ -220,7 +220,8 @@ func factClauseShape(f *model.FactFilter, depth int) storage.FactQuery {
 	q = storage.FactQuery{Predicates: f.Predicates, Negated: f.Negated, SubjectKinds: f.SubjectKinds, ObjectKinds: f.ObjectKinds,
 		IncludeNegated:   depth == 0 && f.IncludeNegated != nil && *f.IncludeNegated,
 		IncludeRetracted: depth == 0 && f.IncludeRetracted != nil && *f.IncludeRetracted, SubjectCountry: str(f.SubjectCountry),
-		Subject: refShape(f.Subject), Object: refShape(f.Object), Series: refShape(f.Series)}
+		Subject: refShape(f.Subject), Object: refShape(f.Object), Series: refShape(f.Series),
+		YearFrom: f.YearFrom, YearTo: f.YearTo}
 	for _, c := range f.And {
 		q.And = append(q.And, factClauseShape(c, depth+1))
 	}

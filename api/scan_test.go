@@ -81,6 +81,7 @@ func TestScansAreCosted(t *testing.T) {
 		`{ factCounts(filter: { subjectKinds: [ORGANIZATION] }, groupBy: []) { count } }`,
 		aliased(30, `sponsorships(first: 1) { totalCount }`),
 		aliased(30, `facts(first: 1, filter: { predicates: [SPONSORED], negated: false }) { totalCount }`),
+		aliased(5, `facts(first: 1, filter: { predicates: [SPONSORED], negated: false, yearFrom: 1 }) { totalCount }`), // every dated sponsorship, 5 times
 	} {
 		before := kv.Views()
 		a.do(q, nil, false).WantError(t, http.StatusBadRequest, string(errs.ComplexityLimit))
@@ -95,11 +96,13 @@ func TestScansAreCosted(t *testing.T) {
 		`{ sponsorshipsByYear(series: "waic", sponsorCountry: "US") { year sponsorships { subject { name } } } }`,
 		`{ factCounts(filter: { series: "syn-series-3" }, groupBy: [YEAR]) { year count } }`,
 		`{ sponsorships(first: 1) { totalCount } }`, // 6,400 sponsorships: a scan this size is allowed
+		// One year of sponsorships (800) is read from the year index: priced by that year, 5 times.
+		aliased(5, `facts(first: 1, filter: { predicates: [SPONSORED], negated: false, yearFrom: 2023, yearTo: 2023 }) { totalCount }`),
 	} {
 		a.do(q, nil, false).OK(t)
 	}
 
-	stats := aliased(30, `stats { entities facts activeFacts byKind { kind count } }`)
+	stats := aliased(30, `stats { entities facts activeFacts byKind { kind count } factYears(predicates: [SPONSORED, HELD_IN]) { predicate year count } }`)
 	a.do(stats, nil, false).OK(t) // the counts are kept in process from here
 	before := kv.Views()
 	r := a.do(stats, nil, false).OK(t)
@@ -113,6 +116,23 @@ func TestScansAreCosted(t *testing.T) {
 	var got struct{ Entities, Facts, ActiveFacts int }
 	if err := r.Decode("a29", &got); err != nil || got.Entities != want.Nodes || got.Facts != want.Facts || got.ActiveFacts != want.ActiveFacts {
 		t.Errorf("stats %+v (%v), a scan counts %+v", got, err, want)
+	}
+	// factYears counts what a year's facts list holds.
+	var years struct {
+		FactYears []struct {
+			Predicate   string
+			Year, Count int
+		}
+	}
+	if err := r.Decode("a0", &years); err != nil || len(years.FactYears) == 0 || years.FactYears[0].Predicate != "HELD_IN" {
+		t.Fatalf("factYears %+v (%v), want HELD_IN's years first (schema order)", years.FactYears, err)
+	}
+	for _, c := range years.FactYears {
+		var list struct{ TotalCount int }
+		q := fmt.Sprintf(`{ facts(first: 1, filter: { predicates: [%s], negated: false, yearFrom: %d, yearTo: %d }) { totalCount } }`, c.Predicate, c.Year, c.Year)
+		if err := a.do(q, nil, false).OK(t).Decode("facts", &list); err != nil || list.TotalCount != c.Count {
+			t.Errorf("factYears says %s has %d facts of %d, facts lists %d (%v)", c.Predicate, c.Count, c.Year, list.TotalCount, err)
+		}
 	}
 }
 

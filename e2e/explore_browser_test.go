@@ -833,7 +833,55 @@ func TestExplorerAtScale(t *testing.T) {
 	if r := p.labels(); r.Overlaps != 0 || r.EdgeLabels != r.Edges {
 		t.Errorf("preset: %d overlapping labels, %d of %d edge labels drawn", r.Overlaps, r.EdgeLabels, r.Edges)
 	}
+	checkTimelineAtScale(t, p, st.Report.Nodes)
 	p.checkClean()
+}
+
+// checkTimelineAtScale: on a large graph the timeline shows a page of dated
+// facts, earliest first, and "Show more of the timeline" pages on, through
+// the windows of years it asks one at a time, past the first window; with
+// the relation filter (HELD_IN) it loads too.
+// The requests are priced by the years they read (checkClean then finds no
+// COMPLEXITY_LIMIT_EXCEEDED in the console).
+func checkTimelineAtScale(t *testing.T, p *explorerPage, nodes int) {
+	t.Helper()
+	type state struct {
+		Cards, Window, Windows int
+		Status                 string
+		More                   bool
+	}
+	read := func() (s state) {
+		p.eval(`(() => ({cards: document.querySelectorAll("#timeline .tl-button").length,
+			window: window.policygraphExplorer.timeline.window, windows: window.policygraphExplorer.timeline.windows.length,
+			status: document.getElementById("timeline-status").innerText,
+			more: !document.getElementById("timeline-more").hidden}))()`, &s)
+		return s
+	}
+	s := read()
+	t.Logf("%d nodes: the timeline shows %d cards, window 1 of %d: %q", nodes, s.Cards, s.Windows, s.Status)
+	if s.Cards < 40 || !s.More {
+		t.Fatalf("the timeline at scale: %+v, want a full page and more to show", s)
+	}
+	for i := 0; s.Windows > 1 && s.Window == 0; i++ {
+		if i == 200 {
+			t.Fatalf("200 clicks on Show more did not leave the first window of years: %+v", s)
+		}
+		p.do(chromedp.Click(chromedp.ID("timeline-more")))
+		p.poll("the timeline did not show more", `window.policygraphExplorer.ready`)
+		next := read()
+		if next.Cards <= s.Cards {
+			t.Fatalf("Show more of the timeline: %d cards, were %d", next.Cards, s.Cards)
+		}
+		s = next
+	}
+	t.Logf("%d nodes: the second window of years reached after %d cards: %q", nodes, s.Cards, s.Status)
+	p.eval(`(() => { const s = document.getElementById("filter-relation");
+		if (![...s.options].some(o => o.value === "HELD_IN")) s.append(new Option("held in", "HELD_IN"));
+		s.value = "HELD_IN"; s.dispatchEvent(new Event("change")); return true; })()`, new(bool))
+	p.poll("the timeline filtered by HELD_IN did not load", `window.policygraphExplorer.ready`)
+	if s = read(); s.Cards == 0 {
+		t.Errorf("the timeline of HELD_IN at scale is empty: %+v", s)
+	}
 }
 
 // TestExplorerRoutes checks the route table serves the explorer beside the

@@ -19,6 +19,9 @@ import (
 
 // region    ************************** generated!.gotpl **************************
 
+type GraphStatsResolver interface {
+	FactYears(ctx context.Context, obj *model.GraphStats, predicates []storage.Predicate) ([]*model.PredicateYearCount, error)
+}
 type QueryResolver interface {
 	Node(ctx context.Context, id uuid.UUID) (model.Identified, error)
 	Nodes(ctx context.Context, ids []uuid.UUID) ([]model.Identified, error)
@@ -56,6 +59,20 @@ type SponsorshipYearResolver interface {
 // endregion ************************** generated!.gotpl **************************
 
 // region    ***************************** args.gotpl *****************************
+
+func (ec *executionContext) field_GraphStats_factYears_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "predicates",
+		func(ctx context.Context, v any) ([]storage.Predicate, error) {
+			return ec.unmarshalOPredicate2ᚕpolicygraphᚋstorageᚐPredicateᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["predicates"] = arg0
+	return args, nil
+}
 
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
@@ -1391,6 +1408,50 @@ func (ec *executionContext) fieldContext_GraphStats_version(_ context.Context, f
 	return graphql.NewScalarFieldContext("GraphStats", field, false, false, "String")
 }
 
+func (ec *executionContext) _GraphStats_factYears(ctx context.Context, field graphql.CollectedField, obj *model.GraphStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GraphStats_factYears(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.GraphStats().FactYears(ctx, obj, fc.Args["predicates"].([]storage.Predicate))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.PredicateYearCount) graphql.Marshaler {
+			return ec.marshalNPredicateYearCount2ᚕᚖpolicygraphᚋgraphᚋmodelᚐPredicateYearCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GraphStats_factYears(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GraphStats",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PredicateYearCount(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_GraphStats_factYears_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _KindCount_kind(ctx context.Context, field graphql.CollectedField, obj *model.KindCount) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1642,6 +1703,75 @@ func (ec *executionContext) _PredicateInfo_hasObject(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_PredicateInfo_hasObject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PredicateInfo", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PredicateYearCount_predicate(ctx context.Context, field graphql.CollectedField, obj *model.PredicateYearCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PredicateYearCount_predicate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Predicate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v storage.Predicate) graphql.Marshaler {
+			return ec.marshalNPredicate2policygraphᚋstorageᚐPredicate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PredicateYearCount_predicate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PredicateYearCount", field, false, false, "Predicate")
+}
+
+func (ec *executionContext) _PredicateYearCount_year(ctx context.Context, field graphql.CollectedField, obj *model.PredicateYearCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PredicateYearCount_year(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Year, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PredicateYearCount_year(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PredicateYearCount", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PredicateYearCount_count(ctx context.Context, field graphql.CollectedField, obj *model.PredicateYearCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PredicateYearCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PredicateYearCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PredicateYearCount", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -3625,28 +3755,34 @@ func (ec *executionContext) _GraphStats(ctx context.Context, sel ast.SelectionSe
 		case "entities":
 			out.Values[i] = ec._GraphStats_entities(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "facts":
 			out.Values[i] = ec._GraphStats_facts(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "activeFacts":
 			out.Values[i] = ec._GraphStats_activeFacts(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "byKind":
 			out.Values[i] = ec._GraphStats_byKind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "version":
 			out.Values[i] = ec._GraphStats_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "factYears":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._GraphStats_factYears(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -3783,6 +3919,49 @@ func (ec *executionContext) _PredicateInfo(ctx context.Context, sel ast.Selectio
 			}
 		case "hasObject":
 			out.Values[i] = ec._PredicateInfo_hasObject(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var predicateYearCountImplementors = []string{"PredicateYearCount"}
+
+func (ec *executionContext) _PredicateYearCount(ctx context.Context, sel ast.SelectionSet, obj *model.PredicateYearCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, predicateYearCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PredicateYearCount")
+		case "predicate":
+			out.Values[i] = ec._PredicateYearCount_predicate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "year":
+			out.Values[i] = ec._PredicateYearCount_year(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._PredicateYearCount_count(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -4248,6 +4427,30 @@ func (ec *executionContext) marshalNPredicateInfo2ᚖpolicygraphᚋgraphᚋmodel
 		return graphql.Null
 	}
 	return ec._PredicateInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPredicateYearCount2ᚕᚖpolicygraphᚋgraphᚋmodelᚐPredicateYearCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PredicateYearCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPredicateYearCount2ᚖpolicygraphᚋgraphᚋmodelᚐPredicateYearCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPredicateYearCount2ᚖpolicygraphᚋgraphᚋmodelᚐPredicateYearCount(ctx context.Context, sel ast.SelectionSet, v *model.PredicateYearCount) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PredicateYearCount!")
+		return graphql.Null
+	}
+	return ec._PredicateYearCount(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNSearchHit2ᚕᚖpolicygraphᚋgraphᚋmodelᚐSearchHitᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SearchHit) graphql.Marshaler {

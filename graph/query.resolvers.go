@@ -15,6 +15,19 @@ import (
 	"github.com/google/uuid"
 )
 
+// FactYears is the resolver for the factYears field.
+func (r *graphStatsResolver) FactYears(ctx context.Context, obj *model.GraphStats, predicates []storage.Predicate) ([]*model.PredicateYearCount, error) {
+	counts, err := r.graph(ctx).FactYears(predicates)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.PredicateYearCount, len(counts))
+	for i, c := range counts {
+		out[i] = &model.PredicateYearCount{Predicate: c.Predicate, Year: c.Year, Count: c.Count}
+	}
+	return out, nil
+}
+
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id uuid.UUID) (model.Identified, error) {
 	return r.identified(ctx, id)
@@ -149,6 +162,9 @@ func (r *queryResolver) Stats(ctx context.Context) (*model.GraphStats, error) {
 	return r.stats(ctx)
 }
 
+// GraphStats returns GraphStatsResolver implementation.
+func (r *Resolver) GraphStats() GraphStatsResolver { return &graphStatsResolver{r} }
+
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
@@ -156,6 +172,7 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 func (r *Resolver) SponsorshipYear() SponsorshipYearResolver { return &sponsorshipYearResolver{r} }
 
 type (
+	graphStatsResolver      struct{ *Resolver }
 	queryResolver           struct{ *Resolver }
 	sponsorshipYearResolver struct{ *Resolver }
 )

@@ -31,6 +31,7 @@ type ResolverRoot interface {
 	Evidence() EvidenceResolver
 	ExportControl() ExportControlResolver
 	Fact() FactResolver
+	GraphStats() GraphStatsResolver
 	Lawsuit() LawsuitResolver
 	Mutation() MutationResolver
 	Organization() OrganizationResolver
@@ -234,6 +235,7 @@ type ComplexityRoot struct {
 		ActiveFacts func(childComplexity int) int
 		ByKind      func(childComplexity int) int
 		Entities    func(childComplexity int) int
+		FactYears   func(childComplexity int, predicates []storage.Predicate) int
 		Facts       func(childComplexity int) int
 		Version     func(childComplexity int) int
 	}
@@ -446,6 +448,12 @@ type ComplexityRoot struct {
 		ObjectKinds  func(childComplexity int) int
 		Predicate    func(childComplexity int) int
 		SubjectKinds func(childComplexity int) int
+	}
+
+	PredicateYearCount struct {
+		Count     func(childComplexity int) int
+		Predicate func(childComplexity int) int
+		Year      func(childComplexity int) int
 	}
 
 	Product struct {
@@ -1615,6 +1623,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.GraphStats.Entities(childComplexity), true
+	case "GraphStats.factYears":
+		if e.ComplexityRoot.GraphStats.FactYears == nil {
+			break
+		}
+
+		args, err := ec.field_GraphStats_factYears_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.GraphStats.FactYears(childComplexity, args["predicates"].([]storage.Predicate)), true
 	case "GraphStats.facts":
 		if e.ComplexityRoot.GraphStats.Facts == nil {
 			break
@@ -2744,6 +2763,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PredicateInfo.SubjectKinds(childComplexity), true
+
+	case "PredicateYearCount.count":
+		if e.ComplexityRoot.PredicateYearCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PredicateYearCount.Count(childComplexity), true
+	case "PredicateYearCount.predicate":
+		if e.ComplexityRoot.PredicateYearCount.Predicate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PredicateYearCount.Predicate(childComplexity), true
+	case "PredicateYearCount.year":
+		if e.ComplexityRoot.PredicateYearCount.Year == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PredicateYearCount.Year(childComplexity), true
 
 	case "Product.aliases":
 		if e.ComplexityRoot.Product.Aliases == nil {
@@ -4280,6 +4318,8 @@ func (ec *executionContext) childFields_GraphStats(ctx context.Context, field gr
 		return ec.fieldContext_GraphStats_byKind(ctx, field)
 	case "version":
 		return ec.fieldContext_GraphStats_version(ctx, field)
+	case "factYears":
+		return ec.fieldContext_GraphStats_factYears(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type GraphStats", field.Name)
 }
@@ -4678,6 +4718,18 @@ func (ec *executionContext) childFields_PredicateInfo(ctx context.Context, field
 		return ec.fieldContext_PredicateInfo_hasObject(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PredicateInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_PredicateYearCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "predicate":
+		return ec.fieldContext_PredicateYearCount_predicate(ctx, field)
+	case "year":
+		return ec.fieldContext_PredicateYearCount_year(ctx, field)
+	case "count":
+		return ec.fieldContext_PredicateYearCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PredicateYearCount", field.Name)
 }
 
 func (ec *executionContext) childFields_Product(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -60,6 +60,7 @@ func TestEveryReadHonoursTheContext(t *testing.T) {
 		"Stats":           func(g *storage.Graph) error { _, err := g.Stats(); return err },
 		"ScanStats":       func(g *storage.Graph) error { _, err := g.ScanStats(); return err },
 		"Sizes":           func(g *storage.Graph) error { _, err := g.Sizes(); return err },
+		"FactYears":       func(g *storage.Graph) error { _, err := g.FactYears(nil); return err },
 		"Ref":             func(g *storage.Graph) error { _, err := g.Ref(x.qualcomm.Slug); return err },
 		"Sponsorships": func(g *storage.Graph) error {
 			_, err := g.Sponsorships(storage.SponsorshipQuery{Event: x.waic2023.ID})

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"slices"
 	"sync"
 )
 
@@ -20,6 +21,7 @@ import (
 //	'k' kind index entries by kind (one per entity not retracted),
 //	'p' predicate index entries by predicate (one per active fact),
 //	'v' value index entries by predicate and value (active literal facts: COUNTRY = US),
+//	'y' year index entries by predicate and year (active facts of known year),
 //
 // and the length of the longest source text ('x'), which the cost model
 // charges for Source.text.
@@ -153,6 +155,9 @@ type Sizes struct {
 	ByKind                    map[Kind]int
 	// ActiveByPredicate counts the active facts of each predicate.
 	ActiveByPredicate map[Predicate]int
+	// ActiveByYear counts the active facts of each predicate by year, of
+	// the facts of known year (the year index); year 0 is never a key.
+	ActiveByYear map[Predicate]map[int]int
 	// CountryHolders is how many active COUNTRY facts give each country code.
 	CountryHolders map[string]int
 	// MaxSourceText is the length in bytes of the longest source text.
@@ -166,6 +171,7 @@ func (g *Graph) Sizes() (s Sizes, err error) {
 		return s, err
 	}
 	s.ByKind, s.ActiveByPredicate, s.CountryHolders = map[Kind]int{}, map[Predicate]int{}, map[string]int{}
+	s.ActiveByYear = map[Predicate]map[int]int{}
 	err = g.readCounts(func(groups map[countGroup]int, maxText int) {
 		s.MaxSourceText = maxText
 		for k, n := range groups {
@@ -182,8 +188,46 @@ func (g *Graph) Sizes() (s Sizes, err error) {
 				if k.predicate == PredCountry {
 					s.CountryHolders[k.value] = n
 				}
+			case prefixYear:
+				if n == 0 {
+					continue
+				}
+				if s.ActiveByYear[k.predicate] == nil {
+					s.ActiveByYear[k.predicate] = map[int]int{}
+				}
+				s.ActiveByYear[k.predicate][k.year] = n
 			}
 		}
 	})
 	return s, err
+}
+
+// PredicateYear is how many active facts of a known year one predicate has
+// in one year.
+type PredicateYear struct {
+	Predicate   Predicate
+	Year, Count int
+}
+
+// FactYears returns the year index's counts (Sizes.ActiveByYear) of preds,
+// every predicate when preds is empty: by predicate in schema order, then
+// year, only the years that have facts. It reads no record. Returns an
+// *errs.Error TIMEOUT once g's context is done.
+func (g *Graph) FactYears(preds []Predicate) ([]PredicateYear, error) {
+	s, err := g.Sizes()
+	if err != nil {
+		return nil, err
+	}
+	var out []PredicateYear
+	for _, p := range predicateOrder {
+		if len(preds) > 0 && !slices.Contains(preds, p) {
+			continue
+		}
+		first := len(out)
+		for y, n := range s.ActiveByYear[p] {
+			out = append(out, PredicateYear{Predicate: p, Year: y, Count: n})
+		}
+		slices.SortFunc(out[first:], func(a, b PredicateYear) int { return a.Year - b.Year })
+	}
+	return out, nil
 }

@@ -45,6 +45,11 @@ func sameSizes(a, b storage.Sizes) bool {
 				delete(s.CountryHolders, k)
 			}
 		}
+		for p, years := range s.ActiveByYear {
+			if len(years) == 0 {
+				delete(s.ActiveByYear, p)
+			}
+		}
 		return s
 	}
 	return reflect.DeepEqual(norm(a), norm(b))
@@ -142,4 +147,65 @@ func TestCountsUnderConcurrentWrites(t *testing.T) {
 	if want := freshSizes(t, x.g); !sameSizes(got, want) {
 		t.Errorf("kept counts %+v\nfresh count %+v", got, want)
 	}
+}
+
+// TestFactScanPricesYearRange: a predicate scan over a range of known years
+// reads the year index, so it is priced by the facts of those years (counted
+// per predicate and year, and kept under writes), not by the predicate's
+// facts; a range that takes in year 0 still reads the whole predicate.
+func TestFactScanPricesYearRange(t *testing.T) {
+	x := newFixture(t)
+	g := x.g
+	if _, err := g.Sizes(); err != nil { // counted now; maintained from here
+		t.Fatal(err)
+	}
+	undated := mustCreate(t, g, &storage.Node{Kind: storage.KindEvent, Name: "Some meetup"}, "")
+	var in2023 []*storage.Fact
+	for i, n := range map[*storage.Node]int{x.waic2019: 30, x.waic2023: 3, undated: 5} {
+		for j := range n {
+			org := mustCreate(t, g, &storage.Node{Kind: storage.KindOrganization, Name: fmt.Sprintf("Sponsor %s %d", i.Name, j)}, "")
+			f := mustAdd(t, g, x.sponsored(org, i, storage.TierSponsor))
+			if i == x.waic2023 {
+				in2023 = append(in2023, f)
+			}
+		}
+	}
+	sponsored := []storage.Predicate{storage.PredSponsored}
+	scan := func(from, to *int) int {
+		return g.FactScan(storage.FactQuery{Predicates: sponsored, YearFrom: from, YearTo: to})
+	}
+	for _, tt := range []struct {
+		name     string
+		from, to *int
+		want     int
+	}{
+		{"2023 alone", ptr(2023), ptr(2023), 2 * 3},
+		{"2019 on", ptr(2019), nil, 2 * 33},
+		{"from year 1", ptr(1), nil, 2 * 33},
+		{"2020 to 2022", ptr(2020), ptr(2022), 0},
+		{"up to 2023 (takes in year 0)", nil, ptr(2023), 2 * 38},
+		{"no range", nil, nil, 2 * 38},
+	} {
+		if got := scan(tt.from, tt.to); got != tt.want {
+			t.Errorf("FactScan(SPONSORED, %s) = %d, want %d", tt.name, got, tt.want)
+		}
+	}
+	if _, err := g.RetractFact(in2023[0].ID, "tester", "wrong"); err != nil {
+		t.Fatal(err)
+	}
+	if got := scan(ptr(2023), ptr(2023)); got != 2*2 {
+		t.Errorf("after a retraction FactScan(SPONSORED, 2023 alone) = %d, want %d", got, 2*2)
+	}
+	if got, want := freshSizes(t, g), mustSizes(t, g); !sameSizes(got, want) {
+		t.Errorf("fresh count %+v\nkept counts %+v", got, want)
+	}
+}
+
+func mustSizes(t *testing.T, g *storage.Graph) storage.Sizes {
+	t.Helper()
+	s, err := g.Sizes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

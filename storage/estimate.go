@@ -53,7 +53,8 @@ func (s Sizes) kinds(ks []Kind) int {
 // name). A Not never narrows: a filter made only of one costs the whole graph.
 // An Or costs the sum of its clauses, the whole graph when one of them does
 // not narrow. Only which fields of q are set matters, not their values (but
-// for the subject country). Returns 0 when the store cannot be counted.
+// for the subject country and the year range: a predicate scan over known
+// years is priced by the facts of those years). Returns 0 when the store cannot be counted.
 func (g *Graph) FactScan(q FactQuery) int {
 	s := g.sizesOrZero()
 	n, ok := s.factCandidates(&q, scopeOf(&q))
@@ -74,8 +75,19 @@ func (s Sizes) factCandidates(q *FactQuery, scope factScope) (n int, ok bool) {
 	case factsBySubjectCountry:
 		return s.CountryHolders[q.SubjectCountry] * s.degree(), true
 	case factsByPredicate:
+		// A range of known years is read from the year index (query.go's
+		// indexedYears): the facts of those years; otherwise the predicate's.
+		from, to := indexedYears(q.YearFrom, q.YearTo)
 		for _, p := range q.Predicates {
-			n += s.ActiveByPredicate[p]
+			if from == nil {
+				n += s.ActiveByPredicate[p]
+				continue
+			}
+			for y, c := range s.ActiveByYear[p] {
+				if y >= *from && (to == nil || y <= *to) {
+					n += c
+				}
+			}
 		}
 		return n, true
 	case factsByKinds:

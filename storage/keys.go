@@ -607,18 +607,20 @@ func keyYear(k []byte) int {
 // countGroup is the group a key is counted in (counts.go); the zero group
 // for a key not counted.
 type countGroup struct {
-	kind      KeyKind // prefixFact, prefixKind, prefixPred or prefixValue; 0 when not counted
+	kind      KeyKind // prefixFact, prefixKind, prefixPred, prefixValue or prefixYear; 0 when not counted
 	entity    Kind
 	predicate Predicate
 	value     string
+	year      int
 }
 
 // countedKinds are the kinds of key counts.go counts.
-var countedKinds = []KeyKind{prefixFact, prefixKind, prefixPred, prefixValue}
+var countedKinds = []KeyKind{prefixFact, prefixKind, prefixPred, prefixValue, prefixYear}
 
 // groupOf is the group k is counted in: fact records all in one; kind
 // entries by kind; predicate entries by predicate; value entries by
-// predicate and value. Other keys, and keys that do not parse, are not counted.
+// predicate and value; year entries by predicate and year. Other keys, and
+// keys that do not parse, are not counted.
 func groupOf(k []byte) countGroup {
 	switch first(k) {
 	case prefixFact:
@@ -636,6 +638,10 @@ func groupOf(k []byte) countGroup {
 		value, _, ok2 := cutZero(rest)
 		if ok1 && ok2 {
 			return countGroup{kind: prefixValue, predicate: Predicate(pred), value: value}
+		}
+	case prefixYear:
+		if pred, rest, ok := cutZero(k[1:]); ok && len(rest) == 18 {
+			return countGroup{kind: prefixYear, predicate: Predicate(pred), year: keyYear(k)}
 		}
 	}
 	return countGroup{}

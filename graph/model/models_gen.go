@@ -326,6 +326,11 @@ type GraphStats struct {
 	ByKind []*KindCount `json:"byKind"`
 	// The graph's version, a number as a string; it grows with every committed write, so a changed version means changed data.
 	Version string `json:"version"`
+	// Active facts (neither negated nor retracted) of a known year, counted by predicate
+	// and year, e.g. to page a timeline by years so that each request reads a bounded
+	// number of facts. Facts of unknown year are left out. Ordered by predicate in schema
+	// order, then year; only the years that have such facts.
+	FactYears []*PredicateYearCount `json:"factYears"`
 }
 
 // How an inferred fact follows from its evidence: a rule of the inference policy and the reasoning.
@@ -464,6 +469,16 @@ type PredicateInfo struct {
 	ObjectKinds []storage.Kind `json:"objectKinds"`
 	// True when its facts link an object entity; false for literal predicates.
 	HasObject bool `json:"hasObject"`
+}
+
+// How many active facts of a known year one predicate has in one year.
+type PredicateYearCount struct {
+	// The predicate, e.g. HELD_ON.
+	Predicate storage.Predicate `json:"predicate"`
+	// The year, e.g. 2023.
+	Year int `json:"year"`
+	// How many active facts of the predicate are of that year, at least 1.
+	Count int `json:"count"`
 }
 
 // A page of products (a Relay connection). Cursors are opaque; a cursor whose item has left the list is refused with INVALID_ARGUMENT.

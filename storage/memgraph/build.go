@@ -338,6 +338,12 @@ func (b *Builder) buildBase() (*base, counts, error) {
 	for _, v := range bs.values[country] {
 		c.country[b.dict.strs[v.value]]++
 	}
+	c.byYear = map[predYear]int{}
+	for p := range bs.factYears {
+		for _, r := range bs.factYears[p] {
+			c.byYear[predYear{uint8(p), int(r.year)}]++
+		}
+	}
 	return bs, c, nil
 }
 

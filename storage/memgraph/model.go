@@ -263,6 +263,8 @@ type writer struct {
 	blobs  []string
 	// countryOwned is set once counts.country is the writer's own copy.
 	countryOwned bool
+	// yearsOwned is set once counts.byYear is the writer's own copy.
+	yearsOwned bool
 	// snap reads the state being written (records, IDs): its overlay is
 	// the writer's own, so it sees the change's earlier records.
 	snap Snapshot
@@ -492,6 +494,16 @@ func (w *writer) putFact(f *storage.Fact) error {
 				w.countryOwned = true
 			}
 			w.counts.country[strs[x.m.value]] += x.delta
+		}
+		if x.m.year != 0 {
+			if !w.yearsOwned { // copy on write: snapshots share the map
+				w.counts.byYear = maps.Clone(w.counts.byYear)
+				if w.counts.byYear == nil {
+					w.counts.byYear = map[predYear]int{}
+				}
+				w.yearsOwned = true
+			}
+			w.counts.byYear[predYear{x.m.pred, x.m.year}] += x.delta
 		}
 	}
 	return nil

@@ -73,8 +73,15 @@ type counts struct {
 	byKind  [numKinds]int
 	facts   int
 	byPred  [numPreds]int
-	country map[string]int // copied on write
+	country map[string]int   // copied on write
+	byYear  map[predYear]int // active facts of a known year; copied on write
 	maxText int
+}
+
+// predYear is a predicate (its index) and a year, a group of counts.byYear.
+type predYear struct {
+	pred uint8
+	year int
 }
 
 // Version is the version of the graph the snapshot holds.
@@ -566,6 +573,17 @@ func (s *Snapshot) Sizes() storage.Sizes {
 		if n != 0 {
 			z.CountryHolders[v] = n
 		}
+	}
+	z.ActiveByYear = map[storage.Predicate]map[int]int{}
+	for k, n := range c.byYear {
+		if n == 0 {
+			continue
+		}
+		p := predList[k.pred]
+		if z.ActiveByYear[p] == nil {
+			z.ActiveByYear[p] = map[int]int{}
+		}
+		z.ActiveByYear[p][k.year] = n
 	}
 	return z
 }

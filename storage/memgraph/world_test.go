@@ -385,7 +385,7 @@ func fingerprint(t testing.TB, s *Snapshot, p probe) string {
 	}
 	must("SavedQueries", s.SavedQueries(func(q *storage.SavedQuery) error { line("saved %s", js(q)); return nil }))
 	z := s.Sizes()
-	line("sizes %d %d %d %d %v %v %v", z.Nodes, z.Facts, z.ActiveFacts, z.MaxSourceText, z.ByKind, z.ActiveByPredicate, z.CountryHolders)
+	line("sizes %d %d %d %d %v %v %v %v", z.Nodes, z.Facts, z.ActiveFacts, z.MaxSourceText, z.ByKind, z.ActiveByPredicate, z.CountryHolders, z.ActiveByYear)
 	must("Nodes", s.Nodes(func(n *storage.Node) error { line("export node %s", js(n)); return nil }))
 	must("Texts", s.Texts(func(id uuid.UUID, text string) error { line("export text %s %q", id, text); return nil }))
 	must("Facts", s.Facts(func(f *storage.Fact) error { line("export fact %s", js(f)); return nil }))
@@ -411,7 +411,8 @@ func sameAnswers(t testing.TB, what, got, want string) {
 // worldCounts is the graph's size counted from the records, as storage
 // counts its keys.
 func (w *world) sizes() storage.Sizes {
-	z := storage.Sizes{ByKind: map[storage.Kind]int{}, ActiveByPredicate: map[storage.Predicate]int{}, CountryHolders: map[string]int{}}
+	z := storage.Sizes{ByKind: map[storage.Kind]int{}, ActiveByPredicate: map[storage.Predicate]int{}, CountryHolders: map[string]int{},
+		ActiveByYear: map[storage.Predicate]map[int]int{}}
 	for _, n := range w.nodes {
 		if n.Retraction == nil {
 			z.ByKind[n.Kind]++
@@ -425,6 +426,12 @@ func (w *world) sizes() storage.Sizes {
 			z.ActiveByPredicate[f.Predicate]++
 			if f.Predicate == storage.PredCountry {
 				z.CountryHolders[f.Value]++
+			}
+			if f.Year != 0 {
+				if z.ActiveByYear[f.Predicate] == nil {
+					z.ActiveByYear[f.Predicate] = map[int]int{}
+				}
+				z.ActiveByYear[f.Predicate][f.Year]++
 			}
 		}
 	}

@@ -175,9 +175,12 @@ query ExplorerMarks($ids: [ID!]!) {
 // MARKS_BATCH bounds the IDs of one MARKS request.
 export const MARKS_BATCH = 200;
 
+// STATS asks for the graph's size, and how many dated facts each predicate
+// has each year, by which the timeline is paged in windows of years (both
+// counted by the server without reading the store).
 export const STATS = `
 query ExplorerStats {
-  stats { entities facts }
+  stats { entities facts factYears { predicate year count } }
 }`;
 
 export const FACT = `
@@ -242,6 +245,43 @@ ${ENTITY}`;
 
 // TIMELINE_PAGE is how many dated facts one timeline request fetches.
 export const TIMELINE_PAGE = 40;
+
+// TIMELINE_WINDOW bounds the dated facts one timeline request reads when no
+// year is chosen: the timeline is asked a window of years at a time, as many
+// years from the earliest on as hold at most this many facts (at least one
+// year), since the API prices a request by the facts of the years it asks
+// (2 per fact, under a limit of 20,000 by default).
+export const TIMELINE_WINDOW = 1000;
+
+// timelineWindows splits the years of factYears (stats.factYears) of the
+// predicates preds into windows [{from, to}] of at most TIMELINE_WINDOW
+// facts each (a year of more is a window alone), earliest first, and counts
+// their facts. The first window starts at year 1 and the last is open (to:
+// null), so that facts dated after the counts were made are not lost.
+export function timelineWindows(factYears, preds) {
+  const byYear = new Map();
+  for (const c of factYears) {
+    if (preds.includes(c.predicate)) byYear.set(c.year, (byYear.get(c.year) || 0) + c.count);
+  }
+  const years = [...byYear.keys()].sort((a, b) => a - b);
+  const windows = [];
+  let total = 0;
+  for (const y of years) {
+    const n = byYear.get(y);
+    total += n;
+    const last = windows[windows.length - 1];
+    if (last && last.facts + n <= TIMELINE_WINDOW) {
+      last.to = y;
+      last.facts += n;
+    } else {
+      windows.push({ from: y, to: y, facts: n });
+    }
+  }
+  if (!windows.length) windows.push({ from: 1, to: null, facts: 0 });
+  windows[0].from = 1;
+  windows[windows.length - 1].to = null;
+  return { windows, total };
+}
 
 // EVIDENCE asks for the evidence of the given facts, for the CSV export.
 export const EVIDENCE = `

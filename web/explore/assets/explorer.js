@@ -181,9 +181,11 @@ async function fetchMarks(ids) {
   }
 }
 
+let statsAsked = null; // the promise of stats, so that callers at once share one request
+
 async function fetchStats() {
-  if (!stats) stats = (await api.gql(endpoint, api.STATS)).stats;
-  return stats;
+  statsAsked ||= api.gql(endpoint, api.STATS).then((d) => (stats = d.stats)).catch((err) => { statsAsked = null; throw err; });
+  return statsAsked;
 }
 
 // --- elements ----------------------------------------------------------------
@@ -1129,28 +1131,64 @@ async function search(text, focus = true) {
 // --- timeline ----------------------------------------------------------------
 
 // The timeline is a page of the API's dated facts (see api.TIMELINE), asked
-// again when a filter changes; "Show more" asks for the next page.
-const timeline = { dated: [], undated: [], after: null, more: false, total: 0, token: 0 };
+// again when a filter changes; "Show more" asks for the next page. With no
+// year chosen, the years are asked a window at a time (api.timelineWindows,
+// from the counts of stats.factYears), so that each request reads a bounded
+// number of facts however large the graph: "Show more" pages through a
+// window, then moves to the next.
+const timeline = { dated: [], undated: [], after: null, more: false, total: 0, token: 0, windows: [], window: 0, seen: 0 };
 
 async function loadTimeline(next = false) {
   const token = ++timeline.token;
-  const vars = {
-    preds: filters.relation ? [filters.relation] : api.TIMELINE_PREDICATES,
-    from: filters.year ? Number(filters.year) : 1,
-    to: filters.year ? Number(filters.year) : null,
-    country: filters.country || null,
-    first: api.TIMELINE_PAGE,
-    after: next ? timeline.after : null,
-    undated: !filters.year && (!filters.relation || filters.relation === "IMPOSED_BY"),
-  };
-  const data = await api.gql(endpoint, api.TIMELINE, vars);
-  if (token !== timeline.token) return;
-  if (!next) { timeline.dated = []; timeline.undated = []; }
+  const preds = filters.relation ? [filters.relation] : api.TIMELINE_PREDICATES;
+  if (!next) {
+    if (filters.year) {
+      timeline.windows = [{ from: Number(filters.year), to: Number(filters.year) }];
+    } else {
+      const { windows, total } = api.timelineWindows((await fetchStats()).factYears, preds);
+      if (token !== timeline.token) return;
+      timeline.windows = windows;
+      timeline.total = total;
+    }
+    timeline.window = 0;
+    timeline.after = null;
+    timeline.seen = 0;
+  } else if (!timeline.more) {
+    if (timeline.window >= timeline.windows.length - 1) return;
+    timeline.window++;
+    timeline.after = null;
+  }
+  let data, first = !next;
+  for (;;) {
+    const w = timeline.windows[timeline.window];
+    data = await api.gql(endpoint, api.TIMELINE, {
+      preds, from: w.from, to: w.to,
+      country: filters.country || null,
+      first: api.TIMELINE_PAGE,
+      after: timeline.after,
+      undated: first && !filters.year && (!filters.relation || filters.relation === "IMPOSED_BY"),
+    });
+    if (token !== timeline.token) return;
+    if (first) {
+      timeline.dated = [];
+      timeline.undated = data.undated ? data.undated.nodes.filter((f) => f.year == null && !f.date && !f.start).map((f) => addFact(f)) : [];
+      first = false;
+    }
+    // A window the filters leave empty is skipped, so that a page shows something.
+    if (data.dated.nodes.length || timeline.window >= timeline.windows.length - 1) break;
+    timeline.window++;
+    timeline.after = null;
+  }
   timeline.dated.push(...data.dated.nodes.map((f) => addFact(f)));
-  if (data.undated) timeline.undated = data.undated.nodes.filter((f) => f.year == null && !f.date && !f.start).map((f) => addFact(f));
   timeline.after = data.dated.pageInfo.endCursor;
   timeline.more = data.dated.pageInfo.hasNextPage;
-  timeline.total = data.dated.totalCount;
+  if (!timeline.more) timeline.seen += data.dated.totalCount;
+  const later = timeline.window < timeline.windows.length - 1;
+  // The total: one request's count for a chosen year; else the counts of the
+  // windows, which a country filter narrows to what the windows read so far.
+  if (filters.year) timeline.total = data.dated.totalCount;
+  else if (filters.country) timeline.total = timeline.seen + (timeline.more ? data.dated.totalCount : 0);
+  timeline.later = later;
   renderTimeline();
 }
 
@@ -1190,10 +1228,11 @@ function renderTimeline() {
       el("span", { class: "tl-title" }, it.text),
     ))));
   const shownDated = timeline.dated.length;
+  const atLeast = filters.country && timeline.later ? "at least " : "";
   setStatus("timeline-status", timeline.total
-    ? `${shownDated.toLocaleString("en-US")} of ${timeline.total.toLocaleString("en-US")} dated facts${filters.year || filters.country || filters.relation ? " matching the filters" : ""}, by date.`
-    : "No dated fact matches the filters.");
-  $("timeline-more").hidden = !timeline.more;
+    ? `${shownDated.toLocaleString("en-US")} of ${atLeast}${timeline.total.toLocaleString("en-US")} dated facts${filters.year || filters.country || filters.relation ? " matching the filters" : ""}, by date.`
+    : timeline.later ? "No dated fact matches the filters in the years read so far." : "No dated fact matches the filters.");
+  $("timeline-more").hidden = !timeline.more && !timeline.later;
 }
 
 // --- exports -----------------------------------------------------------------
@@ -1305,7 +1344,7 @@ async function main() {
     selectionType: "single", boxSelectionEnabled: false,
   });
   Object.assign(explorer, {
-    cy, known, foldText,
+    cy, known, foldText, timeline,
     state: () => ({ ...state, expand: [...state.expand] }),
     labelOverlaps: () => labelOverlaps(cy).count,
     labelReport: () => {
