@@ -204,6 +204,10 @@ func TestFixtures(t *testing.T) {
 			t.Errorf("IBM's disputed elite tier: sources %v, want the ledger's and the review's", sources(f))
 		}
 	}
+	// The store check holds what ingest wrote, dispute links included.
+	if rep, err := g.Check(); err != nil || !rep.OK() {
+		t.Errorf("check after both bundles: %v %v", err, rep.Problems)
+	}
 }
 
 // TestRefused: a bundle with a fault is refused with its code and line, and

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -145,6 +146,7 @@ func checkTx(tx Txn, rep *CheckReport) error {
 		return err
 	}
 
+	disputes := map[uuid.UUID][]uuid.UUID{} // fact -> the facts it says dispute it
 	err = tx.Scan(kindPrefix(prefixFact), false, func(k, v []byte) error {
 		rep.Facts++
 		key, err := ParseKey(k)
@@ -184,6 +186,7 @@ func checkTx(tx Txn, rep *CheckReport) error {
 				problem(k, "evidence[%d]: quote %q is not in the text of %s", i, clip(e.Quote, 60), src.Slug)
 			}
 		}
+		disputes[f.ID] = f.DisputedBy
 		for _, e := range factIndexKeys(&f) {
 			if prev, dup := want[string(e.key)]; dup {
 				problem(e.key, "wanted by fact %s and by another record (value %x)", f.ID, prev)
@@ -195,6 +198,8 @@ func checkTx(tx Txn, rep *CheckReport) error {
 	if err != nil {
 		return err
 	}
+
+	checkDisputes(disputes, problem)
 
 	if err := checkRetractedNodes(tx, nodes, problem); err != nil {
 		return err
@@ -271,6 +276,24 @@ func checkTx(tx Txn, rep *CheckReport) error {
 		}
 		return nil
 	})
+}
+
+// checkDisputes verifies the dispute links of facts (Fact.DisputedBy): each
+// names another fact that exists and names it back, as ingest writes them.
+func checkDisputes(disputes map[uuid.UUID][]uuid.UUID, problem func(k []byte, format string, args ...any)) {
+	for id, others := range disputes {
+		for _, o := range others {
+			back, ok := disputes[o]
+			switch {
+			case o == id:
+				problem(factKey(id), "fact disputes itself")
+			case !ok:
+				problem(factKey(id), "disputed by fact %s, which does not exist", o)
+			case !slices.Contains(back, id):
+				problem(factKey(id), "disputed by fact %s, which does not name it back", o)
+			}
+		}
+	}
 }
 
 // checkRetractedNodes verifies what RetractNode promises: a retracted entity

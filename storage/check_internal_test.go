@@ -3,6 +3,8 @@ package storage
 import (
 	"strings"
 	"testing"
+
+	"github.com/google/uuid"
 )
 
 func TestCheckFindsEachKindOfDamage(t *testing.T) {
@@ -47,6 +49,24 @@ func TestCheckFindsEachKindOfDamage(t *testing.T) {
 		{"fact without its subject", func(w *sponsorshipWorld, f *Fact, tx Txn) error { return tx.Delete(nodeKey(w.orgs[1])) }, "subject"},
 		{"undecodable record", func(w *sponsorshipWorld, f *Fact, tx Txn) error { return tx.Set(factKey(f.ID), []byte("{")) }, "does not decode"},
 		{"unknown key", func(w *sponsorshipWorld, f *Fact, tx Txn) error { return tx.Set([]byte("Zzz"), nil) }, "key of no known kind"},
+		{"dispute link to a missing fact", func(w *sponsorshipWorld, f *Fact, tx Txn) error {
+			d := cloneFact(f)
+			d.DisputedBy = []uuid.UUID{w.orgs[1]}
+			b, _ := encodeFact(d)
+			return tx.Set(factKey(f.ID), b)
+		}, "which does not exist"},
+		{"one-way dispute link", func(w *sponsorshipWorld, f *Fact, tx Txn) error {
+			other := cloneFact(f)
+			other.ID = uuid.New()
+			b, _ := encodeFact(other)
+			if err := tx.Set(factKey(other.ID), b); err != nil {
+				return err
+			}
+			d := cloneFact(f)
+			d.DisputedBy = []uuid.UUID{other.ID}
+			b, _ = encodeFact(d)
+			return tx.Set(factKey(f.ID), b)
+		}, "which does not name it back"},
 		{"revision of a missing node", func(w *sponsorshipWorld, f *Fact, tx Txn) error {
 			b, _ := encodeRevision(&Revision{Node: f.ID, Seq: 1, Previous: &Node{ID: f.ID, Kind: KindEvent, Name: "E"}})
 			return tx.Set(revisionKey(f.ID, 1), b)
