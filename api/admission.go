@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -134,17 +133,4 @@ func (a *admission) release(client string) {
 // clientOf is the address a request's admission is counted against: the
 // peer's IP address, or its /64 for IPv6 (one host commonly holds a whole
 // /64). Behind a reverse proxy every request shares the proxy's address.
-func clientOf(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip := net.ParseIP(host)
-	if ip == nil {
-		return host
-	}
-	if ip4 := ip.To4(); ip4 != nil {
-		return ip4.String()
-	}
-	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
-}
+func clientOf(r *http.Request) string { return ClientAddress(r.RemoteAddr) }

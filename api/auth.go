@@ -167,7 +167,7 @@ func (a *Auth) Check(r *http.Request) (c *Curator, retryAfter time.Duration) {
 		}
 		return c, 0
 	}
-	addr := clientAddress(r.RemoteAddr)
+	addr := ClientAddress(r.RemoteAddr)
 	c = curatorOf(set, r) // before the lock: it is not acted on until its turn
 	a.mu.Lock()
 	now := a.now()
@@ -226,9 +226,10 @@ func (a *Auth) penalize(addr string, now time.Time) {
 	a.next[addr] = now.Add(a.delay)
 }
 
-// clientAddress is the key of a client: its IP address, an IPv6 one's /64
-// (one host is commonly given a whole /64).
-func clientAddress(remoteAddr string) string {
+// ClientAddress is the key a client is counted by (auth delays, admission,
+// open connections): its IP address, an IPv6 one's /64 (one host is commonly
+// given a whole /64); remoteAddr is host:port, as in http.Request.RemoteAddr.
+func ClientAddress(remoteAddr string) string {
 	host, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {
 		host = remoteAddr

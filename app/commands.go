@@ -142,6 +142,7 @@ func peakRSS() (int64, bool) {
 	return 0, false
 }
 
+// envOr is the variable name, or def when it is unset or empty.
 func envOr(getenv func(string) string, name, def string) string {
 	if v := getenv(name); v != "" {
 		return v

@@ -21,12 +21,7 @@ func (e *envDefaults) bad(name, val, want string) {
 	e.errs = append(e.errs, fmt.Errorf("environment variable %s=%q is not %s", name, val, want))
 }
 
-func (e *envDefaults) string(name, def string) string {
-	if v := e.getenv(name); v != "" {
-		return v
-	}
-	return def
-}
+func (e *envDefaults) string(name, def string) string { return envOr(e.getenv, name, def) }
 
 func (e *envDefaults) int(name string, def int) int {
 	return envValue(e, name, def, strconv.Atoi, "an integer")

@@ -3,6 +3,8 @@ package app
 import (
 	"net"
 	"sync"
+
+	"policygraph/api"
 )
 
 // limitConns bounds the connections ln hands out: at most n open at once
@@ -35,7 +37,7 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 			<-l.slots
 			return nil, err
 		}
-		host := clientHost(c.RemoteAddr())
+		host := api.ClientAddress(c.RemoteAddr().String()) // as api counts requests
 		l.mu.Lock()
 		if l.open[host] >= l.perClient {
 			l.mu.Unlock()
@@ -56,19 +58,6 @@ func (l *connLimiter) release(host string) {
 	}
 	l.mu.Unlock()
 	<-l.slots
-}
-
-// clientHost is the address connections are counted by: the IP address, or
-// its /64 for IPv6, as api's admission counts requests.
-func clientHost(a net.Addr) string {
-	tcp, ok := a.(*net.TCPAddr)
-	if !ok {
-		return a.String()
-	}
-	if ip4 := tcp.IP.To4(); ip4 != nil {
-		return ip4.String()
-	}
-	return tcp.IP.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
 
 type limitedConn struct {

@@ -202,7 +202,7 @@ func Binary(t testing.TB) string {
 		}
 		binary.path = filepath.Join(dir, "policygraph")
 		cmd := exec.Command("go", "build", "-o", binary.path, ".")
-		cmd.Dir = moduleRoot()
+		cmd.Dir = ModuleRoot()
 		if out, err := cmd.CombinedOutput(); err != nil {
 			binary.err = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -213,15 +213,12 @@ func Binary(t testing.TB) string {
 	return binary.path
 }
 
-// moduleRoot is the directory of go.mod: two up from this file.
-func moduleRoot() string {
+// ModuleRoot is the module's root directory (README.md, docs/), wherever the
+// test runs from: the directory of go.mod, two up from this file.
+func ModuleRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
-
-// ModuleRoot is the module's root directory (README.md, docs/), wherever the
-// test runs from.
-func ModuleRoot() string { return moduleRoot() }
 
 // Main runs the tests of a package that starts servers, then removes the
 // binary built for them; call it from TestMain.

@@ -15,7 +15,7 @@
 import * as api from "./api.js";
 import { edgesCSV, nodesCSV } from "./export.js";
 import {
-  edgeLabel, foldText, formatSpan, formatTimestamp, predicateLabel, sentence, sentenceParts, sortKey, tierLabel,
+  edgeLabel, foldText, formatNumber, formatSpan, formatTimestamp, predicateLabel, sentence, sentenceParts, sortKey, tierLabel,
 } from "./format.js";
 import { drawnLabels, labelOverlaps, placeLabels } from "./labels.js";
 import { DEFAULT_STATE, MAX_MORE, formatState, parseState } from "./state.js";
@@ -654,7 +654,7 @@ async function showAll() {
   view = newView("all", "Whole graph");
   const s = await fetchStats();
   if (s.entities > api.WHOLE_LIMIT.entities || s.facts > api.WHOLE_LIMIT.facts) {
-    throw new api.APIError(`the graph holds ${s.entities.toLocaleString("en-US")} entities and ${s.facts.toLocaleString("en-US")} facts, too many to draw at once; start from the overview, a search or a node`);
+    throw new api.APIError(`the graph holds ${formatNumber(s.entities)} entities and ${formatNumber(s.facts)} facts, too many to draw at once; start from the overview, a search or a node`);
   }
   let ea = null, fa = null, entities = true, facts = true;
   for (let page = 0; (entities || facts) && page < 10; page++) {
@@ -876,9 +876,9 @@ function renderControls() {
   $("cy").dataset.view = view.name;
   const drawn = cy.nodes().length;
   const found = new Set([...view.candidates, ...view.nodes]).size;
-  const parts = [`${drawn.toLocaleString("en-US")} entit${drawn === 1 ? "y" : "ies"} drawn`];
-  if (found > drawn) parts.push(`of ${found.toLocaleString("en-US")} found so far`);
-  if (stats) parts.push(`the graph holds ${stats.entities.toLocaleString("en-US")}`);
+  const parts = [`${formatNumber(drawn)} entit${drawn === 1 ? "y" : "ies"} drawn`];
+  if (found > drawn) parts.push(`of ${formatNumber(found)} found so far`);
+  if (stats) parts.push(`the graph holds ${formatNumber(stats.entities)}`);
   $("graph-count").textContent = parts.join(", ") + ".";
   const more = $("show-more");
   const moreAvailable = found > drawn || (view.name === "overview" && (view.coreNext.length > 0 || view.core.some((id) => { const a = known.adj.get(id); return a && (a.outMore || a.inMore); })));
@@ -888,7 +888,7 @@ function renderControls() {
   if (stats) {
     const tooBig = stats.entities > api.WHOLE_LIMIT.entities || stats.facts > api.WHOLE_LIMIT.facts;
     $("view-all").disabled = tooBig;
-    $("view-all").title = tooBig ? `The graph holds ${stats.entities.toLocaleString("en-US")} entities: too many to draw at once` : "";
+    $("view-all").title = tooBig ? `The graph holds ${formatNumber(stats.entities)} entities: too many to draw at once` : "";
   }
 }
 
@@ -897,7 +897,7 @@ function setStatus(id, text) {
 }
 
 function showHint() {
-  const s = stats ? ` The graph holds ${stats.entities.toLocaleString("en-US")} entities and ${stats.facts.toLocaleString("en-US")} facts.` : "";
+  const s = stats ? ` The graph holds ${formatNumber(stats.entities)} entities and ${formatNumber(stats.facts)} facts.` : "";
   setStatus("load-status", `${view.title.split(" — ")[0]}: ${cy.nodes().length} entities and ${cy.edges().length} facts drawn; ${api.traffic.requests} requests to ${endpoint} so far.${s}`);
 }
 
@@ -1022,7 +1022,7 @@ function renderEntity(id, detail, list = null) {
     const d = await fetchNextDetail(id, next);
     ev.target.remove();
     if (d) renderEntity(id, d, facts);
-  }) }, `Show more facts (${(total - facts.children.length).toLocaleString("en-US")} more)`) : "";
+  }) }, `Show more facts (${formatNumber(total - facts.children.length)} more)`) : "";
   if (list) { if (moreButton) list.after(moreButton); return; }
   $("evidence").replaceChildren(
     el("h3", { class: "entity-name" }, detail.entity.name),
@@ -1031,7 +1031,7 @@ function renderEntity(id, detail, list = null) {
     detail.entity.description ? el("p", { class: "description" }, detail.entity.description) : "",
     el("p", { class: "entity-actions" },
       el("button", { type: "button", onclick: guard(() => switchView("entity", id).then(() => selectNode(id))) }, `Draw only ${detail.entity.name} and its neighbours`)),
-    el("h4", {}, `${total.toLocaleString("en-US")} fact${total === 1 ? "" : "s"}`),
+    el("h4", {}, `${formatNumber(total)} fact${total === 1 ? "" : "s"}`),
     facts,
     moreButton,
   );
@@ -1230,7 +1230,7 @@ function renderTimeline() {
   const shownDated = timeline.dated.length;
   const atLeast = filters.country && timeline.later ? "at least " : "";
   setStatus("timeline-status", timeline.total
-    ? `${shownDated.toLocaleString("en-US")} of ${atLeast}${timeline.total.toLocaleString("en-US")} dated facts${filters.year || filters.country || filters.relation ? " matching the filters" : ""}, by date.`
+    ? `${formatNumber(shownDated)} of ${atLeast}${formatNumber(timeline.total)} dated facts${filters.year || filters.country || filters.relation ? " matching the filters" : ""}, by date.`
     : timeline.later ? "No dated fact matches the filters in the years read so far." : "No dated fact matches the filters.");
   $("timeline-more").hidden = !timeline.more && !timeline.later;
 }
@@ -1270,7 +1270,7 @@ function download(name, blob) {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 60000);
-  setStatus("export-status", `Saved ${name} (${blob.size.toLocaleString("en-US")} bytes).`);
+  setStatus("export-status", `Saved ${name} (${formatNumber(blob.size)} bytes).`);
 }
 
 function exportName(ext) {
