@@ -49,17 +49,6 @@ func Parse(b []byte) (*File, error) {
 	return f, nil
 }
 
-// Bundle is the article seed as a source bundle, its text the embedded
-// Article: what bundle.Ingest writes as the seed does into an empty store.
-func Bundle() (*bundle.Bundle, error) {
-	f, err := Parse(FactsYAML)
-	if err != nil {
-		return nil, err
-	}
-	f.Source.Text = Article
-	return f, nil
-}
-
 // Report says what a Load wrote and what it left alone.
 type Report struct {
 	Entities, Facts int // in the file
