@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -282,7 +283,7 @@ func (b *Bundle) match(w *storage.Writer, i int, n *storage.Node) (uuid.UUID, st
 			return uuid.Nil, "", err
 		}
 		for _, id := range ids {
-			if !containsID(found, id) {
+			if !slices.Contains(found, id) {
 				found = append(found, id)
 			}
 		}
@@ -304,15 +305,6 @@ func (b *Bundle) match(w *storage.Writer, i int, n *storage.Node) (uuid.UUID, st
 	return uuid.Nil, "", b.errorf(errs.AmbiguousEntity, field("name"), b.entityLine(i, "name"),
 		"entity %s: its names match %d stored %s entities: %s; pin one with sameAs: <slug>",
 		e.Slug, len(found), n.Kind, strings.Join(names, ", "))
-}
-
-func containsID(ids []uuid.UUID, id uuid.UUID) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }
 
 // sameEntity reports whether the stored node holds what the bundle says.

@@ -5,12 +5,10 @@ package seed
 import (
 	_ "embed"
 	"fmt"
-	"strings"
 
 	"github.com/google/uuid"
 
 	"policygraph/bundle"
-	"policygraph/errs"
 	"policygraph/storage"
 )
 
@@ -46,17 +44,6 @@ func Parse(b []byte) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse facts: %w", err)
 	}
-	return f, nil
-}
-
-// Bundle is the article seed as a source bundle, its text the embedded
-// Article: what bundle.Ingest writes as the seed does into an empty store.
-func Bundle() (*bundle.Bundle, error) {
-	f, err := Parse(FactsYAML)
-	if err != nil {
-		return nil, err
-	}
-	f.Source.Text = Article
 	return f, nil
 }
 
@@ -112,13 +99,8 @@ func LoadFile(g *storage.Graph, f *File, text string) (Report, error) {
 	}
 	// The file must agree with its text, whatever the store holds (a stored
 	// fact or source is left alone, and so not checked against it).
-	for i, x := range f.Facts {
-		for j, e := range x.Evidence {
-			if !strings.Contains(text, e.Quote) {
-				return r, errs.Errorf(errs.QuoteNotInSource, fmt.Sprintf("evidence[%d].quote", j),
-					"fact %d (%s %s): the quote is not verbatim in the article: %q", i, x.Subject, x.Predicate, e.Quote)
-			}
-		}
+	if err := f.Check(text); err != nil {
+		return r, err
 	}
 	err = g.Batch(func(w *storage.Writer) error {
 		r.Written, r.Kept, r.Skipped = 0, nil, nil // a retried transaction starts over
