@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -26,25 +25,12 @@ const readmeBase = "http://localhost:8080"
 // block after it that shows its output.
 var scriptRE = regexp.MustCompile("(?s)```(sh|python) run\n(.*?)```\n\n```text\n(.*?)```")
 
-// needTool skips when a tool an example uses is missing, unless
-// POLICYGRAPH_REQUIRE_TOOLS=1 (as CI sets) makes that a failure.
-func needTool(t *testing.T, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		msg := fmt.Sprintf("%s is not installed (apt-get install -y %s); README's examples that use it are not run", name, name)
-		if os.Getenv("POLICYGRAPH_REQUIRE_TOOLS") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-}
-
 // TestReadmeScripts runs the shell and Python examples of README.md and
 // docs/*.md, page by page and in order, against a live server (one a page),
 // and checks each printed what its page shows (-update rewrites it).
 func TestReadmeScripts(t *testing.T) {
 	for _, tool := range []string{"bash", "curl", "jq", "python3"} {
-		needTool(t, tool)
+		testenv.RequireTool(t, tool, "README's examples that use "+tool)
 	}
 	found := map[string]int{}
 	for _, page := range docPages(t) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"policygraph/internal/etcdtest"
+	"policygraph/internal/testenv"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -37,13 +38,7 @@ func alive(pid int) bool {
 // second start finds the data of the first.
 func TestClusterScript(t *testing.T) {
 	etcdtest.Require(t)
-	if _, err := exec.LookPath("curl"); err != nil {
-		msg := "curl is not installed (apt-get install -y curl); scripts/cluster.sh is not tested"
-		if os.Getenv(etcdtest.EnvRequireTools) == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	testenv.RequireTool(t, "curl", "scripts/cluster.sh")
 	ports, err := etcdtest.FreePorts(8)
 	if err != nil {
 		t.Fatal(err)
