@@ -139,8 +139,6 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 			if err := authorizeWrite(ctx, op, o); err != nil {
 				return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{err}})
 			}
-		}
-		if op.Operation != nil && op.Operation.Operation == ast.Mutation {
 			// A nearly full disk refuses writes before they run (507 under
 			// application/graphql-response+json); one that fills while a
 			// write runs refuses its commit, a field error DISK_FULL.

@@ -203,15 +203,19 @@ func (r *Resolver) sponsorships(ctx context.Context, q storage.SponsorshipQuery)
 	if err != nil {
 		return nil, err
 	}
-	var names []string
+	var ids []uuid.UUID
 	for _, id := range sponsors {
 		if inferred[id] {
-			n, err := r.node(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			names = append(names, n.Name)
+			ids = append(ids, id)
 		}
+	}
+	nodes, err := r.nodes(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, n := range nodes {
+		names = append(names, n.Name)
 	}
 	if len(names) > 0 {
 		warn(ctx, fmt.Sprintf("sponsorCountry %s matched %s through inferred COUNTRY facts (the sources imply the country, not state it; "+

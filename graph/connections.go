@@ -225,20 +225,17 @@ func (r *Resolver) searchConnection(ctx context.Context, text string, kinds []st
 		return nil, err
 	}
 	ids := make([]uuid.UUID, len(hits))
-	byID := make(map[uuid.UUID]storage.EntityHit, len(hits))
 	for i, h := range hits {
 		ids[i] = h.Node.ID
-		byID[h.Node.ID] = h
 	}
-	pg, info, err := page(ids, p, 10)
+	lo, hi, info, err := pageRange(ids, p, 10)
 	if err != nil {
 		return nil, err
 	}
 	c := &model.SearchConnection{TotalCount: len(ids), PageInfo: info, Edges: []*model.SearchEdge{}, Nodes: []model.Entity{}}
-	for _, id := range pg {
-		h := byID[id]
+	for _, h := range hits[lo:hi] {
 		e := model.View(h.Node)
-		c.Edges = append(c.Edges, &model.SearchEdge{Cursor: cursorOf(id), Score: h.Score, Node: e})
+		c.Edges = append(c.Edges, &model.SearchEdge{Cursor: cursorOf(h.Node.ID), Score: h.Score, Node: e})
 		c.Nodes = append(c.Nodes, e)
 	}
 	return c, nil

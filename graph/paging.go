@@ -88,8 +88,18 @@ func cursorIndex(ids []uuid.UUID, field, cursor string) (int, error) {
 // cursor that names no item of ids. after and before together bound the page
 // on both sides; a before at or ahead of after leaves it empty.
 func page(ids []uuid.UUID, p pageArgs, def int) ([]uuid.UUID, *model.PageInfo, error) {
+	lo, hi, info, err := pageRange(ids, p, def)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ids[lo:hi], info, nil
+}
+
+// pageRange is page's cut as bounds: the page is ids[lo:hi], so a caller
+// with a list beside ids, in the same order, cuts that list the same way.
+func pageRange(ids []uuid.UUID, p pageArgs, def int) (lo, hi int, info *model.PageInfo, err error) {
 	if p.last != nil && p.first != nil && p.firstGiven {
-		return nil, nil, &errs.Error{Code: errs.InvalidArgument, Field: "last", Message: "give first (to page forward from after) or last (to page back from before), not both"}
+		return 0, 0, nil, &errs.Error{Code: errs.InvalidArgument, Field: "last", Message: "give first (to page forward from after) or last (to page back from before), not both"}
 	}
 	n, field := def, "first"
 	switch {
@@ -99,20 +109,20 @@ func page(ids []uuid.UUID, p pageArgs, def int) ([]uuid.UUID, *model.PageInfo, e
 		n = *p.first
 	}
 	if n < 0 || n > MaxPageSize {
-		return nil, nil, &errs.Error{Code: errs.InvalidArgument, Field: field, Message: fmt.Sprintf("%s must be between 0 and %d", field, MaxPageSize)}
+		return 0, 0, nil, &errs.Error{Code: errs.InvalidArgument, Field: field, Message: fmt.Sprintf("%s must be between 0 and %d", field, MaxPageSize)}
 	}
-	lo, hi := 0, len(ids)
+	lo, hi = 0, len(ids)
 	if p.after != nil && *p.after != "" {
 		i, err := cursorIndex(ids, "after", *p.after)
 		if err != nil {
-			return nil, nil, err
+			return 0, 0, nil, err
 		}
 		lo = i + 1
 	}
 	if p.before != nil && *p.before != "" {
 		i, err := cursorIndex(ids, "before", *p.before)
 		if err != nil {
-			return nil, nil, err
+			return 0, 0, nil, err
 		}
 		hi = i
 	}
@@ -122,13 +132,12 @@ func page(ids []uuid.UUID, p pageArgs, def int) ([]uuid.UUID, *model.PageInfo, e
 	} else {
 		hi = min(hi, lo+n)
 	}
-	pg := ids[lo:hi]
-	info := &model.PageInfo{HasNextPage: hi < len(ids), HasPreviousPage: lo > 0}
-	if len(pg) > 0 {
-		s, e := cursorOf(pg[0]), cursorOf(pg[len(pg)-1])
+	info = &model.PageInfo{HasNextPage: hi < len(ids), HasPreviousPage: lo > 0}
+	if hi > lo {
+		s, e := cursorOf(ids[lo]), cursorOf(ids[hi-1])
 		info.StartCursor, info.EndCursor = &s, &e
 	}
-	return pg, info, nil
+	return lo, hi, info, nil
 }
 
 func factIDs(facts []*storage.Fact) []uuid.UUID {
@@ -141,19 +150,14 @@ func factIDs(facts []*storage.Fact) []uuid.UUID {
 
 // factConnection pages a computed list of facts.
 func factConnection(facts []*storage.Fact, p pageArgs, def int) (*model.FactConnection, error) {
-	ids := factIDs(facts)
-	pg, info, err := page(ids, p, def)
+	lo, hi, info, err := pageRange(factIDs(facts), p, def)
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[uuid.UUID]*storage.Fact, len(facts))
-	for _, f := range facts {
-		byID[f.ID] = f
-	}
-	c := &model.FactConnection{TotalCount: len(ids), PageInfo: info, Edges: []*model.FactEdge{}, Nodes: []*model.Fact{}}
-	for _, id := range pg {
-		f := model.NewFact(byID[id])
-		c.Edges = append(c.Edges, &model.FactEdge{Cursor: cursorOf(id), Node: f})
+	c := &model.FactConnection{TotalCount: len(facts), PageInfo: info, Edges: []*model.FactEdge{}, Nodes: []*model.Fact{}}
+	for _, sf := range facts[lo:hi] {
+		f := model.NewFact(sf)
+		c.Edges = append(c.Edges, &model.FactEdge{Cursor: cursorOf(sf.ID), Node: f})
 		c.Nodes = append(c.Nodes, f)
 	}
 	return c, nil
