@@ -1,5 +1,7 @@
 package storage
 
+import "time"
+
 // The graph's read model (issue 11): every committed write is one Change,
 // stored in the engine's change log under a dense version; a ReadModel
 // (storage/memgraph) holds every record and index of one version in memory
@@ -13,7 +15,13 @@ package storage
 // revisions never leave the graph (retraction keeps them); saved queries may
 // be deleted.
 type Change struct {
-	Version     uint64
+	Version uint64
+	// At is when the change committed.
+	At time.Time
+	// Reset marks a change that replaced the whole graph (an import into
+	// an empty store): it carries no records, and a consumer of the change
+	// log reads the graph again instead (a model is rebuilt).
+	Reset       bool
 	Nodes       []*Node
 	Texts       []SourceText
 	Facts       []*Fact
