@@ -34,6 +34,7 @@ const (
 	Conflict         Code = "CONFLICT"
 	Timeout          Code = "TIMEOUT"
 	DiskFull         Code = "DISK_FULL"
+	VersionGone      Code = "VERSION_GONE"
 
 	// Writes and the server.
 	Unauthenticated     Code = "UNAUTHENTICATED"
@@ -104,6 +105,7 @@ var table = map[Code]entry{
 	Conflict:         {409, "a write that lost to concurrent writes too often"},
 	Timeout:          {503, "a request that ran out of time; its work was stopped"},
 	DiskFull:         {507, "a write while the disk holding the store is nearly full"},
+	VersionGone:      {410, "changes asked for from a version older than the change log keeps (see -log-retention): read the graph again, then follow from its version"},
 
 	Unauthenticated:     {401, "a write, a backup, or any request to a private server, without a curator's bearer token"},
 	WritesDisabled:      {403, "a write to a server started without a token that has the scope it needs"},

@@ -298,7 +298,7 @@ func (b *BackupReader) Load(g *Graph) (records int64, rep ImportReport, err erro
 		pw.CloseWithError(err) // nil: the import reads io.EOF
 		done <- fed{n, err}
 	}()
-	imp, importErr := g.Import(pr)
+	imp, importErr := g.importAbove(pr, b.Header.Version)
 	pr.CloseWithError(errLoadStopped) // the feeder reads on, writing nothing
 	f := <-done
 	switch {

@@ -363,7 +363,17 @@ type ImportReport struct {
 // object kinds and evidence quotes are checked against the records before it.
 // It is not one transaction: on an error the store holds part of the data, so
 // import into a fresh directory. Returns an error naming the offending line.
-func (g *Graph) Import(r io.Reader) (rep ImportReport, err error) {
+//
+// The import ends with a reset entry in the change log (commit.go), at a
+// version above every version the store has shown: readers of the log read
+// the graph again from there, and a read model is rebuilt.
+func (g *Graph) Import(r io.Reader) (rep ImportReport, err error) { return g.importAbove(r, 0) }
+
+// importAbove is Import whose reset entry is numbered above version too (a
+// restore's backup was taken at version: the restored store goes on above it).
+func (g *Graph) importAbove(r io.Reader, version uint64) (rep ImportReport, err error) {
+	g.cl.mu.Lock() // no commit meanwhile
+	defer g.cl.mu.Unlock()
 	empty := true
 	if err := g.view(func(s Snapshot) error {
 		if err := s.Nodes(func(*Node) error { empty = false; return ErrStop }); err != nil {
@@ -401,6 +411,9 @@ func (g *Graph) Import(r io.Reader) (rep ImportReport, err error) {
 		return im.rep, fmt.Errorf("import: flush: %w", err)
 	}
 	g.counts.reset() // written around transactions: count again on next use
+	if err := g.cl.reset(version); err != nil {
+		return im.rep, fmt.Errorf("import: %w", err)
+	}
 	return im.rep, nil
 }
 

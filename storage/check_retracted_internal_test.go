@@ -11,7 +11,7 @@ import (
 func TestCheckFindsLiveFactsOfRetractedEntities(t *testing.T) {
 	// retract marks a node retracted as RetractNode would, but leaves its facts.
 	retract := func(tx Txn, id uuid.UUID) error {
-		wr := &kvWriter{kvSnapshot{tx: tx}}
+		wr := &kvWriter{kvSnapshot: kvSnapshot{tx: tx}}
 		old, err := wr.Node(id)
 		if err != nil {
 			return err

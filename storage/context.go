@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"github.com/google/uuid"
+
 	"policygraph/errs"
 )
 
@@ -101,4 +103,92 @@ func (t *ctxTxn) ScanFrom(prefix, start []byte, keysOnly bool, fn func(key, val 
 		}
 		return fn(k, v)
 	})
+}
+
+// ctxSnapshot is a Snapshot (the read model's) that gives up once ctx is
+// done: every scanCheckEvery-th record read or scanned looks at ctx, as a
+// store transaction's keys do (ctxTxn).
+type ctxSnapshot struct {
+	Snapshot
+	ctx context.Context
+	n   int
+}
+
+// tick counts a record read, and every scanCheckEvery-th looks at ctx.
+func (s *ctxSnapshot) tick() error {
+	if s.n++; s.n%scanCheckEvery != 0 {
+		return nil
+	}
+	return ContextError(s.ctx)
+}
+
+// each wraps a scan's callback with tick.
+func each[T any](s *ctxSnapshot, fn func(T) error) func(T) error {
+	return func(v T) error {
+		if err := s.tick(); err != nil {
+			return err
+		}
+		return fn(v)
+	}
+}
+
+// Sizes implements Sizer, when the wrapped snapshot does.
+func (s *ctxSnapshot) Sizes() Sizes { return s.Snapshot.(Sizer).Sizes() }
+
+func (s *ctxSnapshot) Node(id uuid.UUID) (*Node, error) {
+	if err := s.tick(); err != nil {
+		return nil, err
+	}
+	return s.Snapshot.Node(id)
+}
+
+func (s *ctxSnapshot) Fact(id uuid.UUID) (*Fact, error) {
+	if err := s.tick(); err != nil {
+		return nil, err
+	}
+	return s.Snapshot.Fact(id)
+}
+
+func (s *ctxSnapshot) Adjacent(node uuid.UUID, dir Direction, pred Predicate, fn func(AdjEntry) error) error {
+	return s.Snapshot.Adjacent(node, dir, pred, each(s, fn))
+}
+
+func (s *ctxSnapshot) NodesByKind(kind Kind, fn func(uuid.UUID) error) error {
+	return s.Snapshot.NodesByKind(kind, each(s, fn))
+}
+
+func (s *ctxSnapshot) NodesByYear(kind Kind, from, to int, fn func(uuid.UUID) error) error {
+	return s.Snapshot.NodesByYear(kind, from, to, each(s, fn))
+}
+
+func (s *ctxSnapshot) FactsByPredicate(pred Predicate, fn func(uuid.UUID) error) error {
+	return s.Snapshot.FactsByPredicate(pred, each(s, fn))
+}
+
+func (s *ctxSnapshot) FactsByYear(pred Predicate, from, to int, fn func(uuid.UUID) error) error {
+	return s.Snapshot.FactsByYear(pred, from, to, each(s, fn))
+}
+
+func (s *ctxSnapshot) SubjectsByValue(pred Predicate, value string, fn func(subject, fact uuid.UUID) error) error {
+	return s.Snapshot.SubjectsByValue(pred, value, func(subject, fact uuid.UUID) error {
+		if err := s.tick(); err != nil {
+			return err
+		}
+		return fn(subject, fact)
+	})
+}
+
+func (s *ctxSnapshot) NameTerms(prefix string, whole bool, fn func(string, uuid.UUID) error) error {
+	return s.Snapshot.NameTerms(prefix, whole, func(term string, id uuid.UUID) error {
+		if err := s.tick(); err != nil {
+			return err
+		}
+		return fn(term, id)
+	})
+}
+
+func (s *ctxSnapshot) Nodes(fn func(*Node) error) error { return s.Snapshot.Nodes(each(s, fn)) }
+func (s *ctxSnapshot) Facts(fn func(*Fact) error) error { return s.Snapshot.Facts(each(s, fn)) }
+func (s *ctxSnapshot) FactIDs(fn func(uuid.UUID) error) error {
+	return s.Snapshot.FactIDs(each(s, fn))
 }

@@ -23,17 +23,38 @@ type Graph struct {
 	counts  *counter        // the graph's size, shared by WithContext views (counts.go)
 	ctx     context.Context // set by WithContext
 	storeID uuid.UUID
+	cl      *changeLog // the write path and change log (commit.go)
 }
 
-// Open checks the store's format version (writing it into an empty store) and
-// returns the graph on it. It fails if the store was written by another format.
-// A store without a store ID (a new one, or one made before store IDs) gets a
-// random one, in the transaction that checks the format.
-func Open(kv KV) (*Graph, error) {
+// Open checks the store's format version (writing it into an empty store,
+// upgrading an older one) and returns the graph on it, without a read model:
+// reads go to the store's transactions. OpenWith takes options.
+func Open(kv KV) (*Graph, error) { return OpenWith(kv, Options{}) }
+
+// OpenWith is Open with options: with Options.Model, it builds the read
+// model from the store before it returns, and every read is answered from
+// it (commit.go). A store without a store ID (a new one, or one made before
+// store IDs) gets a random one, in the transaction that checks the format.
+func OpenWith(kv KV, o Options) (*Graph, error) {
 	g := &Graph{kv: kv, now: func() time.Time { return time.Now().UTC() }, rc: newRecordCache(DefaultRecordCacheBytes), counts: &counter{}}
+	g.cl = newChangeLog(kv, o, func() time.Time { return time.Now().UTC() })
+	var head uint64
 	err := kv.Update(func(tx Txn) error {
 		if err := checkFormat(tx); err != nil {
 			return err
+		}
+		var ok bool
+		var err error
+		if head, ok, err = readHead(tx); err != nil {
+			return err
+		} else if !ok {
+			// A new store, or one from before the change log (format 2), or
+			// a restored one: versions go on above every version the store
+			// has shown (its engine's), so no (store, version) names two states.
+			head = kv.Version()
+			if err := setHead(tx, head); err != nil {
+				return err
+			}
 		}
 		id, err := tx.Get(metaStoreIDKey)
 		if errors.Is(err, ErrKeyMissing) {
@@ -51,11 +72,22 @@ func Open(kv KV) (*Graph, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open graph: %w", err)
 	}
+	g.cl.head.Store(head)
+	if o.Model != nil {
+		m, head, err := loadModel(kv, o.Model)
+		if err != nil {
+			return nil, fmt.Errorf("open graph: %w", err)
+		}
+		g.cl.model.Store(&modelRef{m})
+		g.cl.head.Store(head)
+		g.cl.start()
+	}
 	return g, nil
 }
 
 // checkFormat checks the store's format version key, writing it into an empty
-// store and upgrading version 1.
+// store and upgrading versions 1 and 2 (OpenWith then starts the change log
+// of a version-2 store).
 func checkFormat(tx Txn) error {
 	v, err := tx.Get(metaFormatKey)
 	if errors.Is(err, ErrKeyMissing) {
@@ -71,7 +103,7 @@ func checkFormat(tx Txn) error {
 	if err != nil {
 		return err
 	}
-	if len(v) == 4 && binary.BigEndian.Uint32(v) == 1 {
+	if len(v) == 4 && (binary.BigEndian.Uint32(v) == 1 || binary.BigEndian.Uint32(v) == 2) {
 		return tx.Set(metaFormatKey, binary.BigEndian.AppendUint32(nil, FormatVersion))
 	}
 	if len(v) != 4 || binary.BigEndian.Uint32(v) != FormatVersion {
@@ -88,15 +120,26 @@ func (g *Graph) StoreID() uuid.UUID { return g.storeID }
 // KV returns the store under the graph.
 func (g *Graph) KV() KV { return g.kv }
 
-// Version grows with every committed write; caches key on it.
-func (g *Graph) Version() uint64 { return g.kv.Version() }
+// Version is the graph's version: the change log's head, the number of the
+// last committed write (with a read model, the last it has applied, which
+// is the same once the write is acknowledged). Caches key on it.
+func (g *Graph) Version() uint64 { return g.cl.head.Load() }
+
+// ReadModel returns the graph's read model, or nil without one.
+func (g *Graph) ReadModel() ReadModel { return g.cl.readModel() }
 
 // Writable returns nil if the store takes writes now, or an *errs.Error DISK_FULL
 // while the disk holding it is nearly full (see badger.Options.MinFreeDisk).
 func (g *Graph) Writable() error { return g.kv.Writable() }
 
-// Close closes the store.
-func (g *Graph) Close() error { return g.kv.Close() }
+// Close stops the committer (writes waiting fail) and closes the store.
+func (g *Graph) Close() error {
+	g.cl.close()
+	if m := g.cl.readModel(); m != nil {
+		m.Close()
+	}
+	return g.kv.Close()
+}
 
 // SetClock replaces the clock used for timestamps (tests).
 func (g *Graph) SetClock(now func() time.Time) { g.now = now }

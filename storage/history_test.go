@@ -50,8 +50,10 @@ func plainGraph(t *testing.T) *storage.Graph {
 // no revision to what the code before them wrote: its keys and values, its
 // JSON-lines export and its N-Quads export are byte for byte those of
 // testdata/before-inference, written by that code (commit bd9ae47) from this
-// same graph. So such a store needs no migration, and its exports and
-// backups do not change.
+// same graph, but for the format number, 3 since the change log (which a
+// format-2 store starts on open, and which dump leaves out). So such a
+// store needs no migration of its records, and its exports and backups do
+// not change.
 func TestStoreWithoutNewRecordsUnchanged(t *testing.T) {
 	g := plainGraph(t)
 	var j, q bytes.Buffer
@@ -64,7 +66,7 @@ func TestStoreWithoutNewRecordsUnchanged(t *testing.T) {
 	for _, c := range []struct{ file, got string }{
 		{"testdata/before-inference/export.jsonl", j.String()},
 		{"testdata/before-inference/export.nq", q.String()},
-		{"testdata/before-inference/store.txt", dump(t, g)},
+		{"testdata/before-inference/store.txt", dump(t, g, "Mformat")},
 	} {
 		want, err := os.ReadFile(c.file)
 		if err != nil {

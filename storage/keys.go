@@ -29,11 +29,13 @@ import (
 //	nodeyear  'a' | kind 0x00 | year(2) | id(16)       -> ""
 //	revision  'r' | node(16) | seq(4)                 -> Revision (codec.go): the node before its seq-th update
 //	saved     'Q' | name                              -> SavedQuery (JSON)
+//	log       'L' | version(8)                        -> Change (changelog.go): the write that made the version
 //	guard     'g' | id(16)                            -> never present (see guardKey)
 //
 // The meta keys: 'M' "format" -> uint32 format version (FormatVersion);
 // 'M' "store" -> store ID(16), made with the store; 'M' "restored" ->
-// Provenance (JSON), the backup a restore loaded.
+// Provenance (JSON), the backup a restore loaded; 'M' "head" -> uint64, the
+// graph's version: the last change the log holds (changelog.go).
 //
 // The flag byte of adjacency values is flagActive, flagNegated or
 // flagRetracted, so a scan can skip inactive facts without loading them.
@@ -55,15 +57,18 @@ const (
 	prefixSaved    = 'Q'
 	prefixGuard    = 'g'
 	prefixRevision = 'r'
+	prefixLog      = 'L'
 )
 
 // wholeName marks the name-index term of a whole name (after the prefix).
 const wholeName = '^'
 
-// FormatVersion is the on-disk layout version, checked on open. Version 2 stores
-// records in the compact codec (codec.go); version 1 stored JSON, which version 2
-// still reads, so Open upgrades a version-1 store by rewriting this number.
-const FormatVersion uint32 = 2
+// FormatVersion is the on-disk layout version, checked on open. Version 3 keeps
+// the change log ('L' entries and the head meta key, changelog.go); version 2
+// stored records in the compact codec (codec.go); version 1 stored JSON, which
+// later versions still read. Open upgrades versions 1 and 2 in place: it
+// rewrites this number and starts the log at the store's engine version.
+const FormatVersion uint32 = 3
 
 const (
 	flagActive    byte = 'A'
@@ -97,6 +102,7 @@ var keyKinds = map[KeyKind]struct {
 	prefixSaved:    {"saved", "saved query", false},
 	prefixGuard:    {"guard", "guard key", false},
 	prefixRevision: {"revision", "entity revision", false},
+	prefixLog:      {"log", "change log entry", false},
 }
 
 // ownedKinds are the kinds of key records own, in prefix order.
@@ -138,6 +144,8 @@ type Key struct {
 	Year  int
 	// Seq is a revision's number among its node's (Node), from 1.
 	Seq int
+	// Version is the version a change log entry made.
+	Version uint64
 }
 
 // ParseKey reads a key back into its parts; it inverts every key builder of
@@ -220,6 +228,12 @@ func ParseKey(k []byte) (Key, error) {
 		copy(key.Node[:], rest)
 		key.Seq = int(binary.BigEndian.Uint32(rest[16:]))
 		return key, nil
+	case prefixLog:
+		if len(rest) != 8 {
+			return bad(fmt.Sprintf("%d bytes, want 9", len(k)))
+		}
+		key.Version = binary.BigEndian.Uint64(rest)
+		return key, nil
 	case prefixYear, prefixNodeYear:
 		s, tail, ok := cutZero(rest)
 		if !ok || len(tail) != 2+16 {
@@ -281,6 +295,8 @@ func (k Key) Bytes() []byte {
 		return savedKey(k.Text)
 	case prefixRevision:
 		return revisionKey(k.Node, k.Seq)
+	case prefixLog:
+		return logKey(k.Version)
 	}
 	return nil
 }
@@ -318,6 +334,8 @@ func (k Key) String() string {
 		return fmt.Sprintf("saved %q", k.Text)
 	case prefixRevision:
 		return fmt.Sprintf("revision %s %d", k.Node, k.Seq)
+	case prefixLog:
+		return fmt.Sprintf("log %d", k.Version)
 	}
 	return k.Kind.String()
 }
@@ -360,6 +378,8 @@ func (k Key) parts() []keyPart {
 		return append(out, str("kind", string(k.EntityKind)), year, id("id", k.ID))
 	case prefixRevision:
 		return append(out, id("node", k.Node), keyPart{"seq", seqBytes(k.Seq), false})
+	case prefixLog:
+		return append(out, keyPart{"version", binary.BigEndian.AppendUint64(nil, k.Version), false})
 	}
 	return out
 }
@@ -405,6 +425,7 @@ var (
 	metaFormatKey   = metaKey("format")
 	metaStoreIDKey  = metaKey("store")
 	metaRestoredKey = metaKey("restored")
+	metaHeadKey     = metaKey("head")
 )
 
 func metaKey(name string) []byte { return append([]byte{prefixMeta}, name...) }
@@ -578,6 +599,11 @@ func seqBytes(seq int) []byte {
 
 func revisionKey(node uuid.UUID, seq int) []byte {
 	return append(idKey(prefixRevision, node), seqBytes(seq)...)
+}
+
+// logKey is where the change that made a version is kept (changelog.go).
+func logKey(version uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefixLog}, version)
 }
 
 // savedKey is where a saved query lives, beside the graph, outside its indexes.

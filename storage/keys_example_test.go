@@ -29,6 +29,7 @@ func ExampleParseKey() {
 		savedKey("sponsors"),
 		guardKey(node),
 		revisionKey(node, 2),
+		logKey(7),
 	} {
 		key, err := ParseKey(k)
 		if err != nil {
@@ -55,4 +56,5 @@ func ExampleParseKey() {
 	// saved    'Q' | "sponsors"
 	// guard    'g' | id(16) 00112233445566778899aabbccddeeff
 	// revision 'r' | node(16) 00112233445566778899aabbccddeeff | seq(4) 00000002
+	// log      'L' | version(8) 0000000000000007
 }

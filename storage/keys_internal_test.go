@@ -35,6 +35,7 @@ var oneOfEach = []struct {
 	{savedKey("sponsors-by-year"), Key{Kind: prefixSaved, Text: "sponsors-by-year"}},
 	{guardKey(keyNode), Key{Kind: prefixGuard, ID: keyNode}},
 	{revisionKey(keyNode, 2), Key{Kind: prefixRevision, Node: keyNode, Seq: 2}},
+	{logKey(7), Key{Kind: prefixLog, Version: 7}},
 }
 
 func TestParseKey(t *testing.T) {
@@ -147,7 +148,7 @@ func fuzzParts(k Key) (kind byte, node []byte, s1, s2 string, year int, id []byt
 	if s1 == "" {
 		s1, s2 = k.Text, ""
 	}
-	return byte(k.Kind), k.Node[:], s1, s2, k.Year + k.Seq, k.ID[:], k.Whole
+	return byte(k.Kind), k.Node[:], s1, s2, k.Year + k.Seq + int(k.Version), k.ID[:], k.Whole
 }
 
 // TestFuzzKeysCoversEveryKind: FuzzKeys builds a key of every kind of the
@@ -200,6 +201,8 @@ func keyOf(kind KeyKind, node uuid.UUID, s1, s2 string, year int, id uuid.UUID, 
 		k.EntityKind, k.Year, k.ID = Kind(s1), year, id
 	case prefixRevision:
 		k.Node, k.Seq = node, year // the fuzzer's year is a revision's number here
+	case prefixLog:
+		k.Version = uint64(year) // and a change's version here
 	default:
 		return k, false
 	}

@@ -15,10 +15,13 @@ import (
 // or a write's own, which sees what the write has changed so far (update).
 type kvSnapshot struct {
 	tx Txn
-	// cache, when not nil, serves and keeps the records read, tagged with v.
+	// cache, when not nil, serves and keeps the records read, tagged with
+	// cv, the engine's version (KV.Version) the snapshot reads.
 	cache *recordCache
-	v     uint64
-	hits  int
+	cv    uint64
+	// v is the graph's version (the change log's head) the snapshot holds.
+	v    uint64
+	hits int
 }
 
 var _ Snapshot = (*kvSnapshot)(nil)
@@ -42,7 +45,7 @@ func (s *kvSnapshot) hit() error {
 // Node implements Snapshot.
 func (s *kvSnapshot) Node(id uuid.UUID) (*Node, error) {
 	if s.cache != nil {
-		if e, ok := s.cache.nodes.Get(id); ok && e.v == s.v {
+		if e, ok := s.cache.nodes.Get(id); ok && e.v == s.cv {
 			return e.n, s.hit()
 		}
 	}
@@ -58,7 +61,7 @@ func (s *kvSnapshot) Node(id uuid.UUID) (*Node, error) {
 		return nil, fmt.Errorf("decode node %s: %w", id, err)
 	}
 	if s.cache != nil {
-		s.cache.nodes.Add(id, cachedNode{v: s.v, n: n}, nodeWeight(n))
+		s.cache.nodes.Add(id, cachedNode{v: s.cv, n: n}, nodeWeight(n))
 	}
 	return n, nil
 }
@@ -66,7 +69,7 @@ func (s *kvSnapshot) Node(id uuid.UUID) (*Node, error) {
 // Fact implements Snapshot.
 func (s *kvSnapshot) Fact(id uuid.UUID) (*Fact, error) {
 	if s.cache != nil {
-		if e, ok := s.cache.facts.Get(id); ok && e.v == s.v {
+		if e, ok := s.cache.facts.Get(id); ok && e.v == s.cv {
 			return e.f, s.hit()
 		}
 	}
@@ -82,7 +85,7 @@ func (s *kvSnapshot) Fact(id uuid.UUID) (*Fact, error) {
 		return nil, fmt.Errorf("decode fact %s: %w", id, err)
 	}
 	if s.cache != nil {
-		s.cache.facts.Add(id, cachedFact{v: s.v, f: f}, factWeight(f))
+		s.cache.facts.Add(id, cachedFact{v: s.cv, f: f}, factWeight(f))
 	}
 	return f, nil
 }

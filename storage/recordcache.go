@@ -114,13 +114,25 @@ func newRecordCache(bytes int64) *recordCache {
 	}
 }
 
-// view runs fn on a snapshot of one read-only transaction, with the record
-// cache when the snapshot's version is known (see above).
+// view runs fn on a snapshot: the read model's latest, or, without one, one
+// read-only transaction's, with the record cache when the snapshot's version
+// is known (see above).
 func (g *Graph) view(fn func(Snapshot) error) error {
+	if m := g.cl.readModel(); m != nil {
+		if err := g.ctxErr(); err != nil {
+			return err
+		}
+		var s Snapshot = m.Snapshot()
+		if g.ctx != nil {
+			s = &ctxSnapshot{Snapshot: s, ctx: g.ctx}
+		}
+		return stopped(fn(s))
+	}
 	c := g.rc
+	head := g.cl.head.Load()
 	v := g.kv.Version()
 	return g.kv.View(func(tx Txn) error {
-		s := &kvSnapshot{tx: tx, v: v}
+		s := &kvSnapshot{tx: tx, v: head, cv: v}
 		if c != nil && c.writing.Load() == 0 && g.kv.Version() == v {
 			s.cache = c
 		}
@@ -128,30 +140,61 @@ func (g *Graph) view(fn func(Snapshot) error) error {
 	})
 }
 
-// update runs fn with the writer of a read-write transaction, marked in
-// progress for view, and adds what it changed to the graph's counts
-// (counts.go) once it has committed, before the store's Version moves past it.
+// update runs a write: with a read model, through the committer (commit.go);
+// without, as one read-write transaction, one at a time, that appends the
+// write's change log entry, marked in progress for view, and that adds what
+// it changed to the graph's counts (counts.go) once it has committed, before
+// the store's Version moves past it.
 func (g *Graph) update(fn func(w writer) error) error {
+	if g.cl.readModel() != nil {
+		return g.cl.submit(g.ctx, fn)
+	}
 	if c := g.rc; c != nil {
 		c.writing.Add(1)
 		defer c.writing.Add(-1)
 	}
 	g.counts.writes.RLock()
 	defer g.counts.writes.RUnlock()
+	g.cl.mu.Lock()
+	defer g.cl.mu.Unlock()
 	var last *countDelta
+	var committed uint64
 	hooked := false
 	err := g.kv.Update(func(tx Txn) error {
 		d := &countDelta{groups: map[countGroup]int{}}
-		last = d
-		if err := fn(&kvWriter{kvSnapshot{tx: &countingTxn{Txn: tx, d: d}}}); err != nil {
+		last, committed = d, 0
+		rec := newChangeRec()
+		if err := fn(&kvWriter{kvSnapshot: kvSnapshot{tx: &countingTxn{Txn: tx, d: d}}, rec: rec}); err != nil {
 			return err
 		}
+		if !rec.empty() {
+			head, _, err := readHead(tx)
+			if err != nil {
+				return err
+			}
+			rec.c.Version, rec.c.At = head+1, g.cl.now()
+			if err := appendEntry(tx, &rec.c); err != nil {
+				return err
+			}
+			if err := g.cl.prune(tx, head+1); err != nil {
+				return err
+			}
+			committed = head + 1
+		}
 		oc, ok := tx.(CommitNotifier)
-		hooked = ok && oc.OnCommit(func() { g.counts.apply(d) })
+		hooked = ok && oc.OnCommit(func() {
+			g.counts.apply(d)
+			if committed != 0 {
+				g.cl.moved(committed)
+			}
+		})
 		return nil
 	})
 	if err == nil && !hooked {
 		g.counts.apply(last) // a store without commit hooks: just after
+		if committed != 0 {
+			g.cl.moved(committed)
+		}
 	}
 	return err
 }

@@ -30,8 +30,12 @@ type writer interface {
 	guardNode(id uuid.UUID) error
 }
 
-// kvWriter is the writer of a KV read-write transaction.
-type kvWriter struct{ kvSnapshot }
+// kvWriter is the writer of a KV read-write transaction. With rec, it
+// records what it sets for the change log (without a read model, commit.go).
+type kvWriter struct {
+	kvSnapshot
+	rec *changeRec
+}
 
 var _ writer = (*kvWriter)(nil)
 
@@ -65,7 +69,12 @@ func (w *kvWriter) setNode(old, n *Node, text string) error {
 		}
 	}
 	if text != "" {
-		return tx.Set(textKey(n.ID), []byte(text))
+		if err := tx.Set(textKey(n.ID), []byte(text)); err != nil {
+			return err
+		}
+	}
+	if w.rec != nil {
+		w.rec.node(old, n, text)
 	}
 	return nil
 }
@@ -91,6 +100,9 @@ func (w *kvWriter) setFact(old, f *Fact) error {
 			return err
 		}
 	}
+	if w.rec != nil {
+		w.rec.fact(old, f)
+	}
 	if f.Retraction != nil {
 		return nil
 	}
@@ -110,6 +122,9 @@ func (w *kvWriter) setRevision(r *Revision) error {
 	if err != nil {
 		return err
 	}
+	if w.rec != nil {
+		w.rec.revision(r)
+	}
 	return w.tx.Set(revisionKey(r.Node, r.Seq), b)
 }
 
@@ -118,10 +133,18 @@ func (w *kvWriter) setSaved(q *SavedQuery) error {
 	if err != nil {
 		return err
 	}
+	if w.rec != nil {
+		w.rec.saved(q)
+	}
 	return w.tx.Set(savedKey(q.Name), b)
 }
 
-func (w *kvWriter) deleteSaved(name string) error { return w.tx.Delete(savedKey(name)) }
+func (w *kvWriter) deleteSaved(name string) error {
+	if w.rec != nil {
+		w.rec.deleteSaved(name)
+	}
+	return w.tx.Delete(savedKey(name))
+}
 
 // guardNode reads the node's guard key: a fact write about the node that
 // commits after this transaction began makes it conflict and run again.

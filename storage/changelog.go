@@ -1,0 +1,206 @@
+package storage
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// The change log: every committed write is one Change, kept under logKey of
+// its version in the same transaction as its records, and the meta key
+// metaHeadKey holds the last version. Versions are dense (each commit takes
+// the head's next), so a consumer that has applied version V needs exactly
+// the entries after V, and a missing one is a lost write, not a gap.
+//
+// An entry is:
+//
+//	'C' | uvarint version | int64 commit time (Unix ns) | flags(1) | items...
+//	item: tag(1) | uvarint length | bytes
+//
+// with flags bit 0 marking a reset (a whole-graph import), and the items, in
+// the Change's order: 'n' a node (codec.go), 'x' a source text (id(16) |
+// text), 'f' a fact, 'r' a revision, 'q' a saved query (JSON), 'd' the name
+// of a deleted saved query.
+
+const (
+	entryChange = 'C'
+
+	itemNode     = 'n'
+	itemText     = 'x'
+	itemFact     = 'f'
+	itemRevision = 'r'
+	itemSaved    = 'q'
+	itemDelete   = 'd'
+
+	flagReset = 1
+)
+
+// encodeChange encodes a log entry.
+func encodeChange(c *Change) ([]byte, error) {
+	b := []byte{entryChange}
+	b = binary.AppendUvarint(b, c.Version)
+	b = binary.BigEndian.AppendUint64(b, uint64(c.At.UnixNano()))
+	var flags byte
+	if c.Reset {
+		flags |= flagReset
+	}
+	b = append(b, flags)
+	item := func(tag byte, v []byte) {
+		b = append(b, tag)
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
+	}
+	for _, n := range c.Nodes {
+		v, err := encodeNode(n)
+		if err != nil {
+			return nil, err
+		}
+		item(itemNode, v)
+	}
+	for _, t := range c.Texts {
+		item(itemText, append(t.ID[:], t.Text...))
+	}
+	for _, f := range c.Facts {
+		v, err := encodeFact(f)
+		if err != nil {
+			return nil, err
+		}
+		item(itemFact, v)
+	}
+	for _, r := range c.Revisions {
+		v, err := encodeRevision(r)
+		if err != nil {
+			return nil, err
+		}
+		item(itemRevision, v)
+	}
+	for _, q := range c.Saved {
+		v, err := json.Marshal(q)
+		if err != nil {
+			return nil, err
+		}
+		item(itemSaved, v)
+	}
+	for _, name := range c.DeleteSaved {
+		item(itemDelete, []byte(name))
+	}
+	return b, nil
+}
+
+var errBadEntry = errors.New("damaged change log entry")
+
+// decodeChange decodes a log entry.
+func decodeChange(b []byte) (*Change, error) {
+	if len(b) < 1 || b[0] != entryChange {
+		return nil, errBadEntry
+	}
+	b = b[1:]
+	v, n := binary.Uvarint(b)
+	if n <= 0 || len(b) < n+9 {
+		return nil, errBadEntry
+	}
+	b = b[n:]
+	c := &Change{Version: v, At: time.Unix(0, int64(binary.BigEndian.Uint64(b))).UTC(), Reset: b[8]&flagReset != 0}
+	b = b[9:]
+	for len(b) > 0 {
+		tag := b[0]
+		l, n := binary.Uvarint(b[1:])
+		if n <= 0 || uint64(len(b)-1-n) < l {
+			return nil, errBadEntry
+		}
+		val := b[1+n : 1+n+int(l)]
+		b = b[1+n+int(l):]
+		var err error
+		switch tag {
+		case itemNode:
+			var nd *Node
+			if nd, err = decodeNode(val); err == nil {
+				c.Nodes = append(c.Nodes, nd)
+			}
+		case itemText:
+			if len(val) < 16 {
+				return nil, errBadEntry
+			}
+			c.Texts = append(c.Texts, SourceText{ID: uuid.UUID(val[:16]), Text: string(val[16:])})
+		case itemFact:
+			var f *Fact
+			if f, err = decodeFact(val); err == nil {
+				c.Facts = append(c.Facts, f)
+			}
+		case itemRevision:
+			var r *Revision
+			if r, err = decodeRevision(val); err == nil {
+				c.Revisions = append(c.Revisions, r)
+			}
+		case itemSaved:
+			q := new(SavedQuery)
+			if err = json.Unmarshal(val, q); err == nil {
+				c.Saved = append(c.Saved, q)
+			}
+		case itemDelete:
+			c.DeleteSaved = append(c.DeleteSaved, string(val))
+		default:
+			return nil, fmt.Errorf("%w: item tag %q", errBadEntry, tag)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errBadEntry, err)
+		}
+	}
+	return c, nil
+}
+
+// readHead reads the log's head: the graph's version. ok is false when the
+// store has no head key yet (a new store, or one made before the log).
+func readHead(tx Txn) (v uint64, ok bool, err error) {
+	b, err := tx.Get(metaHeadKey)
+	if errors.Is(err, ErrKeyMissing) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	if len(b) != 8 {
+		return 0, false, fmt.Errorf("head key holds %d bytes, want 8", len(b))
+	}
+	return binary.BigEndian.Uint64(b), true, nil
+}
+
+func setHead(tx Txn, v uint64) error {
+	return tx.Set(metaHeadKey, binary.BigEndian.AppendUint64(nil, v))
+}
+
+// firstLogged is the version of the oldest entry the log keeps, or 0 when
+// it keeps none.
+func firstLogged(tx Txn) (v uint64, err error) {
+	err = tx.Scan(kindPrefix(prefixLog), true, func(k, _ []byte) error {
+		v = binary.BigEndian.Uint64(k[1:])
+		return ErrStop
+	})
+	return v, err
+}
+
+// scanLog calls fn with each entry of the log after version after, in order,
+// up to and including version to.
+func scanLog(tx Txn, after, to uint64, fn func(*Change) error) error {
+	if after >= to {
+		return nil
+	}
+	return tx.ScanFrom(kindPrefix(prefixLog), logKey(after+1), false, func(k, val []byte) error {
+		v := binary.BigEndian.Uint64(k[1:])
+		if v > to {
+			return ErrStop
+		}
+		c, err := decodeChange(val)
+		if err != nil {
+			return fmt.Errorf("log entry %d: %w", v, err)
+		}
+		if c.Version != v {
+			return fmt.Errorf("log entry %d: %w: it says version %d", v, errBadEntry, c.Version)
+		}
+		return fn(c)
+	})
+}
