@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"policygraph/api"
+	"policygraph/storage"
 )
 
 // Config is the service's configuration: flags, with environment fallbacks.
@@ -23,6 +24,8 @@ type Config struct {
 	curators      *api.Curators
 	authDelay     time.Duration
 	syncWrites    bool
+	readModel     bool
+	retention     storage.Retention
 	verify        bool
 	introspection bool
 	ide           bool
@@ -92,6 +95,9 @@ func configFlags(c *Config, env *envDefaults, stderr io.Writer) (fs *flag.FlagSe
 	fs.BoolVar(&c.private, "private", env.bool("POLICYGRAPH_PRIVATE", false), "every request to the API and /q/ needs a curator's token (any scope reads); reads are public otherwise (env POLICYGRAPH_PRIVATE)")
 	fs.DurationVar(&c.authDelay, "auth-failure-delay", env.duration("POLICYGRAPH_AUTH_FAILURE_DELAY", time.Second), "hold back a request with a wrong token this long, and check one client address's attempts at most one per this long; 0: no slowing (env POLICYGRAPH_AUTH_FAILURE_DELAY)")
 	fs.BoolVar(&c.syncWrites, "sync", env.bool("POLICYGRAPH_SYNC", true), "fsync every commit before acknowledging it (env POLICYGRAPH_SYNC)")
+	fs.BoolVar(&c.readModel, "read-model", env.bool("POLICYGRAPH_READ_MODEL", true), "answer every read from the graph held in memory, built at start and advanced by each commit; off: read the store's transactions (env POLICYGRAPH_READ_MODEL)")
+	fs.Uint64Var(&c.retention.Versions, "change-log-versions", uint64(env.int64("POLICYGRAPH_CHANGE_LOG_VERSIONS", int64(storage.DefaultRetention.Versions))), "keep at least the last this many changes in the change log; 0: keep by age alone (env POLICYGRAPH_CHANGE_LOG_VERSIONS)")
+	fs.DurationVar(&c.retention.Age, "change-log-age", env.duration("POLICYGRAPH_CHANGE_LOG_AGE", storage.DefaultRetention.Age), "keep every change of the change log this young; a change goes once it is past both limits (0 and 0: keep all) (env POLICYGRAPH_CHANGE_LOG_AGE)")
 	fs.BoolVar(&c.verify, "verify", env.bool("POLICYGRAPH_VERIFY", true), "before serving, read every table whole and scan the logs; refuse a damaged store (env POLICYGRAPH_VERIFY)")
 	fs.BoolVar(&c.introspection, "introspection", env.bool("POLICYGRAPH_INTROSPECTION", true), "allow schema introspection (env POLICYGRAPH_INTROSPECTION)")
 	fs.BoolVar(&c.ide, "ide", env.bool("POLICYGRAPH_IDE", true), "serve the GraphQL IDE at / (env POLICYGRAPH_IDE)")

@@ -170,6 +170,12 @@ func (g *Graph) Sizes() (s Sizes, err error) {
 	if err := g.ctxErr(); err != nil {
 		return s, err
 	}
+	if m := g.cl.readModel(); m != nil {
+		// The read model counts as it applies changes: the latest snapshot's.
+		if sz, ok := m.Snapshot().(Sizer); ok {
+			return sz.Sizes(), nil
+		}
+	}
 	s.ByKind, s.ActiveByPredicate, s.CountryHolders = map[Kind]int{}, map[Predicate]int{}, map[string]int{}
 	s.ActiveByYear = map[Predicate]map[int]int{}
 	err = g.readCounts(func(groups map[countGroup]int, maxText int) {

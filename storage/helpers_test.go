@@ -185,7 +185,12 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	g := newGraph(t)
+	return newFixtureOn(t, newGraph(t))
+}
+
+// newFixtureOn is newFixture on the graph g.
+func newFixtureOn(t testing.TB, g *storage.Graph) *fixture {
+	t.Helper()
 	x := &fixture{g: g}
 	x.src = mustCreate(t, g, &storage.Node{Kind: storage.KindSource, Name: "Test article", Language: "vi"}, sourceText)
 	x.other = mustCreate(t, g, &storage.Node{Kind: storage.KindSource, Name: "Other article"}, "Nothing here but this sentence.")
