@@ -7,6 +7,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/tidwall/btree"
+
+	"policygraph/storage"
 )
 
 // The overlay: what changed since the base, as one copy-on-write B-tree of
@@ -90,7 +92,7 @@ func adjPrefixByte(out bool) byte {
 }
 
 // adjVal is an adjacency entry's value.
-func adjVal(fact, other uint32, st State) string {
+func adjVal(fact, other uint32, st storage.FactState) string {
 	return string(keyb(make([]byte, 0, 9)).u32(fact).u32(other).b(byte(st)))
 }
 
