@@ -119,7 +119,11 @@ func TestBuildRefusesBadRecords(t *testing.T) {
 			b.Node(n1)
 			return b.Fact(&storage.Fact{ID: uuid.New(), Subject: n1.ID, Predicate: "LIKES"})
 		}},
-		{"a text of no entity", func(b *Builder) error { b.Text(storage.SourceText{ID: uuid.New(), Text: "x"}); _, err := b.Build(); return err }},
+		{"a text of no entity", func(b *Builder) error {
+			b.Text(storage.SourceText{ID: uuid.New(), Text: "x"})
+			_, err := b.Build()
+			return err
+		}},
 	}
 	for _, tc := range cases {
 		if err := tc.add(NewBuilder(1)); err == nil {

@@ -449,12 +449,16 @@ func answers(t testing.TB, s storage.Snapshot, r records, slugs []string) string
 			"NameTerms": func(stop func() error) error {
 				return s.NameTerms("", false, func(string, uuid.UUID) error { return stop() })
 			},
-			"Nodes":        func(stop func() error) error { return s.Nodes(func(*storage.Node) error { return stop() }) },
-			"Facts":        func(stop func() error) error { return s.Facts(func(*storage.Fact) error { return stop() }) },
-			"FactIDs":      func(stop func() error) error { return s.FactIDs(func(uuid.UUID) error { return stop() }) },
-			"SourceTexts":  func(stop func() error) error { return s.SourceTexts(func(uuid.UUID, string) error { return stop() }) },
-			"Revisions":    func(stop func() error) error { return s.Revisions(uuid.Nil, func(*storage.Revision) error { return stop() }) },
-			"SavedQueries": func(stop func() error) error { return s.SavedQueries(func(*storage.SavedQuery) error { return stop() }) },
+			"Nodes":       func(stop func() error) error { return s.Nodes(func(*storage.Node) error { return stop() }) },
+			"Facts":       func(stop func() error) error { return s.Facts(func(*storage.Fact) error { return stop() }) },
+			"FactIDs":     func(stop func() error) error { return s.FactIDs(func(uuid.UUID) error { return stop() }) },
+			"SourceTexts": func(stop func() error) error { return s.SourceTexts(func(uuid.UUID, string) error { return stop() }) },
+			"Revisions": func(stop func() error) error {
+				return s.Revisions(uuid.Nil, func(*storage.Revision) error { return stop() })
+			},
+			"SavedQueries": func(stop func() error) error {
+				return s.SavedQueries(func(*storage.SavedQuery) error { return stop() })
+			},
 		}
 		for _, name := range slices.Sorted(maps.Keys(scans)) {
 			calls := 0
