@@ -208,3 +208,73 @@ func TestDraftSurvivesApplyAndCompact(t *testing.T) {
 	p = w.probe()
 	sameAnswers(t, "a new draft", withoutVersion(fingerprint(t, d2, p)), withoutVersion(fingerprint(t, w.build(t).Latest(), p)))
 }
+
+// TestDraftDictionary checks the strings a draft interns (an author, a
+// country never seen): the model goes on adding its own meanwhile, under
+// IDs the draft must not take for its own, and a fork and its parent each
+// add theirs, which the other must not see.
+func TestDraftDictionary(t *testing.T) {
+	w := newWorld(10, 40, 80)
+	m := w.build(t)
+	d := m.NewDraft()
+	// The model adds strings after the draft began: the draft does not
+	// have them, and must intern them itself.
+	for i, author := range []string{"late-author", "later-author"} {
+		n := w.newNode(storage.KindPerson)
+		n.CreatedBy = author
+		w.version++
+		if err := m.Apply(storage.Change{Version: w.version, Nodes: []*storage.Node{n},
+			Facts: []*storage.Fact{{ID: uuid.New(), Subject: n.ID, Predicate: storage.PredCountry, Value: fmt.Sprint("M", i)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put := func(d *Draft, author, country string) uuid.UUID {
+		t.Helper()
+		n := w.newNode(storage.KindPerson)
+		n.CreatedBy = author
+		f := &storage.Fact{ID: uuid.New(), Subject: n.ID, Predicate: storage.PredCountry, Value: country, CreatedBy: author}
+		if err := d.Put(storage.Change{Nodes: []*storage.Node{n}, Facts: []*storage.Fact{f}}); err != nil {
+			t.Fatal(err)
+		}
+		return n.ID
+	}
+	check := func(what string, d *Draft, id uuid.UUID, author, country string) {
+		t.Helper()
+		n, err := d.Node(id)
+		if err != nil || n.CreatedBy != author {
+			t.Fatalf("%s: entity %v, %v: want created by %q", what, n, err, author)
+		}
+		has, err := d.HasValue(id, storage.PredCountry, country)
+		if err != nil || !has {
+			t.Fatalf("%s: HasValue(%q) = %v, %v", what, country, has, err)
+		}
+		if z := d.Sizes(); z.CountryHolders[country] != 1 {
+			t.Fatalf("%s: %d holders of %q", what, z.CountryHolders[country], country)
+		}
+	}
+	a := put(d, "later-author", "M1")
+	b := put(d, "draft-author", "D0")
+	check("a string the model added later", d, a, "later-author", "M1")
+	check("a string of the draft's own", d, b, "draft-author", "D0")
+	fork := d.Copy()
+	c := put(fork, "fork-author", "F0")
+	e := put(d, "parent-author", "P0")
+	check("the fork's string", fork, c, "fork-author", "F0")
+	check("the parent's string", d, e, "parent-author", "P0")
+	check("a string from before the fork, in the fork", fork, b, "draft-author", "D0")
+	if _, err := d.Node(c); err == nil {
+		t.Fatal("the parent sees the fork's entity")
+	}
+	if _, err := fork.Node(e); err == nil {
+		t.Fatal("the fork sees the parent's entity")
+	}
+	if z := d.Sizes(); z.CountryHolders["F0"] != 0 {
+		t.Fatal("the parent counts the fork's country")
+	}
+	s := m.Latest()
+	for _, id := range []uuid.UUID{a, b, c, e} {
+		if _, err := s.Node(id); err == nil {
+			t.Fatal("the model sees a draft's entity")
+		}
+	}
+}
