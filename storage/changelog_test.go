@@ -82,7 +82,7 @@ func TestChangeLogIsDense(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if out, err := g.PutNode(org, ""); err != nil || out != storage.Unchanged {
+			if out, err := g.PutNode(org, ""); err != nil || out != storage.PutUnchanged {
 				t.Fatalf("PutNode of the same record = %v, %v", out, err)
 			}
 			f, err := g.AddFact(&storage.Fact{Subject: org.ID, Predicate: storage.PredCountry, Value: "US",
@@ -263,7 +263,7 @@ func TestFormat2StoreUpgrades(t *testing.T) {
 			if _, err := seed.Load(g); err != nil {
 				t.Fatal(err)
 			}
-			before := dump(t, g)
+			before := dump(t, g, "Mformat")
 			// Make it what format 2 wrote: no log, no head.
 			if err := kv.Update(func(tx storage.Txn) error {
 				var keys [][]byte
