@@ -101,7 +101,11 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 	limits.apply(srv)
 	srv.AddTransport(transport.Options{})
 	refusalBytes := orDefault(o.RefusalCacheBytes, DefaultRefusalCacheBytes)
-	t := &Transport{MaxBodyBytes: o.MaxBodyBytes, Version: g.Version, CacheControl: o.CacheControl, Metrics: o.Metrics,
+	pin := func(ctx context.Context) (context.Context, uint64) {
+		ctx = storage.Pin(ctx)
+		return ctx, g.PinnedVersion(ctx)
+	}
+	t := &Transport{MaxBodyBytes: o.MaxBodyBytes, Version: g.Version, Pin: pin, CacheControl: o.CacheControl, Metrics: o.Metrics,
 		Refusals:     bytecache.New[string, *cachedResponse](refusalBytes, refusalBytes/entryShare, 0),
 		RefusalDelay: limits.RefusalDelay, MaxResponseBytes: limits.MaxResponseBytes, Timeout: limits.Timeout, Log: log,
 		tarpit: make(chan struct{}, maxTarpitted)}

@@ -44,6 +44,10 @@ type Transport struct {
 	Cache *ResponseCache
 	// Version is the graph's version; cached results and ETags are keyed on it.
 	Version func() uint64
+	// Pin, when set, marks a request's context so that all its reads see one
+	// version of the graph, and returns that version; the request then runs
+	// with the context it returns, and its answer is cached under the version.
+	Pin func(ctx context.Context) (context.Context, uint64)
 	// CacheControl is sent with successful GET query responses.
 	CacheControl string
 	// Metrics, when not nil, records requests, errors and cache use.
@@ -162,7 +166,14 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	// cached under it was computed from a snapshot at least that new, and a
 	// write commits a new version, so a cached result is never older than the
 	// last write before the request.
-	version := t.Version()
+	var version uint64
+	if t.Pin != nil {
+		var ctx context.Context
+		ctx, version = t.Pin(r.Context())
+		r = r.WithContext(ctx)
+	} else {
+		version = t.Version()
+	}
 	// Keyed on the request's bytes, so a repeated request is answered without
 	// decoding it; requests that differ only in spelling (spaces, key order)
 	// are cached apart, which costs space, never correctness.

@@ -15,17 +15,19 @@ import (
 
 // Config is the service's configuration: flags, with environment fallbacks.
 type Config struct {
-	addr          string
-	data          string
-	token         string
-	tokensFile    string
-	tokensInline  string
-	private       bool
-	curators      *api.Curators
-	authDelay     time.Duration
-	syncWrites    bool
-	readModel     bool
-	retention     storage.Retention
+	addr         string
+	data         string
+	token        string
+	tokensFile   string
+	tokensInline string
+	private      bool
+	curators     *api.Curators
+	authDelay    time.Duration
+	syncWrites   bool
+	readModel    bool
+	// logVersions and logAge are the change log's retention (storage.Retention).
+	logVersions   int64
+	logAge        time.Duration
 	verify        bool
 	introspection bool
 	ide           bool
@@ -60,6 +62,9 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if err := diskDone(); err != nil {
 		return c, err
+	}
+	if c.logVersions < 0 || c.logAge < 0 {
+		return c, fmt.Errorf("-change-log-versions %d and -change-log-age %s: neither may be negative", c.logVersions, c.logAge)
 	}
 	if err := deriveMemory(); err != nil {
 		return c, err
@@ -96,8 +101,8 @@ func configFlags(c *Config, env *envDefaults, stderr io.Writer) (fs *flag.FlagSe
 	fs.DurationVar(&c.authDelay, "auth-failure-delay", env.duration("POLICYGRAPH_AUTH_FAILURE_DELAY", time.Second), "hold back a request with a wrong token this long, and check one client address's attempts at most one per this long; 0: no slowing (env POLICYGRAPH_AUTH_FAILURE_DELAY)")
 	fs.BoolVar(&c.syncWrites, "sync", env.bool("POLICYGRAPH_SYNC", true), "fsync every commit before acknowledging it (env POLICYGRAPH_SYNC)")
 	fs.BoolVar(&c.readModel, "read-model", env.bool("POLICYGRAPH_READ_MODEL", true), "answer every read from the graph held in memory, built at start and advanced by each commit; off: read the store's transactions (env POLICYGRAPH_READ_MODEL)")
-	fs.Uint64Var(&c.retention.Versions, "change-log-versions", uint64(env.int64("POLICYGRAPH_CHANGE_LOG_VERSIONS", int64(storage.DefaultRetention.Versions))), "keep at least the last this many changes in the change log; 0: keep by age alone (env POLICYGRAPH_CHANGE_LOG_VERSIONS)")
-	fs.DurationVar(&c.retention.Age, "change-log-age", env.duration("POLICYGRAPH_CHANGE_LOG_AGE", storage.DefaultRetention.Age), "keep every change of the change log this young; a change goes once it is past both limits (0 and 0: keep all) (env POLICYGRAPH_CHANGE_LOG_AGE)")
+	fs.Int64Var(&c.logVersions, "change-log-versions", env.int64("POLICYGRAPH_CHANGE_LOG_VERSIONS", int64(storage.DefaultRetention.Versions)), "keep at least the last this many changes in the change log; 0: keep by age alone (env POLICYGRAPH_CHANGE_LOG_VERSIONS)")
+	fs.DurationVar(&c.logAge, "change-log-age", env.duration("POLICYGRAPH_CHANGE_LOG_AGE", storage.DefaultRetention.Age), "keep every change of the change log this young; a change goes once it is past both limits (0 and 0: keep all) (env POLICYGRAPH_CHANGE_LOG_AGE)")
 	fs.BoolVar(&c.verify, "verify", env.bool("POLICYGRAPH_VERIFY", true), "before serving, read every table whole and scan the logs; refuse a damaged store (env POLICYGRAPH_VERIFY)")
 	fs.BoolVar(&c.introspection, "introspection", env.bool("POLICYGRAPH_INTROSPECTION", true), "allow schema introspection (env POLICYGRAPH_INTROSPECTION)")
 	fs.BoolVar(&c.ide, "ide", env.bool("POLICYGRAPH_IDE", true), "serve the GraphQL IDE at / (env POLICYGRAPH_IDE)")
@@ -112,6 +117,11 @@ func configFlags(c *Config, env *envDefaults, stderr io.Writer) (fs *flag.FlagSe
 	deriveMemory = memoryFlags(fs, env.getenv, &c.memory, &c.limits, &c.maxBody)
 	diskDone = diskFlags(fs, env.getenv, c)
 	return fs, cors, deriveMemory, diskDone
+}
+
+// retention is the change log's retention the flags set.
+func (c Config) retention() storage.Retention {
+	return storage.Retention{Versions: uint64(c.logVersions), Age: c.logAge}
 }
 
 // loadCurators is the set of curators c names: -token's ("curator"), then

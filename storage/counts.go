@@ -171,8 +171,13 @@ func (g *Graph) Sizes() (s Sizes, err error) {
 		return s, err
 	}
 	if m := g.cl.readModel(); m != nil {
-		// The read model counts as it applies changes: the latest snapshot's.
-		if sz, ok := m.Snapshot().(Sizer); ok {
+		// The read model counts as it applies changes: the snapshot's the
+		// request reads (pinned), or the latest.
+		s := m.Snapshot()
+		if g.pin != nil {
+			s = g.pin.get(m)
+		}
+		if sz, ok := s.(Sizer); ok {
 			return sz.Sizes(), nil
 		}
 	}

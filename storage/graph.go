@@ -24,6 +24,7 @@ type Graph struct {
 	ctx     context.Context // set by WithContext
 	storeID uuid.UUID
 	cl      *changeLog // the write path and change log (commit.go)
+	pin     *pin       // set by WithContext for a pinned context (context.go)
 }
 
 // Open checks the store's format version (writing it into an empty store,
