@@ -39,13 +39,17 @@ func newRoutes(g *storage.Graph, cfg Config, log *slog.Logger) (http.Handler, *a
 		RefusalCacheBytes: orNone(cfg.memory.refusalCache)})
 	gql := auth.Authenticate(graphQL)
 	crossOrigin := allowOrigins(cfg.corsOrigins)
+	compress := func(h http.Handler) http.Handler { return h }
+	if cfg.gzip {
+		compress = api.Compress
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", crossOrigin(gql))
+	mux.Handle("/graphql", compress(crossOrigin(gql)))
 	// /q/ is checked before the saved query is looked up: a private server
 	// does not tell which names exist. Its query through gql is not checked
 	// again.
-	mux.Handle("/q/", crossOrigin(auth.Authenticate(api.SavedQueryHandler(g, gql, api.SavedQueryOptions{
-		CSVMaxRows: cfg.csvMaxRows, CSVMaxBytes: cfg.csvMaxBytes, Timeout: cfg.limits.Timeout}))))
+	mux.Handle("/q/", compress(crossOrigin(auth.Authenticate(api.SavedQueryHandler(g, gql, api.SavedQueryOptions{
+		CSVMaxRows: cfg.csvMaxRows, CSVMaxBytes: cfg.csvMaxBytes, Timeout: cfg.limits.Timeout})))))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /admin/backup", backupHandler(g, auth, log))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
