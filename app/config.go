@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -29,6 +30,7 @@ type Config struct {
 	seed          bool
 	corsOrigins   []string
 	gzip          bool
+	logLevel      logLevel
 	cacheSize     int
 	cacheControl  string
 	csvMaxRows    int
@@ -99,6 +101,8 @@ func configFlags(c *Config, env *envDefaults, stderr io.Writer) (fs *flag.FlagSe
 	fs.BoolVar(&c.seed, "seed", env.bool("POLICYGRAPH_SEED", true), "seed an empty database from the article (env POLICYGRAPH_SEED)")
 	cors = fs.String("cors-origins", env.string("POLICYGRAPH_CORS_ORIGINS", ""), "comma-separated origins that browsers may call the API from, or *; none by default (env POLICYGRAPH_CORS_ORIGINS)")
 	fs.BoolVar(&c.gzip, "gzip", env.bool("POLICYGRAPH_GZIP", true), "gzip answers of /graphql and /q/ of 1 KiB or more to clients that accept it (env POLICYGRAPH_GZIP)")
+	c.logLevel = env.logLevel("POLICYGRAPH_LOG_LEVEL", logLevel(slog.LevelInfo))
+	fs.Var(&c.logLevel, "log-level", "least severe log lines written: debug, info, warn or error (env POLICYGRAPH_LOG_LEVEL)")
 	fs.IntVar(&c.cacheSize, "cache-size", env.int("POLICYGRAPH_CACHE_SIZE", 1000), "query results the response cache holds; 0 disables it (env POLICYGRAPH_CACHE_SIZE)")
 	fs.StringVar(&c.cacheControl, "cache-control", env.string("POLICYGRAPH_CACHE_CONTROL", "public, max-age=0, must-revalidate"), "Cache-Control of GET query responses (env POLICYGRAPH_CACHE_CONTROL)")
 	fs.IntVar(&c.csvMaxRows, "csv-max-rows", env.int("POLICYGRAPH_CSV_MAX_ROWS", 100000), "most rows of a CSV table from /q/ (400 CSV_TOO_LARGE past it); 0: no limit (env POLICYGRAPH_CSV_MAX_ROWS)")
@@ -141,3 +145,34 @@ func loadCurators(c Config) (*api.Curators, error) {
 	}
 	return set, nil
 }
+
+// logLevel is a flag.Value of a log level: debug, info, warn or error.
+type logLevel slog.Level
+
+func parseLogLevel(s string) (logLevel, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "debug":
+		return logLevel(slog.LevelDebug), nil
+	case "info":
+		return logLevel(slog.LevelInfo), nil
+	case "warn", "warning":
+		return logLevel(slog.LevelWarn), nil
+	case "error":
+		return logLevel(slog.LevelError), nil
+	}
+	return 0, fmt.Errorf("%q is not a log level (debug, info, warn or error)", s)
+}
+
+func (l *logLevel) Set(s string) error {
+	v, err := parseLogLevel(s)
+	if err != nil {
+		return err
+	}
+	*l = v
+	return nil
+}
+
+func (l logLevel) String() string { return strings.ToLower(slog.Level(l).String()) }
+
+// Get implements flag.Getter.
+func (l logLevel) Get() any { return l }

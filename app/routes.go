@@ -11,6 +11,7 @@ import (
 	"github.com/rs/cors"
 
 	"policygraph/api"
+	"policygraph/internal/logctx"
 	"policygraph/storage"
 	"policygraph/web"
 )
@@ -25,6 +26,8 @@ func NewHandler(g *storage.Graph, cfg Config, log *slog.Logger) http.Handler {
 // newRoutes is NewHandler, and the Auth that checks its tokens, whose
 // curators a reload replaces.
 func newRoutes(g *storage.Graph, cfg Config, log *slog.Logger) (http.Handler, *api.Auth) {
+	// Every line a request causes carries its ID (and trace), from its context.
+	log = slog.New(logctx.Handler(log.Handler()))
 	reg := prometheus.NewRegistry()
 	metrics := api.NewMetrics(reg)
 	registerGraphMetrics(reg, g)
