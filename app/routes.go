@@ -39,7 +39,7 @@ func newRoutes(g *storage.Graph, cfg Config, log *slog.Logger) (http.Handler, *a
 	graphQL := api.NewHandler(g, api.Options{Auth: auth, Introspection: cfg.introspection, Logger: log,
 		MaxBodyBytes: cfg.maxBody, CacheSize: cfg.cacheSize, CacheControl: cfg.cacheControl, Metrics: metrics, Limits: &cfg.limits,
 		CacheBytes: orNone(cfg.memory.responseCache), QueryCacheBytes: orNone(cfg.memory.queryCache), APQCacheBytes: orNone(cfg.memory.apqCache),
-		RefusalCacheBytes: orNone(cfg.memory.refusalCache)})
+		RefusalCacheBytes: orNone(cfg.memory.refusalCache), TracerProvider: cfg.tracerProvider})
 	gql := auth.Authenticate(graphQL)
 	crossOrigin := allowOrigins(cfg.corsOrigins)
 	compress := func(h http.Handler) http.Handler { return h }
@@ -74,7 +74,7 @@ func newRoutes(g *storage.Graph, cfg Config, log *slog.Logger) (http.Handler, *a
 	if cfg.ide {
 		mux.Handle("/", web.IDE("/graphql"))
 	}
-	return requestID(logRequests(log, mux)), auth
+	return traceRequests(cfg.tracerProvider, requestID(logRequests(log, mux))), auth
 }
 
 // allowOrigins lets browsers on the given origins ("*" for any) call the API;

@@ -63,6 +63,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		debug.SetMemoryLimit(cfg.memory.budget)
 		memLimit = "-memory-budget"
 	}
+	tp, stopTracing, err := startTracing(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// After the server's shutdown: the spans of its last requests are sent.
+		stopCtx, cancel := context.WithTimeout(context.Background(), cfg.server.shutdownTimeout)
+		defer cancel()
+		if err := stopTracing(stopCtx); err != nil {
+			log.Error("send the last traces", "err", err)
+		}
+	}()
+	cfg.tracerProvider = tp
 	handler, auth := newRoutes(g, cfg, log)
 	stopReload := reloadOnHangup(ctx, cfg, auth, log)
 	defer stopReload()
@@ -77,7 +90,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "data", cfg.data, "writes", cfg.curators.CanAny(api.ScopeWrite), "curators", cfg.curators.Names(), "private", cfg.private, "sync", cfg.syncWrites,
 		"memory_budget", storage.FormatBytes(cfg.memory.budget), "memory_limit_from", memLimit, "max_in_flight", cfg.limits.MaxInFlight,
-		"max_in_flight_per_client", cfg.limits.MaxInFlightPerClient)
+		"max_in_flight_per_client", cfg.limits.MaxInFlightPerClient, "gzip", cfg.gzip, "otlp_endpoint", cfg.otlpEndpoint)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

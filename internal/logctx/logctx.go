@@ -7,6 +7,8 @@ package logctx
 import (
 	"context"
 	"log/slog"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 type requestIDKey struct{}
@@ -25,10 +27,14 @@ func RequestID(ctx context.Context) string {
 // The attribute keys Handler adds.
 const (
 	RequestIDKey = "request_id"
+	TraceIDKey   = "trace_id"
+	SpanIDKey    = "span_id"
 )
 
 // Handler returns h adding, to each record logged with a context that
-// carries them, the request ID (request_id). A record logged without a
+// carries them, the request ID (request_id) and the trace and span IDs of the
+// span the context holds (trace_id, span_id, as W3C Trace Context writes
+// them), when it is traced. A record logged without a
 // context, or whose context carries none, is passed on as it is. h already
 // made by Handler is returned as it is.
 func Handler(h slog.Handler) slog.Handler {
@@ -46,6 +52,9 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 	if ctx != nil {
 		if id := RequestID(ctx); id != "" {
 			r.AddAttrs(slog.String(RequestIDKey, id))
+		}
+		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+			r.AddAttrs(slog.String(TraceIDKey, sc.TraceID().String()), slog.String(SpanIDKey, sc.SpanID().String()))
 		}
 	}
 	return h.next.Handle(ctx, r)
