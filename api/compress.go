@@ -1,12 +1,15 @@
 package api
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/klauspost/compress/gzhttp"
+	"github.com/klauspost/compress/gzhttp/writer/gzkp"
+	"github.com/klauspost/compress/gzip"
 )
 
 // CompressMinBytes is the smallest answer Compress gzips. Below it gzip saves
@@ -184,4 +187,31 @@ func identityTags(header string) string {
 		}
 	}
 	return strings.Join(out, ", ")
+}
+
+// compressing reports whether w writes, through the writers wrapped around
+// it since, to Compress's gzip writer for a GET or POST: an answer written
+// to it already gzipped (with Content-Encoding: gzip) is sent as it is.
+func compressing(w http.ResponseWriter) bool {
+	for {
+		switch x := w.(type) {
+		case *gzipTagWriter:
+			return !x.head
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			return false
+		}
+	}
+}
+
+// gzipBody is body gzipped with the writer and level gzhttp uses, so that an
+// answer gzipped once and kept is the same bytes gzhttp would send.
+func gzipBody(body []byte) []byte {
+	var buf bytes.Buffer
+	buf.Grow(len(body) / 4)
+	zw := gzkp.NewWriter(&buf, gzip.DefaultCompression)
+	zw.Write(body) // a bytes.Buffer does not fail
+	zw.Close()
+	return buf.Bytes()
 }

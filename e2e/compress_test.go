@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -247,5 +248,51 @@ func TestGzipOff(t *testing.T) {
 	}
 	if plain.Header.Get("ETag") != zipped.Header.Get("ETag") {
 		t.Errorf("with -gzip=false the ETags differ: %q, %q", plain.Header.Get("ETag"), zipped.Header.Get("ETag"))
+	}
+}
+
+// TestGzipFormIsTheSameCachedOrNot: an answer the response cache serves is
+// gzipped once and its gzip form kept; the bytes sent are the same as those
+// of an answer gzipped as it is sent (cache off), so one -gzip ETag names
+// one sequence of bytes.
+func TestGzipFormIsTheSameCachedOrNot(t *testing.T) {
+	cached, uncached := testenv.Server(t), testenv.Server(t, "-cache-size", "0")
+	gz := map[string]string{"Accept-Encoding": "gzip"}
+	var bodies [][]byte
+	var tags []string
+	for _, srv := range []*testenv.Service{cached, uncached} {
+		for range 3 { // a miss, then hits (cached): the form made, then the one kept
+			resp, b := rawGet(t, http.MethodGet, gqlGET(srv.URL, pageQuery), gz)
+			if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Encoding") != "gzip" {
+				t.Fatalf("%d, Content-Encoding %q", resp.StatusCode, resp.Header.Get("Content-Encoding"))
+			}
+			if cl := resp.Header.Get("Content-Length"); cl != "" && cl != fmt.Sprint(len(b)) {
+				t.Errorf("Content-Length %s for %d bytes", cl, len(b))
+			}
+			bodies = append(bodies, b)
+			tags = append(tags, resp.Header.Get("ETag"))
+		}
+	}
+	for i := range bodies {
+		if !bytes.Equal(bodies[i], bodies[0]) || tags[i] != tags[0] {
+			t.Errorf("answer %d: %d gzip bytes with ETag %s; answer 0: %d with %s", i, len(bodies[i]), tags[i], len(bodies[0]), tags[0])
+		}
+	}
+	_, plain := rawGet(t, http.MethodGet, gqlGET(cached.URL, pageQuery), map[string]string{"Accept-Encoding": "identity"})
+	if !bytes.Equal(gunzip(t, bodies[0]), plain) {
+		t.Error("the kept gzip form decodes to other bytes than the answer")
+	}
+	// The form is kept, and counted: the response cache holds the answer and
+	// its gzip form (another query, asked as it is first, then gzipped).
+	other := gqlGET(cached.URL, strings.Replace(pageQuery, "first: 200", "first: 199", 1))
+	const held = `policygraph_cache_bytes{cache="response"}`
+	before := metric(t, cached.URL, held)
+	_, answer := rawGet(t, http.MethodGet, other, map[string]string{"Accept-Encoding": "identity"})
+	withAnswer := metric(t, cached.URL, held)
+	_, form := rawGet(t, http.MethodGet, other, gz)
+	withForm := metric(t, cached.URL, held)
+	if withAnswer-before < float64(len(answer)) || withForm-withAnswer != float64(len(form)) {
+		t.Errorf("the response cache held %v bytes, then %v with a %d-byte answer, then %v with its %d-byte gzip form",
+			before, withAnswer, len(answer), withForm, len(form))
 	}
 }
