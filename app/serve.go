@@ -63,7 +63,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		debug.SetMemoryLimit(cfg.memory.budget)
 		memLimit = "-memory-budget"
 	}
-	tp, stopTracing, err := startTracing(ctx, cfg)
+	tp, stopTracing, err := startTracing(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

@@ -3,11 +3,13 @@ package app
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
@@ -26,7 +28,7 @@ const tracesPath = "/v1/traces"
 func otlpTracesURL(endpoint string) (string, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("-otlp-endpoint %q: want the collector's OTLP/HTTP URL, such as http://127.0.0.1:4318", endpoint)
+		return "", fmt.Errorf("-otlp-endpoint (POLICYGRAPH_OTLP_ENDPOINT) %q: want the collector's OTLP/HTTP URL, such as http://127.0.0.1:4318", endpoint)
 	}
 	if !strings.HasSuffix(u.Path, tracesPath) {
 		u.Path = strings.TrimSuffix(u.Path, "/") + tracesPath
@@ -46,8 +48,9 @@ func newTracerProvider(exporter sdktrace.SpanExporter) *sdktrace.TracerProvider 
 
 // startTracing sets up tracing as cfg says: with no -otlp-endpoint, none
 // (nil, and a shutdown that does nothing); else a provider exporting over
-// OTLP/HTTP, and its shutdown, which sends the spans not yet sent.
-func startTracing(ctx context.Context, cfg Config) (trace.TracerProvider, func(context.Context) error, error) {
+// OTLP/HTTP, and its shutdown, which sends the spans not yet sent. What goes
+// wrong in the SDK (a collector that does not answer) is logged to log.
+func startTracing(ctx context.Context, cfg Config, log *slog.Logger) (trace.TracerProvider, func(context.Context) error, error) {
 	if cfg.otlpEndpoint == "" {
 		return nil, func(context.Context) error { return nil }, nil
 	}
@@ -55,6 +58,9 @@ func startTracing(ctx context.Context, cfg Config) (trace.TracerProvider, func(c
 	if err != nil {
 		return nil, nil, err
 	}
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		log.Warn("tracing: spans not sent", "err", err, "otlp_endpoint", u)
+	}))
 	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(u))
 	if err != nil {
 		return nil, nil, fmt.Errorf("OTLP exporter: %w", err)
