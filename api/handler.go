@@ -22,6 +22,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/validator/core"
 	"github.com/vektah/gqlparser/v2/validator/rules"
+	"go.opentelemetry.io/otel/trace"
 
 	"policygraph/errs"
 	"policygraph/graph"
@@ -59,6 +60,9 @@ type Options struct {
 	Metrics *Metrics
 	// Limits bound what one request may cost; nil means DefaultLimits.
 	Limits *Limits
+	// TracerProvider, when not nil, traces each GraphQL operation in a span of
+	// its own (see operationTracer); nil traces nothing, at no cost.
+	TracerProvider trace.TracerProvider
 }
 
 // DefaultMaxBodyBytes is the default bound on a POST body.
@@ -98,6 +102,9 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 	res := graph.NewResolver(g)
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: res, Complexity: costModel(g, limits)})
 	srv := handler.New(es)
+	if o.TracerProvider != nil {
+		srv.Use(newOperationTracer(o.TracerProvider)) // first: its span holds the others' work
+	}
 	limits.apply(srv)
 	srv.AddTransport(transport.Options{})
 	refusalBytes := orDefault(o.RefusalCacheBytes, DefaultRefusalCacheBytes)

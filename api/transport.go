@@ -193,7 +193,7 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	if t.Cache != nil {
 		if e, ok := t.Cache.Get(key, version); ok {
 			t.Metrics.cache("hit")
-			t.respond(w, r, media, e.status, e.body, e.etag, e.operation, start)
+			t.respond(w, r, media, e.status, e.body, e.etag, e.operation, start, t.gzipForm(w, key, version, e))
 			return
 		}
 	}
@@ -272,17 +272,40 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	}
 	t.Metrics.errors(resp.Errors)
 	etag := ""
+	var gzipped func() []byte
 	if op != nil && op.Operation == ast.Query && len(resp.Errors) == 0 {
 		if r.Method == http.MethodGet { // only GET responses carry an ETag
 			sum := sha256.Sum256(body)
 			etag = `"` + hex.EncodeToString(sum[:12]) + `"`
 		}
 		if t.Cache != nil {
-			t.Cache.Add(key, version, &cachedResponse{status: status, body: body, etag: etag, operation: operationName(opCtx)})
+			e := &cachedResponse{status: status, body: body, etag: etag, operation: operationName(opCtx)}
+			t.Cache.Add(key, version, e)
 			t.Metrics.cache("miss")
+			gzipped = t.gzipForm(w, key, version, e)
 		}
 	}
-	t.respond(w, r, media, status, body, etag, operationName(opCtx), start)
+	t.respond(w, r, media, status, body, etag, operationName(opCtx), start, gzipped)
+}
+
+// gzipForm returns what gives the gzip form of the cached answer e when w
+// compresses (Compress negotiated gzip) and e is long enough to be
+// compressed, else nil. The form is made at the first call, and kept in the
+// cache beside the answer: an answer the cache serves over and over is not
+// gzipped over and over. It is made as Compress would make it as it sends
+// (gzipBody), so the bytes are the same either way.
+func (t *Transport) gzipForm(w http.ResponseWriter, key string, version uint64, e *cachedResponse) func() []byte {
+	if len(e.body) < CompressMinBytes || !compressing(w) {
+		return nil
+	}
+	return func() []byte {
+		if e.gz != nil {
+			return e.gz
+		}
+		gz := gzipBody(e.body)
+		t.Cache.addGzip(key, version, e, gz)
+		return gz
+	}
 }
 
 // encodeResponse serializes resp as json.Marshal does (the same bytes: HTML
@@ -334,7 +357,9 @@ func (t *Transport) log() *slog.Logger {
 }
 
 // respond writes a response, with ETag, Cache-Control and 304 for GET queries.
-func (t *Transport) respond(w http.ResponseWriter, r *http.Request, media string, status int, body []byte, etag, op string, start time.Time) {
+// When gzipped is not nil, the body it returns, already gzipped, is sent
+// instead of body (Compress passes it on as it is).
+func (t *Transport) respond(w http.ResponseWriter, r *http.Request, media string, status int, body []byte, etag, op string, start time.Time, gzipped func() []byte) {
 	if etag != "" && r.Method == http.MethodGet {
 		w.Header().Set("ETag", etag)
 		if t.CacheControl != "" {
@@ -351,6 +376,10 @@ func (t *Transport) respond(w http.ResponseWriter, r *http.Request, media string
 	}
 	t.record(op, status, start, nil)
 	w.Header().Set("Content-Type", media+"; charset=utf-8")
+	if gzipped != nil {
+		body = gzipped()
+		w.Header().Set("Content-Encoding", "gzip")
+	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	w.Write(body)

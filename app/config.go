@@ -5,9 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"policygraph/api"
 	"policygraph/storage"
@@ -33,6 +36,9 @@ type Config struct {
 	ide           bool
 	seed          bool
 	corsOrigins   []string
+	gzip          bool
+	logLevel      logLevel
+	otlpEndpoint  string
 	cacheSize     int
 	cacheControl  string
 	csvMaxRows    int
@@ -43,6 +49,9 @@ type Config struct {
 	limits        api.Limits
 	server        serverLimits
 	memory        memoryConfig
+
+	// tracerProvider is what serve's startTracing made (nil: no tracing).
+	tracerProvider trace.TracerProvider
 }
 
 // ParseConfig reads the service's flags from args, each with its environment
@@ -71,6 +80,11 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.otlpEndpoint != "" {
+		if _, err := otlpTracesURL(c.otlpEndpoint); err != nil {
+			return c, err
+		}
 	}
 	if c.curators, err = loadCurators(c); err != nil {
 		return c, err
@@ -108,6 +122,10 @@ func configFlags(c *Config, env *envDefaults, stderr io.Writer) (fs *flag.FlagSe
 	fs.BoolVar(&c.ide, "ide", env.bool("POLICYGRAPH_IDE", true), "serve the GraphQL IDE at / (env POLICYGRAPH_IDE)")
 	fs.BoolVar(&c.seed, "seed", env.bool("POLICYGRAPH_SEED", true), "seed an empty database from the article (env POLICYGRAPH_SEED)")
 	cors = fs.String("cors-origins", env.string("POLICYGRAPH_CORS_ORIGINS", ""), "comma-separated origins that browsers may call the API from, or *; none by default (env POLICYGRAPH_CORS_ORIGINS)")
+	fs.BoolVar(&c.gzip, "gzip", env.bool("POLICYGRAPH_GZIP", true), "gzip answers of /graphql and /q/ of 1 KiB or more to clients that accept it (env POLICYGRAPH_GZIP)")
+	c.logLevel = env.logLevel("POLICYGRAPH_LOG_LEVEL", logLevel(slog.LevelInfo))
+	fs.Var(&c.logLevel, "log-level", "least severe log lines written: debug, info, warn or error (env POLICYGRAPH_LOG_LEVEL)")
+	fs.StringVar(&c.otlpEndpoint, "otlp-endpoint", env.string("POLICYGRAPH_OTLP_ENDPOINT", ""), "send OpenTelemetry traces over OTLP/HTTP to this collector URL (such as http://127.0.0.1:4318); none by default: no tracing (env POLICYGRAPH_OTLP_ENDPOINT)")
 	fs.IntVar(&c.cacheSize, "cache-size", env.int("POLICYGRAPH_CACHE_SIZE", 1000), "query results the response cache holds; 0 disables it (env POLICYGRAPH_CACHE_SIZE)")
 	fs.StringVar(&c.cacheControl, "cache-control", env.string("POLICYGRAPH_CACHE_CONTROL", "public, max-age=0, must-revalidate"), "Cache-Control of GET query responses (env POLICYGRAPH_CACHE_CONTROL)")
 	fs.IntVar(&c.csvMaxRows, "csv-max-rows", env.int("POLICYGRAPH_CSV_MAX_ROWS", 100000), "most rows of a CSV table from /q/ (400 CSV_TOO_LARGE past it); 0: no limit (env POLICYGRAPH_CSV_MAX_ROWS)")
@@ -155,3 +173,34 @@ func loadCurators(c Config) (*api.Curators, error) {
 	}
 	return set, nil
 }
+
+// logLevel is a flag.Value of a log level: debug, info, warn or error.
+type logLevel slog.Level
+
+func parseLogLevel(s string) (logLevel, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "debug":
+		return logLevel(slog.LevelDebug), nil
+	case "info":
+		return logLevel(slog.LevelInfo), nil
+	case "warn", "warning":
+		return logLevel(slog.LevelWarn), nil
+	case "error":
+		return logLevel(slog.LevelError), nil
+	}
+	return 0, fmt.Errorf("%q is not a log level (debug, info, warn or error)", s)
+}
+
+func (l *logLevel) Set(s string) error {
+	v, err := parseLogLevel(s)
+	if err != nil {
+		return err
+	}
+	*l = v
+	return nil
+}
+
+func (l logLevel) String() string { return strings.ToLower(slog.Level(l).String()) }
+
+// Get implements flag.Getter.
+func (l logLevel) Get() any { return l }

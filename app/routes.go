@@ -11,6 +11,7 @@ import (
 	"github.com/rs/cors"
 
 	"policygraph/api"
+	"policygraph/internal/logctx"
 	"policygraph/storage"
 	"policygraph/web"
 )
@@ -25,6 +26,8 @@ func NewHandler(g *storage.Graph, cfg Config, log *slog.Logger) http.Handler {
 // newRoutes is NewHandler, and the Auth that checks its tokens, whose
 // curators a reload replaces.
 func newRoutes(g *storage.Graph, cfg Config, log *slog.Logger) (http.Handler, *api.Auth) {
+	// Every line a request causes carries its ID (and trace), from its context.
+	log = slog.New(logctx.Handler(log.Handler()))
 	reg := prometheus.NewRegistry()
 	metrics := api.NewMetrics(reg)
 	registerGraphMetrics(reg, g)
@@ -36,16 +39,20 @@ func newRoutes(g *storage.Graph, cfg Config, log *slog.Logger) (http.Handler, *a
 	graphQL := api.NewHandler(g, api.Options{Auth: auth, Introspection: cfg.introspection, Logger: log,
 		MaxBodyBytes: cfg.maxBody, CacheSize: cfg.cacheSize, CacheControl: cfg.cacheControl, Metrics: metrics, Limits: &cfg.limits,
 		CacheBytes: orNone(cfg.memory.responseCache), QueryCacheBytes: orNone(cfg.memory.queryCache), APQCacheBytes: orNone(cfg.memory.apqCache),
-		RefusalCacheBytes: orNone(cfg.memory.refusalCache)})
+		RefusalCacheBytes: orNone(cfg.memory.refusalCache), TracerProvider: cfg.tracerProvider})
 	gql := auth.Authenticate(graphQL)
 	crossOrigin := allowOrigins(cfg.corsOrigins)
+	compress := func(h http.Handler) http.Handler { return h }
+	if cfg.gzip {
+		compress = api.Compress
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", crossOrigin(gql))
+	mux.Handle("/graphql", compress(crossOrigin(gql)))
 	// /q/ is checked before the saved query is looked up: a private server
 	// does not tell which names exist. Its query through gql is not checked
 	// again.
-	mux.Handle("/q/", crossOrigin(auth.Authenticate(api.SavedQueryHandler(g, gql, api.SavedQueryOptions{
-		CSVMaxRows: cfg.csvMaxRows, CSVMaxBytes: cfg.csvMaxBytes, Timeout: cfg.limits.Timeout}))))
+	mux.Handle("/q/", compress(crossOrigin(auth.Authenticate(api.SavedQueryHandler(g, gql, api.SavedQueryOptions{
+		CSVMaxRows: cfg.csvMaxRows, CSVMaxBytes: cfg.csvMaxBytes, Timeout: cfg.limits.Timeout})))))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /admin/backup", backupHandler(g, auth, log))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -67,7 +74,7 @@ func newRoutes(g *storage.Graph, cfg Config, log *slog.Logger) (http.Handler, *a
 	if cfg.ide {
 		mux.Handle("/", web.IDE("/graphql"))
 	}
-	return requestID(logRequests(log, mux)), auth
+	return traceRequests(cfg.tracerProvider, requestID(logRequests(log, mux))), auth
 }
 
 // allowOrigins lets browsers on the given origins ("*" for any) call the API;

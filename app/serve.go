@@ -29,7 +29,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stdout, nil))
+	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: slog.Level(cfg.logLevel)}))
 	if n := len(cfg.token); n > 0 && n < minTokenBytes {
 		log.Warn("the write token is short: a token under 16 bytes is easier to guess; use a long random one (openssl rand -hex 32)", "bytes", n)
 	}
@@ -91,13 +91,27 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 
+	tp, stopTracing, err := startTracing(ctx, cfg, log)
+	if err != nil {
+		stopEarly()
+		return err
+	}
+	defer func() {
+		// After the server's shutdown: the spans of its last requests are sent.
+		stopCtx, cancel := context.WithTimeout(context.Background(), cfg.server.shutdownTimeout)
+		defer cancel()
+		if err := stopTracing(stopCtx); err != nil {
+			log.Error("send the last traces", "err", err)
+		}
+	}()
+	cfg.tracerProvider = tp
 	handler, auth := newRoutes(g, cfg, log)
 	stopReload := reloadOnHangup(ctx, cfg, auth, log)
 	defer stopReload()
 	routes.Store(&handler)
 	log.Info("listening", "addr", ln.Addr().String(), "data", cfg.data, "writes", cfg.curators.CanAny(api.ScopeWrite), "curators", cfg.curators.Names(), "private", cfg.private, "sync", cfg.syncWrites,
 		"memory_budget", storage.FormatBytes(cfg.memory.budget), "memory_limit_from", memLimit, "max_in_flight", cfg.limits.MaxInFlight,
-		"max_in_flight_per_client", cfg.limits.MaxInFlightPerClient)
+		"max_in_flight_per_client", cfg.limits.MaxInFlightPerClient, "gzip", cfg.gzip, "otlp_endpoint", cfg.otlpEndpoint)
 	select {
 	case err := <-errc:
 		return err
