@@ -21,7 +21,7 @@ import (
 type Options struct {
 	// CompactAt is the number of overlay entries past which the model
 	// compacts in the background; 0 means the default, a quarter of the
-	// base's records and at least 65536; negative means never.
+	// base's records and at least minCompactAt; negative means never.
 	CompactAt int
 	// Logger receives the compactions; nil means slog.Default().
 	Logger *slog.Logger
@@ -178,6 +178,12 @@ func (m *Model) apply(c storage.Change) error {
 	return nil
 }
 
+// minCompactAt is the smallest overlay the default compacts: every read of
+// a record the overlay holds pays a B-tree search, so a small graph (the
+// seed, written after the model was built on an empty store) is folded into
+// a base soon; its rebuild takes milliseconds.
+const minCompactAt = 1024
+
 func (m *Model) overdue() bool {
 	at := m.opts.CompactAt
 	if at < 0 {
@@ -185,7 +191,7 @@ func (m *Model) overdue() bool {
 	}
 	if at == 0 {
 		b := m.gen.base
-		at = max(1<<16, int(b.nodes.n()+b.facts.n())/4)
+		at = max(minCompactAt, int(b.nodes.n()+b.facts.n())/4)
 	}
 	return m.ov.Len() > at
 }
