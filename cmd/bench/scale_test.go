@@ -43,9 +43,12 @@ func TestBenchScaleKeepCreatesDir(t *testing.T) {
 	}
 }
 
-// TestBenchLoadRuns runs a short load benchmark in process: the store opened
-// as serve opens it (app.Open), the real route table (app.NewHandler), every
-// scenario answered without an error.
+// TestBenchLoadRuns runs the whole load benchmark for a moment, in process:
+// the store opened as serve opens it (app.Open), the real route table
+// (app.NewHandler), every scenario and its floor (checked byte for byte
+// before timing, or the bench fails), the open loop from a load generator in
+// a child process; every scenario answered without an error, each timed
+// answer the same as before timing.
 func TestBenchLoadRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs every scenario")
@@ -54,9 +57,25 @@ func TestBenchLoadRuns(t *testing.T) {
 	if err := run(context.Background(), []string{"-d", "100ms", "-warmup", "0", "-rounds", "1", "-c", "2"}, &out, io.Discard); err != nil {
 		t.Fatalf("bench: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"- command: `go run ./cmd/bench -d 100ms", "headline sponsorshipsByYear", cachedName} {
-		if !bytes.Contains(out.Bytes(), []byte(want)) {
-			t.Errorf("the report lacks %q:\n%s", want, out.String())
+	report := out.String()
+	for _, want := range []string{"- command: `go run ./cmd/bench -d 100ms", cachedName, "load generator apart", "pinned to CPU"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the report lacks %q:\n%s", want, report)
 		}
+	}
+	for _, s := range specs {
+		if !strings.Contains(report, "  - "+s.name+": ") || !strings.Contains(report, s.name+" ≥ 0.7× its floor") {
+			t.Errorf("the report lacks scenario %q or its verdict:\n%s", s.name, report)
+		}
+		// The row: | name | req/s | p50 | p95 | p99 | max | errors | ...
+		for _, line := range strings.Split(report, "\n") {
+			cols := strings.Split(line, " | ")
+			if strings.HasPrefix(line, "| "+s.name+" | ") && len(cols) > 6 && cols[6] != "0" {
+				t.Errorf("%s: %s errors:\n%s", s.name, cols[6], report)
+			}
+		}
+	}
+	if strings.Contains(report, "errors and late requests of") {
+		t.Errorf("errors in the run:\n%s", report)
 	}
 }
