@@ -39,11 +39,17 @@ func runScale(ctx context.Context, o Options, args []string, out, stderr io.Writ
 	fmt.Fprintf(out, "- command: `go run ./cmd/bench %s`\n", strings.Join(args, " "))
 	machine(out)
 	fmt.Fprintf(out, "- per size: Generate -> file -> Graph.Import (Badger StreamWriter, within the import memory budget badger.DefaultBulkMemory: sorted runs on disk past it) -> seed.Load (transactions) -> close; then `serve -cache-size 0` in a child process\n")
-	fmt.Fprintf(out, "- latency: one client (closed loop, c=1), %s per query after a 1s warm-up; RSS: the server's VmRSS after %s of c=8 headline load\n\n", o.ScaleDur, o.ScaleDur)
+	fmt.Fprintf(out, "- latency: one client (closed loop, c=1), %s per query after a %s warm-up; RSS: the server's VmRSS after %s of c=8 headline load\n", o.ScaleDur, scaleWarmup(o), o.ScaleDur)
+	fmt.Fprintf(out, "- scenarios: each of the load bench's query scenarios (the seed's questions, asked of a store that holds the seed and the synthetic graph), answers checked before timing, one client (closed loop, c=1), %s after a %s warm-up; a walk's first %d pages at most (-scale-pages), each page one request; first on a store of the seed alone, the baseline of the ratios\n\n", o.ScaleDur, scaleWarmup(o), o.ScalePages)
+	seed, err := scaleSeed(ctx, o, exe, stderr)
+	if err != nil {
+		return fmt.Errorf("the seed alone: %w", err)
+	}
 	fmt.Fprintf(out, "| nodes | facts | edges | import s | edges/s | store MiB | cold start ms | seed headline p50/p99 ms | seed two-hop p50/p99 ms | synth headline p50/p99 ms | synth two-hop p50/p99 ms | server RSS MiB |\n")
 	fmt.Fprintf(out, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	var scenarios [][]Result
 	for _, n := range sizes {
-		row, err := scaleOne(ctx, o, exe, n, stderr)
+		row, res, err := scaleOne(ctx, o, exe, n, stderr)
 		if err != nil {
 			return fmt.Errorf("size %d: %w", n, err)
 		}
@@ -51,35 +57,98 @@ func runScale(ctx context.Context, o Options, args []string, out, stderr io.Writ
 		if f, ok := out.(*os.File); ok {
 			f.Sync()
 		}
+		scenarios = append(scenarios, res)
 	}
-	fmt.Fprintf(out, "\n- bench process peak RSS (generation and import): %d MiB\n", procStatus(os.Getpid(), "VmHWM")/1024)
+	fmt.Fprintf(out, "\n- bench process peak RSS (generation and import): %d MiB\n\n", procStatus(os.Getpid(), "VmHWM")/1024)
+
+	// Each scenario's median latency at each size, and its ratio to the
+	// seed-size median.
+	fmt.Fprintf(out, "| scenario | seed p50 ms |")
+	for _, n := range sizes {
+		fmt.Fprintf(out, " %d nodes p50 ms (× seed) |", n)
+	}
+	fmt.Fprintf(out, "\n|---|--:|%s\n", strings.Repeat("--:|", len(sizes)))
+	var verdicts []string
+	for i, base := range seed {
+		fmt.Fprintf(out, "| %s | %s |", base.Scenario, ms(base.P50))
+		for j := range sizes {
+			r := scenarios[j][i]
+			fmt.Fprintf(out, " %s (%.2f) |", ms(r.P50), float64(r.P50)/float64(base.P50))
+		}
+		fmt.Fprintln(out)
+		last := scenarios[len(sizes)-1][i]
+		ratio := float64(last.P50) / float64(base.P50)
+		verdicts = append(verdicts, fmt.Sprintf("%s %s at %d nodes within %.1f× its seed-size p50: %.2f× (%s vs %s ms, %d errors)",
+			passFail(ratio <= scaleTarget && last.Errors == 0), base.Scenario, sizes[len(sizes)-1], scaleTarget, ratio, ms(last.P50), ms(base.P50), last.Errors))
+	}
+	fmt.Fprintln(out)
+	for _, v := range verdicts {
+		fmt.Fprintf(out, "- %s\n", v)
+	}
 	return nil
 }
 
-func scaleOne(ctx context.Context, o Options, exe string, n int, stderr io.Writer) (string, error) {
-	base := o.Keep
-	if base == "" {
-		tmp, err := os.MkdirTemp("", "policygraph-scale-")
-		if err != nil {
-			return "", err
-		}
-		defer os.RemoveAll(tmp)
-		base = tmp
-	}
-	st, err := synth.BuildStore(base, n, o.Sync)
-	if err != nil {
-		return "", err
-	}
-	if o.Keep == "" {
-		os.Remove(st.File)
-	}
-	dir, rep, took := st.Dir, st.Report, st.Import
-	size := dirSize(dir)
+// scaleWarmup is the unmeasured warm-up before each query at each size: a
+// second, or -scale-d when that is shorter.
+func scaleWarmup(o Options) time.Duration { return min(time.Second, o.ScaleDur) }
 
-	// Cold start: from exec to the first answer of the headline query.
+// scaleTarget is how much slower than on the seed alone a scenario may be on
+// the largest graph (issue 11: 1M nodes within 1.2×).
+const scaleTarget = 1.2
+
+// scaleSeed measures the scenarios on a store of the seed alone, served as
+// scaleOne serves the synthetic ones.
+func scaleSeed(ctx context.Context, o Options, exe string, stderr io.Writer) ([]Result, error) {
+	dir, err := os.MkdirTemp("", "policygraph-scale-seed-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	g, err := openStore(dir, o.Sync)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.Close(); err != nil {
+		return nil, err
+	}
+	c, err := serveChild(ctx, exe, dir, stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Stop()
+	return scaleScenarios(ctx, o, c.URL)
+}
+
+// scaleScenarios prepares the load bench's query scenarios against the server
+// at url and measures each with one client.
+func scaleScenarios(ctx context.Context, o Options, url string) ([]Result, error) {
+	client := newClient(64)
+	prepared, err := prepare(ctx, client, url, seedParams(), "qualcomm", o.ScalePages)
+	if err != nil {
+		return nil, err
+	}
+	var out []Result
+	for _, pr := range prepared {
+		out = append(out, ClosedLoop(ctx, client, pr.Scenario, 1, scaleWarmup(o), o.ScaleDur))
+	}
+	return out, nil
+}
+
+// child is a server in a child process.
+type child struct {
+	URL  string // its /graphql
+	PID  int
+	Cold time.Duration // from exec to the headline's first answer
+	Stop func()
+}
+
+// serveChild starts this binary's serve on the store in dir, in a child
+// process with the response cache off, and waits for the headline's first
+// answer.
+func serveChild(ctx context.Context, exe, dir string, stderr io.Writer) (child, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", err
+		return child{}, err
 	}
 	addr := ln.Addr().String()
 	ln.Close()
@@ -89,28 +158,61 @@ func scaleOne(ctx context.Context, o Options, exe string, n int, stderr io.Write
 	// the cache answering the same request again.
 	cmd := exec.CommandContext(ctx, exe, "serve", "-addr", addr, "-data", dir, "-ide=false", "-cache-size", "0")
 	cmd.Stdout, cmd.Stderr = io.Discard, stderr
+	cmd.Env = append(os.Environ(), childEnv+"=1")
 	if err := cmd.Start(); err != nil {
-		return "", err
+		return child{}, err
 	}
-	defer func() {
+	stop := func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
-	}()
-	client := newClient(64)
+	}
+	client := newClient(1)
 	head := headline(url, "waic", "US")
 	for {
 		if _, err := fetch(ctx, client, head); err == nil {
 			break
 		}
 		if time.Since(t0) > 2*time.Minute {
-			return "", fmt.Errorf("server did not answer within 2 minutes")
+			stop()
+			return child{}, fmt.Errorf("server did not answer within 2 minutes")
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	cold := time.Since(t0)
+	return child{URL: url, PID: cmd.Process.Pid, Cold: time.Since(t0), Stop: stop}, nil
+}
+
+func scaleOne(ctx context.Context, o Options, exe string, n int, stderr io.Writer) (string, []Result, error) {
+	base := o.Keep
+	if base == "" {
+		tmp, err := os.MkdirTemp("", "policygraph-scale-")
+		if err != nil {
+			return "", nil, err
+		}
+		defer os.RemoveAll(tmp)
+		base = tmp
+	}
+	st, err := synth.BuildStore(base, n, o.Sync)
+	if err != nil {
+		return "", nil, err
+	}
+	if o.Keep == "" {
+		os.Remove(st.File)
+	}
+	dir, rep, took := st.Dir, st.Report, st.Import
+	size := dirSize(dir)
+
+	// Cold start: from exec to the first answer of the headline query.
+	c, err := serveChild(ctx, exe, dir, stderr)
+	if err != nil {
+		return "", nil, err
+	}
+	defer c.Stop()
+	url, cold := c.URL, c.Cold
+	client := newClient(64)
+	head := headline(url, "waic", "US")
 
 	lat := func(s Scenario) string {
-		r := ClosedLoop(ctx, client, s, 1, time.Second, o.ScaleDur)
+		r := ClosedLoop(ctx, client, s, 1, scaleWarmup(o), o.ScaleDur)
 		if r.Errors > 0 {
 			return fmt.Sprintf("%d errors", r.Errors)
 		}
@@ -118,10 +220,14 @@ func scaleOne(ctx context.Context, o Options, exe string, n int, stderr io.Write
 	}
 	cols := []string{lat(head), lat(twoHop(url, "waic-2023")),
 		lat(headline(url, "syn-series-1", "US")), lat(twoHop(url, "syn-series-1-2023"))}
+	res, err := scaleScenarios(ctx, o, url)
+	if err != nil {
+		return "", nil, err
+	}
 	ClosedLoop(ctx, client, head, 8, 0, o.ScaleDur)
-	rss := procStatus(cmd.Process.Pid, "VmRSS") / 1024
+	rss := procStatus(c.PID, "VmRSS") / 1024
 	return fmt.Sprintf("| %d | %d | %d | %.1f | %.0f | %d | %d | %s | %d |", rep.Nodes, rep.Facts, rep.Edges, took.Seconds(),
-		float64(rep.Edges)/took.Seconds(), size>>20, cold.Milliseconds(), strings.Join(cols, " | "), rss), nil
+		float64(rep.Edges)/took.Seconds(), size>>20, cold.Milliseconds(), strings.Join(cols, " | "), rss), res, nil
 }
 
 // procStatus reads a kB field of /proc/<pid>/status.

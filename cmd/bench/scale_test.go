@@ -23,7 +23,8 @@ func buildBench(t *testing.T) string {
 
 // TestBenchScaleKeepCreatesDir runs `bench -scale -keep DIR` through the
 // binary (which starts itself as the server) with a DIR that does not exist yet: the bench creates it and keeps
-// the generated export and store there.
+// the generated export and store there, and measures every scenario on the
+// seed alone and at the size.
 func TestBenchScaleKeepCreatesDir(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and serves a generated graph")
@@ -35,6 +36,12 @@ func TestBenchScaleKeepCreatesDir(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "| 1") {
 		t.Errorf("no result row:\n%s", out)
+	}
+	// Every scenario measured on the seed alone and at the size, with a verdict.
+	for _, s := range specs {
+		if !strings.Contains(string(out), "| "+s.name+" | ") || !strings.Contains(string(out), s.name+" at 1000 nodes within 1.2×") {
+			t.Errorf("no row or verdict for scenario %q:\n%s", s.name, out)
+		}
 	}
 	for _, name := range []string{"synth-1000.jsonl", "data-1000"} {
 		if _, err := os.Stat(filepath.Join(keep, name)); err != nil {
