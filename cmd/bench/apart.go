@@ -34,7 +34,7 @@ type Placement struct {
 
 func (p Placement) String() string {
 	if p.Loadgen == nil {
-		return "not pinned (fewer than 2 CPUs available): server and load generator share the CPUs"
+		return "load generator in a child process, not pinned (a server at -url, or fewer than 2 CPUs available)"
 	}
 	return fmt.Sprintf("server (this process, every thread) pinned to CPU %v with GOMAXPROCS %d; load generator (a child process) pinned to CPU %v with GOMAXPROCS %d; sched_setaffinity on every thread in /proc/<pid>/task",
 		p.Server, len(p.Server), p.Loadgen, len(p.Loadgen))
@@ -43,10 +43,11 @@ func (p Placement) String() string {
 // openLoopApart measures s open-loop at half its maximum rate from a load
 // generator in a separate process (this executable, -loadgen), kept off the
 // server's CPUs: this process (the server) is pinned to all CPUs but the last
-// one while the child runs, and the child pins itself to the last. The child
-// first measures the maximum (closed loop, conc clients, half of dur) under
-// that placement, then the open loop at half of it for dur after warmup.
-func openLoopApart(ctx context.Context, s Scenario, conc int, warmup, dur time.Duration, stderr io.Writer) (apartReport, Placement, error) {
+// one while the child runs, and the child pins itself to the last (unless
+// pin is false: the server is elsewhere, -url). The child first measures the
+// maximum (closed loop, conc clients, half of dur) under that placement, then
+// the open loop at half of it for dur after warmup.
+func openLoopApart(ctx context.Context, s Scenario, pin bool, conc int, warmup, dur time.Duration, stderr io.Writer) (apartReport, Placement, error) {
 	var rep apartReport
 	exe, err := os.Executable()
 	if err != nil {
@@ -73,7 +74,7 @@ func openLoopApart(ctx context.Context, s Scenario, conc int, warmup, dur time.D
 		return rep, place, fmt.Errorf("sched_getaffinity: %w", err)
 	}
 	cpus := cpuList(all)
-	if len(cpus) >= 2 {
+	if pin && len(cpus) >= 2 {
 		place.Server, place.Loadgen = cpus[:len(cpus)-1], cpus[len(cpus)-1:]
 		loadgenCPU = place.Loadgen[0]
 		var server unix.CPUSet
@@ -83,10 +84,9 @@ func openLoopApart(ctx context.Context, s Scenario, conc int, warmup, dur time.D
 		if err := pinProcess(server); err != nil {
 			return rep, place, err
 		}
-		prev := runtime.GOMAXPROCS(len(place.Server))
+		runtime.GOMAXPROCS(len(place.Server))
 		defer func() {
 			pinProcess(all)
-			runtime.GOMAXPROCS(prev)
 			runtime.SetDefaultGOMAXPROCS()
 		}()
 	}

@@ -48,6 +48,7 @@ type Options struct {
 	ScaleDur   time.Duration
 	Keep       string
 	ScalePages int
+	ServeFlags string
 	Loadgen    string
 	LoadgenCPU int
 }
@@ -71,6 +72,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.ScaleDur, "scale-d", 4*time.Second, "with -scale: measured duration of each query at each size")
 	fs.StringVar(&o.Keep, "keep", "", "with -scale: keep the generated stores under this directory")
 	fs.IntVar(&o.ScalePages, "scale-pages", 20, "with -scale: walk at most this many pages of the facts walk")
+	fs.StringVar(&o.ServeFlags, "serve-flags", "", "with -scale: more flags for the servers it starts, e.g. \"-max-complexity 1000000\" (default: serve's defaults but -cache-size 0)")
 	fs.StringVar(&o.Loadgen, "loadgen", "", "internal: be the open loop's load generator for the scenario in this file (the bench starts itself so)")
 	fs.IntVar(&o.LoadgenCPU, "loadgen-cpu", -1, "internal: with -loadgen, pin the load generator to this CPU (-1: do not pin)")
 	if err := fs.Parse(args); err != nil {
@@ -259,7 +261,7 @@ func runLoad(ctx context.Context, o Options, args []string, out, stderr io.Write
 	// Open loop at half the maximum rate of the headline query, from a load
 	// generator in another process on another CPU, which measures the maximum
 	// itself just before, under the same placement.
-	apart, place, err := openLoopApart(ctx, head, o.Conc, o.Warmup, o.Duration, stderr)
+	apart, place, err := openLoopApart(ctx, head, o.URL == "", o.Conc, o.Warmup, o.Duration, stderr)
 	if err != nil {
 		return err
 	}

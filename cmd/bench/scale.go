@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -38,7 +39,7 @@ func runScale(ctx context.Context, o Options, args []string, out, stderr io.Writ
 	fmt.Fprintf(out, "# policygraph bench -scale\n\n")
 	fmt.Fprintf(out, "- command: `go run ./cmd/bench %s`\n", strings.Join(args, " "))
 	machine(out)
-	fmt.Fprintf(out, "- per size: Generate -> file -> Graph.Import (Badger StreamWriter, within the import memory budget badger.DefaultBulkMemory: sorted runs on disk past it) -> seed.Load (transactions) -> close; then `serve -cache-size 0` in a child process\n")
+	fmt.Fprintf(out, "- per size: Generate -> file -> Graph.Import (Badger StreamWriter, within the import memory budget badger.DefaultBulkMemory: sorted runs on disk past it) -> seed.Load (transactions) -> close; then `serve -cache-size 0 %s` in a child process\n", o.ServeFlags)
 	fmt.Fprintf(out, "- latency: one client (closed loop, c=1), %s per query after a %s warm-up; RSS: the server's VmRSS after %s of c=8 headline load\n", o.ScaleDur, scaleWarmup(o), o.ScaleDur)
 	fmt.Fprintf(out, "- scenarios: each of the load bench's query scenarios (the seed's questions, asked of a store that holds the seed and the synthetic graph), answers checked before timing, one client (closed loop, c=1), %s after a %s warm-up; a walk's first %d pages at most (-scale-pages), each page one request; first on a store of the seed alone, the baseline of the ratios\n\n", o.ScaleDur, scaleWarmup(o), o.ScalePages)
 	seed, err := scaleSeed(ctx, o, exe, stderr)
@@ -73,10 +74,18 @@ func runScale(ctx context.Context, o Options, args []string, out, stderr io.Writ
 		fmt.Fprintf(out, "| %s | %s |", base.Scenario, ms(base.P50))
 		for j := range sizes {
 			r := scenarios[j][i]
+			if r.Requests == 0 {
+				fmt.Fprintf(out, " %s |", r.Mode)
+				continue
+			}
 			fmt.Fprintf(out, " %s (%.2f) |", ms(r.P50), float64(r.P50)/float64(base.P50))
 		}
 		fmt.Fprintln(out)
 		last := scenarios[len(sizes)-1][i]
+		if last.Requests == 0 {
+			verdicts = append(verdicts, fmt.Sprintf("FAIL %s at %d nodes within %.1f× its seed-size p50: not answered (%s)", base.Scenario, sizes[len(sizes)-1], scaleTarget, last.Mode))
+			continue
+		}
 		ratio := float64(last.P50) / float64(base.P50)
 		verdicts = append(verdicts, fmt.Sprintf("%s %s at %d nodes within %.1f× its seed-size p50: %.2f× (%s vs %s ms, %d errors)",
 			passFail(ratio <= scaleTarget && last.Errors == 0), base.Scenario, sizes[len(sizes)-1], scaleTarget, ratio, ms(last.P50), ms(base.P50), last.Errors))
@@ -111,27 +120,49 @@ func scaleSeed(ctx context.Context, o Options, exe string, stderr io.Writer) ([]
 	if err := g.Close(); err != nil {
 		return nil, err
 	}
-	c, err := serveChild(ctx, exe, dir, stderr)
+	c, err := serveChild(ctx, exe, dir, strings.Fields(o.ServeFlags), stderr)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Stop()
-	return scaleScenarios(ctx, o, c.URL)
+	res, refused, err := scaleScenarios(ctx, o, c.URL)
+	if err == nil {
+		err = errors.Join(errorsOf(refused)...)
+	}
+	return res, err
 }
 
 // scaleScenarios prepares the load bench's query scenarios against the server
-// at url and measures each with one client.
-func scaleScenarios(ctx context.Context, o Options, url string) ([]Result, error) {
+// at url and measures each with one client. A scenario the server does not
+// answer (it refuses it at this size: its cost estimate grows with the graph)
+// is not measured: its Result has no requests, and refused says why.
+func scaleScenarios(ctx context.Context, o Options, url string) (results []Result, refused []string, err error) {
 	client := newClient(64)
-	prepared, err := prepare(ctx, client, url, seedParams(), "qualcomm", o.ScalePages)
+	prepared, errs, err := prepareEach(ctx, client, url, seedParams(), "qualcomm", o.ScalePages)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []Result
-	for _, pr := range prepared {
-		out = append(out, ClosedLoop(ctx, client, pr.Scenario, 1, scaleWarmup(o), o.ScaleDur))
+	for i, pr := range prepared {
+		if errs[i] != nil {
+			results = append(results, Result{Scenario: specs[i].name})
+			refused = append(refused, refusal(errs[i]))
+			continue
+		}
+		results = append(results, ClosedLoop(ctx, client, pr.Scenario, 1, scaleWarmup(o), o.ScaleDur))
+		refused = append(refused, "")
 	}
-	return out, nil
+	return results, refused, nil
+}
+
+// refusal is the short form of why a scenario was not answered: the error
+// code of the answer when it has one.
+func refusal(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, `"code":"`); i >= 0 {
+		code, _, _ := strings.Cut(msg[i+len(`"code":"`):], `"`)
+		return "refused, " + code
+	}
+	return "failed: " + msg
 }
 
 // child is a server in a child process.
@@ -144,8 +175,8 @@ type child struct {
 
 // serveChild starts this binary's serve on the store in dir, in a child
 // process with the response cache off, and waits for the headline's first
-// answer.
-func serveChild(ctx context.Context, exe, dir string, stderr io.Writer) (child, error) {
+// answer; extra are more serve flags (-serve-flags).
+func serveChild(ctx context.Context, exe, dir string, extra []string, stderr io.Writer) (child, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return child{}, err
@@ -156,7 +187,7 @@ func serveChild(ctx context.Context, exe, dir string, stderr io.Writer) (child, 
 	t0 := time.Now()
 	// The response cache is off: the latencies are of the query path, not of
 	// the cache answering the same request again.
-	cmd := exec.CommandContext(ctx, exe, "serve", "-addr", addr, "-data", dir, "-ide=false", "-cache-size", "0")
+	cmd := exec.CommandContext(ctx, exe, append([]string{"serve", "-addr", addr, "-data", dir, "-ide=false", "-cache-size", "0"}, extra...)...)
 	cmd.Stdout, cmd.Stderr = io.Discard, stderr
 	cmd.Env = append(os.Environ(), childEnv+"=1")
 	if err := cmd.Start(); err != nil {
@@ -202,7 +233,7 @@ func scaleOne(ctx context.Context, o Options, exe string, n int, stderr io.Write
 	size := dirSize(dir)
 
 	// Cold start: from exec to the first answer of the headline query.
-	c, err := serveChild(ctx, exe, dir, stderr)
+	c, err := serveChild(ctx, exe, dir, strings.Fields(o.ServeFlags), stderr)
 	if err != nil {
 		return "", nil, err
 	}
@@ -220,14 +251,30 @@ func scaleOne(ctx context.Context, o Options, exe string, n int, stderr io.Write
 	}
 	cols := []string{lat(head), lat(twoHop(url, "waic-2023")),
 		lat(headline(url, "syn-series-1", "US")), lat(twoHop(url, "syn-series-1-2023"))}
-	res, err := scaleScenarios(ctx, o, url)
+	res, refused, err := scaleScenarios(ctx, o, url)
 	if err != nil {
 		return "", nil, err
+	}
+	for i, why := range refused {
+		if why != "" {
+			res[i].Mode = why
+		}
 	}
 	ClosedLoop(ctx, client, head, 8, 0, o.ScaleDur)
 	rss := procStatus(c.PID, "VmRSS") / 1024
 	return fmt.Sprintf("| %d | %d | %d | %.1f | %.0f | %d | %d | %s | %d |", rep.Nodes, rep.Facts, rep.Edges, took.Seconds(),
 		float64(rep.Edges)/took.Seconds(), size>>20, cold.Milliseconds(), strings.Join(cols, " | "), rss), res, nil
+}
+
+// errorsOf turns the non-empty reasons into errors.
+func errorsOf(reasons []string) []error {
+	var out []error
+	for _, r := range reasons {
+		if r != "" {
+			out = append(out, errors.New(r))
+		}
+	}
+	return out
 }
 
 // procStatus reads a kB field of /proc/<pid>/status.

@@ -178,26 +178,40 @@ type Prepared struct {
 // those answers as what every timed request must get. maxPages caps a walk
 // (0: to the end). lookupSlug names the organization of the lookup.
 func prepare(ctx context.Context, client *http.Client, url string, p params, lookupSlug string, maxPages int) ([]Prepared, error) {
-	idBody, err := fetch(ctx, client, Scenario{Name: "id of " + lookupSlug, URL: url, Body: gql(idQuery, map[string]any{"slug": lookupSlug})})
+	prepared, errs, err := prepareEach(ctx, client, url, p, lookupSlug, maxPages)
 	if err != nil {
 		return nil, err
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return prepared, nil
+}
+
+// prepareEach is prepare, but a scenario that fails (e.g. one the server
+// refuses at this size) leaves its error in errs, at its index, and the
+// others are prepared.
+func prepareEach(ctx context.Context, client *http.Client, url string, p params, lookupSlug string, maxPages int) (prepared []Prepared, errs []error, err error) {
+	idBody, err := fetch(ctx, client, Scenario{Name: "id of " + lookupSlug, URL: url, Body: gql(idQuery, map[string]any{"slug": lookupSlug})})
+	if err != nil {
+		return nil, nil, err
 	}
 	var idResp struct {
 		Data struct{ Organization struct{ ID string } }
 	}
 	if err := json.Unmarshal(idBody, &idResp); err != nil || idResp.Data.Organization.ID == "" {
-		return nil, fmt.Errorf("id of %s: %v %s", lookupSlug, err, idBody)
+		return nil, nil, fmt.Errorf("id of %s: %v %s", lookupSlug, err, idBody)
 	}
 	p.OrgID = idResp.Data.Organization.ID
-	var out []Prepared
 	for _, spec := range specs {
 		pr, err := prepareOne(ctx, client, url, spec, p, maxPages)
 		if err != nil {
-			return nil, fmt.Errorf("scenario %q: %w", spec.name, err)
+			err = fmt.Errorf("scenario %q: %w", spec.name, err)
 		}
-		out = append(out, pr)
+		prepared = append(prepared, pr)
+		errs = append(errs, err)
 	}
-	return out, nil
+	return prepared, errs, nil
 }
 
 func prepareOne(ctx context.Context, client *http.Client, url string, spec querySpec, p params, maxPages int) (Prepared, error) {
