@@ -177,3 +177,31 @@ func itoa(i int) string {
 	}
 	return itoa(i/10) + digits[i%10:i%10+1]
 }
+
+// BenchmarkDraftPut puts one new fact a call into a draft of a model whose
+// overlay is empty, and of one whose overlay holds the entries of thousands
+// of changes: a put costs about its record, not the overlay (a few B-tree
+// paths, logarithmic in it).
+//
+//	go test ./storage/memgraph -run '^$' -bench DraftPut -benchmem
+func BenchmarkDraftPut(b *testing.B) {
+	for _, changes := range []int{0, 5000} {
+		w := newWorld(20, 2000, 6000)
+		m := w.build(b)
+		m.SetOptions(Options{CompactAt: -1})
+		for range changes {
+			if err := m.Apply(w.change()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run(fmt.Sprintf("overlay=%d", m.Figures().OverlayEntries), func(b *testing.B) {
+			d := m.NewDraft()
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := d.Put(storage.Change{Facts: []*storage.Fact{w.newFact(uuid.Nil)}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
