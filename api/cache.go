@@ -26,12 +26,15 @@ type ResponseCache struct {
 	entries *bytecache.Cache[string, *cachedResponse]
 	mu      sync.Mutex    // serializes Add against dropping old versions
 	newest  atomic.Uint64 // the newest version seen
+
+	maxEntry int64 // the heaviest entry kept
 }
 
 type cachedResponse struct {
 	version   uint64
 	status    int
 	body      []byte
+	gz        []byte // body gzipped, once a client that accepts gzip asked for it (see gzipForm)
 	etag      string
 	operation string
 	codes     []string // the error codes of a remembered refusal, for the metrics
@@ -39,7 +42,7 @@ type cachedResponse struct {
 
 // weight is the bytes an entry holds.
 func (e *cachedResponse) weight() int64 {
-	n := len(e.body) + len(e.etag) + len(e.operation)
+	n := len(e.body) + len(e.gz) + len(e.etag) + len(e.operation)
 	for _, c := range e.codes {
 		n += len(c) + 16
 	}
@@ -50,7 +53,7 @@ func (e *cachedResponse) weight() int64 {
 // (least recently used go first) that does not keep a result heavier than
 // maxEntry bytes.
 func NewResponseCache(maxBytes, maxEntry int64, maxItems int) *ResponseCache {
-	return &ResponseCache{entries: bytecache.New[string, *cachedResponse](maxBytes, maxEntry, maxItems)}
+	return &ResponseCache{entries: bytecache.New[string, *cachedResponse](maxBytes, maxEntry, maxItems), maxEntry: maxEntry}
 }
 
 // Get returns the result cached under key if it was computed at version.
@@ -75,6 +78,19 @@ func (c *ResponseCache) Add(key string, version uint64, e *cachedResponse) {
 	}
 	e.version = version
 	c.entries.Add(key, e, e.weight())
+}
+
+// addGzip keeps e's body gzipped, gz, beside it: e again under key, with gz,
+// if the two fit in one entry; it reports whether they did. e itself is not
+// changed (other requests may be reading it).
+func (c *ResponseCache) addGzip(key string, version uint64, e *cachedResponse, gz []byte) bool {
+	withGz := *e
+	withGz.gz = gz
+	if withGz.weight()+bytecache.EntryOverhead > c.maxEntry {
+		return false
+	}
+	c.Add(key, version, &withGz)
+	return true
 }
 
 // Observe tells the cache that the graph is at version: the first time a

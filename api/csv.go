@@ -45,7 +45,9 @@ import (
 //   - The table is written twice: once to count its rows and bytes, refusing
 //     it (CSV_TOO_LARGE) before the first byte when it passes a cap, or
 //     TIMEOUT when the request's time runs out; then streamed to the client
-//     with its exact Content-Length, so a cut transfer shows as one.
+//     with its exact Content-Length, so a cut transfer shows as one (gzipped,
+//     see Compress, it is sent chunked, whose last chunk and gzip's trailer
+//     show a cut as well).
 
 // csvFormatVersion is part of every CSV ETag: a change to how tables are made
 // must not let a client keep a table made the old way.

@@ -22,6 +22,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/validator/core"
 	"github.com/vektah/gqlparser/v2/validator/rules"
+	"go.opentelemetry.io/otel/trace"
 
 	"policygraph/errs"
 	"policygraph/graph"
@@ -59,6 +60,9 @@ type Options struct {
 	Metrics *Metrics
 	// Limits bound what one request may cost; nil means DefaultLimits.
 	Limits *Limits
+	// TracerProvider, when not nil, traces each GraphQL operation in a span of
+	// its own (see operationTracer); nil traces nothing, at no cost.
+	TracerProvider trace.TracerProvider
 }
 
 // DefaultMaxBodyBytes is the default bound on a POST body.
@@ -98,10 +102,17 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 	res := graph.NewResolver(g)
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: res, Complexity: costModel(g, limits)})
 	srv := handler.New(es)
+	if o.TracerProvider != nil {
+		srv.Use(newOperationTracer(o.TracerProvider)) // first: its span holds the others' work
+	}
 	limits.apply(srv)
 	srv.AddTransport(transport.Options{})
 	refusalBytes := orDefault(o.RefusalCacheBytes, DefaultRefusalCacheBytes)
-	t := &Transport{MaxBodyBytes: o.MaxBodyBytes, Version: g.Version, CacheControl: o.CacheControl, Metrics: o.Metrics,
+	pin := func(ctx context.Context) (context.Context, uint64) {
+		ctx = storage.Pin(ctx)
+		return ctx, g.PinnedVersion(ctx)
+	}
+	t := &Transport{MaxBodyBytes: o.MaxBodyBytes, Version: g.Version, Pin: pin, CacheControl: o.CacheControl, Metrics: o.Metrics,
 		Refusals:     bytecache.New[string, *cachedResponse](refusalBytes, refusalBytes/entryShare, 0),
 		RefusalDelay: limits.RefusalDelay, MaxResponseBytes: limits.MaxResponseBytes, Timeout: limits.Timeout, Log: log,
 		tarpit: make(chan struct{}, maxTarpitted)}

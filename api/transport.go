@@ -44,6 +44,10 @@ type Transport struct {
 	Cache *ResponseCache
 	// Version is the graph's version; cached results and ETags are keyed on it.
 	Version func() uint64
+	// Pin, when set, marks a request's context so that all its reads see one
+	// version of the graph, and returns that version; the request then runs
+	// with the context it returns, and its answer is cached under the version.
+	Pin func(ctx context.Context) (context.Context, uint64)
 	// CacheControl is sent with successful GET query responses.
 	CacheControl string
 	// Metrics, when not nil, records requests, errors and cache use.
@@ -162,7 +166,14 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	// cached under it was computed from a snapshot at least that new, and a
 	// write commits a new version, so a cached result is never older than the
 	// last write before the request.
-	version := t.Version()
+	var version uint64
+	if t.Pin != nil {
+		var ctx context.Context
+		ctx, version = t.Pin(r.Context())
+		r = r.WithContext(ctx)
+	} else {
+		version = t.Version()
+	}
 	// Keyed on the request's bytes, so a repeated request is answered without
 	// decoding it; requests that differ only in spelling (spaces, key order)
 	// are cached apart, which costs space, never correctness.
@@ -182,7 +193,7 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	if t.Cache != nil {
 		if e, ok := t.Cache.Get(key, version); ok {
 			t.Metrics.cache("hit")
-			t.respond(w, r, media, e.status, e.body, e.etag, e.operation, start)
+			t.respond(w, r, media, e.status, e.body, e.etag, e.operation, start, t.gzipForm(w, key, version, e))
 			return
 		}
 	}
@@ -261,17 +272,40 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	}
 	t.Metrics.errors(resp.Errors)
 	etag := ""
+	var gzipped func() []byte
 	if op != nil && op.Operation == ast.Query && len(resp.Errors) == 0 {
 		if r.Method == http.MethodGet { // only GET responses carry an ETag
 			sum := sha256.Sum256(body)
 			etag = `"` + hex.EncodeToString(sum[:12]) + `"`
 		}
 		if t.Cache != nil {
-			t.Cache.Add(key, version, &cachedResponse{status: status, body: body, etag: etag, operation: operationName(opCtx)})
+			e := &cachedResponse{status: status, body: body, etag: etag, operation: operationName(opCtx)}
+			t.Cache.Add(key, version, e)
 			t.Metrics.cache("miss")
+			gzipped = t.gzipForm(w, key, version, e)
 		}
 	}
-	t.respond(w, r, media, status, body, etag, operationName(opCtx), start)
+	t.respond(w, r, media, status, body, etag, operationName(opCtx), start, gzipped)
+}
+
+// gzipForm returns what gives the gzip form of the cached answer e when w
+// compresses (Compress negotiated gzip) and e is long enough to be
+// compressed, else nil. The form is made at the first call, and kept in the
+// cache beside the answer: an answer the cache serves over and over is not
+// gzipped over and over. It is made as Compress would make it as it sends
+// (gzipBody), so the bytes are the same either way.
+func (t *Transport) gzipForm(w http.ResponseWriter, key string, version uint64, e *cachedResponse) func() []byte {
+	if len(e.body) < CompressMinBytes || !compressing(w) {
+		return nil
+	}
+	return func() []byte {
+		if e.gz != nil {
+			return e.gz
+		}
+		gz := gzipBody(e.body)
+		t.Cache.addGzip(key, version, e, gz)
+		return gz
+	}
 }
 
 // encodeResponse serializes resp as json.Marshal does (the same bytes: HTML
@@ -323,7 +357,9 @@ func (t *Transport) log() *slog.Logger {
 }
 
 // respond writes a response, with ETag, Cache-Control and 304 for GET queries.
-func (t *Transport) respond(w http.ResponseWriter, r *http.Request, media string, status int, body []byte, etag, op string, start time.Time) {
+// When gzipped is not nil, the body it returns, already gzipped, is sent
+// instead of body (Compress passes it on as it is).
+func (t *Transport) respond(w http.ResponseWriter, r *http.Request, media string, status int, body []byte, etag, op string, start time.Time, gzipped func() []byte) {
 	if etag != "" && r.Method == http.MethodGet {
 		w.Header().Set("ETag", etag)
 		if t.CacheControl != "" {
@@ -340,6 +376,10 @@ func (t *Transport) respond(w http.ResponseWriter, r *http.Request, media string
 	}
 	t.record(op, status, start, nil)
 	w.Header().Set("Content-Type", media+"; charset=utf-8")
+	if gzipped != nil {
+		body = gzipped()
+		w.Header().Set("Content-Encoding", "gzip")
+	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	w.Write(body)

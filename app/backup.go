@@ -16,6 +16,7 @@ import (
 	"policygraph/api"
 	"policygraph/storage"
 	"policygraph/storage/badger"
+	"policygraph/storage/memgraph"
 )
 
 // backupTrailer is the HTTP trailer the backup endpoint sets once the whole
@@ -159,6 +160,7 @@ func checkCommand(args []string, getenv func(string) string, stdout, stderr io.W
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	data := fs.String("data", getenv("POLICYGRAPH_DATA"), "data directory to check, with no server running on it (env POLICYGRAPH_DATA)")
+	model := fs.Bool("model", false, "also build the read model a server would and compare its every answer with the store's indexes, and check the change log's versions")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -179,6 +181,34 @@ func checkCommand(args []string, getenv func(string) string, stdout, stderr io.W
 	}
 	if !rep.OK() {
 		return fmt.Errorf("check: %d problems in %s", len(rep.Problems), *data)
+	}
+	if *model {
+		return checkModel(*data, stdout, stderr)
+	}
+	return nil
+}
+
+// maxModelProblems bounds what check -model lists.
+const maxModelProblems = 100
+
+// checkModel is check -model: the read model built from the store answers
+// as the store's indexes do, and the change log's versions hold together.
+func checkModel(dir string, stdout, stderr io.Writer) error {
+	g, err := openExisting(dir, stderr)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	problems, err := g.CheckModel(memgraph.Load, maxModelProblems)
+	if err != nil {
+		return fmt.Errorf("check -model: %w", err)
+	}
+	for _, p := range problems {
+		fmt.Fprintln(stdout, p)
+	}
+	fmt.Fprintf(stdout, "check -model: the read model at version %d against the store: %d problems\n", g.Version(), len(problems))
+	if len(problems) > 0 {
+		return fmt.Errorf("check -model: %d problems in %s", len(problems), dir)
 	}
 	return nil
 }

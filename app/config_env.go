@@ -39,6 +39,10 @@ func (e *envDefaults) duration(name string, def time.Duration) time.Duration {
 	return envValue(e, name, def, time.ParseDuration, "a duration with a unit (such as 5s or 100ms)")
 }
 
+func (e *envDefaults) logLevel(name string, def logLevel) logLevel {
+	return envValue(e, name, def, parseLogLevel, "a log level (debug, info, warn or error)")
+}
+
 // envValue is the variable name parsed, def when it is unset; a value that
 // does not parse is recorded as want, not met, and def returned.
 func envValue[T any](e *envDefaults, name string, def T, parse func(string) (T, error), want string) T {

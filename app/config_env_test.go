@@ -1,6 +1,8 @@
 package app
 
 import (
+	"bufio"
+	"context"
 	"flag"
 	"io"
 	"regexp"
@@ -27,6 +29,7 @@ func TestMalformedSettingsStopTheStart(t *testing.T) {
 		"int64":    {"1e6", "7", "7"},
 		"duration": {"5", "7s", "7s"}, // a number without a unit
 		"size":     {"12 apples", "7MiB", "7MiB"},
+		"level":    {"loud", "warn", "warn"},
 	}
 	checked := 0
 	fs.VisitAll(func(f *flag.Flag) {
@@ -50,6 +53,8 @@ func TestMalformedSettingsStopTheStart(t *testing.T) {
 			kind = "duration"
 		case byteSize:
 			kind = "size"
+		case logLevel:
+			kind = "level"
 		default:
 			t.Errorf("flag -%s: a type this test does not know: %T", f.Name, f.Value.(flag.Getter).Get())
 			return
@@ -96,5 +101,37 @@ func TestMalformedSettingsStopTheStart(t *testing.T) {
 	_, err := ParseConfig(nil, func(k string) string { return env[k] }, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "POLICYGRAPH_SYNC") || !strings.Contains(err.Error(), "POLICYGRAPH_TIMEOUT") {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// TestLogLevel: -log-level warn keeps warnings (here, of a short token) and
+// drops the info lines (the store opened, listening, shutting down).
+func TestLogLevel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, logs := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- Run(ctx, []string{"serve", "-addr", "127.0.0.1:0", "-data", t.TempDir(), "-token", "short", "-log-level", "warn"}, func(string) string { return "" }, nil, logs, io.Discard)
+		logs.Close()
+	}()
+	var lines []string
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if strings.Contains(sc.Text(), "the write token is short") {
+			cancel() // serve goes on to open, listen, and then stop
+		}
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) == 0 || !strings.Contains(lines[0], `"level":"WARN"`) {
+		t.Fatalf("no warning logged: %q", lines)
+	}
+	for _, l := range lines {
+		if strings.Contains(l, `"level":"INFO"`) {
+			t.Errorf("an info line at -log-level warn: %s", l)
+		}
 	}
 }

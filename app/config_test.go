@@ -76,3 +76,27 @@ func TestLimitFlagsAndEnv(t *testing.T) {
 		t.Errorf("limits %+v, server %+v", cfg.limits, cfg.server)
 	}
 }
+
+// TestOTLPEndpoint: -otlp-endpoint takes a collector's base URL, to which
+// the traces path is added, or the traces URL itself; anything else stops
+// the start.
+func TestOTLPEndpoint(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://127.0.0.1:4318":           "http://127.0.0.1:4318/v1/traces",
+		"http://127.0.0.1:4318/":          "http://127.0.0.1:4318/v1/traces",
+		"https://otel.example/collector":  "https://otel.example/collector/v1/traces",
+		"http://127.0.0.1:4318/v1/traces": "http://127.0.0.1:4318/v1/traces",
+		"127.0.0.1:4318":                  "",
+		"ftp://otel.example":              "",
+		"http://":                         "",
+	} {
+		got, err := otlpTracesURL(in)
+		if got != want || (err != nil) != (want == "") {
+			t.Errorf("%q: %q, %v; want %q", in, got, err, want)
+		}
+		_, err = ParseConfig([]string{"-otlp-endpoint", in}, func(string) string { return "" }, io.Discard)
+		if (err != nil) != (want == "") {
+			t.Errorf("-otlp-endpoint %q: err %v", in, err)
+		}
+	}
+}

@@ -6,10 +6,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"policygraph/internal/logctx"
 )
 
 // requestID gives every request an ID (the client's X-Request-Id when it is
-// sane, else a new one), in the response header and the request's log line.
+// sane, else a new one), in the response header and in the request's context,
+// from which every line logged with that context takes it (logctx.Handler).
 func requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
@@ -18,7 +21,7 @@ func requestID(next http.Handler) http.Handler {
 			r.Header["X-Request-Id"] = []string{id} // the canonical key: no Set needed
 		}
 		w.Header()["X-Request-Id"] = []string{id}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(logctx.WithRequestID(r.Context(), id)))
 	})
 }
 
@@ -34,14 +37,15 @@ func validRequestID(id string) bool {
 	return true
 }
 
-// logRequests logs one structured line per request.
+// logRequests logs one structured line per request (its ID comes from the
+// context, see requestID).
 func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
 		// LogAttrs: typed attributes, no boxing of each value into an any.
-		log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("id", r.Header.Get("X-Request-Id")),
+		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
 			slog.String("took", time.Since(start).String()))
 	})

@@ -11,6 +11,7 @@ import (
 	"github.com/rs/cors"
 
 	"policygraph/api"
+	"policygraph/internal/logctx"
 	"policygraph/storage"
 	"policygraph/web"
 )
@@ -25,6 +26,8 @@ func NewHandler(g *storage.Graph, cfg Config, log *slog.Logger) http.Handler {
 // newRoutes is NewHandler, and the Auth that checks its tokens, whose
 // curators a reload replaces.
 func newRoutes(g *storage.Graph, cfg Config, log *slog.Logger) (http.Handler, *api.Auth) {
+	// Every line a request causes carries its ID (and trace), from its context.
+	log = slog.New(logctx.Handler(log.Handler()))
 	reg := prometheus.NewRegistry()
 	metrics := api.NewMetrics(reg)
 	registerGraphMetrics(reg, g)
@@ -36,16 +39,20 @@ func newRoutes(g *storage.Graph, cfg Config, log *slog.Logger) (http.Handler, *a
 	graphQL := api.NewHandler(g, api.Options{Auth: auth, Introspection: cfg.introspection, Logger: log,
 		MaxBodyBytes: cfg.maxBody, CacheSize: cfg.cacheSize, CacheControl: cfg.cacheControl, Metrics: metrics, Limits: &cfg.limits,
 		CacheBytes: orNone(cfg.memory.responseCache), QueryCacheBytes: orNone(cfg.memory.queryCache), APQCacheBytes: orNone(cfg.memory.apqCache),
-		RefusalCacheBytes: orNone(cfg.memory.refusalCache)})
+		RefusalCacheBytes: orNone(cfg.memory.refusalCache), TracerProvider: cfg.tracerProvider})
 	gql := auth.Authenticate(graphQL)
 	crossOrigin := allowOrigins(cfg.corsOrigins)
+	compress := func(h http.Handler) http.Handler { return h }
+	if cfg.gzip {
+		compress = api.Compress
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", crossOrigin(gql))
+	mux.Handle("/graphql", compress(crossOrigin(gql)))
 	// /q/ is checked before the saved query is looked up: a private server
 	// does not tell which names exist. Its query through gql is not checked
 	// again.
-	mux.Handle("/q/", crossOrigin(auth.Authenticate(api.SavedQueryHandler(g, gql, api.SavedQueryOptions{
-		CSVMaxRows: cfg.csvMaxRows, CSVMaxBytes: cfg.csvMaxBytes, Timeout: cfg.limits.Timeout}))))
+	mux.Handle("/q/", compress(crossOrigin(auth.Authenticate(api.SavedQueryHandler(g, gql, api.SavedQueryOptions{
+		CSVMaxRows: cfg.csvMaxRows, CSVMaxBytes: cfg.csvMaxBytes, Timeout: cfg.limits.Timeout})))))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /admin/backup", backupHandler(g, auth, log))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -67,7 +74,7 @@ func newRoutes(g *storage.Graph, cfg Config, log *slog.Logger) (http.Handler, *a
 	if cfg.ide {
 		mux.Handle("/", web.IDE("/graphql"))
 	}
-	return requestID(logRequests(log, mux)), auth
+	return traceRequests(cfg.tracerProvider, requestID(logRequests(log, mux))), auth
 }
 
 // allowOrigins lets browsers on the given origins ("*" for any) call the API;
@@ -91,6 +98,29 @@ func registerGraphMetrics(reg prometheus.Registerer, g *storage.Graph) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "policygraph_graph_version", Help: "Grows with every committed write."},
 		func() float64 { return float64(g.Version()) }))
+	logGauge := func(name, help string, f func(storage.LogStats) uint64) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
+			func() float64 { return float64(f(g.LogStats())) }))
+	}
+	logGauge("policygraph_change_log_head", "The last version the change log holds (the graph's version).", func(s storage.LogStats) uint64 { return s.Head })
+	logGauge("policygraph_change_log_first", "The oldest version the change log keeps (0: not known yet); see -change-log-versions and -change-log-age.", func(s storage.LogStats) uint64 { return s.First })
+	logGauge("policygraph_read_model_version", "The version the read model answers at (0: no read model).", func(s storage.LogStats) uint64 { return s.Model })
+	logGauge("policygraph_read_model_lag", "Versions the read model is behind the change log's head (0 but while a batch of writes is being applied).", func(s storage.LogStats) uint64 {
+		if s.Model == 0 || s.Model > s.Head {
+			return 0
+		}
+		return s.Head - s.Model
+	})
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "policygraph_commits_total", Help: "Writes committed since start (with the read model: by the committer)."},
+		func() float64 { return float64(g.LogStats().Commits) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "policygraph_commit_batches_total", Help: "Store transactions that committed them: commits/batches is the writes per fsync."},
+		func() float64 { return float64(g.LogStats().Batches) }))
+	if m := g.ReadModel(); m != nil {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "policygraph_read_model_overlay_entries", Help: "Keys the read model changed since its last compaction."},
+			func() float64 { return float64(g.ReadModel().Stats().OverlayEntries) }))
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "policygraph_read_model_compactions_total", Help: "Compactions of the read model's overlay into a new base."},
+			func() float64 { return float64(g.ReadModel().Stats().Compactions) }))
+	}
 	// The graph's counts are kept in process: reading them costs no store read.
 	stat := func(f func(storage.Stats) int) func() float64 {
 		return func() float64 {

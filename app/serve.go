@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"policygraph/seed"
 	"policygraph/storage"
 	"policygraph/storage/badger"
+	"policygraph/storage/memgraph"
 )
 
 // serve starts the service and blocks until ctx is done, then shuts down cleanly.
@@ -27,13 +29,51 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stdout, nil))
+	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: slog.Level(cfg.logLevel)}))
 	if n := len(cfg.token); n > 0 && n < minTokenBytes {
 		log.Warn("the write token is short: a token under 16 bytes is easier to guess; use a long random one (openssl rand -hex 32)", "bytes", n)
 	}
 
+	// Listen first: while the store opens and the read model loads (seconds
+	// for a large graph), /healthz answers that the process lives and
+	// /readyz, like every other route, 503 with Retry-After, so that a load
+	// balancer waits rather than the connection being refused.
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	ln = limitConns(ln, cfg.memory.maxConns)
+	memLimit := "GOMEMLIMIT"
+	if getenv("GOMEMLIMIT") == "" {
+		// The runtime read GOMEMLIMIT at start; when it is not set, the budget
+		// is the limit: the GC works harder, rather than the heap growing
+		// past it. Set before the read model loads: its load peaks.
+		debug.SetMemoryLimit(cfg.memory.budget)
+		memLimit = "-memory-budget"
+	}
+	var routes atomic.Pointer[http.Handler]
+	loading := startingHandler()
+	routes.Store(&loading)
+	srv := &http.Server{
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*routes.Load()).ServeHTTP(w, r) }),
+		MaxHeaderBytes:    maxHeaderBytes,
+		ReadHeaderTimeout: cfg.server.readHeaderTimeout,
+		ReadTimeout:       cfg.server.readTimeout,
+		WriteTimeout:      cfg.server.writeTimeout,
+		IdleTimeout:       cfg.server.idleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("starting", "addr", ln.Addr().String(), "data", cfg.data, "read_model", cfg.readModel)
+	stopEarly := func() {
+		srv.Close()
+		<-errc
+	}
+
 	g, err := Open(cfg, log)
 	if err != nil {
+		stopEarly()
 		if damage := (*badger.DamageError)(nil); errors.As(err, &damage) && cfg.verify {
 			err = fmt.Errorf("%w (-verify=false opens it anyway where it can, accepting the loss that check lists)", err)
 		}
@@ -47,39 +87,31 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}()
 
 	if err := checkSavedQueries(g, log); err != nil {
+		stopEarly()
 		return err
 	}
 
-	ln, err := net.Listen("tcp", cfg.addr)
+	tp, stopTracing, err := startTracing(ctx, cfg, log)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		stopEarly()
+		return err
 	}
-	ln = limitConns(ln, cfg.memory.maxConns)
-	memLimit := "GOMEMLIMIT"
-	if getenv("GOMEMLIMIT") == "" {
-		// The runtime read GOMEMLIMIT at start; when it is not set, the budget
-		// is the limit: the GC works harder, rather than the heap growing
-		// past it.
-		debug.SetMemoryLimit(cfg.memory.budget)
-		memLimit = "-memory-budget"
-	}
+	defer func() {
+		// After the server's shutdown: the spans of its last requests are sent.
+		stopCtx, cancel := context.WithTimeout(context.Background(), cfg.server.shutdownTimeout)
+		defer cancel()
+		if err := stopTracing(stopCtx); err != nil {
+			log.Error("send the last traces", "err", err)
+		}
+	}()
+	cfg.tracerProvider = tp
 	handler, auth := newRoutes(g, cfg, log)
 	stopReload := reloadOnHangup(ctx, cfg, auth, log)
 	defer stopReload()
-	srv := &http.Server{
-		Handler:           handler,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ReadHeaderTimeout: cfg.server.readHeaderTimeout,
-		ReadTimeout:       cfg.server.readTimeout,
-		WriteTimeout:      cfg.server.writeTimeout,
-		IdleTimeout:       cfg.server.idleTimeout,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	routes.Store(&handler)
 	log.Info("listening", "addr", ln.Addr().String(), "data", cfg.data, "writes", cfg.curators.CanAny(api.ScopeWrite), "curators", cfg.curators.Names(), "private", cfg.private, "sync", cfg.syncWrites,
 		"memory_budget", storage.FormatBytes(cfg.memory.budget), "memory_limit_from", memLimit, "max_in_flight", cfg.limits.MaxInFlight,
-		"max_in_flight_per_client", cfg.limits.MaxInFlightPerClient)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+		"max_in_flight_per_client", cfg.limits.MaxInFlightPerClient, "gzip", cfg.gzip, "otlp_endpoint", cfg.otlpEndpoint)
 	select {
 	case err := <-errc:
 		return err
@@ -95,6 +127,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	return nil
+}
+
+// startingHandler answers while the service starts: /healthz 200 (the
+// process lives), everything else 503 with Retry-After, /readyz included.
+func startingHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/healthz" {
+			fmt.Fprintln(w, `{"status":"starting"}`)
+			return
+		}
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, `{"status":"starting","message":"the store is opening and the read model loading; retry"}`)
+	})
 }
 
 // checkSavedQueries validates every stored saved query against the schema this
@@ -164,7 +211,11 @@ func Open(cfg Config, log *slog.Logger) (*storage.Graph, error) {
 		return nil, err
 	}
 	kv := &storage.CountingKV{KV: bkv}
-	g, err := storage.Open(kv)
+	opts := storage.Options{Retention: cfg.retention(), Logger: log}
+	if cfg.readModel {
+		opts.Model = memgraph.Load
+	}
+	g, err := storage.OpenWith(kv, opts)
 	if err != nil {
 		kv.Close()
 		return nil, fmt.Errorf("%s: %w", cfg.data, err)

@@ -1,11 +1,14 @@
 package storage
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+
+	"policygraph/errs"
 
 	"github.com/google/uuid"
 )
@@ -203,4 +206,92 @@ func scanLog(tx Txn, after, to uint64, fn func(*Change) error) error {
 		}
 		return fn(c)
 	})
+}
+
+// Changes calls fn with each change after version after, in version order:
+// those the log keeps, then, with follow, each one as it commits, until ctx
+// is done (Changes then returns nil) or fn returns an error (returned). A
+// reset entry comes as a Change with Reset set and no records: the graph was
+// loaded whole, and a consumer reads it again. after older than the log
+// keeps is an *errs.Error VERSION_GONE; above the head, INVALID_ARGUMENT.
+func (g *Graph) Changes(ctx context.Context, after uint64, follow bool, fn func(*Change) error) error {
+	if head := g.cl.head.Load(); after > head {
+		return errs.Errorf(errs.InvalidArgument, "since", "version %d is ahead of the graph's, %d", after, head)
+	}
+	for {
+		head := g.cl.head.Load()
+		next := g.cl.wait(head)
+		if after < head {
+			err := g.kv.View(func(tx Txn) error {
+				first, err := firstLogged(tx)
+				if err != nil {
+					return err
+				}
+				if first == 0 || first > after+1 {
+					if c, ok, err := logEntry(tx, first); err != nil || !ok || !c.Reset {
+						if err != nil {
+							return err
+						}
+						return errs.Errorf(errs.VersionGone, "since", "the change log keeps versions from %d on; version %d is older: read the graph again and follow from its version", first, after)
+					}
+				}
+				return scanLog(tx, after, head, func(c *Change) error {
+					if err := fn(c); err != nil {
+						return err
+					}
+					after = c.Version
+					return nil
+				})
+			})
+			if err != nil {
+				return err
+			}
+		}
+		if !follow {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-next:
+		}
+	}
+}
+
+// logEntry reads the entry of version v.
+func logEntry(tx Txn, v uint64) (*Change, bool, error) {
+	if v == 0 {
+		return nil, false, nil
+	}
+	b, err := tx.Get(logKey(v))
+	if errors.Is(err, ErrKeyMissing) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	c, err := decodeChange(b)
+	return c, err == nil, err
+}
+
+// LogStats is the change log's state, for metrics.
+type LogStats struct {
+	// Head is the last committed version; First the oldest the log keeps
+	// (0: none yet known).
+	Head, First uint64
+	// Commits counts the writes committed since start, Batches the store
+	// transactions that committed them (with a read model).
+	Commits, Batches uint64
+	// Model is the read model's version (0 without one); Head - Model is
+	// the lag, 0 but while a batch is being applied.
+	Model uint64
+}
+
+// LogStats reports the change log's state.
+func (g *Graph) LogStats() LogStats {
+	st := LogStats{Head: g.cl.head.Load(), First: g.cl.first.Load(), Commits: g.cl.commits.Load(), Batches: g.cl.batches.Load()}
+	if m := g.cl.readModel(); m != nil {
+		st.Model = m.Snapshot().Version()
+	}
+	return st
 }

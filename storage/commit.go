@@ -91,6 +91,9 @@ type changeLog struct {
 
 	// Counters for metrics.
 	commits, batches atomic.Uint64
+
+	closeOnce sync.Once // Graph.Close's
+	closeErr  error
 }
 
 type modelRef struct{ ReadModel }

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"github.com/google/uuid"
 
@@ -16,12 +17,13 @@ const scanCheckEvery = 64
 // *errs.Error TIMEOUT, once ctx is done: every Get and every 64th key of a scan looks
 // at ctx. A write stopped that way is not committed. The view shares the store.
 func (g *Graph) WithContext(ctx context.Context) *Graph {
-	if ctx == nil || ctx.Done() == nil {
+	if ctx == nil || ctx.Done() == nil && pinOf(ctx) == nil {
 		return g
 	}
 	c := *g
 	c.kv = ctxKV{KV: g.kv, ctx: ctx}
 	c.ctx = ctx
+	c.pin = pinOf(ctx)
 	return &c
 }
 
@@ -191,4 +193,62 @@ func (s *ctxSnapshot) Nodes(fn func(*Node) error) error { return s.Snapshot.Node
 func (s *ctxSnapshot) Facts(fn func(*Fact) error) error { return s.Snapshot.Facts(each(s, fn)) }
 func (s *ctxSnapshot) FactIDs(fn func(uuid.UUID) error) error {
 	return s.Snapshot.FactIDs(each(s, fn))
+}
+
+// A request's reads see one version of the graph: Pin marks its context, and
+// every Graph.WithContext view of it reads the snapshot of the read model
+// pinned on the first read (or by PinnedVersion), however many writes commit
+// meanwhile. The request's own writes move the pin to the version they
+// made, so that it reads them (a mutation's answer). Without a read model a
+// pin does nothing: each read is a store transaction of its own.
+type pin struct {
+	mu sync.Mutex
+	s  Snapshot
+}
+
+type pinKey struct{}
+
+// Pin returns ctx marked so that reads through it see one snapshot.
+func Pin(ctx context.Context) context.Context {
+	if _, ok := ctx.Value(pinKey{}).(*pin); ok {
+		return ctx
+	}
+	return context.WithValue(ctx, pinKey{}, &pin{})
+}
+
+func pinOf(ctx context.Context) *pin {
+	p, _ := ctx.Value(pinKey{}).(*pin)
+	return p
+}
+
+// get returns the pinned snapshot, pinning the model's latest if none is.
+func (p *pin) get(m ReadModel) Snapshot {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.s == nil {
+		p.s = m.Snapshot()
+	}
+	return p.s
+}
+
+// moveTo pins the model's latest snapshot, if it is newer than the pinned one.
+func (p *pin) moveTo(m ReadModel) {
+	s := m.Snapshot()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.s == nil || s.Version() > p.s.Version() {
+		p.s = s
+	}
+}
+
+// PinnedVersion pins the latest snapshot for ctx (made by Pin) if none is,
+// and returns the version its reads see: what a response cache keys the
+// answer on. Without a pin or a read model, it is the graph's version.
+func (g *Graph) PinnedVersion(ctx context.Context) uint64 {
+	m := g.cl.readModel()
+	p := pinOf(ctx)
+	if m == nil || p == nil {
+		return g.Version()
+	}
+	return p.get(m).Version()
 }

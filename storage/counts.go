@@ -170,6 +170,17 @@ func (g *Graph) Sizes() (s Sizes, err error) {
 	if err := g.ctxErr(); err != nil {
 		return s, err
 	}
+	if m := g.cl.readModel(); m != nil {
+		// The read model counts as it applies changes: the snapshot's the
+		// request reads (pinned), or the latest.
+		s := m.Snapshot()
+		if g.pin != nil {
+			s = g.pin.get(m)
+		}
+		if sz, ok := s.(Sizer); ok {
+			return sz.Sizes(), nil
+		}
+	}
 	s.ByKind, s.ActiveByPredicate, s.CountryHolders = map[Kind]int{}, map[Predicate]int{}, map[string]int{}
 	s.ActiveByYear = map[Predicate]map[int]int{}
 	err = g.readCounts(func(groups map[countGroup]int, maxText int) {

@@ -24,6 +24,7 @@ type Graph struct {
 	ctx     context.Context // set by WithContext
 	storeID uuid.UUID
 	cl      *changeLog // the write path and change log (commit.go)
+	pin     *pin       // set by WithContext for a pinned context (context.go)
 }
 
 // Open checks the store's format version (writing it into an empty store,
@@ -133,12 +134,16 @@ func (g *Graph) ReadModel() ReadModel { return g.cl.readModel() }
 func (g *Graph) Writable() error { return g.kv.Writable() }
 
 // Close stops the committer (writes waiting fail) and closes the store.
+// Closing twice returns the first close's error.
 func (g *Graph) Close() error {
-	g.cl.close()
-	if m := g.cl.readModel(); m != nil {
-		m.Close()
-	}
-	return g.kv.Close()
+	g.cl.closeOnce.Do(func() {
+		g.cl.close()
+		if m := g.cl.readModel(); m != nil {
+			m.Close()
+		}
+		g.cl.closeErr = g.kv.Close()
+	})
+	return g.cl.closeErr
 }
 
 // SetClock replaces the clock used for timestamps (tests).

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"policygraph/storage/badger"
+	"policygraph/storage/memgraph"
 
 	"github.com/google/uuid"
 
@@ -32,15 +33,29 @@ func init() {
 	}
 }
 
-// newGraph opens a graph on a fresh in-memory Badger, closed when the test ends.
-// Its clock starts at clockStart and advances one second per reading.
+// newGraph opens a graph on a fresh in-memory Badger, with the read model
+// (as a server runs it), closed when the test ends. Its clock starts at
+// clockStart and advances one second per reading. newStoreGraph is the same
+// without the read model.
 func newGraph(t testing.TB) *storage.Graph {
+	t.Helper()
+	return openTestGraph(t, storage.Options{Model: memgraph.Load})
+}
+
+// newStoreGraph is newGraph reading the store's transactions: for what is
+// the store's own (its record cache, its conflicts, its counts).
+func newStoreGraph(t testing.TB) *storage.Graph {
+	t.Helper()
+	return openTestGraph(t, storage.Options{})
+}
+
+func openTestGraph(t testing.TB, o storage.Options) *storage.Graph {
 	t.Helper()
 	kv, err := badger.Open(badger.Options{InMemory: true})
 	if err != nil {
 		t.Fatalf("badger.Open: %v", err)
 	}
-	g, err := storage.Open(kv)
+	g, err := storage.OpenWith(kv, o)
 	if err != nil {
 		kv.Close()
 		t.Fatalf("Open: %v", err)
@@ -185,7 +200,12 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	g := newGraph(t)
+	return newFixtureOn(t, newGraph(t))
+}
+
+// newFixtureOn is newFixture on the graph g.
+func newFixtureOn(t testing.TB, g *storage.Graph) *fixture {
+	t.Helper()
 	x := &fixture{g: g}
 	x.src = mustCreate(t, g, &storage.Node{Kind: storage.KindSource, Name: "Test article", Language: "vi"}, sourceText)
 	x.other = mustCreate(t, g, &storage.Node{Kind: storage.KindSource, Name: "Other article"}, "Nothing here but this sentence.")

@@ -122,7 +122,12 @@ func (g *Graph) view(fn func(Snapshot) error) error {
 		if err := g.ctxErr(); err != nil {
 			return err
 		}
-		var s Snapshot = m.Snapshot()
+		var s Snapshot
+		if g.pin != nil {
+			s = g.pin.get(m)
+		} else {
+			s = m.Snapshot()
+		}
 		if g.ctx != nil {
 			s = &ctxSnapshot{Snapshot: s, ctx: g.ctx}
 		}
@@ -146,8 +151,12 @@ func (g *Graph) view(fn func(Snapshot) error) error {
 // it changed to the graph's counts (counts.go) once it has committed, before
 // the store's Version moves past it.
 func (g *Graph) update(fn func(w writer) error) error {
-	if g.cl.readModel() != nil {
-		return g.cl.submit(g.ctx, fn)
+	if m := g.cl.readModel(); m != nil {
+		err := g.cl.submit(g.ctx, fn)
+		if err == nil && g.pin != nil {
+			g.pin.moveTo(m) // the request reads its own write
+		}
+		return err
 	}
 	if c := g.rc; c != nil {
 		c.writing.Add(1)

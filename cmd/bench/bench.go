@@ -1,10 +1,13 @@
 // Command bench is policygraph's load benchmark (go run ./cmd/bench): it drives the
-// real HTTP handler on loopback with concurrent clients and compares it with two
-// references measured in the same run on the same machine, the net/http ceiling
-// (the same response bytes from memory) and the GraphQL floor (gqlgen serving the
-// same response shape from Go structs, see package floor). With -scale it builds
-// synthetic graphs of growing size (see synth.Generate) through the bulk importer and
-// measures how the headline and two-hop queries scale.
+// real HTTP handler on loopback with concurrent clients through the scenarios
+// an analyst and a dashboard run (scenarios.go), each answer checked before
+// timing, and compares each with its GraphQL floor, gqlgen answering the same
+// requests with the same bytes from memory (package floor), measured in the same
+// run on the same machine; the headline also with the net/http ceiling (its
+// bytes from memory) and the response cache. The open loop runs from a load
+// generator in a separate process on its own CPU (apart.go). With -scale it
+// builds synthetic graphs of growing size (see synth.Generate) through the bulk
+// importer and measures how the scenarios scale against the seed alone.
 package main
 
 import (
@@ -44,6 +47,10 @@ type Options struct {
 	Sizes      string
 	ScaleDur   time.Duration
 	Keep       string
+	ScalePages int
+	ServeFlags string
+	Loadgen    string
+	LoadgenCPU int
 }
 
 // bench parses args and runs the load benchmark, or the scale benchmark with -scale.
@@ -64,13 +71,20 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.Sizes, "sizes", "1000,10000,100000,1000000", "with -scale: graph sizes in nodes")
 	fs.DurationVar(&o.ScaleDur, "scale-d", 4*time.Second, "with -scale: measured duration of each query at each size")
 	fs.StringVar(&o.Keep, "keep", "", "with -scale: keep the generated stores under this directory")
+	fs.IntVar(&o.ScalePages, "scale-pages", 20, "with -scale: walk at most this many pages of the facts walk")
+	fs.StringVar(&o.ServeFlags, "serve-flags", "", "with -scale: more flags for the servers it starts, e.g. \"-max-complexity 1000000\" (default: serve's defaults but -cache-size 0)")
+	fs.StringVar(&o.Loadgen, "loadgen", "", "internal: be the open loop's load generator for the scenario in this file (the bench starts itself so)")
+	fs.IntVar(&o.LoadgenCPU, "loadgen-cpu", -1, "internal: with -loadgen, pin the load generator to this CPU (-1: do not pin)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if o.Loadgen != "" {
+		return runLoadgen(ctx, o, stdout)
 	}
 	if o.Scale {
 		return runScale(ctx, o, args, stdout, stderr)
 	}
-	return runLoad(ctx, o, args, stdout)
+	return runLoad(ctx, o, args, stdout, stderr)
 }
 
 // gql renders a GraphQL POST body.
@@ -79,22 +93,12 @@ func gql(query string, vars map[string]any) []byte {
 	return b
 }
 
-// The queries the benchmark sends.
-const (
-	headlineQuery = `query Headline($series: String, $country: String) { sponsorshipsByYear(series: $series, sponsorCountry: $country) { year sponsorships { tier tierSize { amount } subject { name } evidence { quote gloss } } } }`
-	lookupQuery   = `query Lookup($id: ID!) { organization(id: $id) { id slug name orgType country } }`
-	twoHopQuery   = `query TwoHop($slug: String!) { event(slug: $slug) { sponsorships { subject { ... on Organization { name sanctions { name } parent { name } } } } } }`
-	searchQuery   = `query Search($text: String!) { search(text: $text) { score entity { id name } } }`
-	addFactQuery  = `mutation AddFact($input: AddFactInput!) { addFact(input: $input) { id } }`
-	idQuery       = `query ID($slug: String!) { organization(slug: $slug) { id } }`
-)
-
 // cachedName is the scenario of the headline query repeated against the route
 // table with the response cache on.
 const cachedName = "headline, repeated, response cache"
 
 func headline(url, series, country string) Scenario {
-	return Scenario{Name: "headline sponsorshipsByYear, no response cache", URL: url, Body: gql(headlineQuery, map[string]any{"series": series, "country": country})}
+	return Scenario{Name: headlineName, URL: url, Body: gql(headlineQuery, map[string]any{"series": series, "country": country})}
 }
 
 func twoHop(url, event string) Scenario {
@@ -126,7 +130,7 @@ func randomToken() string {
 // latency counted from when they were due.
 const clientConns = 128
 
-func runLoad(ctx context.Context, o Options, args []string, out io.Writer) error {
+func runLoad(ctx context.Context, o Options, args []string, out, stderr io.Writer) error {
 	client := newClient(clientConns)
 	url := o.URL
 	cachedURL := "" // the same route table with the response cache on
@@ -161,23 +165,18 @@ func runLoad(ctx context.Context, o Options, args []string, out io.Writer) error
 		where = "the real handler (app.NewHandler, the service's route table) in this process, seeded temp data dir: response cache off (-cache-size 0) on " + base + ", on (-cache-size 1000) on " + cachedBase
 	}
 
-	head := headline(url, "waic", "US")
-	body, err := fetch(ctx, client, head)
+	// Every scenario asked once and its answer checked; each timed request
+	// must get the same bytes.
+	prepared, err := prepare(ctx, client, url, seedParams(), "qualcomm", 0)
 	if err != nil {
 		return err
 	}
-	idBody, err := fetch(ctx, client, Scenario{Name: "id of qualcomm", URL: url, Body: gql(idQuery, map[string]any{"slug": "qualcomm"})})
-	if err != nil {
-		return err
-	}
-	var idResp struct {
-		Data struct{ Organization struct{ ID string } }
-	}
-	if err := json.Unmarshal(idBody, &idResp); err != nil || idResp.Data.Organization.ID == "" {
-		return fmt.Errorf("id of qualcomm: %v %s", err, idBody)
-	}
+	head := prepared[0].Scenario
+	body := head.Want[0]
 
-	// The references.
+	// The references: the ceiling (the headline's bytes from net/http) and
+	// the floor (gqlgen answering every scenario's requests with the recorded
+	// answers), checked byte for byte against the server's.
 	ceilURL, stopCeil, err := listen(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
@@ -187,22 +186,15 @@ func runLoad(ctx context.Context, o Options, args []string, out io.Writer) error
 		return err
 	}
 	defer stopCeil()
-	fr, err := floor.FromResponse(body)
-	if err != nil {
-		return err
-	}
-	floorURL, stopFloor, err := listen(floor.NewHandler(fr))
+	fr := floor.New()
+	floorBase, stopFloor, err := listen(floor.NewHandler(fr))
 	if err != nil {
 		return err
 	}
 	defer stopFloor()
-	floorBody, err := fetch(ctx, client, Scenario{Name: "floor", URL: floorURL + "/graphql", Body: head.Body})
+	floors, err := recordFloor(ctx, client, fr, floorBase+"/graphql", prepared)
 	if err != nil {
 		return err
-	}
-	same := "identical"
-	if string(floorBody) != string(body) {
-		same = fmt.Sprintf("DIFFERENT (%d vs %d bytes)", len(floorBody), len(body))
 	}
 
 	fmt.Fprintf(out, "# policygraph bench\n\n")
@@ -211,25 +203,27 @@ func runLoad(ctx context.Context, o Options, args []string, out io.Writer) error
 	fmt.Fprintf(out, "- target: %s\n", where)
 	fmt.Fprintf(out, "- clients: closed loop, %d concurrent, keep-alive, in this process (they share the CPUs with the server); warm-up %s, measured %s per scenario in %d interleaved rounds\n", o.Conc, o.Warmup, o.Duration, o.Rounds)
 	fmt.Fprintf(out, "- writes: SyncWrites=%v (-sync)\n", o.Sync)
-	fmt.Fprintf(out, "- headline response: %d bytes; the floor's response to the same query is %s\n\n", len(body), same)
+	fmt.Fprintf(out, "- each scenario asked once before timing, its answer checked (no errors, not trivial), then every timed request must get the same bytes (else an error); its floor is gqlgen answering the same requests from the recorded answers:\n")
+	for _, pr := range prepared {
+		what := "1 request"
+		if n := len(pr.Requests); n > 1 || pr.Name == walkName {
+			what = fmt.Sprintf("a walk of %d pages, each page one request", n)
+		}
+		fmt.Fprintf(out, "  - %s: %s, %d bytes; the floor's answer is identical, byte for byte\n", pr.Name, what, pr.Bytes)
+	}
+	fmt.Fprintln(out)
 
-	scenarios := []Scenario{
-		{Name: "ceiling: net/http, same bytes", URL: ceilURL, Body: head.Body},
-		{Name: "floor: gqlgen, same shape, no store", URL: floorURL + "/graphql", Body: head.Body},
-		head,
-		{Name: "lookup organization(id:)", URL: url, Body: gql(lookupQuery, map[string]any{"id": idResp.Data.Organization.ID})},
-		twoHop(url, "waic-2023"),
-		{Name: "search(text:\"thuong\")", URL: url, Body: gql(searchQuery, map[string]any{"text": "thuong"})},
+	scenarios := []Scenario{{Name: "ceiling: net/http, the headline's bytes", URL: ceilURL, Body: head.Body}}
+	for i, pr := range prepared {
+		scenarios = append(scenarios, pr.Scenario, floors[i])
 	}
 	if cachedURL != "" {
-		cachedBody, err := fetch(ctx, client, Scenario{URL: cachedURL, Body: head.Body})
-		if err != nil {
-			return err
+		cached := head
+		cached.Name, cached.URL = cachedName, cachedURL
+		if _, err := fetch(ctx, client, cached); err != nil {
+			return fmt.Errorf("the cached handler's headline response: %w", err)
 		}
-		if string(cachedBody) != string(body) {
-			return fmt.Errorf("the cached handler's headline response differs from the uncached one")
-		}
-		scenarios = append(scenarios, Scenario{Name: cachedName, URL: cachedURL, Body: head.Body})
+		scenarios = append(scenarios, cached)
 	}
 	// Scenarios take turns in rounds, so that noise from other work on a shared
 	// machine spreads over all of them instead of skewing one ratio.
@@ -262,35 +256,52 @@ func runLoad(ctx context.Context, o Options, args []string, out io.Writer) error
 			}
 		}
 	}
-	ceil, flr, hl := results[0], results[1], results[2]
-	var cached *Result
-	if cachedURL != "" {
-		cached = &results[len(results)-1]
-	}
-	// Open loop at half the maximum rate of the headline query. The maximum
-	// is measured again just before, and the lower of that and the rounds'
-	// is taken: on a shared machine the capacity moves, and an open loop
-	// offered more than the server can do at that moment piles requests up
-	// until the generator drops them ("late"), which is what the errors of
-	// this scenario were.
-	now := ClosedLoop(ctx, client, head, o.Conc, 0, max(o.Duration/time.Duration(2*o.Rounds), time.Second))
-	rate := min(hl.RPS, now.RPS) / 2
-	open := OpenLoop(ctx, client, head, rate, o.Warmup, o.Duration)
-	open.Scenario = head.Name + " at half max rate"
-	results = append(results, open)
+	ceil := results[0]
 
+	// Open loop at half the maximum rate of the headline query, from a load
+	// generator in another process on another CPU, which measures the maximum
+	// itself just before, under the same placement.
+	apart, place, err := openLoopApart(ctx, head, o.URL == "", o.Conc, o.Warmup, o.Duration, stderr)
+	if err != nil {
+		return err
+	}
+	apart.Max.Scenario = headlineName + ", max rate (load generator apart)"
+	apart.Open.Scenario = headlineName + " at half max rate (load generator apart)"
+
+	var write *Result
 	if o.URL == "" || o.Token != "" {
-		results = append(results, ClosedLoop(ctx, client, addFact(url, token), o.Conc, o.Warmup, o.Duration))
+		r := ClosedLoop(ctx, client, addFact(url, token), o.Conc, o.Warmup, o.Duration)
+		write = &r
 	}
 
-	fmt.Fprintf(out, "| scenario | mode | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | late | × floor | × ceiling |\n")
-	fmt.Fprintf(out, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-	for _, r := range results {
-		fmt.Fprintf(out, "| %s | %s | %.0f | %s | %s | %s | %s | %d | %d | %.2f | %.2f |\n", r.Scenario, r.Mode, r.RPS,
-			ms(r.P50), ms(r.P95), ms(r.P99), ms(r.Max), r.Errors, r.Late, r.RPS/flr.RPS, r.RPS/ceil.RPS)
+	fmt.Fprintf(out, "| scenario | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | floor req/s | floor p50 ms | × floor | ≥ %.1f× floor |\n", floorTarget)
+	fmt.Fprintf(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	var verdicts []string
+	for i := range prepared {
+		r, f := results[1+2*i], results[2+2*i]
+		ratio := r.RPS / f.RPS
+		pass := ratio >= floorTarget && r.Errors == 0 && f.Errors == 0
+		fmt.Fprintf(out, "| %s | %.0f | %s | %s | %s | %s | %d | %.0f | %s | %.2f | %s |\n", r.Scenario, r.RPS,
+			ms(r.P50), ms(r.P95), ms(r.P99), ms(r.Max), r.Errors, f.RPS, ms(f.P50), ratio, passFail(pass))
+		verdicts = append(verdicts, fmt.Sprintf("%s %s ≥ %.1f× its floor: %.2f× (%d errors, floor %d errors)", passFail(pass), r.Scenario, floorTarget, ratio, r.Errors, f.Errors))
 	}
 	fmt.Fprintln(out)
-	for _, r := range results {
+	fmt.Fprintf(out, "| reference or mode | mode | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | late | × ceiling |\n")
+	fmt.Fprintf(out, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	refs := []Result{ceil}
+	if cachedURL != "" {
+		refs = append(refs, results[len(results)-1])
+	}
+	refs = append(refs, apart.Max, apart.Open)
+	if write != nil {
+		refs = append(refs, *write)
+	}
+	for _, r := range refs {
+		fmt.Fprintf(out, "| %s | %s | %.0f | %s | %s | %s | %s | %d | %d | %.2f |\n", r.Scenario, r.Mode, r.RPS,
+			ms(r.P50), ms(r.P95), ms(r.P99), ms(r.Max), r.Errors, r.Late, r.RPS/ceil.RPS)
+	}
+	fmt.Fprintf(out, "\n- open loop: %s\n", place)
+	for _, r := range append(results, refs...) {
 		if len(r.ErrorKinds) == 0 {
 			continue
 		}
@@ -301,21 +312,27 @@ func runLoad(ctx context.Context, o Options, args []string, out io.Writer) error
 		slices.Sort(kinds)
 		fmt.Fprintf(out, "- errors and late requests of %s (%s), by kind: %s\n", r.Scenario, r.Mode, strings.Join(kinds, "; "))
 	}
-	check := func(name string, ok bool, got string) {
-		verdict := "NOT MET"
-		if ok {
-			verdict = "met"
-		}
-		fmt.Fprintf(out, "- %s: %s (%s)\n", name, got, verdict)
+	fmt.Fprintln(out)
+	if cachedURL != "" {
+		c := results[len(results)-1]
+		verdicts = append(verdicts, fmt.Sprintf("%s %s ≥ 0.7× the net/http ceiling: %.2f×", passFail(c.RPS >= 0.7*ceil.RPS), cachedName, c.RPS/ceil.RPS))
 	}
-	check("headline, no response cache ≥ 0.6× GraphQL floor req/s", hl.RPS >= 0.6*flr.RPS, fmt.Sprintf("%.2f×", hl.RPS/flr.RPS))
-	if cached != nil {
-		check("headline, repeated, response cache ≥ 0.7× net/http ceiling req/s", cached.RPS >= 0.7*ceil.RPS, fmt.Sprintf("%.2f×", cached.RPS/ceil.RPS))
+	open := apart.Open
+	verdicts = append(verdicts,
+		fmt.Sprintf("%s open loop at half max rate (%.0f/s), every request answered: %d errors, %d late of %d", passFail(open.Errors == 0 && open.Late == 0 && open.Requests > 0),
+			apart.Max.RPS/2, open.Errors, open.Late, open.Requests+open.Late),
+		fmt.Sprintf("%s open loop at half max rate, p99 < 5 ms: %s ms", passFail(open.P99 < 5*time.Millisecond && open.Requests > 0), ms(open.P99)))
+	for _, v := range verdicts {
+		fmt.Fprintf(out, "- %s\n", v)
 	}
-	check("every request at half max rate answered", open.Errors == 0 && open.Late == 0 && open.Requests > 0,
-		fmt.Sprintf("%d errors, %d late of %d", open.Errors, open.Late, open.Requests+open.Late))
-	check("p99 at half max rate < 5 ms", open.P99 < 5*time.Millisecond && open.Requests > 0, ms(open.P99)+" ms")
 	return nil
+}
+
+func passFail(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "FAIL"
 }
 
 // addFact is the write scenario: a MENTIONS fact of the seed article, quoting it.

@@ -21,8 +21,29 @@ type Scenario struct {
 	URL  string
 	// Body is the JSON request body (a GraphQL POST).
 	Body []byte
+	// Requests, when set, are the request bodies, sent in turn instead of
+	// Body: the pages of a walk, each one request of the scenario.
+	Requests [][]byte
+	// Want, when set, is the answer each request (Body, or Requests[i]) got
+	// before timing: a timed request answered differently is an error.
+	Want [][]byte
 	// Token, when set, is sent as a bearer token.
 	Token string
+}
+
+// request returns the i-th request's body and the answer it must get (nil:
+// any answer without errors).
+func (s Scenario) request(i int) (body, want []byte) {
+	if len(s.Requests) > 0 {
+		i %= len(s.Requests)
+		body = s.Requests[i]
+	} else {
+		body, i = s.Body, 0
+	}
+	if i < len(s.Want) {
+		want = s.Want[i]
+	}
+	return body, want
 }
 
 // Result is what one run of a scenario measured.
@@ -93,12 +114,14 @@ func errorKind(err error, status int, body []byte) string {
 // do sends one request and reads the whole answer; it reports whether the
 // answer was a 200 without GraphQL errors, and when it was not, what it was.
 func do(ctx context.Context, c *http.Client, s Scenario, buf *bytes.Buffer) (bool, error) {
-	ok, _, err := doKind(ctx, c, s, buf)
+	ok, _, err := doKind(ctx, c, s, 0, buf)
 	return ok, err
 }
 
-func doKind(ctx context.Context, c *http.Client, s Scenario, buf *bytes.Buffer) (bool, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL, bytes.NewReader(s.Body))
+// doKind sends the scenario's i-th request (see Scenario.request).
+func doKind(ctx context.Context, c *http.Client, s Scenario, i int, buf *bytes.Buffer) (bool, string, error) {
+	body, want := s.request(i)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL, bytes.NewReader(body))
 	if err != nil {
 		return false, errorKind(err, 0, nil), err
 	}
@@ -116,6 +139,9 @@ func doKind(ctx context.Context, c *http.Client, s Scenario, buf *bytes.Buffer) 
 		return false, errorKind(err, 0, nil), err
 	}
 	if resp.StatusCode == http.StatusOK && !bytes.Contains(buf.Bytes(), []byte(`"errors":`)) {
+		if want != nil && !bytes.Equal(buf.Bytes(), want) {
+			return false, errDifferent.Error(), nil
+		}
 		return true, "", nil
 	}
 	return false, errorKind(nil, resp.StatusCode, buf.Bytes()), nil
@@ -150,8 +176,9 @@ func ClosedLoop(ctx context.Context, c *http.Client, s Scenario, conc int, warmu
 	var mu sync.Mutex
 	res := Result{Scenario: s.Name, Mode: fmt.Sprintf("closed, c=%d", conc)}
 	var wg sync.WaitGroup
-	for range conc {
+	for client := range conc {
 		wg.Go(func() {
+			next := client // the clients start on different pages of a walk
 			var buf bytes.Buffer
 			lat := make([]time.Duration, 0, 4096)
 			var kinds []string
@@ -160,7 +187,8 @@ func ClosedLoop(ctx context.Context, c *http.Client, s Scenario, conc int, warmu
 				if t0.After(stop) || ctx.Err() != nil {
 					break
 				}
-				ok, kind, _ := doKind(ctx, c, s, &buf)
+				ok, kind, _ := doKind(ctx, c, s, next, &buf)
+				next++
 				if t0.Before(measureFrom) {
 					continue
 				}
@@ -217,7 +245,7 @@ func OpenLoop(ctx context.Context, c *http.Client, s Scenario, rate float64, war
 		wg.Go(func() {
 			defer func() { <-sem }()
 			buf := bufs.Get().(*bytes.Buffer)
-			ok, kind, _ := doKind(ctx, c, s, buf)
+			ok, kind, _ := doKind(ctx, c, s, i, buf)
 			bufs.Put(buf)
 			lat := time.Since(due)
 			if due.Before(measureFrom) {

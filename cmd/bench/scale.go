@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -38,12 +39,18 @@ func runScale(ctx context.Context, o Options, args []string, out, stderr io.Writ
 	fmt.Fprintf(out, "# policygraph bench -scale\n\n")
 	fmt.Fprintf(out, "- command: `go run ./cmd/bench %s`\n", strings.Join(args, " "))
 	machine(out)
-	fmt.Fprintf(out, "- per size: Generate -> file -> Graph.Import (Badger StreamWriter, within the import memory budget badger.DefaultBulkMemory: sorted runs on disk past it) -> seed.Load (transactions) -> close; then `serve -cache-size 0` in a child process\n")
-	fmt.Fprintf(out, "- latency: one client (closed loop, c=1), %s per query after a 1s warm-up; RSS: the server's VmRSS after %s of c=8 headline load\n\n", o.ScaleDur, o.ScaleDur)
+	fmt.Fprintf(out, "- per size: Generate -> file -> Graph.Import (Badger StreamWriter, within the import memory budget badger.DefaultBulkMemory: sorted runs on disk past it) -> seed.Load (transactions) -> close; then `serve -cache-size 0 %s` in a child process\n", o.ServeFlags)
+	fmt.Fprintf(out, "- latency: one client (closed loop, c=1), %s per query after a %s warm-up; RSS: the server's VmRSS after %s of c=8 headline load\n", o.ScaleDur, scaleWarmup(o), o.ScaleDur)
+	fmt.Fprintf(out, "- scenarios: each of the load bench's query scenarios (the seed's questions, asked of a store that holds the seed and the synthetic graph), answers checked before timing, one client (closed loop, c=1), %s after a %s warm-up; a walk's first %d pages at most (-scale-pages), each page one request; first on a store of the seed alone, the baseline of the ratios\n\n", o.ScaleDur, scaleWarmup(o), o.ScalePages)
+	seed, err := scaleSeed(ctx, o, exe, stderr)
+	if err != nil {
+		return fmt.Errorf("the seed alone: %w", err)
+	}
 	fmt.Fprintf(out, "| nodes | facts | edges | import s | edges/s | store MiB | cold start ms | seed headline p50/p99 ms | seed two-hop p50/p99 ms | synth headline p50/p99 ms | synth two-hop p50/p99 ms | server RSS MiB |\n")
 	fmt.Fprintf(out, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	var scenarios [][]Result
 	for _, n := range sizes {
-		row, err := scaleOne(ctx, o, exe, n, stderr)
+		row, res, err := scaleOne(ctx, o, exe, n, stderr)
 		if err != nil {
 			return fmt.Errorf("size %d: %w", n, err)
 		}
@@ -51,24 +58,173 @@ func runScale(ctx context.Context, o Options, args []string, out, stderr io.Writ
 		if f, ok := out.(*os.File); ok {
 			f.Sync()
 		}
+		scenarios = append(scenarios, res)
 	}
-	fmt.Fprintf(out, "\n- bench process peak RSS (generation and import): %d MiB\n", procStatus(os.Getpid(), "VmHWM")/1024)
+	fmt.Fprintf(out, "\n- bench process peak RSS (generation and import): %d MiB\n\n", procStatus(os.Getpid(), "VmHWM")/1024)
+
+	// Each scenario's median latency at each size, and its ratio to the
+	// seed-size median.
+	fmt.Fprintf(out, "| scenario | seed p50 ms |")
+	for _, n := range sizes {
+		fmt.Fprintf(out, " %d nodes p50 ms (× seed) |", n)
+	}
+	fmt.Fprintf(out, "\n|---|--:|%s\n", strings.Repeat("--:|", len(sizes)))
+	var verdicts []string
+	for i, base := range seed {
+		fmt.Fprintf(out, "| %s | %s |", base.Scenario, ms(base.P50))
+		for j := range sizes {
+			r := scenarios[j][i]
+			if r.Requests == 0 {
+				fmt.Fprintf(out, " %s |", r.Mode)
+				continue
+			}
+			fmt.Fprintf(out, " %s (%.2f) |", ms(r.P50), float64(r.P50)/float64(base.P50))
+		}
+		fmt.Fprintln(out)
+		last := scenarios[len(sizes)-1][i]
+		if last.Requests == 0 {
+			verdicts = append(verdicts, fmt.Sprintf("FAIL %s at %d nodes within %.1f× its seed-size p50: not answered (%s)", base.Scenario, sizes[len(sizes)-1], scaleTarget, last.Mode))
+			continue
+		}
+		ratio := float64(last.P50) / float64(base.P50)
+		verdicts = append(verdicts, fmt.Sprintf("%s %s at %d nodes within %.1f× its seed-size p50: %.2f× (%s vs %s ms, %d errors)",
+			passFail(ratio <= scaleTarget && last.Errors == 0), base.Scenario, sizes[len(sizes)-1], scaleTarget, ratio, ms(last.P50), ms(base.P50), last.Errors))
+	}
+	fmt.Fprintln(out)
+	for _, v := range verdicts {
+		fmt.Fprintf(out, "- %s\n", v)
+	}
 	return nil
 }
 
-func scaleOne(ctx context.Context, o Options, exe string, n int, stderr io.Writer) (string, error) {
+// scaleWarmup is the unmeasured warm-up before each query at each size: a
+// second, or -scale-d when that is shorter.
+func scaleWarmup(o Options) time.Duration { return min(time.Second, o.ScaleDur) }
+
+// scaleTarget is how much slower than on the seed alone a scenario may be on
+// the largest graph (issue 11: 1M nodes within 1.2×).
+const scaleTarget = 1.2
+
+// scaleSeed measures the scenarios on a store of the seed alone, served as
+// scaleOne serves the synthetic ones.
+func scaleSeed(ctx context.Context, o Options, exe string, stderr io.Writer) ([]Result, error) {
+	dir, err := os.MkdirTemp("", "policygraph-scale-seed-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	g, err := openStore(dir, o.Sync)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.Close(); err != nil {
+		return nil, err
+	}
+	c, err := serveChild(ctx, exe, dir, strings.Fields(o.ServeFlags), stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Stop()
+	res, refused, err := scaleScenarios(ctx, o, c.URL)
+	if err == nil {
+		err = errors.Join(errorsOf(refused)...)
+	}
+	return res, err
+}
+
+// scaleScenarios prepares the load bench's query scenarios against the server
+// at url and measures each with one client. A scenario the server does not
+// answer (it refuses it at this size: its cost estimate grows with the graph)
+// is not measured: its Result has no requests, and refused says why.
+func scaleScenarios(ctx context.Context, o Options, url string) (results []Result, refused []string, err error) {
+	client := newClient(64)
+	prepared, errs, err := prepareEach(ctx, client, url, seedParams(), "qualcomm", o.ScalePages)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, pr := range prepared {
+		if errs[i] != nil {
+			results = append(results, Result{Scenario: specs[i].name})
+			refused = append(refused, refusal(errs[i]))
+			continue
+		}
+		results = append(results, ClosedLoop(ctx, client, pr.Scenario, 1, scaleWarmup(o), o.ScaleDur))
+		refused = append(refused, "")
+	}
+	return results, refused, nil
+}
+
+// refusal is the short form of why a scenario was not answered: the error
+// code of the answer when it has one.
+func refusal(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, `"code":"`); i >= 0 {
+		code, _, _ := strings.Cut(msg[i+len(`"code":"`):], `"`)
+		return "refused, " + code
+	}
+	return "failed: " + msg
+}
+
+// child is a server in a child process.
+type child struct {
+	URL  string // its /graphql
+	PID  int
+	Cold time.Duration // from exec to the headline's first answer
+	Stop func()
+}
+
+// serveChild starts this binary's serve on the store in dir, in a child
+// process with the response cache off, and waits for the headline's first
+// answer; extra are more serve flags (-serve-flags).
+func serveChild(ctx context.Context, exe, dir string, extra []string, stderr io.Writer) (child, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return child{}, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	url := "http://" + addr + "/graphql"
+	t0 := time.Now()
+	// The response cache is off: the latencies are of the query path, not of
+	// the cache answering the same request again.
+	cmd := exec.CommandContext(ctx, exe, append([]string{"serve", "-addr", addr, "-data", dir, "-ide=false", "-cache-size", "0"}, extra...)...)
+	cmd.Stdout, cmd.Stderr = io.Discard, stderr
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	if err := cmd.Start(); err != nil {
+		return child{}, err
+	}
+	stop := func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}
+	client := newClient(1)
+	head := headline(url, "waic", "US")
+	for {
+		if _, err := fetch(ctx, client, head); err == nil {
+			break
+		}
+		if time.Since(t0) > 2*time.Minute {
+			stop()
+			return child{}, fmt.Errorf("server did not answer within 2 minutes")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return child{URL: url, PID: cmd.Process.Pid, Cold: time.Since(t0), Stop: stop}, nil
+}
+
+func scaleOne(ctx context.Context, o Options, exe string, n int, stderr io.Writer) (string, []Result, error) {
 	base := o.Keep
 	if base == "" {
 		tmp, err := os.MkdirTemp("", "policygraph-scale-")
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		defer os.RemoveAll(tmp)
 		base = tmp
 	}
 	st, err := synth.BuildStore(base, n, o.Sync)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if o.Keep == "" {
 		os.Remove(st.File)
@@ -77,40 +233,17 @@ func scaleOne(ctx context.Context, o Options, exe string, n int, stderr io.Write
 	size := dirSize(dir)
 
 	// Cold start: from exec to the first answer of the headline query.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	c, err := serveChild(ctx, exe, dir, strings.Fields(o.ServeFlags), stderr)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	url := "http://" + addr + "/graphql"
-	t0 := time.Now()
-	// The response cache is off: the latencies are of the query path, not of
-	// the cache answering the same request again.
-	cmd := exec.CommandContext(ctx, exe, "serve", "-addr", addr, "-data", dir, "-ide=false", "-cache-size", "0")
-	cmd.Stdout, cmd.Stderr = io.Discard, stderr
-	if err := cmd.Start(); err != nil {
-		return "", err
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
+	defer c.Stop()
+	url, cold := c.URL, c.Cold
 	client := newClient(64)
 	head := headline(url, "waic", "US")
-	for {
-		if _, err := fetch(ctx, client, head); err == nil {
-			break
-		}
-		if time.Since(t0) > 2*time.Minute {
-			return "", fmt.Errorf("server did not answer within 2 minutes")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	cold := time.Since(t0)
 
 	lat := func(s Scenario) string {
-		r := ClosedLoop(ctx, client, s, 1, time.Second, o.ScaleDur)
+		r := ClosedLoop(ctx, client, s, 1, scaleWarmup(o), o.ScaleDur)
 		if r.Errors > 0 {
 			return fmt.Sprintf("%d errors", r.Errors)
 		}
@@ -118,10 +251,30 @@ func scaleOne(ctx context.Context, o Options, exe string, n int, stderr io.Write
 	}
 	cols := []string{lat(head), lat(twoHop(url, "waic-2023")),
 		lat(headline(url, "syn-series-1", "US")), lat(twoHop(url, "syn-series-1-2023"))}
+	res, refused, err := scaleScenarios(ctx, o, url)
+	if err != nil {
+		return "", nil, err
+	}
+	for i, why := range refused {
+		if why != "" {
+			res[i].Mode = why
+		}
+	}
 	ClosedLoop(ctx, client, head, 8, 0, o.ScaleDur)
-	rss := procStatus(cmd.Process.Pid, "VmRSS") / 1024
+	rss := procStatus(c.PID, "VmRSS") / 1024
 	return fmt.Sprintf("| %d | %d | %d | %.1f | %.0f | %d | %d | %s | %d |", rep.Nodes, rep.Facts, rep.Edges, took.Seconds(),
-		float64(rep.Edges)/took.Seconds(), size>>20, cold.Milliseconds(), strings.Join(cols, " | "), rss), nil
+		float64(rep.Edges)/took.Seconds(), size>>20, cold.Milliseconds(), strings.Join(cols, " | "), rss), res, nil
+}
+
+// errorsOf turns the non-empty reasons into errors.
+func errorsOf(reasons []string) []error {
+	var out []error
+	for _, r := range reasons {
+		if r != "" {
+			out = append(out, errors.New(r))
+		}
+	}
+	return out
 }
 
 // procStatus reads a kB field of /proc/<pid>/status.

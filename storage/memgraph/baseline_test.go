@@ -25,7 +25,7 @@ import (
 type pointerAdj struct {
 	fact, other uuid.UUID
 	pred        storage.Predicate
-	state       State
+	state       storage.FactState
 }
 
 type pointerModel struct {
@@ -64,17 +64,17 @@ func (p *pointerModel) addNode(n *storage.Node) {
 
 func (p *pointerModel) addFact(f *storage.Fact) {
 	p.facts[f.ID] = f
-	st := Active
+	st := storage.Active
 	if f.Retraction != nil {
-		st = Retracted
+		st = storage.Retracted
 	} else if f.Negated {
-		st = Negated
+		st = storage.Negated
 	}
 	p.out[f.Subject] = append(p.out[f.Subject], pointerAdj{fact: f.ID, other: f.Object, pred: f.Predicate, state: st})
 	if f.Object != uuid.Nil {
 		p.in[f.Object] = append(p.in[f.Object], pointerAdj{fact: f.ID, other: f.Subject, pred: f.Predicate, state: st})
 	}
-	if st == Active {
+	if st == storage.Active {
 		p.preds[f.Predicate] = append(p.preds[f.Predicate], f.ID)
 		if f.Value != "" {
 			k := string(f.Predicate) + "\x00" + f.Value
@@ -113,7 +113,7 @@ func (p *pointerModel) finish() {
 type reader interface {
 	node(id uuid.UUID) (*storage.Node, error)
 	fact(id uuid.UUID) (*storage.Fact, error)
-	adjacent(node uuid.UUID, dir storage.Direction, pred storage.Predicate, fn func(AdjEntry) error) error
+	adjacent(node uuid.UUID, dir storage.Direction, pred storage.Predicate, fn func(storage.AdjEntry) error) error
 	nodesByKind(kind storage.Kind, fn func(uuid.UUID) error) error
 	subjectsByValue(pred storage.Predicate, value string, fn func(subject, fact uuid.UUID) error) error
 	nameTerms(prefix string, fn func(term string, id uuid.UUID) error) error
@@ -123,7 +123,7 @@ type snapshotReader struct{ s *Snapshot }
 
 func (r snapshotReader) node(id uuid.UUID) (*storage.Node, error) { return r.s.Node(id) }
 func (r snapshotReader) fact(id uuid.UUID) (*storage.Fact, error) { return r.s.Fact(id) }
-func (r snapshotReader) adjacent(node uuid.UUID, dir storage.Direction, pred storage.Predicate, fn func(AdjEntry) error) error {
+func (r snapshotReader) adjacent(node uuid.UUID, dir storage.Direction, pred storage.Predicate, fn func(storage.AdjEntry) error) error {
 	return r.s.Adjacent(node, dir, pred, fn)
 }
 func (r snapshotReader) nodesByKind(kind storage.Kind, fn func(uuid.UUID) error) error {
@@ -133,7 +133,7 @@ func (r snapshotReader) subjectsByValue(pred storage.Predicate, value string, fn
 	return r.s.SubjectsByValue(pred, value, fn)
 }
 func (r snapshotReader) nameTerms(prefix string, fn func(term string, id uuid.UUID) error) error {
-	return r.s.NameTerms(prefix, fn)
+	return r.s.NameTerms(prefix, false, fn)
 }
 
 func (p *pointerModel) node(id uuid.UUID) (*storage.Node, error) {
@@ -150,7 +150,7 @@ func (p *pointerModel) fact(id uuid.UUID) (*storage.Fact, error) {
 	return nil, notFound("id", "no fact with id %s", id)
 }
 
-func (p *pointerModel) adjacent(node uuid.UUID, dir storage.Direction, pred storage.Predicate, fn func(AdjEntry) error) error {
+func (p *pointerModel) adjacent(node uuid.UUID, dir storage.Direction, pred storage.Predicate, fn func(storage.AdjEntry) error) error {
 	es := p.in[node]
 	if dir == storage.Out {
 		es = p.out[node]
@@ -159,18 +159,11 @@ func (p *pointerModel) adjacent(node uuid.UUID, dir storage.Direction, pred stor
 		if pred != "" && e.pred != pred {
 			continue
 		}
-		if err := fn(AdjEntry{Fact: e.fact, Predicate: e.pred, Other: e.other, State: e.state}); err != nil {
+		if err := fn(storage.AdjEntry{Fact: e.fact, Other: e.other, State: e.state}); err != nil {
 			return stopped(err)
 		}
 	}
 	return nil
-}
-
-func stopped(err error) error {
-	if err == ErrStop {
-		return nil
-	}
-	return err
 }
 
 func (p *pointerModel) nodesByKind(kind storage.Kind, fn func(uuid.UUID) error) error {
@@ -207,14 +200,14 @@ func (p *pointerModel) nameTerms(prefix string, fn func(term string, id uuid.UUI
 // editions whose sponsor is from the country, each fact decoded.
 func headline(r reader, series uuid.UUID, country string) (int, error) {
 	n := 0
-	err := r.adjacent(series, storage.In, storage.PredEditionOf, func(ed AdjEntry) error {
-		return r.adjacent(ed.Other, storage.In, storage.PredSponsored, func(sp AdjEntry) error {
-			if sp.State != Active {
+	err := r.adjacent(series, storage.In, storage.PredEditionOf, func(ed storage.AdjEntry) error {
+		return r.adjacent(ed.Other, storage.In, storage.PredSponsored, func(sp storage.AdjEntry) error {
+			if sp.State != storage.Active {
 				return nil
 			}
 			from := false
-			err := r.adjacent(sp.Other, storage.Out, storage.PredCountry, func(c AdjEntry) error {
-				if c.State != Active {
+			err := r.adjacent(sp.Other, storage.Out, storage.PredCountry, func(c storage.AdjEntry) error {
+				if c.State != storage.Active {
 					return nil
 				}
 				f, err := r.fact(c.Fact)
@@ -244,7 +237,7 @@ func firstOfKind(r reader, kind storage.Kind, limit int) (int, error) {
 			return err
 		}
 		if n++; n == limit {
-			return ErrStop
+			return storage.ErrStop
 		}
 		return nil
 	})
@@ -378,7 +371,7 @@ func readInput(path string, node func(*storage.Node) error, text func(uuid.UUID,
 // loadModel builds the model from a scale input.
 func loadModel(path string) (*Model, error) {
 	b := NewBuilder(1)
-	if err := readInput(path, b.Node, b.Text, b.Fact); err != nil {
+	if err := readInput(path, b.Node, func(id uuid.UUID, t string) error { return b.Text(storage.SourceText{ID: id, Text: t}) }, b.Fact); err != nil {
 		return nil, err
 	}
 	return b.Build()

@@ -47,7 +47,7 @@ func benchReader(b *testing.B, name string) reader {
 			if err != nil {
 				b.Fatal(err)
 			}
-			loaded.r, loaded.model = snapshotReader{m.Snapshot()}, m
+			loaded.r, loaded.model = snapshotReader{m.Latest()}, m
 		case "pointer":
 			p, err := loadPointer(loaded.path)
 			if err != nil {
@@ -78,7 +78,7 @@ func eachModel(b *testing.B, fn func(b *testing.B, r reader, ids []uuid.UUID, fa
 			ids := benchIDs()
 			var facts []uuid.UUID
 			for _, id := range ids[:256] {
-				r.adjacent(id, storage.Out, "", func(e AdjEntry) error { facts = append(facts, e.Fact); return nil })
+				r.adjacent(id, storage.Out, "", func(e storage.AdjEntry) error { facts = append(facts, e.Fact); return nil })
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -116,7 +116,7 @@ func BenchmarkAdjacent(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			ev := storage.SlugID("syn-series-" + itoa(i%40) + "-2019")
-			if err := r.adjacent(ev, storage.In, storage.PredSponsored, func(AdjEntry) error { return nil }); err != nil {
+			if err := r.adjacent(ev, storage.In, storage.PredSponsored, func(storage.AdjEntry) error { return nil }); err != nil {
 				b.Fatal(err)
 			}
 			i++
@@ -160,7 +160,7 @@ func BenchmarkSearch(b *testing.B) {
 // one before) and publishes its snapshot.
 func BenchmarkApply(b *testing.B) {
 	benchReader(b, "model")
-	s := loaded.model.Snapshot()
+	s := loaded.model.Latest()
 	ids := s.b.nodes.ids
 	rng := rand.New(rand.NewPCG(1, 2))
 	b.ReportAllocs()
@@ -176,4 +176,32 @@ func itoa(i int) string {
 		return digits[i : i+1]
 	}
 	return itoa(i/10) + digits[i%10:i%10+1]
+}
+
+// BenchmarkDraftPut puts one new fact a call into a draft of a model whose
+// overlay is empty, and of one whose overlay holds the entries of thousands
+// of changes: a put costs about its record, not the overlay (a few B-tree
+// paths, logarithmic in it).
+//
+//	go test ./storage/memgraph -run '^$' -bench DraftPut -benchmem
+func BenchmarkDraftPut(b *testing.B) {
+	for _, changes := range []int{0, 5000} {
+		w := newWorld(20, 2000, 6000)
+		m := w.build(b)
+		m.SetOptions(Options{CompactAt: -1})
+		for range changes {
+			if err := m.Apply(w.change()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run(fmt.Sprintf("overlay=%d", m.Figures().OverlayEntries), func(b *testing.B) {
+			d := m.NewDraft()
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := d.Put(storage.Change{Facts: []*storage.Fact{w.newFact(uuid.Nil)}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

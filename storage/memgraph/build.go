@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/google/uuid"
+	"github.com/tidwall/btree"
 
 	"policygraph/storage"
 )
@@ -20,7 +21,8 @@ import (
 // cold start (from a store scan) and each compaction (from a snapshot).
 // Records may come in any order within their kind, but every entity and
 // source text must come before the first fact: a fact's entities become
-// internal IDs as it is added. Saved queries may come at any time.
+// internal IDs as it is added. Saved queries and revisions may come at any
+// time. It is a storage.RecordSink.
 // A Builder is for one goroutine; after Build it is spent.
 type Builder struct {
 	version uint64
@@ -50,7 +52,10 @@ type Builder struct {
 	scratch  []byte
 
 	saved []*storage.SavedQuery
+	revs  *btree.BTreeG[revEntry]
 }
+
+var _ storage.RecordSink = (*Builder)(nil)
 
 type nodeMeta struct {
 	kind      uint8
@@ -74,7 +79,7 @@ const maxQuoteMemo = 1 << 20
 // NewBuilder starts a model of the graph at version.
 func NewBuilder(version uint64) *Builder {
 	return &Builder{version: version, dict: newDict(), seed: maphash.MakeSeed(), textOf: map[uuid.UUID]uint32{},
-		blobOf: map[uint32]uint32{}, quoteOff: map[quoteKey]uint32{}}
+		blobOf: map[uint32]uint32{}, quoteOff: map[quoteKey]uint32{}, revs: newRevisions()}
 }
 
 // Node adds an entity. It fails after the first fact, for an unknown kind,
@@ -119,7 +124,8 @@ const maxSlab = 1<<32 - 1
 var errTooLarge = errors.New("memgraph: the graph outgrows a 4GiB slab")
 
 // Text adds the full text of a source entity. It fails after the first fact.
-func (b *Builder) Text(id uuid.UUID, text string) error {
+func (b *Builder) Text(t storage.SourceText) error {
+	id, text := t.ID, t.Text
 	if b.err != nil {
 		return b.err
 	}
@@ -138,6 +144,17 @@ func (b *Builder) Saved(q *storage.SavedQuery) error {
 	}
 	c := *q
 	b.saved = append(b.saved, &c)
+	return nil
+}
+
+// Revision adds a revision of an entity (storage.Revision).
+func (b *Builder) Revision(r *storage.Revision) error {
+	if b.err != nil {
+		return b.err
+	}
+	if err := putRevision(b.revs, r); err != nil {
+		return b.fail(err)
+	}
 	return nil
 }
 
@@ -277,7 +294,7 @@ func (b *Builder) Build() (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newModel(bs, b.dict, b.blobs, c), nil
+	return newModel(bs, b.dict, b.blobs, c, b.revs), nil
 }
 
 // buildBase lays out the base arrays; independent parts are built in
@@ -397,7 +414,7 @@ func (bs *base) buildAdjacency(fmeta []factMeta) {
 // value.
 func (bs *base) buildFactIndexes(fmeta []factMeta, strs []string) {
 	for iid, m := range fmeta {
-		if m.state != Active {
+		if m.state != storage.Active {
 			continue
 		}
 		bs.preds[m.pred] = append(bs.preds[m.pred], uint32(iid))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -55,9 +56,12 @@ func indexOf[T comparable](xs []T) map[T]uint8 {
 // dict interns categorical strings (org types, tiers, country codes, authors
 // of writes...): ID 0 is "". It only grows; strs is shared with the
 // snapshots, which each keep the slice header of their time, so appending
-// never disturbs a reader. ids is the writer's alone.
+// never disturbs a reader. One writer adds to it (the model's, or a
+// builder); drafts look strings up from other goroutines, so ids is written
+// under mu, and read under it by all but the writer.
 type dict struct {
 	strs []string
+	mu   sync.RWMutex
 	ids  map[string]uint32
 }
 
@@ -70,8 +74,28 @@ func (d *dict) id(s string) uint32 {
 	id := uint32(len(d.strs))
 	s = string([]byte(s)) // do not keep a caller's larger string alive
 	d.strs = append(d.strs, s)
+	d.mu.Lock()
 	d.ids[s] = id
+	d.mu.Unlock()
 	return id
+}
+
+func (d *dict) table() []string { return d.strs }
+
+// lookup is id without adding: for another goroutine than the writer.
+func (d *dict) lookup(s string) (uint32, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	id, ok := d.ids[s]
+	return id, ok
+}
+
+// interner gives categorical strings their dictionary IDs: a dict, or a
+// draft's private continuation of one (draftDict).
+type interner interface {
+	id(s string) uint32
+	// table is the dictionary as of now: ID -> string.
+	table() []string
 }
 
 // refs is what encoding needs from the model being written: the internal ID
@@ -131,7 +155,7 @@ const (
 
 type enc struct {
 	b []byte
-	d *dict
+	d interner
 }
 
 func (e *enc) uv(v uint64)      { e.b = binary.AppendUvarint(e.b, v) }
@@ -206,7 +230,7 @@ func sameTime(a, b time.Time) bool {
 
 // encodeNode appends n's record to buf. The ID is not in the record: it is
 // the key of the ID index.
-func encodeNode(buf []byte, d *dict, n *storage.Node) ([]byte, error) {
+func encodeNode(buf []byte, d interner, n *storage.Node) ([]byte, error) {
 	k, ok := kindIndex[n.Kind]
 	if !ok {
 		return buf, fmt.Errorf("node %s: unknown kind %q", n.ID, n.Kind)
@@ -283,7 +307,7 @@ func encodeNode(buf []byte, d *dict, n *storage.Node) ([]byte, error) {
 
 // encodeFact appends f's record to buf, with its entities as internal IDs
 // and its quotes as spans where r finds them.
-func encodeFact(buf []byte, d *dict, r refs, f *storage.Fact) ([]byte, error) {
+func encodeFact(buf []byte, d interner, r refs, f *storage.Fact) ([]byte, error) {
 	p, ok := predIndex[f.Predicate]
 	if !ok {
 		return buf, fmt.Errorf("fact %s: unknown predicate %q", f.ID, f.Predicate)
@@ -745,7 +769,7 @@ type factMeta struct {
 	pred    uint8
 	subject uint32
 	object  uint32 // noNode for a literal fact
-	state   State
+	state   storage.FactState
 	value   uint32 // dictionary ID of the value, 0 for none
 	year    int
 }
@@ -765,9 +789,9 @@ func peekFact(b []byte) (fm factMeta, err error) {
 	}
 	switch {
 	case m&fRetraction != 0:
-		fm.state = Retracted
+		fm.state = storage.Retracted
 	case m&fNegated != 0:
-		fm.state = Negated
+		fm.state = storage.Negated
 	}
 	if m&fYear == 0 {
 		return fm, d.err

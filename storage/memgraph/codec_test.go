@@ -215,11 +215,11 @@ func checkFact(t *testing.T, f *storage.Fact, d *dict, r *codecRefs) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantState := Active
+	wantState := storage.Active
 	if f.Retraction != nil {
-		wantState = Retracted
+		wantState = storage.Retracted
 	} else if f.Negated {
-		wantState = Negated
+		wantState = storage.Negated
 	}
 	if predList[fm.pred] != f.Predicate || fm.year != f.Year || fm.state != wantState || d.strs[fm.value] != f.Value {
 		t.Fatalf("peekFact = %+v for %s", fm, js(f))

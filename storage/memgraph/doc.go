@@ -4,15 +4,38 @@
 // without locks while one writer applies the changes of the store's log in
 // version order (issue 11).
 //
+// The package implements storage's read-model interfaces (storage/readmodel.go):
+// a *Model is a storage.ReadModel, a *Snapshot a storage.Snapshot and a
+// storage.Sizer that answer exactly as the store's own snapshot does
+// (TestModelAnswersAsTheStore asks both every question), a *Draft a
+// storage.Draft, and Load a storage.ModelLoader.
+//
 // # Versions
 //
-// A Model is built at version V from a full set of records (Builder: the
-// cold start from a store scan) and advanced by Apply, one Change at a
-// time: the records a committed write put, whole, and its version, which
-// must be V+1 (versions are dense; a gap is a lost change, and is refused).
-// Each Apply publishes a new Snapshot; Model.Snapshot returns the latest.
-// A Snapshot answers every question from its version, however many changes
-// follow: a request takes one and reads only from it.
+// A Model is built at version V from a full set of records (Builder, or
+// Load: the cold start from a store scan) and advanced by Apply, one
+// storage.Change at a time: the records a committed write put, whole, and
+// its version, which must be V+1 (versions are dense; a gap is a lost
+// change, and is refused). Each Apply publishes a new Snapshot;
+// Model.Snapshot (Latest, typed) returns the latest. A Snapshot answers
+// every question from its version, however many changes follow: a request
+// takes one and reads only from it.
+//
+// # Drafts
+//
+// A write is validated against a Draft: a private continuation of the
+// latest snapshot, into which Put applies records exactly as Apply would
+// (same checks, same indexes), on its own copy of the overlay (below), so
+// its reads see them and nothing else does. Fork copies a draft in O(1).
+// A draft keeps the generation it began on (a compaction does not disturb
+// it) and extends the generation's dictionary and text blobs privately.
+// Drafts are never merged back: the committed write comes back as a Change.
+//
+// # Revisions
+//
+// An entity's revisions (one per update) are few and read rarely: they are
+// kept whole, by (entity, seq), in a copy-on-write B-tree of their own that
+// every generation shares (revisions.go).
 //
 // # Generations: a base and an overlay
 //

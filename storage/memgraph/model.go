@@ -17,23 +17,11 @@ import (
 	"policygraph/storage"
 )
 
-// Change is one committed write: the records it put, whole new values, and
-// the version it commits. Entities never leave the graph (retraction keeps
-// them), nor do facts or texts; saved queries may be deleted.
-type Change struct {
-	Version     uint64
-	Nodes       []*storage.Node
-	Texts       []storage.SourceText
-	Facts       []*storage.Fact
-	Saved       []*storage.SavedQuery
-	DeleteSaved []string
-}
-
 // Options tune a Model.
 type Options struct {
 	// CompactAt is the number of overlay entries past which the model
 	// compacts in the background; 0 means the default, a quarter of the
-	// base's records and at least 65536; negative means never.
+	// base's records and at least minCompactAt; negative means never.
 	CompactAt int
 	// Logger receives the compactions; nil means slog.Default().
 	Logger *slog.Logger
@@ -48,16 +36,23 @@ type Model struct {
 	mu      sync.Mutex // the writer's: held by Apply, and by a compaction's swap
 	gen     *generation
 	ov      *btree.BTreeG[entry]
+	revs    *btree.BTreeG[revEntry]
 	counts  counts
 	version uint64
 	next    [2]uint32 // the next internal IDs of entities and facts
 
 	compacting bool
-	pending    []Change // applied while a compaction runs, to replay onto its result
+	pending    []storage.Change // applied while a compaction runs, to replay onto its result
 	stats      Stats
 	bg         sync.WaitGroup
 	closed     bool
+
+	// draftMu guards the latest snapshot's trees while Draft copies them
+	// (a B-tree's Copy writes to the tree copied).
+	draftMu sync.Mutex
 }
+
+var _ storage.ReadModel = (*Model)(nil)
 
 // generation is a base with the append-only stores its overlays share.
 type generation struct {
@@ -66,14 +61,15 @@ type generation struct {
 	blobs []string
 }
 
-func newModel(b *base, d *dict, blobs []string, c counts) *Model {
-	m := &Model{gen: &generation{base: b, dict: d, blobs: blobs}, ov: newOverlay(), counts: c, version: b.version,
+func newModel(b *base, d *dict, blobs []string, c counts, revs *btree.BTreeG[revEntry]) *Model {
+	m := &Model{gen: &generation{base: b, dict: d, blobs: blobs}, ov: newOverlay(), revs: revs, counts: c, version: b.version,
 		next: [2]uint32{b.nodes.n(), b.facts.n()}}
 	m.publish()
 	return m
 }
 
-// Stats is what a model reports for metrics.
+// Stats is what a model reports of itself: storage.ModelStats and the
+// time the last compaction took.
 type Stats struct {
 	// Version is the latest snapshot's; BaseVersion its base's.
 	Version, BaseVersion uint64
@@ -85,13 +81,20 @@ type Stats struct {
 	LastCompaction                time.Duration
 }
 
-// Stats returns the model's figures.
-func (m *Model) Stats() Stats {
+// Figures returns the model's figures, the compactions' times included.
+func (m *Model) Figures() Stats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st := m.stats
 	st.Version, st.BaseVersion, st.OverlayEntries = m.version, m.gen.base.version, m.ov.Len()
 	return st
+}
+
+// Stats implements storage.ReadModel.
+func (m *Model) Stats() storage.ModelStats {
+	st := m.Figures()
+	return storage.ModelStats{Version: st.Version, BaseVersion: st.BaseVersion, OverlayEntries: st.OverlayEntries,
+		Compactions: st.Compactions, CompactionErrors: st.CompactionErrors}
 }
 
 // SetOptions sets the model's options; call it before the first Apply.
@@ -108,22 +111,37 @@ func (m *Model) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// Snapshot returns the latest version of the graph.
-func (m *Model) Snapshot() *Snapshot { return m.cur.Load() }
+// Snapshot implements storage.ReadModel: the latest version of the graph,
+// a *Snapshot.
+func (m *Model) Snapshot() storage.Snapshot { return m.cur.Load() }
+
+// Latest returns the latest version of the graph.
+func (m *Model) Latest() *Snapshot { return m.cur.Load() }
+
+// Draft implements storage.ReadModel: a private continuation of the latest
+// snapshot.
+func (m *Model) Draft() storage.Draft { return m.NewDraft() }
+
+// NewDraft is Draft, typed.
+func (m *Model) NewDraft() *Draft {
+	m.draftMu.Lock()
+	defer m.draftMu.Unlock()
+	return newDraft(m.cur.Load())
+}
 
 // publish makes the writer's state the latest snapshot. The overlay is
 // copied (O(1)): the writer's next change copies what it touches.
 func (m *Model) publish() {
 	g := m.gen
-	m.cur.Store(&Snapshot{version: m.version, b: g.base, strs: g.dict.strs, blobs: g.blobs, ov: m.ov.Copy(),
-		nextNode: m.next[0], nextFact: m.next[1], counts: m.counts})
+	m.cur.Store(&Snapshot{version: m.version, b: g.base, dict: g.dict, strs: g.dict.strs, blobs: g.blobs, ov: m.ov.Copy(),
+		nextNode: m.next[0], nextFact: m.next[1], counts: m.counts, revs: m.revs.Copy()})
 }
 
 // Apply applies a change, whose version must follow the model's: versions
 // are dense, and a gap is a lost change. Its records must not be modified
 // afterwards. On an error (a fact about an unknown entity, an unknown kind
 // or predicate, a version out of order) the model is as it was.
-func (m *Model) Apply(c Change) error {
+func (m *Model) Apply(c storage.Change) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if c.Version != m.version+1 {
@@ -147,15 +165,24 @@ func (m *Model) Apply(c Change) error {
 }
 
 // apply applies c on a copy of the writer's state and publishes it.
-func (m *Model) apply(c Change) error {
-	w := &writer{m: m, ov: m.ov.Copy(), counts: m.counts, next: m.next, blobs: m.gen.blobs}
+func (m *Model) apply(c storage.Change) error {
+	g := m.gen
+	w := &writer{b: g.base, shared: g.dict, d: g.dict, ov: m.ov.Copy(), revs: m.revs.Copy(), counts: m.counts, next: m.next, blobs: g.blobs}
 	if err := w.change(c); err != nil {
 		return fmt.Errorf("memgraph: change %d: %w", c.Version, err)
 	}
-	m.ov, m.counts, m.next, m.gen.blobs, m.version = w.ov, w.counts, w.next, w.blobs, c.Version
+	var owned ownership // the maps are the published snapshots': copy them
+	w.finish(&owned)
+	m.ov, m.revs, m.counts, m.next, g.blobs, m.version = w.ov, w.revs, w.counts, w.next, w.blobs, c.Version
 	m.publish()
 	return nil
 }
+
+// minCompactAt is the smallest overlay the default compacts: every read of
+// a record the overlay holds pays a B-tree search, so a small graph (the
+// seed, written after the model was built on an empty store) is folded into
+// a base soon; its rebuild takes milliseconds.
+const minCompactAt = 1024
 
 func (m *Model) overdue() bool {
 	at := m.opts.CompactAt
@@ -164,7 +191,7 @@ func (m *Model) overdue() bool {
 	}
 	if at == 0 {
 		b := m.gen.base
-		at = max(1<<16, int(b.nodes.n()+b.facts.n())/4)
+		at = max(minCompactAt, int(b.nodes.n()+b.facts.n())/4)
 	}
 	return m.ov.Len() > at
 }
@@ -217,7 +244,7 @@ func (m *Model) compact(s *Snapshot) error {
 			return fmt.Errorf("memgraph: replay after compaction: %w", err)
 		}
 	}
-	m.gen, m.ov, m.counts, m.next, m.version = built.gen, built.ov, built.counts, built.next, built.version
+	m.gen, m.ov, m.revs, m.counts, m.next, m.version = built.gen, built.ov, built.revs, built.counts, built.next, built.version
 	m.publish()
 	m.stats.Compactions++
 	m.stats.LastCompaction = time.Since(start)
@@ -240,7 +267,7 @@ func Rebuild(s *Snapshot) (*Model, error) {
 	b := NewBuilder(s.version)
 	err := s.Nodes(b.Node)
 	if err == nil {
-		err = s.Texts(b.Text)
+		err = s.SourceTexts(func(id uuid.UUID, text string) error { return b.Text(storage.SourceText{ID: id, Text: text}) })
 	}
 	if err == nil {
 		err = s.Facts(b.Fact)
@@ -248,38 +275,77 @@ func Rebuild(s *Snapshot) (*Model, error) {
 	if err == nil {
 		err = s.SavedQueries(b.Saved)
 	}
+	if err == nil {
+		err = s.Revisions(uuid.Nil, b.Revision)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("memgraph: rebuild: %w", err)
 	}
 	return b.Build()
 }
 
-// writer applies one change to a copy of the model's state.
+// writer applies one change to a copy of a model's state (or a draft's):
+// its overlay, revisions, counts, next internal IDs and text blobs, over a
+// base and a dictionary.
 type writer struct {
-	m      *Model
+	b      *base
+	shared *dict    // the generation's dictionary
+	d      interner // where the writer interns strings: shared, or a draft's
 	ov     *btree.BTreeG[entry]
+	revs   *btree.BTreeG[revEntry]
 	counts counts
 	next   [2]uint32
 	blobs  []string
-	// countryOwned is set once counts.country is the writer's own copy.
-	countryOwned bool
-	// yearsOwned is set once counts.byYear is the writer's own copy.
-	yearsOwned bool
+	// country and years are the changes to counts.country and
+	// counts.byYear, added to them by finish: those maps are shared.
+	country map[string]int
+	years   map[predYear]int
 	// snap reads the state being written (records, IDs): its overlay is
 	// the writer's own, so it sees the change's earlier records.
 	snap Snapshot
 }
 
+// ownership says which of a counts' maps its holder may change in place.
+type ownership struct{ country, years bool }
+
+// finish adds the changes of the count maps to counts, copying each map
+// first unless owned says it is the holder's own.
+func (w *writer) finish(owned *ownership) {
+	if len(w.country) > 0 {
+		if !owned.country {
+			w.counts.country = maps.Clone(w.counts.country)
+			if w.counts.country == nil {
+				w.counts.country = map[string]int{}
+			}
+			owned.country = true
+		}
+		for k, d := range w.country {
+			w.counts.country[k] += d
+		}
+	}
+	if len(w.years) > 0 {
+		if !owned.years {
+			w.counts.byYear = maps.Clone(w.counts.byYear)
+			if w.counts.byYear == nil {
+				w.counts.byYear = map[predYear]int{}
+			}
+			owned.years = true
+		}
+		for k, d := range w.years {
+			w.counts.byYear[k] += d
+		}
+	}
+}
+
 func (w *writer) view() *Snapshot {
-	g := w.m.gen
-	w.snap = Snapshot{b: g.base, strs: g.dict.strs, blobs: w.blobs, ov: w.ov, nextNode: w.next[0], nextFact: w.next[1]}
+	w.snap = Snapshot{b: w.b, dict: w.shared, strs: w.d.table(), blobs: w.blobs, ov: w.ov, nextNode: w.next[0], nextFact: w.next[1]}
 	return &w.snap
 }
 
 func (w *writer) set(k keyb, val string) { w.ov.Set(entry{key: string(k), val: val}) }
 func (w *writer) del(k string)           { w.ov.Set(entry{key: k, del: true}) }
 
-func (w *writer) change(c Change) error {
+func (w *writer) change(c storage.Change) error {
 	for _, n := range c.Nodes {
 		if err := w.putNode(n); err != nil {
 			return err
@@ -292,6 +358,11 @@ func (w *writer) change(c Change) error {
 	}
 	for _, f := range c.Facts {
 		if err := w.putFact(f); err != nil {
+			return err
+		}
+	}
+	for _, r := range c.Revisions {
+		if err := putRevision(w.revs, r); err != nil {
 			return err
 		}
 	}
@@ -358,7 +429,7 @@ func (w *writer) putNode(n *storage.Node) error {
 		w.next[0]++
 		w.set(newKey(keyNodeID, 16).id(n.ID), keyb(nil).u32(iid).s())
 	}
-	rec, err := encodeNode(keyb(nil).id(n.ID), w.m.gen.dict, n)
+	rec, err := encodeNode(keyb(nil).id(n.ID), w.d, n)
 	if err != nil {
 		return err
 	}
@@ -396,7 +467,7 @@ func (w *writer) putText(id uuid.UUID, text string) error {
 		// The longest text got shorter: measure them all again (there are
 		// few sources, and their texts rarely change).
 		w.counts.maxText = 0
-		err := w.view().Texts(func(_ uuid.UUID, t string) error {
+		err := w.view().SourceTexts(func(_ uuid.UUID, t string) error {
 			w.counts.maxText = max(w.counts.maxText, len(t))
 			return nil
 		})
@@ -432,7 +503,7 @@ func factKeys(id uuid.UUID, iid uint32, fm factMeta, strs []string) map[string]s
 	if fm.object != noNode {
 		keys[newKey(keyIn, 21).u32(fm.object).b(fm.pred).id(id).s()] = adjVal(iid, fm.subject, fm.state)
 	}
-	if fm.state != Active {
+	if fm.state != storage.Active {
 		return keys
 	}
 	val := keyb(nil).u32(iid).s()
@@ -459,7 +530,7 @@ func (w *writer) putFact(f *storage.Fact) error {
 		}
 		old = factKeys(f.ID, iid, oldMeta, s.strs)
 	}
-	rec, err := encodeFact(keyb(nil).id(f.ID), w.m.gen.dict, w, f)
+	rec, err := encodeFact(keyb(nil).id(f.ID), w.d, w, f)
 	if err != nil {
 		return err
 	}
@@ -474,36 +545,28 @@ func (w *writer) putFact(f *storage.Fact) error {
 	if err != nil {
 		return fmt.Errorf("fact %s: %w", f.ID, err)
 	}
-	strs := w.m.gen.dict.strs
+	strs := w.d.table()
 	w.diff(old, factKeys(f.ID, iid, fm, strs))
 	country := predIndex[storage.PredCountry]
 	for _, x := range []struct {
 		m     factMeta
 		delta int
 	}{{oldMeta, -1}, {fm, +1}} {
-		if x.m.state != Active || (x.delta < 0 && !exists) {
+		if x.m.state != storage.Active || (x.delta < 0 && !exists) {
 			continue
 		}
 		w.counts.byPred[x.m.pred] += x.delta
 		if x.m.pred == country && x.m.value != 0 {
-			if !w.countryOwned { // copy on write: snapshots share the map
-				w.counts.country = maps.Clone(w.counts.country)
-				if w.counts.country == nil {
-					w.counts.country = map[string]int{}
-				}
-				w.countryOwned = true
+			if w.country == nil {
+				w.country = map[string]int{}
 			}
-			w.counts.country[strs[x.m.value]] += x.delta
+			w.country[strs[x.m.value]] += x.delta
 		}
 		if x.m.year != 0 {
-			if !w.yearsOwned { // copy on write: snapshots share the map
-				w.counts.byYear = maps.Clone(w.counts.byYear)
-				if w.counts.byYear == nil {
-					w.counts.byYear = map[predYear]int{}
-				}
-				w.yearsOwned = true
+			if w.years == nil {
+				w.years = map[predYear]int{}
 			}
-			w.counts.byYear[predYear{x.m.pred, x.m.year}] += x.delta
+			w.years[predYear{x.m.pred, x.m.year}] += x.delta
 		}
 	}
 	return nil

@@ -41,7 +41,7 @@ func TestChangesMatchRebuild(t *testing.T) {
 		if err := m.Apply(c); err != nil {
 			t.Fatalf("change %d: %v", i, err)
 		}
-		if got := m.Snapshot().Version(); got != c.Version {
+		if got := m.Latest().Version(); got != c.Version {
 			t.Fatalf("after change %d the snapshot is at version %d", c.Version, got)
 		}
 		if i%1000 == 500 {
@@ -51,16 +51,16 @@ func TestChangesMatchRebuild(t *testing.T) {
 		}
 		if i%300 == 0 || i == changes {
 			p := w.probe()
-			got := fingerprint(t, m.Snapshot(), p)
-			sameAnswers(t, fmt.Sprintf("after %d changes", i), got, fingerprint(t, w.build(t).Snapshot(), p))
-			if z := m.Snapshot().Sizes(); !reflect.DeepEqual(z, w.sizes()) {
+			got := fingerprint(t, m.Latest(), p)
+			sameAnswers(t, fmt.Sprintf("after %d changes", i), got, fingerprint(t, w.build(t).Latest(), p))
+			if z := m.Latest().Sizes(); !reflect.DeepEqual(z, w.sizes()) {
 				t.Fatalf("after %d changes Sizes = %+v, counted from the records %+v", i, z, w.sizes())
 			}
-			old = append(old, kept{s: m.Snapshot(), p: p, fp: got})
+			old = append(old, kept{s: m.Latest(), p: p, fp: got})
 		}
 	}
 	m.Close()
-	if st := m.Stats(); st.Compactions < changes/1000 || st.CompactionErrors != 0 || st.Version != w.version {
+	if st := m.Figures(); st.Compactions < changes/1000 || st.CompactionErrors != 0 || st.Version != w.version {
 		t.Errorf("Stats = %+v: want a compaction at least every 1000 changes, none failed, at version %d", st, w.version)
 	}
 	for _, k := range old {
@@ -74,25 +74,25 @@ func TestApplyRefusesBadChanges(t *testing.T) {
 	w := newWorld(2, 60, 120)
 	m := w.build(t)
 	p := w.probe()
-	before := fingerprint(t, m.Snapshot(), p)
+	before := fingerprint(t, m.Latest(), p)
 	orphan := w.newFact(uuid.Nil)
 	orphan.Subject = uuid.New()
 	n := w.newNode("")
 	bad := []struct {
 		name string
-		c    Change
+		c    storage.Change
 	}{
-		{"a version gap", Change{Version: w.version + 2, Nodes: []*storage.Node{n}}},
-		{"a version again", Change{Version: w.version, Nodes: []*storage.Node{n}}},
-		{"a fact about no entity", Change{Version: w.version + 1, Nodes: []*storage.Node{n}, Facts: []*storage.Fact{orphan}}},
-		{"an unknown kind", Change{Version: w.version + 1, Nodes: []*storage.Node{{ID: uuid.New(), Kind: "ROBOT", Slug: "r", Name: "R"}}}},
-		{"a text of no entity", Change{Version: w.version + 1, Texts: []storage.SourceText{{ID: uuid.New(), Text: "x"}}}},
+		{"a version gap", storage.Change{Version: w.version + 2, Nodes: []*storage.Node{n}}},
+		{"a version again", storage.Change{Version: w.version, Nodes: []*storage.Node{n}}},
+		{"a fact about no entity", storage.Change{Version: w.version + 1, Nodes: []*storage.Node{n}, Facts: []*storage.Fact{orphan}}},
+		{"an unknown kind", storage.Change{Version: w.version + 1, Nodes: []*storage.Node{{ID: uuid.New(), Kind: "ROBOT", Slug: "r", Name: "R"}}}},
+		{"a text of no entity", storage.Change{Version: w.version + 1, Texts: []storage.SourceText{{ID: uuid.New(), Text: "x"}}}},
 	}
 	for _, tc := range bad {
 		if err := m.Apply(tc.c); err == nil {
 			t.Errorf("%s: applied", tc.name)
 		}
-		sameAnswers(t, tc.name, fingerprint(t, m.Snapshot(), p), before)
+		sameAnswers(t, tc.name, fingerprint(t, m.Latest(), p), before)
 	}
 }
 
@@ -119,7 +119,11 @@ func TestBuildRefusesBadRecords(t *testing.T) {
 			b.Node(n1)
 			return b.Fact(&storage.Fact{ID: uuid.New(), Subject: n1.ID, Predicate: "LIKES"})
 		}},
-		{"a text of no entity", func(b *Builder) error { b.Text(uuid.New(), "x"); _, err := b.Build(); return err }},
+		{"a text of no entity", func(b *Builder) error {
+			b.Text(storage.SourceText{ID: uuid.New(), Text: "x"})
+			_, err := b.Build()
+			return err
+		}},
 	}
 	for _, tc := range cases {
 		if err := tc.add(NewBuilder(1)); err == nil {
@@ -143,7 +147,7 @@ func TestReadersDuringWrites(t *testing.T) {
 		wg.Go(func() {
 			last := uint64(0)
 			for i := 0; !done.Load() || i < 3; i++ {
-				s := m.Snapshot()
+				s := m.Latest()
 				if s.Version() < last {
 					errs <- fmt.Errorf("reader %d: version went back from %d to %d", r, last, s.Version())
 					return
@@ -188,12 +192,12 @@ func consistent(s *Snapshot) error {
 			if n.Kind != k || n.Retraction != nil {
 				return fmt.Errorf("kind index %s lists %s (%s, retracted %v)", k, id, n.Kind, n.Retraction != nil)
 			}
-			return s.Adjacent(id, storage.Out, "", func(e AdjEntry) error {
+			return s.Adjacent(id, storage.Out, "", func(e storage.AdjEntry) error {
 				f, err := s.Fact(e.Fact)
 				if err != nil {
 					return err
 				}
-				if f.Subject != id || f.Object != e.Other || f.Predicate != e.Predicate {
+				if f.Subject != id || f.Object != e.Other {
 					return fmt.Errorf("adjacency of %s lists fact %s about %s", id, f.ID, f.Subject)
 				}
 				return nil
@@ -234,10 +238,10 @@ func consistent(s *Snapshot) error {
 func TestStopEndsScans(t *testing.T) {
 	w := newWorld(4, 100, 300)
 	m := w.build(t)
-	s := m.Snapshot()
+	s := m.Latest()
 	calls := 0
-	if err := s.NodesByKind(storage.KindOrganization, func(uuid.UUID) error { calls++; return ErrStop }); err != nil || calls != 1 {
-		t.Errorf("ErrStop: err %v after %d calls", err, calls)
+	if err := s.NodesByKind(storage.KindOrganization, func(uuid.UUID) error { calls++; return storage.ErrStop }); err != nil || calls != 1 {
+		t.Errorf("storage.ErrStop: err %v after %d calls", err, calls)
 	}
 	boom := errors.New("boom")
 	if err := s.FactsByPredicate(storage.PredSponsored, func(uuid.UUID) error { return fmt.Errorf("wrapped: %w", boom) }); !errors.Is(err, boom) {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/tidwall/btree"
+
+	"policygraph/storage"
 )
 
 // The overlay: what changed since the base, as one copy-on-write B-tree of
@@ -76,9 +78,7 @@ func u32(s string) uint32 {
 }
 func lastID(s string) (id uuid.UUID) { copy(id[:], s[len(s)-16:]); return id }
 
-// adjKeyPred is the predicate byte of an 'o' or 'i' key (the table above);
-// textKeyNode the node iid of an 'x' key.
-func adjKeyPred(k string) byte        { return k[5] }
+// textKeyNode is the node iid of an 'x' key (the table above).
 func textKeyNode(k string) uint32     { return u32(k[1:]) }
 func hasPrefix(s, prefix string) bool { return strings.HasPrefix(s, prefix) }
 func newKey(prefix byte, n int) keyb  { return append(make(keyb, 0, n+1), prefix) }
@@ -90,7 +90,7 @@ func adjPrefixByte(out bool) byte {
 }
 
 // adjVal is an adjacency entry's value.
-func adjVal(fact, other uint32, st State) string {
+func adjVal(fact, other uint32, st storage.FactState) string {
 	return string(keyb(make([]byte, 0, 9)).u32(fact).u32(other).b(byte(st)))
 }
 

@@ -198,7 +198,7 @@ func scaleChild(t *testing.T, spec string) {
 			t.Fatal(err)
 		}
 		res.Build, res.BuildCPU = time.Since(start), cpuTime()-startCPU
-		s := m.Snapshot()
+		s := m.Latest()
 		r = snapshotReader{s}
 		nodeIDs, factIDs = s.b.nodes.ids, s.b.facts.ids
 	case "pointer":
@@ -229,7 +229,7 @@ func scaleChild(t *testing.T, spec string) {
 	res.GC = min(res.GC, time.Since(start))
 	res.BytesPerGraph = float64(res.HeapInuse) / float64(res.Nodes)
 	if m != nil {
-		b := m.Snapshot().b
+		b := m.Latest().b
 		res.BytesPerFact = float64(factBytes(b)) / float64(res.Facts)
 	}
 
@@ -260,7 +260,7 @@ func scaleChild(t *testing.T, spec string) {
 	measure("entity by ID", func(i int) { _, err := r.node(nodes[i%len(nodes)]); check(0, err) })
 	measure("fact by ID", func(i int) { _, err := r.fact(facts[i%len(facts)]); check(0, err) })
 	measure("sponsors of an event (adjacency, 20)", func(i int) {
-		check(0, r.adjacent(events[i%len(events)], storage.In, storage.PredSponsored, func(AdjEntry) error { return nil }))
+		check(0, r.adjacent(events[i%len(events)], storage.In, storage.PredSponsored, func(storage.AdjEntry) error { return nil }))
 	})
 	measure("headline (series, US sponsors)", func(i int) { check(headline(r, series[i%len(series)], "US")) })
 	measure("first 50 organizations by name", func(i int) { check(firstOfKind(r, storage.KindOrganization, 50)) })
@@ -269,7 +269,7 @@ func scaleChild(t *testing.T, spec string) {
 	if m != nil {
 		m.SetOptions(Options{CompactAt: -1})
 		res.Apply = applyLatency(t, m, nodeIDs, rng)
-		entries := m.Stats().OverlayEntries
+		entries := m.Figures().OverlayEntries
 		start, startCPU := time.Now(), cpuTime()
 		if err := m.Compact(); err != nil {
 			t.Fatal(err)
@@ -298,7 +298,7 @@ func factBytes(b *base) int {
 // size: a new fact and a retraction of an earlier one, published as a
 // snapshot.
 func applyLatency(t *testing.T, m *Model, nodeIDs []uuid.UUID, rng *rand.Rand) time.Duration {
-	s := m.Snapshot()
+	s := m.Latest()
 	src := storage.SlugID("syn-source-0")
 	text, _ := s.SourceText(src)
 	quote := text[:strings.Index(text, ".")+1]
@@ -311,9 +311,9 @@ func applyLatency(t *testing.T, m *Model, nodeIDs []uuid.UUID, rng *rand.Rand) t
 		f := &storage.Fact{ID: uuid.New(), Subject: nodeIDs[rng.IntN(len(nodeIDs))], Predicate: storage.PredMentions,
 			Object: nodeIDs[rng.IntN(len(nodeIDs))], CreatedAt: time.Now(), CreatedBy: "bench",
 			Evidence: []storage.Evidence{{Source: src, Quote: quote}}}
-		c := Change{Version: version + 1, Facts: []*storage.Fact{f}}
+		c := storage.Change{Version: version + 1, Facts: []*storage.Fact{f}}
 		if prev != uuid.Nil {
-			old, err := m.Snapshot().Fact(prev)
+			old, err := m.Latest().Fact(prev)
 			if err != nil {
 				t.Fatal(err)
 			}

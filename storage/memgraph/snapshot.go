@@ -16,43 +16,6 @@ import (
 	"policygraph/storage"
 )
 
-// ErrStop ends a scan early: a callback that returns it (or an error wrapping
-// it) makes the scan return nil. Any other error ends the scan and is
-// returned as is.
-var ErrStop = errors.New("memgraph: stop scan")
-
-// State is a fact's state as adjacency reports it.
-type State uint8
-
-// The fact states. A retracted fact counts as retracted whether or not it
-// is also negated.
-const (
-	Active State = iota
-	Negated
-	Retracted
-)
-
-func (s State) String() string {
-	switch s {
-	case Active:
-		return "active"
-	case Negated:
-		return "negated"
-	case Retracted:
-		return "retracted"
-	}
-	return fmt.Sprintf("State(%d)", uint8(s))
-}
-
-// AdjEntry is one fact next to an entity: the fact, its predicate, the
-// entity at its other end (uuid.Nil for a literal fact) and its state.
-type AdjEntry struct {
-	Fact      uuid.UUID
-	Predicate storage.Predicate
-	Other     uuid.UUID
-	State     State
-}
-
 // Snapshot is one version of the graph, immutable: every method answers
 // from that version, however many changes the model applies meanwhile, and
 // without locks. A Snapshot is safe for concurrent use. Records it returns
@@ -60,13 +23,20 @@ type AdjEntry struct {
 type Snapshot struct {
 	version  uint64
 	b        *base
+	dict     *dict    // the generation's, for drafts to look strings up in
 	strs     []string // the dictionary as of this version
 	blobs    []string // the text blobs as of this version
 	ov       *btree.BTreeG[entry]
 	nextNode uint32
 	nextFact uint32
 	counts   counts
+	revs     *btree.BTreeG[revEntry]
 }
+
+var (
+	_ storage.Snapshot = (*Snapshot)(nil)
+	_ storage.Sizer    = (*Snapshot)(nil)
+)
 
 // counts is the graph's size, kept as changes apply.
 type counts struct {
@@ -87,8 +57,18 @@ type predYear struct {
 // Version is the version of the graph the snapshot holds.
 func (s *Snapshot) Version() uint64 { return s.version }
 
+// notFound is the store's NOT_FOUND error (kvSnapshot's), field and message alike.
 func notFound(field, format string, args ...any) error {
 	return errs.Errorf(errs.NotFound, field, format, args...)
+}
+
+// stopped is err, but nil for storage.ErrStop (or an error wrapping it):
+// a callback that returns it ends the scan, which then returns nil.
+func stopped(err error) error {
+	if errors.Is(err, storage.ErrStop) {
+		return nil
+	}
+	return err
 }
 
 // ovGet looks a key up in the overlay.
@@ -159,7 +139,7 @@ func (s *Snapshot) factRec(iid uint32) []byte {
 	return nil
 }
 
-// Node returns the entity with the ID, or an *storage.Error NOT_FOUND.
+// Node returns the entity with the ID, or an *errs.Error NOT_FOUND.
 func (s *Snapshot) Node(id uuid.UUID) (*storage.Node, error) {
 	iid, ok := s.nodeIID(id)
 	if !ok {
@@ -172,7 +152,7 @@ func (s *Snapshot) Node(id uuid.UUID) (*storage.Node, error) {
 	return n, nil
 }
 
-// Fact returns the fact with the ID, or an *storage.Error NOT_FOUND.
+// Fact returns the fact with the ID, or an *errs.Error NOT_FOUND.
 func (s *Snapshot) Fact(id uuid.UUID) (*storage.Fact, error) {
 	iid, ok := s.factIID(id)
 	if !ok {
@@ -186,7 +166,7 @@ func (s *Snapshot) Fact(id uuid.UUID) (*storage.Fact, error) {
 }
 
 // SlugID returns the ID of the entity with the slug (retracted ones too),
-// or an *storage.Error NOT_FOUND.
+// or an *errs.Error NOT_FOUND.
 func (s *Snapshot) SlugID(slug string) (uuid.UUID, error) {
 	if e, ok := s.ovGet(newKey(keySlug, len(slug)).str(slug)); ok {
 		if !e.del {
@@ -236,11 +216,7 @@ type scan struct {
 }
 
 func (s *Snapshot) run(sc scan) error {
-	err := s.merge(sc)
-	if errors.Is(err, ErrStop) {
-		return nil
-	}
-	return err
+	return stopped(s.merge(sc))
 }
 
 func (s *Snapshot) merge(sc scan) error {
@@ -287,10 +263,15 @@ func (s *Snapshot) merge(sc scan) error {
 	return nil
 }
 
-// Adjacent calls fn for each fact at node in dir (narrowed to pred when not
-// ""), in (predicate, fact ID) order, with the entity at the other end and
-// the fact's state. An unknown node has no facts.
-func (s *Snapshot) Adjacent(node uuid.UUID, dir storage.Direction, pred storage.Predicate, fn func(AdjEntry) error) error {
+// Adjacent implements storage.Snapshot: each fact at node in dir (narrowed
+// to pred when not ""), in (predicate, fact ID) order, with the entity at
+// the other end and the fact's state. An unknown node has no facts.
+func (s *Snapshot) Adjacent(node uuid.UUID, dir storage.Direction, pred storage.Predicate, fn func(storage.AdjEntry) error) error {
+	return s.adjacent(node, dir, pred, func(e storage.AdjEntry, _ uint32) error { return fn(e) })
+}
+
+// adjacent is Adjacent, with each fact's internal ID.
+func (s *Snapshot) adjacent(node uuid.UUID, dir storage.Direction, pred storage.Predicate, fn func(e storage.AdjEntry, fact uint32) error) error {
 	iid, ok := s.nodeIID(node)
 	if !ok {
 		return nil
@@ -304,6 +285,22 @@ func (s *Snapshot) Adjacent(node uuid.UUID, dir storage.Direction, pred storage.
 		lo, hi = int(s.b.adjStart[d][iid]), int(s.b.adjStart[d][iid+1])
 	}
 	seek := newKey(adjPrefixByte(dir == storage.Out), 5).u32(iid)
+	// The store scans the keys that start with pred 0x00: for a predicate
+	// with a 0x00 in it, those of the predicate before it whose fact ID
+	// starts with the rest.
+	if p, idPrefix, cut := strings.Cut(string(pred), "\x00"); cut {
+		pred, idPrefix = storage.Predicate(p), idPrefix+"\x00"
+		inner := fn
+		fn = func(e storage.AdjEntry, f uint32) error {
+			if !strings.HasPrefix(string(e.Fact[:]), idPrefix) {
+				return nil
+			}
+			return inner(e, f)
+		}
+		if pred == "" {
+			return nil
+		}
+	}
 	if pred != "" {
 		p, ok := predIndex[pred]
 		if !ok {
@@ -330,17 +327,44 @@ func (s *Snapshot) Adjacent(node uuid.UUID, dir storage.Direction, pred storage.
 			if other := others[lo+i]; other != noNode {
 				o = s.nodeUUID(other)
 			}
-			x := ps[lo+i]
-			return fn(AdjEntry{Fact: s.b.facts.ids[facts[lo+i]], Predicate: predList[x>>2], Other: o, State: State(x & 3)})
+			f := facts[lo+i]
+			return fn(storage.AdjEntry{Fact: s.b.facts.ids[f], Other: o, State: storage.FactState(ps[lo+i] & 3)}, f)
 		},
 		over: func(e entry) error {
 			o := uuid.Nil
 			if other := u32(e.val[4:]); other != noNode {
 				o = s.nodeUUID(other)
 			}
-			return fn(AdjEntry{Fact: lastID(e.key), Predicate: predList[adjKeyPred(e.key)], Other: o, State: State(e.val[8])})
+			return fn(storage.AdjEntry{Fact: lastID(e.key), Other: o, State: storage.FactState(e.val[8])}, u32(e.val))
 		},
 	})
+}
+
+// HasValue implements storage.Snapshot: whether subject has an active
+// literal fact pred = value. It reads the subject's adjacency and the
+// indexed fields of each active fact of pred.
+func (s *Snapshot) HasValue(subject uuid.UUID, pred storage.Predicate, value string) (bool, error) {
+	// The store indexes no empty value, and a predicate with a 0x00 in it
+	// has no value key.
+	if pred == "" || value == "" || strings.IndexByte(string(pred), 0) >= 0 {
+		return false, nil
+	}
+	found := false
+	err := s.adjacent(subject, storage.Out, pred, func(e storage.AdjEntry, f uint32) error {
+		if e.State != storage.Active {
+			return nil
+		}
+		fm, err := peekFact(s.factRec(f))
+		if err != nil {
+			return fmt.Errorf("fact %s: %w", e.Fact, err)
+		}
+		if s.strs[fm.value] == value {
+			found = true
+			return storage.ErrStop
+		}
+		return nil
+	})
+	return found, err
 }
 
 // search is sort.Search.
@@ -381,10 +405,14 @@ func (s *Snapshot) NodesByKind(kind storage.Kind, fn func(id uuid.UUID) error) e
 	})
 }
 
-// yearRange clamps a year range to the years an index holds.
+// yearRange is the range of years a store's year scan reads: from the key
+// of uint16(max(from, 0)) on, until a year past to.
 func yearRange(from, to int) (uint16, uint16, bool) {
-	from, to = max(from, 0), min(to, 1<<16-1)
-	return uint16(from), uint16(to), from <= to
+	lo := uint16(max(from, 0))
+	if to < int(lo) {
+		return 0, 0, false
+	}
+	return lo, uint16(min(to, 1<<16-1)), true
 }
 
 // yearScan walks a year index: refs by (year, ID) in the base, and the
@@ -428,6 +456,17 @@ func (s *Snapshot) NodesByYear(kind storage.Kind, from, to int, fn func(id uuid.
 // FactsByPredicate calls fn with the ID of each active fact of the
 // predicate, by ID.
 func (s *Snapshot) FactsByPredicate(pred storage.Predicate, fn func(id uuid.UUID) error) error {
+	// As in Adjacent, a predicate with a 0x00 in it reaches into fact IDs.
+	if p, idPrefix, cut := strings.Cut(string(pred), "\x00"); cut {
+		pred, idPrefix = storage.Predicate(p), idPrefix+"\x00"
+		inner := fn
+		fn = func(id uuid.UUID) error {
+			if !strings.HasPrefix(string(id[:]), idPrefix) {
+				return nil
+			}
+			return inner(id)
+		}
+	}
 	p, ok := predIndex[pred]
 	if !ok {
 		return nil
@@ -455,13 +494,27 @@ func (s *Snapshot) FactsByYear(pred storage.Predicate, from, to int, fn func(id 
 	return s.yearScan(s.b.factYears[p], s.b.facts.ids, newKey(keyYear, 4).b(p), from, to, fn)
 }
 
-// SubjectsByValue calls fn with the subject and the fact of each active
-// literal fact pred = value (COUNTRY = "US"), by fact ID. A subject with two
-// such facts comes twice.
+// SubjectsByValue implements storage.Snapshot: the subject and the fact of
+// each active literal fact pred = value (COUNTRY = "US"), by fact ID. A
+// subject with two such facts comes twice.
 func (s *Snapshot) SubjectsByValue(pred storage.Predicate, value string, fn func(subject, fact uuid.UUID) error) error {
 	p, ok := predIndex[pred]
-	if !ok || strings.IndexByte(value, 0) >= 0 {
+	if !ok {
 		return nil
+	}
+	// The store scans the keys that start with pred 0x00 value 0x00: for a
+	// value with a 0x00 in it, those of the value before it whose fact ID
+	// starts with the rest.
+	value, idPrefix, cut := strings.Cut(value, "\x00")
+	if cut {
+		idPrefix += "\x00"
+		inner := fn
+		fn = func(subject, fact uuid.UUID) error {
+			if !strings.HasPrefix(string(fact[:]), idPrefix) {
+				return nil
+			}
+			return inner(subject, fact)
+		}
 	}
 	refs := s.b.values[p]
 	i := search(len(refs), func(i int) bool { return s.strs[refs[i].value] >= value })
@@ -481,11 +534,32 @@ func (s *Snapshot) SubjectsByValue(pred storage.Predicate, value string, fn func
 	})
 }
 
-// NameTerms calls fn for each term of the search index that starts with
-// prefix, by term, then ID: the folded form of every name, label and alias
-// of the entities not retracted, anchored by '^', and each from each word
-// after the first (see storage's nodeIndexKeys).
-func (s *Snapshot) NameTerms(prefix string, fn func(term string, id uuid.UUID) error) error {
+// NameTerms implements storage.Snapshot: each term of the search index
+// that starts with prefix, by term, then ID. The index holds, for every
+// entity not retracted, the folded form of each of its names, labels and
+// aliases: whole (a term of whole names), and from each word after the
+// first (a term of words; see storage's nodeIndexKeys). Internally a whole
+// name's term is marked by a leading '^', as in the store's keys, so that a
+// scan of words with the prefix "" (or "^") meets whole names too, as the
+// store's does; fn gets each term without its mark.
+func (s *Snapshot) NameTerms(prefix string, whole bool, fn func(term string, id uuid.UUID) error) error {
+	if whole {
+		prefix = "^" + prefix
+	}
+	// A prefix with a 0x00 in it reaches past the term, as the store's
+	// scan of the key prefix does: the terms before the 0x00, whose ID
+	// starts with the rest.
+	prefix, idPrefix, cut := strings.Cut(prefix, "\x00")
+	exact := prefix
+	call := func(term string, id uuid.UUID) error {
+		if cut && (term != exact || !strings.HasPrefix(string(id[:]), idPrefix)) {
+			return nil
+		}
+		if len(term) > 0 && term[0] == '^' {
+			term = term[1:]
+		}
+		return fn(term, id)
+	}
 	names := s.b.names
 	i := search(len(names), func(i int) bool { return s.b.term(names[i].pos) >= prefix })
 	j := i + search(len(names)-i, func(k int) bool { return !strings.HasPrefix(s.b.term(names[i+k].pos), prefix) })
@@ -501,8 +575,8 @@ func (s *Snapshot) NameTerms(prefix string, fn func(term string, id uuid.UUID) e
 			buf = append(buf, 0)
 			return append(buf, s.b.nodes.ids[names[i].iid][:]...)
 		},
-		base: func(i int) error { return fn(s.b.term(names[i].pos), s.b.nodes.ids[names[i].iid]) },
-		over: func(e entry) error { return fn(e.key[1:len(e.key)-17], lastID(e.key)) },
+		base: func(i int) error { return call(s.b.term(names[i].pos), s.b.nodes.ids[names[i].iid]) },
+		over: func(e entry) error { return call(e.key[1:len(e.key)-17], lastID(e.key)) },
 	})
 }
 
@@ -627,6 +701,22 @@ func (s *Snapshot) Facts(fn func(*storage.Fact) error) error {
 	})
 }
 
+// FactIDs implements storage.Snapshot: every fact's ID, by ID, without
+// decoding the facts.
+func (s *Snapshot) FactIDs(fn func(id uuid.UUID) error) error {
+	ids := s.b.facts.ids
+	prefix := string([]byte{keyFactID})
+	return s.run(scan{
+		seek:  prefix,
+		keep:  func(k string) bool { return hasPrefix(k, prefix) },
+		strip: 1,
+		n:     len(ids),
+		key:   func(i int, buf []byte) []byte { return append(buf, ids[i][:]...) },
+		base:  func(i int) error { return fn(ids[i]) },
+		over:  func(e entry) error { return fn(lastID(e.key)) },
+	})
+}
+
 func (s *Snapshot) eachFact(id uuid.UUID, iid uint32, fn func(*storage.Fact) error) error {
 	f, err := decodeFact(s.factRec(iid), id, s.strs, s)
 	if err != nil {
@@ -635,8 +725,8 @@ func (s *Snapshot) eachFact(id uuid.UUID, iid uint32, fn func(*storage.Fact) err
 	return fn(f)
 }
 
-// Texts calls fn with every source text, by source ID.
-func (s *Snapshot) Texts(fn func(id uuid.UUID, text string) error) error {
+// SourceTexts implements storage.Snapshot: every source text, by source ID.
+func (s *Snapshot) SourceTexts(fn func(id uuid.UUID, text string) error) error {
 	type text struct {
 		id   uuid.UUID
 		blob uint32
@@ -664,10 +754,7 @@ func (s *Snapshot) Texts(fn func(id uuid.UUID, text string) error) error {
 	slices.SortFunc(all, func(a, b text) int { return compareID(a.id, b.id) })
 	for _, t := range all {
 		if err := fn(t.id, s.blobs[t.blob]); err != nil {
-			if errors.Is(err, ErrStop) {
-				return nil
-			}
-			return err
+			return stopped(err)
 		}
 	}
 	return nil

@@ -24,6 +24,8 @@ type world struct {
 	texts   map[uuid.UUID]string
 	facts   map[uuid.UUID]*storage.Fact
 	saved   map[string]*storage.SavedQuery
+	revs    []*storage.Revision
+	seqs    map[uuid.UUID]int
 	// Every ID and slug ever used, in order of appearance, for picks and
 	// for probes (old slugs must stay unknown).
 	nodeIDs, factIDs, sources []uuid.UUID
@@ -39,7 +41,7 @@ var countries = []string{"US", "CN", "VN", "DE", "JP"}
 func newWorld(seed uint64, nodes, facts int) *world {
 	w := &world{rng: rand.New(rand.NewPCG(seed, 7)), now: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
 		nodes: map[uuid.UUID]*storage.Node{}, texts: map[uuid.UUID]string{}, facts: map[uuid.UUID]*storage.Fact{},
-		saved: map[string]*storage.SavedQuery{}}
+		saved: map[string]*storage.SavedQuery{}, seqs: map[uuid.UUID]int{}}
 	for range max(2, nodes/40) {
 		n := w.newNode(storage.KindSource)
 		w.put(n)
@@ -182,9 +184,9 @@ func cloneFact(f *storage.Fact) *storage.Fact {
 }
 
 // change makes a random change, applies it to the world, and returns it.
-func (w *world) change() Change {
+func (w *world) change() storage.Change {
 	w.version++
-	c := Change{Version: w.version}
+	c := storage.Change{Version: w.version}
 	putNode := func(n *storage.Node) { w.put(n); c.Nodes = append(c.Nodes, n) }
 	putFact := func(f *storage.Fact) { w.putFact(f); c.Facts = append(c.Facts, f) }
 	switch op := w.rng.IntN(100); {
@@ -209,8 +211,13 @@ func (w *world) change() Change {
 			f.Retraction = &storage.Retraction{By: "curator", At: w.tick(), Reason: "wrong"}
 		}
 		putFact(f)
-	case op < 64: // a rename: the name, labels and aliases move in the indexes
-		n := cloneNode(w.pickNode())
+	case op < 64: // a rename: the name, labels and aliases move in the indexes; a revision kept
+		old := w.pickNode()
+		n := cloneNode(old)
+		w.seqs[n.ID]++
+		r := &storage.Revision{Node: n.ID, Seq: w.seqs[n.ID], At: w.tick(), By: "editor", Previous: old}
+		w.revs = append(w.revs, r)
+		c.Revisions = append(c.Revisions, r)
 		n.Name = w.name()
 		w.decorate(n)
 		n.UpdatedAt = w.tick()
@@ -273,7 +280,7 @@ func (w *world) build(t testing.TB) *Model {
 		}
 	}
 	for id, text := range w.texts {
-		if err := b.Text(id, text); err != nil {
+		if err := b.Text(storage.SourceText{ID: id, Text: text}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -284,6 +291,11 @@ func (w *world) build(t testing.TB) *Model {
 	}
 	for _, q := range w.saved {
 		if err := b.Saved(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range w.revs {
+		if err := b.Revision(r); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -319,7 +331,7 @@ func (w *world) probe() probe {
 
 // fingerprint renders every answer of every read of s that p asks for, one
 // a line: two snapshots with the same fingerprint answer alike.
-func fingerprint(t testing.TB, s *Snapshot, p probe) string {
+func fingerprint(t testing.TB, s sizedSnapshot, p probe) string {
 	t.Helper()
 	var b strings.Builder
 	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
@@ -340,10 +352,15 @@ func fingerprint(t testing.TB, s *Snapshot, p probe) string {
 		line("node %s %s %s", id, js(n), errStr(err))
 		text, err := s.SourceText(id)
 		line("text %s %q %s", id, text, errStr(err))
+		for _, v := range append(slices.Clone(countries), "") {
+			has, err := s.HasValue(id, storage.PredCountry, v)
+			line("hasvalue %s %s %v %s", id, v, has, errStr(err))
+		}
+		must("Revisions", s.Revisions(id, func(r *storage.Revision) error { line("revision %s", js(r)); return nil }))
 		for _, dir := range []storage.Direction{storage.Out, storage.In} {
 			for _, pred := range []storage.Predicate{"", storage.PredSponsored, storage.PredCountry, storage.PredMentions, "NOPE"} {
-				must("Adjacent", s.Adjacent(id, dir, pred, func(e AdjEntry) error {
-					line("adj %s %v %s: %s %s %s %s", id, dir, pred, e.Fact, e.Predicate, e.Other, e.State)
+				must("Adjacent", s.Adjacent(id, dir, pred, func(e storage.AdjEntry) error {
+					line("adj %s %v %s: %s %s %d", id, dir, pred, e.Fact, e.Other, e.State)
 					return nil
 				}))
 			}
@@ -377,7 +394,12 @@ func fingerprint(t testing.TB, s *Snapshot, p probe) string {
 		}))
 	}
 	for _, prefix := range p.prefixes {
-		must("NameTerms", s.NameTerms(prefix, func(term string, id uuid.UUID) error { line("term %q %q %s", prefix, term, id); return nil }))
+		for _, whole := range []bool{false, true} {
+			must("NameTerms", s.NameTerms(prefix, whole, func(term string, id uuid.UUID) error {
+				line("term %q %v %q %s", prefix, whole, term, id)
+				return nil
+			}))
+		}
 	}
 	for _, name := range p.saved {
 		q, err := s.SavedQuery(name)
@@ -387,9 +409,18 @@ func fingerprint(t testing.TB, s *Snapshot, p probe) string {
 	z := s.Sizes()
 	line("sizes %d %d %d %d %v %v %v %v", z.Nodes, z.Facts, z.ActiveFacts, z.MaxSourceText, z.ByKind, z.ActiveByPredicate, z.CountryHolders, z.ActiveByYear)
 	must("Nodes", s.Nodes(func(n *storage.Node) error { line("export node %s", js(n)); return nil }))
-	must("Texts", s.Texts(func(id uuid.UUID, text string) error { line("export text %s %q", id, text); return nil }))
+	must("SourceTexts", s.SourceTexts(func(id uuid.UUID, text string) error { line("export text %s %q", id, text); return nil }))
 	must("Facts", s.Facts(func(f *storage.Fact) error { line("export fact %s", js(f)); return nil }))
+	must("FactIDs", s.FactIDs(func(id uuid.UUID) error { line("export fact ID %s", id); return nil }))
+	must("Revisions", s.Revisions(uuid.Nil, func(r *storage.Revision) error { line("export revision %s", js(r)); return nil }))
 	return b.String()
+}
+
+// sizedSnapshot is a snapshot that counts what it holds: a *Snapshot, a
+// *Draft.
+type sizedSnapshot interface {
+	storage.Snapshot
+	storage.Sizer
 }
 
 // sameAnswers fails the test at the first answer in which got and want

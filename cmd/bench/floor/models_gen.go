@@ -2,102 +2,39 @@
 
 package floor
 
-import (
-	"bytes"
-	"fmt"
-	"io"
-	"strconv"
-)
-
-type Entity interface {
-	IsEntity()
+type EntityFilter struct {
+	Kinds           []string `json:"kinds,omitempty"`
+	Country         *string  `json:"country,omitempty"`
+	OrgType         *string  `json:"orgType,omitempty"`
+	Series          *string  `json:"series,omitempty"`
+	YearFrom        *int     `json:"yearFrom,omitempty"`
+	YearTo          *int     `json:"yearTo,omitempty"`
+	SponsoredSeries *string  `json:"sponsoredSeries,omitempty"`
+	SponsoredEvent  *string  `json:"sponsoredEvent,omitempty"`
+	Tier            *string  `json:"tier,omitempty"`
+	SanctionedBy    *string  `json:"sanctionedBy,omitempty"`
+	ControlledBy    *string  `json:"controlledBy,omitempty"`
+	Status          *string  `json:"status,omitempty"`
+	Product         *string  `json:"product,omitempty"`
 }
 
-type Evidence struct {
-	Quote string  `json:"quote"`
-	Gloss *string `json:"gloss,omitempty"`
-}
-
-type Fact struct {
-	Tier     *SponsorTier `json:"tier,omitempty"`
-	TierSize *Quantity    `json:"tierSize,omitempty"`
-	Subject  Entity       `json:"subject"`
-	Evidence []*Evidence  `json:"evidence"`
-}
-
-type Organization struct {
-	Name string `json:"name"`
-}
-
-func (Organization) IsEntity() {}
-
-type Quantity struct {
-	Amount float64 `json:"amount"`
+type FactFilter struct {
+	Predicates       []string `json:"predicates,omitempty"`
+	Subject          *string  `json:"subject,omitempty"`
+	Object           *string  `json:"object,omitempty"`
+	YearFrom         *int     `json:"yearFrom,omitempty"`
+	YearTo           *int     `json:"yearTo,omitempty"`
+	Tier             *string  `json:"tier,omitempty"`
+	Negated          *bool    `json:"negated,omitempty"`
+	IncludeNegated   *bool    `json:"includeNegated,omitempty"`
+	IncludeRetracted *bool    `json:"includeRetracted,omitempty"`
+	Disputed         *bool    `json:"disputed,omitempty"`
+	SubjectCountry   *string  `json:"subjectCountry,omitempty"`
+	Series           *string  `json:"series,omitempty"`
+	SubjectKinds     []string `json:"subjectKinds,omitempty"`
+	ObjectKinds      []string `json:"objectKinds,omitempty"`
+	IncludeInferred  *bool    `json:"includeInferred,omitempty"`
 }
 
 type Query struct {
-}
-
-type SponsorshipYear struct {
-	Year         int     `json:"year"`
-	Sponsorships []*Fact `json:"sponsorships"`
-}
-
-type SponsorTier string
-
-const (
-	SponsorTierStrategicPartner    SponsorTier = "STRATEGIC_PARTNER"
-	SponsorTierElitePartner        SponsorTier = "ELITE_PARTNER"
-	SponsorTierGovernmentCoSponsor SponsorTier = "GOVERNMENT_CO_SPONSOR"
-	SponsorTierSponsor             SponsorTier = "SPONSOR"
-)
-
-var AllSponsorTier = []SponsorTier{
-	SponsorTierStrategicPartner,
-	SponsorTierElitePartner,
-	SponsorTierGovernmentCoSponsor,
-	SponsorTierSponsor,
-}
-
-func (e SponsorTier) IsValid() bool {
-	switch e {
-	case SponsorTierStrategicPartner, SponsorTierElitePartner, SponsorTierGovernmentCoSponsor, SponsorTierSponsor:
-		return true
-	}
-	return false
-}
-
-func (e SponsorTier) String() string {
-	return string(e)
-}
-
-func (e *SponsorTier) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = SponsorTier(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid SponsorTier", str)
-	}
-	return nil
-}
-
-func (e SponsorTier) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *SponsorTier) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e SponsorTier) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
 }
