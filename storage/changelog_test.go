@@ -427,3 +427,42 @@ func TestCommitCatchesUpWithAnotherWriter(t *testing.T) {
 	}
 	diffModel(t, g, "after catching up")
 }
+
+// TestChangesFromMemoryAndStore: a reader from far behind gets the log
+// from the store in batches, then the recent changes from memory, with no
+// gap and no duplicate where the two meet, whatever the batch bounds.
+func TestChangesFromMemoryAndStore(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			g := e.open(t, memKV(t), storage.Options{})
+			v0 := g.Version()
+			const n = 5000 // past the 4,096 kept in memory and many store batches
+			if err := g.Batch(func(w *storage.Writer) error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			for w := range 4 {
+				wg.Go(func() {
+					for i := range n / 4 {
+						if _, err := g.CreateNode(&storage.Node{Kind: storage.KindOrganization, Name: "Org " + string(rune('a'+w)) + uuid.NewString()[:6] + string(rune('0'+i%10))}, ""); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			for _, from := range []uint64{v0, v0 + 1, v0 + 255, v0 + 256, v0 + 900, g.Version() - 4096, g.Version() - 10, g.Version() - 1} {
+				cs := changes(t, g, from)
+				if uint64(len(cs)) != g.Version()-from {
+					t.Fatalf("from %d: %d changes, want %d", from, len(cs), g.Version()-from)
+				}
+				for i, c := range cs {
+					if c.Version != from+uint64(i)+1 {
+						t.Fatalf("from %d: change %d is version %d", from, i, c.Version)
+					}
+				}
+			}
+		})
+	}
+}

@@ -82,6 +82,10 @@ type changeLog struct {
 
 	head    atomic.Uint64
 	first   atomic.Uint64 // the oldest entry kept, 0 when none
+
+	// recent are the latest changes, in version order (changelog.go).
+	recentMu sync.RWMutex
+	recent   []*Change
 	changed atomic.Pointer[chan struct{}]
 
 	reqs    chan *commitReq
@@ -337,6 +341,9 @@ func (l *changeLog) tryBatch(batch []*commitReq) (done bool, err error) {
 		}
 	}
 	l.commits.Add(uint64(len(ok)))
+	for _, p := range ok {
+		l.remember(&p.rec.c)
+	}
 	l.moved(base + uint64(len(ok)))
 	for _, p := range ok {
 		p.r.answer(nil)
@@ -442,7 +449,11 @@ func (l *changeLog) catchUp() error {
 			if c.Reset {
 				return errReset
 			}
-			return model.Apply(*c)
+			if err := model.Apply(*c); err != nil {
+				return err
+			}
+			l.remember(c)
+			return nil
 		})
 	})
 	if errors.Is(err, errReset) {
@@ -685,6 +696,7 @@ func (l *changeLog) reset(above uint64) error {
 	if err != nil {
 		return fmt.Errorf("append the reset to the change log: %w", err)
 	}
+	l.remember(&Change{Version: v, At: l.now(), Reset: true})
 	if l.readModel() != nil {
 		return l.reload()
 	}
