@@ -80,13 +80,13 @@ type changeLog struct {
 	// committer around each batch (and by Import, which writes around it).
 	mu sync.Mutex
 
-	head    atomic.Uint64
-	first   atomic.Uint64 // the oldest entry kept, 0 when none
+	head  atomic.Uint64
+	first atomic.Uint64 // the oldest entry kept, 0 when none
 
 	// recent are the latest changes, in version order (changelog.go).
 	recentMu sync.RWMutex
 	recent   []*Change
-	changed atomic.Pointer[chan struct{}]
+	changed  atomic.Pointer[chan struct{}]
 
 	reqs    chan *commitReq
 	stop    chan struct{}
