@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -464,5 +465,28 @@ func TestChangesFromMemoryAndStore(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPanickingWriteFailsAlone: a write whose function panics (a bug) fails
+// with an error; the committer goes on, and the writes around it commit.
+func TestPanickingWriteFailsAlone(t *testing.T) {
+	g := engines[1].open(t, memKV(t), storage.Options{})
+	err := g.Batch(func(w *storage.Writer) error {
+		if _, err := w.PutNode(&storage.Node{ID: uuid.New(), Kind: storage.KindOrganization, Name: "Half written", Slug: "half-written"}, ""); err != nil {
+			return err
+		}
+		var n *storage.Node
+		_ = n.Name // nil dereference
+		return nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "panicked") {
+		t.Fatalf("a panicking write = %v, want its panic as an error", err)
+	}
+	if _, err := g.NodeBySlug("half-written"); errs.CodeOf(err) != errs.NotFound {
+		t.Fatalf("the panicking write left a record: %v", err)
+	}
+	if _, err := g.CreateNode(&storage.Node{Kind: storage.KindOrganization, Name: "After"}, ""); err != nil {
+		t.Fatalf("a write after the panic: %v", err)
 	}
 }

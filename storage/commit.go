@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -280,7 +281,7 @@ func (l *changeLog) tryBatch(batch []*commitReq) (done bool, err error) {
 		}
 		f := d.Fork()
 		rec := newChangeRec()
-		if err := r.fn(&modelWriter{Draft: f, rec: rec}); err != nil {
+		if err := runWrite(r.fn, &modelWriter{Draft: f, rec: rec}); err != nil {
 			r.answer(err)
 			continue
 		}
@@ -349,6 +350,17 @@ func (l *changeLog) tryBatch(batch []*commitReq) (done bool, err error) {
 		p.r.answer(nil)
 	}
 	return true, nil
+}
+
+// runWrite runs a write's function; a panic in it (a bug) fails that write
+// alone, as an error, instead of the committer and with it the server.
+func runWrite(fn func(w writer) error, w writer) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("write panicked: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return fn(w)
 }
 
 // persist stores the writes' changes and their log entries in one store
