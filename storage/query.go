@@ -1074,9 +1074,17 @@ func (g *Graph) SearchEntities(text string, kinds []Kind, limit int) ([]EntityHi
 	if err != nil {
 		return nil, err
 	}
-	out := make([]EntityHit, 0, len(hits))
+	out := make([]EntityHit, 0, min(len(hits), max(limit, 0)+16))
 	err = g.view(func(s Snapshot) error {
-		for _, h := range hits {
+		for i, h := range hits {
+			// The hits come by score, highest first, and an answer is ordered
+			// by score before anything else: once a score's hits are all read
+			// and limit entities found, no hit of a lower score can be among
+			// the first limit, so its entities are not read (at a million
+			// nodes a common word has tens of thousands of word-prefix hits).
+			if i > 0 && h.Score != hits[i-1].Score && len(out) >= limit {
+				break
+			}
 			n, err := s.Node(h.ID)
 			if errs.CodeOf(err) == errs.NotFound {
 				continue
