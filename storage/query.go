@@ -1074,7 +1074,7 @@ func (g *Graph) SearchEntities(text string, kinds []Kind, limit int) ([]EntityHi
 	if err != nil {
 		return nil, err
 	}
-	out := make([]EntityHit, 0, min(len(hits), max(limit, 0)+16))
+	out := make([]EntityHit, 0, min(len(hits), max(limit, 0)))
 	err = g.view(func(s Snapshot) error {
 		for i, h := range hits {
 			// The hits come by score, highest first, and an answer is ordered

@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -77,7 +78,7 @@ func TestSearchEntitiesReadsOnlyWhatItKeeps(t *testing.T) {
 	if len(all) != 63 {
 		t.Fatalf("%d hits, want 63: %v", len(all), names(all))
 	}
-	for _, limit := range []int{0, 1, 2, 3, 4, 10, 63, 64} {
+	for _, limit := range []int{0, 1, 2, 3, 4, 10, 63, 64, math.MaxInt} {
 		nodes.Store(0)
 		got, err := g.SearchEntities("thuong", nil, limit)
 		if err != nil {
