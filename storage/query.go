@@ -589,23 +589,29 @@ func contains(ids []uuid.UUID, id uuid.UUID) bool {
 }
 
 func sponsoredMatch(s Snapshot, org uuid.UUID, q EntityQuery) (bool, error) {
-	ids, err := adjacentIDs(s, AdjQuery{Node: org, Dir: Out, Predicate: PredSponsored})
+	entries, err := adjacentEntries(s, AdjQuery{Node: org, Dir: Out, Predicate: PredSponsored})
 	if err != nil {
 		return false, err
 	}
-	for _, fid := range ids {
-		f, err := s.Fact(fid)
-		if err != nil {
-			return false, err
+	for _, e := range entries {
+		// The adjacency holds the event (the fact's object): the fact itself
+		// is read only for its tier.
+		event := e.Other
+		if q.Tier != "" {
+			f, err := s.Fact(e.Fact)
+			if err != nil {
+				return false, err
+			}
+			if f.Tier != q.Tier {
+				continue
+			}
+			event = f.Object
 		}
-		if q.Tier != "" && f.Tier != q.Tier {
-			continue
-		}
-		if q.SponsoredEvent != uuid.Nil && f.Object == q.SponsoredEvent {
+		if q.SponsoredEvent != uuid.Nil && event == q.SponsoredEvent {
 			return true, nil
 		}
 		if q.SponsoredSeries != uuid.Nil {
-			series, err := otherEndsTx(s, f.Object, Out, PredEditionOf)
+			series, err := otherEndsTx(s, event, Out, PredEditionOf)
 			if err != nil {
 				return false, err
 			}

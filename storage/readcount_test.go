@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"policygraph/seed"
 	"policygraph/storage"
 	"policygraph/storage/memgraph"
 )
@@ -28,12 +29,60 @@ type countingSnapshot struct {
 	nodes *atomic.Int64
 }
 
+// facts counts the Fact reads of every countingSnapshot.
+var facts atomic.Int64
+
+func (s countingSnapshot) Fact(id uuid.UUID) (*storage.Fact, error) {
+	facts.Add(1)
+	return s.Snapshot.Fact(id)
+}
+
 func (s countingSnapshot) Node(id uuid.UUID) (*storage.Node, error) {
 	s.nodes.Add(1)
 	return s.Snapshot.Node(id)
 }
 
 func (s countingSnapshot) Sizes() storage.Sizes { return s.Snapshot.(storage.Sizer).Sizes() }
+
+// countingGraph is a graph on the read model whose snapshots count their
+// Node reads in nodes (and their Fact reads in facts).
+func countingGraph(t *testing.T, nodes *atomic.Int64) *storage.Graph {
+	return openTestGraph(t, storage.Options{Model: func(v uint64, records func(storage.RecordSink) error) (storage.ReadModel, error) {
+		m, err := memgraph.Load(v, records)
+		if err != nil {
+			return nil, err
+		}
+		return countingModel{m, nodes}, nil
+	}})
+}
+
+// TestSponsoredFilterReadsNoFact: the sponsoredSeries and sponsoredEvent
+// filters read each candidate's sponsorships from its adjacency, which holds
+// the event: no fact is read (but for a tier), where each sponsorship was
+// decoded before (the sanctioned-sponsors scenario).
+func TestSponsoredFilterReadsNoFact(t *testing.T) {
+	var nodes atomic.Int64
+	g := countingGraph(t, &nodes)
+	if _, err := seed.Load(g); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []storage.EntityQuery{
+		{Kinds: []storage.Kind{storage.KindOrganization}, SponsoredSeries: slugID(t, g, "waic")},
+		{Kinds: []storage.Kind{storage.KindOrganization}, SponsoredEvent: slugID(t, g, "waic-2023")},
+	} {
+		facts.Store(0)
+		ids, err := g.Entities(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ids) < 10 {
+			t.Fatalf("%d sponsors, want the seed's (10 or more)", len(ids))
+		}
+		if n := facts.Load(); n != 0 {
+			t.Errorf("%d facts read to filter %d sponsors", n, len(ids))
+		}
+	}
+}
 
 // TestSearchEntitiesReadsOnlyWhatItKeeps: search answers by score first, so
 // once the best-scored hits fill the limit it reads no entity of a lower
@@ -42,13 +91,7 @@ func (s countingSnapshot) Sizes() storage.Sizes { return s.Snapshot.(storage.Siz
 // search reading every hit gives (the same search with no limit, cut).
 func TestSearchEntitiesReadsOnlyWhatItKeeps(t *testing.T) {
 	var nodes atomic.Int64
-	g := openTestGraph(t, storage.Options{Model: func(v uint64, records func(storage.RecordSink) error) (storage.ReadModel, error) {
-		m, err := memgraph.Load(v, records)
-		if err != nil {
-			return nil, err
-		}
-		return countingModel{m, &nodes}, nil
-	}})
+	g := countingGraph(t, &nodes)
 	// 4 whole-name prefix matches (score 2), one retracted (not a hit); 60
 	// word-prefix hits (score 1).
 	var retract *storage.Node
