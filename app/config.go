@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -49,9 +50,13 @@ type Config struct {
 	limits        api.Limits
 	server        serverLimits
 	memory        memoryConfig
+	streams       streamConfig
 
 	// tracerProvider is what serve's startTracing made (nil: no tracing).
 	tracerProvider trace.TracerProvider
+	// stopping is done once serve begins to shut down (nil: never): the
+	// streams end then (api.StreamOptions.Stopping).
+	stopping context.Context
 }
 
 // ParseConfig reads the service's flags from args, each with its environment
@@ -132,6 +137,7 @@ func configFlags(c *Config, env *envDefaults, stderr io.Writer) (fs *flag.FlagSe
 	fs.Int64Var(&c.csvMaxBytes, "csv-max-bytes", env.int64("POLICYGRAPH_CSV_MAX_BYTES", 32<<20), "most bytes of a CSV table from /q/ (400 CSV_TOO_LARGE past it); 0: no limit (env POLICYGRAPH_CSV_MAX_BYTES)")
 	fs.Int64Var(&c.maxBody, "max-body", env.int64("POLICYGRAPH_MAX_BODY", api.DefaultMaxBodyBytes), "largest POST body in bytes (env POLICYGRAPH_MAX_BODY)")
 	limitFlags(fs, env, &c.limits, &c.server)
+	streamFlags(fs, env, &c.streams)
 	deriveMemory = memoryFlags(fs, env.getenv, &c.memory, &c.limits, &c.maxBody)
 	diskDone = diskFlags(fs, env.getenv, c)
 	return fs, cors, deriveMemory, diskDone
