@@ -86,9 +86,9 @@ var (
 
 // Start admits the stream r asks for, or answers 429 TOO_MANY_STREAMS with
 // Retry-After and returns false. An admitted stream's writes go through the
-// Stream it returns, whose Close the caller defers. Start clears the
-// connection's read deadline (the server's ReadTimeout would otherwise end
-// the request's context in the middle of the stream).
+// Stream it returns, whose Close the caller defers. (The server's
+// ReadTimeout does not cut a stream: net/http clears the read deadline once
+// a request without a body is read; WriteTimeout would, and Write replaces it.)
 func (s *Streams) Start(w http.ResponseWriter, r *http.Request) (*Stream, bool) {
 	client := clientOf(r)
 	s.mu.Lock()
@@ -105,9 +105,6 @@ func (s *Streams) Start(w http.ResponseWriter, r *http.Request) (*Stream, bool) 
 	s.mu.Unlock()
 
 	rc := http.NewResponseController(w)
-	// Not every writer reaches a connection (a test's recorder): the stream
-	// then works without deadlines.
-	_ = rc.SetReadDeadline(time.Time{})
 	ctx, cancel := context.WithCancelCause(r.Context())
 	st := &Stream{s: s, client: client, w: w, rc: rc, ctx: ctx, cancel: cancel, opened: time.Now()}
 	st.stopShutdown = context.AfterFunc(s.o.Stopping, func() { cancel(ErrShuttingDown) })
