@@ -127,7 +127,7 @@ func configFlags(c *Config, env *envDefaults, stderr io.Writer) (fs *flag.FlagSe
 	fs.BoolVar(&c.ide, "ide", env.bool("POLICYGRAPH_IDE", true), "serve the GraphQL IDE at / (env POLICYGRAPH_IDE)")
 	fs.BoolVar(&c.seed, "seed", env.bool("POLICYGRAPH_SEED", true), "seed an empty database from the article (env POLICYGRAPH_SEED)")
 	cors = fs.String("cors-origins", env.string("POLICYGRAPH_CORS_ORIGINS", ""), "comma-separated origins that browsers may call the API from, or *; none by default (env POLICYGRAPH_CORS_ORIGINS)")
-	fs.BoolVar(&c.gzip, "gzip", env.bool("POLICYGRAPH_GZIP", true), "gzip answers of /graphql and /q/ of 1 KiB or more to clients that accept it (env POLICYGRAPH_GZIP)")
+	fs.BoolVar(&c.gzip, "gzip", env.bool("POLICYGRAPH_GZIP", true), "gzip answers of /graphql and /q/ of 1 KiB or more, and the change stream /changes line by line, to clients that accept it (env POLICYGRAPH_GZIP)")
 	c.logLevel = env.logLevel("POLICYGRAPH_LOG_LEVEL", logLevel(slog.LevelInfo))
 	fs.Var(&c.logLevel, "log-level", "least severe log lines written: debug, info, warn or error (env POLICYGRAPH_LOG_LEVEL)")
 	fs.StringVar(&c.otlpEndpoint, "otlp-endpoint", env.string("POLICYGRAPH_OTLP_ENDPOINT", ""), "send OpenTelemetry traces over OTLP/HTTP to this collector URL (such as http://127.0.0.1:4318); none by default: no tracing (env POLICYGRAPH_OTLP_ENDPOINT)")

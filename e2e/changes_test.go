@@ -441,3 +441,15 @@ func TestChangesGzip(t *testing.T) {
 		t.Fatal("the seed's line has no records")
 	}
 }
+
+// TestChangesCORS: browsers on the -cors-origins may read the stream, as
+// they may call /graphql.
+func TestChangesCORS(t *testing.T) {
+	const origin = "https://newsroom.example"
+	s := testenv.Server(t, "-cors-origins", origin)
+	st := openChanges(t, s.URL, "", "Origin", origin)
+	if got := st.res.Header.Get("Access-Control-Allow-Origin"); got != origin {
+		t.Fatalf("Access-Control-Allow-Origin %q, want %q", got, origin)
+	}
+	st.next(t)
+}
