@@ -90,23 +90,13 @@ var (
 // ReadTimeout does not cut a stream: net/http clears the read deadline once
 // a request without a body is read; WriteTimeout would, and Write replaces it.)
 func (s *Streams) Start(w http.ResponseWriter, r *http.Request) (*Stream, bool) {
-	client := clientOf(r)
-	s.mu.Lock()
-	if s.o.MaxStreams > 0 && s.total >= s.o.MaxStreams || s.o.MaxStreamsPerClient > 0 && s.perKey[client] >= s.o.MaxStreamsPerClient {
-		s.mu.Unlock()
-		s.refused.Inc()
-		w.Header().Set("Retry-After", "1")
-		msg := fmt.Sprintf("too many streams are open, from this client (at most %d) or in all (at most %d): close one, or retry later", s.o.MaxStreamsPerClient, s.o.MaxStreams)
-		writeError(w, mediaJSON, errs.TooManyStreams, msg)
+	release, ok := s.Admit(clientOf(r))
+	if !ok {
+		s.Refuse(w)
 		return nil, false
 	}
-	s.total++
-	s.perKey[client]++
-	s.mu.Unlock()
-
-	rc := http.NewResponseController(w)
 	ctx, cancel := context.WithCancelCause(r.Context())
-	st := &Stream{s: s, client: client, w: w, rc: rc, ctx: ctx, cancel: cancel, opened: time.Now()}
+	st := &Stream{s: s, release: release, w: w, rc: http.NewResponseController(w), ctx: ctx, cancel: cancel, opened: time.Now()}
 	st.stopShutdown = context.AfterFunc(s.o.Stopping, func() { cancel(ErrShuttingDown) })
 	if s.o.Lifetime > 0 {
 		st.lifetime = time.AfterFunc(s.o.Lifetime, func() { cancel(ErrLifetime) })
@@ -114,17 +104,55 @@ func (s *Streams) Start(w http.ResponseWriter, r *http.Request) (*Stream, bool) 
 	return st, true
 }
 
+// Admit takes a slot for a stream of client (ClientAddress of its remote
+// address), or returns false past MaxStreams or MaxStreamsPerClient. release
+// gives the slot back; calling it twice is harmless. Start uses it; a
+// transport that hijacks its connection (WebSocket) can use it alone, with
+// Stopping and the lifetime of its own.
+func (s *Streams) Admit(client string) (release func(), ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.o.MaxStreams > 0 && s.total >= s.o.MaxStreams || s.o.MaxStreamsPerClient > 0 && s.perKey[client] >= s.o.MaxStreamsPerClient {
+		s.refused.Inc()
+		return nil, false
+	}
+	s.total++
+	s.perKey[client]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.total--
+			if s.perKey[client]--; s.perKey[client] <= 0 {
+				delete(s.perKey, client)
+			}
+		})
+	}, true
+}
+
+// Refuse answers a stream that Admit refused: 429 TOO_MANY_STREAMS, with
+// Retry-After.
+func (s *Streams) Refuse(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "1")
+	msg := fmt.Sprintf("too many streams are open, from this client (at most %d) or in all (at most %d): close one, or retry later", s.o.MaxStreamsPerClient, s.o.MaxStreams)
+	writeError(w, mediaJSON, errs.TooManyStreams, msg)
+}
+
+// Stopping is done once the server begins to shut down.
+func (s *Streams) Stopping() context.Context { return s.o.Stopping }
+
 // Stream is one admitted stream: its context, which ends when the client goes,
 // the server shuts down, or the lifetime passes; and its writer, which writes
 // each event with its own deadline and flushes it to the connection through
 // every wrapper (http.ResponseController), never keeping a copy. Write is safe
 // for concurrent use (a keep-alive beside the events).
 type Stream struct {
-	s      *Streams
-	client string
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	opened time.Time
+	s       *Streams
+	release func()
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	opened  time.Time
 
 	stopShutdown func() bool
 	lifetime     *time.Timer
@@ -242,11 +270,5 @@ func (st *Stream) Close() {
 		st.lifetime.Stop()
 	}
 	st.cancel(context.Canceled)
-	s := st.s
-	s.mu.Lock()
-	s.total--
-	if s.perKey[st.client]--; s.perKey[st.client] <= 0 {
-		delete(s.perKey, st.client)
-	}
-	s.mu.Unlock()
+	st.release()
 }

@@ -453,3 +453,34 @@ func TestChangesCORS(t *testing.T) {
 	}
 	st.next(t)
 }
+
+// TestChangesReset: a store loaded whole (import, restore) starts its log
+// with a reset line, which tells a consumer to read the graph again; the
+// writes after it follow as usual.
+func TestChangesReset(t *testing.T) {
+	var export strings.Builder
+	if err := testenv.Seeded(t).ExportJSONL(&export); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "d")
+	g := testenv.OpenDir(t, dir)
+	if _, err := g.Import(strings.NewReader(export.String())); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s := testenv.Start(t, "-data", dir, "-seed=false", "-sync=false")
+	id := createTopic(t, s.Client, "after the import")
+	lines := openChanges(t, s.URL, "since=0").rest(t)
+	if len(lines) != 4 {
+		t.Fatalf("%d lines: %v", len(lines), lines)
+	}
+	reset, write := lines[1], lines[2]
+	if !reset.Reset || !slices.Equal(reset.Kinds, []string{"reset"}) || len(reset.Entities) != 0 {
+		t.Fatalf("want a reset line, got %s", reset.Raw)
+	}
+	if write.Version != reset.Version+1 || !slices.Equal(write.Entities, []string{id}) {
+		t.Fatalf("after the reset at %d: %s", reset.Version, write.Raw)
+	}
+}
