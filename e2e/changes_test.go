@@ -362,11 +362,14 @@ func TestChangesPrivate(t *testing.T) {
 // heartbeats, and ends at -stream-lifetime with a line that says where to
 // resume.
 func TestChangesOutliveTimeouts(t *testing.T) {
-	s := startServer(t, "-write-timeout", "200ms", "-read-timeout", "200ms", "-stream-heartbeat", "50ms", "-stream-lifetime", "30s")
+	// Short timeouts, but not so short that a write's own request outlives
+	// them on a loaded machine: the stream outlives them four times over.
+	const timeout = 500 * time.Millisecond
+	s := startServer(t, "-write-timeout", timeout.String(), "-read-timeout", timeout.String(), "-stream-heartbeat", "50ms", "-stream-lifetime", "30s")
 	st := openChanges(t, s.URL, "follow=1")
 	st.next(t)
 	opened := time.Now()
-	for i := 0; time.Since(opened) < time.Second || i < 3; i++ {
+	for i := 0; time.Since(opened) < 4*timeout || i < 3; i++ {
 		time.Sleep(100 * time.Millisecond)
 		id := createTopic(t, s.Client, fmt.Sprintf("outlive %d", i))
 		if l := st.nextChange(t); !slices.Contains(l.Entities, id) {
