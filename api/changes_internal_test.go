@@ -84,7 +84,9 @@ func TestChangesFollowerFallsBehind(t *testing.T) {
 	if len(lines) != 3 {
 		t.Fatalf("want the header, one change and an error line; got:\n%s", w.body.String())
 	}
-	var last struct{ Error struct{ Code, Message string } }
+	var last struct {
+		Error struct{ Code, Message string }
+	}
 	if err := json.Unmarshal([]byte(lines[2]), &last); err != nil || last.Error.Code != "VERSION_GONE" || last.Error.Message == "" {
 		t.Fatalf("last line %s (%v), want an error VERSION_GONE", lines[2], err)
 	}
