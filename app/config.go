@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -49,9 +50,13 @@ type Config struct {
 	limits        api.Limits
 	server        serverLimits
 	memory        memoryConfig
+	streams       streamConfig
 
 	// tracerProvider is what serve's startTracing made (nil: no tracing).
 	tracerProvider trace.TracerProvider
+	// stopping is done once serve begins to shut down (nil: never): the
+	// streams end then (api.StreamOptions.Stopping).
+	stopping context.Context
 }
 
 // ParseConfig reads the service's flags from args, each with its environment
@@ -122,7 +127,7 @@ func configFlags(c *Config, env *envDefaults, stderr io.Writer) (fs *flag.FlagSe
 	fs.BoolVar(&c.ide, "ide", env.bool("POLICYGRAPH_IDE", true), "serve the GraphQL IDE at / (env POLICYGRAPH_IDE)")
 	fs.BoolVar(&c.seed, "seed", env.bool("POLICYGRAPH_SEED", true), "seed an empty database from the article (env POLICYGRAPH_SEED)")
 	cors = fs.String("cors-origins", env.string("POLICYGRAPH_CORS_ORIGINS", ""), "comma-separated origins that browsers may call the API from, or *; none by default (env POLICYGRAPH_CORS_ORIGINS)")
-	fs.BoolVar(&c.gzip, "gzip", env.bool("POLICYGRAPH_GZIP", true), "gzip answers of /graphql and /q/ of 1 KiB or more to clients that accept it (env POLICYGRAPH_GZIP)")
+	fs.BoolVar(&c.gzip, "gzip", env.bool("POLICYGRAPH_GZIP", true), "gzip answers of /graphql and /q/ of 1 KiB or more, and the change stream /changes line by line, to clients that accept it (env POLICYGRAPH_GZIP)")
 	c.logLevel = env.logLevel("POLICYGRAPH_LOG_LEVEL", logLevel(slog.LevelInfo))
 	fs.Var(&c.logLevel, "log-level", "least severe log lines written: debug, info, warn or error (env POLICYGRAPH_LOG_LEVEL)")
 	fs.StringVar(&c.otlpEndpoint, "otlp-endpoint", env.string("POLICYGRAPH_OTLP_ENDPOINT", ""), "send OpenTelemetry traces over OTLP/HTTP to this collector URL (such as http://127.0.0.1:4318); none by default: no tracing (env POLICYGRAPH_OTLP_ENDPOINT)")
@@ -132,6 +137,7 @@ func configFlags(c *Config, env *envDefaults, stderr io.Writer) (fs *flag.FlagSe
 	fs.Int64Var(&c.csvMaxBytes, "csv-max-bytes", env.int64("POLICYGRAPH_CSV_MAX_BYTES", 32<<20), "most bytes of a CSV table from /q/ (400 CSV_TOO_LARGE past it); 0: no limit (env POLICYGRAPH_CSV_MAX_BYTES)")
 	fs.Int64Var(&c.maxBody, "max-body", env.int64("POLICYGRAPH_MAX_BODY", api.DefaultMaxBodyBytes), "largest POST body in bytes (env POLICYGRAPH_MAX_BODY)")
 	limitFlags(fs, env, &c.limits, &c.server)
+	streamFlags(fs, env, &c.streams)
 	deriveMemory = memoryFlags(fs, env.getenv, &c.memory, &c.limits, &c.maxBody)
 	diskDone = diskFlags(fs, env.getenv, c)
 	return fs, cors, deriveMemory, diskDone

@@ -62,3 +62,8 @@ func (s *statusRecorder) WriteHeader(code int) {
 }
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Flush flushes what was written to the connection, through the writers
+// under it: a stream's each line (gzhttp and gqlgen's SSE transport assert
+// http.Flusher on the writer they are given, where Unwrap is not enough).
+func (s *statusRecorder) Flush() { _ = http.NewResponseController(s.ResponseWriter).Flush() }

@@ -53,6 +53,10 @@ func newRoutes(g *storage.Graph, cfg Config, log *slog.Logger) (http.Handler, *a
 	// again.
 	mux.Handle("/q/", compress(crossOrigin(auth.Authenticate(api.SavedQueryHandler(g, gql, api.SavedQueryOptions{
 		CSVMaxRows: cfg.csvMaxRows, CSVMaxBytes: cfg.csvMaxBytes, Timeout: cfg.limits.Timeout})))))
+	streams := api.NewStreams(api.StreamOptions{MaxStreams: cfg.streams.max, MaxStreamsPerClient: cfg.streams.perClient, Heartbeat: cfg.streams.heartbeat,
+		Lifetime: cfg.streams.lifetime, WriteTimeout: cfg.server.writeTimeout, Stopping: cfg.stopping, Registerer: reg})
+	// A stream, outside the request guard: streams bounds it (api/streams.go).
+	mux.Handle("GET /changes", crossOrigin(auth.Authenticate(api.ChangesHandler(g, streams, api.ChangesOptions{Gzip: cfg.gzip, Logger: log}))))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /admin/backup", backupHandler(g, auth, log))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

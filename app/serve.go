@@ -105,6 +105,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}()
 	cfg.tracerProvider = tp
+	// Shutdown waits for handlers and cancels none of their contexts: the
+	// streams watch stopping, and end when it is done.
+	stopping, stopStreams := context.WithCancel(context.Background())
+	defer stopStreams()
+	cfg.stopping = stopping
 	handler, auth := newRoutes(g, cfg, log)
 	stopReload := reloadOnHangup(ctx, cfg, auth, log)
 	defer stopReload()
@@ -118,6 +123,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
+	stopStreams()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.server.shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {

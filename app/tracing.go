@@ -95,7 +95,7 @@ func traceRequests(tp trace.TracerProvider, h http.Handler) http.Handler {
 // names do not grow with every saved query's name.
 func route(path string) string {
 	switch {
-	case path == "/graphql", path == "/explore", path == "/admin/backup":
+	case path == "/graphql", path == "/changes", path == "/explore", path == "/admin/backup":
 		return path
 	case strings.HasPrefix(path, "/q/"):
 		return "/q/{name}"

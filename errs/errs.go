@@ -43,6 +43,7 @@ const (
 	TooManyAuthFailures Code = "TOO_MANY_AUTH_FAILURES"
 	Internal            Code = "INTERNAL"
 	ServerBusy          Code = "SERVER_BUSY"
+	TooManyStreams      Code = "TOO_MANY_STREAMS"
 
 	// Requests refused for what they ask.
 	IntrospectionDisabled Code = "INTROSPECTION_DISABLED"
@@ -105,7 +106,7 @@ var table = map[Code]entry{
 	Conflict:         {409, "a write that lost to concurrent writes too often"},
 	Timeout:          {503, "a request that ran out of time; its work was stopped"},
 	DiskFull:         {507, "a write while the disk holding the store is nearly full"},
-	VersionGone:      {410, "changes asked for from a version older than the change log keeps (see -log-retention): read the graph again, then follow from its version"},
+	VersionGone:      {410, "changes asked for from a version older than the change log keeps (see -change-log-versions and -change-log-age), or from another store than the server holds: read the graph again, then follow from its version"},
 
 	Unauthenticated:     {401, "a write, a backup, or any request to a private server, without a curator's bearer token"},
 	WritesDisabled:      {403, "a write to a server started without a token that has the scope it needs"},
@@ -113,6 +114,7 @@ var table = map[Code]entry{
 	TooManyAuthFailures: {429, "a client address that failed at the token too often; retry after Retry-After"},
 	Internal:            {500, "anything else: logged in full, never detailed to the client"},
 	ServerBusy:          {503, "no admission slot came free in time; retry after Retry-After"},
+	TooManyStreams:      {429, "a stream (/changes) past the bound on open streams, from this client or in all (-max-streams-per-client, -max-streams); retry after Retry-After"},
 
 	IntrospectionDisabled: {400, "__schema or __type on a server without introspection"},
 	DepthLimit:            {400, "a query that nests fields deeper than the limit"},
