@@ -265,9 +265,14 @@ func (l *changeLog) changesAfter(after, to uint64) ([]*Change, error) {
 	}
 	var out []*Change
 	err := l.kv.View(func(tx Txn) error {
-		first, err := firstLogged(tx)
-		if err != nil {
-			return err
+		first := l.first.Load()
+		if first == 0 || first > after+1 {
+			// Not known, or past after: look (the key only: an entry can be
+			// large, the seed's is).
+			var err error
+			if first, err = firstLogged(tx); err != nil {
+				return err
+			}
 		}
 		if first == 0 || first > after+1 {
 			if c, ok, err := logEntry(tx, first); err != nil || !ok || !c.Reset {
