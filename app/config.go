@@ -47,11 +47,14 @@ type Config struct {
 	memTableSize  byteSize
 	minFreeDisk   byteSize
 	limits        api.Limits
+	subscriptions api.SubscriptionLimits
 	server        serverLimits
 	memory        memoryConfig
 
 	// tracerProvider is what serve's startTracing made (nil: no tracing).
 	tracerProvider trace.TracerProvider
+	// streams is what serve ends on shutdown (nil: newRoutes makes its own).
+	streams *api.Streams
 }
 
 // ParseConfig reads the service's flags from args, each with its environment
@@ -132,6 +135,7 @@ func configFlags(c *Config, env *envDefaults, stderr io.Writer) (fs *flag.FlagSe
 	fs.Int64Var(&c.csvMaxBytes, "csv-max-bytes", env.int64("POLICYGRAPH_CSV_MAX_BYTES", 32<<20), "most bytes of a CSV table from /q/ (400 CSV_TOO_LARGE past it); 0: no limit (env POLICYGRAPH_CSV_MAX_BYTES)")
 	fs.Int64Var(&c.maxBody, "max-body", env.int64("POLICYGRAPH_MAX_BODY", api.DefaultMaxBodyBytes), "largest POST body in bytes (env POLICYGRAPH_MAX_BODY)")
 	limitFlags(fs, env, &c.limits, &c.server)
+	subscriptionFlags(fs, env, &c.subscriptions)
 	deriveMemory = memoryFlags(fs, env.getenv, &c.memory, &c.limits, &c.maxBody)
 	diskDone = diskFlags(fs, env.getenv, c)
 	return fs, cors, deriveMemory, diskDone

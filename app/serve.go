@@ -105,6 +105,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}()
 	cfg.tracerProvider = tp
+	cfg.streams = api.NewStreams()
 	handler, auth := newRoutes(g, cfg, log)
 	stopReload := reloadOnHangup(ctx, cfg, auth, log)
 	defer stopReload()
@@ -120,6 +121,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.server.shutdownTimeout)
 	defer cancel()
+	// Shutdown waits for event streams forever and does not see WebSocket
+	// connections (hijacked): end them first, each with a proper close.
+	if err := cfg.streams.Close(shutdownCtx); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
