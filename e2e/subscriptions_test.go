@@ -502,3 +502,73 @@ func TestShutdownEndsStreams(t *testing.T) {
 		t.Fatalf("stop: %v", err)
 	}
 }
+
+// TestSavedQueryLive: a live saved query answers at once, then again only
+// when a write changes its answer: a write that leaves it as it was pushes
+// nothing. Over each transport.
+func TestSavedQueryLive(t *testing.T) {
+	srv := testenv.Start(t)
+	srv.Must(t, testenv.Token, `mutation($in: SaveQueryInput!) { saveQuery(input: $in) { name } }`, map[string]any{"in": map[string]any{
+		"name": "org-countries", "query": `query($slug: String!) { organization(slug: $slug) { facts(predicates: [COUNTRY]) { value } } }`}})
+	for _, sub := range subscribers {
+		t.Run(sub.name, func(t *testing.T) {
+			org := createOrg(t, srv.Client, "Live "+sub.name)
+			next := sub.open(t, t.Context(), srv.URL, `subscription($v: String) { savedQueryLive(name: "org-countries", variables: $v) { version answer } }`,
+				map[string]any{"v": `{"slug": "` + org + `"}`})
+			first := next()
+			eq(t, testenv.Value(first, "data.savedQueryLive.answer"), `{"data":{"organization":{"facts":[]}}}`)
+			createOrg(t, srv.Client, "Noise "+sub.name) // the answer stays: nothing is pushed
+			addCountry(t, srv.Client, org, "US")
+			second := next()
+			eq(t, testenv.Value(second, "data.savedQueryLive.answer"), `{"data":{"organization":{"facts":[{"value":"US"}]}}}`)
+			eq(t, testenv.Value(second, "data.savedQueryLive.version"), strconv.FormatUint(version(t, srv.Client), 10))
+		})
+	}
+	ev := subscribers[0].open(t, t.Context(), srv.URL, `subscription { savedQueryLive(name: "no-such-query") { answer } }`, nil)()
+	eq(t, testenv.Value(ev, "errors.0.extensions.code"), "NOT_FOUND")
+}
+
+// TestEntityChanged: an entity's subscriber gets its update with the
+// revision it made, and a fact about it, each with its version.
+func TestEntityChanged(t *testing.T) {
+	srv := testenv.Start(t)
+	org := createOrg(t, srv.Client, "Watched")
+	next := subscribers[1].open(t, t.Context(), srv.URL, `subscription($id: String!) {
+		entityChanged(id: $id) { version updated revision { name } entity { name } facts { change fact { value } } } }`, map[string]any{"id": org})
+	srv.Must(t, testenv.Token, `mutation($in: UpdateEntityInput!) { updateEntity(input: $in) { id } }`,
+		map[string]any{"in": map[string]any{"entity": org, "name": "Watched Inc."}})
+	ev := next()
+	eq(t, testenv.Value(ev, "data.entityChanged.updated"), true)
+	eq(t, testenv.Value(ev, "data.entityChanged.revision.name"), "Watched")
+	eq(t, testenv.Value(ev, "data.entityChanged.entity.name"), "Watched Inc.")
+	createOrg(t, srv.Client, "Not watched")
+	addCountry(t, srv.Client, org, "FR")
+	ev = next()
+	eq(t, testenv.Value(ev, "data.entityChanged.updated"), false)
+	eq(t, testenv.Value(ev, "data.entityChanged.facts.0.fact.value"), "FR")
+	eq(t, testenv.Value(ev, "data.entityChanged.version"), strconv.FormatUint(version(t, srv.Client), 10))
+}
+
+// TestStreamLifetimeAndIdle: a WebSocket connection that runs no
+// subscription is closed after the idle timeout, and an event stream ends
+// (complete) at its lifetime.
+func TestStreamLifetimeAndIdle(t *testing.T) {
+	srv := testenv.Start(t, "-subscription-idle-timeout", "50ms", "-subscription-lifetime", "300ms")
+	ctx := t.Context()
+	w, err := dialWS(ctx, srv.URL, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.read()
+	if code := websocket.CloseStatus(err); code != websocket.StatusNormalClosure {
+		t.Fatalf("idle WebSocket: %v (close %d), want a normal close", err, code)
+	}
+	s, err := subscribeSSE(ctx, srv.URL, "", `subscription { graphVersion { version } }`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.res.Body.Close()
+	if name, _, err := s.event(); name != "complete" {
+		t.Fatalf("event stream past its lifetime: %q %v, want complete", name, err)
+	}
+}
