@@ -12,7 +12,7 @@ import (
 // appears in the graph (the new edge, with its new end) and in the timeline
 // without a reload; its retraction takes it out of both.
 func TestExplorerLive(t *testing.T) {
-	srv := testenv.Start(t)
+	srv := startLive(t)
 	p := newExplorerPage(t, 120*time.Second)
 	p.open(srv.URL + "/explore")
 	p.poll("the explorer did not subscribe", `window.policygraphExplorer.live.connected === true`)

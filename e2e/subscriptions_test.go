@@ -227,6 +227,12 @@ var subscribers = []subscriber{
 	}},
 }
 
+// startLive starts the service in process on a store of its own.
+func startLive(t *testing.T, args ...string) *testenv.Process {
+	t.Helper()
+	return testenv.Start(t, append([]string{"-data", t.TempDir()}, args...)...)
+}
+
 // addCountry adds a COUNTRY fact about subject through the API and returns
 // its ID.
 func addCountry(t testing.TB, c *testenv.Client, subject, country string) string {
@@ -256,7 +262,7 @@ func version(t testing.TB, c *testenv.Client) uint64 {
 // one written about another entity before it; one resuming from a version
 // gets every version after it once, in order, then the live ones.
 func TestSubscriptionsDeliverWrites(t *testing.T) {
-	srv := testenv.Start(t)
+	srv := startLive(t)
 	for _, sub := range subscribers {
 		t.Run(sub.name, func(t *testing.T) {
 			ctx := t.Context()
@@ -301,7 +307,7 @@ func TestSubscriptionsDeliverWrites(t *testing.T) {
 // version ahead and a subscription too deep are refused with their codes,
 // over each transport.
 func TestSubscriptionErrors(t *testing.T) {
-	srv := testenv.Start(t, "-change-log-versions", "1", "-change-log-age", "1ns", "-max-depth", "4")
+	srv := startLive(t, "-change-log-versions", "1", "-change-log-age", "1ns", "-max-depth", "4")
 	for i := range 3 { // prune the log: each commit drops what is past retention
 		createOrg(t, srv.Client, fmt.Sprintf("Pruner %d", i))
 	}
@@ -338,7 +344,7 @@ func TestSubscriptionErrors(t *testing.T) {
 // in all, a subscription is refused with TOO_MANY_SUBSCRIPTIONS; one that
 // ends gives its slot back.
 func TestSubscriptionLimits(t *testing.T) {
-	srv := testenv.Start(t, "-max-subscriptions", "2", "-max-subscriptions-per-conn", "1")
+	srv := startLive(t, "-max-subscriptions", "2", "-max-subscriptions-per-conn", "1")
 	ctx := t.Context()
 	q := `subscription { graphVersion { version } }`
 	w, err := dialWS(ctx, srv.URL, nil, nil)
@@ -395,7 +401,7 @@ func TestSubscriptionLimits(t *testing.T) {
 // with the token subscribes; an event stream needs the header, as any
 // request does.
 func TestSubscriptionAuth(t *testing.T) {
-	srv := testenv.Start(t, "-private")
+	srv := startLive(t, "-private")
 	ctx := t.Context()
 	for _, tc := range []struct {
 		name    string
@@ -435,7 +441,7 @@ func TestSubscriptionAuth(t *testing.T) {
 // TestWebSocketOrigin: a page of an origin -cors-origins does not name
 // cannot open a WebSocket; one it names can, and so can the server's own.
 func TestWebSocketOrigin(t *testing.T) {
-	srv := testenv.Start(t, "-cors-origins", "https://dash.example.org")
+	srv := startLive(t, "-cors-origins", "https://dash.example.org")
 	ctx := t.Context()
 	host := strings.TrimPrefix(srv.URL, "http://")
 	for _, tc := range []struct {
@@ -469,7 +475,7 @@ func TestWebSocketOrigin(t *testing.T) {
 // gets a close frame with 1001 (going away) and an event stream ends with
 // its complete event; the server's stop does not wait out its timeout.
 func TestShutdownEndsStreams(t *testing.T) {
-	srv := testenv.Start(t)
+	srv := startLive(t)
 	ctx := t.Context()
 	w, err := dialWS(ctx, srv.URL, nil, nil)
 	if err != nil {
@@ -507,7 +513,7 @@ func TestShutdownEndsStreams(t *testing.T) {
 // when a write changes its answer: a write that leaves it as it was pushes
 // nothing. Over each transport.
 func TestSavedQueryLive(t *testing.T) {
-	srv := testenv.Start(t)
+	srv := startLive(t)
 	srv.Must(t, testenv.Token, `mutation($in: SaveQueryInput!) { saveQuery(input: $in) { name } }`, map[string]any{"in": map[string]any{
 		"name": "org-countries", "query": `query($slug: String!) { organization(slug: $slug) { facts(predicates: [COUNTRY]) { value } } }`}})
 	for _, sub := range subscribers {
@@ -531,7 +537,7 @@ func TestSavedQueryLive(t *testing.T) {
 // TestEntityChanged: an entity's subscriber gets its update with the
 // revision it made, and a fact about it, each with its version.
 func TestEntityChanged(t *testing.T) {
-	srv := testenv.Start(t)
+	srv := startLive(t)
 	org := createOrg(t, srv.Client, "Watched")
 	next := subscribers[1].open(t, t.Context(), srv.URL, `subscription($id: String!) {
 		entityChanged(id: $id) { version updated revision { name } entity { name } facts { change fact { value } } } }`, map[string]any{"id": org})
@@ -553,7 +559,7 @@ func TestEntityChanged(t *testing.T) {
 // subscription is closed after the idle timeout, and an event stream ends
 // (complete) at its lifetime.
 func TestStreamLifetimeAndIdle(t *testing.T) {
-	srv := testenv.Start(t, "-subscription-idle-timeout", "50ms", "-subscription-lifetime", "300ms")
+	srv := startLive(t, "-subscription-idle-timeout", "50ms", "-subscription-lifetime", "300ms")
 	ctx := t.Context()
 	w, err := dialWS(ctx, srv.URL, nil, nil)
 	if err != nil {
