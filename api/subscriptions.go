@@ -446,7 +446,9 @@ func queryRunner(h http.Handler) graph.QueryRunner {
 			return nil, false, fmt.Errorf("live query: %w", err)
 		}
 		r.Header.Set("Accept", mediaJSON)
-		r.RemoteAddr = "127.0.0.1:0"
+		// The live queries' runs are one client to admission: they take at
+		// most -max-in-flight-per-client slots, whatever their number.
+		r.RemoteAddr = "live-query:0"
 		w := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
 		h.ServeHTTP(w, r)
 		if err := ctx.Err(); err != nil {

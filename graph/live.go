@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"time"
 
 	"policygraph/errs"
 	"policygraph/graph/model"
@@ -22,6 +23,10 @@ type QueryRunner func(ctx context.Context, query string, variables map[string]an
 // SetQueryRunner gives the resolvers the way to run a saved query, which
 // savedQueryLive needs (the HTTP layer owns the transport).
 func (r *Resolver) SetQueryRunner(run QueryRunner) { r.runQuery = run }
+
+// liveRetry is how long a live query waits to run again after a run the
+// server refused for the moment.
+const liveRetry = time.Second
 
 // savedQueryLive answers the saved query name now, then again after each
 // change to the graph, pushing an answer only when it differs from the last
@@ -91,8 +96,15 @@ func (r *Resolver) savedQueryLive(ctx context.Context, name string, variables *s
 					return
 				}
 			}
+			// A run refused for the moment (SERVER_BUSY, TIMEOUT) is tried
+			// again shortly, not only after the next change.
+			var retry <-chan time.Time
+			if !ok {
+				retry = time.After(liveRetry)
+			}
 			select {
 			case <-moved:
+			case <-retry:
 			case <-ctx.Done():
 				return
 			}
