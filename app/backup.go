@@ -167,7 +167,11 @@ func checkCommand(args []string, getenv func(string) string, stdout, stderr io.W
 	if err := holdsStore(*data); err != nil {
 		return err
 	}
-	rep, err := badger.CheckDir(*data, slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	var loader storage.ModelLoader
+	if *model {
+		loader = memgraph.Load
+	}
+	rep, modelProblems, err := badger.CheckDirModel(*data, slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), loader, maxModelProblems)
 	if err != nil {
 		return fmt.Errorf("check: %w", err)
 	}
@@ -183,35 +187,19 @@ func checkCommand(args []string, getenv func(string) string, stdout, stderr io.W
 		return fmt.Errorf("check: %d problems in %s", len(rep.Problems), *data)
 	}
 	if *model {
-		return checkModel(*data, stdout, stderr)
+		for _, p := range modelProblems {
+			fmt.Fprintln(stdout, p)
+		}
+		fmt.Fprintf(stdout, "check -model: the read model built from the store against its indexes, and the change log: %d problems\n", len(modelProblems))
+		if len(modelProblems) > 0 {
+			return fmt.Errorf("check -model: %d problems in %s", len(modelProblems), *data)
+		}
 	}
 	return nil
 }
 
 // maxModelProblems bounds what check -model lists.
 const maxModelProblems = 100
-
-// checkModel is check -model: the read model built from the store answers
-// as the store's indexes do, and the change log's versions hold together.
-func checkModel(dir string, stdout, stderr io.Writer) error {
-	g, err := openExisting(dir, stderr)
-	if err != nil {
-		return err
-	}
-	defer g.Close()
-	problems, err := g.CheckModel(memgraph.Load, maxModelProblems)
-	if err != nil {
-		return fmt.Errorf("check -model: %w", err)
-	}
-	for _, p := range problems {
-		fmt.Fprintln(stdout, p)
-	}
-	fmt.Fprintf(stdout, "check -model: the read model at version %d against the store: %d problems\n", g.Version(), len(problems))
-	if len(problems) > 0 {
-		return fmt.Errorf("check -model: %d problems in %s", len(problems), dir)
-	}
-	return nil
-}
 
 // openExisting opens the graph in an existing data directory, refusing to create one.
 func openExisting(dir string, stderr io.Writer) (*storage.Graph, error) {

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"time"
 
 	"policygraph/errs"
@@ -214,6 +216,11 @@ func scanLog(tx Txn, after, to uint64, fn func(*Change) error) error {
 // reset entry comes as a Change with Reset set and no records: the graph was
 // loaded whole, and a consumer reads it again. after older than the log
 // keeps is an *errs.Error VERSION_GONE; above the head, INVALID_ARGUMENT.
+//
+// The changes are shared with every other reader: fn must not modify them.
+// The recent ones come from memory (recentChanges), older ones from the
+// store, read in batches with no transaction open while fn runs, so a slow
+// consumer holds nothing of the store's.
 func (g *Graph) Changes(ctx context.Context, after uint64, follow bool, fn func(*Change) error) error {
 	if head := g.cl.head.Load(); after > head {
 		return errs.Errorf(errs.InvalidArgument, "since", "version %d is ahead of the graph's, %d", after, head)
@@ -221,30 +228,19 @@ func (g *Graph) Changes(ctx context.Context, after uint64, follow bool, fn func(
 	for {
 		head := g.cl.head.Load()
 		next := g.cl.wait(head)
-		if after < head {
-			err := g.kv.View(func(tx Txn) error {
-				first, err := firstLogged(tx)
-				if err != nil {
-					return err
-				}
-				if first == 0 || first > after+1 {
-					if c, ok, err := logEntry(tx, first); err != nil || !ok || !c.Reset {
-						if err != nil {
-							return err
-						}
-						return errs.Errorf(errs.VersionGone, "since", "the change log keeps versions from %d on; version %d is older: read the graph again and follow from its version", first, after)
-					}
-				}
-				return scanLog(tx, after, head, func(c *Change) error {
-					if err := fn(c); err != nil {
-						return err
-					}
-					after = c.Version
-					return nil
-				})
-			})
+		for after < head {
+			batch, err := g.cl.changesAfter(after, head)
 			if err != nil {
 				return err
+			}
+			for _, c := range batch {
+				if err := fn(c); err != nil {
+					return err
+				}
+				after = c.Version
+			}
+			if err := ctx.Err(); err != nil {
+				return nil
 			}
 		}
 		if !follow {
@@ -256,6 +252,83 @@ func (g *Graph) Changes(ctx context.Context, after uint64, follow bool, fn func(
 		case <-next:
 		}
 	}
+}
+
+// changesBatch bounds the entries read from the store at once.
+const changesBatch = 256
+
+// changesAfter returns the next changes after version after, up to to:
+// from memory when it holds them, else a batch read from the store.
+func (l *changeLog) changesAfter(after, to uint64) ([]*Change, error) {
+	if cs := l.recentAfter(after, to); cs != nil {
+		return cs, nil
+	}
+	var out []*Change
+	err := l.kv.View(func(tx Txn) error {
+		first, err := firstLogged(tx)
+		if err != nil {
+			return err
+		}
+		if first == 0 || first > after+1 {
+			if c, ok, err := logEntry(tx, first); err != nil || !ok || !c.Reset {
+				if err != nil {
+					return err
+				}
+				return errs.Errorf(errs.VersionGone, "since", "the change log keeps versions from %d on; version %d is older: read the graph again and follow from its version", first, after)
+			}
+		}
+		return scanLog(tx, after, to, func(c *Change) error {
+			out = append(out, c)
+			if len(out) == changesBatch {
+				return ErrStop
+			}
+			return nil
+		})
+	})
+	if err == nil && len(out) == 0 {
+		err = fmt.Errorf("change log: no entry after version %d up to %d", after, to)
+	}
+	return out, err
+}
+
+// recentKept is how many of the latest changes the log keeps in memory for
+// its readers (a thousand subscribers following the head read each change
+// once from memory, not from the store each).
+const recentKept = 4096
+
+// remember keeps a committed change in memory for Changes.
+func (l *changeLog) remember(c *Change) {
+	l.recentMu.Lock()
+	defer l.recentMu.Unlock()
+	if n := len(l.recent); n > 0 && c.Version != l.recent[n-1].Version+1 && !c.Reset {
+		// Not the next: memory must hold a run without gaps, so start again
+		// (the store holds what came between).
+		l.recent = l.recent[:0]
+	}
+	if len(l.recent) == recentKept {
+		l.recent = append(l.recent[:0:0], l.recent[recentKept/2:]...)
+	}
+	l.recent = append(l.recent, c)
+}
+
+// recentAfter returns the changes after version after, up to to, when
+// memory holds them all from after+1 on; nil otherwise.
+func (l *changeLog) recentAfter(after, to uint64) []*Change {
+	if f := l.first.Load(); f > after+1 {
+		return nil // pruned from the store: the reader is told so there
+	}
+	l.recentMu.RLock()
+	defer l.recentMu.RUnlock()
+	r := l.recent
+	if len(r) == 0 || r[0].Version > after+1 {
+		return nil
+	}
+	i := sort.Search(len(r), func(i int) bool { return r[i].Version > after })
+	j := sort.Search(len(r), func(i int) bool { return r[i].Version > to })
+	if i >= j {
+		return nil
+	}
+	return slices.Clone(r[i:j])
 }
 
 // logEntry reads the entry of version v.

@@ -12,7 +12,13 @@ import (
 // another (a reset entry may skip), and the last is the head. It returns up
 // to max problems (none: they agree). It is `check -model`.
 func (g *Graph) CheckModel(loader ModelLoader, max int) (problems []string, err error) {
-	err = g.kv.View(func(tx Txn) error {
+	return CheckModelKV(g.kv, loader, max)
+}
+
+// CheckModelKV is Graph.CheckModel on a store opened read-only (check's
+// private copy), where no Graph can be opened.
+func CheckModelKV(kv KV, loader ModelLoader, max int) (problems []string, err error) {
+	err = kv.View(func(tx Txn) error {
 		head, _, err := readHead(tx)
 		if err != nil {
 			return err

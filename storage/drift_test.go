@@ -1,6 +1,7 @@
 package storage_test
 
 import (
+	"encoding/binary"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -95,5 +96,49 @@ func TestLogReplaysToTheSameModel(t *testing.T) {
 	}
 	if len(diffs) > 0 {
 		t.Fatalf("the replayed model differs from the loaded one:\n%s", strings.Join(diffs, "\n"))
+	}
+}
+
+// dropFirstFact is a RecordSink that loses the first fact it is given.
+type dropFirstFact struct {
+	storage.RecordSink
+	dropped bool
+}
+
+func (d *dropFirstFact) Fact(f *storage.Fact) error {
+	if !d.dropped {
+		d.dropped = true
+		return nil
+	}
+	return d.RecordSink.Fact(f)
+}
+
+// TestCheckModelFindsADifference: CheckModel (check -model) reports a
+// model that lacks a record, and a log with a missing version: the checks
+// the drift tests rely on can fail.
+func TestCheckModelFindsADifference(t *testing.T) {
+	g := seededGraph(t)
+	lossy := func(v uint64, records func(storage.RecordSink) error) (storage.ReadModel, error) {
+		return memgraph.Load(v, func(sink storage.RecordSink) error { return records(&dropFirstFact{RecordSink: sink}) })
+	}
+	problems, err := g.CheckModel(lossy, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(problems) == 0 || !strings.Contains(problems[0], "is missing") {
+		t.Fatalf("a model without a fact: problems %q", problems)
+	}
+	v := g.Version()
+	if err := g.KV().Update(func(tx storage.Txn) error {
+		return tx.Delete(binary.BigEndian.AppendUint64([]byte{'L'}, v-1))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	problems, err = g.CheckModel(memgraph.Load, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(problems) != 1 || !strings.Contains(problems[0], "missing") {
+		t.Fatalf("a log with a version deleted: problems %q", problems)
 	}
 }

@@ -35,18 +35,11 @@ func init() {
 
 // newGraph opens a graph on a fresh in-memory Badger, with the read model
 // (as a server runs it), closed when the test ends. Its clock starts at
-// clockStart and advances one second per reading. newStoreGraph is the same
-// without the read model.
+// clockStart and advances one second per reading. (engines, in
+// changelog_test.go, opens one either way.)
 func newGraph(t testing.TB) *storage.Graph {
 	t.Helper()
 	return openTestGraph(t, storage.Options{Model: memgraph.Load})
-}
-
-// newStoreGraph is newGraph reading the store's transactions: for what is
-// the store's own (its record cache, its conflicts, its counts).
-func newStoreGraph(t testing.TB) *storage.Graph {
-	t.Helper()
-	return openTestGraph(t, storage.Options{})
 }
 
 func openTestGraph(t testing.TB, o storage.Options) *storage.Graph {

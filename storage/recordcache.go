@@ -168,6 +168,7 @@ func (g *Graph) update(fn func(w writer) error) error {
 	defer g.cl.mu.Unlock()
 	var last *countDelta
 	var committed uint64
+	var change *Change
 	hooked := false
 	err := g.kv.Update(func(tx Txn) error {
 		d := &countDelta{groups: map[countGroup]int{}}
@@ -188,12 +189,13 @@ func (g *Graph) update(fn func(w writer) error) error {
 			if err := g.cl.prune(tx, head+1); err != nil {
 				return err
 			}
-			committed = head + 1
+			committed, change = head+1, &rec.c
 		}
 		oc, ok := tx.(CommitNotifier)
 		hooked = ok && oc.OnCommit(func() {
 			g.counts.apply(d)
 			if committed != 0 {
+				g.cl.remember(change)
 				g.cl.moved(committed)
 			}
 		})
@@ -202,6 +204,7 @@ func (g *Graph) update(fn func(w writer) error) error {
 	if err == nil && !hooked {
 		g.counts.apply(last) // a store without commit hooks: just after
 		if committed != 0 {
+			g.cl.remember(change)
 			g.cl.moved(committed)
 		}
 	}

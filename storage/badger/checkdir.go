@@ -30,48 +30,61 @@ import (
 // damaged the records are not checked (Badger would serve garbage or panic
 // on it): the report then holds the file problems only, and says so.
 func CheckDir(dir string, log *slog.Logger) (*storage.CheckReport, error) {
+	rep, _, err := CheckDirModel(dir, log, nil, 0)
+	return rep, err
+}
+
+// CheckDirModel is CheckDir, and then, with a model loader, on the same
+// private copy, storage.CheckModelKV: the read model a server would build
+// from the store, against the store's indexes, and the change log's
+// versions (check -model). It returns up to max such problems.
+func CheckDirModel(dir string, log *slog.Logger, model storage.ModelLoader, max int) (*storage.CheckReport, []string, error) {
 	d, err := os.Open(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer d.Close()
 	// A server holds an exclusive lock on the directory; this shared one
 	// refuses a running server's store, and keeps one from starting meanwhile.
 	if err := syscall.Flock(int(d.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
-		return nil, fmt.Errorf("%s is in use (a server runs on it?): check a stopped store, or back up the running one and check the restored backup", dir)
+		return nil, nil, fmt.Errorf("%s is in use (a server runs on it?): check a stopped store, or back up the running one and check the restored backup", dir)
 	}
 	files, err := VerifyFiles(dir, true)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rep := &storage.CheckReport{}
 	for _, p := range files {
 		if strings.HasSuffix(p.File, ".sst") || p.File == "MANIFEST" {
 			rep.Problems = files
 			rep.Skipped = "the records were not checked: the store's tables are damaged"
-			return rep, nil
+			return rep, nil, nil
 		}
 	}
 	cp, err := privateCopy(dir)
 	if err != nil {
-		return nil, fmt.Errorf("copy the store to check it: %w", err)
+		return nil, nil, fmt.Errorf("copy the store to check it: %w", err)
 	}
 	defer os.RemoveAll(cp)
 	opts := badgerdb.DefaultOptions(cp).WithReadOnly(true).WithLogger(badgerLogger{log}).WithVerifyValueChecksum(true).
 		WithChecksumVerificationMode(options.OnBlockRead)
 	db, err := openBadgerDB(opts, false)
 	if err != nil {
-		return nil, fmt.Errorf("open a copy of the store: %w", err)
+		return nil, nil, fmt.Errorf("open a copy of the store: %w", err)
 	}
 	b := &KV{DB: db}
 	b.version.Store(db.MaxVersion())
 	defer b.Close()
 	rep, err = storage.CheckKV(b)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rep.Problems = append(files, rep.Problems...)
-	return rep, nil
+	if model == nil || !rep.OK() {
+		return rep, nil, nil
+	}
+	problems, err := storage.CheckModelKV(b, model, max)
+	return rep, problems, err
 }
 
 // privateCopy copies the store in dir into a new directory beside it (where
