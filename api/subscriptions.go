@@ -203,7 +203,13 @@ func subscriptions(srv *handler.Server, g *storage.Graph, o Options, lim Subscri
 				ctx, cancel = context.WithTimeout(ctx, limits.Timeout)
 			}
 		}
-		stopOnClose := context.AfterFunc(streams.done, cancel)
+		// Close ends an event stream's operation; a WebSocket's end with its
+		// connection, whose close frame (1001) must be the last thing sent,
+		// not preceded by a complete message.
+		stopOnClose := func() bool { return true }
+		if st.conn == nil {
+			stopOnClose = context.AfterFunc(streams.done, cancel)
+		}
 		// The slot is free once the operation's last answer is out (before
 		// the transport says complete), or its context ends.
 		release := sync.OnceFunc(func() {
