@@ -66,7 +66,9 @@ func TestSubscriptionFanOut(t *testing.T) {
 				}
 				first := true
 				defer w.c.CloseNow()
-				w.subscribe(t, "1", `subscription { graphVersion { version } }`, nil)
+				// From base: a subscription that starts after the warm-up
+				// write still gets it.
+				w.subscribe(t, "1", `subscription($v: String) { graphVersion(since: $v) { version } }`, map[string]any{"v": strconv.FormatUint(base, 10)})
 				ready.Done()
 				for {
 					m, err := w.read()
