@@ -578,3 +578,25 @@ func TestStreamLifetimeAndIdle(t *testing.T) {
 		t.Fatalf("event stream past its lifetime: %q %v, want complete", name, err)
 	}
 }
+
+// TestSubscriptionEventsReadFresh: each event is answered from the graph as
+// it stands when it is sent, not from what an earlier event of the same
+// subscription read (an operation's loaders remember what they loaded).
+func TestSubscriptionEventsReadFresh(t *testing.T) {
+	srv := startLive(t)
+	org := createOrg(t, srv.Client, "Fresh")
+	for _, sub := range subscribers {
+		t.Run(sub.name, func(t *testing.T) {
+			srv.Must(t, testenv.Token, `mutation($in: UpdateEntityInput!) { updateEntity(input: $in) { id } }`,
+				map[string]any{"in": map[string]any{"entity": org, "name": "Fresh " + sub.name}})
+			next := sub.open(t, t.Context(), srv.URL, `subscription($s: String) { factChanged(filter: {subject: $s}) { fact { subject { name } } } }`,
+				map[string]any{"s": org})
+			addCountry(t, srv.Client, org, "DE")
+			eq(t, testenv.Value(next(), "data.factChanged.fact.subject.name"), "Fresh "+sub.name)
+			srv.Must(t, testenv.Token, `mutation($in: UpdateEntityInput!) { updateEntity(input: $in) { id } }`,
+				map[string]any{"in": map[string]any{"entity": org, "name": "Renamed " + sub.name}})
+			addCountry(t, srv.Client, org, "AT")
+			eq(t, testenv.Value(next(), "data.factChanged.fact.subject.name"), "Renamed "+sub.name)
+		})
+	}
+}
