@@ -274,8 +274,10 @@ func (a *Auth) Authenticate(next http.Handler) http.Handler {
 			RefuseThrottled(w, retry)
 			return
 		}
-		if a.private && !c.Can(ScopeRead) {
-			// Every curator can read: c is nil.
+		if a.private && !c.Can(ScopeRead) && !(isWebSocket(r) && r.Header.Get("Authorization") == "") {
+			// Every curator can read: c is nil. A browser cannot set the
+			// header on a WebSocket: its token comes in connection_init,
+			// which the transport checks (initConnection).
 			writeError(w, mediaJSON, errs.Unauthenticated, "this server is private: reads need the header Authorization: Bearer <token>")
 			return
 		}
@@ -291,6 +293,11 @@ func (a *Auth) Authenticate(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// isWebSocket reports whether r asks for a WebSocket upgrade.
+func isWebSocket(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }
 
 // Require answers r unless it carries the token of a curator with scope s:

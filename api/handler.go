@@ -63,6 +63,15 @@ type Options struct {
 	// TracerProvider, when not nil, traces each GraphQL operation in a span of
 	// its own (see operationTracer); nil traces nothing, at no cost.
 	TracerProvider trace.TracerProvider
+	// Subscriptions bound the streams (WebSocket and server-sent events);
+	// nil means DefaultSubscriptionLimits.
+	Subscriptions *SubscriptionLimits
+	// LiveConns, when not nil, tracks the subscription streams so that the
+	// server can end them on shutdown (LiveConns.Close).
+	LiveConns *LiveConns
+	// AllowedOrigins are the origins (-cors-origins; "*" for any) whose pages
+	// may open a WebSocket; the server's own origin always may.
+	AllowedOrigins []string
 }
 
 // DefaultMaxBodyBytes is the default bound on a POST body.
@@ -106,6 +115,11 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 		srv.Use(newOperationTracer(o.TracerProvider)) // first: its span holds the others' work
 	}
 	limits.apply(srv)
+	subLimits := DefaultSubscriptionLimits()
+	if o.Subscriptions != nil {
+		subLimits = *o.Subscriptions
+	}
+	withStreams := subscriptions(srv, g, o, subLimits, limits, log)
 	srv.AddTransport(transport.Options{})
 	refusalBytes := orDefault(o.RefusalCacheBytes, DefaultRefusalCacheBytes)
 	pin := func(ctx context.Context) (context.Context, uint64) {
@@ -168,7 +182,9 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 		log.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(p), "path", graphql.GetPath(ctx).String(), "stack", string(debug.Stack()))
 		return &gqlerror.Error{Message: "internal error", Extensions: map[string]any{"code": string(errs.Internal)}}
 	})
-	return limits.Guard(srv, log)
+	h := withStreams(limits.Guard(srv, log))
+	res.SetQueryRunner(queryRunner(h))
+	return h
 }
 
 // adminMutations are the mutations that need the admin scope; every other

@@ -48,6 +48,7 @@ type Config struct {
 	memTableSize  byteSize
 	minFreeDisk   byteSize
 	limits        api.Limits
+	subscriptions api.SubscriptionLimits
 	server        serverLimits
 	memory        memoryConfig
 	streams       streamConfig
@@ -57,6 +58,8 @@ type Config struct {
 	// stopping is done once serve begins to shut down (nil: never): the
 	// streams end then (api.StreamOptions.Stopping).
 	stopping context.Context
+	// liveConns is what serve ends on shutdown (nil: newRoutes makes its own).
+	liveConns *api.LiveConns
 }
 
 // ParseConfig reads the service's flags from args, each with its environment
@@ -138,6 +141,7 @@ func configFlags(c *Config, env *envDefaults, stderr io.Writer) (fs *flag.FlagSe
 	fs.Int64Var(&c.maxBody, "max-body", env.int64("POLICYGRAPH_MAX_BODY", api.DefaultMaxBodyBytes), "largest POST body in bytes (env POLICYGRAPH_MAX_BODY)")
 	limitFlags(fs, env, &c.limits, &c.server)
 	streamFlags(fs, env, &c.streams)
+	subscriptionFlags(fs, env, &c.subscriptions)
 	deriveMemory = memoryFlags(fs, env.getenv, &c.memory, &c.limits, &c.maxBody)
 	diskDone = diskFlags(fs, env.getenv, c)
 	return fs, cors, deriveMemory, diskDone

@@ -30,3 +30,16 @@ func limitFlags(fs *flag.FlagSet, env *envDefaults, l *api.Limits, s *serverLimi
 	fs.DurationVar(&s.idleTimeout, "idle-timeout", envDur("POLICYGRAPH_IDLE_TIMEOUT", 120*time.Second), "how long an idle keep-alive connection stays open (env POLICYGRAPH_IDLE_TIMEOUT)")
 	fs.DurationVar(&s.shutdownTimeout, "shutdown-timeout", envDur("POLICYGRAPH_SHUTDOWN_TIMEOUT", 10*time.Second), "how long a shutdown waits for requests in flight (env POLICYGRAPH_SHUTDOWN_TIMEOUT)")
 }
+
+// subscriptionFlags defines the flags of the subscriptions' limits (see
+// api.SubscriptionLimits), each with an environment fallback.
+func subscriptionFlags(fs *flag.FlagSet, env *envDefaults, l *api.SubscriptionLimits) {
+	envInt, envDur := env.int, env.duration
+	d := api.DefaultSubscriptionLimits()
+	l.WriteTimeout = d.WriteTimeout
+	fs.IntVar(&l.Max, "max-subscriptions", envInt("POLICYGRAPH_MAX_SUBSCRIPTIONS", d.Max), "most subscriptions running at once over WebSocket and server-sent events, in all (TOO_MANY_SUBSCRIPTIONS past it); 0: no limit (env POLICYGRAPH_MAX_SUBSCRIPTIONS)")
+	fs.IntVar(&l.MaxPerConn, "max-subscriptions-per-conn", envInt("POLICYGRAPH_MAX_SUBSCRIPTIONS_PER_CONN", d.MaxPerConn), "most subscriptions running at once over one WebSocket connection; 0: no limit (env POLICYGRAPH_MAX_SUBSCRIPTIONS_PER_CONN)")
+	fs.DurationVar(&l.Idle, "subscription-idle-timeout", envDur("POLICYGRAPH_SUBSCRIPTION_IDLE_TIMEOUT", d.Idle), "close a WebSocket connection that has run no subscription for this long; 0: never (env POLICYGRAPH_SUBSCRIPTION_IDLE_TIMEOUT)")
+	fs.DurationVar(&l.Lifetime, "subscription-lifetime", envDur("POLICYGRAPH_SUBSCRIPTION_LIFETIME", d.Lifetime), "end a WebSocket connection or an event stream this long after it began (the client resumes with since:); 0: never (env POLICYGRAPH_SUBSCRIPTION_LIFETIME)")
+	fs.DurationVar(&l.PingInterval, "subscription-ping-interval", envDur("POLICYGRAPH_SUBSCRIPTION_PING_INTERVAL", d.PingInterval), "ping WebSocket clients (and keep event streams alive) this often; a client silent for two intervals is cut off (env POLICYGRAPH_SUBSCRIPTION_PING_INTERVAL)")
+}

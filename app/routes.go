@@ -39,7 +39,8 @@ func newRoutes(g *storage.Graph, cfg Config, log *slog.Logger) (http.Handler, *a
 	graphQL := api.NewHandler(g, api.Options{Auth: auth, Introspection: cfg.introspection, Logger: log,
 		MaxBodyBytes: cfg.maxBody, CacheSize: cfg.cacheSize, CacheControl: cfg.cacheControl, Metrics: metrics, Limits: &cfg.limits,
 		CacheBytes: orNone(cfg.memory.responseCache), QueryCacheBytes: orNone(cfg.memory.queryCache), APQCacheBytes: orNone(cfg.memory.apqCache),
-		RefusalCacheBytes: orNone(cfg.memory.refusalCache), TracerProvider: cfg.tracerProvider})
+		RefusalCacheBytes: orNone(cfg.memory.refusalCache), TracerProvider: cfg.tracerProvider,
+		Subscriptions: &cfg.subscriptions, LiveConns: cfg.liveConns, AllowedOrigins: cfg.corsOrigins})
 	gql := auth.Authenticate(graphQL)
 	crossOrigin := allowOrigins(cfg.corsOrigins)
 	compress := func(h http.Handler) http.Handler { return h }

@@ -106,10 +106,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}()
 	cfg.tracerProvider = tp
 	// Shutdown waits for handlers and cancels none of their contexts: the
-	// streams watch stopping, and end when it is done.
+	// streams (/changes) watch stopping, and end when it is done.
 	stopping, stopStreams := context.WithCancel(context.Background())
 	defer stopStreams()
 	cfg.stopping = stopping
+	cfg.liveConns = api.NewLiveConns()
 	handler, auth := newRoutes(g, cfg, log)
 	stopReload := reloadOnHangup(ctx, cfg, auth, log)
 	defer stopReload()
@@ -126,6 +127,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	stopStreams()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.server.shutdownTimeout)
 	defer cancel()
+	// Shutdown waits for event streams forever and does not see WebSocket
+	// connections (hijacked): end them first, each with a proper close.
+	if err := cfg.liveConns.Close(shutdownCtx); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

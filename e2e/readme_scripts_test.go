@@ -104,6 +104,14 @@ func TestReadmeDashboard(t *testing.T) {
 			t.Errorf("chart labels %q lack %q", labels, want)
 		}
 	}
+	// A sponsor added through the API redraws the chart, without a reload.
+	org := testenv.Value(srv.Must(t, testenv.Token, createEntityMutation, map[string]any{"in": map[string]any{"kind": "ORGANIZATION", "name": "Live Sponsor"}}).Data, "createEntity.id")
+	srv.Must(t, testenv.Token, addFactMutation, map[string]any{"in": map[string]any{"subject": org, "predicate": "SPONSORED", "object": "waic-2023", "tier": "STRATEGIC_PARTNER",
+		"evidence": []any{map[string]any{"source": "waic-2023-article", "quote": "Qualcomm là công ty Mỹ duy nhất tài trợ cho sự kiện này"}}}})
+	if _, err := chromedp.Run(step, chromedp.Poll[bool](`[...document.querySelectorAll("#chart text")].some(t => t.textContent === "20")`,
+		chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		t.Fatalf("the chart did not redraw 2023's 20 sponsors: %v\nconsole errors: %q", err, browsertest.ConsoleErrors(ctx))
+	}
 	browsertest.Screenshot(t, ctx, "readme-dashboard")
 	if errs := browsertest.ConsoleErrors(ctx); len(errs) > 0 {
 		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))

@@ -44,6 +44,9 @@ const (
 	Internal            Code = "INTERNAL"
 	ServerBusy          Code = "SERVER_BUSY"
 	TooManyStreams      Code = "TOO_MANY_STREAMS"
+	// TooManySubscriptions refuses a subscription past -max-subscriptions
+	// or -max-subscriptions-per-conn.
+	TooManySubscriptions Code = "TOO_MANY_SUBSCRIPTIONS"
 
 	// Requests refused for what they ask.
 	IntrospectionDisabled Code = "INTROSPECTION_DISABLED"
@@ -108,13 +111,14 @@ var table = map[Code]entry{
 	DiskFull:         {507, "a write while the disk holding the store is nearly full"},
 	VersionGone:      {410, "changes asked for from a version older than the change log keeps (see -change-log-versions and -change-log-age), or from another store than the server holds: read the graph again, then follow from its version"},
 
-	Unauthenticated:     {401, "a write, a backup, or any request to a private server, without a curator's bearer token"},
-	WritesDisabled:      {403, "a write to a server started without a token that has the scope it needs"},
-	Forbidden:           {403, "a curator's token without the scope the request needs (write for mutations, admin for backups and saved queries)"},
-	TooManyAuthFailures: {429, "a client address that failed at the token too often; retry after Retry-After"},
-	Internal:            {500, "anything else: logged in full, never detailed to the client"},
-	ServerBusy:          {503, "no admission slot came free in time; retry after Retry-After"},
-	TooManyStreams:      {429, "a stream (/changes) past the bound on open streams, from this client or in all (-max-streams-per-client, -max-streams); retry after Retry-After"},
+	Unauthenticated:      {401, "a write, a backup, or any request to a private server, without a curator's bearer token"},
+	WritesDisabled:       {403, "a write to a server started without a token that has the scope it needs"},
+	Forbidden:            {403, "a curator's token without the scope the request needs (write for mutations, admin for backups and saved queries)"},
+	TooManyAuthFailures:  {429, "a client address that failed at the token too often; retry after Retry-After"},
+	Internal:             {500, "anything else: logged in full, never detailed to the client"},
+	ServerBusy:           {503, "no admission slot came free in time; retry after Retry-After"},
+	TooManyStreams:       {429, "a stream (/changes) past the bound on open streams, from this client or in all (-max-streams-per-client, -max-streams); retry after Retry-After"},
+	TooManySubscriptions: {429, "a subscription past the server's bound (-max-subscriptions) or its connection's (-max-subscriptions-per-conn): end one, or retry later"},
 
 	IntrospectionDisabled: {400, "__schema or __type on a server without introspection"},
 	DepthLimit:            {400, "a query that nests fields deeper than the limit"},

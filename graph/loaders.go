@@ -29,6 +29,8 @@ type Loaders struct {
 	// each is its own key (a pointer), so that one level's are one read.
 	factLists   *batcher[*storage.FactList, []*storage.Fact]
 	entityLists *batcher[*storage.EntityList, []uuid.UUID]
+	// log is the operation's logger (subscriptions log what ends them).
+	log *slog.Logger
 }
 
 type loadersKey struct{}
@@ -47,6 +49,7 @@ func NewLoaders(g *storage.Graph, log *slog.Logger) *Loaders {
 	// after the read model"). They still remember each key's result.
 	direct := g.ReadModel() != nil
 	l := &Loaders{
+		log: log,
 		nodes: newBatcher(log, func(ctx context.Context, ids []uuid.UUID) ([]*storage.Node, error) {
 			return g.WithContext(ctx).Nodes(ids)
 		}),

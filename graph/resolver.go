@@ -18,6 +18,8 @@ type Resolver struct {
 	// store is reached only through graph(ctx) and the loaders, which bind
 	// it to the request's context.
 	store *storage.Graph
+	// runQuery runs a saved query for savedQueryLive (SetQueryRunner).
+	runQuery QueryRunner
 }
 
 // NewResolver makes the resolvers of the graph g.

@@ -44,6 +44,7 @@ type ResolverRoot interface {
 	SavedQuery() SavedQueryResolver
 	Source() SourceResolver
 	SponsorshipYear() SponsorshipYearResolver
+	Subscription() SubscriptionResolver
 	Topic() TopicResolver
 }
 
@@ -61,6 +62,15 @@ type ComplexityRoot struct {
 	EntityEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	EntityEvent struct {
+		At       func(childComplexity int) int
+		Entity   func(childComplexity int) int
+		Facts    func(childComplexity int) int
+		Revision func(childComplexity int) int
+		Updated  func(childComplexity int) int
+		Version  func(childComplexity int) int
 	}
 
 	EntityRevision struct {
@@ -217,6 +227,13 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	FactEvent struct {
+		At      func(childComplexity int) int
+		Change  func(childComplexity int) int
+		Fact    func(childComplexity int) int
+		Version func(childComplexity int) int
+	}
+
 	FactGroup struct {
 		Count          func(childComplexity int) int
 		Measure        func(childComplexity int) int
@@ -286,6 +303,11 @@ type ComplexityRoot struct {
 		Retraction      func(childComplexity int) int
 		Revisions       func(childComplexity int) int
 		Slug            func(childComplexity int) int
+	}
+
+	LiveAnswer struct {
+		Answer  func(childComplexity int) int
+		Version func(childComplexity int) int
 	}
 
 	Mutation struct {
@@ -624,6 +646,13 @@ type ComplexityRoot struct {
 		Year                   func(childComplexity int) int
 	}
 
+	Subscription struct {
+		EntityChanged  func(childComplexity int, id string, since *string) int
+		FactChanged    func(childComplexity int, filter *model.FactFilter, since *string) int
+		GraphVersion   func(childComplexity int, since *string) int
+		SavedQueryLive func(childComplexity int, name string, variables *string) int
+	}
+
 	Topic struct {
 		Aliases          func(childComplexity int) int
 		CreatedBy        func(childComplexity int) int
@@ -639,6 +668,14 @@ type ComplexityRoot struct {
 		Retraction       func(childComplexity int) int
 		Revisions        func(childComplexity int) int
 		Slug             func(childComplexity int) int
+	}
+
+	VersionEvent struct {
+		At       func(childComplexity int) int
+		Entities func(childComplexity int) int
+		Facts    func(childComplexity int) int
+		Reset    func(childComplexity int) int
+		Version  func(childComplexity int) int
 	}
 }
 
@@ -693,6 +730,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EntityEdge.Node(childComplexity), true
+
+	case "EntityEvent.at":
+		if e.ComplexityRoot.EntityEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityEvent.At(childComplexity), true
+	case "EntityEvent.entity":
+		if e.ComplexityRoot.EntityEvent.Entity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityEvent.Entity(childComplexity), true
+	case "EntityEvent.facts":
+		if e.ComplexityRoot.EntityEvent.Facts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityEvent.Facts(childComplexity), true
+	case "EntityEvent.revision":
+		if e.ComplexityRoot.EntityEvent.Revision == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityEvent.Revision(childComplexity), true
+	case "EntityEvent.updated":
+		if e.ComplexityRoot.EntityEvent.Updated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityEvent.Updated(childComplexity), true
+	case "EntityEvent.version":
+		if e.ComplexityRoot.EntityEvent.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EntityEvent.Version(childComplexity), true
 
 	case "EntityRevision.aliases":
 		if e.ComplexityRoot.EntityRevision.Aliases == nil {
@@ -1538,6 +1612,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FactEdge.Node(childComplexity), true
 
+	case "FactEvent.at":
+		if e.ComplexityRoot.FactEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactEvent.At(childComplexity), true
+	case "FactEvent.change":
+		if e.ComplexityRoot.FactEvent.Change == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactEvent.Change(childComplexity), true
+	case "FactEvent.fact":
+		if e.ComplexityRoot.FactEvent.Fact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactEvent.Fact(childComplexity), true
+	case "FactEvent.version":
+		if e.ComplexityRoot.FactEvent.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactEvent.Version(childComplexity), true
+
 	case "FactGroup.count":
 		if e.ComplexityRoot.FactGroup.Count == nil {
 			break
@@ -1847,6 +1946,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Lawsuit.Slug(childComplexity), true
+
+	case "LiveAnswer.answer":
+		if e.ComplexityRoot.LiveAnswer.Answer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveAnswer.Answer(childComplexity), true
+	case "LiveAnswer.version":
+		if e.ComplexityRoot.LiveAnswer.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveAnswer.Version(childComplexity), true
 
 	case "Mutation.addFact":
 		if e.ComplexityRoot.Mutation.AddFact == nil {
@@ -3717,6 +3829,51 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SponsorshipYear.Year(childComplexity), true
 
+	case "Subscription.entityChanged":
+		if e.ComplexityRoot.Subscription.EntityChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_entityChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.EntityChanged(childComplexity, args["id"].(string), args["since"].(*string)), true
+	case "Subscription.factChanged":
+		if e.ComplexityRoot.Subscription.FactChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_factChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.FactChanged(childComplexity, args["filter"].(*model.FactFilter), args["since"].(*string)), true
+	case "Subscription.graphVersion":
+		if e.ComplexityRoot.Subscription.GraphVersion == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_graphVersion_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.GraphVersion(childComplexity, args["since"].(*string)), true
+	case "Subscription.savedQueryLive":
+		if e.ComplexityRoot.Subscription.SavedQueryLive == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_savedQueryLive_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.SavedQueryLive(childComplexity, args["name"].(string), args["variables"].(*string)), true
+
 	case "Topic.aliases":
 		if e.ComplexityRoot.Topic.Aliases == nil {
 			break
@@ -3822,6 +3979,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Topic.Slug(childComplexity), true
 
+	case "VersionEvent.at":
+		if e.ComplexityRoot.VersionEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VersionEvent.At(childComplexity), true
+	case "VersionEvent.entities":
+		if e.ComplexityRoot.VersionEvent.Entities == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VersionEvent.Entities(childComplexity), true
+	case "VersionEvent.facts":
+		if e.ComplexityRoot.VersionEvent.Facts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VersionEvent.Facts(childComplexity), true
+	case "VersionEvent.reset":
+		if e.ComplexityRoot.VersionEvent.Reset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VersionEvent.Reset(childComplexity), true
+	case "VersionEvent.version":
+		if e.ComplexityRoot.VersionEvent.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VersionEvent.Version(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -3896,6 +4084,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				Data: buf.Bytes(),
 			}
 		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -3921,7 +4126,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "aggregate.graphqls" "connections.graphqls" "mutation.graphqls" "query.graphqls" "saved.graphqls" "schema.graphqls"
+//go:embed "aggregate.graphqls" "connections.graphqls" "mutation.graphqls" "query.graphqls" "saved.graphqls" "schema.graphqls" "subscription.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -3939,6 +4144,7 @@ var sources = []*ast.Source{
 	{Name: "query.graphqls", Input: sourceData("query.graphqls"), BuiltIn: false},
 	{Name: "saved.graphqls", Input: sourceData("saved.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
+	{Name: "subscription.graphqls", Input: sourceData("subscription.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -3968,6 +4174,24 @@ func (ec *executionContext) childFields_EntityEdge(ctx context.Context, field gr
 		return ec.fieldContext_EntityEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EntityEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_EntityEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "version":
+		return ec.fieldContext_EntityEvent_version(ctx, field)
+	case "at":
+		return ec.fieldContext_EntityEvent_at(ctx, field)
+	case "entity":
+		return ec.fieldContext_EntityEvent_entity(ctx, field)
+	case "updated":
+		return ec.fieldContext_EntityEvent_updated(ctx, field)
+	case "revision":
+		return ec.fieldContext_EntityEvent_revision(ctx, field)
+	case "facts":
+		return ec.fieldContext_EntityEvent_facts(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EntityEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_EntityRevision(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4278,6 +4502,20 @@ func (ec *executionContext) childFields_FactEdge(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type FactEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_FactEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "version":
+		return ec.fieldContext_FactEvent_version(ctx, field)
+	case "at":
+		return ec.fieldContext_FactEvent_at(ctx, field)
+	case "change":
+		return ec.fieldContext_FactEvent_change(ctx, field)
+	case "fact":
+		return ec.fieldContext_FactEvent_fact(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FactEvent", field.Name)
+}
+
 func (ec *executionContext) childFields_FactGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "year":
@@ -4418,6 +4656,16 @@ func (ec *executionContext) childFields_Lawsuit(ctx context.Context, field graph
 		return ec.fieldContext_Lawsuit_factsConnection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Lawsuit", field.Name)
+}
+
+func (ec *executionContext) childFields_LiveAnswer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "version":
+		return ec.fieldContext_LiveAnswer_version(ctx, field)
+	case "answer":
+		return ec.fieldContext_LiveAnswer_answer(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LiveAnswer", field.Name)
 }
 
 func (ec *executionContext) childFields_Organization(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5038,6 +5286,22 @@ func (ec *executionContext) childFields_Topic(ctx context.Context, field graphql
 		return ec.fieldContext_Topic_eventsConnection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Topic", field.Name)
+}
+
+func (ec *executionContext) childFields_VersionEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "version":
+		return ec.fieldContext_VersionEvent_version(ctx, field)
+	case "at":
+		return ec.fieldContext_VersionEvent_at(ctx, field)
+	case "reset":
+		return ec.fieldContext_VersionEvent_reset(ctx, field)
+	case "facts":
+		return ec.fieldContext_VersionEvent_facts(ctx, field)
+	case "entities":
+		return ec.fieldContext_VersionEvent_entities(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VersionEvent", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

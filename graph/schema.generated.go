@@ -14748,6 +14748,13 @@ func (ec *executionContext) marshalOEntityKind2ᚖpolicygraphᚋstorageᚐKind(c
 	return res
 }
 
+func (ec *executionContext) marshalOEntityRevision2ᚖpolicygraphᚋgraphᚋmodelᚐEntityRevision(ctx context.Context, sel ast.SelectionSet, v *model.EntityRevision) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._EntityRevision(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOEvent2ᚖpolicygraphᚋgraphᚋmodelᚐEvent(ctx context.Context, sel ast.SelectionSet, v *model.Event) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null

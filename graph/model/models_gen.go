@@ -126,6 +126,22 @@ type EntityEdge struct {
 	Node Entity `json:"node"`
 }
 
+// A change to one entity (Subscription.entityChanged).
+type EntityEvent struct {
+	// The graph's version the change committed at, a number as a string.
+	Version string `json:"version"`
+	// When the change committed.
+	At time.Time `json:"at"`
+	// The entity as it stands now; null when it has been retracted since.
+	Entity Entity `json:"entity,omitempty"`
+	// true when the change updated or retracted the entity's own record (not only its facts).
+	Updated bool `json:"updated"`
+	// The revision the change made (the values before an update); null when it made none.
+	Revision *EntityRevision `json:"revision,omitempty"`
+	// The facts about the entity (as subject or object) the change wrote or retracted; empty when none.
+	Facts []*FactEvent `json:"facts"`
+}
+
 // Filters that narrow a list of entities; an entity must pass every filter given.
 // References to other entities (series, sponsoredSeries, sanctionedBy...) take a slug or
 // an ID; one that names nothing is refused with NOT_FOUND. Retracted entities are never
@@ -236,6 +252,18 @@ type FactEdge struct {
 	Cursor string `json:"cursor"`
 	// The fact.
 	Node *Fact `json:"node"`
+}
+
+// A fact written or retracted (Subscription.factChanged).
+type FactEvent struct {
+	// The graph's version the change committed at, a number as a string (as stats { version }).
+	Version string `json:"version"`
+	// When the change committed.
+	At time.Time `json:"at"`
+	// What happened to the fact.
+	Change FactChange `json:"change"`
+	// The fact as the change left it.
+	Fact *Fact `json:"fact"`
 }
 
 // Filters on facts; a fact must pass every filter given. References (subject, object,
@@ -397,6 +425,14 @@ type LabelInput struct {
 	Lang string `json:"lang"`
 	// The name in that language, at most 300 bytes, e.g. "Thượng Hải".
 	Text string `json:"text"`
+}
+
+// One answer of a live saved query (Subscription.savedQueryLive).
+type LiveAnswer struct {
+	// The graph's version the query was answered at, a number as a string.
+	Version string `json:"version"`
+	// The answer, as /q/<name> gives it: a JSON object with data (and errors, when any).
+	Answer string `json:"answer"`
 }
 
 // Writes need the header Authorization: Bearer <token>. Each write is one transaction:
@@ -592,6 +628,15 @@ type SponsorshipYear struct {
 	SponsorshipsConnection *FactConnection `json:"sponsorshipsConnection"`
 }
 
+// Live answers, pushed as the graph changes: over WebSocket (the graphql-transport-ws
+// protocol) or server-sent events (graphql-sse, distinct connections mode), both at
+// /graphql. Each event carries the version it happened at. since: V first replays every
+// change after version V from the change log, then follows live ones, with no gap and no
+// duplicate; a V older than the log keeps is refused with VERSION_GONE (read the graph
+// again, then subscribe from stats { version }). See docs/subscriptions.md.
+type Subscription struct {
+}
+
 // Fields to change on an entity; omitted ones stay as they are. The slug and kind never
 // change. Lists given (labels, aliases) replace the old lists whole.
 type UpdateEntityInput struct {
@@ -619,6 +664,20 @@ type UpdateEntityInput struct {
 	Status *string `json:"status,omitempty"`
 	// SANCTION: the sanctions programme it belongs to.
 	Programme *string `json:"programme,omitempty"`
+}
+
+// A new version of the graph (Subscription.graphVersion).
+type VersionEvent struct {
+	// The new version, a number as a string.
+	Version string `json:"version"`
+	// When it committed.
+	At time.Time `json:"at"`
+	// true when the graph was loaded whole (an import or a restore): read it again rather than apply changes.
+	Reset bool `json:"reset"`
+	// How many facts the change wrote or retracted.
+	Facts int `json:"facts"`
+	// How many entities the change wrote or updated.
+	Entities int `json:"entities"`
 }
 
 // How a source bundle is written.
@@ -793,6 +852,64 @@ func (e *EntityOrder) UnmarshalJSON(b []byte) error {
 }
 
 func (e EntityOrder) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What happened to a fact.
+type FactChange string
+
+const (
+	// The fact was written: a new fact, or one given more evidence or marked disputed; fact is its record as it now stands.
+	FactChangeAdded FactChange = "ADDED"
+	// The fact was retracted; fact carries its retraction.
+	FactChangeRetracted FactChange = "RETRACTED"
+)
+
+var AllFactChange = []FactChange{
+	FactChangeAdded,
+	FactChangeRetracted,
+}
+
+func (e FactChange) IsValid() bool {
+	switch e {
+	case FactChangeAdded, FactChangeRetracted:
+		return true
+	}
+	return false
+}
+
+func (e FactChange) String() string {
+	return string(e)
+}
+
+func (e *FactChange) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = FactChange(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid FactChange", str)
+	}
+	return nil
+}
+
+func (e FactChange) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *FactChange) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e FactChange) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -294,3 +294,47 @@ query ExplorerEvidence($ids: [ID!]!) {
 
 // EVIDENCE_BATCH bounds the IDs of one EVIDENCE request (its complexity).
 export const EVIDENCE_BATCH = 100;
+
+// LIVE_FACTS follows the facts written after since (a version) as they
+// commit: a subscription over server-sent events (see subscribe).
+export const LIVE_FACTS = `
+subscription ExplorerLive($since: String) {
+  factChanged(since: $since) { version change fact { ...ExplorerTimelineFact } }
+}
+${TIMELINE_FACT}
+${ENTITY}`;
+
+// subscribe posts a subscription asking for server-sent events (the
+// graphql-sse protocol's distinct connections mode) and calls onData with
+// each event's data, until the stream ends (it resolves) or fails (it
+// throws). A plain fetch: no library, same origin.
+export async function subscribe(endpoint, query, variables, onData, signal) {
+  const res = await fetch(endpoint, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+    body: JSON.stringify({ query, variables }),
+    signal,
+  });
+  if (!res.ok || !res.body) throw new APIError(`${endpoint} answered ${res.status} to a subscription`);
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf += value.replaceAll("\r\n", "\n");
+    for (let i; (i = buf.indexOf("\n\n")) >= 0;) {
+      const block = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      let event = "message", data = "";
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event:")) event = line.slice(6).trim();
+        else if (line.startsWith("data:")) data += line.slice(5).trimStart();
+      }
+      if (event === "complete") return;
+      if (event !== "next" || !data) continue;
+      const body = JSON.parse(data);
+      if (body.errors && body.errors.length) throw new APIError(body.errors.map((e) => e.message).join("; "));
+      onData(body.data);
+    }
+  }
+}

@@ -1235,6 +1235,63 @@ function renderTimeline() {
   $("timeline-more").hidden = !timeline.more && !timeline.later;
 }
 
+// --- live --------------------------------------------------------------------
+
+// live follows the facts written while the page is open (factChanged over
+// server-sent events) and shows each without a reload: a fact that links an
+// entity drawn to another is drawn with both its ends, a dated one joins the
+// timeline, a retracted one leaves both. A dropped stream is opened again
+// from the last version seen, so nothing is missed or shown twice.
+const live = { version: null, events: 0, connected: false };
+
+async function follow() {
+  for (let wait = 1000; ; wait = Math.min(wait * 2, 30000)) {
+    try {
+      live.connected = true;
+      await api.subscribe(endpoint, api.LIVE_FACTS, { since: live.version }, (data) => {
+        wait = 1000;
+        onFactEvent(data.factChanged);
+      });
+    } catch (err) {
+      console.warn("explorer: live updates:", err.message);
+    }
+    live.connected = false;
+    await new Promise((done) => setTimeout(done, wait));
+  }
+}
+
+function onFactEvent(ev) {
+  live.version = ev.version;
+  live.events++;
+  const f = addFact(ev.fact);
+  if (ev.change === "RETRACTED") {
+    known.facts.delete(f.id);
+    cy.getElementById(f.id).remove();
+    timeline.dated = timeline.dated.filter((x) => x.id !== f.id);
+    timeline.undated = timeline.undated.filter((x) => x.id !== f.id);
+    renderTimeline();
+    return;
+  }
+  for (const [id, dir] of [[f.subjectId, "out"], [f.objectId, "in"]]) {
+    const a = id && known.adj.get(id);
+    if (a && !a[dir].includes(f.id)) { a[dir].push(f.id); a[dir + "Total"]++; }
+  }
+  const drawn = view.nodes.has(f.subjectId) ? f.subjectId : f.objectId && view.nodes.has(f.objectId) ? f.objectId : "";
+  if (f.objectId && drawn && !f.negated) {
+    view.nodes.add(f.subjectId);
+    view.nodes.add(f.objectId);
+    if (view.facts) view.facts.add(f.id);
+    grow(drawn);
+  }
+  const listed = filters.relation ? f.predicate === filters.relation : api.TIMELINE_PREDICATES.includes(f.predicate);
+  const inYear = !filters.year || String(f.year) === filters.year;
+  if (listed && inYear && !f.negated && !timeline.dated.some((x) => x.id === f.id)) {
+    if (f.year != null || f.date || f.start) timeline.dated.push(f);
+    else if (f.predicate === "IMPOSED_BY") timeline.undated.push(f);
+    renderTimeline();
+  }
+}
+
 // --- exports -----------------------------------------------------------------
 
 // drawnEntities and drawnFacts are the subgraph on the canvas (the filters
@@ -1354,6 +1411,7 @@ async function main() {
     exportCSV,
     exportPNG,
     drawnNodeIds: () => cy.nodes().not(".filtered").map((n) => n.id()).sort(),
+    live,
   });
   window.policygraphExplorer = explorer;
 
@@ -1391,6 +1449,7 @@ async function main() {
     await restore();
   }));
 
+  follow();
   await restore();
 }
 
