@@ -81,7 +81,15 @@ func (l *changeLog) loadSaved(storeID uuid.UUID) (ReadModel, uint64) {
 	loaded := time.Since(start)
 	from := m.Snapshot().Version()
 	var replayed int
-	err = l.kv.View(func(tx Txn) error {
+	err = l.kv.View(func(tx Txn) (err error) {
+		defer func() {
+			// A file that read whole but that a change does not apply to
+			// (a bug, not damage: the checksum held) must not stop the
+			// start: the model is built from the store instead.
+			if p := recover(); p != nil {
+				err = fmt.Errorf("%w: replay panicked: %v", errNoReplay, p)
+			}
+		}()
 		h, _, err := readHead(tx)
 		if err != nil {
 			return err
