@@ -29,8 +29,8 @@ import (
 // When files are written (never on the commit path):
 //   - in the background soon after a start that built the model from the
 //     store (the next start then reads it);
-//   - in the background after a compaction (a fresh base, a small overlay),
-//     at most once every Options.ModelSaveEvery;
+//   - in the background after a compaction (a fresh base, a small overlay)
+//     or ModelSaveChanges changes, at most once every Options.ModelSaveEvery;
 //   - at Close, once the committer stopped, when the model moved since the
 //     last file.
 
@@ -47,8 +47,13 @@ type ModelCache interface {
 	Save(storeID uuid.UUID, s Snapshot, at time.Time) error
 }
 
-// DefaultModelSaveEvery bounds how often a compaction leads to a save.
+// DefaultModelSaveEvery bounds how often the model is saved while it runs.
 const DefaultModelSaveEvery = 10 * time.Minute
+
+// ModelSaveChanges is how many changes since the last file lead to a save
+// without a compaction (at most once every ModelSaveEvery): they bound the
+// log a start after a crash replays, at about 60 us a change.
+const ModelSaveChanges = 10_000
 
 // modelSaveCheck is how often the saver looks for a compaction.
 const modelSaveCheck = 30 * time.Second
@@ -167,7 +172,7 @@ func (s *saver) run(now bool) {
 		if now {
 			s.save("built from the store")
 		}
-		t := time.NewTicker(modelSaveCheck)
+		t := time.NewTicker(min(modelSaveCheck, s.every))
 		defer t.Stop()
 		for {
 			select {
@@ -178,8 +183,8 @@ func (s *saver) run(now bool) {
 			m := s.l.readModel()
 			st := m.Stats()
 			s.mu.Lock()
-			due := time.Since(s.savedAt) >= s.every && (m != s.model || st.Compactions != s.compacted) &&
-				(!s.haveSaved || st.Version != s.saved)
+			due := time.Since(s.savedAt) >= s.every && (!s.haveSaved || st.Version != s.saved) &&
+				(m != s.model || st.Compactions != s.compacted || st.Version-s.saved >= ModelSaveChanges)
 			s.mu.Unlock()
 			if due {
 				s.save("compacted")

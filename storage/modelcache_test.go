@@ -6,8 +6,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,7 +24,7 @@ import (
 // can refuse to save (a process killed before its shutdown wrote a file).
 type recordingCache struct {
 	*memgraph.Files
-	noSave bool
+	noSave atomic.Bool
 
 	mu     sync.Mutex
 	loaded []uint64 // the versions of the models Load returned
@@ -40,7 +42,7 @@ func (c *recordingCache) Load(id uuid.UUID, head uint64) (storage.ReadModel, tim
 }
 
 func (c *recordingCache) Save(id uuid.UUID, s storage.Snapshot, at time.Time) error {
-	if c.noSave {
+	if c.noSave.Load() {
 		return nil
 	}
 	c.mu.Lock()
@@ -89,7 +91,8 @@ func (d *diskStore) open(o storage.Options, noSave bool) (*storage.Graph, *recor
 		d.t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(d.log, nil))
-	c := &recordingCache{Files: &memgraph.Files{Dir: d.modelDir(), Logger: logger}, noSave: noSave}
+	c := &recordingCache{Files: &memgraph.Files{Dir: d.modelDir(), Logger: logger}}
+	c.noSave.Store(noSave)
 	o.Model, o.ModelCache, o.Logger = memgraph.Load, c, logger
 	g, err := storage.OpenWith(kv, o)
 	if err != nil {
@@ -297,5 +300,36 @@ func TestModelFileOfLostWrites(t *testing.T) {
 	}
 	x.g = g
 	diffModel(t, g, "built from the store")
+	closeGraph(t, g)
+}
+
+// TestModelSavedAfterACompaction: while the graph runs, a compaction leads
+// to a file of the model's version (bounded by ModelSaveEvery), which the
+// next start reads, even when that run ends without writing one.
+func TestModelSavedAfterACompaction(t *testing.T) {
+	d := newDiskStore(t)
+	g, c := d.open(storage.Options{ModelSaveEvery: 20 * time.Millisecond}, false)
+	x := newFixtureOn(t, g)
+	writeRandomly(t, x, rand.New(rand.NewPCG(6, 6)), 100, "a")
+	if err := g.ReadModel().(*memgraph.Model).Compact(); err != nil {
+		t.Fatal(err)
+	}
+	v := g.Version()
+	want := memgraph.FileName(g.StoreID(), v)
+	deadline := time.Now().Add(30 * time.Second)
+	for !slices.Contains(d.files(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no file of version %d after a compaction: %q\n%s", v, d.files(), d.log)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.noSave.Store(true) // the shutdown writes nothing: the next start reads the compaction's file
+	closeGraph(t, g)
+	g, c = d.open(storage.Options{}, false)
+	if len(c.loaded) != 1 || c.loaded[0] != v {
+		t.Fatalf("the restart loaded %v, want the file of version %d", c.loaded, v)
+	}
+	x.g = g
+	diffModel(t, g, "read from the compaction's file")
 	closeGraph(t, g)
 }
