@@ -75,6 +75,9 @@ func TestRestartReadsTheModelFile(t *testing.T) {
 	if err := p.Stop(); err != nil {
 		t.Fatal(err)
 	}
+	if logs := p.Stdout.String(); !strings.Contains(logs, `"why":"shutdown"`) {
+		t.Fatalf("a run that replayed changes wrote no model file at shutdown:\n%s", logs)
+	}
 
 	// Damage every model file: the next start builds from the store.
 	files, _ := filepath.Glob(filepath.Join(dir, "model", "*.pgm"))

@@ -76,9 +76,10 @@ func OpenWith(kv KV, o Options) (*Graph, error) {
 	g.cl.head.Store(head)
 	if o.Model != nil {
 		var m ReadModel
+		var fileVersion uint64
 		if o.ModelCache != nil {
 			g.cl.saver = newSaver(g.cl, g.storeID, o.ModelSaveEvery)
-			m, head = g.cl.loadSaved(g.storeID)
+			m, head, fileVersion = g.cl.loadSaved(g.storeID)
 		}
 		built := m == nil
 		if built {
@@ -86,7 +87,7 @@ func OpenWith(kv KV, o Options) (*Graph, error) {
 				return nil, fmt.Errorf("open graph: %w", err)
 			}
 		} else {
-			g.cl.saver.loaded(m, m.Snapshot().Version())
+			g.cl.saver.loaded(m, fileVersion)
 		}
 		g.cl.model.Store(&modelRef{m})
 		g.cl.head.Store(head)

@@ -62,29 +62,28 @@ const modelSaveCheck = 30 * time.Second
 var errNoReplay = errors.New("the change log cannot bring the saved model to the head")
 
 // loadSaved loads the cache's model of the store and applies the log's
-// entries after its version up to the head; nil when there is none usable
-// (reported).
-func (l *changeLog) loadSaved(storeID uuid.UUID) (ReadModel, uint64) {
-	var head uint64
+// entries after its version, from, up to the head; nil when there is none
+// usable (reported).
+func (l *changeLog) loadSaved(storeID uuid.UUID) (m ReadModel, head, from uint64) {
 	if err := l.kv.View(func(tx Txn) error {
 		var err error
 		head, _, err = readHead(tx)
 		return err
 	}); err != nil {
 		l.log.Warn("read model file not used: the head does not read", "err", err)
-		return nil, 0
+		return nil, 0, 0
 	}
 	start := time.Now()
 	m, at, err := l.cache.Load(storeID, head)
 	if err != nil {
 		l.log.Warn("read model file not used; building the model from the store", "err", err)
-		return nil, 0
+		return nil, 0, 0
 	}
 	if m == nil {
-		return nil, 0
+		return nil, 0, 0
 	}
 	loaded := time.Since(start)
-	from := m.Snapshot().Version()
+	from = m.Snapshot().Version()
 	var replayed int
 	err = l.kv.View(func(tx Txn) (err error) {
 		defer func() {
@@ -131,11 +130,11 @@ func (l *changeLog) loadSaved(storeID uuid.UUID) (ReadModel, uint64) {
 		l.recent = nil
 		l.recentMu.Unlock()
 		l.log.Warn("read model file not used; building the model from the store", "version", from, "head", head, "err", err)
-		return nil, 0
+		return nil, 0, 0
 	}
 	l.log.Info("read model loaded from its file", "version", from, "head", head, "replayed", replayed,
 		"read_in", loaded.String(), "took", time.Since(start).String())
-	return m, head
+	return m, head, from
 }
 
 // saver is the background writer of model files.
@@ -193,7 +192,8 @@ func (s *saver) run(now bool) {
 	}()
 }
 
-// loaded records the file a start read.
+// loaded records the file a start read: of version v, which the model may
+// have moved past (the log's entries after it, replayed).
 func (s *saver) loaded(m ReadModel, v uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -169,6 +169,17 @@ func TestSavedModelAnswersAsTheStore(t *testing.T) {
 	}
 	x.g = g
 	diffModel(t, g, "read from the file and replayed")
+	closeGraph(t, g)
+	// That run replayed, so its clean shutdown wrote the head's file, which
+	// the next start reads with nothing to replay.
+	if files := d.files(); !slices.Contains(files, memgraph.FileName(g.StoreID(), v2)) {
+		t.Fatalf("after a replaying run's shutdown the model files are %q, want one of version %d", files, v2)
+	}
+	g, c = d.open(storage.Options{}, false)
+	if len(c.loaded) != 1 || c.loaded[0] != v2 {
+		t.Fatalf("the restart loaded %v, want the file of version %d", c.loaded, v2)
+	}
+	x.g = g
 	writeRandomly(t, x, rand.New(rand.NewPCG(4, 4)), 60, "d")
 	diffModel(t, g, "written on after the replay")
 	closeGraph(t, g)
