@@ -2,6 +2,8 @@ package memgraph
 
 import (
 	"bytes"
+	"cmp"
+	"slices"
 	"errors"
 	"reflect"
 	"testing"
@@ -101,5 +103,26 @@ func TestDamagedFileIsRefused(t *testing.T) {
 		if _, _, err := ReadSnapshot(good[:i]); !errors.Is(err, ErrBadFile) {
 			t.Fatalf("cut to %d bytes of %d: err %v, want ErrBadFile", i, len(good), err)
 		}
+	}
+}
+
+// TestRadixSortSlugs holds the slug index's sort at load to the order the
+// build gives it: by hash, then internal ID.
+func TestRadixSortSlugs(t *testing.T) {
+	refs := make([]slugRef, 5000)
+	for i := range refs {
+		// Few distinct hashes, so that ties are many.
+		h := uint32(i*2654435761) % 977
+		refs[i] = slugRef{hash: h<<20 | h, iid: uint32(i)}
+	}
+	want := slices.Clone(refs)
+	slices.SortFunc(want, func(x, y slugRef) int {
+		if x.hash != y.hash {
+			return cmp.Compare(x.hash, y.hash)
+		}
+		return cmp.Compare(x.iid, y.iid)
+	})
+	if got := radixSortSlugs(refs); !slices.Equal(got, want) {
+		t.Fatal("radix sort differs from the comparison sort")
 	}
 }
