@@ -3,9 +3,9 @@ package memgraph
 import (
 	"bytes"
 	"cmp"
-	"slices"
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/google/uuid"
