@@ -22,7 +22,6 @@ import (
 
 // coldRun is one start of the serve child.
 type coldRun struct {
-	how            string
 	cold, cpu      time.Duration
 	rssMiB, hwmMiB int
 }

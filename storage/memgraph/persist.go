@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"hash/crc32"
 	"hash/maphash"
 	"io"
@@ -95,7 +94,7 @@ func WriteSnapshot(w io.Writer, s *Snapshot, info FileInfo) error {
 		return fmt.Errorf("memgraph: save: snapshot at %d, file named %d", s.version, info.Version)
 	}
 	crc := crc32.New(castagnoli)
-	fw := &fileWriter{w: bufio.NewWriterSize(io.MultiWriter(w, crc), 1<<20), crc: crc}
+	fw := &fileWriter{w: bufio.NewWriterSize(io.MultiWriter(w, crc), 1<<20)}
 	var h [headerSize]byte
 	copy(h[:], fileMagic)
 	binary.LittleEndian.PutUint32(h[8:], fileFormat)
@@ -219,8 +218,6 @@ func writeSnapshot(w *fileWriter, s *Snapshot) {
 
 type fileWriter struct {
 	w   *bufio.Writer
-	crc hash.Hash32
-	n   int
 	err error
 }
 
@@ -231,7 +228,6 @@ func (w *fileWriter) raw(b []byte) {
 		return
 	}
 	_, w.err = w.w.Write(b)
-	w.n += len(b)
 }
 
 func (w *fileWriter) u64(v uint64) {
@@ -517,6 +513,18 @@ func readSnapshot(r *fileReader, version uint64) (*Model, error) {
 	}
 	if len(strs) == 0 || strs[0] != "" || next[0] < b.nodes.n() || next[1] < b.facts.n() || b.version > version {
 		return nil, fmt.Errorf("%w: inconsistent dictionary, internal IDs or versions", ErrBadFile)
+	}
+	for p := range numPreds {
+		for _, v := range b.values[p] {
+			if int(v.value) >= len(strs) {
+				return nil, fmt.Errorf("%w: a value index entry of no dictionary string", ErrBadFile)
+			}
+		}
+	}
+	for _, t := range b.texts {
+		if int(t.blob) >= len(blobs) {
+			return nil, fmt.Errorf("%w: a text of no blob", ErrBadFile)
+		}
 	}
 	d := &dict{strs: strs, ids: make(map[string]uint32, len(strs))}
 	for i, s := range strs {
