@@ -40,7 +40,13 @@ func NewLoaders(g *storage.Graph, log *slog.Logger) *Loaders {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Loaders{
+	// With a read model, a store read is a lookup in memory on the request's
+	// pinned snapshot (about a microsecond): the loaders read at once instead
+	// of waiting for a batch to fill, which cost more than it saved (a
+	// goroutine and scheduler turns per batch; see BENCHMARKS.md, "Issue 11:
+	// after the read model"). They still remember each key's result.
+	direct := g.ReadModel() != nil
+	l := &Loaders{
 		nodes: newBatcher(log, func(ctx context.Context, ids []uuid.UUID) ([]*storage.Node, error) {
 			return g.WithContext(ctx).Nodes(ids)
 		}),
@@ -63,6 +69,11 @@ func NewLoaders(g *storage.Graph, log *slog.Logger) *Loaders {
 			return g.WithContext(ctx).FilterEntityLists(derefAll(ls))
 		}),
 	}
+	if direct {
+		l.nodes.direct, l.adj.direct, l.absentees.direct, l.attendance.direct = true, true, true, true
+		l.tierSizes.direct, l.factLists.direct, l.entityLists.direct = true, true, true
+	}
+	return l
 }
 
 // derefAll is the values ps point to.
@@ -97,6 +108,9 @@ func (r *Resolver) loaders(ctx context.Context) *Loaders {
 type batcher[K comparable, V any] struct {
 	fetch func(context.Context, []K) ([]V, error)
 	log   *slog.Logger
+	// direct: fetch each key (LoadAll: each call's keys) at once, in the
+	// caller's goroutine, without a batch (a graph with a read model).
+	direct bool
 
 	mu    sync.Mutex
 	open  *batch[K, V]
@@ -207,6 +221,19 @@ func (b *batcher[K, V]) safeFetch(ctx context.Context, keys []K) (vals []V, err 
 
 // Load returns k's value, fetched in a batch with the keys loaded alongside.
 func (b *batcher[K, V]) Load(ctx context.Context, k K) (V, error) {
+	if b.direct {
+		b.mu.Lock()
+		r, ok := b.known[k]
+		b.mu.Unlock()
+		if !ok {
+			var vals []V
+			vals, r.err = b.fetchNow(ctx, []K{k})
+			if r.err == nil {
+				r.val = vals[0]
+			}
+		}
+		return r.val, r.err
+	}
 	b.mu.Lock()
 	bt, i, r, ok := b.add(ctx, k)
 	b.mu.Unlock()
@@ -226,8 +253,58 @@ func (b *batcher[K, V]) Load(ctx context.Context, k K) (V, error) {
 	return bt.vals[i], nil
 }
 
+// fetchNow fetches keys in the caller's goroutine (direct) and remembers
+// their results.
+func (b *batcher[K, V]) fetchNow(ctx context.Context, keys []K) ([]V, error) {
+	if err := storage.ContextError(ctx); err != nil {
+		return nil, err
+	}
+	vals, err := b.safeFetch(ctx, keys)
+	if err == nil && len(vals) != len(keys) {
+		err = errBatchSize
+	}
+	b.mu.Lock()
+	for i, k := range keys {
+		r := result[V]{err: err}
+		if err == nil {
+			r.val = vals[i]
+		}
+		b.known[k] = r
+	}
+	b.mu.Unlock()
+	return vals, err
+}
+
 // LoadAll returns the values of ks, in order, fetched in one batch.
 func (b *batcher[K, V]) LoadAll(ctx context.Context, ks []K) ([]V, error) {
+	if b.direct {
+		out := make([]V, len(ks))
+		var missing []K
+		var at []int
+		b.mu.Lock()
+		for j, k := range ks {
+			if r, ok := b.known[k]; ok {
+				if r.err != nil {
+					b.mu.Unlock()
+					return nil, r.err
+				}
+				out[j] = r.val
+				continue
+			}
+			missing, at = append(missing, k), append(at, j)
+		}
+		b.mu.Unlock()
+		if len(missing) > 0 {
+			vals, err := b.fetchNow(ctx, missing)
+			if err != nil {
+				return nil, err
+			}
+			for i, j := range at {
+				out[j] = vals[i]
+			}
+		}
+		return out, nil
+	}
 	type pending struct {
 		bt *batch[K, V]
 		i  int

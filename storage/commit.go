@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -232,8 +233,19 @@ func (l *changeLog) submit(ctx context.Context, fn func(w writer) error) error {
 		return errClosed
 	}
 	// Once taken, the write's outcome is the committer's to say: it checks
-	// the context before it runs and before it commits.
-	return <-r.done
+	// the context before it runs and before it commits. A write that went
+	// into the queue as the committer stopped is answered here.
+	select {
+	case err := <-r.done:
+		return err
+	case <-l.stopped:
+		select {
+		case err := <-r.done:
+			return err
+		default:
+			return errClosed
+		}
+	}
 }
 
 // pendingWrite is a write of a batch that ran without an error.
@@ -257,12 +269,19 @@ func (l *changeLog) commitBatch(batch []*commitReq) {
 			break
 		}
 	}
-	if errors.Is(err, errHeadMoved) {
-		err = &errs.Error{Code: errs.Conflict, Message: "the graph changed under the write too often; try again"}
-	}
+	err = conflictError(err)
 	for _, r := range batch {
 		r.answer(err)
 	}
+}
+
+// conflictError is what a write is told when its batch kept finding the
+// head moved (err otherwise).
+func conflictError(err error) error {
+	if errors.Is(err, errHeadMoved) {
+		return &errs.Error{Code: errs.Conflict, Message: "the graph changed under the write too often; try again"}
+	}
+	return err
 }
 
 // errHeadMoved is a commit that found the log's head past the version its
@@ -288,7 +307,7 @@ func (l *changeLog) tryBatch(batch []*commitReq) (done bool, err error) {
 		}
 		f := d.Fork()
 		rec := newChangeRec()
-		if err := r.fn(&modelWriter{Draft: f, rec: rec}); err != nil {
+		if err := runWrite(r.fn, &modelWriter{Draft: f, rec: rec}); err != nil {
 			r.answer(err)
 			continue
 		}
@@ -329,7 +348,7 @@ func (l *changeLog) tryBatch(batch []*commitReq) (done bool, err error) {
 			// One at a time: each write is then as big as it is alone.
 			for _, p := range ok {
 				if _, err := l.tryBatch([]*commitReq{p.r}); err != nil {
-					p.r.answer(err)
+					p.r.answer(conflictError(err))
 				}
 			}
 			return true, nil
@@ -357,6 +376,17 @@ func (l *changeLog) tryBatch(batch []*commitReq) (done bool, err error) {
 		p.r.answer(nil)
 	}
 	return true, nil
+}
+
+// runWrite runs a write's function; a panic in it (a bug) fails that write
+// alone, as an error, instead of the committer and with it the server.
+func runWrite(fn func(w writer) error, w writer) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("write panicked: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return fn(w)
 }
 
 // persist stores the writes' changes and their log entries in one store

@@ -2,11 +2,12 @@ package storage
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"time"
 
 	"policygraph/errs"
@@ -379,11 +380,11 @@ func (g *Graph) Search(text string, limit int) ([]SearchHit, error) {
 	for id, s := range best {
 		hits = append(hits, SearchHit{ID: id, Score: s})
 	}
-	sort.Slice(hits, func(i, j int) bool {
-		if hits[i].Score != hits[j].Score {
-			return hits[i].Score > hits[j].Score
+	slices.SortFunc(hits, func(a, b SearchHit) int {
+		if a.Score != b.Score {
+			return cmp.Compare(b.Score, a.Score)
 		}
-		return bytes.Compare(hits[i].ID[:], hits[j].ID[:]) < 0
+		return bytes.Compare(a.ID[:], b.ID[:])
 	})
 	if limit > 0 && len(hits) > limit {
 		hits = hits[:limit]

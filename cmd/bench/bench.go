@@ -41,6 +41,7 @@ type Options struct {
 	Rounds     int
 	Sync       bool
 	CPUProfile string
+	Compare    bool
 	Profile    string
 	Writes     bool
 	Scale      bool
@@ -66,6 +67,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.Conc, "c", 8, "concurrent clients (closed loop)")
 	fs.IntVar(&o.Rounds, "rounds", 4, "split each scenario's duration into this many turns, interleaved with the others")
 	fs.BoolVar(&o.Sync, "sync", true, "SyncWrites: fsync every commit (the server's default)")
+	fs.BoolVar(&o.Compare, "compare-store", false, "also run every scenario against a second seeded store served with -read-model=false (reads from the store's transactions, each write committed alone: the path before the read model), reporting both in one run")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of one scenario's first round (server and clients) to this file")
 	fs.StringVar(&o.Profile, "profile", "headline sponsorshipsByYear", "with -cpuprofile: the first scenario whose name starts with this")
 	fs.BoolVar(&o.Scale, "scale", false, "run the scaling benchmark on synthetic graphs instead")
@@ -138,6 +140,7 @@ const clientConns = 128
 func runLoad(ctx context.Context, o Options, args []string, out, stderr io.Writer) error {
 	client := newClient(clientConns)
 	url := o.URL
+	storeURL := ""  // with -compare-store: the same route table over a store without the read model
 	cachedURL := "" // the same route table with the response cache on
 	token := o.Token
 	where := "a running server at " + url + " (its response cache as configured there)"
@@ -168,6 +171,25 @@ func runLoad(ctx context.Context, o Options, args []string, out, stderr io.Write
 		url = base + "/graphql"
 		cachedURL = cachedBase + "/graphql"
 		where = "the real handler (app.NewHandler, the service's route table) in this process, seeded temp data dir: response cache off (-cache-size 0) on " + base + ", on (-cache-size 1000) on " + cachedBase
+		if o.Compare {
+			sdir, err := os.MkdirTemp("", "policygraph-bench-store-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(sdir)
+			sg, err := openStoreWith(sdir, o.Sync, false)
+			if err != nil {
+				return err
+			}
+			defer sg.Close()
+			sbase, stopStore, err := listen(handler(sg, token, 0))
+			if err != nil {
+				return err
+			}
+			defer stopStore()
+			storeURL = sbase + "/graphql"
+			where += "; with -compare-store, a second seeded store served with -read-model=false (response cache off) on " + sbase
+		}
 	}
 
 	// Every scenario asked once and its answer checked; each timed request
@@ -178,6 +200,12 @@ func runLoad(ctx context.Context, o Options, args []string, out, stderr io.Write
 	}
 	head := prepared[0].Scenario
 	body := head.Want[0]
+	var stores []Scenario // with -compare-store: each scenario against the store path
+	if storeURL != "" {
+		if stores, err = storePath(ctx, client, storeURL, prepared); err != nil {
+			return err
+		}
+	}
 
 	// The references: the ceiling (the headline's bytes from net/http) and
 	// the floor (gqlgen answering every scenario's requests with the recorded
@@ -218,9 +246,19 @@ func runLoad(ctx context.Context, o Options, args []string, out, stderr io.Write
 	}
 	fmt.Fprintln(out)
 
+	// scenarios[0] is the ceiling, then for scenario i: scenarios[1+per*i] on
+	// the model, the next its floor, and with -compare-store the next on the
+	// store path.
 	scenarios := []Scenario{{Name: "ceiling: net/http, the headline's bytes", URL: ceilURL, Body: head.Body}}
+	per := 2
+	if stores != nil {
+		per = 3
+	}
 	for i, pr := range prepared {
 		scenarios = append(scenarios, pr.Scenario, floors[i])
+		if stores != nil {
+			scenarios = append(scenarios, stores[i])
+		}
 	}
 	if cachedURL != "" {
 		cached := head
@@ -273,17 +311,43 @@ func runLoad(ctx context.Context, o Options, args []string, out, stderr io.Write
 	apart.Max.Scenario = headlineName + ", max rate (load generator apart)"
 	apart.Open.Scenario = headlineName + " at half max rate (load generator apart)"
 
-	var write *Result
+	var write, storeWrite *Result
 	if o.URL == "" || o.Token != "" {
-		r := ClosedLoop(ctx, client, addFact(url, token), o.Conc, o.Warmup, o.Duration)
-		write = &r
+		// With -compare-store, the two stores take turns, so that noise spreads
+		// over both.
+		for round := range o.Rounds {
+			warm := o.Warmup / time.Duration(o.Rounds)
+			if round == 0 {
+				warm = o.Warmup
+			}
+			d := o.Duration / time.Duration(o.Rounds)
+			r := ClosedLoop(ctx, client, addFact(url, token), o.Conc, warm, d)
+			if write == nil {
+				write = &r
+			} else {
+				*write = write.merge(r)
+			}
+			if storeURL != "" {
+				s := addFact(storeURL, token)
+				s.Name += ", store path (-read-model=false: one commit per write)"
+				r := ClosedLoop(ctx, client, s, o.Conc, warm, d)
+				if storeWrite == nil {
+					storeWrite = &r
+				} else {
+					*storeWrite = storeWrite.merge(r)
+				}
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+		}
 	}
 
 	fmt.Fprintf(out, "| scenario | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | floor req/s | floor p50 ms | × floor | ≥ %.1f× floor |\n", floorTarget)
 	fmt.Fprintf(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
 	var verdicts []string
 	for i := range prepared {
-		r, f := results[1+2*i], results[2+2*i]
+		r, f := results[1+per*i], results[2+per*i]
 		ratio := r.RPS / f.RPS
 		pass := ratio >= floorTarget && r.Errors == 0 && f.Errors == 0
 		fmt.Fprintf(out, "| %s | %.0f | %s | %s | %s | %s | %d | %.0f | %s | %.2f | %s |\n", r.Scenario, r.RPS,
@@ -291,6 +355,21 @@ func runLoad(ctx context.Context, o Options, args []string, out, stderr io.Write
 		verdicts = append(verdicts, fmt.Sprintf("%s %s ≥ %.1f× its floor: %.2f× (%d errors, floor %d errors)", passFail(pass), r.Scenario, floorTarget, ratio, r.Errors, f.Errors))
 	}
 	fmt.Fprintln(out)
+	if stores != nil {
+		fmt.Fprintf(out, "Read model against the store path (-read-model=false), same run, same floor:\n\n")
+		fmt.Fprintf(out, "| scenario | model req/s | model p50 ms | model p99 ms | store req/s | store p50 ms | store p99 ms | floor req/s | model × floor | store × floor | model ÷ store |\n")
+		fmt.Fprintf(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+		for i := range prepared {
+			r, f, st := results[1+per*i], results[2+per*i], results[3+per*i]
+			fmt.Fprintf(out, "| %s | %.0f | %s | %s | %.0f | %s | %s | %.0f | %.2f | %.2f | %.2f |\n", r.Scenario, r.RPS, ms(r.P50), ms(r.P99),
+				st.RPS, ms(st.P50), ms(st.P99), f.RPS, r.RPS/f.RPS, st.RPS/f.RPS, r.RPS/st.RPS)
+		}
+		if write != nil && storeWrite != nil {
+			fmt.Fprintf(out, "| mutation addFact (writes/s; model: group commit, store: one commit per write) | %.0f | %s | %s | %.0f | %s | %s | | | | %.2f |\n",
+				write.RPS, ms(write.P50), ms(write.P99), storeWrite.RPS, ms(storeWrite.P50), ms(storeWrite.P99), write.RPS/storeWrite.RPS)
+		}
+		fmt.Fprintln(out)
+	}
 	fmt.Fprintf(out, "| reference or mode | mode | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | late | × ceiling |\n")
 	fmt.Fprintf(out, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	refs := []Result{ceil}
@@ -300,6 +379,9 @@ func runLoad(ctx context.Context, o Options, args []string, out, stderr io.Write
 	refs = append(refs, apart.Max, apart.Open)
 	if write != nil {
 		refs = append(refs, *write)
+	}
+	if storeWrite != nil {
+		refs = append(refs, *storeWrite)
 	}
 	for _, r := range refs {
 		fmt.Fprintf(out, "| %s | %s | %.0f | %s | %s | %s | %s | %d | %d | %.2f |\n", r.Scenario, r.Mode, r.RPS,
@@ -365,4 +447,29 @@ func machine(out io.Writer) {
 	}
 	fmt.Fprintf(out, "- machine: nproc %d, GOMAXPROCS %d, %s, %s/%s, %s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), model, runtime.GOOS, runtime.GOARCH, runtime.Version())
 	fmt.Fprintf(out, "- date: %s\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+}
+
+// storePath returns the prepared scenarios aimed at the store path at url
+// (a server with -read-model=false over its own seeded store), after asking
+// each request there once: the answer must be the model's, byte for byte,
+// or the comparison would not be of the same work.
+func storePath(ctx context.Context, client *http.Client, url string, prepared []Prepared) ([]Scenario, error) {
+	var out []Scenario
+	for _, pr := range prepared {
+		s := pr.Scenario
+		s.Name = "store path: " + pr.Name
+		s.URL = url
+		for i := range pr.Requests {
+			got, err := fetch(ctx, client, Scenario{Name: s.Name, URL: url, Body: pr.Requests[i]})
+			if err != nil {
+				return nil, err
+			}
+			if string(got) != string(pr.Want[i]) {
+				return nil, fmt.Errorf("%s, request %d: the store path answers differently from the read model (%d vs %d bytes):\n%.400s\n%.400s",
+					s.Name, i+1, len(got), len(pr.Want[i]), got, pr.Want[i])
+			}
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }

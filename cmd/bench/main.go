@@ -44,7 +44,15 @@ func noEnv(string) string { return "" }
 // store settings the bench has always measured: no verification pass, no
 // free-disk watermark, and Badger's and storage's default cache sizes.
 func openStore(dir string, syncWrites bool) (*storage.Graph, error) {
+	return openStoreWith(dir, syncWrites, true)
+}
+
+// openStoreWith is openStore with the read model on or off (-read-model):
+// off, reads go through the store's transactions and each write commits
+// alone, as before the read model and its committer.
+func openStoreWith(dir string, syncWrites, readModel bool) (*storage.Graph, error) {
 	cfg, err := app.ParseConfig([]string{"-data", dir, "-sync=" + strconv.FormatBool(syncWrites), "-seed=true", "-verify=false",
+		"-read-model=" + strconv.FormatBool(readModel),
 		"-min-free-disk", "0", "-block-cache-bytes", "256MiB", "-record-cache-bytes", strconv.Itoa(storage.DefaultRecordCacheBytes)}, noEnv, io.Discard)
 	if err != nil {
 		return nil, err

@@ -85,3 +85,36 @@ func TestScenariosMatchTheirFloor(t *testing.T) {
 		t.Errorf("the floor's answer to an unrecorded request: %s", b)
 	}
 }
+
+// TestStorePathAnswersAsTheModel: -compare-store times the same requests
+// against a store served with -read-model=false, so its every answer must be
+// the read model's, byte for byte (storePath checks that before timing).
+func TestStorePathAnswersAsTheModel(t *testing.T) {
+	ctx := context.Background()
+	client := newClient(4)
+	url := benchServer(t)
+	prepared, err := prepare(ctx, client, url, seedParams(), "qualcomm", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := openStoreWith(t.TempDir(), false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	if g.ReadModel() != nil {
+		t.Fatal("openStoreWith(readModel false) opened a store with a read model")
+	}
+	base, stop, err := listen(handler(g, randomToken(), 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	stores, err := storePath(ctx, client, base+"/graphql", prepared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stores) != len(prepared) {
+		t.Fatalf("%d store-path scenarios, want %d", len(stores), len(prepared))
+	}
+}

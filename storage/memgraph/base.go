@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/google/uuid"
@@ -59,6 +60,57 @@ type base struct {
 	// texts maps a source entity to the blob of its text, by entity ID.
 	texts []textRef
 	saved []*storage.SavedQuery // by name
+
+	// decoded caches entities of the base decoded (see node).
+	decoded nodeCache
+}
+
+// nodeCache holds recently decoded entities of a base, direct-mapped by
+// internal ID: a slot keeps the last entity decoded into it. A base's
+// records never change (a change goes to the overlay, which Snapshot.Node
+// reads first), and the dictionary they refer to only grows, so a decoded
+// record is the answer for every snapshot on the base. Records are shared,
+// never modified (storage.Snapshot), as the store's record cache's were.
+// Decoding an entity costs about 0.9 us and a dozen allocations at 1M
+// nodes; a hit is an atomic load.
+type nodeCache struct {
+	slots []atomic.Pointer[cachedNode]
+	mask  uint32
+}
+
+type cachedNode struct {
+	iid uint32
+	n   *storage.Node
+}
+
+// nodeCacheSlots bounds a base's cache: at most this many decoded entities
+// (a few tens of MB at the seed's record sizes), whatever the graph's size.
+const nodeCacheSlots = 1 << 16
+
+// init sizes the cache for the base's entities.
+func (c *nodeCache) init(n uint32) {
+	size := uint32(1)
+	for size < n && size < nodeCacheSlots {
+		size <<= 1
+	}
+	c.slots, c.mask = make([]atomic.Pointer[cachedNode], size), size-1
+}
+
+// node decodes the base's entity iid (whose ID is id), or returns it from
+// the cache.
+func (b *base) node(iid uint32, id uuid.UUID, strs []string) (*storage.Node, error) {
+	if len(b.decoded.slots) == 0 {
+		return decodeNode(b.nodes.record(iid), id, strs)
+	}
+	slot := &b.decoded.slots[iid&b.decoded.mask]
+	if c := slot.Load(); c != nil && c.iid == iid {
+		return c.n, nil
+	}
+	n, err := decodeNode(b.nodes.record(iid), id, strs)
+	if err == nil {
+		slot.Store(&cachedNode{iid: iid, n: n})
+	}
+	return n, err
 }
 
 const (

@@ -301,6 +301,7 @@ func (b *Builder) Build() (*Model, error) {
 // parallel.
 func (b *Builder) buildBase() (*base, counts, error) {
 	bs := &base{version: b.version, nodes: b.nodes, folds: b.folds, slugSeed: b.seed}
+	bs.decoded.init(bs.nodes.n())
 	var c counts
 	c.country = map[string]int{}
 

@@ -449,6 +449,7 @@ func readSnapshot(r *fileReader, version uint64) (*Model, error) {
 	if err := b.check(); err != nil {
 		return nil, err
 	}
+	b.decoded.init(b.nodes.n()) // as a build's base
 	// The slug index, made again (its hash's seed is this process's) while
 	// the rest is read.
 	var wg sync.WaitGroup

@@ -145,7 +145,15 @@ func (s *Snapshot) Node(id uuid.UUID) (*storage.Node, error) {
 	if !ok {
 		return nil, notFound("id", "no entity with id %s", id)
 	}
-	n, err := decodeNode(s.nodeRec(iid), id, s.strs)
+	var n *storage.Node
+	var err error
+	if e, ok := s.ovGet(newKey(keyNode, 4).u32(iid)); ok {
+		n, err = decodeNode(unsafeBytes(e.val[16:]), id, s.strs)
+	} else if iid < s.b.nodes.n() {
+		n, err = s.b.node(iid, id, s.strs)
+	} else {
+		n, err = decodeNode(nil, id, s.strs)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("entity %s: %w", id, err)
 	}
