@@ -29,6 +29,9 @@ type Config struct {
 	authDelay    time.Duration
 	syncWrites   bool
 	readModel    bool
+	// modelFile and modelSaveEvery: the read model's file (storage.ModelCache).
+	modelFile      bool
+	modelSaveEvery time.Duration
 	// logVersions and logAge are the change log's retention (storage.Retention).
 	logVersions   int64
 	logAge        time.Duration
@@ -123,6 +126,8 @@ func configFlags(c *Config, env *envDefaults, stderr io.Writer) (fs *flag.FlagSe
 	fs.DurationVar(&c.authDelay, "auth-failure-delay", env.duration("POLICYGRAPH_AUTH_FAILURE_DELAY", time.Second), "hold back a request with a wrong token this long, and check one client address's attempts at most one per this long; 0: no slowing (env POLICYGRAPH_AUTH_FAILURE_DELAY)")
 	fs.BoolVar(&c.syncWrites, "sync", env.bool("POLICYGRAPH_SYNC", true), "fsync every commit before acknowledging it (env POLICYGRAPH_SYNC)")
 	fs.BoolVar(&c.readModel, "read-model", env.bool("POLICYGRAPH_READ_MODEL", true), "answer every read from the graph held in memory, built at start and advanced by each commit; off: read the store's transactions (env POLICYGRAPH_READ_MODEL)")
+	fs.BoolVar(&c.modelFile, "model-file", env.bool("POLICYGRAPH_MODEL_FILE", true), "keep the read model in a file in DATA/model (written at shutdown and after compactions) and start from it, replaying the change log after it, instead of building the model from the whole store (env POLICYGRAPH_MODEL_FILE)")
+	fs.DurationVar(&c.modelSaveEvery, "model-save-every", env.duration("POLICYGRAPH_MODEL_SAVE_EVERY", storage.DefaultModelSaveEvery), "write the read model's file after a compaction at most once this often (it is written at shutdown too) (env POLICYGRAPH_MODEL_SAVE_EVERY)")
 	fs.Int64Var(&c.logVersions, "change-log-versions", env.int64("POLICYGRAPH_CHANGE_LOG_VERSIONS", int64(storage.DefaultRetention.Versions)), "keep at least the last this many changes in the change log; 0: keep by age alone (env POLICYGRAPH_CHANGE_LOG_VERSIONS)")
 	fs.DurationVar(&c.logAge, "change-log-age", env.duration("POLICYGRAPH_CHANGE_LOG_AGE", storage.DefaultRetention.Age), "keep every change of the change log this young; a change goes once it is past both limits (0 and 0: keep all) (env POLICYGRAPH_CHANGE_LOG_AGE)")
 	fs.BoolVar(&c.verify, "verify", env.bool("POLICYGRAPH_VERIFY", true), "before serving, read every table whole and scan the logs; refuse a damaged store (env POLICYGRAPH_VERIFY)")

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"sync/atomic"
 	"syscall"
@@ -213,6 +214,12 @@ func reloadOnHangup(ctx context.Context, cfg Config, auth *api.Auth, log *slog.L
 // minTokenBytes is the shortest write token served without a warning.
 const minTokenBytes = 16
 
+// ModelDir is the directory of the read model's files, inside the data
+// directory (storage.ModelCache): the store's engine, check and backup
+// leave it alone, and a restore makes a new store, whose ID no file there
+// has.
+const ModelDir = "model"
+
 // Open opens the store cfg names and seeds it when it holds no entity (and
 // cfg says to seed).
 func Open(cfg Config, log *slog.Logger) (*storage.Graph, error) {
@@ -226,6 +233,10 @@ func Open(cfg Config, log *slog.Logger) (*storage.Graph, error) {
 	opts := storage.Options{Retention: cfg.retention(), Logger: log}
 	if cfg.readModel {
 		opts.Model = memgraph.Load
+		if cfg.modelFile {
+			opts.ModelCache = &memgraph.Files{Dir: filepath.Join(cfg.data, ModelDir), Logger: log}
+			opts.ModelSaveEvery = cfg.modelSaveEvery
+		}
 	}
 	g, err := storage.OpenWith(kv, opts)
 	if err != nil {

@@ -17,3 +17,9 @@ func EncodeFact(f *Fact) ([]byte, error) { return encodeFact(f) }
 
 // DecodeFact decodes a fact record (either format).
 func DecodeFact(b []byte) (*Fact, error) { return decodeFact(b) }
+
+// EncodeRevision encodes r as the store keeps it under its revision key.
+func EncodeRevision(r *Revision) ([]byte, error) { return encodeRevision(r) }
+
+// DecodeRevision decodes a revision record.
+func DecodeRevision(b []byte) (*Revision, error) { return decodeRevision(b) }

@@ -47,6 +47,12 @@ type Options struct {
 	Retention Retention
 	// Logger receives the committer's errors; nil means slog.Default().
 	Logger *slog.Logger
+	// ModelCache, with Model, saves the read model to files and starts
+	// from the newest one instead of a full build (modelcache.go).
+	ModelCache ModelCache
+	// ModelSaveEvery bounds how often a compaction leads to a save; 0
+	// means DefaultModelSaveEvery.
+	ModelSaveEvery time.Duration
 }
 
 // Retention says which change log entries are kept: an entry goes once it is
@@ -71,6 +77,8 @@ const commitRetries = 3
 type changeLog struct {
 	kv     KV
 	loader ModelLoader
+	cache  ModelCache
+	saver  *saver // with cache, the background writer of model files
 	// model is the read model (nil without one); reload replaces it.
 	model  atomic.Pointer[modelRef]
 	retain Retention
@@ -129,7 +137,7 @@ func (r *commitReq) answer(err error) {
 }
 
 func newChangeLog(kv KV, o Options, now func() time.Time) *changeLog {
-	l := &changeLog{kv: kv, loader: o.Model, retain: o.Retention, log: o.Logger, now: now}
+	l := &changeLog{kv: kv, loader: o.Model, cache: o.ModelCache, retain: o.Retention, log: o.Logger, now: now}
 	if l.log == nil {
 		l.log = slog.Default()
 	}

@@ -21,3 +21,15 @@ func newTestGraph(t testing.TB) *Graph {
 	t.Cleanup(func() { g.Close() })
 	return g
 }
+
+// ReplaceLogEntry stores c as the log's entry of its version, in place of
+// the one there (a test of a log that is not what a model file recorded).
+func ReplaceLogEntry(kv KV, c *Change) error {
+	return kv.Update(func(tx Txn) error {
+		b, err := encodeChange(c)
+		if err != nil {
+			return err
+		}
+		return tx.Set(logKey(c.Version), b)
+	})
+}

@@ -76,13 +76,26 @@ func OpenWith(kv KV, o Options) (*Graph, error) {
 	}
 	g.cl.head.Store(head)
 	if o.Model != nil {
-		m, head, err := loadModel(kv, o.Model)
-		if err != nil {
-			return nil, fmt.Errorf("open graph: %w", err)
+		var m ReadModel
+		var fileVersion uint64
+		if o.ModelCache != nil {
+			g.cl.saver = newSaver(g.cl, g.storeID, o.ModelSaveEvery)
+			m, head, fileVersion = g.cl.loadSaved(g.storeID)
+		}
+		built := m == nil
+		if built {
+			if m, head, err = loadModel(kv, o.Model); err != nil {
+				return nil, fmt.Errorf("open graph: %w", err)
+			}
+		} else {
+			g.cl.saver.loaded(m, fileVersion)
 		}
 		g.cl.model.Store(&modelRef{m})
 		g.cl.head.Store(head)
 		g.cl.start()
+		if g.cl.saver != nil {
+			g.cl.saver.run(built)
+		}
 	}
 	return g, nil
 }
@@ -141,6 +154,9 @@ func (g *Graph) Close() error {
 		g.cl.close()
 		if m := g.cl.readModel(); m != nil {
 			m.Close()
+		}
+		if g.cl.saver != nil {
+			g.cl.saver.close()
 		}
 		g.cl.closeErr = g.kv.Close()
 	})

@@ -50,6 +50,7 @@ type Options struct {
 	Keep       string
 	ScalePages int
 	ServeFlags string
+	ColdStart  string // -cold-start: store directories
 	Loadgen    string
 	LoadgenCPU int
 }
@@ -75,6 +76,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.Keep, "keep", "", "with -scale: keep the generated stores under this directory")
 	fs.IntVar(&o.ScalePages, "scale-pages", 20, "with -scale: walk at most this many pages of the facts walk")
 	fs.StringVar(&o.ServeFlags, "serve-flags", "", "with -scale: more flags for the servers it starts, e.g. \"-max-complexity 1000000\" (default: serve's defaults but -cache-size 0)")
+	fs.StringVar(&o.ColdStart, "cold-start", "", "run the cold-start benchmark on these store directories (comma-separated; their model files are replaced: give copies)")
 	fs.StringVar(&o.Loadgen, "loadgen", "", "internal: be the open loop's load generator for the scenario in this file (the bench starts itself so)")
 	fs.IntVar(&o.LoadgenCPU, "loadgen-cpu", -1, "internal: with -loadgen, pin the load generator to this CPU (-1: do not pin)")
 	if err := fs.Parse(args); err != nil {
@@ -82,6 +84,9 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if o.Loadgen != "" {
 		return runLoadgen(ctx, o, stdout)
+	}
+	if o.ColdStart != "" {
+		return runColdStart(ctx, o, stdout, stderr)
 	}
 	if o.Scale {
 		return runScale(ctx, o, args, stdout, stderr)

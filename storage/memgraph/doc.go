@@ -138,6 +138,18 @@
 // base's entry with the same key. A scan merges the base's range with the
 // overlay's, and costs nothing more when the overlay has nothing in range.
 //
+// # Files
+//
+// A snapshot can be written to a file and read back (persist.go; Files,
+// files.go, keeps a store's files in a directory: storage.ModelCache): the
+// base's arrays and slabs as they lie in memory, the dictionary, blobs,
+// overlay entries, revisions and counts, checksummed. Reading one is a read
+// into one buffer that the arrays and strings point into, no record
+// decoded; only the slug index (its hash's seed is the process's) is made
+// again. A start so reads a million entities in half a second instead of
+// building them from the store in twenty-five (docs/read-model.md, "Cold
+// start").
+//
 // # Counts
 //
 // Sizes are kept as changes apply (entities by kind, facts, active facts by
