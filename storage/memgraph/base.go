@@ -61,8 +61,50 @@ type base struct {
 	texts []textRef
 	saved []*storage.SavedQuery // by name
 
-	// decoded caches entities of the base decoded (see node).
-	decoded nodeCache
+	// decoded caches entities of the base decoded (see node), and
+	// decodedFacts its facts (see fact).
+	decoded      nodeCache
+	decodedFacts factCache
+}
+
+// factCache is nodeCache for facts. A base's fact records refer only to the
+// base's entities and to text blobs that existed when it was built, which
+// no later change alters: a decoded base fact is the same for every
+// snapshot on the base (a changed fact is read from the overlay first).
+type factCache struct {
+	slots []atomic.Pointer[cachedFact]
+	mask  uint32
+}
+
+type cachedFact struct {
+	iid uint32
+	f   *storage.Fact
+}
+
+// init sizes the cache for the base's facts.
+func (c *factCache) init(n uint32) {
+	size := uint32(1)
+	for size < n && size < nodeCacheSlots {
+		size <<= 1
+	}
+	c.slots, c.mask = make([]atomic.Pointer[cachedFact], size), size-1
+}
+
+// fact decodes the base's fact iid (whose ID is id) with r, or returns it
+// from the cache.
+func (b *base) fact(iid uint32, id uuid.UUID, strs []string, r resolver) (*storage.Fact, error) {
+	if len(b.decodedFacts.slots) == 0 {
+		return decodeFact(b.facts.record(iid), id, strs, r)
+	}
+	slot := &b.decodedFacts.slots[iid&b.decodedFacts.mask]
+	if c := slot.Load(); c != nil && c.iid == iid {
+		return c.f, nil
+	}
+	f, err := decodeFact(b.facts.record(iid), id, strs, r)
+	if err == nil {
+		slot.Store(&cachedFact{iid: iid, f: f})
+	}
+	return f, err
 }
 
 // nodeCache holds recently decoded entities of a base, direct-mapped by

@@ -318,6 +318,7 @@ func (b *Builder) buildBase() (*base, counts, error) {
 	b.factIDs, b.factOff, b.factMeta = nil, nil, nil
 	ft.bucket = makeBuckets(ft.ids)
 	bs.facts = ft
+	bs.decodedFacts.init(ft.n())
 
 	var wg sync.WaitGroup
 	var slugErr error

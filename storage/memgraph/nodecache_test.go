@@ -70,3 +70,53 @@ func TestNodeCache(t *testing.T) {
 		t.Errorf("the snapshot before the change, after compaction: %v %v, want Name %q", got, err, n.Name)
 	}
 }
+
+// TestFactCache is TestNodeCache for facts: a base fact is decoded once and
+// shared; its retraction is read from the overlay, never from the cache,
+// while a snapshot from before it keeps the active record; a compaction's
+// new base answers the retraction.
+func TestFactCache(t *testing.T) {
+	w := newWorld(3, 200, 400)
+	m := w.build(t)
+	m.SetOptions(Options{CompactAt: 1 << 30, Logger: quiet})
+	t.Cleanup(m.Close)
+	var f *storage.Fact
+	for _, x := range w.facts {
+		if x.Retraction == nil {
+			f = x
+			break
+		}
+	}
+	before := m.Latest()
+	a, err := before.Fact(f.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := m.Latest().Fact(f.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a != b {
+		t.Error("a fact of the base was decoded again: the second read is another record")
+	}
+	retracted := *f
+	retracted.Retraction = &storage.Retraction{By: "tester", Reason: "test", At: f.CreatedAt}
+	w.version++
+	if err := m.Apply(storage.Change{Version: w.version, Facts: []*storage.Fact{&retracted}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := m.Latest().Fact(f.ID); err != nil || got.Retraction == nil {
+		t.Errorf("after the retraction: %+v %v, want it retracted", got, err)
+	}
+	if got, err := before.Fact(f.ID); err != nil || got.Retraction != nil {
+		t.Errorf("the snapshot before the retraction: %+v %v, want it active", got, err)
+	}
+	if err := m.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if got, err := m.Latest().Fact(f.ID); err != nil || got.Retraction == nil {
+			t.Errorf("after compaction: %+v %v, want it retracted", got, err)
+		}
+	}
+}

@@ -450,6 +450,7 @@ func readSnapshot(r *fileReader, version uint64) (*Model, error) {
 		return nil, err
 	}
 	b.decoded.init(b.nodes.n()) // as a build's base
+	b.decodedFacts.init(b.facts.n())
 	// The slug index, made again (its hash's seed is this process's) while
 	// the rest is read.
 	var wg sync.WaitGroup

@@ -166,7 +166,15 @@ func (s *Snapshot) Fact(id uuid.UUID) (*storage.Fact, error) {
 	if !ok {
 		return nil, notFound("id", "no fact with id %s", id)
 	}
-	f, err := decodeFact(s.factRec(iid), id, s.strs, s)
+	var f *storage.Fact
+	var err error
+	if e, ok := s.ovGet(newKey(keyFact, 4).u32(iid)); ok {
+		f, err = decodeFact(unsafeBytes(e.val[16:]), id, s.strs, s)
+	} else if iid < s.b.facts.n() {
+		f, err = s.b.fact(iid, id, s.strs, s)
+	} else {
+		f, err = decodeFact(nil, id, s.strs, s)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("fact %s: %w", id, err)
 	}
