@@ -36,6 +36,13 @@ func newRoutes(g *storage.Graph, cfg Config, log *slog.Logger) (http.Handler, *a
 		curators = api.SingleCurator(cfg.token)
 	}
 	auth := api.NewAuth(api.AuthOptions{Curators: curators, Private: cfg.private, FailureDelay: cfg.authDelay, Registerer: reg, Logger: log})
+	if cfg.liveConns == nil { // a Config serve did not make (tests, the bench)
+		cfg.liveConns = api.NewLiveConns()
+	}
+	live := cfg.liveConns
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "policygraph_subscriptions_running",
+		Help: "GraphQL operations running over WebSocket and server-sent event streams now (subscriptions, live queries)."},
+		func() float64 { return float64(live.Running()) }))
 	graphQL := api.NewHandler(g, api.Options{Auth: auth, Introspection: cfg.introspection, Logger: log,
 		MaxBodyBytes: cfg.maxBody, CacheSize: cfg.cacheSize, CacheControl: cfg.cacheControl, Metrics: metrics, Limits: &cfg.limits,
 		CacheBytes: orNone(cfg.memory.responseCache), QueryCacheBytes: orNone(cfg.memory.queryCache), APQCacheBytes: orNone(cfg.memory.apqCache),

@@ -372,6 +372,9 @@ func TestSubscriptionLimits(t *testing.T) {
 	createOrg(t, srv.Client, "Counted again")
 	w.next(t, "a")
 	s1.next(t) // s1 runs: it holds the second slot
+	if got := metricValue(t, srv.URL, "policygraph_subscriptions_running"); got != "2" {
+		t.Errorf("policygraph_subscriptions_running = %q with two subscriptions running, want 2", got)
+	}
 	s2, err := subscribeSSE(ctx, srv.URL, "", q, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -599,4 +602,25 @@ func TestSubscriptionEventsReadFresh(t *testing.T) {
 			eq(t, testenv.Value(next(), "data.factChanged.fact.subject.name"), "Renamed "+sub.name)
 		})
 	}
+}
+
+// metricValue reads one unlabelled metric's value from the server's /metrics.
+func metricValue(t *testing.T, url, name string) string {
+	t.Helper()
+	res, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			return v
+		}
+	}
+	t.Fatalf("/metrics has no %s", name)
+	return ""
 }
