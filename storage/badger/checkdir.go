@@ -123,6 +123,12 @@ func privateCopy(dir string) (cp string, err error) {
 			if size, _, err = scanLog(src); err != nil {
 				return "", fmt.Errorf("%s: %w", e.Name(), err)
 			}
+			if size < logHeaderSize {
+				// Shorter than its header (a kill -9 right after Badger made
+				// it): it holds nothing to replay, and Badger would size an
+				// empty log before reading it, which a read-only open cannot.
+				continue
+			}
 		}
 		if err := copySparse(src, dst, size); err != nil {
 			return "", fmt.Errorf("copy %s: %w", e.Name(), err)
