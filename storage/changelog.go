@@ -98,19 +98,29 @@ func encodeChange(c *Change) ([]byte, error) {
 
 var errBadEntry = errors.New("damaged change log entry")
 
-// decodeChange decodes a log entry.
-func decodeChange(b []byte) (*Change, error) {
+// decodeChangeHeader decodes a log entry's version, time and flags, and
+// returns the Change without its records and the bytes of its items: what
+// pruning reads, without decoding every record (a source's whole text).
+func decodeChangeHeader(b []byte) (*Change, []byte, error) {
 	if len(b) < 1 || b[0] != entryChange {
-		return nil, errBadEntry
+		return nil, nil, errBadEntry
 	}
 	b = b[1:]
 	v, n := binary.Uvarint(b)
 	if n <= 0 || len(b) < n+9 {
-		return nil, errBadEntry
+		return nil, nil, errBadEntry
 	}
 	b = b[n:]
 	c := &Change{Version: v, At: time.Unix(0, int64(binary.BigEndian.Uint64(b))).UTC(), Reset: b[8]&flagReset != 0}
-	b = b[9:]
+	return c, b[9:], nil
+}
+
+// decodeChange decodes a log entry.
+func decodeChange(b []byte) (*Change, error) {
+	c, b, err := decodeChangeHeader(b)
+	if err != nil {
+		return nil, err
+	}
 	for len(b) > 0 {
 		tag := b[0]
 		l, n := binary.Uvarint(b[1:])
@@ -336,7 +346,8 @@ func (l *changeLog) recentAfter(after, to uint64) []*Change {
 	return slices.Clone(r[i:j])
 }
 
-// logEntry reads the entry of version v.
+// logEntry reads the entry of version v: its version, time and flags, not
+// its records (decodeChangeHeader).
 func logEntry(tx Txn, v uint64) (*Change, bool, error) {
 	if v == 0 {
 		return nil, false, nil
@@ -348,7 +359,7 @@ func logEntry(tx Txn, v uint64) (*Change, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	c, err := decodeChange(b)
+	c, _, err := decodeChangeHeader(b)
 	return c, err == nil, err
 }
 

@@ -453,7 +453,7 @@ func (l *changeLog) prune(tx Txn, head uint64) error {
 	cut := l.now().Add(-r.Age)
 	n, v := 0, first
 	err := tx.ScanFrom(kindPrefix(prefixLog), logKey(first), false, func(k, val []byte) error {
-		c, err := decodeChange(val)
+		c, _, err := decodeChangeHeader(val)
 		if err != nil {
 			return err
 		}

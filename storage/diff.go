@@ -157,7 +157,7 @@ func (d *differ) texts() error {
 	list := func(s Snapshot) ([]string, error) {
 		var out []string
 		err := s.SourceTexts(func(id uuid.UUID, text string) error {
-			out = append(out, fmt.Sprintf("%s %d %x", id, len(text), hashString(text)))
+			out = append(out, fmt.Sprintf("%s %d", id, len(text))) // contents: below, per entity
 			return nil
 		})
 		return out, err
@@ -189,14 +189,6 @@ func (d *differ) texts() error {
 		}
 	}
 	return nil
-}
-
-func hashString(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h = (h ^ uint64(s[i])) * 1099511628211
-	}
-	return h
 }
 
 func (d *differ) revisions() error {
