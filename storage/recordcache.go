@@ -167,12 +167,18 @@ func (g *Graph) update(fn func(w writer) error) error {
 	g.cl.mu.Lock()
 	defer g.cl.mu.Unlock()
 	var last *countDelta
-	var committed uint64
-	var change *Change
+	var change *Change // the write's log entry; nil when it changed nothing
+	committed := func(d *countDelta) {
+		g.counts.apply(d)
+		if change != nil {
+			g.cl.remember(change)
+			g.cl.moved(change.Version)
+		}
+	}
 	hooked := false
 	err := g.kv.Update(func(tx Txn) error {
 		d := &countDelta{groups: map[countGroup]int{}}
-		last, committed = d, 0
+		last, change = d, nil
 		rec := newChangeRec()
 		if err := fn(&kvWriter{kvSnapshot: kvSnapshot{tx: &countingTxn{Txn: tx, d: d}}, rec: rec}); err != nil {
 			return err
@@ -189,24 +195,14 @@ func (g *Graph) update(fn func(w writer) error) error {
 			if err := g.cl.prune(tx, head+1); err != nil {
 				return err
 			}
-			committed, change = head+1, &rec.c
+			change = &rec.c
 		}
 		oc, ok := tx.(CommitNotifier)
-		hooked = ok && oc.OnCommit(func() {
-			g.counts.apply(d)
-			if committed != 0 {
-				g.cl.remember(change)
-				g.cl.moved(committed)
-			}
-		})
+		hooked = ok && oc.OnCommit(func() { committed(d) })
 		return nil
 	})
 	if err == nil && !hooked {
-		g.counts.apply(last) // a store without commit hooks: just after
-		if committed != 0 {
-			g.cl.remember(change)
-			g.cl.moved(committed)
-		}
+		committed(last) // a store without commit hooks: just after
 	}
 	return err
 }
