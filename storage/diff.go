@@ -2,8 +2,10 @@ package storage
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 
@@ -103,10 +105,8 @@ func (d *differ) nodes() error {
 }
 
 func (d *differ) facts() error {
-	n := 0
 	d.literals = map[[2]string]bool{}
 	err := d.a.Facts(func(x *Fact) error {
-		n++
 		if x.Value != "" && x.Retraction == nil && !x.Negated {
 			d.literals[[2]string{string(x.Predicate), x.Value}] = true
 		}
@@ -125,25 +125,30 @@ func (d *differ) facts() error {
 	if err != nil {
 		return err
 	}
-	x, err := collect(d.a.FactIDs)
-	if err != nil {
-		return err
-	}
-	y, err := collect(d.b.FactIDs)
-	if err != nil {
-		return err
-	}
-	if n != len(y) {
-		return d.add("%d facts in one, %d in the other", n, len(y))
-	}
-	return d.same("fact IDs", x, y)
+	return d.compare("fact IDs", ids(Snapshot.FactIDs)) // and those only b has
 }
 
-// collect lists the IDs a scan gives.
-func collect(scan func(func(uuid.UUID) error) error) ([]string, error) {
-	var out []string
-	err := scan(func(id uuid.UUID) error { out = append(out, id.String()); return nil })
-	return out, err
+// compare lists what one question answers of each snapshot and compares
+// the two lists.
+func (d *differ) compare(what string, list func(Snapshot) ([]string, error)) error {
+	x, err := list(d.a)
+	if err != nil {
+		return err
+	}
+	y, err := list(d.b)
+	if err != nil {
+		return err
+	}
+	return d.same(what, x, y)
+}
+
+// ids is the list of the IDs a scan of a snapshot gives, for compare.
+func ids(scan func(s Snapshot, fn func(uuid.UUID) error) error) func(Snapshot) ([]string, error) {
+	return func(s Snapshot) ([]string, error) {
+		var out []string
+		err := scan(s, func(id uuid.UUID) error { out = append(out, id.String()); return nil })
+		return out, err
+	}
 }
 
 func mustEncode(b []byte, err error) []byte {
@@ -154,23 +159,14 @@ func mustEncode(b []byte, err error) []byte {
 }
 
 func (d *differ) texts() error {
-	list := func(s Snapshot) ([]string, error) {
-		var out []string
-		err := s.SourceTexts(func(id uuid.UUID, text string) error {
+	err := d.compare("source texts", func(s Snapshot) (out []string, err error) {
+		err = s.SourceTexts(func(id uuid.UUID, text string) error {
 			out = append(out, fmt.Sprintf("%s %d", id, len(text))) // contents: below, per entity
 			return nil
 		})
 		return out, err
-	}
-	x, err := list(d.a)
+	})
 	if err != nil {
-		return err
-	}
-	y, err := list(d.b)
-	if err != nil {
-		return err
-	}
-	if err := d.same("source texts", x, y); err != nil {
 		return err
 	}
 	for _, id := range d.nodeIDs {
@@ -192,68 +188,36 @@ func (d *differ) texts() error {
 }
 
 func (d *differ) revisions() error {
-	list := func(s Snapshot) ([]string, error) {
-		var out []string
-		err := s.Revisions(uuid.Nil, func(r *Revision) error {
+	return d.compare("revisions", func(s Snapshot) (out []string, err error) {
+		err = s.Revisions(uuid.Nil, func(r *Revision) error {
 			out = append(out, fmt.Sprintf("%s %d %x", r.Node, r.Seq, mustEncode(encodeRevision(r))))
 			return nil
 		})
 		return out, err
-	}
-	x, err := list(d.a)
-	if err != nil {
-		return err
-	}
-	y, err := list(d.b)
-	if err != nil {
-		return err
-	}
-	return d.same("revisions", x, y)
+	})
 }
 
 func (d *differ) saved() error {
-	list := func(s Snapshot) ([]string, error) {
-		var out []string
-		err := s.SavedQueries(func(q *SavedQuery) error {
+	return d.compare("saved queries", func(s Snapshot) (out []string, err error) {
+		err = s.SavedQueries(func(q *SavedQuery) error {
 			b, err := json.Marshal(q)
 			out = append(out, string(b))
 			return err
 		})
 		return out, err
-	}
-	x, err := list(d.a)
-	if err != nil {
-		return err
-	}
-	y, err := list(d.b)
-	if err != nil {
-		return err
-	}
-	return d.same("saved queries", x, y)
+	})
 }
 
 func (d *differ) kinds() error {
 	for _, k := range Kinds {
-		x, err := collect(func(fn func(uuid.UUID) error) error { return d.a.NodesByKind(k, fn) })
-		if err != nil {
+		if err := d.compare("entities of kind "+string(k), ids(func(s Snapshot, fn func(uuid.UUID) error) error {
+			return s.NodesByKind(k, fn)
+		})); err != nil {
 			return err
 		}
-		y, err := collect(func(fn func(uuid.UUID) error) error { return d.b.NodesByKind(k, fn) })
-		if err != nil {
-			return err
-		}
-		if err := d.same("entities of kind "+string(k), x, y); err != nil {
-			return err
-		}
-		x, err = collect(func(fn func(uuid.UUID) error) error { return d.a.NodesByYear(k, 0, math.MaxUint16, fn) })
-		if err != nil {
-			return err
-		}
-		y, err = collect(func(fn func(uuid.UUID) error) error { return d.b.NodesByYear(k, 0, math.MaxUint16, fn) })
-		if err != nil {
-			return err
-		}
-		if err := d.same("entities of kind "+string(k)+" by year", x, y); err != nil {
+		if err := d.compare("entities of kind "+string(k)+" by year", ids(func(s Snapshot, fn func(uuid.UUID) error) error {
+			return s.NodesByYear(k, 0, math.MaxUint16, fn)
+		})); err != nil {
 			return err
 		}
 	}
@@ -271,23 +235,14 @@ func (d *differ) kinds() error {
 			}
 		}
 		for _, dir := range []Direction{Out, In} {
-			list := func(s Snapshot) ([]string, error) {
-				var out []string
-				err := s.Adjacent(id, dir, "", func(e AdjEntry) error {
+			err := d.compare(fmt.Sprintf("adjacency of %s (%s, out %v)", id, n.Slug, dir), func(s Snapshot) (out []string, err error) {
+				err = s.Adjacent(id, dir, "", func(e AdjEntry) error {
 					out = append(out, fmt.Sprintf("%s %s %d", e.Fact, e.Other, e.State))
 					return nil
 				})
 				return out, err
-			}
-			x, err := list(d.a)
+			})
 			if err != nil {
-				return err
-			}
-			y, err := list(d.b)
-			if err != nil {
-				return err
-			}
-			if err := d.same(fmt.Sprintf("adjacency of %s (%s, out %v)", id, n.Slug, dir), x, y); err != nil {
 				return err
 			}
 		}
@@ -298,47 +253,28 @@ func (d *differ) kinds() error {
 func (d *differ) predicates() error {
 	for _, p := range Predicates {
 		pred := p.Predicate
-		x, err := collect(func(fn func(uuid.UUID) error) error { return d.a.FactsByPredicate(pred, fn) })
-		if err != nil {
+		if err := d.compare("active facts of "+string(pred), ids(func(s Snapshot, fn func(uuid.UUID) error) error {
+			return s.FactsByPredicate(pred, fn)
+		})); err != nil {
 			return err
 		}
-		y, err := collect(func(fn func(uuid.UUID) error) error { return d.b.FactsByPredicate(pred, fn) })
-		if err != nil {
-			return err
-		}
-		if err := d.same("active facts of "+string(pred), x, y); err != nil {
-			return err
-		}
-		x, err = collect(func(fn func(uuid.UUID) error) error { return d.a.FactsByYear(pred, 0, math.MaxUint16, fn) })
-		if err != nil {
-			return err
-		}
-		y, err = collect(func(fn func(uuid.UUID) error) error { return d.b.FactsByYear(pred, 0, math.MaxUint16, fn) })
-		if err != nil {
-			return err
-		}
-		if err := d.same("active facts of "+string(pred)+" by year", x, y); err != nil {
+		if err := d.compare("active facts of "+string(pred)+" by year", ids(func(s Snapshot, fn func(uuid.UUID) error) error {
+			return s.FactsByYear(pred, 0, math.MaxUint16, fn)
+		})); err != nil {
 			return err
 		}
 	}
-	for pv := range d.literals {
-		list := func(s Snapshot) ([]string, error) {
-			var out []string
-			err := s.SubjectsByValue(Predicate(pv[0]), pv[1], func(subject, fact uuid.UUID) error {
+	for _, pv := range slices.SortedFunc(maps.Keys(d.literals), func(x, y [2]string) int {
+		return cmp.Or(cmp.Compare(x[0], y[0]), cmp.Compare(x[1], y[1]))
+	}) {
+		err := d.compare(fmt.Sprintf("value index %s = %q", pv[0], pv[1]), func(s Snapshot) (out []string, err error) {
+			err = s.SubjectsByValue(Predicate(pv[0]), pv[1], func(subject, fact uuid.UUID) error {
 				out = append(out, subject.String()+" "+fact.String())
 				return nil
 			})
 			return out, err
-		}
-		x, err := list(d.a)
+		})
 		if err != nil {
-			return err
-		}
-		y, err := list(d.b)
-		if err != nil {
-			return err
-		}
-		if err := d.same(fmt.Sprintf("value index %s = %q", pv[0], pv[1]), x, y); err != nil {
 			return err
 		}
 	}
@@ -347,23 +283,14 @@ func (d *differ) predicates() error {
 
 func (d *differ) names() error {
 	for _, whole := range []bool{true, false} {
-		list := func(s Snapshot) ([]string, error) {
-			var out []string
-			err := s.NameTerms("", whole, func(term string, id uuid.UUID) error {
+		err := d.compare(fmt.Sprintf("name terms (whole %v)", whole), func(s Snapshot) (out []string, err error) {
+			err = s.NameTerms("", whole, func(term string, id uuid.UUID) error {
 				out = append(out, term+" "+id.String())
 				return nil
 			})
 			return out, err
-		}
-		x, err := list(d.a)
+		})
 		if err != nil {
-			return err
-		}
-		y, err := list(d.b)
-		if err != nil {
-			return err
-		}
-		if err := d.same(fmt.Sprintf("name terms (whole %v)", whole), x, y); err != nil {
 			return err
 		}
 	}
