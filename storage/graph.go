@@ -94,7 +94,11 @@ func OpenWith(kv KV, o Options) (*Graph, error) {
 		g.cl.head.Store(head)
 		g.cl.start()
 		if g.cl.saver != nil {
-			g.cl.saver.run(built)
+			// A model built from the store is saved soon, so that the next
+			// start reads it; not an empty one (a new store), which any
+			// start builds at once and whose file the first writes outdate.
+			sz, ok := m.Snapshot().(Sizer)
+			g.cl.saver.run(built && !(ok && sz.Sizes().Nodes == 0))
 		}
 	}
 	return g, nil
