@@ -63,96 +63,74 @@ type base struct {
 
 	// decoded caches entities of the base decoded (see node), and
 	// decodedFacts its facts (see fact).
-	decoded      nodeCache
-	decodedFacts factCache
+	decoded      decodeCache[storage.Node]
+	decodedFacts decodeCache[storage.Fact]
 }
 
-// factCache is nodeCache for facts. A base's fact records refer only to the
-// base's entities and to text blobs that existed when it was built, which
-// no later change alters: a decoded base fact is the same for every
-// snapshot on the base (a changed fact is read from the overlay first).
-type factCache struct {
-	slots []atomic.Pointer[cachedFact]
+// decodeCache holds recently decoded records of a base, direct-mapped by
+// internal ID: a slot keeps the last record decoded into it. A base's
+// records never change (a change goes to the overlay, which Snapshot.Node
+// and Snapshot.Fact read first), and the dictionary they refer to only
+// grows; a base's fact refers only to the base's entities and to text blobs
+// that existed when it was built. So a decoded record is the answer for
+// every snapshot on the base. Records are shared, never modified
+// (storage.Snapshot), as the store's record cache's were. Decoding an
+// entity costs about 0.9 us and a dozen allocations at 1M nodes; a hit is
+// an atomic load.
+type decodeCache[T any] struct {
+	slots []atomic.Pointer[cached[T]]
 	mask  uint32
 }
 
-type cachedFact struct {
+type cached[T any] struct {
 	iid uint32
-	f   *storage.Fact
+	v   *T
 }
 
-// init sizes the cache for the base's facts.
-func (c *factCache) init(n uint32) {
+// nodeCacheSlots bounds a base's cache: at most this many decoded records
+// (a few tens of MB at the seed's record sizes), whatever the graph's size.
+const nodeCacheSlots = 1 << 16
+
+// init sizes the cache for n records.
+func (c *decodeCache[T]) init(n uint32) {
 	size := uint32(1)
 	for size < n && size < nodeCacheSlots {
 		size <<= 1
 	}
-	c.slots, c.mask = make([]atomic.Pointer[cachedFact], size), size-1
+	c.slots, c.mask = make([]atomic.Pointer[cached[T]], size), size-1
+}
+
+// get returns record iid, from the cache or decoded by decode (and then
+// cached unless it failed). A cache not sized by init caches nothing.
+func (c *decodeCache[T]) get(iid uint32, decode func() (*T, error)) (*T, error) {
+	if len(c.slots) == 0 {
+		return decode()
+	}
+	slot := &c.slots[iid&c.mask]
+	if e := slot.Load(); e != nil && e.iid == iid {
+		return e.v, nil
+	}
+	v, err := decode()
+	if err == nil {
+		slot.Store(&cached[T]{iid: iid, v: v})
+	}
+	return v, err
 }
 
 // fact decodes the base's fact iid (whose ID is id) with r, or returns it
 // from the cache.
 func (b *base) fact(iid uint32, id uuid.UUID, strs []string, r resolver) (*storage.Fact, error) {
-	if len(b.decodedFacts.slots) == 0 {
+	return b.decodedFacts.get(iid, func() (*storage.Fact, error) {
 		return decodeFact(b.facts.record(iid), id, strs, r)
-	}
-	slot := &b.decodedFacts.slots[iid&b.decodedFacts.mask]
-	if c := slot.Load(); c != nil && c.iid == iid {
-		return c.f, nil
-	}
-	f, err := decodeFact(b.facts.record(iid), id, strs, r)
-	if err == nil {
-		slot.Store(&cachedFact{iid: iid, f: f})
-	}
-	return f, err
-}
-
-// nodeCache holds recently decoded entities of a base, direct-mapped by
-// internal ID: a slot keeps the last entity decoded into it. A base's
-// records never change (a change goes to the overlay, which Snapshot.Node
-// reads first), and the dictionary they refer to only grows, so a decoded
-// record is the answer for every snapshot on the base. Records are shared,
-// never modified (storage.Snapshot), as the store's record cache's were.
-// Decoding an entity costs about 0.9 us and a dozen allocations at 1M
-// nodes; a hit is an atomic load.
-type nodeCache struct {
-	slots []atomic.Pointer[cachedNode]
-	mask  uint32
-}
-
-type cachedNode struct {
-	iid uint32
-	n   *storage.Node
-}
-
-// nodeCacheSlots bounds a base's cache: at most this many decoded entities
-// (a few tens of MB at the seed's record sizes), whatever the graph's size.
-const nodeCacheSlots = 1 << 16
-
-// init sizes the cache for the base's entities.
-func (c *nodeCache) init(n uint32) {
-	size := uint32(1)
-	for size < n && size < nodeCacheSlots {
-		size <<= 1
-	}
-	c.slots, c.mask = make([]atomic.Pointer[cachedNode], size), size-1
+	})
 }
 
 // node decodes the base's entity iid (whose ID is id), or returns it from
 // the cache.
 func (b *base) node(iid uint32, id uuid.UUID, strs []string) (*storage.Node, error) {
-	if len(b.decoded.slots) == 0 {
+	return b.decoded.get(iid, func() (*storage.Node, error) {
 		return decodeNode(b.nodes.record(iid), id, strs)
-	}
-	slot := &b.decoded.slots[iid&b.decoded.mask]
-	if c := slot.Load(); c != nil && c.iid == iid {
-		return c.n, nil
-	}
-	n, err := decodeNode(b.nodes.record(iid), id, strs)
-	if err == nil {
-		slot.Store(&cachedNode{iid: iid, n: n})
-	}
-	return n, err
+	})
 }
 
 const (

@@ -2,6 +2,7 @@ package memgraph
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -79,24 +80,20 @@ func (f *Files) list(storeID uuid.UUID) ([]savedFile, error) {
 	if err != nil {
 		return nil, err
 	}
+	return storeFiles(entries, storeID), nil
+}
+
+// storeFiles picks the store's files out of a directory's entries, newest
+// first.
+func storeFiles(entries []os.DirEntry, storeID uuid.UUID) []savedFile {
 	var out []savedFile
 	for _, e := range entries {
 		if id, v, ok := parseName(e.Name()); ok && id == storeID && e.Type().IsRegular() {
 			out = append(out, savedFile{e.Name(), v})
 		}
 	}
-	slices.SortFunc(out, func(a, b savedFile) int { return -cmpU64(a.version, b.version) })
-	return out, nil
-}
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	slices.SortFunc(out, func(a, b savedFile) int { return cmp.Compare(b.version, a.version) })
+	return out
 }
 
 // Load implements storage.ModelCache: the newest file of the store at a
@@ -187,7 +184,7 @@ func (f *Files) prune(storeID uuid.UUID) {
 	if err != nil {
 		return
 	}
-	files, _ := f.list(storeID)
+	files := storeFiles(entries, storeID) // the directory read once
 	for _, e := range entries {
 		name := e.Name()
 		id, _, ok := parseName(name)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"hash/fnv"
 	"hash/maphash"
 	"io"
 	"runtime"
@@ -71,7 +72,9 @@ var schemaHash = func() uint64 {
 	for _, p := range predList {
 		fmt.Fprintf(&b, "pred %s\n", p)
 	}
-	return fnv64([]byte(b.String()))
+	h := fnv.New64a() // the same in every process
+	h.Write([]byte(b.String()))
+	return h.Sum64()
 }()
 
 // FileInfo names a saved snapshot: the store, the version, and the commit
@@ -664,14 +667,4 @@ func radixSortSlugs(refs []slugRef) []slugRef {
 		refs, tmp = tmp, refs
 	}
 	return refs
-}
-
-// fnv64 is FNV-1a: a hash that is the same in every process.
-func fnv64(b []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
-	return h
 }
