@@ -133,7 +133,7 @@ func stageDir(dir string, exists bool) (stage string, commit func() error, clean
 			if err := os.Rename(stage, dir); err != nil {
 				return err
 			}
-			return syncDir(parent)
+			return storage.SyncDir(parent)
 		}
 		return stage, commit, cleanup, nil
 	}
@@ -156,7 +156,7 @@ func stageDir(dir string, exists bool) (stage string, commit func() error, clean
 				return err
 			}
 		}
-		if err := syncDir(dir); err != nil {
+		if err := storage.SyncDir(dir); err != nil {
 			return err
 		}
 		if manifest {
@@ -167,7 +167,7 @@ func stageDir(dir string, exists bool) (stage string, commit func() error, clean
 		if err := os.Remove(stage); err != nil {
 			return err
 		}
-		return syncDir(dir)
+		return storage.SyncDir(dir)
 	}
 	cleanup = func() {
 		os.RemoveAll(stage)
@@ -178,15 +178,6 @@ func stageDir(dir string, exists bool) (stage string, commit func() error, clean
 		}
 	}
 	return stage, commit, cleanup, nil
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
 }
 
 // loadRecords loads the records of backup into a new store in dir, and

@@ -164,7 +164,7 @@ func (f *Files) Save(storeID uuid.UUID, s storage.Snapshot, at time.Time) error 
 		err = os.Rename(tmp.Name(), filepath.Join(f.Dir, name))
 	}
 	if err == nil {
-		err = syncDir(f.Dir)
+		err = storage.SyncDir(f.Dir)
 	}
 	if err != nil {
 		return fmt.Errorf("model file %s: %w", name, err)
@@ -202,13 +202,4 @@ func (f *Files) prune(storeID uuid.UUID) {
 			}
 		}
 	}
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
