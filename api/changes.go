@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/klauspost/compress/gzhttp"
 
 	"policygraph/errs"
 	"policygraph/storage"
@@ -61,11 +60,7 @@ func ChangesHandler(g *storage.Graph, streams *Streams, o ChangesOptions) http.H
 		// gzhttp holds the first bytes until it has CompressMinBytes or a
 		// flush: a refusal (one small body) goes out plain, and the stream,
 		// flushed at each line, gzipped from its header line on.
-		wrap, err := gzhttp.NewWrapper(gzhttp.MinSize(CompressMinBytes), gzhttp.EnableZstd(false))
-		if err != nil {
-			panic(fmt.Sprintf("gzhttp options: %v", err)) // fixed options: a programming error
-		}
-		h = wrap(h)
+		h = gzipWrapper()(h)
 	}
 	return h
 }
