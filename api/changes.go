@@ -43,7 +43,7 @@ type ChangesOptions struct {
 //
 // The first line is a header {"store","since","head"}; each change a line
 // {"version","at","kinds",...IDs}; an idle stream a {"heartbeat"} line every
-// Streams.Heartbeat; the last line {"end","since"} says why it ended and
+// StreamOptions.Heartbeat; the last line {"end","since"} says why it ended and
 // where to resume (a stream without it was cut: resume from the last
 // version seen). A since older than the log keeps is 410 VERSION_GONE before
 // any line; a bad parameter 400 BAD_REQUEST; past the stream bound, 429
