@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/klauspost/compress/gzhttp"
 
 	"policygraph/errs"
 	"policygraph/storage"
@@ -44,7 +43,7 @@ type ChangesOptions struct {
 //
 // The first line is a header {"store","since","head"}; each change a line
 // {"version","at","kinds",...IDs}; an idle stream a {"heartbeat"} line every
-// Streams.Heartbeat; the last line {"end","since"} says why it ended and
+// StreamOptions.Heartbeat; the last line {"end","since"} says why it ended and
 // where to resume (a stream without it was cut: resume from the last
 // version seen). A since older than the log keeps is 410 VERSION_GONE before
 // any line; a bad parameter 400 BAD_REQUEST; past the stream bound, 429
@@ -61,11 +60,7 @@ func ChangesHandler(g *storage.Graph, streams *Streams, o ChangesOptions) http.H
 		// gzhttp holds the first bytes until it has CompressMinBytes or a
 		// flush: a refusal (one small body) goes out plain, and the stream,
 		// flushed at each line, gzipped from its header line on.
-		wrap, err := gzhttp.NewWrapper(gzhttp.MinSize(CompressMinBytes), gzhttp.EnableZstd(false))
-		if err != nil {
-			panic(fmt.Sprintf("gzhttp options: %v", err)) // fixed options: a programming error
-		}
-		h = wrap(h)
+		h = gzipWrapper()(h)
 	}
 	return h
 }

@@ -41,11 +41,7 @@ const gzipETagSuffix = "-gzip"
 // is dropped. next (the transport, the CSV form of /q/) compares and makes
 // identity tags only.
 func Compress(next http.Handler) http.Handler {
-	wrap, err := gzhttp.NewWrapper(gzhttp.MinSize(CompressMinBytes), gzhttp.EnableZstd(false))
-	if err != nil {
-		panic(fmt.Sprintf("gzhttp options: %v", err)) // fixed options: a programming error
-	}
-	gz := wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	gz := gzipWrapper()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !negotiatedGzip(w) {
 			next.ServeHTTP(w, r)
 			return
@@ -67,6 +63,16 @@ func Compress(next http.Handler) http.Handler {
 			gz.ServeHTTP(w, r)
 		}
 	})
+}
+
+// gzipWrapper is gzhttp's wrapper as the server uses it: gzip only, from
+// CompressMinBytes (Compress, and the change stream's own).
+func gzipWrapper() func(http.Handler) http.HandlerFunc {
+	wrap, err := gzhttp.NewWrapper(gzhttp.MinSize(CompressMinBytes), gzhttp.EnableZstd(false))
+	if err != nil {
+		panic(fmt.Sprintf("gzhttp options: %v", err)) // fixed options: a programming error
+	}
+	return wrap
 }
 
 // withIdentityTags is r, or a copy of it whose If-None-Match lists the

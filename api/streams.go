@@ -73,9 +73,6 @@ func (s *Streams) Open() int {
 	return s.total
 }
 
-// Heartbeat is the keep-alive period (0: none).
-func (s *Streams) Heartbeat() time.Duration { return s.o.Heartbeat }
-
 // Why a stream's context ended, when the server ended it (context.Cause).
 var (
 	// ErrShuttingDown: the server is shutting down.
@@ -138,9 +135,6 @@ func (s *Streams) Refuse(w http.ResponseWriter) {
 	msg := fmt.Sprintf("too many streams are open, from this client (at most %d) or in all (at most %d): close one, or retry later", s.o.MaxStreamsPerClient, s.o.MaxStreams)
 	writeError(w, mediaJSON, errs.TooManyStreams, msg)
 }
-
-// Stopping is done once the server begins to shut down.
-func (s *Streams) Stopping() context.Context { return s.o.Stopping }
 
 // Stream is one admitted stream: its context, which ends when the client goes,
 // the server shuts down, or the lifetime passes; and its writer, which writes

@@ -169,7 +169,7 @@ func subscriptions(srv *handler.Server, g *storage.Graph, o Options, lim Subscri
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		// Each event of a subscription is answered with loaders of its own:
 		// the operation's would remember what the first events read.
-		if op := graphql.GetOperationContext(ctx); op != nil && op.Operation != nil && op.Operation.Operation == ast.Subscription {
+		if op := graphql.GetOperationContext(ctx); op != nil && isSubscription(op) {
 			ctx = graph.WithLoaders(ctx, g, log)
 		}
 		return next(ctx)
@@ -178,7 +178,7 @@ func subscriptions(srv *handler.Server, g *storage.Graph, o Options, lim Subscri
 		st := streamOf(ctx)
 		op := graphql.GetOperationContext(ctx)
 		if st == nil {
-			if op.Operation != nil && op.Operation.Operation == ast.Subscription {
+			if isSubscription(op) {
 				return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{limitError(errs.BadRequest,
 					"a subscription is served over WebSocket (graphql-transport-ws) or server-sent events (Accept: text/event-stream), not a plain request")}})
 			}
@@ -197,7 +197,7 @@ func subscriptions(srv *handler.Server, g *storage.Graph, o Options, lim Subscri
 		}
 		st.busy()
 		ctx, cancel := context.WithCancel(ctx)
-		if op.Operation == nil || op.Operation.Operation != ast.Subscription {
+		if !isSubscription(op) {
 			// A query or a mutation over a stream is bounded as over GET/POST.
 			if limits.Timeout > 0 {
 				ctx, cancel = context.WithTimeout(ctx, limits.Timeout)
@@ -267,6 +267,12 @@ func subscriptions(srv *handler.Server, g *storage.Graph, o Options, lim Subscri
 			st.end()
 		})
 	}
+}
+
+// isSubscription reports whether op is a subscription (not a query or a
+// mutation, nor an operation whose document did not parse).
+func isSubscription(op *graphql.OperationContext) bool {
+	return op.Operation != nil && op.Operation.Operation == ast.Subscription
 }
 
 // initConnection checks a WebSocket connection's connection_init: its

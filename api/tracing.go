@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/vektah/gqlparser/v2/ast"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -50,7 +49,7 @@ func (o operationTracer) InterceptOperation(ctx context.Context, next graphql.Op
 	}
 	ctx, span := o.tracer.Start(ctx, spanName, trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...))
 	respond := next(ctx)
-	stream := op.Operation != nil && op.Operation.Operation == ast.Subscription
+	stream := isSubscription(op)
 	ended := false
 	return func(ctx context.Context) *graphql.Response {
 		resp := respond(ctx)
