@@ -66,4 +66,11 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // Flush flushes what was written to the connection, through the writers
 // under it: a stream's each line (gzhttp and gqlgen's SSE transport assert
 // http.Flusher on the writer they are given, where Unwrap is not enough).
-func (s *statusRecorder) Flush() { _ = http.NewResponseController(s.ResponseWriter).Flush() }
+func (s *statusRecorder) Flush() { _ = s.FlushError() }
+
+// FlushError is Flush with its error: http.ResponseController.Flush asks
+// for it before Flush, and stops at the first writer that has either, so
+// without it a stream would never learn that a flush failed.
+func (s *statusRecorder) FlushError() error {
+	return http.NewResponseController(s.ResponseWriter).Flush()
+}
