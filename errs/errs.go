@@ -35,6 +35,12 @@ const (
 	Timeout          Code = "TIMEOUT"
 	DiskFull         Code = "DISK_FULL"
 	VersionGone      Code = "VERSION_GONE"
+	// StoreUnavailable: the store (an etcd cluster) cannot be reached or
+	// has no quorum; writes fail with it within a bound, reads go on.
+	StoreUnavailable Code = "STORE_UNAVAILABLE"
+	// VersionNotReached: a request asked for at least a version the
+	// server's read model has not reached within the wait allowed.
+	VersionNotReached Code = "VERSION_NOT_REACHED"
 
 	// Writes and the server.
 	Unauthenticated     Code = "UNAUTHENTICATED"
@@ -98,18 +104,20 @@ type entry struct {
 // data beside it) is 200 whatever its code: the status is that of a request
 // the code refuses as a whole.
 var table = map[Code]entry{
-	NotFound:         {404, "an ID, slug or saved-query name that names nothing"},
-	WrongKind:        {404, "a lookup of one kind given the ID or slug of another kind (organization(slug: \"waic-2023\"), an event): answered null, with a hint naming the lookup that finds it"},
-	InvalidArgument:  {400, "an argument or input that does not fit: a fact that does not fit its predicate, an empty name, a bad cursor, first over its bound"},
-	InvalidDate:      {400, "not YYYY, YYYY-MM or YYYY-MM-DD, a day that does not exist, an end before its start"},
-	InvalidCountry:   {400, "not an ISO 3166-1 alpha-2 country code"},
-	QuoteNotInSource: {400, "an evidence quote that is not verbatim in its source's text"},
-	AlreadyExists:    {409, "a taken ID or slug"},
-	AlreadyRetracted: {409, "a second retraction of a fact or an entity"},
-	Conflict:         {409, "a write that lost to concurrent writes too often"},
-	Timeout:          {503, "a request that ran out of time; its work was stopped"},
-	DiskFull:         {507, "a write while the disk holding the store is nearly full"},
-	VersionGone:      {410, "changes asked for from a version older than the change log keeps (see -change-log-versions and -change-log-age), or from another store than the server holds: read the graph again, then follow from its version"},
+	NotFound:          {404, "an ID, slug or saved-query name that names nothing"},
+	WrongKind:         {404, "a lookup of one kind given the ID or slug of another kind (organization(slug: \"waic-2023\"), an event): answered null, with a hint naming the lookup that finds it"},
+	InvalidArgument:   {400, "an argument or input that does not fit: a fact that does not fit its predicate, an empty name, a bad cursor, first over its bound"},
+	InvalidDate:       {400, "not YYYY, YYYY-MM or YYYY-MM-DD, a day that does not exist, an end before its start"},
+	InvalidCountry:    {400, "not an ISO 3166-1 alpha-2 country code"},
+	QuoteNotInSource:  {400, "an evidence quote that is not verbatim in its source's text"},
+	AlreadyExists:     {409, "a taken ID or slug"},
+	AlreadyRetracted:  {409, "a second retraction of a fact or an entity"},
+	Conflict:          {409, "a write that lost to concurrent writes too often"},
+	Timeout:           {503, "a request that ran out of time; its work was stopped"},
+	DiskFull:          {507, "a write while the disk holding the store is nearly full"},
+	StoreUnavailable:  {503, "the store (an etcd cluster) cannot be reached or has lost its quorum: writes are refused within a bound, reads go on from the server's last version; retry after the Retry-After delay"},
+	VersionNotReached: {503, "the request asked (Policygraph-Min-Version) for a version this server's read model has not reached within the wait allowed; retry after the Retry-After delay, or on another server"},
+	VersionGone:       {410, "changes asked for from a version older than the change log keeps (see -change-log-versions and -change-log-age), or from another store than the server holds: read the graph again, then follow from its version"},
 
 	Unauthenticated:      {401, "a write, a backup, or any request to a private server, without a curator's bearer token"},
 	WritesDisabled:       {403, "a write to a server started without a token that has the scope it needs"},

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"errors"
 	"sync/atomic"
 )
@@ -44,6 +45,26 @@ type Txn interface {
 // transaction does not: nothing commits).
 type CommitNotifier interface {
 	OnCommit(f func()) bool
+}
+
+// IndexFree is a KV that keeps only the graph's records, its change log and
+// meta keys: no slug, index or adjacency keys (the etcd engine, where a
+// derived index per key would not fit a cluster's quota). A Graph over one
+// writes records only and needs a read model (Options.Model), which derives
+// every index in memory.
+type IndexFree interface {
+	KV
+	IndexFree()
+}
+
+// Shared is a KV that other servers write too (the etcd engine). Changed
+// returns a channel that receives a value, coalesced, whenever key may have
+// changed, and also when the engine lost track of it (a watch that broke or
+// was compacted) so that the reader looks again; the channel is closed once
+// ctx ends. A Graph over a Shared KV follows the change log with it.
+type Shared interface {
+	KV
+	Changed(ctx context.Context, key []byte) <-chan struct{}
 }
 
 // ErrKeyMissing is returned by Txn.Get for an absent key.
