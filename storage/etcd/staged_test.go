@@ -337,3 +337,40 @@ func TestStagedWriterDiesBeforeThePublish(t *testing.T) {
 		t.Errorf("after the next staged commit a reader counts %d, want %d", got, n)
 	}
 }
+
+// TestJanitorFinishesAnAbandonedCommit: a writer dies after its publish and
+// no server writes after it: once its claim has expired, the janitor of
+// another server applies the commit, and a server that opens later finds
+// it applied.
+func TestJanitorFinishesAnAbandonedCommit(t *testing.T) {
+	const n = 1000
+	c := cluster.Cluster(t)
+	p := c.Prefix(t)
+	dead := openKV(t, c, p, func(c *Config) { c.ClaimTTL = 2 * time.Second })
+	dead.hook = func(at string) error {
+		if at == "published" {
+			return errStopped
+		}
+		return nil
+	}
+	if err := bigWrite(dead, n); !errors.Is(err, errStopped) {
+		t.Fatalf("the dying writer's Update: %v", err)
+	}
+	janitor := openKV(t, c, p, func(c *Config) { c.JanitorInterval = 200 * time.Millisecond })
+	for deadline := time.Now().Add(time.Minute); rawCount(t, c, p+"pending") != 0; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a minute on, the abandoned commit is still pending")
+		}
+	}
+	if got := janitor.Stats().FinishedStaged; got != 1 {
+		t.Errorf("the janitor finished %d staged commits, want 1", got)
+	}
+	for _, k := range []string{"claim", "s/"} {
+		if got := rawCount(t, c, p+k); got != 0 {
+			t.Errorf("%d keys under %s after the janitor finished the commit", got, k)
+		}
+	}
+	if got := rawCount(t, c, p+"k/big/"); got != n {
+		t.Errorf("%d keys under k/big/, want %d", got, n)
+	}
+}
