@@ -51,6 +51,8 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -187,6 +189,13 @@ func Open(ctx context.Context, c Config) (*KV, error) {
 		DialTimeout: c.DialTimeout,
 		Logger:      zap.NewNop(),
 		Context:     ctx,
+		// gRPC's default backoff grows to 2 minutes between attempts to
+		// reach a member that was down: a cluster back from an outage would
+		// stay unavailable to this server that long.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
+			MinConnectTimeout: c.DialTimeout,
+		})},
 	})
 	if err != nil {
 		return nil, errs.Errorf(errs.StoreUnavailable, "", "etcd %s: %v", strings.Join(c.Endpoints, ","), err)
