@@ -23,13 +23,13 @@ func (r *Resolver) identified(ctx context.Context, id uuid.UUID) (model.Identifi
 		return nil, err
 	}
 	if n != nil {
-		return model.View(n), nil
+		return model.View(r.rd(ctx), n), nil
 	}
 	f, err := r.fact(ctx, id)
 	if f == nil || err != nil {
 		return nil, err // an untyped nil: no Identified holding a nil *Fact
 	}
-	return model.NewFact(f), nil
+	return model.NewFact(r.rd(ctx), f), nil
 }
 
 // fact reads a fact under the request's deadline; nil when the ID names none.
@@ -89,7 +89,7 @@ func (r *Resolver) entityList(ctx context.Context, f *model.EntityFilter, orderB
 	}
 	c := &model.EntityConnection{TotalCount: pg.total, PageInfo: pg.info, Edges: []*model.EntityEdge{}, Nodes: []model.Entity{}}
 	for _, n := range pg.nodes {
-		e := model.View(n)
+		e := model.View(r.rd(ctx), n)
 		c.Edges = append(c.Edges, &model.EntityEdge{Cursor: cursorOf(n.ID), Node: e})
 		c.Nodes = append(c.Nodes, e)
 	}
@@ -113,7 +113,7 @@ func (r *Resolver) factList(ctx context.Context, f *model.FactFilter, order *mod
 	if desc {
 		reverse(facts)
 	}
-	c, err := factConnection(facts, p, 50)
+	c, err := factConnection(r.rd(ctx), facts, p, 50)
 	if err == nil && q.Negated == nil && q.Keeps(true) {
 		warnUnmarkedNegated(ctx, anyNegated(c.Nodes), true)
 	}
@@ -165,14 +165,14 @@ func (r *Resolver) sponsorshipsByYear(ctx context.Context, series, event, sponso
 			cur = &model.SponsorshipYear{Year: f.Year, Events: []*model.Event{}}
 			out = append(out, cur)
 		}
-		cur.Sponsorships = append(cur.Sponsorships, model.NewFact(f))
+		cur.Sponsorships = append(cur.Sponsorships, model.NewFact(r.rd(ctx), f))
 		if !seen[f.Object] {
 			seen[f.Object] = true
 			n, err := r.node(ctx, f.Object)
 			if err != nil {
 				return nil, err
 			}
-			if ev := model.ViewAs[model.Event](n); ev != nil { // a SPONSORED fact's object is an event
+			if ev := model.ViewAs[model.Event](r.rd(ctx), n); ev != nil { // a SPONSORED fact's object is an event
 				cur.Events = append(cur.Events, ev)
 			}
 		}
@@ -253,7 +253,7 @@ func (r *Resolver) search(ctx context.Context, text string, kinds []storage.Kind
 	}
 	out := make([]*model.SearchHit, len(hits))
 	for i, h := range hits {
-		out[i] = &model.SearchHit{Entity: model.View(h.Node), Score: h.Score}
+		out[i] = &model.SearchHit{Entity: model.View(r.rd(ctx), h.Node), Score: h.Score}
 	}
 	return out, nil
 }
