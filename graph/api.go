@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"strconv"
 	"strings"
@@ -106,6 +107,9 @@ func (r *Resolver) factList(ctx context.Context, f *model.FactFilter, order *mod
 		return nil, err
 	}
 	q.Sort = factSorts(sort)
+	if c, ok, err := r.factWalkPage(ctx, q, desc, p); ok || err != nil {
+		return c, err
+	}
 	facts, err := r.graph(ctx).FindFacts(q)
 	if err != nil {
 		return nil, err
@@ -118,6 +122,51 @@ func (r *Resolver) factList(ctx context.Context, f *model.FactFilter, order *mod
 		warnUnmarkedNegated(ctx, anyNegated(c.Nodes), true)
 	}
 	return c, err
+}
+
+// factWalkPage answers a page of a walk (storage.FactQuery.Walkable: facts
+// by predicates and known years, the default order, forward by first and
+// after) from the read model's walk index, which cuts it at its cursor
+// instead of from the whole list: the same page, pageInfo and totalCount.
+// ok is false when the page is not such a walk's (or the cursor or size is
+// not valid: the general path then answers, with its errors).
+func (r *Resolver) factWalkPage(ctx context.Context, q storage.FactQuery, desc bool, p pageArgs) (*model.FactConnection, bool, error) {
+	if desc || p.last != nil || (p.before != nil && *p.before != "") || !q.Walkable() {
+		return nil, false, nil
+	}
+	n := 50
+	if p.first != nil {
+		n = *p.first
+	}
+	if n < 0 || n > MaxPageSize {
+		return nil, false, nil
+	}
+	var after uuid.UUID
+	if p.after != nil && *p.after != "" {
+		b, err := base64.RawURLEncoding.DecodeString(*p.after)
+		if err != nil || len(b) != 16 {
+			return nil, false, nil
+		}
+		after, _ = uuid.FromBytes(b)
+	}
+	facts, pg, ok, err := r.graph(ctx).FactPage(q, after, n)
+	if err != nil || !ok || (after != uuid.Nil && !pg.AfterFound) {
+		return nil, false, err
+	}
+	c := &model.FactConnection{TotalCount: pg.Total, PageInfo: &model.PageInfo{HasNextPage: pg.HasNext, HasPreviousPage: after != uuid.Nil},
+		Edges: []*model.FactEdge{}, Nodes: []*model.Fact{}}
+	if len(facts) > 0 {
+		s, e := cursorOf(facts[0].ID), cursorOf(facts[len(facts)-1].ID)
+		c.PageInfo.StartCursor, c.PageInfo.EndCursor = &s, &e
+	}
+	for _, f := range model.Facts(r.rd(ctx), facts) {
+		c.Edges = append(c.Edges, &model.FactEdge{Cursor: cursorOf(f.ID), Node: f})
+		c.Nodes = append(c.Nodes, f)
+	}
+	if q.Negated == nil && q.Keeps(true) {
+		warnUnmarkedNegated(ctx, anyNegated(c.Nodes), true)
+	}
+	return c, true, nil
 }
 
 // anyNegated reports whether facts hold a negated one.

@@ -56,6 +56,11 @@ type base struct {
 	preds     [numPreds][]uint32
 	factYears [numPreds][]yearRef
 	values    [numPreds][]valueRef
+	// walk holds the facts of factYears by (year, subject's folded name,
+	// ID): the walk index (walk.go); walkOK is false for a predicate that
+	// has none.
+	walk   [numPreds][]walkRef
+	walkOK [numPreds]bool
 
 	// texts maps a source entity to the blob of its text, by entity ID.
 	texts []textRef

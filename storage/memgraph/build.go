@@ -330,6 +330,7 @@ func (b *Builder) buildBase() (*base, counts, error) {
 	if slugErr != nil {
 		return nil, c, slugErr
 	}
+	bs.buildWalk()
 
 	for node, blob := range b.blobOf {
 		bs.texts = append(bs.texts, textRef{node: node, blob: blob})

@@ -459,6 +459,7 @@ func readSnapshot(r *fileReader, version uint64) (*Model, error) {
 	var wg sync.WaitGroup
 	var slugErr error
 	wg.Go(func() { slugErr = b.buildSlugsFast() })
+	wg.Go(b.buildWalk) // made again too: it is derived from the year and kind indexes
 
 	strs := r.strings()
 	blobs := r.strings()
