@@ -236,6 +236,9 @@ func walkShape(f *model.FactFilter, order *model.SortOrder, last *int, before *s
 	if rest.IncludeInferred != nil && *rest.IncludeInferred {
 		rest.IncludeInferred = nil
 	}
+	if len(rest.SubjectKinds) == 0 && len(rest.ObjectKinds) == 0 && len(rest.And) == 0 && len(rest.Or) == 0 {
+		rest.SubjectKinds, rest.ObjectKinds, rest.And, rest.Or = nil, nil, nil, nil
+	}
 	return reflect.ValueOf(rest).IsZero()
 }
 

@@ -47,7 +47,23 @@ func (q FactQuery) Walkable() bool {
 	}
 	rest := q
 	rest.Predicates, rest.YearFrom, rest.YearTo = nil, nil, nil
-	return reflect.ValueOf(rest).IsZero()
+	return emptyStruct(reflect.ValueOf(rest))
+}
+
+// emptyStruct reports whether every field of v is zero, an empty slice
+// counting as zero (a query's resolver may leave Sort empty, not nil).
+func emptyStruct(v reflect.Value) bool {
+	for i := range v.NumField() {
+		f := v.Field(i)
+		if f.Kind() == reflect.Slice {
+			if f.Len() > 0 {
+				return false
+			}
+		} else if !f.IsZero() {
+			return false
+		}
+	}
+	return true
 }
 
 // walkYears is q's year range for a FactWalker.

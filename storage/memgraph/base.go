@@ -61,6 +61,10 @@ type base struct {
 	// has none.
 	walk   [numPreds][]walkRef
 	walkOK [numPreds]bool
+	// nameRank is each entity's place in the order of a search's hits
+	// within a score, (name length, name, ID) (topk.go); noName for a
+	// retracted one.
+	nameRank []uint32
 
 	// texts maps a source entity to the blob of its text, by entity ID.
 	texts []textRef

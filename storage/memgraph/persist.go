@@ -459,7 +459,9 @@ func readSnapshot(r *fileReader, version uint64) (*Model, error) {
 	var wg sync.WaitGroup
 	var slugErr error
 	wg.Go(func() { slugErr = b.buildSlugsFast() })
-	wg.Go(b.buildWalk) // made again too: it is derived from the year and kind indexes
+	// Made again too: they are derived from the year and kind indexes.
+	wg.Go(b.buildWalk)
+	wg.Go(b.buildNameRank)
 
 	strs := r.strings()
 	blobs := r.strings()
