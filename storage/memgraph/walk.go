@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/google/uuid"
 
@@ -111,6 +112,35 @@ func compareWalk(a, b walkKey) int {
 type walkOverlay struct {
 	dirty map[uint32]bool // base fact iids
 	keys  []walkKey
+	// staleInRange counts the dirty facts in the base's runs of the range.
+	staleInRange int
+}
+
+// walkMemoCell holds the overlay's part of the last walk asked of a
+// snapshot: the pages of one walk, asked in turn, read the overlay once per
+// version, not once per page. What it holds is never modified.
+type walkMemoCell struct{ last atomic.Pointer[walkMemo] }
+
+type walkMemo struct {
+	ps     string // the predicates' positions, as bytes
+	lo, hi uint16
+	ov     walkOverlay
+}
+
+// walkOverlayMemo is walkOverlayOf, remembered in s's memo.
+func (s *Snapshot) walkOverlayMemo(ps []uint8, lo, hi uint16) (walkOverlay, error) {
+	if s.walkMemo == nil || s.ov.Len() == 0 {
+		return s.walkOverlayOf(ps, lo, hi)
+	}
+	key := string(ps)
+	if m := s.walkMemo.last.Load(); m != nil && m.ps == key && m.lo == lo && m.hi == hi {
+		return m.ov, nil
+	}
+	ov, err := s.walkOverlayOf(ps, lo, hi)
+	if err == nil {
+		s.walkMemo.last.Store(&walkMemo{ps: key, lo: lo, hi: hi, ov: ov})
+	}
+	return ov, err
 }
 
 // walkKeyOf is f's place in the walk, from its subject's name now.
@@ -196,6 +226,15 @@ func (s *Snapshot) walkOverlayOf(ps []uint8, lo, hi uint16) (walkOverlay, error)
 		}
 	}
 	slices.SortFunc(w.keys, compareWalk)
+	for iid := range w.dirty {
+		f, err := s.b.fact(iid, s.b.facts.ids[iid], s.strs, s)
+		if err != nil {
+			return w, err
+		}
+		if inWalk(f, ps, lo, hi) {
+			w.staleInRange++ // in a base run of the range, where it is skipped
+		}
+	}
 	return w, nil
 }
 
@@ -242,7 +281,7 @@ func (s *Snapshot) FactWalk(preds []storage.Predicate, from, to int, after uuid.
 	if !ok {
 		lo, hi = 1, 0 // no year: an empty walk, but what the overlay holds is still read
 	}
-	ov, err := s.walkOverlayOf(ps, lo, hi)
+	ov, err := s.walkOverlayMemo(ps, lo, hi)
 	if err != nil {
 		return page, true, err
 	}
@@ -267,16 +306,7 @@ func (s *Snapshot) FactWalk(preds []storage.Predicate, from, to int, after uuid.
 		total += len(refs)
 		runs = append(runs, run{refs: refs})
 	}
-	for iid := range ov.dirty {
-		f, err := b.fact(iid, ids[iid], s.strs, s)
-		if err != nil {
-			return page, true, err
-		}
-		if inWalk(f, ps, lo, hi) {
-			total-- // counted in its base run, where it is skipped
-		}
-	}
-	page.Total = total
+	page.Total = total - ov.staleInRange
 
 	oi := 0
 	if after != uuid.Nil {
