@@ -37,18 +37,31 @@ const noName = ^uint32(0)
 // name in folds (a retracted entity) gets no walk index (walkOK false):
 // walks over it take the general path.
 func (bs *base) buildWalk() {
+	// Every named entity's rank by folded name (equal names, equal ranks),
+	// so that the sort below compares integers, not strings.
+	var refs []headed
+	for k := range numKinds {
+		for _, r := range bs.kinds[k] {
+			refs = append(refs, bs.headed(r.pos+1, r.iid))
+		}
+	}
+	byName := bs.sortHeaded(refs)
+	nameRank := make([]uint32, bs.nodes.n())
 	namePos := make([]uint32, bs.nodes.n())
 	for i := range namePos {
 		namePos[i] = noName
 	}
-	for k := range numKinds {
-		for _, r := range bs.kinds[k] {
-			namePos[r.iid] = r.pos
+	rank := uint32(0)
+	for i, r := range byName {
+		if i > 0 && bs.term(r.pos) != bs.term(byName[i-1].pos) {
+			rank++
 		}
+		nameRank[r.iid], namePos[r.iid] = rank, r.pos-1
 	}
 	for p := range numPreds {
 		ys := bs.factYears[p]
-		refs := make([]walkRef, 0, len(ys))
+		walk := make([]walkRef, 0, len(ys))
+		ranks := make([]uint32, 0, len(ys))
 		ok := true
 		for _, y := range ys {
 			subj, good := recordSubject(bs.facts.record(y.iid))
@@ -56,24 +69,36 @@ func (bs *base) buildWalk() {
 				ok = false
 				break
 			}
-			refs = append(refs, walkRef{iid: y.iid, year: y.year, name: namePos[subj]})
+			walk = append(walk, walkRef{iid: y.iid, year: y.year, name: namePos[subj]})
+			ranks = append(ranks, nameRank[subj])
 		}
 		if !ok {
 			bs.walk[p], bs.walkOK[p] = nil, false
 			continue
 		}
-		slices.SortFunc(refs, func(a, b walkRef) int {
-			if a.year != b.year {
-				return cmp.Compare(a.year, b.year)
+		// ys is by (year, iid): sort each year's run by (name rank, iid).
+		order := make([]int, len(walk))
+		for i := range order {
+			order[i] = i
+		}
+		for lo := 0; lo < len(walk); {
+			hi := lo
+			for hi < len(walk) && walk[hi].year == walk[lo].year {
+				hi++
 			}
-			if a.name != b.name {
-				if c := strings.Compare(bs.foldName(a.name), bs.foldName(b.name)); c != 0 {
-					return c
+			slices.SortFunc(order[lo:hi], func(a, b int) int {
+				if ranks[a] != ranks[b] {
+					return cmp.Compare(ranks[a], ranks[b])
 				}
-			}
-			return cmp.Compare(a.iid, b.iid)
-		})
-		bs.walk[p], bs.walkOK[p] = refs, true
+				return cmp.Compare(walk[a].iid, walk[b].iid)
+			})
+			lo = hi
+		}
+		sorted := make([]walkRef, len(walk))
+		for i, j := range order {
+			sorted[i] = walk[j]
+		}
+		bs.walk[p], bs.walkOK[p] = sorted, true
 	}
 }
 
