@@ -101,7 +101,17 @@ func costModel(g *storage.Graph, l Limits) graph.ComplexityRoot {
 
 	facts := q.Facts
 	q.Facts = func(child int, f *model.FactFilter, order *model.SortOrder, first *int, after *string, last *int, before *string, sort []*model.FactSort) int {
-		return satAdd(facts(child, f, order, first, after, last, before, sort), g.FactScan(withSort(factShape(f), sort)))
+		scan := g.FactScan(withSort(factShape(f), sort))
+		if walkShape(f, order, last, before, sort) {
+			// A walk (storage.FactQuery.Walkable) is cut from the read
+			// model's walk index at its cursor: a page costs its size.
+			n := 50
+			if first != nil {
+				n = max(0, *first)
+			}
+			scan = g.FactPageScan(factShape(f), n)
+		}
+		return satAdd(facts(child, f, order, first, after, last, before, sort), scan)
 	}
 	counts := q.FactCounts
 	q.FactCounts = func(child int, f *model.FactFilter, by []storage.Dimension) int {
@@ -208,6 +218,30 @@ func refShape(s *string) uuid.UUID {
 // factShape is the storage query of a FactFilter, its clauses included (but
 // those nested deeper than storage.MaxFilterDepth, which the resolver
 // refuses).
+// walkShape reports whether a facts query pages a walk forward: a filter of
+// predicates and years only, the default order, no last or before.
+func walkShape(f *model.FactFilter, order *model.SortOrder, last *int, before *string, sort []*model.FactSort) bool {
+	if f == nil || last != nil || (before != nil && *before != "") || len(sort) > 0 || (order != nil && *order != model.SortOrderAsc) {
+		return false
+	}
+	rest := *f
+	rest.Predicates, rest.YearFrom, rest.YearTo = nil, nil, nil
+	// The schema's defaults, which gqlgen fills in, filter nothing.
+	if rest.IncludeNegated != nil && !*rest.IncludeNegated {
+		rest.IncludeNegated = nil
+	}
+	if rest.IncludeRetracted != nil && !*rest.IncludeRetracted {
+		rest.IncludeRetracted = nil
+	}
+	if rest.IncludeInferred != nil && *rest.IncludeInferred {
+		rest.IncludeInferred = nil
+	}
+	if len(rest.SubjectKinds) == 0 && len(rest.ObjectKinds) == 0 && len(rest.And) == 0 && len(rest.Or) == 0 {
+		rest.SubjectKinds, rest.ObjectKinds, rest.And, rest.Or = nil, nil, nil, nil
+	}
+	return reflect.ValueOf(rest).IsZero()
+}
+
 func factShape(f *model.FactFilter) storage.FactQuery {
 	return factClauseShape(f, 0)
 }

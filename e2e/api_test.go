@@ -13,6 +13,8 @@ import (
 	"policygraph/internal/testenv"
 	"policygraph/seed"
 	"policygraph/storage"
+	"policygraph/storage/badger"
+	"policygraph/storage/memgraph"
 )
 
 // TestQuestions asks the API the questions the article answers, one file
@@ -22,7 +24,39 @@ import (
 // -update rewrites the answers; read their diff before committing it. Every
 // quote an answer holds must also be verbatim in the article.
 func TestQuestions(t *testing.T) {
-	srv := testenv.Server(t)
+	askQuestions(t, testenv.Server(t), *update)
+}
+
+// TestQuestionsOnTheReadModel asks the same questions of a server whose
+// reads the read model answers, as serve's are, and requires the same
+// golden answers: with the seed in the model's overlay (written after it
+// was built), and again once compacted into its base, where its indexes
+// (the walk index, the search ranks) answer.
+func TestQuestionsOnTheReadModel(t *testing.T) {
+	kv, err := badger.Open(badger.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := storage.OpenWith(kv, storage.Options{Model: memgraph.Load})
+	if err != nil {
+		kv.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	if _, err := seed.Load(g); err != nil {
+		t.Fatal(err)
+	}
+	srv := testenv.Serve(t, testenv.Handler(t, g))
+	t.Run("overlay", func(t *testing.T) { askQuestions(t, srv, false) })
+	if err := g.ReadModel().(*memgraph.Model).Compact(); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("base", func(t *testing.T) { askQuestions(t, srv, false) })
+}
+
+// askQuestions asks srv every question and compares each answer with its
+// golden one (rewriting it first when update).
+func askQuestions(t *testing.T, srv *testenv.Service, update bool) {
 	files, err := filepath.Glob(filepath.Join("testdata", "questions", "*.graphql"))
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +78,7 @@ func TestQuestions(t *testing.T) {
 			}
 			got.WriteByte('\n')
 			golden := strings.TrimSuffix(file, ".graphql") + ".golden"
-			if *update {
+			if update {
 				if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
 					t.Fatal(err)
 				}

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"strconv"
 	"strings"
@@ -23,13 +24,13 @@ func (r *Resolver) identified(ctx context.Context, id uuid.UUID) (model.Identifi
 		return nil, err
 	}
 	if n != nil {
-		return model.View(n), nil
+		return model.View(r.rd(ctx), n), nil
 	}
 	f, err := r.fact(ctx, id)
 	if f == nil || err != nil {
 		return nil, err // an untyped nil: no Identified holding a nil *Fact
 	}
-	return model.NewFact(f), nil
+	return model.NewFact(r.rd(ctx), f), nil
 }
 
 // fact reads a fact under the request's deadline; nil when the ID names none.
@@ -89,7 +90,7 @@ func (r *Resolver) entityList(ctx context.Context, f *model.EntityFilter, orderB
 	}
 	c := &model.EntityConnection{TotalCount: pg.total, PageInfo: pg.info, Edges: []*model.EntityEdge{}, Nodes: []model.Entity{}}
 	for _, n := range pg.nodes {
-		e := model.View(n)
+		e := model.View(r.rd(ctx), n)
 		c.Edges = append(c.Edges, &model.EntityEdge{Cursor: cursorOf(n.ID), Node: e})
 		c.Nodes = append(c.Nodes, e)
 	}
@@ -106,6 +107,9 @@ func (r *Resolver) factList(ctx context.Context, f *model.FactFilter, order *mod
 		return nil, err
 	}
 	q.Sort = factSorts(sort)
+	if c, ok, err := r.factWalkPage(ctx, q, desc, p); ok || err != nil {
+		return c, err
+	}
 	facts, err := r.graph(ctx).FindFacts(q)
 	if err != nil {
 		return nil, err
@@ -113,11 +117,56 @@ func (r *Resolver) factList(ctx context.Context, f *model.FactFilter, order *mod
 	if desc {
 		reverse(facts)
 	}
-	c, err := factConnection(facts, p, 50)
+	c, err := factConnection(r.rd(ctx), facts, p, 50)
 	if err == nil && q.Negated == nil && q.Keeps(true) {
 		warnUnmarkedNegated(ctx, anyNegated(c.Nodes), true)
 	}
 	return c, err
+}
+
+// factWalkPage answers a page of a walk (storage.FactQuery.Walkable: facts
+// by predicates and known years, the default order, forward by first and
+// after) from the read model's walk index, which cuts it at its cursor
+// instead of from the whole list: the same page, pageInfo and totalCount.
+// ok is false when the page is not such a walk's (or the cursor or size is
+// not valid: the general path then answers, with its errors).
+func (r *Resolver) factWalkPage(ctx context.Context, q storage.FactQuery, desc bool, p pageArgs) (*model.FactConnection, bool, error) {
+	if desc || p.last != nil || (p.before != nil && *p.before != "") || !q.Walkable() {
+		return nil, false, nil
+	}
+	n := 50
+	if p.first != nil {
+		n = *p.first
+	}
+	if n < 0 || n > MaxPageSize {
+		return nil, false, nil
+	}
+	var after uuid.UUID
+	if p.after != nil && *p.after != "" {
+		b, err := base64.RawURLEncoding.DecodeString(*p.after)
+		if err != nil || len(b) != 16 {
+			return nil, false, nil
+		}
+		after, _ = uuid.FromBytes(b)
+	}
+	facts, pg, ok, err := r.graph(ctx).FactPage(q, after, n)
+	if err != nil || !ok || (after != uuid.Nil && !pg.AfterFound) {
+		return nil, false, err
+	}
+	c := &model.FactConnection{TotalCount: pg.Total, PageInfo: &model.PageInfo{HasNextPage: pg.HasNext, HasPreviousPage: after != uuid.Nil},
+		Edges: []*model.FactEdge{}, Nodes: []*model.Fact{}}
+	if len(facts) > 0 {
+		s, e := cursorOf(facts[0].ID), cursorOf(facts[len(facts)-1].ID)
+		c.PageInfo.StartCursor, c.PageInfo.EndCursor = &s, &e
+	}
+	for _, f := range model.Facts(r.rd(ctx), facts) {
+		c.Edges = append(c.Edges, &model.FactEdge{Cursor: cursorOf(f.ID), Node: f})
+		c.Nodes = append(c.Nodes, f)
+	}
+	if q.Negated == nil && q.Keeps(true) {
+		warnUnmarkedNegated(ctx, anyNegated(c.Nodes), true)
+	}
+	return c, true, nil
 }
 
 // anyNegated reports whether facts hold a negated one.
@@ -165,14 +214,14 @@ func (r *Resolver) sponsorshipsByYear(ctx context.Context, series, event, sponso
 			cur = &model.SponsorshipYear{Year: f.Year, Events: []*model.Event{}}
 			out = append(out, cur)
 		}
-		cur.Sponsorships = append(cur.Sponsorships, model.NewFact(f))
+		cur.Sponsorships = append(cur.Sponsorships, model.NewFact(r.rd(ctx), f))
 		if !seen[f.Object] {
 			seen[f.Object] = true
 			n, err := r.node(ctx, f.Object)
 			if err != nil {
 				return nil, err
 			}
-			if ev := model.ViewAs[model.Event](n); ev != nil { // a SPONSORED fact's object is an event
+			if ev := model.ViewAs[model.Event](r.rd(ctx), n); ev != nil { // a SPONSORED fact's object is an event
 				cur.Events = append(cur.Events, ev)
 			}
 		}
@@ -253,7 +302,7 @@ func (r *Resolver) search(ctx context.Context, text string, kinds []storage.Kind
 	}
 	out := make([]*model.SearchHit, len(hits))
 	for i, h := range hits {
-		out[i] = &model.SearchHit{Entity: model.View(h.Node), Score: h.Score}
+		out[i] = &model.SearchHit{Entity: model.View(r.rd(ctx), h.Node), Score: h.Score}
 	}
 	return out, nil
 }

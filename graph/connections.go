@@ -40,7 +40,7 @@ func (r *Resolver) sponsorshipList(ctx context.Context, series, event, sponsorCo
 	if desc {
 		reverse(facts)
 	}
-	return factConnection(facts, p, 50)
+	return factConnection(r.rd(ctx), facts, p, 50)
 }
 
 // directions are the ends of a fact an entity may be on, for Direction.
@@ -93,7 +93,7 @@ func (r *Resolver) factsAt(ctx context.Context, n *storage.Node, dirs []storage.
 	if err != nil {
 		return nil, err
 	}
-	c, err := factConnection(facts, p, 50)
+	c, err := factConnection(r.rd(ctx), facts, p, 50)
 	if err == nil && q.Negated == nil && q.Keeps(true) {
 		warnUnmarkedNegated(ctx, anyNegated(c.Nodes), true)
 	}
@@ -116,11 +116,12 @@ func (r *Resolver) sponsorshipYearConnection(ctx context.Context, y *model.Spons
 	if err != nil {
 		return nil, err
 	}
-	return factConnection(facts, p, 50)
+	return factConnection(r.rd(ctx), facts, p, 50)
 }
 
 // entityPage is one page of a connection beside a typed list of entities.
 type entityPage struct {
+	rd    model.Reader // the request's, for the views of the nodes
 	nodes []*storage.Node
 	info  *model.PageInfo
 	total int
@@ -164,15 +165,15 @@ func (r *Resolver) entityPageOf(ctx context.Context, ids []uuid.UUID, p pageArgs
 	if err != nil {
 		return nil, err
 	}
-	return &entityPage{nodes: nodes, info: info, total: len(ids)}, nil
+	return &entityPage{rd: r.rd(ctx), nodes: nodes, info: info, total: len(ids)}, nil
 }
 
 // typedEdges makes the edges and nodes of a page of entities of one kind,
 // each seen as T; edge makes an edge of a cursor and a node.
-func typedEdges[T, E any](nodes []*storage.Node, edge func(cursor string, node *T) E) ([]E, []*T) {
+func typedEdges[T, E any](rd model.Reader, nodes []*storage.Node, edge func(cursor string, node *T) E) ([]E, []*T) {
 	edges, out := []E{}, []*T{}
 	for _, n := range nodes {
-		if v := model.ViewAs[T](n); v != nil {
+		if v := model.ViewAs[T](rd, n); v != nil {
 			edges = append(edges, edge(cursorOf(n.ID), v))
 			out = append(out, v)
 		}
@@ -184,7 +185,7 @@ func eventConnection(pg *entityPage, err error) (*model.EventConnection, error) 
 	if err != nil {
 		return nil, err
 	}
-	edges, nodes := typedEdges(pg.nodes, func(c string, v *model.Event) *model.EventEdge { return &model.EventEdge{Cursor: c, Node: v} })
+	edges, nodes := typedEdges(pg.rd, pg.nodes, func(c string, v *model.Event) *model.EventEdge { return &model.EventEdge{Cursor: c, Node: v} })
 	return &model.EventConnection{TotalCount: pg.total, PageInfo: pg.info, Edges: edges, Nodes: nodes}, nil
 }
 
@@ -192,7 +193,7 @@ func personConnection(pg *entityPage, err error) (*model.PersonConnection, error
 	if err != nil {
 		return nil, err
 	}
-	edges, nodes := typedEdges(pg.nodes, func(c string, v *model.Person) *model.PersonEdge { return &model.PersonEdge{Cursor: c, Node: v} })
+	edges, nodes := typedEdges(pg.rd, pg.nodes, func(c string, v *model.Person) *model.PersonEdge { return &model.PersonEdge{Cursor: c, Node: v} })
 	return &model.PersonConnection{TotalCount: pg.total, PageInfo: pg.info, Edges: edges, Nodes: nodes}, nil
 }
 
@@ -200,7 +201,7 @@ func organizationConnection(pg *entityPage, err error) (*model.OrganizationConne
 	if err != nil {
 		return nil, err
 	}
-	edges, nodes := typedEdges(pg.nodes, func(c string, v *model.Organization) *model.OrganizationEdge {
+	edges, nodes := typedEdges(pg.rd, pg.nodes, func(c string, v *model.Organization) *model.OrganizationEdge {
 		return &model.OrganizationEdge{Cursor: c, Node: v}
 	})
 	return &model.OrganizationConnection{TotalCount: pg.total, PageInfo: pg.info, Edges: edges, Nodes: nodes}, nil
@@ -210,7 +211,7 @@ func productConnection(pg *entityPage, err error) (*model.ProductConnection, err
 	if err != nil {
 		return nil, err
 	}
-	edges, nodes := typedEdges(pg.nodes, func(c string, v *model.Product) *model.ProductEdge { return &model.ProductEdge{Cursor: c, Node: v} })
+	edges, nodes := typedEdges(pg.rd, pg.nodes, func(c string, v *model.Product) *model.ProductEdge { return &model.ProductEdge{Cursor: c, Node: v} })
 	return &model.ProductConnection{TotalCount: pg.total, PageInfo: pg.info, Edges: edges, Nodes: nodes}, nil
 }
 
@@ -234,7 +235,7 @@ func (r *Resolver) searchConnection(ctx context.Context, text string, kinds []st
 	}
 	c := &model.SearchConnection{TotalCount: len(ids), PageInfo: info, Edges: []*model.SearchEdge{}, Nodes: []model.Entity{}}
 	for _, h := range hits[lo:hi] {
-		e := model.View(h.Node)
+		e := model.View(r.rd(ctx), h.Node)
 		c.Edges = append(c.Edges, &model.SearchEdge{Cursor: cursorOf(h.Node.ID), Score: h.Score, Node: e})
 		c.Nodes = append(c.Nodes, e)
 	}

@@ -88,20 +88,12 @@ func relatedAs[T any](ctx context.Context, r *Resolver, n *storage.Node, dir sto
 	if err != nil {
 		return nil, err
 	}
-	return viewsOf[T](nodes, k), nil
+	return viewsOf[T](r.rd(ctx), nodes, k), nil
 }
 
-// viewsOf wraps the nodes of kind k in their typed view T.
-func viewsOf[T any](nodes []*storage.Node, k storage.Kind) []*T {
-	out := make([]*T, 0, len(nodes))
-	for _, n := range nodes {
-		if n != nil && n.Kind == k {
-			if v := model.ViewAs[T](n); v != nil {
-				out = append(out, v)
-			}
-		}
-	}
-	return out
+// viewsOf wraps the nodes of kind k in their typed view T, reading through rd.
+func viewsOf[T any](rd model.Reader, nodes []*storage.Node, k storage.Kind) []*T {
+	return model.ViewsOf[T](rd, nodes, k)
 }
 
 // firstAs returns the first related entity of kind k, or nil.
@@ -114,22 +106,25 @@ func firstAs[T any](ctx context.Context, r *Resolver, n *storage.Node, dir stora
 }
 
 // entities wraps nodes in their typed views.
-func entities(nodes []*storage.Node) []model.Entity {
+func entities(rd model.Reader, nodes []*storage.Node) []model.Entity {
 	out := make([]model.Entity, 0, len(nodes))
 	for _, n := range nodes {
-		if e := model.View(n); e != nil {
+		if e := model.View(rd, n); e != nil {
 			out = append(out, e)
 		}
 	}
 	return out
 }
 
-// factsOf wraps facts for the schema, passing err on.
-func factsOf(facts []*storage.Fact, err error) ([]*model.Fact, error) {
-	if err != nil {
-		return nil, err
+// factsOf wraps facts for the schema, reading through rd, passing err on:
+// factsOf(r.rd(ctx))(r.active(...)).
+func factsOf(rd model.Reader) func(facts []*storage.Fact, err error) ([]*model.Fact, error) {
+	return func(facts []*storage.Fact, err error) ([]*model.Fact, error) {
+		if err != nil {
+			return nil, err
+		}
+		return model.Facts(rd, facts), nil
 	}
-	return model.Facts(facts), nil
 }
 
 // entityFacts is the facts field every entity kind shares. Which facts it
@@ -164,7 +159,7 @@ func (r *Resolver) entityFacts(ctx context.Context, n *storage.Node, preds []sto
 			}
 		}
 	}
-	facts := model.Facts(out)
+	facts := model.Facts(r.rd(ctx), out)
 	if negated == nil && keep.IncludeNegated {
 		warnUnmarkedNegated(ctx, anyNegated(facts), false)
 	}
@@ -236,7 +231,7 @@ func lookupAs[T any](ctx context.Context, r *Resolver, id *uuid.UUID, slug *stri
 	if err != nil || n == nil {
 		return nil, err
 	}
-	return model.ViewAs[T](n), nil
+	return model.ViewAs[T](r.rd(ctx), n), nil
 }
 
 // lookupField names the Query field that finds an entity of kind k by ID or

@@ -49,7 +49,7 @@ func (r *Resolver) disputedBy(ctx context.Context, obj *model.Fact) ([]*model.Fa
 	}
 	for _, f := range facts {
 		if f != nil {
-			out = append(out, model.NewFact(f))
+			out = append(out, model.NewFact(r.rd(ctx), f))
 		}
 	}
 	return out, nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"policygraph/graph/model"
 	"policygraph/storage"
 )
 
@@ -31,6 +32,9 @@ type Loaders struct {
 	entityLists *batcher[*storage.EntityList, []uuid.UUID]
 	// log is the operation's logger (subscriptions log what ends them).
 	log *slog.Logger
+	// ctx is the operation's context (WithLoaders): the model's views read
+	// through the loaders under it (model.Reader), with no context of their own.
+	ctx context.Context
 }
 
 type loadersKey struct{}
@@ -88,16 +92,103 @@ func derefAll[T any](ps []*T) []T {
 	return out
 }
 
-// WithLoaders returns ctx carrying fresh loaders.
+// WithLoaders returns ctx carrying fresh loaders, which read under ctx.
 func WithLoaders(ctx context.Context, g *storage.Graph, log *slog.Logger) context.Context {
-	return context.WithValue(ctx, loadersKey{}, NewLoaders(g, log))
+	l := NewLoaders(g, log)
+	l.ctx = ctx
+	return context.WithValue(ctx, loadersKey{}, l)
 }
 
 func (r *Resolver) loaders(ctx context.Context) *Loaders {
 	if l, ok := ctx.Value(loadersKey{}).(*Loaders); ok {
 		return l
 	}
-	return NewLoaders(r.store, nil)
+	l := NewLoaders(r.store, nil)
+	l.ctx = ctx
+	return l
+}
+
+// rd is the reader the model's views of this request read through: its
+// loaders.
+func (r *Resolver) rd(ctx context.Context) model.Reader { return r.loaders(ctx) }
+
+// The loaders are the model's Reader: what the views read, under the
+// operation's context, remembered for the operation.
+var _ model.Reader = (*Loaders)(nil)
+
+// Node implements model.Reader.
+func (l *Loaders) Node(id uuid.UUID) (*storage.Node, error) {
+	if id == uuid.Nil {
+		return nil, nil
+	}
+	return l.nodes.Load(l.context(), id)
+}
+
+// Nodes implements model.Reader.
+func (l *Loaders) Nodes(ids []uuid.UUID) ([]*storage.Node, error) {
+	return l.nodes.LoadAll(l.context(), ids)
+}
+
+// Active implements model.Reader.
+func (l *Loaders) Active(node uuid.UUID, dir storage.Direction, pred storage.Predicate) ([]*storage.Fact, error) {
+	return l.adj.Load(l.context(), storage.AdjQuery{Node: node, Dir: dir, Predicate: pred})
+}
+
+// TierSize implements model.Reader.
+func (l *Loaders) TierSize(q storage.TierQuery) (*storage.Quantity, error) {
+	return l.tierSizes.Load(l.context(), q)
+}
+
+// liveReader is a model.Reader that reads through g each time, remembering
+// nothing: the views in a subscription's events, each of which is answered
+// after the changes before it (an operation's loaders would remember what
+// the first events read).
+type liveReader struct{ g *storage.Graph }
+
+// liveRd is the live reader of a subscription running under ctx.
+func (r *Resolver) liveRd(ctx context.Context) model.Reader {
+	return liveReader{r.graph(ctx)}
+}
+
+// Node implements model.Reader.
+func (lr liveReader) Node(id uuid.UUID) (*storage.Node, error) {
+	if id == uuid.Nil {
+		return nil, nil
+	}
+	ns, err := lr.g.Nodes([]uuid.UUID{id})
+	if err != nil {
+		return nil, err
+	}
+	return ns[0], nil
+}
+
+// Nodes implements model.Reader.
+func (lr liveReader) Nodes(ids []uuid.UUID) ([]*storage.Node, error) { return lr.g.Nodes(ids) }
+
+// Active implements model.Reader.
+func (lr liveReader) Active(node uuid.UUID, dir storage.Direction, pred storage.Predicate) ([]*storage.Fact, error) {
+	fs, err := lr.g.Adjacent([]storage.AdjQuery{{Node: node, Dir: dir, Predicate: pred}})
+	if err != nil {
+		return nil, err
+	}
+	return fs[0], nil
+}
+
+// TierSize implements model.Reader.
+func (lr liveReader) TierSize(q storage.TierQuery) (*storage.Quantity, error) {
+	qs, err := lr.g.TierSizes([]storage.TierQuery{q})
+	if err != nil {
+		return nil, err
+	}
+	return qs[0], nil
+}
+
+// context is the context the loaders read under.
+func (l *Loaders) context() context.Context {
+	if l.ctx == nil {
+		return context.Background()
+	}
+	return l.ctx
 }
 
 // batcher collects the keys that concurrent resolvers load into one fetch, and

@@ -149,14 +149,14 @@ func factIDs(facts []*storage.Fact) []uuid.UUID {
 }
 
 // factConnection pages a computed list of facts.
-func factConnection(facts []*storage.Fact, p pageArgs, def int) (*model.FactConnection, error) {
+func factConnection(rd model.Reader, facts []*storage.Fact, p pageArgs, def int) (*model.FactConnection, error) {
 	lo, hi, info, err := pageRange(factIDs(facts), p, def)
 	if err != nil {
 		return nil, err
 	}
 	c := &model.FactConnection{TotalCount: len(facts), PageInfo: info, Edges: []*model.FactEdge{}, Nodes: []*model.Fact{}}
 	for _, sf := range facts[lo:hi] {
-		f := model.NewFact(sf)
+		f := model.NewFact(rd, sf)
 		c.Edges = append(c.Edges, &model.FactEdge{Cursor: cursorOf(sf.ID), Node: f})
 		c.Nodes = append(c.Nodes, f)
 	}

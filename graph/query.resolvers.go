@@ -55,7 +55,7 @@ func (r *queryResolver) Entity(ctx context.Context, id *uuid.UUID, slug *string)
 	if err != nil || n == nil {
 		return nil, err
 	}
-	return model.View(n), nil
+	return model.View(r.rd(ctx), n), nil
 }
 
 // EventSeries is the resolver for the eventSeries field.
@@ -124,7 +124,7 @@ func (r *queryResolver) Fact(ctx context.Context, id uuid.UUID) (*model.Fact, er
 	if err == nil && f == nil {
 		return nil, r.entityNotFact(ctx, id)
 	}
-	return model.NewFact(f), err
+	return model.NewFact(r.rd(ctx), f), err
 }
 
 // Entities is the resolver for the entities field.

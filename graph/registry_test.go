@@ -163,7 +163,7 @@ func TestEntityTypesAgreeWithKinds(t *testing.T) {
 	var classes []string
 	for _, k := range storage.Kinds {
 		classes = append(classes, k.Class())
-		v := model.View(&storage.Node{ID: uuid.New(), Kind: k})
+		v := model.View(nil, &storage.Node{ID: uuid.New(), Kind: k})
 		if v == nil {
 			t.Errorf("graph/model has no view of %s", k)
 			continue

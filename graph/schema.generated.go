@@ -75,11 +75,6 @@ type ExportControlResolver interface {
 	AffectsConnection(ctx context.Context, obj *model.ExportControl, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) (*model.OrganizationConnection, error)
 }
 type FactResolver interface {
-	Subject(ctx context.Context, obj *model.Fact) (model.Entity, error)
-	Object(ctx context.Context, obj *model.Fact) (model.Entity, error)
-
-	TierSize(ctx context.Context, obj *model.Fact) (*model.Quantity, error)
-
 	DisputedBy(ctx context.Context, obj *model.Fact) ([]*model.Fact, error)
 }
 type LawsuitResolver interface {
@@ -95,13 +90,12 @@ type OrganizationResolver interface {
 
 	Revisions(ctx context.Context, obj *model.Organization) ([]*model.EntityRevision, error)
 
-	Country(ctx context.Context, obj *model.Organization) (*string, error)
 	CountryInference(ctx context.Context, obj *model.Organization) (*storage.Inference, error)
-	Parent(ctx context.Context, obj *model.Organization) (*model.Organization, error)
+
 	Subsidiaries(ctx context.Context, obj *model.Organization) ([]*model.Organization, error)
 	Sponsorships(ctx context.Context, obj *model.Organization, negated *bool) ([]*model.Fact, error)
 	Participations(ctx context.Context, obj *model.Organization, negated *bool) ([]*model.Fact, error)
-	Sanctions(ctx context.Context, obj *model.Organization) ([]*model.Sanction, error)
+
 	ExportControls(ctx context.Context, obj *model.Organization) ([]*model.ExportControl, error)
 	Imposed(ctx context.Context, obj *model.Organization) ([]model.Entity, error)
 	Products(ctx context.Context, obj *model.Organization) ([]*model.Product, error)
@@ -164,7 +158,6 @@ type SanctionResolver interface {
 
 	Revisions(ctx context.Context, obj *model.Sanction) ([]*model.EntityRevision, error)
 
-	ImposedBy(ctx context.Context, obj *model.Sanction) ([]*model.Organization, error)
 	Targets(ctx context.Context, obj *model.Sanction) ([]*model.Organization, error)
 	FactsConnection(ctx context.Context, obj *model.Sanction, direction *model.Direction, filter *model.FactFilter, sort []*model.FactSort, first *int, after *string, last *int, before *string) (*model.FactConnection, error)
 	TargetsConnection(ctx context.Context, obj *model.Sanction, filter *model.EntityFilter, sort []*model.EntitySort, first *int, after *string, last *int, before *string) (*model.OrganizationConnection, error)
@@ -5687,7 +5680,7 @@ func (ec *executionContext) _Fact_subject(ctx context.Context, field graphql.Col
 			return ec.fieldContext_Fact_subject(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Fact().Subject(ctx, obj)
+			return obj.Subject()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.Entity) graphql.Marshaler {
@@ -5702,7 +5695,7 @@ func (ec *executionContext) fieldContext_Fact_subject(_ context.Context, field g
 		Object:     "Fact",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
 		},
@@ -5719,7 +5712,7 @@ func (ec *executionContext) _Fact_object(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_Fact_object(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Fact().Object(ctx, obj)
+			return obj.Object()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.Entity) graphql.Marshaler {
@@ -5734,7 +5727,7 @@ func (ec *executionContext) fieldContext_Fact_object(_ context.Context, field gr
 		Object:     "Fact",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
 		},
@@ -5852,7 +5845,7 @@ func (ec *executionContext) _Fact_tierSize(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Fact_tierSize(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Fact().TierSize(ctx, obj)
+			return obj.TierSize()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Quantity) graphql.Marshaler {
@@ -5867,7 +5860,7 @@ func (ec *executionContext) fieldContext_Fact_tierSize(_ context.Context, field 
 		Object:     "Fact",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Quantity(ctx, field)
 		},
@@ -7182,7 +7175,7 @@ func (ec *executionContext) _Organization_country(ctx context.Context, field gra
 			return ec.fieldContext_Organization_country(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Organization().Country(ctx, obj)
+			return obj.Country()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -7193,7 +7186,7 @@ func (ec *executionContext) _Organization_country(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Organization_country(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Organization", field, true, true, "String")
+	return graphql.NewScalarFieldContext("Organization", field, true, false, "String")
 }
 
 func (ec *executionContext) _Organization_countryInference(ctx context.Context, field graphql.CollectedField, obj *model.Organization) (ret graphql.Marshaler) {
@@ -7237,7 +7230,7 @@ func (ec *executionContext) _Organization_parent(ctx context.Context, field grap
 			return ec.fieldContext_Organization_parent(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Organization().Parent(ctx, obj)
+			return obj.Parent()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Organization) graphql.Marshaler {
@@ -7252,7 +7245,7 @@ func (ec *executionContext) fieldContext_Organization_parent(_ context.Context, 
 		Object:     "Organization",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Organization(ctx, field)
 		},
@@ -7389,7 +7382,7 @@ func (ec *executionContext) _Organization_sanctions(ctx context.Context, field g
 			return ec.fieldContext_Organization_sanctions(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Organization().Sanctions(ctx, obj)
+			return obj.Sanctions()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Sanction) graphql.Marshaler {
@@ -7404,7 +7397,7 @@ func (ec *executionContext) fieldContext_Organization_sanctions(_ context.Contex
 		Object:     "Organization",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Sanction(ctx, field)
 		},
@@ -10667,7 +10660,7 @@ func (ec *executionContext) _Sanction_imposedBy(ctx context.Context, field graph
 			return ec.fieldContext_Sanction_imposedBy(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Sanction().ImposedBy(ctx, obj)
+			return obj.ImposedBy()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Organization) graphql.Marshaler {
@@ -10682,7 +10675,7 @@ func (ec *executionContext) fieldContext_Sanction_imposedBy(_ context.Context, f
 		Object:     "Sanction",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Organization(ctx, field)
 		},
@@ -12713,17 +12706,15 @@ func (ec *executionContext) _Fact(ctx context.Context, sel ast.SelectionSet, obj
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "subject":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Fact_subject(ctx, field, obj)
-				})
+			out.Values[i] = ec._Fact_subject(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "object":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Fact_object(ctx, field, obj)
-				})
+			out.Values[i] = ec._Fact_object(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "value":
 			out.Values[i] = ec._Fact_value(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -12745,11 +12736,10 @@ func (ec *executionContext) _Fact(ctx context.Context, sel ast.SelectionSet, obj
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "tierSize":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Fact_tierSize(ctx, field, obj)
-				})
+			out.Values[i] = ec._Fact_tierSize(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "role":
 			out.Values[i] = ec._Fact_role(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -13101,11 +13091,10 @@ func (ec *executionContext) _Organization(ctx context.Context, sel ast.Selection
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "country":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Organization_country(ctx, field, obj)
-				})
+			out.Values[i] = ec._Organization_country(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "countryInference":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -13113,11 +13102,10 @@ func (ec *executionContext) _Organization(ctx context.Context, sel ast.Selection
 					return ec._Organization_countryInference(ctx, field, obj)
 				})
 		case "parent":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Organization_parent(ctx, field, obj)
-				})
+			out.Values[i] = ec._Organization_parent(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "subsidiaries":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -13137,11 +13125,10 @@ func (ec *executionContext) _Organization(ctx context.Context, sel ast.Selection
 					return ec._Organization_participations(ctx, field, obj)
 				})
 		case "sanctions":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Organization_sanctions(ctx, field, obj)
-				})
+			out.Values[i] = ec._Organization_sanctions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "exportControls":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -13936,11 +13923,10 @@ func (ec *executionContext) _Sanction(ctx context.Context, sel ast.SelectionSet,
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "imposedBy":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Sanction_imposedBy(ctx, field, obj)
-				})
+			out.Values[i] = ec._Sanction_imposedBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "targets":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,

@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"fmt"
 	"policygraph/graph/model"
 	"policygraph/storage"
 	"sort"
@@ -51,29 +50,29 @@ func (r *eventResolver) Sponsorships(ctx context.Context, obj *model.Event, tier
 		return nil, err
 	}
 	q.Event = obj.ID
-	return factsOf(r.sponsorships(ctx, q))
+	return factsOf(r.rd(ctx))(r.sponsorships(ctx, q))
 }
 
 // Participants is the resolver for the participants field.
 func (r *eventResolver) Participants(ctx context.Context, obj *model.Event) ([]*model.Fact, error) {
-	return factsOf(r.active(ctx, obj.Node, storage.In, storage.PredParticipatedIn))
+	return factsOf(r.rd(ctx))(r.active(ctx, obj.Node, storage.In, storage.PredParticipatedIn))
 }
 
 // Absentees is the resolver for the absentees field.
 func (r *eventResolver) Absentees(ctx context.Context, obj *model.Event) ([]*model.Fact, error) {
-	return factsOf(r.loaders(ctx).absentees.Load(ctx, obj.ID))
+	return factsOf(r.rd(ctx))(r.loaders(ctx).absentees.Load(ctx, obj.ID))
 }
 
 // AttendedWithoutSponsoring is the resolver for the attendedWithoutSponsoring field.
 func (r *eventResolver) AttendedWithoutSponsoring(ctx context.Context, obj *model.Event) ([]*model.Fact, error) {
 	a, err := r.loaders(ctx).attendance.Load(ctx, obj.ID)
-	return model.Facts(a.AttendedWithoutSponsoring), err
+	return model.Facts(r.rd(ctx), a.AttendedWithoutSponsoring), err
 }
 
 // DidNotAttend is the resolver for the didNotAttend field.
 func (r *eventResolver) DidNotAttend(ctx context.Context, obj *model.Event) ([]*model.Fact, error) {
 	a, err := r.loaders(ctx).attendance.Load(ctx, obj.ID)
-	return model.Facts(a.DidNotAttend), err
+	return model.Facts(r.rd(ctx), a.DidNotAttend), err
 }
 
 // Speakers is the resolver for the speakers field.
@@ -98,7 +97,7 @@ func (r *eventResolver) Topics(ctx context.Context, obj *model.Event) ([]*model.
 
 // Measures is the resolver for the measures field.
 func (r *eventResolver) Measures(ctx context.Context, obj *model.Event) ([]*model.Fact, error) {
-	return factsOf(r.active(ctx, obj.Node, storage.Out, storage.PredMeasure))
+	return factsOf(r.rd(ctx))(r.active(ctx, obj.Node, storage.Out, storage.PredMeasure))
 }
 
 // Facts is the resolver for the facts field.
@@ -121,7 +120,7 @@ func (r *eventSeriesResolver) Editions(ctx context.Context, obj *model.EventSeri
 	if err != nil {
 		return nil, err
 	}
-	events := viewsOf[model.Event](nodes, storage.KindEvent)
+	events := viewsOf[model.Event](r.rd(ctx), nodes, storage.KindEvent)
 	if order != nil && *order == model.SortOrderDesc {
 		reverse(events)
 	}
@@ -144,7 +143,7 @@ func (r *evidenceResolver) Source(ctx context.Context, obj *model.Evidence) (*mo
 	if err != nil || n == nil {
 		return nil, err
 	}
-	return model.ViewAs[model.Source](n), nil
+	return model.ViewAs[model.Source](r.rd(ctx), n), nil
 }
 
 // Facts is the resolver for the facts field.
@@ -192,36 +191,6 @@ func (r *exportControlResolver) TightenedBy(ctx context.Context, obj *model.Expo
 	return relatedAs[model.ExportControl](ctx, r.Resolver, obj.Node, storage.In, storage.PredTightens, storage.KindExportControl)
 }
 
-// Subject is the resolver for the subject field.
-func (r *factResolver) Subject(ctx context.Context, obj *model.Fact) (model.Entity, error) {
-	n, err := r.node(ctx, obj.Subject)
-	if err != nil {
-		return nil, err
-	}
-	if n == nil {
-		return nil, fmt.Errorf("fact %s: subject %s missing", obj.ID, obj.Subject)
-	}
-	return model.View(n), nil
-}
-
-// Object is the resolver for the object field.
-func (r *factResolver) Object(ctx context.Context, obj *model.Fact) (model.Entity, error) {
-	n, err := r.node(ctx, obj.Object)
-	if err != nil || n == nil {
-		return nil, err
-	}
-	return model.View(n), nil
-}
-
-// TierSize is the resolver for the tierSize field.
-func (r *factResolver) TierSize(ctx context.Context, obj *model.Fact) (*model.Quantity, error) {
-	if obj.Predicate != storage.PredSponsored || obj.Fact.Tier == "" {
-		return nil, nil
-	}
-	q, err := r.loaders(ctx).tierSizes.Load(ctx, storage.TierQuery{Event: obj.Object, Tier: obj.Fact.Tier})
-	return model.NewQuantity(q), err
-}
-
 // DisputedBy is the resolver for the disputedBy field.
 func (r *factResolver) DisputedBy(ctx context.Context, obj *model.Fact) ([]*model.Fact, error) {
 	return r.disputedBy(ctx, obj)
@@ -240,13 +209,13 @@ func (r *lawsuitResolver) Revisions(ctx context.Context, obj *model.Lawsuit) ([]
 // Plaintiffs is the resolver for the plaintiffs field.
 func (r *lawsuitResolver) Plaintiffs(ctx context.Context, obj *model.Lawsuit) ([]model.Entity, error) {
 	nodes, err := r.related(ctx, obj.Node, storage.Out, storage.PredPlaintiff)
-	return entities(nodes), err
+	return entities(r.rd(ctx), nodes), err
 }
 
 // Defendants is the resolver for the defendants field.
 func (r *lawsuitResolver) Defendants(ctx context.Context, obj *model.Lawsuit) ([]model.Entity, error) {
 	nodes, err := r.related(ctx, obj.Node, storage.Out, storage.PredDefendant)
-	return entities(nodes), err
+	return entities(r.rd(ctx), nodes), err
 }
 
 // Facts is the resolver for the facts field.
@@ -259,15 +228,6 @@ func (r *organizationResolver) Revisions(ctx context.Context, obj *model.Organiz
 	return r.revisions(ctx, obj.Node)
 }
 
-// Country is the resolver for the country field.
-func (r *organizationResolver) Country(ctx context.Context, obj *model.Organization) (*string, error) {
-	facts, err := r.active(ctx, obj.Node, storage.Out, storage.PredCountry)
-	if err != nil || len(facts) == 0 {
-		return nil, err
-	}
-	return &facts[0].Value, nil
-}
-
 // CountryInference is the resolver for the countryInference field.
 func (r *organizationResolver) CountryInference(ctx context.Context, obj *model.Organization) (*storage.Inference, error) {
 	facts, err := r.active(ctx, obj.Node, storage.Out, storage.PredCountry)
@@ -275,11 +235,6 @@ func (r *organizationResolver) CountryInference(ctx context.Context, obj *model.
 		return nil, err
 	}
 	return facts[0].Inference, nil
-}
-
-// Parent is the resolver for the parent field.
-func (r *organizationResolver) Parent(ctx context.Context, obj *model.Organization) (*model.Organization, error) {
-	return firstAs[model.Organization](ctx, r.Resolver, obj.Node, storage.Out, storage.PredSubsidiaryOf, storage.KindOrganization)
 }
 
 // Subsidiaries is the resolver for the subsidiaries field.
@@ -290,7 +245,7 @@ func (r *organizationResolver) Subsidiaries(ctx context.Context, obj *model.Orga
 // Sponsorships is the resolver for the sponsorships field.
 func (r *organizationResolver) Sponsorships(ctx context.Context, obj *model.Organization, negated *bool) ([]*model.Fact, error) {
 	if negated != nil && *negated {
-		return factsOf(r.negatedOnly(ctx, obj.Node, storage.Out, storage.PredSponsored))
+		return factsOf(r.rd(ctx))(r.negatedOnly(ctx, obj.Node, storage.Out, storage.PredSponsored))
 	}
 	facts, err := r.active(ctx, obj.Node, storage.Out, storage.PredSponsored)
 	if err != nil {
@@ -298,20 +253,15 @@ func (r *organizationResolver) Sponsorships(ctx context.Context, obj *model.Orga
 	}
 	out := append([]*storage.Fact(nil), facts...)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Year > out[j].Year })
-	return model.Facts(out), nil
+	return model.Facts(r.rd(ctx), out), nil
 }
 
 // Participations is the resolver for the participations field.
 func (r *organizationResolver) Participations(ctx context.Context, obj *model.Organization, negated *bool) ([]*model.Fact, error) {
 	if negated != nil && *negated {
-		return factsOf(r.negatedOnly(ctx, obj.Node, storage.Out, storage.PredParticipatedIn))
+		return factsOf(r.rd(ctx))(r.negatedOnly(ctx, obj.Node, storage.Out, storage.PredParticipatedIn))
 	}
-	return factsOf(r.active(ctx, obj.Node, storage.Out, storage.PredParticipatedIn))
-}
-
-// Sanctions is the resolver for the sanctions field.
-func (r *organizationResolver) Sanctions(ctx context.Context, obj *model.Organization) ([]*model.Sanction, error) {
-	return relatedAs[model.Sanction](ctx, r.Resolver, obj.Node, storage.In, storage.PredTargets, storage.KindSanction)
+	return factsOf(r.rd(ctx))(r.active(ctx, obj.Node, storage.Out, storage.PredParticipatedIn))
 }
 
 // ExportControls is the resolver for the exportControls field.
@@ -322,7 +272,7 @@ func (r *organizationResolver) ExportControls(ctx context.Context, obj *model.Or
 // Imposed is the resolver for the imposed field.
 func (r *organizationResolver) Imposed(ctx context.Context, obj *model.Organization) ([]model.Entity, error) {
 	nodes, err := r.related(ctx, obj.Node, storage.In, storage.PredImposedBy)
-	return entities(nodes), err
+	return entities(r.rd(ctx), nodes), err
 }
 
 // Products is the resolver for the products field.
@@ -342,7 +292,7 @@ func (r *organizationResolver) ListedIn(ctx context.Context, obj *model.Organiza
 
 // People is the resolver for the people field.
 func (r *organizationResolver) People(ctx context.Context, obj *model.Organization) ([]*model.Fact, error) {
-	return factsOf(r.active(ctx, obj.Node, storage.In, storage.PredHoldsPosition))
+	return factsOf(r.rd(ctx))(r.active(ctx, obj.Node, storage.In, storage.PredHoldsPosition))
 }
 
 // Facts is the resolver for the facts field.
@@ -357,12 +307,12 @@ func (r *personResolver) Revisions(ctx context.Context, obj *model.Person) ([]*m
 
 // Positions is the resolver for the positions field.
 func (r *personResolver) Positions(ctx context.Context, obj *model.Person) ([]*model.Fact, error) {
-	return factsOf(r.active(ctx, obj.Node, storage.Out, storage.PredHoldsPosition))
+	return factsOf(r.rd(ctx))(r.active(ctx, obj.Node, storage.Out, storage.PredHoldsPosition))
 }
 
 // Quotes is the resolver for the quotes field.
 func (r *personResolver) Quotes(ctx context.Context, obj *model.Person) ([]*model.Fact, error) {
-	return factsOf(r.active(ctx, obj.Node, storage.Out, storage.PredQuotedIn))
+	return factsOf(r.rd(ctx))(r.active(ctx, obj.Node, storage.Out, storage.PredQuotedIn))
 }
 
 // SpokeAt is the resolver for the spokeAt field.
@@ -417,7 +367,7 @@ func (r *planResolver) IssuedBy(ctx context.Context, obj *model.Plan) ([]*model.
 
 // Targets is the resolver for the targets field.
 func (r *planResolver) Targets(ctx context.Context, obj *model.Plan) ([]*model.Fact, error) {
-	return factsOf(r.active(ctx, obj.Node, storage.Out, storage.PredTarget))
+	return factsOf(r.rd(ctx))(r.active(ctx, obj.Node, storage.Out, storage.PredTarget))
 }
 
 // EndorsedBy is the resolver for the endorsedBy field.
@@ -458,11 +408,6 @@ func (r *sanctionResolver) Facts(ctx context.Context, obj *model.Sanction, predi
 // Revisions is the resolver for the revisions field.
 func (r *sanctionResolver) Revisions(ctx context.Context, obj *model.Sanction) ([]*model.EntityRevision, error) {
 	return r.revisions(ctx, obj.Node)
-}
-
-// ImposedBy is the resolver for the imposedBy field.
-func (r *sanctionResolver) ImposedBy(ctx context.Context, obj *model.Sanction) ([]*model.Organization, error) {
-	return relatedAs[model.Organization](ctx, r.Resolver, obj.Node, storage.Out, storage.PredImposedBy, storage.KindOrganization)
 }
 
 // Targets is the resolver for the targets field.

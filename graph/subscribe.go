@@ -94,8 +94,8 @@ func follow[T any](ctx context.Context, r *Resolver, since *string, events func(
 func version(v uint64) string { return strconv.FormatUint(v, 10) }
 
 // factEvent is the event of one fact the change c put.
-func factEvent(c *storage.Change, f *storage.Fact) *model.FactEvent {
-	ev := &model.FactEvent{Version: version(c.Version), At: c.At, Change: model.FactChangeAdded, Fact: model.NewFact(f)}
+func factEvent(rd model.Reader, c *storage.Change, f *storage.Fact) *model.FactEvent {
+	ev := &model.FactEvent{Version: version(c.Version), At: c.At, Change: model.FactChangeAdded, Fact: model.NewFact(rd, f)}
 	if f.Retraction != nil {
 		ev.Change = model.FactChangeRetracted
 	}
@@ -141,7 +141,7 @@ func (r *Resolver) factChanges(ctx context.Context, filter *model.FactFilter, si
 		var evs []*model.FactEvent
 		for _, f := range c.Facts { // in the change's order
 			if pass[f.ID] {
-				evs = append(evs, factEvent(c, f))
+				evs = append(evs, factEvent(r.liveRd(ctx), c, f))
 			}
 		}
 		return evs, nil
@@ -172,7 +172,7 @@ func (r *Resolver) entityChanges(ctx context.Context, id string, since *string) 
 		}
 		for _, f := range c.Facts {
 			if f.Subject == node || f.Object == node {
-				ev.Facts, touched = append(ev.Facts, factEvent(c, f)), true
+				ev.Facts, touched = append(ev.Facts, factEvent(r.liveRd(ctx), c, f)), true
 			}
 		}
 		if !touched {
@@ -183,7 +183,7 @@ func (r *Resolver) entityChanges(ctx context.Context, id string, since *string) 
 			return nil, err
 		}
 		if n != nil && n.Retraction == nil {
-			ev.Entity = model.View(n)
+			ev.Entity = model.View(r.liveRd(ctx), n)
 		}
 		return []*model.EntityEvent{ev}, nil
 	})

@@ -39,7 +39,7 @@ func (r *Resolver) createEntity(ctx context.Context, in model.CreateEntityInput)
 	if err != nil {
 		return nil, err
 	}
-	return model.View(n), nil
+	return model.View(r.rd(ctx), n), nil
 }
 
 func (r *Resolver) updateEntity(ctx context.Context, in model.UpdateEntityInput) (model.Entity, error) {
@@ -53,7 +53,7 @@ func (r *Resolver) updateEntity(ctx context.Context, in model.UpdateEntityInput)
 	if err != nil {
 		return nil, err
 	}
-	return model.View(n), nil
+	return model.View(r.rd(ctx), n), nil
 }
 
 func (r *Resolver) addSource(ctx context.Context, in model.AddSourceInput) (*model.Source, error) {
@@ -74,7 +74,7 @@ func (r *Resolver) addSource(ctx context.Context, in model.AddSourceInput) (*mod
 	if err != nil {
 		return nil, err
 	}
-	return model.ViewAs[model.Source](n), nil
+	return model.ViewAs[model.Source](r.rd(ctx), n), nil
 }
 
 func (r *Resolver) addFact(ctx context.Context, in model.AddFactInput) (*model.Fact, error) {
@@ -124,12 +124,12 @@ func (r *Resolver) addFact(ctx context.Context, in model.AddFactInput) (*model.F
 		f.Inference = &storage.Inference{Rule: in.Inference.Rule, Reasoning: in.Inference.Reasoning}
 	}
 	added, err := r.graph(ctx).AddFact(f)
-	return model.NewFact(added), err
+	return model.NewFact(r.rd(ctx), added), err
 }
 
 func (r *Resolver) retractFact(ctx context.Context, in model.RetractInput) (*model.Fact, error) {
 	f, err := r.graph(ctx).RetractFact(in.ID, actor(ctx), in.Reason)
-	return model.NewFact(f), err
+	return model.NewFact(r.rd(ctx), f), err
 }
 
 func (r *Resolver) retractEntity(ctx context.Context, in model.RetractInput) (model.Entity, error) {
@@ -137,5 +137,5 @@ func (r *Resolver) retractEntity(ctx context.Context, in model.RetractInput) (mo
 	if err != nil {
 		return nil, err
 	}
-	return model.View(n), nil
+	return model.View(r.rd(ctx), n), nil
 }

@@ -66,8 +66,13 @@ func TestEveryReadHonoursTheContext(t *testing.T) {
 			_, err := g.Sponsorships(storage.SponsorshipQuery{Event: x.waic2023.ID})
 			return err
 		},
-		"Entities":     func(g *storage.Graph) error { _, err := g.Entities(storage.EntityQuery{}); return err },
-		"FindFacts":    func(g *storage.Graph) error { _, err := g.FindFacts(storage.FactQuery{}); return err },
+		"Entities":  func(g *storage.Graph) error { _, err := g.Entities(storage.EntityQuery{}); return err },
+		"FindFacts": func(g *storage.Graph) error { _, err := g.FindFacts(storage.FactQuery{}); return err },
+		"FactPage": func(g *storage.Graph) error {
+			from := 2019
+			_, _, _, err := g.FactPage(storage.FactQuery{Predicates: []storage.Predicate{storage.PredSponsored}, YearFrom: &from}, uuid.Nil, 10)
+			return err
+		},
 		"CountFacts":   func(g *storage.Graph) error { _, err := g.CountFacts(storage.FactQuery{}, nil); return err },
 		"TimeSeries":   func(g *storage.Graph) error { _, err := g.TimeSeries(storage.FactQuery{}, nil); return err },
 		"SavedQuery":   func(g *storage.Graph) error { _, err := g.SavedQuery("q"); return err },
@@ -118,7 +123,7 @@ func TestEveryReadHonoursTheContext(t *testing.T) {
 		"SetRecordCache": "no read", "SetRecordCacheBytes": "no read", "Writable": "no read (the disk watermark)", "StoreID": "no read",
 		"FactScan": "estimate from the counts", "EntityScan": "estimate from the counts",
 		"SponsorshipScan": "estimate from the counts", "MaxSourceText": "estimate from the counts",
-		"FactListScan": "estimate from the counts", "EntityListScan": "estimate from the counts",
+		"FactListScan": "estimate from the counts", "FactPageScan": "estimate from the counts", "EntityListScan": "estimate from the counts",
 	}
 	var unlisted []string
 	gt := reflect.TypeOf(x.g)

@@ -1068,6 +1068,47 @@ func (g *Graph) TierSizes(qs []TierQuery) ([]*Quantity, error) {
 	return out, err
 }
 
+// TopSearcher is a snapshot that answers the first hits of a search from
+// its name index in answer order (the read model's): it reads limit
+// entities, not every hit. ok is false when it cannot (the general path
+// then answers).
+type TopSearcher interface {
+	SearchTop(folded string, kinds []Kind, limit int) (hits []SearchHit, ok bool, err error)
+}
+
+// searchTop is SearchEntities from a TopSearcher; ok is false when the
+// graph has none, or it cannot answer text.
+func (g *Graph) searchTop(text string, kinds []Kind, limit int) (out []EntityHit, ok bool, err error) {
+	q := Fold(text)
+	if q == "" || limit <= 0 || g.ReadModel() == nil {
+		return nil, false, nil
+	}
+	err = g.view(func(s Snapshot) error {
+		if cs, isCtx := s.(*ctxSnapshot); isCtx {
+			s = cs.Snapshot
+		}
+		ts, isTop := s.(TopSearcher)
+		if !isTop {
+			return nil
+		}
+		hits, found, err := ts.SearchTop(q, kinds, limit)
+		if err != nil || !found {
+			return err
+		}
+		out = make([]EntityHit, len(hits))
+		for i, h := range hits {
+			n, err := s.Node(h.ID)
+			if err != nil {
+				return err
+			}
+			out[i] = EntityHit{Node: n, Score: h.Score}
+		}
+		ok = true
+		return nil
+	})
+	return out, ok, err
+}
+
 // EntityHit is one entity SearchEntities found, with how well it matched
 // (SearchHit.Score).
 type EntityHit struct {
@@ -1079,6 +1120,9 @@ type EntityHit struct {
 // retracted, of one of kinds (any when empty), best matches first, then the
 // shorter name, then by name; at most limit of them.
 func (g *Graph) SearchEntities(text string, kinds []Kind, limit int) ([]EntityHit, error) {
+	if out, ok, err := g.searchTop(text, kinds, limit); ok || err != nil {
+		return out, err
+	}
 	hits, err := g.Search(text, 0)
 	if err != nil {
 		return nil, err

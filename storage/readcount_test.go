@@ -138,3 +138,43 @@ func TestSearchEntitiesReadsOnlyWhatItKeeps(t *testing.T) {
 		}
 	}
 }
+
+// SearchTop passes the read model's top-k search through (storage.TopSearcher).
+func (s countingSnapshot) SearchTop(q string, kinds []storage.Kind, limit int) ([]storage.SearchHit, bool, error) {
+	if ts, ok := s.Snapshot.(storage.TopSearcher); ok {
+		return ts.SearchTop(q, kinds, limit)
+	}
+	return nil, false, nil
+}
+
+// TestSearchTopReadsOnlyTheLimit: with the entities in the read model's
+// base, a search whose whole-name hits fill its limit reads limit entities,
+// not every hit of the best score (40 here), and answers what the full
+// search answers, cut.
+func TestSearchTopReadsOnlyTheLimit(t *testing.T) {
+	var nodes atomic.Int64
+	g := countingGraph(t, &nodes)
+	for i := range 40 {
+		mustCreate(t, g, &storage.Node{Kind: storage.KindOrganization, Name: fmt.Sprintf("Thuongmai %02d", 40-i)}, "")
+	}
+	if err := g.ReadModel().(countingModel).ReadModel.(*memgraph.Model).Compact(); err != nil {
+		t.Fatal(err)
+	}
+	all, err := g.SearchEntities("thuong", nil, 1000) // more than the whole names: the full search
+	if err != nil || len(all) != 40 {
+		t.Fatalf("%d hits, %v", len(all), err)
+	}
+	nodes.Store(0)
+	got, err := g.SearchEntities("thuong", nil, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reads := nodes.Load(); reads != 3 {
+		t.Errorf("%d entities read, want 3", reads)
+	}
+	for i, h := range got {
+		if h.Node.ID != all[i].Node.ID || h.Score != all[i].Score {
+			t.Errorf("hit %d: %s/%d, want %s/%d", i, h.Node.Name, h.Score, all[i].Node.Name, all[i].Score)
+		}
+	}
+}

@@ -38,9 +38,12 @@ type Entity interface {
 	Base() *storage.Node
 }
 
-// entity is what every typed view shares: the node, and the fields every
-// kind has.
-type entity struct{ *storage.Node }
+// entity is what every typed view shares: the node, the request's reader
+// (see Reader), and the fields every kind has.
+type entity struct {
+	*storage.Node
+	rd Reader
+}
 
 // GlobalID is the node's ID (Relay's Node.id).
 func (e entity) GlobalID() uuid.UUID { return e.Node.ID }
@@ -80,37 +83,38 @@ type (
 )
 
 // views makes the typed view of each kind.
-var views = map[storage.Kind]func(*storage.Node) Entity{
-	storage.KindEventSeries:   func(n *storage.Node) Entity { return &EventSeries{entity{n}} },
-	storage.KindEvent:         func(n *storage.Node) Entity { return &Event{entity{n}} },
-	storage.KindOrganization:  func(n *storage.Node) Entity { return &Organization{entity{n}} },
-	storage.KindPerson:        func(n *storage.Node) Entity { return &Person{entity{n}} },
-	storage.KindPlace:         func(n *storage.Node) Entity { return &Place{entity{n}} },
-	storage.KindProduct:       func(n *storage.Node) Entity { return &Product{entity{n}} },
-	storage.KindSanction:      func(n *storage.Node) Entity { return &Sanction{entity{n}} },
-	storage.KindExportControl: func(n *storage.Node) Entity { return &ExportControl{entity{n}} },
-	storage.KindPlan:          func(n *storage.Node) Entity { return &Plan{entity{n}} },
-	storage.KindTopic:         func(n *storage.Node) Entity { return &Topic{entity{n}} },
-	storage.KindLawsuit:       func(n *storage.Node) Entity { return &Lawsuit{entity{n}} },
-	storage.KindSource:        func(n *storage.Node) Entity { return &Source{entity{n}} },
+var views = map[storage.Kind]func(entity) Entity{
+	storage.KindEventSeries:   func(e entity) Entity { return &EventSeries{e} },
+	storage.KindEvent:         func(e entity) Entity { return &Event{e} },
+	storage.KindOrganization:  func(e entity) Entity { return &Organization{e} },
+	storage.KindPerson:        func(e entity) Entity { return &Person{e} },
+	storage.KindPlace:         func(e entity) Entity { return &Place{e} },
+	storage.KindProduct:       func(e entity) Entity { return &Product{e} },
+	storage.KindSanction:      func(e entity) Entity { return &Sanction{e} },
+	storage.KindExportControl: func(e entity) Entity { return &ExportControl{e} },
+	storage.KindPlan:          func(e entity) Entity { return &Plan{e} },
+	storage.KindTopic:         func(e entity) Entity { return &Topic{e} },
+	storage.KindLawsuit:       func(e entity) Entity { return &Lawsuit{e} },
+	storage.KindSource:        func(e entity) Entity { return &Source{e} },
 }
 
-// View wraps n in the typed view of its kind. It returns nil for a nil node
-// or one of no known kind.
-func View(n *storage.Node) Entity {
+// View wraps n in the typed view of its kind, reading what it links to
+// through rd (the request's; see Reader). It returns nil for a nil node or
+// one of no known kind.
+func View(rd Reader, n *storage.Node) Entity {
 	if n == nil {
 		return nil
 	}
 	if v, ok := views[n.Kind]; ok {
-		return v(n)
+		return v(entity{n, rd})
 	}
 	return nil
 }
 
 // ViewAs is View for a node of the kind of view T: nil for a node of
 // another kind (or nil).
-func ViewAs[T any](n *storage.Node) *T {
-	v, _ := any(View(n)).(*T)
+func ViewAs[T any](rd Reader, n *storage.Node) *T {
+	v, _ := any(View(rd, n)).(*T)
 	return v
 }
 
@@ -163,23 +167,27 @@ func (s Source) Language() *string { return opt(s.Node.Language) }
 // URL is where the source is, null when unknown.
 func (s Source) URL() *string { return opt(s.Node.URL) }
 
-// Fact is a fact as the schema shows it.
-type Fact struct{ *storage.Fact }
+// Fact is a fact as the schema shows it, reading the entities it links
+// through rd (the request's; see Reader).
+type Fact struct {
+	*storage.Fact
+	rd Reader
+}
 
 // NewFact wraps f; nil for nil.
-func NewFact(f *storage.Fact) *Fact {
+func NewFact(rd Reader, f *storage.Fact) *Fact {
 	if f == nil {
 		return nil
 	}
-	return &Fact{f}
+	return &Fact{f, rd}
 }
 
 // Facts wraps each fact, with one allocation for all of them.
-func Facts(fs []*storage.Fact) []*Fact {
+func Facts(rd Reader, fs []*storage.Fact) []*Fact {
 	vals := make([]Fact, len(fs))
 	out := make([]*Fact, len(fs))
 	for i, f := range fs {
-		vals[i].Fact = f
+		vals[i] = Fact{f, rd}
 		out[i] = &vals[i]
 	}
 	return out

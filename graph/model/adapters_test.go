@@ -12,16 +12,16 @@ import (
 func TestView(t *testing.T) {
 	for _, k := range storage.Kinds {
 		n := &storage.Node{ID: uuid.New(), Kind: k}
-		v := model.View(n)
+		v := model.View(nil, n)
 		if v == nil || v.Base() != n || v.GlobalID() != n.ID {
 			t.Errorf("View(%s) = %v", k, v)
 		}
 	}
-	if model.View(nil) != nil || model.View(&storage.Node{Kind: "NOPE"}) != nil {
+	if model.View(nil, nil) != nil || model.View(nil, &storage.Node{Kind: "NOPE"}) != nil {
 		t.Error("View of nil or an unknown kind is not nil")
 	}
 	ev := &storage.Node{Kind: storage.KindEvent}
-	if model.ViewAs[model.Event](ev) == nil || model.ViewAs[model.Organization](ev) != nil {
+	if model.ViewAs[model.Event](nil, ev) == nil || model.ViewAs[model.Organization](nil, ev) != nil {
 		t.Error("ViewAs does not tell the kinds apart")
 	}
 }
@@ -31,7 +31,7 @@ func TestView(t *testing.T) {
 func TestNullForZero(t *testing.T) {
 	en, vi := "en", "vi"
 	n := &storage.Node{Kind: storage.KindOrganization, Name: "Shanghai", Labels: []storage.Label{{Lang: "vi", Text: "Thượng Hải"}}}
-	org := model.ViewAs[model.Organization](n)
+	org := model.ViewAs[model.Organization](nil, n)
 	if org.OrgType() != nil || org.Description() != nil {
 		t.Errorf("unstated orgType %v, description %v: want null", org.OrgType(), org.Description())
 	}
@@ -42,7 +42,7 @@ func TestNullForZero(t *testing.T) {
 	if got := org.OrgType(); got == nil || *got != "COMPANY" {
 		t.Errorf("orgType %v, want COMPANY", got)
 	}
-	f := model.NewFact(&storage.Fact{Predicate: storage.PredMeasure, Measure: "sponsors",
+	f := model.NewFact(nil, &storage.Fact{Predicate: storage.PredMeasure, Measure: "sponsors",
 		Quantity: &storage.Quantity{Amount: 22}, Date: &storage.Date{Year: 2023, Month: 7, Precision: storage.PrecisionMonth},
 		Evidence: []storage.Evidence{{Quote: "q", Gloss: "g"}}})
 	if f.Value() != nil || f.Tier() != nil || f.Year() != nil || f.Role() != nil || f.CreatedBy() != nil || f.Start() != nil {
@@ -57,10 +57,10 @@ func TestNullForZero(t *testing.T) {
 	if ev := f.Evidence(); len(ev) != 1 || *ev[0].Gloss() != "g" || ev[0].Note() != nil || ev[0].Quote != "q" {
 		t.Errorf("evidence %+v", ev)
 	}
-	if got := model.Facts([]*storage.Fact{f.Fact, f.Fact}); len(got) != 2 || got[1].Fact != f.Fact {
+	if got := model.Facts(nil, []*storage.Fact{f.Fact, f.Fact}); len(got) != 2 || got[1].Fact != f.Fact {
 		t.Errorf("Facts = %v", got)
 	}
-	if model.NewFact(nil) != nil || model.NewQuantity(nil) != nil || model.NewPartialDate(nil) != nil || model.NewSavedQuery(nil) != nil {
+	if model.NewFact(nil, nil) != nil || model.NewQuantity(nil) != nil || model.NewPartialDate(nil) != nil || model.NewSavedQuery(nil) != nil {
 		t.Error("a nil record is not a nil adapter")
 	}
 	g := model.FactGroups([]storage.Group{{Tier: storage.TierSponsor, Count: 3}})[0]

@@ -56,6 +56,15 @@ type base struct {
 	preds     [numPreds][]uint32
 	factYears [numPreds][]yearRef
 	values    [numPreds][]valueRef
+	// walk holds the facts of factYears by (year, subject's folded name,
+	// ID): the walk index (walk.go); walkOK is false for a predicate that
+	// has none.
+	walk   [numPreds][]walkRef
+	walkOK [numPreds]bool
+	// nameRank is each entity's place in the order of a search's hits
+	// within a score, (name length, name, ID) (topk.go); noName for a
+	// retracted one.
+	nameRank []uint32
 
 	// texts maps a source entity to the blob of its text, by entity ID.
 	texts []textRef

@@ -330,6 +330,9 @@ func (b *Builder) buildBase() (*base, counts, error) {
 	if slugErr != nil {
 		return nil, c, slugErr
 	}
+	wg.Go(bs.buildWalk)
+	wg.Go(bs.buildNameRank)
+	wg.Wait()
 
 	for node, blob := range b.blobOf {
 		bs.texts = append(bs.texts, textRef{node: node, blob: blob})

@@ -86,6 +86,11 @@
 //	slugs        []{hash32, iid}  by hash of the slug; a hit is checked against the record
 //	preds[p]     []uint32         active facts of predicate p, by ID
 //	factYears[p] []{iid, year}    the same with a year, by (year, ID)
+//	walk[p]      []{iid, year, name}  the facts of factYears[p] by (year, subject's folded
+//	                              name, ID): the walk index (walk.go); name is the '^' of
+//	                              the subject's name in folds. Made at a build and a load.
+//	nameRank     [n]uint32        each entity's place by (name length, name, ID), a
+//	                              search's order within a score (topk.go). Made likewise.
 //	values[p]    []{value, fact, subject}  active literal facts (COUNTRY = "US"), by
 //	                              (value, fact ID); value is a dictionary ID
 //	texts        []{node, blob}   each source's text, by entity

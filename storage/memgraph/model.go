@@ -134,7 +134,7 @@ func (m *Model) NewDraft() *Draft {
 func (m *Model) publish() {
 	g := m.gen
 	m.cur.Store(&Snapshot{version: m.version, b: g.base, dict: g.dict, strs: g.dict.strs, blobs: g.blobs, ov: m.ov.Copy(),
-		nextNode: m.next[0], nextFact: m.next[1], counts: m.counts, revs: m.revs.Copy()})
+		nextNode: m.next[0], nextFact: m.next[1], counts: m.counts, revs: m.revs.Copy(), walkMemo: new(walkMemoCell)})
 }
 
 // Apply applies a change, whose version must follow the model's: versions

@@ -459,6 +459,9 @@ func readSnapshot(r *fileReader, version uint64) (*Model, error) {
 	var wg sync.WaitGroup
 	var slugErr error
 	wg.Go(func() { slugErr = b.buildSlugsFast() })
+	// Made again too: they are derived from the year and kind indexes.
+	wg.Go(b.buildWalk)
+	wg.Go(b.buildNameRank)
 
 	strs := r.strings()
 	blobs := r.strings()

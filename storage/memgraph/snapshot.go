@@ -31,6 +31,9 @@ type Snapshot struct {
 	nextFact uint32
 	counts   counts
 	revs     *btree.BTreeG[revEntry]
+	// walkMemo remembers the overlay's part of the last walk asked of a
+	// published snapshot (walk.go); nil: none is kept.
+	walkMemo *walkMemoCell
 }
 
 var (
