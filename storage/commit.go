@@ -75,10 +75,12 @@ const commitRetries = 3
 // changeLog is the graph's write path and change log state, shared by the
 // graph's WithContext views.
 type changeLog struct {
-	kv     KV
-	loader ModelLoader
-	cache  ModelCache
-	saver  *saver // with cache, the background writer of model files
+	kv KV
+	// indexFree: kv keeps records only (IsIndexFree); the model derives the rest.
+	indexFree bool
+	loader    ModelLoader
+	cache     ModelCache
+	saver     *saver // with cache, the background writer of model files
 	// model is the read model (nil without one); reload replaces it.
 	model  atomic.Pointer[modelRef]
 	retain Retention
@@ -137,7 +139,7 @@ func (r *commitReq) answer(err error) {
 }
 
 func newChangeLog(kv KV, o Options, now func() time.Time) *changeLog {
-	l := &changeLog{kv: kv, loader: o.Model, cache: o.ModelCache, retain: o.Retention, log: o.Logger, now: now}
+	l := &changeLog{kv: kv, indexFree: IsIndexFree(kv), loader: o.Model, cache: o.ModelCache, retain: o.Retention, log: o.Logger, now: now}
 	if l.log == nil {
 		l.log = slog.Default()
 	}
@@ -400,7 +402,7 @@ func (l *changeLog) persist(base uint64, ws []pendingWrite) error {
 		if head != base {
 			return errHeadMoved
 		}
-		w := &kvWriter{kvSnapshot: kvSnapshot{tx: tx}}
+		w := &kvWriter{kvSnapshot: kvSnapshot{tx: tx}, indexFree: l.indexFree}
 		for _, p := range ws {
 			for _, op := range p.rec.ops {
 				if err := op(w); err != nil {
