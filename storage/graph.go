@@ -98,7 +98,11 @@ func OpenWith(kv KV, o Options) (*Graph, error) {
 		}
 		g.cl.model.Store(&modelRef{m})
 		g.cl.head.Store(head)
+		g.cl.contact(head)
 		g.cl.start()
+		if s, ok := AsShared(kv); ok {
+			g.cl.startFollowing(s)
+		}
 		if g.cl.saver != nil {
 			// A model built from the store is saved soon, so that the next
 			// start reads it; not an empty one (a new store), which any
