@@ -230,7 +230,7 @@ func Open(cfg Config, log *slog.Logger) (*storage.Graph, error) {
 		return nil, err
 	}
 	kv := &storage.CountingKV{KV: bkv}
-	opts := storage.Options{Retention: cfg.retention(), Logger: log}
+	opts := storage.Options{Retention: cfg.retention(), Logger: log, FollowPoll: cfg.cluster.followPoll}
 	if cfg.readModel {
 		opts.Model = memgraph.Load
 		if cfg.modelFile {
