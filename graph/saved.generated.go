@@ -542,7 +542,7 @@ func (ec *executionContext) unmarshalNSaveQueryInput2policygraphᚋgraphᚋmodel
 }
 
 func (ec *executionContext) marshalNSavedQuery2ᚕᚖpolicygraphᚋgraphᚋmodelᚐSavedQueryᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SavedQuery) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSavedQuery2ᚖpolicygraphᚋgraphᚋmodelᚐSavedQuery(ctx, sel, v[i])
@@ -566,7 +566,7 @@ func (ec *executionContext) marshalNSavedQuery2ᚖpolicygraphᚋgraphᚋmodelᚐ
 }
 
 func (ec *executionContext) marshalNSavedQueryVariable2ᚕᚖpolicygraphᚋgraphᚋmodelᚐSavedQueryVariableᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SavedQueryVariable) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSavedQueryVariable2ᚖpolicygraphᚋgraphᚋmodelᚐSavedQueryVariable(ctx, sel, v[i])

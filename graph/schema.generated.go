@@ -14250,7 +14250,7 @@ func (ec *executionContext) marshalNEntity2policygraphᚋgraphᚋmodelᚐEntity(
 }
 
 func (ec *executionContext) marshalNEntity2ᚕpolicygraphᚋgraphᚋmodelᚐEntityᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Entity) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNEntity2policygraphᚋgraphᚋmodelᚐEntity(ctx, sel, v[i])
@@ -14295,7 +14295,7 @@ func (ec *executionContext) unmarshalNEntityKind2ᚕpolicygraphᚋstorageᚐKind
 }
 
 func (ec *executionContext) marshalNEntityKind2ᚕpolicygraphᚋstorageᚐKindᚄ(ctx context.Context, sel ast.SelectionSet, v []storage.Kind) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNEntityKind2policygraphᚋstorageᚐKind(ctx, sel, v[i])
@@ -14311,7 +14311,7 @@ func (ec *executionContext) marshalNEntityKind2ᚕpolicygraphᚋstorageᚐKind�
 }
 
 func (ec *executionContext) marshalNEntityRevision2ᚕᚖpolicygraphᚋgraphᚋmodelᚐEntityRevisionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EntityRevision) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNEntityRevision2ᚖpolicygraphᚋgraphᚋmodelᚐEntityRevision(ctx, sel, v[i])
@@ -14335,7 +14335,7 @@ func (ec *executionContext) marshalNEntityRevision2ᚖpolicygraphᚋgraphᚋmode
 }
 
 func (ec *executionContext) marshalNEvent2ᚕᚖpolicygraphᚋgraphᚋmodelᚐEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Event) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNEvent2ᚖpolicygraphᚋgraphᚋmodelᚐEvent(ctx, sel, v[i])
@@ -14363,7 +14363,7 @@ func (ec *executionContext) marshalNEvidence2policygraphᚋgraphᚋmodelᚐEvide
 }
 
 func (ec *executionContext) marshalNEvidence2ᚕpolicygraphᚋgraphᚋmodelᚐEvidenceᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Evidence) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNEvidence2policygraphᚋgraphᚋmodelᚐEvidence(ctx, sel, v[i])
@@ -14379,7 +14379,7 @@ func (ec *executionContext) marshalNEvidence2ᚕpolicygraphᚋgraphᚋmodelᚐEv
 }
 
 func (ec *executionContext) marshalNExportControl2ᚕᚖpolicygraphᚋgraphᚋmodelᚐExportControlᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ExportControl) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNExportControl2ᚖpolicygraphᚋgraphᚋmodelᚐExportControl(ctx, sel, v[i])
@@ -14403,7 +14403,7 @@ func (ec *executionContext) marshalNExportControl2ᚖpolicygraphᚋgraphᚋmodel
 }
 
 func (ec *executionContext) marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNFact2ᚖpolicygraphᚋgraphᚋmodelᚐFact(ctx, sel, v[i])
@@ -14431,7 +14431,7 @@ func (ec *executionContext) marshalNLabel2policygraphᚋstorageᚐLabel(ctx cont
 }
 
 func (ec *executionContext) marshalNLabel2ᚕpolicygraphᚋstorageᚐLabelᚄ(ctx context.Context, sel ast.SelectionSet, v []storage.Label) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNLabel2policygraphᚋstorageᚐLabel(ctx, sel, v[i])
@@ -14447,7 +14447,7 @@ func (ec *executionContext) marshalNLabel2ᚕpolicygraphᚋstorageᚐLabelᚄ(ct
 }
 
 func (ec *executionContext) marshalNNode2ᚕpolicygraphᚋgraphᚋmodelᚐIdentified(ctx context.Context, sel ast.SelectionSet, v []model.Identified) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalONode2policygraphᚋgraphᚋmodelᚐIdentified(ctx, sel, v[i])
@@ -14457,7 +14457,7 @@ func (ec *executionContext) marshalNNode2ᚕpolicygraphᚋgraphᚋmodelᚐIdenti
 }
 
 func (ec *executionContext) marshalNOrganization2ᚕᚖpolicygraphᚋgraphᚋmodelᚐOrganizationᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Organization) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNOrganization2ᚖpolicygraphᚋgraphᚋmodelᚐOrganization(ctx, sel, v[i])
@@ -14481,7 +14481,7 @@ func (ec *executionContext) marshalNOrganization2ᚖpolicygraphᚋgraphᚋmodel�
 }
 
 func (ec *executionContext) marshalNPerson2ᚕᚖpolicygraphᚋgraphᚋmodelᚐPersonᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Person) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPerson2ᚖpolicygraphᚋgraphᚋmodelᚐPerson(ctx, sel, v[i])
@@ -14505,7 +14505,7 @@ func (ec *executionContext) marshalNPerson2ᚖpolicygraphᚋgraphᚋmodelᚐPers
 }
 
 func (ec *executionContext) marshalNPlace2ᚕᚖpolicygraphᚋgraphᚋmodelᚐPlaceᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Place) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPlace2ᚖpolicygraphᚋgraphᚋmodelᚐPlace(ctx, sel, v[i])
@@ -14544,7 +14544,7 @@ func (ec *executionContext) marshalNPredicate2policygraphᚋstorageᚐPredicate(
 }
 
 func (ec *executionContext) marshalNProduct2ᚕᚖpolicygraphᚋgraphᚋmodelᚐProductᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Product) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNProduct2ᚖpolicygraphᚋgraphᚋmodelᚐProduct(ctx, sel, v[i])
@@ -14568,7 +14568,7 @@ func (ec *executionContext) marshalNProduct2ᚖpolicygraphᚋgraphᚋmodelᚐPro
 }
 
 func (ec *executionContext) marshalNSanction2ᚕᚖpolicygraphᚋgraphᚋmodelᚐSanctionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Sanction) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSanction2ᚖpolicygraphᚋgraphᚋmodelᚐSanction(ctx, sel, v[i])
@@ -14614,7 +14614,7 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 }
 
 func (ec *executionContext) marshalNTopic2ᚕᚖpolicygraphᚋgraphᚋmodelᚐTopicᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Topic) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNTopic2ᚖpolicygraphᚋgraphᚋmodelᚐTopic(ctx, sel, v[i])
@@ -14700,7 +14700,7 @@ func (ec *executionContext) marshalOEntityKind2ᚕpolicygraphᚋstorageᚐKind�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNEntityKind2policygraphᚋstorageᚐKind(ctx, sel, v[i])
@@ -14846,7 +14846,7 @@ func (ec *executionContext) marshalOPredicate2ᚕpolicygraphᚋstorageᚐPredica
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPredicate2policygraphᚋstorageᚐPredicate(ctx, sel, v[i])
