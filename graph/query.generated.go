@@ -3778,7 +3778,7 @@ func (ec *executionContext) _GraphStats(ctx context.Context, sel ast.SelectionSe
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "factYears":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._GraphStats_factYears(ctx, field, obj)
@@ -4265,7 +4265,7 @@ func (ec *executionContext) _SponsorshipYear(ctx context.Context, sel ast.Select
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "sponsorshipsConnection":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._SponsorshipYear_sponsorshipsConnection(ctx, field, obj)

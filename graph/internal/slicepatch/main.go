@@ -1,5 +1,6 @@
-// Command slicepatch points gqlgen's generated list marshalling at the
-// graph package's marshalSlice (graph/slice.go says why): `go generate
+// Command slicepatch points gqlgen's generated list marshalling and field
+// scheduling at the graph package's marshalSlice and resolveField
+// (graph/slice.go says why): `go generate
 // ./graph` runs it after gqlgen. It rewrites the calls in place and is
 // idempotent; it fails when gqlgen's generated code no longer has the call
 // it rewrites, so a gqlgen upgrade that changes it is noticed.
@@ -12,10 +13,11 @@ import (
 	"path/filepath"
 )
 
-const (
-	from = "graphql.MarshalSliceConcurrently("
-	to   = "marshalSlice("
-)
+// rewrites are the calls rewritten, each to a function of graph/slice.go.
+var rewrites = []struct{ from, to string }{
+	{"graphql.MarshalSliceConcurrently(", "marshalSlice("},
+	{"out.ResolveConcurrently(ec.OperationContext, &deferred, i,", "resolveField(ctx, out, field, ec.OperationContext, &deferred, i,"},
+}
 
 func main() {
 	if err := run("."); err != nil {
@@ -29,23 +31,27 @@ func run(dir string) error {
 	if err != nil {
 		return err
 	}
-	calls := 0
+	calls := make([]int, len(rewrites))
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			return err
 		}
-		n := bytes.Count(b, []byte(from))
-		calls += n + bytes.Count(b, []byte(to))
-		if n == 0 {
-			continue
+		out := b
+		for i, r := range rewrites {
+			calls[i] += bytes.Count(out, []byte(r.from)) + bytes.Count(out, []byte(r.to))
+			out = bytes.ReplaceAll(out, []byte(r.from), []byte(r.to))
 		}
-		if err := os.WriteFile(f, bytes.ReplaceAll(b, []byte(from), []byte(to)), 0o644); err != nil {
-			return err
+		if !bytes.Equal(out, b) {
+			if err := os.WriteFile(f, out, 0o644); err != nil {
+				return err
+			}
 		}
 	}
-	if calls == 0 {
-		return fmt.Errorf("no %s in %d generated files under %s: gqlgen changed how it marshals lists; see graph/slice.go", from, len(files), dir)
+	for i, r := range rewrites {
+		if calls[i] == 0 {
+			return fmt.Errorf("no %s in %d generated files under %s: gqlgen changed its generated code; see graph/slice.go", r.from, len(files), dir)
+		}
 	}
 	return nil
 }
