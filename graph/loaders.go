@@ -30,6 +30,9 @@ type Loaders struct {
 	// each is its own key (a pointer), so that one level's are one read.
 	factLists   *batcher[*storage.FactList, []*storage.Fact]
 	entityLists *batcher[*storage.EntityList, []uuid.UUID]
+	// direct is set over a read model: every read answers at once, so
+	// nothing waits for a batch (marshalSlice relies on it).
+	direct bool
 	// log is the operation's logger (subscriptions log what ends them).
 	log *slog.Logger
 	// ctx is the operation's context (WithLoaders): the model's views read
@@ -77,6 +80,7 @@ func NewLoaders(g *storage.Graph, log *slog.Logger) *Loaders {
 		}),
 	}
 	if direct {
+		l.direct = true
 		l.nodes.direct, l.adj.direct, l.absentees.direct, l.attendance.direct = true, true, true, true
 		l.tierSizes.direct, l.factLists.direct, l.entityLists.direct = true, true, true
 	}

@@ -12,6 +12,7 @@ import (
 )
 
 //go:generate go tool gqlgen generate
+//go:generate go run ./internal/slicepatch
 
 // Resolver holds the dependencies of every resolver; NewHandler builds it once.
 type Resolver struct {
