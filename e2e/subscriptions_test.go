@@ -592,8 +592,12 @@ func TestSubscriptionEventsReadFresh(t *testing.T) {
 		t.Run(sub.name, func(t *testing.T) {
 			srv.Must(t, testenv.Token, `mutation($in: UpdateEntityInput!) { updateEntity(input: $in) { id } }`,
 				map[string]any{"in": map[string]any{"entity": org, "name": "Fresh " + sub.name}})
-			next := sub.open(t, t.Context(), srv.URL, `subscription($s: String) { factChanged(filter: {subject: $s}) { fact { subject { name } } } }`,
-				map[string]any{"s": org})
+			// From the version before the write, not "from now on": a
+			// subscription the server registers after the write would
+			// otherwise miss it and next() would wait for ever.
+			since := strconv.FormatUint(version(t, srv.Client), 10)
+			next := sub.open(t, t.Context(), srv.URL, `subscription($s: String, $v: String) { factChanged(filter: {subject: $s}, since: $v) { fact { subject { name } } } }`,
+				map[string]any{"s": org, "v": since})
 			addCountry(t, srv.Client, org, "DE")
 			eq(t, testenv.Value(next(), "data.factChanged.fact.subject.name"), "Fresh "+sub.name)
 			srv.Must(t, testenv.Token, `mutation($in: UpdateEntityInput!) { updateEntity(input: $in) { id } }`,
