@@ -55,6 +55,8 @@ type Config struct {
 	server        serverLimits
 	memory        memoryConfig
 	streams       streamConfig
+	// etcd is the cluster the graph lives in (-etcd); unset: the data directory.
+	etcd etcdConfig
 
 	// tracerProvider is what serve's startTracing made (nil: no tracing).
 	tracerProvider trace.TracerProvider
@@ -82,6 +84,9 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if err := diskDone(); err != nil {
 		return c, err
+	}
+	if c.etcd.enabled() && !c.readModel {
+		return c, errors.New("-etcd needs the read model (-read-model=false reads the store's indexes, which a cluster does not keep)")
 	}
 	if c.logVersions < 0 || c.logAge < 0 {
 		return c, fmt.Errorf("-change-log-versions %d and -change-log-age %s: neither may be negative", c.logVersions, c.logAge)
@@ -148,7 +153,9 @@ func configFlags(c *Config, env *envDefaults, stderr io.Writer) (fs *flag.FlagSe
 	streamFlags(fs, env, &c.streams)
 	subscriptionFlags(fs, env, &c.subscriptions)
 	deriveMemory = memoryFlags(fs, env.getenv, &c.memory, &c.limits, &c.maxBody)
-	diskDone = diskFlags(fs, env.getenv, c)
+	disk := diskFlags(fs, env.getenv, c)
+	etcd := etcdFlags(fs, env.getenv, &c.etcd)
+	diskDone = func() error { return errors.Join(disk(), etcd()) }
 	return fs, cors, deriveMemory, diskDone
 }
 
