@@ -1,0 +1,333 @@
+// Package etcd is policygraph's shared storage engine: the storage.KV over
+// an etcd cluster (go.etcd.io/etcd/client/v3), which N stateless servers
+// write together. Every server keeps the graph in its read model
+// (storage/memgraph) and sends only writes here; the KV is IndexFree (the
+// graph writes records, its change log and meta keys, no derived index) and
+// Shared (Changed wakes a server when another one wrote).
+//
+// # Keys
+//
+// Every key lives under Config.Prefix P:
+//
+//	P + "k/" + storageKey      the graph's own keys, as package storage writes them
+//	P + "b/" + hex(sha256)     a content-addressed chunk of a large value
+//	P + "claim"                the claim of a staged commit, on a lease
+//	P + "pending"              the manifest of a published staged commit not yet applied
+//	P + "s/" + id + "/" + %08d the staged write set of commit id, in chunks
+//
+// Every value under k/ starts with a tag byte: tagDirect (the value follows)
+// or tagIndirect (the length and the sha256 of each chunk under b/ follow),
+// so that a value never reads as the other kind.
+//
+// # Transactions
+//
+// A View reads at one etcd revision (that of its first request), so it is a
+// consistent snapshot: a list at a revision. An Update is optimistic, as
+// etcd's own software transactional memory: it reads at one revision, buffers
+// its writes (its Gets and Scans see them), and commits with one etcd Txn
+// that compares the mod revision of every key it Got, and that no staged
+// commit is pending; a failed compare runs it again, bounded, then CONFLICT.
+// Scans inside an Update are not guarded: a compare on a range misses the
+// keys deleted from it, so a transaction that depends on what it scanned
+// must Get a key that every conflicting writer changes too (the graph Gets
+// its head key in every write).
+//
+// A write set too big for one etcd request (more than Config.MaxTxnOps
+// operations, or Config.MaxTxnBytes bytes) takes the staged commit
+// (staged.go), which is atomic for every reader and writer; see there why.
+package etcd
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"policygraph/errs"
+	"policygraph/storage"
+)
+
+// Defaults of Config.
+const (
+	DefaultPrefix          = "/policygraph/"
+	DefaultDialTimeout     = 5 * time.Second
+	DefaultOpTimeout       = 5 * time.Second
+	DefaultMaxTxnOps       = 128     // etcd's --max-txn-ops default
+	DefaultMaxTxnBytes     = 1 << 20 // under etcd's 1.5 MiB request limit, with headroom
+	DefaultChunkBytes      = 256 << 10
+	DefaultClaimTTL        = 10 * time.Second
+	DefaultJanitorInterval = 5 * time.Second
+)
+
+// Config configures Open.
+type Config struct {
+	// Endpoints are the cluster's members, host:port or URLs.
+	Endpoints []string
+	// Prefix is where every key lives; DefaultPrefix when empty. Several
+	// graphs share a cluster under different prefixes.
+	Prefix             string
+	Username, Password string
+	// TLS is nil for plaintext.
+	TLS *tls.Config
+	// DialTimeout bounds the first connection; DefaultDialTimeout when 0.
+	DialTimeout time.Duration
+	// OpTimeout bounds one etcd request: past it (no quorum, no member
+	// reachable) the request fails with STORE_UNAVAILABLE. DefaultOpTimeout
+	// when 0.
+	OpTimeout time.Duration
+	// MaxTxnOps and MaxTxnBytes are the largest request this KV sends at
+	// once, to match the cluster's --max-txn-ops and --max-request-bytes;
+	// a bigger write set takes the staged commit. 0: the defaults.
+	MaxTxnOps   int
+	MaxTxnBytes int
+	// ChunkBytes: a value longer than this is stored as content-addressed
+	// chunks of this size. 0: DefaultChunkBytes.
+	ChunkBytes int
+	// ClaimTTL is the lease of a staged commit's claim: how long after a
+	// writer died its claim holds. 0: DefaultClaimTTL.
+	ClaimTTL time.Duration
+	// JanitorInterval is how often the KV looks for a staged commit whose
+	// writer died (finishing a published one, collecting an unpublished
+	// one's chunks). 0: DefaultJanitorInterval; negative: no janitor.
+	JanitorInterval time.Duration
+	Logger          *slog.Logger
+}
+
+// KV is the storage.KV over an etcd cluster. It is safe for concurrent use.
+type KV struct {
+	cli    *clientv3.Client
+	cfg    Config
+	prefix string // cfg.Prefix
+	log    *slog.Logger
+
+	ctx    context.Context // canceled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	version atomic.Int64               // the highest revision seen
+	unavail atomic.Pointer[errs.Error] // the last STORE_UNAVAILABLE or DISK_FULL, nil once a request succeeds
+
+	stats struct {
+		commits, staged, conflicts, unavailable, finished, collected, chunked atomic.Uint64
+	}
+}
+
+var (
+	_ storage.KV             = (*KV)(nil)
+	_ storage.IndexFree      = (*KV)(nil)
+	_ storage.Shared         = (*KV)(nil)
+	_ storage.CommitNotifier = (*txn)(nil)
+)
+
+// Open connects to the cluster and checks that it answers within
+// OpTimeout (STORE_UNAVAILABLE otherwise). It finishes a staged commit
+// left published by a writer that died, and starts the janitor.
+func Open(ctx context.Context, c Config) (*KV, error) {
+	if len(c.Endpoints) == 0 {
+		return nil, errors.New("etcd: no endpoints")
+	}
+	if c.Prefix == "" {
+		c.Prefix = DefaultPrefix
+	}
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = DefaultDialTimeout
+	}
+	if c.OpTimeout <= 0 {
+		c.OpTimeout = DefaultOpTimeout
+	}
+	if c.MaxTxnOps <= 0 {
+		c.MaxTxnOps = DefaultMaxTxnOps
+	}
+	if c.MaxTxnOps < 8 {
+		return nil, fmt.Errorf("etcd: MaxTxnOps %d: at least 8", c.MaxTxnOps)
+	}
+	if c.MaxTxnBytes <= 0 {
+		c.MaxTxnBytes = DefaultMaxTxnBytes
+	}
+	if c.ChunkBytes <= 0 {
+		c.ChunkBytes = DefaultChunkBytes
+	}
+	if c.ChunkBytes > c.MaxTxnBytes/2 {
+		return nil, fmt.Errorf("etcd: ChunkBytes %d: at most half of MaxTxnBytes (%d)", c.ChunkBytes, c.MaxTxnBytes)
+	}
+	if c.ClaimTTL <= 0 {
+		c.ClaimTTL = DefaultClaimTTL
+	}
+	if c.JanitorInterval == 0 {
+		c.JanitorInterval = DefaultJanitorInterval
+	}
+	log := c.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:   c.Endpoints,
+		Username:    c.Username,
+		Password:    c.Password,
+		TLS:         c.TLS,
+		DialTimeout: c.DialTimeout,
+		Logger:      zap.NewNop(),
+		Context:     ctx,
+	})
+	if err != nil {
+		return nil, errs.Errorf(errs.StoreUnavailable, "", "etcd %s: %v", strings.Join(c.Endpoints, ","), err)
+	}
+	kctx, cancel := context.WithCancel(context.Background())
+	k := &KV{cli: cli, cfg: c, prefix: c.Prefix, log: log, ctx: kctx, cancel: cancel}
+	if err := k.janitor(); err != nil {
+		k.Close()
+		return nil, fmt.Errorf("open etcd at %s: %w", strings.Join(c.Endpoints, ","), err)
+	}
+	if c.JanitorInterval > 0 {
+		k.wg.Add(1)
+		go k.runJanitor()
+	}
+	return k, nil
+}
+
+// Close stops the janitor and closes the client. Channels from Changed
+// close too.
+func (k *KV) Close() error {
+	k.cancel()
+	k.wg.Wait()
+	return k.cli.Close()
+}
+
+// IndexFree implements storage.IndexFree.
+func (k *KV) IndexFree() {}
+
+// Version implements storage.KV: the highest etcd revision this KV has
+// committed or read at. etcd's revision grows with every write to the
+// cluster and survives restarts.
+func (k *KV) Version() uint64 { return uint64(k.version.Load()) }
+
+// observe moves Version up to rev.
+func (k *KV) observe(rev int64) {
+	for {
+		v := k.version.Load()
+		if rev <= v || k.version.CompareAndSwap(v, rev) {
+			return
+		}
+	}
+}
+
+// Writable implements storage.KV: STORE_UNAVAILABLE while the last request
+// to the cluster failed for want of a quorum or a reachable member, DISK_FULL
+// while the cluster refused a write for its quota (its NOSPACE alarm); nil
+// once a request succeeds again.
+func (k *KV) Writable() error {
+	if e := k.unavail.Load(); e != nil {
+		return e
+	}
+	return nil
+}
+
+// Health is a linearizable read of a tiny key within OpTimeout: nil when
+// the cluster has a quorum and answers, else STORE_UNAVAILABLE (for
+// /readyz).
+func (k *KV) Health(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, k.cfg.OpTimeout)
+	defer cancel()
+	resp, err := k.cli.Get(ctx, k.prefix+"claim", clientv3.WithCountOnly())
+	if err != nil {
+		return k.fail("health check", err)
+	}
+	k.ok(resp.Header.Revision)
+	return nil
+}
+
+// Stats are the KV's counters since Open.
+type Stats struct {
+	Commits        uint64 // Updates that wrote and committed (staged ones included)
+	StagedCommits  uint64 // commits too big for one etcd request
+	Conflicts      uint64 // transactions run again for a failed compare
+	Unavailable    uint64 // requests failed with STORE_UNAVAILABLE
+	FinishedStaged uint64 // published staged commits this KV applied for their writer
+	CollectedStage uint64 // unpublished staged commits whose chunks the janitor deleted
+	ChunkedValues  uint64 // values written as content-addressed chunks
+}
+
+// Stats returns the KV's counters.
+func (k *KV) Stats() Stats {
+	s := &k.stats
+	return Stats{
+		Commits: s.commits.Load(), StagedCommits: s.staged.Load(), Conflicts: s.conflicts.Load(),
+		Unavailable: s.unavailable.Load(), FinishedStaged: s.finished.Load(),
+		CollectedStage: s.collected.Load(), ChunkedValues: s.chunked.Load(),
+	}
+}
+
+// opCtx is the context of one etcd request: it ends after OpTimeout, or
+// when the KV closes.
+func (k *KV) opCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(k.ctx, k.cfg.OpTimeout)
+}
+
+// ok records a request that succeeded at revision rev.
+func (k *KV) ok(rev int64) {
+	k.answered()
+	k.observe(rev)
+}
+
+// answered records that the cluster answered: Writable is nil again.
+func (k *KV) answered() {
+	if k.unavail.Load() != nil {
+		k.unavail.Store(nil)
+	}
+}
+
+// fail maps an etcd error: no quorum, no reachable member or a timeout
+// become STORE_UNAVAILABLE, the NOSPACE alarm DISK_FULL (both remembered for
+// Writable); anything else is wrapped with what failed.
+func (k *KV) fail(what string, err error) error {
+	var e *errs.Error
+	if errors.As(err, &e) {
+		return err
+	}
+	switch {
+	case errors.Is(err, rpctypes.ErrNoSpace):
+		e := &errs.Error{Code: errs.DiskFull, Message: fmt.Sprintf("the etcd cluster is out of space (its NOSPACE alarm): %s refused; compact, defragment and disarm the alarm, or raise --quota-backend-bytes", what)}
+		k.unavail.Store(e)
+		return e
+	case unavailable(err) && k.ctx.Err() == nil:
+		k.stats.unavailable.Add(1)
+		e := &errs.Error{Code: errs.StoreUnavailable, Message: fmt.Sprintf("the etcd cluster did not answer (%s) within %s: %v", what, k.cfg.OpTimeout, err)}
+		k.unavail.Store(e)
+		return e
+	}
+	return fmt.Errorf("etcd %s: %w", what, err)
+}
+
+// unavailable reports whether err means the cluster could not be reached,
+// had no leader, or did not answer in time.
+func unavailable(err error) bool {
+	for _, e := range []error{context.DeadlineExceeded, rpctypes.ErrNoLeader, rpctypes.ErrLeaderChanged,
+		rpctypes.ErrStopped, rpctypes.ErrTimeout, rpctypes.ErrTimeoutDueToLeaderFail,
+		rpctypes.ErrTimeoutDueToConnectionLost, rpctypes.ErrTimeoutWaitAppliedIndex, rpctypes.ErrUnhealthy} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	if s, ok := status.FromError(err); ok {
+		switch s.Code() {
+		case codes.Unavailable, codes.DeadlineExceeded:
+			return true
+		case codes.Unknown:
+			// The client's retry interceptor reports a request whose
+			// deadline passed while it waited for a member this way.
+			return s.Message() == context.DeadlineExceeded.Error()
+		}
+	}
+	return false
+}

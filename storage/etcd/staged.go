@@ -1,0 +1,507 @@
+package etcd
+
+// The staged commit: a write set too big for one etcd request (the seed, a
+// large retraction, a long source text), made visible to every reader and
+// writer at once.
+//
+//  1. Claim: the writer puts P+"claim" = id on a lease it keeps alive, if no
+//     claim exists (one staged commit at a time).
+//  2. Stage: it puts the write set (stored forms: large values are already
+//     chunks under b/) in chunks under P+"s/"+id+"/", each in a Txn that
+//     holds only while the claim is still id.
+//  3. Publish: one Txn that holds only if every key the transaction read is
+//     unchanged, the claim is still id and nothing is pending, and puts
+//     P+"pending" = the manifest. THIS is the commit point.
+//  4. Apply: the write set is written into k/ in Txns that each hold only
+//     while P+"pending" is this manifest; then one Txn deletes the pending
+//     key, the staged chunks and the claim, and the writer revokes its lease.
+//
+// Why it is atomic:
+//   - Before the publish Txn nothing of the write set is under k/ (stage
+//     chunks live under s/, which no reader reads without a manifest naming
+//     them), so no reader sees any of it; a writer that dies before it leaves
+//     only s/ chunks, which the janitor deletes once the claim has expired.
+//   - From the publish Txn on, a View that finds P+"pending" at its revision
+//     reads the staged write set at that same revision and overlays it on
+//     every Get and Scan, so it sees all of it whether the apply has written
+//     none, part or all of k/. The final apply Txn deletes the pending key
+//     in the same revision as the last writes land, so a View at any later
+//     revision sees all of it in k/ alone.
+//   - Writers: every commit (single or staged) compares Version(pending)==0,
+//     so no other write lands while a published commit is half applied; a
+//     writer refused by that compare (or finding the pending key when it
+//     begins) finishes the apply itself (the same values, in Txns guarded by
+//     the same manifest, so a late or duplicate apply writes nothing once
+//     the pending key is gone), then runs again. A commit whose writer died
+//     after publishing is finished that way, or by the janitor.
+//   - The claim fences a writer that lost its lease (stalled past ClaimTTL):
+//     its stage Txns and its publish compare Value(claim)==id and fail, so it
+//     can never publish a write set staged under a claim another writer took
+//     since.
+//   - The publish Txn carries the compares of the keys the transaction read,
+//     so the staged commit is as serializable as a single one.
+//
+// Content chunks (b/) that no value names any more (a value overwritten,
+// a transaction that did not commit) are left: they are immutable and keyed
+// by hash, so leaving them is safe; they cost space only.
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"policygraph/errs"
+	"policygraph/storage"
+)
+
+// pending is the manifest of a published staged commit.
+type pending struct {
+	ID        string    `json:"id"`
+	Chunks    int       `json:"chunks"`
+	Keys      int       `json:"keys"`
+	Published time.Time `json:"published"`
+	raw       string    // as stored, for the compares that name it
+}
+
+func parsePending(raw []byte) (*pending, error) {
+	var p pending
+	if err := json.Unmarshal(raw, &p); err != nil || p.ID == "" {
+		return nil, fmt.Errorf("etcd: a damaged pending manifest %q: %v", raw, err)
+	}
+	p.raw = string(raw)
+	return &p, nil
+}
+
+// testHook, when set (by tests), is called at the named points of a staged
+// commit ("staged": before publish; "published": before apply); an error
+// stops the commit there, as a writer that died would: no cleanup, no
+// revoke (the lease's keep-alive stops, so the claim expires).
+var testHook func(point string) error
+
+func (k *KV) stageKey(id string) string { return k.prefix + "s/" + id + "/" }
+
+// stageChunks encodes ops (puts and deletes of keys under k/) into chunks of
+// at most limit bytes each (one op may make a chunk bigger).
+func (k *KV) stageChunks(ops []clientv3.Op, limit int) [][]byte {
+	var chunks [][]byte
+	var cur []byte
+	for _, o := range ops {
+		key := string(o.KeyBytes())[len(k.prefix):]
+		if len(cur) > 0 && len(cur)+len(key)+len(o.ValueBytes())+20 > limit {
+			chunks = append(chunks, cur)
+			cur = nil
+		}
+		cur = binary.AppendUvarint(cur, uint64(len(key)))
+		cur = append(cur, key...)
+		if o.IsDelete() {
+			cur = append(cur, 1)
+			continue
+		}
+		cur = append(cur, 0)
+		cur = binary.AppendUvarint(cur, uint64(len(o.ValueBytes())))
+		cur = append(cur, o.ValueBytes()...)
+	}
+	if len(cur) > 0 {
+		chunks = append(chunks, cur)
+	}
+	return chunks
+}
+
+// parseChunk adds the ops of one stage chunk to w.
+func (k *KV) parseChunk(w *writeSet, chunk []byte) error {
+	bad := errors.New("etcd: a damaged stage chunk")
+	for len(chunk) > 0 {
+		n, m := binary.Uvarint(chunk)
+		if m <= 0 || uint64(len(chunk)-m) < n+1 {
+			return bad
+		}
+		key := k.prefix + string(chunk[m:m+int(n)])
+		chunk = chunk[m+int(n):]
+		kind := chunk[0]
+		chunk = chunk[1:]
+		if kind == 1 {
+			w.put(key, op{del: true})
+			continue
+		}
+		n, m = binary.Uvarint(chunk)
+		if m <= 0 || uint64(len(chunk)-m) < n {
+			return bad
+		}
+		w.put(key, op{val: bytes.Clone(chunk[m : m+int(n)]), encoded: true})
+		chunk = chunk[m+int(n):]
+	}
+	return nil
+}
+
+// readStaged reads the write set of p at rev (0: the current revision).
+func (k *KV) readStaged(p *pending, rev int64) (*writeSet, error) {
+	w := newWriteSet()
+	from, end := k.stageKey(p.ID), clientv3.GetPrefixRangeEnd(k.stageKey(p.ID))
+	chunks := 0
+	for {
+		ctx, cancel := k.opCtx()
+		resp, err := k.cli.Get(ctx, from, clientv3.WithRange(end), clientv3.WithRev(rev), clientv3.WithLimit(8))
+		cancel()
+		if err != nil {
+			return nil, k.fail("read a staged commit", err)
+		}
+		rev = resp.Header.Revision
+		for _, kv := range resp.Kvs {
+			if err := k.parseChunk(w, kv.Value); err != nil {
+				return nil, fmt.Errorf("%s: %w", kv.Key, err)
+			}
+			chunks++
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			break
+		}
+		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
+	if chunks != p.Chunks {
+		return nil, fmt.Errorf("etcd: staged commit %s has %d chunks at revision %d, its manifest says %d", p.ID, chunks, rev, p.Chunks)
+	}
+	return w, nil
+}
+
+// errClaimLost is a staged commit whose claim another writer holds now.
+var errClaimLost = fmt.Errorf("%w: the staged commit's claim was lost", errConflict)
+
+// stagedCommit commits ops (guarded by cmps) as a staged commit (see the
+// top of this file) and returns the revision of its publish Txn.
+func (k *KV) stagedCommit(t *txn, cmps []clientv3.Cmp, ops []clientv3.Op) (int64, error) {
+	if len(cmps)+3 > k.cfg.MaxTxnOps {
+		return 0, fmt.Errorf("etcd: a write that read %d keys: %w", len(cmps), errTooManyReads)
+	}
+	idb := make([]byte, 12)
+	rand.Read(idb)
+	id := hex.EncodeToString(idb)
+	claim, pendingKey := k.prefix+"claim", k.prefix+"pending"
+
+	ctx, cancel := k.opCtx()
+	lease, err := k.cli.Grant(ctx, int64((k.cfg.ClaimTTL+time.Second-1)/time.Second))
+	cancel()
+	if err != nil {
+		return 0, k.fail("grant the claim's lease", err)
+	}
+	aliveCtx, stopAlive := context.WithCancel(k.ctx)
+	defer stopAlive()
+	alive, err := k.cli.KeepAlive(aliveCtx, lease.ID)
+	if err != nil {
+		return 0, k.fail("keep the claim's lease alive", err)
+	}
+	go func() {
+		for range alive {
+		}
+	}()
+	died := false // a test hook stopped the commit: no cleanup
+	revoke := func() {
+		if died {
+			return
+		}
+		ctx, cancel := k.opCtx()
+		k.cli.Revoke(ctx, lease.ID)
+		cancel()
+	}
+	defer revoke()
+
+	// 1. Claim.
+	deadline := time.Now().Add(2*k.cfg.ClaimTTL + k.cfg.OpTimeout)
+	for wait := 20 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
+		ctx, cancel := k.opCtx()
+		resp, err := k.cli.Txn(ctx).
+			If(clientv3.Compare(clientv3.CreateRevision(claim), "=", 0)).
+			Then(clientv3.OpPut(claim, id, clientv3.WithLease(lease.ID))).
+			Else(clientv3.OpGet(pendingKey)).Commit()
+		cancel()
+		if err != nil {
+			return 0, k.fail("claim a staged commit", err)
+		}
+		k.ok(resp.Header.Revision)
+		if resp.Succeeded {
+			break
+		}
+		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
+			// A published commit holds the claim: this write would fail its
+			// publish anyway; finish it, and run fn again.
+			p, err := parsePending(kvs[0].Value)
+			if err != nil {
+				return 0, err
+			}
+			return 0, &pendingError{p}
+		}
+		if time.Now().After(deadline) {
+			return 0, errs.Errorf(errs.Conflict, "", "another server's large write held the store's claim for %s; try again", 2*k.cfg.ClaimTTL)
+		}
+		time.Sleep(wait)
+	}
+
+	// 2. Stage.
+	chunks := k.stageChunks(ops, k.cfg.MaxTxnBytes/2)
+	cleanup := func() {
+		if died {
+			return
+		}
+		ctx, cancel := k.opCtx()
+		k.cli.Txn(ctx).If(clientv3.Compare(clientv3.Value(claim), "=", id)).
+			Then(clientv3.OpDelete(k.stageKey(id), clientv3.WithPrefix()), clientv3.OpDelete(claim)).Commit()
+		cancel()
+	}
+	for i, c := range chunks {
+		ctx, cancel := k.opCtx()
+		resp, err := k.cli.Txn(ctx).If(clientv3.Compare(clientv3.Value(claim), "=", id)).
+			Then(clientv3.OpPut(fmt.Sprintf("%s%08d", k.stageKey(id), i), string(c))).Commit()
+		cancel()
+		if err != nil {
+			cleanup()
+			return 0, k.fail("stage a commit", err)
+		}
+		if !resp.Succeeded {
+			return 0, errClaimLost
+		}
+	}
+	if testHook != nil {
+		if err := testHook("staged"); err != nil {
+			died = true
+			return 0, err
+		}
+	}
+
+	// 3. Publish: the commit point.
+	p := &pending{ID: id, Chunks: len(chunks), Keys: len(ops), Published: time.Now().UTC()}
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return 0, err
+	}
+	p.raw = string(raw)
+	guards := append(cmps,
+		clientv3.Compare(clientv3.Value(claim), "=", id),
+		clientv3.Compare(clientv3.Version(pendingKey), "=", 0))
+	ctx, cancel = k.opCtx()
+	resp, err := k.cli.Txn(ctx).If(guards...).Then(clientv3.OpPut(pendingKey, p.raw)).
+		Else(clientv3.OpGet(pendingKey), clientv3.OpGet(claim)).Commit()
+	cancel()
+	if err != nil {
+		// The outcome is unknown: leave the stage to the janitor, which
+		// collects it only if no manifest names it.
+		return 0, k.fail("publish a staged commit", err)
+	}
+	k.answered()
+	if !resp.Succeeded {
+		k.observe(resp.Header.Revision)
+		cleanup()
+		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
+			other, err := parsePending(kvs[0].Value)
+			if err != nil {
+				return 0, err
+			}
+			return 0, &pendingError{other}
+		}
+		if kvs := resp.Responses[1].GetResponseRange().Kvs; len(kvs) == 0 || string(kvs[0].Value) != id {
+			return 0, errClaimLost
+		}
+		return 0, errConflict
+	}
+	published := resp.Header.Revision
+	k.stats.staged.Add(1)
+	if testHook != nil {
+		if err := testHook("published"); err != nil {
+			died = true
+			return 0, err
+		}
+	}
+
+	// 4. Apply. The commit is made: an apply that fails here is finished by
+	// the next writer or the janitor, so the write is acknowledged.
+	applied, err := k.apply(p, ops)
+	if err != nil {
+		k.log.Warn("etcd: a staged commit is published but not applied yet; the next write or the janitor applies it", "id", id, "err", err)
+	}
+	return max(published, applied), nil
+}
+
+// errTooManyReads: a staged commit's publish Txn holds a compare per key
+// read, and they must fit one request.
+var errTooManyReads = fmt.Errorf("%w: too many keys read for one staged commit", storage.ErrTxnTooBig)
+
+// finish applies a published staged commit of another writer (one that is
+// slow, stopped or dead): the same writes, guarded by its manifest, so it is
+// harmless when its writer or another finisher applies it too.
+func (k *KV) finish(p *pending) error {
+	w, err := k.readStaged(p, 0)
+	if err != nil {
+		// Finished meanwhile (the stage is deleted with the pending key)?
+		ctx, cancel := k.opCtx()
+		resp, gerr := k.cli.Get(ctx, k.prefix+"pending")
+		cancel()
+		if gerr == nil && (len(resp.Kvs) == 0 || string(resp.Kvs[0].Value) != p.raw) {
+			return nil
+		}
+		return err
+	}
+	var ops []clientv3.Op
+	for _, key := range w.keys() {
+		o := w.ops[key]
+		if o.del {
+			ops = append(ops, clientv3.OpDelete(key))
+		} else {
+			ops = append(ops, clientv3.OpPut(key, string(o.val)))
+		}
+	}
+	rev, err := k.apply(p, ops)
+	if err != nil {
+		return err
+	}
+	k.observe(rev)
+	k.stats.finished.Add(1)
+	return nil
+}
+
+// apply writes a published commit's ops into k/, in Txns that each hold
+// while the pending key is still p, then deletes the pending key, the stage
+// and the claim (if still p's) in one Txn. It returns the revision of its
+// last Txn, and leaves Version to its caller.
+func (k *KV) apply(p *pending, ops []clientv3.Op) (int64, error) {
+	var last int64
+	pendingKey := k.prefix + "pending"
+	guard := clientv3.Compare(clientv3.Value(pendingKey), "=", p.raw)
+	send := func(batch []clientv3.Op) (bool, error) {
+		ctx, cancel := k.opCtx()
+		resp, err := k.cli.Txn(ctx).If(guard).Then(batch...).Commit()
+		cancel()
+		if err != nil {
+			return false, k.fail("apply a staged commit", err)
+		}
+		k.answered()
+		last = resp.Header.Revision
+		return resp.Succeeded, nil
+	}
+	var batch []clientv3.Op
+	size := 0
+	for _, o := range ops {
+		n := opOverhead + len(o.KeyBytes()) + len(o.ValueBytes())
+		if len(batch) > 0 && (len(batch)+2 > k.cfg.MaxTxnOps || size+n+len(p.raw) > k.cfg.MaxTxnBytes) {
+			if ok, err := send(batch); err != nil || !ok {
+				return last, err // !ok: applied and finished by another
+			}
+			batch, size = nil, 0
+		}
+		batch = append(batch, o)
+		size += n
+	}
+	if len(batch) > 0 {
+		if ok, err := send(batch); err != nil || !ok {
+			return last, err
+		}
+	}
+	claim := k.prefix + "claim"
+	_, err := send([]clientv3.Op{
+		clientv3.OpDelete(pendingKey),
+		clientv3.OpDelete(k.stageKey(p.ID), clientv3.WithPrefix()),
+		clientv3.OpTxn([]clientv3.Cmp{clientv3.Compare(clientv3.Value(claim), "=", p.ID)}, []clientv3.Op{clientv3.OpDelete(claim)}, nil),
+	})
+	return last, err
+}
+
+// runJanitor runs janitor every JanitorInterval until Close.
+func (k *KV) runJanitor() {
+	defer k.wg.Done()
+	tick := time.NewTicker(k.cfg.JanitorInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-k.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if err := k.janitor(); err != nil && k.ctx.Err() == nil {
+			k.log.Warn("etcd: janitor", "err", err)
+		}
+	}
+}
+
+// janitor finishes a published staged commit whose writer's claim is gone
+// (it died after publishing), and deletes the stage of every staged commit
+// that neither holds the claim nor is pending (its writer died before
+// publishing, or gave up). It also tells Writable that the cluster answers.
+func (k *KV) janitor() error {
+	claim, pendingKey := k.prefix+"claim", k.prefix+"pending"
+	ctx, cancel := k.opCtx()
+	resp, err := k.cli.Txn(ctx).Then(clientv3.OpGet(claim), clientv3.OpGet(pendingKey)).Commit()
+	cancel()
+	if err != nil {
+		return k.fail("look for abandoned staged commits", err)
+	}
+	k.ok(resp.Header.Revision)
+	rev := resp.Header.Revision
+	var claimID, pendingID string
+	var claimMod, pendingMod int64
+	if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
+		claimID, claimMod = string(kvs[0].Value), kvs[0].ModRevision
+	}
+	if kvs := resp.Responses[1].GetResponseRange().Kvs; len(kvs) > 0 {
+		p, err := parsePending(kvs[0].Value)
+		if err != nil {
+			return err
+		}
+		pendingID, pendingMod = p.ID, kvs[0].ModRevision
+		if claimID != p.ID {
+			if err := k.finish(p); err != nil {
+				return err
+			}
+			return nil // the stages are looked at next time, from a new state
+		}
+	}
+	// The ids staged at rev.
+	base := k.prefix + "s/"
+	from, end := base, clientv3.GetPrefixRangeEnd(base)
+	var ids []string
+	for {
+		ctx, cancel := k.opCtx()
+		resp, err := k.cli.Get(ctx, from, clientv3.WithRange(end), clientv3.WithRev(rev), clientv3.WithKeysOnly(), clientv3.WithLimit(scanPage))
+		cancel()
+		if err != nil {
+			return k.fail("look for abandoned staged commits", err)
+		}
+		for _, kv := range resp.Kvs {
+			id, _, _ := strings.Cut(string(kv.Key)[len(base):], "/")
+			if len(ids) == 0 || ids[len(ids)-1] != id {
+				ids = append(ids, id)
+			}
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			break
+		}
+		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
+	for _, id := range ids {
+		if id == claimID || id == pendingID {
+			continue
+		}
+		// Neither claimed nor pending at rev, and still so now: an id is
+		// never claimed again, so its stage can only be garbage.
+		ctx, cancel := k.opCtx()
+		resp, err := k.cli.Txn(ctx).If(
+			clientv3.Compare(clientv3.ModRevision(claim), "=", claimMod),
+			clientv3.Compare(clientv3.ModRevision(pendingKey), "=", pendingMod),
+		).Then(clientv3.OpDelete(k.stageKey(id), clientv3.WithPrefix())).Commit()
+		cancel()
+		if err != nil {
+			return k.fail("delete an abandoned stage", err)
+		}
+		if !resp.Succeeded {
+			return nil // the claim or pending moved: look again next time
+		}
+		k.stats.collected.Add(1)
+		k.log.Info("etcd: deleted the stage of a staged commit whose writer stopped before publishing", "id", id)
+	}
+	return nil
+}
