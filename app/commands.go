@@ -26,6 +26,10 @@ func seedCommand(args []string, getenv func(string) string, stdout, stderr io.Wr
 		return err
 	}
 	cfg.seed = false
+	if cfg.etcd.enabled() {
+		// The model's file is a server's cache; -data is not this command's.
+		cfg.modelFile = false
+	}
 	g, err := Open(cfg, slog.New(slog.NewJSONHandler(stderr, nil)))
 	if err != nil {
 		return err
