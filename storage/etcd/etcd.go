@@ -118,6 +118,14 @@ type KV struct {
 	version atomic.Int64               // the highest revision seen
 	unavail atomic.Pointer[errs.Error] // the last STORE_UNAVAILABLE or DISK_FULL, nil once a request succeeds
 
+	// hook, set by tests before the KV is used, is called at the named
+	// points of a staged commit: "staged" (before the publish),
+	// "published" (before the apply), "applying" (after each apply Txn
+	// but the last, by whoever applies). An error stops the commit there
+	// as a writer that died would: at "staged" and "published" with no
+	// cleanup and no revoke (the claim's lease expires).
+	hook func(point string) error
+
 	stats struct {
 		commits, staged, conflicts, unavailable, finished, collected, chunked atomic.Uint64
 	}

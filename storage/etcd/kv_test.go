@@ -295,6 +295,26 @@ func TestConflictOnAKeyRead(t *testing.T) {
 	}
 }
 
+// TestVersionGrows: Version grows with every commit and does not go back
+// across a reopen (it is etcd's revision).
+func TestVersionGrows(t *testing.T) {
+	c := cluster.Cluster(t)
+	p := c.Prefix(t)
+	kv := openKV(t, c, p, nil)
+	v0 := kv.Version()
+	set(t, kv, "k", "1")
+	v1 := kv.Version()
+	set(t, kv, "k", "2")
+	v2 := kv.Version()
+	if v0 == 0 || v1 <= v0 || v2 <= v1 {
+		t.Errorf("versions %d, %d, %d: want growing", v0, v1, v2)
+	}
+	kv.Close()
+	if again := openKV(t, c, p, nil); again.Version() < v2 {
+		t.Errorf("Version after a reopen %d, before %d", again.Version(), v2)
+	}
+}
+
 // TestOnCommit: an Update's OnCommit funcs run once it committed, before
 // Version moves past the commit; not when fn fails; a View takes none.
 func TestOnCommit(t *testing.T) {

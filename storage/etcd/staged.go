@@ -81,12 +81,6 @@ func parsePending(raw []byte) (*pending, error) {
 	return &p, nil
 }
 
-// testHook, when set (by tests), is called at the named points of a staged
-// commit ("staged": before publish; "published": before apply); an error
-// stops the commit there, as a writer that died would: no cleanup, no
-// revoke (the lease's keep-alive stops, so the claim expires).
-var testHook func(point string) error
-
 func (k *KV) stageKey(id string) string { return k.prefix + "s/" + id + "/" }
 
 // stageChunks encodes ops (puts and deletes of keys under k/) into chunks of
@@ -268,8 +262,8 @@ func (k *KV) stagedCommit(t *txn, cmps []clientv3.Cmp, ops []clientv3.Op) (int64
 			return 0, errClaimLost
 		}
 	}
-	if testHook != nil {
-		if err := testHook("staged"); err != nil {
+	if k.hook != nil {
+		if err := k.hook("staged"); err != nil {
 			died = true
 			return 0, err
 		}
@@ -312,8 +306,8 @@ func (k *KV) stagedCommit(t *txn, cmps []clientv3.Cmp, ops []clientv3.Op) (int64
 	}
 	published := resp.Header.Revision
 	k.stats.staged.Add(1)
-	if testHook != nil {
-		if err := testHook("published"); err != nil {
+	if k.hook != nil {
+		if err := k.hook("published"); err != nil {
 			died = true
 			return 0, err
 		}
@@ -396,6 +390,11 @@ func (k *KV) apply(p *pending, ops []clientv3.Op) (int64, error) {
 		}
 		batch = append(batch, o)
 		size += n
+		if len(batch) == 1 && last != 0 && k.hook != nil {
+			if err := k.hook("applying"); err != nil {
+				return last, err
+			}
+		}
 	}
 	if len(batch) > 0 {
 		if ok, err := send(batch); err != nil || !ok {

@@ -202,7 +202,7 @@ func (t *txn) commit() (int64, error) {
 	for key := range t.reads {
 		size += opOverhead + len(key)
 	}
-	if len(cmps)+len(ops) > k.cfg.MaxTxnOps || size > k.cfg.MaxTxnBytes {
+	if len(cmps)+1+len(ops) > k.cfg.MaxTxnOps || size > k.cfg.MaxTxnBytes { // +1: the compare on pending
 		return k.stagedCommit(t, cmps, ops)
 	}
 	cmps = append(cmps, clientv3.Compare(clientv3.Version(k.prefix+"pending"), "=", 0))
