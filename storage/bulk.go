@@ -399,7 +399,7 @@ func (g *Graph) importAbove(r io.Reader, version uint64) (rep ImportReport, err 
 		}
 	}()
 	im := &importer{w: w, kinds: map[uuid.UUID]uint8{}, texts: map[uuid.UUID]string{}, slugs: newSlugSet(),
-		quotes: map[quoteKey]bool{}, saved: map[string]bool{}}
+		quotes: map[quoteKey]bool{}, saved: map[string]bool{}, indexFree: g.cl.indexFree}
 	im.lastRevision.seq = -1
 	if err := im.run(r); err != nil {
 		return im.rep, err
@@ -438,6 +438,8 @@ type importer struct {
 	// facts quote the same sentences over and over, and each check was a
 	// search of the whole source text.
 	quotes map[quoteKey]bool
+	// indexFree: write records only (an IndexFree KV; see kvWriter).
+	indexFree bool
 }
 
 func (im *importer) kindOf(id uuid.UUID) (Kind, bool) {
@@ -738,6 +740,10 @@ func (im *importer) node(l *importLine) error {
 	if err := im.set(nodeKey(n.ID), l.rec); err != nil {
 		return err
 	}
+	if im.indexFree {
+		im.rep.Nodes++
+		return nil
+	}
 	if err := im.set(slugKey(n.Slug), n.ID[:]); err != nil {
 		return err
 	}
@@ -795,6 +801,9 @@ func (im *importer) fact(l *importLine) error {
 		return err
 	}
 	for _, e := range l.factIdx {
+		if im.indexFree {
+			break
+		}
 		if err := im.set(e.key, e.val); err != nil {
 			return err
 		}

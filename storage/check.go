@@ -54,6 +54,12 @@ const maxProblems = 1000
 //
 // Check reads the KV itself, key by key, not a Snapshot: what it checks is
 // the KV's encoding of the graph (records and the entries they own).
+//
+// On an IndexFree KV, which holds records and no entries, it checks the
+// records as above (slugs unique among nodes, the retracted-entity rule
+// from the facts themselves), that no index, adjacency or slug key is
+// present, and that the change log is dense up to the head; CheckModel
+// then compares the running read model with one built from the records.
 func (g *Graph) Check() (*CheckReport, error) { return CheckKV(g.kv) }
 
 // CheckKV is Check of the graph in kv, which it only reads: for a store
@@ -63,12 +69,12 @@ func CheckKV(kv KV) (*CheckReport, error) {
 	err := kv.View(func(tx Txn) error {
 		rep.Problems = rep.Problems[:0]
 		rep.Nodes, rep.Facts, rep.Keys = 0, 0, 0
-		return checkTx(tx, rep)
+		return checkTx(tx, rep, IsIndexFree(kv))
 	})
 	return rep, err
 }
 
-func checkTx(tx Txn, rep *CheckReport) error {
+func checkTx(tx Txn, rep *CheckReport, indexFree bool) error {
 	problem := func(k []byte, format string, args ...any) {
 		if len(rep.Problems) < maxProblems {
 			p := Problem{Message: fmt.Sprintf(format, args...)}
@@ -81,6 +87,7 @@ func checkTx(tx Txn, rep *CheckReport) error {
 	// want maps each index, adjacency and slug key a live record owns to its value.
 	want := map[string][]byte{}
 	nodes := map[uuid.UUID]*Node{}
+	slugs := map[string]uuid.UUID{} // index-free: the slug index's check
 
 	if v, err := tx.Get(metaFormatKey); err != nil {
 		problem(metaFormatKey, "format version key missing: %v", err)
@@ -114,6 +121,13 @@ func checkTx(tx Txn, rep *CheckReport) error {
 			problem(k, "node %s is invalid: %v", n.Slug, err)
 		}
 		nodes[n.ID] = &n
+		if indexFree {
+			if other, dup := slugs[n.Slug]; dup {
+				problem(k, "slug %q is also node %s's", n.Slug, other)
+			}
+			slugs[n.Slug] = n.ID
+			return nil
+		}
 		want[string(slugKey(n.Slug))] = append([]byte(nil), n.ID[:]...)
 		for _, ik := range nodeIndexKeys(&n) {
 			want[string(ik)] = nil
@@ -187,6 +201,10 @@ func checkTx(tx Txn, rep *CheckReport) error {
 			}
 		}
 		disputes[f.ID] = f.DisputedBy
+		if indexFree {
+			checkRetractedEnds(&f, nodes, problem)
+			return nil
+		}
 		for _, e := range factIndexKeys(&f) {
 			if prev, dup := want[string(e.key)]; dup {
 				problem(e.key, "wanted by fact %s and by another record (value %x)", f.ID, prev)
@@ -201,8 +219,10 @@ func checkTx(tx Txn, rep *CheckReport) error {
 
 	checkDisputes(disputes, problem)
 
-	if err := checkRetractedNodes(tx, nodes, problem); err != nil {
-		return err
+	if !indexFree {
+		if err := checkRetractedNodes(tx, nodes, problem); err != nil {
+			return err
+		}
 	}
 
 	// Revisions: each of an existing node, numbered 1, 2... in key order, and
@@ -236,6 +256,9 @@ func checkTx(tx Txn, rep *CheckReport) error {
 		return err
 	}
 
+	if indexFree {
+		return checkIndexFreeKeys(tx, rep, problem)
+	}
 	// Every owned key is present with its value...
 	keys := make([]string, 0, len(want))
 	for k := range want {
@@ -276,6 +299,57 @@ func checkTx(tx Txn, rep *CheckReport) error {
 		}
 		return nil
 	})
+}
+
+// checkIndexFreeKeys is the end of checkTx on an IndexFree KV: no key a
+// record would own in an indexed store is present, every key parses, and
+// the change log is dense up to the head.
+func checkIndexFreeKeys(tx Txn, rep *CheckReport, problem func(k []byte, format string, args ...any)) error {
+	for _, kind := range ownedKinds {
+		err := tx.Scan(kindPrefix(kind), true, func(k, _ []byte) error {
+			rep.Keys++
+			problem(k, "%s in a store that keeps no indexes", describeKey(k))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	err := tx.Scan(nil, true, func(k, _ []byte) error {
+		if key, err := ParseKey(k); err != nil || key.Kind == prefixGuard {
+			problem(k, "key of no known kind")
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	head, _, err := readHead(tx)
+	if err != nil {
+		return err
+	}
+	logProblems, err := checkLog(tx, head, maxProblems)
+	for _, p := range logProblems {
+		problem(metaHeadKey, "%s", p)
+	}
+	return err
+}
+
+// checkRetractedEnds is checkRetractedNodes for one fact, read from its
+// record (an index-free store has no adjacency entries to read).
+func checkRetractedEnds(f *Fact, nodes map[uuid.UUID]*Node, problem func(k []byte, format string, args ...any)) {
+	if f.Retraction != nil {
+		return
+	}
+	ends := []struct {
+		role string
+		id   uuid.UUID
+	}{{"subject", f.Subject}, {"object", f.Object}}
+	for _, e := range ends {
+		if n := nodes[e.id]; n != nil && n.Retraction != nil {
+			problem(factKey(f.ID), "fact is not retracted, but its %s %s was retracted", e.role, n.Slug)
+		}
+	}
 }
 
 // checkDisputes verifies the dispute links of facts (Fact.DisputedBy): each

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 )
 
@@ -11,13 +12,51 @@ import (
 // checks the change log: its entries decode, their versions follow one
 // another (a reset entry may skip), and the last is the head. It returns up
 // to max problems (none: they agree). It is `check -model`.
+//
+// On an IndexFree KV, which has no indexes to compare with, the model built
+// from the records is compared with the graph's running model instead, at
+// the same version (CheckModel catches the running model up to the store's
+// head first, with writes held off).
 func (g *Graph) CheckModel(loader ModelLoader, max int) (problems []string, err error) {
-	return CheckModelKV(g.kv, loader, max)
+	if !g.cl.indexFree || g.cl.readModel() == nil {
+		return CheckModelKV(g.kv, loader, max)
+	}
+	g.cl.mu.Lock()
+	defer g.cl.mu.Unlock()
+	for try := 0; ; try++ {
+		if err := g.cl.catchUp(); err != nil {
+			return nil, err
+		}
+		running := g.cl.readModel().Snapshot()
+		var moved bool
+		problems, err = checkModelTx(g.kv, loader, max, func(head uint64) Snapshot {
+			if head != running.Version() {
+				moved = true // another server wrote meanwhile: catch up, again
+				return nil
+			}
+			return running
+		})
+		if !moved || err != nil || try == commitRetries {
+			if moved && err == nil {
+				err = errors.New("check the model: the store's head kept moving")
+			}
+			return problems, err
+		}
+	}
 }
 
 // CheckModelKV is Graph.CheckModel on a store opened read-only (check's
-// private copy), where no Graph can be opened.
+// private copy), where no Graph can be opened. On an IndexFree KV it builds
+// the model (every record decodes and applies) and checks the change log,
+// with nothing to compare the model with.
 func CheckModelKV(kv KV, loader ModelLoader, max int) (problems []string, err error) {
+	return checkModelTx(kv, loader, max, func(uint64) Snapshot { return nil })
+}
+
+// checkModelTx is CheckModel in one View of kv: the model of the records
+// is compared with against(head) when it returns a snapshot, else with the
+// store's own indexes, unless kv is IndexFree (nothing to compare with).
+func checkModelTx(kv KV, loader ModelLoader, max int, against func(head uint64) Snapshot) (problems []string, err error) {
 	err = kv.View(func(tx Txn) error {
 		head, _, err := readHead(tx)
 		if err != nil {
@@ -28,39 +67,53 @@ func CheckModelKV(kv KV, loader ModelLoader, max int) (problems []string, err er
 			return fmt.Errorf("build the model: %w", err)
 		}
 		defer m.Close()
-		problems, err = DiffSnapshots(&kvSnapshot{tx: tx, v: head}, m.Snapshot(), max)
-		if err != nil {
-			return err
+		other := against(head)
+		if other == nil && !IsIndexFree(kv) {
+			other = &kvSnapshot{tx: tx, v: head}
 		}
-		var prev uint64
-		entries := 0
-		err = tx.Scan(kindPrefix(prefixLog), false, func(k, v []byte) error {
-			if len(problems) >= max {
-				return ErrStop
+		if other != nil {
+			if problems, err = DiffSnapshots(other, m.Snapshot(), max); err != nil {
+				return err
 			}
-			version := binary.BigEndian.Uint64(k[1:])
-			c, err := decodeChange(v)
-			switch {
-			case err != nil:
-				problems = append(problems, fmt.Sprintf("change log entry %d: %v", version, err))
-			case c.Version != version:
-				problems = append(problems, fmt.Sprintf("change log entry %d says version %d", version, c.Version))
-			case prev != 0 && version != prev+1 && !c.Reset:
-				problems = append(problems, fmt.Sprintf("change log: versions %d to %d are missing", prev+1, version-1))
-			}
-			prev = version
-			entries++
-			return nil
-		})
-		if err != nil {
-			return err
 		}
-		if entries > 0 && prev != head {
-			problems = append(problems, fmt.Sprintf("change log: the last entry is %d, the head %d", prev, head))
-		}
-		return nil
+		more, err := checkLog(tx, head, max-len(problems))
+		problems = append(problems, more...)
+		return err
 	})
 	return problems, err
+}
+
+// checkLog checks the change log: its entries decode, their versions follow
+// one another (a reset entry may skip), and the last is the head. It
+// returns up to max problems.
+func checkLog(tx Txn, head uint64, max int) (problems []string, err error) {
+	var prev uint64
+	entries := 0
+	err = tx.Scan(kindPrefix(prefixLog), false, func(k, v []byte) error {
+		if len(problems) >= max {
+			return ErrStop
+		}
+		version := binary.BigEndian.Uint64(k[1:])
+		c, err := decodeChange(v)
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("change log entry %d: %v", version, err))
+		case c.Version != version:
+			problems = append(problems, fmt.Sprintf("change log entry %d says version %d", version, c.Version))
+		case prev != 0 && version != prev+1 && !c.Reset:
+			problems = append(problems, fmt.Sprintf("change log: versions %d to %d are missing", prev+1, version-1))
+		}
+		prev = version
+		entries++
+		return nil
+	})
+	if err != nil {
+		return problems, err
+	}
+	if entries > 0 && prev != head && len(problems) < max {
+		problems = append(problems, fmt.Sprintf("change log: the last entry is %d, the head %d", prev, head))
+	}
+	return problems, nil
 }
 
 // ReadStore runs fn on a snapshot of the store's own transaction, with its

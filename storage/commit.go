@@ -53,6 +53,10 @@ type Options struct {
 	// ModelSaveEvery bounds how often a compaction leads to a save; 0
 	// means DefaultModelSaveEvery.
 	ModelSaveEvery time.Duration
+	// FollowPoll is how often a graph over a Shared KV reads the store's
+	// head even without a wake-up from it (follow.go); 0 means
+	// DefaultFollowPoll.
+	FollowPoll time.Duration
 }
 
 // Retention says which change log entries are kept: an entry goes once it is
@@ -75,10 +79,12 @@ const commitRetries = 3
 // changeLog is the graph's write path and change log state, shared by the
 // graph's WithContext views.
 type changeLog struct {
-	kv     KV
-	loader ModelLoader
-	cache  ModelCache
-	saver  *saver // with cache, the background writer of model files
+	kv KV
+	// indexFree: kv keeps records only (IsIndexFree); the model derives the rest.
+	indexFree bool
+	loader    ModelLoader
+	cache     ModelCache
+	saver     *saver // with cache, the background writer of model files
 	// model is the read model (nil without one); reload replaces it.
 	model  atomic.Pointer[modelRef]
 	retain Retention
@@ -104,6 +110,10 @@ type changeLog struct {
 
 	// Counters for metrics.
 	commits, batches atomic.Uint64
+
+	// The follower's state (follow.go).
+	follow  follower
+	reloads atomic.Uint64
 
 	closeOnce sync.Once // Graph.Close's
 	closeErr  error
@@ -137,7 +147,8 @@ func (r *commitReq) answer(err error) {
 }
 
 func newChangeLog(kv KV, o Options, now func() time.Time) *changeLog {
-	l := &changeLog{kv: kv, loader: o.Model, cache: o.ModelCache, retain: o.Retention, log: o.Logger, now: now}
+	l := &changeLog{kv: kv, indexFree: IsIndexFree(kv), loader: o.Model, cache: o.ModelCache, retain: o.Retention, log: o.Logger, now: now}
+	l.follow.poll = o.FollowPoll
 	if l.log == nil {
 		l.log = slog.Default()
 	}
@@ -180,6 +191,7 @@ func (l *changeLog) close() {
 	if l.reqs == nil || !l.closed.CompareAndSwap(false, true) {
 		return
 	}
+	l.follow.stop()
 	close(l.stop)
 	<-l.stopped
 }
@@ -368,6 +380,7 @@ func (l *changeLog) tryBatch(batch []*commitReq) (done bool, err error) {
 		}
 	}
 	l.commits.Add(uint64(len(ok)))
+	l.contact(base + uint64(len(ok)))
 	for _, p := range ok {
 		l.remember(&p.rec.c)
 	}
@@ -400,7 +413,7 @@ func (l *changeLog) persist(base uint64, ws []pendingWrite) error {
 		if head != base {
 			return errHeadMoved
 		}
-		w := &kvWriter{kvSnapshot: kvSnapshot{tx: tx}}
+		w := &kvWriter{kvSnapshot: kvSnapshot{tx: tx}, indexFree: l.indexFree}
 		for _, p := range ws {
 			for _, op := range p.rec.ops {
 				if err := op(w); err != nil {
@@ -473,7 +486,13 @@ func (l *changeLog) prune(tx Txn, head uint64) error {
 }
 
 // catchUp applies the log's entries past the model's version to the model:
-// what another writer of the store committed.
+// what another writer of the store committed. It reads the head and the
+// entries in one View (one snapshot of the store). It never applies a gap:
+// when the entry after the model's version is gone (pruned by the
+// retention while this server was behind: VERSION_GONE, as /changes says),
+// when one is missing further on, or when the store's head is behind the
+// model (a store restored under it), it rebuilds the model from the
+// records instead, as on a reset entry. The caller holds l.mu.
 func (l *changeLog) catchUp() error {
 	model := l.readModel()
 	from := model.Snapshot().Version()
@@ -483,26 +502,50 @@ func (l *changeLog) catchUp() error {
 		if head, _, err = readHead(tx); err != nil {
 			return err
 		}
-		return scanLog(tx, from, head, func(c *Change) error {
+		if head < from {
+			return fmt.Errorf("%w: the store's head %d is behind the model's version %d", errGap, head, from)
+		}
+		next := from + 1
+		err = scanLog(tx, from, head, func(c *Change) error {
 			if c.Reset {
 				return errReset
+			}
+			if c.Version != next {
+				return fmt.Errorf("%w: version %d is gone from the change log (the next kept is %d)", errGap, next, c.Version)
 			}
 			if err := model.Apply(*c); err != nil {
 				return err
 			}
 			l.remember(c)
+			next++
 			return nil
 		})
+		if err == nil && next != head+1 {
+			err = fmt.Errorf("%w: the change log ends at %d, the head is %d", errGap, next-1, head)
+		}
+		return err
 	})
+	if errors.Is(err, errGap) {
+		l.reloads.Add(1)
+		l.log.Warn("the change log cannot bring the read model to the store's head; rebuilding it from the records",
+			"code", errs.VersionGone, "err", err)
+		return l.reload()
+	}
 	if errors.Is(err, errReset) {
 		return l.reload()
 	}
 	if err != nil {
 		return fmt.Errorf("catch up with the change log: %w", err)
 	}
-	l.moved(head)
+	l.contact(head)
+	if head != l.head.Load() {
+		l.moved(head)
+	}
 	return nil
 }
+
+// errGap is a change log that cannot bring the model to the head.
+var errGap = errors.New("gap in the change log")
 
 var errReset = errors.New("the graph was reset")
 
@@ -515,6 +558,7 @@ func (l *changeLog) reload() error {
 	if old := l.model.Swap(&modelRef{m}); old != nil {
 		old.Close()
 	}
+	l.contact(head)
 	l.moved(head)
 	return nil
 }

@@ -1,6 +1,10 @@
 package storage
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/google/uuid"
+)
 
 // NewTestKV opens a fresh in-memory KV, closed by the caller, for the tests
 // of this package that need a real engine. The external tests set it (see
@@ -31,5 +35,28 @@ func ReplaceLogEntry(kv KV, c *Change) error {
 			return err
 		}
 		return tx.Set(logKey(c.Version), b)
+	})
+}
+
+// TransferForTest moves amount from the quantity of the MEASURE fact from to
+// that of the fact to, in one write through the graph's write path (the
+// committer with a read model): the bank-style tests' transfer.
+func (g *Graph) TransferForTest(from, to uuid.UUID, amount float64) error {
+	return g.update(func(w writer) error {
+		for _, m := range []struct {
+			id uuid.UUID
+			by float64
+		}{{from, -amount}, {to, amount}} {
+			f, err := w.Fact(m.id)
+			if err != nil {
+				return err
+			}
+			moved := cloneFact(f)
+			moved.Quantity.Amount += m.by
+			if err := w.setFact(f, moved); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }

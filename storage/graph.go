@@ -37,7 +37,13 @@ func Open(kv KV) (*Graph, error) { return OpenWith(kv, Options{}) }
 // model from the store before it returns, and every read is answered from
 // it (commit.go). A store without a store ID (a new one, or one made before
 // store IDs) gets a random one, in the transaction that checks the format.
+//
+// An IndexFree KV (etcd) holds no index: OpenWith refuses it without
+// Options.Model, which derives them.
 func OpenWith(kv KV, o Options) (*Graph, error) {
+	if o.Model == nil && IsIndexFree(kv) {
+		return nil, errors.New("open graph: the store keeps no indexes (an index-free engine such as etcd): it needs a read model (Options.Model)")
+	}
 	g := &Graph{kv: kv, now: func() time.Time { return time.Now().UTC() }, rc: newRecordCache(DefaultRecordCacheBytes), counts: &counter{}}
 	g.cl = newChangeLog(kv, o, func() time.Time { return time.Now().UTC() })
 	var head uint64
@@ -92,7 +98,11 @@ func OpenWith(kv KV, o Options) (*Graph, error) {
 		}
 		g.cl.model.Store(&modelRef{m})
 		g.cl.head.Store(head)
+		g.cl.contact(head)
 		g.cl.start()
+		if s, ok := AsShared(kv); ok {
+			g.cl.startFollowing(s)
+		}
 		if g.cl.saver != nil {
 			// A model built from the store is saved soon, so that the next
 			// start reads it; not an empty one (a new store), which any

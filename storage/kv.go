@@ -121,3 +121,33 @@ func (c *CountingKV) Views() uint64 { return c.views.Load() }
 
 // Updates is how many write transactions have run.
 func (c *CountingKV) Updates() uint64 { return c.updates.Load() }
+
+// Unwrap returns the KV counted, so that its capabilities (IndexFree,
+// Shared) show through (see IsIndexFree, AsShared).
+func (c *CountingKV) Unwrap() KV { return c.KV }
+
+// unwrapped walks through wrappers of a KV (those with Unwrap() KV) and
+// returns the first KV for which is reports true.
+func unwrapped[T any](kv KV) (T, bool) {
+	for kv != nil {
+		if t, ok := kv.(T); ok {
+			return t, true
+		}
+		u, ok := kv.(interface{ Unwrap() KV })
+		if !ok {
+			break
+		}
+		kv = u.Unwrap()
+	}
+	var zero T
+	return zero, false
+}
+
+// IsIndexFree reports whether kv, or the KV it wraps, is IndexFree.
+func IsIndexFree(kv KV) bool {
+	_, ok := unwrapped[IndexFree](kv)
+	return ok
+}
+
+// AsShared returns kv, or the KV it wraps, as a Shared, if it is one.
+func AsShared(kv KV) (Shared, bool) { return unwrapped[Shared](kv) }

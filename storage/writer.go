@@ -32,15 +32,23 @@ type writer interface {
 
 // kvWriter is the writer of a KV read-write transaction. With rec, it
 // records what it sets for the change log (without a read model, commit.go).
+//
+// With indexFree (an IndexFree KV, commit.go's persist), it sets the records
+// only: no slug, index, adjacency or guard key (the read model derives them),
+// so that a store such as etcd holds what it can hold.
 type kvWriter struct {
 	kvSnapshot
-	rec *changeRec
+	rec       *changeRec
+	indexFree bool
 }
 
 var _ writer = (*kvWriter)(nil)
 
 func (w *kvWriter) setNode(old, n *Node, text string) error {
 	tx := w.tx
+	if w.indexFree {
+		return w.setNodeRecord(old, n, text)
+	}
 	if old != nil {
 		for _, k := range nodeIndexKeys(old) {
 			if err := tx.Delete(k); err != nil {
@@ -79,8 +87,38 @@ func (w *kvWriter) setNode(old, n *Node, text string) error {
 	return nil
 }
 
+// setNodeRecord is setNode of an index-free writer: the record and the text.
+func (w *kvWriter) setNodeRecord(old, n *Node, text string) error {
+	b, err := encodeNode(n)
+	if err != nil {
+		return err
+	}
+	if err := w.tx.Set(nodeKey(n.ID), b); err != nil {
+		return err
+	}
+	if text != "" {
+		if err := w.tx.Set(textKey(n.ID), []byte(text)); err != nil {
+			return err
+		}
+	}
+	if w.rec != nil {
+		w.rec.node(old, n, text)
+	}
+	return nil
+}
+
 func (w *kvWriter) setFact(old, f *Fact) error {
 	tx := w.tx
+	if w.indexFree {
+		b, err := encodeFact(f)
+		if err != nil {
+			return err
+		}
+		if w.rec != nil {
+			w.rec.fact(old, f)
+		}
+		return tx.Set(factKey(f.ID), b)
+	}
 	if old != nil {
 		for _, k := range factIndexKeys(old) {
 			if err := tx.Delete(k.key); err != nil {
@@ -149,6 +187,9 @@ func (w *kvWriter) deleteSaved(name string) error {
 // guardNode reads the node's guard key: a fact write about the node that
 // commits after this transaction began makes it conflict and run again.
 func (w *kvWriter) guardNode(id uuid.UUID) error {
+	if w.indexFree {
+		return nil // only the committer writes an index-free store: writes never interleave
+	}
 	if _, err := w.tx.Get(guardKey(id)); err != nil && err != ErrKeyMissing {
 		return err
 	}
