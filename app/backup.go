@@ -287,9 +287,12 @@ func checkCommand(args []string, getenv func(string) string, stdout, stderr io.W
 	for _, p := range rep.Problems {
 		fmt.Fprintln(stdout, p)
 	}
-	if rep.Skipped != "" {
+	switch {
+	case rep.Skipped != "":
 		fmt.Fprintf(stdout, "check: %s: %d problems\n", rep.Skipped, len(rep.Problems))
-	} else {
+	case cluster.enabled():
+		fmt.Fprintf(stdout, "check: %d entities, %d facts in one read of the cluster (records, unique slugs and the change log; a cluster keeps no index): %d problems\n", rep.Nodes, rep.Facts, len(rep.Problems))
+	default:
 		fmt.Fprintf(stdout, "check: %d entities, %d facts, %d index and adjacency entries: %d problems\n", rep.Nodes, rep.Facts, rep.Keys, len(rep.Problems))
 	}
 	if !rep.OK() {
@@ -299,7 +302,11 @@ func checkCommand(args []string, getenv func(string) string, stdout, stderr io.W
 		for _, p := range modelProblems {
 			fmt.Fprintln(stdout, p)
 		}
-		fmt.Fprintf(stdout, "check -model: the read model built from the store against its indexes, and the change log: %d problems\n", len(modelProblems))
+		against := "the read model built from the store against its indexes, and the change log"
+		if cluster.enabled() {
+			against = "a read model built from the records against the one a server builds at start, at one version, and the change log"
+		}
+		fmt.Fprintf(stdout, "check -model: %s: %d problems\n", against, len(modelProblems))
 		if len(modelProblems) > 0 {
 			return fmt.Errorf("check -model: %d problems in %s", len(modelProblems), where)
 		}
@@ -329,28 +336,22 @@ func holdsStore(dir string) error {
 	return nil
 }
 
-// checkEtcd checks the graph under the cluster's prefix, changing nothing:
-// storage.CheckKV reads it in one etcd read transaction, at one revision,
-// so it checks one version of the graph while servers go on writing; with
-// a loader, CheckModelKV then builds the model a server would from the
-// records (at one revision too) and checks the change log.
+// checkEtcd checks the graph under the cluster's prefix while servers may
+// run on it, changing nothing: Check reads the records in one etcd read
+// transaction, at one revision, so it checks one version of the graph while
+// servers go on writing. With a loader, CheckModel builds a second model
+// from the records and compares it with the one the graph built at open
+// (as a server's), at the same version, and checks the change log.
 func checkEtcd(cluster etcdConfig, log *slog.Logger, loader storage.ModelLoader) (*storage.CheckReport, []string, error) {
-	kv, err := openEtcd(cluster, log)
+	g, err := openEtcdGraph(cluster, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer kv.Close()
-	empty, err := prefixEmpty(kv)
-	if err == nil && empty {
-		err = errors.New("holds no graph (no key under the prefix): check -etcd-prefix")
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", cluster, err)
-	}
-	rep, err := storage.CheckKV(kv)
+	defer g.Close()
+	rep, err := g.Check()
 	if err != nil || loader == nil || !rep.OK() {
 		return rep, nil, err
 	}
-	problems, err := storage.CheckModelKV(kv, loader, maxModelProblems)
+	problems, err := g.CheckModel(loader, maxModelProblems)
 	return rep, problems, err
 }
