@@ -32,9 +32,58 @@
 // must Get a key that every conflicting writer changes too (the graph Gets
 // its head key in every write).
 //
+// A View reads at one revision for as long as it runs: a View that runs
+// past the cluster's compaction of that revision fails (rpctypes.ErrCompacted),
+// and its caller reads again.
+//
+// # The staged commit
+//
 // A write set too big for one etcd request (more than Config.MaxTxnOps
-// operations, or Config.MaxTxnBytes bytes) takes the staged commit
-// (staged.go), which is atomic for every reader and writer; see there why.
+// operations or Config.MaxTxnBytes bytes: the seed, a large retraction, a
+// long source text) is committed in steps (staged.go), and made visible to
+// every reader and writer at once:
+//
+//  1. Claim: the writer puts P+"claim" = id on a lease it keeps alive, if no
+//     claim exists (one staged commit at a time).
+//  2. Stage: it puts the write set (stored forms: large values are already
+//     chunks under b/) in chunks under P+"s/"+id+"/", each in a Txn that
+//     holds only while the claim is still id.
+//  3. Publish: one Txn that holds only if every key the transaction read is
+//     unchanged, the claim is still id and nothing is pending, and puts
+//     P+"pending" = the manifest. THIS is the commit point.
+//  4. Apply: the write set is written into k/ in Txns that each hold only
+//     while P+"pending" is this manifest; then one Txn deletes the pending
+//     key, the staged chunks and the claim, and the writer revokes its lease.
+//
+// Why it is atomic:
+//
+//   - Before the publish Txn nothing of the write set is under k/ (stage
+//     chunks live under s/, which no reader reads without a manifest naming
+//     them), so no reader sees any of it; a writer that dies before it leaves
+//     only s/ chunks, which the janitor deletes once the claim has expired.
+//   - From the publish Txn on, a View that finds P+"pending" at its revision
+//     reads the staged write set at that same revision and overlays it on
+//     every Get and Scan, so it sees all of it whether the apply has written
+//     none, part or all of k/. The final apply Txn deletes the pending key
+//     in the same revision as the last writes land, so a View at any later
+//     revision sees all of it in k/ alone.
+//   - Writers: every commit (single or staged) compares Version(pending)==0,
+//     so no other write lands while a published commit is half applied; a
+//     writer refused by that compare (or finding the pending key when it
+//     begins) finishes the apply itself (the same values, in Txns guarded by
+//     the same manifest, so a late or duplicate apply writes nothing once
+//     the pending key is gone), then runs again. A commit whose writer died
+//     after publishing is finished that way, or by the janitor.
+//   - The claim fences a writer that lost its lease (stalled past ClaimTTL):
+//     its stage Txns and its publish compare Value(claim)==id and fail, so it
+//     can never publish a write set staged under a claim another writer took
+//     since.
+//   - The publish Txn carries the compares of the keys the transaction read,
+//     so the staged commit is as serializable as a single one.
+//
+// Content chunks (b/) that no value names any more (a value overwritten,
+// a transaction that did not commit) are left: they are immutable and keyed
+// by hash, so leaving them is safe; they cost space only.
 package etcd
 
 import (
@@ -51,6 +100,8 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -187,6 +238,13 @@ func Open(ctx context.Context, c Config) (*KV, error) {
 		DialTimeout: c.DialTimeout,
 		Logger:      zap.NewNop(),
 		Context:     ctx,
+		// gRPC's default backoff grows to 2 minutes between attempts to
+		// reach a member that was down: a cluster back from an outage would
+		// stay unavailable to this server that long.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
+			MinConnectTimeout: c.DialTimeout,
+		})},
 	})
 	if err != nil {
 		return nil, errs.Errorf(errs.StoreUnavailable, "", "etcd %s: %v", strings.Join(c.Endpoints, ","), err)

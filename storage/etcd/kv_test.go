@@ -1,6 +1,7 @@
 package etcd
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -423,7 +424,17 @@ func TestUnavailable(t *testing.T) {
 	}
 	recovered := func(t *testing.T, kv *KV) {
 		t.Helper()
-		set(t, kv, "k", "after")
+		// The client reconnects on its own, within its backoff (at most 2s
+		// between attempts); a minute is far past it.
+		var err error
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			if err = kv.Update(func(tx storage.Txn) error { return tx.Set([]byte("k"), []byte("after")) }); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			t.Fatalf("a write a minute after the cluster is back: %v", err)
+		}
 		if err := kv.Writable(); err != nil {
 			t.Errorf("Writable once the cluster is back: %v", err)
 		}
@@ -439,6 +450,9 @@ func TestUnavailable(t *testing.T) {
 			t.Fatal(err)
 		}
 		check(t, kv)
+		if _, err := Open(t.Context(), Config{Endpoints: c.Endpoints(), Prefix: c.Prefix(t), OpTimeout: opTimeout}); errs.CodeOf(err) != errs.StoreUnavailable {
+			t.Errorf("Open with no member up: %v, want STORE_UNAVAILABLE", err)
+		}
 		if err := c.Heal(t.Context()); err != nil {
 			t.Fatal(err)
 		}
@@ -460,4 +474,22 @@ func TestUnavailable(t *testing.T) {
 		}
 		recovered(t, kv)
 	})
+}
+
+// TestQuotaIsDiskFull: past the cluster's --quota-backend-bytes (its
+// NOSPACE alarm) an Update fails with DISK_FULL, and Writable says so.
+func TestQuotaIsDiskFull(t *testing.T) {
+	c := etcdtest.New(t, etcdtest.Options{Members: 1, QuotaBackendBytes: 8 << 20})
+	kv := openKV(t, c, c.Prefix(t), nil)
+	value := bytes.Repeat([]byte{'x'}, 200<<10)
+	var err error
+	for i := 0; i < 200 && err == nil; i++ {
+		err = kv.Update(func(tx storage.Txn) error { return tx.Set(fmt.Appendf(nil, "v/%04d", i), value) })
+	}
+	if errs.CodeOf(err) != errs.DiskFull {
+		t.Fatalf("writes past the quota: %v, want DISK_FULL", err)
+	}
+	if errs.CodeOf(kv.Writable()) != errs.DiskFull {
+		t.Errorf("Writable past the quota: %v, want DISK_FULL", kv.Writable())
+	}
 }

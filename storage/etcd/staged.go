@@ -1,50 +1,5 @@
 package etcd
 
-// The staged commit: a write set too big for one etcd request (the seed, a
-// large retraction, a long source text), made visible to every reader and
-// writer at once.
-//
-//  1. Claim: the writer puts P+"claim" = id on a lease it keeps alive, if no
-//     claim exists (one staged commit at a time).
-//  2. Stage: it puts the write set (stored forms: large values are already
-//     chunks under b/) in chunks under P+"s/"+id+"/", each in a Txn that
-//     holds only while the claim is still id.
-//  3. Publish: one Txn that holds only if every key the transaction read is
-//     unchanged, the claim is still id and nothing is pending, and puts
-//     P+"pending" = the manifest. THIS is the commit point.
-//  4. Apply: the write set is written into k/ in Txns that each hold only
-//     while P+"pending" is this manifest; then one Txn deletes the pending
-//     key, the staged chunks and the claim, and the writer revokes its lease.
-//
-// Why it is atomic:
-//   - Before the publish Txn nothing of the write set is under k/ (stage
-//     chunks live under s/, which no reader reads without a manifest naming
-//     them), so no reader sees any of it; a writer that dies before it leaves
-//     only s/ chunks, which the janitor deletes once the claim has expired.
-//   - From the publish Txn on, a View that finds P+"pending" at its revision
-//     reads the staged write set at that same revision and overlays it on
-//     every Get and Scan, so it sees all of it whether the apply has written
-//     none, part or all of k/. The final apply Txn deletes the pending key
-//     in the same revision as the last writes land, so a View at any later
-//     revision sees all of it in k/ alone.
-//   - Writers: every commit (single or staged) compares Version(pending)==0,
-//     so no other write lands while a published commit is half applied; a
-//     writer refused by that compare (or finding the pending key when it
-//     begins) finishes the apply itself (the same values, in Txns guarded by
-//     the same manifest, so a late or duplicate apply writes nothing once
-//     the pending key is gone), then runs again. A commit whose writer died
-//     after publishing is finished that way, or by the janitor.
-//   - The claim fences a writer that lost its lease (stalled past ClaimTTL):
-//     its stage Txns and its publish compare Value(claim)==id and fail, so it
-//     can never publish a write set staged under a claim another writer took
-//     since.
-//   - The publish Txn carries the compares of the keys the transaction read,
-//     so the staged commit is as serializable as a single one.
-//
-// Content chunks (b/) that no value names any more (a value overwritten,
-// a transaction that did not commit) are left: they are immutable and keyed
-// by hash, so leaving them is safe; they cost space only.
-
 import (
 	"bytes"
 	"context"

@@ -116,7 +116,7 @@ func (k *KV) View(fn func(storage.Txn) error) error {
 // finished (applied) first, then fn runs.
 func (k *KV) Update(fn func(storage.Txn) error) error {
 	conflicts, finishes := 0, 0
-	backoff := time.Millisecond
+	backoff := 4 * time.Millisecond
 	for {
 		t, p, err := k.begin(true)
 		if err != nil {
@@ -162,8 +162,9 @@ func (k *KV) Update(fn func(storage.Txn) error) error {
 			if conflicts++; conflicts > maxConflictRetries {
 				return errs.Errorf(errs.Conflict, "", "the write conflicted with concurrent writes %d times; try again", conflicts)
 			}
-			time.Sleep(backoff/2 + rand.N(backoff))
-			backoff = min(backoff*2, 50*time.Millisecond)
+			// Full jitter: writers that lost together spread apart.
+			time.Sleep(rand.N(backoff) + time.Millisecond)
+			backoff = min(backoff*2, 256*time.Millisecond)
 		default:
 			return err
 		}
