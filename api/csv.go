@@ -521,6 +521,9 @@ func serveCSV(w http.ResponseWriter, r, inner *http.Request, api http.Handler, n
 	rec := httptest.NewRecorder()
 	api.ServeHTTP(rec, inner)
 	addVary(w.Header(), rec.Header().Values("Vary")...)
+	if v := rec.Header().Get(HeaderVersion); v != "" {
+		w.Header().Set(HeaderVersion, v) // the table is the answer's, at its version
+	}
 	etag := csvETag(rec.Header().Get("ETag"), suffix)
 	if rec.Code == http.StatusNotModified {
 		if etag != "" {

@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -72,6 +73,10 @@ type Options struct {
 	// AllowedOrigins are the origins (-cors-origins; "*" for any) whose pages
 	// may open a WebSocket; the server's own origin always may.
 	AllowedOrigins []string
+	// MinVersionWait bounds how long a request with Policygraph-Min-Version
+	// waits for the graph to reach it (-min-version-wait); 0 means
+	// DefaultMinVersionWait.
+	MinVersionWait time.Duration
 }
 
 // DefaultMaxBodyBytes is the default bound on a POST body.
@@ -129,7 +134,8 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 	t := &Transport{MaxBodyBytes: o.MaxBodyBytes, Version: g.Version, Pin: pin, CacheControl: o.CacheControl, Metrics: o.Metrics,
 		Refusals:     bytecache.New[string, *cachedResponse](refusalBytes, refusalBytes/entryShare, 0),
 		RefusalDelay: limits.RefusalDelay, MaxResponseBytes: limits.MaxResponseBytes, Timeout: limits.Timeout, Log: log,
-		tarpit: make(chan struct{}, maxTarpitted)}
+		tarpit:  make(chan struct{}, maxTarpitted),
+		StoreID: g.StoreID().String(), WaitVersion: g.WaitVersion, MinVersionWait: o.MinVersionWait}
 	if t.MaxBodyBytes == 0 {
 		t.MaxBodyBytes = DefaultMaxBodyBytes
 	}

@@ -23,6 +23,7 @@ import (
 
 	"policygraph/errs"
 	"policygraph/internal/bytecache"
+	"policygraph/storage"
 )
 
 // The two response media types of the GraphQL-over-HTTP specification.
@@ -64,6 +65,13 @@ type Transport struct {
 	Timeout time.Duration
 	// Log receives a line for each request answered TIMEOUT.
 	Log *slog.Logger
+	// StoreID, when not empty, names the graph's store in the version header
+	// every response carries (HeaderVersion; consistency.go).
+	StoreID string
+	// WaitVersion, when set, holds a request with HeaderMinVersion until the
+	// graph has reached it, at most MinVersionWait (0: DefaultMinVersionWait).
+	WaitVersion    VersionWaiter
+	MinVersionWait time.Duration
 	// tarpit bounds how many refused requests wait at once; past it they are
 	// answered at once, so waiting requests cannot pile up without bound.
 	tarpit chan struct{}
@@ -162,6 +170,12 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 		t.fail(w, r, media, rerr, "", start)
 		return
 	}
+	if t.WaitVersion != nil && t.StoreID != "" {
+		if ok, code := awaitMinVersion(w, r, media, t.StoreID, t.MinVersionWait, t.WaitVersion); !ok {
+			t.record("", errs.Status(code), start, gqlerror.List{codeErr(code, "")})
+			return
+		}
+	}
 	// The version is read before the cache and before the query runs: a result
 	// cached under it was computed from a snapshot at least that new, and a
 	// write commits a new version, so a cached result is never older than the
@@ -174,6 +188,7 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	} else {
 		version = t.Version()
 	}
+	t.setVersionHeader(w, version)
 	// Keyed on the request's bytes, so a repeated request is answered without
 	// decoding it; requests that differ only in spelling (spaces, key order)
 	// are cached apart, which costs space, never correctness.
@@ -228,6 +243,15 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 		resp = &graphql.Response{} // gqlgen made nothing: the request's context ended
 	}
 	mutation := op != nil && op.Operation == ast.Mutation
+	if t.Pin != nil {
+		// The request's own writes moved its pin: the version its answer
+		// was read at, or, after a write, the version the last one made.
+		_, answered := t.Pin(r.Context())
+		if v := storage.WrittenVersion(r.Context()); v != 0 {
+			answered = v
+		}
+		t.setVersionHeader(w, answered)
+	}
 	if mutation && t.Cache != nil {
 		// Release the answers the write made stale now, not at the next query.
 		t.Cache.Observe(t.Version())
@@ -286,6 +310,13 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 		}
 	}
 	t.respond(w, r, media, status, body, etag, operationName(opCtx), start, gzipped)
+}
+
+// setVersionHeader says which version of the graph the response answers.
+func (t *Transport) setVersionHeader(w http.ResponseWriter, v uint64) {
+	if t.StoreID != "" {
+		w.Header().Set(HeaderVersion, VersionHeader(t.StoreID, v))
+	}
 }
 
 // gzipForm returns what gives the gzip form of the cached answer e when w

@@ -136,6 +136,9 @@ type commitReq struct {
 	done chan error
 	// answered is set once done has the outcome (the committer's own).
 	answered bool
+	// version is the version the write produced (0: it changed nothing),
+	// set before it is answered.
+	version uint64
 }
 
 // answer gives the write its outcome, once.
@@ -228,10 +231,11 @@ func (l *changeLog) run() {
 	}
 }
 
-// submit hands a write to the committer and waits for its outcome.
-func (l *changeLog) submit(ctx context.Context, fn func(w writer) error) error {
+// submit hands a write to the committer and waits for its outcome: the
+// version it produced (0 when it changed nothing) or its error.
+func (l *changeLog) submit(ctx context.Context, fn func(w writer) error) (uint64, error) {
 	if l.closed.Load() {
-		return errClosed
+		return 0, errClosed
 	}
 	if ctx == nil {
 		ctx = context.Background()
@@ -240,22 +244,22 @@ func (l *changeLog) submit(ctx context.Context, fn func(w writer) error) error {
 	select {
 	case l.reqs <- r:
 	case <-ctx.Done():
-		return ContextError(ctx)
+		return 0, ContextError(ctx)
 	case <-l.stop:
-		return errClosed
+		return 0, errClosed
 	}
 	// Once taken, the write's outcome is the committer's to say: it checks
 	// the context before it runs and before it commits. A write that went
 	// into the queue as the committer stopped is answered here.
 	select {
 	case err := <-r.done:
-		return err
+		return r.version, err
 	case <-l.stopped:
 		select {
 		case err := <-r.done:
-			return err
+			return r.version, err
 		default:
-			return errClosed
+			return 0, errClosed
 		}
 	}
 }
@@ -386,6 +390,7 @@ func (l *changeLog) tryBatch(batch []*commitReq) (done bool, err error) {
 	}
 	l.moved(base + uint64(len(ok)))
 	for _, p := range ok {
+		p.r.version = p.rec.c.Version
 		p.r.answer(nil)
 	}
 	return true, nil
@@ -502,6 +507,7 @@ func (l *changeLog) catchUp() error {
 		if head, _, err = readHead(tx); err != nil {
 			return err
 		}
+		l.noteHead(head) // known even if the model cannot get there: the lag
 		if head < from {
 			return fmt.Errorf("%w: the store's head %d is behind the model's version %d", errGap, head, from)
 		}
@@ -558,6 +564,7 @@ func (l *changeLog) reload() error {
 	if old := l.model.Swap(&modelRef{m}); old != nil {
 		old.Close()
 	}
+	l.follow.storeHead.Store(head) // the store's, even if it went back (a restore)
 	l.contact(head)
 	l.moved(head)
 	return nil

@@ -204,6 +204,47 @@ func (s *ctxSnapshot) FactIDs(fn func(uuid.UUID) error) error {
 type pin struct {
 	mu sync.Mutex
 	s  Snapshot
+	// written is the version the request's last write produced (0: none).
+	written uint64
+}
+
+// wrote records that the request's write produced version v (0: the write
+// changed nothing).
+func (p *pin) wrote(v uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.written = max(p.written, v)
+}
+
+// WrittenVersion is the version the last write of the request whose context
+// ctx is (made by Pin) produced: what its response reports, so that its
+// client can ask any server for at least that version. 0 when it wrote
+// nothing (or ctx has no pin).
+func WrittenVersion(ctx context.Context) uint64 {
+	p := pinOf(ctx)
+	if p == nil {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.written
+}
+
+// WaitVersion waits until the graph's version (with a read model, the
+// version the model has applied) is at least v, and reports whether it is;
+// false once ctx ends first.
+func (g *Graph) WaitVersion(ctx context.Context, v uint64) bool {
+	for {
+		head := g.cl.head.Load()
+		if head >= v {
+			return true
+		}
+		select {
+		case <-g.cl.wait(head):
+		case <-ctx.Done():
+			return g.cl.head.Load() >= v
+		}
+	}
 }
 
 type pinKey struct{}

@@ -81,14 +81,19 @@ func (g *Graph) Follow() FollowState {
 	return st
 }
 
-// contact records a successful read or write of the store at head.
-func (l *changeLog) contact(head uint64) {
+// noteHead records a head read from the store (kept: the highest).
+func (l *changeLog) noteHead(head uint64) {
 	for {
 		old := l.follow.storeHead.Load()
 		if head <= old || l.follow.storeHead.CompareAndSwap(old, head) {
-			break
+			return
 		}
 	}
+}
+
+// contact records a successful read or write of the store at head.
+func (l *changeLog) contact(head uint64) {
+	l.noteHead(head)
 	l.follow.contactNS.Store(time.Now().UnixNano())
 	l.follow.mu.Lock()
 	l.follow.lastErr = nil

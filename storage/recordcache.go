@@ -152,9 +152,10 @@ func (g *Graph) view(fn func(Snapshot) error) error {
 // the store's Version moves past it.
 func (g *Graph) update(fn func(w writer) error) error {
 	if m := g.cl.readModel(); m != nil {
-		err := g.cl.submit(g.ctx, fn)
+		v, err := g.cl.submit(g.ctx, fn)
 		if err == nil && g.pin != nil {
 			g.pin.moveTo(m) // the request reads its own write
+			g.pin.wrote(v)
 		}
 		return err
 	}
@@ -203,6 +204,9 @@ func (g *Graph) update(fn func(w writer) error) error {
 	})
 	if err == nil && !hooked {
 		committed(last) // a store without commit hooks: just after
+	}
+	if err == nil && change != nil && g.pin != nil {
+		g.pin.wrote(change.Version)
 	}
 	return err
 }
