@@ -123,7 +123,7 @@ func configFlags(c *Config, env *envDefaults, stderr io.Writer) (fs *flag.FlagSe
 	fs = flag.NewFlagSet("policygraph", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", env.string("POLICYGRAPH_ADDR", ":8080"), "listen address (env POLICYGRAPH_ADDR)")
-	fs.StringVar(&c.data, "data", env.string("POLICYGRAPH_DATA", "./data"), "data directory of the embedded database (env POLICYGRAPH_DATA)")
+	fs.StringVar(&c.data, "data", env.string("POLICYGRAPH_DATA", "./data"), "data directory of the embedded database; with -etcd, of the read model's file only (env POLICYGRAPH_DATA)")
 	fs.StringVar(&c.token, "token", env.string("POLICYGRAPH_TOKEN", ""), "bearer token of a curator named \"curator\" with the write and admin scopes; with no token and no -tokens-file, writes are refused (env POLICYGRAPH_TOKEN)")
 	fs.StringVar(&c.tokensFile, "tokens-file", env.string("POLICYGRAPH_TOKENS_FILE", ""), "file of curators' named tokens, one NAME SCOPES sha256:HASH a line (policygraph token prints one); re-read on SIGHUP (env POLICYGRAPH_TOKENS_FILE)")
 	c.tokensInline = env.getenv("POLICYGRAPH_TOKENS")

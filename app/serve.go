@@ -116,7 +116,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	stopReload := reloadOnHangup(ctx, cfg, auth, log)
 	defer stopReload()
 	routes.Store(&handler)
-	log.Info("listening", "addr", ln.Addr().String(), "data", cfg.data, "writes", cfg.curators.CanAny(api.ScopeWrite), "curators", cfg.curators.Names(), "private", cfg.private, "sync", cfg.syncWrites,
+	log.Info("listening", "addr", ln.Addr().String(), "data", cfg.data, "etcd", cfg.etcd, "writes", cfg.curators.CanAny(api.ScopeWrite), "curators", cfg.curators.Names(), "private", cfg.private, "sync", cfg.syncWrites,
 		"memory_budget", storage.FormatBytes(cfg.memory.budget), "memory_limit_from", memLimit, "max_in_flight", cfg.limits.MaxInFlight,
 		"max_in_flight_per_client", cfg.limits.MaxInFlightPerClient, "gzip", cfg.gzip, "otlp_endpoint", cfg.otlpEndpoint)
 	select {
@@ -220,8 +220,10 @@ const minTokenBytes = 16
 // has.
 const ModelDir = "model"
 
-// Open opens the store cfg names and seeds it when it holds no entity (and
-// cfg says to seed).
+// Open opens the store cfg names, the Badger store in the data directory or,
+// with -etcd, the graph under the prefix of an etcd cluster (whose servers
+// race to seed an empty one: the committer makes one seed win and the others
+// find it done), and seeds it when it holds no entity (and cfg says to seed).
 func Open(cfg Config, log *slog.Logger) (*storage.Graph, error) {
 	start := time.Now()
 	var engine storage.KV
