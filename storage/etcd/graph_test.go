@@ -2,6 +2,7 @@ package etcd
 
 import (
 	"reflect"
+	"sync"
 	"testing"
 
 	"policygraph/seed"
@@ -65,4 +66,58 @@ func TestGraphOverEtcd(t *testing.T) {
 	if back, err := g3.Node(n.ID); err != nil || back.Name != n.Name {
 		t.Errorf("the new node read by a third graph: %+v, %v", back, err)
 	}
+}
+
+// TestServersStartingTogetherSeedOnce: four servers open and seed an empty
+// prefix at once. The compare on a key read missing (the format key, the
+// head, the store ID) lets one of each race win: they agree on one store ID
+// and the seed is written once, at one version.
+func TestServersStartingTogetherSeedOnce(t *testing.T) {
+	c := cluster.Cluster(t)
+	p := c.Prefix(t)
+	const servers = 4
+	graphs := make([]*storage.Graph, servers)
+	var wg sync.WaitGroup
+	for i := range graphs {
+		kv := openKV(t, c, p, nil)
+		wg.Go(func() {
+			g, err := storage.OpenWith(kv, storage.Options{Model: memgraph.Load})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			t.Cleanup(func() { g.Close() })
+			if _, err := seed.Load(g); err != nil {
+				t.Error(err)
+			}
+			graphs[i] = g
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	last, _ := openGraph(t, p)
+	want, err := last.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, g := range graphs {
+		if g.StoreID() != last.StoreID() {
+			t.Errorf("server %d has store %s, another %s", i, g.StoreID(), last.StoreID())
+		}
+	}
+	// The head moved once for the store's creation and once for the seed:
+	// a second seed would have written its changes again.
+	again, _ := openGraph(t, p)
+	if again.Version() != last.Version() {
+		t.Errorf("versions %d and %d", again.Version(), last.Version())
+	}
+	if _, err := seed.Load(again); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := again.Stats(); !reflect.DeepEqual(got, want) || again.Version() != last.Version() {
+		t.Errorf("a seed of a seeded store changed it: %+v at %d, want %+v at %d", got, again.Version(), want, last.Version())
+	}
+	t.Logf("%d servers seeded the store once: %+v at version %d", servers, want, last.Version())
 }

@@ -493,3 +493,35 @@ func TestQuotaIsDiskFull(t *testing.T) {
 		t.Errorf("Writable past the quota: %v, want DISK_FULL", kv.Writable())
 	}
 }
+
+// TestChangedWhenTheWatchIsLost: a watch through a member that loses its
+// quorum is canceled by etcd (the KV watches with WithRequireLeader); the
+// watcher is woken (it may have missed changes) and watches again, and
+// follows the writes once the cluster is back.
+func TestChangedWhenTheWatchIsLost(t *testing.T) {
+	c := cluster.Cluster(t)
+	p := c.Prefix(t)
+	t.Cleanup(func() { c.Heal(context.Background()) })
+	kv := openKV(t, c, p, func(conf *Config) { conf.Endpoints = []string{c.Member(0).ClientURL()} })
+	ch := kv.Changed(t.Context(), []byte("head"))
+	set(t, kv, "head", "1")
+	wake(t, ch, "a write")
+	for _, m := range c.Members()[1:] {
+		if err := m.Kill(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wake(t, ch, "the watch's member lost its leader")
+	if err := c.Heal(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	other := openKV(t, c, p, nil)
+	set(t, other, "head", "2")
+	for {
+		wake(t, ch, "a write once the cluster is back")
+		var v string
+		if err := kv.View(func(tx storage.Txn) error { v = get(t, tx, "head"); return nil }); err == nil && v == "2" {
+			break
+		}
+	}
+}
