@@ -144,12 +144,19 @@ func TestConsistencyHeaders(t *testing.T) {
 				}
 			}
 
+			// /changes says the head its header line gives.
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/changes?since=0", nil))
+			if want := api.VersionHeader(g.StoreID().String(), g.Version()); rec.Header().Get(api.HeaderVersion) != want {
+				t.Errorf("/changes: %s %q, want %q", api.HeaderVersion, rec.Header().Get(api.HeaderVersion), want)
+			}
+
 			// Browsers on other origins may send the one and read the other.
 			pre := httptest.NewRequest(http.MethodOptions, "/graphql", nil)
 			pre.Header.Set("Origin", "https://dashboards.example")
 			pre.Header.Set("Access-Control-Request-Method", "GET")
 			pre.Header.Set("Access-Control-Request-Headers", strings.ToLower(api.HeaderMinVersion))
-			rec := httptest.NewRecorder()
+			rec = httptest.NewRecorder()
 			h.ServeHTTP(rec, pre)
 			if got := rec.Header().Get("Access-Control-Allow-Headers"); !strings.EqualFold(got, api.HeaderMinVersion) {
 				t.Errorf("preflight for %s: Access-Control-Allow-Headers %q", api.HeaderMinVersion, got)

@@ -55,6 +55,7 @@ type Config struct {
 	server        serverLimits
 	memory        memoryConfig
 	streams       streamConfig
+	cluster       clusterConfig
 	// etcd is the cluster the graph lives in (-etcd); unset: the data directory.
 	etcd etcdConfig
 
@@ -90,6 +91,9 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if c.logVersions < 0 || c.logAge < 0 {
 		return c, fmt.Errorf("-change-log-versions %d and -change-log-age %s: neither may be negative", c.logVersions, c.logAge)
+	}
+	if err := c.cluster.check(); err != nil {
+		return c, err
 	}
 	if err := deriveMemory(); err != nil {
 		return c, err
@@ -151,6 +155,7 @@ func configFlags(c *Config, env *envDefaults, stderr io.Writer) (fs *flag.FlagSe
 	fs.Int64Var(&c.maxBody, "max-body", env.int64("POLICYGRAPH_MAX_BODY", api.DefaultMaxBodyBytes), "largest POST body in bytes (env POLICYGRAPH_MAX_BODY)")
 	limitFlags(fs, env, &c.limits, &c.server)
 	streamFlags(fs, env, &c.streams)
+	clusterFlags(fs, env, &c.cluster)
 	subscriptionFlags(fs, env, &c.subscriptions)
 	deriveMemory = memoryFlags(fs, env.getenv, &c.memory, &c.limits, &c.maxBody)
 	disk := diskFlags(fs, env.getenv, c)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -47,7 +48,7 @@ func newRoutes(g *storage.Graph, cfg Config, log *slog.Logger) (http.Handler, *a
 		MaxBodyBytes: cfg.maxBody, CacheSize: cfg.cacheSize, CacheControl: cfg.cacheControl, Metrics: metrics, Limits: &cfg.limits,
 		CacheBytes: orNone(cfg.memory.responseCache), QueryCacheBytes: orNone(cfg.memory.queryCache), APQCacheBytes: orNone(cfg.memory.apqCache),
 		RefusalCacheBytes: orNone(cfg.memory.refusalCache), TracerProvider: cfg.tracerProvider,
-		Subscriptions: &cfg.subscriptions, LiveConns: cfg.liveConns, AllowedOrigins: cfg.corsOrigins})
+		Subscriptions: &cfg.subscriptions, LiveConns: cfg.liveConns, AllowedOrigins: cfg.corsOrigins, MinVersionWait: cfg.cluster.minVersionWait})
 	gql := auth.Authenticate(graphQL)
 	crossOrigin := allowOrigins(cfg.corsOrigins)
 	compress := func(h http.Handler) http.Handler { return h }
@@ -78,6 +79,14 @@ func newRoutes(g *storage.Graph, cfg Config, log *slog.Logger) (http.Handler, *a
 			fmt.Fprintf(w, `{"status":"unavailable"}`+"\n")
 			return
 		}
+		// On a store other servers write: not ready while behind it or cut
+		// off from it (the load balancer sends reads elsewhere), though this
+		// server goes on answering them at its version.
+		if status, reason := cfg.cluster.readiness(g.Follow(), time.Now()); status != "" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write(readyBody(status, reason, g.Version()))
+			return
+		}
 		fmt.Fprintf(w, `{"status":"ready","version":%d}`+"\n", g.Version())
 	})
 	explorer := web.Explorer()
@@ -98,8 +107,8 @@ func allowOrigins(origins []string) func(http.Handler) http.Handler {
 	return cors.New(cors.Options{
 		AllowedOrigins: origins,
 		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodHead},
-		AllowedHeaders: []string{"Content-Type", "Authorization", "Accept", "If-None-Match", "X-Request-Id"},
-		ExposedHeaders: []string{"ETag", "X-Request-Id"},
+		AllowedHeaders: []string{"Content-Type", "Authorization", "Accept", "If-None-Match", "X-Request-Id", api.HeaderMinVersion},
+		ExposedHeaders: []string{"ETag", "X-Request-Id", api.HeaderVersion, "Retry-After"},
 		MaxAge:         600,
 	}).Handler
 }
@@ -127,6 +136,24 @@ func registerGraphMetrics(reg prometheus.Registerer, g *storage.Graph) {
 		func() float64 { return float64(g.LogStats().Commits) }))
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "policygraph_commit_batches_total", Help: "Store transactions that committed them: commits/batches is the writes per fsync."},
 		func() float64 { return float64(g.LogStats().Batches) }))
+	if _, shared := storage.AsShared(g.KV()); shared {
+		// Following a store other servers write (etcd): how far behind it
+		// this server is, and since when it has not reached it.
+		follow := func(name, help string, f func(storage.FollowState) float64) {
+			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
+				func() float64 { return f(g.Follow()) }))
+		}
+		follow("policygraph_store_head", "The store's head (its last version) as this server last read it.", func(s storage.FollowState) float64 { return float64(s.StoreHead) })
+		follow("policygraph_store_lag", "Versions the read model is behind the store's head last read (see -max-lag).", func(s storage.FollowState) float64 { return float64(s.Lag()) })
+		follow("policygraph_store_contact_age_seconds", "Seconds since the store was last read or written successfully (see -max-staleness); -1 before the first time.", func(s storage.FollowState) float64 {
+			if s.LastContact.IsZero() {
+				return -1
+			}
+			return time.Since(s.LastContact).Seconds()
+		})
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "policygraph_read_model_reloads_total", Help: "Rebuilds of the read model from the store's records because the change log no longer held the changes it needed."},
+			func() float64 { return float64(g.Follow().Reloads) }))
+	}
 	if m := g.ReadModel(); m != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "policygraph_read_model_overlay_entries", Help: "Keys the read model changed since its last compaction."},
 			func() float64 { return float64(g.ReadModel().Stats().OverlayEntries) }))

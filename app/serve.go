@@ -243,7 +243,7 @@ func Open(cfg Config, log *slog.Logger) (*storage.Graph, error) {
 		engine = bkv
 	}
 	kv := &storage.CountingKV{KV: engine}
-	opts := storage.Options{Retention: cfg.retention(), Logger: log}
+	opts := storage.Options{Retention: cfg.retention(), Logger: log, FollowPoll: cfg.cluster.followPoll}
 	if cfg.readModel {
 		opts.Model = memgraph.Load
 		if cfg.modelFile {
