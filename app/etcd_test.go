@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -453,4 +454,40 @@ func TestServeEtcdQuorum(t *testing.T) {
 		t.Errorf("check -model: %s", out)
 	}
 	t.Logf("%d writes acknowledged", len(acked))
+}
+
+// TestServeEtcdMetrics: a server on a cluster exports the etcd engine's
+// counters on /metrics: the seed was one staged commit, and a write adds
+// a commit.
+func TestServeEtcdMetrics(t *testing.T) {
+	s := testenv.Start(t, append(onCluster(t), "-data", t.TempDir())...)
+	metric := func(name string) float64 {
+		t.Helper()
+		res, err := http.Get(s.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(body)
+		if m == nil {
+			t.Fatalf("/metrics has no %s:\n%s", name, body)
+		}
+		v, err := strconv.ParseFloat(string(m[1]), 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if staged := metric("policygraph_etcd_staged_commits_total"); staged < 1 {
+		t.Errorf("policygraph_etcd_staged_commits_total %v after the seed, want at least 1", staged)
+	}
+	before := metric("policygraph_etcd_commits_total")
+	s.Must(t, testenv.Token, `mutation { createEntity(input: {kind: ORGANIZATION, name: "Metrics Ltd"}) { slug } }`, nil)
+	if after := metric("policygraph_etcd_commits_total"); after <= before {
+		t.Errorf("policygraph_etcd_commits_total %v after a write, %v before", after, before)
+	}
+	for _, name := range []string{"policygraph_etcd_conflicts_total", "policygraph_etcd_unavailable_total", "policygraph_store_lag"} {
+		metric(name)
+	}
 }
