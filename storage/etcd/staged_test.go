@@ -77,6 +77,37 @@ func TestLargeValues(t *testing.T) {
 	if err != nil || len(resp.Kvs) != 1 || len(resp.Kvs[0].Value) > 4<<10 {
 		t.Errorf("the 16 MiB value's key holds %v (%v), want a small indirect value", len(resp.Kvs), err)
 	}
+
+	// An Update that conflicts runs again, and does not put its chunks
+	// again: each chunk under b/ was put once (its etcd version is 1).
+	other := openKV(t, c, p, nil)
+	big := randomBytes(1<<20+3, 99)
+	runs := 0
+	if err := kv.Update(func(tx storage.Txn) error {
+		runs++
+		get(t, tx, "text/00")
+		if runs == 1 {
+			set(t, other, "text/00", "changed")
+		}
+		return tx.Set([]byte("text/big"), big)
+	}); err != nil || runs != 2 {
+		t.Fatalf("an Update that conflicted once: %v after %d runs", err, runs)
+	}
+	kv.View(func(tx storage.Txn) error {
+		if got, err := tx.Get([]byte("text/big")); err != nil || !bytes.Equal(got, big) {
+			t.Errorf("the value written after a conflict: %d bytes (%v), want %d", len(got), err, len(big))
+		}
+		return nil
+	})
+	chunks, err := c.Client(t).Get(t.Context(), p+"b/", clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range chunks.Kvs {
+		if kv.Version != 1 {
+			t.Errorf("chunk %s was put %d times", kv.Key, kv.Version)
+		}
+	}
 }
 
 // bigWrite sets n keys big/NNNNN (and whatever extra sets) in one Update:

@@ -1,6 +1,7 @@
 package etcd
 
 import (
+	"crypto/sha256"
 	"errors"
 	"math/rand/v2"
 	"slices"
@@ -60,9 +61,10 @@ type txn struct {
 	kv        *KV
 	update    bool
 	rev       int64
-	overlay   *writeSet        // a View's: the write set of a staged commit pending at rev, or nil
-	reads     map[string]int64 // an Update's: the mod revision of each key Got, 0 for a missing one
-	writes    *writeSet        // an Update's buffered writes
+	overlay   *writeSet                  // a View's: the write set of a staged commit pending at rev, or nil
+	reads     map[string]int64           // an Update's: the mod revision of each key Got, 0 for a missing one
+	writes    *writeSet                  // an Update's buffered writes
+	chunksPut map[[sha256.Size]byte]bool // an Update's: the value chunks put by its runs so far
 	committed []func()
 }
 
@@ -117,11 +119,13 @@ func (k *KV) View(fn func(storage.Txn) error) error {
 func (k *KV) Update(fn func(storage.Txn) error) error {
 	conflicts, finishes := 0, 0
 	backoff := 4 * time.Millisecond
+	chunksPut := map[[sha256.Size]byte]bool{}
 	for {
 		t, p, err := k.begin(true)
 		if err != nil {
 			return err
 		}
+		t.chunksPut = chunksPut
 		if p != nil {
 			if finishes++; finishes > maxPendingFinishes {
 				return errs.Errorf(errs.Conflict, "", "staged commits of other writers kept this write waiting; try again")
@@ -193,7 +197,7 @@ func (t *txn) commit() (int64, error) {
 			ops = append(ops, clientv3.OpDelete(key))
 			continue
 		}
-		stored, err := k.encode(o.val)
+		stored, err := k.encode(o.val, t.chunksPut)
 		if err != nil {
 			return 0, err
 		}

@@ -23,8 +23,10 @@ func (k *KV) chunkKey(h []byte) string { return k.prefix + "b/" + hex.EncodeToSt
 // ChunkBytes long; else its chunks are put under b/ (idempotent: a chunk's
 // key is its hash, so a retry or another value with the same chunk writes
 // the same bytes again) and the stored form names them. A chunk no value
-// names any more stays: see the package doc of staged.go.
-func (k *KV) encode(value []byte) ([]byte, error) {
+// names any more stays (see the package doc). put holds the chunks this
+// Update already put, so a run of fn again after a conflict does not send
+// them again.
+func (k *KV) encode(value []byte, put map[[sha256.Size]byte]bool) ([]byte, error) {
 	if len(value) <= k.cfg.ChunkBytes {
 		out := make([]byte, 1+len(value))
 		out[0] = tagDirect
@@ -35,6 +37,10 @@ func (k *KV) encode(value []byte) ([]byte, error) {
 	for off := 0; off < len(value); off += k.cfg.ChunkBytes {
 		chunk := value[off:min(off+k.cfg.ChunkBytes, len(value))]
 		h := sha256.Sum256(chunk)
+		out = append(out, h[:]...)
+		if put[h] {
+			continue
+		}
 		ctx, cancel := k.opCtx()
 		resp, err := k.cli.Put(ctx, k.chunkKey(h[:]), string(chunk))
 		cancel()
@@ -42,7 +48,7 @@ func (k *KV) encode(value []byte) ([]byte, error) {
 			return nil, k.fail("put a value chunk", err)
 		}
 		k.ok(resp.Header.Revision)
-		out = append(out, h[:]...)
+		put[h] = true
 	}
 	k.stats.chunked.Add(1)
 	return out, nil
