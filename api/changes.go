@@ -237,7 +237,8 @@ func serveChanges(w http.ResponseWriter, r *http.Request, g *storage.Graph, stre
 	}
 	w.Header().Set("Content-Type", MediaNDJSON)
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set(HeaderVersion, VersionHeader(g.StoreID().String(), head)) // the header line's head
+	// The version the header line gives as its head.
+	w.Header().Set(HeaderVersion, VersionHeader(g.StoreID().String(), head))
 	w.Header().Set("X-Accel-Buffering", "no") // a proxy such as nginx passes each line on at once
 	if r.Method == http.MethodHead {
 		return

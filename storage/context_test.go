@@ -115,7 +115,7 @@ func TestEveryReadHonoursTheContext(t *testing.T) {
 		"RetractFact": "write", "RetractNode": "write", "Batch": "write", "PutSavedQuery": "write", "DeleteSavedQuery": "write",
 		"Import": "command line", "Backup": "command line and /admin/backup, which streams the whole store",
 		"WithContext": "no read", "KV": "no read", "Version": "no read", "ReadModel": "no read", "LogStats": "no read", "ReadStore": "tests and check", "PinnedVersion": "no read", "CheckModel": "command line", "Changes": "the change log, not the graph: its own tests", "Close": "no read", "SetClock": "no read",
-		"Follow": "no read (the follower's state)", "TransferForTest": "write (tests)",
+		"Follow": "no read (the follower's state)", "WaitVersion": "no read (waits for the version)", "TransferForTest": "write (tests)",
 		"SetRecordCache": "no read", "SetRecordCacheBytes": "no read", "Writable": "no read (the disk watermark)", "StoreID": "no read",
 		"FactScan": "estimate from the counts", "EntityScan": "estimate from the counts",
 		"SponsorshipScan": "estimate from the counts", "MaxSourceText": "estimate from the counts",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -282,4 +283,44 @@ func TestSharedStoreBank(t *testing.T) {
 			t.Errorf("check -model: %v %v", problems, err)
 		}
 	}
+}
+
+// BenchmarkFollowLag measures how long a write acknowledged on server A
+// takes to be visible on server B over one shared (Badger) store, woken by
+// the store's change notification: p50 and p99 over b.N writes.
+//
+//	go test ./storage -run '^$' -bench BenchmarkFollowLag -benchtime 2000x
+func BenchmarkFollowLag(b *testing.B) {
+	kv, err := badger.Open(badger.Options{InMemory: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer kv.Close()
+	h := &hub{kv: kv, subs: map[chan struct{}]*sharedKV{}}
+	open := func() *storage.Graph {
+		g, err := storage.OpenWith(&sharedKV{KV: kv, h: h}, storage.Options{Model: memgraph.Load, FollowPoll: time.Hour})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return g
+	}
+	a, bg := open(), open()
+	defer a.Close()
+	defer bg.Close()
+	lags := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := a.CreateNode(&storage.Node{Kind: storage.KindOrganization, Name: fmt.Sprintf("Org %d", i)}, ""); err != nil {
+			b.Fatal(err)
+		}
+		acked, v := time.Now(), a.Version()
+		if !bg.WaitVersion(context.Background(), v) {
+			b.Fatal("B never reached", v)
+		}
+		lags = append(lags, time.Since(acked))
+	}
+	b.StopTimer()
+	slices.Sort(lags)
+	b.ReportMetric(float64(lags[len(lags)/2].Microseconds()), "p50-us")
+	b.ReportMetric(float64(lags[len(lags)*99/100].Microseconds()), "p99-us")
 }
