@@ -140,10 +140,10 @@ func startMember(t *testing.T, scheme string, ready func(url string) error, args
 }
 
 // openWith parses args as serve's flags and opens the graph they name (no
-// seed), closed when the test ends.
+// seed), and closes it; -etcd-timeout is 2s unless args give one.
 func openWith(t *testing.T, args ...string) error {
 	t.Helper()
-	cfg, err := ParseConfig(append(args, "-seed=false", "-model-file=false", "-etcd-timeout", "2s"), func(string) string { return "" }, nil)
+	cfg, err := ParseConfig(append([]string{"-seed=false", "-model-file=false", "-etcd-timeout", "2s"}, args...), func(string) string { return "" }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,15 +233,18 @@ func TestEtcdFlagsAuth(t *testing.T) {
 	}
 	cli.Close()
 
-	if err := openWith(t, "-etcd", url, "-etcd-user", "policygraph", "-etcd-password", "right-pw"); err != nil {
+	// etcd checks a password with bcrypt, which takes seconds on a busy
+	// machine: the timeout is generous, and the test asserts no timing.
+	auth := []string{"-etcd", url, "-etcd-user", "policygraph", "-etcd-timeout", "30s"}
+	if err := openWith(t, append(auth, "-etcd-password", "right-pw")...); err != nil {
 		t.Errorf("the right password: %v", err)
 	}
-	err = openWith(t, "-etcd", url, "-etcd-user", "policygraph", "-etcd-password", "wrong-pw")
+	err = openWith(t, append(auth, "-etcd-password", "wrong-pw")...)
 	if err == nil || !strings.Contains(err.Error(), url) || strings.Contains(err.Error(), "wrong-pw") {
 		t.Errorf("a wrong password: err %v, want one naming the cluster, not the password", err)
 	}
 	// Outside the user's prefix: refused by etcd, not hung.
-	if err := openWith(t, "-etcd", url, "-etcd-user", "policygraph", "-etcd-password", "right-pw", "-etcd-prefix", "/elsewhere/"); err == nil {
+	if err := openWith(t, append(auth, "-etcd-password", "right-pw", "-etcd-prefix", "/elsewhere/")...); err == nil {
 		t.Errorf("a prefix the user may not use opened")
 	}
 }
