@@ -17,12 +17,13 @@ import (
 
 // TestQuestions asks the API the questions the article answers, one file
 // each in testdata/questions (the question as a comment, then the query),
-// through the real route table, and compares each answer, as the server
-// wrote it, with the file's .golden answer. go test ./e2e -run TestQuestions
-// -update rewrites the answers; read their diff before committing it. Every
-// quote an answer holds must also be verbatim in the article.
+// through the real route table on each engine (testenv.Engines), and
+// compares each answer, as the server wrote it, with the file's .golden
+// answer: the engines answer alike. go test ./e2e -run TestQuestions
+// -update rewrites the answers (from the first engine); read their diff
+// before committing it. Every quote an answer holds must also be verbatim
+// in the article.
 func TestQuestions(t *testing.T) {
-	srv := testenv.Server(t)
 	files, err := filepath.Glob(filepath.Join("testdata", "questions", "*.graphql"))
 	if err != nil {
 		t.Fatal(err)
@@ -30,36 +31,41 @@ func TestQuestions(t *testing.T) {
 	if len(files) < 20 {
 		t.Fatalf("only %d questions", len(files))
 	}
-	for _, file := range files {
-		name := strings.TrimSuffix(filepath.Base(file), ".graphql")
-		t.Run(name, func(t *testing.T) {
-			q, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := srv.Post(t, "", string(q), nil).OK(t)
-			var got bytes.Buffer
-			if err := json.Indent(&got, []byte(r.Raw), "", "  "); err != nil {
-				t.Fatal(err)
-			}
-			got.WriteByte('\n')
-			golden := strings.TrimSuffix(file, ".graphql") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (go test ./e2e -run TestQuestions -update writes it)", err)
-			}
-			if !bytes.Equal(got.Bytes(), want) {
-				t.Errorf("the answer differs from %s:\n%s", golden, got.String())
-			}
-			for _, quote := range quotes(r.Data) {
-				if !strings.Contains(seed.Article, quote) {
-					t.Errorf("quote not verbatim in the article: %q", quote)
-				}
+	for i, e := range testenv.Engines {
+		t.Run(e.Name, func(t *testing.T) {
+			srv := e.Serve(t)
+			for _, file := range files {
+				name := strings.TrimSuffix(filepath.Base(file), ".graphql")
+				t.Run(name, func(t *testing.T) {
+					q, err := os.ReadFile(file)
+					if err != nil {
+						t.Fatal(err)
+					}
+					r := srv.Post(t, "", string(q), nil).OK(t)
+					var got bytes.Buffer
+					if err := json.Indent(&got, []byte(r.Raw), "", "  "); err != nil {
+						t.Fatal(err)
+					}
+					got.WriteByte('\n')
+					golden := strings.TrimSuffix(file, ".graphql") + ".golden"
+					if *update && i == 0 {
+						if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
+							t.Fatal(err)
+						}
+					}
+					want, err := os.ReadFile(golden)
+					if err != nil {
+						t.Fatalf("%v (go test ./e2e -run TestQuestions -update writes it)", err)
+					}
+					if !bytes.Equal(got.Bytes(), want) {
+						t.Errorf("the answer differs from %s:\n%s", golden, got.String())
+					}
+					for _, quote := range quotes(r.Data) {
+						if !strings.Contains(seed.Article, quote) {
+							t.Errorf("quote not verbatim in the article: %q", quote)
+						}
+					}
+				})
 			}
 		})
 	}
