@@ -37,13 +37,15 @@ type Engine struct {
 	Name string
 	// Serve starts a server, the real route table configured by the flags
 	// args, over a newly seeded store of the engine, stopped when the test
-	// ends; it returns a client of it.
-	Serve func(t testing.TB, args ...string) *Client
+	// ends. Its Graph is the store's on Badger (the test may write to it
+	// behind the server's back); nil on etcd, where the server runs the
+	// service as the binary does (app.Run).
+	Serve func(t testing.TB, args ...string) *Service
 }
 
 // Engines are the store's engines: the embedded Badger store (Server) and
 // an etcd cluster (EtcdServer).
 var Engines = []Engine{
-	{Name: "badger", Serve: func(t testing.TB, args ...string) *Client { return Server(t, args...).Client }},
-	{Name: "etcd", Serve: func(t testing.TB, args ...string) *Client { return EtcdServer(t, args...).Client }},
+	{Name: "badger", Serve: Server},
+	{Name: "etcd", Serve: func(t testing.TB, args ...string) *Service { return &Service{Client: EtcdServer(t, args...).Client} }},
 }
