@@ -16,9 +16,12 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"policygraph/app"
 	"policygraph/internal/etcdtest"
@@ -227,4 +230,249 @@ func TestEtcdMembersFail(t *testing.T) {
 	checkClean(t, cluster)
 	entities, facts := w.counts()
 	t.Logf("%d entities and %d facts acknowledged in all, %d writes refused", entities, facts, w.errors)
+}
+
+// TestEtcdRestartBehindCompaction: a server stopped (its model's file at
+// version V) while another writes on, keeping a short change log
+// (-change-log-versions 5) that prunes version V+1 away, and the cluster
+// compacted: started again, the server cannot replay the log from its file,
+// re-lists the records instead, and answers what the other server answers,
+// at the same version, with every write the other acknowledged.
+func TestEtcdRestartBehindCompaction(t *testing.T) {
+	cluster := testenv.EtcdFlags(t)
+	flags := append(cluster, "-change-log-versions", "5", "-change-log-age", "0")
+	dirA := t.TempDir()
+	a := testenv.Start(t, append(flags, "-data", dirA)...)
+	createTopic(t, a.Client, "written before the stop")
+	stoppedAt := healthVersion(t, a.URL)
+	if err := a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	b := testenv.Start(t, append(flags, "-data", t.TempDir())...)
+	w := newWriter()
+	stop := streamUntil(t, w, b.URL, "b", 30)
+	stop()
+	if first := metric(t, b.URL, "policygraph_change_log_first"); uint64(first) <= stoppedAt+1 {
+		t.Fatalf("the change log keeps versions from %v on; the stopped server's file is at %d: not pruned past it", first, stoppedAt)
+	}
+	rev, err := testenv.Etcd.Cluster(t).Compact(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	again := testenv.Start(t, append(flags, "-data", dirA)...)
+	if !strings.Contains(again.Stdout.String(), "read model file not used; building the model from the store") {
+		t.Errorf("the restarted server did not re-list the store:\n%s", again.Stdout)
+	}
+	v := sameVersion(t, again.URL, b.URL)
+	w.verify(t, again.URL)
+	const q = `{ entities(first: 200, orderBy: NAME) { totalCount nodes { id slug name } } }`
+	ra, rb := again.Must(t, "", q, nil), b.Must(t, "", q, nil)
+	if ra.Raw != rb.Raw || ra.Header.Get("Policygraph-Version") != rb.Header.Get("Policygraph-Version") {
+		t.Errorf("the restarted server answers %s at %s, the other %s at %s", testenv.Clip(ra.Raw), ra.Header.Get("Policygraph-Version"),
+			testenv.Clip(rb.Raw), rb.Header.Get("Policygraph-Version"))
+	}
+	t.Logf("stopped at version %d; the other wrote on to %d; etcd compacted at revision %d", stoppedAt, v, rev)
+	checkClean(t, cluster)
+}
+
+// TestEtcdServerKilledMidStagedWrite kills a server (the binary) with
+// SIGKILL in the middle of a write too big for one etcd transaction (an
+// ingest of 4,000 entities: a staged commit), once just after it claimed
+// the commit and once just after it published it (the commit point), while
+// another server keeps writing and a reader polls that server throughout.
+// The reader never sees part of the ingest: 0 or all of its entities; the
+// ingest is there in the end exactly when it was published; the claim,
+// the pending manifest and the staged chunks are gone within the claim's
+// lease (10 s) and the janitor's round; every write the other server
+// acknowledged is there, and the cluster checks clean.
+func TestEtcdServerKilledMidStagedWrite(t *testing.T) {
+	flags := testenv.EtcdFlags(t)
+	prefix := flags[3]
+	cli := testenv.Etcd.Cluster(t).Client(t)
+	b := testenv.Start(t, append(flags, "-data", t.TempDir(), "-follow-poll", "100ms")...)
+	const n = 4000
+	products := func(t *testing.T) int {
+		t.Helper()
+		var c int
+		r := b.Must(t, "", `{ entities(filter: {kinds: [PRODUCT]}, first: 1) { totalCount } }`, nil)
+		if err := r.Decode("entities.totalCount", &c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for round, at := range []string{"claim", "pending"} {
+		t.Run("killed after the "+at, func(t *testing.T) {
+			a := testenv.StartBinary(t, t.TempDir(), flags...)
+			before := products(t)
+
+			// Watch the claim and the pending manifest from now on.
+			wctx, wcancel := context.WithCancel(t.Context())
+			defer wcancel()
+			now, err := cli.Get(wctx, prefix+"claim")
+			if err != nil {
+				t.Fatal(err)
+			}
+			from := clientv3.WithRev(now.Header.Revision + 1)
+			claims, pendings := cli.Watch(wctx, prefix+"claim", from), cli.Watch(wctx, prefix+"pending", from)
+			var published atomic.Bool
+			killed := make(chan struct{})
+			go func() {
+				defer close(killed)
+				for {
+					select {
+					case resp := <-claims:
+						if !putIn(resp) {
+							continue
+						}
+						if at == "claim" {
+							a.Cmd.Process.Signal(syscall.SIGKILL)
+							return
+						}
+						// Step the writer (SIGCONT, 1 ms, SIGSTOP) until it has
+						// published, and kill it then, stopped in its apply: a
+						// watch event comes too late for that (the apply takes
+						// a few milliseconds).
+						pid := a.Cmd.Process.Pid
+						syscall.Kill(pid, syscall.SIGSTOP)
+						for wctx.Err() == nil {
+							if r, err := cli.Get(wctx, prefix+"pending", clientv3.WithCountOnly()); err == nil && r.Count > 0 {
+								published.Store(true)
+								a.Cmd.Process.Signal(syscall.SIGKILL)
+								return
+							}
+							syscall.Kill(pid, syscall.SIGCONT)
+							time.Sleep(time.Millisecond)
+							syscall.Kill(pid, syscall.SIGSTOP)
+						}
+					case resp := <-pendings:
+						if putIn(resp) {
+							published.Store(true)
+						}
+					case <-wctx.Done():
+						return
+					}
+				}
+			}()
+			go func() { // the published flag, after the kill too
+				for resp := range pendings {
+					if putIn(resp) {
+						published.Store(true)
+					}
+				}
+			}()
+
+			// The reader, and a writer on the other server.
+			rctx, rcancel := context.WithCancel(t.Context())
+			seen := map[int]int{}
+			var polls int
+			read := make(chan struct{})
+			go func() {
+				defer close(read)
+				for rctx.Err() == nil {
+					r, err := b.Do(rctx, "", `{ entities(filter: {kinds: [PRODUCT]}, first: 1) { totalCount } }`, nil)
+					if err != nil || !r.Acked() {
+						continue
+					}
+					var c int
+					r.Decode("entities.totalCount", &c)
+					seen[c]++
+					polls++
+					time.Sleep(5 * time.Millisecond)
+				}
+			}()
+			ingested := make(chan string, 1)
+			go func() {
+				r, err := a.Do(t.Context(), testenv.Token, `mutation($in: IngestSourceInput!) { ingestSource(input: $in) { created { count } } }`,
+					map[string]any{"in": map[string]any{"bundle": stagedBundle(round, n), "format": "JSON"}})
+				if err == nil {
+					ingested <- testenv.Clip(r.Raw)
+				}
+			}()
+			select {
+			case <-killed:
+			case r := <-ingested:
+				t.Fatalf("the ingest answered before the kill after the %s: %s", at, r)
+			case <-time.After(60 * time.Second):
+				t.Fatal("the ingest did not reach the " + at)
+			}
+			if err := <-a.Done; err == nil {
+				t.Fatal("the server was not killed: it exited cleanly")
+			}
+			killedPublished := published.Load()
+			pending, err := cli.Get(t.Context(), prefix+"pending", clientv3.WithCountOnly())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if at == "pending" && pending.Count == 0 {
+				t.Fatal("the server was not killed between its publish and the end of its apply: no pending manifest after the kill")
+			}
+			// A writer on the other server from the kill on: its writes find
+			// the claim, or the pending manifest and finish the apply. (Not
+			// before: a staged commit loses its publish to a steady stream
+			// of small writes, and fails with CONFLICT.)
+			w := newWriter()
+			stopWriting := streamUntil(t, w, b.URL, "b", 1)
+			eventually(t, 30*time.Second, "no claim, no pending manifest, no staged chunk", func() bool {
+				for _, k := range []string{"claim", "pending", "s/"} {
+					if r, err := cli.Get(t.Context(), prefix+k, clientv3.WithPrefix(), clientv3.WithCountOnly()); err != nil || r.Count != 0 {
+						return false
+					}
+				}
+				return true
+			})
+			want := before
+			if published.Load() {
+				want = before + n
+			}
+			eventually(t, 30*time.Second, fmt.Sprintf("the other server counts %d products", want), func() bool { return products(t) == want })
+			stopWriting()
+			rcancel()
+			<-read
+			for c := range seen {
+				if c != before && c != before+n {
+					t.Errorf("a reader saw %d products, neither %d nor %d: part of the staged write (counts seen: %v)", c, before, before+n, seen)
+				}
+			}
+			w.verify(t, b.URL)
+			entities, _ := w.counts()
+			t.Logf("killed after the %s (published then: %v, pending manifest left: %v, published in the end: %v); %d polls saw %v; %d writes acknowledged on the other server meanwhile",
+				at, killedPublished, pending.Count > 0, published.Load(), polls, seen, entities)
+			if at == "pending" && !published.Load() {
+				t.Error("killed after the publish, yet no pending manifest was seen")
+			}
+			checkClean(t, flags)
+		})
+	}
+}
+
+// putIn reports whether a watch response holds a put.
+func putIn(resp clientv3.WatchResponse) bool {
+	for _, ev := range resp.Events {
+		if ev.Type == clientv3.EventTypePut {
+			return true
+		}
+	}
+	return false
+}
+
+// stagedBundle is a source bundle (JSON) of n products, too many for one
+// etcd transaction: its ingest is a staged commit.
+func stagedBundle(round, n int) string {
+	type entity struct {
+		Slug string `json:"slug"`
+		Kind string `json:"kind"`
+		Name string `json:"name"`
+	}
+	b := struct {
+		Source   map[string]string `json:"source"`
+		Entities []entity          `json:"entities"`
+	}{Source: map[string]string{"slug": fmt.Sprintf("staged-%d", round), "title": "A catalogue", "language": "en",
+		"text": "A catalogue of products, too long for one transaction."}}
+	for i := range n {
+		b.Entities = append(b.Entities, entity{fmt.Sprintf("staged-%d-product-%d", round, i), "PRODUCT", fmt.Sprintf("Staged %d Product %d", round, i)})
+	}
+	out, _ := json.Marshal(b)
+	return string(out)
 }
