@@ -279,9 +279,11 @@ func TestEtcdRestartBehindCompaction(t *testing.T) {
 
 // TestEtcdServerKilledMidStagedWrite kills a server (the binary) with
 // SIGKILL in the middle of a write too big for one etcd transaction (an
-// ingest of 4,000 entities: a staged commit), once just after it claimed
-// the commit and once just after it published it (the commit point), while
-// another server keeps writing and a reader polls that server throughout.
+// ingest of 4,000 entities: a staged commit), once after it claimed the
+// commit but before it published it, and once after it published it (the
+// commit point) but before its apply ended (the server stepped with
+// SIGSTOP/SIGCONT to stop it there), while a reader polls another server
+// throughout and, from the kill on, a writer writes through it.
 // The reader never sees part of the ingest: 0 or all of its entities; the
 // ingest is there in the end exactly when it was published; the claim,
 // the pending manifest and the staged chunks are gone within the claim's
@@ -307,55 +309,16 @@ func TestEtcdServerKilledMidStagedWrite(t *testing.T) {
 			a := testenv.StartBinary(t, t.TempDir(), flags...)
 			before := products(t)
 
-			// Watch the claim and the pending manifest from now on.
+			// Watch the pending manifest from now on: was it ever published?
 			wctx, wcancel := context.WithCancel(t.Context())
 			defer wcancel()
-			now, err := cli.Get(wctx, prefix+"claim")
+			now, err := cli.Get(wctx, prefix+"pending")
 			if err != nil {
 				t.Fatal(err)
 			}
-			from := clientv3.WithRev(now.Header.Revision + 1)
-			claims, pendings := cli.Watch(wctx, prefix+"claim", from), cli.Watch(wctx, prefix+"pending", from)
+			pendings := cli.Watch(wctx, prefix+"pending", clientv3.WithRev(now.Header.Revision+1))
 			var published atomic.Bool
-			killed := make(chan struct{})
 			go func() {
-				defer close(killed)
-				for {
-					select {
-					case resp := <-claims:
-						if !putIn(resp) {
-							continue
-						}
-						if at == "claim" {
-							a.Cmd.Process.Signal(syscall.SIGKILL)
-							return
-						}
-						// Step the writer (SIGCONT, 1 ms, SIGSTOP) until it has
-						// published, and kill it then, stopped in its apply: a
-						// watch event comes too late for that (the apply takes
-						// a few milliseconds).
-						pid := a.Cmd.Process.Pid
-						syscall.Kill(pid, syscall.SIGSTOP)
-						for wctx.Err() == nil {
-							if r, err := cli.Get(wctx, prefix+"pending", clientv3.WithCountOnly()); err == nil && r.Count > 0 {
-								published.Store(true)
-								a.Cmd.Process.Signal(syscall.SIGKILL)
-								return
-							}
-							syscall.Kill(pid, syscall.SIGCONT)
-							time.Sleep(time.Millisecond)
-							syscall.Kill(pid, syscall.SIGSTOP)
-						}
-					case resp := <-pendings:
-						if putIn(resp) {
-							published.Store(true)
-						}
-					case <-wctx.Done():
-						return
-					}
-				}
-			}()
-			go func() { // the published flag, after the kill too
 				for resp := range pendings {
 					if putIn(resp) {
 						published.Store(true)
@@ -382,6 +345,12 @@ func TestEtcdServerKilledMidStagedWrite(t *testing.T) {
 					time.Sleep(5 * time.Millisecond)
 				}
 			}()
+			// Step the server (SIGCONT, 1 ms, SIGSTOP) from the ingest's
+			// request on, and kill it once it stands where this round wants
+			// it: a watch event comes too late for that (staging and applying
+			// take milliseconds).
+			pid := a.Cmd.Process.Pid
+			syscall.Kill(pid, syscall.SIGSTOP)
 			ingested := make(chan string, 1)
 			go func() {
 				r, err := a.Do(t.Context(), testenv.Token, `mutation($in: IngestSourceInput!) { ingestSource(input: $in) { created { count } } }`,
@@ -390,12 +359,33 @@ func TestEtcdServerKilledMidStagedWrite(t *testing.T) {
 					ingested <- testenv.Clip(r.Raw)
 				}
 			}()
-			select {
-			case <-killed:
-			case r := <-ingested:
-				t.Fatalf("the ingest answered before the kill after the %s: %s", at, r)
-			case <-time.After(60 * time.Second):
-				t.Fatal("the ingest did not reach the " + at)
+			count := func(key string) int64 {
+				r, err := cli.Get(t.Context(), prefix+key, clientv3.WithCountOnly())
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r.Count
+			}
+			deadline := time.Now().Add(60 * time.Second)
+			for steps := 0; ; steps++ {
+				select {
+				case r := <-ingested:
+					t.Fatalf("the ingest answered before the kill after the %s: %s", at, r)
+				default:
+				}
+				if time.Now().After(deadline) {
+					syscall.Kill(pid, syscall.SIGKILL)
+					t.Fatalf("the ingest did not reach the %s in %d steps", at, steps)
+				}
+				claim, pending := count("claim"), count("pending")
+				if at == "claim" && claim > 0 && pending == 0 || at == "pending" && pending > 0 {
+					syscall.Kill(pid, syscall.SIGKILL)
+					t.Logf("killed after %d steps of 1 ms", steps)
+					break
+				}
+				syscall.Kill(pid, syscall.SIGCONT)
+				time.Sleep(time.Millisecond)
+				syscall.Kill(pid, syscall.SIGSTOP)
 			}
 			if err := <-a.Done; err == nil {
 				t.Fatal("the server was not killed: it exited cleanly")
@@ -407,6 +397,9 @@ func TestEtcdServerKilledMidStagedWrite(t *testing.T) {
 			}
 			if at == "pending" && pending.Count == 0 {
 				t.Fatal("the server was not killed between its publish and the end of its apply: no pending manifest after the kill")
+			}
+			if at == "claim" && (pending.Count > 0 || killedPublished) {
+				t.Fatal("the server was not killed before its publish: a pending manifest after the kill")
 			}
 			// A writer on the other server from the kill on: its writes find
 			// the claim, or the pending manifest and finish the apply. (Not
