@@ -283,7 +283,8 @@ func TestEtcdRestartBehindCompaction(t *testing.T) {
 // commit but before it published it, and once after it published it (the
 // commit point) but before its apply ended (the server stepped with
 // SIGSTOP/SIGCONT to stop it there), while a reader polls another server
-// throughout and, from the kill on, a writer writes through it.
+// throughout and, from the kill on, a writer writes through it; after the
+// second kill a new server starts and lists the half-applied store.
 // The reader never sees part of the ingest: 0 or all of its entities; the
 // ingest is there in the end exactly when it was published; the claim,
 // the pending manifest and the staged chunks are gone within the claim's
@@ -400,6 +401,17 @@ func TestEtcdServerKilledMidStagedWrite(t *testing.T) {
 			}
 			if at == "claim" && (pending.Count > 0 || killedPublished) {
 				t.Fatal("the server was not killed before its publish: a pending manifest after the kill")
+			}
+			if at == "pending" {
+				// A server started now lists the store while the commit is
+				// half applied: it must load all of it (the manifest's
+				// write set overlaid on its read), never part.
+				c := testenv.Start(t, append(flags, "-data", t.TempDir())...)
+				var got int
+				c.Must(t, "", `{ entities(filter: {kinds: [PRODUCT]}, first: 1) { totalCount } }`, nil).Decode("entities.totalCount", &got)
+				if got != before+n {
+					t.Errorf("a server started while the commit was half applied counts %d products, want %d", got, before+n)
+				}
 			}
 			// A writer on the other server from the kill on: its writes find
 			// the claim, or the pending manifest and finish the apply. (Not
