@@ -2,6 +2,7 @@ package app
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,6 +26,10 @@ func seedCommand(args []string, getenv func(string) string, stdout, stderr io.Wr
 		return err
 	}
 	cfg.seed = false
+	if cfg.etcd.enabled() {
+		// The model's file is a server's cache; -data is not this command's.
+		cfg.modelFile = false
+	}
 	g, err := Open(cfg, slog.New(slog.NewJSONHandler(stderr, nil)))
 	if err != nil {
 		return err
@@ -53,10 +58,21 @@ func exportCommand(args []string, getenv func(string) string, stdout, stderr io.
 	fs.SetOutput(stderr)
 	fs.StringVar(&format, "format", format, "jsonl (what import reads) or nquads (RDF 1.1 N-Quads)")
 	data := fs.String("data", envOr(getenv, "POLICYGRAPH_DATA", "./data"), "data directory (env POLICYGRAPH_DATA)")
+	var cluster etcdConfig
+	etcdDone := etcdFlags(fs, getenv, &cluster)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	g, err := openStore(*data, false, stderr)
+	if err := etcdDone(); err != nil {
+		return err
+	}
+	var g *storage.Graph
+	var err error
+	if cluster.enabled() {
+		g, err = openEtcdGraph(cluster, warnLogger(stderr))
+	} else {
+		g, err = openStore(*data, false, stderr)
+	}
 	if err != nil {
 		return err
 	}
@@ -78,11 +94,16 @@ func importCommand(stdin io.Reader, args []string, getenv func(string) string, s
 	var budget byteSize
 	budgetErr := byteSizeFlag(fs, getenv, &budget, "import-memory", "POLICYGRAPH_IMPORT_MEMORY", badger.DefaultBulkMemory,
 		"the import's memory budget: past it, it sorts runs on disk and merges them; at least 128MiB")
+	var cluster etcdConfig
+	etcdDone := etcdFlags(fs, getenv, &cluster)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := budgetErr(); err != nil {
+	if err := errors.Join(budgetErr(), etcdDone()); err != nil {
 		return err
+	}
+	if cluster.enabled() {
+		return importEtcd(stdin, cluster, stdout, stderr)
 	}
 	if budget < badger.MinBulkMemory {
 		return fmt.Errorf("import: -import-memory %s is under the %s minimum", &budget, storage.FormatBytes(badger.MinBulkMemory))
@@ -109,20 +130,50 @@ func importCommand(stdin io.Reader, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	took := time.Since(start)
+	printImport(stdout, rep, time.Since(start), &budget)
+	return nil
+}
+
+// printImport prints what an import loaded and how fast; budget is its
+// memory budget (nil: none, as into a cluster).
+func printImport(stdout io.Writer, rep storage.ImportReport, took time.Duration, budget *byteSize) {
 	fmt.Fprintf(stdout, "import: %d nodes, %d texts, %d facts (%d edges) in %s: %.0f edges/s",
 		rep.Nodes, rep.Texts, rep.Facts, rep.Edges, took.Round(time.Millisecond), float64(rep.Edges)/took.Seconds())
 	if rep.Revisions > 0 { // entities' earlier values (Entity.revisions); said only when there are some
 		fmt.Fprintf(stdout, "; %d entity revisions", rep.Revisions)
 	}
-	if rep.SortedRuns > 0 {
-		fmt.Fprintf(stdout, "; past the %s memory budget, %d sorted runs on disk, merged", &budget, rep.SortedRuns)
+	if rep.SortedRuns > 0 && budget != nil {
+		fmt.Fprintf(stdout, "; past the %s memory budget, %d sorted runs on disk, merged", budget, rep.SortedRuns)
 	}
 	if peak, ok := peakRSS(); ok {
 		fmt.Fprintf(stdout, "; peak RSS %s", storage.FormatBytes(peak))
 	}
 	fmt.Fprintln(stdout)
+}
+
+// importEtcd loads a JSON-lines export into the cluster, under a prefix
+// that holds no key; on failure it deletes what it wrote there.
+func importEtcd(stdin io.Reader, cluster etcdConfig, stdout, stderr io.Writer) error {
+	g, clear, err := openEmptyEtcdGraph(cluster, warnLogger(stderr))
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	rep, err := g.Import(bufio.NewReaderSize(stdin, 1<<20))
+	took := time.Since(start)
+	if closeErr := g.Close(); err == nil {
+		err = closeErr
+	}
+	if err != nil {
+		return errors.Join(fmt.Errorf("import: %w", err), clear())
+	}
+	printImport(stdout, rep, took, nil)
 	return nil
+}
+
+// warnLogger is the log of a command: warnings and errors, to stderr.
+func warnLogger(stderr io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
 // peakRSS is the process's peak resident set size so far (VmHWM, Linux only):

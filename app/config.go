@@ -56,6 +56,8 @@ type Config struct {
 	memory        memoryConfig
 	streams       streamConfig
 	cluster       clusterConfig
+	// etcd is the cluster the graph lives in (-etcd); unset: the data directory.
+	etcd etcdConfig
 
 	// tracerProvider is what serve's startTracing made (nil: no tracing).
 	tracerProvider trace.TracerProvider
@@ -83,6 +85,9 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if err := diskDone(); err != nil {
 		return c, err
+	}
+	if c.etcd.enabled() && !c.readModel {
+		return c, errors.New("-etcd needs the read model (-read-model=false reads the store's indexes, which a cluster does not keep)")
 	}
 	if c.logVersions < 0 || c.logAge < 0 {
 		return c, fmt.Errorf("-change-log-versions %d and -change-log-age %s: neither may be negative", c.logVersions, c.logAge)
@@ -122,7 +127,7 @@ func configFlags(c *Config, env *envDefaults, stderr io.Writer) (fs *flag.FlagSe
 	fs = flag.NewFlagSet("policygraph", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", env.string("POLICYGRAPH_ADDR", ":8080"), "listen address (env POLICYGRAPH_ADDR)")
-	fs.StringVar(&c.data, "data", env.string("POLICYGRAPH_DATA", "./data"), "data directory of the embedded database (env POLICYGRAPH_DATA)")
+	fs.StringVar(&c.data, "data", env.string("POLICYGRAPH_DATA", "./data"), "data directory of the embedded database; with -etcd, of the read model's file only (env POLICYGRAPH_DATA)")
 	fs.StringVar(&c.token, "token", env.string("POLICYGRAPH_TOKEN", ""), "bearer token of a curator named \"curator\" with the write and admin scopes; with no token and no -tokens-file, writes are refused (env POLICYGRAPH_TOKEN)")
 	fs.StringVar(&c.tokensFile, "tokens-file", env.string("POLICYGRAPH_TOKENS_FILE", ""), "file of curators' named tokens, one NAME SCOPES sha256:HASH a line (policygraph token prints one); re-read on SIGHUP (env POLICYGRAPH_TOKENS_FILE)")
 	c.tokensInline = env.getenv("POLICYGRAPH_TOKENS")
@@ -153,7 +158,9 @@ func configFlags(c *Config, env *envDefaults, stderr io.Writer) (fs *flag.FlagSe
 	clusterFlags(fs, env, &c.cluster)
 	subscriptionFlags(fs, env, &c.subscriptions)
 	deriveMemory = memoryFlags(fs, env.getenv, &c.memory, &c.limits, &c.maxBody)
-	diskDone = diskFlags(fs, env.getenv, c)
+	disk := diskFlags(fs, env.getenv, c)
+	etcd := etcdFlags(fs, env.getenv, &c.etcd)
+	diskDone = func() error { return errors.Join(disk(), etcd()) }
 	return fs, cors, deriveMemory, diskDone
 }
 

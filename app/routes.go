@@ -32,6 +32,7 @@ func newRoutes(g *storage.Graph, cfg Config, log *slog.Logger) (http.Handler, *a
 	reg := prometheus.NewRegistry()
 	metrics := api.NewMetrics(reg)
 	registerGraphMetrics(reg, g)
+	registerEtcdMetrics(reg, g)
 	curators := cfg.curators
 	if curators == nil { // a Config not made by ParseConfig
 		curators = api.SingleCurator(cfg.token)

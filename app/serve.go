@@ -66,7 +66,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("starting", "addr", ln.Addr().String(), "data", cfg.data, "read_model", cfg.readModel)
+	log.Info("starting", "addr", ln.Addr().String(), "data", cfg.data, "etcd", cfg.etcd, "read_model", cfg.readModel)
 	stopEarly := func() {
 		srv.Close()
 		<-errc
@@ -78,7 +78,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		if damage := (*badger.DamageError)(nil); errors.As(err, &damage) && cfg.verify {
 			err = fmt.Errorf("%w (-verify=false opens it anyway where it can, accepting the loss that check lists)", err)
 		}
-		log.Error("store refused", "data", cfg.data, "err", err)
+		log.Error("store refused", "data", cfg.data, "etcd", cfg.etcd, "err", err)
 		return err
 	}
 	defer func() {
@@ -116,7 +116,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	stopReload := reloadOnHangup(ctx, cfg, auth, log)
 	defer stopReload()
 	routes.Store(&handler)
-	log.Info("listening", "addr", ln.Addr().String(), "data", cfg.data, "writes", cfg.curators.CanAny(api.ScopeWrite), "curators", cfg.curators.Names(), "private", cfg.private, "sync", cfg.syncWrites,
+	log.Info("listening", "addr", ln.Addr().String(), "data", cfg.data, "etcd", cfg.etcd, "writes", cfg.curators.CanAny(api.ScopeWrite), "curators", cfg.curators.Names(), "private", cfg.private, "sync", cfg.syncWrites,
 		"memory_budget", storage.FormatBytes(cfg.memory.budget), "memory_limit_from", memLimit, "max_in_flight", cfg.limits.MaxInFlight,
 		"max_in_flight_per_client", cfg.limits.MaxInFlightPerClient, "gzip", cfg.gzip, "otlp_endpoint", cfg.otlpEndpoint)
 	select {
@@ -220,16 +220,29 @@ const minTokenBytes = 16
 // has.
 const ModelDir = "model"
 
-// Open opens the store cfg names and seeds it when it holds no entity (and
-// cfg says to seed).
+// Open opens the store cfg names, the Badger store in the data directory or,
+// with -etcd, the graph under the prefix of an etcd cluster (whose servers
+// race to seed an empty one: the committer makes one seed win and the others
+// find it done), and seeds it when it holds no entity (and cfg says to seed).
 func Open(cfg Config, log *slog.Logger) (*storage.Graph, error) {
 	start := time.Now()
-	bkv, err := badger.Open(badger.Options{Dir: cfg.data, SyncWrites: cfg.syncWrites, Logger: log, NoVerify: !cfg.verify,
-		BlockCacheBytes: cfg.memory.blockCache, MemTableSize: int64(cfg.memTableSize), MinFreeDisk: int64(cfg.minFreeDisk)})
-	if err != nil {
-		return nil, err
+	var engine storage.KV
+	where := cfg.data
+	if cfg.etcd.enabled() {
+		ekv, err := openEtcd(cfg.etcd, log)
+		if err != nil {
+			return nil, err
+		}
+		engine, where = ekv, cfg.etcd.String()
+	} else {
+		bkv, err := badger.Open(badger.Options{Dir: cfg.data, SyncWrites: cfg.syncWrites, Logger: log, NoVerify: !cfg.verify,
+			BlockCacheBytes: cfg.memory.blockCache, MemTableSize: int64(cfg.memTableSize), MinFreeDisk: int64(cfg.minFreeDisk)})
+		if err != nil {
+			return nil, err
+		}
+		engine = bkv
 	}
-	kv := &storage.CountingKV{KV: bkv}
+	kv := &storage.CountingKV{KV: engine}
 	opts := storage.Options{Retention: cfg.retention(), Logger: log, FollowPoll: cfg.cluster.followPoll}
 	if cfg.readModel {
 		opts.Model = memgraph.Load
@@ -241,7 +254,7 @@ func Open(cfg Config, log *slog.Logger) (*storage.Graph, error) {
 	g, err := storage.OpenWith(kv, opts)
 	if err != nil {
 		kv.Close()
-		return nil, fmt.Errorf("%s: %w", cfg.data, err)
+		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	opened := time.Since(start)
 	if cfg.memory.recordCache > 0 {

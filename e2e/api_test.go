@@ -19,12 +19,16 @@ import (
 
 // TestQuestions asks the API the questions the article answers, one file
 // each in testdata/questions (the question as a comment, then the query),
-// through the real route table, and compares each answer, as the server
-// wrote it, with the file's .golden answer. go test ./e2e -run TestQuestions
-// -update rewrites the answers; read their diff before committing it. Every
-// quote an answer holds must also be verbatim in the article.
+// through the real route table on each engine (testenv.Engines), and
+// compares each answer, as the server wrote it, with the file's .golden
+// answer: the engines answer alike. go test ./e2e -run TestQuestions
+// -update rewrites the answers (from the first engine); read their diff
+// before committing it. Every quote an answer holds must also be verbatim
+// in the article.
 func TestQuestions(t *testing.T) {
-	askQuestions(t, testenv.Server(t), *update)
+	for i, e := range testenv.Engines {
+		t.Run(e.Name, func(t *testing.T) { askQuestions(t, e.Serve(t), *update && i == 0) })
+	}
 }
 
 // TestQuestionsOnTheReadModel asks the same questions of a server whose

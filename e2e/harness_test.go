@@ -26,6 +26,10 @@ type writer struct {
 	// verified counts the entities and facts verify has already found.
 	verifiedEntities map[string]bool
 	verifiedFacts    int
+	// pause is how long stream waits after a refused write before the
+	// next (0: none), so that a server refusing every write fast (a store
+	// out of reach) is not flooded.
+	pause time.Duration
 }
 
 func newWriter() *writer {
@@ -46,6 +50,7 @@ func (w *writer) stream(ctx context.Context, url, client string) {
 			w.mu.Lock()
 			w.errors++
 			w.mu.Unlock()
+			time.Sleep(w.pause)
 			continue
 		}
 		var e struct{ ID string }

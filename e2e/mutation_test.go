@@ -55,7 +55,12 @@ func TestWritesDisabledWithoutAToken(t *testing.T) {
 // the API, quoting a new source, and finds it in the headline question; then it
 // retracts the fact and the answer is as before, with the fact kept.
 func TestAddedFactAnswersLikeSeededOnes(t *testing.T) {
-	srv := testenv.Server(t)
+	for _, e := range testenv.Engines {
+		t.Run(e.Name, func(t *testing.T) { testAddedFactAnswersLikeSeededOnes(t, e.Serve(t)) })
+	}
+}
+
+func testAddedFactAnswersLikeSeededOnes(t *testing.T, srv *testenv.Service) {
 	mustWrite := func(q string, vars map[string]any) map[string]any {
 		t.Helper()
 		r := srv.Post(t, testenv.Token, q, vars)
@@ -101,8 +106,15 @@ func headline(t *testing.T, srv *testenv.Service) string {
 	return strings.Join(parts, "; ")
 }
 
+// TestUpdateAndRetractEntity: on each engine, an entity renamed is found
+// by its new name, and retracted it leaves the sponsorships and the search.
 func TestUpdateAndRetractEntity(t *testing.T) {
-	srv := testenv.Server(t)
+	for _, e := range testenv.Engines {
+		t.Run(e.Name, func(t *testing.T) { testUpdateAndRetractEntity(t, e.Serve(t)) })
+	}
+}
+
+func testUpdateAndRetractEntity(t *testing.T, srv *testenv.Service) {
 	r := srv.Post(t, testenv.Token, `mutation { updateEntity(input: { entity: "transwarp", name: "Transwarp Technology", aliases: ["星环科技"] }) { name aliases } }`, nil)
 	if len(r.Errors) > 0 {
 		t.Fatal(r.Errors)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cluster.sh: a local policygraph cluster on loopback: a 3-member etcd
-# cluster and two policygraph servers over it.
+# cluster and two policygraph servers over it (-etcd, docs/cluster.md).
 #
 #   scripts/cluster.sh start    start what is not running, wait until healthy
 #   scripts/cluster.sh status   what runs; exit 0 when everything does, 3 when not
@@ -17,6 +17,10 @@
 #   POLICYGRAPH_CLUSTER_SERVER_PORTS  the servers' HTTP ports; empty for none [8081 8082]
 #   POLICYGRAPH_ETCD_BIN              the etcd binary [etcd in $PATH, else /usr/bin/etcd]
 #   POLICYGRAPH_TOKEN                 passed on to the servers (writes need it)
+#   POLICYGRAPH_ETCD_PREFIX           passed on: the servers' key prefix [/policygraph/]
+#
+# Each server keeps its read model's file in DIR/serverN; its log is
+# DIR/logs/serverN.log. The first server to start seeds the empty cluster.
 #
 # etcd comes from Debian's etcd-server package (apt-get install etcd-server)
 # or an upstream release. The ports stay off etcd's defaults (2379/2380),
@@ -176,10 +180,6 @@ start_servers() {
   local bin="$dir/bin/policygraph" i name
   [ "${#server_ports[@]}" -gt 0 ] || return 0
   (cd "$root" && go build -o "$bin" .)
-  if ! "$bin" -h 2>&1 | grep -q -- '-etcd'; then
-    echo "cluster: servers not started: this policygraph has no -etcd flag yet (issue 12); the etcd cluster runs at $endpoints"
-    return 0
-  fi
   for ((i = 0; i < ${#server_ports[@]}; i++)); do
     name=server$((i + 1))
     if pid=$(running "$name" "-addr 127.0.0.1:${server_ports[i]} "); then
@@ -231,8 +231,7 @@ status() {
       echo "etcd m$((i + 1)): stopped"
     fi
   done
-  # A server counts once it was started (it has a pid file): without -etcd
-  # (issue 12) start runs none.
+  # A server counts once it was started (it has a pid file).
   for ((i = 0; i < ${#server_ports[@]}; i++)); do
     [ -f "$dir/run/server$((i + 1)).pid" ] || continue
     want=$((want + 1))

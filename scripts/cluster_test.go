@@ -6,9 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -45,7 +47,8 @@ func TestClusterScript(t *testing.T) {
 	}
 	dir := t.TempDir()
 	join := func(ps []int) string { return strings.Trim(fmt.Sprint(ps), "[]") }
-	env := append(os.Environ(),
+	env := append(testenv.Env(),
+		"POLICYGRAPH_TOKEN="+testenv.Token,
 		"POLICYGRAPH_CLUSTER_DIR="+dir,
 		"POLICYGRAPH_CLUSTER_CLIENT_PORTS="+join(ports[0:3]),
 		"POLICYGRAPH_CLUSTER_PEER_PORTS="+join(ports[3:6]),
@@ -102,12 +105,13 @@ func TestClusterScript(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "etcd healthy") {
 		t.Fatalf("start: exit %d", code)
 	}
-	// Until the service has -etcd (issue 12), start says so and runs no server;
-	// then it must wait until both servers are ready.
-	if !strings.Contains(out, "no -etcd flag yet") && !strings.Contains(out, "servers ready at") {
-		t.Errorf("start says nothing about the servers")
+	if !strings.Contains(out, "servers ready at") {
+		t.Fatalf("start did not wait for the servers to be ready")
 	}
 	first := pids()
+	server := func(i int) *testenv.Client { return testenv.At(fmt.Sprintf("http://127.0.0.1:%d", ports[6+i])) }
+	checkServers(t, server(0), server(1))
+	runClusterDoc(t, map[string]string{"http://127.0.0.1:8081": server(0).URL, "http://127.0.0.1:8082": server(1).URL}, env)
 	put, err := client(0).Put(ctx, "/cluster-test/k", "v")
 	if err != nil {
 		t.Fatalf("put through member 1: %v", err)
@@ -154,5 +158,82 @@ func TestClusterScript(t *testing.T) {
 	resp, err := client(1).Get(ctx, "/cluster-test/k")
 	if err != nil || len(resp.Kvs) != 1 {
 		t.Fatalf("after a restart the key put before is %v, %v; want it kept", resp, err)
+	}
+	// The servers come back on the graph they had, writes included.
+	for i := range 2 {
+		got := server(i).Must(t, "", `{ entity(slug: "read-your-writes-ltd") { name } }`, nil).Raw
+		if !strings.Contains(got, "Read Your Writes Ltd") {
+			t.Errorf("server %d after a restart: %s", i+1, got)
+		}
+	}
+	checkServers(t, server(0), server(1))
+}
+
+// checkServers checks that the two servers answer the same graph, and that
+// a write through either is read through the other when the read asks for
+// the version the write's response gave (Policygraph-Min-Version).
+func checkServers(t *testing.T, a, b *testenv.Client) {
+	t.Helper()
+	const graph = `{ entities(first: 200) { totalCount nodes { slug name } } facts(first: 200) { totalCount nodes { id } } }`
+	if ga, gb := a.Must(t, "", graph, nil), b.Must(t, "", graph, nil); ga.Raw != gb.Raw || ga.Header.Get("Policygraph-Version") != gb.Header.Get("Policygraph-Version") {
+		t.Errorf("the servers answer different graphs:\n%s %s\n%s %s", ga.Header.Get("Policygraph-Version"), testenv.Clip(ga.Raw), gb.Header.Get("Policygraph-Version"), testenv.Clip(gb.Raw))
+	}
+	for i, pair := range [][2]*testenv.Client{{a, b}, {b, a}} {
+		name := fmt.Sprintf("Written Through %d At %d", i+1, time.Now().UnixNano())
+		w := pair[0].Must(t, testenv.Token, `mutation($name: String!) { createEntity(input: {kind: ORGANIZATION, name: $name}) { slug } }`, map[string]any{"name": name})
+		v := w.Header.Get("Policygraph-Version")
+		if v == "" {
+			t.Fatalf("a write's response has no Policygraph-Version header: %v", w.Header)
+		}
+		slug := testenv.Value(w.Data, "createEntity.slug")
+		req, err := http.NewRequest(http.MethodPost, pair[1].URL+"/graphql", strings.NewReader(fmt.Sprintf(`{"query":"{ entity(slug: \"%s\") { name } }"}`, slug)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Policygraph-Min-Version", v)
+		r, err := pair[1].Send(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(r.Raw, name) {
+			t.Errorf("written at %s through one server, read with Policygraph-Min-Version through the other: %d %s", v, r.Status, r.Raw)
+		}
+	}
+}
+
+// clusterExampleRE finds docs/cluster.md's example that runs against the
+// script's cluster (```sh cluster) and the ```text block of its output.
+var clusterExampleRE = regexp.MustCompile("(?s)```sh cluster\n(.*?)```\n\n```text\n(.*?)```")
+
+// runClusterDoc runs the examples of docs/cluster.md that need a cluster
+// (the README tests run one server only) against the script's servers, the
+// addresses the page shows replaced by urls, and checks each prints what
+// the page shows.
+func runClusterDoc(t *testing.T, urls map[string]string, env []string) {
+	t.Helper()
+	doc, err := os.ReadFile(filepath.Join(testenv.ModuleRoot(), "docs", "cluster.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	examples := clusterExampleRE.FindAllStringSubmatch(string(doc), -1)
+	if len(examples) == 0 {
+		t.Fatal("docs/cluster.md has no ```sh cluster example")
+	}
+	for i, ex := range examples {
+		code := ex[1]
+		for shown, url := range urls {
+			code = strings.ReplaceAll(code, shown, url)
+		}
+		cmd := exec.Command("bash", "-euo", "pipefail", "-c", code)
+		cmd.Env = append(env, "TOKEN="+testenv.Token)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Errorf("docs/cluster.md, example %d: %v\n%s\n%s", i+1, err, code, out)
+			continue
+		}
+		if strings.TrimSpace(string(out)) != strings.TrimSpace(ex[2]) {
+			t.Errorf("docs/cluster.md, example %d prints\n%s\nthe page shows\n%s", i+1, out, ex[2])
+		}
 	}
 }

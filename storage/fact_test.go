@@ -12,8 +12,10 @@ import (
 	"policygraph/storage"
 )
 
-func TestAddFactAndRead(t *testing.T) {
-	x := newFixture(t)
+func TestAddFactAndRead(t *testing.T) { onEngines(t, testAddFactAndRead) }
+
+func testAddFactAndRead(t *testing.T, open func(testing.TB) *storage.Graph) {
+	x := newFixtureOn(t, open(t))
 	in := x.sponsored(x.qualcomm, x.waic2023, storage.TierElitePartner)
 	in.Evidence[0].Gloss = "Qualcomm is the only US sponsor"
 	f := mustAdd(t, x.g, in)
@@ -282,8 +284,10 @@ func TestPutFact(t *testing.T) {
 	})
 }
 
-func TestRetractFact(t *testing.T) {
-	x := newFixture(t)
+func TestRetractFact(t *testing.T) { onEngines(t, testRetractFact) }
+
+func testRetractFact(t *testing.T, open func(testing.TB) *storage.Graph) {
+	x := newFixtureOn(t, open(t))
 	g := x.g
 	keep := mustAdd(t, g, x.country(x.openai, "US"))
 	f := mustAdd(t, g, x.country(x.qualcomm, "US"))

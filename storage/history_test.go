@@ -18,7 +18,12 @@ import (
 // fact, a retracted fact, with fixed IDs and the test clock.
 func plainGraph(t *testing.T) *storage.Graph {
 	t.Helper()
-	g := newGraph(t)
+	return plainGraphOn(t, newGraph(t))
+}
+
+// plainGraphOn is plainGraph on the empty graph g.
+func plainGraphOn(t *testing.T, g *storage.Graph) *storage.Graph {
+	t.Helper()
 	text := "Qualcomm is the only US company sponsoring WAIC 2023."
 	src := &storage.Node{ID: uuid.MustParse("00000000-0000-4000-8000-000000000001"), Kind: storage.KindSource, Slug: "src", Name: "Source", CreatedBy: "seed"}
 	org := &storage.Node{ID: uuid.MustParse("00000000-0000-4000-8000-000000000002"), Kind: storage.KindOrganization, Slug: "qualcomm", Name: "Qualcomm", Aliases: []string{"QCOM"}}
@@ -90,8 +95,10 @@ func TestStoreWithoutNewRecordsUnchanged(t *testing.T) {
 // TestRevisions: each UpdateNode keeps the values it replaced, oldest first,
 // with when and by whom, in the store's records: they survive an export and
 // import, and check knows them.
-func TestRevisions(t *testing.T) {
-	g := plainGraph(t)
+func TestRevisions(t *testing.T) { onEngines(t, testRevisions) }
+
+func testRevisions(t *testing.T, open func(testing.TB) *storage.Graph) {
+	g := plainGraphOn(t, open(t))
 	org := uuid.MustParse("00000000-0000-4000-8000-000000000002")
 	if revs, err := g.Revisions(org); err != nil || len(revs) != 0 {
 		t.Fatalf("Revisions of an entity never updated = %v, %v", revs, err)
@@ -137,7 +144,7 @@ func TestRevisions(t *testing.T) {
 	if !strings.Contains(exp.String(), `{"revision":{"node":"00000000-0000-4000-8000-000000000002","seq":2,`) {
 		t.Errorf("the export lacks the revisions:\n%s", exp.String())
 	}
-	fresh := newGraph(t)
+	fresh := open(t)
 	rep, err := fresh.Import(bytes.NewReader(exp.Bytes()))
 	if err != nil {
 		t.Fatal(err)
@@ -160,8 +167,10 @@ func TestRevisions(t *testing.T) {
 // TestFactsAsOf: a fact is active at a time when it was written at or before
 // it and not retracted at it; the answer comes from the records alone, so a
 // store rebuilt from an export answers alike.
-func TestFactsAsOf(t *testing.T) {
-	g := plainGraph(t)
+func TestFactsAsOf(t *testing.T) { onEngines(t, testFactsAsOf) }
+
+func testFactsAsOf(t *testing.T, open func(testing.TB) *storage.Graph) {
+	g := plainGraphOn(t, open(t))
 	// plainGraph's clock: the COUNTRY fact at 15:51:07, the SPONSORED fact at
 	// 15:51:08, retracted at 15:51:09.
 	at := func(s string) *time.Time { v := clockStart.Add(mustDuration(t, s)); return &v }

@@ -165,8 +165,10 @@ func TestSubjectsByValue(t *testing.T) {
 	}
 }
 
-func TestSearch(t *testing.T) {
-	g := newGraph(t)
+func TestSearch(t *testing.T) { onEngines(t, testSearch) }
+
+func testSearch(t *testing.T, open func(testing.TB) *storage.Graph) {
+	g := open(t)
 	shanghai := mustCreate(t, g, &storage.Node{Kind: storage.KindPlace, Name: "Shanghai",
 		Labels: []storage.Label{{Lang: "vi", Text: "Thượng Hải"}}, Aliases: []string{"thành phố Thượng Hải"}}, "")
 	hai := mustCreate(t, g, &storage.Node{Kind: storage.KindPerson, Name: "Hải"}, "")

@@ -10,8 +10,10 @@ import (
 	"policygraph/storage"
 )
 
-func TestCreateNodeAndRead(t *testing.T) {
-	g := newGraph(t)
+func TestCreateNodeAndRead(t *testing.T) { onEngines(t, testCreateNodeAndRead) }
+
+func testCreateNodeAndRead(t *testing.T, open func(testing.TB) *storage.Graph) {
+	g := open(t)
 	in := &storage.Node{Kind: storage.KindPlace, Name: "Shanghai", PlaceType: "CITY",
 		Labels: []storage.Label{{Lang: "vi", Text: "Thượng Hải"}}, Aliases: []string{"Shanghai city"}}
 	n := mustCreate(t, g, in, "")
@@ -274,8 +276,10 @@ func TestPutNode(t *testing.T) {
 	})
 }
 
-func TestUpdateNode(t *testing.T) {
-	x := newFixture(t)
+func TestUpdateNode(t *testing.T) { onEngines(t, testUpdateNode) }
+
+func testUpdateNode(t *testing.T, open func(testing.TB) *storage.Graph) {
+	x := newFixtureOn(t, open(t))
 	g := x.g
 	name, desc, code := "Qualcomm Incorporated", "Chip designer", "US"
 	n, err := g.UpdateNode(x.qualcomm.ID, storage.NodePatch{Name: &name, Description: &desc, Aliases: []string{"QCOM"}})

@@ -221,9 +221,10 @@ func ModuleRoot() string {
 }
 
 // Main runs the tests of a package that starts servers, then removes the
-// binary built for them; call it from TestMain.
+// binary built for them and stops the package's etcd cluster (Etcd), if a
+// test started it; call it from TestMain.
 func Main(m *testing.M) {
-	code := m.Run()
+	code := Etcd.Main(m)
 	if binary.path != "" {
 		os.RemoveAll(filepath.Dir(binary.path))
 	}
