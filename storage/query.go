@@ -502,6 +502,16 @@ func otherEndsTx(s Snapshot, node uuid.UUID, dir Direction, pred Predicate) ([]u
 }
 
 func dedup(ids []uuid.UUID) []uuid.UUID {
+	if len(ids) <= 16 {
+		// The usual few: compare each with those kept, without a map.
+		out := ids[:0]
+		for _, id := range ids {
+			if !slices.Contains(out, id) {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
 	seen := make(map[uuid.UUID]bool, len(ids))
 	out := ids[:0]
 	for _, id := range ids {

@@ -330,6 +330,21 @@ func (s *Snapshot) adjacent(node uuid.UUID, dir storage.Direction, pred storage.
 		seek = seek.b(p)
 	}
 	facts, others, ps := s.b.adjFact[d], s.b.adjOther[d], s.b.adjPS[d]
+	if s.ov.Len() == 0 {
+		// Nothing written since the last compaction: the base's range is
+		// the answer, read without the merge's closures and key buffers.
+		for i := lo; i < hi; i++ {
+			o := uuid.Nil
+			if other := others[i]; other != noNode {
+				o = s.b.nodes.ids[other]
+			}
+			f := facts[i]
+			if err := fn(storage.AdjEntry{Fact: s.b.facts.ids[f], Other: o, State: storage.FactState(ps[i] & 3)}, f); err != nil {
+				return stopped(err)
+			}
+		}
+		return nil
+	}
 	prefix := seek.s()
 	return s.run(scan{
 		seek:  prefix,
