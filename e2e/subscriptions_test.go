@@ -267,9 +267,11 @@ func TestSubscriptionsDeliverWrites(t *testing.T) {
 		t.Run(sub.name, func(t *testing.T) {
 			ctx := t.Context()
 			intel := createOrg(t, srv.Client, "Intel "+sub.name)
-			next := sub.open(t, ctx, srv.URL, `subscription($s: String) {
-				factChanged(filter: {subject: $s, predicates: [COUNTRY]}) { version change fact { id value subject { slug } } } }`,
-				map[string]any{"s": intel})
+			// From the version before the writes, not "from now on": one
+			// the server registers after a write would miss it.
+			next := sub.open(t, ctx, srv.URL, `subscription($s: String, $v: String) {
+				factChanged(filter: {subject: $s, predicates: [COUNTRY]}, since: $v) { version change fact { id value subject { slug } } } }`,
+				map[string]any{"s": intel, "v": strconv.FormatUint(version(t, srv.Client), 10)})
 			addCountry(t, srv.Client, "qualcomm", "CN") // not Intel's: filtered out
 			id := addCountry(t, srv.Client, intel, "US")
 			ev := next()
@@ -346,13 +348,17 @@ func TestSubscriptionErrors(t *testing.T) {
 func TestSubscriptionLimits(t *testing.T) {
 	srv := startLive(t, "-max-subscriptions", "2", "-max-subscriptions-per-conn", "1")
 	ctx := t.Context()
-	q := `subscription { graphVersion { version } }`
+	// Each subscription that must see the next write follows from the
+	// version before it (from()): one "from now on" that the server
+	// registers after the write would miss it and wait for ever.
+	q := `subscription($v: String) { graphVersion(since: $v) { version } }`
+	from := func() map[string]any { return map[string]any{"v": strconv.FormatUint(version(t, srv.Client), 10)} }
 	w, err := dialWS(ctx, srv.URL, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.c.CloseNow()
-	w.subscribe(t, "a", q, nil)
+	w.subscribe(t, "a", q, from())
 	createOrg(t, srv.Client, "Counted")
 	eq(t, testenv.Value(w.next(t, "a"), "data.graphVersion.version") != nil, true) // a runs
 	w.subscribe(t, "b", q, nil)
@@ -364,7 +370,7 @@ func TestSubscriptionLimits(t *testing.T) {
 	}
 	refused(t, w.next(t, "b"))
 	// The total: a's and one stream's; a third is refused.
-	s1, err := subscribeSSE(ctx, srv.URL, "", q, nil)
+	s1, err := subscribeSSE(ctx, srv.URL, "", q, from())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,7 +400,7 @@ func TestSubscriptionLimits(t *testing.T) {
 			break
 		}
 	}
-	w.subscribe(t, "c", q, nil)
+	w.subscribe(t, "c", q, from())
 	createOrg(t, srv.Client, "After a")
 	eq(t, testenv.Value(w.next(t, "c"), "data.graphVersion.version") != nil, true)
 }
@@ -425,14 +431,18 @@ func TestSubscriptionAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.c.CloseNow()
-	w.subscribe(t, "1", `subscription { graphVersion { version } }`, nil)
+	since := func() map[string]any { // the server is private: the read needs the token
+		v := testenv.Value(srv.Must(t, testenv.Token, `{ stats { version } }`, nil).Data, "stats.version")
+		return map[string]any{"v": v}
+	}
+	w.subscribe(t, "1", `subscription($v: String) { graphVersion(since: $v) { version } }`, since())
 	createOrg(t, srv.Client, "Private")
 	eq(t, testenv.Value(w.next(t, "1"), "data.graphVersion.version") != nil, true)
 
 	if _, err := subscribeSSE(ctx, srv.URL, "", `subscription { graphVersion { version } }`, nil); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("an event stream without the token: %v, want 401", err)
 	}
-	s, err := subscribeSSE(ctx, srv.URL, testenv.Token, `subscription { graphVersion { version } }`, nil)
+	s, err := subscribeSSE(ctx, srv.URL, testenv.Token, `subscription($v: String) { graphVersion(since: $v) { version } }`, since())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -484,8 +494,11 @@ func TestShutdownEndsStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.subscribe(t, "1", `subscription { graphVersion { version } }`, nil)
-	s, err := subscribeSSE(ctx, srv.URL, "", `subscription { graphVersion { version } }`, nil)
+	// From the version before the write: a subscription registered after
+	// it would miss it and wait for ever.
+	since := map[string]any{"v": strconv.FormatUint(version(t, srv.Client), 10)}
+	w.subscribe(t, "1", `subscription($v: String) { graphVersion(since: $v) { version } }`, since)
+	s, err := subscribeSSE(ctx, srv.URL, "", `subscription($v: String) { graphVersion(since: $v) { version } }`, since)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -542,8 +555,11 @@ func TestSavedQueryLive(t *testing.T) {
 func TestEntityChanged(t *testing.T) {
 	srv := startLive(t)
 	org := createOrg(t, srv.Client, "Watched")
-	next := subscribers[1].open(t, t.Context(), srv.URL, `subscription($id: String!) {
-		entityChanged(id: $id) { version updated revision { name } entity { name } facts { change fact { value } } } }`, map[string]any{"id": org})
+	// From the version before the update: a subscription registered after
+	// it would miss it.
+	next := subscribers[1].open(t, t.Context(), srv.URL, `subscription($id: String!, $v: String) {
+		entityChanged(id: $id, since: $v) { version updated revision { name } entity { name } facts { change fact { value } } } }`,
+		map[string]any{"id": org, "v": strconv.FormatUint(version(t, srv.Client), 10)})
 	srv.Must(t, testenv.Token, `mutation($in: UpdateEntityInput!) { updateEntity(input: $in) { id } }`,
 		map[string]any{"in": map[string]any{"entity": org, "name": "Watched Inc."}})
 	ev := next()
