@@ -104,7 +104,6 @@ func TestQueryLimits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			start := time.Now()
 			r := a.do(tt.query, nil, false)
 			if tt.code == "" {
 				r.OK(t)
@@ -113,9 +112,6 @@ func TestQueryLimits(t *testing.T) {
 			r.WantError(t, http.StatusBadRequest, tt.code)
 			if _, ran := r.Data["stats"]; ran {
 				t.Errorf("a refused query ran: %s", testenv.Clip(r.Raw))
-			}
-			if took := time.Since(start); took > 2*time.Second {
-				t.Errorf("refusing took %s", took)
 			}
 		})
 	}
