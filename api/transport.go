@@ -295,6 +295,7 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 		status = statusOf(resp.Errors)
 	}
 	t.Metrics.errors(resp.Errors)
+	retryAfter(w, resp.Errors)
 	etag := ""
 	var gzipped func() []byte
 	if op != nil && op.Operation == ast.Query && len(resp.Errors) == 0 {
@@ -430,6 +431,7 @@ func (t *Transport) fail(w http.ResponseWriter, r *http.Request, media string, e
 	}{e.errs})
 	w.Header().Set("Content-Type", media+"; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	retryAfter(w, e.errs)
 	w.WriteHeader(status)
 	w.Write(body)
 	return &cachedResponse{status: status, body: body, operation: op, codes: errorCodes(e.errs)}
@@ -600,6 +602,18 @@ func (t *Transport) params(r *http.Request, req []byte) (*graphql.RawParams, *re
 		return nil, badRequest(errs.BadRequest, "the request has no query")
 	}
 	return raw, nil
+}
+
+// retryAfter sets Retry-After (a second) on an answer that holds an error
+// the client should retry later: the store unreachable or without a quorum
+// (STORE_UNAVAILABLE), whatever the status the media type gives the answer.
+func retryAfter(w http.ResponseWriter, list gqlerror.List) {
+	for _, e := range list {
+		if c, _ := e.Extensions["code"].(string); errs.Code(c) == errs.StoreUnavailable {
+			w.Header().Set("Retry-After", "1")
+			return
+		}
+	}
 }
 
 func codeErr(code errs.Code, msg string) *gqlerror.Error {

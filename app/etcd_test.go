@@ -417,8 +417,8 @@ func TestServeEtcdQuorum(t *testing.T) {
 	// The first write finds out within -etcd-timeout (a field error); from
 	// then on the server knows, and refuses a write before it runs: 503
 	// under application/graphql-response+json.
-	if r := write(); r.Code() != "STORE_UNAVAILABLE" || r.Acked() {
-		t.Fatalf("two members of three stopped: a write answered %d %s: %s", r.Status, r.Code(), r.Raw)
+	if r := write(); r.Code() != "STORE_UNAVAILABLE" || r.Acked() || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("two members of three stopped: a write answered %d %s (Retry-After %q): %s", r.Status, r.Code(), r.Header.Get("Retry-After"), r.Raw)
 	}
 	req, err := http.NewRequest(http.MethodPost, s.URL+"/graphql", strings.NewReader(`{"query":"mutation { createEntity(input: {kind: ORGANIZATION, name: \"Refused\"}) { slug } }"}`))
 	if err != nil {
@@ -427,7 +427,7 @@ func TestServeEtcdQuorum(t *testing.T) {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/graphql-response+json")
 	req.Header.Set("Authorization", "Bearer "+testenv.Token)
-	if r, err := s.Send(req); err != nil || r.Status != http.StatusServiceUnavailable || r.Code() != "STORE_UNAVAILABLE" {
+	if r, err := s.Send(req); err != nil || r.Status != http.StatusServiceUnavailable || r.Code() != "STORE_UNAVAILABLE" || r.Header.Get("Retry-After") != "1" {
 		t.Fatalf("two members of three stopped: the next write answered %v %v", r, err)
 	}
 	got := s.Must(t, "", fmt.Sprintf(`{ entity(slug: %q) { name } }`, acked[len(acked)-1]), nil).Raw
