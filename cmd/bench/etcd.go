@@ -55,7 +55,7 @@ func runEtcdCompare(ctx context.Context, o Options, args []string, out, stderr i
 	fmt.Fprintf(out, "- command: `go run ./cmd/bench %s`\n", strings.Join(args, " "))
 	machine(out)
 	fmt.Fprintf(out, "- load average at the start: %s\n", loadavg())
-	fmt.Fprintf(out, "- the servers' garbage collector: GOGC=%q GOMEMLIMIT=%q in the environment (they inherit it; empty: GOGC 100, and serve sets the memory limit to -memory-budget)\n", os.Getenv("GOGC"), os.Getenv("GOMEMLIMIT"))
+	fmt.Fprintf(out, "- the servers' garbage collector: GOGC=%q GOMEMLIMIT=%q in the environment (every process started here inherits it, the etcd members too; empty: GOGC 100, and serve sets the memory limit to -memory-budget)\n", os.Getenv("GOGC"), os.Getenv("GOMEMLIMIT"))
 	fmt.Fprintf(out, "- etcd: %s %s, 3 members as separate processes on loopback (internal/etcdtest), etcd's defaults (fsync of the WAL before every acknowledgement)\n", bin, version)
 	fmt.Fprintf(out, "- servers: this binary's `serve` in child processes, -cache-size 0, -sync (default true): A and B with -etcd over the cluster, and two with -data over Badger, each its own directory (the second, and B, are the controls of the reads; B is also the other end of the lag and of the two-server writes); the clients are in this process, closed loop, keep-alive, on the same 2 CPUs as everything else\n\n")
 	if !o.EtcdSkipLoad {
