@@ -53,6 +53,12 @@ type Options struct {
 	ColdStart  string // -cold-start: store directories
 	Loadgen    string
 	LoadgenCPU int
+	// -etcd-compare (etcd.go)
+	EtcdCompare    bool
+	EtcdSkipLoad   bool
+	EtcdSizes      string
+	EtcdLagWrites  int
+	EtcdCounterDur time.Duration
 }
 
 // bench parses args and runs the load benchmark, or the scale benchmark with -scale.
@@ -79,8 +85,17 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.ColdStart, "cold-start", "", "run the cold-start benchmark on these store directories (comma-separated; their model files are replaced: give copies)")
 	fs.StringVar(&o.Loadgen, "loadgen", "", "internal: be the open loop's load generator for the scenario in this file (the bench starts itself so)")
 	fs.IntVar(&o.LoadgenCPU, "loadgen-cpu", -1, "internal: with -loadgen, pin the load generator to this CPU (-1: do not pin)")
+	fs.BoolVar(&o.EtcdCompare, "etcd-compare", false, "run the etcd engine's measurements instead (issue 12): a 3-member etcd cluster of its own (internal/etcdtest; needs an etcd binary), two servers over it and one over Badger in child processes: reads and writes on etcd against Badger, replication lag, etcd's request counters under reads and writes, and with -etcd-sizes the footprint")
+	etcdLoad := fs.Bool("etcd-load", true, "with -etcd-compare: measure reads, writes, lag and counters (false: only the footprint)")
+	fs.StringVar(&o.EtcdSizes, "etcd-sizes", "10000,50000", "with -etcd-compare: synthetic graph sizes in nodes whose etcd keys, backend size and member heap it measures, each imported into a fresh cluster (empty: none)")
+	fs.IntVar(&o.EtcdLagWrites, "etcd-lag-writes", 400, "with -etcd-compare: writes on A whose replication lag to B it measures (half of them; the other half measure the floor)")
+	fs.DurationVar(&o.EtcdCounterDur, "etcd-counter-d", 10*time.Second, "with -etcd-compare: length of each period (idle, reads, writes) around which it reads etcd's counters")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	o.EtcdSkipLoad = !*etcdLoad
+	if o.EtcdCompare {
+		return runEtcdCompare(ctx, o, args, stdout, stderr)
 	}
 	if o.Loadgen != "" {
 		return runLoadgen(ctx, o, stdout)

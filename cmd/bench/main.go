@@ -25,9 +25,10 @@ func main() {
 }
 
 // run runs the benchmark; "serve" runs the service itself (app.Run), which is
-// how the scale benchmark starts the server it measures, in a child process.
+// how the scale benchmark starts the server it measures, in a child process;
+// "import" is the import command, which -etcd-compare runs so.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "serve" {
+	if len(args) > 0 && (args[0] == "serve" || args[0] == "import") {
 		return app.Run(ctx, args, os.Getenv, os.Stdin, stdout, stderr)
 	}
 	return bench(ctx, args, stdout, stderr)
