@@ -52,6 +52,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		debug.SetMemoryLimit(cfg.memory.budget)
 		memLimit = "-memory-budget"
 	}
+	if getenv("GOGC") == "" {
+		// A small live heap (a server over etcd) would be collected very
+		// often: see gcfloor.go. An eighth of the budget between collections.
+		defer startGCFloor(uint64(cfg.memory.budget / 8)).stop()
+	}
 	var routes atomic.Pointer[http.Handler]
 	loading := startingHandler()
 	routes.Store(&loading)
