@@ -377,7 +377,9 @@ func TestJanitorFinishesAnAbandonedCommit(t *testing.T) {
 	const n = 1000
 	c := cluster.Cluster(t)
 	p := c.Prefix(t)
-	dead := openKV(t, c, p, func(c *Config) { c.ClaimTTL = 2 * time.Second })
+	// The dying writer's own janitor must not be the one that finishes
+	// the commit (its KV stays open here, as a process's would not).
+	dead := openKV(t, c, p, func(c *Config) { c.ClaimTTL, c.JanitorInterval = 2*time.Second, 24*time.Hour })
 	dead.hook = func(at string) error {
 		if at == "published" {
 			return errStopped
@@ -392,6 +394,11 @@ func TestJanitorFinishesAnAbandonedCommit(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("a minute on, the abandoned commit is still pending")
 		}
+	}
+	// The janitor counts the commit once its last Txn (which deletes
+	// pending) has returned: wait for the count, bounded by tries.
+	for i := 0; i < 100 && janitor.Stats().FinishedStaged == 0; i++ {
+		time.Sleep(10 * time.Millisecond)
 	}
 	if got := janitor.Stats().FinishedStaged; got != 1 {
 		t.Errorf("the janitor finished %d staged commits, want 1", got)
