@@ -2,6 +2,7 @@ package etcd
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -101,7 +102,36 @@ func (k *KV) revoke(h *heldClaim) {
 	cancel()
 }
 
-// releaseHeld revokes a claim kept and not in use (on Close).
+// Claim implements storage.Claimer: it takes the claim (waiting for
+// another writer's to go, claimWait at most, and finishing a published
+// commit pending) and keeps it for this KV's next Update, which commits
+// under it and releases it; Release or claimLinger release it unused.
+func (k *KV) Claim() error {
+	for finishes := 0; ; finishes++ {
+		h, err := k.claim()
+		var pe *pendingError
+		if errors.As(err, &pe) {
+			if finishes >= maxPendingFinishes {
+				return errs.Errorf(errs.Conflict, "", "staged commits of other writers kept this write waiting; try again")
+			}
+			if err := k.finish(pe.p); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		k.keepHeld(h)
+		return nil
+	}
+}
+
+// Release implements storage.Claimer: it releases the claim this KV keeps,
+// unless an Update is using it.
+func (k *KV) Release() { k.releaseHeld() }
+
+// releaseHeld revokes a claim kept and not in use (Release, Close).
 func (k *KV) releaseHeld() {
 	k.claimMu.Lock()
 	h := k.held

@@ -209,6 +209,7 @@ var (
 	_ storage.KV             = (*KV)(nil)
 	_ storage.IndexFree      = (*KV)(nil)
 	_ storage.Shared         = (*KV)(nil)
+	_ storage.Claimer        = (*KV)(nil)
 	_ storage.CommitNotifier = (*txn)(nil)
 )
 
