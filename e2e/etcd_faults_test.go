@@ -413,10 +413,13 @@ func TestEtcdServerKilledMidStagedWrite(t *testing.T) {
 					t.Errorf("a server started while the commit was half applied counts %d products, want %d", got, before+n)
 				}
 			}
-			// A writer on the other server from the kill on: its writes find
-			// the claim, or the pending manifest and finish the apply. (Not
-			// before: a staged commit loses its publish to a steady stream
-			// of small writes, and fails with CONFLICT.)
+			// A writer on the other server from the kill on: its writes wait
+			// for the dead server's claim to expire, or find the pending
+			// manifest and finish the apply. (Not before: while the server
+			// is stepped, stopped most of the time, it holds the claim for
+			// long, and writes would wait on it past the writer's client
+			// timeout. TestEtcdStagedIngestAmongWrites writes during a
+			// staged ingest.)
 			w := newWriter()
 			stopWriting := streamUntil(t, w, b.URL, "b", 1)
 			eventually(t, 30*time.Second, "no claim, no pending manifest, no staged chunk", func() bool {
