@@ -39,7 +39,9 @@ func newWriter() *writer {
 // stream writes (an organization, then a fact about it) until ctx is done or the
 // server stops answering.
 func (w *writer) stream(ctx context.Context, url, client string) {
-	c := &http.Client{Timeout: 10 * time.Second}
+	// 30 s: a write over etcd may wait for a killed server's claim to
+	// expire (its lease, 10 s, plus twice -etcd-timeout).
+	c := &http.Client{Timeout: 30 * time.Second}
 	for i := 0; ctx.Err() == nil; i++ {
 		name := fmt.Sprintf("Org %s %d %d", client, i, time.Now().UnixNano())
 		r, err := (&testenv.Client{URL: url, HTTP: c}).Do(ctx, testenv.Token, createEntityMutation, map[string]any{"in": map[string]any{"kind": "ORGANIZATION", "name": name}})

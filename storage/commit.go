@@ -275,15 +275,31 @@ func (l *changeLog) commitBatch(batch []*commitReq) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var err error
+	claimer, canClaim := unwrapped[Claimer](l.kv)
+	claimed := false
 	for try := 0; ; try++ {
 		var done bool
 		done, err = l.tryBatch(batch)
 		if done || !errors.Is(err, errHeadMoved) || try == commitRetries {
 			break
 		}
+		// The second time the head moved under the batch, reserve the
+		// store before catching up (a Claimer's): the next try then runs
+		// against a head nobody else can move. Without it a batch slower
+		// than the gap between another server's writes (an ingest of
+		// thousands of entities) never commits.
+		if canClaim && !claimed && try >= 1 {
+			if err = claimer.Claim(); err != nil {
+				break
+			}
+			claimed = true
+		}
 		if err = l.catchUp(); err != nil {
 			break
 		}
+	}
+	if claimed {
+		claimer.Release() // nothing, when the commit took the claim
 	}
 	err = conflictError(err)
 	for _, r := range batch {

@@ -67,6 +67,21 @@ type Shared interface {
 	Changed(ctx context.Context, key []byte) <-chan struct{}
 }
 
+// Claimer is a Shared KV that can reserve the store for its own next write:
+// Claim waits until no other writer holds the reservation (bounded: then
+// an *errs.Error) and takes it; until this KV's next Update commits, or
+// Release, every other writer of the store waits. The committer claims
+// when a batch found the head moved twice in a row, so that a write that
+// loses every race with steady small writes on other servers (a big one,
+// slow to run and to stage) is not starved: it runs once more against the
+// caught-up state while nobody else can commit. Release is harmless when
+// nothing is held.
+type Claimer interface {
+	KV
+	Claim() error
+	Release()
+}
+
 // ErrKeyMissing is returned by Txn.Get for an absent key.
 var ErrKeyMissing = errors.New("key missing")
 

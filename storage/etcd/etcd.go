@@ -25,8 +25,9 @@
 // consistent snapshot: a list at a revision. An Update is optimistic, as
 // etcd's own software transactional memory: it reads at one revision, buffers
 // its writes (its Gets and Scans see them), and commits with one etcd Txn
-// that compares the mod revision of every key it Got, and that no staged
-// commit is pending; a failed compare runs it again, bounded, then CONFLICT.
+// that compares the mod revision of every key it Got, that no staged
+// commit is pending and that none is in progress (no claim); a failed
+// compare runs it again, bounded, then CONFLICT.
 // Scans inside an Update are not guarded: a compare on a range misses the
 // keys deleted from it, so a transaction that depends on what it scanned
 // must Get a key that every conflicting writer changes too (the graph Gets
@@ -80,6 +81,22 @@
 //     since.
 //   - The publish Txn carries the compares of the keys the transaction read,
 //     so the staged commit is as serializable as a single one.
+//
+// A staged commit pauses every other write for its duration: a single-Txn
+// commit holds only while no claim exists (CreateRevision(claim)==0), so
+// that small writes, however steady, cannot move what a staged writer read
+// between its claim and its publish and starve it. A writer refused for a
+// claim watches it, and runs again once it is gone: deleted by the apply's
+// last Txn, or with its lease when its writer died (ClaimTTL after its last
+// keep-alive). It waits ClaimTTL + 2*OpTimeout at most in all, then fails
+// with CONFLICT (STORE_UNAVAILABLE if the cluster stops answering). A
+// staged writer whose publish failed because a key it read changed before
+// it claimed (a write that committed first) keeps its claim for its
+// caller's next Update, which runs against the new state and reuses it
+// (the graph catches up and runs its batch again), so it publishes next;
+// a claim kept that no Update takes within ClaimTTL/2 is released. A
+// writer killed in the middle of a staged commit so pauses writes for up
+// to ClaimTTL.
 //
 // Content chunks (b/) that no value names any more (a value overwritten,
 // a transaction that did not commit) are left: they are immutable and keyed
@@ -177,6 +194,12 @@ type KV struct {
 	// cleanup and no revoke (the claim's lease expires).
 	hook func(point string) error
 
+	// claimMu guards held: the claim this KV keeps between a staged commit
+	// whose publish lost to a write made before its claim and the Update
+	// that runs it again (claim.go).
+	claimMu sync.Mutex
+	held    *heldClaim
+
 	stats struct {
 		commits, staged, conflicts, unavailable, finished, collected, chunked atomic.Uint64
 	}
@@ -186,6 +209,7 @@ var (
 	_ storage.KV             = (*KV)(nil)
 	_ storage.IndexFree      = (*KV)(nil)
 	_ storage.Shared         = (*KV)(nil)
+	_ storage.Claimer        = (*KV)(nil)
 	_ storage.CommitNotifier = (*txn)(nil)
 )
 
@@ -265,6 +289,7 @@ func Open(ctx context.Context, c Config) (*KV, error) {
 // Close stops the janitor and closes the client. Channels from Changed
 // close too.
 func (k *KV) Close() error {
+	k.releaseHeld()
 	k.cancel()
 	k.wg.Wait()
 	return k.cli.Close()

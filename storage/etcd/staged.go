@@ -14,7 +14,6 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"policygraph/errs"
 	"policygraph/storage"
 )
 
@@ -125,83 +124,36 @@ func (k *KV) readStaged(p *pending, rev int64) (*writeSet, error) {
 var errClaimLost = fmt.Errorf("%w: the staged commit's claim was lost", errConflict)
 
 // stagedCommit commits ops (guarded by cmps) as a staged commit (see the
-// top of this file) and returns the revision of its publish Txn.
+// package doc) and returns the revision of its publish Txn. It takes the
+// claim (or the one this KV kept from its last publish that failed); a
+// publish that fails because a key read changed before the claim keeps it.
 func (k *KV) stagedCommit(t *txn, cmps []clientv3.Cmp, ops []clientv3.Op) (int64, error) {
 	if len(cmps)+3 > k.cfg.MaxTxnOps {
 		return 0, fmt.Errorf("etcd: a write that read %d keys: %w", len(cmps), errTooManyReads)
 	}
-	idb := make([]byte, 12)
-	rand.Read(idb)
-	id := hex.EncodeToString(idb)
 	claim, pendingKey := k.prefix+"claim", k.prefix+"pending"
-
-	ctx, cancel := k.opCtx()
-	lease, err := k.cli.Grant(ctx, int64((k.cfg.ClaimTTL+time.Second-1)/time.Second))
-	cancel()
+	h, err := k.claim()
 	if err != nil {
-		return 0, k.fail("grant the claim's lease", err)
+		return 0, err
 	}
-	aliveCtx, stopAlive := context.WithCancel(k.ctx)
-	defer stopAlive()
-	alive, err := k.cli.KeepAlive(aliveCtx, lease.ID)
-	if err != nil {
-		return 0, k.fail("keep the claim's lease alive", err)
-	}
-	go func() {
-		for range alive {
+	id := h.id
+	died := false // a test hook stopped the commit: no cleanup
+	kept := false // the claim is kept for the next Update
+	defer func() {
+		switch {
+		case died:
+			k.dropHeld(h) // its lease expires
+		case !kept:
+			k.revoke(h)
 		}
 	}()
-	died := false // a test hook stopped the commit: no cleanup
-	revoke := func() {
-		if died {
-			return
-		}
-		ctx, cancel := k.opCtx()
-		k.cli.Revoke(ctx, lease.ID)
-		cancel()
-	}
-	defer revoke()
-
-	// 1. Claim.
-	deadline := time.Now().Add(2*k.cfg.ClaimTTL + k.cfg.OpTimeout)
-	for wait := 20 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
-		ctx, cancel := k.opCtx()
-		resp, err := k.cli.Txn(ctx).
-			If(clientv3.Compare(clientv3.CreateRevision(claim), "=", 0)).
-			Then(clientv3.OpPut(claim, id, clientv3.WithLease(lease.ID))).
-			Else(clientv3.OpGet(pendingKey)).Commit()
-		cancel()
-		if err != nil {
-			return 0, k.fail("claim a staged commit", err)
-		}
-		k.ok(resp.Header.Revision)
-		if resp.Succeeded {
-			break
-		}
-		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
-			// A published commit holds the claim: this write would fail its
-			// publish anyway; finish it, and run fn again.
-			p, err := parsePending(kvs[0].Value)
-			if err != nil {
-				return 0, err
-			}
-			return 0, &pendingError{p}
-		}
-		if time.Now().After(deadline) {
-			return 0, errs.Errorf(errs.Conflict, "", "another server's large write held the store's claim for %s; try again", 2*k.cfg.ClaimTTL)
-		}
-		time.Sleep(wait)
-	}
 
 	// 2. Stage.
 	chunks := k.stageChunks(ops, k.cfg.MaxTxnBytes/2)
-	cleanup := func() {
-		if died {
-			return
-		}
+	unstage := func() {
 		ctx, cancel := k.opCtx()
 		k.cli.Txn(ctx).If(clientv3.Compare(clientv3.Value(claim), "=", id)).
-			Then(clientv3.OpDelete(k.stageKey(id), clientv3.WithPrefix()), clientv3.OpDelete(claim)).Commit()
+			Then(clientv3.OpDelete(k.stageKey(id), clientv3.WithPrefix())).Commit()
 		cancel()
 	}
 	for i, c := range chunks {
@@ -210,7 +162,7 @@ func (k *KV) stagedCommit(t *txn, cmps []clientv3.Cmp, ops []clientv3.Op) (int64
 			Then(clientv3.OpPut(fmt.Sprintf("%s%08d", k.stageKey(id), i), string(c))).Commit()
 		cancel()
 		if err != nil {
-			cleanup()
+			unstage() // the claim goes with its lease, revoked on return
 			return 0, k.fail("stage a commit", err)
 		}
 		if !resp.Succeeded {
@@ -234,7 +186,7 @@ func (k *KV) stagedCommit(t *txn, cmps []clientv3.Cmp, ops []clientv3.Op) (int64
 	guards := append(cmps,
 		clientv3.Compare(clientv3.Value(claim), "=", id),
 		clientv3.Compare(clientv3.Version(pendingKey), "=", 0))
-	ctx, cancel = k.opCtx()
+	ctx, cancel := k.opCtx()
 	resp, err := k.cli.Txn(ctx).If(guards...).Then(clientv3.OpPut(pendingKey, p.raw)).
 		Else(clientv3.OpGet(pendingKey), clientv3.OpGet(claim)).Commit()
 	cancel()
@@ -246,7 +198,7 @@ func (k *KV) stagedCommit(t *txn, cmps []clientv3.Cmp, ops []clientv3.Op) (int64
 	k.answered()
 	if !resp.Succeeded {
 		k.observe(resp.Header.Revision)
-		cleanup()
+		unstage()
 		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
 			other, err := parsePending(kvs[0].Value)
 			if err != nil {
@@ -257,6 +209,11 @@ func (k *KV) stagedCommit(t *txn, cmps []clientv3.Cmp, ops []clientv3.Op) (int64
 		if kvs := resp.Responses[1].GetResponseRange().Kvs; len(kvs) == 0 || string(kvs[0].Value) != id {
 			return 0, errClaimLost
 		}
+		// A key read changed before the claim was taken (since, no write
+		// commits): keep the claim, so that the write, run again against
+		// the new state, publishes before any other.
+		kept = true
+		k.keepHeld(h)
 		return 0, errConflict
 	}
 	published := resp.Header.Revision
@@ -275,6 +232,68 @@ func (k *KV) stagedCommit(t *txn, cmps []clientv3.Cmp, ops []clientv3.Op) (int64
 		k.log.Warn("etcd: a staged commit is published but not applied yet; the next write or the janitor applies it", "id", id, "err", err)
 	}
 	return max(published, applied), nil
+}
+
+// claim returns the claim this KV kept, or takes the claim: on a new lease
+// kept alive, if no claim exists and nothing is pending. It waits for
+// another writer's claim to go (claimWait at most, then CONFLICT), and
+// returns a *pendingError when a published commit is pending.
+func (k *KV) claim() (*heldClaim, error) {
+	if h := k.takeHeld(); h != nil {
+		return h, nil
+	}
+	idb := make([]byte, 12)
+	rand.Read(idb)
+	id := hex.EncodeToString(idb)
+	claim, pendingKey := k.prefix+"claim", k.prefix+"pending"
+	ctx, cancel := k.opCtx()
+	lease, err := k.cli.Grant(ctx, int64((k.cfg.ClaimTTL+time.Second-1)/time.Second))
+	cancel()
+	if err != nil {
+		return nil, k.fail("grant the claim's lease", err)
+	}
+	aliveCtx, stopAlive := context.WithCancel(k.ctx)
+	h := &heldClaim{id: id, lease: lease.ID, stop: stopAlive, inUse: true}
+	alive, err := k.cli.KeepAlive(aliveCtx, lease.ID)
+	if err != nil {
+		k.revoke(h)
+		return nil, k.fail("keep the claim's lease alive", err)
+	}
+	go func() {
+		for range alive {
+		}
+	}()
+	deadline := time.Now().Add(k.claimWait())
+	for {
+		ctx, cancel := k.opCtx()
+		resp, err := k.cli.Txn(ctx).
+			If(clientv3.Compare(clientv3.CreateRevision(claim), "=", 0), clientv3.Compare(clientv3.Version(pendingKey), "=", 0)).
+			Then(clientv3.OpPut(claim, id, clientv3.WithLease(lease.ID))).
+			Else(clientv3.OpGet(pendingKey)).Commit()
+		cancel()
+		if err != nil {
+			k.revoke(h)
+			return nil, k.fail("claim a staged commit", err)
+		}
+		k.ok(resp.Header.Revision)
+		if resp.Succeeded {
+			return h, nil
+		}
+		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
+			// A published commit is pending: this write would fail its
+			// publish anyway; finish it, and run fn again.
+			k.revoke(h)
+			p, err := parsePending(kvs[0].Value)
+			if err != nil {
+				return nil, err
+			}
+			return nil, &pendingError{p}
+		}
+		if err := k.waitClaim(resp.Header.Revision, deadline); err != nil {
+			k.revoke(h)
+			return nil, err
+		}
+	}
 }
 
 // errTooManyReads: a staged commit's publish Txn holds a compare per key

@@ -119,6 +119,7 @@ func (k *KV) View(fn func(storage.Txn) error) error {
 func (k *KV) Update(fn func(storage.Txn) error) error {
 	conflicts, finishes := 0, 0
 	backoff := 4 * time.Millisecond
+	var claimDeadline time.Time // set when a claim first makes this write wait
 	chunksPut := map[[sha256.Size]byte]bool{}
 	for {
 		t, p, err := k.begin(true)
@@ -146,6 +147,7 @@ func (k *KV) Update(fn func(storage.Txn) error) error {
 		}
 		rev, err := t.commit()
 		var pe *pendingError
+		var ce *claimError
 		switch {
 		case err == nil:
 			k.stats.commits.Add(1)
@@ -159,6 +161,15 @@ func (k *KV) Update(fn func(storage.Txn) error) error {
 				return errs.Errorf(errs.Conflict, "", "staged commits of other writers kept this write waiting; try again")
 			}
 			if err := k.finish(pe.p); err != nil {
+				return err
+			}
+		case errors.As(err, &ce):
+			// A staged commit is in progress: wait for it, then run again
+			// (what fn read is stale once it has committed).
+			if claimDeadline.IsZero() {
+				claimDeadline = time.Now().Add(k.claimWait())
+			}
+			if err := k.waitClaim(ce.rev, claimDeadline); err != nil {
 				return err
 			}
 		case errors.Is(err, errConflict):
@@ -207,27 +218,56 @@ func (t *txn) commit() (int64, error) {
 	for key := range t.reads {
 		size += opOverhead + len(key)
 	}
-	if len(cmps)+1+len(ops) > k.cfg.MaxTxnOps || size > k.cfg.MaxTxnBytes { // +1: the compare on pending
+	// +3: the compares on pending and on the claim, and the claim's delete.
+	if len(cmps)+3+len(ops) > k.cfg.MaxTxnOps || size > k.cfg.MaxTxnBytes {
 		return k.stagedCommit(t, cmps, ops)
 	}
+	claim := k.prefix + "claim"
 	cmps = append(cmps, clientv3.Compare(clientv3.Version(k.prefix+"pending"), "=", 0))
+	// No staged commit may be in progress (the claim; see claim.go), unless
+	// it is this KV's own, kept after its publish failed: this write then
+	// commits under it and releases it.
+	h := k.takeHeld()
+	if h != nil {
+		cmps = append(cmps, clientv3.Compare(clientv3.Value(claim), "=", h.id))
+		ops = append(ops, clientv3.OpDelete(claim))
+	} else {
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(claim), "=", 0))
+	}
 	ctx, cancel := k.opCtx()
-	resp, err := k.cli.Txn(ctx).If(cmps...).Then(ops...).Else(clientv3.OpGet(k.prefix + "pending")).Commit()
+	resp, err := k.cli.Txn(ctx).If(cmps...).Then(ops...).Else(clientv3.OpGet(k.prefix+"pending"), clientv3.OpGet(claim)).Commit()
 	cancel()
 	if err != nil {
+		if h != nil {
+			k.revoke(h)
+		}
 		return 0, k.fail("commit", err)
 	}
 	k.answered() // Version moves once the OnCommit funcs ran
 	if resp.Succeeded {
+		if h != nil {
+			k.revoke(h)
+		}
 		return resp.Header.Revision, nil
 	}
 	k.observe(resp.Header.Revision)
+	claimKvs := resp.Responses[1].GetResponseRange().Kvs
+	if h != nil {
+		if len(claimKvs) > 0 && string(claimKvs[0].Value) == h.id {
+			k.keepHeld(h)
+		} else {
+			k.dropHeld(h)
+		}
+	}
 	if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
 		p, err := parsePending(kvs[0].Value)
 		if err != nil {
 			return 0, err
 		}
 		return 0, &pendingError{p}
+	}
+	if len(claimKvs) > 0 && (h == nil || string(claimKvs[0].Value) != h.id) {
+		return 0, &claimError{rev: resp.Header.Revision}
 	}
 	return 0, errConflict
 }
