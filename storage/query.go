@@ -317,6 +317,13 @@ func (g *Graph) Entities(q EntityQuery) ([]uuid.UUID, error) {
 		return nil, err
 	}
 	var out []*Node
+	// A sponsoredSeries clause that picked the candidates (the sponsors of
+	// the series' editions, read by the active edges entityMatch reads) is
+	// answered by them: it is not checked again for each one.
+	mq := q
+	if entityIndexOf(&q) == entitiesBySeries && q.Series == uuid.Nil && q.SponsoredEvent == uuid.Nil && q.Tier == "" {
+		mq.SponsoredSeries = uuid.Nil
+	}
 	err := g.view(func(s Snapshot) error {
 		cands, err := entityCandidates(s, q)
 		if err != nil {
@@ -330,7 +337,7 @@ func (g *Graph) Entities(q EntityQuery) ([]uuid.UUID, error) {
 			if err != nil {
 				return err
 			}
-			ok, err := matches(s, n, q)
+			ok, err := matches(s, n, mq)
 			if err != nil {
 				return err
 			}
