@@ -10,10 +10,7 @@ import (
 
 	"policygraph/api"
 	"policygraph/internal/testenv"
-	"policygraph/seed"
 	"policygraph/storage"
-	"policygraph/storage/badger"
-	"policygraph/storage/memgraph"
 )
 
 const createOrg = `mutation($in: CreateEntityInput!) { createEntity(input: $in) { id } }`
@@ -21,24 +18,10 @@ const createOrg = `mutation($in: CreateEntityInput!) { createEntity(input: $in) 
 // seededWith is the seed in an in-memory store, with or without the read model.
 func seededWith(t *testing.T, model bool) *storage.Graph {
 	t.Helper()
-	kv, err := badger.Open(badger.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var o storage.Options
 	if model {
-		o.Model = memgraph.Load
+		return testenv.SeededModel(t)
 	}
-	g, err := storage.OpenWith(kv, o)
-	if err != nil {
-		kv.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Close() })
-	if _, err := seed.Load(g); err != nil {
-		t.Fatal(err)
-	}
-	return g
+	return testenv.Seeded(t)
 }
 
 func versionOf(t *testing.T, g *storage.Graph, r *testenv.Response) uint64 {

@@ -13,7 +13,6 @@ import (
 	"policygraph/internal/testenv"
 	"policygraph/seed"
 	"policygraph/storage"
-	"policygraph/storage/badger"
 	"policygraph/storage/memgraph"
 )
 
@@ -37,19 +36,7 @@ func TestQuestions(t *testing.T) {
 // was built), and again once compacted into its base, where its indexes
 // (the walk index, the search ranks) answer.
 func TestQuestionsOnTheReadModel(t *testing.T) {
-	kv, err := badger.Open(badger.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := storage.OpenWith(kv, storage.Options{Model: memgraph.Load})
-	if err != nil {
-		kv.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Close() })
-	if _, err := seed.Load(g); err != nil {
-		t.Fatal(err)
-	}
+	g := testenv.SeededModel(t)
 	srv := testenv.Serve(t, testenv.Handler(t, g))
 	t.Run("overlay", func(t *testing.T) { askQuestions(t, srv, false) })
 	if err := g.ReadModel().(*memgraph.Model).Compact(); err != nil {

@@ -4,9 +4,6 @@ import (
 	"testing"
 
 	"policygraph/internal/testenv"
-	"policygraph/seed"
-	"policygraph/storage"
-	"policygraph/storage/badger"
 	"policygraph/storage/memgraph"
 )
 
@@ -16,19 +13,7 @@ import (
 // refuses the scan of the whole list lets the page through; the same list
 // in another order, which needs the whole list, is still refused.
 func TestWalkPricedByItsPage(t *testing.T) {
-	kv, err := badger.Open(badger.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := storage.OpenWith(kv, storage.Options{Model: memgraph.Load})
-	if err != nil {
-		kv.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Close() })
-	if _, err := seed.Load(g); err != nil {
-		t.Fatal(err)
-	}
+	g := testenv.SeededModel(t)
 	if err := g.ReadModel().(*memgraph.Model).Compact(); err != nil {
 		t.Fatal(err)
 	}

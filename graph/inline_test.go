@@ -17,10 +17,7 @@ import (
 
 	"policygraph/graph"
 	"policygraph/internal/testenv"
-	"policygraph/seed"
 	"policygraph/storage"
-	"policygraph/storage/badger"
-	"policygraph/storage/memgraph"
 )
 
 // TestHotFieldsResolveInline: the fields a traversal asks of every object
@@ -33,25 +30,7 @@ import (
 // goldens check the values; this checks where they run).
 func TestHotFieldsResolveInline(t *testing.T) {
 	t.Run("store", func(t *testing.T) { testHotFieldsInline(t, testenv.Seeded(t), false) })
-	t.Run("read model", func(t *testing.T) { testHotFieldsInline(t, seededModel(t), true) })
-}
-
-// seededModel is a seeded in-memory store with a read model answering reads.
-func seededModel(t *testing.T) *storage.Graph {
-	kv, err := badger.Open(badger.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := storage.OpenWith(kv, storage.Options{Model: memgraph.Load})
-	if err != nil {
-		kv.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Close() })
-	if _, err := seed.Load(g); err != nil {
-		t.Fatal(err)
-	}
-	return g
+	t.Run("read model", func(t *testing.T) { testHotFieldsInline(t, testenv.SeededModel(t), true) })
 }
 
 // testHotFieldsInline asks the queries of g; with a model, resolver fields

@@ -31,6 +31,7 @@ import (
 	"policygraph/seed"
 	"policygraph/storage"
 	"policygraph/storage/badger"
+	"policygraph/storage/memgraph"
 )
 
 // Token is the write token of every server testenv starts.
@@ -49,6 +50,27 @@ func NoEnv(string) string { return "" }
 func Seeded(t testing.TB) *storage.Graph {
 	t.Helper()
 	return Store(t, func(kv storage.KV) storage.KV { return &storage.CountingKV{KV: kv} })
+}
+
+// SeededModel is Seeded with a read model answering the graph's reads, as
+// serve's do (storage.Options.Model), the seed written after the model was
+// built (so in its overlay until a compaction).
+func SeededModel(t testing.TB) *storage.Graph {
+	t.Helper()
+	kv, err := badger.Open(badger.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := storage.OpenWith(kv, storage.Options{Model: memgraph.Load})
+	if err != nil {
+		kv.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	if _, err := seed.Load(g); err != nil {
+		t.Fatalf("seed: %v", err)
+	}
+	return g
 }
 
 // Store is Seeded with the in-memory Badger store behind wrap (to count or
