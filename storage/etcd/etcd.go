@@ -201,7 +201,7 @@ type KV struct {
 	held    *heldClaim
 
 	stats struct {
-		commits, staged, conflicts, unavailable, finished, collected, chunked atomic.Uint64
+		commits, staged, conflicts, unavailable, finished, collected, chunked, scanPages atomic.Uint64
 	}
 }
 
@@ -347,6 +347,7 @@ type Stats struct {
 	FinishedStaged uint64 // published staged commits this KV applied for their writer
 	CollectedStage uint64 // unpublished staged commits whose chunks the janitor deleted
 	ChunkedValues  uint64 // values written as content-addressed chunks
+	ScanPages      uint64 // range requests of scans (a page each)
 }
 
 // Stats returns the KV's counters.
@@ -355,7 +356,7 @@ func (k *KV) Stats() Stats {
 	return Stats{
 		Commits: s.commits.Load(), StagedCommits: s.staged.Load(), Conflicts: s.conflicts.Load(),
 		Unavailable: s.unavailable.Load(), FinishedStaged: s.finished.Load(),
-		CollectedStage: s.collected.Load(), ChunkedValues: s.chunked.Load(),
+		CollectedStage: s.collected.Load(), ChunkedValues: s.chunked.Load(), ScanPages: s.scanPages.Load(),
 	}
 }
 

@@ -19,7 +19,14 @@ const (
 	maxConflictRetries = 16 // failed compares on the keys read
 	maxPendingFinishes = 8  // staged commits of others finished before this one
 	scanPage           = 512
-	opOverhead         = 32 // bytes an operation costs in a request beside its key and value
+	// A scan's pages grow from scanPage up to maxScanPage keys while a page
+	// holds less than scanPageBytes: etcd counts every key left in the range
+	// to answer each page (3.4 and 3.5 walk their index for the total), so a
+	// scan of N keys in pages of P costs N*N/P; 512-key pages listed 160k keys
+	// at 38k keys/s, 10k at 183k/s.
+	maxScanPage   = 16384
+	scanPageBytes = 2 << 20
+	opOverhead    = 32 // bytes an operation costs in a request beside its key and value
 )
 
 // op is one write of a write set: a put of val, or a delete.
@@ -436,8 +443,8 @@ func (t *txn) scan(prefix, start []byte, keysOnly bool, fn func(key, val []byte)
 		}
 		return nil
 	}
-	for {
-		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithRev(t.rev), clientv3.WithLimit(scanPage)}
+	for page := int64(scanPage); ; {
+		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithRev(t.rev), clientv3.WithLimit(page)}
 		if keysOnly {
 			opts = append(opts, clientv3.WithKeysOnly())
 		}
@@ -447,7 +454,10 @@ func (t *txn) scan(prefix, start []byte, keysOnly bool, fn func(key, val []byte)
 		if err != nil {
 			return k.fail("scan", err)
 		}
+		k.stats.scanPages.Add(1)
+		size := 0
 		for _, kv := range resp.Kvs {
+			size += len(kv.Key) + len(kv.Value)
 			key := string(kv.Key)
 			if err := flushExtra(key, false); err != nil {
 				return err
@@ -468,5 +478,8 @@ func (t *txn) scan(prefix, start []byte, keysOnly bool, fn func(key, val []byte)
 			return flushExtra("", true)
 		}
 		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+		if size < scanPageBytes && page < maxScanPage {
+			page *= 2 // the next page holds at most twice these bytes
+		}
 	}
 }
