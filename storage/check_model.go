@@ -27,11 +27,24 @@ func (g *Graph) CheckModel(loader ModelLoader, max int) (problems []string, err 
 		if err := g.cl.catchUp(); err != nil {
 			return nil, err
 		}
-		running := g.cl.readModel().Snapshot()
 		var moved bool
-		problems, err = checkModelTx(g.kv, loader, max, func(head uint64) Snapshot {
+		problems, err = checkModelTx(g.kv, loader, max, func(tx Txn, head uint64) Snapshot {
+			// Another server may have written since the catch-up: bring
+			// the running model to this read's head from the log entries
+			// the same read holds (the committer's lock keeps every other
+			// change of the model off), so a check never chases a head
+			// that keeps moving.
+			model := g.cl.readModel()
+			if v := model.Snapshot().Version(); head > v {
+				if err := g.cl.applyLog(tx, model, v, head); err != nil {
+					moved = true // a reset or a gap: catch up (reload), again
+					return nil
+				}
+				g.cl.moved(head)
+			}
+			running := model.Snapshot()
 			if head != running.Version() {
-				moved = true // another server wrote meanwhile: catch up, again
+				moved = true
 				return nil
 			}
 			return running
@@ -50,13 +63,13 @@ func (g *Graph) CheckModel(loader ModelLoader, max int) (problems []string, err 
 // the model (every record decodes and applies) and checks the change log,
 // with nothing to compare the model with.
 func CheckModelKV(kv KV, loader ModelLoader, max int) (problems []string, err error) {
-	return checkModelTx(kv, loader, max, func(uint64) Snapshot { return nil })
+	return checkModelTx(kv, loader, max, func(Txn, uint64) Snapshot { return nil })
 }
 
 // checkModelTx is CheckModel in one View of kv: the model of the records
 // is compared with against(head) when it returns a snapshot, else with the
 // store's own indexes, unless kv is IndexFree (nothing to compare with).
-func checkModelTx(kv KV, loader ModelLoader, max int, against func(head uint64) Snapshot) (problems []string, err error) {
+func checkModelTx(kv KV, loader ModelLoader, max int, against func(tx Txn, head uint64) Snapshot) (problems []string, err error) {
 	err = kv.View(func(tx Txn) error {
 		head, _, err := readHead(tx)
 		if err != nil {
@@ -67,7 +80,7 @@ func checkModelTx(kv KV, loader ModelLoader, max int, against func(head uint64) 
 			return fmt.Errorf("build the model: %w", err)
 		}
 		defer m.Close()
-		other := against(head)
+		other := against(tx, head)
 		if other == nil && !IsIndexFree(kv) {
 			other = &kvSnapshot{tx: tx, v: head}
 		}

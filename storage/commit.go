@@ -527,25 +527,7 @@ func (l *changeLog) catchUp() error {
 		if head < from {
 			return fmt.Errorf("%w: the store's head %d is behind the model's version %d", errGap, head, from)
 		}
-		next := from + 1
-		err = scanLog(tx, from, head, func(c *Change) error {
-			if c.Reset {
-				return errReset
-			}
-			if c.Version != next {
-				return fmt.Errorf("%w: version %d is gone from the change log (the next kept is %d)", errGap, next, c.Version)
-			}
-			if err := model.Apply(*c); err != nil {
-				return err
-			}
-			l.remember(c)
-			next++
-			return nil
-		})
-		if err == nil && next != head+1 {
-			err = fmt.Errorf("%w: the change log ends at %d, the head is %d", errGap, next-1, head)
-		}
-		return err
+		return l.applyLog(tx, model, from, head)
 	})
 	if errors.Is(err, errGap) {
 		l.reloads.Add(1)
@@ -564,6 +546,30 @@ func (l *changeLog) catchUp() error {
 		l.moved(head)
 	}
 	return nil
+}
+
+// applyLog applies the log entries (from, head] that tx reads to model, in
+// order: errReset at a reset entry, errGap when one is missing.
+func (l *changeLog) applyLog(tx Txn, model ReadModel, from, head uint64) error {
+	next := from + 1
+	err := scanLog(tx, from, head, func(c *Change) error {
+		if c.Reset {
+			return errReset
+		}
+		if c.Version != next {
+			return fmt.Errorf("%w: version %d is gone from the change log (the next kept is %d)", errGap, next, c.Version)
+		}
+		if err := model.Apply(*c); err != nil {
+			return err
+		}
+		l.remember(c)
+		next++
+		return nil
+	})
+	if err == nil && next != head+1 {
+		err = fmt.Errorf("%w: the change log ends at %d, the head is %d", errGap, next-1, head)
+	}
+	return err
 }
 
 // errGap is a change log that cannot bring the model to the head.
