@@ -119,23 +119,7 @@ func writeAtomically(path string, stdout io.Writer, write func(io.Writer) error)
 	if path == "-" {
 		return write(stdout)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".backup-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := write(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return storage.WriteFileAtomic(path, ".backup-*", write)
 }
 
 // restoreCommand loads a backup into a new, empty data directory.

@@ -57,25 +57,19 @@ func Seeded(t testing.TB) *storage.Graph {
 // built (so in its overlay until a compaction).
 func SeededModel(t testing.TB) *storage.Graph {
 	t.Helper()
-	kv, err := badger.Open(badger.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := storage.OpenWith(kv, storage.Options{Model: memgraph.Load})
-	if err != nil {
-		kv.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Close() })
-	if _, err := seed.Load(g); err != nil {
-		t.Fatalf("seed: %v", err)
-	}
-	return g
+	return seeded(t, nil, storage.Options{Model: memgraph.Load})
 }
 
 // Store is Seeded with the in-memory Badger store behind wrap (to count or
 // inject faults; nil: none).
 func Store(t testing.TB, wrap func(storage.KV) storage.KV) *storage.Graph {
+	t.Helper()
+	return seeded(t, wrap, storage.Options{})
+}
+
+// seeded opens an in-memory Badger store behind wrap (nil: none) with o and
+// loads the seed; the graph is closed when the test ends.
+func seeded(t testing.TB, wrap func(storage.KV) storage.KV, o storage.Options) *storage.Graph {
 	t.Helper()
 	var kv storage.KV
 	kv, err := badger.Open(badger.Options{InMemory: true})
@@ -85,7 +79,7 @@ func Store(t testing.TB, wrap func(storage.KV) storage.KV) *storage.Graph {
 	if wrap != nil {
 		kv = wrap(kv)
 	}
-	g, err := storage.Open(kv)
+	g, err := storage.OpenWith(kv, o)
 	if err != nil {
 		kv.Close()
 		t.Fatal(err)

@@ -1,10 +1,10 @@
 package memgraph
 
 import (
-	"bufio"
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -144,28 +144,9 @@ func (f *Files) Save(storeID uuid.UUID, s storage.Snapshot, at time.Time) error 
 		return fmt.Errorf("model directory: %w", err)
 	}
 	name := FileName(storeID, snap.version)
-	tmp, err := os.CreateTemp(f.Dir, "."+name+".tmp-")
-	if err != nil {
-		return fmt.Errorf("model file: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // after the rename, there is none
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	err = WriteSnapshot(w, snap, FileInfo{StoreID: storeID, Version: snap.version, At: at})
-	if err == nil {
-		err = w.Flush()
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(f.Dir, name))
-	}
-	if err == nil {
-		err = storage.SyncDir(f.Dir)
-	}
+	err := storage.WriteFileAtomic(filepath.Join(f.Dir, name), "."+name+".tmp-", func(w io.Writer) error {
+		return WriteSnapshot(w, snap, FileInfo{StoreID: storeID, Version: snap.version, At: at})
+	})
 	if err != nil {
 		return fmt.Errorf("model file %s: %w", name, err)
 	}
