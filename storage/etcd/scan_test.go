@@ -14,7 +14,7 @@ import (
 // counts every key left in the range to answer each page, so fixed small
 // pages make a scan quadratic: 160k keys listed at 38k keys/s in 512-key
 // pages, 198k/s with growing ones); a scan still sees every key once, in
-// order, and pages of large values stay small.
+// order, with values of every size.
 func TestScanPagesGrow(t *testing.T) {
 	c := cluster.Cluster(t)
 	p := c.Prefix(t)
@@ -59,8 +59,7 @@ func TestScanPagesGrow(t *testing.T) {
 	if pages > 8 {
 		t.Errorf("a scan of %d small values took %d pages; in fixed pages of %d it takes %d", small, pages, scanPage, small/scanPage+1)
 	}
-	// Values of 64 KiB: a page of 512 holds 32 MiB, past scanPageBytes, so
-	// the pages do not grow.
+	// Values of 64 KiB after the small ones: still every key once, in order.
 	put(small, small+1100, 64<<10)
 	keys, pages = scan()
 	if keys != small+1100 {

@@ -479,7 +479,11 @@ func (t *txn) scan(prefix, start []byte, keysOnly bool, fn func(key, val []byte)
 		}
 		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 		if size < scanPageBytes && page < maxScanPage {
-			page *= 2 // the next page holds at most twice these bytes
+			// For values of like size the next page holds about twice
+			// these bytes; values are at most a chunk (256 KiB, larger
+			// ones are chunked), so a page of small values followed by
+			// large ones can still grow past scanPageBytes.
+			page *= 2
 		}
 	}
 }
