@@ -93,6 +93,15 @@ var fieldCosts = sync.OnceValue(func() graph.ComplexityRoot {
 	return root
 })
 
+// countsVersion is the version of the counts costModel reads on g: the read
+// model's latest snapshot's, or the store's head.
+func countsVersion(g *storage.Graph) uint64 {
+	if m := g.ReadModel(); m != nil {
+		return m.Snapshot().Version()
+	}
+	return g.Version()
+}
+
 // costModel is the cost model of a handler on g under l: the shape of
 // fieldCosts, plus what the fields that scan read (see above).
 func costModel(g *storage.Graph, l Limits) graph.ComplexityRoot {

@@ -119,7 +119,7 @@ func NewHandler(g *storage.Graph, o Options) http.Handler {
 	if o.TracerProvider != nil {
 		srv.Use(newOperationTracer(o.TracerProvider)) // first: its span holds the others' work
 	}
-	limits.apply(srv)
+	limits.apply(srv, func() uint64 { return countsVersion(g) })
 	subLimits := DefaultSubscriptionLimits()
 	if o.Subscriptions != nil {
 		subLimits = *o.Subscriptions

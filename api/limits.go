@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"mime"
 	"net/http"
 	"runtime/debug"
@@ -15,12 +16,13 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/complexity"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/lexer"
 
 	"policygraph/errs"
+	"policygraph/internal/bytecache"
 	"policygraph/storage"
 )
 
@@ -88,14 +90,18 @@ const DefaultMaxResponseBytes = 8 << 20
 
 // apply installs the query limits (depth, aliases, tokens, complexity) and the
 // per-field deadline check on srv.
-func (l Limits) apply(srv *handler.Server) {
-	srv.Use(queryLimits{l})
+//
+// version is the version of the counts the cost model reads (see
+// queryLimits.measured); nil when the costs do not depend on the data.
+func (l Limits) apply(srv *handler.Server, version func() uint64) {
+	if version == nil {
+		version = func() uint64 { return 0 }
+	}
+	srv.Use(&queryLimits{Limits: l, version: version,
+		measured: bytecache.New[string, measure](measuredBytes, measuredBytes/entryShare, 0)})
 	if l.MaxTokens > 0 {
 		// The parser's own limit is a backstop; queryLimits answers first, with its code.
 		srv.SetParserTokenLimit(l.MaxTokens + 16)
-	}
-	if l.MaxComplexity > 0 {
-		srv.Use(extension.FixedComplexityLimit(l.MaxComplexity))
 	}
 	srv.AroundFields(func(ctx context.Context, next graphql.Resolver) (any, error) {
 		if ctx.Err() != nil {
@@ -105,18 +111,47 @@ func (l Limits) apply(srv *handler.Server) {
 	})
 }
 
-// queryLimits refuses queries that are too long, too deep or too wide before
-// gqlgen's complexity walk (which expands every fragment spread) runs.
-type queryLimits struct{ Limits }
+// queryLimits refuses queries that are too long, too deep or too wide, then
+// those whose complexity (gqlgen's walk over the cost model, complexity.go)
+// exceeds the limit: the cheap checks first, since the walk expands every
+// fragment spread.
+//
+// Both measures are remembered. A dashboard or a script asks the same few
+// operations over and over, and walking each one's shape and cost again was
+// 8-14% of the CPU of a small read over the read model. The shape depends on
+// the operation alone; the cost also on its variables and on the counts the
+// cost model reads, so a cost is reused only at the version of the data it
+// was measured at (version: the read model's, or the store's head).
+type queryLimits struct {
+	Limits
+	es       graphql.ExecutableSchema
+	version  func() uint64
+	measured *bytecache.Cache[string, measure]
+}
+
+// measuredBytes bounds the memory of the remembered measures (keys are the
+// operation's text and variables).
+const measuredBytes = 2 << 20
+
+// measure is what queryLimits found for one operation with its variables.
+type measure struct {
+	refusal    *gqlerror.Error // a shape limit's, whatever the data
+	complexity int
+	version    uint64 // of the data complexity was measured against
+}
 
 var _ interface {
 	graphql.HandlerExtension
 	graphql.OperationParameterMutator
 	graphql.OperationContextMutator
-} = queryLimits{}
+} = (*queryLimits)(nil)
 
-func (queryLimits) ExtensionName() string                          { return "QueryLimits" }
-func (queryLimits) Validate(schema graphql.ExecutableSchema) error { return nil }
+func (*queryLimits) ExtensionName() string { return "QueryLimits" }
+
+func (q *queryLimits) Validate(schema graphql.ExecutableSchema) error {
+	q.es = schema
+	return nil
+}
 
 func limitError(code errs.Code, format string, args ...any) *gqlerror.Error {
 	return &gqlerror.Error{Message: fmt.Sprintf(format, args...), Extensions: map[string]any{"code": string(code)}}
@@ -131,7 +166,7 @@ const MaxNameBytes = 1024
 // MutateOperationParameters counts the query's tokens and measures its names.
 // A query has no more tokens than bytes and no name longer than itself, so
 // short queries (almost all) are not lexed twice.
-func (q queryLimits) MutateOperationParameters(_ context.Context, p *graphql.RawParams) *gqlerror.Error {
+func (q *queryLimits) MutateOperationParameters(_ context.Context, p *graphql.RawParams) *gqlerror.Error {
 	countTokens := q.MaxTokens > 0 && len(p.Query) > q.MaxTokens
 	if !countTokens && len(p.Query) <= MaxNameBytes {
 		return nil
@@ -151,11 +186,73 @@ func (q queryLimits) MutateOperationParameters(_ context.Context, p *graphql.Raw
 	}
 }
 
-// MutateOperationContext measures the operation's depth, aliases and fields.
-func (q queryLimits) MutateOperationContext(_ context.Context, op *graphql.OperationContext) *gqlerror.Error {
+// MutateOperationContext measures the operation's depth, aliases and fields,
+// then its complexity, or finds them measured.
+func (q *queryLimits) MutateOperationContext(ctx context.Context, op *graphql.OperationContext) *gqlerror.Error {
 	if op.Operation == nil {
 		return nil
 	}
+	version := q.version()
+	key, keyed := measureKey(op)
+	m, found := measure{}, false
+	if keyed {
+		m, found = q.measured.Get(key)
+	}
+	if !found {
+		m = measure{refusal: q.shape(op), complexity: -1}
+	}
+	if m.refusal != nil {
+		if !found && keyed {
+			q.measured.Add(key, m, int64(len(key)+len(m.refusal.Message)))
+		}
+		return copyError(m.refusal) // the presenter may add to it
+	}
+	if q.MaxComplexity <= 0 {
+		return nil
+	}
+	if m.complexity < 0 || m.version != version {
+		m.complexity = complexity.Calculate(ctx, q.es, op.Operation, op.Variables)
+		m.version = version
+		if keyed {
+			q.measured.Add(key, m, int64(len(key)))
+		}
+	}
+	if m.complexity > q.MaxComplexity {
+		return limitError(errs.ComplexityLimit, "operation has complexity %d, which exceeds the limit of %d", m.complexity, q.MaxComplexity)
+	}
+	return nil
+}
+
+// measureKey is op's key among the measures: its name, variables and text;
+// ok is false for an operation too long to remember, or whose variables do
+// not marshal.
+func measureKey(op *graphql.OperationContext) (key string, ok bool) {
+	if len(op.RawQuery) > maxMeasuredQuery {
+		return "", false
+	}
+	var vars []byte
+	if len(op.Variables) > 0 {
+		b, err := json.Marshal(op.Variables) // map keys sorted: one key for one value
+		if err != nil {
+			return "", false
+		}
+		vars = b
+	}
+	return op.OperationName + "\x00" + string(vars) + "\x00" + op.RawQuery, true
+}
+
+// maxMeasuredQuery is the longest operation text queryLimits remembers.
+const maxMeasuredQuery = 16 << 10
+
+func copyError(e *gqlerror.Error) *gqlerror.Error {
+	c := *e
+	c.Extensions = maps.Clone(e.Extensions)
+	return &c
+}
+
+// shape refuses op if it nests too deep, aliases or repeats too many fields,
+// or selects too many.
+func (q *queryLimits) shape(op *graphql.OperationContext) *gqlerror.Error {
 	w := shapeWalker{doc: op.Doc, fragments: map[string]*shape{}}
 	s := w.selectionSet(op.Operation.SelectionSet, 0)
 	s.close()

@@ -13,6 +13,7 @@ import (
 	"policygraph/api"
 	"policygraph/errs"
 	"policygraph/internal/testenv"
+	"policygraph/storage"
 )
 
 // introspectionQuery is the query GraphiQL sends to learn the schema.
@@ -162,6 +163,31 @@ func TestComplexityCounts(t *testing.T) {
 	}
 	a.do(`query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Fact { predicate } } }`, map[string]any{"ids": ids}, false).
 		WantError(t, http.StatusBadRequest, string(errs.ComplexityLimit))
+}
+
+// TestComplexityFollowsTheData: a query's complexity is remembered, but
+// only for the data it was measured on. The same query, allowed on the
+// article's 79 entities, is refused once more entities make ordering the list
+// cost more than the limit (through both the read model and the store path).
+func TestComplexityFollowsTheData(t *testing.T) {
+	for _, model := range []bool{true, false} {
+		t.Run(fmt.Sprintf("model=%v", model), func(t *testing.T) {
+			g := seededWith(t, model)
+			lim := api.DefaultLimits()
+			// 10 + 10*3 + the entities read to order the list (79, then 91).
+			lim.MaxComplexity = 125
+			a := newAPI(t, g, &lim)
+			const q = `{ entities(first: 10) { nodes { id name } } }`
+			a.do(q, nil, false).OK(t)
+			a.do(q, nil, false).OK(t) // measured once, remembered
+			for i := range 12 {
+				if _, err := g.CreateNode(&storage.Node{Kind: storage.KindOrganization, Name: fmt.Sprintf("Added %d", i)}, ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+			a.do(q, nil, false).WantError(t, http.StatusBadRequest, string(errs.ComplexityLimit))
+		})
+	}
 }
 
 func TestRequestTooLarge(t *testing.T) {
