@@ -20,16 +20,16 @@ import (
 // by the resolvers running at the same time is fetched in one store
 // transaction, so traversals make no N+1 reads.
 type Loaders struct {
-	nodes     *batcher[uuid.UUID, *storage.Node]
-	adj       *batcher[storage.AdjQuery, []*storage.Fact]
-	absentees *batcher[uuid.UUID, []*storage.Fact]
+	nodes     batcher[uuid.UUID, *storage.Node]
+	adj       batcher[storage.AdjQuery, []*storage.Fact]
+	absentees batcher[uuid.UUID, []*storage.Fact]
 	// attendance answers Event.attendedWithoutSponsoring and didNotAttend.
-	attendance *batcher[uuid.UUID, storage.Attendance]
-	tierSizes  *batcher[storage.TierQuery, *storage.Quantity]
+	attendance batcher[uuid.UUID, storage.Attendance]
+	tierSizes  batcher[storage.TierQuery, *storage.Quantity]
 	// The lists of the connections beside typed lists, filtered and ordered:
 	// each is its own key (a pointer), so that one level's are one read.
-	factLists   *batcher[*storage.FactList, []*storage.Fact]
-	entityLists *batcher[*storage.EntityList, []uuid.UUID]
+	factLists   batcher[*storage.FactList, []*storage.Fact]
+	entityLists batcher[*storage.EntityList, []uuid.UUID]
 	// direct is set over a read model: every read answers at once, so
 	// nothing waits for a batch (marshalSlice relies on it).
 	direct bool
@@ -38,6 +38,9 @@ type Loaders struct {
 	// ctx is the operation's context (WithLoaders): the model's views read
 	// through the loaders under it (model.Reader), with no context of their own.
 	ctx context.Context
+	// bound is the graph bound to ctx, which direct reads read through
+	// (WithLoaders); nil: each read binds the graph to its own context.
+	bound *storage.Graph
 }
 
 type loadersKey struct{}
@@ -54,36 +57,22 @@ func NewLoaders(g *storage.Graph, log *slog.Logger) *Loaders {
 	// of waiting for a batch to fill, which cost more than it saved (a
 	// goroutine and scheduler turns per batch; see BENCHMARKS.md, "Issue 11:
 	// after the read model"). They still remember each key's result.
-	direct := g.ReadModel() != nil
-	l := &Loaders{
-		log: log,
-		nodes: newBatcher(log, func(ctx context.Context, ids []uuid.UUID) ([]*storage.Node, error) {
-			return g.WithContext(ctx).Nodes(ids)
-		}),
-		adj: newBatcher(log, func(ctx context.Context, qs []storage.AdjQuery) ([][]*storage.Fact, error) {
-			return g.WithContext(ctx).Adjacent(qs)
-		}),
-		absentees: newBatcher(log, func(ctx context.Context, events []uuid.UUID) ([][]*storage.Fact, error) {
-			return g.WithContext(ctx).Absentees(events)
-		}),
-		attendance: newBatcher(log, func(ctx context.Context, events []uuid.UUID) ([]storage.Attendance, error) {
-			return g.WithContext(ctx).Attendance(events)
-		}),
-		tierSizes: newBatcher(log, func(ctx context.Context, qs []storage.TierQuery) ([]*storage.Quantity, error) {
-			return g.WithContext(ctx).TierSizes(qs)
-		}),
-		factLists: newBatcher(log, func(ctx context.Context, ls []*storage.FactList) ([][]*storage.Fact, error) {
-			return g.WithContext(ctx).FilterFactLists(derefAll(ls))
-		}),
-		entityLists: newBatcher(log, func(ctx context.Context, ls []*storage.EntityList) ([][]uuid.UUID, error) {
-			return g.WithContext(ctx).FilterEntityLists(derefAll(ls))
-		}),
-	}
-	if direct {
-		l.direct = true
-		l.nodes.direct, l.adj.direct, l.absentees.direct, l.attendance.direct = true, true, true, true
-		l.tierSizes.direct, l.factLists.direct, l.entityLists.direct = true, true, true
-	}
+	//
+	// The loaders are one allocation, with plain functions for fetches: made
+	// for every operation, seven batchers with a closure and a map each were
+	// a tenth of a small read's allocations.
+	l := &Loaders{log: log, direct: g.ReadModel() != nil}
+	l.nodes.init(g, l, (*storage.Graph).Nodes)
+	l.adj.init(g, l, (*storage.Graph).Adjacent)
+	l.absentees.init(g, l, (*storage.Graph).Absentees)
+	l.attendance.init(g, l, (*storage.Graph).Attendance)
+	l.tierSizes.init(g, l, (*storage.Graph).TierSizes)
+	l.factLists.init(g, l, func(g *storage.Graph, ls []*storage.FactList) ([][]*storage.Fact, error) {
+		return g.FilterFactLists(derefAll(ls))
+	})
+	l.entityLists.init(g, l, func(g *storage.Graph, ls []*storage.EntityList) ([][]uuid.UUID, error) {
+		return g.FilterEntityLists(derefAll(ls))
+	})
 	return l
 }
 
@@ -100,6 +89,12 @@ func derefAll[T any](ps []*T) []T {
 func WithLoaders(ctx context.Context, g *storage.Graph, log *slog.Logger) context.Context {
 	l := NewLoaders(g, log)
 	l.ctx = ctx
+	if l.direct {
+		// Every read runs in its resolver's goroutine under a context made
+		// from ctx, with ctx's deadline and pinned snapshot: bind g to ctx
+		// once, not for each read.
+		l.bound = g.WithContext(ctx)
+	}
 	return context.WithValue(ctx, loadersKey{}, l)
 }
 
@@ -204,8 +199,9 @@ func (l *Loaders) context() context.Context {
 // round, because a timer under 1 ms sleeps the idle runtime in epoll_wait
 // for a whole millisecond, and the headline query has four rounds.
 type batcher[K comparable, V any] struct {
-	fetch func(context.Context, []K) ([]V, error)
-	log   *slog.Logger
+	fetch func(*storage.Graph, []K) ([]V, error)
+	g     *storage.Graph
+	l     *Loaders // for its log, its direct flag and its bound graph
 	// direct: fetch each key (LoadAll: each call's keys) at once, in the
 	// caller's goroutine, without a batch (a graph with a read model).
 	direct bool
@@ -241,8 +237,16 @@ const (
 	maxWait      = time.Millisecond
 )
 
-func newBatcher[K comparable, V any](log *slog.Logger, fetch func(context.Context, []K) ([]V, error)) *batcher[K, V] {
-	return &batcher[K, V]{fetch: fetch, log: log, known: map[K]result[V]{}}
+func (b *batcher[K, V]) init(g *storage.Graph, l *Loaders, fetch func(*storage.Graph, []K) ([]V, error)) {
+	b.fetch, b.g, b.l, b.direct = fetch, g, l, l.direct
+}
+
+// remember records k's result (b.mu held).
+func (b *batcher[K, V]) remember(k K, r result[V]) {
+	if b.known == nil {
+		b.known = map[K]result[V]{}
+	}
+	b.known[k] = r
 }
 
 // add puts k in the open batch (opening one if needed) and returns the batch
@@ -294,7 +298,7 @@ func (b *batcher[K, V]) run(bt *batch[K, V]) {
 		if bt.err == nil {
 			r.val = bt.vals[i]
 		}
-		b.known[k] = r
+		b.remember(k, r)
 	}
 	b.mu.Unlock()
 	close(bt.done)
@@ -310,11 +314,15 @@ var errLoaderPanic = errors.New("loader: the store read panicked")
 func (b *batcher[K, V]) safeFetch(ctx context.Context, keys []K) (vals []V, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			b.log.ErrorContext(ctx, "panic in loader", "panic", fmt.Sprint(p), "keys", len(keys), "stack", string(debug.Stack()))
+			b.l.log.ErrorContext(ctx, "panic in loader", "panic", fmt.Sprint(p), "keys", len(keys), "stack", string(debug.Stack()))
 			vals, err = nil, errLoaderPanic
 		}
 	}()
-	return b.fetch(ctx, keys)
+	g := b.l.bound
+	if g == nil || !b.direct {
+		g = b.g.WithContext(ctx)
+	}
+	return b.fetch(g, keys)
 }
 
 // Load returns k's value, fetched in a batch with the keys loaded alongside.
@@ -367,7 +375,7 @@ func (b *batcher[K, V]) fetchNow(ctx context.Context, keys []K) ([]V, error) {
 		if err == nil {
 			r.val = vals[i]
 		}
-		b.known[k] = r
+		b.remember(k, r)
 	}
 	b.mu.Unlock()
 	return vals, err

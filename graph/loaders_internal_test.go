@@ -56,12 +56,12 @@ func TestLoadersReadAtOnceWithAReadModel(t *testing.T) {
 	var fetches, elsewhere atomic.Int64
 	caller := goroutineID()
 	fetch := l.nodes.fetch
-	l.nodes.fetch = func(ctx context.Context, keys []uuid.UUID) ([]*storage.Node, error) {
+	l.nodes.fetch = func(g *storage.Graph, keys []uuid.UUID) ([]*storage.Node, error) {
 		fetches.Add(1)
 		if goroutineID() != caller {
 			elsewhere.Add(1)
 		}
-		return fetch(ctx, keys)
+		return fetch(g, keys)
 	}
 	ctx := storage.Pin(context.Background())
 	n, err := l.nodes.Load(ctx, ids[0])
