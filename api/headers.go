@@ -11,7 +11,7 @@ import (
 // let a shared cache serve one origin's answer to another.
 func addVary(h http.Header, values ...string) {
 	for _, v := range values {
-		for _, tok := range strings.Split(v, ",") {
+		for tok := range strings.SplitSeq(v, ",") {
 			if tok = strings.TrimSpace(tok); tok != "" && !hasVary(h, tok) {
 				h.Add("Vary", tok)
 			}
@@ -22,7 +22,7 @@ func addVary(h http.Header, values ...string) {
 // hasVary reports whether h's Vary header lists tok (or *).
 func hasVary(h http.Header, tok string) bool {
 	for _, line := range h.Values("Vary") {
-		for _, v := range strings.Split(line, ",") {
+		for v := range strings.SplitSeq(line, ",") {
 			v = strings.TrimSpace(v)
 			if v == "*" || strings.EqualFold(v, tok) {
 				return true

@@ -431,7 +431,11 @@ func IsStream(r *http.Request) bool {
 	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 		return true
 	}
-	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+	for part := range strings.SplitSeq(r.Header.Get("Accept"), ",") {
+		// Parse only a media range that names the type (parsing makes a map).
+		if mt, _, _ := strings.Cut(part, ";"); !strings.EqualFold(strings.TrimSpace(mt), "text/event-stream") {
+			continue
+		}
 		if mt, _, err := mime.ParseMediaType(strings.TrimSpace(part)); err == nil && mt == "text/event-stream" {
 			return true
 		}

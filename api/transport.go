@@ -546,56 +546,72 @@ func (t *Transport) read(w http.ResponseWriter, r *http.Request) ([]byte, *reque
 // params decodes the request's GraphQL parameters from what read returned,
 // checking each one's type.
 func (t *Transport) params(r *http.Request, req []byte) (*graphql.RawParams, *requestError) {
+	if r.Method != http.MethodGet {
+		return bodyParams(req)
+	}
 	fields := map[string]json.RawMessage{}
-	if r.Method == http.MethodGet {
-		q := r.URL.Query()
-		for name, vals := range q {
-			for _, v := range vals {
-				if !utf8.ValidString(v) {
-					return nil, badRequest(errs.BadRequest, "URL parameter %q is not valid UTF-8", name)
-				}
+	q := r.URL.Query()
+	for name, vals := range q {
+		for _, v := range vals {
+			if !utf8.ValidString(v) {
+				return nil, badRequest(errs.BadRequest, "URL parameter %q is not valid UTF-8", name)
 			}
 		}
-		if v := q.Get("query"); q.Has("query") {
-			fields["query"], _ = json.Marshal(v)
-		}
-		if v := q.Get("operationName"); v != "" {
-			fields["operationName"], _ = json.Marshal(v)
-		}
-		for _, name := range []string{"variables", "extensions"} {
-			if v := q.Get(name); v != "" {
-				if !json.Valid([]byte(v)) {
-					return nil, badRequest(errs.BadRequest, "%s is not valid JSON", name)
-				}
-				fields[name] = json.RawMessage(v)
+	}
+	if v := q.Get("query"); q.Has("query") {
+		fields["query"], _ = json.Marshal(v)
+	}
+	if v := q.Get("operationName"); v != "" {
+		fields["operationName"], _ = json.Marshal(v)
+	}
+	for _, name := range []string{"variables", "extensions"} {
+		if v := q.Get(name); v != "" {
+			if !json.Valid([]byte(v)) {
+				return nil, badRequest(errs.BadRequest, "%s is not valid JSON", name)
 			}
+			fields[name] = json.RawMessage(v)
 		}
-	} else if err := json.Unmarshal(req, &fields); err != nil {
-		if !json.Valid(req) {
+	}
+	b, err := json.Marshal(fields)
+	if err != nil {
+		return nil, badRequest(errs.BadRequest, "the URL's parameters: %v", err)
+	}
+	return bodyParams(b)
+}
+
+// body is a request's JSON body, decoded in one pass. Numbers decode as
+// float64, not json.Number: gqlparser would take a json.Number for a String
+// variable, which the specification refuses.
+type body struct {
+	Query         *string        `json:"query"`
+	OperationName *string        `json:"operationName"`
+	Variables     map[string]any `json:"variables"`
+	Extensions    map[string]any `json:"extensions"`
+}
+
+// bodyParams decodes a request's JSON body: an object whose members are
+// the request's parameters, null where absent.
+func bodyParams(req []byte) (*graphql.RawParams, *requestError) {
+	var b body
+	if err := json.Unmarshal(req, &b); err != nil {
+		var te *json.UnmarshalTypeError
+		switch {
+		case !errors.As(err, &te):
 			return nil, notJSON("the request body is not JSON: %v", err)
-		}
-		return nil, badRequest(errs.BadRequest, "the request body is not a JSON object: %v", err)
-	}
-	raw := &graphql.RawParams{}
-	isNull := func(m json.RawMessage) bool { return len(m) == 0 || string(m) == "null" }
-	if v, ok := fields["query"]; ok && !isNull(v) {
-		if err := json.Unmarshal(v, &raw.Query); err != nil {
-			return nil, badRequest(errs.BadRequest, "query must be a string")
+		case te.Field == "query" || te.Field == "operationName":
+			return nil, badRequest(errs.BadRequest, "%s must be a string", te.Field)
+		case te.Field == "variables" || te.Field == "extensions":
+			return nil, badRequest(errs.BadRequest, "%s must be a JSON object", te.Field)
+		default:
+			return nil, badRequest(errs.BadRequest, "the request body is not a JSON object: %v", err)
 		}
 	}
-	if v, ok := fields["operationName"]; ok && !isNull(v) {
-		if err := json.Unmarshal(v, &raw.OperationName); err != nil {
-			return nil, badRequest(errs.BadRequest, "operationName must be a string")
-		}
+	raw := &graphql.RawParams{Variables: b.Variables, Extensions: b.Extensions}
+	if b.Query != nil {
+		raw.Query = *b.Query
 	}
-	for name, dst := range map[string]*map[string]any{"variables": &raw.Variables, "extensions": &raw.Extensions} {
-		if v, ok := fields[name]; ok && !isNull(v) {
-			// Numbers decode as float64, not json.Number: gqlparser would take a
-			// json.Number for a String variable, which the specification refuses.
-			if err := json.Unmarshal(v, dst); err != nil {
-				return nil, badRequest(errs.BadRequest, "%s must be a JSON object", name)
-			}
-		}
+	if b.OperationName != nil {
+		raw.OperationName = *b.OperationName
 	}
 	intVariables(raw.Variables)
 	if raw.Query == "" && raw.Extensions["persistedQuery"] == nil {
