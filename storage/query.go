@@ -646,9 +646,19 @@ func sponsoredMatch(s Snapshot, org uuid.UUID, q EntityQuery) (bool, error) {
 // targetedBy reports whether a measure of the kind (imposed by auth, or any when
 // auth is AnyAuthority) targets, covers or restricts the entity.
 func targetedBy(s Snapshot, id uuid.UUID, kind Kind, auth uuid.UUID) (bool, error) {
-	for _, p := range []Predicate{PredTargets, PredCoversProduct, PredTargetCountry} {
-		measures, err := otherEndsTx(s, id, In, p)
-		if err != nil {
+	// One callback and one buffer for the three predicates: this runs for
+	// every candidate of a sanctionedBy filter, most of which no measure
+	// targets.
+	var measures []uuid.UUID
+	collect := func(e AdjEntry) error {
+		if e.State == Active && e.Other != uuid.Nil && !slices.Contains(measures, e.Other) {
+			measures = append(measures, e.Other)
+		}
+		return nil
+	}
+	for _, p := range [...]Predicate{PredTargets, PredCoversProduct, PredTargetCountry} {
+		measures = measures[:0]
+		if err := s.Adjacent(id, In, p, collect); err != nil {
 			return false, err
 		}
 		for _, m := range measures {
