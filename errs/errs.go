@@ -206,6 +206,9 @@ func Errorf(code Code, field, format string, args ...any) error {
 
 // CodeOf returns the code of err if it is (or wraps) an *Error, else "".
 func CodeOf(err error) Code {
+	if err == nil {
+		return "" // without errors.As, whose target escapes: an allocation
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Code

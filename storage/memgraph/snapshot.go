@@ -286,7 +286,50 @@ func (s *Snapshot) merge(sc scan) error {
 // to pred when not ""), in (predicate, fact ID) order, with the entity at
 // the other end and the fact's state. An unknown node has no facts.
 func (s *Snapshot) Adjacent(node uuid.UUID, dir storage.Direction, pred storage.Predicate, fn func(storage.AdjEntry) error) error {
+	if s.ov.Len() == 0 && !strings.Contains(string(pred), "\x00") {
+		// The base alone: read its range without wrapping fn (a closure
+		// for each of the many small adjacency reads of a request).
+		iid, ok := s.nodeIID(node)
+		if !ok {
+			return nil
+		}
+		d, lo, hi := s.baseAdjRange(iid, dir, pred)
+		facts, others, ps := s.b.adjFact[d], s.b.adjOther[d], s.b.adjPS[d]
+		for i := lo; i < hi; i++ {
+			o := uuid.Nil
+			if other := others[i]; other != noNode {
+				o = s.b.nodes.ids[other]
+			}
+			if err := fn(storage.AdjEntry{Fact: s.b.facts.ids[facts[i]], Other: o, State: storage.FactState(ps[i] & 3)}); err != nil {
+				return stopped(err)
+			}
+		}
+		return nil
+	}
 	return s.adjacent(node, dir, pred, func(e storage.AdjEntry, _ uint32) error { return fn(e) })
+}
+
+// baseAdjRange is the range of the base's adjacency arrays [d][lo:hi] that
+// holds node iid's facts in direction dir with pred (all when empty), for a
+// pred without a 0x00.
+func (s *Snapshot) baseAdjRange(iid uint32, dir storage.Direction, pred storage.Predicate) (d, lo, hi int) {
+	d = 1
+	if dir == storage.Out {
+		d = 0
+	}
+	if iid >= s.b.nodes.n() {
+		return d, 0, 0
+	}
+	lo, hi = int(s.b.adjStart[d][iid]), int(s.b.adjStart[d][iid+1])
+	if pred != "" {
+		p, ok := predIndex[pred]
+		if !ok {
+			return d, 0, 0
+		}
+		ps := s.b.adjPS[d]
+		lo, hi = lo+search(hi-lo, func(i int) bool { return ps[lo+i]>>2 >= p }), lo+search(hi-lo, func(i int) bool { return ps[lo+i]>>2 > p })
+	}
+	return d, lo, hi
 }
 
 // adjacent is Adjacent, with each fact's internal ID.
