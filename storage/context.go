@@ -114,6 +114,18 @@ type ctxSnapshot struct {
 	Snapshot
 	ctx context.Context
 	n   int
+	// adjFn is the callback of the Adjacent running now, which adjTick (the
+	// method value tickAdj, made once) calls: a request makes many small
+	// adjacency reads through one snapshot, and wrapping each callback in a
+	// closure was an allocation apiece.
+	adjFn, adjTick func(AdjEntry) error
+}
+
+func (s *ctxSnapshot) tickAdj(e AdjEntry) error {
+	if err := s.tick(); err != nil {
+		return err
+	}
+	return s.adjFn(e)
 }
 
 // tick counts a record read, and every scanCheckEvery-th looks at ctx.
@@ -152,7 +164,13 @@ func (s *ctxSnapshot) Fact(id uuid.UUID) (*Fact, error) {
 }
 
 func (s *ctxSnapshot) Adjacent(node uuid.UUID, dir Direction, pred Predicate, fn func(AdjEntry) error) error {
-	return s.Snapshot.Adjacent(node, dir, pred, each(s, fn))
+	if s.adjTick == nil {
+		s.adjTick = s.tickAdj
+	}
+	outer := s.adjFn // fn may read adjacency in turn
+	s.adjFn = fn
+	defer func() { s.adjFn = outer }()
+	return s.Snapshot.Adjacent(node, dir, pred, s.adjTick)
 }
 
 func (s *ctxSnapshot) NodesByKind(kind Kind, fn func(uuid.UUID) error) error {
