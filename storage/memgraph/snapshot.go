@@ -426,6 +426,29 @@ func (s *Snapshot) HasValue(subject uuid.UUID, pred storage.Predicate, value str
 	if pred == "" || value == "" || strings.IndexByte(string(pred), 0) >= 0 {
 		return false, nil
 	}
+	if s.ov.Len() == 0 {
+		// The base alone, without a callback (a country filter asks this
+		// of every candidate).
+		iid, ok := s.nodeIID(subject)
+		if !ok {
+			return false, nil
+		}
+		d, lo, hi := s.baseAdjRange(iid, storage.Out, pred)
+		for i := lo; i < hi; i++ {
+			if storage.FactState(s.b.adjPS[d][i]&3) != storage.Active {
+				continue
+			}
+			f := s.b.adjFact[d][i]
+			fm, err := peekFact(s.factRec(f))
+			if err != nil {
+				return false, fmt.Errorf("fact %s: %w", s.b.facts.ids[f], err)
+			}
+			if s.strs[fm.value] == value {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
 	found := false
 	err := s.adjacent(subject, storage.Out, pred, func(e storage.AdjEntry, f uint32) error {
 		if e.State != storage.Active {
