@@ -34,6 +34,15 @@ func (s Sizes) degree() int {
 	return max(1, 2*s.Facts/max(s.Nodes, 1))
 }
 
+// kindCount is entityIndexOf's count: what s counts of kind k, when s
+// counts anything (an empty Sizes, the graph's unknown, knows nothing).
+func (s Sizes) kindCount(k Kind) (int, bool) {
+	if s.ByKind == nil {
+		return 0, false
+	}
+	return s.ByKind[k], true
+}
+
 func (s Sizes) kinds(ks []Kind) int {
 	if len(ks) == 0 {
 		return s.Nodes
@@ -194,7 +203,7 @@ func (g *Graph) EntityScan(q EntityQuery) int {
 // entityCandidates estimates the candidates narrowEntities reads for q; ok
 // is false when nothing narrows q.
 func (s Sizes) entityCandidates(q *EntityQuery) (n int, ok bool) {
-	switch entityIndexOf(q) {
+	switch entityIndexOf(q, s.kindCount) {
 	case entitiesBySponsoredEvent, entitiesByProduct:
 		return adjacencyEstimate, true
 	case entitiesBySeries:

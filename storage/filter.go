@@ -241,11 +241,20 @@ const (
 
 // entityIndexOf picks the index q's own fields name; noEntityIndex when they
 // name none.
-func entityIndexOf(q *EntityQuery) entityIndex {
+//
+// count, when it knows (ok), is how many entities of a kind the graph holds:
+// with it, the measures of any authority pick a series' sponsors when they
+// are fewer than the sponsors are taken to be (the article's sanctioned
+// sponsors of WAIC: 2 sanctions' targets, not 22 sponsors each checked for
+// sanctions).
+func entityIndexOf(q *EntityQuery, count func(Kind) (n int, ok bool)) entityIndex {
 	switch {
 	case q.SponsoredEvent != uuid.Nil:
 		return entitiesBySponsoredEvent
 	case q.Series != uuid.Nil || q.SponsoredSeries != uuid.Nil:
+		if q.Series == uuid.Nil && fewMeasures(q, count) {
+			return entitiesByAuthority
+		}
 		return entitiesBySeries
 	case q.Product != uuid.Nil:
 		return entitiesByProduct
@@ -259,6 +268,38 @@ func entityIndexOf(q *EntityQuery) entityIndex {
 		return entitiesByKinds
 	}
 	return noEntityIndex
+}
+
+// fewMeasures reports whether q asks for the targets of any authority's
+// measures, and count says those measures' targets are fewer than a
+// series' sponsors are taken to be.
+func fewMeasures(q *EntityQuery, count func(Kind) (int, bool)) bool {
+	if count == nil {
+		return false
+	}
+	kind := KindSanction
+	switch {
+	case q.SanctionedBy == AnyAuthority:
+	case q.SanctionedBy == uuid.Nil && q.ControlledBy == AnyAuthority:
+		kind = KindExportControl
+	default:
+		return false
+	}
+	n, ok := count(kind)
+	return ok && n*(1+targetsEstimate) < editionsEstimate*adjacencyEstimate
+}
+
+// kindCount is s's count of entities of a kind, when s keeps one (a
+// KindCounter); nil otherwise.
+func kindCount(s Snapshot) func(Kind) (int, bool) {
+	if cs, ok := s.(*ctxSnapshot); ok {
+		s = cs.Snapshot
+	}
+	kc, ok := s.(KindCounter)
+	if !ok {
+		return nil
+	}
+	return func(k Kind) (int, bool) { return kc.KindCount(k), true }
 }
 
 // factEval checks facts against composed fact filters over one snapshot,

@@ -271,6 +271,9 @@ func TestComposedEntityFilters(t *testing.T) {
 		{OrgType: "COMPANY"},
 		{Series: ref("waic")},
 		{SponsoredSeries: ref("waic")},
+		// The measures' targets, fewer than the sponsors, pick these.
+		{SponsoredSeries: ref("waic"), SanctionedBy: storage.AnyAuthority},
+		{SponsoredSeries: ref("waic"), ControlledBy: storage.AnyAuthority},
 		{SponsoredEvent: ref("waic-2023"), Tier: storage.TierElitePartner},
 		{SponsoredEvent: ref("waic-2023")},
 		{SanctionedBy: ref("us-government")},

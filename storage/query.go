@@ -320,11 +320,11 @@ func (g *Graph) Entities(q EntityQuery) ([]uuid.UUID, error) {
 	// A sponsoredSeries clause that picked the candidates (the sponsors of
 	// the series' editions, read by the active edges entityMatch reads) is
 	// answered by them: it is not checked again for each one.
-	mq := q
-	if entityIndexOf(&q) == entitiesBySeries && q.Series == uuid.Nil && q.SponsoredEvent == uuid.Nil && q.Tier == "" {
-		mq.SponsoredSeries = uuid.Nil
-	}
 	err := g.view(func(s Snapshot) error {
+		mq := q
+		if entityIndexOf(&q, kindCount(s)) == entitiesBySeries && q.Series == uuid.Nil && q.SponsoredEvent == uuid.Nil && q.Tier == "" {
+			mq.SponsoredSeries = uuid.Nil
+		}
 		cands, err := entityCandidates(s, q)
 		if err != nil {
 			return err
@@ -376,7 +376,7 @@ func entityCandidates(s Snapshot, q EntityQuery) ([]uuid.UUID, error) {
 // picks for it, or from its clauses; narrowed is false when nothing narrows
 // q (every entity is a candidate).
 func narrowEntities(s Snapshot, q *EntityQuery) (ids []uuid.UUID, narrowed bool, err error) {
-	if entityIndexOf(q) == noEntityIndex {
+	if entityIndexOf(q, kindCount(s)) == noEntityIndex {
 		for i := range q.And {
 			if ids, narrowed, err = narrowEntities(s, &q.And[i]); err != nil || narrowed {
 				return ids, narrowed, err
@@ -404,7 +404,7 @@ func indexedEntities(s Snapshot, q EntityQuery) ([]uuid.UUID, error) {
 	otherEnds := func(node uuid.UUID, dir Direction, pred Predicate) ([]uuid.UUID, error) {
 		return otherEndsTx(s, node, dir, pred)
 	}
-	switch entityIndexOf(&q) {
+	switch entityIndexOf(&q, kindCount(s)) {
 	case entitiesBySponsoredEvent:
 		return otherEnds(q.SponsoredEvent, In, PredSponsored)
 	case entitiesBySeries:

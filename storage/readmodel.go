@@ -65,6 +65,12 @@ type Draft interface {
 	Fork() Draft
 }
 
+// KindCounter is a Snapshot that counts its entities of a kind (not
+// retracted) at once, for the query planner.
+type KindCounter interface {
+	KindCount(Kind) int
+}
+
 // Sizer is a Snapshot that counts what it holds (what Graph.Sizes returns).
 type Sizer interface {
 	Sizes() Sizes

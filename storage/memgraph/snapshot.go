@@ -726,6 +726,15 @@ func (s *Snapshot) SavedQueries(fn func(*storage.SavedQuery) error) error {
 	})
 }
 
+// KindCount implements storage.KindCounter.
+func (s *Snapshot) KindCount(k storage.Kind) int {
+	i, ok := kindIndex[k]
+	if !ok {
+		return 0
+	}
+	return s.counts.byKind[i]
+}
+
 // Sizes returns the graph's size: what storage.Graph.Sizes reports.
 func (s *Snapshot) Sizes() storage.Sizes {
 	c := &s.counts
