@@ -23,7 +23,6 @@ import (
 
 	"policygraph/errs"
 	"policygraph/internal/bytecache"
-	"policygraph/storage"
 )
 
 func init() {
@@ -88,8 +87,11 @@ func DefaultLimits() Limits {
 // DefaultMaxResponseBytes is the default bound on a query's answer.
 const DefaultMaxResponseBytes = 8 << 20
 
-// apply installs the query limits (depth, aliases, tokens, complexity) and the
-// per-field deadline check on srv.
+// apply installs the query limits (depth, aliases, tokens, complexity) on srv.
+// The time limit needs no field middleware (which gqlgen runs through a
+// closure made for every resolver call): reads stop once the request's
+// context is done (every scanCheckEvery-th record), and so does marshalling a
+// list over the read model (graph.marshalSlice).
 //
 // version is the version of the counts the cost model reads (see
 // queryLimits.measured); nil when the costs do not depend on the data.
@@ -103,12 +105,6 @@ func (l Limits) apply(srv *handler.Server, version func() uint64) {
 		// The parser's own limit is a backstop; queryLimits answers first, with its code.
 		srv.SetParserTokenLimit(l.MaxTokens + 16)
 	}
-	srv.AroundFields(func(ctx context.Context, next graphql.Resolver) (any, error) {
-		if ctx.Err() != nil {
-			return nil, storage.ContextError(ctx)
-		}
-		return next(ctx)
-	})
 }
 
 // queryLimits refuses queries that are too long, too deep or too wide, then

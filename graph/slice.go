@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/99designs/gqlgen/graphql"
+
+	"policygraph/storage"
 )
 
 // inline reports whether the operation's loaders answer at once (a read
@@ -68,6 +70,17 @@ func marshalSlice(ctx context.Context, length int, workerLimit int64, omitPanicH
 	}
 	ret := make(graphql.Array, length)
 	for i := range length {
+		if err := storage.ContextError(ctx); err != nil {
+			// Past the time limit the answer is refused whole (TIMEOUT, by
+			// the transport): the rest of the list is not marshalled. This is
+			// where in-memory work multiplies; the reads check the context
+			// themselves (every scanCheckEvery-th record).
+			graphql.AddError(ctx, err)
+			for ; i < length; i++ {
+				ret[i] = graphql.Null
+			}
+			break
+		}
 		childCtx := graphql.WithFieldContext(ctx, &graphql.FieldContext{Index: &i})
 		ret[i] = marshalOne(childCtx, i, omitPanicHandler, marshalElement)
 	}

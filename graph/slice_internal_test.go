@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+
+	"policygraph/errs"
 )
 
 func TestMarshalSliceRunsInlineOverTheReadModel(t *testing.T) {
@@ -60,6 +63,33 @@ func TestMarshalSliceRunsInlineOverTheReadModel(t *testing.T) {
 				t.Errorf("every element ran in the caller's goroutine: gqlgen's concurrent marshalling was not used")
 			}
 		})
+	}
+}
+
+// TestMarshalSliceStopsPastTheDeadline: over the read model, a list whose
+// request has timed out marshals no more elements, and says TIMEOUT.
+func TestMarshalSliceStopsPastTheDeadline(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	ctx = graphql.WithResponseContext(ctx, graphql.DefaultErrorPresenter, func(_ context.Context, p any) error { return fmt.Errorf("%v", p) })
+	ctx = context.WithValue(ctx, loadersKey{}, &Loaders{direct: true})
+	marshalled := 0
+	ret := marshalSlice(ctx, 6, 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		if marshalled++; i == 2 {
+			<-ctx.Done() // the time limit passes while element 2 is marshalled
+		}
+		return graphql.MarshalInt(i)
+	})
+	if marshalled != 3 {
+		t.Errorf("marshalled %d elements, want 3: the rest come after the deadline", marshalled)
+	}
+	for i := 3; i < 6; i++ {
+		if got := render(ret[i]); got != "null" {
+			t.Errorf("element %d = %s, want null", i, got)
+		}
+	}
+	if list := graphql.GetErrors(ctx); len(list) != 1 || errs.CodeOf(list[0]) != errs.Timeout {
+		t.Errorf("errors %v, want one TIMEOUT", list)
 	}
 }
 
