@@ -61,10 +61,12 @@ type base struct {
 	// has none.
 	walk   [numPreds][]walkRef
 	walkOK [numPreds]bool
-	// nameRank is each entity's place in the order of a search's hits
-	// within a score, (name length, name, ID) (topk.go); noName for a
-	// retracted one.
-	nameRank []uint32
+	// wholeRanks holds the rank of the entity of each whole-name term of
+	// names (the '^' terms, names[wholeAt:]): its place in the order of a
+	// search's hits within a score, (name length, name, ID), with a
+	// range-minimum index over them (topk.go).
+	wholeAt    int
+	wholeRanks rankMin
 
 	// texts maps a source entity to the blob of its text, by entity ID.
 	texts []textRef

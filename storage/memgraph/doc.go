@@ -89,8 +89,11 @@
 //	walk[p]      []{iid, year, name}  the facts of factYears[p] by (year, subject's folded
 //	                              name, ID): the walk index (walk.go); name is the '^' of
 //	                              the subject's name in folds. Made at a build and a load.
-//	nameRank     [n]uint32        each entity's place by (name length, name, ID), a
-//	                              search's order within a score (topk.go). Made likewise.
+//	wholeRanks   []uint32         for each whole-name ('^') term of names, from wholeAt
+//	                              on, its entity's place by (name length, name, ID), a
+//	                              search's order within a score, with a sparse table of
+//	                              the smallest rank over blocks of 64 (topk.go's rankMin).
+//	                              Made likewise.
 //	values[p]    []{value, fact, subject}  active literal facts (COUNTRY = "US"), by
 //	                              (value, fact ID); value is a dictionary ID
 //	texts        []{node, blob}   each source's text, by entity
