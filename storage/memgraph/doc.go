@@ -65,7 +65,8 @@
 //
 //	nodes.ids    [n]uuid          entity IDs, sorted: iid = position
 //	nodes.bucket [65537]uint32    first position whose ID starts with each 2-byte prefix:
-//	                              a lookup searches ~n/65536 IDs
+//	                              a lookup searches ~n/65536 IDs, from where the ID's
+//	                              next two bytes place it (random IDs spread evenly)
 //	nodes.off    [n]uint32        where each record starts in nodes.slab
 //	nodes.slab   []byte           records, each a uvarint length and the record (below)
 //	facts.*                       the same for facts
