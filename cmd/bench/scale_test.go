@@ -24,7 +24,7 @@ func buildBench(t *testing.T) string {
 // TestBenchScaleKeepCreatesDir runs `bench -scale -keep DIR` through the
 // binary (which starts itself as the server) with a DIR that does not exist yet: the bench creates it and keeps
 // the generated export and store there, and measures every scenario on the
-// seed alone and at the size.
+// seed alone and at the size (a walk's first page alone too).
 func TestBenchScaleKeepCreatesDir(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and serves a generated graph")
@@ -39,8 +39,14 @@ func TestBenchScaleKeepCreatesDir(t *testing.T) {
 	}
 	// Every scenario measured on the seed alone and at the size, with a verdict.
 	for _, s := range specs {
-		if !strings.Contains(string(out), "| "+s.name+" | ") || !strings.Contains(string(out), s.name+" at 1000 nodes within 1.2×") {
-			t.Errorf("no row or verdict for scenario %q:\n%s", s.name, out)
+		names := []string{s.name}
+		if s.walk {
+			names = append(names, s.name+walkFirstPage)
+		}
+		for _, name := range names {
+			if !strings.Contains(string(out), "| "+name+" | ") || !strings.Contains(string(out), name+" at 1000 nodes within 1.2×") {
+				t.Errorf("no row or verdict for scenario %q:\n%s", name, out)
+			}
 		}
 	}
 	for _, name := range []string{"synth-1000.jsonl", "data-1000"} {

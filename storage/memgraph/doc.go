@@ -65,7 +65,8 @@
 //
 //	nodes.ids    [n]uuid          entity IDs, sorted: iid = position
 //	nodes.bucket [65537]uint32    first position whose ID starts with each 2-byte prefix:
-//	                              a lookup searches ~n/65536 IDs
+//	                              a lookup searches ~n/65536 IDs, from where the ID's
+//	                              next two bytes place it (random IDs spread evenly)
 //	nodes.off    [n]uint32        where each record starts in nodes.slab
 //	nodes.slab   []byte           records, each a uvarint length and the record (below)
 //	facts.*                       the same for facts
@@ -89,8 +90,11 @@
 //	walk[p]      []{iid, year, name}  the facts of factYears[p] by (year, subject's folded
 //	                              name, ID): the walk index (walk.go); name is the '^' of
 //	                              the subject's name in folds. Made at a build and a load.
-//	nameRank     [n]uint32        each entity's place by (name length, name, ID), a
-//	                              search's order within a score (topk.go). Made likewise.
+//	wholeRanks   []uint32         for each whole-name ('^') term of names, from wholeAt
+//	                              on, its entity's place by (name length, name, ID), a
+//	                              search's order within a score, with a sparse table of
+//	                              the smallest rank over blocks of 64 (topk.go's rankMin).
+//	                              Made likewise.
 //	values[p]    []{value, fact, subject}  active literal facts (COUNTRY = "US"), by
 //	                              (value, fact ID); value is a dictionary ID
 //	texts        []{node, blob}   each source's text, by entity

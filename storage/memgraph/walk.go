@@ -316,10 +316,12 @@ func (s *Snapshot) FactWalk(preds []storage.Predicate, from, to int, after uuid.
 
 	// Each predicate's range of the base index in [lo, hi], and the total:
 	// the base's facts in range that the overlay did not touch, and the
-	// overlay's.
+	// overlay's. A run's key is that of its next fact (refs[i]), made once
+	// per fact the merge takes, not once per fact per comparison.
 	type run struct {
 		refs []walkRef
 		i    int
+		key  walkKey
 	}
 	runs := make([]run, 0, len(ps))
 	total := len(ov.keys)
@@ -353,32 +355,41 @@ func (s *Snapshot) FactWalk(preds []storage.Predicate, from, to int, after uuid.
 		}
 		oi = search(len(ov.keys), func(i int) bool { return compareWalk(ov.keys[i], k) > 0 })
 	}
+	// next moves r to its next fact the overlay did not touch, and keys it.
+	next := func(r *run) {
+		if len(ov.dirty) > 0 {
+			for r.i < len(r.refs) && ov.dirty[r.refs[r.i].iid] {
+				r.i++
+			}
+		}
+		if r.i < len(r.refs) {
+			r.key = baseKey(r.refs[r.i])
+		}
+	}
+	for r := range runs {
+		next(&runs[r])
+	}
 	// Merge: n items, and one more to know whether more follow.
+	page.IDs = make([]uuid.UUID, 0, min(n+1, 256))
+merge:
 	for len(page.IDs) < n+1 {
-		best, bestRun := walkKey{}, -1
-		found := false
+		best := -1
 		for r := range runs {
-			for runs[r].i < len(runs[r].refs) && ov.dirty[runs[r].refs[runs[r].i].iid] {
-				runs[r].i++
-			}
-			if runs[r].i == len(runs[r].refs) {
-				continue
-			}
-			k := baseKey(runs[r].refs[runs[r].i])
-			if !found || compareWalk(k, best) < 0 {
-				best, bestRun, found = k, r, true
+			if runs[r].i < len(runs[r].refs) && (best < 0 || compareWalk(runs[r].key, runs[best].key) < 0) {
+				best = r
 			}
 		}
-		if oi < len(ov.keys) && (!found || compareWalk(ov.keys[oi], best) < 0) {
-			best, bestRun, found = ov.keys[oi], -1, true
+		switch {
+		case oi < len(ov.keys) && (best < 0 || compareWalk(ov.keys[oi], runs[best].key) < 0):
+			page.IDs = append(page.IDs, ov.keys[oi].id)
 			oi++
-		} else if found {
-			runs[bestRun].i++
+		case best >= 0:
+			page.IDs = append(page.IDs, runs[best].key.id)
+			runs[best].i++
+			next(&runs[best])
+		default:
+			break merge // the walk's end
 		}
-		if !found {
-			break
-		}
-		page.IDs = append(page.IDs, best.id)
 	}
 	if len(page.IDs) > n {
 		page.IDs, page.HasNext = page.IDs[:n], true
