@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"log/slog"
 	"net"
 	"net/http"
@@ -115,14 +114,6 @@ func bearer(header string) (string, bool) {
 		return "", false
 	}
 	return strings.TrimLeft(cred, " "), true
-}
-
-// HasToken reports whether r carries Authorization: Bearer <token> (the
-// scheme in any case), compared in constant time. With no token configured
-// nothing has it. It does not slow guesses; Auth.Check does.
-func HasToken(r *http.Request, token string) bool {
-	got, ok := bearer(r.Header.Get("Authorization"))
-	return token != "" && ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
 }
 
 // SetCurators replaces the set of curators whole (a reload of the token
@@ -340,10 +331,4 @@ func RefuseThrottled(w http.ResponseWriter, retryAfter time.Duration) {
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	writeError(w, mediaJSON, errs.TooManyAuthFailures,
 		"too many failed attempts at the token from this address; retry in "+strconv.Itoa(secs)+"s")
-}
-
-// Authenticate is Auth.Authenticate with the token alone: failed attempts are
-// not slowed. The server uses NewAuth.
-func Authenticate(token string) func(http.Handler) http.Handler {
-	return NewAuth(AuthOptions{Token: token}).Authenticate
 }
