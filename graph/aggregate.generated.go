@@ -648,7 +648,7 @@ func (ec *executionContext) unmarshalNFactDimension2ᚕpolicygraphᚋstorageᚐD
 }
 
 func (ec *executionContext) marshalNFactDimension2ᚕpolicygraphᚋstorageᚐDimensionᚄ(ctx context.Context, sel ast.SelectionSet, v []storage.Dimension) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNFactDimension2policygraphᚋstorageᚐDimension(ctx, sel, v[i])
@@ -664,7 +664,7 @@ func (ec *executionContext) marshalNFactDimension2ᚕpolicygraphᚋstorageᚐDim
 }
 
 func (ec *executionContext) marshalNFactGroup2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FactGroup) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNFactGroup2ᚖpolicygraphᚋgraphᚋmodelᚐFactGroup(ctx, sel, v[i])
@@ -692,7 +692,7 @@ func (ec *executionContext) marshalNPoint2policygraphᚋstorageᚐPoint(ctx cont
 }
 
 func (ec *executionContext) marshalNPoint2ᚕpolicygraphᚋstorageᚐPointᚄ(ctx context.Context, sel ast.SelectionSet, v []storage.Point) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPoint2policygraphᚋstorageᚐPoint(ctx, sel, v[i])
@@ -708,7 +708,7 @@ func (ec *executionContext) marshalNPoint2ᚕpolicygraphᚋstorageᚐPointᚄ(ct
 }
 
 func (ec *executionContext) marshalNSeries2ᚕᚖpolicygraphᚋgraphᚋmodelᚐSeriesᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Series) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSeries2ᚖpolicygraphᚋgraphᚋmodelᚐSeries(ctx, sel, v[i])
@@ -752,7 +752,7 @@ func (ec *executionContext) marshalOFactDimension2ᚕpolicygraphᚋstorageᚐDim
 	if v == nil {
 		return graphql.Null
 	}
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNFactDimension2policygraphᚋstorageᚐDimension(ctx, sel, v[i])

@@ -1504,7 +1504,7 @@ func (ec *executionContext) marshalNEventConnection2ᚖpolicygraphᚋgraphᚋmod
 }
 
 func (ec *executionContext) marshalNEventEdge2ᚕᚖpolicygraphᚋgraphᚋmodelᚐEventEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EventEdge) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNEventEdge2ᚖpolicygraphᚋgraphᚋmodelᚐEventEdge(ctx, sel, v[i])
@@ -1556,7 +1556,7 @@ func (ec *executionContext) marshalNOrganizationConnection2ᚖpolicygraphᚋgrap
 }
 
 func (ec *executionContext) marshalNOrganizationEdge2ᚕᚖpolicygraphᚋgraphᚋmodelᚐOrganizationEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.OrganizationEdge) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNOrganizationEdge2ᚖpolicygraphᚋgraphᚋmodelᚐOrganizationEdge(ctx, sel, v[i])
@@ -1588,7 +1588,7 @@ func (ec *executionContext) marshalNPersonConnection2ᚖpolicygraphᚋgraphᚋmo
 }
 
 func (ec *executionContext) marshalNPersonEdge2ᚕᚖpolicygraphᚋgraphᚋmodelᚐPersonEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PersonEdge) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPersonEdge2ᚖpolicygraphᚋgraphᚋmodelᚐPersonEdge(ctx, sel, v[i])
@@ -1620,7 +1620,7 @@ func (ec *executionContext) marshalNProductConnection2ᚖpolicygraphᚋgraphᚋm
 }
 
 func (ec *executionContext) marshalNProductEdge2ᚕᚖpolicygraphᚋgraphᚋmodelᚐProductEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ProductEdge) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNProductEdge2ᚖpolicygraphᚋgraphᚋmodelᚐProductEdge(ctx, sel, v[i])
@@ -1652,7 +1652,7 @@ func (ec *executionContext) marshalNSearchConnection2ᚖpolicygraphᚋgraphᚋmo
 }
 
 func (ec *executionContext) marshalNSearchEdge2ᚕᚖpolicygraphᚋgraphᚋmodelᚐSearchEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SearchEdge) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSearchEdge2ᚖpolicygraphᚋgraphᚋmodelᚐSearchEdge(ctx, sel, v[i])

@@ -3778,7 +3778,7 @@ func (ec *executionContext) _GraphStats(ctx context.Context, sel ast.SelectionSe
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "factYears":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._GraphStats_factYears(ctx, field, obj)
@@ -4265,7 +4265,7 @@ func (ec *executionContext) _SponsorshipYear(ctx context.Context, sel ast.Select
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "sponsorshipsConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._SponsorshipYear_sponsorshipsConnection(ctx, field, obj)
@@ -4300,7 +4300,7 @@ func (ec *executionContext) marshalNEntityConnection2ᚖpolicygraphᚋgraphᚋmo
 }
 
 func (ec *executionContext) marshalNEntityEdge2ᚕᚖpolicygraphᚋgraphᚋmodelᚐEntityEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EntityEdge) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNEntityEdge2ᚖpolicygraphᚋgraphᚋmodelᚐEntityEdge(ctx, sel, v[i])
@@ -4337,7 +4337,7 @@ func (ec *executionContext) marshalNFactConnection2ᚖpolicygraphᚋgraphᚋmode
 }
 
 func (ec *executionContext) marshalNFactEdge2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FactEdge) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNFactEdge2ᚖpolicygraphᚋgraphᚋmodelᚐFactEdge(ctx, sel, v[i])
@@ -4374,7 +4374,7 @@ func (ec *executionContext) marshalNGraphStats2ᚖpolicygraphᚋgraphᚋmodelᚐ
 }
 
 func (ec *executionContext) marshalNKindCount2ᚕᚖpolicygraphᚋgraphᚋmodelᚐKindCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.KindCount) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNKindCount2ᚖpolicygraphᚋgraphᚋmodelᚐKindCount(ctx, sel, v[i])
@@ -4406,7 +4406,7 @@ func (ec *executionContext) marshalNPageInfo2ᚖpolicygraphᚋgraphᚋmodelᚐPa
 }
 
 func (ec *executionContext) marshalNPredicateInfo2ᚕᚖpolicygraphᚋgraphᚋmodelᚐPredicateInfoᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PredicateInfo) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPredicateInfo2ᚖpolicygraphᚋgraphᚋmodelᚐPredicateInfo(ctx, sel, v[i])
@@ -4430,7 +4430,7 @@ func (ec *executionContext) marshalNPredicateInfo2ᚖpolicygraphᚋgraphᚋmodel
 }
 
 func (ec *executionContext) marshalNPredicateYearCount2ᚕᚖpolicygraphᚋgraphᚋmodelᚐPredicateYearCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PredicateYearCount) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPredicateYearCount2ᚖpolicygraphᚋgraphᚋmodelᚐPredicateYearCount(ctx, sel, v[i])
@@ -4454,7 +4454,7 @@ func (ec *executionContext) marshalNPredicateYearCount2ᚖpolicygraphᚋgraphᚋ
 }
 
 func (ec *executionContext) marshalNSearchHit2ᚕᚖpolicygraphᚋgraphᚋmodelᚐSearchHitᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SearchHit) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSearchHit2ᚖpolicygraphᚋgraphᚋmodelᚐSearchHit(ctx, sel, v[i])
@@ -4478,7 +4478,7 @@ func (ec *executionContext) marshalNSearchHit2ᚖpolicygraphᚋgraphᚋmodelᚐS
 }
 
 func (ec *executionContext) marshalNSponsorshipYear2ᚕᚖpolicygraphᚋgraphᚋmodelᚐSponsorshipYearᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SponsorshipYear) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSponsorshipYear2ᚖpolicygraphᚋgraphᚋmodelᚐSponsorshipYear(ctx, sel, v[i])

@@ -21,10 +21,13 @@ type Resolver struct {
 	store *storage.Graph
 	// runQuery runs a saved query for savedQueryLive (SetQueryRunner).
 	runQuery QueryRunner
+	// direct: the graph has a read model, and so the loaders answer at once
+	// (executionContext.inline).
+	direct bool
 }
 
 // NewResolver makes the resolvers of the graph g.
-func NewResolver(g *storage.Graph) *Resolver { return &Resolver{store: g} }
+func NewResolver(g *storage.Graph) *Resolver { return &Resolver{store: g, direct: g.ReadModel() != nil} }
 
 // graph is the store as seen by one request: its reads stop when the request's
 // time is up (see storage.Graph.WithContext). It is the one way resolvers

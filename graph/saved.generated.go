@@ -434,25 +434,25 @@ func (ec *executionContext) _SavedQuery(ctx context.Context, sel ast.SelectionSe
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "variables":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._SavedQuery_variables(ctx, field, obj)
 				})
 		case "url":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._SavedQuery_url(ctx, field, obj)
 				})
 		case "valid":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._SavedQuery_valid(ctx, field, obj)
 				})
 		case "problems":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._SavedQuery_problems(ctx, field, obj)
@@ -542,7 +542,7 @@ func (ec *executionContext) unmarshalNSaveQueryInput2policygraphᚋgraphᚋmodel
 }
 
 func (ec *executionContext) marshalNSavedQuery2ᚕᚖpolicygraphᚋgraphᚋmodelᚐSavedQueryᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SavedQuery) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSavedQuery2ᚖpolicygraphᚋgraphᚋmodelᚐSavedQuery(ctx, sel, v[i])
@@ -566,7 +566,7 @@ func (ec *executionContext) marshalNSavedQuery2ᚖpolicygraphᚋgraphᚋmodelᚐ
 }
 
 func (ec *executionContext) marshalNSavedQueryVariable2ᚕᚖpolicygraphᚋgraphᚋmodelᚐSavedQueryVariableᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SavedQueryVariable) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSavedQueryVariable2ᚖpolicygraphᚋgraphᚋmodelᚐSavedQueryVariable(ctx, sel, v[i])

@@ -12213,7 +12213,7 @@ func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, ob
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "facts":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Event_facts(ctx, field, obj)
@@ -12229,7 +12229,7 @@ func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, ob
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "revisions":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Event_revisions(ctx, field, obj)
@@ -12240,115 +12240,115 @@ func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, ob
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "series":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Event_series(ctx, field, obj)
 				})
 		case "start":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Event_start(ctx, field, obj)
 				})
 		case "end":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Event_end(ctx, field, obj)
 				})
 		case "places":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Event_places(ctx, field, obj)
 				})
 		case "sponsorships":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Event_sponsorships(ctx, field, obj)
 				})
 		case "participants":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Event_participants(ctx, field, obj)
 				})
 		case "absentees":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Event_absentees(ctx, field, obj)
 				})
 		case "attendedWithoutSponsoring":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Event_attendedWithoutSponsoring(ctx, field, obj)
 				})
 		case "didNotAttend":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Event_didNotAttend(ctx, field, obj)
 				})
 		case "speakers":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Event_speakers(ctx, field, obj)
 				})
 		case "openedBy":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Event_openedBy(ctx, field, obj)
 				})
 		case "organizers":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Event_organizers(ctx, field, obj)
 				})
 		case "topics":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Event_topics(ctx, field, obj)
 				})
 		case "measures":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Event_measures(ctx, field, obj)
 				})
 		case "factsConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Event_factsConnection(ctx, field, obj)
 				})
 		case "sponsorshipsConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Event_sponsorshipsConnection(ctx, field, obj)
 				})
 		case "participantsConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Event_participantsConnection(ctx, field, obj)
 				})
 		case "speakersConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Event_speakersConnection(ctx, field, obj)
 				})
 		case "measuresConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Event_measuresConnection(ctx, field, obj)
@@ -12417,7 +12417,7 @@ func (ec *executionContext) _EventSeries(ctx context.Context, sel ast.SelectionS
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "facts":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._EventSeries_facts(ctx, field, obj)
@@ -12433,37 +12433,37 @@ func (ec *executionContext) _EventSeries(ctx context.Context, sel ast.SelectionS
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "revisions":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._EventSeries_revisions(ctx, field, obj)
 				})
 		case "editions":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._EventSeries_editions(ctx, field, obj)
 				})
 		case "places":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._EventSeries_places(ctx, field, obj)
 				})
 		case "since":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._EventSeries_since(ctx, field, obj)
 				})
 		case "factsConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._EventSeries_factsConnection(ctx, field, obj)
 				})
 		case "editionsConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._EventSeries_editionsConnection(ctx, field, obj)
@@ -12497,7 +12497,7 @@ func (ec *executionContext) _Evidence(ctx context.Context, sel ast.SelectionSet,
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Evidence")
 		case "source":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Evidence_source(ctx, field, obj)
@@ -12581,7 +12581,7 @@ func (ec *executionContext) _ExportControl(ctx context.Context, sel ast.Selectio
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "facts":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ExportControl_facts(ctx, field, obj)
@@ -12597,7 +12597,7 @@ func (ec *executionContext) _ExportControl(ctx context.Context, sel ast.Selectio
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "revisions":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ExportControl_revisions(ctx, field, obj)
@@ -12608,61 +12608,61 @@ func (ec *executionContext) _ExportControl(ctx context.Context, sel ast.Selectio
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "date":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ExportControl_date(ctx, field, obj)
 				})
 		case "issuedBy":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ExportControl_issuedBy(ctx, field, obj)
 				})
 		case "products":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ExportControl_products(ctx, field, obj)
 				})
 		case "targetCountries":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ExportControl_targetCountries(ctx, field, obj)
 				})
 		case "affects":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ExportControl_affects(ctx, field, obj)
 				})
 		case "tightens":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ExportControl_tightens(ctx, field, obj)
 				})
 		case "tightenedBy":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ExportControl_tightenedBy(ctx, field, obj)
 				})
 		case "factsConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ExportControl_factsConnection(ctx, field, obj)
 				})
 		case "productsConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ExportControl_productsConnection(ctx, field, obj)
 				})
 		case "affectsConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ExportControl_affectsConnection(ctx, field, obj)
@@ -12786,7 +12786,7 @@ func (ec *executionContext) _Fact(ctx context.Context, sel ast.SelectionSet, obj
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "disputedBy":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Fact_disputedBy(ctx, field, obj)
@@ -12961,7 +12961,7 @@ func (ec *executionContext) _Lawsuit(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "facts":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Lawsuit_facts(ctx, field, obj)
@@ -12977,25 +12977,25 @@ func (ec *executionContext) _Lawsuit(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "revisions":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Lawsuit_revisions(ctx, field, obj)
 				})
 		case "plaintiffs":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Lawsuit_plaintiffs(ctx, field, obj)
 				})
 		case "defendants":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Lawsuit_defendants(ctx, field, obj)
 				})
 		case "factsConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Lawsuit_factsConnection(ctx, field, obj)
@@ -13064,7 +13064,7 @@ func (ec *executionContext) _Organization(ctx context.Context, sel ast.Selection
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "facts":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_facts(ctx, field, obj)
@@ -13080,7 +13080,7 @@ func (ec *executionContext) _Organization(ctx context.Context, sel ast.Selection
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "revisions":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_revisions(ctx, field, obj)
@@ -13096,7 +13096,7 @@ func (ec *executionContext) _Organization(ctx context.Context, sel ast.Selection
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "countryInference":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_countryInference(ctx, field, obj)
@@ -13107,19 +13107,19 @@ func (ec *executionContext) _Organization(ctx context.Context, sel ast.Selection
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "subsidiaries":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_subsidiaries(ctx, field, obj)
 				})
 		case "sponsorships":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_sponsorships(ctx, field, obj)
 				})
 		case "participations":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_participations(ctx, field, obj)
@@ -13130,73 +13130,73 @@ func (ec *executionContext) _Organization(ctx context.Context, sel ast.Selection
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "exportControls":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_exportControls(ctx, field, obj)
 				})
 		case "imposed":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_imposed(ctx, field, obj)
 				})
 		case "products":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_products(ctx, field, obj)
 				})
 		case "headquarters":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_headquarters(ctx, field, obj)
 				})
 		case "listedIn":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_listedIn(ctx, field, obj)
 				})
 		case "people":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_people(ctx, field, obj)
 				})
 		case "factsConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_factsConnection(ctx, field, obj)
 				})
 		case "sponsorshipsConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_sponsorshipsConnection(ctx, field, obj)
 				})
 		case "participationsConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_participationsConnection(ctx, field, obj)
 				})
 		case "peopleConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_peopleConnection(ctx, field, obj)
 				})
 		case "subsidiariesConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_subsidiariesConnection(ctx, field, obj)
 				})
 		case "productsConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Organization_productsConnection(ctx, field, obj)
@@ -13318,7 +13318,7 @@ func (ec *executionContext) _Person(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "facts":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Person_facts(ctx, field, obj)
@@ -13334,55 +13334,55 @@ func (ec *executionContext) _Person(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "revisions":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Person_revisions(ctx, field, obj)
 				})
 		case "positions":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Person_positions(ctx, field, obj)
 				})
 		case "quotes":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Person_quotes(ctx, field, obj)
 				})
 		case "spokeAt":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Person_spokeAt(ctx, field, obj)
 				})
 		case "opened":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Person_opened(ctx, field, obj)
 				})
 		case "factsConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Person_factsConnection(ctx, field, obj)
 				})
 		case "positionsConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Person_positionsConnection(ctx, field, obj)
 				})
 		case "quotesConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Person_quotesConnection(ctx, field, obj)
 				})
 		case "spokeAtConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Person_spokeAtConnection(ctx, field, obj)
@@ -13451,7 +13451,7 @@ func (ec *executionContext) _Place(ctx context.Context, sel ast.SelectionSet, ob
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "facts":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Place_facts(ctx, field, obj)
@@ -13467,7 +13467,7 @@ func (ec *executionContext) _Place(ctx context.Context, sel ast.SelectionSet, ob
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "revisions":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Place_revisions(ctx, field, obj)
@@ -13483,25 +13483,25 @@ func (ec *executionContext) _Place(ctx context.Context, sel ast.SelectionSet, ob
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "locatedIn":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Place_locatedIn(ctx, field, obj)
 				})
 		case "events":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Place_events(ctx, field, obj)
 				})
 		case "factsConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Place_factsConnection(ctx, field, obj)
 				})
 		case "eventsConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Place_eventsConnection(ctx, field, obj)
@@ -13570,7 +13570,7 @@ func (ec *executionContext) _Plan(ctx context.Context, sel ast.SelectionSet, obj
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "facts":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Plan_facts(ctx, field, obj)
@@ -13586,49 +13586,49 @@ func (ec *executionContext) _Plan(ctx context.Context, sel ast.SelectionSet, obj
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "revisions":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Plan_revisions(ctx, field, obj)
 				})
 		case "date":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Plan_date(ctx, field, obj)
 				})
 		case "issuedBy":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Plan_issuedBy(ctx, field, obj)
 				})
 		case "targets":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Plan_targets(ctx, field, obj)
 				})
 		case "endorsedBy":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Plan_endorsedBy(ctx, field, obj)
 				})
 		case "announcedAt":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Plan_announcedAt(ctx, field, obj)
 				})
 		case "factsConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Plan_factsConnection(ctx, field, obj)
 				})
 		case "targetsConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Plan_targetsConnection(ctx, field, obj)
@@ -13697,7 +13697,7 @@ func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "facts":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Product_facts(ctx, field, obj)
@@ -13713,7 +13713,7 @@ func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "revisions":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Product_revisions(ctx, field, obj)
@@ -13724,19 +13724,19 @@ func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "makers":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Product_makers(ctx, field, obj)
 				})
 		case "controls":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Product_controls(ctx, field, obj)
 				})
 		case "factsConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Product_factsConnection(ctx, field, obj)
@@ -13896,7 +13896,7 @@ func (ec *executionContext) _Sanction(ctx context.Context, sel ast.SelectionSet,
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "facts":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Sanction_facts(ctx, field, obj)
@@ -13912,7 +13912,7 @@ func (ec *executionContext) _Sanction(ctx context.Context, sel ast.SelectionSet,
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "revisions":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Sanction_revisions(ctx, field, obj)
@@ -13928,19 +13928,19 @@ func (ec *executionContext) _Sanction(ctx context.Context, sel ast.SelectionSet,
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "targets":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Sanction_targets(ctx, field, obj)
 				})
 		case "factsConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Sanction_factsConnection(ctx, field, obj)
 				})
 		case "targetsConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Sanction_targetsConnection(ctx, field, obj)
@@ -14009,7 +14009,7 @@ func (ec *executionContext) _Source(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "facts":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Source_facts(ctx, field, obj)
@@ -14025,7 +14025,7 @@ func (ec *executionContext) _Source(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "revisions":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Source_revisions(ctx, field, obj)
@@ -14076,13 +14076,13 @@ func (ec *executionContext) _Source(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "text":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Source_text(ctx, field, obj)
 				})
 		case "factsConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Source_factsConnection(ctx, field, obj)
@@ -14151,7 +14151,7 @@ func (ec *executionContext) _Topic(ctx context.Context, sel ast.SelectionSet, ob
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "facts":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Topic_facts(ctx, field, obj)
@@ -14167,25 +14167,25 @@ func (ec *executionContext) _Topic(ctx context.Context, sel ast.SelectionSet, ob
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "revisions":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Topic_revisions(ctx, field, obj)
 				})
 		case "events":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Topic_events(ctx, field, obj)
 				})
 		case "factsConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Topic_factsConnection(ctx, field, obj)
 				})
 		case "eventsConnection":
-			resolveField(ctx, out, field, ec.OperationContext, &deferred, i,
+			ec.resolveField(ctx, out, field, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Topic_eventsConnection(ctx, field, obj)
@@ -14250,7 +14250,7 @@ func (ec *executionContext) marshalNEntity2policygraphᚋgraphᚋmodelᚐEntity(
 }
 
 func (ec *executionContext) marshalNEntity2ᚕpolicygraphᚋgraphᚋmodelᚐEntityᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Entity) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNEntity2policygraphᚋgraphᚋmodelᚐEntity(ctx, sel, v[i])
@@ -14295,7 +14295,7 @@ func (ec *executionContext) unmarshalNEntityKind2ᚕpolicygraphᚋstorageᚐKind
 }
 
 func (ec *executionContext) marshalNEntityKind2ᚕpolicygraphᚋstorageᚐKindᚄ(ctx context.Context, sel ast.SelectionSet, v []storage.Kind) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNEntityKind2policygraphᚋstorageᚐKind(ctx, sel, v[i])
@@ -14311,7 +14311,7 @@ func (ec *executionContext) marshalNEntityKind2ᚕpolicygraphᚋstorageᚐKind�
 }
 
 func (ec *executionContext) marshalNEntityRevision2ᚕᚖpolicygraphᚋgraphᚋmodelᚐEntityRevisionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EntityRevision) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNEntityRevision2ᚖpolicygraphᚋgraphᚋmodelᚐEntityRevision(ctx, sel, v[i])
@@ -14335,7 +14335,7 @@ func (ec *executionContext) marshalNEntityRevision2ᚖpolicygraphᚋgraphᚋmode
 }
 
 func (ec *executionContext) marshalNEvent2ᚕᚖpolicygraphᚋgraphᚋmodelᚐEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Event) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNEvent2ᚖpolicygraphᚋgraphᚋmodelᚐEvent(ctx, sel, v[i])
@@ -14363,7 +14363,7 @@ func (ec *executionContext) marshalNEvidence2policygraphᚋgraphᚋmodelᚐEvide
 }
 
 func (ec *executionContext) marshalNEvidence2ᚕpolicygraphᚋgraphᚋmodelᚐEvidenceᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Evidence) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNEvidence2policygraphᚋgraphᚋmodelᚐEvidence(ctx, sel, v[i])
@@ -14379,7 +14379,7 @@ func (ec *executionContext) marshalNEvidence2ᚕpolicygraphᚋgraphᚋmodelᚐEv
 }
 
 func (ec *executionContext) marshalNExportControl2ᚕᚖpolicygraphᚋgraphᚋmodelᚐExportControlᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ExportControl) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNExportControl2ᚖpolicygraphᚋgraphᚋmodelᚐExportControl(ctx, sel, v[i])
@@ -14403,7 +14403,7 @@ func (ec *executionContext) marshalNExportControl2ᚖpolicygraphᚋgraphᚋmodel
 }
 
 func (ec *executionContext) marshalNFact2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Fact) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNFact2ᚖpolicygraphᚋgraphᚋmodelᚐFact(ctx, sel, v[i])
@@ -14431,7 +14431,7 @@ func (ec *executionContext) marshalNLabel2policygraphᚋstorageᚐLabel(ctx cont
 }
 
 func (ec *executionContext) marshalNLabel2ᚕpolicygraphᚋstorageᚐLabelᚄ(ctx context.Context, sel ast.SelectionSet, v []storage.Label) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNLabel2policygraphᚋstorageᚐLabel(ctx, sel, v[i])
@@ -14447,7 +14447,7 @@ func (ec *executionContext) marshalNLabel2ᚕpolicygraphᚋstorageᚐLabelᚄ(ct
 }
 
 func (ec *executionContext) marshalNNode2ᚕpolicygraphᚋgraphᚋmodelᚐIdentified(ctx context.Context, sel ast.SelectionSet, v []model.Identified) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalONode2policygraphᚋgraphᚋmodelᚐIdentified(ctx, sel, v[i])
@@ -14457,7 +14457,7 @@ func (ec *executionContext) marshalNNode2ᚕpolicygraphᚋgraphᚋmodelᚐIdenti
 }
 
 func (ec *executionContext) marshalNOrganization2ᚕᚖpolicygraphᚋgraphᚋmodelᚐOrganizationᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Organization) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNOrganization2ᚖpolicygraphᚋgraphᚋmodelᚐOrganization(ctx, sel, v[i])
@@ -14481,7 +14481,7 @@ func (ec *executionContext) marshalNOrganization2ᚖpolicygraphᚋgraphᚋmodel�
 }
 
 func (ec *executionContext) marshalNPerson2ᚕᚖpolicygraphᚋgraphᚋmodelᚐPersonᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Person) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPerson2ᚖpolicygraphᚋgraphᚋmodelᚐPerson(ctx, sel, v[i])
@@ -14505,7 +14505,7 @@ func (ec *executionContext) marshalNPerson2ᚖpolicygraphᚋgraphᚋmodelᚐPers
 }
 
 func (ec *executionContext) marshalNPlace2ᚕᚖpolicygraphᚋgraphᚋmodelᚐPlaceᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Place) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPlace2ᚖpolicygraphᚋgraphᚋmodelᚐPlace(ctx, sel, v[i])
@@ -14544,7 +14544,7 @@ func (ec *executionContext) marshalNPredicate2policygraphᚋstorageᚐPredicate(
 }
 
 func (ec *executionContext) marshalNProduct2ᚕᚖpolicygraphᚋgraphᚋmodelᚐProductᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Product) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNProduct2ᚖpolicygraphᚋgraphᚋmodelᚐProduct(ctx, sel, v[i])
@@ -14568,7 +14568,7 @@ func (ec *executionContext) marshalNProduct2ᚖpolicygraphᚋgraphᚋmodelᚐPro
 }
 
 func (ec *executionContext) marshalNSanction2ᚕᚖpolicygraphᚋgraphᚋmodelᚐSanctionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Sanction) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSanction2ᚖpolicygraphᚋgraphᚋmodelᚐSanction(ctx, sel, v[i])
@@ -14614,7 +14614,7 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 }
 
 func (ec *executionContext) marshalNTopic2ᚕᚖpolicygraphᚋgraphᚋmodelᚐTopicᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Topic) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNTopic2ᚖpolicygraphᚋgraphᚋmodelᚐTopic(ctx, sel, v[i])
@@ -14700,7 +14700,7 @@ func (ec *executionContext) marshalOEntityKind2ᚕpolicygraphᚋstorageᚐKind�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNEntityKind2policygraphᚋstorageᚐKind(ctx, sel, v[i])
@@ -14846,7 +14846,7 @@ func (ec *executionContext) marshalOPredicate2ᚕpolicygraphᚋstorageᚐPredica
 	if v == nil {
 		return graphql.Null
 	}
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPredicate2policygraphᚋstorageᚐPredicate(ctx, sel, v[i])

@@ -15,6 +15,19 @@ func inline(ctx context.Context) bool {
 	return ok && l.direct
 }
 
+// inline is inline(ctx) for ec's operation, asked of its resolvers: their
+// graph has a read model for its whole life (storage.OpenWith), and its
+// loaders are then direct. Asked for every field and list, the context's
+// lookup walked a chain that grows with the field's depth.
+func (ec *executionContext) inline(ctx context.Context) bool {
+	if ec != nil && ec.ExecutionContextState != nil && ec.ExecutableSchemaState != nil {
+		if r, ok := ec.Resolvers.(*Resolver); ok {
+			return r.direct
+		}
+	}
+	return inline(ctx)
+}
+
 // resolveField resolves field i of an object's field set: generated code
 // called out.ResolveConcurrently, which defers the field to the set's
 // Dispatch, and Dispatch runs every deferred field but one in a goroutine of
@@ -23,10 +36,11 @@ func inline(ctx context.Context) bool {
 // Dispatch counts it (a null where the field is non-null makes the object
 // invalid); a field under @defer, and every field without a read model, go
 // to gqlgen as before.
-func resolveField(ctx context.Context, out *graphql.FieldSet, field graphql.CollectedField,
-	oc *graphql.OperationContext, deferred *graphql.DeferredGroup, i int, recoverFromPanic, nonNull bool,
+func (ec *executionContext) resolveField(ctx context.Context, out *graphql.FieldSet, field graphql.CollectedField,
+	deferred *graphql.DeferredGroup, i int, recoverFromPanic, nonNull bool,
 	resolve func(ctx context.Context) graphql.Marshaler) {
-	if field.IsDeferred() || !inline(ctx) {
+	oc := ec.OperationContext
+	if field.IsDeferred() || !ec.inline(ctx) {
 		out.ResolveConcurrently(oc, deferred, i, recoverFromPanic, nonNull, resolve)
 		return
 	}
@@ -63,9 +77,9 @@ func resolveNow(ctx context.Context, oc *graphql.OperationContext, recoverFromPa
 // panic in one answered as gqlgen answers it (a null and an error). Without
 // a read model the loaders batch what concurrent resolvers ask for, which
 // needs the elements to run side by side: gqlgen's own function does that.
-func marshalSlice(ctx context.Context, length int, workerLimit int64, omitPanicHandler bool,
+func (ec *executionContext) marshalSlice(ctx context.Context, length int, workerLimit int64, omitPanicHandler bool,
 	marshalElement func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
-	if !inline(ctx) {
+	if !ec.inline(ctx) {
 		return graphql.MarshalSliceConcurrently(ctx, length, workerLimit, omitPanicHandler, marshalElement)
 	}
 	ret := make(graphql.Array, length)

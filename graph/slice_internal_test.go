@@ -31,7 +31,7 @@ func TestMarshalSliceRunsInlineOverTheReadModel(t *testing.T) {
 			caller := goroutineID()
 			const n = 8
 			ids := make([]uint64, n)
-			ret := marshalSlice(ctx, n, 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+			ret := noEC.marshalSlice(ctx, n, 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 				if got := *graphql.GetFieldContext(ctx).Index; got != i {
 					t.Errorf("element %d has index %d in its field context", i, got)
 				}
@@ -74,7 +74,7 @@ func TestMarshalSliceStopsPastTheDeadline(t *testing.T) {
 	ctx = graphql.WithResponseContext(ctx, graphql.DefaultErrorPresenter, func(_ context.Context, p any) error { return fmt.Errorf("%v", p) })
 	ctx = context.WithValue(ctx, loadersKey{}, &Loaders{direct: true})
 	marshalled := 0
-	ret := marshalSlice(ctx, 6, 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := noEC.marshalSlice(ctx, 6, 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		if marshalled++; i == 2 {
 			<-ctx.Done() // the time limit passes while element 2 is marshalled
 		}
@@ -92,6 +92,37 @@ func TestMarshalSliceStopsPastTheDeadline(t *testing.T) {
 		t.Errorf("errors %v, want one TIMEOUT", list)
 	}
 }
+
+// TestExecutionContextAsksItsResolvers: an operation's lists and fields run
+// inline when its resolvers' graph has a read model, whatever its context
+// holds, and ask the context's loaders otherwise.
+func TestExecutionContextAsksItsResolvers(t *testing.T) {
+	withResolvers := func(r ResolverRoot) *executionContext {
+		return &executionContext{ExecutionContextState: &graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]{
+			ExecutableSchemaState: &graphql.ExecutableSchemaState[ResolverRoot, DirectiveRoot, ComplexityRoot]{Resolvers: r},
+		}}
+	}
+	direct := context.WithValue(context.Background(), loadersKey{}, &Loaders{direct: true})
+	for _, tc := range []struct {
+		name string
+		ec   *executionContext
+		ctx  context.Context
+		want bool
+	}{
+		{"read model, no loaders in the context", withResolvers(&Resolver{direct: true}), context.Background(), true},
+		{"no read model", withResolvers(&Resolver{}), direct, false},
+		{"no resolvers: the context's loaders", withResolvers(nil), direct, true},
+		{"no execution context: the context's loaders", noEC, context.Background(), false},
+	} {
+		if got := tc.ec.inline(tc.ctx); got != tc.want {
+			t.Errorf("%s: inline = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// noEC is an operation's execution context without resolvers: its lists
+// ask the context's loaders whether to run inline.
+var noEC *executionContext
 
 func render(m graphql.Marshaler) string {
 	var b bytes.Buffer

@@ -973,7 +973,7 @@ func (ec *executionContext) marshalNFactChange2policygraphᚋgraphᚋmodelᚐFac
 }
 
 func (ec *executionContext) marshalNFactEvent2ᚕᚖpolicygraphᚋgraphᚋmodelᚐFactEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FactEvent) graphql.Marshaler {
-	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := ec.marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNFactEvent2ᚖpolicygraphᚋgraphᚋmodelᚐFactEvent(ctx, sel, v[i])

@@ -1,5 +1,6 @@
 // Command slicepatch points gqlgen's generated list marshalling and field
-// scheduling at the graph package's marshalSlice and resolveField
+// scheduling at the graph package's executionContext.marshalSlice and
+// resolveField
 // (graph/slice.go says why): `go generate
 // ./graph` runs it after gqlgen. It rewrites the calls in place and is
 // idempotent; it fails when gqlgen's generated code no longer has the call
@@ -15,8 +16,8 @@ import (
 
 // rewrites are the calls rewritten, each to a function of graph/slice.go.
 var rewrites = []struct{ from, to string }{
-	{"graphql.MarshalSliceConcurrently(", "marshalSlice("},
-	{"out.ResolveConcurrently(ec.OperationContext, &deferred, i,", "resolveField(ctx, out, field, ec.OperationContext, &deferred, i,"},
+	{"graphql.MarshalSliceConcurrently(", "ec.marshalSlice("},
+	{"out.ResolveConcurrently(ec.OperationContext, &deferred, i,", "ec.resolveField(ctx, out, field, &deferred, i,"},
 }
 
 func main() {
