@@ -27,7 +27,9 @@ type Resolver struct {
 }
 
 // NewResolver makes the resolvers of the graph g.
-func NewResolver(g *storage.Graph) *Resolver { return &Resolver{store: g, direct: g.ReadModel() != nil} }
+func NewResolver(g *storage.Graph) *Resolver {
+	return &Resolver{store: g, direct: g.ReadModel() != nil}
+}
 
 // graph is the store as seen by one request: its reads stop when the request's
 // time is up (see storage.Graph.WithContext). It is the one way resolvers
