@@ -170,11 +170,42 @@ func scaleScenarios(ctx context.Context, o Options, url string) (results []Resul
 		results = append(results, ClosedLoop(ctx, client, first, 1, scaleWarmup(o), o.ScaleDur))
 		refused = append(refused, "")
 	}
+	// Search's answer is not alike either: "thuong" names 3 entities of the
+	// seed, and thousands of a large graph, of which it answers 10 (its
+	// default first). The same search for the seed's 3 hits compares like
+	// with like: one more row.
+	pr, err := prepareOne(ctx, client, url, searchSeedHits, seedParams(), 0)
+	if err != nil {
+		results = append(results, Result{Scenario: searchSeedHits.name})
+		refused = append(refused, refusal(err))
+	} else {
+		results = append(results, ClosedLoop(ctx, client, pr.Scenario, 1, scaleWarmup(o), o.ScaleDur))
+		refused = append(refused, "")
+	}
 	return results, refused, nil
 }
 
 // walkFirstPage names the row of a walk's first page alone.
 const walkFirstPage = ", its first page only"
+
+// seedSearchHits is how many entities of the seed search("thuong") finds.
+const seedSearchHits = 3
+
+// searchSeedHits is the search scenario asked for the seed's number of hits
+// (a row of the scale bench only): exactly that many at every size.
+var searchSeedHits = querySpec{
+	name:  fmt.Sprintf(`search(text:"thuong"), as many hits as on the seed (first: %d)`, seedSearchHits),
+	query: `query Search($text: String!, $first: Int) { search(text: $text, first: $first) { score entity { id name } } }`,
+	vars: func(params) map[string]any {
+		return map[string]any{"text": "thuong", "first": seedSearchHits}
+	},
+	check: func(d map[string]any) error {
+		if n := len(values(d, "search.*.entity.name")); n != seedSearchHits {
+			return fmt.Errorf("%d hits, want %d (the seed's)", n, seedSearchHits)
+		}
+		return nil
+	},
+}
 
 // refusal is the short form of why a scenario was not answered: the error
 // code of the answer when it has one.

@@ -24,7 +24,8 @@ func buildBench(t *testing.T) string {
 // TestBenchScaleKeepCreatesDir runs `bench -scale -keep DIR` through the
 // binary (which starts itself as the server) with a DIR that does not exist yet: the bench creates it and keeps
 // the generated export and store there, and measures every scenario on the
-// seed alone and at the size (a walk's first page alone too).
+// seed alone and at the size (a walk's first page alone too, and search for
+// the seed's number of hits).
 func TestBenchScaleKeepCreatesDir(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and serves a generated graph")
@@ -38,7 +39,7 @@ func TestBenchScaleKeepCreatesDir(t *testing.T) {
 		t.Errorf("no result row:\n%s", out)
 	}
 	// Every scenario measured on the seed alone and at the size, with a verdict.
-	for _, s := range specs {
+	for _, s := range append(specs, searchSeedHits) {
 		names := []string{s.name}
 		if s.walk {
 			names = append(names, s.name+walkFirstPage)

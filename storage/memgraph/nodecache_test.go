@@ -1,8 +1,12 @@
 package memgraph
 
 import (
+	"maps"
+	"slices"
+	"sync/atomic"
 	"testing"
 
+	"policygraph/errs"
 	"policygraph/storage"
 )
 
@@ -117,6 +121,69 @@ func TestFactCache(t *testing.T) {
 	for range 2 {
 		if got, err := m.Latest().Fact(f.ID); err != nil || got.Retraction == nil {
 			t.Errorf("after compaction: %+v %v, want it retracted", got, err)
+		}
+	}
+}
+
+// TestNodeCacheByID: the base's caches are slotted by record ID and read by
+// ID (Snapshot.Node and Fact answer a cached record without the ID table).
+// Records whose IDs share a slot each answer as themselves, read in any
+// order and again; an ID the base does not hold, whose slot holds a cached
+// record, is NOT_FOUND, not that record.
+func TestNodeCacheByID(t *testing.T) {
+	w := newWorld(5, 300, 600)
+	m := w.build(t)
+	t.Cleanup(m.Close)
+	s := m.Latest()
+	// The base's entities grouped by slot: a 300-entity base has 512 slots,
+	// so many slots hold several.
+	bySlot := map[*atomic.Pointer[cached[storage.Node]]][]*storage.Node{}
+	for _, n := range w.nodes {
+		p := s.b.decoded.slot(n.ID)
+		bySlot[p] = append(bySlot[p], n)
+	}
+	shared := 0
+	for _, ns := range bySlot {
+		if len(ns) < 2 {
+			continue
+		}
+		shared++
+		for range 2 {
+			for _, n := range append(ns, ns[0]) {
+				got, err := s.Node(n.ID)
+				if err != nil {
+					t.Fatalf("Node(%s): %v", n.ID, err)
+				}
+				if got.ID != n.ID || got.Name != n.Name {
+					t.Fatalf("Node(%s) = %s %q, want %q: another record of its slot", n.ID, got.ID, got.Name, n.Name)
+				}
+			}
+		}
+		// An ID of no entity in the same slot (same last four bytes): not found.
+		stranger := ns[0].ID
+		stranger[0] ^= 0xff
+		if _, ok := w.nodes[stranger]; ok {
+			continue
+		}
+		if got, err := s.Node(stranger); errs.CodeOf(err) != errs.NotFound {
+			t.Fatalf("Node of an unknown ID sharing %s's slot: %v %v, want NOT_FOUND", ns[0].ID, got, err)
+		}
+	}
+	if shared == 0 {
+		t.Fatal("no two entities share a slot: the test tests nothing")
+	}
+	// Facts, through a read of each fact twice in a shuffled order.
+	ids := slices.Collect(maps.Keys(w.facts))
+	for range 2 {
+		w.rng.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+		for _, id := range ids {
+			got, err := s.Fact(id)
+			if err != nil {
+				t.Fatalf("Fact(%s): %v", id, err)
+			}
+			if got.ID != id || got.Subject != w.facts[id].Subject {
+				t.Fatalf("Fact(%s) = %s (subject %s), want subject %s", id, got.ID, got.Subject, w.facts[id].Subject)
+			}
 		}
 	}
 }

@@ -82,6 +82,16 @@ func (s *Snapshot) ovGet(k keyb) (entry, bool) {
 	return s.ov.Get(entry{key: string(k)})
 }
 
+// ovHas reports whether the overlay holds a record of kind k (keyNode,
+// keyFact) with the internal ID.
+func (s *Snapshot) ovHas(k byte, iid uint32) bool {
+	if s.ov.Len() == 0 {
+		return false
+	}
+	_, ok := s.ovGet(newKey(k, 4).u32(iid))
+	return ok
+}
+
 // nodeIID is the internal ID of the entity with the ID.
 func (s *Snapshot) nodeIID(id uuid.UUID) (uint32, bool) {
 	if iid, ok := s.b.nodes.find(id); ok {
@@ -144,6 +154,11 @@ func (s *Snapshot) factRec(iid uint32) []byte {
 
 // Node returns the entity with the ID, or an *errs.Error NOT_FOUND.
 func (s *Snapshot) Node(id uuid.UUID) (*storage.Node, error) {
+	// An entity of the base decoded before is in the base's cache, found by
+	// its ID: the answer unless the overlay holds a newer record of it.
+	if n, iid, ok := s.b.decoded.lookup(id); ok && !s.ovHas(keyNode, iid) {
+		return n, nil
+	}
 	iid, ok := s.nodeIID(id)
 	if !ok {
 		return nil, notFound("id", "no entity with id %s", id)
@@ -165,6 +180,10 @@ func (s *Snapshot) Node(id uuid.UUID) (*storage.Node, error) {
 
 // Fact returns the fact with the ID, or an *errs.Error NOT_FOUND.
 func (s *Snapshot) Fact(id uuid.UUID) (*storage.Fact, error) {
+	// As Node: a cached fact of the base, unless the overlay changed it.
+	if f, iid, ok := s.b.decodedFacts.lookup(id); ok && !s.ovHas(keyFact, iid) {
+		return f, nil
+	}
 	iid, ok := s.factIID(id)
 	if !ok {
 		return nil, notFound("id", "no fact with id %s", id)
