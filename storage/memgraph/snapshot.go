@@ -357,14 +357,6 @@ func (s *Snapshot) adjacent(node uuid.UUID, dir storage.Direction, pred storage.
 	if !ok {
 		return nil
 	}
-	d := 1
-	if dir == storage.Out {
-		d = 0
-	}
-	var lo, hi int
-	if iid < s.b.nodes.n() {
-		lo, hi = int(s.b.adjStart[d][iid]), int(s.b.adjStart[d][iid+1])
-	}
 	seek := newKey(adjPrefixByte(dir == storage.Out), 5).u32(iid)
 	// The store scans the keys that start with pred 0x00: for a predicate
 	// with a 0x00 in it, those of the predicate before it whose fact ID
@@ -387,10 +379,9 @@ func (s *Snapshot) adjacent(node uuid.UUID, dir storage.Direction, pred storage.
 		if !ok {
 			return nil
 		}
-		ps := s.b.adjPS[d]
-		lo, hi = lo+search(hi-lo, func(i int) bool { return ps[lo+i]>>2 >= p }), lo+search(hi-lo, func(i int) bool { return ps[lo+i]>>2 > p })
 		seek = seek.b(p)
 	}
+	d, lo, hi := s.baseAdjRange(iid, dir, pred)
 	facts, others, ps := s.b.adjFact[d], s.b.adjOther[d], s.b.adjPS[d]
 	if s.ov.Len() == 0 {
 		// Nothing written since the last compaction: the base's range is
