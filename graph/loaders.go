@@ -38,9 +38,10 @@ type Loaders struct {
 	// ctx is the operation's context (WithLoaders): the model's views read
 	// through the loaders under it (model.Reader), with no context of their own.
 	ctx context.Context
-	// bound is the graph bound to ctx, which direct reads read through
-	// (WithLoaders); nil: each read binds the graph to its own context.
-	bound *storage.Graph
+	// g is the graph the loaders read; bound is g bound to ctx, which
+	// direct reads read through (WithLoaders); nil: each read binds g to its
+	// own context.
+	g, bound *storage.Graph
 }
 
 type loadersKey struct{}
@@ -61,16 +62,16 @@ func NewLoaders(g *storage.Graph, log *slog.Logger) *Loaders {
 	// The loaders are one allocation, with plain functions for fetches: made
 	// for every operation, seven batchers with a closure and a map each were
 	// a tenth of a small read's allocations.
-	l := &Loaders{log: log, direct: g.ReadModel() != nil}
-	l.nodes.init(g, l, (*storage.Graph).Nodes)
-	l.adj.init(g, l, (*storage.Graph).Adjacent)
-	l.absentees.init(g, l, (*storage.Graph).Absentees)
-	l.attendance.init(g, l, (*storage.Graph).Attendance)
-	l.tierSizes.init(g, l, (*storage.Graph).TierSizes)
-	l.factLists.init(g, l, func(g *storage.Graph, ls []*storage.FactList) ([][]*storage.Fact, error) {
+	l := &Loaders{g: g, log: log, direct: g.ReadModel() != nil}
+	l.nodes.init(l, (*storage.Graph).Nodes)
+	l.adj.init(l, (*storage.Graph).Adjacent)
+	l.absentees.init(l, (*storage.Graph).Absentees)
+	l.attendance.init(l, (*storage.Graph).Attendance)
+	l.tierSizes.init(l, (*storage.Graph).TierSizes)
+	l.factLists.init(l, func(g *storage.Graph, ls []*storage.FactList) ([][]*storage.Fact, error) {
 		return g.FilterFactLists(derefAll(ls))
 	})
-	l.entityLists.init(g, l, func(g *storage.Graph, ls []*storage.EntityList) ([][]uuid.UUID, error) {
+	l.entityLists.init(l, func(g *storage.Graph, ls []*storage.EntityList) ([][]uuid.UUID, error) {
 		return g.FilterEntityLists(derefAll(ls))
 	})
 	return l
@@ -200,11 +201,10 @@ func (l *Loaders) context() context.Context {
 // for a whole millisecond, and the headline query has four rounds.
 type batcher[K comparable, V any] struct {
 	fetch func(*storage.Graph, []K) ([]V, error)
-	g     *storage.Graph
-	l     *Loaders // for its log, its direct flag and its bound graph
-	// direct: fetch each key (LoadAll: each call's keys) at once, in the
-	// caller's goroutine, without a batch (a graph with a read model).
-	direct bool
+	// l is the batcher's loaders: their graph, their log, and whether the
+	// batcher fetches each key (LoadAll: each call's keys) at once, in the
+	// caller's goroutine, without a batch (l.direct: a read model).
+	l *Loaders
 
 	mu    sync.Mutex
 	open  *batch[K, V]
@@ -237,8 +237,8 @@ const (
 	maxWait      = time.Millisecond
 )
 
-func (b *batcher[K, V]) init(g *storage.Graph, l *Loaders, fetch func(*storage.Graph, []K) ([]V, error)) {
-	b.fetch, b.g, b.l, b.direct = fetch, g, l, l.direct
+func (b *batcher[K, V]) init(l *Loaders, fetch func(*storage.Graph, []K) ([]V, error)) {
+	b.fetch, b.l = fetch, l
 }
 
 // remember records k's result (b.mu held).
@@ -319,15 +319,15 @@ func (b *batcher[K, V]) safeFetch(ctx context.Context, keys []K) (vals []V, err 
 		}
 	}()
 	g := b.l.bound
-	if g == nil || !b.direct {
-		g = b.g.WithContext(ctx)
+	if g == nil || !b.l.direct {
+		g = b.l.g.WithContext(ctx)
 	}
 	return b.fetch(g, keys)
 }
 
 // Load returns k's value, fetched in a batch with the keys loaded alongside.
 func (b *batcher[K, V]) Load(ctx context.Context, k K) (V, error) {
-	if b.direct {
+	if b.l.direct {
 		b.mu.Lock()
 		r, ok := b.known[k]
 		b.mu.Unlock()
@@ -383,7 +383,7 @@ func (b *batcher[K, V]) fetchNow(ctx context.Context, keys []K) ([]V, error) {
 
 // LoadAll returns the values of ks, in order, fetched in one batch.
 func (b *batcher[K, V]) LoadAll(ctx context.Context, ks []K) ([]V, error) {
-	if b.direct {
+	if b.l.direct {
 		out := make([]V, len(ks))
 		var missing []K
 		var at []int
