@@ -136,6 +136,17 @@ func (s *ctxSnapshot) tick() error {
 	return ContextError(s.ctx)
 }
 
+// capability is what s can do beyond a Snapshot (a TopSearcher, a
+// FactWalker, a KindCounter…), looked for through the context wrapper, which
+// forwards only the Snapshot's methods.
+func capability[C any](s Snapshot) (C, bool) {
+	if cs, ok := s.(*ctxSnapshot); ok {
+		s = cs.Snapshot
+	}
+	c, ok := s.(C)
+	return c, ok
+}
+
 // each wraps a scan's callback with tick.
 func each[T any](s *ctxSnapshot, fn func(T) error) func(T) error {
 	return func(v T) error {

@@ -292,10 +292,7 @@ func fewMeasures(q *EntityQuery, count func(Kind) (int, bool)) bool {
 // kindCount is s's count of entities of a kind, when s keeps one (a
 // KindCounter); nil otherwise.
 func kindCount(s Snapshot) func(Kind) (int, bool) {
-	if cs, ok := s.(*ctxSnapshot); ok {
-		s = cs.Snapshot
-	}
-	kc, ok := s.(KindCounter)
+	kc, ok := capability[KindCounter](s)
 	if !ok {
 		return nil
 	}

@@ -1111,10 +1111,7 @@ func (g *Graph) searchTop(text string, kinds []Kind, limit int) (out []EntityHit
 		return nil, false, nil
 	}
 	err = g.view(func(s Snapshot) error {
-		if cs, isCtx := s.(*ctxSnapshot); isCtx {
-			s = cs.Snapshot
-		}
-		ts, isTop := s.(TopSearcher)
+		ts, isTop := capability[TopSearcher](s)
 		if !isTop {
 			return nil
 		}

@@ -91,10 +91,7 @@ func (g *Graph) FactPage(q FactQuery, after uuid.UUID, n int) (facts []*Fact, pa
 	}
 	from, to := walkYears(q)
 	err = g.view(func(s Snapshot) error {
-		if cs, isCtx := s.(*ctxSnapshot); isCtx {
-			s = cs.Snapshot
-		}
-		w, isWalker := s.(FactWalker)
+		w, isWalker := capability[FactWalker](s)
 		if !isWalker {
 			return nil
 		}
