@@ -27,13 +27,7 @@ func (r *Resolver) nodes(ctx context.Context, ids []uuid.UUID) ([]*storage.Node,
 	if err != nil {
 		return nil, err
 	}
-	out := got[:0]
-	for _, n := range got {
-		if n != nil {
-			out = append(out, n)
-		}
-	}
-	return out, nil
+	return model.DropNil(got), nil
 }
 
 // adjacent loads the facts next to a node through the request's loader.

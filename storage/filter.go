@@ -490,7 +490,7 @@ func (g *Graph) FilterEntityLists(lists []EntityList) ([][]uuid.UUID, error) {
 	err := g.view(func(s Snapshot) error {
 		for i, l := range lists {
 			var kept []*Node
-			for _, id := range dedup(slices.Clone(l.IDs)) {
+			for _, id := range Dedup(slices.Clone(l.IDs)) {
 				n, err := s.Node(id)
 				if errs.CodeOf(err) == errs.NotFound {
 					continue

@@ -392,7 +392,7 @@ func narrowEntities(s Snapshot, q *EntityQuery) (ids []uuid.UUID, narrowed bool,
 			}
 			ids = append(ids, more...)
 		}
-		return dedup(ids), true, nil
+		return Dedup(ids), true, nil
 	}
 	ids, err = indexedEntities(s, *q)
 	return ids, true, err
@@ -424,7 +424,7 @@ func indexedEntities(s Snapshot, q EntityQuery) ([]uuid.UUID, error) {
 			}
 			out = append(out, sponsors...)
 		}
-		return dedup(out), nil
+		return Dedup(out), nil
 	case entitiesByProduct:
 		return otherEnds(q.Product, In, PredCoversProduct)
 	case entitiesByCountry:
@@ -463,7 +463,7 @@ func indexedEntities(s Snapshot, q EntityQuery) ([]uuid.UUID, error) {
 				out = append(out, t...)
 			}
 		}
-		return dedup(out), nil
+		return Dedup(out), nil
 	case entitiesByEventYear:
 		// The year index holds events of known year only: entityIndexOf picks
 		// it only for a range that leaves year 0 out (an event of unknown year,
@@ -505,10 +505,12 @@ func otherEndsTx(s Snapshot, node uuid.UUID, dir Direction, pred Predicate) ([]u
 			out = append(out, e.Other)
 		}
 	}
-	return dedup(out), nil
+	return Dedup(out), nil
 }
 
-func dedup(ids []uuid.UUID) []uuid.UUID {
+// Dedup drops the repeats from ids, in place, keeping each ID's first
+// place.
+func Dedup(ids []uuid.UUID) []uuid.UUID {
 	if len(ids) <= 16 {
 		// The usual few: compare each with those kept, without a map.
 		out := ids[:0]
@@ -811,7 +813,7 @@ func selectFacts(s Snapshot, q FactQuery) ([]*Fact, error) {
 	ev := newFactEval(s)
 	ev.excludeInferred = q.ExcludeInferred
 	var facts []*Fact
-	for _, id := range dedup(ids) {
+	for _, id := range Dedup(ids) {
 		f, err := s.Fact(id)
 		if err != nil {
 			return nil, err

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -115,50 +116,25 @@ func Related(rd Reader, n *storage.Node, dir storage.Direction, pred storage.Pre
 		return nil, err
 	}
 	ids := make([]uuid.UUID, 0, len(facts))
-	var seen map[uuid.UUID]bool // past a few facts: a scan of ids is quadratic
-	if len(facts) > 16 {
-		seen = make(map[uuid.UUID]bool, len(facts))
-	}
 	for _, f := range facts {
 		id := f.Object
 		if dir == storage.In {
 			id = f.Subject
 		}
-		if id == uuid.Nil {
-			continue
+		if id != uuid.Nil {
+			ids = append(ids, id)
 		}
-		if seen != nil {
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-		} else if containsID(ids, id) {
-			continue
-		}
-		ids = append(ids, id)
 	}
-	got, err := rd.Nodes(ids)
+	got, err := rd.Nodes(storage.Dedup(ids))
 	if err != nil {
 		return nil, err
 	}
-	out := got[:0]
-	for _, n := range got {
-		if n != nil {
-			out = append(out, n)
-		}
-	}
-	return out, nil
+	return DropNil(got), nil
 }
 
-// containsID reports whether ids holds id: for a node's few facts of one
-// predicate a scan beats a map.
-func containsID(ids []uuid.UUID, id uuid.UUID) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
+// DropNil drops the nil entries of nodes (IDs that named none), in place.
+func DropNil(nodes []*storage.Node) []*storage.Node {
+	return slices.DeleteFunc(nodes, func(n *storage.Node) bool { return n == nil })
 }
 
 // relatedAs is Related from e, keeping the nodes of kind k in their view T.
