@@ -549,7 +549,6 @@ func (t *Transport) params(r *http.Request, req []byte) (*graphql.RawParams, *re
 	if r.Method != http.MethodGet {
 		return bodyParams(req)
 	}
-	fields := map[string]json.RawMessage{}
 	q := r.URL.Query()
 	for name, vals := range q {
 		for _, v := range vals {
@@ -558,25 +557,24 @@ func (t *Transport) params(r *http.Request, req []byte) (*graphql.RawParams, *re
 			}
 		}
 	}
+	var b body
 	if v := q.Get("query"); q.Has("query") {
-		fields["query"], _ = json.Marshal(v)
+		b.Query = &v
 	}
 	if v := q.Get("operationName"); v != "" {
-		fields["operationName"], _ = json.Marshal(v)
+		b.OperationName = &v
 	}
-	for _, name := range []string{"variables", "extensions"} {
+	for name, dst := range map[string]*map[string]any{"variables": &b.Variables, "extensions": &b.Extensions} {
 		if v := q.Get(name); v != "" {
 			if !json.Valid([]byte(v)) {
 				return nil, badRequest(errs.BadRequest, "%s is not valid JSON", name)
 			}
-			fields[name] = json.RawMessage(v)
+			if err := json.Unmarshal([]byte(v), dst); err != nil {
+				return nil, badRequest(errs.BadRequest, "%s must be a JSON object", name)
+			}
 		}
 	}
-	b, err := json.Marshal(fields)
-	if err != nil {
-		return nil, badRequest(errs.BadRequest, "the URL's parameters: %v", err)
-	}
-	return bodyParams(b)
+	return b.params()
 }
 
 // body is a request's JSON body, decoded in one pass. Numbers decode as
@@ -606,6 +604,11 @@ func bodyParams(req []byte) (*graphql.RawParams, *requestError) {
 			return nil, badRequest(errs.BadRequest, "the request body is not a JSON object: %v", err)
 		}
 	}
+	return b.params()
+}
+
+// params are b's request parameters.
+func (b body) params() (*graphql.RawParams, *requestError) {
 	raw := &graphql.RawParams{Variables: b.Variables, Extensions: b.Extensions}
 	if b.Query != nil {
 		raw.Query = *b.Query
